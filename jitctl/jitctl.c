@@ -1,0 +1,354 @@
+/*
+ * jitctl: the administrator's view of pam-jit's state on this host.
+ *
+ *   jitctl [--config FILE] list [--json]
+ *   jitctl [--config FILE] show NAME [--json]
+ *   jitctl [--config FILE] check-config
+ *
+ * Output is for people (a table) or for machines (--json); errors go to
+ * stderr with exit status 1, usage errors with 2.  Every field that came
+ * from a grant is escaped before it reaches the terminal.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "conf.h"
+#include "escape.h"
+#include "store.h"
+#include "timefmt.h"
+#include "validate.h"
+
+#define EXIT_USAGE 2
+
+static const char usage_text[] =
+    "Usage: jitctl [--config FILE] COMMAND [ARGS]\n"
+    "\n"
+    "Commands:\n"
+    "  list [--json]        the accounts pam-jit holds on this host\n"
+    "  show NAME [--json]   one account in detail\n"
+    "  check-config         print the effective configuration, or its errors\n"
+    "\n"
+    "Options:\n"
+    "  -c, --config FILE    configuration file (default " JIT_CONF_PATH ")\n"
+    "  -h, --help           this text\n"
+    "  -V, --version        the version\n";
+
+static int
+usage(FILE *f, int status)
+{
+    fputs(usage_text, f);
+    return status;
+}
+
+/* Load and check the configuration; on failure print every error. */
+static int
+load_conf(const char *path, struct jit_conf *conf)
+{
+    struct jit_errs errs = { NULL, 0 };
+    int ret = 0;
+
+    if (jit_conf_init(conf) != 0) {
+        fprintf(stderr, "jitctl: out of memory\n");
+        return -ENOMEM;
+    }
+    if (jit_conf_load_file(conf, path, &errs) == 0)
+        jit_conf_finish(conf, path, &errs);
+    if (errs.n > 0) {
+        for (size_t i = 0; i < errs.n; i++)
+            fprintf(stderr, "jitctl: %s\n",
+                    errs.msg[i] ? errs.msg[i] : "out of memory");
+        jit_conf_free(conf);
+        ret = -EINVAL;
+    }
+    jit_errs_free(&errs);
+    return ret;
+}
+
+static int
+open_store(const struct jit_conf *conf, struct jit_store **s)
+{
+    char *why = NULL;
+    int ret = jit_store_open(conf, NULL, s, &why);
+
+    if (ret != 0)
+        fprintf(stderr, "jitctl: state store: %s\n",
+                why ? why : strerror(-ret));
+    free(why);
+    return ret;
+}
+
+static json_t *
+account_json(const struct jit_account *a)
+{
+    char created[JIT_TIME_LEN], expires[JIT_TIME_LEN];
+    json_t *o, *groups;
+
+    jit_time_format(a->created, created);
+    jit_time_format(a->expires, expires);
+    groups = json_array();
+    for (size_t i = 0; groups && i < a->n_groups; i++)
+        json_array_append_new(groups, json_string(a->groups[i]));
+    o = json_pack("{s:s, s:I, s:I, s:s, s:s, s:s, s:s, s:s, s:s, s:s,"
+                  " s:s, s:s, s:I, s:o}",
+                  "name", a->name, "uid", (json_int_t) a->uid,
+                  "gid", (json_int_t) a->gid, "gecos", a->gecos,
+                  "home", a->home, "shell", a->shell,
+                  "requester", a->requester, "credential", a->credential,
+                  "grant", a->grant_id,
+                  "state", jit_account_state_name(a->state),
+                  "created", created, "expires", expires,
+                  "sessions", (json_int_t) a->sessions,
+                  "groups", groups ? groups : json_null());
+    return o;
+}
+
+static int
+print_json(json_t *j)
+{
+    int ret = 0;
+
+    if (j == NULL || json_dumpf(j, stdout, JSON_INDENT(2) | JSON_SORT_KEYS)
+                         != 0) {
+        fprintf(stderr, "jitctl: cannot write JSON\n");
+        ret = 1;
+    } else {
+        fputc('\n', stdout);
+    }
+    json_decref(j);
+    return ret;
+}
+
+enum { C_NAME, C_UID, C_REQ, C_CRED, C_GRANT, C_STATE, C_CREATED, C_EXPIRES,
+       C_SESS, N_COLS };
+
+static int
+cmd_list(const struct jit_conf *conf, int json)
+{
+    static const char *const head[N_COLS] = {
+        "NAME", "UID", "REQUESTER", "CREDENTIAL", "GRANT", "STATE",
+        "CREATED", "EXPIRES", "SESSIONS" };
+    struct jit_store *s = NULL;
+    struct jit_account *v = NULL;
+    char **cells = NULL;
+    size_t n = 0, width[N_COLS];
+    int ret = 1;
+
+    if (open_store(conf, &s) != 0)
+        goto done;
+    if (jit_store_list_accounts(s, &v, &n) != 0) {
+        fprintf(stderr, "jitctl: listing accounts: %s\n",
+                jit_store_error(s));
+        goto done;
+    }
+    if (json) {
+        json_t *arr = json_array();
+
+        for (size_t i = 0; arr && i < n; i++)
+            json_array_append_new(arr, account_json(&v[i]));
+        ret = print_json(json_pack("{s:o}", "accounts",
+                                   arr ? arr : json_null()));
+        goto done;
+    }
+    cells = calloc((n + 1) * N_COLS, sizeof(*cells));
+    if (cells == NULL) {
+        fprintf(stderr, "jitctl: out of memory\n");
+        goto done;
+    }
+    for (int c = 0; c < N_COLS; c++) {
+        cells[c] = strdup(head[c]);
+        width[c] = strlen(head[c]);
+    }
+    for (size_t i = 0; i < n; i++) {
+        char **row = cells + (i + 1) * N_COLS;
+        char t[JIT_TIME_LEN];
+
+        row[C_NAME] = jit_escape(v[i].name);
+        if (asprintf(&row[C_UID], "%u", (unsigned) v[i].uid) < 0)
+            row[C_UID] = NULL;
+        row[C_REQ] = jit_escape(v[i].requester);
+        row[C_CRED] = jit_escape(v[i].credential);
+        row[C_GRANT] = jit_escape(v[i].grant_id);
+        row[C_STATE] = strdup(jit_account_state_name(v[i].state));
+        jit_time_format(v[i].created, t);
+        row[C_CREATED] = strdup(t);
+        jit_time_format(v[i].expires, t);
+        row[C_EXPIRES] = strdup(t);
+        if (asprintf(&row[C_SESS], "%u", (unsigned) v[i].sessions) < 0)
+            row[C_SESS] = NULL;
+        for (int c = 0; c < N_COLS; c++) {
+            if (row[c] == NULL) {
+                fprintf(stderr, "jitctl: out of memory\n");
+                goto done;
+            }
+            if (strlen(row[c]) > width[c])
+                width[c] = strlen(row[c]);
+        }
+    }
+    for (size_t i = 0; i <= n; i++)
+        for (int c = 0; c < N_COLS; c++)
+            printf(c + 1 < N_COLS ? "%-*s  " : "%-*s\n", (int) width[c],
+                   cells[i * N_COLS + c]);
+    ret = 0;
+
+done:
+    for (size_t i = 0; cells && i < (n + 1) * N_COLS; i++)
+        free(cells[i]);
+    free(cells);
+    jit_accounts_free(v, n);
+    jit_store_close(s);
+    return ret;
+}
+
+static void
+show_field(const char *key, const char *value)
+{
+    char *e = jit_escape(value);
+
+    printf("%-11s %s\n", key, e ? e : "?");
+    free(e);
+}
+
+static int
+cmd_show(const struct jit_conf *conf, const char *name, int json)
+{
+    struct jit_store *s = NULL;
+    struct jit_account a;
+    char buf[64], t[JIT_TIME_LEN];
+    int ret = 1, r;
+
+    memset(&a, 0, sizeof(a));
+    if (jit_name_check(name) != 0) {
+        char *e = jit_escape(name);
+
+        fprintf(stderr, "jitctl: %s: not a valid account name\n",
+                e ? e : "?");
+        free(e);
+        goto done;
+    }
+    if (open_store(conf, &s) != 0)
+        goto done;
+    r = jit_store_get_account(s, name, &a);
+    if (r == -ENOENT) {
+        fprintf(stderr, "jitctl: %s: no such account\n", name);
+        goto done;
+    }
+    if (r != 0) {
+        fprintf(stderr, "jitctl: %s: %s\n", name, jit_store_error(s));
+        goto done;
+    }
+    if (json) {
+        ret = print_json(account_json(&a));
+        goto done;
+    }
+    show_field("name:", a.name);
+    snprintf(buf, sizeof(buf), "%u", (unsigned) a.uid);
+    show_field("uid:", buf);
+    snprintf(buf, sizeof(buf), "%u", (unsigned) a.gid);
+    show_field("gid:", buf);
+    show_field("gecos:", a.gecos);
+    show_field("home:", a.home);
+    show_field("shell:", a.shell);
+    show_field("requester:", a.requester);
+    show_field("credential:", a.credential);
+    show_field("grant:", a.grant_id);
+    show_field("state:", jit_account_state_name(a.state));
+    jit_time_format(a.created, t);
+    show_field("created:", t);
+    jit_time_format(a.expires, t);
+    show_field("expires:", t);
+    snprintf(buf, sizeof(buf), "%u", (unsigned) a.sessions);
+    show_field("sessions:", buf);
+    for (size_t i = 0; i < a.n_groups; i++) {
+        snprintf(buf, sizeof(buf), "%s (%u)", a.groups[i],
+                 (unsigned) a.gids[i]);
+        show_field(i == 0 ? "groups:" : "", buf);
+    }
+    ret = 0;
+
+done:
+    jit_account_free(&a);
+    jit_store_close(s);
+    return ret;
+}
+
+int
+main(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        { "config", required_argument, NULL, 'c' },
+        { "help", no_argument, NULL, 'h' },
+        { "version", no_argument, NULL, 'V' },
+        { NULL, 0, NULL, 0 },
+    };
+    static const struct option sub_opts[] = {
+        { "json", no_argument, NULL, 'j' },
+        { "help", no_argument, NULL, 'h' },
+        { NULL, 0, NULL, 0 },
+    };
+    const char *config = JIT_CONF_PATH, *cmd;
+    struct jit_conf conf;
+    int c, json = 0, ret;
+
+    /* '+': options after the command belong to the command. */
+    while ((c = getopt_long(argc, argv, "+c:hV", opts, NULL)) != -1) {
+        switch (c) {
+        case 'c': config = optarg; break;
+        case 'h': return usage(stdout, 0);
+        case 'V': printf("jitctl %s\n", PACKAGE_VERSION); return 0;
+        default: return usage(stderr, EXIT_USAGE);
+        }
+    }
+    if (optind >= argc)
+        return usage(stderr, EXIT_USAGE);
+    cmd = argv[optind];
+    argc -= optind;
+    argv += optind;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "h", sub_opts, NULL)) != -1) {
+        switch (c) {
+        case 'j': json = 1; break;
+        case 'h': return usage(stdout, 0);
+        default: return usage(stderr, EXIT_USAGE);
+        }
+    }
+    argc -= optind;
+    argv += optind;
+
+    if (strcmp(cmd, "check-config") == 0) {
+        if (argc != 0 || json)
+            return usage(stderr, EXIT_USAGE);
+        if (load_conf(config, &conf) != 0)
+            return 1;
+        jit_conf_print(&conf, stdout);
+        jit_conf_free(&conf);
+        return 0;
+    }
+    if (strcmp(cmd, "list") == 0) {
+        if (argc != 0)
+            return usage(stderr, EXIT_USAGE);
+        if (load_conf(config, &conf) != 0)
+            return 1;
+        ret = cmd_list(&conf, json);
+    } else if (strcmp(cmd, "show") == 0) {
+        if (argc != 1)
+            return usage(stderr, EXIT_USAGE);
+        if (load_conf(config, &conf) != 0)
+            return 1;
+        ret = cmd_show(&conf, argv[0], json);
+    } else {
+        char *e = jit_escape(cmd);
+
+        fprintf(stderr, "jitctl: %s: unknown command\n", e ? e : "?");
+        free(e);
+        return usage(stderr, EXIT_USAGE);
+    }
+    jit_conf_free(&conf);
+    return ret;
+}

@@ -1,0 +1,23 @@
+/*
+ * Replacing a file atomically inside a directory we hold open: write a
+ * temporary file, fsync it, rename it over the target, fsync the
+ * directory.  All calls are fd-relative and never follow a symlink.
+ */
+#ifndef JIT_ATOMIC_FILE_H
+#define JIT_ATOMIC_FILE_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+#pragma GCC visibility push(hidden)
+
+/* Write data to `tmp` in dirfd (replacing a stale one) with `mode`, and
+ * fsync it.  Returns 0 or -errno; on error nothing is left behind. */
+int jit_file_stage(int dirfd, const char *tmp, const void *data, size_t len,
+                   mode_t mode);
+/* Rename tmp over name and fsync the directory.  Returns 0 or -errno. */
+int jit_file_publish(int dirfd, const char *tmp, const char *name);
+
+#pragma GCC visibility pop
+
+#endif

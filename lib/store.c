@@ -1,0 +1,1084 @@
+/*
+ * The SQLite state store (see store.h for the writer discipline).
+ *
+ * Times are seconds since the epoch (INTEGER); lists (grant groups, ssh
+ * keys) are rows of their own, never packed strings.  The schema version
+ * is PRAGMA user_version; migrations[] takes a store from any older
+ * version to the current one, each step in its own transaction.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
+#include <sqlite3.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "atomic_file.h"
+#include "nssdb_write.h"
+#include "store.h"
+#include "validate.h"
+
+struct jit_store {
+    sqlite3 *db;
+    int dirfd, lockfd;
+    int in_txn;
+    const struct jit_conf *conf;
+    struct jit_store_host host;
+    char err[256];
+};
+
+static const char *const migrations[] = {
+    /* 1: the first schema */
+    "CREATE TABLE meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);"
+    "INSERT INTO meta VALUES ('generation', 0);"
+    "CREATE TABLE grants ("
+    "  id TEXT PRIMARY KEY, credential TEXT NOT NULL,"
+    "  requester TEXT NOT NULL, username TEXT NOT NULL, host TEXT NOT NULL,"
+    "  reason TEXT NOT NULL, status TEXT NOT NULL"
+    "    CHECK (status IN ('active','expired','revoked')),"
+    "  on_logout TEXT NOT NULL CHECK (on_logout IN ('keep','delete')),"
+    "  not_before INTEGER NOT NULL, expires_at INTEGER NOT NULL,"
+    "  updated INTEGER NOT NULL);"
+    "CREATE TABLE grant_groups (grant_id TEXT NOT NULL"
+    "  REFERENCES grants(id) ON DELETE CASCADE, name TEXT NOT NULL,"
+    "  PRIMARY KEY (grant_id, name));"
+    "CREATE TABLE grant_ssh_keys (grant_id TEXT NOT NULL"
+    "  REFERENCES grants(id) ON DELETE CASCADE, pos INTEGER NOT NULL,"
+    "  key TEXT NOT NULL, PRIMARY KEY (grant_id, pos));"
+    "CREATE TABLE accounts ("
+    "  name TEXT PRIMARY KEY, uid INTEGER NOT NULL UNIQUE,"
+    "  gid INTEGER NOT NULL UNIQUE, gecos TEXT NOT NULL,"
+    "  home TEXT NOT NULL, shell TEXT NOT NULL,"
+    "  grant_id TEXT NOT NULL, requester TEXT NOT NULL,"
+    "  credential TEXT NOT NULL,"
+    "  state TEXT NOT NULL CHECK (state IN"
+    "    ('reserved','active','tearing_down','disable_failed')),"
+    "  created INTEGER NOT NULL, expires INTEGER NOT NULL,"
+    "  sessions INTEGER NOT NULL DEFAULT 0 CHECK (sessions >= 0),"
+    "  CHECK (gid = uid));"
+    /* One account per requester and credential (DESIGN lifecycle 1). */
+    "CREATE UNIQUE INDEX accounts_requester_credential"
+    "  ON accounts (requester, credential);"
+    "CREATE TABLE account_groups (account TEXT NOT NULL"
+    "  REFERENCES accounts(name) ON DELETE CASCADE, name TEXT NOT NULL,"
+    "  gid INTEGER NOT NULL, PRIMARY KEY (account, name));"
+    "CREATE TABLE uid_history (uid INTEGER NOT NULL, name TEXT NOT NULL,"
+    "  grant_id TEXT NOT NULL, released INTEGER NOT NULL);"
+    "CREATE INDEX uid_history_uid ON uid_history (uid, released);"
+    "CREATE TABLE events (id TEXT PRIMARY KEY, type TEXT NOT NULL,"
+    "  time INTEGER NOT NULL, grant_id TEXT, username TEXT,"
+    "  requester TEXT, detail TEXT, attempts INTEGER NOT NULL DEFAULT 0,"
+    "  next_attempt INTEGER NOT NULL DEFAULT 0);",
+};
+#define SCHEMA_VERSION ((int) (sizeof(migrations) / sizeof(migrations[0])))
+
+static const char *const state_names[] = { "reserved", "active",
+                                           "tearing_down", "disable_failed" };
+
+const char *
+jit_account_state_name(int state)
+{
+    if (state < 0 || state > JIT_ACCOUNT_DISABLE_FAILED)
+        return "unknown";
+    return state_names[state];
+}
+
+int
+jit_account_state_parse(const char *s)
+{
+    for (int i = 0; i <= JIT_ACCOUNT_DISABLE_FAILED; i++)
+        if (s != NULL && strcmp(s, state_names[i]) == 0)
+            return i;
+    return -1;
+}
+
+__attribute__((format(printf, 2, 3))) static void
+set_err(struct jit_store *s, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(s->err, sizeof(s->err), fmt, ap);
+    va_end(ap);
+}
+
+const char *
+jit_store_error(const struct jit_store *s)
+{
+    return s->err;
+}
+
+/* SQLite result to -errno, remembering the message. */
+static int
+sql_fail(struct jit_store *s, int rc, const char *what)
+{
+    set_err(s, "%s: %s", what, sqlite3_errmsg(s->db));
+    switch (rc & 0xff) {
+    case SQLITE_BUSY: case SQLITE_LOCKED: return -EBUSY;
+    case SQLITE_CONSTRAINT: return -EEXIST;
+    case SQLITE_NOMEM: return -ENOMEM;
+    case SQLITE_READONLY: case SQLITE_PERM: case SQLITE_AUTH: return -EACCES;
+    case SQLITE_FULL: return -ENOSPC;
+    case SQLITE_CORRUPT: case SQLITE_NOTADB: return -EBADMSG;
+    default: return -EIO;
+    }
+}
+
+static int
+exec(struct jit_store *s, const char *sql)
+{
+    int rc = sqlite3_exec(s->db, sql, NULL, NULL, NULL);
+
+    return rc == SQLITE_OK ? 0 : sql_fail(s, rc, "sql");
+}
+
+static int
+prepare(struct jit_store *s, const char *sql, sqlite3_stmt **st)
+{
+    int rc = sqlite3_prepare_v2(s->db, sql, -1, st, NULL);
+
+    return rc == SQLITE_OK ? 0 : sql_fail(s, rc, "prepare");
+}
+
+/* Run a statement to completion (no rows expected). */
+static int
+step_done(struct jit_store *s, sqlite3_stmt *st)
+{
+    int rc = sqlite3_step(st);
+    int ret = rc == SQLITE_DONE ? 0 : sql_fail(s, rc, "step");
+
+    sqlite3_finalize(st);
+    return ret;
+}
+
+static char *
+col_dup(sqlite3_stmt *st, int i)
+{
+    const unsigned char *t = sqlite3_column_text(st, i);
+
+    return strdup(t ? (const char *) t : "");
+}
+
+/* ---- the host's own accounts, through NSS ---- */
+
+static int
+nss_name_taken(const char *name, void *ctx)
+{
+    struct passwd pw, *pwr = NULL;
+    struct group gr, *grr = NULL;
+    char buf[16384];
+    int r;
+
+    (void) ctx;
+    r = getpwnam_r(name, &pw, buf, sizeof(buf), &pwr);
+    if (r != 0 && r != ENOENT && r != ESRCH)
+        return -r;
+    if (pwr != NULL)
+        return 1;
+    r = getgrnam_r(name, &gr, buf, sizeof(buf), &grr);
+    if (r != 0 && r != ENOENT && r != ESRCH)
+        return -r;
+    return grr != NULL;
+}
+
+static int
+nss_id_taken(uint32_t id, void *ctx)
+{
+    struct passwd pw, *pwr = NULL;
+    struct group gr, *grr = NULL;
+    char buf[16384];
+    int r;
+
+    (void) ctx;
+    r = getpwuid_r(id, &pw, buf, sizeof(buf), &pwr);
+    if (r != 0 && r != ENOENT && r != ESRCH)
+        return -r;
+    if (pwr != NULL)
+        return 1;
+    r = getgrgid_r(id, &gr, buf, sizeof(buf), &grr);
+    if (r != 0 && r != ENOENT && r != ESRCH)
+        return -r;
+    return grr != NULL;
+}
+
+static int
+nss_group_gid(const char *group, uint32_t *gid, void *ctx)
+{
+    struct group gr, *grr = NULL;
+    char buf[16384];
+    int r;
+
+    (void) ctx;
+    r = getgrnam_r(group, &gr, buf, sizeof(buf), &grr);
+    if (r != 0)
+        return -r;
+    if (grr == NULL)
+        return -ENOENT;
+    *gid = gr.gr_gid;
+    return 0;
+}
+
+static const struct jit_store_host nss_host = { nss_name_taken, nss_id_taken,
+                                                nss_group_gid, NULL };
+
+/* ---- open, lock, snapshot ---- */
+
+static int
+open_state_dir(const char *path, char *err, size_t errlen)
+{
+    struct stat st;
+    int fd;
+
+    if (mkdir(path, 0755) < 0 && errno != EEXIST) {
+        snprintf(err, errlen, "%s: cannot create: %s", path, strerror(errno));
+        return -errno;
+    }
+    fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0) {
+        int e = errno;
+
+        snprintf(err, errlen, "%s: cannot open: %s", path,
+                 e == ELOOP || e == ENOTDIR ? "not a directory (symlink?)"
+                                            : strerror(e));
+        return -e;
+    }
+    if (fstat(fd, &st) < 0 || st.st_uid != geteuid()
+        || (st.st_mode & (S_IWGRP | S_IWOTH)) != 0) {
+        snprintf(err, errlen, "%s: must be owned by uid %u and not group- "
+                 "or world-writable", path, (unsigned) geteuid());
+        close(fd);
+        return -EPERM;
+    }
+    return fd;
+}
+
+static int
+lock_acquire(struct jit_store *s)
+{
+    struct timespec pause = { 0, 10 * 1000 * 1000 };
+
+    for (int waited = 0; waited < JIT_STORE_LOCK_WAIT_MS; waited += 10) {
+        if (flock(s->lockfd, LOCK_EX | LOCK_NB) == 0)
+            return 0;
+        if (errno != EWOULDBLOCK && errno != EINTR) {
+            set_err(s, "lock: %s", strerror(errno));
+            return -errno;
+        }
+        nanosleep(&pause, NULL);
+    }
+    set_err(s, "lock: another writer held the state store for %d ms",
+            JIT_STORE_LOCK_WAIT_MS);
+    return -ETIMEDOUT;
+}
+
+static int
+migrate(struct jit_store *s)
+{
+    sqlite3_stmt *st = NULL;
+    int version, ret;
+
+    if ((ret = prepare(s, "PRAGMA user_version", &st)) != 0)
+        return ret;
+    version = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int(st, 0) : -1;
+    sqlite3_finalize(st);
+    if (version < 0 || version > SCHEMA_VERSION) {
+        set_err(s, "state store schema version %d is not one this version "
+                "(%d) knows", version, SCHEMA_VERSION);
+        return -EPROTO;
+    }
+    while (version < SCHEMA_VERSION) {
+        char setv[64];
+
+        snprintf(setv, sizeof(setv), "PRAGMA user_version = %d", version + 1);
+        if ((ret = exec(s, "BEGIN IMMEDIATE")) != 0)
+            return ret;
+        if ((ret = exec(s, migrations[version])) != 0
+            || (ret = exec(s, setv)) != 0
+            || (ret = exec(s, "COMMIT")) != 0) {
+            exec(s, "ROLLBACK");
+            return ret;
+        }
+        version++;
+    }
+    return 0;
+}
+
+uint64_t
+jit_store_generation(struct jit_store *s)
+{
+    sqlite3_stmt *st = NULL;
+    uint64_t g = 0;
+
+    if (prepare(s, "SELECT value FROM meta WHERE key = 'generation'", &st)
+        == 0 && sqlite3_step(st) == SQLITE_ROW)
+        g = (uint64_t) sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    return g;
+}
+
+static uint64_t
+snapshot_generation(int dirfd)
+{
+    struct jit_nssdb_header h;
+    ssize_t r;
+    int fd;
+
+    fd = openat(dirfd, JIT_STORE_SNAPSHOT, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0)
+        return UINT64_MAX;
+    r = read(fd, &h, sizeof(h));
+    close(fd);
+    if (r != (ssize_t) sizeof(h)
+        || memcmp(h.magic, JIT_NSSDB_MAGIC, sizeof(h.magic)) != 0)
+        return UINT64_MAX;
+    return h.generation;
+}
+
+int
+jit_store_open(const struct jit_conf *conf, const struct jit_store_host *host,
+               struct jit_store **out, char **errmsg)
+{
+    struct jit_store *s = NULL;
+    char err[512] = "";
+    char *path = NULL;
+    int fd, rc, ret;
+
+    *out = NULL;
+    s = calloc(1, sizeof(*s));
+    if (s == NULL) {
+        ret = -ENOMEM;
+        snprintf(err, sizeof(err), "out of memory");
+        goto done;
+    }
+    s->dirfd = s->lockfd = -1;
+    s->conf = conf;
+    s->host = host ? *host : nss_host;
+    ret = open_state_dir(conf->state_dir, err, sizeof(err));
+    if (ret < 0)
+        goto done;
+    s->dirfd = ret;
+    s->lockfd = openat(s->dirfd, JIT_STORE_LOCK,
+                       O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+    /* The database file is created here so that it is 0600 from the
+     * start; SQLite gives its journal files the same mode. */
+    fd = openat(s->dirfd, JIT_STORE_DB,
+                O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (s->lockfd < 0 || fd < 0) {
+        ret = -errno;
+        snprintf(err, sizeof(err), "%s: %s", conf->state_dir,
+                 strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        goto done;
+    }
+    close(fd);
+    if (asprintf(&path, "%s/%s", conf->state_dir, JIT_STORE_DB) < 0) {
+        path = NULL;
+        ret = -ENOMEM;
+        goto done;
+    }
+    rc = sqlite3_open_v2(path, &s->db,
+                         SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOFOLLOW
+                             | SQLITE_OPEN_FULLMUTEX, NULL);
+    if (rc != SQLITE_OK) {
+        ret = -EIO;
+        snprintf(err, sizeof(err), "%s: %s", path,
+                 s->db ? sqlite3_errmsg(s->db) : "cannot open");
+        goto done;
+    }
+    sqlite3_busy_timeout(s->db, JIT_STORE_LOCK_WAIT_MS);
+    if ((ret = exec(s, "PRAGMA journal_mode = WAL")) != 0
+        || (ret = exec(s, "PRAGMA synchronous = FULL")) != 0
+        || (ret = exec(s, "PRAGMA foreign_keys = ON")) != 0
+        || (ret = lock_acquire(s)) != 0) {
+        snprintf(err, sizeof(err), "%s", s->err);
+        goto done;
+    }
+    ret = migrate(s);
+    flock(s->lockfd, LOCK_UN);
+    if (ret != 0) {
+        snprintf(err, sizeof(err), "%s: %s", path, s->err);
+        goto done;
+    }
+    /* A crash between commit and rename left an older snapshot. */
+    if (snapshot_generation(s->dirfd) != jit_store_generation(s)) {
+        if ((ret = jit_store_begin(s)) != 0
+            || (ret = jit_store_commit(s)) != 0) {
+            snprintf(err, sizeof(err), "%s: re-deriving the snapshot: %s",
+                     conf->state_dir, s->err);
+            goto done;
+        }
+    }
+    *out = s;
+    s = NULL;
+    ret = 0;
+
+done:
+    if (ret != 0 && errmsg != NULL)
+        *errmsg = strdup(err[0] ? err : strerror(-ret));
+    free(path);
+    jit_store_close(s);
+    return ret;
+}
+
+void
+jit_store_close(struct jit_store *s)
+{
+    if (s == NULL)
+        return;
+    if (s->in_txn)
+        jit_store_rollback(s);
+    sqlite3_close_v2(s->db);
+    if (s->lockfd >= 0)
+        close(s->lockfd);
+    if (s->dirfd >= 0)
+        close(s->dirfd);
+    free(s);
+}
+
+int
+jit_store_begin(struct jit_store *s)
+{
+    int ret;
+
+    if (s->in_txn) {
+        set_err(s, "transaction already open");
+        return -EINVAL;
+    }
+    if ((ret = lock_acquire(s)) != 0)
+        return ret;
+    if ((ret = exec(s, "BEGIN IMMEDIATE")) != 0) {
+        flock(s->lockfd, LOCK_UN);
+        return ret;
+    }
+    s->in_txn = 1;
+    return 0;
+}
+
+void
+jit_store_rollback(struct jit_store *s)
+{
+    if (!s->in_txn)
+        return;
+    sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+    unlinkat(s->dirfd, JIT_STORE_SNAPSHOT ".new", 0);
+    flock(s->lockfd, LOCK_UN);
+    s->in_txn = 0;
+}
+
+/* Load every account with its groups; used by the snapshot and by list. */
+static int
+load_accounts(struct jit_store *s, const char *where_name,
+              struct jit_account **out, size_t *n)
+{
+    sqlite3_stmt *st = NULL, *gs = NULL;
+    struct jit_account *v = NULL;
+    size_t cnt = 0, cap = 0;
+    int rc, ret;
+
+    *out = NULL;
+    *n = 0;
+    ret = prepare(s,
+                  "SELECT name, uid, gid, gecos, home, shell, grant_id,"
+                  " requester, credential, state, created, expires, sessions"
+                  " FROM accounts WHERE ?1 IS NULL OR name = ?1 ORDER BY uid",
+                  &st);
+    if (ret != 0)
+        goto done;
+    ret = prepare(s, "SELECT name, gid FROM account_groups WHERE account = ?"
+                     " ORDER BY name", &gs);
+    if (ret != 0)
+        goto done;
+    sqlite3_bind_text(st, 1, where_name, -1, SQLITE_STATIC);
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        struct jit_account *a;
+
+        if (cnt == cap) {
+            size_t ncap = cap ? cap * 2 : 16;
+            struct jit_account *nv = realloc(v, ncap * sizeof(*nv));
+
+            if (nv == NULL) {
+                ret = -ENOMEM;
+                goto done;
+            }
+            v = nv;
+            cap = ncap;
+        }
+        a = &v[cnt++];
+        memset(a, 0, sizeof(*a));
+        a->name = col_dup(st, 0);
+        a->uid = (uint32_t) sqlite3_column_int64(st, 1);
+        a->gid = (uint32_t) sqlite3_column_int64(st, 2);
+        a->gecos = col_dup(st, 3);
+        a->home = col_dup(st, 4);
+        a->shell = col_dup(st, 5);
+        a->grant_id = col_dup(st, 6);
+        a->requester = col_dup(st, 7);
+        a->credential = col_dup(st, 8);
+        a->state = jit_account_state_parse(
+            (const char *) sqlite3_column_text(st, 9));
+        a->created = sqlite3_column_int64(st, 10);
+        a->expires = sqlite3_column_int64(st, 11);
+        a->sessions = (uint32_t) sqlite3_column_int64(st, 12);
+        if (!a->name || !a->gecos || !a->home || !a->shell || !a->grant_id
+            || !a->requester || !a->credential) {
+            ret = -ENOMEM;
+            goto done;
+        }
+        sqlite3_reset(gs);
+        sqlite3_bind_text(gs, 1, a->name, -1, SQLITE_STATIC);
+        while ((rc = sqlite3_step(gs)) == SQLITE_ROW) {
+            char **ng = realloc(a->groups, (a->n_groups + 1) * sizeof(*ng));
+            uint32_t *ni = realloc(a->gids, (a->n_groups + 1) * sizeof(*ni));
+
+            if (ng)
+                a->groups = ng;
+            if (ni)
+                a->gids = ni;
+            if (!ng || !ni || !(ng[a->n_groups] = col_dup(gs, 0))) {
+                ret = -ENOMEM;
+                goto done;
+            }
+            ni[a->n_groups++] = (uint32_t) sqlite3_column_int64(gs, 1);
+        }
+        if (rc != SQLITE_DONE) {
+            ret = sql_fail(s, rc, "account groups");
+            goto done;
+        }
+    }
+    if (rc != SQLITE_DONE) {
+        ret = sql_fail(s, rc, "accounts");
+        goto done;
+    }
+    *out = v;
+    *n = cnt;
+    v = NULL;
+    cnt = 0;
+    ret = 0;
+
+done:
+    jit_accounts_free(v, cnt);
+    sqlite3_finalize(gs);
+    sqlite3_finalize(st);
+    return ret;
+}
+
+int
+jit_store_commit(struct jit_store *s)
+{
+    struct jit_nssdb_image img = { NULL, 0 };
+    struct jit_nssdb_account *rows = NULL;
+    struct jit_account *accts = NULL;
+    size_t n = 0;
+    int ret;
+
+    if (!s->in_txn) {
+        set_err(s, "no transaction open");
+        return -EINVAL;
+    }
+    ret = exec(s, "UPDATE meta SET value = value + 1"
+                  " WHERE key = 'generation'");
+    if (ret != 0)
+        goto done;
+    if ((ret = load_accounts(s, NULL, &accts, &n)) != 0)
+        goto done;
+    rows = calloc(n ? n : 1, sizeof(*rows));
+    if (rows == NULL) {
+        ret = -ENOMEM;
+        goto done;
+    }
+    for (size_t i = 0; i < n; i++) {
+        rows[i].name = accts[i].name;
+        rows[i].gecos = accts[i].gecos;
+        rows[i].dir = accts[i].home;
+        rows[i].shell = accts[i].shell;
+        rows[i].uid = accts[i].uid;
+        rows[i].gid = accts[i].gid;
+        rows[i].gids = accts[i].gids;
+        rows[i].n_gids = accts[i].n_groups;
+        rows[i].created = accts[i].created;
+        rows[i].expires = accts[i].expires;
+    }
+    ret = jit_nssdb_build(rows, n, s->conf->uid_min, s->conf->uid_max,
+                          jit_store_generation(s), (int64_t) time(NULL),
+                          &img);
+    if (ret != 0) {
+        set_err(s, "snapshot: the store holds a row the snapshot refuses "
+                "(%s)", strerror(-ret));
+        goto done;
+    }
+    ret = jit_file_stage(s->dirfd, JIT_STORE_SNAPSHOT ".new", img.data,
+                         img.len, 0644);
+    if (ret != 0) {
+        set_err(s, "snapshot: %s", strerror(-ret));
+        goto done;
+    }
+    if ((ret = exec(s, "COMMIT")) != 0)
+        goto done;
+    s->in_txn = 0;
+    ret = jit_file_publish(s->dirfd, JIT_STORE_SNAPSHOT ".new",
+                           JIT_STORE_SNAPSHOT);
+    if (ret != 0)
+        set_err(s, "snapshot: committed, but publishing failed: %s "
+                "(re-derived at the next open)", strerror(-ret));
+    flock(s->lockfd, LOCK_UN);
+
+done:
+    if (s->in_txn)
+        jit_store_rollback(s);
+    jit_nssdb_image_free(&img);
+    free(rows);
+    jit_accounts_free(accts, n);
+    return ret;
+}
+
+/* ---- writes ---- */
+
+static int
+need_txn(struct jit_store *s)
+{
+    if (s->in_txn)
+        return 0;
+    set_err(s, "write outside a transaction");
+    return -EINVAL;
+}
+
+int
+jit_store_put_grant(struct jit_store *s, const struct jit_grant *g)
+{
+    sqlite3_stmt *st = NULL;
+    int ret;
+
+    if ((ret = need_txn(s)) != 0)
+        return ret;
+    ret = prepare(s, "INSERT INTO grants (id, credential, requester,"
+                     " username, host, reason, status, on_logout, not_before,"
+                     " expires_at, updated)"
+                     " VALUES (?,?,?,?,?,?,?,?,?,?,strftime('%s','now'))"
+                     " ON CONFLICT (id) DO UPDATE SET"
+                     " credential = excluded.credential,"
+                     " requester = excluded.requester,"
+                     " username = excluded.username, host = excluded.host,"
+                     " reason = excluded.reason, status = excluded.status,"
+                     " on_logout = excluded.on_logout,"
+                     " not_before = excluded.not_before,"
+                     " expires_at = excluded.expires_at,"
+                     " updated = excluded.updated", &st);
+    if (ret != 0)
+        return ret;
+    sqlite3_bind_text(st, 1, g->id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, g->credential, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, g->requester, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 4, g->username, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 5, g->host, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 6, g->reason, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 7, g->status, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 8, g->on_logout, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 9, g->not_before);
+    sqlite3_bind_int64(st, 10, g->expires_at);
+    if ((ret = step_done(s, st)) != 0)
+        return ret;
+    /* The grant's lists are replaced whole by its latest version. */
+    if ((ret = prepare(s, "DELETE FROM grant_groups WHERE grant_id = ?",
+                       &st)) != 0)
+        return ret;
+    sqlite3_bind_text(st, 1, g->id, -1, SQLITE_STATIC);
+    if ((ret = step_done(s, st)) != 0)
+        return ret;
+    if ((ret = prepare(s, "DELETE FROM grant_ssh_keys WHERE grant_id = ?",
+                       &st)) != 0)
+        return ret;
+    sqlite3_bind_text(st, 1, g->id, -1, SQLITE_STATIC);
+    if ((ret = step_done(s, st)) != 0)
+        return ret;
+    for (size_t i = 0; i < g->n_groups; i++) {
+        if ((ret = prepare(s, "INSERT OR IGNORE INTO grant_groups VALUES (?,?)",
+                           &st)) != 0)
+            return ret;
+        sqlite3_bind_text(st, 1, g->id, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, g->groups[i], -1, SQLITE_STATIC);
+        if ((ret = step_done(s, st)) != 0)
+            return ret;
+    }
+    for (size_t i = 0; i < g->n_ssh_keys; i++) {
+        if ((ret = prepare(s, "INSERT INTO grant_ssh_keys VALUES (?,?,?)",
+                           &st)) != 0)
+            return ret;
+        sqlite3_bind_text(st, 1, g->id, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 2, (sqlite3_int64) i);
+        sqlite3_bind_text(st, 3, g->ssh_keys[i], -1, SQLITE_STATIC);
+        if ((ret = step_done(s, st)) != 0)
+            return ret;
+    }
+    return 0;
+}
+
+static int
+id_in_use(struct jit_store *s, uint32_t id, int64_t since, int *used)
+{
+    sqlite3_stmt *st = NULL;
+    int rc, ret;
+
+    ret = prepare(s, "SELECT 1 FROM accounts WHERE uid = ?1 OR gid = ?1"
+                     " UNION ALL SELECT 1 FROM uid_history"
+                     " WHERE uid = ?1 AND released > ?2 LIMIT 1", &st);
+    if (ret != 0)
+        return ret;
+    sqlite3_bind_int64(st, 1, id);
+    sqlite3_bind_int64(st, 2, since);
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW)
+        *used = 1;
+    else if (rc == SQLITE_DONE)
+        *used = 0;
+    else
+        ret = sql_fail(s, rc, "uid lookup");
+    sqlite3_finalize(st);
+    return ret;
+}
+
+/* The lowest id of the range that no account holds, that is out of
+ * quarantine, and that no other source on the host owns. */
+static int
+allocate_id(struct jit_store *s, int64_t now, uint32_t *out)
+{
+    const struct jit_conf *c = s->conf;
+    int64_t since = now - (int64_t) c->uid_quarantine;
+
+    for (uint64_t id = c->uid_min; id <= c->uid_max; id++) {
+        int used = 0, ret;
+
+        if (jit_id_check((uint32_t) id, c->uid_min, c->uid_max) != 0)
+            continue;
+        if ((ret = id_in_use(s, (uint32_t) id, since, &used)) != 0)
+            return ret;
+        if (used)
+            continue;
+        ret = s->host.id_taken((uint32_t) id, s->host.ctx);
+        if (ret < 0) {
+            set_err(s, "uid %u: cannot tell whether it is free: %s",
+                    (unsigned) id, strerror(-ret));
+            return ret;
+        }
+        if (ret == 0) {
+            *out = (uint32_t) id;
+            return 0;
+        }
+    }
+    set_err(s, "no free uid in %u..%u", (unsigned) c->uid_min,
+            (unsigned) c->uid_max);
+    return -ENOSPC;
+}
+
+static int
+on_list(const struct jit_list *l, const char *item)
+{
+    for (size_t i = 0; i < l->n; i++)
+        if (strcmp(l->items[i], item) == 0)
+            return 1;
+    return 0;
+}
+
+int
+jit_store_reserve(struct jit_store *s, const struct jit_grant *g,
+                  int64_t now, struct jit_account *out)
+{
+    const struct jit_conf *c = s->conf;
+    sqlite3_stmt *st = NULL;
+    uint32_t *gids = NULL;
+    char *home = NULL, *gecos = NULL;
+    const char *why;
+    uint32_t uid = 0;
+    int ret, taken;
+
+    memset(out, 0, sizeof(*out));
+    if ((ret = need_txn(s)) != 0)
+        goto done;
+    if ((why = jit_name_problem(g->username)) != NULL) {
+        set_err(s, "%s: %s", g->username ? g->username : "(none)", why);
+        ret = -EINVAL;
+        goto done;
+    }
+    if (g->n_groups > JIT_MAX_GROUPS) {
+        set_err(s, "grant %s lists more than %d groups", g->id,
+                JIT_MAX_GROUPS);
+        ret = -E2BIG;
+        goto done;
+    }
+    if (jit_store_get_account(s, g->username, out) == 0) {
+        jit_account_free(out);
+        set_err(s, "%s: already an account of ours", g->username);
+        ret = -EEXIST;
+        goto done;
+    }
+    taken = s->host.name_taken(g->username, s->host.ctx);
+    if (taken != 0) {
+        set_err(s, "%s: %s", g->username,
+                taken > 0 ? "another source owns this name"
+                          : "cannot tell whether the name is free");
+        ret = taken > 0 ? -EEXIST : taken;
+        goto done;
+    }
+    gids = calloc(g->n_groups ? g->n_groups : 1, sizeof(*gids));
+    if (gids == NULL) {
+        ret = -ENOMEM;
+        goto done;
+    }
+    for (size_t i = 0; i < g->n_groups; i++) {
+        if (!on_list(&c->allowed_groups, g->groups[i])) {
+            set_err(s, "group %s is not in allowed_groups", g->groups[i]);
+            ret = -EPERM;
+            goto done;
+        }
+        ret = s->host.group_gid(g->groups[i], &gids[i], s->host.ctx);
+        if (ret != 0 || jit_nssdb_id_forbidden(gids[i])) {
+            set_err(s, "group %s: %s", g->groups[i],
+                    ret ? "not found on this host" : "has a forbidden gid");
+            ret = ret ? ret : -EPERM;
+            goto done;
+        }
+    }
+    if ((ret = allocate_id(s, now, &uid)) != 0)
+        goto done;
+    if (asprintf(&home, "%s/%s", c->home_base, g->username) < 0
+        || asprintf(&gecos, "JIT %s", g->credential) < 0) {
+        ret = -ENOMEM;
+        goto done;
+    }
+    ret = prepare(s, "INSERT INTO accounts (name, uid, gid, gecos, home,"
+                     " shell, grant_id, requester, credential, state,"
+                     " created, expires) VALUES (?,?,?,?,?,?,?,?,?,"
+                     "'reserved',?,?)", &st);
+    if (ret != 0)
+        goto done;
+    sqlite3_bind_text(st, 1, g->username, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, uid);
+    sqlite3_bind_int64(st, 3, uid);
+    sqlite3_bind_text(st, 4, gecos, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 5, home, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 6, c->default_shell, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 7, g->id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 8, g->requester, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 9, g->credential, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 10, now);
+    sqlite3_bind_int64(st, 11, g->expires_at);
+    ret = step_done(s, st);
+    if (ret == -EEXIST)
+        set_err(s, "%s already holds an account for credential %s",
+                g->requester, g->credential);
+    if (ret != 0)
+        goto done;
+    for (size_t i = 0; i < g->n_groups; i++) {
+        if ((ret = prepare(s, "INSERT INTO account_groups VALUES (?,?,?)",
+                           &st)) != 0)
+            goto done;
+        sqlite3_bind_text(st, 1, g->username, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, g->groups[i], -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 3, gids[i]);
+        if ((ret = step_done(s, st)) != 0)
+            goto done;
+    }
+    ret = jit_store_get_account(s, g->username, out);
+
+done:
+    free(gecos);
+    free(home);
+    free(gids);
+    return ret;
+}
+
+/* Run an UPDATE/DELETE on one account; -ENOENT if it changed nothing. */
+static int
+change_one(struct jit_store *s, sqlite3_stmt *st)
+{
+    int ret = step_done(s, st);
+
+    if (ret == 0 && sqlite3_changes(s->db) == 0) {
+        set_err(s, "no such account");
+        ret = -ENOENT;
+    }
+    return ret;
+}
+
+int
+jit_store_set_state(struct jit_store *s, const char *name, int state)
+{
+    sqlite3_stmt *st = NULL;
+    int ret;
+
+    if ((ret = need_txn(s)) != 0)
+        return ret;
+    if (jit_account_state_parse(jit_account_state_name(state)) < 0)
+        return -EINVAL;
+    ret = prepare(s, "UPDATE accounts SET state = ? WHERE name = ?", &st);
+    if (ret != 0)
+        return ret;
+    sqlite3_bind_text(st, 1, jit_account_state_name(state), -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
+    return change_one(s, st);
+}
+
+int
+jit_store_delete_account(struct jit_store *s, const char *name, int64_t now)
+{
+    sqlite3_stmt *st = NULL;
+    int ret;
+
+    if ((ret = need_txn(s)) != 0)
+        return ret;
+    ret = prepare(s, "INSERT INTO uid_history (uid, name, grant_id, released)"
+                     " SELECT uid, name, grant_id, ? FROM accounts"
+                     " WHERE name = ?", &st);
+    if (ret != 0)
+        return ret;
+    sqlite3_bind_int64(st, 1, now);
+    sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
+    if ((ret = change_one(s, st)) != 0)
+        return ret;
+    if ((ret = prepare(s, "DELETE FROM accounts WHERE name = ?", &st)) != 0)
+        return ret;
+    sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+    return change_one(s, st);
+}
+
+int
+jit_store_add_event(struct jit_store *s, const char *type, const char *grant,
+                    const char *username, const char *requester,
+                    const char *detail, int64_t now)
+{
+    unsigned char rnd[16];
+    char id[40];
+    sqlite3_stmt *st = NULL;
+    int ret;
+
+    if ((ret = need_txn(s)) != 0)
+        return ret;
+    /* Random ids: the API de-duplicates redeliveries by id. */
+    if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t) sizeof(rnd))
+        return -EIO;
+    for (size_t i = 0; i < sizeof(rnd); i++)
+        snprintf(id + 2 * i, 3, "%02x", rnd[i]);
+    ret = prepare(s, "INSERT INTO events (id, type, time, grant_id, username,"
+                     " requester, detail) VALUES (?,?,?,?,?,?,?)", &st);
+    if (ret != 0)
+        return ret;
+    sqlite3_bind_text(st, 1, id, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 2, type, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 3, now);
+    sqlite3_bind_text(st, 4, grant, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 5, username, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 6, requester, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 7, detail, -1, SQLITE_STATIC);
+    return step_done(s, st);
+}
+
+/* ---- reads ---- */
+
+int
+jit_store_get_account(struct jit_store *s, const char *name,
+                      struct jit_account *out)
+{
+    struct jit_account *v = NULL;
+    size_t n = 0;
+    int ret;
+
+    memset(out, 0, sizeof(*out));
+    if (name == NULL)
+        return -ENOENT;
+    if ((ret = load_accounts(s, name, &v, &n)) != 0)
+        return ret;
+    if (n == 0) {
+        free(v);
+        return -ENOENT;
+    }
+    *out = v[0];
+    free(v);
+    return 0;
+}
+
+int
+jit_store_list_accounts(struct jit_store *s, struct jit_account **out,
+                        size_t *n)
+{
+    return load_accounts(s, NULL, out, n);
+}
+
+int
+jit_store_count_events(struct jit_store *s, int64_t *n)
+{
+    sqlite3_stmt *st = NULL;
+    int rc, ret;
+
+    if ((ret = prepare(s, "SELECT count(*) FROM events", &st)) != 0)
+        return ret;
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW)
+        *n = sqlite3_column_int64(st, 0);
+    else
+        ret = sql_fail(s, rc, "events");
+    sqlite3_finalize(st);
+    return ret;
+}
+
+void
+jit_account_free(struct jit_account *a)
+{
+    if (a == NULL)
+        return;
+    free(a->name);
+    free(a->gecos);
+    free(a->home);
+    free(a->shell);
+    free(a->grant_id);
+    free(a->requester);
+    free(a->credential);
+    for (size_t i = 0; i < a->n_groups; i++)
+        free(a->groups[i]);
+    free(a->groups);
+    free(a->gids);
+    memset(a, 0, sizeof(*a));
+}
+
+void
+jit_accounts_free(struct jit_account *a, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        jit_account_free(&a[i]);
+    free(a);
+}
+
+static void
+strv_free(char **v, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(v[i]);
+    free(v);
+}
+
+void
+jit_grant_free(struct jit_grant *g)
+{
+    if (g == NULL)
+        return;
+    free(g->id);
+    free(g->credential);
+    free(g->requester);
+    free(g->username);
+    free(g->host);
+    free(g->reason);
+    free(g->status);
+    free(g->on_logout);
+    strv_free(g->groups, g->n_groups);
+    strv_free(g->ssh_keys, g->n_ssh_keys);
+    memset(g, 0, sizeof(*g));
+}

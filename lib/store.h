@@ -1,0 +1,127 @@
+/*
+ * The state store: grants, accounts, uid history and the event outbox, in
+ * SQLite under state_dir, written by root code only (DESIGN R2).
+ *
+ * Every change is one transaction between jit_store_begin and
+ * jit_store_commit.  begin takes the store's lock file and SQLite's write
+ * lock; commit re-derives the NSS snapshot from the rows about to be
+ * committed, stages it (temp file, fsync), commits, then renames it into
+ * place and fsyncs the directory, all before the lock is let go.  A crash
+ * leaves the previous snapshot or the next one; a crash between commit
+ * and rename leaves the previous one, which the next jit_store_open
+ * notices (its generation is behind) and re-derives.
+ */
+#ifndef JIT_STORE_H
+#define JIT_STORE_H
+
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "conf.h"
+
+#pragma GCC visibility push(hidden)
+
+#define JIT_STORE_DB "state.db"
+#define JIT_STORE_SNAPSHOT "nss.db"
+#define JIT_STORE_LOCK "lock"
+/* How long a writer waits for another one before giving up. */
+#define JIT_STORE_LOCK_WAIT_MS 10000
+
+enum jit_account_state {
+    JIT_ACCOUNT_RESERVED,
+    JIT_ACCOUNT_ACTIVE,
+    JIT_ACCOUNT_TEARING_DOWN,
+    JIT_ACCOUNT_DISABLE_FAILED,
+};
+
+const char *jit_account_state_name(int state);
+int jit_account_state_parse(const char *s);
+
+struct jit_grant {
+    char *id, *credential, *requester, *username, *host, *reason;
+    char *status;    /* active, expired, revoked */
+    char *on_logout; /* keep, delete */
+    char **groups;
+    size_t n_groups;
+    char **ssh_keys;
+    size_t n_ssh_keys;
+    int64_t not_before, expires_at;
+};
+
+struct jit_account {
+    char *name, *gecos, *home, *shell;
+    char *grant_id, *requester, *credential;
+    uint32_t uid, gid;
+    int state;
+    int64_t created, expires;
+    uint32_t sessions;
+    char **groups;   /* supplementary group names */
+    uint32_t *gids;  /* and their gids, resolved at reservation */
+    size_t n_groups;
+};
+
+/*
+ * What the store asks the rest of the host.  The defaults ask NSS
+ * (getpwnam_r and friends) whether a name or id belongs to another source,
+ * and getgrnam_r for the gid of an allow-listed group; tests replace them.
+ */
+struct jit_store_host {
+    int (*name_taken)(const char *name, void *ctx);  /* 1 taken, 0 free, <0 */
+    int (*id_taken)(uint32_t id, void *ctx);
+    int (*group_gid)(const char *group, uint32_t *gid, void *ctx); /* 0/-errno */
+    void *ctx;
+};
+
+struct jit_store;
+
+/* Open (creating state_dir, the database and the lock file if needed) and
+ * migrate.  Refuses a state_dir that is a symlink, not owned by the
+ * caller, or group/world-writable.  On failure *errmsg (if given) says
+ * why; free it.  Returns 0 or -errno. */
+int jit_store_open(const struct jit_conf *conf,
+                   const struct jit_store_host *host, struct jit_store **out,
+                   char **errmsg);
+void jit_store_close(struct jit_store *s);
+/* The last SQLite or system error, for messages. */
+const char *jit_store_error(const struct jit_store *s);
+
+int jit_store_begin(struct jit_store *s);
+int jit_store_commit(struct jit_store *s);
+void jit_store_rollback(struct jit_store *s);
+
+/* Writes; each must run between begin and commit. */
+int jit_store_put_grant(struct jit_store *s, const struct jit_grant *g);
+/* Reserve an account for the grant: name = grant username, uid allocated
+ * from the range (not used, not quarantined, not owned by another
+ * source), home under home_base, default shell, groups resolved from the
+ * grant's list, each of which must be on allowed_groups.  Returns 0,
+ * -EEXIST (name ours already or another source's), -EPERM (a group not
+ * allowed), -ENOSPC (no free id), -EINVAL (bad name), or another -errno. */
+int jit_store_reserve(struct jit_store *s, const struct jit_grant *g,
+                      int64_t now, struct jit_account *out);
+int jit_store_set_state(struct jit_store *s, const char *name, int state);
+/* Remove the account and put its uid into the history (quarantine). */
+int jit_store_delete_account(struct jit_store *s, const char *name,
+                             int64_t now);
+/* Queue an event for the API in the outbox; detail is a JSON object
+ * text or NULL. */
+int jit_store_add_event(struct jit_store *s, const char *type,
+                        const char *grant, const char *username,
+                        const char *requester, const char *detail,
+                        int64_t now);
+
+/* Reads (no transaction needed). */
+int jit_store_get_account(struct jit_store *s, const char *name,
+                          struct jit_account *out);
+int jit_store_list_accounts(struct jit_store *s, struct jit_account **out,
+                            size_t *n);
+int jit_store_count_events(struct jit_store *s, int64_t *n);
+uint64_t jit_store_generation(struct jit_store *s);
+
+void jit_account_free(struct jit_account *a);
+void jit_accounts_free(struct jit_account *a, size_t n);
+void jit_grant_free(struct jit_grant *g);
+
+#pragma GCC visibility pop
+
+#endif

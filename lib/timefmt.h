@@ -1,0 +1,17 @@
+/* Times as the API and our output write them: RFC 3339, UTC, seconds. */
+#ifndef JIT_TIMEFMT_H
+#define JIT_TIMEFMT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#pragma GCC visibility push(hidden)
+
+#define JIT_TIME_LEN 21 /* "2026-11-24T10:00:00Z" + NUL */
+
+/* Write t as YYYY-MM-DDTHH:MM:SSZ; "-" if it cannot be represented. */
+void jit_time_format(int64_t t, char buf[JIT_TIME_LEN]);
+
+#pragma GCC visibility pop
+
+#endif

@@ -1,0 +1,278 @@
+/* Unit tests: jit.conf and PAM arguments (lib/conf.c). */
+#include "config.h"
+
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "conf.h"
+#include "testlib.h"
+
+static struct jit_conf conf;
+static struct jit_errs errs;
+
+static void
+setup(void)
+{
+    ck_assert_int_eq(jit_conf_init(&conf), 0);
+    memset(&errs, 0, sizeof(errs));
+}
+
+static void
+teardown(void)
+{
+    jit_conf_free(&conf);
+    jit_errs_free(&errs);
+}
+
+static size_t
+parse(const char *text)
+{
+    return jit_conf_parse_buffer(&conf, "jit.conf", text, strlen(text),
+                                 &errs);
+}
+
+/* Assert that some error message is exactly `want`. */
+static void
+has_error(const char *want)
+{
+    for (size_t i = 0; i < errs.n; i++)
+        if (errs.msg[i] && strcmp(errs.msg[i], want) == 0)
+            return;
+    for (size_t i = 0; i < errs.n; i++)
+        fprintf(stderr, "  got: %s\n", errs.msg[i]);
+    ck_abort_msg("no error \"%s\"", want);
+}
+
+START_TEST(test_defaults)
+{
+    ck_assert_uint_eq(conf.timeout, 5);
+    ck_assert_uint_eq(conf.connect_timeout, 2);
+    ck_assert_uint_eq(conf.clock_skew, 60);
+    ck_assert_uint_eq(conf.uid_min, 70000);
+    ck_assert_uint_eq(conf.uid_max, 99999);
+    ck_assert_str_eq(conf.home_base, "/home/jit");
+    ck_assert_str_eq(conf.skel, "/etc/skel");
+    ck_assert_int_eq(conf.home_policy, JIT_HOME_REMOVE);
+    ck_assert_str_eq(conf.default_shell, "/bin/bash");
+    ck_assert_uint_eq(conf.shells.n, 2);
+    ck_assert_uint_eq(conf.allowed_groups.n, 0);
+    ck_assert_str_eq(conf.state_dir, JIT_STATE_DIR);
+    ck_assert_ptr_null(conf.api_url);
+    ck_assert(!conf.debug);
+}
+END_TEST
+
+START_TEST(test_good_file)
+{
+    ck_assert_uint_eq(parse("# a comment\n"
+                            "\n"
+                            "api_url = https://jit.example.com/base#frag\n"
+                            "  host=web01.example.com  \r\n"
+                            "timeout = 10\n"
+                            "allowed_groups = sudo, adm ,video\n"
+                            "home_policy = archive\n"
+                            "debug = yes\n"
+                            "uid_min = 80000\n"
+                            "uid_max = 80100\n"),
+                      0);
+    ck_assert_str_eq(conf.api_url, "https://jit.example.com/base#frag");
+    ck_assert_str_eq(conf.host, "web01.example.com");
+    ck_assert_uint_eq(conf.timeout, 10);
+    ck_assert_uint_eq(conf.allowed_groups.n, 3);
+    ck_assert_str_eq(conf.allowed_groups.items[1], "adm");
+    ck_assert_int_eq(conf.home_policy, JIT_HOME_ARCHIVE);
+    ck_assert(conf.debug);
+    ck_assert_uint_eq(jit_conf_finish(&conf, "jit.conf", &errs), 0);
+}
+END_TEST
+
+START_TEST(test_errors_name_file_line_key)
+{
+    ck_assert_uint_eq(parse("api_url = http://plain.example.com\n"
+                            "timeout = 1e3\n"
+                            "uid_min = 0x3e8\n"
+                            "uid_max = -1\n"
+                            "nosuchkey = 1\n"
+                            "clock_skew = 60\n"
+                            "clock_skew = 61\n"
+                            "just words\n"
+                            "= value\n"
+                            "home_policy = shred\n"
+                            "shells = bin/bash\n"
+                            "connect_timeout = 4294967296\n"
+                            "allowed_groups = sudo,,adm\n"
+                            "home_base = /home/../etc\n"
+                            "ca_file =\n"
+                            "debug = maybe\n"
+                            "allowed_groups = root\n"),
+                      16);
+    has_error("jit.conf:1: api_url: must be an https:// URL");
+    has_error("jit.conf:2: timeout: must be a plain decimal number");
+    has_error("jit.conf:3: uid_min: must be a plain decimal number");
+    has_error("jit.conf:4: uid_max: must be a plain decimal number");
+    has_error("jit.conf:5: nosuchkey: unknown option");
+    has_error("jit.conf:7: clock_skew: set twice");
+    has_error("jit.conf:8: expected key = value");
+    has_error("jit.conf:9: missing key before '='");
+    has_error("jit.conf:10: home_policy: is not one of the allowed values");
+    has_error("jit.conf:11: shells: must be an absolute path");
+    has_error("jit.conf:12: connect_timeout: must be between 1 and 60");
+    has_error("jit.conf:13: allowed_groups: has an empty list item");
+    has_error("jit.conf:14: home_base: must be a normalized path (no '.', "
+              "'..' or '//')");
+    has_error("jit.conf:15: ca_file: needs a value");
+    has_error("jit.conf:16: debug: must be yes or no");
+    has_error("jit.conf:17: allowed_groups: set twice");
+    /* A refused value leaves the default. */
+    ck_assert_uint_eq(conf.timeout, 5);
+    ck_assert_ptr_null(conf.api_url);
+}
+END_TEST
+
+START_TEST(test_range_and_control)
+{
+    ck_assert_uint_eq(parse("uid_min = 999\nuid_max = 2147483648\n"
+                            "reason\x01 = x\nhost = a\x1b[31m\n"
+                            "allowed_groups = root\n"),
+                      5);
+    has_error("jit.conf:1: uid_min: must be between 1000 and 2147483647");
+    has_error("jit.conf:2: uid_max: must be between 1000 and 2147483647");
+    has_error("jit.conf:4: host: contains control characters");
+    has_error("jit.conf:5: allowed_groups: root's group can never be "
+              "granted");
+}
+END_TEST
+
+START_TEST(test_nul_and_long_line)
+{
+    char big[JIT_CONF_MAX_LINE + 20];
+    const char nul[] = "timeout = 5\0 6\n";
+
+    memset(big, 'a', sizeof(big) - 1);
+    big[sizeof(big) - 1] = '\0';
+    ck_assert_uint_eq(parse(big), 1);
+    has_error("jit.conf:1: line longer than 4096 bytes");
+    ck_assert_uint_eq(jit_conf_parse_buffer(&conf, "n.conf", nul,
+                                            sizeof(nul) - 1, &errs), 1);
+    has_error("n.conf:1: NUL byte in line");
+}
+END_TEST
+
+START_TEST(test_finish_cross_checks)
+{
+    ck_assert_uint_eq(parse("uid_min = 90000\nuid_max = 80000\n"
+                            "connect_timeout = 10\ntimeout = 5\n"
+                            "client_cert = /etc/jit/host.crt\n"
+                            "default_shell = /bin/zsh\nhome_base = /\n"),
+                      0);
+    ck_assert_uint_eq(jit_conf_finish(&conf, "jit.conf", &errs), 6);
+    has_error("jit.conf: api_url: required");
+    has_error("jit.conf: uid_min: greater than uid_max (90000 > 80000)");
+    has_error("jit.conf: connect_timeout: longer than timeout");
+    has_error("jit.conf: client_cert: needs client_key, and the other way "
+              "round");
+    has_error("jit.conf: default_shell: not in shells");
+    has_error("jit.conf: home_base: must not be /");
+}
+END_TEST
+
+START_TEST(test_pam_args)
+{
+    const char *argv[] = { "debug", "config=/nonexistent", "timeout=3",
+                           "uid_min=abc", "bogus", "nokey=1", "=x",
+                           "timeout=4" };
+
+    ck_assert_uint_eq(jit_conf_apply_args(&conf, 8, argv, &errs), 5);
+    ck_assert(conf.debug);
+    ck_assert_uint_eq(conf.timeout, 3);
+    has_error("PAM argument 4: uid_min: must be a plain decimal number");
+    has_error("PAM argument 5: expected key=value");
+    has_error("PAM argument 6: nokey: unknown option");
+    has_error("PAM argument 7: expected key=value");
+    has_error("PAM argument 8: timeout: set twice");
+}
+END_TEST
+
+START_TEST(test_print_round_trip)
+{
+    struct jit_conf again;
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f;
+
+    ck_assert_uint_eq(parse("api_url = https://jit.example.com\n"
+                            "allowed_groups = sudo,video\n"
+                            "home_policy = keep\nhost = h1\n"), 0);
+    f = open_memstream(&text, &len);
+    jit_conf_print(&conf, f);
+    fclose(f);
+    ck_assert_int_eq(jit_conf_init(&again), 0);
+    ck_assert_uint_eq(jit_conf_parse_buffer(&again, "printed", text, len,
+                                            &errs), 0);
+    ck_assert_str_eq(again.api_url, conf.api_url);
+    ck_assert_uint_eq(again.allowed_groups.n, 2);
+    ck_assert_int_eq(again.home_policy, JIT_HOME_KEEP);
+    ck_assert_ptr_nonnull(strstr(text, "# api_url: file\n"));
+    ck_assert_ptr_nonnull(strstr(text, "# timeout: default\ntimeout = 5\n"));
+    jit_conf_free(&again);
+    free(text);
+}
+END_TEST
+
+START_TEST(test_file_checks)
+{
+    char *dir = t_mkdtemp(), *p = t_path(dir, "jit.conf");
+    char *l = t_path(dir, "link.conf");
+    const char text[] = "api_url = https://a.example\n";
+
+    t_write_file(p, text, sizeof(text) - 1, 0664);
+    ck_assert_uint_eq(jit_conf_load_file(&conf, p, &errs), 1);
+    ck_assert_ptr_nonnull(strstr(errs.msg[0], "group- or world-writable"));
+    jit_errs_free(&errs);
+
+    ck_assert_int_eq(chmod(p, 0600), 0);
+    ck_assert_int_eq(symlink(p, l), 0);
+    ck_assert_uint_eq(jit_conf_load_file(&conf, l, &errs), 1);
+    ck_assert_ptr_nonnull(strstr(errs.msg[0], "is a symbolic link"));
+    jit_errs_free(&errs);
+
+    ck_assert_uint_eq(jit_conf_load_file(&conf, p, &errs), 0);
+    ck_assert_str_eq(conf.api_url, "https://a.example");
+    ck_assert_uint_eq(jit_conf_load_file(&conf, "/nonexistent/jit.conf",
+                                         &errs), 1);
+    t_rmtree(dir);
+    free(l);
+    free(p);
+    free(dir);
+}
+END_TEST
+
+int
+main(void)
+{
+    Suite *s = suite_create("conf");
+    TCase *tc = tcase_create("core");
+    SRunner *sr;
+    int failed;
+
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_test(tc, test_defaults);
+    tcase_add_test(tc, test_good_file);
+    tcase_add_test(tc, test_errors_name_file_line_key);
+    tcase_add_test(tc, test_range_and_control);
+    tcase_add_test(tc, test_nul_and_long_line);
+    tcase_add_test(tc, test_finish_cross_checks);
+    tcase_add_test(tc, test_pam_args);
+    tcase_add_test(tc, test_print_round_trip);
+    tcase_add_test(tc, test_file_checks);
+    suite_add_tcase(s, tc);
+    sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}

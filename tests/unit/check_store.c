@@ -1,0 +1,454 @@
+/*
+ * Unit tests: the state store (lib/store.c): schema, reservation rules
+ * (threats C2, C3, C4, C5), one transaction per write, the snapshot
+ * derived with every commit, and recovery of a snapshot left behind.
+ */
+#include "config.h"
+
+#include <check.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <sqlite3.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "nssdb_read.h"
+#include "store.h"
+#include "testlib.h"
+
+/* The grant struct owns its strings; tests lend it literals. */
+#define S(x) ((char *) (uintptr_t) (x))
+
+static char *dir, *state;
+static struct jit_conf conf;
+static struct jit_store *store;
+
+/* The "rest of the host": owns name "taken", uid 70001, and knows groups
+ * sudo (27) and video (44); "rootish" resolves to gid 0. */
+static int
+fake_name_taken(const char *name, void *ctx)
+{
+    (void) ctx;
+    return strcmp(name, "taken") == 0;
+}
+
+static int
+fake_id_taken(uint32_t id, void *ctx)
+{
+    (void) ctx;
+    return id == 70001;
+}
+
+static int
+fake_group_gid(const char *g, uint32_t *gid, void *ctx)
+{
+    (void) ctx;
+    if (strcmp(g, "sudo") == 0)
+        *gid = 27;
+    else if (strcmp(g, "video") == 0)
+        *gid = 44;
+    else if (strcmp(g, "rootish") == 0)
+        *gid = 0;
+    else
+        return -ENOENT;
+    return 0;
+}
+
+static const struct jit_store_host fake_host = {
+    fake_name_taken, fake_id_taken, fake_group_gid, NULL
+};
+
+static void
+open_store(void)
+{
+    char *why = NULL;
+    int r = jit_store_open(&conf, &fake_host, &store, &why);
+
+    ck_assert_msg(r == 0, "open: %s", why ? why : "?");
+}
+
+static void
+setup(void)
+{
+    struct jit_errs errs = { NULL, 0 };
+    char *text = NULL;
+
+    dir = t_mkdtemp();
+    state = t_path(dir, "state");
+    ck_assert_int_eq(jit_conf_init(&conf), 0);
+    ck_assert_int_ge(asprintf(&text, "api_url = https://jit.test\n"
+                                     "host = web01\nstate_dir = %s\n"
+                                     "allowed_groups = sudo,video,rootish\n"
+                                     "uid_quarantine = 3600\n", state), 0);
+    ck_assert_uint_eq(jit_conf_parse_buffer(&conf, "t", text, strlen(text),
+                                            &errs), 0);
+    ck_assert_uint_eq(jit_conf_finish(&conf, "t", &errs), 0);
+    free(text);
+    open_store();
+}
+
+static void
+teardown(void)
+{
+    jit_store_close(store);
+    jit_conf_free(&conf);
+    t_rmtree(dir);
+    free(state);
+    free(dir);
+}
+
+static struct jit_grant
+grant(const char *id, const char *user, const char *requester,
+      const char *credential)
+{
+    static char *groups[] = { S("sudo"), S("video") };
+    struct jit_grant g;
+
+    memset(&g, 0, sizeof(g));
+    g.id = (char *) id;
+    g.credential = (char *) credential;
+    g.requester = (char *) requester;
+    g.username = (char *) user;
+    g.host = S("web01");
+    g.reason = S("INC-1 test");
+    g.status = S("active");
+    g.on_logout = S("keep");
+    g.groups = groups;
+    g.n_groups = 2;
+    g.not_before = 1000;
+    g.expires_at = 1700003600;
+    return g;
+}
+
+/* Reserve in one transaction; returns the reserve result. */
+static int
+reserve(struct jit_grant *g, int64_t now, uint32_t *uid)
+{
+    struct jit_account a;
+    int r;
+
+    ck_assert_int_eq(jit_store_begin(store), 0);
+    ck_assert_int_eq(jit_store_put_grant(store, g), 0);
+    r = jit_store_reserve(store, g, now, &a);
+    if (r == 0) {
+        ck_assert_int_eq(jit_store_commit(store), 0);
+        if (uid)
+            *uid = a.uid;
+        jit_account_free(&a);
+    } else {
+        jit_store_rollback(store);
+    }
+    return r;
+}
+
+static const struct jit_nssdb_passwd *
+snapshot_lookup(struct jit_nssdb *db, const char *name)
+{
+    char *p = t_path(state, "nss.db");
+    struct stat st;
+
+    ck_assert_int_eq(jit_nssdb_map(p, geteuid(), db, &st), 0);
+    ck_assert_uint_eq(st.st_mode & 07777, 0644);
+    free(p);
+    return jit_nssdb_pw_byname(db, name);
+}
+
+START_TEST(test_layout_and_modes)
+{
+    struct stat st;
+    char *p;
+
+    ck_assert_int_eq(stat(state, &st), 0);
+    ck_assert_uint_eq(st.st_mode & 07777, 0755);
+    p = t_path(state, "state.db");
+    ck_assert_int_eq(stat(p, &st), 0);
+    ck_assert_uint_eq(st.st_mode & 07777, 0600);
+    free(p);
+    p = t_path(state, "lock");
+    ck_assert_int_eq(stat(p, &st), 0);
+    ck_assert_uint_eq(st.st_mode & 07777, 0600);
+    free(p);
+    /* The first open derived an (empty) snapshot. */
+    p = t_path(state, "nss.db");
+    ck_assert_int_eq(stat(p, &st), 0);
+    free(p);
+}
+END_TEST
+
+START_TEST(test_reserve_and_snapshot)
+{
+    struct jit_grant g = grant("g-1", "alice", "alice@EXAMPLE.COM", "db");
+    const struct jit_nssdb_passwd *pw;
+    struct jit_nssdb db;
+    struct jit_account a;
+    uint64_t gen = jit_store_generation(store);
+    uint32_t uid = 0;
+
+    ck_assert_int_eq(reserve(&g, 5000, &uid), 0);
+    ck_assert_uint_eq(uid, 70000);
+    ck_assert_uint_eq(jit_store_generation(store), gen + 1);
+    ck_assert_int_eq(jit_store_get_account(store, "alice", &a), 0);
+    ck_assert_str_eq(a.home, "/home/jit/alice");
+    ck_assert_str_eq(a.shell, "/bin/bash");
+    ck_assert_str_eq(a.requester, "alice@EXAMPLE.COM");
+    ck_assert_int_eq(a.state, JIT_ACCOUNT_RESERVED);
+    ck_assert_uint_eq(a.n_groups, 2);
+    ck_assert_uint_eq(a.gids[0], 27);
+    ck_assert_uint_eq(a.gids[1], 44);
+    jit_account_free(&a);
+
+    pw = snapshot_lookup(&db, "alice");
+    ck_assert_ptr_nonnull(pw);
+    ck_assert_uint_eq(pw->uid, 70000);
+    ck_assert_uint_eq(db.hdr.generation, gen + 1);
+    ck_assert_uint_eq(pw->gids_count, 2);
+    jit_nssdb_unmap(&db);
+
+    /* uid 70001 belongs to another source: skipped. */
+    g = grant("g-2", "bob", "bob@EXAMPLE.COM", "db");
+    ck_assert_int_eq(reserve(&g, 5000, &uid), 0);
+    ck_assert_uint_eq(uid, 70002);
+}
+END_TEST
+
+START_TEST(test_reserve_refusals)
+{
+    struct jit_grant g = grant("g-1", "alice", "alice@EXAMPLE.COM", "db");
+    static char *bad_groups[] = { S("docker") };
+    static char *root_groups[] = { S("rootish") };
+    static char *gone_groups[] = { S("nosuch") };
+
+    ck_assert_int_eq(reserve(&g, 5000, NULL), 0);
+    /* Same name again. */
+    g = grant("g-2", "alice", "carol@EXAMPLE.COM", "web");
+    ck_assert_int_eq(reserve(&g, 5000, NULL), -EEXIST);
+    /* Same requester, same credential: one account only. */
+    g = grant("g-3", "alice2", "alice@EXAMPLE.COM", "db");
+    ck_assert_int_eq(reserve(&g, 5000, NULL), -EEXIST);
+    ck_assert_ptr_nonnull(strstr(jit_store_error(store), "already holds"));
+    /* Same credential, another requester: an independent account. */
+    g = grant("g-4", "dave", "dave@EXAMPLE.COM", "db");
+    ck_assert_int_eq(reserve(&g, 5000, NULL), 0);
+    /* A name another source owns (C3). */
+    g = grant("g-5", "taken", "erin@EXAMPLE.COM", "db");
+    ck_assert_int_eq(reserve(&g, 5000, NULL), -EEXIST);
+    /* Bad names (C1). */
+    g = grant("g-6", "0day", "erin@EXAMPLE.COM", "db");
+    ck_assert_int_eq(reserve(&g, 5000, NULL), -EINVAL);
+    g = grant("g-6", "root", "erin@EXAMPLE.COM", "db");
+    ck_assert_int_eq(reserve(&g, 5000, NULL), -EINVAL);
+    /* Groups off the allow-list, with gid 0, or unknown (C4). */
+    g = grant("g-7", "erin", "erin@EXAMPLE.COM", "db");
+    g.groups = bad_groups;
+    g.n_groups = 1;
+    ck_assert_int_eq(reserve(&g, 5000, NULL), -EPERM);
+    g.groups = root_groups;
+    ck_assert_int_eq(reserve(&g, 5000, NULL), -EPERM);
+    g.groups = gone_groups;
+    ck_assert_int_eq(reserve(&g, 5000, NULL), -EPERM);
+    /* Nothing of the refused ones was stored. */
+    {
+        struct jit_account *v = NULL;
+        size_t n = 0;
+
+        ck_assert_int_eq(jit_store_list_accounts(store, &v, &n), 0);
+        ck_assert_uint_eq(n, 2);
+        jit_accounts_free(v, n);
+    }
+}
+END_TEST
+
+START_TEST(test_quarantine)
+{
+    struct jit_grant g = grant("g-1", "alice", "alice@EXAMPLE.COM", "db");
+    struct jit_nssdb db;
+    uint32_t uid = 0;
+
+    ck_assert_int_eq(reserve(&g, 5000, &uid), 0);
+    ck_assert_uint_eq(uid, 70000);
+    ck_assert_int_eq(jit_store_begin(store), 0);
+    ck_assert_int_eq(jit_store_delete_account(store, "alice", 6000), 0);
+    ck_assert_int_eq(jit_store_delete_account(store, "alice", 6000), -ENOENT);
+    ck_assert_int_eq(jit_store_commit(store), 0);
+    ck_assert_ptr_null(snapshot_lookup(&db, "alice"));
+    jit_nssdb_unmap(&db);
+    /* Within the quarantine (3600 s) the uid rests... */
+    g = grant("g-2", "bob", "bob@EXAMPLE.COM", "db");
+    ck_assert_int_eq(reserve(&g, 6000 + 3599, &uid), 0);
+    ck_assert_uint_eq(uid, 70002);
+    /* ...and after it, it is free again. */
+    g = grant("g-3", "carol", "carol@EXAMPLE.COM", "db");
+    ck_assert_int_eq(reserve(&g, 6000 + 3601, &uid), 0);
+    ck_assert_uint_eq(uid, 70000);
+}
+END_TEST
+
+START_TEST(test_range_exhausted)
+{
+    struct jit_grant g;
+    char name[16], req[32];
+    uint32_t uid;
+
+    jit_store_close(store);
+    conf.uid_min = 80000;
+    conf.uid_max = 80002;
+    open_store();
+    for (int i = 0; i < 3; i++) {
+        snprintf(name, sizeof(name), "u%d", i);
+        snprintf(req, sizeof(req), "u%d@X", i);
+        g = grant(name, name, req, "db");
+        ck_assert_int_eq(reserve(&g, 5000, &uid), 0);
+    }
+    g = grant("g-x", "u9", "u9@X", "db");
+    ck_assert_int_eq(reserve(&g, 5000, &uid), -ENOSPC);
+}
+END_TEST
+
+START_TEST(test_writes_need_transaction)
+{
+    struct jit_grant g = grant("g-1", "alice", "alice@EXAMPLE.COM", "db");
+    struct jit_account a;
+
+    ck_assert_int_eq(jit_store_put_grant(store, &g), -EINVAL);
+    ck_assert_int_eq(jit_store_reserve(store, &g, 1, &a), -EINVAL);
+    ck_assert_int_eq(jit_store_commit(store), -EINVAL);
+    ck_assert_int_eq(jit_store_begin(store), 0);
+    ck_assert_int_eq(jit_store_begin(store), -EINVAL);
+    jit_store_rollback(store);
+}
+END_TEST
+
+START_TEST(test_rollback_leaves_nothing)
+{
+    struct jit_grant g = grant("g-1", "alice", "alice@EXAMPLE.COM", "db");
+    struct jit_account a;
+    int64_t n = -1;
+
+    ck_assert_int_eq(jit_store_begin(store), 0);
+    ck_assert_int_eq(jit_store_put_grant(store, &g), 0);
+    ck_assert_int_eq(jit_store_reserve(store, &g, 1, &a), 0);
+    jit_account_free(&a);
+    ck_assert_int_eq(jit_store_add_event(store, "account.created", "g-1",
+                                         "alice", "alice@EXAMPLE.COM", NULL,
+                                         1), 0);
+    jit_store_rollback(store);
+    ck_assert_int_eq(jit_store_get_account(store, "alice", &a), -ENOENT);
+    ck_assert_int_eq(jit_store_count_events(store, &n), 0);
+    ck_assert_int_eq(n, 0);
+}
+END_TEST
+
+START_TEST(test_events_and_states)
+{
+    struct jit_grant g = grant("g-1", "alice", "alice@EXAMPLE.COM", "db");
+    struct jit_account a;
+    int64_t n = -1;
+
+    ck_assert_int_eq(reserve(&g, 5000, NULL), 0);
+    ck_assert_int_eq(jit_store_begin(store), 0);
+    ck_assert_int_eq(jit_store_set_state(store, "alice",
+                                         JIT_ACCOUNT_DISABLE_FAILED), 0);
+    ck_assert_int_eq(jit_store_set_state(store, "nobody-here",
+                                         JIT_ACCOUNT_ACTIVE), -ENOENT);
+    ck_assert_int_eq(jit_store_set_state(store, "alice", 17), -EINVAL);
+    ck_assert_int_eq(jit_store_add_event(store, "account.disable_failed",
+                                         "g-1", "alice", "a@X", "{}", 5),
+                     0);
+    ck_assert_int_eq(jit_store_add_event(store, "account.deleted", "g-1",
+                                         "alice", "a@X", NULL, 6), 0);
+    ck_assert_int_eq(jit_store_commit(store), 0);
+    ck_assert_int_eq(jit_store_get_account(store, "alice", &a), 0);
+    ck_assert_int_eq(a.state, JIT_ACCOUNT_DISABLE_FAILED);
+    jit_account_free(&a);
+    ck_assert_int_eq(jit_store_count_events(store, &n), 0);
+    ck_assert_int_eq(n, 2);
+}
+END_TEST
+
+START_TEST(test_lost_snapshot_rederived)
+{
+    struct jit_grant g = grant("g-1", "alice", "alice@EXAMPLE.COM", "db");
+    struct jit_nssdb db;
+    char *p = t_path(state, "nss.db");
+
+    ck_assert_int_eq(reserve(&g, 5000, NULL), 0);
+    jit_store_close(store);
+    /* As if the process died between COMMIT and rename. */
+    ck_assert_int_eq(unlink(p), 0);
+    open_store();
+    ck_assert_ptr_nonnull(snapshot_lookup(&db, "alice"));
+    jit_nssdb_unmap(&db);
+    free(p);
+}
+END_TEST
+
+START_TEST(test_unsafe_state_dir)
+{
+    struct jit_store *s2 = NULL;
+    char *why = NULL, *link = t_path(dir, "link");
+
+    ck_assert_int_eq(chmod(state, 0775), 0);
+    ck_assert_int_eq(jit_store_open(&conf, &fake_host, &s2, &why), -EPERM);
+    ck_assert_ptr_nonnull(strstr(why, "not group- or world-writable"));
+    free(why);
+    ck_assert_int_eq(chmod(state, 0755), 0);
+    ck_assert_int_eq(symlink(state, link), 0);
+    free(conf.state_dir);
+    conf.state_dir = link;
+    why = NULL;
+    ck_assert_int_lt(jit_store_open(&conf, &fake_host, &s2, &why), 0);
+    ck_assert_ptr_nonnull(strstr(why, "symlink"));
+    free(why);
+}
+END_TEST
+
+START_TEST(test_newer_schema_refused)
+{
+    char *p = t_path(state, "state.db");
+    struct jit_store *s2 = NULL;
+    char *why = NULL;
+    sqlite3 *db;
+
+    jit_store_close(store);
+    store = NULL;
+    ck_assert_int_eq(sqlite3_open(p, &db), SQLITE_OK);
+    ck_assert_int_eq(sqlite3_exec(db, "PRAGMA user_version = 99", NULL, NULL,
+                                  NULL), SQLITE_OK);
+    sqlite3_close(db);
+    ck_assert_int_eq(jit_store_open(&conf, &fake_host, &s2, &why), -EPROTO);
+    ck_assert_ptr_nonnull(strstr(why, "schema version 99"));
+    free(why);
+    free(p);
+}
+END_TEST
+
+int
+main(void)
+{
+    Suite *s = suite_create("store");
+    TCase *tc = tcase_create("core");
+    SRunner *sr;
+    int failed;
+
+    tcase_set_timeout(tc, 30);
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_test(tc, test_layout_and_modes);
+    tcase_add_test(tc, test_reserve_and_snapshot);
+    tcase_add_test(tc, test_reserve_refusals);
+    tcase_add_test(tc, test_quarantine);
+    tcase_add_test(tc, test_range_exhausted);
+    tcase_add_test(tc, test_writes_need_transaction);
+    tcase_add_test(tc, test_rollback_leaves_nothing);
+    tcase_add_test(tc, test_events_and_states);
+    tcase_add_test(tc, test_lost_snapshot_rederived);
+    tcase_add_test(tc, test_unsafe_state_dir);
+    tcase_add_test(tc, test_newer_schema_refused);
+    suite_add_tcase(s, tc);
+    sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
