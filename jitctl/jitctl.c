@@ -193,8 +193,10 @@ cmd_list(const struct jit_conf *conf, int json)
     }
     for (size_t i = 0; i <= n; i++)
         for (int c = 0; c < N_COLS; c++)
-            printf(c + 1 < N_COLS ? "%-*s  " : "%-*s\n", (int) width[c],
-                   cells[i * N_COLS + c]);
+            if (c + 1 < N_COLS)
+                printf("%-*s  ", (int) width[c], cells[i * N_COLS + c]);
+            else
+                printf("%s\n", cells[i * N_COLS + c]);
     ret = 0;
 
 done:
@@ -310,7 +312,7 @@ main(int argc, char **argv)
     cmd = argv[optind];
     argc -= optind;
     argv += optind;
-    optind = 1;
+    optind = 0; /* 0, not 1: glibc's getopt then forgets the first scan */
     while ((c = getopt_long(argc, argv, "h", sub_opts, NULL)) != -1) {
         switch (c) {
         case 'j': json = 1; break;

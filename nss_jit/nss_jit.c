@@ -20,7 +20,12 @@ static struct jit_nssdb_cache cache =
     JIT_NSSDB_CACHE_INIT(JIT_STATE_DIR "/nss.db", 0, NSS_JIT_RECHECK_NS);
 
 /* Enumeration cursors, one per thread, as glibc's own modules keep them. */
-static __thread struct jit_nss_cursor pwent, grent, spent;
+/* initial-exec: no __tls_get_addr, so no dependency on ld.so; glibc keeps
+ * static TLS room for dlopen()ed modules, and this is 12 bytes of it. */
+#define NSS_JIT_TLS __thread __attribute__((tls_model("initial-exec")))
+static NSS_JIT_TLS struct jit_nss_cursor pwent;
+static NSS_JIT_TLS struct jit_nss_cursor grent;
+static NSS_JIT_TLS struct jit_nss_cursor spent;
 
 static void
 atfork_child(void)
