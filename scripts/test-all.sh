@@ -1,0 +1,101 @@
+#!/bin/sh
+# Everything the project tests, as CI runs it: dependencies, a -Werror
+# build with make check, an ASan+UBSan build with make check, the thread
+# test under ThreadSanitizer, the unit tests under valgrind, and each
+# libFuzzer target for a bounded time.  Needs root (namespaces, apt).
+# Prints every test log's summary and a final tally.
+set -eu
+cd "$(dirname "$0")/.."
+SRC=$(pwd)
+OUT=${JIT_TEST_OUT:-$SRC/_test}
+FUZZ_SECONDS=${FUZZ_SECONDS:-30}
+failures=0
+stage() { printf '\n==== %s\n' "$*"; }
+result() { # name rc
+    if [ "$2" = 0 ]; then echo "STAGE PASS: $1"; else echo "STAGE FAIL: $1"; failures=$((failures + 1)); fi
+}
+
+stage "dependencies"
+sh scripts/deps.sh
+
+stage "autoreconf"
+[ ! -f Makefile ] || make distclean >/dev/null
+autoreconf -fi >/dev/null 2>&1
+rm -rf "$OUT"
+mkdir -p "$OUT"
+
+summaries() { # build dir: one line per test, result and what it checked
+    for trs in "$1"/tests/*/*.trs; do
+        log=${trs%.trs}.log
+        res=$(sed -n 's/^:test-result: //p' "$trs")
+        detail=$(grep -E '^[0-9]+%: Checks' "$log" | tail -1)
+        [ -n "$detail" ] || detail="$(grep -c '^ok - ' "$log") assertions ok"
+        [ "$res" != SKIP ] || detail=$(grep -m1 '^SKIP: ' "$log")
+        printf '%-5s %-34s %s\n' "$res" "${log#$1/}" "$detail"
+    done
+}
+
+build_check() { # name configure-args...
+    name=$1; shift
+    stage "build and make check: $name"
+    mkdir -p "$OUT/$name"
+    set +e
+    (cd "$OUT/$name" && "$SRC/configure" -q "$@" && make -j2 >make.out 2>&1 \
+        && make -j2 check >check.out 2>&1)
+    rc=$?
+    set -e
+    [ $rc = 0 ] || { tail -30 "$OUT/$name/make.out" 2>/dev/null; tail -40 "$OUT/$name/check.out" 2>/dev/null; }
+    grep -E '^# (TOTAL|PASS|SKIP|XFAIL|FAIL|XPASS|ERROR):' "$OUT/$name/check.out" 2>/dev/null || true
+    summaries "$OUT/$name"
+    [ $rc = 0 ] || cat "$OUT/$name/test-suite.log" 2>/dev/null | tail -60
+    result "$name" $rc
+}
+
+build_check werror --enable-werror
+SAN="-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer"
+build_check asan-ubsan --enable-werror CFLAGS="-g -O1 $SAN" LDFLAGS="$SAN"
+
+stage "ThreadSanitizer: the NSS thread test"
+set +e
+(cd "$OUT/werror" && clang -g -O1 -fsanitize=thread -pthread -I. -I"$SRC/lib" \
+    -I"$SRC/tests/unit" -include config.h $(pkg-config --cflags check) \
+    "$SRC"/tests/unit/check_nss_threads.c "$SRC"/tests/unit/testlib.c \
+    "$SRC"/lib/nssdb_read.c "$SRC"/lib/nssdb_format.c "$SRC"/lib/nss_ops.c \
+    "$SRC"/lib/nssdb_write.c "$SRC"/lib/validate.c \
+    $(pkg-config --libs check) -o tsan_threads \
+    && TSAN_OPTIONS="halt_on_error=1 exitcode=66" ./tsan_threads)
+rc=$?
+set -e
+result "tsan-threads" $rc
+
+# The thread test is left to TSan: valgrind runs one thread at a time, and
+# 16 spinning readers starve the writer there.
+stage "valgrind: unit tests"
+rc=0
+for t in check_validate check_conf check_nssdb check_nss_contract check_store; do
+    set +e
+    (cd "$OUT/werror" && CK_FORK=no CK_TIMEOUT_MULTIPLIER=20 \
+        valgrind -q --error-exitcode=9 --leak-check=full --errors-for-leak-kinds=definite \
+        "tests/unit/$t" > "valgrind-$t.out" 2>&1)
+    r=$?
+    set -e
+    printf '%-22s %s\n' "$t" "$(grep -E '^[0-9]+%: Checks' "$OUT/werror/valgrind-$t.out" | tail -1) (valgrind rc $r)"
+    [ $r = 0 ] || { tail -30 "$OUT/werror/valgrind-$t.out"; rc=1; }
+done
+result "valgrind-unit" $rc
+
+stage "libFuzzer: each target for ${FUZZ_SECONDS}s"
+rc=0
+for target in nssdb conf; do
+    set +e
+    sh "$SRC/tests/fuzz/run.sh" "$target" "$FUZZ_SECONDS" "$OUT/fuzz" > "$OUT/fuzz-$target.out" 2>&1
+    r=$?
+    set -e
+    printf '%-8s %s (rc %s)\n' "$target" "$(grep -E '^Done [0-9]+ runs' "$OUT/fuzz-$target.out" | tail -1)" "$r"
+    [ $r = 0 ] || { tail -40 "$OUT/fuzz-$target.out"; rc=1; }
+done
+result "fuzz" $rc
+
+stage "summary"
+if [ $failures = 0 ]; then echo "ALL STAGES PASSED"; else echo "$failures STAGE(S) FAILED"; fi
+[ $failures = 0 ]

@@ -1,0 +1,52 @@
+#!/bin/sh
+# Build one libFuzzer target with clang (ASan+UBSan) and run it for a
+# bounded time from a seed corpus made on the spot.
+#   run.sh nssdb|conf SECONDS WORKDIR
+set -eu
+target=$1 seconds=$2 work=$3
+SRC=$(cd "$(dirname "$0")/../.." && pwd)
+mkdir -p "$work/corpus-$target" "$work/crashes-$target"
+cfg="-I$work -I$SRC/lib -include $work/config.h -DJIT_STATE_DIR=\"/var/lib/jit\""
+printf '#define _GNU_SOURCE 1\n#define PACKAGE_VERSION "fuzz"\n' > "$work/config.h"
+san="-g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -DFUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION"
+case $target in
+nssdb)
+    srcs="$SRC/lib/nssdb_read.c $SRC/lib/nssdb_format.c"
+    # Seeds: real snapshots from the writer, empty and with accounts.
+    cat > "$work/seed.c" <<'C'
+#include <stdio.h>
+#include "nssdb_write.h"
+int main(int argc, char **argv) {
+    static const uint32_t g[] = { 27, 100 };
+    struct jit_nssdb_account a[3] = {
+        { "alice", "JIT db", "/home/jit/alice", "/bin/bash", 70000, 70000, g, 2, 1700000000, 1700003600 },
+        { "bob", "", "/home/jit/bob", "/bin/sh", 70001, 70001, NULL, 0, 1700000000, 1700003600 },
+        { "carol", "x", "/home/jit/carol", "/bin/bash", 70005, 70005, g, 1, 1700000000, 1800000000 } };
+    for (int n = 0; n <= 3 && n + 1 < argc; n++) {
+        struct jit_nssdb_image img;
+        FILE *f = fopen(argv[n + 1], "wb");
+        if (!f || jit_nssdb_build(a, (size_t) n, 70000, 99999, 1, 0, &img)) return 1;
+        fwrite(img.data, 1, img.len, f); fclose(f); jit_nssdb_image_free(&img);
+    }
+    return 0;
+}
+C
+    # shellcheck disable=SC2086
+    clang -g $cfg "$work/seed.c" "$SRC/lib/nssdb_write.c" "$SRC/lib/nssdb_format.c" \
+        "$SRC/lib/validate.c" -o "$work/seed"
+    "$work/seed" "$work/corpus-$target/s0" "$work/corpus-$target/s1" \
+        "$work/corpus-$target/s2" "$work/corpus-$target/s3"
+    ;;
+conf)
+    srcs="$SRC/lib/conf.c $SRC/lib/validate.c $SRC/lib/nssdb_format.c"
+    printf 'api_url = https://jit.example.com\nhost = web01\ntimeout = 5\nallowed_groups = sudo,adm\nhome_policy = archive\nshells = /bin/bash,/bin/sh\nuid_min = 70000\n# comment\n' \
+        > "$work/corpus-$target/s0"
+    printf 'timeout = 1e3\nfoo\n= x\nclock_skew = 99999999999\n' > "$work/corpus-$target/s1"
+    ;;
+*) echo "unknown target $target" >&2; exit 2 ;;
+esac
+# shellcheck disable=SC2086
+clang $san $cfg "$SRC/tests/fuzz/fuzz_$target.c" $srcs -o "$work/fuzz_$target"
+cd "$work/crashes-$target"
+"$work/fuzz_$target" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 \
+    -print_final_stats=1 "$work/corpus-$target"
