@@ -58,20 +58,20 @@ args_bad(const void *result, const char *buf, int *errnop)
     return 0;
 }
 
+/* The block was validated when the snapshot was mapped: five strings,
+ * field offsets inside it (nssdb_read.c block_ok). */
 static enum nss_status
 fill_passwd(const struct jit_nssdb *db, const struct jit_nssdb_passwd *r,
             struct passwd *pw, char *buf, size_t buflen, int *errnop)
 {
-    struct packer p = { buf, buflen, 0 };
-
-    pw->pw_name = pack_str(&p, jit_nssdb_str(db, r->name));
-    pw->pw_passwd = pack_str(&p, JIT_NSSDB_PASSWD_FIELD);
-    pw->pw_gecos = pack_str(&p, jit_nssdb_str(db, r->gecos));
-    pw->pw_dir = pack_str(&p, jit_nssdb_str(db, r->dir));
-    pw->pw_shell = pack_str(&p, jit_nssdb_str(db, r->shell));
-    if (pw->pw_name == NULL || pw->pw_passwd == NULL || pw->pw_gecos == NULL
-        || pw->pw_dir == NULL || pw->pw_shell == NULL)
+    if (r->block_len > buflen)
         return status_erange(errnop);
+    memcpy(buf, db->strtab + r->block, r->block_len);
+    pw->pw_name = buf;
+    pw->pw_passwd = buf + r->name_len + 1;
+    pw->pw_gecos = buf + r->gecos_at;
+    pw->pw_dir = buf + r->dir_at;
+    pw->pw_shell = buf + r->shell_at;
     pw->pw_uid = r->uid;
     pw->pw_gid = r->gid;
     *errnop = 0;

@@ -1,5 +1,5 @@
 /*
- * Hashes and the checksum of the NSS snapshot format (nssdb_format.h).
+ * The checksum and id rules of the NSS snapshot format (nssdb_format.h).
  * Links libc only: it is part of libnss_jit.
  */
 #include "config.h"
@@ -45,28 +45,6 @@ jit_nssdb_checksum(const void *image, size_t len)
     h = mix_bytes(h, (const unsigned char *) &hdr, sizeof(hdr));
     h = mix_bytes(h, p + sizeof(hdr), len - sizeof(hdr));
     return h ^ (uint64_t) len;
-}
-
-uint32_t
-jit_nssdb_hash_name(const char *name)
-{
-    uint32_t h = 2166136261u;
-
-    for (const unsigned char *p = (const unsigned char *) name; *p; p++)
-        h = (h ^ *p) * 16777619u;
-    return h;
-}
-
-uint32_t
-jit_nssdb_hash_id(uint32_t id)
-{
-    /* Ids are handed out sequentially; spread them over the buckets. */
-    id ^= id >> 16;
-    id *= 0x7feb352du;
-    id ^= id >> 15;
-    id *= 0x846ca68bu;
-    id ^= id >> 16;
-    return id;
 }
 
 int

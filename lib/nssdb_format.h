@@ -12,7 +12,8 @@
  *
  *   header                     struct jit_nssdb_header
  *   string table               NUL-terminated strings; the last byte is NUL,
- *                              so every offset inside it starts a C string
+ *                              so every offset inside it starts a C string;
+ *                              each account's strings form one block
  *   passwd records             struct jit_nssdb_passwd[n_passwd], by uid
  *   group records              struct jit_nssdb_group[n_group]
  *   shadow records             struct jit_nssdb_shadow[n_shadow]
@@ -66,8 +67,14 @@ struct jit_nssdb_header {
     uint32_t reserved;         /* 0 */
 };
 
+/*
+ * An account's strings sit together in the string table as one block,
+ * "name\0x\0gecos\0dir\0shell\0", so that a hit is one copy into the
+ * caller's buffer; `block` is also the offset of the name.
+ */
 struct jit_nssdb_passwd {
-    uint32_t name, gecos, dir, shell; /* string table offsets */
+    uint32_t block, block_len;        /* string table offset and size */
+    uint16_t name_len, gecos_at, dir_at, shell_at; /* within the block */
     uint32_t uid, gid;
     uint32_t gids_first, gids_count;  /* slice of the supplementary gids */
 };
@@ -86,9 +93,43 @@ struct jit_nssdb_shadow {
  * rest.  Not cryptographic; it catches truncation and bit rot. */
 uint64_t jit_nssdb_checksum(const void *image, size_t len);
 
-/* Bucket hashes, shared by writer and reader. */
-uint32_t jit_nssdb_hash_name(const char *name);
-uint32_t jit_nssdb_hash_id(uint32_t id);
+/* Bucket hashes, shared by writer and reader; inline because every
+ * lookup runs one. */
+static inline uint32_t
+jit_nssdb_hash_name_bounded(const char *name, size_t max, size_t *len)
+{
+    uint32_t h = 2166136261u; /* FNV-1a */
+    size_t n = 0;
+
+    /* The length comes out of the same pass; it stops past max. */
+    for (const unsigned char *p = (const unsigned char *) name; *p; p++) {
+        if (++n > max)
+            break;
+        h = (h ^ *p) * 16777619u;
+    }
+    *len = n;
+    return h;
+}
+
+static inline uint32_t
+jit_nssdb_hash_name(const char *name)
+{
+    size_t len;
+
+    return jit_nssdb_hash_name_bounded(name, SIZE_MAX, &len);
+}
+
+static inline uint32_t
+jit_nssdb_hash_id(uint32_t id)
+{
+    /* Ids are handed out sequentially; spread them over the buckets. */
+    id ^= id >> 16;
+    id *= 0x7feb352du;
+    id ^= id >> 15;
+    id *= 0x846ca68bu;
+    id ^= id >> 16;
+    return id;
+}
 
 /* Ids that must never be served whatever the range says: root, the
  * overflow/nobody ids and (uid_t)-1, also after truncation to 16 bits. */

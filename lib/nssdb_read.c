@@ -61,6 +61,29 @@ name_ok(const struct jit_nssdb *db, uint32_t off)
         <= JIT_NSSDB_NAME_MAX;
 }
 
+/* An account's string block: inside the table, and each field starting
+ * right after the previous one's NUL, the last one ending at the block's
+ * end.  Then copying the block copies exactly five C strings. */
+static int
+block_ok(const struct jit_nssdb *db, const struct jit_nssdb_passwd *p)
+{
+    const char *b;
+
+    if (p->block >= db->hdr.strtab_len
+        || p->block_len > db->hdr.strtab_len - p->block
+        || !name_ok(db, p->block))
+        return 0;
+    b = db->strtab + p->block;
+    return p->name_len == strlen(b)
+        && p->gecos_at == p->name_len + 3u
+        && b[p->name_len + 1] == JIT_NSSDB_PASSWD_FIELD[0]
+        && b[p->name_len + 2] == '\0'
+        && p->dir_at > p->gecos_at && p->shell_at > p->dir_at
+        && p->shell_at < p->block_len
+        && b[p->dir_at - 1] == '\0' && b[p->shell_at - 1] == '\0'
+        && b[p->block_len - 1] == '\0';
+}
+
 static int
 id_ok(const struct jit_nssdb *db, uint32_t id)
 {
@@ -76,9 +99,7 @@ records_ok(const struct jit_nssdb *db)
     for (uint32_t i = 0; i < h->n_passwd; i++) {
         const struct jit_nssdb_passwd *p = &db->pw[i];
 
-        if (!name_ok(db, p->name) || p->gecos >= h->strtab_len
-            || p->dir >= h->strtab_len || p->shell >= h->strtab_len
-            || !id_ok(db, p->uid) || !id_ok(db, p->gid)
+        if (!block_ok(db, p) || !id_ok(db, p->uid) || !id_ok(db, p->gid)
             || (uint64_t) p->gids_first + p->gids_count > h->n_gids)
             return 0;
     }
@@ -92,6 +113,36 @@ records_ok(const struct jit_nssdb *db)
      * they lie outside our range, but never root's or an overflow id. */
     for (uint32_t i = 0; i < h->n_gids; i++)
         if (jit_nssdb_id_forbidden(db->gids[i]))
+            return 0;
+    return 1;
+}
+
+static uint32_t find_name(const struct jit_nssdb *db, const uint32_t *idx,
+                          uint32_t buckets, const void *recs, size_t recsize,
+                          const char *name);
+static uint32_t find_pw_uid(const struct jit_nssdb *db, uint32_t uid);
+static uint32_t find_gr_gid(const struct jit_nssdb *db, uint32_t gid);
+
+/* Every record is what its own keys find, in all five indexes: so no two
+ * records share a name or an id, and no record is unreachable. */
+static int
+indexes_agree(const struct jit_nssdb *db)
+{
+    const struct jit_nssdb_header *h = &db->hdr;
+
+    for (uint32_t i = 0; i < h->n_passwd; i++)
+        if (find_name(db, db->pw_byname, h->pw_buckets, db->pw,
+                      sizeof(*db->pw), db->strtab + db->pw[i].block) != i
+            || find_pw_uid(db, db->pw[i].uid) != i)
+            return 0;
+    for (uint32_t i = 0; i < h->n_group; i++)
+        if (find_name(db, db->gr_byname, h->gr_buckets, db->gr,
+                      sizeof(*db->gr), db->strtab + db->gr[i].name) != i
+            || find_gr_gid(db, db->gr[i].gid) != i)
+            return 0;
+    for (uint32_t i = 0; i < h->n_shadow; i++)
+        if (find_name(db, db->sp_byname, h->sp_buckets, db->sp,
+                      sizeof(*db->sp), db->strtab + db->sp[i].name) != i)
             return 0;
     return 1;
 }
@@ -159,7 +210,7 @@ jit_nssdb_parse(const void *image, size_t len, struct jit_nssdb *db)
         || !index_ok(db->gr_byname, h->gr_buckets, h->n_group)
         || !index_ok(db->gr_bygid, h->gr_buckets, h->n_group)
         || !index_ok(db->sp_byname, h->sp_buckets, h->n_shadow)
-        || !records_ok(db)) {
+        || !records_ok(db) || !indexes_agree(db)) {
         memset(db, 0, sizeof(*db));
         return -EINVAL;
     }
@@ -248,15 +299,21 @@ jit_nssdb_str(const struct jit_nssdb *db, uint32_t off)
         return UINT32_MAX;                                          \
     } while (0)
 
+/* Names that are empty or longer than JIT_NSSDB_NAME_MAX are never ours;
+ * they are refused while hashing, without a separate pass. */
 static uint32_t
 find_name(const struct jit_nssdb *db, const uint32_t *idx, uint32_t buckets,
           const void *recs, size_t recsize, const char *name)
 {
     const unsigned char *r = recs;
-    uint32_t off;
+    size_t len;
+    uint32_t off, hash;
 
-    /* Every record type begins with its name offset. */
-    PROBE(idx, buckets, jit_nssdb_hash_name(name),
+    hash = jit_nssdb_hash_name_bounded(name, JIT_NSSDB_NAME_MAX, &len);
+    if (len == 0 || len > JIT_NSSDB_NAME_MAX)
+        return UINT32_MAX;
+    /* Every record type begins with the offset of its name. */
+    PROBE(idx, buckets, hash,
           (memcpy(&off, r + (size_t) i * recsize, sizeof(off)),
            strcmp(db->strtab + off, name) == 0));
 }
@@ -275,19 +332,12 @@ find_gr_gid(const struct jit_nssdb *db, uint32_t gid)
           db->gr[i].gid == gid);
 }
 
-static int
-lookup_name_ok(const char *name)
-{
-    return name != NULL && name[0] != '\0'
-        && strnlen(name, JIT_NSSDB_NAME_MAX + 1) <= JIT_NSSDB_NAME_MAX;
-}
-
 const struct jit_nssdb_passwd *
 jit_nssdb_pw_byname(const struct jit_nssdb *db, const char *name)
 {
     uint32_t i;
 
-    if (db == NULL || !lookup_name_ok(name) || db->hdr.n_passwd == 0)
+    if (db == NULL || name == NULL || db->hdr.n_passwd == 0)
         return NULL;
     i = find_name(db, db->pw_byname, db->hdr.pw_buckets, db->pw,
                   sizeof(*db->pw), name);
@@ -310,7 +360,7 @@ jit_nssdb_gr_byname(const struct jit_nssdb *db, const char *name)
 {
     uint32_t i;
 
-    if (db == NULL || !lookup_name_ok(name) || db->hdr.n_group == 0)
+    if (db == NULL || name == NULL || db->hdr.n_group == 0)
         return NULL;
     i = find_name(db, db->gr_byname, db->hdr.gr_buckets, db->gr,
                   sizeof(*db->gr), name);
@@ -333,7 +383,7 @@ jit_nssdb_sp_byname(const struct jit_nssdb *db, const char *name)
 {
     uint32_t i;
 
-    if (db == NULL || !lookup_name_ok(name) || db->hdr.n_shadow == 0)
+    if (db == NULL || name == NULL || db->hdr.n_shadow == 0)
         return NULL;
     i = find_name(db, db->sp_byname, db->hdr.sp_buckets, db->sp,
                   sizeof(*db->sp), name);
@@ -344,17 +394,6 @@ jit_nssdb_sp_byname(const struct jit_nssdb *db, const char *name)
 
 /* How often a thread with no snapshot yields to one that is mapping it. */
 #define JIT_NSSDB_FIRST_MAP_SPINS 100000
-
-static int64_t
-now_ns(void)
-{
-    struct timespec ts;
-
-    /* The coarse clock is a vDSO read: cheap enough for every lookup. */
-    if (clock_gettime(CLOCK_MONOTONIC_COARSE, &ts) != 0)
-        return INT64_MAX;
-    return (int64_t) ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
 
 static void
 ident_from_stat(struct jit_nssdb_ident *id, const struct stat *st)
@@ -380,19 +419,6 @@ ident_same(const struct jit_nssdb_ident *a, const struct jit_nssdb_ident *b)
         && a->mtime.tv_nsec == b->mtime.tv_nsec
         && a->ctime.tv_sec == b->ctime.tv_sec
         && a->ctime.tv_nsec == b->ctime.tv_nsec;
-}
-
-static int
-pin(struct jit_nssdb_cache *c)
-{
-    for (;;) {
-        int i = atomic_load(&c->active);
-
-        atomic_fetch_add(&c->slot[i].readers, 1);
-        if (atomic_load(&c->active) == i)
-            return i;
-        atomic_fetch_sub(&c->slot[i].readers, 1);
-    }
 }
 
 /* Fill the idle slot from the file and make it active.  Called with the
@@ -439,10 +465,9 @@ remap(struct jit_nssdb_cache *c, int cur, const struct jit_nssdb_ident *seen)
 static int
 pin_checked(struct jit_nssdb_cache *c, int force, int64_t now, int *fresh)
 {
-    int i = pin(c);
-    int64_t last = atomic_load(&c->checked_ns);
+    int i = jit_nssdb_pin(c);
 
-    if (force || last == INT64_MIN || now - last >= c->recheck_ns) {
+    if (force || jit_nssdb_due(c, now)) {
         struct jit_nssdb_ident seen;
         struct stat st;
 
@@ -452,12 +477,12 @@ pin_checked(struct jit_nssdb_cache *c, int force, int64_t now, int *fresh)
             memset(&seen, 0, sizeof(seen));
         *fresh = 1;
         if (ident_same(&seen, &c->slot[i].ident)) {
-            atomic_store(&c->checked_ns, now);
+            atomic_store(&c->checked_s, now);
         } else if (atomic_exchange(&c->remapping, 1) == 0) {
             int j = remap(c, i, &seen);
 
             if (j != i)
-                atomic_store(&c->checked_ns, now);
+                atomic_store(&c->checked_s, now);
             i = j;
             atomic_store(&c->remapping, 0);
         }
@@ -466,10 +491,10 @@ pin_checked(struct jit_nssdb_cache *c, int force, int64_t now, int *fresh)
 }
 
 void
-jit_nssdb_acquire(struct jit_nssdb_cache *c, int force,
-                  struct jit_nssdb_ref *ref)
+jit_nssdb_acquire_slow(struct jit_nssdb_cache *c, int force,
+                       struct jit_nssdb_ref *ref)
 {
-    int64_t now = now_ns();
+    int64_t now = (int64_t) time(NULL);
     int i;
 
     ref->cache = c;
@@ -487,15 +512,6 @@ jit_nssdb_acquire(struct jit_nssdb_cache *c, int force,
     }
     ref->slot = i;
     ref->db = c->slot[i].valid ? &c->slot[i].db : NULL;
-}
-
-void
-jit_nssdb_release(struct jit_nssdb_ref *ref)
-{
-    if (ref->cache != NULL)
-        atomic_fetch_sub(&ref->cache->slot[ref->slot].readers, 1);
-    ref->cache = NULL;
-    ref->db = NULL;
 }
 
 void
@@ -518,5 +534,5 @@ jit_nssdb_cache_reset(struct jit_nssdb_cache *c)
     }
     atomic_store(&c->active, 0);
     atomic_store(&c->remapping, 0);
-    atomic_store(&c->checked_ns, INT64_MIN);
+    atomic_store(&c->checked_s, INT64_MIN);
 }

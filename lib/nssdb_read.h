@@ -85,16 +85,16 @@ struct jit_nssdb_slot {
 struct jit_nssdb_cache {
     const char *path;
     uid_t owner;               /* required owner of the file */
-    int64_t recheck_ns;        /* how long a hit may trust the mapping */
+    int64_t recheck_s;         /* how long a hit may trust the mapping */
     struct jit_nssdb_slot slot[2];
     atomic_int active;
     atomic_int remapping;
-    _Atomic int64_t checked_ns; /* when the file was last stat'ed */
+    _Atomic int64_t checked_s; /* when the file was last stat'ed (time()) */
 };
 
-#define JIT_NSSDB_CACHE_INIT(p, own, ns) \
-    { .path = (p), .owner = (own), .recheck_ns = (ns), \
-      .checked_ns = INT64_MIN }
+#define JIT_NSSDB_CACHE_INIT(p, own, secs) \
+    { .path = (p), .owner = (own), .recheck_s = (secs), \
+      .checked_s = INT64_MIN }
 
 struct jit_nssdb_ref {
     struct jit_nssdb_cache *cache;
@@ -103,11 +103,64 @@ struct jit_nssdb_ref {
     const struct jit_nssdb *db; /* NULL: no valid snapshot */
 };
 
+/* Whether a hit must re-check the file: the interval has passed, or the
+ * clock stepped back.  time() is a vDSO read, cheaper than clock_gettime. */
+static inline int
+jit_nssdb_due(struct jit_nssdb_cache *c, int64_t now)
+{
+    int64_t last = atomic_load(&c->checked_s);
+
+    return last == INT64_MIN || now < last || now - last >= c->recheck_s;
+}
+
+/* Count ourselves into the active slot; a remapper never refills a slot
+ * whose count is not zero. */
+static inline int
+jit_nssdb_pin(struct jit_nssdb_cache *c)
+{
+    for (;;) {
+        int i = atomic_load(&c->active);
+
+        atomic_fetch_add(&c->slot[i].readers, 1);
+        if (atomic_load(&c->active) == i)
+            return i;
+        atomic_fetch_sub(&c->slot[i].readers, 1);
+    }
+}
+
+void jit_nssdb_acquire_slow(struct jit_nssdb_cache *c, int force,
+                            struct jit_nssdb_ref *ref);
+
 /* Pin the current snapshot, re-checking the file if the recheck interval
- * has passed or `force` is set.  Always succeeds; ref->db may be NULL. */
-void jit_nssdb_acquire(struct jit_nssdb_cache *c, int force,
-                       struct jit_nssdb_ref *ref);
-void jit_nssdb_release(struct jit_nssdb_ref *ref);
+ * has passed or `force` is set.  Always succeeds; ref->db may be NULL.
+ * Inline: this is the whole cost of a hit besides the lookup itself. */
+static inline void
+jit_nssdb_acquire(struct jit_nssdb_cache *c, int force,
+                  struct jit_nssdb_ref *ref)
+{
+    if (!force && !jit_nssdb_due(c, (int64_t) time(NULL))) {
+        int i = jit_nssdb_pin(c);
+
+        if (c->slot[i].valid) {
+            ref->cache = c;
+            ref->slot = i;
+            ref->fresh = 0;
+            ref->db = &c->slot[i].db;
+            return;
+        }
+        atomic_fetch_sub(&c->slot[i].readers, 1);
+    }
+    jit_nssdb_acquire_slow(c, force, ref);
+}
+
+static inline void
+jit_nssdb_release(struct jit_nssdb_ref *ref)
+{
+    if (ref->cache != NULL)
+        atomic_fetch_sub(&ref->cache->slot[ref->slot].readers, 1);
+    ref->cache = NULL;
+    ref->db = NULL;
+}
 /* In a forked child only the forking thread survives; forget the others'
  * pins so the child can still remap. */
 void jit_nssdb_cache_atfork_child(struct jit_nssdb_cache *c);

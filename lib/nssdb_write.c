@@ -52,6 +52,32 @@ strtab_add(struct strtab *t, const char *s, uint32_t *off)
     return 0;
 }
 
+/* An account's strings as one block (see nssdb_format.h). */
+static int
+add_block(struct strtab *t, const struct jit_nssdb_account *a,
+          struct jit_nssdb_passwd *p)
+{
+    const char *gecos = a->gecos ? a->gecos : "";
+    uint32_t off[5];
+    int ret;
+
+    if ((ret = strtab_add(t, a->name, &off[0])) != 0
+        || (ret = strtab_add(t, JIT_NSSDB_PASSWD_FIELD, &off[1])) != 0
+        || (ret = strtab_add(t, gecos, &off[2])) != 0
+        || (ret = strtab_add(t, a->dir, &off[3])) != 0
+        || (ret = strtab_add(t, a->shell, &off[4])) != 0)
+        return ret;
+    if (t->len - off[0] > UINT16_MAX)
+        return -E2BIG; /* MAX_FIELD keeps it far below */
+    p->block = off[0];
+    p->block_len = (uint32_t) (t->len - off[0]);
+    p->name_len = (uint16_t) (off[1] - off[0] - 1);
+    p->gecos_at = (uint16_t) (off[2] - off[0]);
+    p->dir_at = (uint16_t) (off[3] - off[0]);
+    p->shell_at = (uint16_t) (off[4] - off[0]);
+    return 0;
+}
+
 static uint32_t
 buckets_for(size_t n)
 {
@@ -78,7 +104,7 @@ index_put(uint32_t *idx, uint32_t buckets, uint32_t hash, uint32_t rec,
             return 0;
         }
         if (strtab != NULL
-            && strcmp(strtab + pw[*e - 1].name, strtab + pw[rec].name) == 0)
+            && strcmp(strtab + pw[*e - 1].block, strtab + pw[rec].block) == 0)
             return -EEXIST;
     }
     return -EOVERFLOW; /* cannot happen: buckets > 2n */
@@ -184,11 +210,7 @@ jit_nssdb_build(const struct jit_nssdb_account *accts, size_t n,
             ret = -EEXIST;
             goto done;
         }
-        if ((ret = strtab_add(&st, a->name, &pw[i].name)) != 0
-            || (ret = strtab_add(&st, a->gecos ? a->gecos : "",
-                                 &pw[i].gecos)) != 0
-            || (ret = strtab_add(&st, a->dir, &pw[i].dir)) != 0
-            || (ret = strtab_add(&st, a->shell, &pw[i].shell)) != 0)
+        if ((ret = add_block(&st, a, &pw[i])) != 0)
             goto done;
         pw[i].uid = a->uid;
         pw[i].gid = a->gid;
@@ -197,9 +219,9 @@ jit_nssdb_build(const struct jit_nssdb_account *accts, size_t n,
         if (a->n_gids > 0)
             memcpy(gids + gi, a->gids, a->n_gids * sizeof(*gids));
         gi += (uint32_t) a->n_gids;
-        gr[i].name = pw[i].name;
+        gr[i].name = pw[i].block;
         gr[i].gid = a->gid;
-        sp[i].name = pw[i].name;
+        sp[i].name = pw[i].block;
         sp[i].lstchg = jit_nssdb_day_floor(a->created);
         sp[i].min = sp[i].max = sp[i].warn = sp[i].inact = -1;
         sp[i].expire = jit_nssdb_day_ceil(a->expires);
@@ -265,7 +287,7 @@ jit_nssdb_build(const struct jit_nssdb_account *accts, size_t n,
     grg = (uint32_t *) (void *) (data + h.gr_bygid_off);
     spn = (uint32_t *) (void *) (data + h.sp_byname_off);
     for (uint32_t i = 0; i < n; i++) {
-        uint32_t hn = jit_nssdb_hash_name(st.buf + pw[i].name);
+        uint32_t hn = jit_nssdb_hash_name(st.buf + pw[i].block);
 
         /* The private group and shadow entry share the account's name
          * and id, so the duplicate check on passwd covers all five. */

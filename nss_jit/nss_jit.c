@@ -14,10 +14,11 @@
 #include "nss_jit.h"
 #include "nss_ops.h"
 
-#define NSS_JIT_RECHECK_NS 1000000000LL
+/* A hit trusts the mapping for at most this many seconds (nss_jit(8)). */
+#define NSS_JIT_RECHECK_S 1
 
 static struct jit_nssdb_cache cache =
-    JIT_NSSDB_CACHE_INIT(JIT_STATE_DIR "/nss.db", 0, NSS_JIT_RECHECK_NS);
+    JIT_NSSDB_CACHE_INIT(JIT_STATE_DIR "/nss.db", 0, NSS_JIT_RECHECK_S);
 
 /* Enumeration cursors, one per thread, as glibc's own modules keep them. */
 /* initial-exec: no __tls_get_addr, so no dependency on ld.so; glibc keeps

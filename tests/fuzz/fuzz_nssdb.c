@@ -28,11 +28,15 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (jit_nssdb_parse(image, size, &db) == 0) {
         for (uint32_t i = 0; i < db.hdr.n_passwd; i++) {
             const struct jit_nssdb_passwd *p = &db.pw[i];
-            const char *name = jit_nssdb_str(&db, p->name);
+            const char *name = jit_nssdb_str(&db, p->block);
+            char copy[65536];
 
-            (void) strlen(jit_nssdb_str(&db, p->gecos));
-            (void) strlen(jit_nssdb_str(&db, p->dir));
-            (void) strlen(jit_nssdb_str(&db, p->shell));
+            /* What a hit does: one copy of the block, then its fields. */
+            memcpy(copy, db.strtab + p->block, p->block_len);
+            (void) strlen(copy + p->name_len + 1);
+            (void) strlen(copy + p->gecos_at);
+            (void) strlen(copy + p->dir_at);
+            (void) strlen(copy + p->shell_at);
             (void) jit_nssdb_pw_byname(&db, name);
             (void) jit_nssdb_pw_byuid(&db, p->uid);
             (void) jit_nssdb_gr_byname(&db, name);

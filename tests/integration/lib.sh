@@ -70,28 +70,11 @@ cleanup_env() {
 
 # in_ns CMD...: run CMD with the module active, in a private namespace.
 in_ns() {
-    cat > "$T/ns.sh" <<NS
-#!/bin/sh
-set -e
-target='$JIT_STATE_DIR_BUILTIN'
-if [ ! -d "\$target" ]; then
-    # Make the compiled-in path exist, in this namespace only: an overlay
-    # of its nearest existing ancestor with the missing components.
-    anc=\$target; missing=
-    while [ ! -d "\$anc" ]; do
-        missing=\$(basename "\$anc")/\$missing; anc=\$(dirname "\$anc")
-    done
-    mkdir -p '$T/ovl/'"\$missing"
-    mount -t overlay overlay -o "lowerdir=$T/ovl:\$anc" "\$anc"
-fi
-mount --bind '$STATE' "\$target"
-mount --bind '$T/nsswitch.conf' /etc/nsswitch.conf
-export LD_LIBRARY_PATH='$NSSLIBS'
-[ -z '$PRELOAD' ] || export LD_PRELOAD='$PRELOAD' ASAN_OPTIONS=detect_leaks=0
-exec "\$@"
-NS
-    chmod 755 "$T/ns.sh"
-    unshare -m --propagation private "$T/ns.sh" "$@"
+    if [ -n "$PRELOAD" ]; then
+        set -- env LD_PRELOAD="$PRELOAD" ASAN_OPTIONS=detect_leaks=0 "$@"
+    fi
+    LD_LIBRARY_PATH=$NSSLIBS "$top_srcdir/tests/nsrun.sh" \
+        "$JIT_STATE_DIR_BUILTIN" "$STATE" "$T/nsswitch.conf" - "$T" -- "$@"
 }
 
 # expect_eq WHAT GOT WANT

@@ -36,8 +36,8 @@ setup(void)
     memset(&cache, 0, sizeof(cache));
     cache.path = path;
     cache.owner = geteuid();
-    cache.recheck_ns = 0;
-    cache.checked_ns = INT64_MIN;
+    cache.recheck_s = 0;
+    cache.checked_s = INT64_MIN;
 }
 
 static void
@@ -331,7 +331,7 @@ START_TEST(test_miss_rechecks_at_once)
 
     /* Hits trust the mapping for an hour here, misses never do: an
      * account reserved a moment ago must resolve at once. */
-    cache.recheck_ns = 3600LL * 1000000000;
+    cache.recheck_s = 3600;
     ck_assert_int_eq(jit_nss_getpwnam(&cache, "user3", &pw, buf, sizeof(buf),
                                       &err), NSS_STATUS_SUCCESS);
     t_accounts_make(&b, 12, "user", "x");

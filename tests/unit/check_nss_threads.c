@@ -174,8 +174,8 @@ START_TEST(test_threads_replace_fork)
     memset(&cache, 0, sizeof(cache));
     cache.path = path;
     cache.owner = geteuid();
-    cache.recheck_ns = 0; /* re-check on every call: most remaps */
-    cache.checked_ns = INT64_MIN;
+    cache.recheck_s = 0; /* re-check on every call: most remaps */
+    cache.checked_s = INT64_MIN;
 
     for (int i = 0; i < THREADS; i++)
         ck_assert_int_eq(pthread_create(&t[i], NULL, reader,

@@ -51,9 +51,12 @@ START_TEST(test_round_trip)
         ck_assert_uint_eq(p->uid, T_ID_MIN + i);
         ck_assert_ptr_eq(jit_nssdb_pw_byuid(&db, (uint32_t) (T_ID_MIN + i)),
                          p);
-        ck_assert_str_eq(jit_nssdb_str(&db, p->dir), a.dirs[i]);
-        ck_assert_str_eq(jit_nssdb_str(&db, p->gecos), "JIT db-admin");
-        ck_assert_str_eq(jit_nssdb_str(&db, p->shell), "/bin/bash");
+        ck_assert_str_eq(jit_nssdb_str(&db, p->block), a.names[i]);
+        ck_assert_str_eq(jit_nssdb_str(&db, p->block + p->dir_at), a.dirs[i]);
+        ck_assert_str_eq(jit_nssdb_str(&db, p->block + p->gecos_at),
+                         "JIT db-admin");
+        ck_assert_str_eq(jit_nssdb_str(&db, p->block + p->shell_at),
+                         "/bin/bash");
         ck_assert_uint_eq(p->gids_count, i % 2 == 0 ? 2 : 0);
         g = jit_nssdb_gr_bygid(&db, p->gid);
         ck_assert_ptr_nonnull(g);
@@ -261,8 +264,9 @@ START_TEST(test_hostile_records)
 {
     size_t uid = offsetof(struct jit_nssdb_passwd, uid);
     size_t gid = offsetof(struct jit_nssdb_passwd, gid);
-    size_t name = offsetof(struct jit_nssdb_passwd, name);
-    size_t dir = offsetof(struct jit_nssdb_passwd, dir);
+    size_t block = offsetof(struct jit_nssdb_passwd, block);
+    size_t blen = offsetof(struct jit_nssdb_passwd, block_len);
+    size_t fields = offsetof(struct jit_nssdb_passwd, name_len);
     size_t gcount = offsetof(struct jit_nssdb_passwd, gids_count);
 
     tamper_record(0, uid, 0);           /* uid 0 */
@@ -270,8 +274,12 @@ START_TEST(test_hostile_records)
     tamper_record(65534, uid, 0);       /* nobody */
     tamper_record(T_ID_MAX + 1, uid, 0); /* outside the header's range */
     tamper_record(T_ID_MIN - 1, gid, 0);
-    tamper_record(0x7fffffff, name, 0); /* string offset out of bounds */
-    tamper_record(0x7fffffff, dir, 0);
+    tamper_record(0x7fffffff, block, 0); /* string offset out of bounds */
+    tamper_record(0x7fffffff, blen, 0);  /* block past the table */
+    tamper_record(3, blen, 0);           /* block shorter than its fields */
+    tamper_record(0x00ff0004, fields, 0); /* name_len 4, gecos_at 255 */
+    tamper_record(0x00090005, fields, 0); /* gecos_at not after "x" */
+    tamper_record(0, block, 0);          /* another account's block */
     tamper_record(0xffffffffu, gcount, 0); /* gid slice out of bounds */
     tamper_record(0, offsetof(struct jit_nssdb_group, gid), 1);
     tamper_record(0, 0, 2);             /* supplementary gid 0 */
