@@ -21,3 +21,11 @@ ok "all entry points exported"
 readelf -lW "$NSSMOD" | grep -q 'GNU_RELRO' || fail "no RELRO"
 readelf -d "$NSSMOD" | grep -q 'BIND_NOW' || fail "no BIND_NOW"
 ok "RELRO and BIND_NOW"
+
+# What the module may call: no network, logging, locks, environment,
+# dynamic loading or heap beyond initgroups' realloc (DESIGN R1, E1, E6).
+imports=$(nm -D --undefined-only "$NSSMOD" | awk '{print $2}' | sed 's/@.*//')
+bad=$(printf '%s\n' $imports | grep -xE 'socket|connect|send|sendto|sendmsg|recv|recvfrom|recvmsg|getaddrinfo|gethostbyname.*|syslog|vsyslog|openlog|closelog|flock|fcntl|fcntl64|lockf|pthread_mutex_lock|pthread_rwlock_.*|getenv|secure_getenv|dlopen|malloc|calloc|fopen|fopen64' || true)
+expect_eq "forbidden imports" "$bad" ""
+printf '%s\n' $imports | grep -qx realloc || fail "realloc (initgroups) not imported: check the test"
+ok "imports: $(printf '%s ' $imports)"

@@ -8,6 +8,7 @@
 #include "config.h"
 
 #include <check.h>
+#include <dirent.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -344,6 +345,73 @@ START_TEST(test_miss_rechecks_at_once)
 }
 END_TEST
 
+static int
+open_fds(void)
+{
+    int n = 0;
+    DIR *d = opendir("/proc/self/fd");
+    struct dirent *e;
+
+    ck_assert_ptr_nonnull(d);
+    while ((e = readdir(d)) != NULL)
+        n += e->d_name[0] != '.';
+    closedir(d);
+    return n;
+}
+
+/* E6: lookups, misses and remaps leave no descriptor behind. */
+START_TEST(test_no_fd_left)
+{
+    struct t_accounts b;
+    struct jit_nssdb_image img;
+    struct passwd pw;
+    char buf[1024];
+    int err, before = open_fds();
+
+    for (int i = 0; i < 50; i++) {
+        jit_nss_getpwnam(&cache, "user3", &pw, buf, sizeof(buf), &err);
+        jit_nss_getpwnam(&cache, "nosuch", &pw, buf, sizeof(buf), &err);
+        jit_nss_getpwuid(&cache, 1, &pw, buf, sizeof(buf), &err);
+    }
+    t_accounts_make(&b, 2, "x", "y");
+    t_build(&b, 2, &img);
+    t_write_file(path, img.data, img.len, 0644);
+    jit_nss_getpwnam(&cache, "x1", &pw, buf, sizeof(buf), &err);
+    ck_assert_int_eq(open_fds(), before);
+    jit_nssdb_image_free(&img);
+    t_accounts_free(&b);
+}
+END_TEST
+
+/* After fork only the forking thread lives; pins that other threads held
+ * in the parent would keep the child from ever remapping.  Stage that
+ * exactly: both slots pinned by "threads" that are gone. */
+START_TEST(test_atfork_forgets_dead_pins)
+{
+    struct t_accounts b;
+    struct jit_nssdb_image img;
+    struct passwd pw;
+    char buf[1024];
+    int err;
+
+    ck_assert_int_eq(jit_nss_getpwnam(&cache, "user3", &pw, buf, sizeof(buf),
+                                      &err), NSS_STATUS_SUCCESS);
+    atomic_fetch_add(&cache.slot[0].readers, 1);
+    atomic_fetch_add(&cache.slot[1].readers, 1);
+    t_accounts_make(&b, 2, "other", "x");
+    t_build(&b, 2, &img);
+    t_write_file(path, img.data, img.len, 0644);
+    /* Without the handler: stuck on the old snapshot. */
+    ck_assert_int_eq(jit_nss_getpwnam(&cache, "other1", &pw, buf, sizeof(buf),
+                                      &err), NSS_STATUS_NOTFOUND);
+    jit_nssdb_cache_atfork_child(&cache);
+    ck_assert_int_eq(jit_nss_getpwnam(&cache, "other1", &pw, buf, sizeof(buf),
+                                      &err), NSS_STATUS_SUCCESS);
+    jit_nssdb_image_free(&img);
+    t_accounts_free(&b);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -361,6 +429,8 @@ main(void)
     tcase_add_test(tc, test_initgroups);
     tcase_add_test(tc, test_replacement_seen);
     tcase_add_test(tc, test_miss_rechecks_at_once);
+    tcase_add_test(tc, test_no_fd_left);
+    tcase_add_test(tc, test_atfork_forgets_dead_pins);
     suite_add_tcase(s, tc);
     sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
