@@ -446,13 +446,17 @@ remap(struct jit_nssdb_cache *c, int cur, const struct jit_nssdb_ident *seen)
     if (ret == 0) {
         s->valid = 1;
         ident_from_stat(&s->ident, &st);
-    } else if (ret == -ENOENT || ret == -ENOTDIR || ret == -ELOOP) {
-        memset(&s->ident, 0, sizeof(s->ident));
     } else if (ret == -EPERM || ret == -EINVAL) {
-        /* Remember the rejected file so we do not re-read it each call. */
+        /* A file we refuse: remember it (its fstat identity) so that we
+         * do not re-read it on every call, and answer "not found". */
         ident_from_stat(&s->ident, &st);
+    } else if (ret == -ENOENT || ret == -ENOTDIR || ret == -ELOOP
+               || ret == -EACCES) {
+        s->ident = *seen; /* no file, a symlink, or not ours to read */
     } else {
-        s->ident = *seen;
+        /* EMFILE, ENOMEM, EIO...: a passing trouble of this process.
+         * Keep the mapping we have; the next call tries again. */
+        return cur;
     }
     atomic_fetch_add(&s->readers, 1);
     atomic_store(&c->active, next);

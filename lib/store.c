@@ -233,17 +233,29 @@ static const struct jit_store_host nss_host = { nss_name_taken, nss_id_taken,
 
 /* ---- open, lock, snapshot ---- */
 
+/* The state directory: ours alone to write, everyone's to search, since
+ * libnss_jit in every process reads nss.db in it. */
 static int
 open_state_dir(const char *path, char *err, size_t errlen)
 {
     struct stat st;
-    int fd;
+    int fd, created = 1;
 
-    if (mkdir(path, 0755) < 0 && errno != EEXIST) {
-        snprintf(err, errlen, "%s: cannot create: %s", path, strerror(errno));
-        return -errno;
+    if (mkdir(path, 0755) < 0) {
+        if (errno != EEXIST) {
+            snprintf(err, errlen, "%s: cannot create: %s", path,
+                     strerror(errno));
+            return -errno;
+        }
+        created = 0;
     }
     fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    /* mkdir's mode went through the umask. */
+    if (fd >= 0 && created && fchmod(fd, 0755) < 0) {
+        snprintf(err, errlen, "%s: chmod: %s", path, strerror(errno));
+        close(fd);
+        return -EPERM;
+    }
     if (fd < 0) {
         int e = errno;
 
@@ -256,6 +268,12 @@ open_state_dir(const char *path, char *err, size_t errlen)
         || (st.st_mode & (S_IWGRP | S_IWOTH)) != 0) {
         snprintf(err, errlen, "%s: must be owned by uid %u and not group- "
                  "or world-writable", path, (unsigned) geteuid());
+        close(fd);
+        return -EPERM;
+    }
+    if ((st.st_mode & (S_IXGRP | S_IXOTH)) != (S_IXGRP | S_IXOTH)) {
+        snprintf(err, errlen, "%s: must be searchable by everyone (0755): "
+                 "libnss_jit reads nss.db in it for every user", path);
         close(fd);
         return -EPERM;
     }
@@ -815,10 +833,13 @@ jit_store_reserve(struct jit_store *s, const struct jit_grant *g,
         ret = -E2BIG;
         goto done;
     }
-    if (jit_store_get_account(s, g->username, out) == 0) {
-        jit_account_free(out);
-        set_err(s, "%s: already an account of ours", g->username);
-        ret = -EEXIST;
+    ret = jit_store_get_account(s, g->username, out);
+    if (ret != -ENOENT) {
+        if (ret == 0) {
+            jit_account_free(out);
+            set_err(s, "%s: already an account of ours", g->username);
+            ret = -EEXIST;
+        }
         goto done;
     }
     taken = s->host.name_taken(g->username, s->host.ctx);

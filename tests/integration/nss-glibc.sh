@@ -26,6 +26,9 @@ expect_eq "getent initgroups bob" "$(in_ns getent initgroups bob | tr -d ' ')" "
 expect_eq "id alice" "$(in_ns id alice)" \
     "uid=70000(alice) gid=70000(alice) groups=70000(alice),$users(users),$video(video)"
 expect_eq "id -gn bob" "$(in_ns id -gn bob)" "bob"
+expect_eq "as nobody: getent passwd alice" \
+    "$(in_ns setpriv --reuid=65534 --regid=65534 --clear-groups getent passwd alice | cut -d: -f1,3)" \
+    "alice:70000"
 
 # shadow: locked, and sp_expire is the first day boundary after expiry.
 sp=$(in_ns getent shadow alice)

@@ -158,7 +158,18 @@ snapshot_lookup(struct jit_nssdb *db, const char *name)
 START_TEST(test_layout_and_modes)
 {
     struct stat st;
-    char *p;
+    struct jit_store *s2 = NULL;
+    char *p, *why = NULL, *fresh = t_path(dir, "fresh");
+    mode_t old = umask(077);
+
+    /* Created under a strict umask, the directory is still 0755. */
+    free(conf.state_dir);
+    conf.state_dir = fresh;
+    ck_assert_int_eq(jit_store_open(&conf, &fake_host, &s2, &why), 0);
+    umask(old);
+    ck_assert_int_eq(stat(fresh, &st), 0);
+    ck_assert_uint_eq(st.st_mode & 07777, 0755);
+    jit_store_close(s2);
 
     ck_assert_int_eq(stat(state, &st), 0);
     ck_assert_uint_eq(st.st_mode & 07777, 0755);
@@ -392,6 +403,11 @@ START_TEST(test_unsafe_state_dir)
     ck_assert_int_eq(chmod(state, 0775), 0);
     ck_assert_int_eq(jit_store_open(&conf, &fake_host, &s2, &why), -EPERM);
     ck_assert_ptr_nonnull(strstr(why, "not group- or world-writable"));
+    free(why);
+    ck_assert_int_eq(chmod(state, 0700), 0);
+    why = NULL;
+    ck_assert_int_eq(jit_store_open(&conf, &fake_host, &s2, &why), -EPERM);
+    ck_assert_ptr_nonnull(strstr(why, "searchable by everyone"));
     free(why);
     ck_assert_int_eq(chmod(state, 0755), 0);
     ck_assert_int_eq(symlink(state, link), 0);
