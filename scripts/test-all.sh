@@ -52,6 +52,26 @@ build_check() { # name configure-args...
 }
 
 build_check werror --enable-werror
+stage "make install / uninstall into a DESTDIR"
+rc=0
+D=$OUT/destdir
+(cd "$OUT/werror" && make -s install DESTDIR="$D" >/dev/null) || rc=1
+for f in usr/local/sbin/jitctl usr/local/share/man/man5/jit.conf.5 \
+         usr/local/share/man/man8/jitctl.8 usr/local/share/man/man8/nss_jit.8; do
+    [ -f "$D/$f" ] || { echo "not installed: /$f"; rc=1; }
+done
+nss=$(cd "$D" && find . -name 'libnss_jit*' | sort | tr '\n' ' ')
+case $nss in
+    "./usr/local/lib/$(gcc -print-multiarch)/libnss_jit.so.2 ./usr/local/lib/$(gcc -print-multiarch)/libnss_jit.so.2.0.0 ") ;;
+    *) echo "NSS module installed as: $nss"; rc=1 ;;
+esac
+[ "$(stat -c %a "$D/usr/local/var/lib/jit")" = 755 ] || { echo "state dir not 0755"; rc=1; }
+(cd "$OUT/werror" && make -s uninstall DESTDIR="$D" >/dev/null) || rc=1
+left=$(find "$D" -type f -o -type l)
+[ -z "$left" ] || { echo "left after uninstall: $left"; rc=1; }
+echo "installed: jitctl, 3 man pages, $nss; uninstall leaves no file"
+result "install" $rc
+
 SAN="-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer"
 build_check asan-ubsan --enable-werror CFLAGS="-g -O1 $SAN" LDFLAGS="$SAN"
 
