@@ -169,40 +169,6 @@ path_problem(const char *v)
 }
 
 static const char *
-group_problem(const char *v)
-{
-    size_t n = strlen(v);
-
-    if (n == 0 || n > JIT_NAME_MAX)
-        return "group names are 1 to 32 characters";
-    if (!((v[0] >= 'a' && v[0] <= 'z') || v[0] == '_'))
-        return "group names start with a lower-case letter or '_'";
-    for (size_t i = 1; i < n; i++)
-        if (!((v[i] >= 'a' && v[i] <= 'z') || (v[i] >= '0' && v[i] <= '9')
-              || v[i] == '_' || v[i] == '.' || v[i] == '-'))
-            return "group names use only [a-z0-9_.-]";
-    if (strcmp(v, "root") == 0)
-        return "root's group can never be granted";
-    return NULL;
-}
-
-static const char *
-host_problem(const char *v)
-{
-    size_t n = strlen(v);
-
-    if (n == 0 || n > 253)
-        return "host names are 1 to 253 characters";
-    for (size_t i = 0; i < n; i++)
-        if (!((v[i] >= 'a' && v[i] <= 'z') || (v[i] >= 'A' && v[i] <= 'Z')
-              || (v[i] >= '0' && v[i] <= '9') || v[i] == '-' || v[i] == '.'))
-            return "host names use only letters, digits, '-' and '.'";
-    if (v[0] == '.' || v[0] == '-' || v[n - 1] == '.' || strstr(v, ".."))
-        return "not a valid host name";
-    return NULL;
-}
-
-static const char *
 url_problem(const char *v)
 {
     const char *host = v + 8;
@@ -351,13 +317,13 @@ set_value(struct jit_conf *c, const struct option *o, const char *v)
     case T_PIN:
         return set_string(slot, v, pin_problem);
     case T_HOST:
-        return set_string(slot, v, host_problem);
+        return set_string(slot, v, jit_host_problem);
     case T_PATHLIST:
         if (v[0] == '\0')
             return "needs at least one path";
         return set_list(slot, v, path_problem);
     case T_GROUPLIST:
-        return set_list(slot, v, group_problem);
+        return set_list(slot, v, jit_group_problem);
     }
     return "has an unknown type";
 }
@@ -600,7 +566,7 @@ jit_conf_finish(struct jit_conf *c, const char *origin, struct jit_errs *errs)
         /* The host name is what the API knows us by; set `host` when the
          * kernel's name is not the FQDN the API uses. */
         if (gethostname(name, sizeof(name) - 1) != 0 || name[0] == '\0'
-            || host_problem(name) != NULL
+            || jit_host_problem(name) != NULL
             || (c->host = strdup(name)) == NULL)
             jit_errs_add(errs, "%s: host: not set and the host name is not "
                          "usable", origin);

@@ -1078,28 +1078,3 @@ jit_accounts_free(struct jit_account *a, size_t n)
     free(a);
 }
 
-static void
-strv_free(char **v, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        free(v[i]);
-    free(v);
-}
-
-void
-jit_grant_free(struct jit_grant *g)
-{
-    if (g == NULL)
-        return;
-    free(g->id);
-    free(g->credential);
-    free(g->requester);
-    free(g->username);
-    free(g->host);
-    free(g->reason);
-    free(g->status);
-    free(g->on_logout);
-    strv_free(g->groups, g->n_groups);
-    strv_free(g->ssh_keys, g->n_ssh_keys);
-    memset(g, 0, sizeof(*g));
-}

@@ -18,6 +18,7 @@
 #include <sys/types.h>
 
 #include "conf.h"
+#include "grant.h"
 
 #pragma GCC visibility push(hidden)
 
@@ -36,17 +37,6 @@ enum jit_account_state {
 
 const char *jit_account_state_name(int state);
 int jit_account_state_parse(const char *s);
-
-struct jit_grant {
-    char *id, *credential, *requester, *username, *host, *reason;
-    char *status;    /* active, expired, revoked */
-    char *on_logout; /* keep, delete */
-    char **groups;
-    size_t n_groups;
-    char **ssh_keys;
-    size_t n_ssh_keys;
-    int64_t not_before, expires_at;
-};
 
 struct jit_account {
     char *name, *gecos, *home, *shell;
@@ -120,7 +110,6 @@ uint64_t jit_store_generation(struct jit_store *s);
 
 void jit_account_free(struct jit_account *a);
 void jit_accounts_free(struct jit_account *a, size_t n);
-void jit_grant_free(struct jit_grant *g);
 
 #pragma GCC visibility pop
 

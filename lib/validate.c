@@ -100,3 +100,37 @@ jit_parse_u32(const char *s, uint32_t min, uint32_t max, uint32_t *out)
     *out = (uint32_t) v;
     return 0;
 }
+
+const char *
+jit_group_problem(const char *v)
+{
+    size_t n = strlen(v);
+
+    if (n == 0 || n > JIT_NAME_MAX)
+        return "group names are 1 to 32 characters";
+    if (!((v[0] >= 'a' && v[0] <= 'z') || v[0] == '_'))
+        return "group names start with a lower-case letter or '_'";
+    for (size_t i = 1; i < n; i++)
+        if (!((v[i] >= 'a' && v[i] <= 'z') || (v[i] >= '0' && v[i] <= '9')
+              || v[i] == '_' || v[i] == '.' || v[i] == '-'))
+            return "group names use only [a-z0-9_.-]";
+    if (strcmp(v, "root") == 0)
+        return "root's group can never be granted";
+    return NULL;
+}
+
+const char *
+jit_host_problem(const char *v)
+{
+    size_t n = strlen(v);
+
+    if (n == 0 || n > 253)
+        return "host names are 1 to 253 characters";
+    for (size_t i = 0; i < n; i++)
+        if (!((v[i] >= 'a' && v[i] <= 'z') || (v[i] >= 'A' && v[i] <= 'Z')
+              || (v[i] >= '0' && v[i] <= '9') || v[i] == '-' || v[i] == '.'))
+            return "host names use only letters, digits, '-' and '.'";
+    if (v[0] == '.' || v[0] == '-' || v[n - 1] == '.' || strstr(v, ".."))
+        return "not a valid host name";
+    return NULL;
+}

@@ -25,6 +25,12 @@ int jit_name_check(const char *name);
 const char *jit_id_problem(uint32_t id, uint32_t min, uint32_t max);
 int jit_id_check(uint32_t id, uint32_t min, uint32_t max);
 
+/* NULL if v may name a supplementary group (an existing group of this
+ * host, so the account-name reservations do not apply; root never). */
+const char *jit_group_problem(const char *v);
+/* NULL if v is a DNS host name (letters, digits, '-', '.'). */
+const char *jit_host_problem(const char *v);
+
 /* Plain decimal only: no sign, no blanks, no leading zeros, no hex or
  * exponent, no wraparound.  Returns 0, -EINVAL (not a number) or -ERANGE
  * (outside [min, max]). */

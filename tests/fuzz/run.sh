@@ -1,7 +1,7 @@
 #!/bin/sh
 # Build one libFuzzer target with clang (ASan+UBSan) and run it for a
 # bounded time from a seed corpus made on the spot.
-#   run.sh nssdb|conf SECONDS WORKDIR
+#   run.sh nssdb|conf|grant SECONDS WORKDIR
 set -eu
 target=$1 seconds=$2 work=$3
 SRC=$(cd "$(dirname "$0")/../.." && pwd)
@@ -42,6 +42,12 @@ conf)
     printf 'api_url = https://jit.example.com\nhost = web01\ntimeout = 5\nallowed_groups = sudo,adm\nhome_policy = archive\nshells = /bin/bash,/bin/sh\nuid_min = 70000\n# comment\n' \
         > "$work/corpus-$target/s0"
     printf 'timeout = 1e3\nfoo\n= x\nclock_skew = 99999999999\n' > "$work/corpus-$target/s1"
+    ;;
+grant)
+    srcs="$SRC/lib/grant.c $SRC/lib/validate.c $SRC/lib/timefmt.c $SRC/lib/nssdb_format.c $(pkg-config --libs jansson)"
+    g='{"id": "g-1", "credential": "db-admin", "requester": "alice@EXAMPLE.COM", "username": "alice", "host": "web01.example.com", "groups": ["sudo"], "not_before": "2026-11-23T09:00:00Z", "expires_at": "2026-11-23T10:00:00Z", "reason": "INC-1", "status": "active", "on_logout": "keep", "ssh_keys": ["ssh-ed25519 AAAA a@b"]}'
+    printf '%s' "$g" > "$work/corpus-$target/s0"
+    printf '{"grants": [%s, %s]}' "$g" "$g" > "$work/corpus-$target/s1"
     ;;
 *) echo "unknown target $target" >&2; exit 2 ;;
 esac

@@ -1,0 +1,329 @@
+/*
+ * Validation of grants from the JIT API (see grant.h).  The API is trusted
+ * to say who may log in, not to hand us well-formed data: every string is
+ * bounded and checked against the rule of its field before anything else
+ * on the host sees it.  Unknown fields are ignored (the contract says so);
+ * a missing or mistyped required field refuses the whole answer.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <jansson.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "grant.h"
+#include "timefmt.h"
+#include "validate.h"
+
+/* Duplicate keys would let two readers of one answer see two grants. */
+#define JSON_FLAGS JSON_REJECT_DUPLICATES
+
+__attribute__((format(printf, 3, 4))) static int
+fail(char *err, size_t errlen, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+    return -EINVAL;
+}
+
+/* No C0 control, DEL or C1 control (U+0080..U+009F, UTF-8 C2 80..C2 9F);
+ * jansson has already checked that the string is valid UTF-8. */
+static int
+printable(const char *s)
+{
+    for (const unsigned char *p = (const unsigned char *) s; *p; p++) {
+        if (*p < 0x20 || *p == 0x7f)
+            return 0;
+        if (p[0] == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f)
+            return 0;
+    }
+    return 1;
+}
+
+static int
+charset(const char *s, const char *extra)
+{
+    for (const char *p = s; *p; p++)
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z')
+              || (*p >= '0' && *p <= '9') || strchr(extra, *p) != NULL))
+            return 0;
+    return 1;
+}
+
+/* The string at key, which must exist, be a string, be 1..max bytes and
+ * contain no NUL (jansson refuses \u0000 without JSON_ALLOW_NUL). */
+static const char *
+get_str(json_t *o, const char *key, size_t max, char *err, size_t errlen)
+{
+    json_t *v = json_object_get(o, key);
+    size_t n;
+
+    if (v == NULL) {
+        fail(err, errlen, "%s: missing", key);
+        return NULL;
+    }
+    if (!json_is_string(v)) {
+        fail(err, errlen, "%s: not a string", key);
+        return NULL;
+    }
+    n = json_string_length(v);
+    if (n == 0 || n > max) {
+        fail(err, errlen, "%s: must be 1 to %zu bytes", key, max);
+        return NULL;
+    }
+    return json_string_value(v);
+}
+
+static int
+dup_to(char **dst, const char *s)
+{
+    *dst = strdup(s);
+    return *dst ? 0 : -ENOMEM;
+}
+
+static int
+get_time(json_t *o, const char *key, int64_t *out, char *err, size_t errlen)
+{
+    const char *s = get_str(o, key, 64, err, errlen);
+
+    if (s == NULL)
+        return -EINVAL;
+    if (jit_time_parse(s, out) != 0)
+        return fail(err, errlen, "%s: not an RFC 3339 UTC time", key);
+    return 0;
+}
+
+static const char *const key_types[] = {
+    "ssh-ed25519 ", "ssh-rsa ", "ecdsa-sha2-nistp256 ", "ecdsa-sha2-nistp384 ",
+    "ecdsa-sha2-nistp521 ", "sk-ssh-ed25519@openssh.com ",
+    "sk-ecdsa-sha2-nistp256@openssh.com ",
+};
+
+/* A key is one authorized_keys line with no options: a known type first,
+ * so a grant cannot smuggle command=, from= or a second line in. */
+static const char *
+ssh_key_problem(const char *k)
+{
+    if (!printable(k))
+        return "contains control characters";
+    for (size_t i = 0; i < sizeof(key_types) / sizeof(key_types[0]); i++)
+        if (strncmp(k, key_types[i], strlen(key_types[i])) == 0)
+            return charset(k + strlen(key_types[i]), "+/=@. -_")
+                ? NULL : "has characters a key does not";
+    return "does not start with a known key type";
+}
+
+/* An array of 0..max strings, each passing `problem`, without repeats. */
+static int
+get_str_array(json_t *o, const char *key, int required, size_t max,
+              size_t maxlen, const char *(*problem)(const char *),
+              char ***out, size_t *n, char *err, size_t errlen)
+{
+    json_t *a = json_object_get(o, key), *v;
+    size_t i;
+
+    *out = NULL;
+    *n = 0;
+    if (a == NULL)
+        return required ? fail(err, errlen, "%s: missing", key) : 0;
+    if (!json_is_array(a))
+        return fail(err, errlen, "%s: not an array", key);
+    if (json_array_size(a) > max)
+        return fail(err, errlen, "%s: more than %zu entries", key, max);
+    *out = calloc(json_array_size(a) + 1, sizeof(char *));
+    if (*out == NULL)
+        return -ENOMEM;
+    json_array_foreach(a, i, v) {
+        const char *s = json_string_value(v), *why;
+
+        if (!json_is_string(v))
+            return fail(err, errlen, "%s[%zu]: not a string", key, i);
+        if (json_string_length(v) == 0 || json_string_length(v) > maxlen)
+            return fail(err, errlen, "%s[%zu]: must be 1 to %zu bytes", key,
+                        i, maxlen);
+        if ((why = problem(s)) != NULL)
+            return fail(err, errlen, "%s[%zu]: %s", key, i, why);
+        for (size_t k = 0; k < i; k++)
+            if (strcmp((*out)[k], s) == 0)
+                return fail(err, errlen, "%s[%zu]: listed twice", key, i);
+        if (dup_to(&(*out)[i], s) != 0)
+            return -ENOMEM;
+        *n = i + 1;
+    }
+    return 0;
+}
+
+static int
+from_json(json_t *o, struct jit_grant *g, char *err, size_t errlen)
+{
+    const char *id, *cred, *req, *user, *host, *reason, *status, *onl, *why;
+    int ret;
+
+    memset(g, 0, sizeof(*g));
+    if (!json_is_object(o))
+        return fail(err, errlen, "grant: not a JSON object");
+    if (!(id = get_str(o, "id", JIT_GRANT_ID_MAX, err, errlen))
+        || !(cred = get_str(o, "credential", JIT_GRANT_CREDENTIAL_MAX, err,
+                            errlen))
+        || !(req = get_str(o, "requester", JIT_GRANT_REQUESTER_MAX, err,
+                           errlen))
+        || !(user = get_str(o, "username", 64, err, errlen))
+        || !(host = get_str(o, "host", 253, err, errlen))
+        || !(reason = get_str(o, "reason", JIT_GRANT_REASON_MAX, err, errlen))
+        || !(status = get_str(o, "status", 16, err, errlen))
+        || !(onl = get_str(o, "on_logout", 16, err, errlen)))
+        return -EINVAL;
+    if (!charset(id, "._:-"))
+        return fail(err, errlen, "id: only letters, digits and ._:- allowed");
+    if (!charset(cred, "._:@+/-"))
+        return fail(err, errlen, "credential: only letters, digits and "
+                    "._:@+/- allowed");
+    if (!printable(req))
+        return fail(err, errlen, "requester: contains control characters");
+    if ((why = jit_name_problem(user)) != NULL)
+        return fail(err, errlen, "username: %s", why);
+    if ((why = jit_host_problem(host)) != NULL)
+        return fail(err, errlen, "host: %s", why);
+    if (!printable(reason))
+        return fail(err, errlen, "reason: contains control characters");
+    if (strcmp(status, "active") && strcmp(status, "expired")
+        && strcmp(status, "revoked"))
+        return fail(err, errlen, "status: not active, expired or revoked");
+    if (strcmp(onl, "keep") && strcmp(onl, "delete"))
+        return fail(err, errlen, "on_logout: not keep or delete");
+    if ((ret = get_time(o, "not_before", &g->not_before, err, errlen)) != 0
+        || (ret = get_time(o, "expires_at", &g->expires_at, err, errlen)) != 0)
+        return ret;
+    if (g->expires_at <= g->not_before)
+        return fail(err, errlen, "expires_at: not after not_before");
+    if (dup_to(&g->id, id) || dup_to(&g->credential, cred)
+        || dup_to(&g->requester, req) || dup_to(&g->username, user)
+        || dup_to(&g->host, host) || dup_to(&g->reason, reason)
+        || dup_to(&g->status, status) || dup_to(&g->on_logout, onl))
+        return -ENOMEM;
+    if ((ret = get_str_array(o, "groups", 1, 64, 32, jit_group_problem,
+                             &g->groups, &g->n_groups, err, errlen)) != 0)
+        return ret;
+    return get_str_array(o, "ssh_keys", 0, JIT_GRANT_SSH_KEYS_MAX,
+                         JIT_GRANT_SSH_KEY_MAX, ssh_key_problem, &g->ssh_keys,
+                         &g->n_ssh_keys, err, errlen);
+}
+
+static json_t *
+load(const char *text, size_t len, char *err, size_t errlen)
+{
+    json_error_t je;
+    json_t *j = json_loadb(text, len, JSON_FLAGS, &je);
+
+    /* Say where, not what: the text is the API's, not ours to echo. */
+    if (j == NULL)
+        fail(err, errlen, "not valid JSON (line %d, column %d)", je.line,
+             je.column);
+    return j;
+}
+
+int
+jit_grant_parse(const char *text, size_t len, struct jit_grant *g, char *err,
+                size_t errlen)
+{
+    json_t *j = load(text, len, err, errlen);
+    int ret;
+
+    memset(g, 0, sizeof(*g));
+    if (j == NULL)
+        return -EINVAL;
+    ret = from_json(j, g, err, errlen);
+    if (ret != 0)
+        jit_grant_free(g);
+    json_decref(j);
+    return ret;
+}
+
+int
+jit_grant_list_parse(const char *text, size_t len, struct jit_grant **v,
+                     size_t *n, char *err, size_t errlen)
+{
+    json_t *j = load(text, len, err, errlen), *a, *o;
+    struct jit_grant *gs = NULL;
+    size_t i, cnt = 0;
+    int ret;
+
+    *v = NULL;
+    *n = 0;
+    if (j == NULL)
+        return -EINVAL;
+    a = json_is_object(j) ? json_object_get(j, "grants") : NULL;
+    if (!json_is_array(a)) {
+        ret = fail(err, errlen, "grants: missing or not an array");
+        goto done;
+    }
+    if (json_array_size(a) > JIT_GRANT_LIST_MAX) {
+        ret = fail(err, errlen, "grants: more than %d", JIT_GRANT_LIST_MAX);
+        goto done;
+    }
+    gs = calloc(json_array_size(a) + 1, sizeof(*gs));
+    if (gs == NULL) {
+        ret = -ENOMEM;
+        goto done;
+    }
+    json_array_foreach(a, i, o) {
+        char why[256];
+
+        ret = from_json(o, &gs[i], why, sizeof(why));
+        cnt = i + 1;
+        if (ret != 0) {
+            fail(err, errlen, "grants[%zu]: %s", i, why);
+            goto done;
+        }
+    }
+    *v = gs;
+    *n = cnt;
+    gs = NULL;
+    cnt = 0;
+    ret = 0;
+
+done:
+    jit_grants_free(gs, cnt);
+    json_decref(j);
+    return ret;
+}
+
+static void
+strv_free(char **v, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(v[i]);
+    free(v);
+}
+
+void
+jit_grant_free(struct jit_grant *g)
+{
+    if (g == NULL)
+        return;
+    free(g->id);
+    free(g->credential);
+    free(g->requester);
+    free(g->username);
+    free(g->host);
+    free(g->reason);
+    free(g->status);
+    free(g->on_logout);
+    strv_free(g->groups, g->n_groups);
+    strv_free(g->ssh_keys, g->n_ssh_keys);
+    memset(g, 0, sizeof(*g));
+}
+
+void
+jit_grants_free(struct jit_grant *v, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        jit_grant_free(&v[i]);
+    free(v);
+}

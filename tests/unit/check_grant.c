@@ -1,0 +1,210 @@
+/* Unit tests: grant JSON from the API (lib/grant.c), RFC 3339 times
+ * (lib/timefmt.c); threats B2, B4, C1, C4, G1. */
+#include "config.h"
+
+#include <check.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "grant.h"
+#include "timefmt.h"
+
+#define GOOD \
+    "{\"id\": \"g-7f3a\", \"credential\": \"db-admin\"," \
+    " \"requester\": \"alice@EXAMPLE.COM\", \"username\": \"alice\"," \
+    " \"host\": \"web01.example.com\", \"groups\": [\"sudo\"]," \
+    " \"not_before\": \"2026-11-23T09:00:00Z\"," \
+    " \"expires_at\": \"2026-11-23T10:00:00Z\"," \
+    " \"reason\": \"INC-4411 restart replica\", \"status\": \"active\"," \
+    " \"on_logout\": \"keep\"," \
+    " \"ssh_keys\": [\"ssh-ed25519 AAAAC3Nza alice@laptop\"]," \
+    " \"future_field\": {\"ignored\": true}}"
+
+static char err[256];
+
+/* GOOD with `from` replaced by `to` (which must occur once). */
+static int
+parse_edit(const char *from, const char *to)
+{
+    const char *at = strstr(GOOD, from);
+    struct jit_grant g;
+    char buf[4096];
+    int r;
+
+    ck_assert_ptr_nonnull(at);
+    snprintf(buf, sizeof(buf), "%.*s%s%s", (int) (at - GOOD), GOOD, to,
+             at + strlen(from));
+    r = jit_grant_parse(buf, strlen(buf), &g, err, sizeof(err));
+    jit_grant_free(&g);
+    return r;
+}
+
+#define REFUSED(from, to, msg)                                          \
+    do {                                                                \
+        ck_assert_int_eq(parse_edit(from, to), -EINVAL);                \
+        ck_assert_msg(strstr(err, msg) != NULL, "got \"%s\", want \"%s\"", \
+                      err, msg);                                        \
+    } while (0)
+
+START_TEST(test_good)
+{
+    struct jit_grant g;
+
+    ck_assert_int_eq(jit_grant_parse(GOOD, strlen(GOOD), &g, err,
+                                     sizeof(err)), 0);
+    ck_assert_str_eq(g.id, "g-7f3a");
+    ck_assert_str_eq(g.username, "alice");
+    ck_assert_str_eq(g.requester, "alice@EXAMPLE.COM");
+    ck_assert_uint_eq(g.n_groups, 1);
+    ck_assert_str_eq(g.groups[0], "sudo");
+    ck_assert_int_eq(g.not_before, 1795424400);
+    ck_assert_int_eq(g.expires_at, 1795428000);
+    ck_assert_uint_eq(g.n_ssh_keys, 1);
+    ck_assert_str_eq(g.on_logout, "keep");
+    jit_grant_free(&g);
+    /* ssh_keys is optional. */
+    ck_assert_int_eq(parse_edit(", \"ssh_keys\": [\"ssh-ed25519 AAAAC3Nza alice@laptop\"]", ""), 0);
+}
+END_TEST
+
+START_TEST(test_missing_and_mistyped)
+{
+    REFUSED("\"id\": \"g-7f3a\", ", "", "id: missing");
+    REFUSED("\"expires_at\": \"2026-11-23T10:00:00Z\",", "", "expires_at: missing");
+    REFUSED("\"groups\": [\"sudo\"],", "", "groups: missing");
+    REFUSED("\"username\": \"alice\"", "\"username\": 1000", "username: not a string");
+    REFUSED("[\"sudo\"]", "\"sudo\"", "groups: not an array");
+    REFUSED("[\"sudo\"]", "[27]", "groups[0]: not a string");
+    REFUSED("\"status\": \"active\"", "\"status\": true", "status: not a string");
+    REFUSED("\"status\": \"active\"", "\"status\": \"pending\"", "status: not active");
+    REFUSED("\"on_logout\": \"keep\"", "\"on_logout\": \"shred\"", "on_logout: not keep");
+    REFUSED("\"reason\": \"INC-4411 restart replica\"", "\"reason\": \"\"", "reason: must be 1 to");
+}
+END_TEST
+
+START_TEST(test_hostile_values)
+{
+    /* C1: names. */
+    REFUSED("\"username\": \"alice\"", "\"username\": \"root\"", "username: name is reserved");
+    REFUSED("\"username\": \"alice\"", "\"username\": \"0day\"", "username:");
+    REFUSED("\"username\": \"alice\"", "\"username\": \"a\\nb\"", "username:");
+    REFUSED("\"username\": \"alice\"", "\"username\": \"../x\"", "username:");
+    /* NUL inside a string: jansson refuses \u0000 outright. */
+    REFUSED("\"username\": \"alice\"", "\"username\": \"al\\u0000ice\"", "not valid JSON");
+    /* Duplicate keys (B2). */
+    REFUSED("\"username\": \"alice\"", "\"username\": \"alice\", \"username\": \"bob\"", "not valid JSON");
+    /* C4: root's group; G1: control characters in free text. */
+    REFUSED("[\"sudo\"]", "[\"root\"]", "groups[0]: root");
+    REFUSED("[\"sudo\"]", "[\"sudo\", \"sudo\"]", "groups[1]: listed twice");
+    REFUSED("alice@EXAMPLE.COM", "alice@X\\n user=root", "requester: contains control");
+    REFUSED("alice@EXAMPLE.COM", "alice\\u001b[31m", "requester: contains control");
+    REFUSED("alice@EXAMPLE.COM", "alice\\u0085", "requester: contains control");
+    REFUSED("INC-4411 restart replica", "x\\ry", "reason: contains control");
+    REFUSED("g-7f3a", "g 7f3a", "id: only");
+    REFUSED("db-admin", "db admin", "credential: only");
+    REFUSED("web01.example.com", "web01..example.com", "host:");
+    /* authorized_keys injection. */
+    REFUSED("ssh-ed25519 AAAAC3Nza alice@laptop", "command=\\\"id\\\" ssh-ed25519 AAAA", "ssh_keys[0]: does not start");
+    REFUSED("ssh-ed25519 AAAAC3Nza alice@laptop", "ssh-ed25519 AAAA\\nssh-rsa BBBB", "ssh_keys[0]: contains control");
+    /* B4: times. */
+    REFUSED("2026-11-23T10:00:00Z", "2026-11-23T08:00:00Z", "expires_at: not after");
+    REFUSED("2026-11-23T10:00:00Z", "2026-11-23 10:00:00", "expires_at: not an RFC 3339");
+    REFUSED("2026-11-23T10:00:00Z", "2026-11-23T10:00:00+02:00", "expires_at: not an RFC 3339");
+    REFUSED("2026-11-23T10:00:00Z", "1795428000", "expires_at: not an RFC 3339");
+}
+END_TEST
+
+START_TEST(test_not_json_or_too_deep)
+{
+    struct jit_grant g;
+    size_t n = 100000;
+    char *deep = malloc(n + 1);
+
+    ck_assert_int_eq(jit_grant_parse("", 0, &g, err, sizeof(err)), -EINVAL);
+    ck_assert_int_eq(jit_grant_parse("[]", 2, &g, err, sizeof(err)), -EINVAL);
+    ck_assert_str_eq(err, "grant: not a JSON object");
+    ck_assert_int_eq(jit_grant_parse("{\"id\":", 6, &g, err, sizeof(err)),
+                     -EINVAL);
+    ck_assert_ptr_nonnull(strstr(err, "not valid JSON (line 1"));
+    ck_assert_ptr_nonnull(deep);
+    memset(deep, '[', n);
+    deep[n] = '\0';
+    ck_assert_int_eq(jit_grant_parse(deep, n, &g, err, sizeof(err)), -EINVAL);
+    free(deep);
+    /* Trailing garbage after the object. */
+    ck_assert_int_eq(jit_grant_parse(GOOD "x", strlen(GOOD) + 1, &g, err,
+                                     sizeof(err)), -EINVAL);
+}
+END_TEST
+
+START_TEST(test_list)
+{
+    char buf[8192];
+    struct jit_grant *v;
+    size_t n;
+
+    snprintf(buf, sizeof(buf), "{\"grants\": [%s, %s]}", GOOD, GOOD);
+    ck_assert_int_eq(jit_grant_list_parse(buf, strlen(buf), &v, &n, err,
+                                          sizeof(err)), 0);
+    ck_assert_uint_eq(n, 2);
+    jit_grants_free(v, n);
+    ck_assert_int_eq(jit_grant_list_parse("{\"grants\": []}", 14, &v, &n,
+                                          err, sizeof(err)), 0);
+    ck_assert_uint_eq(n, 0);
+    jit_grants_free(v, n);
+    snprintf(buf, sizeof(buf), "{\"grants\": [%s, {\"id\": 1}]}", GOOD);
+    ck_assert_int_eq(jit_grant_list_parse(buf, strlen(buf), &v, &n, err,
+                                          sizeof(err)), -EINVAL);
+    ck_assert_str_eq(err, "grants[1]: id: not a string");
+    ck_assert_ptr_null(v);
+    ck_assert_int_eq(jit_grant_list_parse("{}", 2, &v, &n, err, sizeof(err)),
+                     -EINVAL);
+}
+END_TEST
+
+START_TEST(test_times)
+{
+    int64_t t;
+
+    ck_assert_int_eq(jit_time_parse("1970-01-01T00:00:00Z", &t), 0);
+    ck_assert_int_eq(t, 0);
+    ck_assert_int_eq(jit_time_parse("2024-02-29T23:59:60.123Z", &t), 0);
+    ck_assert_int_eq(t, 1709251199);
+    ck_assert_int_eq(jit_time_parse("2026-11-23t09:00:00+00:00", &t), 0);
+    ck_assert_int_eq(t, 1795424400);
+    static const char *const bad[] = {
+        "2023-02-29T00:00:00Z", "2026-13-01T00:00:00Z", "2026-00-01T00:00:00Z",
+        "2026-04-31T00:00:00Z", "2026-01-01T24:00:00Z", "2026-01-01T00:60:00Z",
+        "2026-01-01T00:00:61Z", "1969-12-31T23:59:59Z", "2026-01-01T00:00:00",
+        "2026-01-01T00:00:00.Z", "2026-01-01T00:00:00Zx", "+2026-01-01T00:00:00Z",
+        "2026-1-01T00:00:00Z", "", "2026-01-01T00:00:00-05:00",
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        ck_assert_msg(jit_time_parse(bad[i], &t) == -EINVAL, "accepted %s",
+                      bad[i]);
+}
+END_TEST
+
+int
+main(void)
+{
+    Suite *s = suite_create("grant");
+    TCase *tc = tcase_create("core");
+    SRunner *sr;
+    int failed;
+
+    tcase_add_test(tc, test_good);
+    tcase_add_test(tc, test_missing_and_mistyped);
+    tcase_add_test(tc, test_hostile_values);
+    tcase_add_test(tc, test_not_json_or_too_deep);
+    tcase_add_test(tc, test_list);
+    tcase_add_test(tc, test_times);
+    suite_add_tcase(s, tc);
+    sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
