@@ -1,0 +1,421 @@
+/*
+ * The JIT API client (see api.h).
+ *
+ * It runs inside other people's processes (sshd, su, screen lockers), some
+ * of them setuid, so nothing it does may depend on the environment: the
+ * CA bundle is always set explicitly (OpenSSL would otherwise honour
+ * SSL_CERT_FILE), proxies are switched off (libcurl would otherwise honour
+ * https_proxy), only https is spoken, no redirect is followed, no signal
+ * is used for timeouts, and libcurl's global state is set up once and
+ * never torn down.  The bearer token is read from a root-only file and
+ * wiped from every buffer that held it.
+ */
+#include "config.h"
+
+#include <curl/curl.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "api.h"
+
+/* Used when jit.conf names no ca_file; never taken from the environment. */
+#define SYSTEM_CA_BUNDLE "/etc/ssl/certs/ca-certificates.crt"
+#define TOKEN_MAX 4096
+#define ETAG_MAX 256
+
+static pthread_once_t global_once = PTHREAD_ONCE_INIT;
+static CURLcode global_rc = CURLE_FAILED_INIT;
+
+static void
+global_init(void)
+{
+    global_rc = curl_global_init(CURL_GLOBAL_DEFAULT);
+}
+
+static enum jit_api_status
+fault(struct jit_api_error *err, const char *reason, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static enum jit_api_status
+fault(struct jit_api_error *err, const char *reason, const char *fmt, ...)
+{
+    va_list ap;
+
+    err->reason = reason;
+    va_start(ap, fmt);
+    vsnprintf(err->detail, sizeof(err->detail), fmt, ap);
+    va_end(ap);
+    return JIT_API_FAULT;
+}
+
+struct body {
+    char *buf;
+    size_t len, cap, max;
+    int too_large;
+};
+
+static size_t
+on_body(char *data, size_t size, size_t nmemb, void *ctx)
+{
+    struct body *b = ctx;
+    size_t n = size * nmemb;
+
+    /* The cap holds even when the server sends no Content-Length. */
+    if (n > b->max - b->len) {
+        b->too_large = 1;
+        return 0;
+    }
+    if (b->len + n + 1 > b->cap) {
+        size_t cap = b->cap ? b->cap : 4096;
+        char *nb;
+
+        while (cap < b->len + n + 1)
+            cap *= 2;
+        nb = realloc(b->buf, cap);
+        if (nb == NULL)
+            return 0;
+        b->buf = nb;
+        b->cap = cap;
+    }
+    memcpy(b->buf + b->len, data, n);
+    b->len += n;
+    b->buf[b->len] = '\0';
+    return n;
+}
+
+static size_t
+on_header(char *data, size_t size, size_t nmemb, void *ctx)
+{
+    char **etag = ctx;
+    size_t n = size * nmemb, k;
+
+    if (n > 5 && strncasecmp(data, "ETag:", 5) == 0) {
+        const char *v = data + 5;
+        size_t len = n - 5;
+
+        while (len > 0 && (*v == ' ' || *v == '\t'))
+            v++, len--;
+        while (len > 0 && (v[len - 1] == '\r' || v[len - 1] == '\n'
+                           || v[len - 1] == ' '))
+            len--;
+        /* An ETag goes back to the server verbatim: printable only. */
+        for (k = 0; k < len && v[k] > 0x20 && v[k] < 0x7f; k++)
+            ;
+        if (len > 0 && len <= ETAG_MAX && k == len) {
+            free(*etag);
+            *etag = strndup(v, len);
+        }
+    }
+    return n;
+}
+
+/* The bearer token: a root-only file, one line, no blanks or controls
+ * (it goes into a header).  Returns 0 or a fault. */
+static enum jit_api_status
+read_token(const char *path, char *tok, size_t toklen,
+           struct jit_api_error *err)
+{
+    struct stat st;
+    ssize_t r;
+    size_t n;
+    int fd;
+
+    fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY);
+    if (fd < 0)
+        return fault(err, "token_error", "%s: %s", path, strerror(errno));
+    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_uid != 0
+        || (st.st_mode & 077) != 0) {
+        close(fd);
+        return fault(err, "token_error", "%s: must be a regular file owned "
+                     "by root with mode 0600", path);
+    }
+    r = read(fd, tok, toklen - 1);
+    close(fd);
+    if (r <= 0)
+        return fault(err, "token_error", "%s: empty or unreadable", path);
+    n = (size_t) r;
+    while (n > 0 && (tok[n - 1] == '\n' || tok[n - 1] == '\r'))
+        n--;
+    tok[n] = '\0';
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char) tok[i] <= 0x20 || (unsigned char) tok[i] >= 0x7f)
+            n = 0;
+    if (n == 0 || (size_t) r == toklen - 1) {
+        explicit_bzero(tok, toklen);
+        return fault(err, "token_error", "%s: not a single-line token of at "
+                     "most %zu bytes", path, toklen - 2);
+    }
+    return JIT_API_OK;
+}
+
+static void
+slist_wipe_free(struct curl_slist *l)
+{
+    for (struct curl_slist *p = l; p != NULL; p = p->next)
+        explicit_bzero(p->data, strlen(p->data));
+    curl_slist_free_all(l);
+}
+
+/* Append "name value" to the list; the temporary line may hold the
+ * token, so it is wiped before it is freed.  Returns 0 or -ENOMEM. */
+static int
+add_header(struct curl_slist **l, const char *name, const char *value)
+{
+    struct curl_slist *nl;
+    char *line = NULL;
+    int n = asprintf(&line, "%s%s", name, value);
+
+    if (n < 0)
+        return -ENOMEM;
+    nl = curl_slist_append(*l, line);
+    explicit_bzero(line, (size_t) n);
+    free(line);
+    if (nl == NULL)
+        return -ENOMEM;
+    *l = nl;
+    return 0;
+}
+
+static enum jit_api_status
+from_curl(CURLcode rc, const struct body *b, const char *errbuf,
+          struct jit_api_error *err)
+{
+    const char *why = errbuf[0] ? errbuf : curl_easy_strerror(rc);
+
+    switch (rc) {
+    case CURLE_OPERATION_TIMEDOUT:
+        return fault(err, "timeout", "%s", why);
+    case CURLE_WRITE_ERROR:
+    case CURLE_FILESIZE_EXCEEDED:
+        if (b->too_large || rc == CURLE_FILESIZE_EXCEEDED)
+            return fault(err, "too_large", "answer longer than %zu bytes",
+                         b->max);
+        return fault(err, "internal_error", "%s", why);
+    case CURLE_SSL_CONNECT_ERROR:
+    case CURLE_PEER_FAILED_VERIFICATION:
+    case CURLE_SSL_CERTPROBLEM:
+    case CURLE_SSL_CIPHER:
+    case CURLE_SSL_CACERT_BADFILE:
+    case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
+    case CURLE_SSL_INVALIDCERTSTATUS:
+    case CURLE_SSL_ISSUER_ERROR:
+    case CURLE_SSL_CRL_BADFILE:
+    case CURLE_SSL_ENGINE_INITFAILED:
+    case CURLE_SSL_SHUTDOWN_FAILED:
+    case CURLE_USE_SSL_FAILED:
+        return fault(err, "tls_error", "%s", why);
+    case CURLE_OUT_OF_MEMORY:
+        return fault(err, "internal_error", "%s", why);
+    default:
+        return fault(err, "unreachable", "%s", why);
+    }
+}
+
+/* Percent-encode one path component (host and username are validated
+ * already; this keeps the URL right whatever they hold). */
+static char *
+escape(CURL *h, const char *s)
+{
+    return curl_easy_escape(h, s, 0);
+}
+
+/*
+ * One GET.  On success (transport-wise) *http is the status and b holds
+ * the body; a fault otherwise.  extra_s lengthens the total timeout (for
+ * a long poll, by the server-side wait).
+ */
+static enum jit_api_status
+get(const struct jit_conf *c, CURL *h, const char *url, const char *etag_in,
+    unsigned extra_s, long *http, struct body *b, char **etag_out,
+    struct jit_api_error *err)
+{
+    char token[TOKEN_MAX + 2], errbuf[CURL_ERROR_SIZE] = "";
+    struct curl_slist *hdrs = NULL;
+    enum jit_api_status st = JIT_API_OK;
+    CURLcode rc;
+
+    token[0] = '\0';
+    if (c->token_file != NULL
+        && (st = read_token(c->token_file, token, sizeof(token), err))
+               != JIT_API_OK)
+        goto done;
+    if (add_header(&hdrs, "Accept: ", "application/json") != 0
+        || (token[0] != '\0'
+            && add_header(&hdrs, "Authorization: Bearer ", token) != 0)
+        || (etag_in != NULL
+            && add_header(&hdrs, "If-None-Match: ", etag_in) != 0)) {
+        st = fault(err, "internal_error", "out of memory");
+        goto done;
+    }
+
+    curl_easy_setopt(h, CURLOPT_URL, url);
+    curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "https");
+    curl_easy_setopt(h, CURLOPT_REDIR_PROTOCOLS_STR, "https");
+    curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
+    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(h, CURLOPT_PROXY, "");
+    curl_easy_setopt(h, CURLOPT_NOPROXY, "*");
+    curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 1L);
+    curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 2L);
+    curl_easy_setopt(h, CURLOPT_SSLVERSION, (long) CURL_SSLVERSION_TLSv1_2);
+    curl_easy_setopt(h, CURLOPT_CAINFO,
+                     c->ca_file ? c->ca_file : SYSTEM_CA_BUNDLE);
+    curl_easy_setopt(h, CURLOPT_CAPATH, NULL);
+    if (c->pinned_pubkey != NULL)
+        curl_easy_setopt(h, CURLOPT_PINNEDPUBLICKEY, c->pinned_pubkey);
+    if (c->client_cert != NULL) {
+        curl_easy_setopt(h, CURLOPT_SSLCERT, c->client_cert);
+        curl_easy_setopt(h, CURLOPT_SSLKEY, c->client_key);
+    }
+    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS,
+                     (long) c->connect_timeout * 1000L);
+    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS,
+                     ((long) c->timeout + (long) extra_s) * 1000L);
+    curl_easy_setopt(h, CURLOPT_MAXFILESIZE_LARGE,
+                     (curl_off_t) c->max_response_size);
+    curl_easy_setopt(h, CURLOPT_USERAGENT, PACKAGE_NAME "/" PACKAGE_VERSION);
+    curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(h, CURLOPT_WRITEDATA, b);
+    curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
+    if (etag_out != NULL) {
+        curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
+        curl_easy_setopt(h, CURLOPT_HEADERDATA, etag_out);
+    }
+    rc = curl_easy_perform(h);
+    if (rc != CURLE_OK) {
+        st = from_curl(rc, b, errbuf, err);
+        goto done;
+    }
+    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, http);
+
+done:
+    slist_wipe_free(hdrs);
+    explicit_bzero(token, sizeof(token));
+    return st;
+}
+
+/* A handle and the URL api_url/v1/hosts/{host}/grants[/{user}][query]. */
+static enum jit_api_status
+start(const struct jit_conf *c, const char *user, const char *query,
+      CURL **h, char **url, struct jit_api_error *err)
+{
+    char *eh = NULL, *eu = NULL;
+    size_t baselen;
+    int r;
+
+    *h = NULL;
+    *url = NULL;
+    pthread_once(&global_once, global_init);
+    if (global_rc != CURLE_OK)
+        return fault(err, "internal_error", "curl_global_init failed");
+    if (c->api_url == NULL || c->host == NULL)
+        return fault(err, "config_error", "api_url or host not set");
+    if ((*h = curl_easy_init()) == NULL)
+        return fault(err, "internal_error", "curl_easy_init failed");
+    eh = escape(*h, c->host);
+    eu = user ? escape(*h, user) : NULL;
+    if (eh == NULL || (user != NULL && eu == NULL)) {
+        curl_free(eh);
+        curl_free(eu);
+        return fault(err, "internal_error", "out of memory");
+    }
+    baselen = strlen(c->api_url);
+    while (baselen > 0 && c->api_url[baselen - 1] == '/')
+        baselen--;
+    r = asprintf(url, "%.*s/v1/hosts/%s/grants%s%s%s", (int) baselen,
+                 c->api_url, eh, eu ? "/" : "", eu ? eu : "",
+                 query ? query : "");
+    curl_free(eh);
+    curl_free(eu);
+    if (r < 0) {
+        *url = NULL;
+        return fault(err, "internal_error", "out of memory");
+    }
+    return JIT_API_OK;
+}
+
+enum jit_api_status
+jit_api_get_grant(const struct jit_conf *c, const char *username,
+                  struct jit_grant *g, struct jit_api_error *err)
+{
+    struct body b = { NULL, 0, 0, c->max_response_size, 0 };
+    enum jit_api_status st;
+    char *url = NULL, why[200];
+    CURL *h = NULL;
+    long http = 0;
+
+    memset(g, 0, sizeof(*g));
+    err->reason = NULL;
+    err->detail[0] = '\0';
+    if ((st = start(c, username, NULL, &h, &url, err)) != JIT_API_OK)
+        goto done;
+    if ((st = get(c, h, url, NULL, 0, &http, &b, NULL, err)) != JIT_API_OK)
+        goto done;
+    if (http == 404) {
+        st = JIT_API_NOT_FOUND;
+    } else if (http != 200) {
+        st = fault(err, "http_error", "HTTP status %ld", http);
+    } else if (b.buf == NULL
+               || jit_grant_parse(b.buf, b.len, g, why, sizeof(why)) != 0) {
+        st = fault(err, "malformed", "%s", b.buf ? why : "empty answer");
+    }
+
+done:
+    free(b.buf);
+    free(url);
+    curl_easy_cleanup(h);
+    return st;
+}
+
+enum jit_api_status
+jit_api_list_grants(const struct jit_conf *c, const char *etag_in,
+                    unsigned wait_s, struct jit_grant **v, size_t *n,
+                    char **etag_out, struct jit_api_error *err)
+{
+    struct body b = { NULL, 0, 0, c->max_response_size, 0 };
+    enum jit_api_status st;
+    char *url = NULL, *etag = NULL, query[32] = "", why[200];
+    CURL *h = NULL;
+    long http = 0;
+
+    *v = NULL;
+    *n = 0;
+    *etag_out = NULL;
+    err->reason = NULL;
+    err->detail[0] = '\0';
+    if (wait_s > 0)
+        snprintf(query, sizeof(query), "?wait=%u", wait_s);
+    if ((st = start(c, NULL, query, &h, &url, err)) != JIT_API_OK)
+        goto done;
+    st = get(c, h, url, etag_in, wait_s, &http, &b, &etag, err);
+    if (st != JIT_API_OK)
+        goto done;
+    if (http == 304) {
+        st = JIT_API_NOT_MODIFIED;
+    } else if (http != 200) {
+        st = fault(err, "http_error", "HTTP status %ld", http);
+    } else if (b.buf == NULL
+               || jit_grant_list_parse(b.buf, b.len, v, n, why, sizeof(why))
+                      != 0) {
+        st = fault(err, "malformed", "%s", b.buf ? why : "empty answer");
+    } else {
+        *etag_out = etag;
+        etag = NULL;
+    }
+
+done:
+    free(etag);
+    free(b.buf);
+    free(url);
+    curl_easy_cleanup(h);
+    return st;
+}

@@ -1,0 +1,51 @@
+/*
+ * The JIT API client (DESIGN "JIT API v1"): libcurl and jansson, TLS always
+ * verified, every call bounded by the configured timeouts and body size.
+ *
+ * Every failure is one of a few stable reasons, which the audit trail
+ * records as they are (reason=...); the detail is for the debug log.
+ */
+#ifndef JIT_API_H
+#define JIT_API_H
+
+#include <stddef.h>
+
+#include "conf.h"
+#include "grant.h"
+
+#pragma GCC visibility push(hidden)
+
+enum jit_api_status {
+    JIT_API_OK = 0,
+    JIT_API_NOT_FOUND,   /* 404: no active grant */
+    JIT_API_NOT_MODIFIED, /* 304 to a conditional list request */
+    JIT_API_FAULT,       /* anything else: see reason */
+};
+
+struct jit_api_error {
+    const char *reason; /* stable: config_error, token_error, unreachable,
+                           timeout, tls_error, http_error, too_large,
+                           malformed, internal_error */
+    char detail[256];
+};
+
+/* GET /v1/hosts/{host}/grants/{username}.  On JIT_API_OK *g holds a grant
+ * that passed jit_grant_parse (the caller still checks that it fits). */
+enum jit_api_status jit_api_get_grant(const struct jit_conf *conf,
+                                      const char *username,
+                                      struct jit_grant *g,
+                                      struct jit_api_error *err);
+
+/* GET /v1/hosts/{host}/grants[?wait=S], with If-None-Match when etag_in
+ * is set.  On JIT_API_OK the list and the new ETag (malloc'd, may be
+ * NULL) are the caller's. */
+enum jit_api_status jit_api_list_grants(const struct jit_conf *conf,
+                                        const char *etag_in,
+                                        unsigned wait_s,
+                                        struct jit_grant **v, size_t *n,
+                                        char **etag_out,
+                                        struct jit_api_error *err);
+
+#pragma GCC visibility pop
+
+#endif

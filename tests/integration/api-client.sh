@@ -1,0 +1,151 @@
+#!/bin/sh
+# The API client against the fault-injecting test API (B1, B2, B3, A2):
+# every fault is refused with its reason, within timeout + 1 s.
+. "$top_srcdir/tests/integration/lib.sh"
+[ "$(id -u)" = 0 ] || skip "needs root (the token file must be root's)"
+command -v openssl >/dev/null || skip "needs openssl"
+setup_env
+GET=$top_builddir/tests/helpers/jit-api-get
+API=$top_srcdir/tests/api/jit-test-api.py
+sh "$top_srcdir/tests/api/mkcerts.sh" "$T/certs"
+PIDS=
+
+# start_api NAME CERT [extra args]: a server in $T/NAME, port in $PORT_NAME
+start_api() {
+    name=$1 cert=$2
+    shift 2
+    mkdir -p "$T/$name/grants" "$T/$name/faults"
+    /usr/bin/python3 "$API" --dir "$T/$name" --cert "$T/certs/$cert.pem" \
+        --key "$T/certs/$cert.key" "$@" 2>"$T/$name/stderr" &
+    PIDS="$PIDS $!"
+    for i in $(seq 1 100); do
+        [ -s "$T/$name/port" ] && break
+        sleep 0.05
+    done
+    [ -s "$T/$name/port" ] || fail "test API $name did not start: $(cat "$T/$name/stderr")"
+    cat "$T/$name/port"
+}
+stop_all() { for p in $PIDS; do kill "$p" 2>/dev/null || true; done; }
+trap 'stop_all; cleanup_env' EXIT
+
+printf 's3cret-token\n' > "$T/token"
+chmod 600 "$T/token"
+mkconf() { # file port [extra lines]
+    f=$1 port=$2
+    shift 2
+    { echo "api_url = https://127.0.0.1:$port/"
+      echo "host = web01.test"
+      echo "state_dir = $STATE"
+      echo "ca_file = $T/certs/ca.pem"
+      echo "token_file = $T/token"
+      echo "timeout = 2"
+      echo "connect_timeout = 1"
+      for l in "$@"; do echo "$l"; done; } > "$f"
+    chmod 600 "$f"
+}
+
+PORT=$(start_api good server --token s3cret-token)
+mkconf "$T/c.conf" "$PORT"
+grant() { # user
+    cat <<G
+{"id": "g-$1", "credential": "db-admin", "requester": "$1@EXAMPLE.COM",
+ "username": "$1", "host": "web01.test", "groups": ["users"],
+ "not_before": "2026-01-01T00:00:00Z", "expires_at": "2036-01-01T00:00:00Z",
+ "reason": "INC-1", "status": "active", "on_logout": "delete",
+ "ssh_keys": ["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAI alice@laptop"]}
+G
+}
+grant alice > "$T/good/grants/alice.json"
+
+# call WHAT WANT-PREFIX CMD... : run, check output prefix and time bound
+call() {
+    what=$1 want=$2
+    shift 2
+    t0=$(date +%s%N)
+    set +e
+    out=$("$@" 2>&1)
+    set -e
+    ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+    case $out in
+        "$want"*) ;;
+        *) fail "$what: got '$out', want '$want...'" ;;
+    esac
+    [ $ms -le 3000 ] || fail "$what took $ms ms (timeout 2 s + 1 s)"
+    ok "$what -> ${out%% detail=*} (${ms} ms)"
+}
+
+call "grant" "ok id=g-alice username=alice groups=1 keys=1" "$GET" --config "$T/c.conf" get alice
+grep -q '^GET /v1/hosts/web01.test/grants/alice Bearer s3cret-token$' "$T/good/requests.log" \
+    || fail "request path or token: $(cat "$T/good/requests.log")"
+ok "path /v1/hosts/{host}/grants/{user} with the bearer token"
+call "no grant" "not_found" "$GET" --config "$T/c.conf" get bob
+for f in 404:not_found 500:"fault reason=http_error" malformed:"fault reason=malformed" \
+         empty:"fault reason=malformed" deep:"fault reason=malformed" \
+         huge:"fault reason=too_large" redirect:"fault reason=http_error" \
+         hang:"fault reason=timeout" slow:"fault reason=timeout"; do
+    kind=${f%%:*}
+    echo "$kind" > "$T/good/faults/f$kind"
+    call "fault $kind" "${f#*:}" "$GET" --config "$T/c.conf" get "f$kind"
+done
+echo '{"id": "g-x"}' > "$T/good/grants/carol.json"
+call "grant missing fields" "fault reason=malformed detail=expires_at: missing" "$GET" --config "$T/c.conf" get carol
+
+# Host authentication problems.
+printf 'wrong\n' > "$T/token2"; chmod 600 "$T/token2"
+mkconf "$T/badtok.conf" "$PORT" "" 
+sed -i "s|^token_file = .*|token_file = $T/token2|" "$T/badtok.conf"
+call "wrong token" "fault reason=http_error detail=HTTP status 401" "$GET" --config "$T/badtok.conf" get alice
+chmod 644 "$T/token"
+call "token file readable by others" "fault reason=token_error" "$GET" --config "$T/c.conf" get alice
+chmod 600 "$T/token"
+
+# The environment is never honoured (A2): proxies, CA overrides.
+call "https_proxy in the environment" "ok id=g-alice" \
+    env https_proxy=http://127.0.0.1:1 HTTPS_PROXY=http://127.0.0.1:1 ALL_PROXY=http://127.0.0.1:1 \
+    "$GET" --config "$T/c.conf" get alice
+call "SSL_CERT_FILE cannot add trust" "fault reason=tls_error" \
+    env SSL_CERT_FILE="$T/certs/ca.pem" CURL_CA_BUNDLE="$T/certs/ca.pem" \
+    "$GET" --config "$T/nocafile.conf.missing" get alice 2>/dev/null || true
+mkconf "$T/sysca.conf" "$PORT"
+sed -i '/^ca_file/d' "$T/sysca.conf"
+call "system CAs only (test CA unknown)" "fault reason=tls_error" \
+    env SSL_CERT_FILE="$T/certs/ca.pem" CURL_CA_BUNDLE="$T/certs/ca.pem" \
+    "$GET" --config "$T/sysca.conf" get alice
+
+# TLS (B1): wrong name, expired, another CA, pinning.
+P2=$(start_api wrong wrongname)
+mkconf "$T/w.conf" "$P2"
+call "certificate for another name" "fault reason=tls_error" "$GET" --config "$T/w.conf" get alice
+P3=$(start_api expired expired)
+mkconf "$T/e.conf" "$P3"
+call "expired certificate" "fault reason=tls_error" "$GET" --config "$T/e.conf" get alice
+mkconf "$T/o.conf" "$PORT"
+sed -i "s|^ca_file = .*|ca_file = $T/certs/other-ca.pem|" "$T/o.conf"
+call "certificate from another CA" "fault reason=tls_error" "$GET" --config "$T/o.conf" get alice
+pin=$(openssl x509 -in "$T/certs/server.pem" -pubkey -noout | openssl pkey -pubin -outform der \
+    | openssl dgst -sha256 -binary | base64)
+mkconf "$T/pin.conf" "$PORT" "pinned_pubkey = sha256//$pin"
+call "pinned key matches" "ok id=g-alice" "$GET" --config "$T/pin.conf" get alice
+mkconf "$T/pin2.conf" "$PORT" "pinned_pubkey = sha256//AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="
+call "pinned key differs" "fault reason=tls_error" "$GET" --config "$T/pin2.conf" get alice
+
+# Nothing listening; an address that never answers.
+mkconf "$T/closed.conf" 1
+call "nothing listening" "fault reason=unreachable" "$GET" --config "$T/closed.conf" get alice
+mkconf "$T/blackhole.conf" 443
+sed -i 's|^api_url = .*|api_url = https://192.0.2.1:443/|' "$T/blackhole.conf"
+call "address that never answers" "fault reason=" "$GET" --config "$T/blackhole.conf" get alice
+
+# The host list: ETag, 304, long poll.
+grant bob > "$T/good/grants/bob.json"
+out=$("$GET" --config "$T/c.conf" list)
+case $out in "ok n=2 etag=\""*) ;; *) fail "list: $out" ;; esac
+etag=${out#*etag=}
+call "list unchanged" "not_modified" "$GET" --config "$T/c.conf" list "$etag"
+( sleep 1; grant dave > "$T/good/grants/dave.json" ) &
+t0=$(date +%s%N)
+out=$("$GET" --config "$T/c.conf" list "$etag" 10)
+ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+case $out in "ok n=3 "*) ;; *) fail "long poll: $out" ;; esac
+[ $ms -ge 800 ] && [ $ms -le 3000 ] || fail "long poll answered after $ms ms"
+ok "long poll answers when the list changes (${ms} ms)"
