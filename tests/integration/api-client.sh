@@ -103,9 +103,6 @@ chmod 600 "$T/token"
 call "https_proxy in the environment" "ok id=g-alice" \
     env https_proxy=http://127.0.0.1:1 HTTPS_PROXY=http://127.0.0.1:1 ALL_PROXY=http://127.0.0.1:1 \
     "$GET" --config "$T/c.conf" get alice
-call "SSL_CERT_FILE cannot add trust" "fault reason=tls_error" \
-    env SSL_CERT_FILE="$T/certs/ca.pem" CURL_CA_BUNDLE="$T/certs/ca.pem" \
-    "$GET" --config "$T/nocafile.conf.missing" get alice 2>/dev/null || true
 mkconf "$T/sysca.conf" "$PORT"
 sed -i '/^ca_file/d' "$T/sysca.conf"
 call "system CAs only (test CA unknown)" "fault reason=tls_error" \
