@@ -59,6 +59,7 @@ CONF
 
 cleanup_env() {
     rc=$?
+    stop_pids
     after=$(host_sums)
     if [ "$after" != "$HOST_BEFORE" ]; then
         echo "FAIL: this machine's /etc changed during the test"
@@ -81,4 +82,32 @@ in_ns() {
 expect_eq() {
     [ "$2" = "$3" ] || fail "$1: got '$2', want '$3'"
     ok "$1"
+}
+
+# Background servers this test started; stopped by pid on exit.
+TEST_PIDS=
+stop_pids() {
+    for p in $TEST_PIDS; do kill "$p" 2>/dev/null || true; done
+    for p in $TEST_PIDS; do wait "$p" 2>/dev/null || true; done
+    TEST_PIDS=
+}
+
+# start_api NAME CERT [server args]: the fault-injecting test API serving
+# $T/NAME (grants/, faults/), TLS with the test CA's CERT; sets API_PORT.
+# Not to be called in $(...): the server would hold the pipe open.
+start_api() {
+    _name=$1 _cert=$2
+    shift 2
+    [ -d "$T/certs" ] || sh "$top_srcdir/tests/api/mkcerts.sh" "$T/certs"
+    mkdir -p "$T/$_name/grants" "$T/$_name/faults"
+    /usr/bin/python3 "$top_srcdir/tests/api/jit-test-api.py" --dir "$T/$_name" \
+        --cert "$T/certs/$_cert.pem" --key "$T/certs/$_cert.key" "$@" \
+        >"$T/$_name/stdout" 2>"$T/$_name/stderr" </dev/null &
+    TEST_PIDS="$TEST_PIDS $!"
+    for _i in $(seq 1 200); do
+        [ -s "$T/$_name/port" ] && break
+        sleep 0.05
+    done
+    [ -s "$T/$_name/port" ] || fail "test API $_name did not start: $(cat "$T/$_name/stderr")"
+    API_PORT=$(cat "$T/$_name/port")
 }
