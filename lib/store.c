@@ -79,6 +79,9 @@ static const char *const migrations[] = {
     "  time INTEGER NOT NULL, grant_id TEXT, username TEXT,"
     "  requester TEXT, detail TEXT, attempts INTEGER NOT NULL DEFAULT 0,"
     "  next_attempt INTEGER NOT NULL DEFAULT 0);",
+    /* 2: an account kept from an earlier grant and bound to a new one
+     * records account.enabled, not account.created, when it next opens */
+    "ALTER TABLE accounts ADD COLUMN rebound INTEGER NOT NULL DEFAULT 0;",
 };
 #define SCHEMA_VERSION ((int) (sizeof(migrations) / sizeof(migrations[0])))
 
@@ -508,8 +511,8 @@ load_accounts(struct jit_store *s, const char *where_name,
     *n = 0;
     ret = prepare(s,
                   "SELECT name, uid, gid, gecos, home, shell, grant_id,"
-                  " requester, credential, state, created, expires, sessions"
-                  " FROM accounts WHERE ?1 IS NULL OR name = ?1 ORDER BY uid",
+                  " requester, credential, state, created, expires, sessions,"
+                  " rebound FROM accounts WHERE ?1 IS NULL OR name = ?1 ORDER BY uid",
                   &st);
     if (ret != 0)
         goto done;
@@ -548,6 +551,7 @@ load_accounts(struct jit_store *s, const char *where_name,
         a->created = sqlite3_column_int64(st, 10);
         a->expires = sqlite3_column_int64(st, 11);
         a->sessions = (uint32_t) sqlite3_column_int64(st, 12);
+        a->rebound = sqlite3_column_int(st, 13) != 0;
         if (!a->name || !a->gecos || !a->home || !a->shell || !a->grant_id
             || !a->requester || !a->credential) {
             ret = -ENOMEM;
@@ -807,6 +811,66 @@ on_list(const struct jit_list *l, const char *item)
     return 0;
 }
 
+/* The gids of the grant's groups, each of which must be allow-listed and
+ * resolvable on this host to an id we may hand out. */
+static int
+resolve_groups(struct jit_store *s, const struct jit_grant *g, uint32_t **out)
+{
+    uint32_t *gids = calloc(g->n_groups ? g->n_groups : 1, sizeof(*gids));
+    int ret = 0;
+
+    *out = NULL;
+    if (gids == NULL)
+        return -ENOMEM;
+    for (size_t i = 0; i < g->n_groups; i++) {
+        if (!on_list(&s->conf->allowed_groups, g->groups[i])) {
+            set_err(s, "group %s is not in allowed_groups", g->groups[i]);
+            ret = -EPERM;
+            goto done;
+        }
+        ret = s->host.group_gid(g->groups[i], &gids[i], s->host.ctx);
+        if (ret != 0 || jit_nssdb_id_forbidden(gids[i])) {
+            set_err(s, "group %s: %s", g->groups[i],
+                    ret ? "not found on this host" : "has a forbidden gid");
+            ret = ret ? ret : -EPERM;
+            goto done;
+        }
+    }
+    *out = gids;
+    gids = NULL;
+
+done:
+    free(gids);
+    return ret;
+}
+
+/* Replace the account's supplementary groups by the grant's. */
+static int
+put_account_groups(struct jit_store *s, const char *name,
+                   const struct jit_grant *g, const uint32_t *gids)
+{
+    sqlite3_stmt *st = NULL;
+    int ret;
+
+    if ((ret = prepare(s, "DELETE FROM account_groups WHERE account = ?",
+                       &st)) != 0)
+        return ret;
+    sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+    if ((ret = step_done(s, st)) != 0)
+        return ret;
+    for (size_t i = 0; i < g->n_groups; i++) {
+        if ((ret = prepare(s, "INSERT OR IGNORE INTO account_groups"
+                              " VALUES (?,?,?)", &st)) != 0)
+            return ret;
+        sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, g->groups[i], -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 3, gids[i]);
+        if ((ret = step_done(s, st)) != 0)
+            return ret;
+    }
+    return 0;
+}
+
 int
 jit_store_reserve(struct jit_store *s, const struct jit_grant *g,
                   int64_t now, struct jit_account *out)
@@ -850,25 +914,8 @@ jit_store_reserve(struct jit_store *s, const struct jit_grant *g,
         ret = taken > 0 ? -EEXIST : taken;
         goto done;
     }
-    gids = calloc(g->n_groups ? g->n_groups : 1, sizeof(*gids));
-    if (gids == NULL) {
-        ret = -ENOMEM;
+    if ((ret = resolve_groups(s, g, &gids)) != 0)
         goto done;
-    }
-    for (size_t i = 0; i < g->n_groups; i++) {
-        if (!on_list(&c->allowed_groups, g->groups[i])) {
-            set_err(s, "group %s is not in allowed_groups", g->groups[i]);
-            ret = -EPERM;
-            goto done;
-        }
-        ret = s->host.group_gid(g->groups[i], &gids[i], s->host.ctx);
-        if (ret != 0 || jit_nssdb_id_forbidden(gids[i])) {
-            set_err(s, "group %s: %s", g->groups[i],
-                    ret ? "not found on this host" : "has a forbidden gid");
-            ret = ret ? ret : -EPERM;
-            goto done;
-        }
-    }
     if ((ret = allocate_id(s, now, &uid)) != 0)
         goto done;
     if (asprintf(&home, "%s/%s", c->home_base, g->username) < 0
@@ -899,16 +946,8 @@ jit_store_reserve(struct jit_store *s, const struct jit_grant *g,
                 g->requester, g->credential);
     if (ret != 0)
         goto done;
-    for (size_t i = 0; i < g->n_groups; i++) {
-        if ((ret = prepare(s, "INSERT INTO account_groups VALUES (?,?,?)",
-                           &st)) != 0)
-            goto done;
-        sqlite3_bind_text(st, 1, g->username, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 2, g->groups[i], -1, SQLITE_STATIC);
-        sqlite3_bind_int64(st, 3, gids[i]);
-        if ((ret = step_done(s, st)) != 0)
-            goto done;
-    }
+    if ((ret = put_account_groups(s, g->username, g, gids)) != 0)
+        goto done;
     ret = jit_store_get_account(s, g->username, out);
 
 done:
@@ -941,7 +980,10 @@ jit_store_set_state(struct jit_store *s, const char *name, int state)
         return ret;
     if (jit_account_state_parse(jit_account_state_name(state)) < 0)
         return -EINVAL;
-    ret = prepare(s, "UPDATE accounts SET state = ? WHERE name = ?", &st);
+    /* Once active, the account's next opening is no longer a re-enable. */
+    ret = prepare(s, "UPDATE accounts SET state = ?1, rebound = CASE"
+                     " WHEN ?1 = 'active' THEN 0 ELSE rebound END"
+                     " WHERE name = ?2", &st);
     if (ret != 0)
         return ret;
     sqlite3_bind_text(st, 1, jit_account_state_name(state), -1, SQLITE_STATIC);
@@ -1001,6 +1043,164 @@ jit_store_add_event(struct jit_store *s, const char *type, const char *grant,
     sqlite3_bind_text(st, 6, requester, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 7, detail, -1, SQLITE_STATIC);
     return step_done(s, st);
+}
+
+int
+jit_store_rebind(struct jit_store *s, const char *name,
+                 const struct jit_grant *g)
+{
+    sqlite3_stmt *st = NULL;
+    uint32_t *gids = NULL;
+    int ret;
+
+    if ((ret = need_txn(s)) != 0)
+        goto done;
+    if ((ret = resolve_groups(s, g, &gids)) != 0)
+        goto done;
+    ret = prepare(s, "UPDATE accounts SET grant_id = ?, expires = ?,"
+                     " rebound = 1, state = 'reserved'"
+                     " WHERE name = ? AND requester = ? AND credential = ?",
+                  &st);
+    if (ret != 0)
+        goto done;
+    sqlite3_bind_text(st, 1, g->id, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, g->expires_at);
+    sqlite3_bind_text(st, 3, name, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 4, g->requester, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 5, g->credential, -1, SQLITE_STATIC);
+    if ((ret = change_one(s, st)) != 0)
+        goto done;
+    ret = put_account_groups(s, name, g, gids);
+
+done:
+    free(gids);
+    return ret;
+}
+
+int
+jit_store_add_sessions(struct jit_store *s, const char *name, int delta,
+                       uint32_t *after)
+{
+    sqlite3_stmt *st = NULL;
+    int ret, rc;
+
+    if ((ret = need_txn(s)) != 0)
+        return ret;
+    /* Never below zero: a close without an open (or after a crash that
+     * lost the open) must not wrap the count. */
+    ret = prepare(s, "UPDATE accounts SET sessions = max(0, sessions + ?)"
+                     " WHERE name = ? RETURNING sessions", &st);
+    if (ret != 0)
+        return ret;
+    sqlite3_bind_int(st, 1, delta);
+    sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        if (after)
+            *after = (uint32_t) sqlite3_column_int64(st, 0);
+        rc = sqlite3_step(st);
+    } else if (rc == SQLITE_DONE) {
+        set_err(s, "no such account");
+        ret = -ENOENT;
+    }
+    if (ret == 0 && rc != SQLITE_DONE)
+        ret = sql_fail(s, rc, "sessions");
+    sqlite3_finalize(st);
+    return ret;
+}
+
+int
+jit_store_get_grant(struct jit_store *s, const char *id, struct jit_grant *g)
+{
+    sqlite3_stmt *st = NULL;
+    int rc, ret;
+
+    memset(g, 0, sizeof(*g));
+    ret = prepare(s, "SELECT id, credential, requester, username, host,"
+                     " reason, status, on_logout, not_before, expires_at"
+                     " FROM grants WHERE id = ?", &st);
+    if (ret != 0)
+        goto done;
+    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_DONE) {
+        ret = -ENOENT;
+        goto done;
+    }
+    if (rc != SQLITE_ROW) {
+        ret = sql_fail(s, rc, "grant");
+        goto done;
+    }
+    g->id = col_dup(st, 0);
+    g->credential = col_dup(st, 1);
+    g->requester = col_dup(st, 2);
+    g->username = col_dup(st, 3);
+    g->host = col_dup(st, 4);
+    g->reason = col_dup(st, 5);
+    g->status = col_dup(st, 6);
+    g->on_logout = col_dup(st, 7);
+    g->not_before = sqlite3_column_int64(st, 8);
+    g->expires_at = sqlite3_column_int64(st, 9);
+    if (!g->id || !g->credential || !g->requester || !g->username
+        || !g->host || !g->reason || !g->status || !g->on_logout) {
+        ret = -ENOMEM;
+        goto done;
+    }
+    sqlite3_finalize(st);
+    ret = prepare(s, "SELECT key FROM grant_ssh_keys WHERE grant_id = ?"
+                     " ORDER BY pos", &st);
+    if (ret != 0)
+        goto done;
+    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        char **nk = realloc(g->ssh_keys, (g->n_ssh_keys + 1) * sizeof(*nk));
+
+        if (nk == NULL) {
+            ret = -ENOMEM;
+            goto done;
+        }
+        g->ssh_keys = nk;
+        if ((nk[g->n_ssh_keys] = col_dup(st, 0)) == NULL) {
+            ret = -ENOMEM;
+            goto done;
+        }
+        g->n_ssh_keys++;
+    }
+    if (rc != SQLITE_DONE)
+        ret = sql_fail(s, rc, "grant keys");
+
+done:
+    sqlite3_finalize(st);
+    if (ret != 0)
+        jit_grant_free(g);
+    return ret;
+}
+
+int
+jit_store_find_account(struct jit_store *s, const char *requester,
+                       const char *credential, struct jit_account *out)
+{
+    sqlite3_stmt *st = NULL;
+    char *name = NULL;
+    int rc, ret;
+
+    memset(out, 0, sizeof(*out));
+    ret = prepare(s, "SELECT name FROM accounts WHERE requester = ?"
+                     " AND credential = ?", &st);
+    if (ret != 0)
+        return ret;
+    sqlite3_bind_text(st, 1, requester, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, credential, -1, SQLITE_STATIC);
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW)
+        name = col_dup(st, 0);
+    else
+        ret = rc == SQLITE_DONE ? -ENOENT : sql_fail(s, rc, "find");
+    sqlite3_finalize(st);
+    if (ret == 0)
+        ret = name ? jit_store_get_account(s, name, out) : -ENOMEM;
+    free(name);
+    return ret;
 }
 
 /* ---- reads ---- */

@@ -45,6 +45,7 @@ struct jit_account {
     int state;
     int64_t created, expires;
     uint32_t sessions;
+    int rebound;     /* bound to a later grant: next open is "enabled" */
     char **groups;   /* supplementary group names */
     uint32_t *gids;  /* and their gids, resolved at reservation */
     size_t n_groups;
@@ -93,6 +94,16 @@ int jit_store_set_state(struct jit_store *s, const char *name, int state);
 /* Remove the account and put its uid into the history (quarantine). */
 int jit_store_delete_account(struct jit_store *s, const char *name,
                              int64_t now);
+/* Point the kept account `name` of the same requester and credential at
+ * a new grant: its grant id, expiry and groups (validated as in reserve);
+ * it is `reserved` again until its next session opens.
+ * -ENOENT if no such account of that requester and credential. */
+int jit_store_rebind(struct jit_store *s, const char *name,
+                     const struct jit_grant *g);
+/* Add delta (+1/-1) to the account's session count, never below 0; the
+ * new count in *after.  -ENOENT if there is no such account. */
+int jit_store_add_sessions(struct jit_store *s, const char *name, int delta,
+                           uint32_t *after);
 /* Queue an event for the API in the outbox; detail is a JSON object
  * text or NULL. */
 int jit_store_add_event(struct jit_store *s, const char *type,
@@ -103,6 +114,12 @@ int jit_store_add_event(struct jit_store *s, const char *type,
 /* Reads (no transaction needed). */
 int jit_store_get_account(struct jit_store *s, const char *name,
                           struct jit_account *out);
+/* The account that requester holds for credential, or -ENOENT. */
+int jit_store_find_account(struct jit_store *s, const char *requester,
+                           const char *credential, struct jit_account *out);
+/* A stored grant (without its groups; with its ssh_keys), or -ENOENT. */
+int jit_store_get_grant(struct jit_store *s, const char *id,
+                        struct jit_grant *g);
 int jit_store_list_accounts(struct jit_store *s, struct jit_account **out,
                             size_t *n);
 int jit_store_count_events(struct jit_store *s, int64_t *n);

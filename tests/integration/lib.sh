@@ -111,3 +111,80 @@ start_api() {
     [ -s "$T/$_name/port" ] || fail "test API $_name did not start: $(cat "$T/$_name/stderr")"
     API_PORT=$(cat "$T/$_name/port")
 }
+
+# setup_pam: the test API ("api", token auth), a jit.conf pointing at it
+# with homes under $T/home, and PAM service files in $T/pam.d.
+PAMMOD=$top_builddir/pam_jit/.libs/pam_jit.so
+setup_pam() {
+    printf 's3cret-token\n' > "$T/token"
+    chmod 600 "$T/token"
+    start_api api server --token s3cret-token
+    mkdir -p "$T/skel/.config" "$T/home" "$T/pam.d"
+    mkdir -m 755 "$STATE"
+    chmod 755 "$T/home"
+    echo 'export PS1="jit$ "' > "$T/skel/.profile"
+    echo 'x' > "$T/skel/.config/app"
+    cat > "$CONF" <<CONF
+api_url = https://127.0.0.1:$API_PORT/
+host = web01.test
+state_dir = $STATE
+ca_file = $T/certs/ca.pem
+token_file = $T/token
+timeout = 2
+connect_timeout = 1
+home_base = $T/home
+skel = $T/skel
+allowed_groups = users,video
+CONF
+    chmod 600 "$CONF"
+    # account: pam_jit, then pam_permit, so that PAM_IGNORE shows as
+    # success (as a stack with pam_unix after it would).
+    cat > "$T/pam.d/jittest" <<SVC
+account  required  $PAMMOD config=$CONF
+account  required  pam_permit.so
+session  required  $PAMMOD config=$CONF
+SVC
+    printf 'auth required pam_deny.so\naccount required pam_deny.so\nsession required pam_deny.so\n' \
+        > "$T/pam.d/other"
+}
+
+# grant_json USER [key=value...]: a grant for USER that fits, with fields
+# overridden (values are JSON text: id='"g-2"').
+grant_json() {
+    _u=$1
+    shift
+    /usr/bin/python3 - "$_u" "$@" <<'PY'
+import json, sys
+u = sys.argv[1]
+g = {"id": "g-" + u, "credential": "db-admin", "requester": u + "@EXAMPLE.COM",
+     "username": u, "host": "web01.test", "groups": ["users", "video"],
+     "not_before": "2026-01-01T00:00:00Z", "expires_at": "2036-01-01T00:00:00Z",
+     "reason": "INC-1 test", "status": "active", "on_logout": "delete",
+     "ssh_keys": ["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIO " + u + "@laptop"]}
+for kv in sys.argv[2:]:
+    k, v = kv.split("=", 1)
+    g[k] = json.loads(v)
+print(json.dumps(g))
+PY
+}
+
+# pam_op USER OP...: pamtester through pam_wrapper in the namespace; its
+# output (with the module's syslog lines) in $T/pam.out, status returned.
+pam_op() {
+    _user=$1
+    shift
+    set +e
+    in_ns env PAM_WRAPPER=1 PAM_WRAPPER_SERVICE_DIR="$T/pam.d" \
+        PAM_WRAPPER_DEBUGLEVEL=2 \
+        LD_PRELOAD="${PRELOAD:+$PRELOAD }libpam_wrapper.so" \
+        pamtester -I rhost=192.0.2.7 -I tty=ssh jittest "$_user" "$@" \
+        > "$T/pam.out" 2>&1
+    _rc=$?
+    set -e
+    return $_rc
+}
+
+# audit_has PATTERN: an audit line in the last pam_op's output matches.
+audit_has() {
+    grep -q -- "$1" "$T/pam.out" || fail "no audit line matching '$1' in: $(cat "$T/pam.out")"
+}

@@ -1,0 +1,41 @@
+/*
+ * The audit trail: one syslog line per decision (LOG_AUTHPRIV), as
+ * key="value" pairs in a fixed order, every value quoted and escaped, so
+ * that nothing a grant or a client says can forge a field or a line.
+ */
+#ifndef JIT_AUDIT_H
+#define JIT_AUDIT_H
+
+#include <stdint.h>
+
+#pragma GCC visibility push(hidden)
+
+struct jit_audit {
+    const char *event;   /* login, session.opened, account.deleted, ... */
+    const char *result;  /* allow, deny, ignore, ok, fail */
+    const char *reason;
+    const char *user, *requester, *credential, *grant;
+    const char *service, *rhost, *tty;
+    int64_t expires;     /* 0: not known */
+};
+
+/* Where lines go: pam_syslog in the module, syslog in jitctl.  prio is a
+ * syslog priority without the facility. */
+struct jit_log {
+    void (*emit)(void *ctx, int prio, const char *line);
+    void *ctx;
+};
+
+/* The line, malloc'd; NULL on allocation failure.  Keys whose value is
+ * NULL (or expires 0) are left out. */
+char *jit_audit_format(const struct jit_audit *a);
+/* Format and emit; on allocation failure a fixed line still says which
+ * event and result it was. */
+void jit_audit(const struct jit_log *log, int prio, const struct jit_audit *a);
+/* A free-form diagnostic line (debug, errors), escaped the same way. */
+void jit_logf(const struct jit_log *log, int prio, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+#pragma GCC visibility pop
+
+#endif

@@ -1,0 +1,50 @@
+/*
+ * What pam_jit decides at each PAM step, independent of libpam: the glue
+ * fills a jit_login from the PAM items and maps the verdict to a PAM code.
+ */
+#ifndef JIT_LOGIN_H
+#define JIT_LOGIN_H
+
+#include <stdint.h>
+
+#include "audit.h"
+#include "conf.h"
+#include "grant.h"
+#include "store.h"
+
+#pragma GCC visibility push(hidden)
+
+enum jit_verdict {
+    JIT_ALLOW,
+    JIT_DENY,
+    JIT_IGNORE, /* not our user (DESIGN R7) */
+};
+
+struct jit_login {
+    const struct jit_conf *conf;
+    const char *user, *service, *rhost, *tty;
+    struct jit_log log;
+    /* NULL: ask NSS (tests replace it, see store.h). */
+    const struct jit_store_host *host;
+    /* Out: the audit reason of the last decision (static string). */
+    const char *reason;
+};
+
+/* Why the grant does not fit this user on this host now, as an audit
+ * reason, or NULL if it fits.  not_before may be up to clock_skew in the
+ * future; expires_at gets no allowance (see pam_jit(8)). */
+const char *jit_grant_misfit(const struct jit_grant *g,
+                             const struct jit_conf *conf, const char *user,
+                             int64_t now);
+
+enum jit_verdict jit_login_account(struct jit_login *l);
+enum jit_verdict jit_login_open_session(struct jit_login *l);
+enum jit_verdict jit_login_close_session(struct jit_login *l);
+
+/* The one message a denied user sees: the same for "no grant" and
+ * "no such user", so that it tells nobody which names exist. */
+#define JIT_DENIED_MESSAGE "Access denied: no active access grant for this account."
+
+#pragma GCC visibility pop
+
+#endif

@@ -1,0 +1,36 @@
+/*
+ * Tearing an account down: its processes, its home (per home_policy), its
+ * rows, its snapshot entry; the uid goes into quarantine.  One function
+ * for pam_jit's last logout and for the reaper.
+ */
+#ifndef JIT_TEARDOWN_H
+#define JIT_TEARDOWN_H
+
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "audit.h"
+#include "conf.h"
+#include "store.h"
+
+#pragma GCC visibility push(hidden)
+
+/* Signal every process of uid: TERM, then after grace_ms KILL, until none
+ * is left (by /proc) or deadline_ms passed.  The signals come from a child
+ * that has become uid, so they reach exactly that uid's processes.
+ * 0, or -ETIMEDOUT / -errno. */
+int jit_uid_has_processes(uid_t uid);
+int jit_kill_uid(uid_t uid, gid_t gid, unsigned grace_ms,
+                 unsigned deadline_ms);
+
+/* Tear down account `name` because of `cause` (logout, expired, revoked,
+ * admin).  On success the account is gone and account.deleted is in the
+ * outbox; on failure it is left in disable_failed with an
+ * account.disable_failed event.  Both are audited through log. */
+int jit_teardown(struct jit_store *s, const struct jit_conf *conf,
+                 const char *name, const char *cause,
+                 const struct jit_log *log, int64_t now);
+
+#pragma GCC visibility pop
+
+#endif
