@@ -307,7 +307,11 @@ jit_login_account(struct jit_login *l)
         }
         why = "grant";
         if (strcmp(a.grant_id, g.id) != 0) {
-            if (grant_in_force(s, a.grant_id, now)) {
+            /* The API holds one active grant per requester and credential,
+             * so a new one for this account supersedes what we stored;
+             * but sessions still open under the old grant keep it, and
+             * the account is not moved under them. */
+            if (a.sessions > 0 && grant_in_force(s, a.grant_id, now)) {
                 jit_store_rollback(s);
                 v = deny(l, s, "login", "duplicate_grant", &g, &a, 1);
                 goto done;

@@ -143,6 +143,7 @@ CONF
 account  required  $PAMMOD config=$CONF
 account  required  pam_permit.so
 session  required  $PAMMOD config=$CONF
+session  required  pam_permit.so
 SVC
     printf 'auth required pam_deny.so\naccount required pam_deny.so\nsession required pam_deny.so\n' \
         > "$T/pam.d/other"

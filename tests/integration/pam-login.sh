@@ -1,0 +1,170 @@
+#!/bin/sh
+# pam_jit through the real libpam (pam_wrapper + pamtester) against the
+# fault-injecting test API: every allow and deny case asserts the PAM
+# result and the audit line; every fault denies within timeout + 1 s.
+. "$top_srcdir/tests/integration/lib.sh"
+require_ns
+command -v pamtester >/dev/null || skip "needs pamtester"
+command -v openssl >/dev/null || skip "needs openssl"
+setup_env
+setup_pam
+G=$T/api/grants
+F=$T/api/faults
+
+# expect_pam WHAT WANT USER OP...: run, check the PAM result (0 for
+# success, or the PAM code whose pam_strerror text pamtester printed) and
+# the time bound.
+expect_pam() {
+    what=$1 want=$2 user=$3
+    shift 3
+    t0=$(date +%s%N)
+    rc=0
+    pam_op "$user" "$@" || rc=$?
+    ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+    case $want in
+        0) [ "$rc" = 0 ] || fail "$what: pamtester rc $rc: $(cat "$T/pam.out")" ;;
+        PAM_PERM_DENIED) grep -q '^pamtester: Permission denied$' "$T/pam.out" \
+            || fail "$what: want $want: $(cat "$T/pam.out")" ;;
+        PAM_SESSION_ERR) grep -q '^pamtester: Cannot make/remove an entry for the specified session$' "$T/pam.out" \
+            || fail "$what: want $want: $(cat "$T/pam.out")" ;;
+    esac
+    [ $ms -le 3500 ] || fail "$what took $ms ms (timeout 2 s + 1 s, and the namespace)"
+    ok "$what ($want, ${ms} ms)"
+}
+requests() { cat "$T/api/requests.log" 2>/dev/null | grep -c " /v1/hosts/web01.test/grants/$1 " || true; }
+
+# --- R7: users of other sources are not ours: PAM_IGNORE, no API call ---
+echo hang > "$F/root"
+expect_pam "local root: ignored (the stack's pam_permit decides)" 0 root acct_mgmt open_session close_session
+[ "$(requests root)" = 0 ] || fail "the API was asked about root"
+ok "no API call for a local user"
+if grep -q 'event=' "$T/pam.out"; then fail "audit line for an ignored user: $(cat "$T/pam.out")"; fi
+
+# --- the whole life: grant, login, account, session, logout, delete ---
+grant_json alice > "$G/alice.json"
+expect_pam "alice: account + session with an active grant" 0 alice acct_mgmt open_session
+audit_has 'event="login" result="allow" reason="reserved" user="alice" requester="alice@EXAMPLE.COM" credential="db-admin" grant="g-alice" service="jittest" rhost="192.0.2.7" tty="ssh" expires="2036-01-01T00:00:00Z"'
+audit_has 'event="account.created" result="ok" reason="home_created" user="alice"'
+audit_has 'event="session.opened" result="allow" reason="grant" user="alice"'
+expect_eq "getent passwd alice" "$(in_ns getent passwd alice)" \
+    "alice:x:70000:70000:JIT db-admin:$T/home/alice:/bin/bash"
+expect_eq "id alice: the grant's groups through NSS" "$(in_ns id alice)" \
+    "uid=70000(alice) gid=70000(alice) groups=70000(alice),100(users),44(video)"
+expect_eq "home 0700, owned by alice" "$(stat -c '%a %u %g %F' "$T/home/alice")" \
+    "700 70000 70000 directory"
+expect_eq "skel copied and owned" "$(stat -c '%u %n' "$T/home/alice/.profile" "$T/home/alice/.config/app" | sed "s|$T/home/alice/||" | tr '\n' ' ')" \
+    "70000 .profile 70000 .config/app "
+expect_pam "alice: second session" 0 alice acct_mgmt open_session
+audit_has 'event="login" result="allow" reason="grant" user="alice"'
+if grep -q 'account.created' "$T/pam.out"; then fail "account.created twice"; fi
+expect_pam "alice: one logout of two keeps the account" 0 alice close_session
+audit_has 'event="session.closed" result="ok" reason="sessions_left" user="alice"'
+in_ns getent passwd alice >/dev/null || fail "alice vanished with a session left"
+expect_pam "alice: last logout with on_logout delete" 0 alice close_session
+audit_has 'event="session.closed" result="ok" reason="last_logout" user="alice"'
+audit_has 'event="account.deleted" result="ok" reason="logout" user="alice"'
+if in_ns getent passwd alice; then fail "alice still resolves after delete"; fi
+[ ! -e "$T/home/alice" ] || fail "alice's home is still there"
+ok "account and home gone after the last logout"
+n=$("$JITCTL" -c "$CONF" list --json | grep -c '"name"' || true)
+expect_eq "no accounts left in the store" "$n" 0
+
+# --- the same message for "no grant" and "no such user" ---
+expect_pam "bob: no grant" PAM_PERM_DENIED bob acct_mgmt
+audit_has 'event="login" result="deny" reason="no_grant" user="bob"'
+msg_bob=$(grep '^Access denied' "$T/pam.out")
+echo 404 > "$F/nobody-here"
+expect_pam "unknown user" PAM_PERM_DENIED nobody-here acct_mgmt
+msg_unknown=$(grep '^Access denied' "$T/pam.out")
+expect_eq "one message for both" "$msg_bob" "$msg_unknown"
+
+# --- grants that do not fit ---
+deny_case() { # WHAT USER REASON [field=value...]
+    what=$1 u=$2 reason=$3
+    shift 3
+    grant_json "$u" "$@" > "$G/$u.json"
+    expect_pam "$what" PAM_PERM_DENIED "$u" acct_mgmt
+    audit_has "event=\"login\" result=\"deny\" reason=\"$reason\" user=\"$u\""
+    if in_ns getent passwd "$u" >/dev/null; then fail "$u was reserved"; fi
+}
+deny_case "grant for another host" carol wrong_host 'host="db02.test"'
+deny_case "grant naming another user" dave wrong_user 'username="mallory"'
+deny_case "expired grant" erin grant_expired 'expires_at="2026-01-02T00:00:00Z"'
+deny_case "grant with status expired" frank grant_expired 'status="expired"'
+deny_case "revoked grant" grace grant_revoked 'status="revoked"'
+deny_case "grant not yet valid" heidi not_yet_valid 'not_before="2035-01-01T00:00:00Z"'
+deny_case "group not on the allow-list" ivan group_not_allowed 'groups=["sudo"]'
+deny_case "name of an existing group (fax)" fax name_taken
+# A grant just inside the clock-skew allowance is accepted.
+near=$(date -u -d '+30 seconds' +%Y-%m-%dT%H:%M:%SZ)
+grant_json judy "not_before=\"$near\"" > "$G/judy.json"
+expect_pam "not_before 30 s ahead (clock_skew 60)" 0 judy acct_mgmt
+far=$(date -u -d '+300 seconds' +%Y-%m-%dT%H:%M:%SZ)
+grant_json kim "not_before=\"$far\"" > "$G/kim.json"
+expect_pam "not_before 300 s ahead" PAM_PERM_DENIED kim acct_mgmt
+audit_has 'reason="not_yet_valid" user="kim"'
+
+# --- every fault of the API denies, within timeout + 1 s ---
+for f in 500:http_error malformed:malformed empty:malformed deep:malformed \
+         huge:too_large redirect:http_error hang:timeout slow:timeout; do
+    kind=${f%%:*}
+    u=f$kind
+    echo "$kind" > "$F/$u"
+    expect_pam "API fault $kind" PAM_PERM_DENIED "$u" acct_mgmt
+    audit_has "event=\"login\" result=\"deny\" reason=\"${f#*:}\" user=\"$u\""
+done
+echo '{"id": "g-x", "credential": 5}' > "$G/mal.json"
+expect_pam "grant with a mistyped field" PAM_PERM_DENIED mal acct_mgmt
+audit_has 'reason="malformed" user="mal"'
+
+# TLS: a server whose certificate names another host; nothing listening.
+start_api wrong wrongname
+sed "s|^api_url = .*|api_url = https://127.0.0.1:$API_PORT/|" "$CONF" > "$T/wrong.conf"
+chmod 600 "$T/wrong.conf"
+sed -i "s|config=$CONF|config=$T/wrong.conf|" "$T/pam.d/jittest"
+grant_json alice > "$T/wrong/grants/alice.json"
+expect_pam "certificate for another name" PAM_PERM_DENIED alice acct_mgmt
+audit_has 'reason="tls_error" user="alice"'
+sed -i "s|^api_url = .*|api_url = https://127.0.0.1:1/|" "$T/wrong.conf"
+expect_pam "API unreachable" PAM_PERM_DENIED alice acct_mgmt
+audit_has 'reason="unreachable" user="alice"'
+expect_pam "API unreachable: local root still ignored" 0 root acct_mgmt
+sed -i "s|config=$T/wrong.conf|config=$CONF|" "$T/pam.d/jittest"
+
+# --- a grant revoked between account and session ---
+grant_json mia > "$G/mia.json"
+expect_pam "mia: account" 0 mia acct_mgmt
+grant_json mia 'status="revoked"' > "$G/mia.json"
+expect_pam "mia: session after revocation is refused" PAM_SESSION_ERR mia open_session
+audit_has 'event="session.opened" result="deny" reason="grant_revoked" user="mia"'
+[ ! -e "$T/home/mia" ] || fail "a home was made for a revoked grant"
+
+# --- on_logout keep, then a later grant re-enables the kept account ---
+grant_json noah 'on_logout="keep"' 'id="g-noah-1"' > "$G/noah.json"
+expect_pam "noah: login (keep)" 0 noah acct_mgmt open_session close_session
+audit_has 'event="session.closed" result="ok" reason="kept" user="noah"'
+in_ns getent passwd noah >/dev/null || fail "noah was deleted despite on_logout keep"
+grant_json noah 'on_logout="keep"' 'id="g-noah-2"' 'status="expired"' > "$G/noah.json"
+expect_pam "noah: expired grant" PAM_PERM_DENIED noah acct_mgmt
+grant_json noah 'on_logout="delete"' 'id="g-noah-2"' 'reason="INC-2 again"' > "$G/noah.json"
+expect_pam "noah: a later grant re-enables the kept account" 0 noah acct_mgmt open_session
+audit_has 'event="login" result="allow" reason="rebound" user="noah"'
+audit_has 'event="account.enabled" result="ok" reason="home_kept" user="noah" requester="noah@EXAMPLE.COM" credential="db-admin" grant="g-noah-2"'
+
+# --- one requester, one account per credential ---
+grant_json olga 'requester="noah@EXAMPLE.COM"' 'id="g-olga"' > "$G/olga.json"
+expect_pam "second grant of one requester on one credential" PAM_PERM_DENIED olga acct_mgmt
+audit_has 'event="login" result="deny" reason="duplicate_grant" user="olga" requester="noah@EXAMPLE.COM"'
+grant_json olga 'requester="noah@EXAMPLE.COM"' 'id="g-olga"' 'credential="web-admin"' > "$G/olga.json"
+expect_pam "the same requester on another credential" 0 olga acct_mgmt
+
+# --- the outbox holds every event, in the store's own transactions ---
+ev=$(/usr/bin/python3 -c '
+import sqlite3, sys
+db = sqlite3.connect(sys.argv[1])
+print(" ".join("%s:%d" % r for r in db.execute("SELECT type, count(*) FROM events GROUP BY type ORDER BY type")))
+' "$STATE/state.db")
+case $ev in
+    *account.created:*account.deleted:1*account.enabled:1*login.denied:*session.closed:*session.opened:*) ok "outbox: $ev" ;;
+    *) fail "outbox: $ev" ;;
+esac
