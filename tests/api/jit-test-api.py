@@ -195,6 +195,9 @@ def main():
     p.add_argument("--token")
     p.add_argument("--client-ca")
     ARGS = p.parse_args()
+    # Many logins at once: a deep backlog, and the TLS handshake done in
+    # each connection's thread rather than in accept().
+    http.server.ThreadingHTTPServer.request_queue_size = 256
     srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     srv.daemon_threads = True
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
@@ -202,7 +205,8 @@ def main():
     if ARGS.client_ca:
         ctx.verify_mode = ssl.CERT_REQUIRED
         ctx.load_verify_locations(ARGS.client_ca)
-    srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
+    srv.socket = ctx.wrap_socket(srv.socket, server_side=True,
+                                 do_handshake_on_connect=False)
     tmp = os.path.join(ARGS.dir, "port.tmp")
     with open(tmp, "w") as f:
         f.write("%d\n" % srv.server_address[1])

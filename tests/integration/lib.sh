@@ -170,7 +170,8 @@ PY
 }
 
 # pam_op USER OP...: pamtester through pam_wrapper in the namespace; its
-# output (with the module's syslog lines) in $T/pam.out, status returned.
+# output (with the module's syslog lines) in $PAM_OUT (default $T/pam.out),
+# status returned.
 pam_op() {
     _user=$1
     shift
@@ -179,7 +180,7 @@ pam_op() {
         PAM_WRAPPER_DEBUGLEVEL=2 \
         LD_PRELOAD="${PRELOAD:+$PRELOAD }libpam_wrapper.so" \
         pamtester -I rhost=192.0.2.7 -I tty=ssh jittest "$_user" "$@" \
-        > "$T/pam.out" 2>&1
+        > "${PAM_OUT:-$T/pam.out}" 2>&1
     _rc=$?
     set -e
     return $_rc
