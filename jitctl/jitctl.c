@@ -4,6 +4,8 @@
  *   jitctl [--config FILE] list [--json]
  *   jitctl [--config FILE] show NAME [--json]
  *   jitctl [--config FILE] check-config
+ *   jitctl [--config FILE] sync
+ *   jitctl [--config FILE] authorized-keys USER
  *
  * Output is for people (a table) or for machines (--json); errors go to
  * stderr with exit status 1, usage errors with 2.  Every field that came
@@ -17,11 +19,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <syslog.h>
 #include <time.h>
 
+#include "audit.h"
 #include "conf.h"
 #include "escape.h"
 #include "store.h"
+#include "sync.h"
 #include "timefmt.h"
 #include "validate.h"
 
@@ -34,6 +39,9 @@ static const char usage_text[] =
     "  list [--json]        the accounts pam-jit holds on this host\n"
     "  show NAME [--json]   one account in detail\n"
     "  check-config         print the effective configuration, or its errors\n"
+    "  sync                 reserve the accounts of this host's active grants\n"
+    "  authorized-keys USER the SSH keys of USER's active grant (for sshd's\n"
+    "                       AuthorizedKeysCommand); nothing otherwise\n"
     "\n"
     "Options:\n"
     "  -c, --config FILE    configuration file (default " JIT_CONF_PATH ")\n"
@@ -280,6 +288,82 @@ done:
     return ret;
 }
 
+/* Audit and error lines: to syslog (LOG_AUTHPRIV), and to stderr for the
+ * admin at the terminal. */
+static void
+emit(void *ctx, int prio, const char *line)
+{
+    (void) ctx;
+    syslog(prio, "%s", line);
+    fprintf(stderr, "jitctl: %s\n", line);
+}
+
+static const struct jit_log jitctl_log = { emit, NULL };
+
+static int
+cmd_sync(const struct jit_conf *conf)
+{
+    struct jit_sync_stats st;
+    struct jit_store *s = NULL;
+    const char *api_reason = NULL;
+    int ret;
+
+    if (open_store(conf, &s) != 0)
+        return 1;
+    ret = jit_sync_once(s, conf, &jitctl_log, &st, &api_reason);
+    if (ret == 0)
+        printf("sync: %zu grants: %zu reserved, %zu updated, %zu unchanged,"
+               " %zu refused\n", st.grants, st.reserved, st.updated,
+               st.unchanged, st.refused);
+    else if (api_reason != NULL)
+        fprintf(stderr, "jitctl: sync: the API failed (%s); nothing"
+                " changed\n", api_reason);
+    jit_store_close(s);
+    return ret == 0 ? 0 : 1;
+}
+
+/* sshd runs this for every key login of every user, ours or not: print
+ * the keys of an account whose grant is in force, and nothing (status 0)
+ * for anyone else, so that sshd's own files still apply to them. */
+static int
+cmd_authorized_keys(const struct jit_conf *conf, const char *user)
+{
+    struct jit_store *s = NULL;
+    struct jit_account a = { 0 };
+    struct jit_grant g = { 0 };
+    int64_t now = (int64_t) time(NULL);
+    int ret = 1, r;
+
+    if (jit_name_check(user) != 0)
+        return 0; /* not a name we could ever have given out */
+    if (open_store(conf, &s) != 0)
+        goto done;
+    r = jit_store_get_account(s, user, &a);
+    if (r == -ENOENT) {
+        ret = 0;
+        goto done;
+    }
+    if (r != 0 || (r = jit_store_get_grant(s, a.grant_id, &g)) != 0) {
+        fprintf(stderr, "jitctl: %s: %s\n", user, jit_store_error(s));
+        goto done;
+    }
+    ret = 0;
+    if ((a.state != JIT_ACCOUNT_RESERVED && a.state != JIT_ACCOUNT_ACTIVE)
+        || strcmp(g.status, "active") != 0 || now >= g.expires_at
+        || now >= a.expires
+        || g.not_before > now + (int64_t) conf->clock_skew)
+        goto done;
+    for (size_t i = 0; i < g.n_ssh_keys; i++)
+        if (strpbrk(g.ssh_keys[i], "\r\n") == NULL)
+            printf("%s\n", g.ssh_keys[i]);
+
+done:
+    jit_grant_free(&g);
+    jit_account_free(&a);
+    jit_store_close(s);
+    return ret;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -338,6 +422,19 @@ main(int argc, char **argv)
         if (load_conf(config, &conf) != 0)
             return 1;
         ret = cmd_list(&conf, json);
+    } else if (strcmp(cmd, "sync") == 0) {
+        if (argc != 0 || json)
+            return usage(stderr, EXIT_USAGE);
+        if (load_conf(config, &conf) != 0)
+            return 1;
+        openlog("jitctl", LOG_PID, LOG_AUTHPRIV);
+        ret = cmd_sync(&conf);
+    } else if (strcmp(cmd, "authorized-keys") == 0) {
+        if (argc != 1 || json)
+            return usage(stderr, EXIT_USAGE);
+        if (load_conf(config, &conf) != 0)
+            return 1;
+        ret = cmd_authorized_keys(&conf, argv[0]);
     } else if (strcmp(cmd, "show") == 0) {
         if (argc != 1)
             return usage(stderr, EXIT_USAGE);

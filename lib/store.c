@@ -664,6 +664,26 @@ done:
     return ret;
 }
 
+static int need_txn(struct jit_store *s);
+
+int
+jit_store_savepoint(struct jit_store *s)
+{
+    int ret = need_txn(s);
+
+    return ret ? ret : exec(s, "SAVEPOINT one");
+}
+
+void
+jit_store_savepoint_end(struct jit_store *s, int keep)
+{
+    if (!s->in_txn)
+        return;
+    if (!keep)
+        sqlite3_exec(s->db, "ROLLBACK TO one", NULL, NULL, NULL);
+    sqlite3_exec(s->db, "RELEASE one", NULL, NULL, NULL);
+}
+
 /* ---- writes ---- */
 
 static int

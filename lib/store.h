@@ -79,6 +79,10 @@ const char *jit_store_error(const struct jit_store *s);
 int jit_store_begin(struct jit_store *s);
 int jit_store_commit(struct jit_store *s);
 void jit_store_rollback(struct jit_store *s);
+/* Inside a transaction: mark a point, and later keep what followed it or
+ * undo just that (one item of a batch that must not spoil the rest). */
+int jit_store_savepoint(struct jit_store *s);
+void jit_store_savepoint_end(struct jit_store *s, int keep);
 
 /* Writes; each must run between begin and commit. */
 int jit_store_put_grant(struct jit_store *s, const struct jit_grant *g);

@@ -1,0 +1,149 @@
+#include "config.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+#include <time.h>
+
+#include "api.h"
+#include "login.h"
+#include "sync.h"
+
+static void
+audit_grant(const struct jit_log *log, int prio, const char *result,
+            const char *reason, const struct jit_grant *g)
+{
+    struct jit_audit au = {
+        .event = "sync", .result = result, .reason = reason,
+        .user = g->username, .requester = g->requester,
+        .credential = g->credential, .grant = g->id,
+        .expires = g->expires_at,
+    };
+
+    jit_audit(log, prio, &au);
+}
+
+static const char *
+store_reason(int ret)
+{
+    switch (ret) {
+    case -EEXIST:
+        return "name_taken";
+    case -EPERM:
+        return "group_not_allowed";
+    case -ENOSPC:
+        return "no_free_id";
+    case -EINVAL:
+        return "bad_name";
+    default:
+        return "store_error";
+    }
+}
+
+/* One grant, under the caller's savepoint.  Returns the audit reason of a
+ * refusal, or NULL with *what set to what was done. */
+static const char *
+sync_grant(struct jit_store *s, const struct jit_conf *conf,
+           const struct jit_grant *g, int64_t now, const char **what)
+{
+    struct jit_account a = { 0 }, other = { 0 };
+    const char *why = NULL;
+    int ret;
+
+    *what = NULL;
+    if ((why = jit_grant_misfit(g, conf, g->username, now)) != NULL)
+        return why;
+    if ((ret = jit_store_put_grant(s, g)) != 0)
+        return "store_error";
+    ret = jit_store_get_account(s, g->username, &a);
+    if (ret == 0) {
+        if (strcmp(a.requester, g->requester) != 0
+            || strcmp(a.credential, g->credential) != 0)
+            why = "name_conflict";
+        else if (a.state != JIT_ACCOUNT_RESERVED
+                 && a.state != JIT_ACCOUNT_ACTIVE)
+            why = "account_disabling";
+        else if (strcmp(a.grant_id, g->id) == 0 && a.expires == g->expires_at)
+            *what = "unchanged";
+        else if (a.sessions > 0 && strcmp(a.grant_id, g->id) != 0)
+            why = "duplicate_grant"; /* sessions run under the old grant */
+        else if ((ret = jit_store_rebind(s, g->username, g)) != 0)
+            why = store_reason(ret);
+        else
+            *what = "updated";
+    } else if (ret == -ENOENT) {
+        if (jit_store_find_account(s, g->requester, g->credential, &other)
+            == 0)
+            why = "duplicate_grant";
+        else if ((ret = jit_store_reserve(s, g, now, &a)) != 0)
+            why = store_reason(ret);
+        else
+            *what = "reserved";
+    } else {
+        why = "store_error";
+    }
+    jit_account_free(&other);
+    jit_account_free(&a);
+    return why;
+}
+
+int
+jit_sync_once(struct jit_store *s, const struct jit_conf *conf,
+              const struct jit_log *log, struct jit_sync_stats *st,
+              const char **api_reason)
+{
+    struct jit_api_error err;
+    struct jit_grant *v = NULL;
+    char *etag = NULL;
+    size_t n = 0;
+    int64_t now = (int64_t) time(NULL);
+    int ret;
+
+    memset(st, 0, sizeof(*st));
+    *api_reason = NULL;
+    if (jit_api_list_grants(conf, NULL, 0, &v, &n, &etag, &err)
+        != JIT_API_OK) {
+        *api_reason = err.reason;
+        jit_logf(log, LOG_ERR, "sync: API: %s: %s", err.reason, err.detail);
+        return -EIO;
+    }
+    st->grants = n;
+    if ((ret = jit_store_begin(s)) != 0)
+        goto done;
+    for (size_t i = 0; i < n; i++) {
+        const char *what = NULL, *why;
+
+        if ((ret = jit_store_savepoint(s)) != 0)
+            goto fail;
+        why = sync_grant(s, conf, &v[i], now, &what);
+        jit_store_savepoint_end(s, why == NULL);
+        if (why != NULL) {
+            st->refused++;
+            if (strcmp(why, "store_error") == 0)
+                jit_logf(log, LOG_ERR, "sync: %s: %s", v[i].username,
+                         jit_store_error(s));
+            audit_grant(log, LOG_NOTICE, "deny", why, &v[i]);
+        } else if (strcmp(what, "unchanged") == 0) {
+            st->unchanged++;
+        } else {
+            if (strcmp(what, "reserved") == 0)
+                st->reserved++;
+            else
+                st->updated++;
+            audit_grant(log, LOG_NOTICE, "allow", what, &v[i]);
+        }
+    }
+    if ((ret = jit_store_commit(s)) != 0)
+        goto fail;
+    goto done;
+
+fail:
+    jit_logf(log, LOG_ERR, "sync: state store: %s", jit_store_error(s));
+    jit_store_rollback(s);
+done:
+    free(etag);
+    jit_grants_free(v, n);
+    return ret;
+}

@@ -1,0 +1,36 @@
+/*
+ * Sync: learn this host's active grants from the API and reserve their
+ * accounts, so that sshd (which looks the user up before PAM runs) can
+ * resolve them before the first login.  One shot here; `jitctl daemon`
+ * makes it a long poll.
+ */
+#ifndef JIT_SYNC_H
+#define JIT_SYNC_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "audit.h"
+#include "conf.h"
+#include "store.h"
+
+#pragma GCC visibility push(hidden)
+
+struct jit_sync_stats {
+    size_t grants;    /* in the API's answer */
+    size_t reserved;  /* new accounts */
+    size_t updated;   /* existing accounts moved to a new grant or expiry */
+    size_t unchanged;
+    size_t refused;   /* grants that do not fit or cannot be reserved */
+};
+
+/* One round: fetch, then one transaction for all of it (each grant under
+ * its own savepoint, so one bad grant spoils nothing else).  An API fault
+ * changes nothing.  0, or -EIO (API; reason in *api_reason) / -errno. */
+int jit_sync_once(struct jit_store *s, const struct jit_conf *conf,
+                  const struct jit_log *log, struct jit_sync_stats *st,
+                  const char **api_reason);
+
+#pragma GCC visibility pop
+
+#endif

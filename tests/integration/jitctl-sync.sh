@@ -1,0 +1,48 @@
+#!/bin/sh
+# jitctl sync reserves the accounts of this host's active grants, so they
+# resolve before the first login (sshd needs that); jitctl authorized-keys
+# prints an active grant's keys and nothing for anyone else.
+. "$top_srcdir/tests/integration/lib.sh"
+require_ns
+setup_env
+setup_pam
+G=$T/api/grants
+soon=$(date -u -d '+4 seconds' +%Y-%m-%dT%H:%M:%SZ)
+grant_json alice "expires_at=\"$soon\"" > "$G/alice.json"
+grant_json dave > "$G/dave.json"
+grant_json bob 'host="db02.test"' > "$G/bob.json"
+grant_json carol 'groups=["sudo"]' > "$G/carol.json"
+
+out=$("$JITCTL" -c "$CONF" sync 2>"$T/sync.err")
+expect_eq "sync summary" "$out" "sync: 3 grants: 2 reserved, 0 updated, 0 unchanged, 1 refused"
+grep -q 'event="sync" result="deny" reason="group_not_allowed" user="carol"' "$T/sync.err" \
+    || fail "no audit line for carol: $(cat "$T/sync.err")"
+grep -q 'event="sync" result="allow" reason="reserved" user="alice" requester="alice@EXAMPLE.COM" credential="db-admin" grant="g-alice"' "$T/sync.err" \
+    || fail "no audit line for alice: $(cat "$T/sync.err")"
+ok "audit lines for reserved and refused grants"
+expect_eq "alice resolves before any login" "$(in_ns getent passwd alice | cut -d: -f1,3)" "alice:70000"
+expect_eq "dave too" "$(in_ns getent passwd dave | cut -d: -f1)" "dave"
+if in_ns getent passwd bob; then fail "another host's grant was reserved"; fi
+expect_eq "state reserved (no home yet)" "$("$JITCTL" -c "$CONF" show alice --json | grep '"state"' | tr -d ' ,')" '"state":"reserved"'
+[ ! -e "$T/home/alice" ] || fail "sync made a home"
+
+out=$("$JITCTL" -c "$CONF" sync 2>/dev/null)
+expect_eq "second sync" "$out" "sync: 3 grants: 0 reserved, 0 updated, 2 unchanged, 1 refused"
+
+keys=$("$JITCTL" -c "$CONF" authorized-keys alice)
+expect_eq "authorized-keys alice" "$keys" "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIO alice@laptop"
+expect_eq "authorized-keys root: nothing" "$("$JITCTL" -c "$CONF" authorized-keys root; echo "rc=$?")" "rc=0"
+expect_eq "authorized-keys of a name nobody has: nothing" "$("$JITCTL" -c "$CONF" authorized-keys zed; echo "rc=$?")" "rc=0"
+expect_eq "authorized-keys of an invalid name: nothing" "$("$JITCTL" -c "$CONF" authorized-keys '../x'; echo "rc=$?")" "rc=0"
+
+# The API failing changes nothing.
+echo hang > "$T/api/faults/dave"
+sed "s|^api_url = .*|api_url = https://127.0.0.1:1/|" "$CONF" > "$T/down.conf"; chmod 600 "$T/down.conf"
+rc=0; "$JITCTL" -c "$T/down.conf" sync >/dev/null 2>"$T/sync.err" || rc=$?
+expect_eq "sync with the API down fails" "$rc" 1
+grep -q 'the API failed (unreachable); nothing changed' "$T/sync.err" || fail "$(cat "$T/sync.err")"
+expect_eq "accounts kept" "$("$JITCTL" -c "$CONF" list --json | grep -c '"name"')" 2
+
+# After the grant's end, no keys (sshd falls back to its own files).
+while [ "$(date +%s)" -le "$(date -d "$soon" +%s)" ]; do sleep 0.2; done
+expect_eq "authorized-keys after expiry: nothing" "$("$JITCTL" -c "$CONF" authorized-keys alice)" ""
