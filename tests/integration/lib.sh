@@ -34,7 +34,7 @@ if readelf -d "$NSSMOD" 2>/dev/null | grep -q 'libasan'; then
 fi
 
 # Host files that must come out of every test byte-identical.
-HOST_FILES="/etc/passwd /etc/group /etc/shadow /etc/gshadow /etc/nsswitch.conf"
+HOST_FILES="/etc/passwd /etc/group /etc/shadow /etc/gshadow /etc/nsswitch.conf $(ls -d /etc/sudoers /etc/sudoers.d/* /etc/pam.d/* /etc/ssh/sshd_config 2>/dev/null | tr "\n" " ")"
 host_sums() { sha256sum $HOST_FILES 2>/dev/null || true; }
 
 # T: a fresh directory with jit.conf and a state dir; removed on exit.

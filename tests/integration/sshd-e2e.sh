@@ -1,0 +1,122 @@
+#!/bin/sh
+# End to end with the real OpenSSH server on loopback, in a private mount
+# namespace with its own sshd_config, port, PAM service and nsswitch.conf:
+# a granted user logs in with the grant's key, gets a shell with the
+# grant's groups and a 0700 home of their own; without a grant, or after
+# expiry, the login is refused; with on_logout delete the account is gone
+# after logout.  This machine's /etc stays byte-identical (lib.sh checks
+# passwd, group, shadow, gshadow, nsswitch.conf, sudoers*, pam.d, ssh).
+. "$top_srcdir/tests/integration/lib.sh"
+require_ns
+[ -x /usr/sbin/sshd ] || skip "needs openssh-server"
+command -v ssh >/dev/null || skip "needs ssh"
+[ -z "$PRELOAD" ] || skip "sshd does not load a sanitizer-built module (ASan runtime must come first)"
+setup_env
+setup_pam
+G=$T/api/grants
+MULTIARCH=$(gcc -print-multiarch 2>/dev/null || echo x86_64-linux-gnu)
+LIBDIR=/usr/lib/$MULTIARCH
+[ -d "$LIBDIR" ] || skip "no $LIBDIR"
+
+ssh-keygen -q -t ed25519 -N '' -f "$T/host_ed25519"
+ssh-keygen -q -t ed25519 -N '' -C alice@laptop -f "$T/client"
+PORT=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+mkdir -p "$T/nsslib" "$T/sshpam"
+cp "$NSSMOD" "$T/nsslib/libnss_jit.so.2"
+cat > "$T/sshpam/sshd" <<SVC
+auth     required  pam_deny.so
+account  required  $PAMMOD config=$CONF
+account  required  pam_permit.so
+session  required  $PAMMOD config=$CONF
+session  required  pam_permit.so
+password required  pam_deny.so
+SVC
+# sshd refuses an AuthorizedKeysCommand under a world-writable directory
+# (/tmp): the wrapper lives on the namespace's own /run.
+cat > "$T/sshd_config" <<CFG
+ListenAddress 127.0.0.1:$PORT
+HostKey $T/host_ed25519
+PidFile $T/sshd.pid
+UsePAM yes
+PubkeyAuthentication yes
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+AuthorizedKeysFile none
+AuthorizedKeysCommand /run/jit/authorized-keys %u
+AuthorizedKeysCommandUser root
+StrictModes no
+LogLevel VERBOSE
+CFG
+cat > "$T/run-sshd.sh" <<RUN
+#!/bin/sh
+set -e
+mount --bind $T/sshpam /etc/pam.d
+mount -t overlay overlay -o lowerdir=$T/nsslib:$LIBDIR $LIBDIR
+mount -t tmpfs -o mode=755 tmpfs /run
+mkdir -m 755 /run/sshd /run/jit
+printf '#!/bin/sh\nexec $JITCTL -c $CONF authorized-keys "\$1"\n' > /run/jit/authorized-keys
+chmod 755 /run/jit/authorized-keys
+/usr/sbin/sshd -t -f $T/sshd_config
+exec /usr/sbin/sshd -D -e -f $T/sshd_config
+RUN
+chmod 755 "$T/run-sshd.sh"
+in_ns "$T/run-sshd.sh" > "$T/sshd.log" 2>&1 &
+TEST_PIDS="$TEST_PIDS $!"
+for i in $(seq 1 100); do
+    grep -q "Server listening" "$T/sshd.log" 2>/dev/null && break
+    sleep 0.05
+done
+grep -q "Server listening" "$T/sshd.log" || fail "sshd did not start: $(cat "$T/sshd.log")"
+ok "sshd listening on 127.0.0.1:$PORT in its own namespace"
+
+sshc() { # USER CMD...
+    _u=$1
+    shift
+    ssh -p "$PORT" -i "$T/client" -o BatchMode=yes -o StrictHostKeyChecking=no \
+        -o UserKnownHostsFile=/dev/null -o IdentitiesOnly=yes -o LogLevel=ERROR \
+        -o ConnectTimeout=5 "$_u@127.0.0.1" "$@"
+}
+key=$(cat "$T/client.pub")
+
+# A grant with the key, delete on logout; sync so that sshd resolves alice.
+grant_json alice "ssh_keys=[\"$key\"]" > "$G/alice.json"
+"$JITCTL" -c "$CONF" sync >/dev/null 2>&1
+out=$(sshc alice 'id; stat -c "%a %U %G" "$HOME"; echo "home=$HOME"; ls -A "$HOME" | tr "\n" " "') \
+    || fail "alice could not log in: $(tail -20 "$T/sshd.log")"
+expect_eq "id in the session: the grant's groups" "$(echo "$out" | sed -n 1p)" \
+    "uid=70000(alice) gid=70000(alice) groups=70000(alice),44(video),100(users)"
+expect_eq "home 0700 and alice's" "$(echo "$out" | sed -n 2p)" "700 alice alice"
+expect_eq "HOME" "$(echo "$out" | sed -n 3p)" "home=$T/home/alice"
+expect_eq "skel copied" "$(echo "$out" | sed -n 4p)" ".config .profile "
+# close_session runs in sshd after the client is gone: give it a moment.
+for i in $(seq 1 100); do
+    in_ns getent passwd alice >/dev/null || break
+    sleep 0.05
+done
+if in_ns getent passwd alice >/dev/null; then fail "alice still exists after logout"; fi
+[ ! -e "$T/home/alice" ] || fail "alice's home is still there"
+ok "on_logout delete: account and home gone after logout"
+
+# Resolvable (synced) but the grant is gone at the API: refused by PAM.
+grant_json bob "ssh_keys=[\"$key\"]" > "$G/bob.json"
+"$JITCTL" -c "$CONF" sync >/dev/null 2>&1
+rm "$G/bob.json"
+if sshc bob true 2>/dev/null; then fail "bob logged in without a grant"; fi
+grep -q 'event="login" result="deny" reason="no_grant" user="bob"' "$T/sshd.log" 2>/dev/null \
+    || grep -q "Access denied for user bob by PAM account configuration" "$T/sshd.log" \
+    || fail "no denial for bob in the sshd log: $(tail -5 "$T/sshd.log")"
+ok "no grant: refused"
+
+# Nobody ever granted: sshd does not even know the name.
+if sshc zed true 2>/dev/null; then fail "zed logged in"; fi
+ok "unknown user: refused"
+
+# After expiry.
+soon=$(date -u -d '+3 seconds' +%Y-%m-%dT%H:%M:%SZ)
+grant_json carol "ssh_keys=[\"$key\"]" "expires_at=\"$soon\"" 'on_logout="keep"' > "$G/carol.json"
+"$JITCTL" -c "$CONF" sync >/dev/null 2>&1
+sshc carol true || fail "carol could not log in before expiry: $(tail -5 "$T/sshd.log")"
+ok "carol logs in before expiry"
+while [ "$(date +%s)" -le "$(date -d "$soon" +%s)" ]; do sleep 0.2; done
+if sshc carol true 2>/dev/null; then fail "carol logged in after expiry"; fi
+ok "after expiry: refused"
