@@ -86,10 +86,14 @@ expect_eq() {
 
 # Background servers this test started; stopped by pid on exit.
 TEST_PIDS=
+TEST_PIDFILES=
 stop_pids() {
+    for f in $TEST_PIDFILES; do
+        [ -s "$f" ] && TEST_PIDS="$TEST_PIDS $(cat "$f")"
+    done
     for p in $TEST_PIDS; do kill "$p" 2>/dev/null || true; done
     for p in $TEST_PIDS; do wait "$p" 2>/dev/null || true; done
-    TEST_PIDS=
+    TEST_PIDS= TEST_PIDFILES=
 }
 
 # start_api NAME CERT [server args]: the fault-injecting test API serving

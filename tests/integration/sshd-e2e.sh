@@ -60,8 +60,10 @@ chmod 755 /run/jit/authorized-keys
 exec /usr/sbin/sshd -D -e -f $T/sshd_config
 RUN
 chmod 755 "$T/run-sshd.sh"
+# $! is the shell running in_ns; sshd's own pid is in its PidFile.
 in_ns "$T/run-sshd.sh" > "$T/sshd.log" 2>&1 &
 TEST_PIDS="$TEST_PIDS $!"
+TEST_PIDFILES="$T/sshd.pid"
 for i in $(seq 1 100); do
     grep -q "Server listening" "$T/sshd.log" 2>/dev/null && break
     sleep 0.05
@@ -120,3 +122,8 @@ ok "carol logs in before expiry"
 while [ "$(date +%s)" -le "$(date -d "$soon" +%s)" ]; do sleep 0.2; done
 if sshc carol true 2>/dev/null; then fail "carol logged in after expiry"; fi
 ok "after expiry: refused"
+sshd_pid=$(cat "$T/sshd.pid")
+stop_pids
+for i in $(seq 1 50); do kill -0 "$sshd_pid" 2>/dev/null || break; sleep 0.05; done
+if kill -0 "$sshd_pid" 2>/dev/null; then fail "sshd $sshd_pid still running"; fi
+ok "sshd stopped by its pid"
