@@ -175,7 +175,8 @@ PY
 
 # pam_op USER OP...: pamtester through pam_wrapper in the namespace; its
 # output (with the module's syslog lines) in $PAM_OUT (default $T/pam.out),
-# status returned.
+# status returned.  PAM_UNDER (e.g. valgrind and its options) runs
+# pamtester under another program.
 pam_op() {
     _user=$1
     shift
@@ -183,7 +184,7 @@ pam_op() {
     in_ns env PAM_WRAPPER=1 PAM_WRAPPER_SERVICE_DIR="$T/pam.d" \
         PAM_WRAPPER_DEBUGLEVEL=2 \
         LD_PRELOAD="${PRELOAD:+$PRELOAD }libpam_wrapper.so" \
-        pamtester -I rhost=192.0.2.7 -I tty=ssh jittest "$_user" "$@" \
+        ${PAM_UNDER:-} pamtester -I rhost=192.0.2.7 -I tty=ssh jittest "$_user" "$@" \
         > "${PAM_OUT:-$T/pam.out}" 2>&1
     _rc=$?
     set -e

@@ -1,0 +1,33 @@
+#!/bin/sh
+# The module's allow, deny and fault paths under valgrind (memcheck, leak
+# check): the whole life of an account, a denial, a malformed answer.
+. "$top_srcdir/tests/integration/lib.sh"
+require_ns
+command -v pamtester >/dev/null || skip "needs pamtester"
+command -v valgrind >/dev/null || skip "needs valgrind"
+[ -z "$PRELOAD" ] || skip "sanitizer build: valgrind runs in the plain build"
+setup_env
+setup_pam
+PAM_UNDER="valgrind -q --error-exitcode=9 --leak-check=full --errors-for-leak-kinds=definite --log-file=$T/vg.%p"
+export PAM_UNDER
+vg() { # WHAT WANT-RC USER OP...
+    what=$1 want=$2 user=$3
+    shift 3
+    rc=0
+    pam_op "$user" "$@" || rc=$?
+    if [ -n "$(cat "$T"/vg.* 2>/dev/null)" ]; then
+        cat "$T"/vg.* | head -60
+        fail "$what: valgrind reports errors"
+    fi
+    [ "$rc" = "$want" ] || fail "$what: rc $rc, want $want: $(tail -5 "$T/pam.out")"
+    ok "$what: rc $rc, valgrind clean"
+}
+grant_json alice > "$T/api/grants/alice.json"
+vg "account, open and close with delete" 0 alice acct_mgmt open_session close_session
+audit_has 'event="account.deleted" result="ok"'
+vg "no grant" 1 bob acct_mgmt
+echo malformed > "$T/api/faults/carol"
+vg "malformed answer" 1 carol acct_mgmt
+echo huge > "$T/api/faults/dave"
+vg "oversized answer" 1 dave acct_mgmt
+vg "local user, ignored" 0 root acct_mgmt open_session close_session
