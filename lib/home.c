@@ -72,7 +72,9 @@ jit_home_base_open(const char *home_base, char *err, size_t errlen)
                                     | O_CLOEXEC);
         if (next < 0) {
             ret = fail(err, errlen, -errno, "home_base %s: %s: %s", home_base,
-                       part, errno == ELOOP ? "is a symlink" : strerror(errno));
+                       part, errno == ELOOP || errno == ENOTDIR
+                             ? "is a symlink or not a directory"
+                             : strerror(errno));
             goto done;
         }
         close(fd);
@@ -250,14 +252,15 @@ jit_home_create(const char *home_base, const char *name, const char *skel,
     if ((base = jit_home_base_open(home_base, err, errlen)) < 0)
         return base;
     if (mkdirat(base, name, 0700) != 0) {
-        if (errno == EEXIST && existing_home_ok(base, name, uid)) {
+        int e = errno;
+
+        if (e == EEXIST && existing_home_ok(base, name, uid)) {
             ret = 0;
             goto done;
         }
-        ret = fail(err, errlen, errno == EEXIST ? -EEXIST : -errno,
-                   "%s/%s: %s", home_base, name,
-                   errno == EEXIST ? "something else is already there"
-                                   : strerror(errno));
+        ret = fail(err, errlen, -e, "%s/%s: %s", home_base, name,
+                   e == EEXIST ? "something else is already there"
+                               : strerror(e));
         goto done;
     }
     /* From here the new directory is ours to remove on failure, but only

@@ -92,7 +92,7 @@ result "tsan-threads" $rc
 # 16 spinning readers starve the writer there.
 stage "valgrind: unit tests"
 rc=0
-for t in check_validate check_conf check_nssdb check_nss_contract check_store; do
+for t in check_validate check_conf check_nssdb check_nss_contract check_store check_grant check_login; do
     set +e
     (cd "$OUT/werror" && CK_FORK=no CK_TIMEOUT_MULTIPLIER=20 \
         valgrind -q --error-exitcode=9 --leak-check=full --errors-for-leak-kinds=definite \

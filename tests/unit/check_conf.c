@@ -256,8 +256,6 @@ main(void)
 {
     Suite *s = suite_create("conf");
     TCase *tc = tcase_create("core");
-    SRunner *sr;
-    int failed;
 
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, test_defaults);
@@ -270,9 +268,5 @@ main(void)
     tcase_add_test(tc, test_print_round_trip);
     tcase_add_test(tc, test_file_checks);
     suite_add_tcase(s, tc);
-    sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return t_run(s);
 }

@@ -10,6 +10,7 @@
 
 #include "grant.h"
 #include "timefmt.h"
+#include "testlib.h"
 
 #define GOOD \
     "{\"id\": \"g-7f3a\", \"credential\": \"db-admin\"," \
@@ -192,8 +193,6 @@ main(void)
 {
     Suite *s = suite_create("grant");
     TCase *tc = tcase_create("core");
-    SRunner *sr;
-    int failed;
 
     tcase_add_test(tc, test_good);
     tcase_add_test(tc, test_missing_and_mistyped);
@@ -202,9 +201,5 @@ main(void)
     tcase_add_test(tc, test_list);
     tcase_add_test(tc, test_times);
     suite_add_tcase(s, tc);
-    sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return t_run(s);
 }

@@ -417,8 +417,6 @@ main(void)
 {
     Suite *s = suite_create("nss_contract");
     TCase *tc = tcase_create("core");
-    SRunner *sr;
-    int failed;
 
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, test_passwd_contract);
@@ -432,9 +430,5 @@ main(void)
     tcase_add_test(tc, test_no_fd_left);
     tcase_add_test(tc, test_atfork_forgets_dead_pins);
     suite_add_tcase(s, tc);
-    sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return t_run(s);
 }

@@ -333,8 +333,6 @@ main(void)
 {
     Suite *s = suite_create("nssdb");
     TCase *tc = tcase_create("core");
-    SRunner *sr;
-    int failed;
 
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, test_round_trip);
@@ -346,9 +344,5 @@ main(void)
     tcase_add_test(tc, test_hostile_records);
     tcase_add_test(tc, test_map_checks_file);
     suite_add_tcase(s, tc);
-    sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return t_run(s);
 }

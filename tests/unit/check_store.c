@@ -440,13 +440,75 @@ START_TEST(test_newer_schema_refused)
 }
 END_TEST
 
+/* A kept account moved to a later grant; session counts; lookups by
+ * requester and credential; savepoints undo one item only. */
+START_TEST(test_rebind_sessions_savepoint)
+{
+    struct jit_grant g1 = grant("g-1", "alice", "a@X", "db");
+    struct jit_grant g2 = grant("g-2", "alice", "a@X", "db");
+    struct jit_grant other = grant("g-3", "alice", "b@X", "db");
+    struct jit_grant bob = grant("g-4", "bob", "bob@X", "db");
+    struct jit_grant got;
+    struct jit_account a, dummy;
+    uint32_t left = 99;
+
+    ck_assert_int_eq(reserve(&g1, 2000, NULL), 0);
+    ck_assert_int_eq(jit_store_begin(store), 0);
+    ck_assert_int_eq(jit_store_set_state(store, "alice", JIT_ACCOUNT_ACTIVE), 0);
+    ck_assert_int_eq(jit_store_add_sessions(store, "alice", 1, &left), 0);
+    ck_assert_uint_eq(left, 1);
+    ck_assert_int_eq(jit_store_add_sessions(store, "alice", -1, &left), 0);
+    ck_assert_uint_eq(left, 0);
+    ck_assert_int_eq(jit_store_add_sessions(store, "alice", -1, &left), 0);
+    ck_assert_uint_eq(left, 0); /* never below zero */
+    ck_assert_int_eq(jit_store_add_sessions(store, "nobody", 1, &left),
+                     -ENOENT);
+    g2.expires_at = 1800000000;
+    ck_assert_int_eq(jit_store_put_grant(store, &g2), 0);
+    ck_assert_int_eq(jit_store_rebind(store, "alice", &g2), 0);
+    /* Another requester cannot take the account over. */
+    ck_assert_int_eq(jit_store_rebind(store, "alice", &other), -ENOENT);
+    ck_assert_int_eq(jit_store_commit(store), 0);
+    ck_assert_int_eq(jit_store_get_account(store, "alice", &a), 0);
+    ck_assert_str_eq(a.grant_id, "g-2");
+    ck_assert_int_eq(a.expires, 1800000000);
+    ck_assert_int_eq(a.state, JIT_ACCOUNT_RESERVED);
+    ck_assert_int_eq(a.rebound, 1);
+    jit_account_free(&a);
+    ck_assert_int_eq(jit_store_find_account(store, "a@X", "db", &a), 0);
+    ck_assert_str_eq(a.name, "alice");
+    jit_account_free(&a);
+    ck_assert_int_eq(jit_store_find_account(store, "a@X", "web", &a),
+                     -ENOENT);
+    ck_assert_int_eq(jit_store_get_grant(store, "g-2", &got), 0);
+    ck_assert_str_eq(got.requester, "a@X");
+    ck_assert_int_eq(got.expires_at, 1800000000);
+    jit_grant_free(&got);
+    ck_assert_int_eq(jit_store_get_grant(store, "g-none", &got), -ENOENT);
+
+    /* Active again: the next opening is no longer a re-enable. */
+    ck_assert_int_eq(jit_store_begin(store), 0);
+    ck_assert_int_eq(jit_store_set_state(store, "alice", JIT_ACCOUNT_ACTIVE), 0);
+    /* A savepoint undone takes bob's reservation only. */
+    ck_assert_int_eq(jit_store_savepoint(store), 0);
+    ck_assert_int_eq(jit_store_put_grant(store, &bob), 0);
+    ck_assert_int_eq(jit_store_reserve(store, &bob, 2000, &dummy), 0);
+    jit_account_free(&dummy);
+    jit_store_savepoint_end(store, 0);
+    ck_assert_int_eq(jit_store_commit(store), 0);
+    ck_assert_int_eq(jit_store_get_account(store, "bob", &a), -ENOENT);
+    ck_assert_int_eq(jit_store_get_account(store, "alice", &a), 0);
+    ck_assert_int_eq(a.rebound, 0);
+    ck_assert_int_eq(a.state, JIT_ACCOUNT_ACTIVE);
+    jit_account_free(&a);
+}
+END_TEST
+
 int
 main(void)
 {
     Suite *s = suite_create("store");
     TCase *tc = tcase_create("core");
-    SRunner *sr;
-    int failed;
 
     tcase_set_timeout(tc, 30);
     tcase_add_checked_fixture(tc, setup, teardown);
@@ -461,10 +523,7 @@ main(void)
     tcase_add_test(tc, test_lost_snapshot_rederived);
     tcase_add_test(tc, test_unsafe_state_dir);
     tcase_add_test(tc, test_newer_schema_refused);
+    tcase_add_test(tc, test_rebind_sessions_savepoint);
     suite_add_tcase(s, tc);
-    sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return t_run(s);
 }

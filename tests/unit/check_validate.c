@@ -8,6 +8,7 @@
 #include <stdlib.h>
 
 #include "validate.h"
+#include "testlib.h"
 
 START_TEST(test_names_rejected)
 {
@@ -94,8 +95,6 @@ main(void)
 {
     Suite *s = suite_create("validate");
     TCase *tc = tcase_create("core");
-    SRunner *sr;
-    int failed;
 
     tcase_add_test(tc, test_names_rejected);
     tcase_add_test(tc, test_names_accepted);
@@ -103,9 +102,5 @@ main(void)
     tcase_add_test(tc, test_ids);
     tcase_add_test(tc, test_parse_u32);
     suite_add_tcase(s, tc);
-    sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return t_run(s);
 }

@@ -115,3 +115,15 @@ t_write_file(const char *path, const void *data, size_t len, mode_t mode)
     ck_assert_int_eq(rename(tmp, path), 0);
     free(tmp);
 }
+
+int
+t_run(Suite *s)
+{
+    SRunner *sr = srunner_create(s);
+    int failed;
+
+    srunner_run_all(sr, CK_NORMAL);
+    failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}

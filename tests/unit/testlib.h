@@ -36,4 +36,8 @@ void t_build(const struct t_accounts *a, uint64_t gen,
 void t_write_file(const char *path, const void *data, size_t len,
                   mode_t mode);
 
+/* Run the suite (CK_NORMAL); the exit status for main. */
+#include <check.h>
+int t_run(Suite *s);
+
 #endif

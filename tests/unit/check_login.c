@@ -1,0 +1,232 @@
+/* Unit tests: audit lines (lib/audit.c), whether a grant fits
+ * (lib/login.c), homes made and removed without following symlinks
+ * (lib/home.c); threats on log forging, clock skew and hostile homes. */
+#include "config.h"
+
+#include <check.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "audit.h"
+#include "conf.h"
+#include "home.h"
+#include "login.h"
+#include "testlib.h"
+
+START_TEST(test_audit_format)
+{
+    struct jit_audit a = {
+        .event = "login", .result = "deny", .reason = "no_grant",
+        .user = "alice", .requester = "eve\" result=\"allow\nFAKE\x1b[2J",
+        .rhost = "192.0.2.7", .expires = 1795514400,
+    };
+    char *line = jit_audit_format(&a);
+
+    ck_assert_ptr_nonnull(line);
+    ck_assert_str_eq(line,
+                     "event=\"login\" result=\"deny\" reason=\"no_grant\""
+                     " user=\"alice\""
+                     " requester=\"eve\\\" result=\\\"allow\\nFAKE\\x1b[2J\""
+                     " rhost=\"192.0.2.7\" expires=\"2026-11-24T10:00:00Z\"");
+    ck_assert_ptr_null(strchr(line, '\n'));
+    free(line);
+}
+END_TEST
+
+/* Writable copies: struct jit_grant holds char *. */
+static char id[] = "g-1", cred[] = "db", req[] = "a@X", user[] = "alice",
+            host1[] = "web01", host2[] = "web02", reason[] = "r",
+            active[] = "active", revoked[] = "revoked", expired[] = "expired",
+            keep[] = "keep";
+
+static struct jit_grant
+mkgrant(void)
+{
+    struct jit_grant g = {
+        .id = id, .credential = cred, .requester = req, .username = user,
+        .host = host1, .reason = reason, .status = active,
+        .on_logout = keep, .not_before = 1000, .expires_at = 2000,
+    };
+    return g;
+}
+
+START_TEST(test_misfit)
+{
+    struct jit_conf c;
+    struct jit_grant g = mkgrant();
+
+    ck_assert_int_eq(jit_conf_init(&c), 0);
+    c.host = strdup("web01");
+    c.clock_skew = 60;
+    ck_assert_ptr_null(jit_grant_misfit(&g, &c, "alice", 1500));
+    ck_assert_str_eq(jit_grant_misfit(&g, &c, "bob", 1500), "wrong_user");
+    ck_assert_ptr_null(jit_grant_misfit(&g, &c, "alice", 940));
+    ck_assert_str_eq(jit_grant_misfit(&g, &c, "alice", 939), "not_yet_valid");
+    ck_assert_ptr_null(jit_grant_misfit(&g, &c, "alice", 1999));
+    ck_assert_str_eq(jit_grant_misfit(&g, &c, "alice", 2000), "grant_expired");
+    g.status = revoked;
+    ck_assert_str_eq(jit_grant_misfit(&g, &c, "alice", 1500), "grant_revoked");
+    g.status = expired;
+    ck_assert_str_eq(jit_grant_misfit(&g, &c, "alice", 1500), "grant_expired");
+    g.status = active;
+    g.host = host2;
+    ck_assert_str_eq(jit_grant_misfit(&g, &c, "alice", 1500), "wrong_host");
+    jit_conf_free(&c);
+}
+END_TEST
+
+static char errbuf[512];
+
+START_TEST(test_home_create_and_remove)
+{
+    char *dir = t_mkdtemp(), *base = t_path(dir, "home/jit");
+    char *skel = t_path(dir, "skel"), *p;
+    struct stat st;
+    int created = -1;
+
+    ck_assert_int_eq(mkdir(skel, 0755), 0);
+    p = t_path(skel, ".profile");
+    t_write_file(p, "x\n", 2, 0644);
+    free(p);
+    p = t_path(skel, "link");
+    ck_assert_int_eq(symlink("/etc/passwd", p), 0);
+    free(p);
+    /* home_base is created, 0755, whatever is missing of it. */
+    ck_assert_int_eq(jit_home_create(base, "alice", skel, 70001, 70001,
+                                     &created, errbuf, sizeof(errbuf)), 0);
+    ck_assert_int_eq(created, 1);
+    p = t_path(base, "alice");
+    ck_assert_int_eq(lstat(p, &st), 0);
+    ck_assert_uint_eq(st.st_mode & 07777, 0700);
+    ck_assert_uint_eq(st.st_uid, 70001);
+    free(p);
+    p = t_path(base, "alice/link");
+    ck_assert_int_eq(lstat(p, &st), 0);
+    ck_assert(S_ISLNK(st.st_mode)); /* copied as a link, not followed */
+    ck_assert_uint_eq(st.st_uid, 70001);
+    free(p);
+    /* A second session: the home is the account's own, accepted. */
+    ck_assert_int_eq(jit_home_create(base, "alice", skel, 70001, 70001,
+                                     &created, errbuf, sizeof(errbuf)), 0);
+    ck_assert_int_eq(created, 0);
+    /* Someone else's uid: refused. */
+    ck_assert_int_eq(jit_home_create(base, "alice", skel, 70002, 70002,
+                                     &created, errbuf, sizeof(errbuf)),
+                     -EEXIST);
+    ck_assert_int_eq(jit_home_remove(base, "alice", errbuf, sizeof(errbuf)),
+                     0);
+    p = t_path(base, "alice");
+    ck_assert_int_eq(lstat(p, &st), -1);
+    free(p);
+    ck_assert_int_eq(jit_home_remove(base, "alice", errbuf, sizeof(errbuf)),
+                     0); /* nothing there is fine */
+    t_rmtree(dir);
+    free(dir);
+    free(base);
+    free(skel);
+}
+END_TEST
+
+START_TEST(test_home_symlinks)
+{
+    char *dir = t_mkdtemp(), *base = t_path(dir, "home");
+    char *canary = t_path(dir, "canary"), *p, *q;
+    struct stat st;
+    int created = -1;
+
+    ck_assert_int_eq(mkdir(base, 0755), 0);
+    ck_assert_int_eq(mkdir(canary, 0755), 0);
+    p = t_path(canary, "keep");
+    t_write_file(p, "x", 1, 0644);
+    free(p);
+    /* A symlink where the home goes: refused and left alone. */
+    p = t_path(base, "eve");
+    ck_assert_int_eq(symlink(canary, p), 0);
+    ck_assert_int_eq(jit_home_create(base, "eve", NULL, 70001, 70001,
+                                     &created, errbuf, sizeof(errbuf)),
+                     -EEXIST);
+    ck_assert_int_eq(lstat(p, &st), 0);
+    ck_assert(S_ISLNK(st.st_mode));
+    /* Removing it removes the link, never what it points to. */
+    ck_assert_int_eq(jit_home_remove(base, "eve", errbuf, sizeof(errbuf)), 0);
+    ck_assert_int_eq(lstat(p, &st), -1);
+    free(p);
+    /* A home holding a symlink to the canary: the link goes, the canary
+     * stays. */
+    ck_assert_int_eq(jit_home_create(base, "eve", NULL, 70001, 70001,
+                                     &created, errbuf, sizeof(errbuf)), 0);
+    p = t_path(base, "eve/a");
+    ck_assert_int_eq(mkdir(p, 0755), 0);
+    free(p);
+    p = t_path(base, "eve/a/b");
+    ck_assert_int_eq(symlink(canary, p), 0);
+    free(p);
+    ck_assert_int_eq(jit_home_remove(base, "eve", errbuf, sizeof(errbuf)), 0);
+    q = t_path(canary, "keep");
+    ck_assert_int_eq(stat(q, &st), 0);
+    free(q);
+    /* home_base itself a symlink: refused. */
+    p = t_path(dir, "linkbase");
+    ck_assert_int_eq(symlink(base, p), 0);
+    ck_assert_int_lt(jit_home_create(p, "eve", NULL, 70001, 70001, &created,
+                                     errbuf, sizeof(errbuf)), 0);
+    ck_assert_ptr_nonnull(strstr(errbuf, "symlink"));
+    free(p);
+    /* Bad names never reach the file system. */
+    ck_assert_int_eq(jit_home_create(base, "../x", NULL, 70001, 70001,
+                                     &created, errbuf, sizeof(errbuf)),
+                     -EINVAL);
+    ck_assert_int_eq(jit_home_remove(base, "..", errbuf, sizeof(errbuf)),
+                     -EINVAL);
+    t_rmtree(dir);
+    free(dir);
+    free(base);
+    free(canary);
+}
+END_TEST
+
+START_TEST(test_home_archive)
+{
+    char *dir = t_mkdtemp(), *base = t_path(dir, "home"), *p;
+    struct stat st;
+    int created;
+
+    ck_assert_int_eq(jit_home_create(base, "ann", NULL, 70001, 70001,
+                                     &created, errbuf, sizeof(errbuf)), 0);
+    ck_assert_int_eq(jit_home_archive(base, "ann", "123.70001", errbuf,
+                                      sizeof(errbuf)), 0);
+    p = t_path(base, ".archive");
+    ck_assert_int_eq(stat(p, &st), 0);
+    ck_assert_uint_eq(st.st_mode & 07777, 0700);
+    free(p);
+    p = t_path(base, ".archive/ann.123.70001");
+    ck_assert_int_eq(stat(p, &st), 0);
+    free(p);
+    t_rmtree(dir);
+    free(dir);
+    free(base);
+}
+END_TEST
+
+int
+main(void)
+{
+    Suite *s = suite_create("login");
+    TCase *tc = tcase_create("core");
+
+    tcase_add_test(tc, test_audit_format);
+    tcase_add_test(tc, test_misfit);
+    if (geteuid() == 0) {
+        /* chown to another uid needs root. */
+        tcase_add_test(tc, test_home_create_and_remove);
+        tcase_add_test(tc, test_home_symlinks);
+        tcase_add_test(tc, test_home_archive);
+    }
+    suite_add_tcase(s, tc);
+    return t_run(s);
+}
