@@ -303,10 +303,31 @@ done:
     return st;
 }
 
-/* A handle and the URL api_url/v1/hosts/{host}/grants[/{user}][query]. */
+struct jit_api {
+    CURL *h;
+};
+
+struct jit_api *
+jit_api_new(void)
+{
+    return calloc(1, sizeof(struct jit_api));
+}
+
+void
+jit_api_free(struct jit_api *api)
+{
+    if (api == NULL)
+        return;
+    curl_easy_cleanup(api->h);
+    free(api);
+}
+
+/* A handle and the URL api_url/v1/hosts/{host}/grants[/{user}][query].
+ * With api, its handle is reset and reused: every option is set again,
+ * but the open connection and TLS session stay. */
 static enum jit_api_status
-start(const struct jit_conf *c, const char *user, const char *query,
-      CURL **h, char **url, struct jit_api_error *err)
+start(const struct jit_conf *c, struct jit_api *api, const char *user,
+      const char *query, CURL **h, char **url, struct jit_api_error *err)
 {
     char *eh = NULL, *eu = NULL;
     size_t baselen;
@@ -319,8 +340,14 @@ start(const struct jit_conf *c, const char *user, const char *query,
         return fault(err, "internal_error", "curl_global_init failed");
     if (c->api_url == NULL || c->host == NULL)
         return fault(err, "config_error", "api_url or host not set");
-    if ((*h = curl_easy_init()) == NULL)
+    if (api != NULL && api->h != NULL) {
+        curl_easy_reset(api->h);
+        *h = api->h;
+    } else if ((*h = curl_easy_init()) == NULL) {
         return fault(err, "internal_error", "curl_easy_init failed");
+    } else if (api != NULL) {
+        api->h = *h;
+    }
     eh = escape(*h, c->host);
     eu = user ? escape(*h, user) : NULL;
     if (eh == NULL || (user != NULL && eu == NULL)) {
@@ -347,6 +374,14 @@ enum jit_api_status
 jit_api_get_grant(const struct jit_conf *c, const char *username,
                   struct jit_grant *g, struct jit_api_error *err)
 {
+    return jit_api_get_grant_with(c, NULL, username, g, err);
+}
+
+enum jit_api_status
+jit_api_get_grant_with(const struct jit_conf *c, struct jit_api *api,
+                       const char *username, struct jit_grant *g,
+                       struct jit_api_error *err)
+{
     struct body b = { NULL, 0, 0, c->max_response_size, 0 };
     enum jit_api_status st;
     char *url = NULL, why[200];
@@ -356,7 +391,7 @@ jit_api_get_grant(const struct jit_conf *c, const char *username,
     memset(g, 0, sizeof(*g));
     err->reason = NULL;
     err->detail[0] = '\0';
-    if ((st = start(c, username, NULL, &h, &url, err)) != JIT_API_OK)
+    if ((st = start(c, api, username, NULL, &h, &url, err)) != JIT_API_OK)
         goto done;
     if ((st = get(c, h, url, NULL, 0, &http, &b, NULL, err)) != JIT_API_OK)
         goto done;
@@ -372,7 +407,8 @@ jit_api_get_grant(const struct jit_conf *c, const char *username,
 done:
     free(b.buf);
     free(url);
-    curl_easy_cleanup(h);
+    if (api == NULL)
+        curl_easy_cleanup(h);
     return st;
 }
 
@@ -394,7 +430,7 @@ jit_api_list_grants(const struct jit_conf *c, const char *etag_in,
     err->detail[0] = '\0';
     if (wait_s > 0)
         snprintf(query, sizeof(query), "?wait=%u", wait_s);
-    if ((st = start(c, NULL, query, &h, &url, err)) != JIT_API_OK)
+    if ((st = start(c, NULL, NULL, query, &h, &url, err)) != JIT_API_OK)
         goto done;
     st = get(c, h, url, etag_in, wait_s, &http, &b, &etag, err);
     if (st != JIT_API_OK)

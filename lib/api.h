@@ -36,6 +36,18 @@ enum jit_api_status jit_api_get_grant(const struct jit_conf *conf,
                                       struct jit_grant *g,
                                       struct jit_api_error *err);
 
+/* A connection kept between calls (pam_jit's account and session steps
+ * in one PAM handle): the second call skips the TCP and TLS handshakes.
+ * Not to be shared between threads. */
+struct jit_api;
+struct jit_api *jit_api_new(void);
+void jit_api_free(struct jit_api *api);
+enum jit_api_status jit_api_get_grant_with(const struct jit_conf *conf,
+                                           struct jit_api *api,
+                                           const char *username,
+                                           struct jit_grant *g,
+                                           struct jit_api_error *err);
+
 /* GET /v1/hosts/{host}/grants[?wait=S], with If-None-Match when etag_in
  * is set.  On JIT_API_OK the list and the new ETag (malloc'd, may be
  * NULL) are the caller's. */

@@ -140,18 +140,31 @@ event_detail(const struct jit_login *l, const char *reason)
     return text;
 }
 
+/* The store: the one the caller keeps between steps (store_slot), or a
+ * new one.  store_done closes only what is not kept. */
 static struct jit_store *
 store_open(struct jit_login *l)
 {
     struct jit_store *s = NULL;
     char *msg = NULL;
 
+    if (l->store_slot != NULL && *l->store_slot != NULL)
+        return *l->store_slot;
     if (jit_store_open(l->conf, l->host, &s, &msg) != 0) {
         jit_logf(&l->log, LOG_ERR, "state store: %s", msg ? msg : "?");
         s = NULL;
     }
     free(msg);
+    if (s != NULL && l->store_slot != NULL)
+        *l->store_slot = s;
     return s;
+}
+
+static void
+store_done(struct jit_login *l, struct jit_store *s)
+{
+    if (l->store_slot == NULL)
+        jit_store_close(s);
 }
 
 /* Put a denial that concerns a grant or one of our accounts into the
@@ -180,7 +193,7 @@ record_denial(struct jit_login *l, struct jit_store *s,
 
 done:
     if (own)
-        jit_store_close(s);
+        store_done(l, s);
     free(detail);
 }
 
@@ -205,7 +218,7 @@ live_grant(struct jit_login *l, const char *event, int ours,
     const char *misfit;
 
     memset(g, 0, sizeof(*g));
-    switch (jit_api_get_grant(l->conf, l->user, g, &err)) {
+    switch (jit_api_get_grant_with(l->conf, l->api, l->user, g, &err)) {
     case JIT_API_OK:
         break;
     case JIT_API_NOT_FOUND:
@@ -354,7 +367,7 @@ done:
     jit_account_free(&other);
     jit_account_free(&a);
     jit_grant_free(&g);
-    jit_store_close(s);
+    store_done(l, s);
     return v;
 }
 
@@ -456,7 +469,7 @@ done:
     free(detail);
     jit_account_free(&a);
     jit_grant_free(&g);
-    jit_store_close(s);
+    store_done(l, s);
     return v;
 }
 
@@ -470,7 +483,7 @@ jit_login_close_session(struct jit_login *l)
     char *detail = NULL;
     uint32_t left = 0;
     int64_t now = (int64_t) time(NULL);
-    int ret, delete_now;
+    int ret, delete_now, on_logout_delete;
 
     if (classify(l->conf, l->user) != OWNER_OURS) {
         l->reason = "other_source";
@@ -486,18 +499,24 @@ jit_login_close_session(struct jit_login *l)
         goto done;
     }
     detail = event_detail(l, NULL);
+    on_logout_delete = jit_store_get_grant(s, a.grant_id, &g) == 0
+                       && strcmp(g.on_logout, "delete") == 0;
+    /* The last logout of a delete-on-logout account marks it for teardown
+     * in the same transaction that counts the session out. */
     if (jit_store_begin(s) != 0
         || jit_store_add_sessions(s, a.name, -1, &left) != 0
         || jit_store_add_event(s, "session.closed", a.grant_id, a.name,
                                a.requester, detail, now) != 0
+        || (left == 0 && on_logout_delete
+            && a.state == JIT_ACCOUNT_ACTIVE
+            && jit_store_set_state(s, a.name, JIT_ACCOUNT_TEARING_DOWN) != 0)
         || jit_store_commit(s) != 0) {
         jit_logf(&l->log, LOG_ERR, "state store: %s", jit_store_error(s));
         jit_store_rollback(s);
         v = deny(l, s, "session.closed", "store_error", NULL, &a, 0);
         goto done;
     }
-    delete_now = left == 0 && jit_store_get_grant(s, a.grant_id, &g) == 0
-                 && strcmp(g.on_logout, "delete") == 0;
+    delete_now = left == 0 && on_logout_delete;
     audit(l, LOG_NOTICE, "session.closed", "ok",
           delete_now ? "last_logout" : left ? "sessions_left" : "kept",
           NULL, &a);
@@ -509,6 +528,6 @@ done:
     free(detail);
     jit_grant_free(&g);
     jit_account_free(&a);
-    jit_store_close(s);
+    store_done(l, s);
     return v;
 }

@@ -7,6 +7,7 @@
 
 #include <stdint.h>
 
+#include "api.h"
 #include "audit.h"
 #include "conf.h"
 #include "grant.h"
@@ -24,6 +25,12 @@ struct jit_login {
     const struct jit_conf *conf;
     const char *user, *service, *rhost, *tty;
     struct jit_log log;
+    /* A connection to reuse between steps, or NULL for a new one. */
+    struct jit_api *api;
+    /* Where the caller keeps the store between steps (opened here on
+     * first need, never closed here; it refers to conf, which must live
+     * as long), or NULL to open and close it in each step. */
+    struct jit_store **store_slot;
     /* NULL: ask NSS (tests replace it, see store.h). */
     const struct jit_store_host *host;
     /* Out: the audit reason of the last decision (static string). */

@@ -34,6 +34,8 @@ struct jit_store {
     int in_txn;
     const struct jit_conf *conf;
     struct jit_store_host host;
+    uint32_t alloc_hint; /* next id to try in this transaction */
+    int nss_dirty;       /* this transaction changed what NSS shows */
     char err[256];
 };
 
@@ -433,8 +435,9 @@ jit_store_open(const struct jit_conf *conf, const struct jit_store_host *host,
     }
     /* A crash between commit and rename left an older snapshot. */
     if (snapshot_generation(s->dirfd) != jit_store_generation(s)) {
-        if ((ret = jit_store_begin(s)) != 0
-            || (ret = jit_store_commit(s)) != 0) {
+        if ((ret = jit_store_begin(s)) == 0)
+            s->nss_dirty = 1;
+        if (ret != 0 || (ret = jit_store_commit(s)) != 0) {
             snprintf(err, sizeof(err), "%s: re-deriving the snapshot: %s",
                      conf->state_dir, s->err);
             goto done;
@@ -483,6 +486,8 @@ jit_store_begin(struct jit_store *s)
         return ret;
     }
     s->in_txn = 1;
+    s->alloc_hint = 0;
+    s->nss_dirty = 0;
     return 0;
 }
 
@@ -607,6 +612,15 @@ jit_store_commit(struct jit_store *s)
     if (!s->in_txn) {
         set_err(s, "no transaction open");
         return -EINVAL;
+    }
+    /* Sessions, states and events are not in the snapshot: such a commit
+     * leaves it (and its generation) as it is. */
+    if (!s->nss_dirty) {
+        if ((ret = exec(s, "COMMIT")) == 0) {
+            s->in_txn = 0;
+            flock(s->lockfd, LOCK_UN);
+        }
+        goto done;
     }
     ret = exec(s, "UPDATE meta SET value = value + 1"
                   " WHERE key = 'generation'");
@@ -765,57 +779,73 @@ jit_store_put_grant(struct jit_store *s, const struct jit_grant *g)
     return 0;
 }
 
+/* The lowest id >= from that no account holds and that is not in
+ * quarantine: one indexed query, whatever the number of ids in use (the
+ * candidates are `from` and the id after each one in use). */
 static int
-id_in_use(struct jit_store *s, uint32_t id, int64_t since, int *used)
+next_unused_id(struct jit_store *s, uint32_t from, int64_t since,
+               uint32_t *out)
 {
     sqlite3_stmt *st = NULL;
     int rc, ret;
 
-    ret = prepare(s, "SELECT 1 FROM accounts WHERE uid = ?1 OR gid = ?1"
-                     " UNION ALL SELECT 1 FROM uid_history"
-                     " WHERE uid = ?1 AND released > ?2 LIMIT 1", &st);
+    ret = prepare(s,
+                  "WITH cand(c) AS (SELECT ?1 UNION ALL"
+                  "  SELECT uid + 1 FROM accounts WHERE uid >= ?1 UNION ALL"
+                  "  SELECT uid + 1 FROM uid_history"
+                  "   WHERE uid >= ?1 AND released > ?2)"
+                  " SELECT min(c) FROM cand WHERE c <= ?3"
+                  "  AND NOT EXISTS (SELECT 1 FROM accounts WHERE uid = c)"
+                  "  AND NOT EXISTS (SELECT 1 FROM uid_history"
+                  "   WHERE uid = c AND released > ?2)", &st);
     if (ret != 0)
         return ret;
-    sqlite3_bind_int64(st, 1, id);
+    sqlite3_bind_int64(st, 1, from);
     sqlite3_bind_int64(st, 2, since);
+    sqlite3_bind_int64(st, 3, s->conf->uid_max);
     rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW)
-        *used = 1;
-    else if (rc == SQLITE_DONE)
-        *used = 0;
-    else
+    if (rc != SQLITE_ROW)
         ret = sql_fail(s, rc, "uid lookup");
+    else if (sqlite3_column_type(st, 0) == SQLITE_NULL)
+        ret = -ENOSPC;
+    else
+        *out = (uint32_t) sqlite3_column_int64(st, 0);
     sqlite3_finalize(st);
     return ret;
 }
 
 /* The lowest id of the range that no account holds, that is out of
- * quarantine, and that no other source on the host owns. */
+ * quarantine, and that no other source on the host owns.  Within one
+ * transaction ids only grow, so a batch (sync) starts after the last. */
 static int
 allocate_id(struct jit_store *s, int64_t now, uint32_t *out)
 {
     const struct jit_conf *c = s->conf;
     int64_t since = now - (int64_t) c->uid_quarantine;
+    uint32_t id = s->alloc_hint > c->uid_min ? s->alloc_hint : c->uid_min;
+    int ret;
 
-    for (uint64_t id = c->uid_min; id <= c->uid_max; id++) {
-        int used = 0, ret;
-
-        if (jit_id_check((uint32_t) id, c->uid_min, c->uid_max) != 0)
-            continue;
-        if ((ret = id_in_use(s, (uint32_t) id, since, &used)) != 0)
+    while (id <= c->uid_max) {
+        if ((ret = next_unused_id(s, id, since, &id)) == -ENOSPC)
+            break;
+        if (ret != 0)
             return ret;
-        if (used)
-            continue;
-        ret = s->host.id_taken((uint32_t) id, s->host.ctx);
-        if (ret < 0) {
-            set_err(s, "uid %u: cannot tell whether it is free: %s",
-                    (unsigned) id, strerror(-ret));
-            return ret;
+        if (jit_id_check(id, c->uid_min, c->uid_max) == 0) {
+            ret = s->host.id_taken(id, s->host.ctx);
+            if (ret < 0) {
+                set_err(s, "uid %u: cannot tell whether it is free: %s",
+                        (unsigned) id, strerror(-ret));
+                return ret;
+            }
+            if (ret == 0) {
+                *out = id;
+                s->alloc_hint = id + 1;
+                return 0;
+            }
         }
-        if (ret == 0) {
-            *out = (uint32_t) id;
-            return 0;
-        }
+        if (id == UINT32_MAX)
+            break;
+        id++;
     }
     set_err(s, "no free uid in %u..%u", (unsigned) c->uid_min,
             (unsigned) c->uid_max);
@@ -943,6 +973,7 @@ jit_store_reserve(struct jit_store *s, const struct jit_grant *g,
         ret = -ENOMEM;
         goto done;
     }
+    s->nss_dirty = 1;
     ret = prepare(s, "INSERT INTO accounts (name, uid, gid, gecos, home,"
                      " shell, grant_id, requester, credential, state,"
                      " created, expires) VALUES (?,?,?,?,?,?,?,?,?,"
@@ -1019,6 +1050,7 @@ jit_store_delete_account(struct jit_store *s, const char *name, int64_t now)
 
     if ((ret = need_txn(s)) != 0)
         return ret;
+    s->nss_dirty = 1;
     ret = prepare(s, "INSERT INTO uid_history (uid, name, grant_id, released)"
                      " SELECT uid, name, grant_id, ? FROM accounts"
                      " WHERE name = ?", &st);
@@ -1077,6 +1109,7 @@ jit_store_rebind(struct jit_store *s, const char *name,
         goto done;
     if ((ret = resolve_groups(s, g, &gids)) != 0)
         goto done;
+    s->nss_dirty = 1; /* expiry (shadow) and groups */
     ret = prepare(s, "UPDATE accounts SET grant_id = ?, expires = ?,"
                      " rebound = 1, state = 'reserved'"
                      " WHERE name = ? AND requester = ? AND credential = ?",

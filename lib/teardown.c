@@ -161,14 +161,18 @@ jit_teardown(struct jit_store *s, const struct jit_conf *conf,
     if ((ret = jit_store_get_account(s, name, &a)) != 0)
         return ret;
     /* Visible at once, so that neither a login nor a second reaper uses
-     * the account while it goes. */
-    if ((ret = jit_store_begin(s)) != 0)
-        goto done;
-    if ((ret = jit_store_set_state(s, name, JIT_ACCOUNT_TEARING_DOWN)) != 0
-        || (ret = jit_store_commit(s)) != 0) {
-        jit_store_rollback(s);
-        snprintf(err, sizeof(err), "store: %s", jit_store_error(s));
-        goto failed;
+     * the account while it goes (the caller may have done this in its own
+     * transaction already). */
+    if (a.state != JIT_ACCOUNT_TEARING_DOWN) {
+        if ((ret = jit_store_begin(s)) != 0)
+            goto done;
+        if ((ret = jit_store_set_state(s, name, JIT_ACCOUNT_TEARING_DOWN))
+                != 0
+            || (ret = jit_store_commit(s)) != 0) {
+            jit_store_rollback(s);
+            snprintf(err, sizeof(err), "store: %s", jit_store_error(s));
+            goto failed;
+        }
     }
     /* pam_jit refuses an account in this state, so no new session can
      * start; the name still resolves, so tools show whose processes end. */

@@ -6,9 +6,11 @@
 #include "config.h"
 
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <syslog.h>
+#include <unistd.h>
 
 #define PAM_SM_ACCOUNT
 #define PAM_SM_SESSION
@@ -74,40 +76,136 @@ item(pam_handle_t *pamh, int type)
     return v;
 }
 
+/*
+ * What one PAM handle keeps between its steps (acct_mgmt, open_session,
+ * close_session usually run in one process on one handle): the
+ * configuration, the state store and the connection to the API, so that
+ * later steps skip the file parsing, the database open and the TLS
+ * handshake.  Kept only for the same module arguments and the same
+ * process: a forked child never touches its parent's SQLite or TLS state.
+ */
+#define CACHE_DATA "pam_jit.cache"
+
+struct cache {
+    pid_t pid;
+    char *args;           /* the module arguments, joined */
+    struct jit_conf conf;
+    struct jit_store *store;
+    struct jit_api *api;
+};
+
+static void
+cache_free(struct cache *c)
+{
+    if (c == NULL)
+        return;
+    /* In a child, only memory goes: the descriptors are the parent's. */
+    if (c->pid == getpid()) {
+        jit_store_close(c->store);
+        jit_api_free(c->api);
+    }
+    jit_conf_free(&c->conf);
+    free(c->args);
+    free(c);
+}
+
+static void
+cache_cleanup(pam_handle_t *pamh, void *data, int error_status)
+{
+    (void) pamh;
+    (void) error_status;
+    cache_free(data);
+}
+
+static char *
+join_args(int argc, const char **argv)
+{
+    size_t len = 1;
+    char *s;
+
+    for (int i = 0; i < argc; i++)
+        len += strlen(argv[i]) + 1;
+    if ((s = calloc(1, len)) == NULL)
+        return NULL;
+    for (int i = 0; i < argc; i++) {
+        strcat(s, argv[i]);
+        strcat(s, "\n");
+    }
+    return s;
+}
+
+/* The handle's cache for these arguments, made (configuration loaded)
+ * if needed; NULL if the configuration is bad or memory ran out. */
+static struct cache *
+get_cache(pam_handle_t *pamh, int argc, const char **argv)
+{
+    const void *data = NULL;
+    struct cache *c;
+    char *args = join_args(argc, argv);
+
+    if (args == NULL)
+        return NULL;
+    if (pam_get_data(pamh, CACHE_DATA, &data) == PAM_SUCCESS && data != NULL) {
+        c = (struct cache *) (uintptr_t) data;
+        if (c->pid == getpid() && strcmp(c->args, args) == 0) {
+            free(args);
+            return c;
+        }
+    }
+    if ((c = calloc(1, sizeof(*c))) == NULL) {
+        free(args);
+        return NULL;
+    }
+    c->pid = getpid();
+    c->args = args;
+    if (load_conf(pamh, argc, argv, &c->conf) != 0) {
+        free(c->args);
+        free(c);
+        return NULL;
+    }
+    c->api = jit_api_new(); /* NULL: a new connection each time */
+    /* Replacing the old data runs its cleanup. */
+    if (pam_set_data(pamh, CACHE_DATA, c, cache_cleanup) != PAM_SUCCESS) {
+        cache_free(c);
+        return NULL;
+    }
+    return c;
+}
+
 typedef enum jit_verdict (*step_fn)(struct jit_login *);
 
 static int
 run(pam_handle_t *pamh, int argc, const char **argv, step_fn step,
     int deny_code, int tell_user)
 {
-    struct jit_conf conf;
     struct glue g = { pamh, 0 };
     struct jit_login l;
+    struct cache *c;
     const char *user = NULL;
     int code;
 
     if (pam_get_user(pamh, &user, NULL) != PAM_SUCCESS || user == NULL
         || user[0] == '\0')
         return PAM_USER_UNKNOWN;
-    if (load_conf(pamh, argc, argv, &conf) != 0)
+    if ((c = get_cache(pamh, argc, argv)) == NULL)
         return deny_code; /* fail closed: we cannot tell whose user it is */
-    g.debug = conf.debug;
+    g.debug = c->conf.debug;
     memset(&l, 0, sizeof(l));
-    l.conf = &conf;
+    l.conf = &c->conf;
     l.user = user;
     l.service = item(pamh, PAM_SERVICE);
     l.rhost = item(pamh, PAM_RHOST);
     l.tty = item(pamh, PAM_TTY);
     l.log.emit = emit;
     l.log.ctx = &g;
+    l.api = c->api;
+    l.store_slot = &c->store;
     switch (step(&l)) {
     case JIT_ALLOW:
         code = PAM_SUCCESS;
         break;
     case JIT_IGNORE:
-        if (g.debug)
-            pam_syslog(pamh, LOG_DEBUG, "user=\"%s\" is not ours: ignored",
-                       user);
+        jit_logf(&l.log, LOG_DEBUG, "user %s is not ours: ignored", user);
         code = PAM_IGNORE;
         break;
     default:
@@ -115,7 +213,6 @@ run(pam_handle_t *pamh, int argc, const char **argv, step_fn step,
             pam_error(pamh, "%s", JIT_DENIED_MESSAGE);
         code = deny_code;
     }
-    jit_conf_free(&conf);
     return code;
 }
 

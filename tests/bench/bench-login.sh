@@ -1,0 +1,27 @@
+#!/bin/sh
+# make bench-login: the login benchmark in a private namespace, against
+# the loopback test API; prints a table and the RESULT line.  Needs root.
+set -eu
+: "${top_builddir:?run through make bench-login}" "${top_srcdir:?}" "${JIT_STATE_DIR_BUILTIN:?}"
+. "$top_srcdir/tests/integration/lib.sh"
+require_ns
+command -v useradd >/dev/null || [ -x /usr/sbin/useradd ] || skip "needs useradd (passwd)"
+setup_env
+setup_pam
+# 1 + 100 + 8 x 12 logins, each its own user.
+i=0
+while [ $i -lt 200 ]; do
+    grant_json "b$i" > "$T/api/grants/b$i.json"
+    i=$((i + 1))
+done
+mkdir "$T/svc"
+printf 'account required %s config=%s\nsession required %s config=%s\n' \
+    "$PAMMOD" "$CONF" "$PAMMOD" "$CONF" > "$T/svc/jitbench"
+# A throwaway root for useradd/userdel: the base files, no accounts added.
+R=$T/uaroot
+mkdir -p "$R/etc/default" "$R/home" "$R/var/mail" "$R/var/spool/mail"
+cp /etc/passwd /etc/group /etc/shadow /etc/gshadow /etc/login.defs "$R/etc/"
+cp -r /etc/skel "$R/etc/skel"
+[ ! -f /etc/default/useradd ] || cp /etc/default/useradd "$R/etc/default/"
+echo "# $(uname -m), $(nproc) cpus; test API: python3 http.server + TLS on loopback"
+in_ns "$top_builddir/tests/bench/bench_login" "$T/svc" "$CONF" "$R"
