@@ -195,3 +195,34 @@ pam_op() {
 audit_has() {
     grep -q -- "$1" "$T/pam.out" || fail "no audit line matching '$1' in: $(cat "$T/pam.out")"
 }
+
+# start_syslog: a receiver whose socket $T/devlog the namespace scripts
+# bind over /dev/log (see ns_devlog); lines go to $T/syslog.
+start_syslog() {
+    /usr/bin/python3 "$top_srcdir/tests/syslog-sink.py" "$T/devlog" "$T/syslog" \
+        >/dev/null 2>&1 </dev/null &
+    TEST_PIDS="$TEST_PIDS $!"
+    for _i in $(seq 1 100); do [ -S "$T/devlog" ] && break; sleep 0.05; done
+    [ -S "$T/devlog" ] || fail "syslog sink did not start"
+}
+
+# ns_devlog: shell text for a namespace script: a private /dev (the
+# machine's nodes bound in) whose /dev/log is $T/devlog.  Nothing is
+# created in the machine's own /dev.
+ns_devlog() {
+    cat <<NS
+mkdir -p $T/olddev
+mount --bind /dev $T/olddev
+mount -t tmpfs -o mode=755 tmpfs /dev
+for n in null zero full random urandom tty ptmx; do
+    [ -e $T/olddev/\$n ] || continue
+    touch /dev/\$n; mount --bind $T/olddev/\$n /dev/\$n
+done
+for d in pts shm; do
+    [ -d $T/olddev/\$d ] || continue
+    mkdir /dev/\$d; mount --bind $T/olddev/\$d /dev/\$d
+done
+ln -s /proc/self/fd /dev/fd
+touch /dev/log; mount --bind $T/devlog /dev/log
+NS
+}

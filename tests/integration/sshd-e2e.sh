@@ -31,6 +31,8 @@ session  required  $PAMMOD config=$CONF
 session  required  pam_permit.so
 password required  pam_deny.so
 SVC
+printf 'auth required pam_deny.so\naccount required pam_deny.so\nsession required pam_deny.so\npassword required pam_deny.so\n' \
+    > "$T/sshpam/other"
 # sshd refuses an AuthorizedKeysCommand under a world-writable directory
 # (/tmp): the wrapper lives on the namespace's own /run.
 cat > "$T/sshd_config" <<CFG
@@ -47,9 +49,11 @@ AuthorizedKeysCommandUser root
 StrictModes no
 LogLevel VERBOSE
 CFG
+start_syslog
 cat > "$T/run-sshd.sh" <<RUN
 #!/bin/sh
 set -e
+$(ns_devlog)
 mount --bind $T/sshpam /etc/pam.d
 mount -t overlay overlay -o lowerdir=$T/nsslib:$LIBDIR $LIBDIR
 mount -t tmpfs -o mode=755 tmpfs /run
@@ -98,16 +102,27 @@ done
 if in_ns getent passwd alice >/dev/null; then fail "alice still exists after logout"; fi
 [ ! -e "$T/home/alice" ] || fail "alice's home is still there"
 ok "on_logout delete: account and home gone after logout"
+# The audit trail, through syslog(3) to /dev/log, facility authpriv.
+for want in 'authpriv.notice .* sshd: pam_jit(sshd:account): event="login" result="allow" reason="grant" user="alice" requester="alice@EXAMPLE.COM" credential="db-admin" grant="g-alice" service="sshd" rhost="127.0.0.1"' \
+            'pam_jit(sshd:session): event="account.created" result="ok" reason="home_created" user="alice"' \
+            'pam_jit(sshd:session): event="session.opened" result="allow" reason="grant" user="alice"' \
+            'pam_jit(sshd:session): event="session.closed" result="ok" reason="last_logout" user="alice"' \
+            'pam_jit(sshd:session): event="account.deleted" result="ok" reason="logout" user="alice"'; do
+    grep -q -- "$want" "$T/syslog" || fail "audit line missing: $want
+$(cat "$T/syslog")"
+done
+ok "audit lines in syslog (authpriv): login, account.created, session.opened, session.closed, account.deleted"
 
 # Resolvable (synced) but the grant is gone at the API: refused by PAM.
 grant_json bob "ssh_keys=[\"$key\"]" > "$G/bob.json"
 "$JITCTL" -c "$CONF" sync >/dev/null 2>&1
 rm "$G/bob.json"
 if sshc bob true 2>/dev/null; then fail "bob logged in without a grant"; fi
-grep -q 'event="login" result="deny" reason="no_grant" user="bob"' "$T/sshd.log" 2>/dev/null \
-    || grep -q "Access denied for user bob by PAM account configuration" "$T/sshd.log" \
-    || fail "no denial for bob in the sshd log: $(tail -5 "$T/sshd.log")"
-ok "no grant: refused"
+grep -q 'pam_jit(sshd:account): event="login" result="deny" reason="no_grant" user="bob"' "$T/syslog" \
+    || fail "no audit line for bob: $(tail -5 "$T/syslog")"
+grep -q "Access denied for user bob by PAM account configuration" "$T/sshd.log" \
+    || fail "sshd did not report the PAM denial: $(tail -5 "$T/sshd.log")"
+ok "no grant: refused by PAM account, with its audit line"
 
 # Nobody ever granted: sshd does not even know the name.
 if sshc zed true 2>/dev/null; then fail "zed logged in"; fi
@@ -121,7 +136,7 @@ sshc carol true || fail "carol could not log in before expiry: $(tail -5 "$T/ssh
 ok "carol logs in before expiry"
 while [ "$(date +%s)" -le "$(date -d "$soon" +%s)" ]; do sleep 0.2; done
 if sshc carol true 2>/dev/null; then fail "carol logged in after expiry"; fi
-ok "after expiry: refused"
+ok "after expiry: refused (authorized-keys gives no key for an ended grant)"
 sshd_pid=$(cat "$T/sshd.pid")
 stop_pids
 for i in $(seq 1 50); do kill -0 "$sshd_pid" 2>/dev/null || break; sleep 0.05; done
