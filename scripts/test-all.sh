@@ -57,7 +57,8 @@ rc=0
 D=$OUT/destdir
 (cd "$OUT/werror" && make -s install DESTDIR="$D" >/dev/null) || rc=1
 for f in usr/local/sbin/jitctl usr/local/share/man/man5/jit.conf.5 \
-         usr/local/share/man/man8/jitctl.8 usr/local/share/man/man8/nss_jit.8; do
+         usr/local/share/man/man8/jitctl.8 usr/local/share/man/man8/nss_jit.8 \
+         usr/local/share/man/man8/pam_jit.8 usr/local/lib/security/pam_jit.so; do
     [ -f "$D/$f" ] || { echo "not installed: /$f"; rc=1; }
 done
 nss=$(cd "$D" && find . -name 'libnss_jit*' | sort | tr '\n' ' ')
@@ -66,10 +67,16 @@ case $nss in
     *) echo "NSS module installed as: $nss"; rc=1 ;;
 esac
 [ "$(stat -c %a "$D/usr/local/var/lib/jit")" = 755 ] || { echo "state dir not 0755"; rc=1; }
+pam=$(cd "$D" && find . -name 'pam_jit*' | sort | tr '\n' ' ')
+[ "$pam" = "./usr/local/lib/security/pam_jit.so ./usr/local/share/man/man8/pam_jit.8 " ] \
+    || { echo "PAM module installed as: $pam"; rc=1; }
+exports=$(nm -D --defined-only "$D/usr/local/lib/security/pam_jit.so" | awk '{print $3}' | sort | tr '\n' ' ')
+[ "$exports" = "pam_sm_acct_mgmt pam_sm_close_session pam_sm_open_session " ] \
+    || { echo "pam_jit.so exports: $exports"; rc=1; }
 (cd "$OUT/werror" && make -s uninstall DESTDIR="$D" >/dev/null) || rc=1
 left=$(find "$D" -type f -o -type l)
 [ -z "$left" ] || { echo "left after uninstall: $left"; rc=1; }
-echo "installed: jitctl, 3 man pages, $nss; uninstall leaves no file"
+echo "installed: jitctl, 4 man pages, $nss, pam_jit.so (exports: $exports); uninstall leaves no file"
 result "install" $rc
 
 SAN="-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer"
