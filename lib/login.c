@@ -332,6 +332,12 @@ jit_login_account(struct jit_login *l)
             if ((ret = jit_store_rebind(s, l->user, &g)) != 0)
                 goto reserve_fail;
             why = "rebound";
+        } else if (a.expires != g.expires_at) {
+            /* The grant was extended or shortened: so is the account
+             * (its shadow expiry is in the snapshot). */
+            if ((ret = jit_store_rebind(s, l->user, &g)) != 0)
+                goto reserve_fail;
+            why = "updated";
         }
     } else if (ret == -ENOENT) {
         /* One requester, one account per credential (DESIGN lifecycle 1):

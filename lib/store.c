@@ -1110,9 +1110,15 @@ jit_store_rebind(struct jit_store *s, const char *name,
     if ((ret = resolve_groups(s, g, &gids)) != 0)
         goto done;
     s->nss_dirty = 1; /* expiry (shadow) and groups */
-    ret = prepare(s, "UPDATE accounts SET grant_id = ?, expires = ?,"
-                     " rebound = 1, state = 'reserved'"
-                     " WHERE name = ? AND requester = ? AND credential = ?",
+    /* A new grant makes the account reserved (and re-enabled) until its
+     * next session; the same grant with a new end only moves the end.
+     * (SET expressions all see the row as it was.) */
+    ret = prepare(s, "UPDATE accounts SET grant_id = ?1, expires = ?2,"
+                     " rebound = CASE WHEN grant_id = ?1 THEN rebound"
+                     "  ELSE 1 END,"
+                     " state = CASE WHEN grant_id = ?1 THEN state"
+                     "  ELSE 'reserved' END"
+                     " WHERE name = ?3 AND requester = ?4 AND credential = ?5",
                   &st);
     if (ret != 0)
         goto done;

@@ -99,8 +99,9 @@ int jit_store_set_state(struct jit_store *s, const char *name, int state);
 int jit_store_delete_account(struct jit_store *s, const char *name,
                              int64_t now);
 /* Point the kept account `name` of the same requester and credential at
- * a new grant: its grant id, expiry and groups (validated as in reserve);
- * it is `reserved` again until its next session opens.
+ * a grant: its grant id, expiry and groups (validated as in reserve).  A
+ * different grant makes it `reserved` again (and re-enabled) until its
+ * next session opens; the same grant only updates expiry and groups.
  * -ENOENT if no such account of that requester and credential. */
 int jit_store_rebind(struct jit_store *s, const char *name,
                      const struct jit_grant *g);

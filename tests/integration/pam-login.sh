@@ -69,6 +69,18 @@ ok "account and home gone after the last logout"
 n=$("$JITCTL" -c "$CONF" list --json | grep -c '"name"' || true)
 expect_eq "no accounts left in the store" "$n" 0
 
+# --- an extended grant moves the account's end (and its shadow expiry) ---
+grant_json pia 'on_logout="keep"' > "$G/pia.json"
+expect_pam "pia: login" 0 pia acct_mgmt open_session close_session
+exp1=$(in_ns getent shadow pia | cut -d: -f8)
+grant_json pia 'on_logout="keep"' 'expires_at="2037-06-01T00:00:00Z"' > "$G/pia.json"
+expect_pam "pia: the same grant, extended" 0 pia acct_mgmt open_session close_session
+audit_has 'event="login" result="allow" reason="updated" user="pia"'
+if grep -q 'account.enabled\|account.created' "$T/pam.out"; then fail "an extension is not a new account"; fi
+exp2=$(in_ns getent shadow pia | cut -d: -f8)
+[ "$exp2" -gt "$exp1" ] || fail "shadow expiry did not move: $exp1 -> $exp2"
+ok "shadow expiry follows the grant: day $exp1 -> day $exp2"
+
 # --- the same message for "no grant" and "no such user" ---
 expect_pam "bob: no grant" PAM_PERM_DENIED bob acct_mgmt
 audit_has 'event="login" result="deny" reason="no_grant" user="bob"'

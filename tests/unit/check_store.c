@@ -486,6 +486,19 @@ START_TEST(test_rebind_sessions_savepoint)
     jit_grant_free(&got);
     ck_assert_int_eq(jit_store_get_grant(store, "g-none", &got), -ENOENT);
 
+    /* The same grant with a later end: only the end moves. */
+    ck_assert_int_eq(jit_store_begin(store), 0);
+    g2.expires_at = 1900000000;
+    ck_assert_int_eq(jit_store_rebind(store, "alice", &g2), 0);
+    ck_assert_int_eq(jit_store_set_state(store, "alice", JIT_ACCOUNT_ACTIVE), 0);
+    ck_assert_int_eq(jit_store_rebind(store, "alice", &g2), 0);
+    ck_assert_int_eq(jit_store_commit(store), 0);
+    ck_assert_int_eq(jit_store_get_account(store, "alice", &a), 0);
+    ck_assert_int_eq(a.expires, 1900000000);
+    ck_assert_int_eq(a.state, JIT_ACCOUNT_ACTIVE); /* not reserved again */
+    ck_assert_int_eq(a.rebound, 0);
+    jit_account_free(&a);
+
     /* Active again: the next opening is no longer a re-enable. */
     ck_assert_int_eq(jit_store_begin(store), 0);
     ck_assert_int_eq(jit_store_set_state(store, "alice", JIT_ACCOUNT_ACTIVE), 0);
