@@ -244,7 +244,7 @@ jit_home_create(const char *home_base, const char *name, const char *skel,
 {
     size_t budget = SKEL_MAX_BYTES;
     struct stat st;
-    int base = -1, fd = -1, sfd = -1, ret;
+    int base = -1, fd = -1, sfd = -1, made = 0, ret;
 
     *created = 0;
     if (jit_name_problem(name) != NULL)
@@ -263,8 +263,8 @@ jit_home_create(const char *home_base, const char *name, const char *skel,
                                : strerror(e));
         goto done;
     }
-    /* From here the new directory is ours to remove on failure, but only
-     * through base and only if it is still the directory we made. */
+    /* Only the directory we just made, still there, empty and root's, is
+     * filled; anything swapped in for it is left alone. */
     fd = openat(base, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     if (fd < 0 || fstat(fd, &st) != 0 || !S_ISDIR(st.st_mode)
         || st.st_uid != geteuid() || (st.st_mode & 07777) != 0700
@@ -273,30 +273,31 @@ jit_home_create(const char *home_base, const char *name, const char *skel,
                    " created", home_base, name);
         goto done;
     }
+    made = 1;
     if (skel != NULL && skel[0] != '\0') {
         sfd = open(skel, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
         if (sfd < 0 && errno != ENOENT) {
             ret = fail(err, errlen, -errno, "skel %s: %s", skel,
                        strerror(errno));
-            goto undo;
+            goto done;
         }
         if (sfd >= 0 && (ret = copy_tree(sfd, fd, uid, gid, 0, &budget)) != 0) {
             fail(err, errlen, ret, "copying %s: %s", skel, strerror(-ret));
-            goto undo;
+            goto done;
         }
     }
     if (fchown(fd, uid, gid) != 0 || fchmod(fd, 0700) != 0) {
         ret = fail(err, errlen, -errno, "%s/%s: %s", home_base, name,
                    strerror(errno));
-        goto undo;
+        goto done;
     }
     *created = 1;
     ret = 0;
-    goto done;
 
-undo:
-    (void) jit_home_remove(home_base, name, NULL, 0);
 done:
+    /* A half-made home goes again, through base, never followed. */
+    if (ret != 0 && made)
+        (void) jit_home_remove(home_base, name, NULL, 0);
     if (sfd >= 0)
         close(sfd);
     if (fd >= 0)

@@ -208,6 +208,20 @@ deny(struct jit_login *l, struct jit_store *s, const char *event,
     return JIT_DENY;
 }
 
+/* A write that failed: undo the transaction, say why in the log, deny.
+ * store_reason is the audit reason; a store error is not the user's doing
+ * and stays out of the outbox. */
+static enum jit_verdict
+txn_failed(struct jit_login *l, struct jit_store *s, const char *event,
+           const char *reason, const struct jit_grant *g,
+           const struct jit_account *a)
+{
+    jit_logf(&l->log, LOG_ERR, "state store (%s): %s", l->user,
+             jit_store_error(s));
+    jit_store_rollback(s);
+    return deny(l, s, event, reason, g, a, strcmp(reason, "store_error") != 0);
+}
+
 /* Ask the API for the user's grant and check that it fits.  On JIT_ALLOW
  * *g is filled; otherwise the denial is audited. */
 static enum jit_verdict
@@ -303,8 +317,10 @@ jit_login_account(struct jit_login *l)
         v = deny(l, s, "login", "store_error", &g, NULL, 0);
         goto done;
     }
-    if ((ret = jit_store_put_grant(s, &g)) != 0)
-        goto store_fail;
+    if (jit_store_put_grant(s, &g) != 0) {
+        v = txn_failed(l, s, "login", "store_error", &g, NULL);
+        goto done;
+    }
     ret = jit_store_get_account(s, l->user, &a);
     if (ret == 0) {
         if (strcmp(a.requester, g.requester) != 0
@@ -329,15 +345,16 @@ jit_login_account(struct jit_login *l)
                 v = deny(l, s, "login", "duplicate_grant", &g, &a, 1);
                 goto done;
             }
-            if ((ret = jit_store_rebind(s, l->user, &g)) != 0)
-                goto reserve_fail;
             why = "rebound";
         } else if (a.expires != g.expires_at) {
             /* The grant was extended or shortened: so is the account
              * (its shadow expiry is in the snapshot). */
-            if ((ret = jit_store_rebind(s, l->user, &g)) != 0)
-                goto reserve_fail;
             why = "updated";
+        }
+        if (strcmp(why, "grant") != 0
+            && (ret = jit_store_rebind(s, l->user, &g)) != 0) {
+            v = txn_failed(l, s, "login", reserve_reason(ret), &g, NULL);
+            goto done;
         }
     } else if (ret == -ENOENT) {
         /* One requester, one account per credential (DESIGN lifecycle 1):
@@ -348,27 +365,18 @@ jit_login_account(struct jit_login *l)
             v = deny(l, s, "login", "duplicate_grant", &g, &other, 1);
             goto done;
         }
-        if ((ret = jit_store_reserve(s, &g, now, &a)) != 0)
-            goto reserve_fail;
-    } else {
-        goto store_fail;
+        if ((ret = jit_store_reserve(s, &g, now, &a)) != 0) {
+            v = txn_failed(l, s, "login", reserve_reason(ret), &g, NULL);
+            goto done;
+        }
     }
-    if ((ret = jit_store_commit(s)) != 0)
-        goto store_fail;
+    if ((ret != 0 && ret != -ENOENT) || jit_store_commit(s) != 0) {
+        v = txn_failed(l, s, "login", "store_error", &g, NULL);
+        goto done;
+    }
     audit(l, LOG_NOTICE, "login", "allow", why, &g, NULL);
     v = JIT_ALLOW;
-    goto done;
 
-reserve_fail:
-    jit_logf(&l->log, LOG_ERR, "reserving %s: %s", l->user,
-             jit_store_error(s));
-    jit_store_rollback(s);
-    v = deny(l, s, "login", reserve_reason(ret), &g, NULL, 1);
-    goto done;
-store_fail:
-    jit_logf(&l->log, LOG_ERR, "state store: %s", jit_store_error(s));
-    jit_store_rollback(s);
-    v = deny(l, s, "login", "store_error", &g, NULL, 0);
 done:
     jit_account_free(&other);
     jit_account_free(&a);
@@ -450,27 +458,23 @@ jit_login_open_session(struct jit_login *l)
     if (a.state == JIT_ACCOUNT_RESERVED)
         first = a.rebound ? "account.enabled" : "account.created";
     detail = event_detail(l, NULL);
-    if (jit_store_begin(s) != 0)
-        goto store_fail;
-    if (jit_store_add_sessions(s, a.name, 1, NULL) != 0
+    if (jit_store_begin(s) != 0
+        || jit_store_add_sessions(s, a.name, 1, NULL) != 0
         || (first && jit_store_set_state(s, a.name, JIT_ACCOUNT_ACTIVE) != 0)
         || (first && jit_store_add_event(s, first, g.id, a.name, g.requester,
                                          detail, now) != 0)
         || jit_store_add_event(s, "session.opened", g.id, a.name,
                                g.requester, detail, now) != 0
-        || jit_store_commit(s) != 0)
-        goto store_fail;
+        || jit_store_commit(s) != 0) {
+        v = txn_failed(l, s, "session.opened", "store_error", &g, &a);
+        goto done;
+    }
     if (first)
         audit(l, LOG_NOTICE, first, "ok", created ? "home_created"
                                                   : "home_kept", &g, NULL);
     audit(l, LOG_NOTICE, "session.opened", "allow", "grant", &g, NULL);
     v = JIT_ALLOW;
-    goto done;
 
-store_fail:
-    jit_logf(&l->log, LOG_ERR, "state store: %s", jit_store_error(s));
-    jit_store_rollback(s);
-    v = deny(l, s, "session.opened", "store_error", &g, &a, 0);
 done:
     free(detail);
     jit_account_free(&a);
@@ -517,9 +521,7 @@ jit_login_close_session(struct jit_login *l)
             && a.state == JIT_ACCOUNT_ACTIVE
             && jit_store_set_state(s, a.name, JIT_ACCOUNT_TEARING_DOWN) != 0)
         || jit_store_commit(s) != 0) {
-        jit_logf(&l->log, LOG_ERR, "state store: %s", jit_store_error(s));
-        jit_store_rollback(s);
-        v = deny(l, s, "session.closed", "store_error", NULL, &a, 0);
+        v = txn_failed(l, s, "session.closed", "store_error", NULL, &a);
         goto done;
     }
     delete_now = left == 0 && on_logout_delete;

@@ -116,7 +116,7 @@ jit_sync_once(struct jit_store *s, const struct jit_conf *conf,
         const char *what = NULL, *why;
 
         if ((ret = jit_store_savepoint(s)) != 0)
-            goto fail;
+            goto done;
         why = sync_grant(s, conf, &v[i], now, &what);
         jit_store_savepoint_end(s, why == NULL);
         if (why != NULL) {
@@ -135,14 +135,13 @@ jit_sync_once(struct jit_store *s, const struct jit_conf *conf,
             audit_grant(log, LOG_NOTICE, "allow", what, &v[i]);
         }
     }
-    if ((ret = jit_store_commit(s)) != 0)
-        goto fail;
-    goto done;
+    ret = jit_store_commit(s);
 
-fail:
-    jit_logf(log, LOG_ERR, "sync: state store: %s", jit_store_error(s));
-    jit_store_rollback(s);
 done:
+    if (ret != 0) {
+        jit_logf(log, LOG_ERR, "sync: state store: %s", jit_store_error(s));
+        jit_store_rollback(s); /* nothing if no transaction is open */
+    }
     free(etag);
     jit_grants_free(v, n);
     return ret;

@@ -148,6 +148,63 @@ json_detail(const char *cause, const char *error, uint32_t uid)
     return text;
 }
 
+/* The steps, in order; the first that fails stops them, with err saying
+ * why.  The account row goes last, so a failure leaves it for a retry. */
+static int
+teardown_steps(struct jit_store *s, const struct jit_conf *conf,
+               const struct jit_account *a, const char *cause, int64_t now,
+               char *err, size_t errlen)
+{
+    char suffix[64];
+    char *detail = NULL;
+    int ret;
+
+    /* Visible at once, so that neither a login nor a second reaper uses
+     * the account while it goes (the caller may have done this in its own
+     * transaction already). */
+    if (a->state != JIT_ACCOUNT_TEARING_DOWN
+        && ((ret = jit_store_begin(s)) != 0
+            || (ret = jit_store_set_state(s, a->name,
+                                          JIT_ACCOUNT_TEARING_DOWN)) != 0
+            || (ret = jit_store_commit(s)) != 0)) {
+        snprintf(err, errlen, "store: %s", jit_store_error(s));
+        jit_store_rollback(s);
+        return ret;
+    }
+    /* pam_jit refuses an account in this state, so no new session can
+     * start; the name still resolves, so tools show whose processes end. */
+    if ((ret = jit_kill_uid(a->uid, a->gid, 2000, 5000)) != 0) {
+        snprintf(err, errlen, "processes of uid %u: %s", a->uid,
+                 ret == -ETIMEDOUT ? "still running" : strerror(-ret));
+        return ret;
+    }
+    switch (conf->home_policy) {
+    case JIT_HOME_REMOVE:
+        ret = jit_home_remove(conf->home_base, a->name, err, errlen);
+        break;
+    case JIT_HOME_ARCHIVE:
+        snprintf(suffix, sizeof(suffix), "%lld.%u", (long long) now, a->uid);
+        ret = jit_home_archive(conf->home_base, a->name, suffix, err, errlen);
+        break;
+    default:
+        ret = 0;
+    }
+    if (ret != 0)
+        return ret;
+    detail = json_detail(cause, NULL, a->uid);
+    if ((ret = jit_store_begin(s)) != 0
+        || (ret = jit_store_delete_account(s, a->name, now)) != 0
+        || (ret = jit_store_add_event(s, "account.deleted", a->grant_id,
+                                      a->name, a->requester, detail, now))
+               != 0
+        || (ret = jit_store_commit(s)) != 0) {
+        snprintf(err, errlen, "store: %s", jit_store_error(s));
+        jit_store_rollback(s);
+    }
+    free(detail);
+    return ret;
+}
+
 int
 jit_teardown(struct jit_store *s, const struct jit_conf *conf,
              const char *name, const char *cause, const struct jit_log *log,
@@ -160,74 +217,23 @@ jit_teardown(struct jit_store *s, const struct jit_conf *conf,
 
     if ((ret = jit_store_get_account(s, name, &a)) != 0)
         return ret;
-    /* Visible at once, so that neither a login nor a second reaper uses
-     * the account while it goes (the caller may have done this in its own
-     * transaction already). */
-    if (a.state != JIT_ACCOUNT_TEARING_DOWN) {
-        if ((ret = jit_store_begin(s)) != 0)
-            goto done;
-        if ((ret = jit_store_set_state(s, name, JIT_ACCOUNT_TEARING_DOWN))
-                != 0
-            || (ret = jit_store_commit(s)) != 0) {
-            jit_store_rollback(s);
-            snprintf(err, sizeof(err), "store: %s", jit_store_error(s));
-            goto failed;
-        }
+    ret = teardown_steps(s, conf, &a, cause, now, err, sizeof(err));
+    if (ret == 0) {
+        audit_account(log, LOG_NOTICE, "account.deleted", "ok", cause, &a);
+        goto done;
     }
-    /* pam_jit refuses an account in this state, so no new session can
-     * start; the name still resolves, so tools show whose processes end. */
-    if ((ret = jit_kill_uid(a.uid, a.gid, 2000, 5000)) != 0) {
-        snprintf(err, sizeof(err), "processes of uid %u: %s", a.uid,
-                 ret == -ETIMEDOUT ? "still running" : strerror(-ret));
-        goto failed;
-    }
-    switch (conf->home_policy) {
-    case JIT_HOME_REMOVE:
-        ret = jit_home_remove(conf->home_base, name, err, sizeof(err));
-        break;
-    case JIT_HOME_ARCHIVE: {
-        char suffix[64];
-
-        snprintf(suffix, sizeof(suffix), "%lld.%u", (long long) now, a.uid);
-        ret = jit_home_archive(conf->home_base, name, suffix, err,
-                               sizeof(err));
-        break;
-    }
-    default:
-        ret = 0;
-    }
-    if (ret != 0)
-        goto failed;
-    if ((ret = jit_store_begin(s)) != 0) {
-        snprintf(err, sizeof(err), "store: %s", jit_store_error(s));
-        goto failed;
-    }
-    detail = json_detail(cause, NULL, a.uid);
-    if ((ret = jit_store_delete_account(s, name, now)) != 0
-        || (ret = jit_store_add_event(s, "account.deleted", a.grant_id, name,
-                                      a.requester, detail, now)) != 0
-        || (ret = jit_store_commit(s)) != 0) {
-        snprintf(err, sizeof(err), "store: %s", jit_store_error(s));
-        jit_store_rollback(s);
-        goto failed;
-    }
-    audit_account(log, LOG_NOTICE, "account.deleted", "ok", cause, &a);
-    goto done;
-
-failed:
+    /* Left in disable_failed, visible in jitctl list, with an event; the
+     * reaper retries it. */
     audit_account(log, LOG_ERR, "account.disable_failed", "fail", cause, &a);
     jit_logf(log, LOG_ERR, "teardown of %s: %s", name, err);
-    if (jit_store_begin(s) == 0) {
-        free(detail);
-        detail = json_detail(cause, err, a.uid);
-        if (jit_store_set_state(s, name, JIT_ACCOUNT_DISABLE_FAILED) != 0
-            || jit_store_add_event(s, "account.disable_failed", a.grant_id,
-                                   name, a.requester, detail, now) != 0
-            || jit_store_commit(s) != 0)
-            jit_store_rollback(s);
-    }
-    if (ret == 0)
-        ret = -EIO;
+    detail = json_detail(cause, err, a.uid);
+    if (jit_store_begin(s) != 0
+        || jit_store_set_state(s, name, JIT_ACCOUNT_DISABLE_FAILED) != 0
+        || jit_store_add_event(s, "account.disable_failed", a.grant_id, name,
+                               a.requester, detail, now) != 0
+        || jit_store_commit(s) != 0)
+        jit_store_rollback(s);
+
 done:
     free(detail);
     jit_account_free(&a);

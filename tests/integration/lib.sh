@@ -65,6 +65,7 @@ cleanup_env() {
         echo "FAIL: this machine's /etc changed during the test"
         rc=1
     fi
+    [ ! -d "$T/home" ] || chattr -R -i "$T/home" >/dev/null 2>&1 || true
     rm -rf "$T"
     exit $rc
 }

@@ -81,6 +81,26 @@ exp2=$(in_ns getent shadow pia | cut -d: -f8)
 [ "$exp2" -gt "$exp1" ] || fail "shadow expiry did not move: $exp1 -> $exp2"
 ok "shadow expiry follows the grant: day $exp1 -> day $exp2"
 
+# --- a teardown that cannot finish: disable_failed, an event, a log line ---
+if command -v chattr >/dev/null && touch "$T/home/.attr-probe" && chattr +i "$T/home/.attr-probe" 2>/dev/null; then
+    chattr -i "$T/home/.attr-probe"; rm -f "$T/home/.attr-probe"
+    grant_json quinn > "$G/quinn.json"
+    expect_pam "quinn: login" 0 quinn acct_mgmt open_session
+    touch "$T/home/quinn/stuck"
+    chattr +i "$T/home/quinn/stuck"
+    expect_pam "quinn: last logout, home cannot be removed" PAM_SESSION_ERR quinn close_session
+    chattr -i "$T/home/quinn/stuck"
+    audit_has 'event="account.disable_failed" result="fail" reason="logout" user="quinn"'
+    grep -q 'teardown of quinn: removing .*/home/quinn: Operation not permitted' "$T/pam.out" \
+        || fail "no reason logged: $(cat "$T/pam.out")"
+    expect_eq "quinn left in disable_failed" \
+        "$("$JITCTL" -c "$CONF" show quinn --json | grep '"state"' | tr -d ' ,')" '"state":"disable_failed"'
+    expect_pam "quinn: no login while disable_failed" PAM_PERM_DENIED quinn acct_mgmt
+    audit_has 'reason="account_disabling" user="quinn"'
+else
+    echo "# skipped the immutable-file teardown case: no chattr +i on $T"
+fi
+
 # --- the same message for "no grant" and "no such user" ---
 expect_pam "bob: no grant" PAM_PERM_DENIED bob acct_mgmt
 audit_has 'event="login" result="deny" reason="no_grant" user="bob"'
@@ -177,6 +197,6 @@ db = sqlite3.connect(sys.argv[1])
 print(" ".join("%s:%d" % r for r in db.execute("SELECT type, count(*) FROM events GROUP BY type ORDER BY type")))
 ' "$STATE/state.db")
 case $ev in
-    *account.created:*account.deleted:1*account.enabled:1*login.denied:*session.closed:*session.opened:*) ok "outbox: $ev" ;;
+    *account.created:*account.deleted:1*account.disable_failed:1*account.enabled:1*login.denied:*session.closed:*session.opened:*) ok "outbox: $ev" ;;
     *) fail "outbox: $ev" ;;
 esac
