@@ -7,7 +7,7 @@ driven by files the tests write, and faults on request.
 D/port      written once listening (the port is chosen by the kernel)
 D/grants/<username>.json   served as that user's grant (any JSON text)
 D/faults/<username>        instead, a fault: 404, 500, malformed, deep,
-                           huge, hang, slow, empty, redirect
+                           huge, huge-nolength, hang, slow, empty, redirect
 D/events.jsonl             events received (one per id; redeliveries dropped)
 D/requests.log             one line per request: method path auth
 
@@ -92,7 +92,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if kind == "empty":
             return self.send(200, b"")
         if kind == "deep":
-            return self.send(200, b"[" * 100000)
+            # 100k nested arrays, well-formed: only a depth limit stops it.
+            return self.send(200, b"[" * 100000 + b"]" * 100000)
         if kind == "redirect":
             self.send_response(302)
             self.send_header("Location", "http://127.0.0.1:1/")
@@ -107,6 +108,20 @@ class Handler(http.server.BaseHTTPRequestHandler):
             chunk = b" " * 65536
             try:
                 for _ in range(size // len(chunk)):
+                    self.wfile.write(chunk)
+            except OSError:
+                pass
+            return None
+        if kind == "huge-nolength":
+            # The same without Content-Length: only counting stops it.
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Connection", "close")
+            self.end_headers()
+            self.close_connection = True
+            chunk = b" " * 65536
+            try:
+                for _ in range(100 * 1024 * 1024 // len(chunk)):
                     self.wfile.write(chunk)
             except OSError:
                 pass

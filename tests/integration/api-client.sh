@@ -63,7 +63,8 @@ ok "path /v1/hosts/{host}/grants/{user} with the bearer token"
 call "no grant" "not_found" "$GET" --config "$T/c.conf" get bob
 for f in 404:not_found 500:"fault reason=http_error" malformed:"fault reason=malformed" \
          empty:"fault reason=malformed" deep:"fault reason=malformed" \
-         huge:"fault reason=too_large" redirect:"fault reason=http_error" \
+         huge:"fault reason=too_large" huge-nolength:"fault reason=too_large" \
+         redirect:"fault reason=http_error" \
          hang:"fault reason=timeout" slow:"fault reason=timeout"; do
     kind=${f%%:*}
     echo "$kind" > "$T/good/faults/f$kind"

@@ -138,7 +138,8 @@ audit_has 'reason="not_yet_valid" user="kim"'
 
 # --- every fault of the API denies, within timeout + 1 s ---
 for f in 500:http_error malformed:malformed empty:malformed deep:malformed \
-         huge:too_large redirect:http_error hang:timeout slow:timeout; do
+         huge:too_large huge-nolength:too_large redirect:http_error \
+         hang:timeout slow:timeout; do
     kind=${f%%:*}
     u=f$kind
     echo "$kind" > "$F/$u"
