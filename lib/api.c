@@ -156,6 +156,27 @@ read_token(const char *path, char *tok, size_t toklen,
     return JIT_API_OK;
 }
 
+/* The client key is the host's identity, like the token: root's, 0600,
+ * a regular file.  (libcurl opens it by name afterwards; the state dir
+ * rules make swapping it in between root's business only.) */
+static enum jit_api_status
+check_key(const char *path, struct jit_api_error *err)
+{
+    struct stat st;
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY);
+
+    if (fd < 0)
+        return fault(err, "key_error", "%s: %s", path, strerror(errno));
+    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_uid != 0
+        || (st.st_mode & 077) != 0) {
+        close(fd);
+        return fault(err, "key_error", "%s: must be a regular file owned "
+                     "by root with mode 0600", path);
+    }
+    close(fd);
+    return JIT_API_OK;
+}
+
 static void
 slist_wipe_free(struct curl_slist *l)
 {
@@ -243,6 +264,9 @@ get(const struct jit_conf *c, CURL *h, const char *url, const char *etag_in,
     CURLcode rc;
 
     token[0] = '\0';
+    if (c->client_key != NULL
+        && (st = check_key(c->client_key, err)) != JIT_API_OK)
+        goto done;
     if (c->token_file != NULL
         && (st = read_token(c->token_file, token, sizeof(token), err))
                != JIT_API_OK)

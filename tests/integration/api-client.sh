@@ -111,6 +111,20 @@ call "pinned key matches" "ok id=g-alice" "$GET" --config "$T/pin.conf" get alic
 mkconf "$T/pin2.conf" "$PORT" "pinned_pubkey = sha256//AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="
 call "pinned key differs" "fault reason=tls_error" "$GET" --config "$T/pin2.conf" get alice
 
+# Host authentication by client certificate (mTLS), no token.
+start_api mtls server --client-ca "$T/certs/ca.pem"
+grant alice > "$T/mtls/grants/alice.json"
+mkconf "$T/m.conf" "$API_PORT" "client_cert = $T/certs/client.pem" "client_key = $T/certs/client.key"
+sed -i '/^token_file/d' "$T/m.conf"
+call "mTLS with the host's certificate" "ok id=g-alice" "$GET" --config "$T/m.conf" get alice
+chmod 644 "$T/certs/client.key"
+call "client key readable by others" "fault reason=key_error" "$GET" --config "$T/m.conf" get alice
+chmod 600 "$T/certs/client.key"
+mkconf "$T/m2.conf" "$API_PORT"
+sed -i '/^token_file/d' "$T/m2.conf"
+call "mTLS server, no client certificate" "fault reason=" "$GET" --config "$T/m2.conf" get alice
+case $out in *reason=tls_error*|*reason=unreachable*) ;; *) fail "no certificate: $out" ;; esac
+
 # Nothing listening; an address that never answers.
 mkconf "$T/closed.conf" 1
 call "nothing listening" "fault reason=unreachable" "$GET" --config "$T/closed.conf" get alice
