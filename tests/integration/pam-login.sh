@@ -110,6 +110,38 @@ expect_pam "unknown user" PAM_PERM_DENIED nobody-here acct_mgmt
 msg_unknown=$(grep '^Access denied' "$T/pam.out")
 expect_eq "one message for both" "$msg_bob" "$msg_unknown"
 
+
+# --- the grant cannot choose home or shell (D4), nor forge a field (G1) ---
+grant_json rick 'home="/"' 'shell="/bin/evil"' 'dir="/etc"' \
+    'requester="rick@EXAMPLE.COM\" user=\"root\" result=\"allow"' > "$G/rick.json"
+expect_pam "rick: a grant with home, shell and a forging requester" 0 rick acct_mgmt open_session
+expect_eq "home and shell are ours, not the grant's" "$(in_ns getent passwd rick | cut -d: -f6,7)" \
+    "$T/home/rick:/bin/bash"
+n=$(grep -c 'event="login"' "$T/pam.out")
+expect_eq "one audit line for the decision" "$n" 1
+audit_has 'requester="rick@EXAMPLE.COM\\" user=\\"root\\" result=\\"allow" credential="db-admin"'
+line=$(grep 'event="login"' "$T/pam.out" | sed 's/^.*SYSLOG([0-9]*): //')
+fields=$(printf '%s\n' "$line" | /usr/bin/python3 -c '
+import re, sys
+line = sys.stdin.read().strip()
+pairs = re.findall(r"(\w+)=\"((?:[^\"\\]|\\.)*)\"", line)
+print(" ".join(k for k, v in pairs), "|", dict(pairs)["user"], "|", dict(pairs)["result"])')
+expect_eq "a key=value parser recovers the fields" "$fields" \
+    "event result reason user requester credential grant service rhost tty expires | rick | allow"
+
+# --- the environment is not honoured (A2): proxies, CA bundles ---
+grant_json sam > "$G/sam.json"
+set +e
+in_ns env https_proxy=http://127.0.0.1:1 HTTPS_PROXY=http://127.0.0.1:1 ALL_PROXY=http://127.0.0.1:1 \
+    CURL_CA_BUNDLE=/nonexistent SSL_CERT_FILE=/nonexistent JIT_CONFIG=/nonexistent \
+    PAM_WRAPPER=1 PAM_WRAPPER_SERVICE_DIR="$T/pam.d" PAM_WRAPPER_DEBUGLEVEL=2 \
+    LD_PRELOAD="${PRELOAD:+$PRELOAD }libpam_wrapper.so" \
+    pamtester jittest sam acct_mgmt > "$T/pam.out" 2>&1
+rc=$?
+set -e
+[ $rc = 0 ] || fail "proxy/CA variables changed the result: $(cat "$T/pam.out")"
+ok "proxy and CA variables in the environment are ignored"
+
 # --- grants that do not fit ---
 deny_case() { # WHAT USER REASON [field=value...]
     what=$1 u=$2 reason=$3
@@ -190,6 +222,25 @@ expect_pam "second grant of one requester on one credential" PAM_PERM_DENIED olg
 audit_has 'event="login" result="deny" reason="duplicate_grant" user="olga" requester="noah@EXAMPLE.COM"'
 grant_json olga 'requester="noah@EXAMPLE.COM"' 'id="g-olga"' 'credential="web-admin"' > "$G/olga.json"
 expect_pam "the same requester on another credential" 0 olga acct_mgmt
+
+# --- an account that exists with no grant now, and a name nobody has:
+# the same PAM code, message and time to answer (G4; medians of 9) ---
+rm "$G/noah.json"
+expect_pam "noah: account exists, grant gone" PAM_PERM_DENIED noah acct_mgmt
+audit_has 'event="login" result="deny" reason="no_grant" user="noah"'
+msg_known=$(grep '^Access denied' "$T/pam.out")
+expect_eq "same message as for a name nobody has" "$msg_known" "$msg_unknown"
+median_ms() { # USER
+    for i in 1 2 3 4 5 6 7 8 9; do
+        t0=$(date +%s%N); pam_op "$1" acct_mgmt || true
+        echo $(( ($(date +%s%N) - t0) / 1000000 ))
+    done | sort -n | sed -n 5p
+}
+m_known=$(median_ms noah)
+m_unknown=$(median_ms nobody-here)
+d=$((m_known - m_unknown)); [ $d -ge 0 ] || d=$((-d))
+[ $d -le 25 ] || fail "known without grant: $m_known ms, unknown: $m_unknown ms"
+ok "known without grant vs unknown: medians $m_known ms and $m_unknown ms"
 
 # --- the outbox holds every event, in the store's own transactions ---
 ev=$(/usr/bin/python3 -c '
