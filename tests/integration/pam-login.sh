@@ -196,6 +196,24 @@ audit_has 'reason="unreachable" user="alice"'
 expect_pam "API unreachable: local root still ignored" 0 root acct_mgmt
 sed -i "s|config=$T/wrong.conf|config=$CONF|" "$T/pam.d/jittest"
 
+# --- the state store held by another writer past the wait: deny (A4) ---
+grant_json tess > "$G/tess.json"
+flock "$STATE/lock" sleep 12 &
+holder=$!
+TEST_PIDS="$TEST_PIDS $holder"
+sleep 0.2
+t0=$(date +%s)
+rc=0; pam_op tess acct_mgmt || rc=$?
+t=$(( $(date +%s) - t0 ))
+kill "$holder" 2>/dev/null || true
+wait "$holder" 2>/dev/null || true
+[ $rc != 0 ] && grep -q '^pamtester: Permission denied$' "$T/pam.out" || fail "locked store: $(cat "$T/pam.out")"
+n=$(grep -c 'event="login"' "$T/pam.out")
+expect_eq "locked store: one audit line" "$n" 1
+audit_has 'event="login" result="deny" reason="store_error" user="tess"'
+[ $t -le 12 ] || fail "locked store: denied after $t s (lock wait 10 s)"
+ok "state store locked by another writer: denied after ${t} s, reason store_error"
+
 # --- a grant revoked between account and session ---
 grant_json mia > "$G/mia.json"
 expect_pam "mia: account" 0 mia acct_mgmt

@@ -1,0 +1,21 @@
+#!/bin/sh
+# 16 threads call pam_acct_mgmt at once (threat B5: libcurl's global state
+# in someone else's process): every login passes, no crash (under ASan in
+# the sanitizer build), and the caller's SIGPIPE/SIGALRM handlers stay.
+. "$top_srcdir/tests/integration/lib.sh"
+require_ns
+setup_env
+setup_pam
+THREADS=16 ROUNDS=4
+for t in $(seq 0 $((THREADS - 1))); do
+    for r in $(seq 0 $((ROUNDS - 1))); do
+        grant_json "t$t-$r" > "$T/api/grants/t$t-$r.json"
+    done
+done
+mkdir "$T/svc"
+printf 'account required %s config=%s\n' "$PAMMOD" "$CONF" > "$T/svc/jitthreads"
+out=$(in_ns "$top_builddir/tests/helpers/pam-threads" "$T/svc" jitthreads $THREADS $ROUNDS 2>&1) \
+    || fail "$out"
+expect_eq "threads" "$out" "$THREADS threads x $ROUNDS logins: 0 failed"
+n=$("$JITCTL" -c "$CONF" list --json | grep -c '"name"')
+expect_eq "one account per login" "$n" $((THREADS * ROUNDS))
