@@ -60,7 +60,5 @@ jit_file_publish(int dirfd, const char *tmp, const char *name)
         unlinkat(dirfd, tmp, 0);
         return ret;
     }
-    if (fsync(dirfd) < 0)
-        return -errno;
     return 0;
 }

@@ -1,7 +1,13 @@
 /*
  * Replacing a file atomically inside a directory we hold open: write a
- * temporary file, fsync it, rename it over the target, fsync the
- * directory.  All calls are fd-relative and never follow a symlink.
+ * temporary file, fsync it, rename it over the target.  All calls are
+ * fd-relative and never follow a symlink.
+ *
+ * The directory is not fsynced after the rename: after a power loss the
+ * rename may be undone, which leaves the previous file, whole.  For the
+ * snapshot that is the case the store already repairs (its generation is
+ * then behind the store's, and the next jit_store_open re-derives it);
+ * the fsync cost two of a login's fsyncs.
  */
 #ifndef JIT_ATOMIC_FILE_H
 #define JIT_ATOMIC_FILE_H
@@ -15,7 +21,7 @@
  * fsync it.  Returns 0 or -errno; on error nothing is left behind. */
 int jit_file_stage(int dirfd, const char *tmp, const void *data, size_t len,
                    mode_t mode);
-/* Rename tmp over name and fsync the directory.  Returns 0 or -errno. */
+/* Rename tmp over name.  Returns 0 or -errno. */
 int jit_file_publish(int dirfd, const char *tmp, const char *name);
 
 #pragma GCC visibility pop

@@ -39,6 +39,9 @@ struct jit_store {
     char err[256];
 };
 
+/* See jit_store_open. */
+#define WAL_CHECKPOINT_PAGES 128
+
 static const char *const migrations[] = {
     /* 1: the first schema */
     "CREATE TABLE meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);"
@@ -288,16 +291,26 @@ open_state_dir(const char *path, char *err, size_t errlen)
 static int
 lock_acquire(struct jit_store *s)
 {
-    struct timespec pause = { 0, 10 * 1000 * 1000 };
+    /* Polled, not blocking: a library cannot bound a blocking flock
+     * without signals.  Writers hold the lock for a millisecond or two,
+     * so the pause starts at 100 us and doubles up to 5 ms. */
+    long pause_us = 100, waited_us = 0;
 
-    for (int waited = 0; waited < JIT_STORE_LOCK_WAIT_MS; waited += 10) {
+    for (;;) {
+        struct timespec pause = { 0, pause_us * 1000 };
+
         if (flock(s->lockfd, LOCK_EX | LOCK_NB) == 0)
             return 0;
         if (errno != EWOULDBLOCK && errno != EINTR) {
             set_err(s, "lock: %s", strerror(errno));
             return -errno;
         }
+        if (waited_us >= (long) JIT_STORE_LOCK_WAIT_MS * 1000)
+            break;
         nanosleep(&pause, NULL);
+        waited_us += pause_us;
+        if (pause_us < 5000)
+            pause_us *= 2;
     }
     set_err(s, "lock: another writer held the state store for %d ms",
             JIT_STORE_LOCK_WAIT_MS);
@@ -420,6 +433,19 @@ jit_store_open(const struct jit_conf *conf, const struct jit_store_host *host,
         goto done;
     }
     sqlite3_busy_timeout(s->db, JIT_STORE_LOCK_WAIT_MS);
+    /* Every login opens and closes the store.  By default the last
+     * connection to close checkpoints the WAL (two fsyncs) and deletes it,
+     * and the next one recreates it.  Keep the WAL instead, checkpointed
+     * by a commit every WAL_CHECKPOINT_PAGES pages: small enough that
+     * reading it back at the next open stays cheap.  Durability is the
+     * same: synchronous = FULL syncs the WAL at every commit. */
+    {
+        int one = 1;
+
+        sqlite3_db_config(s->db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, NULL);
+        sqlite3_file_control(s->db, "main", SQLITE_FCNTL_PERSIST_WAL, &one);
+        sqlite3_wal_autocheckpoint(s->db, WAL_CHECKPOINT_PAGES);
+    }
     if ((ret = exec(s, "PRAGMA journal_mode = WAL")) != 0
         || (ret = exec(s, "PRAGMA synchronous = FULL")) != 0
         || (ret = exec(s, "PRAGMA foreign_keys = ON")) != 0

@@ -6,7 +6,7 @@
  * jit_store_commit.  begin takes the store's lock file and SQLite's write
  * lock; commit re-derives the NSS snapshot from the rows about to be
  * committed, stages it (temp file, fsync), commits, then renames it into
- * place and fsyncs the directory, all before the lock is let go.  A crash
+ * place, all before the lock is let go.  A crash
  * leaves the previous snapshot or the next one; a crash between commit
  * and rename leaves the previous one, which the next jit_store_open
  * notices (its generation is behind) and re-derives.
