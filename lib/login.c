@@ -16,6 +16,7 @@
 #include "login.h"
 #include "nssdb_read.h"
 #include "teardown.h"
+#include "validate.h"
 
 enum owner { OWNER_OURS, OWNER_OTHER, OWNER_NONE, OWNER_ERROR };
 
@@ -306,6 +307,9 @@ jit_login_account(struct jit_login *l)
     }
     if (geteuid() != 0)
         return deny(l, NULL, "login", "not_root", NULL, NULL, 0);
+    /* No grant can name what we could never create: no API call for it. */
+    if (jit_name_problem(l->user) != NULL)
+        return deny(l, NULL, "login", "bad_name", NULL, NULL, 0);
     if ((v = live_grant(l, "login", ours, &g)) != JIT_ALLOW)
         return v;
     if ((s = store_open(l)) == NULL) {

@@ -142,6 +142,12 @@ set -e
 [ $rc = 0 ] || fail "proxy/CA variables changed the result: $(cat "$T/pam.out")"
 ok "proxy and CA variables in the environment are ignored"
 
+# --- a name we could never create: denied without asking the API ---
+expect_pam "invalid name x/.." PAM_PERM_DENIED 'x/..' acct_mgmt
+audit_has 'event="login" result="deny" reason="bad_name" user="x/.."'
+n=$(cat "$T/api/requests.log" | grep -c 'grants/x' || true)
+expect_eq "no API call for an invalid name" "$n" 0
+
 # --- grants that do not fit ---
 deny_case() { # WHAT USER REASON [field=value...]
     what=$1 u=$2 reason=$3
