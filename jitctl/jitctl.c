@@ -6,6 +6,7 @@
  *   jitctl [--config FILE] check-config
  *   jitctl [--config FILE] sync
  *   jitctl [--config FILE] authorized-keys USER
+ *   jitctl [--config FILE] flush
  *
  * Output is for people (a table) or for machines (--json); errors go to
  * stderr with exit status 1, usage errors with 2.  Every field that came
@@ -25,6 +26,7 @@
 #include "audit.h"
 #include "conf.h"
 #include "escape.h"
+#include "outbox.h"
 #include "store.h"
 #include "sync.h"
 #include "timefmt.h"
@@ -42,6 +44,7 @@ static const char usage_text[] =
     "  sync                 reserve the accounts of this host's active grants\n"
     "  authorized-keys USER the SSH keys of USER's active grant (for sshd's\n"
     "                       AuthorizedKeysCommand); nothing otherwise\n"
+    "  flush                deliver the events waiting in the outbox to the API\n"
     "\n"
     "Options:\n"
     "  -c, --config FILE    configuration file (default " JIT_CONF_PATH ")\n"
@@ -322,6 +325,25 @@ cmd_sync(const struct jit_conf *conf)
     return ret == 0 ? 0 : 1;
 }
 
+static int
+cmd_flush(const struct jit_conf *conf)
+{
+    struct jit_outbox_stats st;
+    struct jit_store *s = NULL;
+    int64_t left = 0;
+    int ret;
+
+    if (open_store(conf, &s) != 0)
+        return 1;
+    ret = jit_outbox_flush(s, conf, &jitctl_log, (int64_t) time(NULL), &st);
+    jit_store_count_events(s, &left);
+    printf("flush: %zu delivered, %zu not delivered (%s), %lld left in the"
+           " outbox\n", st.delivered, st.failed,
+           st.reason ? st.reason : "none failed", (long long) left);
+    jit_store_close(s);
+    return ret == 0 ? 0 : 1;
+}
+
 /* sshd runs this for every key login of every user, ours or not: print
  * the keys of an account whose grant is in force, and nothing (status 0)
  * for anyone else, so that sshd's own files still apply to them. */
@@ -429,6 +451,13 @@ main(int argc, char **argv)
             return 1;
         openlog("jitctl", LOG_PID, LOG_AUTHPRIV);
         ret = cmd_sync(&conf);
+    } else if (strcmp(cmd, "flush") == 0) {
+        if (argc != 0 || json)
+            return usage(stderr, EXIT_USAGE);
+        if (load_conf(config, &conf) != 0)
+            return 1;
+        openlog("jitctl", LOG_PID, LOG_AUTHPRIV);
+        ret = cmd_flush(&conf);
     } else if (strcmp(cmd, "authorized-keys") == 0) {
         if (argc != 1 || json)
             return usage(stderr, EXIT_USAGE);

@@ -15,6 +15,7 @@
 #include <curl/curl.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <jansson.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -249,14 +250,15 @@ escape(CURL *h, const char *s)
 }
 
 /*
- * One GET.  On success (transport-wise) *http is the status and b holds
- * the body; a fault otherwise.  extra_s lengthens the total timeout (for
- * a long poll, by the server-side wait).
+ * One GET, or a POST of a JSON body when post is set.  On success
+ * (transport-wise) *http is the status and b holds the answer; a fault
+ * otherwise.  extra_s lengthens the total timeout (for a long poll, by the
+ * server-side wait).
  */
 static enum jit_api_status
-get(const struct jit_conf *c, CURL *h, const char *url, const char *etag_in,
-    unsigned extra_s, long *http, struct body *b, char **etag_out,
-    struct jit_api_error *err)
+request(const struct jit_conf *c, CURL *h, const char *url, const char *post,
+        size_t post_len, const char *etag_in, unsigned extra_s, long *http,
+        struct body *b, char **etag_out, struct jit_api_error *err)
 {
     char token[TOKEN_MAX + 2], errbuf[CURL_ERROR_SIZE] = "";
     struct curl_slist *hdrs = NULL;
@@ -275,7 +277,9 @@ get(const struct jit_conf *c, CURL *h, const char *url, const char *etag_in,
         || (token[0] != '\0'
             && add_header(&hdrs, "Authorization: Bearer ", token) != 0)
         || (etag_in != NULL
-            && add_header(&hdrs, "If-None-Match: ", etag_in) != 0)) {
+            && add_header(&hdrs, "If-None-Match: ", etag_in) != 0)
+        || (post != NULL
+            && add_header(&hdrs, "Content-Type: ", "application/json") != 0)) {
         st = fault(err, "internal_error", "out of memory");
         goto done;
     }
@@ -307,6 +311,10 @@ get(const struct jit_conf *c, CURL *h, const char *url, const char *etag_in,
                      (curl_off_t) c->max_response_size);
     curl_easy_setopt(h, CURLOPT_USERAGENT, PACKAGE_NAME "/" PACKAGE_VERSION);
     curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
+    if (post != NULL) {
+        curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t) post_len);
+        curl_easy_setopt(h, CURLOPT_POSTFIELDS, post);
+    }
     curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
     curl_easy_setopt(h, CURLOPT_WRITEDATA, b);
     curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
@@ -346,12 +354,13 @@ jit_api_free(struct jit_api *api)
     free(api);
 }
 
-/* A handle and the URL api_url/v1/hosts/{host}/grants[/{user}][query].
+/* A handle and the URL api_url/v1/hosts/{host}/{resource}[/{user}][query].
  * With api, its handle is reset and reused: every option is set again,
  * but the open connection and TLS session stay. */
 static enum jit_api_status
-start(const struct jit_conf *c, struct jit_api *api, const char *user,
-      const char *query, CURL **h, char **url, struct jit_api_error *err)
+start(const struct jit_conf *c, struct jit_api *api, const char *resource,
+      const char *user, const char *query, CURL **h, char **url,
+      struct jit_api_error *err)
 {
     char *eh = NULL, *eu = NULL;
     size_t baselen;
@@ -382,8 +391,8 @@ start(const struct jit_conf *c, struct jit_api *api, const char *user,
     baselen = strlen(c->api_url);
     while (baselen > 0 && c->api_url[baselen - 1] == '/')
         baselen--;
-    r = asprintf(url, "%.*s/v1/hosts/%s/grants%s%s%s", (int) baselen,
-                 c->api_url, eh, eu ? "/" : "", eu ? eu : "",
+    r = asprintf(url, "%.*s/v1/hosts/%s/%s%s%s%s", (int) baselen,
+                 c->api_url, eh, resource, eu ? "/" : "", eu ? eu : "",
                  query ? query : "");
     curl_free(eh);
     curl_free(eu);
@@ -415,9 +424,11 @@ jit_api_get_grant_with(const struct jit_conf *c, struct jit_api *api,
     memset(g, 0, sizeof(*g));
     err->reason = NULL;
     err->detail[0] = '\0';
-    if ((st = start(c, api, username, NULL, &h, &url, err)) != JIT_API_OK)
+    if ((st = start(c, api, "grants", username, NULL, &h, &url, err))
+        != JIT_API_OK)
         goto done;
-    if ((st = get(c, h, url, NULL, 0, &http, &b, NULL, err)) != JIT_API_OK)
+    if ((st = request(c, h, url, NULL, 0, NULL, 0, &http, &b, NULL, err))
+        != JIT_API_OK)
         goto done;
     if (http == 404) {
         st = JIT_API_NOT_FOUND;
@@ -454,9 +465,10 @@ jit_api_list_grants(const struct jit_conf *c, const char *etag_in,
     err->detail[0] = '\0';
     if (wait_s > 0)
         snprintf(query, sizeof(query), "?wait=%u", wait_s);
-    if ((st = start(c, NULL, NULL, query, &h, &url, err)) != JIT_API_OK)
+    if ((st = start(c, NULL, "grants", NULL, query, &h, &url, err))
+        != JIT_API_OK)
         goto done;
-    st = get(c, h, url, etag_in, wait_s, &http, &b, &etag, err);
+    st = request(c, h, url, NULL, 0, etag_in, wait_s, &http, &b, &etag, err);
     if (st != JIT_API_OK)
         goto done;
     if (http == 304) {
@@ -474,6 +486,47 @@ jit_api_list_grants(const struct jit_conf *c, const char *etag_in,
 
 done:
     free(etag);
+    free(b.buf);
+    free(url);
+    curl_easy_cleanup(h);
+    return st;
+}
+
+enum jit_api_status
+jit_api_post_events(const struct jit_conf *c, const char *body, size_t len,
+                    long *accepted, struct jit_api_error *err)
+{
+    struct body b = { NULL, 0, 0, c->max_response_size, 0 };
+    enum jit_api_status st;
+    json_error_t je;
+    json_t *j = NULL, *n;
+    char *url = NULL;
+    CURL *h = NULL;
+    long http = 0;
+
+    *accepted = 0;
+    err->reason = NULL;
+    err->detail[0] = '\0';
+    if ((st = start(c, NULL, "events", NULL, NULL, &h, &url, err))
+        != JIT_API_OK)
+        goto done;
+    st = request(c, h, url, body, len, NULL, 0, &http, &b, NULL, err);
+    if (st != JIT_API_OK)
+        goto done;
+    if (http != 200) {
+        st = fault(err, "http_error", "HTTP status %ld", http);
+        goto done;
+    }
+    j = b.buf ? json_loadb(b.buf, b.len, JSON_REJECT_DUPLICATES, &je) : NULL;
+    n = j ? json_object_get(j, "accepted") : NULL;
+    if (!json_is_integer(n) || json_integer_value(n) < 0) {
+        st = fault(err, "malformed", "no \"accepted\" count in the answer");
+        goto done;
+    }
+    *accepted = (long) json_integer_value(n);
+
+done:
+    json_decref(j);
     free(b.buf);
     free(url);
     curl_easy_cleanup(h);

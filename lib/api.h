@@ -59,6 +59,13 @@ enum jit_api_status jit_api_list_grants(const struct jit_conf *conf,
                                         char **etag_out,
                                         struct jit_api_error *err);
 
+/* POST /v1/hosts/{host}/events with body ({"events": [...]}); on
+ * JIT_API_OK *accepted is the server's count. */
+enum jit_api_status jit_api_post_events(const struct jit_conf *conf,
+                                        const char *body, size_t len,
+                                        long *accepted,
+                                        struct jit_api_error *err);
+
 #pragma GCC visibility pop
 
 #endif

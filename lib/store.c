@@ -1288,6 +1288,104 @@ jit_store_find_account(struct jit_store *s, const char *requester,
     return ret;
 }
 
+int
+jit_store_due_events(struct jit_store *s, int64_t now, size_t limit,
+                     struct jit_event **out, size_t *n)
+{
+    sqlite3_stmt *st = NULL;
+    struct jit_event *v = NULL;
+    size_t cnt = 0;
+    int rc, ret;
+
+    *out = NULL;
+    *n = 0;
+    if (limit == 0)
+        return 0;
+    ret = prepare(s, "SELECT id, type, time, grant_id, username, requester,"
+                     " detail, attempts FROM events WHERE next_attempt <= ?"
+                     " ORDER BY time, rowid LIMIT ?", &st);
+    if (ret != 0)
+        return ret;
+    sqlite3_bind_int64(st, 1, now);
+    sqlite3_bind_int64(st, 2, (sqlite3_int64) limit);
+    if ((v = calloc(limit, sizeof(*v))) == NULL) {
+        ret = -ENOMEM;
+        goto done;
+    }
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW && cnt < limit) {
+        struct jit_event *e = &v[cnt++];
+
+        e->id = col_dup(st, 0);
+        e->type = col_dup(st, 1);
+        e->time = sqlite3_column_int64(st, 2);
+        e->grant = sqlite3_column_type(st, 3) == SQLITE_NULL ? NULL
+                                                             : col_dup(st, 3);
+        e->username = sqlite3_column_type(st, 4) == SQLITE_NULL
+                          ? NULL : col_dup(st, 4);
+        e->requester = sqlite3_column_type(st, 5) == SQLITE_NULL
+                           ? NULL : col_dup(st, 5);
+        e->detail = sqlite3_column_type(st, 6) == SQLITE_NULL ? NULL
+                                                              : col_dup(st, 6);
+        e->attempts = sqlite3_column_int(st, 7);
+        if (!e->id || !e->type) {
+            ret = -ENOMEM;
+            goto done;
+        }
+    }
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+        ret = sql_fail(s, rc, "events");
+        goto done;
+    }
+    *out = v;
+    *n = cnt;
+    v = NULL;
+    cnt = 0;
+
+done:
+    sqlite3_finalize(st);
+    jit_events_free(v, cnt);
+    return ret;
+}
+
+int
+jit_store_events_settle(struct jit_store *s, const struct jit_event *v,
+                        size_t n, int delivered, int64_t next_attempt)
+{
+    sqlite3_stmt *st = NULL;
+    int ret;
+
+    if ((ret = need_txn(s)) != 0)
+        return ret;
+    for (size_t i = 0; i < n; i++) {
+        ret = prepare(s, delivered ? "DELETE FROM events WHERE id = ?1"
+                                   : "UPDATE events SET attempts = attempts"
+                                     " + 1, next_attempt = ?2 WHERE id = ?1",
+                      &st);
+        if (ret != 0)
+            return ret;
+        sqlite3_bind_text(st, 1, v[i].id, -1, SQLITE_STATIC);
+        if (!delivered)
+            sqlite3_bind_int64(st, 2, next_attempt);
+        if ((ret = step_done(s, st)) != 0)
+            return ret;
+    }
+    return 0;
+}
+
+void
+jit_events_free(struct jit_event *v, size_t n)
+{
+    for (size_t i = 0; v && i < n; i++) {
+        free(v[i].id);
+        free(v[i].type);
+        free(v[i].grant);
+        free(v[i].username);
+        free(v[i].requester);
+        free(v[i].detail);
+    }
+    free(v);
+}
+
 /* ---- reads ---- */
 
 int

@@ -38,6 +38,15 @@ enum jit_account_state {
 const char *jit_account_state_name(int state);
 int jit_account_state_parse(const char *s);
 
+/* An event of the outbox, as DESIGN's event object (host added when it
+ * is sent). */
+struct jit_event {
+    char *id, *type, *grant, *username, *requester;
+    char *detail; /* JSON object text, or NULL */
+    int64_t time;
+    int attempts;
+};
+
 struct jit_account {
     char *name, *gecos, *home, *shell;
     char *grant_id, *requester, *credential;
@@ -115,6 +124,15 @@ int jit_store_add_event(struct jit_store *s, const char *type,
                         const char *grant, const char *username,
                         const char *requester, const char *detail,
                         int64_t now);
+
+/* The outbox: up to limit events due (next_attempt <= now), oldest
+ * first; then, in a transaction, settle them: delivered (deleted) or not
+ * (attempts + 1, next try at next_attempt). */
+int jit_store_due_events(struct jit_store *s, int64_t now, size_t limit,
+                         struct jit_event **out, size_t *n);
+int jit_store_events_settle(struct jit_store *s, const struct jit_event *v,
+                            size_t n, int delivered, int64_t next_attempt);
+void jit_events_free(struct jit_event *v, size_t n);
 
 /* Reads (no transaction needed). */
 int jit_store_get_account(struct jit_store *s, const char *name,

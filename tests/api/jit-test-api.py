@@ -9,6 +9,8 @@ D/grants/<username>.json   served as that user's grant (any JSON text)
 D/faults/<username>        instead, a fault: 404, 500, malformed, deep,
                            huge, huge-nolength, hang, slow, empty, redirect
 D/events.jsonl             events received (one per id; redeliveries dropped)
+D/faults/_events           for event batches: 500 (nothing kept), or
+                           store-then-500 (kept, but the answer says 500)
 D/requests.log             one line per request: method path auth
 
 The host list (GET /v1/hosts/H/grants) is every grant file whose "host"
@@ -187,6 +189,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 events = json.loads(body)["events"]
             except (ValueError, KeyError, TypeError):
                 return self.error(400, "malformed")
+            fault = (read(os.path.join(ARGS.dir, "faults", "_events")) or b"").strip()
+            if fault == b"500":
+                return self.error(500, "injected")
             path = os.path.join(ARGS.dir, "events.jsonl")
             with LOCK:
                 known = set()
@@ -197,6 +202,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
                         if e.get("id") not in known:
                             known.add(e.get("id"))
                             f.write(json.dumps(e, sort_keys=True) + "\n")
+            if fault == b"store-then-500":
+                return self.error(500, "injected after storing")
             return self.send(200, json.dumps({"accepted": len(events)}).encode())
         return self.error(404, "no_such_path")
 
