@@ -7,6 +7,7 @@
  *   jitctl [--config FILE] sync
  *   jitctl [--config FILE] authorized-keys USER
  *   jitctl [--config FILE] flush
+ *   jitctl [--config FILE] reap [--dry-run]
  *
  * Output is for people (a table) or for machines (--json); errors go to
  * stderr with exit status 1, usage errors with 2.  Every field that came
@@ -27,6 +28,7 @@
 #include "conf.h"
 #include "escape.h"
 #include "outbox.h"
+#include "reap.h"
 #include "store.h"
 #include "sync.h"
 #include "timefmt.h"
@@ -45,6 +47,8 @@ static const char usage_text[] =
     "  authorized-keys USER the SSH keys of USER's active grant (for sshd's\n"
     "                       AuthorizedKeysCommand); nothing otherwise\n"
     "  flush                deliver the events waiting in the outbox to the API\n"
+    "  reap [--dry-run]     tear down the accounts whose time is up (expired,\n"
+    "                       revoked, or an earlier teardown to finish)\n"
     "\n"
     "Options:\n"
     "  -c, --config FILE    configuration file (default " JIT_CONF_PATH ")\n"
@@ -344,6 +348,43 @@ cmd_flush(const struct jit_conf *conf)
     return ret == 0 ? 0 : 1;
 }
 
+static int
+cmd_reap(const struct jit_conf *conf, int dry_run)
+{
+    struct jit_reap_item *v = NULL;
+    struct jit_store *s = NULL;
+    size_t n = 0, failed = 0;
+    int ret;
+
+    if (open_store(conf, &s) != 0)
+        return 1;
+    ret = jit_reap_once(s, conf, &jitctl_log, (int64_t) time(NULL), dry_run,
+                        &v, &n);
+    if (ret != 0) {
+        fprintf(stderr, "jitctl: reap: %s\n", jit_store_error(s));
+        goto done;
+    }
+    for (size_t i = 0; i < n; i++) {
+        char *e = jit_escape(v[i].name);
+
+        printf("%s %s: %s\n", dry_run ? "would tear down" : "tore down",
+               e ? e : "?", v[i].cause);
+        if (!dry_run && v[i].result != 0) {
+            printf("  failed: %s (left in disable_failed)\n",
+                   strerror(-v[i].result));
+            failed++;
+        }
+        free(e);
+    }
+    printf("reap: %zu due, %zu failed%s\n", n, failed,
+           dry_run ? " (dry run: nothing changed)" : "");
+
+done:
+    jit_reap_items_free(v, n);
+    jit_store_close(s);
+    return ret != 0 || failed ? 1 : 0;
+}
+
 /* sshd runs this for every key login of every user, ours or not: print
  * the keys of an account whose grant is in force, and nothing (status 0)
  * for anyone else, so that sshd's own files still apply to them. */
@@ -397,12 +438,13 @@ main(int argc, char **argv)
     };
     static const struct option sub_opts[] = {
         { "json", no_argument, NULL, 'j' },
+        { "dry-run", no_argument, NULL, 'n' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
     const char *config = JIT_CONF_PATH, *cmd;
     struct jit_conf conf;
-    int c, json = 0, ret;
+    int c, json = 0, dry_run = 0, ret;
 
     /* '+': options after the command belong to the command. */
     while ((c = getopt_long(argc, argv, "+c:hV", opts, NULL)) != -1) {
@@ -422,12 +464,15 @@ main(int argc, char **argv)
     while ((c = getopt_long(argc, argv, "h", sub_opts, NULL)) != -1) {
         switch (c) {
         case 'j': json = 1; break;
+        case 'n': dry_run = 1; break;
         case 'h': return usage(stdout, 0);
         default: return usage(stderr, EXIT_USAGE);
         }
     }
     argc -= optind;
     argv += optind;
+    if (dry_run && strcmp(cmd, "reap") != 0)
+        return usage(stderr, EXIT_USAGE);
 
     if (strcmp(cmd, "check-config") == 0) {
         if (argc != 0 || json)
@@ -451,6 +496,13 @@ main(int argc, char **argv)
             return 1;
         openlog("jitctl", LOG_PID, LOG_AUTHPRIV);
         ret = cmd_sync(&conf);
+    } else if (strcmp(cmd, "reap") == 0) {
+        if (argc != 0 || json)
+            return usage(stderr, EXIT_USAGE);
+        if (load_conf(config, &conf) != 0)
+            return 1;
+        openlog("jitctl", LOG_PID, LOG_AUTHPRIV);
+        ret = cmd_reap(&conf, dry_run);
     } else if (strcmp(cmd, "flush") == 0) {
         if (argc != 0 || json)
             return usage(stderr, EXIT_USAGE);

@@ -1,0 +1,71 @@
+#!/bin/sh
+# jitctl reap: accounts past their end, with a revoked grant, or whose
+# teardown failed earlier are torn down (processes, home, account, snapshot,
+# account.deleted); the others stay; --dry-run changes nothing.
+. "$top_srcdir/tests/integration/lib.sh"
+require_ns
+command -v pamtester >/dev/null || skip "needs pamtester"
+command -v setpriv >/dev/null || skip "needs setpriv"
+setup_env
+setup_pam
+G=$T/api/grants
+soon=$(date -u -d '+3 seconds' +%Y-%m-%dT%H:%M:%SZ)
+grant_json erin "expires_at=\"$soon\"" 'on_logout="keep"' > "$G/erin.json"
+grant_json frank 'on_logout="keep"' > "$G/frank.json"
+grant_json gina 'on_logout="keep"' > "$G/gina.json"
+for u in erin frank gina; do
+    pam_op $u acct_mgmt open_session || fail "$u: $(cat "$T/pam.out")"
+done
+uid=$(in_ns id -u erin)
+# erin's processes: one plain, one in its own session.
+setpriv --reuid="$uid" --regid="$uid" --clear-groups sleep 300 &
+p1=$!
+setpriv --reuid="$uid" --regid="$uid" --clear-groups setsid sleep 300 &
+p2=$!
+TEST_PIDS="$TEST_PIDS $p1 $p2"
+sleep 0.3
+
+out=$("$JITCTL" -c "$CONF" reap --dry-run 2>&1)
+expect_eq "before the end: nothing due" "$out" "reap: 0 due, 0 failed (dry run: nothing changed)"
+while [ "$(date +%s)" -le "$(date -d "$soon" +%s)" ]; do sleep 0.2; done
+out=$("$JITCTL" -c "$CONF" reap --dry-run 2>&1)
+expect_eq "dry run after the end" "$out" "would tear down erin: expired
+reap: 1 due, 0 failed (dry run: nothing changed)"
+in_ns getent passwd erin >/dev/null || fail "the dry run removed erin"
+
+out=$("$JITCTL" -c "$CONF" reap 2>"$T/reap.err")
+expect_eq "reap" "$out" "tore down erin: expired
+reap: 1 due, 0 failed"
+grep -q 'event="account.deleted" result="ok" reason="expired" user="erin"' "$T/reap.err" \
+    || fail "audit: $(cat "$T/reap.err")"
+for p in $p1 $p2; do
+    if kill -0 "$p" 2>/dev/null; then fail "erin's process $p survived"; fi
+done
+ok "erin's processes ended (one of them in its own session)"
+if in_ns getent passwd erin; then fail "erin still resolves"; fi
+[ ! -e "$T/home/erin" ] || fail "erin's home is still there"
+in_ns getent passwd frank >/dev/null || fail "frank was reaped too"
+ok "erin gone, home removed; frank and gina stay"
+
+# A grant the store knows as revoked.
+/usr/bin/python3 -c 'import sqlite3, sys; db = sqlite3.connect(sys.argv[1]); db.execute("UPDATE grants SET status = ? WHERE id = ?", ("revoked", "g-frank")); db.commit()' "$STATE/state.db"
+out=$("$JITCTL" -c "$CONF" reap 2>/dev/null)
+expect_eq "revoked grant" "$out" "tore down frank: revoked
+reap: 1 due, 0 failed"
+
+# A teardown that fails, then succeeds on the next round.
+if touch "$T/home/gina/stuck" && chattr +i "$T/home/gina/stuck" 2>/dev/null; then
+    /usr/bin/python3 -c 'import sqlite3, sys; db = sqlite3.connect(sys.argv[1]); db.execute("UPDATE accounts SET expires = 1 WHERE name = ?", ("gina",)); db.commit()' "$STATE/state.db"
+    rc=0; out=$("$JITCTL" -c "$CONF" reap 2>/dev/null) || rc=$?
+    expect_eq "failing teardown" "$rc:$out" "1:tore down gina: expired
+  failed: Operation not permitted (left in disable_failed)
+reap: 1 due, 1 failed"
+    chattr -i "$T/home/gina/stuck"
+    out=$("$JITCTL" -c "$CONF" reap 2>/dev/null)
+    expect_eq "retried" "$out" "tore down gina: retry
+reap: 1 due, 0 failed"
+    types=$(/usr/bin/python3 -c 'import sqlite3, sys; print(" ".join(r[0] for r in sqlite3.connect(sys.argv[1]).execute("SELECT type FROM events WHERE username = ? AND type LIKE ? ORDER BY rowid", ("gina", "account.d%"))))' "$STATE/state.db")
+    expect_eq "gina's events" "$types" "account.disable_failed account.deleted"
+fi
+n=$("$JITCTL" -c "$CONF" list --json | grep -c '"name"' || true)
+expect_eq "no accounts left" "$n" 0
