@@ -320,8 +320,8 @@ cmd_sync(const struct jit_conf *conf)
     ret = jit_sync_once(s, conf, &jitctl_log, &st, &api_reason);
     if (ret == 0)
         printf("sync: %zu grants: %zu reserved, %zu updated, %zu unchanged,"
-               " %zu refused\n", st.grants, st.reserved, st.updated,
-               st.unchanged, st.refused);
+               " %zu refused, %zu gone\n", st.grants, st.reserved, st.updated,
+               st.unchanged, st.refused, st.gone);
     else if (api_reason != NULL)
         fprintf(stderr, "jitctl: sync: the API failed (%s); nothing"
                 " changed\n", api_reason);

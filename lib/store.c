@@ -1386,6 +1386,28 @@ jit_events_free(struct jit_event *v, size_t n)
     free(v);
 }
 
+int
+jit_store_set_grant_status(struct jit_store *s, const char *id,
+                           const char *status)
+{
+    sqlite3_stmt *st = NULL;
+    int ret;
+
+    if ((ret = need_txn(s)) != 0)
+        return ret;
+    ret = prepare(s, "UPDATE grants SET status = ?, updated ="
+                     " strftime('%s','now') WHERE id = ?", &st);
+    if (ret != 0)
+        return ret;
+    sqlite3_bind_text(st, 1, status, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, id, -1, SQLITE_STATIC);
+    if ((ret = step_done(s, st)) == 0 && sqlite3_changes(s->db) == 0) {
+        set_err(s, "no such grant");
+        ret = -ENOENT;
+    }
+    return ret;
+}
+
 /* ---- reads ---- */
 
 int

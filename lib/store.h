@@ -118,6 +118,10 @@ int jit_store_rebind(struct jit_store *s, const char *name,
  * new count in *after.  -ENOENT if there is no such account. */
 int jit_store_add_sessions(struct jit_store *s, const char *name, int delta,
                            uint32_t *after);
+/* Set a stored grant's status (active, expired, revoked): what sync
+ * learns when a grant leaves the API's list.  -ENOENT if unknown. */
+int jit_store_set_grant_status(struct jit_store *s, const char *id,
+                               const char *status);
 /* Queue an event for the API in the outbox; detail is a JSON object
  * text or NULL. */
 int jit_store_add_event(struct jit_store *s, const char *type,

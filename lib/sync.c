@@ -89,6 +89,53 @@ sync_grant(struct jit_store *s, const struct jit_conf *conf,
     return why;
 }
 
+/* Accounts of ours whose grant the API no longer lists: the grant ended
+ * (expired) or was taken back (revoked). */
+static int
+mark_gone(struct jit_store *s, const struct jit_log *log,
+          const struct jit_grant *v, size_t n, int64_t now, size_t *gone)
+{
+    struct jit_account *a = NULL;
+    size_t na = 0;
+    int ret;
+
+    if ((ret = jit_store_list_accounts(s, &a, &na)) != 0)
+        return ret;
+    for (size_t i = 0; i < na && ret == 0; i++) {
+        struct jit_grant g;
+        int listed = 0, live;
+
+        if (a[i].state != JIT_ACCOUNT_RESERVED
+            && a[i].state != JIT_ACCOUNT_ACTIVE)
+            continue;
+        for (size_t k = 0; k < n && !listed; k++)
+            listed = strcmp(v[k].id, a[i].grant_id) == 0;
+        if (listed || jit_store_get_grant(s, a[i].grant_id, &g) != 0)
+            continue;
+        live = strcmp(g.status, "active") == 0;
+        if (live) {
+            const char *status = now >= g.expires_at ? "expired" : "revoked";
+            struct jit_audit au = {
+                .event = "sync", .result = "revoke",
+                .reason = now >= g.expires_at ? "grant_expired"
+                                              : "grant_gone",
+                .user = a[i].name, .requester = a[i].requester,
+                .credential = a[i].credential, .grant = a[i].grant_id,
+                .expires = a[i].expires,
+            };
+
+            ret = jit_store_set_grant_status(s, a[i].grant_id, status);
+            if (ret == 0) {
+                (*gone)++;
+                jit_audit(log, LOG_NOTICE, &au);
+            }
+        }
+        jit_grant_free(&g);
+    }
+    jit_accounts_free(a, na);
+    return ret;
+}
+
 int
 jit_sync_once(struct jit_store *s, const struct jit_conf *conf,
               const struct jit_log *log, struct jit_sync_stats *st,
@@ -135,6 +182,8 @@ jit_sync_once(struct jit_store *s, const struct jit_conf *conf,
             audit_grant(log, LOG_NOTICE, "allow", what, &v[i]);
         }
     }
+    if ((ret = mark_gone(s, log, v, n, now, &st->gone)) != 0)
+        goto done;
     ret = jit_store_commit(s);
 
 done:

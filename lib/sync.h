@@ -22,11 +22,15 @@ struct jit_sync_stats {
     size_t updated;   /* existing accounts moved to a new grant or expiry */
     size_t unchanged;
     size_t refused;   /* grants that do not fit or cannot be reserved */
+    size_t gone;      /* accounts whose grant left the list (for reap) */
 };
 
 /* One round: fetch, then one transaction for all of it (each grant under
- * its own savepoint, so one bad grant spoils nothing else).  An API fault
- * changes nothing.  0, or -EIO (API; reason in *api_reason) / -errno. */
+ * its own savepoint, so one bad grant spoils nothing else).  An account
+ * whose grant is no longer in the list gets that grant marked expired (if
+ * its end has passed) or revoked, for jitctl reap; nothing is torn down
+ * here.  An API fault changes nothing, deletes nothing and extends
+ * nothing.  0, or -EIO (API; reason in *api_reason) / -errno. */
 int jit_sync_once(struct jit_store *s, const struct jit_conf *conf,
                   const struct jit_log *log, struct jit_sync_stats *st,
                   const char **api_reason);

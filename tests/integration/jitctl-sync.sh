@@ -14,7 +14,7 @@ grant_json bob 'host="db02.test"' > "$G/bob.json"
 grant_json carol 'groups=["sudo"]' > "$G/carol.json"
 
 out=$("$JITCTL" -c "$CONF" sync 2>"$T/sync.err")
-expect_eq "sync summary" "$out" "sync: 3 grants: 2 reserved, 0 updated, 0 unchanged, 1 refused"
+expect_eq "sync summary" "$out" "sync: 3 grants: 2 reserved, 0 updated, 0 unchanged, 1 refused, 0 gone"
 grep -q 'event="sync" result="deny" reason="group_not_allowed" user="carol"' "$T/sync.err" \
     || fail "no audit line for carol: $(cat "$T/sync.err")"
 grep -q 'event="sync" result="allow" reason="reserved" user="alice" requester="alice@EXAMPLE.COM" credential="db-admin" grant="g-alice"' "$T/sync.err" \
@@ -27,7 +27,7 @@ expect_eq "state reserved (no home yet)" "$("$JITCTL" -c "$CONF" show alice --js
 [ ! -e "$T/home/alice" ] || fail "sync made a home"
 
 out=$("$JITCTL" -c "$CONF" sync 2>/dev/null)
-expect_eq "second sync" "$out" "sync: 3 grants: 0 reserved, 0 updated, 2 unchanged, 1 refused"
+expect_eq "second sync" "$out" "sync: 3 grants: 0 reserved, 0 updated, 2 unchanged, 1 refused, 0 gone"
 
 keys=$("$JITCTL" -c "$CONF" authorized-keys alice)
 expect_eq "authorized-keys alice" "$keys" "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIO alice@laptop"
@@ -42,6 +42,19 @@ rc=0; "$JITCTL" -c "$T/down.conf" sync >/dev/null 2>"$T/sync.err" || rc=$?
 expect_eq "sync with the API down fails" "$rc" 1
 grep -q 'the API failed (unreachable); nothing changed' "$T/sync.err" || fail "$(cat "$T/sync.err")"
 expect_eq "accounts kept" "$("$JITCTL" -c "$CONF" list --json | grep -c '"name"')" 2
+
+# A grant that leaves the API's list: marked revoked by sync, torn down by
+# reap (a sync alone deletes nothing).
+rm "$T/api/faults/dave" "$G/dave.json"
+out=$("$JITCTL" -c "$CONF" sync 2>"$T/sync.err")
+expect_eq "sync after dave's grant went" "$out" "sync: 2 grants: 0 reserved, 0 updated, 1 unchanged, 1 refused, 1 gone"
+grep -q 'event="sync" result="revoke" reason="grant_gone" user="dave"' "$T/sync.err" \
+    || fail "audit: $(cat "$T/sync.err")"
+in_ns getent passwd dave >/dev/null || fail "sync deleted dave by itself"
+out=$("$JITCTL" -c "$CONF" reap 2>/dev/null)
+expect_eq "reap takes dave" "$out" "tore down dave: revoked
+reap: 1 due, 0 failed"
+if in_ns getent passwd dave; then fail "dave still resolves"; fi
 
 # After the grant's end, no keys (sshd falls back to its own files).
 while [ "$(date +%s)" -le "$(date -d "$soon" +%s)" ]; do sleep 0.2; done
