@@ -8,6 +8,7 @@
  *   jitctl [--config FILE] authorized-keys USER
  *   jitctl [--config FILE] flush
  *   jitctl [--config FILE] reap [--dry-run]
+ *   jitctl [--config FILE] revoke NAME --reason TEXT
  *
  * Output is for people (a table) or for machines (--json); errors go to
  * stderr with exit status 1, usage errors with 2.  Every field that came
@@ -31,6 +32,7 @@
 #include "reap.h"
 #include "store.h"
 #include "sync.h"
+#include "teardown.h"
 #include "timefmt.h"
 #include "validate.h"
 
@@ -49,6 +51,9 @@ static const char usage_text[] =
     "  flush                deliver the events waiting in the outbox to the API\n"
     "  reap [--dry-run]     tear down the accounts whose time is up (expired,\n"
     "                       revoked, or an earlier teardown to finish)\n"
+    "  revoke NAME --reason TEXT\n"
+    "                       end an account now and revoke its grant on this\n"
+    "                       host for good\n"
     "\n"
     "Options:\n"
     "  -c, --config FILE    configuration file (default " JIT_CONF_PATH ")\n"
@@ -385,6 +390,83 @@ done:
     return ret != 0 || failed ? 1 : 0;
 }
 
+/* A reason is plain text for people and logs: bounded, no controls. */
+static const char *
+reason_problem(const char *r)
+{
+    size_t n = strlen(r);
+
+    if (n == 0 || n > JIT_GRANT_REASON_MAX)
+        return "must be 1 to 1024 bytes";
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char) r[i] < 0x20 || r[i] == 0x7f)
+            return "must not hold control characters";
+    return NULL;
+}
+
+static int
+cmd_revoke(const struct jit_conf *conf, const char *name, const char *reason)
+{
+    struct jit_store *s = NULL;
+    struct jit_account a = { 0 };
+    json_t *d = NULL;
+    char *detail = NULL;
+    const char *why;
+    int64_t now = (int64_t) time(NULL);
+    int ret = 1, r;
+
+    if (jit_name_check(name) != 0) {
+        char *e = jit_escape(name);
+
+        fprintf(stderr, "jitctl: %s: not a valid account name\n", e ? e : "?");
+        free(e);
+        return 1;
+    }
+    if ((why = reason_problem(reason)) != NULL) {
+        fprintf(stderr, "jitctl: --reason %s\n", why);
+        return 1;
+    }
+    if (open_store(conf, &s) != 0)
+        goto done;
+    if ((r = jit_store_get_account(s, name, &a)) != 0) {
+        fprintf(stderr, "jitctl: %s: %s\n", name,
+                r == -ENOENT ? "no such account" : jit_store_error(s));
+        goto done;
+    }
+    d = json_pack("{s:s, s:s}", "reason", reason, "by", "jitctl revoke");
+    detail = d ? json_dumps(d, JSON_COMPACT) : NULL;
+    if (jit_store_begin(s) != 0
+        || jit_store_revoke_locally(s, a.grant_id, reason, now) != 0
+        || jit_store_add_event(s, "account.revoked", a.grant_id, a.name,
+                               a.requester, detail, now) != 0
+        || jit_store_commit(s) != 0) {
+        fprintf(stderr, "jitctl: revoking %s: %s\n", name, jit_store_error(s));
+        jit_store_rollback(s);
+        goto done;
+    }
+    {
+        struct jit_audit au = {
+            .event = "account.revoked", .result = "ok", .reason = reason,
+            .user = a.name, .requester = a.requester,
+            .credential = a.credential, .grant = a.grant_id,
+            .expires = a.expires,
+        };
+
+        jit_audit(&jitctl_log, LOG_NOTICE, &au);
+    }
+    r = jit_teardown(s, conf, name, "revoked_locally", &jitctl_log, now);
+    printf("revoke %s: grant %s revoked on this host; account %s\n", name,
+           a.grant_id, r == 0 ? "torn down" : "left in disable_failed");
+    ret = r == 0 ? 0 : 1;
+
+done:
+    free(detail);
+    json_decref(d);
+    jit_account_free(&a);
+    jit_store_close(s);
+    return ret;
+}
+
 /* sshd runs this for every key login of every user, ours or not: print
  * the keys of an account whose grant is in force, and nothing (status 0)
  * for anyone else, so that sshd's own files still apply to them. */
@@ -439,10 +521,11 @@ main(int argc, char **argv)
     static const struct option sub_opts[] = {
         { "json", no_argument, NULL, 'j' },
         { "dry-run", no_argument, NULL, 'n' },
+        { "reason", required_argument, NULL, 'r' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
-    const char *config = JIT_CONF_PATH, *cmd;
+    const char *config = JIT_CONF_PATH, *cmd, *reason = NULL;
     struct jit_conf conf;
     int c, json = 0, dry_run = 0, ret;
 
@@ -465,13 +548,15 @@ main(int argc, char **argv)
         switch (c) {
         case 'j': json = 1; break;
         case 'n': dry_run = 1; break;
+        case 'r': reason = optarg; break;
         case 'h': return usage(stdout, 0);
         default: return usage(stderr, EXIT_USAGE);
         }
     }
     argc -= optind;
     argv += optind;
-    if (dry_run && strcmp(cmd, "reap") != 0)
+    if ((dry_run && strcmp(cmd, "reap") != 0)
+        || (reason != NULL && strcmp(cmd, "revoke") != 0))
         return usage(stderr, EXIT_USAGE);
 
     if (strcmp(cmd, "check-config") == 0) {
@@ -496,6 +581,13 @@ main(int argc, char **argv)
             return 1;
         openlog("jitctl", LOG_PID, LOG_AUTHPRIV);
         ret = cmd_sync(&conf);
+    } else if (strcmp(cmd, "revoke") == 0) {
+        if (argc != 1 || json || reason == NULL)
+            return usage(stderr, EXIT_USAGE);
+        if (load_conf(config, &conf) != 0)
+            return 1;
+        openlog("jitctl", LOG_PID, LOG_AUTHPRIV);
+        ret = cmd_revoke(&conf, argv[0], reason);
     } else if (strcmp(cmd, "reap") == 0) {
         if (argc != 0 || json)
             return usage(stderr, EXIT_USAGE);

@@ -321,6 +321,11 @@ jit_login_account(struct jit_login *l)
         v = deny(l, s, "login", "store_error", &g, NULL, 0);
         goto done;
     }
+    if (jit_store_revoked_locally(s, g.id) != 0) {
+        jit_store_rollback(s);
+        v = deny(l, s, "login", "revoked_locally", &g, NULL, 1);
+        goto done;
+    }
     if (jit_store_put_grant(s, &g) != 0) {
         v = txn_failed(l, s, "login", "store_error", &g, NULL);
         goto done;

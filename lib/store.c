@@ -87,6 +87,10 @@ static const char *const migrations[] = {
     /* 2: an account kept from an earlier grant and bound to a new one
      * records account.enabled, not account.created, when it next opens */
     "ALTER TABLE accounts ADD COLUMN rebound INTEGER NOT NULL DEFAULT 0;",
+    /* 3: grants an admin revoked on this host (jitctl revoke): they stay
+     * revoked here whatever the API says later */
+    "CREATE TABLE local_revocations (grant_id TEXT PRIMARY KEY,"
+    "  reason TEXT NOT NULL, time INTEGER NOT NULL);",
 };
 #define SCHEMA_VERSION ((int) (sizeof(migrations) / sizeof(migrations[0])))
 
@@ -1405,6 +1409,44 @@ jit_store_set_grant_status(struct jit_store *s, const char *id,
         set_err(s, "no such grant");
         ret = -ENOENT;
     }
+    return ret;
+}
+
+int
+jit_store_revoke_locally(struct jit_store *s, const char *grant_id,
+                         const char *reason, int64_t now)
+{
+    sqlite3_stmt *st = NULL;
+    int ret;
+
+    if ((ret = need_txn(s)) != 0)
+        return ret;
+    ret = prepare(s, "INSERT OR REPLACE INTO local_revocations VALUES (?,?,?)",
+                  &st);
+    if (ret != 0)
+        return ret;
+    sqlite3_bind_text(st, 1, grant_id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, reason, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 3, now);
+    if ((ret = step_done(s, st)) != 0)
+        return ret;
+    ret = jit_store_set_grant_status(s, grant_id, "revoked");
+    return ret == -ENOENT ? 0 : ret;
+}
+
+int
+jit_store_revoked_locally(struct jit_store *s, const char *grant_id)
+{
+    sqlite3_stmt *st = NULL;
+    int rc, ret;
+
+    if ((ret = prepare(s, "SELECT 1 FROM local_revocations WHERE grant_id = ?",
+                       &st)) != 0)
+        return ret;
+    sqlite3_bind_text(st, 1, grant_id, -1, SQLITE_STATIC);
+    rc = sqlite3_step(st);
+    ret = rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : sql_fail(s, rc, "revocations");
+    sqlite3_finalize(st);
     return ret;
 }
 

@@ -122,6 +122,12 @@ int jit_store_add_sessions(struct jit_store *s, const char *name, int delta,
  * learns when a grant leaves the API's list.  -ENOENT if unknown. */
 int jit_store_set_grant_status(struct jit_store *s, const char *id,
                                const char *status);
+/* An admin's revocation on this host (jitctl revoke): the grant is
+ * revoked here for good, whatever the API says later.  revoked_locally
+ * returns 1, 0 or -errno. */
+int jit_store_revoke_locally(struct jit_store *s, const char *grant_id,
+                             const char *reason, int64_t now);
+int jit_store_revoked_locally(struct jit_store *s, const char *grant_id);
 /* Queue an event for the API in the outbox; detail is a JSON object
  * text or NULL. */
 int jit_store_add_event(struct jit_store *s, const char *type,

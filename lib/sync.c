@@ -55,6 +55,8 @@ sync_grant(struct jit_store *s, const struct jit_conf *conf,
     *what = NULL;
     if ((why = jit_grant_misfit(g, conf, g->username, now)) != NULL)
         return why;
+    if (jit_store_revoked_locally(s, g->id) != 0)
+        return "revoked_locally";
     if ((ret = jit_store_put_grant(s, g)) != 0)
         return "store_error";
     ret = jit_store_get_account(s, g->username, &a);

@@ -69,3 +69,34 @@ reap: 1 due, 0 failed"
 fi
 n=$("$JITCTL" -c "$CONF" list --json | grep -c '"name"' || true)
 expect_eq "no accounts left" "$n" 0
+
+# jitctl revoke: now, with a reason; the grant stays revoked on this host.
+grant_json hal 'on_logout="keep"' > "$G/hal.json"
+pam_op hal acct_mgmt open_session || fail "hal: $(cat "$T/pam.out")"
+uid=$(in_ns id -u hal)
+setpriv --reuid="$uid" --regid="$uid" --clear-groups sleep 300 &
+p3=$!
+TEST_PIDS="$TEST_PIDS $p3"
+rc=0; "$JITCTL" -c "$CONF" revoke hal --reason "$(printf 'two\nlines')" 2>"$T/rv.err" || rc=$?
+expect_eq "a reason with a newline is refused" "$rc:$(cat "$T/rv.err")" \
+    "1:jitctl: --reason must not hold control characters"
+out=$("$JITCTL" -c "$CONF" revoke hal --reason 'INC-9 key leaked' 2>"$T/rv.err")
+expect_eq "revoke" "$out" "revoke hal: grant g-hal revoked on this host; account torn down"
+grep -q 'event="account.revoked" result="ok" reason="INC-9 key leaked" user="hal"' "$T/rv.err" \
+    || fail "audit: $(cat "$T/rv.err")"
+sleep 0.2
+if kill -0 "$p3" 2>/dev/null; then fail "hal's process survived"; fi
+if in_ns getent passwd hal; then fail "hal still resolves"; fi
+ok "hal's process ended and the account is gone"
+expect_pam_denied() {
+    rc=0; pam_op "$1" acct_mgmt || rc=$?
+    [ $rc != 0 ] && grep -q "$2" "$T/pam.out" || fail "$1: $(cat "$T/pam.out")"
+}
+expect_pam_denied hal 'event="login" result="deny" reason="revoked_locally" user="hal"'
+ok "the API still says active: login denied (revoked_locally)"
+out=$("$JITCTL" -c "$CONF" sync 2>"$T/sync.err")
+grep -q 'event="sync" result="deny" reason="revoked_locally" user="hal"' "$T/sync.err" \
+    || fail "sync: $out $(cat "$T/sync.err")"
+ok "sync does not bring it back"
+types=$(/usr/bin/python3 -c 'import sqlite3, sys; print(" ".join(r[0] for r in sqlite3.connect(sys.argv[1]).execute("SELECT type FROM events WHERE username = ? AND type LIKE ? ORDER BY rowid", ("hal", "account.%"))))' "$STATE/state.db")
+expect_eq "hal's events" "$types" "account.created account.revoked account.deleted"
