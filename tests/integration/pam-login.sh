@@ -260,11 +260,17 @@ median_ms() { # USER
         echo $(( ($(date +%s%N) - t0) / 1000000 ))
     done | sort -n | sed -n 5p
 }
-m_known=$(median_ms noah)
-m_unknown=$(median_ms nobody-here)
-d=$((m_known - m_unknown)); [ $d -ge 0 ] || d=$((-d))
-[ $d -le 25 ] || fail "known without grant: $m_known ms, unknown: $m_unknown ms"
-ok "known without grant vs unknown: medians $m_known ms and $m_unknown ms"
+# Timing means little in a sanitizer build (every path is several times
+# slower, the store write of a denial most); it is asserted in the plain one.
+if [ -z "$PRELOAD" ]; then
+    m_known=$(median_ms noah)
+    m_unknown=$(median_ms nobody-here)
+    d=$((m_known - m_unknown)); [ $d -ge 0 ] || d=$((-d))
+    [ $d -le 25 ] || fail "known without grant: $m_known ms, unknown: $m_unknown ms"
+    ok "known without grant vs unknown: medians $m_known ms and $m_unknown ms"
+else
+    echo "# latency comparison left to the plain build (sanitizer build)"
+fi
 
 # --- the outbox holds every event, in the store's own transactions ---
 ev=$(/usr/bin/python3 -c '
