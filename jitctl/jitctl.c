@@ -7,6 +7,8 @@
  *   jitctl [--config FILE] sync
  *   jitctl [--config FILE] authorized-keys USER
  *   jitctl [--config FILE] flush
+ *   jitctl [--config FILE] daemon
+ *   jitctl [--config FILE] status [--json]
  *   jitctl [--config FILE] reap [--dry-run]
  *   jitctl [--config FILE] revoke NAME --reason TEXT
  *
@@ -19,6 +21,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <jansson.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,8 +31,10 @@
 #include "audit.h"
 #include "conf.h"
 #include "escape.h"
+#include "daemon.h"
 #include "outbox.h"
 #include "reap.h"
+#include "status.h"
 #include "store.h"
 #include "sync.h"
 #include "teardown.h"
@@ -49,6 +54,9 @@ static const char usage_text[] =
     "  authorized-keys USER the SSH keys of USER's active grant (for sshd's\n"
     "                       AuthorizedKeysCommand); nothing otherwise\n"
     "  flush                deliver the events waiting in the outbox to the API\n"
+    "  daemon               sync (long poll), reap at each expiry, deliver events,\n"
+    "                       until SIGTERM; SIGHUP reloads the configuration\n"
+    "  status [--json]      the daemon's health, last sync, next expiry, outbox\n"
     "  reap [--dry-run]     tear down the accounts whose time is up (expired,\n"
     "                       revoked, or an earlier teardown to finish)\n"
     "  revoke NAME --reason TEXT\n"
@@ -353,6 +361,70 @@ cmd_flush(const struct jit_conf *conf)
     return ret == 0 ? 0 : 1;
 }
 
+/* For SIGHUP: the file named at start, read again; on any error the old
+ * configuration stays (and the errors are logged). */
+static const char *daemon_config;
+
+static int
+reload_conf(struct jit_conf *conf)
+{
+    struct jit_conf fresh;
+
+    if (load_conf(daemon_config, &fresh) != 0) {
+        syslog(LOG_ERR, "configuration %s has errors; keeping the old one",
+               daemon_config);
+        return -1;
+    }
+    jit_conf_free(conf);
+    *conf = fresh;
+    return 0;
+}
+
+static int
+cmd_status(const struct jit_conf *conf, int json)
+{
+    struct jit_daemon_status st;
+    struct jit_store *s = NULL;
+    char started[JIT_TIME_LEN], synced[JIT_TIME_LEN], next[JIT_TIME_LEN];
+    int64_t outbox = -1, now = (int64_t) time(NULL);
+    const char *health;
+    int r;
+
+    r = jit_status_read(conf, &st);
+    if (open_store(conf, &s) == 0)
+        jit_store_count_events(s, &outbox);
+    jit_store_close(s);
+    if (r != 0)
+        health = "never run";
+    else if (strcmp(st.state, "running") != 0)
+        health = "stopped";
+    else if (kill(st.pid, 0) != 0 && errno == ESRCH)
+        health = "dead";
+    else if (now - st.updated > 120)
+        health = "stuck";
+    else
+        health = "running";
+    jit_time_format(st.started, started);
+    jit_time_format(st.last_sync, synced);
+    jit_time_format(st.next_expiry, next);
+    if (json)
+        return print_json(json_pack(
+            "{s:s, s:I, s:s?, s:s?, s:s, s:s?, s:I}", "daemon", health,
+            "pid", (json_int_t) st.pid, "started", r == 0 ? started : NULL,
+            "last_sync", st.last_sync ? synced : NULL,
+            "api", r == 0 ? st.api : "unknown",
+            "next_expiry", st.next_expiry ? next : NULL,
+            "outbox", (json_int_t) outbox));
+    printf("daemon:       %s", health);
+    if (r == 0)
+        printf(" (pid %ld, since %s)", (long) st.pid, started);
+    printf("\napi:          %s\n", r == 0 ? st.api : "unknown");
+    printf("last sync:    %s\n", st.last_sync ? synced : "never");
+    printf("next expiry:  %s\n", st.next_expiry ? next : "none");
+    printf("outbox:       %lld events waiting\n", (long long) outbox);
+    return 0;
+}
+
 static int
 cmd_reap(const struct jit_conf *conf, int dry_run)
 {
@@ -581,6 +653,20 @@ main(int argc, char **argv)
             return 1;
         openlog("jitctl", LOG_PID, LOG_AUTHPRIV);
         ret = cmd_sync(&conf);
+    } else if (strcmp(cmd, "daemon") == 0) {
+        if (argc != 0 || json)
+            return usage(stderr, EXIT_USAGE);
+        if (load_conf(config, &conf) != 0)
+            return 1;
+        openlog("jitctl", LOG_PID, LOG_AUTHPRIV);
+        daemon_config = config;
+        ret = jitctl_daemon(&conf, &jitctl_log, reload_conf) == 0 ? 0 : 1;
+    } else if (strcmp(cmd, "status") == 0) {
+        if (argc != 0)
+            return usage(stderr, EXIT_USAGE);
+        if (load_conf(config, &conf) != 0)
+            return 1;
+        ret = cmd_status(&conf, json);
     } else if (strcmp(cmd, "revoke") == 0) {
         if (argc != 1 || json || reason == NULL)
             return usage(stderr, EXIT_USAGE);

@@ -17,6 +17,7 @@
 #include <fcntl.h>
 #include <jansson.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,6 +34,27 @@
 #define ETAG_MAX 256
 
 static pthread_once_t global_once = PTHREAD_ONCE_INIT;
+/* Set by jitctl daemon: a flag its signal handlers raise, which ends a
+ * transfer in progress (a long poll) at once. */
+static volatile sig_atomic_t *cancel_flag;
+
+void
+jit_api_set_cancel(volatile sig_atomic_t *flag)
+{
+    cancel_flag = flag;
+}
+
+static int
+on_progress(void *ctx, curl_off_t dltotal, curl_off_t dlnow,
+            curl_off_t ultotal, curl_off_t ulnow)
+{
+    (void) ctx;
+    (void) dltotal;
+    (void) dlnow;
+    (void) ultotal;
+    (void) ulnow;
+    return cancel_flag != NULL && *cancel_flag ? 1 : 0;
+}
 static CURLcode global_rc = CURLE_FAILED_INIT;
 
 static void
@@ -213,6 +235,8 @@ from_curl(CURLcode rc, const struct body *b, const char *errbuf,
     const char *why = errbuf[0] ? errbuf : curl_easy_strerror(rc);
 
     switch (rc) {
+    case CURLE_ABORTED_BY_CALLBACK:
+        return fault(err, "cancelled", "stopped by a signal");
     case CURLE_OPERATION_TIMEDOUT:
         return fault(err, "timeout", "%s", why);
     case CURLE_WRITE_ERROR:
@@ -311,6 +335,10 @@ request(const struct jit_conf *c, CURL *h, const char *url, const char *post,
                      (curl_off_t) c->max_response_size);
     curl_easy_setopt(h, CURLOPT_USERAGENT, PACKAGE_NAME "/" PACKAGE_VERSION);
     curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
+    if (cancel_flag != NULL) {
+        curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, on_progress);
+        curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
+    }
     if (post != NULL) {
         curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t) post_len);
         curl_easy_setopt(h, CURLOPT_POSTFIELDS, post);

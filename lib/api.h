@@ -8,6 +8,7 @@
 #ifndef JIT_API_H
 #define JIT_API_H
 
+#include <signal.h>
 #include <stddef.h>
 
 #include "conf.h"
@@ -65,6 +66,10 @@ enum jit_api_status jit_api_post_events(const struct jit_conf *conf,
                                         const char *body, size_t len,
                                         long *accepted,
                                         struct jit_api_error *err);
+
+/* A flag (raised by a signal handler) that cancels any transfer in
+ * progress, with reason "cancelled"; NULL for none.  For jitctl daemon. */
+void jit_api_set_cancel(volatile sig_atomic_t *flag);
 
 #pragma GCC visibility pop
 

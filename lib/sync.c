@@ -139,25 +139,12 @@ mark_gone(struct jit_store *s, const struct jit_log *log,
 }
 
 int
-jit_sync_once(struct jit_store *s, const struct jit_conf *conf,
-              const struct jit_log *log, struct jit_sync_stats *st,
-              const char **api_reason)
+jit_sync_apply(struct jit_store *s, const struct jit_conf *conf,
+               const struct jit_log *log, const struct jit_grant *v, size_t n,
+               int64_t now, struct jit_sync_stats *st)
 {
-    struct jit_api_error err;
-    struct jit_grant *v = NULL;
-    char *etag = NULL;
-    size_t n = 0;
-    int64_t now = (int64_t) time(NULL);
     int ret;
 
-    memset(st, 0, sizeof(*st));
-    *api_reason = NULL;
-    if (jit_api_list_grants(conf, NULL, 0, &v, &n, &etag, &err)
-        != JIT_API_OK) {
-        *api_reason = err.reason;
-        jit_logf(log, LOG_ERR, "sync: API: %s: %s", err.reason, err.detail);
-        return -EIO;
-    }
     st->grants = n;
     if ((ret = jit_store_begin(s)) != 0)
         goto done;
@@ -193,7 +180,54 @@ done:
         jit_logf(log, LOG_ERR, "sync: state store: %s", jit_store_error(s));
         jit_store_rollback(s); /* nothing if no transaction is open */
     }
-    free(etag);
+    return ret;
+}
+
+int
+jit_sync_poll(struct jit_store *s, const struct jit_conf *conf,
+              const struct jit_log *log, char **etag, unsigned wait_s,
+              struct jit_sync_stats *st, const char **api_reason)
+{
+    struct jit_api_error err;
+    struct jit_grant *v = NULL;
+    char *new_etag = NULL;
+    size_t n = 0;
+    int ret;
+
+    memset(st, 0, sizeof(*st));
+    *api_reason = NULL;
+    switch (jit_api_list_grants(conf, *etag, wait_s, &v, &n, &new_etag,
+                                &err)) {
+    case JIT_API_OK:
+        break;
+    case JIT_API_NOT_MODIFIED:
+        st->not_modified = 1;
+        return 0;
+    default:
+        *api_reason = err.reason;
+        jit_logf(log, LOG_ERR, "sync: API: %s: %s", err.reason, err.detail);
+        return -EIO;
+    }
+    ret = jit_sync_apply(s, conf, log, v, n, (int64_t) time(NULL), st);
+    if (ret == 0) {
+        /* Only a list applied in full moves the ETag on. */
+        free(*etag);
+        *etag = new_etag;
+        new_etag = NULL;
+    }
+    free(new_etag);
     jit_grants_free(v, n);
+    return ret;
+}
+
+int
+jit_sync_once(struct jit_store *s, const struct jit_conf *conf,
+              const struct jit_log *log, struct jit_sync_stats *st,
+              const char **api_reason)
+{
+    char *etag = NULL;
+    int ret = jit_sync_poll(s, conf, log, &etag, 0, st, api_reason);
+
+    free(etag);
     return ret;
 }

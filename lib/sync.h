@@ -12,6 +12,7 @@
 
 #include "audit.h"
 #include "conf.h"
+#include "grant.h"
 #include "store.h"
 
 #pragma GCC visibility push(hidden)
@@ -23,6 +24,7 @@ struct jit_sync_stats {
     size_t unchanged;
     size_t refused;   /* grants that do not fit or cannot be reserved */
     size_t gone;      /* accounts whose grant left the list (for reap) */
+    int not_modified; /* the list had not changed (ETag): nothing done */
 };
 
 /* One round: fetch, then one transaction for all of it (each grant under
@@ -34,6 +36,17 @@ struct jit_sync_stats {
 int jit_sync_once(struct jit_store *s, const struct jit_conf *conf,
                   const struct jit_log *log, struct jit_sync_stats *st,
                   const char **api_reason);
+
+/* The same with If-None-Match *etag and a long poll of wait_s seconds:
+ * an unchanged list does nothing (st->not_modified); a changed one is
+ * applied and *etag (malloc'd) moves on. */
+int jit_sync_poll(struct jit_store *s, const struct jit_conf *conf,
+                  const struct jit_log *log, char **etag, unsigned wait_s,
+                  struct jit_sync_stats *st, const char **api_reason);
+/* Apply a list the API returned, as above. */
+int jit_sync_apply(struct jit_store *s, const struct jit_conf *conf,
+                   const struct jit_log *log, const struct jit_grant *v,
+                   size_t n, int64_t now, struct jit_sync_stats *st);
 
 #pragma GCC visibility pop
 

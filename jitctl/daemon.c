@@ -1,0 +1,161 @@
+/*
+ * jitctl daemon: sync (a long poll on the API's host list), reap at the
+ * next expiry, deliver the outbox; round after round until SIGTERM or
+ * SIGINT.  SIGHUP reloads the configuration.  Signal handlers only raise
+ * flags; a raised flag also ends a long poll in progress.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "api.h"
+#include "daemon.h"
+#include "outbox.h"
+#include "reap.h"
+#include "status.h"
+#include "sync.h"
+
+/* The longest long poll: the API answers sooner when the list changes. */
+#define POLL_MAX_S 30
+/* After an API fault, wait this long (doubling) before asking again. */
+#define FAULT_PAUSE_MIN_S 1
+#define FAULT_PAUSE_MAX_S 30
+
+static volatile sig_atomic_t stop_flag, reload_flag, wake_flag;
+
+static void
+on_stop(int sig)
+{
+    (void) sig;
+    stop_flag = 1;
+    wake_flag = 1;
+}
+
+static void
+on_reload(int sig)
+{
+    (void) sig;
+    reload_flag = 1;
+    wake_flag = 1;
+}
+
+static int
+install_handlers(void)
+{
+    struct sigaction sa;
+
+    memset(&sa, 0, sizeof(sa));
+    sigemptyset(&sa.sa_mask);
+    sa.sa_handler = on_stop; /* no SA_RESTART: sleeps end at once */
+    if (sigaction(SIGTERM, &sa, NULL) != 0 || sigaction(SIGINT, &sa, NULL) != 0)
+        return -errno;
+    sa.sa_handler = on_reload;
+    if (sigaction(SIGHUP, &sa, NULL) != 0)
+        return -errno;
+    sa.sa_handler = SIG_IGN;
+    return sigaction(SIGPIPE, &sa, NULL) != 0 ? -errno : 0;
+}
+
+/* Sleep up to s seconds, or until a signal raises a flag. */
+static void
+pause_s(int64_t s)
+{
+    struct timespec ts = { (time_t) s, 0 };
+
+    if (s > 0 && !wake_flag)
+        nanosleep(&ts, NULL);
+}
+
+int
+jitctl_daemon(struct jit_conf *conf, const struct jit_log *log,
+              int (*reload)(struct jit_conf *))
+{
+    struct jit_daemon_status st;
+    struct jit_store *s = NULL;
+    char *etag = NULL, *why = NULL;
+    int64_t fault_pause = FAULT_PAUSE_MIN_S;
+    int ret;
+
+    if ((ret = install_handlers()) != 0)
+        return ret;
+    jit_api_set_cancel(&wake_flag);
+    if ((ret = jit_store_open(conf, NULL, &s, &why)) != 0) {
+        jit_logf(log, LOG_ERR, "daemon: state store: %s", why ? why : "?");
+        free(why);
+        return ret;
+    }
+    memset(&st, 0, sizeof(st));
+    st.pid = getpid();
+    st.started = (int64_t) time(NULL);
+    snprintf(st.api, sizeof(st.api), "unknown");
+    snprintf(st.state, sizeof(st.state), "running");
+    jit_logf(log, LOG_INFO, "daemon: started (pid %ld)", (long) st.pid);
+
+    while (!stop_flag) {
+        struct jit_sync_stats ss;
+        struct jit_outbox_stats os;
+        struct jit_reap_item *items = NULL;
+        const char *api_reason = NULL;
+        int64_t now = (int64_t) time(NULL), next, wait;
+        size_t n = 0;
+
+        wake_flag = 0;
+        if (reload_flag) {
+            reload_flag = 0;
+            /* A bad new file keeps the old configuration (reload says
+             * why); the store keeps pointing at conf, changed in place. */
+            if (reload(conf) == 0)
+                jit_logf(log, LOG_INFO, "daemon: configuration reloaded");
+        }
+        /* Reap first: an account past its end goes whatever the API. */
+        if (jit_reap_once(s, conf, log, now, 0, &items, &n) == 0)
+            jit_reap_items_free(items, n);
+        if (stop_flag)
+            break;
+        next = jit_reap_next_due(s, now);
+        /* The poll ends no later than the next expiry. */
+        wait = next ? next - now : POLL_MAX_S;
+        if (wait > POLL_MAX_S)
+            wait = POLL_MAX_S;
+        if (wait < 1)
+            wait = 1;
+        ret = jit_sync_poll(s, conf, log, &etag, (unsigned) wait, &ss,
+                            &api_reason);
+        now = (int64_t) time(NULL);
+        if (ret == 0) {
+            st.last_sync = now;
+            snprintf(st.api, sizeof(st.api), "ok");
+            fault_pause = FAULT_PAUSE_MIN_S;
+            if (ss.gone > 0 && jit_reap_once(s, conf, log, now, 0, &items,
+                                             &n) == 0)
+                jit_reap_items_free(items, n);
+        } else if (api_reason != NULL && !stop_flag) {
+            /* Nothing is deleted or extended for want of an answer; local
+             * expiry still applies at the top of the loop. */
+            snprintf(st.api, sizeof(st.api), "%s", api_reason);
+            pause_s(fault_pause);
+            if (fault_pause < FAULT_PAUSE_MAX_S)
+                fault_pause *= 2;
+        }
+        if (!stop_flag)
+            (void) jit_outbox_flush(s, conf, log, now, &os);
+        st.updated = (int64_t) time(NULL);
+        st.next_expiry = jit_reap_next_due(s, st.updated);
+        (void) jit_status_write(conf, &st);
+    }
+    snprintf(st.state, sizeof(st.state), "stopped");
+    st.updated = (int64_t) time(NULL);
+    (void) jit_status_write(conf, &st);
+    jit_logf(log, LOG_INFO, "daemon: stopped");
+    jit_api_set_cancel(NULL);
+    free(etag);
+    jit_store_close(s);
+    return 0;
+}

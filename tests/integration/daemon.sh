@@ -1,0 +1,77 @@
+#!/bin/sh
+# jitctl daemon: a new grant resolves within a long-poll round, an account
+# goes at its expiry (delay bounded), a grant taken back at the API ends
+# the account, events reach the API, SIGTERM stops it mid-poll, and
+# jitctl status reports it.
+. "$top_srcdir/tests/integration/lib.sh"
+require_ns
+setup_env
+setup_pam
+G=$T/api/grants
+resolves() { in_ns getent passwd "$1" >/dev/null; }
+# wait_for SECONDS CMD...: poll CMD every 0.1 s; the seconds it took.
+wait_for() {
+    _lim=$1
+    shift
+    _t0=$(date +%s%N)
+    while ! "$@"; do
+        [ $(( ($(date +%s%N) - _t0) / 1000000 )) -lt $((_lim * 1000)) ] || return 1
+        sleep 0.1
+    done
+    echo $(( ($(date +%s%N) - _t0) / 1000000 ))
+}
+gone() { ! resolves "$1"; }
+
+"$JITCTL" -c "$CONF" daemon 2>"$T/daemon.err" &
+D=$!
+TEST_PIDS="$TEST_PIDS $D"
+sleep 0.5
+kill -0 $D || fail "daemon died: $(cat "$T/daemon.err")"
+
+# A new grant: resolvable within a second or two (long poll, not polling).
+grant_json alice > "$G/alice.json"
+ms=$(wait_for 5 resolves alice) || fail "alice not resolvable: $(cat "$T/daemon.err")"
+[ "$ms" -le 2500 ] || fail "alice took $ms ms"
+ok "a new grant resolves after $ms ms"
+n=$(grep -c "GET /v1/hosts/web01.test/grants?wait=" "$T/api/requests.log")
+[ "$n" -le 10 ] || fail "$n list requests in a few seconds: polling hard"
+ok "$n long-poll requests so far"
+
+# Expiry: the account goes at its end.
+soon=$(date -u -d '+3 seconds' +%Y-%m-%dT%H:%M:%SZ)
+grant_json bob "expires_at=\"$soon\"" > "$G/bob.json"
+wait_for 5 resolves bob >/dev/null || fail "bob not resolvable"
+end=$(date -d "$soon" +%s)
+wait_for 10 gone bob >/dev/null || fail "bob not reaped: $(cat "$T/daemon.err")"
+delay=$(( $(date +%s%N) / 1000000 - end * 1000 ))
+[ $delay -le 2000 ] || fail "bob went $delay ms after his end"
+ok "bob reaped $delay ms after expires_at (bound 2 s)"
+
+# Revocation at the API: the grant leaves the list, the account goes.
+rm "$G/alice.json"
+ms=$(wait_for 10 gone alice) || fail "alice not removed: $(cat "$T/daemon.err")"
+[ "$ms" -le 3000 ] || fail "revocation took $ms ms"
+ok "a grant taken back at the API ends the account in $ms ms"
+grep -q 'event="account.deleted" result="ok" reason="revoked" user="alice"' "$T/daemon.err" \
+    || fail "audit: $(cat "$T/daemon.err")"
+
+# Events reach the API.
+wait_for 10 grep -q '"type": "account.deleted", "username": "alice"' "$T/api/events.jsonl" >/dev/null 2>&1 \
+    || grep -q 'account.deleted' "$T/api/events.jsonl" || fail "events not delivered"
+ok "events delivered: $(wc -l < "$T/api/events.jsonl")"
+
+out=$("$JITCTL" -c "$CONF" status)
+case $out in "daemon:       running (pid $D,"*) ;; *) fail "status: $out" ;; esac
+case $out in *"api:          ok"*) ;; *) fail "status api: $out" ;; esac
+ok "jitctl status: running, api ok"
+
+# SIGTERM mid long poll: stops within about a second.
+t0=$(date +%s%N)
+kill -TERM $D
+wait $D || fail "daemon exit status $?"
+ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+[ $ms -le 2500 ] || fail "SIGTERM took $ms ms"
+ok "SIGTERM: stopped cleanly in $ms ms"
+out=$("$JITCTL" -c "$CONF" status)
+case $out in "daemon:       stopped"*) ;; *) fail "status after stop: $out" ;; esac
+ok "jitctl status: stopped"
