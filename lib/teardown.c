@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "home.h"
+#include "leftovers.h"
 #include "teardown.h"
 
 static void
@@ -172,10 +173,23 @@ teardown_steps(struct jit_store *s, const struct jit_conf *conf,
         return ret;
     }
     /* pam_jit refuses an account in this state, so no new session can
-     * start; the name still resolves, so tools show whose processes end. */
+     * start; the name still resolves, so tools show whose processes end.
+     * logind first (it ends sessions and their scopes), then the signals
+     * prove that nothing of the uid is left. */
+    jit_logind_terminate(a->uid);
     if ((ret = jit_kill_uid(a->uid, a->gid, 2000, 5000)) != 0) {
         snprintf(err, errlen, "processes of uid %u: %s", a->uid,
                  ret == -ETIMEDOUT ? "still running" : strerror(-ret));
+        return ret;
+    }
+    if ((ret = jit_ipc_remove_uid(a->uid)) != 0) {
+        snprintf(err, errlen, "SysV IPC of uid %u: %s", a->uid,
+                 strerror(-ret));
+        return ret;
+    }
+    if ((ret = jit_spool_remove(a->name, a->uid, NULL, NULL)) != 0) {
+        snprintf(err, errlen, "cron/at spool of %s: %s", a->name,
+                 strerror(-ret));
         return ret;
     }
     switch (conf->home_policy) {
@@ -201,6 +215,8 @@ teardown_steps(struct jit_store *s, const struct jit_conf *conf,
         snprintf(err, errlen, "store: %s", jit_store_error(s));
         jit_store_rollback(s);
     }
+    if (ret == 0)
+        jit_nscd_invalidate(); /* or it may answer for the name a while */
     free(detail);
     return ret;
 }

@@ -23,6 +23,17 @@ p1=$!
 setpriv --reuid="$uid" --regid="$uid" --clear-groups setsid sleep 300 &
 p2=$!
 TEST_PIDS="$TEST_PIDS $p1 $p2"
+# ... and SysV IPC objects of erin's.
+ipc=
+if command -v ipcmk >/dev/null; then
+    for kind in -M -Q -S; do
+        arg=; [ $kind = -M ] && arg=4096; [ $kind = -S ] && arg=1
+        id=$(setpriv --reuid="$uid" --regid="$uid" --clear-groups ipcmk $kind $arg | awk '{print $NF}')
+        ipc="$ipc $kind:$id"
+    done
+    [ "$(ipcs -m | awk '{print $2}' | grep -cx "$(echo "$ipc" | sed 's/.*-M:\([0-9]*\).*/\1/')")" = 1 ] \
+        || fail "the test's shared memory segment was not made: $ipc"
+fi
 sleep 0.3
 
 out=$("$JITCTL" -c "$CONF" reap --dry-run 2>&1)
@@ -33,9 +44,26 @@ expect_eq "dry run after the end" "$out" "would tear down erin: expired
 reap: 1 due, 0 failed (dry run: nothing changed)"
 in_ns getent passwd erin >/dev/null || fail "the dry run removed erin"
 
-out=$("$JITCTL" -c "$CONF" reap 2>"$T/reap.err")
+# The reap runs in a namespace whose /var/spool holds a crontab and at
+# jobs of erin's, and an at job of someone else's.
+out=$(in_ns sh -c "
+    mount -t tmpfs tmpfs /var/spool
+    mkdir -p /var/spool/cron/crontabs /var/spool/cron/atjobs
+    echo '* * * * * true' > /var/spool/cron/crontabs/erin
+    touch /var/spool/cron/atjobs/a0001 /var/spool/cron/atjobs/a0002
+    chown $uid /var/spool/cron/crontabs/erin /var/spool/cron/atjobs/a0001
+    '$JITCTL' -c '$CONF' reap
+    echo spool: \$(cd /var/spool/cron && ls crontabs atjobs | grep -v :)" 2>"$T/reap.err")
 expect_eq "reap" "$out" "tore down erin: expired
-reap: 1 due, 0 failed"
+reap: 1 due, 0 failed
+spool: a0002"
+ok "erin's crontab and at job removed, someone else's at job kept"
+for x in $ipc; do
+    case ${x%%:*} in -M) t=-m ;; -Q) t=-q ;; -S) t=-s ;; esac
+    # (ipcs -i exits 0 even for an id it does not find)
+    if ipcs $t | awk '{print $2}' | grep -qx "${x#*:}"; then fail "IPC object ${x#*:} ($t) survived"; fi
+done
+[ -z "$ipc" ] || ok "erin's shared memory, message queue and semaphores removed"
 grep -q 'event="account.deleted" result="ok" reason="expired" user="erin"' "$T/reap.err" \
     || fail "audit: $(cat "$T/reap.err")"
 for p in $p1 $p2; do

@@ -1,0 +1,190 @@
+#include "config.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ipc.h>
+#include <sys/msg.h>
+#include <sys/sem.h>
+#include <sys/shm.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "leftovers.h"
+#include "validate.h"
+
+/* execve wants char *const[]; the strings are never written. */
+#define S(x) ((char *) (uintptr_t) (x))
+
+/* /proc/sysvipc/{shm,msg,sem}: one line per object; the id column and
+ * the uid and cuid columns are found by name in the header. */
+static int
+ipc_scan(const char *what, uid_t uid)
+{
+    char path[64], line[1024];
+    int idcol = -1, uidcol = -1, cuidcol = -1, ret = 0;
+    FILE *f;
+
+    snprintf(path, sizeof(path), "/proc/sysvipc/%s", what);
+    if ((f = fopen(path, "re")) == NULL)
+        return errno == ENOENT ? 0 : -errno;
+    if (fgets(line, sizeof(line), f) != NULL) {
+        char *save = NULL, *tok = strtok_r(line, " \t\n", &save);
+
+        for (int c = 0; tok != NULL; c++, tok = strtok_r(NULL, " \t\n", &save)) {
+            if ((strcmp(what, "shm") == 0 && strcmp(tok, "shmid") == 0)
+                || (strcmp(what, "msg") == 0 && strcmp(tok, "msqid") == 0)
+                || (strcmp(what, "sem") == 0 && strcmp(tok, "semid") == 0))
+                idcol = c;
+            else if (strcmp(tok, "uid") == 0)
+                uidcol = c;
+            else if (strcmp(tok, "cuid") == 0)
+                cuidcol = c;
+        }
+    }
+    while (idcol >= 0 && uidcol >= 0 && fgets(line, sizeof(line), f) != NULL) {
+        char *save = NULL, *tok = strtok_r(line, " \t\n", &save);
+        long id = -1, u = -1, cu = -1;
+        int r = 0;
+
+        for (int c = 0; tok != NULL; c++, tok = strtok_r(NULL, " \t\n", &save)) {
+            if (c == idcol)
+                id = strtol(tok, NULL, 10);
+            else if (c == uidcol)
+                u = strtol(tok, NULL, 10);
+            else if (c == cuidcol)
+                cu = strtol(tok, NULL, 10);
+        }
+        if (id < 0 || ((uid_t) u != uid && (uid_t) cu != uid))
+            continue;
+        if (strcmp(what, "shm") == 0)
+            r = shmctl((int) id, IPC_RMID, NULL);
+        else if (strcmp(what, "msg") == 0)
+            r = msgctl((int) id, IPC_RMID, NULL);
+        else
+            r = semctl((int) id, 0, IPC_RMID);
+        if (r != 0 && errno != EINVAL && errno != EIDRM && ret == 0)
+            ret = -errno;
+    }
+    fclose(f);
+    return ret;
+}
+
+int
+jit_ipc_remove_uid(uid_t uid)
+{
+    int r1 = ipc_scan("shm", uid), r2 = ipc_scan("msg", uid),
+        r3 = ipc_scan("sem", uid);
+
+    return r1 ? r1 : r2 ? r2 : r3;
+}
+
+/* Unlink regular files in dir (not following symlinks) that uid owns, or
+ * the one named `only`. */
+static int
+spool_clean(const char *dir, const char *only, uid_t uid)
+{
+    struct dirent *de;
+    DIR *d;
+    int fd, ret = 0;
+
+    fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0)
+        return errno == ENOENT ? 0 : -errno;
+    if ((d = fdopendir(fd)) == NULL) {
+        close(fd);
+        return -errno;
+    }
+    while ((de = readdir(d)) != NULL) {
+        struct stat st;
+
+        if (de->d_name[0] == '.')
+            continue;
+        if (only != NULL && strcmp(de->d_name, only) != 0)
+            continue;
+        if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0
+            || !S_ISREG(st.st_mode))
+            continue;
+        if (only == NULL && st.st_uid != uid)
+            continue;
+        if (unlinkat(dirfd(d), de->d_name, 0) != 0 && errno != ENOENT
+            && ret == 0)
+            ret = -errno;
+    }
+    closedir(d);
+    return ret;
+}
+
+int
+jit_spool_remove(const char *name, uid_t uid, const char *crontabs,
+                 const char *atjobs)
+{
+    int r1, r2;
+
+    if (jit_name_problem(name) != NULL)
+        return -EINVAL;
+    r1 = spool_clean(crontabs ? crontabs : "/var/spool/cron/crontabs", name,
+                     uid);
+    r2 = spool_clean(atjobs ? atjobs : "/var/spool/cron/atjobs", NULL, uid);
+    return r1 ? r1 : r2;
+}
+
+/* Run argv with an empty environment and stdio on /dev/null; wait. */
+static void
+run_quietly(char *const argv[])
+{
+    char *const envp[] = { NULL };
+    pid_t pid;
+    int status;
+
+    if (access(argv[0], X_OK) != 0)
+        return;
+    if ((pid = fork()) < 0)
+        return;
+    if (pid == 0) {
+        int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+
+        if (null >= 0) {
+            dup2(null, 0);
+            dup2(null, 1);
+            dup2(null, 2);
+        }
+        execve(argv[0], argv, envp);
+        _exit(127);
+    }
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+        ;
+}
+
+void
+jit_nscd_invalidate(void)
+{
+    char *const pw[] = { S("/usr/sbin/nscd"), S("-i"), S("passwd"), NULL };
+    char *const gr[] = { S("/usr/sbin/nscd"), S("-i"), S("group"), NULL };
+    struct stat st;
+
+    /* Only where nscd runs: its socket is there. */
+    if (stat("/var/run/nscd/socket", &st) != 0 || !S_ISSOCK(st.st_mode))
+        return;
+    run_quietly(pw);
+    run_quietly(gr);
+}
+
+void
+jit_logind_terminate(uid_t uid)
+{
+    char id[16];
+    char *const argv[] = { S("/usr/bin/loginctl"), S("terminate-user"), id,
+                           NULL };
+    struct stat st;
+
+    if (stat("/run/systemd/seats", &st) != 0)
+        return; /* no logind here */
+    snprintf(id, sizeof(id), "%u", (unsigned) uid);
+    run_quietly(argv);
+}

@@ -1,0 +1,32 @@
+/*
+ * What a uid can leave behind outside its home and its processes: SysV
+ * IPC objects, at jobs and a crontab; and the name caches (nscd) that may
+ * still answer for a deleted account.  Used by the teardown.
+ */
+#ifndef JIT_LEFTOVERS_H
+#define JIT_LEFTOVERS_H
+
+#include <sys/types.h>
+
+#pragma GCC visibility push(hidden)
+
+/* Remove every shared memory segment, message queue and semaphore set
+ * owned or created by uid.  0, or -errno of the first failure. */
+int jit_ipc_remove_uid(uid_t uid);
+
+/* Remove the crontab of `name` and every at job owned by uid, in the
+ * spool directories given (NULL: Debian's /var/spool/cron/crontabs and
+ * /var/spool/cron/atjobs); missing directories are fine. */
+int jit_spool_remove(const char *name, uid_t uid, const char *crontabs,
+                     const char *atjobs);
+
+/* Ask nscd, where it runs, to forget its passwd and group caches:
+ * /usr/sbin/nscd -i, fork and execve with an empty environment. */
+void jit_nscd_invalidate(void);
+
+/* Ask systemd-logind, where it runs, to end the uid's sessions. */
+void jit_logind_terminate(uid_t uid);
+
+#pragma GCC visibility pop
+
+#endif
