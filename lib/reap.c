@@ -17,7 +17,7 @@ due_cause(struct jit_store *s, const struct jit_account *a, int64_t now)
     if (a->state == JIT_ACCOUNT_TEARING_DOWN)
         return "resumed";
     if (a->state == JIT_ACCOUNT_DISABLE_FAILED)
-        return "retry";
+        return now >= a->retry_at ? "retry" : NULL;
     if (now >= a->expires)
         return "expired";
     if (jit_store_get_grant(s, a->grant_id, &g) == 0) {
@@ -90,9 +90,13 @@ jit_reap_next_due(struct jit_store *s, int64_t now)
 
     if (jit_store_list_accounts(s, &v, &n) != 0)
         return 0;
-    for (size_t i = 0; i < n; i++)
-        if (v[i].expires > now && (next == 0 || v[i].expires < next))
-            next = v[i].expires;
+    for (size_t i = 0; i < n; i++) {
+        int64_t t = v[i].state == JIT_ACCOUNT_DISABLE_FAILED ? v[i].retry_at
+                                                             : v[i].expires;
+
+        if (t > now && (next == 0 || t < next))
+            next = t;
+    }
     jit_accounts_free(v, n);
     return next;
 }

@@ -91,6 +91,9 @@ static const char *const migrations[] = {
      * revoked here whatever the API says later */
     "CREATE TABLE local_revocations (grant_id TEXT PRIMARY KEY,"
     "  reason TEXT NOT NULL, time INTEGER NOT NULL);",
+    /* 4: failed teardowns are retried with backoff */
+    "ALTER TABLE accounts ADD COLUMN failures INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE accounts ADD COLUMN retry_at INTEGER NOT NULL DEFAULT 0;",
 };
 #define SCHEMA_VERSION ((int) (sizeof(migrations) / sizeof(migrations[0])))
 
@@ -547,7 +550,7 @@ load_accounts(struct jit_store *s, const char *where_name,
     ret = prepare(s,
                   "SELECT name, uid, gid, gecos, home, shell, grant_id,"
                   " requester, credential, state, created, expires, sessions,"
-                  " rebound FROM accounts WHERE ?1 IS NULL OR name = ?1 ORDER BY uid",
+                  " rebound, failures, retry_at FROM accounts WHERE ?1 IS NULL OR name = ?1 ORDER BY uid",
                   &st);
     if (ret != 0)
         goto done;
@@ -587,6 +590,8 @@ load_accounts(struct jit_store *s, const char *where_name,
         a->expires = sqlite3_column_int64(st, 11);
         a->sessions = (uint32_t) sqlite3_column_int64(st, 12);
         a->rebound = sqlite3_column_int(st, 13) != 0;
+        a->failures = sqlite3_column_int(st, 14);
+        a->retry_at = sqlite3_column_int64(st, 15);
         if (!a->name || !a->gecos || !a->home || !a->shell || !a->grant_id
             || !a->requester || !a->credential) {
             ret = -ENOMEM;
@@ -1448,6 +1453,25 @@ jit_store_revoked_locally(struct jit_store *s, const char *grant_id)
     ret = rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : sql_fail(s, rc, "revocations");
     sqlite3_finalize(st);
     return ret;
+}
+
+int
+jit_store_teardown_failed(struct jit_store *s, const char *name,
+                          int64_t retry_at)
+{
+    sqlite3_stmt *st = NULL;
+    int ret;
+
+    if ((ret = need_txn(s)) != 0)
+        return ret;
+    ret = prepare(s, "UPDATE accounts SET state = 'disable_failed',"
+                     " failures = failures + 1, retry_at = ? WHERE name = ?",
+                  &st);
+    if (ret != 0)
+        return ret;
+    sqlite3_bind_int64(st, 1, retry_at);
+    sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
+    return change_one(s, st);
 }
 
 /* ---- reads ---- */

@@ -55,6 +55,8 @@ struct jit_account {
     int64_t created, expires;
     uint32_t sessions;
     int rebound;     /* bound to a later grant: next open is "enabled" */
+    int failures;    /* teardowns that failed so far */
+    int64_t retry_at; /* a disable_failed account is tried again then */
     char **groups;   /* supplementary group names */
     uint32_t *gids;  /* and their gids, resolved at reservation */
     size_t n_groups;
@@ -128,6 +130,10 @@ int jit_store_set_grant_status(struct jit_store *s, const char *id,
 int jit_store_revoke_locally(struct jit_store *s, const char *grant_id,
                              const char *reason, int64_t now);
 int jit_store_revoked_locally(struct jit_store *s, const char *grant_id);
+/* A teardown failed: disable_failed, one more failure, next try at
+ * retry_at. */
+int jit_store_teardown_failed(struct jit_store *s, const char *name,
+                              int64_t retry_at);
 /* Queue an event for the API in the outbox; detail is a JSON object
  * text or NULL. */
 int jit_store_add_event(struct jit_store *s, const char *type,

@@ -221,6 +221,17 @@ teardown_steps(struct jit_store *s, const struct jit_conf *conf,
     return ret;
 }
 
+/* 30 s after the first failure, doubling, at most an hour. */
+static int64_t
+retry_after(int64_t now, int failures)
+{
+    int64_t d = JIT_TEARDOWN_RETRY_MIN;
+
+    for (int i = 0; i < failures && d < JIT_TEARDOWN_RETRY_MAX; i++)
+        d *= 2;
+    return now + (d < JIT_TEARDOWN_RETRY_MAX ? d : JIT_TEARDOWN_RETRY_MAX);
+}
+
 int
 jit_teardown(struct jit_store *s, const struct jit_conf *conf,
              const char *name, const char *cause, const struct jit_log *log,
@@ -244,7 +255,8 @@ jit_teardown(struct jit_store *s, const struct jit_conf *conf,
     jit_logf(log, LOG_ERR, "teardown of %s: %s", name, err);
     detail = json_detail(cause, err, a.uid);
     if (jit_store_begin(s) != 0
-        || jit_store_set_state(s, name, JIT_ACCOUNT_DISABLE_FAILED) != 0
+        || jit_store_teardown_failed(s, name, retry_after(now, a.failures))
+               != 0
         || jit_store_add_event(s, "account.disable_failed", a.grant_id, name,
                                a.requester, detail, now) != 0
         || jit_store_commit(s) != 0)

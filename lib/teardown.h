@@ -15,6 +15,10 @@
 
 #pragma GCC visibility push(hidden)
 
+/* A failed teardown is tried again after 30 s, doubling, at most 1 h. */
+#define JIT_TEARDOWN_RETRY_MIN 30
+#define JIT_TEARDOWN_RETRY_MAX 3600
+
 /* Signal every process of uid: TERM, then after grace_ms KILL, until none
  * is left (by /proc) or deadline_ms passed.  The signals come from a child
  * that has become uid, so they reach exactly that uid's processes.

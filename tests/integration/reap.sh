@@ -90,6 +90,13 @@ if touch "$T/home/gina/stuck" && chattr +i "$T/home/gina/stuck" 2>/dev/null; the
 reap: 1 due, 1 failed"
     chattr -i "$T/home/gina/stuck"
     out=$("$JITCTL" -c "$CONF" reap 2>/dev/null)
+    expect_eq "not retried before its backoff" "$out" "reap: 0 due, 0 failed"
+    expect_eq "retry in 30 s, one failure" "$(/usr/bin/python3 -c '
+import sqlite3, sys, time
+r = sqlite3.connect(sys.argv[1]).execute("SELECT failures, retry_at - ? FROM accounts WHERE name = ?", (int(time.time()), "gina")).fetchone()
+print(r[0], 28 <= r[1] <= 30)' "$STATE/state.db")" "1 True"
+    /usr/bin/python3 -c 'import sqlite3, sys; db = sqlite3.connect(sys.argv[1]); db.execute("UPDATE accounts SET retry_at = 0 WHERE name = ?", ("gina",)); db.commit()' "$STATE/state.db"
+    out=$("$JITCTL" -c "$CONF" reap 2>/dev/null)
     expect_eq "retried" "$out" "tore down gina: retry
 reap: 1 due, 0 failed"
     types=$(/usr/bin/python3 -c 'import sqlite3, sys; print(" ".join(r[0] for r in sqlite3.connect(sys.argv[1]).execute("SELECT type FROM events WHERE username = ? AND type LIKE ? ORDER BY rowid", ("gina", "account.d%"))))' "$STATE/state.db")
