@@ -112,6 +112,29 @@ open_store(const struct jit_conf *conf, struct jit_store **s)
     return ret;
 }
 
+/* "1d2h", "3h4m", "5m6s", "7s" or "ended": for people, not parsers. */
+static char *
+time_left(int64_t s)
+{
+    char *out = NULL;
+    int r;
+
+    if (s <= 0)
+        return strdup("ended");
+    if (s >= 86400)
+        r = asprintf(&out, "%lldd%lldh", (long long) (s / 86400),
+                     (long long) (s % 86400 / 3600));
+    else if (s >= 3600)
+        r = asprintf(&out, "%lldh%lldm", (long long) (s / 3600),
+                     (long long) (s % 3600 / 60));
+    else if (s >= 60)
+        r = asprintf(&out, "%lldm%llds", (long long) (s / 60),
+                     (long long) (s % 60));
+    else
+        r = asprintf(&out, "%llds", (long long) s);
+    return r < 0 ? NULL : out;
+}
+
 static json_t *
 account_json(const struct jit_account *a)
 {
@@ -124,7 +147,7 @@ account_json(const struct jit_account *a)
     for (size_t i = 0; groups && i < a->n_groups; i++)
         json_array_append_new(groups, json_string(a->groups[i]));
     o = json_pack("{s:s, s:I, s:I, s:s, s:s, s:s, s:s, s:s, s:s, s:s,"
-                  " s:s, s:s, s:I, s:o}",
+                  " s:s, s:s, s:I, s:I, s:o}",
                   "name", a->name, "uid", (json_int_t) a->uid,
                   "gid", (json_int_t) a->gid, "gecos", a->gecos,
                   "home", a->home, "shell", a->shell,
@@ -133,6 +156,9 @@ account_json(const struct jit_account *a)
                   "state", jit_account_state_name(a->state),
                   "created", created, "expires", expires,
                   "sessions", (json_int_t) a->sessions,
+                  "seconds_left", (json_int_t) (a->expires > time(NULL)
+                                                    ? a->expires - time(NULL)
+                                                    : 0),
                   "groups", groups ? groups : json_null());
     return o;
 }
@@ -154,14 +180,14 @@ print_json(json_t *j)
 }
 
 enum { C_NAME, C_UID, C_REQ, C_CRED, C_GRANT, C_STATE, C_CREATED, C_EXPIRES,
-       C_SESS, N_COLS };
+       C_LEFT, C_SESS, N_COLS };
 
 static int
 cmd_list(const struct jit_conf *conf, int json)
 {
     static const char *const head[N_COLS] = {
         "NAME", "UID", "REQUESTER", "CREDENTIAL", "GRANT", "STATE",
-        "CREATED", "EXPIRES", "SESSIONS" };
+        "CREATED", "EXPIRES", "LEFT", "SESSIONS" };
     struct jit_store *s = NULL;
     struct jit_account *v = NULL;
     char **cells = NULL;
@@ -208,6 +234,7 @@ cmd_list(const struct jit_conf *conf, int json)
         row[C_CREATED] = strdup(t);
         jit_time_format(v[i].expires, t);
         row[C_EXPIRES] = strdup(t);
+        row[C_LEFT] = time_left(v[i].expires - (int64_t) time(NULL));
         if (asprintf(&row[C_SESS], "%u", (unsigned) v[i].sessions) < 0)
             row[C_SESS] = NULL;
         for (int c = 0; c < N_COLS; c++) {

@@ -40,7 +40,7 @@ ok "a world-writable config is refused"
 
 "$JITCTL" --config "$CONF" list > "$T/list"
 expect_eq "empty list" "$(cat "$T/list")" \
-    "NAME  UID  REQUESTER  CREDENTIAL  GRANT  STATE  CREATED  EXPIRES  SESSIONS"
+    "NAME  UID  REQUESTER  CREDENTIAL  GRANT  STATE  CREATED  EXPIRES  LEFT  SESSIONS"
 
 "$FIXTURE" --config "$CONF" add alice --groups users >/dev/null
 # A requester carrying a newline, an escape sequence and a forged field.
@@ -48,7 +48,7 @@ expect_eq "empty list" "$(cat "$T/list")" \
     --requester "$(printf 'm@X\n\033[31mroot user=root')" >/dev/null
 "$JITCTL" --config "$CONF" list > "$T/list"
 expect_eq "list lines" "$(wc -l < "$T/list")" "3"
-grep -q '^alice  *70000  *alice@EXAMPLE.COM  *db-admin  *g-alice  *reserved  *20[0-9-]*T[0-9:]*Z  *20[0-9-]*T[0-9:]*Z  *0$' "$T/list" \
+grep -q '^alice  *70000  *alice@EXAMPLE.COM  *db-admin  *g-alice  *reserved  *20[0-9-]*T[0-9:]*Z  *20[0-9-]*T[0-9:]*Z  *[0-9][0-9hms]*  *0$' "$T/list" \
     || fail "alice row: $(cat "$T/list")"
 grep -qF 'm@X\n\x1b[31mroot user=root' "$T/list" || fail "mallory's requester not escaped"
 if grep -q "$(printf '\033')" "$T/list"; then fail "raw escape on the terminal"; fi
