@@ -130,6 +130,13 @@ jitctl_daemon(struct jit_conf *conf, const struct jit_log *log,
                             &api_reason);
         now = (int64_t) time(NULL);
         if (ret == 0) {
+            /* Back after a fault: what waits in the outbox goes now, not
+             * at the end of its backoff. */
+            if (strcmp(st.api, "ok") != 0
+                && (jit_store_begin(s) != 0
+                    || jit_store_events_retry_now(s) != 0
+                    || jit_store_commit(s) != 0))
+                jit_store_rollback(s);
             st.last_sync = now;
             snprintf(st.api, sizeof(st.api), "ok");
             fault_pause = FAULT_PAUSE_MIN_S;
@@ -140,7 +147,10 @@ jitctl_daemon(struct jit_conf *conf, const struct jit_log *log,
             /* Nothing is deleted or extended for want of an answer; local
              * expiry still applies at the top of the loop. */
             snprintf(st.api, sizeof(st.api), "%s", api_reason);
-            pause_s(fault_pause);
+            /* ... but never past the next expiry. */
+            next = jit_reap_next_due(s, now);
+            pause_s(next && next - now < fault_pause ? next - now
+                                                     : fault_pause);
             if (fault_pause < FAULT_PAUSE_MAX_S)
                 fault_pause *= 2;
         }

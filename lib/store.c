@@ -1474,6 +1474,14 @@ jit_store_teardown_failed(struct jit_store *s, const char *name,
     return change_one(s, st);
 }
 
+int
+jit_store_events_retry_now(struct jit_store *s)
+{
+    int ret = need_txn(s);
+
+    return ret ? ret : exec(s, "UPDATE events SET next_attempt = 0");
+}
+
 /* ---- reads ---- */
 
 int

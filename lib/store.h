@@ -149,6 +149,8 @@ int jit_store_due_events(struct jit_store *s, int64_t now, size_t limit,
 int jit_store_events_settle(struct jit_store *s, const struct jit_event *v,
                             size_t n, int delivered, int64_t next_attempt);
 void jit_events_free(struct jit_event *v, size_t n);
+/* The API answers again: every waiting event is due now. */
+int jit_store_events_retry_now(struct jit_store *s);
 
 /* Reads (no transaction needed). */
 int jit_store_get_account(struct jit_store *s, const char *name,

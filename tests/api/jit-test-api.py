@@ -216,11 +216,14 @@ def main():
     p.add_argument("--key", required=True)
     p.add_argument("--token")
     p.add_argument("--client-ca")
+    p.add_argument("--port", type=int, default=0,
+                   help="0 (the default): one the kernel chooses")
     ARGS = p.parse_args()
     # Many logins at once: a deep backlog, and the TLS handshake done in
     # each connection's thread rather than in accept().
     http.server.ThreadingHTTPServer.request_queue_size = 256
-    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    http.server.ThreadingHTTPServer.allow_reuse_address = True
+    srv = http.server.ThreadingHTTPServer(("127.0.0.1", ARGS.port), Handler)
     srv.daemon_threads = True
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     ctx.load_cert_chain(ARGS.cert, ARGS.key)
