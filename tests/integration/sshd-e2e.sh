@@ -137,6 +137,35 @@ ok "carol logs in before expiry"
 while [ "$(date +%s)" -le "$(date -d "$soon" +%s)" ]; do sleep 0.2; done
 if sshc carol true 2>/dev/null; then fail "carol logged in after expiry"; fi
 ok "after expiry: refused (authorized-keys gives no key for an ended grant)"
+# Expiry with a session running: the session, a background process, a
+# process in its own session and a SysV shm segment all go at the end.
+soon=$(date -u -d '+5 seconds' +%Y-%m-%dT%H:%M:%SZ)
+grant_json dave "ssh_keys=[\"$key\"]" "expires_at=\"$soon\"" 'on_logout="keep"' > "$G/dave.json"
+"$JITCTL" -c "$CONF" sync >/dev/null 2>&1
+sshc dave 'sleep 300 & setsid sleep 300 & ipcmk -M 4096 >/dev/null; echo started; sleep 300' \
+    > "$T/dave.out" 2>&1 &
+SSHC=$!
+for i in $(seq 1 50); do grep -q started "$T/dave.out" 2>/dev/null && break; sleep 0.1; done
+grep -q started "$T/dave.out" || fail "dave's session did not start: $(cat "$T/dave.out")"
+duid=$(in_ns id -u dave)
+[ "$(ps -o pid= -u "$duid" | wc -l)" -ge 3 ] || fail "dave's processes: $(ps -f -u "$duid")"
+ipcs -m | awk -v u="$duid" '$3 == u || $3 == "dave"' | grep -q . || fail "no shm of dave's: $(ipcs -m)"
+ok "dave's session runs: $(ps -o pid= -u "$duid" | wc -l) processes and a shm segment"
+while [ "$(date +%s)" -le "$(date -d "$soon" +%s)" ]; do sleep 0.2; done
+out=$("$JITCTL" -c "$CONF" reap 2>/dev/null)
+case $out in *"tore down dave: expired"*"reap: "*" due, 0 failed") ;; *) fail "reap: $out" ;; esac
+ok "reap at the end tore dave down"
+wait $SSHC 2>/dev/null || true
+ok "the ssh session ended"
+# (zombies are not processes any more; this container's pid 1 may be slow
+# to reap them)
+[ "$(ps -o stat= -u "$duid" | grep -vc '^Z')" = 0 ] || fail "processes left: $(ps -f -u "$duid")"
+if ipcs -m | awk -v u="$duid" '$3 == u' | grep -q .; then fail "shm left: $(ipcs -m)"; fi
+if in_ns getent passwd dave; then fail "dave still resolves"; fi
+[ ! -e "$T/home/dave" ] || fail "dave's home is still there"
+if sshc dave true 2>/dev/null; then fail "dave logged in after the end"; fi
+ok "after the end: no process, no shm, no home, no name, no login"
+
 sshd_pid=$(cat "$T/sshd.pid")
 stop_pids
 for i in $(seq 1 50); do kill -0 "$sshd_pid" 2>/dev/null || break; sleep 0.05; done
