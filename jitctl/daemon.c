@@ -154,8 +154,10 @@ jitctl_daemon(struct jit_conf *conf, const struct jit_log *log,
             if (fault_pause < FAULT_PAUSE_MAX_S)
                 fault_pause *= 2;
         }
-        if (!stop_flag)
+        if (!stop_flag) {
             (void) jit_outbox_flush(s, conf, log, now, &os);
+            (void) jit_outbox_bound(s, conf, log);
+        }
         st.updated = (int64_t) time(NULL);
         st.next_expiry = jit_reap_next_due(s, st.updated);
         (void) jit_status_write(conf, &st);

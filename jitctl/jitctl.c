@@ -380,6 +380,7 @@ cmd_flush(const struct jit_conf *conf)
     if (open_store(conf, &s) != 0)
         return 1;
     ret = jit_outbox_flush(s, conf, &jitctl_log, (int64_t) time(NULL), &st);
+    (void) jit_outbox_bound(s, conf, &jitctl_log);
     jit_store_count_events(s, &left);
     printf("flush: %zu delivered, %zu not delivered (%s), %lld left in the"
            " outbox\n", st.delivered, st.failed,

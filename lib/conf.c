@@ -53,6 +53,7 @@ static const struct option options[] = {
       0, 0, home_policies },
     OPT(host, T_HOST, NULL),
     UINT(max_response_size, "1048576", 1024, 64u * 1024 * 1024),
+    UINT(outbox_max, "100000", 100, 10000000),
     OPT(pinned_pubkey, T_PIN, NULL),
     OPT(shells, T_PATHLIST, "/bin/bash,/bin/sh"),
     OPT(skel, T_PATH, "/etc/skel"),

@@ -125,3 +125,32 @@ jit_outbox_flush(struct jit_store *s, const struct jit_conf *conf,
     jit_events_free(v, n);
     return ret;
 }
+
+int
+jit_outbox_bound(struct jit_store *s, const struct jit_conf *conf,
+                 const struct jit_log *log)
+{
+    int64_t n = 0, dropped = 0, cap = conf->outbox_max;
+    int ret;
+
+    if ((ret = jit_store_count_events(s, &n)) != 0)
+        return ret;
+    if (n > cap) {
+        if ((ret = jit_store_begin(s)) != 0
+            || (ret = jit_store_events_trim(s, cap, &dropped)) != 0
+            || (ret = jit_store_commit(s)) != 0) {
+            jit_store_rollback(s);
+            return ret;
+        }
+        if (dropped > 0)
+            jit_logf(log, LOG_WARNING, "outbox: over outbox_max (%lld):"
+                     " dropped the %lld oldest login.denied and session"
+                     " events; account events are kept",
+                     (long long) cap, (long long) dropped);
+        n -= dropped;
+    }
+    if (n >= cap / 5 * 4)
+        jit_logf(log, LOG_WARNING, "outbox: %lld events wait for the API"
+                 " (outbox_max %lld)", (long long) n, (long long) cap);
+    return 0;
+}

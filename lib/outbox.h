@@ -34,6 +34,12 @@ int jit_outbox_flush(struct jit_store *s, const struct jit_conf *conf,
                      const struct jit_log *log, int64_t now,
                      struct jit_outbox_stats *st);
 
+/* Keep the outbox within outbox_max (see jit.conf(5)): warn from 80%,
+ * and beyond the cap drop the oldest login.denied and session events,
+ * never account events.  0 or -errno. */
+int jit_outbox_bound(struct jit_store *s, const struct jit_conf *conf,
+                     const struct jit_log *log);
+
 /* The JSON text of a batch ({"events": [...]}), malloc'd, or NULL. */
 char *jit_outbox_batch_json(const struct jit_conf *conf,
                             const struct jit_event *v, size_t n);

@@ -1482,6 +1482,28 @@ jit_store_events_retry_now(struct jit_store *s)
     return ret ? ret : exec(s, "UPDATE events SET next_attempt = 0");
 }
 
+int
+jit_store_events_trim(struct jit_store *s, int64_t keep, int64_t *dropped)
+{
+    sqlite3_stmt *st = NULL;
+    int ret;
+
+    *dropped = 0;
+    if ((ret = need_txn(s)) != 0)
+        return ret;
+    /* Only what is about sessions and refusals; account events stay. */
+    ret = prepare(s, "DELETE FROM events WHERE rowid IN (SELECT rowid FROM"
+                     " events WHERE type IN ('login.denied', 'session.opened',"
+                     " 'session.closed') ORDER BY time, rowid LIMIT max(0,"
+                     " (SELECT count(*) FROM events) - ?))", &st);
+    if (ret != 0)
+        return ret;
+    sqlite3_bind_int64(st, 1, keep);
+    if ((ret = step_done(s, st)) == 0)
+        *dropped = sqlite3_changes(s->db);
+    return ret;
+}
+
 /* ---- reads ---- */
 
 int

@@ -149,6 +149,10 @@ int jit_store_due_events(struct jit_store *s, int64_t now, size_t limit,
 int jit_store_events_settle(struct jit_store *s, const struct jit_event *v,
                             size_t n, int delivered, int64_t next_attempt);
 void jit_events_free(struct jit_event *v, size_t n);
+/* Drop the oldest login.denied and session.* events until at most keep
+ * events remain (or none of those kinds is left); *dropped says how many. */
+int jit_store_events_trim(struct jit_store *s, int64_t keep,
+                          int64_t *dropped);
 /* The API answers again: every waiting event is due now. */
 int jit_store_events_retry_now(struct jit_store *s);
 

@@ -54,3 +54,25 @@ expect_eq "event objects as DESIGN says" "$got" "account.created account.deleted
 grep -q '^POST /v1/hosts/web01.test/events Bearer s3cret-token$' "$T/api/requests.log" \
     || fail "path or token: $(cat "$T/api/requests.log")"
 ok "POST /v1/hosts/{host}/events with the bearer token"
+
+# The outbox stays within outbox_max: login.denied and session events go
+# first (oldest first), account events never.
+sed 's/^timeout = 2$/timeout = 2\noutbox_max = 100/' "$CONF" > "$T/small.conf"; chmod 600 "$T/small.conf"
+/usr/bin/python3 - "$STATE/state.db" <<'PY'
+import sqlite3, sys
+db = sqlite3.connect(sys.argv[1])
+for i in range(120):
+    db.execute("INSERT INTO events (id, type, time, username) VALUES (?, 'login.denied', ?, 'x')", ("d%03d" % i, 1000 + i))
+for i in range(30):
+    db.execute("INSERT INTO events (id, type, time, username) VALUES (?, 'account.created', ?, 'y')", ("a%03d" % i, 1000 + i))
+db.commit()
+PY
+echo 500 > "$T/api/faults/_events"
+"$JITCTL" -c "$T/small.conf" flush >/dev/null 2>"$T/flush.err" || true
+grep -q 'outbox: over outbox_max (100): dropped the 50 oldest login.denied and session events; account events are kept' "$T/flush.err" \
+    || fail "no drop warning: $(cat "$T/flush.err")"
+grep -q 'outbox: 100 events wait for the API (outbox_max 100)' "$T/flush.err" \
+    || fail "no size warning: $(cat "$T/flush.err")"
+counts=$(sql "SELECT type, count(*), min(id) FROM events GROUP BY type ORDER BY type")
+expect_eq "what is kept" "$counts" "account.created 30 a000 login.denied 70 d050"
+rm "$T/api/faults/_events"
