@@ -91,6 +91,9 @@ jitctl_daemon(struct jit_conf *conf, const struct jit_log *log,
         free(why);
         return ret;
     }
+    /* Start from the list the last sync applied. */
+    if (jit_store_kv_get(s, JIT_SYNC_ETAG_KEY, &etag) != 0)
+        etag = NULL;
     memset(&st, 0, sizeof(st));
     st.pid = getpid();
     st.started = (int64_t) time(NULL);

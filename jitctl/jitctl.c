@@ -358,7 +358,9 @@ cmd_sync(const struct jit_conf *conf)
     if (open_store(conf, &s) != 0)
         return 1;
     ret = jit_sync_once(s, conf, &jitctl_log, &st, &api_reason);
-    if (ret == 0)
+    if (ret == 0 && st.not_modified)
+        printf("sync: the list has not changed since the last sync\n");
+    else if (ret == 0)
         printf("sync: %zu grants: %zu reserved, %zu updated, %zu unchanged,"
                " %zu refused, %zu gone\n", st.grants, st.reserved, st.updated,
                st.unchanged, st.refused, st.gone);

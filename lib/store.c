@@ -94,6 +94,8 @@ static const char *const migrations[] = {
     /* 4: failed teardowns are retried with backoff */
     "ALTER TABLE accounts ADD COLUMN failures INTEGER NOT NULL DEFAULT 0;"
     "ALTER TABLE accounts ADD COLUMN retry_at INTEGER NOT NULL DEFAULT 0;",
+    /* 5: small text state (the ETag of the last host list applied) */
+    "CREATE TABLE kv (key TEXT PRIMARY KEY, value TEXT NOT NULL);",
 };
 #define SCHEMA_VERSION ((int) (sizeof(migrations) / sizeof(migrations[0])))
 
@@ -1501,6 +1503,43 @@ jit_store_events_trim(struct jit_store *s, int64_t keep, int64_t *dropped)
     sqlite3_bind_int64(st, 1, keep);
     if ((ret = step_done(s, st)) == 0)
         *dropped = sqlite3_changes(s->db);
+    return ret;
+}
+
+int
+jit_store_kv_put(struct jit_store *s, const char *key, const char *value)
+{
+    sqlite3_stmt *st = NULL;
+    int ret;
+
+    if ((ret = need_txn(s)) != 0)
+        return ret;
+    ret = prepare(s, value ? "INSERT OR REPLACE INTO kv VALUES (?, ?)"
+                           : "DELETE FROM kv WHERE key = ?", &st);
+    if (ret != 0)
+        return ret;
+    sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+    if (value)
+        sqlite3_bind_text(st, 2, value, -1, SQLITE_STATIC);
+    return step_done(s, st);
+}
+
+int
+jit_store_kv_get(struct jit_store *s, const char *key, char **value)
+{
+    sqlite3_stmt *st = NULL;
+    int rc, ret;
+
+    *value = NULL;
+    if ((ret = prepare(s, "SELECT value FROM kv WHERE key = ?", &st)) != 0)
+        return ret;
+    sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW)
+        ret = (*value = col_dup(st, 0)) ? 0 : -ENOMEM;
+    else
+        ret = rc == SQLITE_DONE ? -ENOENT : sql_fail(s, rc, "kv");
+    sqlite3_finalize(st);
     return ret;
 }
 

@@ -153,6 +153,10 @@ void jit_events_free(struct jit_event *v, size_t n);
  * events remain (or none of those kinds is left); *dropped says how many. */
 int jit_store_events_trim(struct jit_store *s, int64_t keep,
                           int64_t *dropped);
+/* Small text state by key (NULL value deletes); get gives -ENOENT for an
+ * unknown key. */
+int jit_store_kv_put(struct jit_store *s, const char *key, const char *value);
+int jit_store_kv_get(struct jit_store *s, const char *key, char **value);
 /* The API answers again: every waiting event is due now. */
 int jit_store_events_retry_now(struct jit_store *s);
 

@@ -91,6 +91,29 @@ sync_grant(struct jit_store *s, const struct jit_conf *conf,
     return why;
 }
 
+/* Refusals that the same list will always get again.  Any other (a grant
+ * not valid yet, a name or id taken for now, the store) means the same
+ * list must be looked at again, even though its ETag has not changed. */
+static int
+permanent(const char *why)
+{
+    static const char *const p[] = { "wrong_host", "wrong_user",
+                                     "group_not_allowed", "bad_name",
+                                     "grant_expired", "grant_revoked",
+                                     "revoked_locally" };
+
+    for (size_t i = 0; i < sizeof(p) / sizeof(p[0]); i++)
+        if (strcmp(why, p[i]) == 0)
+            return 1;
+    return 0;
+}
+
+static int
+cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *) a, *(const char *const *) b);
+}
+
 /* Accounts of ours whose grant the API no longer lists: the grant ended
  * (expired) or was taken back (revoked). */
 static int
@@ -101,18 +124,28 @@ mark_gone(struct jit_store *s, const struct jit_log *log,
     size_t na = 0;
     int ret;
 
+    const char **ids = NULL;
+
     if ((ret = jit_store_list_accounts(s, &a, &na)) != 0)
         return ret;
+    /* The listed ids, sorted: a lookup per account, not a scan. */
+    if ((ids = calloc(n ? n : 1, sizeof(*ids))) == NULL) {
+        jit_accounts_free(a, na);
+        return -ENOMEM;
+    }
+    for (size_t k = 0; k < n; k++)
+        ids[k] = v[k].id;
+    qsort(ids, n, sizeof(*ids), cmp_str);
     for (size_t i = 0; i < na && ret == 0; i++) {
+        const char *key = a[i].grant_id;
         struct jit_grant g;
-        int listed = 0, live;
+        int live;
 
         if (a[i].state != JIT_ACCOUNT_RESERVED
             && a[i].state != JIT_ACCOUNT_ACTIVE)
             continue;
-        for (size_t k = 0; k < n && !listed; k++)
-            listed = strcmp(v[k].id, a[i].grant_id) == 0;
-        if (listed || jit_store_get_grant(s, a[i].grant_id, &g) != 0)
+        if (bsearch(&key, ids, n, sizeof(*ids), cmp_str) != NULL
+            || jit_store_get_grant(s, a[i].grant_id, &g) != 0)
             continue;
         live = strcmp(g.status, "active") == 0;
         if (live) {
@@ -134,6 +167,7 @@ mark_gone(struct jit_store *s, const struct jit_log *log,
         }
         jit_grant_free(&g);
     }
+    free(ids);
     jit_accounts_free(a, na);
     return ret;
 }
@@ -157,6 +191,8 @@ jit_sync_apply(struct jit_store *s, const struct jit_conf *conf,
         jit_store_savepoint_end(s, why == NULL);
         if (why != NULL) {
             st->refused++;
+            if (!permanent(why))
+                st->retry_later = 1;
             if (strcmp(why, "store_error") == 0)
                 jit_logf(log, LOG_ERR, "sync: %s: %s", v[i].username,
                          jit_store_error(s));
@@ -210,7 +246,18 @@ jit_sync_poll(struct jit_store *s, const struct jit_conf *conf,
     }
     ret = jit_sync_apply(s, conf, log, v, n, (int64_t) time(NULL), st);
     if (ret == 0) {
-        /* Only a list applied in full moves the ETag on. */
+        /* Only a list applied in full moves the ETag on; it is kept in
+         * the store for the next one-shot sync.  (Lost in a crash, it
+         * costs one full list, nothing else.)  A list with grants to look
+         * at again later keeps no ETag, so the next poll gets it whole. */
+        if (st->retry_later) {
+            free(new_etag);
+            new_etag = NULL;
+        }
+        if (jit_store_begin(s) != 0
+            || jit_store_kv_put(s, JIT_SYNC_ETAG_KEY, new_etag) != 0
+            || jit_store_commit(s) != 0)
+            jit_store_rollback(s);
         free(*etag);
         *etag = new_etag;
         new_etag = NULL;
@@ -226,8 +273,12 @@ jit_sync_once(struct jit_store *s, const struct jit_conf *conf,
               const char **api_reason)
 {
     char *etag = NULL;
-    int ret = jit_sync_poll(s, conf, log, &etag, 0, st, api_reason);
+    int ret;
 
+    /* The last list applied: if it has not changed, nothing to do. */
+    if (jit_store_kv_get(s, JIT_SYNC_ETAG_KEY, &etag) != 0)
+        etag = NULL;
+    ret = jit_sync_poll(s, conf, log, &etag, 0, st, api_reason);
     free(etag);
     return ret;
 }

@@ -17,6 +17,8 @@
 
 #pragma GCC visibility push(hidden)
 
+#define JIT_SYNC_ETAG_KEY "sync.etag"
+
 struct jit_sync_stats {
     size_t grants;    /* in the API's answer */
     size_t reserved;  /* new accounts */
@@ -25,6 +27,7 @@ struct jit_sync_stats {
     size_t refused;   /* grants that do not fit or cannot be reserved */
     size_t gone;      /* accounts whose grant left the list (for reap) */
     int not_modified; /* the list had not changed (ETag): nothing done */
+    int retry_later;  /* a refusal that time may lift: ETag not kept */
 };
 
 /* One round: fetch, then one transaction for all of it (each grant under

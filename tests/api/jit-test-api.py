@@ -39,7 +39,29 @@ def read(path):
         return None
 
 
+LIST_CACHE = {}
+
+
 def host_list(host):
+    """The list and its ETag, rebuilt only when a grant file changed (by
+    name, size and mtime): 10,000 grants are read once, not per request."""
+    gdir = os.path.join(ARGS.dir, "grants")
+    try:
+        key = (host, tuple(sorted((e.name, e.stat().st_size, e.stat().st_mtime_ns)
+                                  for e in os.scandir(gdir))))
+    except OSError:
+        key = None
+    with LOCK:
+        if key is not None and LIST_CACHE.get("key") == key:
+            return LIST_CACHE["value"]
+    value = build_host_list(host)
+    with LOCK:
+        LIST_CACHE.clear()
+        LIST_CACHE.update(key=key, value=value)
+    return value
+
+
+def build_host_list(host):
     gdir = os.path.join(ARGS.dir, "grants")
     items = []
     for name in sorted(os.listdir(gdir)) if os.path.isdir(gdir) else []:

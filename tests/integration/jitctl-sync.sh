@@ -27,7 +27,17 @@ expect_eq "state reserved (no home yet)" "$("$JITCTL" -c "$CONF" show alice --js
 [ ! -e "$T/home/alice" ] || fail "sync made a home"
 
 out=$("$JITCTL" -c "$CONF" sync 2>/dev/null)
-expect_eq "second sync" "$out" "sync: 3 grants: 0 reserved, 0 updated, 2 unchanged, 1 refused, 0 gone"
+expect_eq "second sync: the list's ETag has not changed" "$out" "sync: the list has not changed since the last sync"
+
+# A grant not valid yet is looked at again with the same list.
+grant_json erin "not_before=\"$(date -u -d '+62 seconds' +%Y-%m-%dT%H:%M:%SZ)\"" > "$G/erin.json"
+out=$("$JITCTL" -c "$CONF" sync 2>/dev/null)
+expect_eq "erin not valid yet" "$out" "sync: 4 grants: 0 reserved, 0 updated, 2 unchanged, 2 refused, 0 gone"
+out=$("$JITCTL" -c "$CONF" sync 2>/dev/null)
+expect_eq "same list again: looked at again, not skipped" "$out" "sync: 4 grants: 0 reserved, 0 updated, 2 unchanged, 2 refused, 0 gone"
+rm "$G/erin.json"
+out=$("$JITCTL" -c "$CONF" sync 2>/dev/null)
+expect_eq "erin's grant gone" "$out" "sync: 3 grants: 0 reserved, 0 updated, 2 unchanged, 1 refused, 0 gone"
 
 keys=$("$JITCTL" -c "$CONF" authorized-keys alice)
 expect_eq "authorized-keys alice" "$keys" "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIO alice@laptop"
