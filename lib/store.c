@@ -1543,6 +1543,13 @@ jit_store_kv_get(struct jit_store *s, const char *key, char **value)
     return ret;
 }
 
+void
+jit_store_touch_snapshot(struct jit_store *s)
+{
+    if (s->in_txn)
+        s->nss_dirty = 1;
+}
+
 /* ---- reads ---- */
 
 int

@@ -157,6 +157,9 @@ int jit_store_events_trim(struct jit_store *s, int64_t keep,
  * unknown key. */
 int jit_store_kv_put(struct jit_store *s, const char *key, const char *value);
 int jit_store_kv_get(struct jit_store *s, const char *key, char **value);
+/* Make this transaction's commit re-derive the snapshot even if nothing
+ * NSS shows changed. */
+void jit_store_touch_snapshot(struct jit_store *s);
 /* The API answers again: every waiting event is due now. */
 int jit_store_events_retry_now(struct jit_store *s);
 

@@ -11,6 +11,9 @@
  * bigger than glibc's first buffer (the ERANGE retry through glibc).
  *   jit-fixture --config FILE delete NAME
  *   jit-fixture --config FILE rederive
+ *   jit-fixture --config FILE check-snapshot
+ *       map state_dir/nss.db as libnss_jit does (every check): "ok N
+ *       accounts generation G", or why not (exit 1); no file: "none".
  */
 #include "config.h"
 
@@ -19,9 +22,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "conf.h"
+#include "nssdb_read.h"
 #include "store.h"
 #include "validate.h"
 
@@ -108,6 +113,30 @@ main(int argc, char **argv)
         jit_errs_print(&errs, stderr);
         return 1;
     }
+    if (strcmp(argv[optind], "check-snapshot") == 0) {
+        struct jit_nssdb db;
+        struct stat st;
+        char *path = NULL;
+
+        if (asprintf(&path, "%s/nss.db", conf.state_dir) < 0)
+            die("path", "out of memory");
+        ret = jit_nssdb_map(path, 0, &db, &st);
+        if (ret == -ENOENT) {
+            printf("none\n");
+            ret = 0;
+        } else if (ret != 0) {
+            printf("%s: %s\n", path, strerror(-ret));
+            ret = 1;
+        } else {
+            printf("ok %u accounts generation %llu\n",
+                   (unsigned) db.hdr.n_passwd,
+                   (unsigned long long) db.hdr.generation);
+            jit_nssdb_unmap(&db);
+        }
+        free(path);
+        jit_conf_free(&conf);
+        return ret;
+    }
     if ((ret = jit_store_open(&conf, NULL, &s, &why)) != 0)
         die("state store", why ? why : strerror(-ret));
     if ((ret = jit_store_begin(s)) != 0)
@@ -147,7 +176,9 @@ main(int argc, char **argv)
     } else if (strcmp(argv[optind], "delete") == 0 && optind + 1 < argc) {
         if (jit_store_delete_account(s, argv[optind + 1], now) != 0)
             die(argv[optind + 1], jit_store_error(s));
-    } else if (strcmp(argv[optind], "rederive") != 0) {
+    } else if (strcmp(argv[optind], "rederive") == 0) {
+        jit_store_touch_snapshot(s);
+    } else {
         die(argv[optind], "unknown command or missing NAME");
     }
     if ((ret = jit_store_commit(s)) != 0)
