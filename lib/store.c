@@ -550,9 +550,17 @@ load_accounts(struct jit_store *s, const char *where_name,
     *out = NULL;
     *n = 0;
     ret = prepare(s,
-                  "SELECT name, uid, gid, gecos, home, shell, grant_id,"
-                  " requester, credential, state, created, expires, sessions,"
-                  " rebound, failures, retry_at FROM accounts WHERE ?1 IS NULL OR name = ?1 ORDER BY uid",
+                  where_name
+                      ? "SELECT name, uid, gid, gecos, home, shell, grant_id,"
+                        " requester, credential, state, created, expires,"
+                        " sessions, rebound, failures, retry_at FROM accounts"
+                        " WHERE name = ?1"
+                      /* (two statements: "?1 IS NULL OR name = ?1" would
+                       * scan the table for every single lookup) */
+                      : "SELECT name, uid, gid, gecos, home, shell, grant_id,"
+                        " requester, credential, state, created, expires,"
+                        " sessions, rebound, failures, retry_at FROM accounts"
+                        " ORDER BY uid",
                   &st);
     if (ret != 0)
         goto done;
@@ -560,7 +568,8 @@ load_accounts(struct jit_store *s, const char *where_name,
                      " ORDER BY name", &gs);
     if (ret != 0)
         goto done;
-    sqlite3_bind_text(st, 1, where_name, -1, SQLITE_STATIC);
+    if (where_name)
+        sqlite3_bind_text(st, 1, where_name, -1, SQLITE_STATIC);
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         struct jit_account *a;
 
@@ -1548,6 +1557,92 @@ jit_store_touch_snapshot(struct jit_store *s)
 {
     if (s->in_txn)
         s->nss_dirty = 1;
+}
+
+int
+jit_store_due_accounts(struct jit_store *s, int64_t now, struct jit_due **out,
+                       size_t *n)
+{
+    sqlite3_stmt *st = NULL;
+    struct jit_due *v = NULL;
+    size_t cnt = 0, cap = 0;
+    int rc, ret;
+
+    *out = NULL;
+    *n = 0;
+    ret = prepare(s,
+                  "SELECT a.name, CASE"
+                  "  WHEN a.state = 'tearing_down' THEN 'resumed'"
+                  "  WHEN a.state = 'disable_failed' THEN 'retry'"
+                  "  WHEN a.expires <= ?1 THEN 'expired'"
+                  "  WHEN g.status = 'revoked' THEN 'revoked'"
+                  "  ELSE 'expired' END"
+                  " FROM accounts a LEFT JOIN grants g ON g.id = a.grant_id"
+                  " WHERE a.state = 'tearing_down'"
+                  "  OR (a.state = 'disable_failed' AND a.retry_at <= ?1)"
+                  "  OR (a.state IN ('reserved', 'active')"
+                  "      AND (a.expires <= ?1"
+                  "           OR g.status IN ('revoked', 'expired')"
+                  "           OR g.expires_at <= ?1))"
+                  " ORDER BY a.uid", &st);
+    if (ret != 0)
+        return ret;
+    sqlite3_bind_int64(st, 1, now);
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (cnt == cap) {
+            size_t ncap = cap ? cap * 2 : 16;
+            struct jit_due *nv = realloc(v, ncap * sizeof(*nv));
+
+            if (nv == NULL) {
+                ret = -ENOMEM;
+                goto done;
+            }
+            v = nv;
+            cap = ncap;
+        }
+        memset(&v[cnt], 0, sizeof(v[cnt]));
+        if ((v[cnt].name = col_dup(st, 0)) == NULL) {
+            ret = -ENOMEM;
+            goto done;
+        }
+        snprintf(v[cnt].cause, sizeof(v[cnt].cause), "%s",
+                 (const char *) sqlite3_column_text(st, 1));
+        cnt++;
+    }
+    if (rc != SQLITE_DONE) {
+        ret = sql_fail(s, rc, "due accounts");
+        goto done;
+    }
+    *out = v;
+    *n = cnt;
+    v = NULL;
+    cnt = 0;
+
+done:
+    sqlite3_finalize(st);
+    for (size_t i = 0; i < cnt; i++)
+        free(v[i].name);
+    free(v);
+    return ret;
+}
+
+int64_t
+jit_store_next_due(struct jit_store *s, int64_t now)
+{
+    sqlite3_stmt *st = NULL;
+    int64_t next = 0;
+
+    if (prepare(s, "SELECT min(t) FROM (SELECT CASE WHEN state ="
+                   " 'disable_failed' THEN retry_at ELSE expires END AS t"
+                   " FROM accounts WHERE state != 'tearing_down')"
+                   " WHERE t > ?", &st) != 0)
+        return 0;
+    sqlite3_bind_int64(st, 1, now);
+    if (sqlite3_step(st) == SQLITE_ROW
+        && sqlite3_column_type(st, 0) != SQLITE_NULL)
+        next = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    return next;
 }
 
 /* ---- reads ---- */

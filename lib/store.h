@@ -47,6 +47,13 @@ struct jit_event {
     int attempts;
 };
 
+/* An account due for teardown and why: resumed (a teardown was cut
+ * short), retry (one failed and its backoff is over), expired, revoked. */
+struct jit_due {
+    char *name;
+    char cause[16];
+};
+
 struct jit_account {
     char *name, *gecos, *home, *shell;
     char *grant_id, *requester, *credential;
@@ -153,6 +160,11 @@ void jit_events_free(struct jit_event *v, size_t n);
  * events remain (or none of those kinds is left); *dropped says how many. */
 int jit_store_events_trim(struct jit_store *s, int64_t keep,
                           int64_t *dropped);
+/* What reap must tear down at `now` (one indexed query), and when the
+ * next account falls due after `now` (0: none). */
+int jit_store_due_accounts(struct jit_store *s, int64_t now,
+                           struct jit_due **out, size_t *n);
+int64_t jit_store_next_due(struct jit_store *s, int64_t now);
 /* Small text state by key (NULL value deletes); get gives -ENOENT for an
  * unknown key. */
 int jit_store_kv_put(struct jit_store *s, const char *key, const char *value);
