@@ -183,8 +183,18 @@ jit_logind_terminate(uid_t uid)
                            NULL };
     struct stat st;
 
+    /* logind keeps a file per user it tracks: none, nothing to end, and
+     * no loginctl to start (a reaper ending 1,000 accounts would pay for
+     * 1,000 of them). */
+    snprintf(id, sizeof(id), "%u", (unsigned) uid);
     if (stat("/run/systemd/seats", &st) != 0)
         return; /* no logind here */
-    snprintf(id, sizeof(id), "%u", (unsigned) uid);
+    if (faccessat(AT_FDCWD, "/run/systemd/users", F_OK, 0) == 0) {
+        char path[64];
+
+        snprintf(path, sizeof(path), "/run/systemd/users/%s", id);
+        if (lstat(path, &st) != 0 && errno == ENOENT)
+            return;
+    }
     run_quietly(argv);
 }

@@ -14,6 +14,7 @@ jit_reap_once(struct jit_store *s, const struct jit_conf *conf,
 {
     struct jit_due *due = NULL;
     struct jit_reap_item *out = NULL;
+    struct jit_teardown_item *td = NULL;
     size_t nd = 0;
     int ret;
 
@@ -21,7 +22,9 @@ jit_reap_once(struct jit_store *s, const struct jit_conf *conf,
     *n = 0;
     if ((ret = jit_store_due_accounts(s, now, &due, &nd)) != 0)
         return ret;
-    if ((out = calloc(nd ? nd : 1, sizeof(*out))) == NULL) {
+    out = calloc(nd ? nd : 1, sizeof(*out));
+    td = calloc(nd ? nd : 1, sizeof(*td));
+    if (out == NULL || td == NULL) {
         ret = -ENOMEM;
         goto done;
     }
@@ -32,9 +35,14 @@ jit_reap_once(struct jit_store *s, const struct jit_conf *conf,
                        : strcmp(due[i].cause, "retry") == 0 ? "retry"
                        : strcmp(due[i].cause, "revoked") == 0 ? "revoked"
                                                               : "expired";
-        if (!dry_run)
-            out[i].result = jit_teardown(s, conf, out[i].name, out[i].cause,
-                                         log, now);
+        td[i].name = out[i].name;
+        td[i].cause = out[i].cause;
+    }
+    /* Failures are in each item (and in disable_failed), not in ret. */
+    if (!dry_run) {
+        jit_teardown_batch(s, conf, td, nd, log, now);
+        for (size_t i = 0; i < nd; i++)
+            out[i].result = td[i].result;
     }
     *items = out;
     *n = nd;
@@ -44,7 +52,8 @@ done:
     for (size_t i = 0; i < nd; i++)
         free(due[i].name);
     free(due);
-    free(out);
+    free(td);
+    jit_reap_items_free(out, nd);
     return ret;
 }
 

@@ -149,33 +149,44 @@ json_detail(const char *cause, const char *error, uint32_t uid)
     return text;
 }
 
-/* The steps, in order; the first that fails stops them, with err saying
- * why.  The account row goes last, so a failure leaves it for a retry. */
+/* Mark the accounts tearing_down, in one transaction: from then on
+ * pam_jit refuses them and no second reaper takes them.  The caller may
+ * have done this in its own transaction already. */
 static int
-teardown_steps(struct jit_store *s, const struct jit_conf *conf,
-               const struct jit_account *a, const char *cause, int64_t now,
-               char *err, size_t errlen)
+mark_tearing_down(struct jit_store *s, const struct jit_account *a, size_t n,
+                  const int *skip)
+{
+    int ret, any = 0;
+
+    for (size_t i = 0; i < n && !any; i++)
+        any = !skip[i] && a[i].state != JIT_ACCOUNT_TEARING_DOWN;
+    if (!any)
+        return 0;
+    if ((ret = jit_store_begin(s)) != 0)
+        return ret;
+    for (size_t i = 0; i < n; i++)
+        if (!skip[i] && a[i].state != JIT_ACCOUNT_TEARING_DOWN
+            && (ret = jit_store_set_state(s, a[i].name,
+                                          JIT_ACCOUNT_TEARING_DOWN)) != 0)
+            break;
+    if (ret == 0)
+        ret = jit_store_commit(s);
+    jit_store_rollback(s); /* nothing if committed */
+    return ret;
+}
+
+/* The host side, in order; the first step that fails stops them, with
+ * err saying why.  The account row stays, so a failure is retried. */
+static int
+host_steps(const struct jit_conf *conf, const struct jit_account *a,
+           int64_t now, char *err, size_t errlen)
 {
     char suffix[64];
-    char *detail = NULL;
     int ret;
 
-    /* Visible at once, so that neither a login nor a second reaper uses
-     * the account while it goes (the caller may have done this in its own
-     * transaction already). */
-    if (a->state != JIT_ACCOUNT_TEARING_DOWN
-        && ((ret = jit_store_begin(s)) != 0
-            || (ret = jit_store_set_state(s, a->name,
-                                          JIT_ACCOUNT_TEARING_DOWN)) != 0
-            || (ret = jit_store_commit(s)) != 0)) {
-        snprintf(err, errlen, "store: %s", jit_store_error(s));
-        jit_store_rollback(s);
-        return ret;
-    }
-    /* pam_jit refuses an account in this state, so no new session can
-     * start; the name still resolves, so tools show whose processes end.
-     * logind first (it ends sessions and their scopes), then the signals
-     * prove that nothing of the uid is left. */
+    /* The name still resolves, so tools show whose processes end.  logind
+     * first (it ends sessions and their scopes), then the signals prove
+     * that nothing of the uid is left. */
     jit_logind_terminate(a->uid);
     if ((ret = jit_kill_uid(a->uid, a->gid, 2000, 5000)) != 0) {
         snprintf(err, errlen, "processes of uid %u: %s", a->uid,
@@ -194,31 +205,13 @@ teardown_steps(struct jit_store *s, const struct jit_conf *conf,
     }
     switch (conf->home_policy) {
     case JIT_HOME_REMOVE:
-        ret = jit_home_remove(conf->home_base, a->name, err, errlen);
-        break;
+        return jit_home_remove(conf->home_base, a->name, err, errlen);
     case JIT_HOME_ARCHIVE:
         snprintf(suffix, sizeof(suffix), "%lld.%u", (long long) now, a->uid);
-        ret = jit_home_archive(conf->home_base, a->name, suffix, err, errlen);
-        break;
+        return jit_home_archive(conf->home_base, a->name, suffix, err, errlen);
     default:
-        ret = 0;
+        return 0;
     }
-    if (ret != 0)
-        return ret;
-    detail = json_detail(cause, NULL, a->uid);
-    if ((ret = jit_store_begin(s)) != 0
-        || (ret = jit_store_delete_account(s, a->name, now)) != 0
-        || (ret = jit_store_add_event(s, "account.deleted", a->grant_id,
-                                      a->name, a->requester, detail, now))
-               != 0
-        || (ret = jit_store_commit(s)) != 0) {
-        snprintf(err, errlen, "store: %s", jit_store_error(s));
-        jit_store_rollback(s);
-    }
-    if (ret == 0)
-        jit_nscd_invalidate(); /* or it may answer for the name a while */
-    free(detail);
-    return ret;
 }
 
 /* 30 s after the first failure, doubling, at most an hour. */
@@ -232,38 +225,164 @@ retry_after(int64_t now, int failures)
     return now + (d < JIT_TEARDOWN_RETRY_MAX ? d : JIT_TEARDOWN_RETRY_MAX);
 }
 
+/* Left in disable_failed, visible in jitctl list, with an event; the
+ * reaper retries it. */
+static void
+record_failure(struct jit_store *s, const struct jit_log *log,
+               const struct jit_account *a, const char *cause,
+               const char *err, int64_t now)
+{
+    char *detail = json_detail(cause, err, a->uid);
+
+    audit_account(log, LOG_ERR, "account.disable_failed", "fail", cause, a);
+    jit_logf(log, LOG_ERR, "teardown of %s: %s", a->name, err);
+    if (jit_store_begin(s) != 0
+        || jit_store_teardown_failed(s, a->name,
+                                     retry_after(now, a->failures)) != 0
+        || jit_store_add_event(s, "account.disable_failed", a->grant_id,
+                               a->name, a->requester, detail, now) != 0
+        || jit_store_commit(s) != 0)
+        jit_store_rollback(s);
+    free(detail);
+}
+
+/* Delete the rows of accounts whose host side is done, with their
+ * account.deleted events, in one transaction: one snapshot for the lot,
+ * not one per account. */
+static int
+delete_rows(struct jit_store *s, const struct jit_account *a,
+            const struct jit_teardown_item *v, const size_t *idx, size_t n,
+            int64_t now)
+{
+    int ret;
+
+    if ((ret = jit_store_begin(s)) != 0)
+        return ret;
+    for (size_t k = 0; k < n && ret == 0; k++) {
+        const struct jit_account *x = &a[idx[k]];
+        char *detail = json_detail(v[idx[k]].cause, NULL, x->uid);
+
+        if ((ret = jit_store_delete_account(s, x->name, now)) == 0)
+            ret = jit_store_add_event(s, "account.deleted", x->grant_id,
+                                      x->name, x->requester, detail, now);
+        free(detail);
+    }
+    if (ret == 0)
+        ret = jit_store_commit(s);
+    jit_store_rollback(s); /* nothing if committed */
+    return ret;
+}
+
+static int64_t
+mono_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Settle pend[0..np): the rows go, or, if the store refuses, each is left
+ * for a retry. */
+static void
+settle(struct jit_store *s, const struct jit_log *log,
+       const struct jit_account *a, struct jit_teardown_item *v,
+       const size_t *pend, size_t np, int64_t now)
+{
+    char err[512];
+    int ret;
+
+    if (np == 0)
+        return;
+    if ((ret = delete_rows(s, a, v, pend, np, now)) == 0) {
+        jit_nscd_invalidate(); /* or it may answer for the names a while */
+        for (size_t k = 0; k < np; k++) {
+            v[pend[k]].result = 0;
+            audit_account(log, LOG_NOTICE, "account.deleted", "ok",
+                          v[pend[k]].cause, &a[pend[k]]);
+        }
+        return;
+    }
+    snprintf(err, sizeof(err), "store: %s", jit_store_error(s));
+    for (size_t k = 0; k < np; k++) {
+        v[pend[k]].result = ret;
+        record_failure(s, log, &a[pend[k]], v[pend[k]].cause, err, now);
+    }
+}
+
+/* Deletions wait for company at most this long (and this many), so a
+ * mass expiry re-derives the snapshot a few times, not once per account,
+ * while a name still goes from NSS soon after its home. */
+#define SETTLE_MAX 256
+#define SETTLE_MS 200
+
+int
+jit_teardown_batch(struct jit_store *s, const struct jit_conf *conf,
+                   struct jit_teardown_item *v, size_t n,
+                   const struct jit_log *log, int64_t now)
+{
+    struct jit_account *a = calloc(n ? n : 1, sizeof(*a));
+    size_t *pend = calloc(n ? n : 1, sizeof(*pend));
+    int *skip = calloc(n ? n : 1, sizeof(*skip));
+    char err[512];
+    size_t np = 0;
+    int64_t first = 0;
+    int ret = 0, r;
+
+    if (a == NULL || pend == NULL || skip == NULL) {
+        ret = -ENOMEM;
+        for (size_t i = 0; i < n; i++)
+            v[i].result = ret;
+        goto done;
+    }
+    for (size_t i = 0; i < n; i++)
+        if ((v[i].result = jit_store_get_account(s, v[i].name, &a[i])) != 0)
+            skip[i] = 1; /* gone meanwhile, or unreadable */
+    if ((r = mark_tearing_down(s, a, n, skip)) != 0) {
+        snprintf(err, sizeof(err), "store: %s", jit_store_error(s));
+        for (size_t i = 0; i < n; i++)
+            if (!skip[i]) {
+                v[i].result = r;
+                skip[i] = 1;
+                record_failure(s, log, &a[i], v[i].cause, err, now);
+            }
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (skip[i])
+            continue;
+        err[0] = '\0';
+        if ((r = host_steps(conf, &a[i], now, err, sizeof(err))) != 0) {
+            v[i].result = r;
+            record_failure(s, log, &a[i], v[i].cause, err, now);
+            continue;
+        }
+        if (np == 0)
+            first = mono_ms();
+        pend[np++] = i;
+        if (np >= SETTLE_MAX || mono_ms() - first >= SETTLE_MS) {
+            settle(s, log, a, v, pend, np, now);
+            np = 0;
+        }
+    }
+    settle(s, log, a, v, pend, np, now);
+    for (size_t i = 0; i < n && ret == 0; i++)
+        ret = v[i].result;
+
+done:
+    for (size_t i = 0; a != NULL && i < n; i++)
+        jit_account_free(&a[i]);
+    free(a);
+    free(pend);
+    free(skip);
+    return ret;
+}
+
 int
 jit_teardown(struct jit_store *s, const struct jit_conf *conf,
              const char *name, const char *cause, const struct jit_log *log,
              int64_t now)
 {
-    struct jit_account a;
-    char err[512] = "";
-    char *detail = NULL;
-    int ret;
+    struct jit_teardown_item it = { .name = name, .cause = cause };
 
-    if ((ret = jit_store_get_account(s, name, &a)) != 0)
-        return ret;
-    ret = teardown_steps(s, conf, &a, cause, now, err, sizeof(err));
-    if (ret == 0) {
-        audit_account(log, LOG_NOTICE, "account.deleted", "ok", cause, &a);
-        goto done;
-    }
-    /* Left in disable_failed, visible in jitctl list, with an event; the
-     * reaper retries it. */
-    audit_account(log, LOG_ERR, "account.disable_failed", "fail", cause, &a);
-    jit_logf(log, LOG_ERR, "teardown of %s: %s", name, err);
-    detail = json_detail(cause, err, a.uid);
-    if (jit_store_begin(s) != 0
-        || jit_store_teardown_failed(s, name, retry_after(now, a.failures))
-               != 0
-        || jit_store_add_event(s, "account.disable_failed", a.grant_id, name,
-                               a.requester, detail, now) != 0
-        || jit_store_commit(s) != 0)
-        jit_store_rollback(s);
-
-done:
-    free(detail);
-    jit_account_free(&a);
-    return ret;
+    return jit_teardown_batch(s, conf, &it, 1, log, now);
 }

@@ -6,6 +6,7 @@
 #ifndef JIT_TEARDOWN_H
 #define JIT_TEARDOWN_H
 
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -34,6 +35,19 @@ int jit_kill_uid(uid_t uid, gid_t gid, unsigned grace_ms,
 int jit_teardown(struct jit_store *s, const struct jit_conf *conf,
                  const char *name, const char *cause,
                  const struct jit_log *log, int64_t now);
+
+/* The same for many accounts, as the reaper has them: all are marked
+ * tearing_down at once, their host side is done one by one, and the
+ * deletions are committed in groups (one snapshot per group).  Each
+ * item's result is 0 or -errno; returns the first failure, or 0. */
+struct jit_teardown_item {
+    const char *name;
+    const char *cause;
+    int result;
+};
+int jit_teardown_batch(struct jit_store *s, const struct jit_conf *conf,
+                       struct jit_teardown_item *v, size_t n,
+                       const struct jit_log *log, int64_t now);
 
 #pragma GCC visibility pop
 
