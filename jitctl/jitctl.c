@@ -477,8 +477,12 @@ cmd_reap(const struct jit_conf *conf, int dry_run)
         printf("%s %s: %s\n", dry_run ? "would tear down" : "tore down",
                e ? e : "?", v[i].cause);
         if (!dry_run && v[i].result != 0) {
+            char *why = jit_escape(v[i].error[0] ? v[i].error
+                                                 : strerror(-v[i].result));
+
             printf("  failed: %s (left in disable_failed)\n",
-                   strerror(-v[i].result));
+                   why ? why : "?");
+            free(why);
             failed++;
         }
         free(e);

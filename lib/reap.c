@@ -42,7 +42,10 @@ jit_reap_once(struct jit_store *s, const struct jit_conf *conf,
     if (!dry_run) {
         jit_teardown_batch(s, conf, td, nd, log, now);
         for (size_t i = 0; i < nd; i++)
+        {
             out[i].result = td[i].result;
+            memcpy(out[i].error, td[i].error, sizeof(out[i].error));
+        }
     }
     *items = out;
     *n = nd;

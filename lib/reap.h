@@ -21,6 +21,7 @@ struct jit_reap_item {
     char *name;
     const char *cause;  /* expired, revoked, resumed, retry */
     int result;         /* 0 done, -errno failed; unset in a dry run */
+    char error[512];    /* what stopped it, when result != 0 */
 };
 
 /* Find what is due at `now` and, unless dry_run, tear it down.  *items

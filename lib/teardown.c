@@ -306,6 +306,7 @@ settle(struct jit_store *s, const struct jit_log *log,
     snprintf(err, sizeof(err), "store: %s", jit_store_error(s));
     for (size_t k = 0; k < np; k++) {
         v[pend[k]].result = ret;
+        snprintf(v[pend[k]].error, sizeof(v[pend[k]].error), "%s", err);
         record_failure(s, log, &a[pend[k]], v[pend[k]].cause, err, now);
     }
 }
@@ -336,13 +337,18 @@ jit_teardown_batch(struct jit_store *s, const struct jit_conf *conf,
         goto done;
     }
     for (size_t i = 0; i < n; i++)
-        if ((v[i].result = jit_store_get_account(s, v[i].name, &a[i])) != 0)
+        if ((v[i].result = jit_store_get_account(s, v[i].name, &a[i]))
+            != 0) {
             skip[i] = 1; /* gone meanwhile, or unreadable */
+            snprintf(v[i].error, sizeof(v[i].error), "store: %s",
+                     jit_store_error(s));
+        }
     if ((r = mark_tearing_down(s, a, n, skip)) != 0) {
         snprintf(err, sizeof(err), "store: %s", jit_store_error(s));
         for (size_t i = 0; i < n; i++)
             if (!skip[i]) {
                 v[i].result = r;
+                snprintf(v[i].error, sizeof(v[i].error), "%s", err);
                 skip[i] = 1;
                 record_failure(s, log, &a[i], v[i].cause, err, now);
             }
@@ -353,6 +359,7 @@ jit_teardown_batch(struct jit_store *s, const struct jit_conf *conf,
         err[0] = '\0';
         if ((r = host_steps(conf, &a[i], now, err, sizeof(err))) != 0) {
             v[i].result = r;
+            snprintf(v[i].error, sizeof(v[i].error), "%s", err);
             record_failure(s, log, &a[i], v[i].cause, err, now);
             continue;
         }

@@ -1,0 +1,109 @@
+#!/bin/sh
+# Teardowns that cannot finish: a process of the uid that the uid cannot
+# signal (root's process acting as the uid: effective uid only), and a home
+# on a read-only bind mount.  Each ends in disable_failed, with an
+# account.disable_failed event in the outbox and the account in jitctl
+# list, and is retried (after its backoff) once the obstacle is gone.
+# Also: a process that ignores TERM is killed after the grace period.
+. "$top_srcdir/tests/integration/lib.sh"
+require_ns
+command -v pamtester >/dev/null || skip "needs pamtester"
+command -v setpriv >/dev/null || skip "needs setpriv"
+setup_env
+setup_pam
+G=$T/api/grants
+for u in ivy jack kim; do
+    grant_json $u 'on_logout="keep"' > "$G/$u.json"
+    pam_op $u acct_mgmt open_session || fail "$u: $(cat "$T/pam.out")"
+done
+
+sql() { /usr/bin/python3 -c '
+import sqlite3, sys
+db = sqlite3.connect(sys.argv[1]); r = db.execute(sys.argv[2], sys.argv[3:]).fetchall(); db.commit()
+print(" ".join(str(x) for row in r for x in row))' "$STATE/state.db" "$@"; }
+expire() { sql "UPDATE accounts SET expires = 1 WHERE name = ?" "$1" >/dev/null; }
+retry_now() { sql "UPDATE accounts SET retry_at = 0 WHERE name = ?" "$1" >/dev/null; }
+state_of() { sql "SELECT state || ' ' || failures FROM accounts WHERE name = ?" "$1"; }
+events_of() { sql "SELECT type FROM events WHERE username = ? AND type LIKE 'account.d%' ORDER BY rowid" "$1"; }
+
+# 1. ivy: a process whose effective uid is ivy's but whose real and saved
+# uids are root's.  ivy cannot signal it; the reaper does not kill root's
+# processes.  The teardown stops at the process step after its deadline.
+uid=$(in_ns id -u ivy)
+/usr/bin/python3 -c '
+import os, sys, time
+u = int(sys.argv[1])
+os.setresgid(0, u, 0); os.setresuid(0, u, 0)
+time.sleep(300)' "$uid" &
+P=$!
+TEST_PIDS="$TEST_PIDS $P"
+sleep 0.3
+expire ivy
+t0=$(date +%s%N)
+rc=0; out=$("$JITCTL" -c "$CONF" reap 2>"$T/reap.err") || rc=$?
+ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+expect_eq "ivy: teardown fails" "$rc:$out" "1:tore down ivy: expired
+  failed: processes of uid $uid: still running (left in disable_failed)
+reap: 1 due, 1 failed"
+[ $ms -ge 4500 ] && [ $ms -le 8000 ] || fail "ivy: gave up after $ms ms (deadline 5 s)"
+grep -q "teardown of ivy: processes of uid $uid: still running" "$T/reap.err" \
+    || fail "ivy: log: $(cat "$T/reap.err")"
+grep -q 'event="account.disable_failed" result="fail" reason="expired" user="ivy"' "$T/reap.err" \
+    || fail "ivy: audit: $(cat "$T/reap.err")"
+expect_eq "ivy: state" "$(state_of ivy)" "disable_failed 1"
+expect_eq "ivy: event" "$(events_of ivy)" "account.disable_failed"
+"$JITCTL" -c "$CONF" list | grep -q '^ivy .*disable_failed' || fail "ivy not listed: $("$JITCTL" -c "$CONF" list)"
+in_ns getent passwd ivy >/dev/null || fail "ivy no longer resolves while her process runs"
+ok "ivy: a process the uid cannot signal: disable_failed after $ms ms, event, listed"
+kill "$P"; wait "$P" 2>/dev/null || true
+retry_now ivy
+out=$("$JITCTL" -c "$CONF" reap 2>/dev/null)
+expect_eq "ivy: retried" "$out" "tore down ivy: retry
+reap: 1 due, 0 failed"
+expect_eq "ivy: events" "$(events_of ivy)" "account.disable_failed account.deleted"
+ok "ivy: the retry succeeds once the process is gone"
+
+# 2. jack: the home on a read-only bind mount (in a namespace of its own,
+# where the reaper runs).
+expire jack
+rc=0
+out=$(unshare -m --propagation private sh -c '
+    mount --bind "$1/home/jack" "$1/home/jack" &&
+    mount -o remount,bind,ro "$1/home/jack" &&
+    exec "$2" -c "$3" reap' sh "$T" "$JITCTL" "$CONF" 2>"$T/reap.err") || rc=$?
+expect_eq "jack: teardown fails" "$rc:$out" "1:tore down jack: expired
+  failed: removing $T/home/jack: Read-only file system (left in disable_failed)
+reap: 1 due, 1 failed"
+grep -q "teardown of jack: .*Read-only file system" "$T/reap.err" || fail "jack: log: $(cat "$T/reap.err")"
+expect_eq "jack: state" "$(state_of jack)" "disable_failed 1"
+expect_eq "jack: event" "$(events_of jack)" "account.disable_failed"
+[ -d "$T/home/jack" ] || fail "jack's home went"
+ok "jack: a home on a read-only bind mount: disable_failed, event, home kept"
+out=$("$JITCTL" -c "$CONF" reap 2>/dev/null)
+expect_eq "jack: not before the backoff" "$out" "reap: 0 due, 0 failed"
+retry_now jack
+out=$("$JITCTL" -c "$CONF" reap 2>/dev/null)
+expect_eq "jack: retried" "$out" "tore down jack: retry
+reap: 1 due, 0 failed"
+[ ! -e "$T/home/jack" ] || fail "jack's home is still there"
+expect_eq "jack: events" "$(events_of jack)" "account.disable_failed account.deleted"
+ok "jack: the retry removes the home once the mount is gone"
+
+# 3. kim: a process that ignores TERM: KILL after the 2 s grace.
+uid=$(in_ns id -u kim)
+setpriv --reuid="$uid" --regid="$uid" --clear-groups sh -c 'trap "" TERM; while :; do sleep 1; done' &
+P=$!
+TEST_PIDS="$TEST_PIDS $P"
+sleep 0.3
+expire kim
+t0=$(date +%s%N)
+out=$("$JITCTL" -c "$CONF" reap 2>/dev/null)
+ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+expect_eq "kim" "$out" "tore down kim: expired
+reap: 1 due, 0 failed"
+[ $ms -ge 1900 ] || fail "kim: done in $ms ms, before the grace"
+kill -0 "$P" 2>/dev/null && fail "kim's process survived"
+ok "kim: a process that ignores TERM is killed after the grace ($ms ms)"
+
+expect_eq "outbox: disable_failed events" \
+    "$(sql "SELECT count(*) FROM events WHERE type = 'account.disable_failed'")" 2
