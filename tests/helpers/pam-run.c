@@ -1,0 +1,66 @@
+/*
+ * One login through the real libpam, without pam_wrapper: pam_wrapper
+ * gives each process a config copy in one of 36 fixed /tmp/pam.X
+ * directories, found by lstat and then mkdir, so 50 processes at once
+ * share or run out of them.  pam_start_confdir reads the test's own
+ * pam.d directly.
+ *
+ *   pam-run CONFDIR SERVICE USER OP...   (OP: acct_mgmt, open_session,
+ *                                         close_session)
+ *
+ * Prints "OP: <pam_strerror>" per step; exit 0 if every step succeeded
+ * (PAM_IGNORE counts as success, as in a stack), 1 otherwise.
+ */
+#include "config.h"
+
+#include <security/pam_appl.h>
+#include <stdio.h>
+#include <string.h>
+
+static int
+conv(int n, const struct pam_message **msg, struct pam_response **resp,
+     void *data)
+{
+    (void) n;
+    (void) msg;
+    (void) data;
+    *resp = NULL;
+    return PAM_CONV_ERR;
+}
+
+int
+main(int argc, char **argv)
+{
+    struct pam_conv c = { conv, NULL };
+    pam_handle_t *pamh = NULL;
+    int rc, ret = 0;
+
+    if (argc < 5) {
+        fprintf(stderr, "usage: pam-run CONFDIR SERVICE USER OP...\n");
+        return 64;
+    }
+    rc = pam_start_confdir(argv[2], argv[3], &c, argv[1], &pamh);
+    if (rc != PAM_SUCCESS) {
+        fprintf(stderr, "pam_start_confdir: %d\n", rc);
+        return 1;
+    }
+    pam_set_item(pamh, PAM_RHOST, "192.0.2.7");
+    pam_set_item(pamh, PAM_TTY, "ssh");
+    for (int i = 4; i < argc && ret == 0; i++) {
+        if (strcmp(argv[i], "acct_mgmt") == 0)
+            rc = pam_acct_mgmt(pamh, 0);
+        else if (strcmp(argv[i], "open_session") == 0)
+            rc = pam_open_session(pamh, 0);
+        else if (strcmp(argv[i], "close_session") == 0)
+            rc = pam_close_session(pamh, 0);
+        else {
+            fprintf(stderr, "pam-run: unknown step %s\n", argv[i]);
+            rc = PAM_SYSTEM_ERR;
+        }
+        printf("%s: %s\n", argv[i], pam_strerror(pamh, rc));
+        if (rc != PAM_SUCCESS && rc != PAM_IGNORE)
+            ret = 1;
+    }
+    pam_end(pamh, rc);
+    return ret;
+}
