@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "archive.h"
 #include "home.h"
 #include "validate.h"
 
@@ -18,7 +19,7 @@
 #define SKEL_MAX_DEPTH 16
 #define SKEL_MAX_BYTES (64u << 20)
 #define REMOVE_MAX_DEPTH 512
-#define ARCHIVE_DIR ".archive"
+#define ARCHIVE_DIR "archive"
 
 static int
 fail(char *err, size_t errlen, int ret, const char *fmt, ...)
@@ -385,12 +386,13 @@ jit_home_remove(const char *home_base, const char *name, char *err,
 }
 
 int
-jit_home_archive(const char *home_base, const char *name, const char *suffix,
-                 char *err, size_t errlen)
+jit_home_archive(const char *home_base, const char *name,
+                 const char *state_dir, const char *suffix, char *err,
+                 size_t errlen)
 {
-    char target[512];
+    char file[512];
     struct stat st;
-    int base, arch = -1, ret;
+    int base, sd = -1, arch = -1, out = -1, ret;
 
     if (jit_name_problem(name) != NULL || strchr(suffix, '/') != NULL)
         return fail(err, errlen, -EINVAL, "bad account name");
@@ -400,31 +402,59 @@ jit_home_archive(const char *home_base, const char *name, const char *suffix,
         ret = errno == ENOENT ? 0 : -errno;
         goto done;
     }
-    if (mkdirat(base, ARCHIVE_DIR, 0700) != 0 && errno != EEXIST) {
-        ret = fail(err, errlen, -errno, "%s/" ARCHIVE_DIR ": %s", home_base,
+    sd = open(state_dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (sd < 0) {
+        ret = fail(err, errlen, -errno, "%s: %s", state_dir, strerror(errno));
+        goto done;
+    }
+    if (mkdirat(sd, ARCHIVE_DIR, 0700) != 0 && errno != EEXIST) {
+        ret = fail(err, errlen, -errno, "%s/" ARCHIVE_DIR ": %s", state_dir,
                    strerror(errno));
         goto done;
     }
-    arch = openat(base, ARCHIVE_DIR, O_RDONLY | O_DIRECTORY | O_NOFOLLOW
-                                         | O_CLOEXEC);
+    arch = openat(sd, ARCHIVE_DIR, O_RDONLY | O_DIRECTORY | O_NOFOLLOW
+                                       | O_CLOEXEC);
     if (arch < 0 || fstat(arch, &st) != 0 || st.st_uid != geteuid()
         || (st.st_mode & 077) != 0) {
         ret = fail(err, errlen, -EPERM, "%s/" ARCHIVE_DIR " must be a"
-                   " root-only directory", home_base);
+                   " root-only directory", state_dir);
         goto done;
     }
-    snprintf(target, sizeof(target), "%s.%s", name, suffix);
-    /* rename moves the entry itself: a symlink stays a symlink. */
-    if (renameat(base, name, arch, target) != 0) {
-        ret = fail(err, errlen, -errno, "archiving %s/%s: %s", home_base,
-                   name, strerror(errno));
+    snprintf(file, sizeof(file), "%s.%s.tar", name, suffix);
+    out = openat(arch, file, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW
+                                 | O_CLOEXEC, 0600);
+    if (out < 0) {
+        ret = fail(err, errlen, -errno, "%s/" ARCHIVE_DIR "/%s: %s",
+                   state_dir, file, strerror(errno));
         goto done;
     }
-    ret = 0;
+    /* Kept only once it is all on disk; then the home goes. */
+    if ((ret = jit_archive_tree(base, name, out, err, errlen)) != 0)
+        goto done;
+    if (fsync(out) != 0) {
+        ret = fail(err, errlen, -errno, "%s/" ARCHIVE_DIR "/%s: %s",
+                   state_dir, file, strerror(errno));
+        goto done;
+    }
+    close(out);
+    out = -1;
+    if (fstat(base, &st) != 0) {
+        ret = -errno;
+        goto done;
+    }
+    if ((ret = remove_at(base, name, st.st_dev, 0)) != 0)
+        fail(err, errlen, ret, "removing %s/%s: %s", home_base, name,
+             ret == -EXDEV ? "a mount point below it" : strerror(-ret));
 
 done:
+    if (out >= 0) {
+        close(out);
+        unlinkat(arch, file, 0); /* half an archive is none */
+    }
     if (arch >= 0)
         close(arch);
+    if (sd >= 0)
+        close(sd);
     close(base);
     return ret;
 }

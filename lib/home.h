@@ -33,10 +33,13 @@ int jit_home_create(const char *home_base, const char *name, const char *skel,
 int jit_home_remove(const char *home_base, const char *name, char *err,
                     size_t errlen);
 
-/* Move <home_base>/<name> into <home_base>/.archive/ (root-only) as
- * <name>.<suffix>.  0 also when there is no home. */
+/* Archive <home_base>/<name> as <state_dir>/archive/<name>.<suffix>.tar
+ * (the directory root-only, the file 0600; see archive.h), then remove
+ * the home as jit_home_remove does.  A failure keeps the home and leaves
+ * no partial archive.  0 also when there is no home. */
 int jit_home_archive(const char *home_base, const char *name,
-                     const char *suffix, char *err, size_t errlen);
+                     const char *state_dir, const char *suffix, char *err,
+                     size_t errlen);
 
 #pragma GCC visibility pop
 

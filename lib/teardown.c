@@ -208,7 +208,8 @@ host_steps(const struct jit_conf *conf, const struct jit_account *a,
         return jit_home_remove(conf->home_base, a->name, err, errlen);
     case JIT_HOME_ARCHIVE:
         snprintf(suffix, sizeof(suffix), "%lld.%u", (long long) now, a->uid);
-        return jit_home_archive(conf->home_base, a->name, suffix, err, errlen);
+        return jit_home_archive(conf->home_base, a->name, conf->state_dir,
+                                suffix, err, errlen);
     default:
         return 0;
     }

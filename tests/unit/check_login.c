@@ -193,20 +193,43 @@ END_TEST
 START_TEST(test_home_archive)
 {
     char *dir = t_mkdtemp(), *base = t_path(dir, "home"), *p;
+    char hdr[512];
     struct stat st;
-    int created;
+    int created, fd;
 
     ck_assert_int_eq(jit_home_create(base, "ann", NULL, 70001, 70001,
                                      &created, errbuf, sizeof(errbuf)), 0);
-    ck_assert_int_eq(jit_home_archive(base, "ann", "123.70001", errbuf,
+    p = t_path(base, "ann/notes");
+    fd = open(p, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(write(fd, "hello\n", 6), 6);
+    close(fd);
+    free(p);
+    ck_assert_int_eq(jit_home_archive(base, "ann", dir, "123.70001", errbuf,
                                       sizeof(errbuf)), 0);
-    p = t_path(base, ".archive");
+    p = t_path(dir, "archive");
     ck_assert_int_eq(stat(p, &st), 0);
     ck_assert_uint_eq(st.st_mode & 07777, 0700);
     free(p);
-    p = t_path(base, ".archive/ann.123.70001");
-    ck_assert_int_eq(stat(p, &st), 0);
+    /* A tar file, 0600, whose first entry is the home directory. */
+    p = t_path(dir, "archive/ann.123.70001.tar");
+    fd = open(p, O_RDONLY | O_CLOEXEC);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(fstat(fd, &st), 0);
+    ck_assert_uint_eq(st.st_mode & 07777, 0600);
+    ck_assert_int_eq(st.st_size % 512, 0);
+    ck_assert_int_eq(read(fd, hdr, sizeof(hdr)), 512);
+    ck_assert_str_eq(hdr, "ann/");
+    ck_assert_int_eq(memcmp(hdr + 257, "ustar", 6), 0);
+    ck_assert_int_eq(hdr[156], '5');
+    close(fd);
     free(p);
+    p = t_path(base, "ann");
+    ck_assert_int_eq(lstat(p, &st), -1); /* the home is gone */
+    free(p);
+    /* No home: nothing to do. */
+    ck_assert_int_eq(jit_home_archive(base, "ann", dir, "124.70001", errbuf,
+                                      sizeof(errbuf)), 0);
     t_rmtree(dir);
     free(dir);
     free(base);
