@@ -401,8 +401,17 @@ reload_conf(struct jit_conf *conf)
     struct jit_conf fresh;
 
     if (load_conf(daemon_config, &fresh) != 0) {
-        syslog(LOG_ERR, "configuration %s has errors; keeping the old one",
-               daemon_config);
+        jit_logf(&jitctl_log, LOG_ERR,
+                 "daemon: configuration %s has errors; keeping the old one",
+                 daemon_config);
+        return -1;
+    }
+    /* The store and its lock stay open in the old directory. */
+    if (strcmp(fresh.state_dir, conf->state_dir) != 0) {
+        jit_logf(&jitctl_log, LOG_ERR,
+                 "daemon: state_dir changed in %s: that takes a restart;"
+                 " keeping the old configuration", daemon_config);
+        jit_conf_free(&fresh);
         return -1;
     }
     jit_conf_free(conf);

@@ -80,6 +80,27 @@ case $out in "daemon:       running (pid $D,"*) ;; *) fail "status: $out" ;; esa
 case $out in *"api:          ok"*) ;; *) fail "status api: $out" ;; esac
 ok "jitctl status: running, api ok"
 
+# SIGHUP: a good file is taken, a broken one or a new state_dir is not
+# (the daemon goes on with the old configuration).
+cp "$CONF" "$T/jit.conf.good"
+echo 'outbox_max = 5000' >> "$CONF"
+kill -HUP $D
+wait_for 5 grep -q "daemon: configuration reloaded" "$T/daemon.err" >/dev/null \
+    || fail "no reload: $(cat "$T/daemon.err")"
+echo 'no_such_key = 1' >> "$CONF"
+kill -HUP $D
+wait_for 5 grep -q "has errors; keeping the old one" "$T/daemon.err" >/dev/null \
+    || fail "broken file: $(cat "$T/daemon.err")"
+sed -e "s|^state_dir = .*|state_dir = $T/elsewhere|" "$T/jit.conf.good" > "$CONF"
+kill -HUP $D
+wait_for 5 grep -q "state_dir changed in $CONF: that takes a restart" "$T/daemon.err" >/dev/null \
+    || fail "state_dir: $(cat "$T/daemon.err")"
+cp "$T/jit.conf.good" "$CONF"
+kill -0 $D || fail "the daemon died on SIGHUP"
+grant_json carl > "$G/carl.json"
+wait_for 5 resolves carl >/dev/null || fail "carl not resolvable after the reloads"
+ok "SIGHUP: a good file reloaded; a broken one and a new state_dir refused; still syncing"
+
 # SIGTERM mid long poll: stops within about a second.
 t0=$(date +%s%N)
 kill -TERM $D
