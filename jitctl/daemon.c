@@ -63,6 +63,25 @@ install_handlers(void)
     return sigaction(SIGPIPE, &sa, NULL) != 0 ? -errno : 0;
 }
 
+static int64_t
+realtime_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Sleep ms milliseconds, or until a signal raises a flag. */
+static void
+pause_ms(int64_t ms)
+{
+    struct timespec ts = { (time_t) (ms / 1000), (long) (ms % 1000) * 1000000L };
+
+    if (ms > 0 && !wake_flag)
+        nanosleep(&ts, NULL);
+}
+
 /* Sleep up to s seconds, or until a signal raises a flag. */
 static void
 pause_s(int64_t s)
@@ -106,7 +125,7 @@ jitctl_daemon(struct jit_conf *conf, const struct jit_log *log,
         struct jit_outbox_stats os;
         struct jit_reap_item *items = NULL;
         const char *api_reason = NULL;
-        int64_t now = (int64_t) time(NULL), next, wait;
+        int64_t now = (int64_t) time(NULL), next, wait, left_ms;
         size_t n = 0;
 
         wake_flag = 0;
@@ -123,8 +142,15 @@ jitctl_daemon(struct jit_conf *conf, const struct jit_log *log,
         if (stop_flag)
             break;
         next = jit_reap_next_due(s, now);
+        /* Under a second to the next end: sleep to it exactly, as a poll
+         * (whose wait counts whole seconds) would overshoot it.  Not
+         * less than 100 ms, should something due stay due. */
+        if (next != 0 && (left_ms = next * 1000 - realtime_ms()) < 1000) {
+            pause_ms(left_ms > 100 ? left_ms : 100);
+            continue;
+        }
         /* The poll ends no later than the next expiry. */
-        wait = next ? next - now : POLL_MAX_S;
+        wait = next ? (next * 1000 - realtime_ms()) / 1000 : POLL_MAX_S;
         if (wait > POLL_MAX_S)
             wait = POLL_MAX_S;
         if (wait < 1)
