@@ -141,6 +141,11 @@ jitctl_daemon(struct jit_conf *conf, const struct jit_log *log,
             jit_reap_items_free(items, n);
         if (stop_flag)
             break;
+        /* The events of that reap (and of logins meanwhile) go before a
+         * poll that may wait 30 s. */
+        (void) jit_outbox_flush(s, conf, log, now, &os);
+        if (stop_flag)
+            break;
         next = jit_reap_next_due(s, now);
         /* Under a second to the next end: sleep to it exactly, as a poll
          * (whose wait counts whole seconds) would overshoot it.  Not
@@ -155,6 +160,11 @@ jitctl_daemon(struct jit_conf *conf, const struct jit_log *log,
             wait = POLL_MAX_S;
         if (wait < 1)
             wait = 1;
+        /* After a fault, ask without waiting: an API that is back (with
+         * the list unchanged) answers at once, and the outbox drains now
+         * rather than after a long poll. */
+        if (strcmp(st.api, "ok") != 0 && strcmp(st.api, "unknown") != 0)
+            wait = 0;
         ret = jit_sync_poll(s, conf, log, &etag, (unsigned) wait, &ss,
                             &api_reason);
         now = (int64_t) time(NULL);

@@ -43,7 +43,8 @@ for i in $(seq 1 150); do
     [ "$left" = 0 ] && break
     sleep 0.2
 done
-expect_eq "outbox empty once the API is back" "$left" 0
+[ "$left" = 0 ] || fail "outbox not empty once the API is back: $left; $(cat "$T/daemon.err")"
+ok "outbox empty once the API is back"
 dups=$(/usr/bin/python3 -c '
 import json, sys
 ids = [json.loads(l)["id"] for l in open(sys.argv[1])]
