@@ -7,6 +7,40 @@
 #include "reap.h"
 #include "teardown.h"
 
+/* What is due, marked tearing_down in the same transaction: a sync or a
+ * login between the query and the mark could otherwise extend or rebind
+ * an account that is then torn down all the same.  Once marked, both
+ * leave it alone. */
+static int
+take_due(struct jit_store *s, int64_t now, struct jit_due **due, size_t *nd)
+{
+    int ret;
+
+    *due = NULL;
+    *nd = 0;
+    if ((ret = jit_store_begin(s)) != 0)
+        return ret;
+    if ((ret = jit_store_due_accounts(s, now, due, nd)) != 0)
+        goto done;
+    for (size_t i = 0; i < *nd && ret == 0; i++)
+        if (strcmp((*due)[i].cause, "resumed") != 0)
+            ret = jit_store_set_state(s, (*due)[i].name,
+                                      JIT_ACCOUNT_TEARING_DOWN);
+    if (ret == 0)
+        ret = jit_store_commit(s);
+
+done:
+    jit_store_rollback(s); /* nothing if committed */
+    if (ret != 0) {
+        for (size_t i = 0; i < *nd; i++)
+            free((*due)[i].name);
+        free(*due);
+        *due = NULL;
+        *nd = 0;
+    }
+    return ret;
+}
+
 int
 jit_reap_once(struct jit_store *s, const struct jit_conf *conf,
               const struct jit_log *log, int64_t now, int dry_run,
@@ -20,8 +54,12 @@ jit_reap_once(struct jit_store *s, const struct jit_conf *conf,
 
     *items = NULL;
     *n = 0;
-    if ((ret = jit_store_due_accounts(s, now, &due, &nd)) != 0)
+    if (dry_run) {
+        if ((ret = jit_store_due_accounts(s, now, &due, &nd)) != 0)
+            return ret;
+    } else if ((ret = take_due(s, now, &due, &nd)) != 0) {
         return ret;
+    }
     out = calloc(nd ? nd : 1, sizeof(*out));
     td = calloc(nd ? nd : 1, sizeof(*td));
     if (out == NULL || td == NULL) {

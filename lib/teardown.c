@@ -249,11 +249,13 @@ record_failure(struct jit_store *s, const struct jit_log *log,
 
 /* Delete the rows of accounts whose host side is done, with their
  * account.deleted events, in one transaction: one snapshot for the lot,
- * not one per account. */
+ * not one per account.  A row already gone was deleted by a teardown
+ * running beside this one (a logout's, or a reaper's resuming it), which
+ * recorded its event: gone[k] says so, and the others go on. */
 static int
 delete_rows(struct jit_store *s, const struct jit_account *a,
             const struct jit_teardown_item *v, const size_t *idx, size_t n,
-            int64_t now)
+            int64_t now, char *gone)
 {
     int ret;
 
@@ -261,9 +263,16 @@ delete_rows(struct jit_store *s, const struct jit_account *a,
         return ret;
     for (size_t k = 0; k < n && ret == 0; k++) {
         const struct jit_account *x = &a[idx[k]];
-        char *detail = json_detail(v[idx[k]].cause, NULL, x->uid);
+        char *detail = NULL;
 
-        if ((ret = jit_store_delete_account(s, x->name, now)) == 0)
+        gone[k] = 0;
+        if ((ret = jit_store_delete_account(s, x->name, now)) == -ENOENT) {
+            gone[k] = 1;
+            ret = 0;
+            continue;
+        }
+        detail = json_detail(v[idx[k]].cause, NULL, x->uid);
+        if (ret == 0)
             ret = jit_store_add_event(s, "account.deleted", x->grant_id,
                                       x->name, x->requester, detail, now);
         free(detail);
@@ -283,6 +292,12 @@ mono_ms(void)
     return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* Deletions wait for company at most this long (and this many), so a
+ * mass expiry re-derives the snapshot a few times, not once per account,
+ * while a name still goes from NSS soon after its home. */
+#define SETTLE_MAX 256
+#define SETTLE_MS 200
+
 /* Settle pend[0..np): the rows go, or, if the store refuses, each is left
  * for a retry. */
 static void
@@ -290,17 +305,18 @@ settle(struct jit_store *s, const struct jit_log *log,
        const struct jit_account *a, struct jit_teardown_item *v,
        const size_t *pend, size_t np, int64_t now)
 {
-    char err[512];
+    char err[512], gone[SETTLE_MAX];
     int ret;
 
     if (np == 0)
         return;
-    if ((ret = delete_rows(s, a, v, pend, np, now)) == 0) {
+    if ((ret = delete_rows(s, a, v, pend, np, now, gone)) == 0) {
         jit_nscd_invalidate(); /* or it may answer for the names a while */
         for (size_t k = 0; k < np; k++) {
             v[pend[k]].result = 0;
-            audit_account(log, LOG_NOTICE, "account.deleted", "ok",
-                          v[pend[k]].cause, &a[pend[k]]);
+            if (!gone[k])
+                audit_account(log, LOG_NOTICE, "account.deleted", "ok",
+                              v[pend[k]].cause, &a[pend[k]]);
         }
         return;
     }
@@ -311,12 +327,6 @@ settle(struct jit_store *s, const struct jit_log *log,
         record_failure(s, log, &a[pend[k]], v[pend[k]].cause, err, now);
     }
 }
-
-/* Deletions wait for company at most this long (and this many), so a
- * mass expiry re-derives the snapshot a few times, not once per account,
- * while a name still goes from NSS soon after its home. */
-#define SETTLE_MAX 256
-#define SETTLE_MS 200
 
 int
 jit_teardown_batch(struct jit_store *s, const struct jit_conf *conf,
