@@ -18,7 +18,6 @@
  * login: bounded depth and total size. */
 #define SKEL_MAX_DEPTH 16
 #define SKEL_MAX_BYTES (64u << 20)
-#define REMOVE_MAX_DEPTH 512
 #define ARCHIVE_DIR "archive"
 
 static int
@@ -307,10 +306,43 @@ done:
     return ret;
 }
 
+/* A home may be nested deeper than any fixed limit (a user can make a
+ * million levels in minutes).  Below FLATTEN_AT levels a directory is
+ * moved up into the top of the tree being removed (rename never follows
+ * a symlink, and stays on the file system) and removed in a later pass,
+ * so neither the stack nor the open descriptors grow with the depth. */
+#define FLATTEN_AT 64
+#define REMOVE_MAX_PASSES (1L << 22)
+
+struct remove_ctx {
+    dev_t dev;
+    int top;            /* the tree's top directory, once open */
+    unsigned long seq;  /* for the names of moved directories */
+    int moved;          /* something was moved up in this pass */
+};
+
+/* Move the directory `name` in parent up into ctx->top. */
+static int
+move_up(int parent, const char *name, struct remove_ctx *c)
+{
+    char to[64];
+
+    for (int tries = 0; tries < 1000; tries++) {
+        snprintf(to, sizeof(to), ".jit-deep.%lu", c->seq++);
+        if (renameat2(parent, name, c->top, to, RENAME_NOREPLACE) == 0) {
+            c->moved = 1;
+            return 0;
+        }
+        if (errno != EEXIST)
+            return errno == ENOENT ? 0 : -errno;
+    }
+    return -EEXIST;
+}
+
 /* Remove `name` in parent: a directory's contents first, through an fd
  * opened without following symlinks and only on the same file system. */
 static int
-remove_at(int parent, const char *name, dev_t dev, int depth)
+remove_at(int parent, const char *name, struct remove_ctx *c, int depth)
 {
     struct dirent *de;
     struct stat st;
@@ -321,19 +353,21 @@ remove_at(int parent, const char *name, dev_t dev, int depth)
         return errno == ENOENT ? 0 : -errno;
     if (!S_ISDIR(st.st_mode))
         return unlinkat(parent, name, 0) == 0 || errno == ENOENT ? 0 : -errno;
-    if (st.st_dev != dev)
+    if (st.st_dev != c->dev)
         return -EXDEV;
-    if (depth > REMOVE_MAX_DEPTH)
-        return -ELOOP;
+    if (depth >= FLATTEN_AT && c->top >= 0)
+        return move_up(parent, name, c);
     fd = openat(parent, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     if (fd < 0) {
         /* Swapped for a symlink or a file since the stat: remove that
          * entry itself, never what it points to. */
         if (errno == ELOOP || errno == ENOTDIR)
-            return remove_at(parent, name, dev, depth + 1);
+            return depth > FLATTEN_AT + 8 ? -ELOOP
+                                          : remove_at(parent, name, c,
+                                                      depth + 1);
         return errno == ENOENT ? 0 : -errno;
     }
-    if (fstat(fd, &st) != 0 || st.st_dev != dev) {
+    if (fstat(fd, &st) != 0 || st.st_dev != c->dev) {
         close(fd);
         return -EXDEV;
     }
@@ -341,21 +375,42 @@ remove_at(int parent, const char *name, dev_t dev, int depth)
         close(fd);
         return -errno;
     }
+    if (depth == 0)
+        c->top = dirfd(d);
     while ((errno = 0, de = readdir(d)) != NULL) {
         int r;
 
         if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
             continue;
-        if ((r = remove_at(dirfd(d), de->d_name, dev, depth + 1)) != 0
+        if ((r = remove_at(dirfd(d), de->d_name, c, depth + 1)) != 0
             && ret == 0)
             ret = r;
     }
+    /* Directories moved up in this pass are left for the next one. */
+    if (depth == 0 && c->moved && ret == 0)
+        ret = -EAGAIN;
+    if (depth == 0)
+        c->top = -1;
     closedir(d);
     if (ret != 0)
         return ret;
     if (unlinkat(parent, name, AT_REMOVEDIR) != 0 && errno != ENOENT)
         return -errno;
     return 0;
+}
+
+/* Passes of remove_at until the tree is gone. */
+static int
+remove_tree(int parent, const char *name, dev_t dev)
+{
+    struct remove_ctx c = { dev, -1, 0, 0 };
+    int ret = -EAGAIN;
+
+    for (long pass = 0; ret == -EAGAIN && pass < REMOVE_MAX_PASSES; pass++) {
+        c.moved = 0;
+        ret = remove_at(parent, name, &c, 0);
+    }
+    return ret == -EAGAIN ? -ELOOP : ret;
 }
 
 int
@@ -377,7 +432,7 @@ jit_home_remove(const char *home_base, const char *name, char *err,
     if (fstat(base, &st) != 0)
         ret = -errno;
     else
-        ret = remove_at(base, name, st.st_dev, 0);
+        ret = remove_tree(base, name, st.st_dev);
     if (ret != 0)
         fail(err, errlen, ret, "removing %s/%s: %s", home_base, name,
              ret == -EXDEV ? "a mount point below it" : strerror(-ret));
@@ -442,7 +497,7 @@ jit_home_archive(const char *home_base, const char *name,
         ret = -errno;
         goto done;
     }
-    if ((ret = remove_at(base, name, st.st_dev, 0)) != 0)
+    if ((ret = remove_tree(base, name, st.st_dev)) != 0)
         fail(err, errlen, ret, "removing %s/%s: %s", home_base, name,
              ret == -EXDEV ? "a mount point below it" : strerror(-ret));
 

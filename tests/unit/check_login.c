@@ -190,6 +190,43 @@ START_TEST(test_home_symlinks)
 }
 END_TEST
 
+START_TEST(test_home_remove_deep)
+{
+    char *dir = t_mkdtemp(), *base = t_path(dir, "home"), *p;
+    struct stat st;
+    int created, fd;
+
+    /* 5,000 levels: far past PATH_MAX, made fd-relative. */
+    ck_assert_int_eq(jit_home_create(base, "deb", NULL, 70002, 70002,
+                                     &created, errbuf, sizeof(errbuf)), 0);
+    p = t_path(base, "deb");
+    fd = open(p, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    ck_assert_int_ge(fd, 0);
+    for (int i = 0; i < 5000; i++) {
+        int next;
+
+        ck_assert_int_eq(mkdirat(fd, "d", 0700), 0);
+        next = openat(fd, "d", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        ck_assert_int_ge(next, 0);
+        if (i % 1000 == 0) {
+            int f = openat(fd, "f", O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+
+            ck_assert_int_ge(f, 0);
+            close(f);
+        }
+        close(fd);
+        fd = next;
+    }
+    close(fd);
+    ck_assert_int_eq(jit_home_remove(base, "deb", errbuf, sizeof(errbuf)), 0);
+    ck_assert_int_eq(lstat(p, &st), -1);
+    free(p);
+    t_rmtree(dir);
+    free(dir);
+    free(base);
+}
+END_TEST
+
 START_TEST(test_home_archive)
 {
     char *dir = t_mkdtemp(), *base = t_path(dir, "home"), *p;
@@ -249,6 +286,7 @@ main(void)
         tcase_add_test(tc, test_home_create_and_remove);
         tcase_add_test(tc, test_home_symlinks);
         tcase_add_test(tc, test_home_archive);
+        tcase_add_test(tc, test_home_remove_deep);
     }
     suite_add_tcase(s, tc);
     return t_run(s);
