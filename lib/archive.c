@@ -17,10 +17,11 @@
 #define MAX_DEPTH 512
 
 struct out {
-    int fd;
+    int fd;             /* -1: count only */
     char *err;
     size_t errlen;
     dev_t dev;
+    uint64_t total;     /* bytes written, or that would be */
 };
 
 static int
@@ -39,6 +40,9 @@ write_all(struct out *o, const void *buf, size_t len)
 {
     const char *p = buf;
 
+    o->total += len;
+    if (o->fd < 0)
+        return 0;
     while (len > 0) {
         ssize_t w = write(o->fd, p, len);
 
@@ -184,6 +188,11 @@ put_file(struct out *o, int dir, const char *entry, const char *path,
     }
     if ((ret = header(o, path, &st, '0', NULL, (uint64_t) st.st_size)) != 0)
         goto done;
+    if (o->fd < 0) { /* counting: the size will do */
+        o->total += (uint64_t) st.st_size;
+        ret = pad(o, (uint64_t) st.st_size);
+        goto done;
+    }
     for (left = (uint64_t) st.st_size; left > 0;) {
         size_t want = left < sizeof(buf) ? (size_t) left : sizeof(buf);
         ssize_t r = read(fd, buf, want);
@@ -272,11 +281,11 @@ walk(struct out *o, int parent, const char *entry, const char *path,
 }
 
 int
-jit_archive_tree(int parent, const char *name, int outfd, char *err,
-                 size_t errlen)
+jit_archive_tree(int parent, const char *name, int outfd, uint64_t *size,
+                 char *err, size_t errlen)
 {
     static const char end[2 * BLOCK];
-    struct out o = { outfd, err, errlen, 0 };
+    struct out o = { outfd, err, errlen, 0, 0 };
     struct stat st;
     int ret;
 
@@ -285,5 +294,8 @@ jit_archive_tree(int parent, const char *name, int outfd, char *err,
     o.dev = st.st_dev;
     if ((ret = walk(&o, parent, name, name, 0)) != 0)
         return ret;
-    return write_all(&o, end, sizeof(end));
+    ret = write_all(&o, end, sizeof(end));
+    if (size != NULL)
+        *size = o.total;
+    return ret;
 }

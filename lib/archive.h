@@ -8,14 +8,17 @@
 #define JIT_ARCHIVE_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #pragma GCC visibility push(hidden)
 
 /* Write the tree `name` in directory fd `parent` to outfd as a tar
  * stream (entries named name/...), ending with the two zero blocks.
- * Sockets, FIFOs and devices are left out.  0, or -errno with err set. */
-int jit_archive_tree(int parent, const char *name, int outfd, char *err,
-                     size_t errlen);
+ * Sockets, FIFOs and devices are left out.  With outfd -1 nothing is read
+ * or written: *size (if not NULL) says how large the archive would be.
+ * 0, or -errno with err set. */
+int jit_archive_tree(int parent, const char *name, int outfd, uint64_t *size,
+                     char *err, size_t errlen);
 
 #pragma GCC visibility pop
 

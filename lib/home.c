@@ -4,10 +4,12 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include "archive.h"
@@ -329,7 +331,17 @@ move_up(int parent, const char *name, struct remove_ctx *c)
 
     for (int tries = 0; tries < 1000; tries++) {
         snprintf(to, sizeof(to), ".jit-deep.%lu", c->seq++);
-        if (renameat2(parent, name, c->top, to, RENAME_NOREPLACE) == 0) {
+        struct stat st;
+        int r = renameat2(parent, name, c->top, to, RENAME_NOREPLACE);
+
+        /* A file system without NOREPLACE: the user's processes are gone
+         * by now, so a check and a plain rename will do. */
+        if (r != 0 && errno == EINVAL) {
+            if (fstatat(c->top, to, &st, AT_SYMLINK_NOFOLLOW) == 0)
+                continue;
+            r = renameat(parent, name, c->top, to);
+        }
+        if (r == 0) {
             c->moved = 1;
             return 0;
         }
@@ -445,8 +457,10 @@ jit_home_archive(const char *home_base, const char *name,
                  const char *state_dir, const char *suffix, char *err,
                  size_t errlen)
 {
-    char file[512];
+    char file[512] = "";
+    struct statvfs vfs;
     struct stat st;
+    uint64_t need = 0;
     int base, sd = -1, arch = -1, out = -1, ret;
 
     if (jit_name_problem(name) != NULL || strchr(suffix, '/') != NULL)
@@ -475,6 +489,24 @@ jit_home_archive(const char *home_base, const char *name,
                    " root-only directory", state_dir);
         goto done;
     }
+    /* Room for it first: an archive that fills state_dir's file system
+     * would fail the state store's commits meanwhile.  What the archive
+     * needs, plus a reserve of a tenth of the file system, must be free. */
+    if ((ret = jit_archive_tree(base, name, -1, &need, err, errlen)) != 0)
+        goto done;
+    if (fstatvfs(arch, &vfs) == 0) {
+        uint64_t avail = (uint64_t) vfs.f_bavail * vfs.f_frsize,
+                 reserve = (uint64_t) vfs.f_blocks * vfs.f_frsize / 10;
+
+        if (need + reserve > avail) {
+            ret = fail(err, errlen, -ENOSPC, "archiving %s/%s: %llu KiB"
+                       " needed, %llu KiB free in %s/" ARCHIVE_DIR
+                       " (a tenth is kept free)", home_base, name,
+                       (unsigned long long) (need >> 10),
+                       (unsigned long long) (avail >> 10), state_dir);
+            goto done;
+        }
+    }
     snprintf(file, sizeof(file), "%s.%s.tar", name, suffix);
     out = openat(arch, file, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW
                                  | O_CLOEXEC, 0600);
@@ -484,7 +516,7 @@ jit_home_archive(const char *home_base, const char *name,
         goto done;
     }
     /* Kept only once it is all on disk; then the home goes. */
-    if ((ret = jit_archive_tree(base, name, out, err, errlen)) != 0)
+    if ((ret = jit_archive_tree(base, name, out, NULL, err, errlen)) != 0)
         goto done;
     if (fsync(out) != 0) {
         ret = fail(err, errlen, -errno, "%s/" ARCHIVE_DIR "/%s: %s",

@@ -62,3 +62,22 @@ assert all(not x.isfifo() for x in t.getmembers())
 ok "contents, long names (pax), owners and the link survive; python tarfile agrees"
 if grep -a -q '^root:' "$A"; then fail "/etc/shadow leaked into the archive"; fi
 ok "nothing of /etc/shadow in it"
+
+# No room: an archive that would leave under a tenth of state_dir's file
+# system free is not started; the home stays, the account is retried.
+grant_json mia 'on_logout="keep"' > "$G/mia.json"
+pam_op mia acct_mgmt open_session || fail "mia: $(cat "$T/pam.out")"
+head -c 2097152 /dev/urandom > "$T/home/mia/big.bin"
+/usr/bin/python3 -c 'import sqlite3, sys; db = sqlite3.connect(sys.argv[1]); db.execute("UPDATE accounts SET expires = 1 WHERE name = ?", ("mia",)); db.commit()' "$STATE/state.db"
+rc=0
+out=$(unshare -m --propagation private sh -c '
+    mount -t tmpfs -o size=2m,mode=700 tmpfs "$1/archive" && exec "$2" -c "$3" reap' \
+    sh "$STATE" "$JITCTL" "$CONF" 2>"$T/reap.err") || rc=$?
+case "$rc:$out" in
+    "1:tore down mia: expired
+  failed: archiving $T/home/mia: "*" KiB needed, "*" KiB free in $STATE/archive (a tenth is kept free) (left in disable_failed)
+reap: 1 due, 1 failed") ;;
+    *) fail "no room: $rc:$out" ;;
+esac
+[ -f "$T/home/mia/big.bin" ] || fail "mia's home went without an archive"
+ok "no room in state_dir/archive: refused before writing, home kept, disable_failed"

@@ -6,12 +6,14 @@
 #include <check.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "archive.h"
 #include "audit.h"
 #include "conf.h"
 #include "home.h"
@@ -232,6 +234,7 @@ START_TEST(test_home_archive)
     char *dir = t_mkdtemp(), *base = t_path(dir, "home"), *p;
     char hdr[512];
     struct stat st;
+    uint64_t size = 0;
     int created, fd;
 
     ck_assert_int_eq(jit_home_create(base, "ann", NULL, 70001, 70001,
@@ -242,6 +245,12 @@ START_TEST(test_home_archive)
     ck_assert_int_eq(write(fd, "hello\n", 6), 6);
     close(fd);
     free(p);
+    /* The size counted beforehand is the size written. */
+    fd = open(base, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(jit_archive_tree(fd, "ann", -1, &size, errbuf,
+                                      sizeof(errbuf)), 0);
+    close(fd);
     ck_assert_int_eq(jit_home_archive(base, "ann", dir, "123.70001", errbuf,
                                       sizeof(errbuf)), 0);
     p = t_path(dir, "archive");
@@ -255,6 +264,7 @@ START_TEST(test_home_archive)
     ck_assert_int_eq(fstat(fd, &st), 0);
     ck_assert_uint_eq(st.st_mode & 07777, 0600);
     ck_assert_int_eq(st.st_size % 512, 0);
+    ck_assert_uint_eq((uint64_t) st.st_size, size);
     ck_assert_int_eq(read(fd, hdr, sizeof(hdr)), 512);
     ck_assert_str_eq(hdr, "ann/");
     ck_assert_int_eq(memcmp(hdr + 257, "ustar", 6), 0);
