@@ -3,6 +3,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,10 +22,21 @@
 /* execve wants char *const[]; the strings are never written. */
 #define S(x) ((char *) (uintptr_t) (x))
 
+struct ipc_obj {
+    char kind; /* 'm' shm, 'q' msg, 's' sem */
+    int id;
+};
+
+struct ipc_list {
+    struct ipc_obj *v;
+    size_t n, cap;
+};
+
 /* /proc/sysvipc/{shm,msg,sem}: one line per object; the id column and
- * the uid and cuid columns are found by name in the header. */
+ * the uid and cuid columns are found by name in the header.  The objects
+ * uid owns or created are added to l. */
 static int
-ipc_scan(const char *what, uid_t uid)
+ipc_scan(const char *what, uid_t uid, struct ipc_list *l)
 {
     char path[64], line[1024];
     int idcol = -1, uidcol = -1, cuidcol = -1, ret = 0;
@@ -50,7 +62,6 @@ ipc_scan(const char *what, uid_t uid)
     while (idcol >= 0 && uidcol >= 0 && fgets(line, sizeof(line), f) != NULL) {
         char *save = NULL, *tok = strtok_r(line, " \t\n", &save);
         long id = -1, u = -1, cu = -1;
-        int r = 0;
 
         for (int c = 0; tok != NULL; c++, tok = strtok_r(NULL, " \t\n", &save)) {
             if (c == idcol)
@@ -60,28 +71,73 @@ ipc_scan(const char *what, uid_t uid)
             else if (c == cuidcol)
                 cu = strtol(tok, NULL, 10);
         }
-        if (id < 0 || ((uid_t) u != uid && (uid_t) cu != uid))
+        if (id < 0 || id > INT32_MAX || ((uid_t) u != uid && (uid_t) cu != uid))
             continue;
-        if (strcmp(what, "shm") == 0)
-            r = shmctl((int) id, IPC_RMID, NULL);
-        else if (strcmp(what, "msg") == 0)
-            r = msgctl((int) id, IPC_RMID, NULL);
-        else
-            r = semctl((int) id, 0, IPC_RMID);
-        if (r != 0 && errno != EINVAL && errno != EIDRM && ret == 0)
-            ret = -errno;
+        if (l->n == l->cap) {
+            size_t ncap = l->cap ? l->cap * 2 : 8;
+            struct ipc_obj *nv = realloc(l->v, ncap * sizeof(*nv));
+
+            if (nv == NULL) {
+                ret = -ENOMEM;
+                break;
+            }
+            l->v = nv;
+            l->cap = ncap;
+        }
+        l->v[l->n].kind = what[1] == 'h' ? 'm' : what[1] == 's' ? 'q' : 's';
+        l->v[l->n++].id = (int) id;
     }
     fclose(f);
     return ret;
 }
 
 int
-jit_ipc_remove_uid(uid_t uid)
+jit_ipc_remove_uid(uid_t uid, gid_t gid)
 {
-    int r1 = ipc_scan("shm", uid), r2 = ipc_scan("msg", uid),
-        r3 = ipc_scan("sem", uid);
+    struct ipc_list l = { NULL, 0, 0 };
+    pid_t pid;
+    int ret, status;
 
-    return r1 ? r1 : r2 ? r2 : r3;
+    if (uid == 0)
+        return -EPERM;
+    if ((ret = ipc_scan("shm", uid, &l)) != 0
+        || (ret = ipc_scan("msg", uid, &l)) != 0
+        || (ret = ipc_scan("sem", uid, &l)) != 0 || l.n == 0)
+        goto done;
+    /* Removed by a child that has become uid: the owner or creator may
+     * remove an object, so the reaper needs no CAP_SYS_ADMIN, and an id
+     * reused by someone else meanwhile is out of its reach.  Only system
+     * calls after the fork. */
+    if ((pid = fork()) < 0) {
+        ret = -errno;
+        goto done;
+    }
+    if (pid == 0) {
+        int failed = 0;
+
+        if (setgroups(0, NULL) != 0 || setresgid(gid, gid, gid) != 0
+            || setresuid(uid, uid, uid) != 0)
+            _exit(3);
+        for (size_t i = 0; i < l.n; i++) {
+            int r = l.v[i].kind == 'm' ? shmctl(l.v[i].id, IPC_RMID, NULL)
+                    : l.v[i].kind == 'q' ? msgctl(l.v[i].id, IPC_RMID, NULL)
+                                         : semctl(l.v[i].id, 0, IPC_RMID);
+
+            if (r != 0 && errno != EINVAL && errno != EIDRM)
+                failed = 1;
+        }
+        _exit(failed ? 2 : 0);
+    }
+    while (waitpid(pid, &status, 0) < 0)
+        if (errno != EINTR) {
+            ret = -errno;
+            goto done;
+        }
+    ret = WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -EPERM;
+
+done:
+    free(l.v);
+    return ret;
 }
 
 /* Unlink regular files in dir (not following symlinks) that uid owns, or

@@ -11,8 +11,9 @@
 #pragma GCC visibility push(hidden)
 
 /* Remove every shared memory segment, message queue and semaphore set
- * owned or created by uid.  0, or -errno of the first failure. */
-int jit_ipc_remove_uid(uid_t uid);
+ * owned or created by uid, from a child that has become uid (gid).
+ * 0, or -errno (-EPERM if one could not be removed). */
+int jit_ipc_remove_uid(uid_t uid, gid_t gid);
 
 /* Remove the crontab of `name` and every at job owned by uid, in the
  * spool directories given (NULL: Debian's /var/spool/cron/crontabs and

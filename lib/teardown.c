@@ -193,7 +193,7 @@ host_steps(const struct jit_conf *conf, const struct jit_account *a,
                  ret == -ETIMEDOUT ? "still running" : strerror(-ret));
         return ret;
     }
-    if ((ret = jit_ipc_remove_uid(a->uid)) != 0) {
+    if ((ret = jit_ipc_remove_uid(a->uid, a->gid)) != 0) {
         snprintf(err, errlen, "SysV IPC of uid %u: %s", a->uid,
                  strerror(-ret));
         return ret;

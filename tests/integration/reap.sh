@@ -33,6 +33,8 @@ if command -v ipcmk >/dev/null; then
     done
     [ "$(ipcs -m | awk '{print $2}' | grep -cx "$(echo "$ipc" | sed 's/.*-M:\([0-9]*\).*/\1/')")" = 1 ] \
         || fail "the test's shared memory segment was not made: $ipc"
+    # ... and one of root's, which must stay.
+    rootshm=$(ipcmk -M 4096 | awk '{print $NF}')
 fi
 sleep 0.3
 
@@ -64,6 +66,11 @@ for x in $ipc; do
     if ipcs $t | awk '{print $2}' | grep -qx "${x#*:}"; then fail "IPC object ${x#*:} ($t) survived"; fi
 done
 [ -z "$ipc" ] || ok "erin's shared memory, message queue and semaphores removed"
+if [ -n "$ipc" ]; then
+    ipcs -m | awk '{print $2}' | grep -qx "$rootshm" || fail "root's segment $rootshm was removed"
+    ipcrm -m "$rootshm"
+    ok "root's shared memory segment kept"
+fi
 grep -q 'event="account.deleted" result="ok" reason="expired" user="erin"' "$T/reap.err" \
     || fail "audit: $(cat "$T/reap.err")"
 for p in $p1 $p2; do
