@@ -23,5 +23,9 @@ mkdir -p "$R/etc/default" "$R/home" "$R/var/mail" "$R/var/spool/mail"
 cp /etc/passwd /etc/group /etc/shadow /etc/gshadow /etc/login.defs "$R/etc/"
 cp -r /etc/skel "$R/etc/skel"
 [ ! -f /etc/default/useradd ] || cp /etc/default/useradd "$R/etc/default/"
+fs=$(findmnt -n -o FSTYPE --target "$T" 2>/dev/null || echo '?')
+journal=
+[ "$fs" != ext4 ] || [ -n "$(ls /proc/fs/jbd2 2>/dev/null)" ] || journal=", no journal"
 echo "# $(uname -m), $(nproc) cpus; test API: python3 http.server + TLS on loopback"
+echo "# state_dir, homes and the throwaway root on $T ($fs$journal)"
 in_ns ${BENCH_UNDER:-} "$top_builddir/tests/bench/bench_login" "$T/svc" "$CONF" "$R"
