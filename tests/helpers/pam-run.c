@@ -1,15 +1,16 @@
 /*
  * One login through the real libpam, without pam_wrapper: pam_wrapper
  * gives each process a config copy in one of 36 fixed /tmp/pam.X
- * directories, found by lstat and then mkdir, so 50 processes at once
- * share or run out of them.  pam_start_confdir reads the test's own
- * pam.d directly.
+ * directories, found by lstat and then mkdir, so processes at once (50
+ * logins, or tests run in parallel) share or run out of them.
+ * pam_start_confdir reads the test's own pam.d directly.
  *
  *   pam-run CONFDIR SERVICE USER OP...   (OP: acct_mgmt, open_session,
  *                                         close_session)
  *
- * Prints "OP: <pam_strerror>" per step; exit 0 if every step succeeded
- * (PAM_IGNORE counts as success, as in a stack), 1 otherwise.
+ * Prints "pam-run: OP: <pam_strerror>" per step; exit 0 if every step
+ * succeeded (PAM_IGNORE counts as success, as in a stack), 1 otherwise.
+ * PAM_RHOST is 192.0.2.7 and PAM_TTY "ssh", as sshd would set them.
  */
 #include "config.h"
 
@@ -17,15 +18,22 @@
 #include <stdio.h>
 #include <string.h>
 
+/* Messages are printed, one per line, as a terminal would show them;
+ * prompts get no answer. */
 static int
 conv(int n, const struct pam_message **msg, struct pam_response **resp,
      void *data)
 {
-    (void) n;
-    (void) msg;
     (void) data;
     *resp = NULL;
-    return PAM_CONV_ERR;
+    for (int i = 0; i < n; i++) {
+        if (msg[i]->msg_style != PAM_ERROR_MSG
+            && msg[i]->msg_style != PAM_TEXT_INFO)
+            return PAM_CONV_ERR;
+        printf("%s\n", msg[i]->msg ? msg[i]->msg : "");
+    }
+    fflush(stdout);
+    return PAM_SUCCESS;
 }
 
 int
@@ -57,7 +65,8 @@ main(int argc, char **argv)
             fprintf(stderr, "pam-run: unknown step %s\n", argv[i]);
             rc = PAM_SYSTEM_ERR;
         }
-        printf("%s: %s\n", argv[i], pam_strerror(pamh, rc));
+        printf("pam-run: %s: %s\n", argv[i], pam_strerror(pamh, rc));
+        fflush(stdout);
         if (rc != PAM_SUCCESS && rc != PAM_IGNORE)
             ret = 1;
     }

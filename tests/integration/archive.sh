@@ -6,7 +6,6 @@
 # blocking, long names survive, contents are byte-identical.
 . "$top_srcdir/tests/integration/lib.sh"
 require_ns
-command -v pamtester >/dev/null || skip "needs pamtester"
 command -v setpriv >/dev/null || skip "needs setpriv"
 setup_env
 setup_pam

@@ -5,7 +5,6 @@
 # jitctl status reports it.
 . "$top_srcdir/tests/integration/lib.sh"
 require_ns
-command -v pamtester >/dev/null || skip "needs pamtester"
 command -v setpriv >/dev/null || skip "needs setpriv"
 setup_env
 setup_pam
@@ -59,7 +58,7 @@ uid=$(in_ns id -u alice)
 setpriv --reuid="$uid" --regid="$uid" --clear-groups sleep 300 &
 P=$!
 TEST_PIDS="$TEST_PIDS $P"
-sleep 0.3
+wait_uid "$P" "$uid"
 dead() { ! kill -0 "$1" 2>/dev/null || [ "$(ps -o stat= -p "$1" | cut -c1)" = Z ]; }
 gone_and_ended() { gone alice && dead "$P"; }
 rm "$G/alice.json"

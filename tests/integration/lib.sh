@@ -174,18 +174,30 @@ print(json.dumps(g))
 PY
 }
 
-# pam_op USER OP...: pamtester through pam_wrapper in the namespace; its
-# output (with the module's syslog lines) in $PAM_OUT (default $T/pam.out),
-# status returned.  PAM_UNDER (e.g. valgrind and its options) runs
-# pamtester under another program.
+# wait_uid PID UID: until process PID runs as UID (setpriv has switched
+# and exec'd), at most 10 s; a fixed pause is not enough under load.
+wait_uid() {
+    for _i in $(seq 1 100); do
+        [ "$(awk '/^Uid:/ {print $2}' "/proc/$1/status" 2>/dev/null)" = "$2" ] \
+            && [ "$(cat "/proc/$1/comm" 2>/dev/null)" != setpriv ] && return 0
+        sleep 0.1
+    done
+    fail "process $1 never ran as uid $2"
+}
+
+# pam_op USER OP...: one login through the real libpam (pam_start_confdir
+# on $T/pam.d, tests/helpers/pam-run) in the namespace; its output, with
+# the module's syslog lines ("SYSLOG(prio): ...", through the syslog
+# shim), in $PAM_OUT (default $T/pam.out), status returned.  PAM_UNDER
+# (e.g. valgrind and its options) runs pam-run under another program.
+PAMRUN=$top_builddir/tests/helpers/pam-run
+SYSLOG_SHIM=$top_builddir/tests/helpers/.libs/libsyslog-shim.so
 pam_op() {
     _user=$1
     shift
     set +e
-    in_ns env PAM_WRAPPER=1 PAM_WRAPPER_SERVICE_DIR="$T/pam.d" \
-        PAM_WRAPPER_DEBUGLEVEL=2 \
-        LD_PRELOAD="${PRELOAD:+$PRELOAD }libpam_wrapper.so" \
-        ${PAM_UNDER:-} pamtester -I rhost=192.0.2.7 -I tty=ssh jittest "$_user" "$@" \
+    in_ns env LD_PRELOAD="${PRELOAD:+$PRELOAD }$SYSLOG_SHIM" \
+        ${PAM_UNDER:-} "$PAMRUN" "$T/pam.d" jittest "$_user" "$@" \
         > "${PAM_OUT:-$T/pam.out}" 2>&1
     _rc=$?
     set -e

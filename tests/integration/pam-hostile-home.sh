@@ -6,7 +6,6 @@
 # closed, and nothing outside home_base changes.
 . "$top_srcdir/tests/integration/lib.sh"
 require_ns
-command -v pamtester >/dev/null || skip "needs pamtester"
 setup_env
 setup_pam
 RUNS=${HOME_RACE_RUNS:-1000}

@@ -1,10 +1,9 @@
 #!/bin/sh
-# pam_jit through the real libpam (pam_wrapper + pamtester) against the
+# pam_jit through the real libpam (pam_start_confdir, tests/helpers/pam-run) against the
 # fault-injecting test API: every allow and deny case asserts the PAM
 # result and the audit line; every fault denies within timeout + 1 s.
 . "$top_srcdir/tests/integration/lib.sh"
 require_ns
-command -v pamtester >/dev/null || skip "needs pamtester"
 command -v openssl >/dev/null || skip "needs openssl"
 setup_env
 setup_pam
@@ -12,7 +11,7 @@ G=$T/api/grants
 F=$T/api/faults
 
 # expect_pam WHAT WANT USER OP...: run, check the PAM result (0 for
-# success, or the PAM code whose pam_strerror text pamtester printed) and
+# success, or the PAM code whose pam_strerror text pam-run printed) and
 # the time bound.
 expect_pam() {
     what=$1 want=$2 user=$3
@@ -22,10 +21,10 @@ expect_pam() {
     pam_op "$user" "$@" || rc=$?
     ms=$(( ($(date +%s%N) - t0) / 1000000 ))
     case $want in
-        0) [ "$rc" = 0 ] || fail "$what: pamtester rc $rc: $(cat "$T/pam.out")" ;;
-        PAM_PERM_DENIED) grep -q '^pamtester: Permission denied$' "$T/pam.out" \
+        0) [ "$rc" = 0 ] || fail "$what: pam-run rc $rc: $(cat "$T/pam.out")" ;;
+        PAM_PERM_DENIED) grep -q '^pam-run: [a-z_]*: Permission denied$' "$T/pam.out" \
             || fail "$what: want $want: $(cat "$T/pam.out")" ;;
-        PAM_SESSION_ERR) grep -q '^pamtester: Cannot make/remove an entry for the specified session$' "$T/pam.out" \
+        PAM_SESSION_ERR) grep -q '^pam-run: [a-z_]*: Cannot make/remove an entry for the specified session$' "$T/pam.out" \
             || fail "$what: want $want: $(cat "$T/pam.out")" ;;
     esac
     [ $ms -le 3500 ] || fail "$what took $ms ms (timeout 2 s + 1 s, and the namespace)"
@@ -134,9 +133,8 @@ grant_json sam > "$G/sam.json"
 set +e
 in_ns env https_proxy=http://127.0.0.1:1 HTTPS_PROXY=http://127.0.0.1:1 ALL_PROXY=http://127.0.0.1:1 \
     CURL_CA_BUNDLE=/nonexistent SSL_CERT_FILE=/nonexistent JIT_CONFIG=/nonexistent \
-    PAM_WRAPPER=1 PAM_WRAPPER_SERVICE_DIR="$T/pam.d" PAM_WRAPPER_DEBUGLEVEL=2 \
-    LD_PRELOAD="${PRELOAD:+$PRELOAD }libpam_wrapper.so" \
-    pamtester jittest sam acct_mgmt > "$T/pam.out" 2>&1
+    LD_PRELOAD="${PRELOAD:+$PRELOAD }$SYSLOG_SHIM" \
+    "$PAMRUN" "$T/pam.d" jittest sam acct_mgmt > "$T/pam.out" 2>&1
 rc=$?
 set -e
 [ $rc = 0 ] || fail "proxy/CA variables changed the result: $(cat "$T/pam.out")"
@@ -213,7 +211,7 @@ rc=0; pam_op tess acct_mgmt || rc=$?
 t=$(( $(date +%s) - t0 ))
 kill "$holder" 2>/dev/null || true
 wait "$holder" 2>/dev/null || true
-[ $rc != 0 ] && grep -q '^pamtester: Permission denied$' "$T/pam.out" || fail "locked store: $(cat "$T/pam.out")"
+[ $rc != 0 ] && grep -q '^pam-run: [a-z_]*: Permission denied$' "$T/pam.out" || fail "locked store: $(cat "$T/pam.out")"
 n=$(grep -c 'event="login"' "$T/pam.out")
 expect_eq "locked store: one audit line" "$n" 1
 audit_has 'event="login" result="deny" reason="store_error" user="tess"'

@@ -3,12 +3,11 @@
 # check): the whole life of an account, a denial, a malformed answer.
 . "$top_srcdir/tests/integration/lib.sh"
 require_ns
-command -v pamtester >/dev/null || skip "needs pamtester"
 command -v valgrind >/dev/null || skip "needs valgrind"
 [ -z "$PRELOAD" ] || skip "sanitizer build: valgrind runs in the plain build"
 setup_env
 setup_pam
-PAM_UNDER="valgrind -q --error-exitcode=9 --leak-check=full --errors-for-leak-kinds=definite --suppressions=$top_srcdir/tests/integration/pam-valgrind.supp --log-file=$T/vg.%p"
+PAM_UNDER="valgrind -q --error-exitcode=9 --leak-check=full --errors-for-leak-kinds=definite --log-file=$T/vg.%p"
 export PAM_UNDER
 vg() { # WHAT WANT-RC USER OP...
     what=$1 want=$2 user=$3

@@ -7,7 +7,6 @@
 # Also: a process that ignores TERM is killed after the grace period.
 . "$top_srcdir/tests/integration/lib.sh"
 require_ns
-command -v pamtester >/dev/null || skip "needs pamtester"
 command -v setpriv >/dev/null || skip "needs setpriv"
 setup_env
 setup_pam
@@ -34,10 +33,13 @@ uid=$(in_ns id -u ivy)
 import os, sys, time
 u = int(sys.argv[1])
 os.setresgid(0, u, 0); os.setresuid(0, u, 0)
-time.sleep(300)' "$uid" &
+open(sys.argv[2], "w").close()
+time.sleep(300)' "$uid" "$T/home/ivy/ready" &
 P=$!
 TEST_PIDS="$TEST_PIDS $P"
-sleep 0.3
+# (ready once it has become ivy: under load that can take a while)
+for i in $(seq 1 100); do [ -e "$T/home/ivy/ready" ] && break; sleep 0.1; done
+[ -e "$T/home/ivy/ready" ] || fail "ivy's process did not start"
 expire ivy
 t0=$(date +%s%N)
 rc=0; out=$("$JITCTL" -c "$CONF" reap 2>"$T/reap.err") || rc=$?
@@ -91,10 +93,13 @@ ok "jack: the retry removes the home once the mount is gone"
 
 # 3. kim: a process that ignores TERM: KILL after the 2 s grace.
 uid=$(in_ns id -u kim)
-setpriv --reuid="$uid" --regid="$uid" --clear-groups sh -c 'trap "" TERM; while :; do sleep 1; done' &
+setpriv --reuid="$uid" --regid="$uid" --clear-groups sh -c 'trap "" TERM; touch "$1"; while :; do sleep 1; done' sh "$T/home/kim/ready" &
 P=$!
 TEST_PIDS="$TEST_PIDS $P"
-sleep 0.3
+# (ready once TERM is ignored: under load that can take longer than a
+# fixed pause, and a TERM before the trap ends it at once)
+for i in $(seq 1 100); do [ -e "$T/home/kim/ready" ] && break; sleep 0.1; done
+[ -e "$T/home/kim/ready" ] || fail "kim's process did not start"
 expire kim
 t0=$(date +%s%N)
 out=$("$JITCTL" -c "$CONF" reap 2>/dev/null)

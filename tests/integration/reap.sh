@@ -4,7 +4,6 @@
 # account.deleted); the others stay; --dry-run changes nothing.
 . "$top_srcdir/tests/integration/lib.sh"
 require_ns
-command -v pamtester >/dev/null || skip "needs pamtester"
 command -v setpriv >/dev/null || skip "needs setpriv"
 setup_env
 setup_pam
@@ -23,6 +22,8 @@ p1=$!
 setpriv --reuid="$uid" --regid="$uid" --clear-groups setsid sleep 300 &
 p2=$!
 TEST_PIDS="$TEST_PIDS $p1 $p2"
+wait_uid "$p1" "$uid"
+wait_uid "$p2" "$uid"
 # ... and SysV IPC objects of erin's.
 ipc=
 if command -v ipcmk >/dev/null; then
@@ -36,7 +37,6 @@ if command -v ipcmk >/dev/null; then
     # ... and one of root's, which must stay.
     rootshm=$(ipcmk -M 4096 | awk '{print $NF}')
 fi
-sleep 0.3
 
 out=$("$JITCTL" -c "$CONF" reap --dry-run 2>&1)
 expect_eq "before the end: nothing due" "$out" "reap: 0 due, 0 failed (dry run: nothing changed)"
@@ -124,6 +124,7 @@ uid=$(in_ns id -u hal)
 setpriv --reuid="$uid" --regid="$uid" --clear-groups sleep 300 &
 p3=$!
 TEST_PIDS="$TEST_PIDS $p3"
+wait_uid "$p3" "$uid"
 rc=0; "$JITCTL" -c "$CONF" revoke hal --reason "$(printf 'two\nlines')" 2>"$T/rv.err" || rc=$?
 expect_eq "a reason with a newline is refused" "$rc:$(cat "$T/rv.err")" \
     "1:jitctl: --reason must not hold control characters"
