@@ -1,0 +1,52 @@
+/*
+ * jit-apid: the reference JIT API server (contrib/openapi.yaml).  The
+ * state every request handler shares.
+ */
+#ifndef APID_H
+#define APID_H
+
+#include <pthread.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "auth.h"
+#include "policy.h"
+#include "store.h"
+
+struct apid_conf {
+    char *listen_addr;  /* IPv4 address */
+    unsigned port;
+    char *tls_cert, *tls_key, *client_ca;
+    char *database, *host_tokens, *people, *policies;
+    size_t max_body;
+    unsigned max_connections;
+};
+
+struct apid {
+    struct apid_conf conf;
+    struct apid_store *store;
+    /* Policies and principals, swapped whole on SIGHUP. */
+    pthread_rwlock_t lock;
+    struct apid_policies pol;
+    struct apid_auth auth;
+    /* Long polls wait here for a change made by this instance (other
+     * instances' changes are seen within a second). */
+    pthread_mutex_t change_mu;
+    pthread_cond_t change_cv;
+    uint64_t generation;
+    volatile int stopping;
+};
+
+/* Parse the configuration file; 0, or -EINVAL with err set. */
+int apid_conf_load(const char *path, struct apid_conf *c, char *err,
+                   size_t errlen);
+void apid_conf_free(struct apid_conf *c);
+
+/* Start serving (threads of its own); NULL and err on failure. */
+struct MHD_Daemon *apid_http_start(struct apid *a, char *err, size_t errlen);
+void apid_http_stop(struct MHD_Daemon *d);
+
+/* Wake the long polls: a grant changed. */
+void apid_changed(struct apid *a);
+
+#endif

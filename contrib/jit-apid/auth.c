@@ -1,0 +1,217 @@
+/* jit-apid principals and their tokens (see auth.h). */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "auth.h"
+#include "validate.h"
+
+#define TOKEN_MIN 16
+#define TOKEN_MAX 256
+
+__attribute__((format(printf, 3, 4))) static int
+bad(char *err, size_t errlen, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+    return -EINVAL;
+}
+
+static void
+principals_free(struct apid_principal *v, size_t n)
+{
+    for (size_t i = 0; v && i < n; i++) {
+        free(v[i].name);
+        if (v[i].token != NULL) {
+            explicit_bzero(v[i].token, strlen(v[i].token));
+            free(v[i].token);
+        }
+    }
+    free(v);
+}
+
+static int
+token_ok(const char *t)
+{
+    size_t n = strlen(t);
+
+    if (n < TOKEN_MIN || n > TOKEN_MAX)
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        if (t[i] <= ' ' || t[i] > '~')
+            return 0;
+    return 1;
+}
+
+/* hosts: 2 fields per line; else 3 (person, role, token). */
+static int
+load_file(const char *path, int people, struct apid_principal **out,
+          size_t *n, char *err, size_t errlen)
+{
+    struct apid_principal *v = NULL;
+    char line[1024];
+    struct stat st;
+    size_t cnt = 0;
+    int fd, lineno = 0, ret = 0;
+    FILE *f;
+
+    *out = NULL;
+    *n = 0;
+    fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);
+    if (fd < 0)
+        return bad(err, errlen, "%s: %s", path, strerror(errno));
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)
+        || st.st_uid != geteuid() || (st.st_mode & 077) != 0) {
+        close(fd);
+        return bad(err, errlen, "%s: must be a regular file of ours, mode"
+                   " 0600 or stricter", path);
+    }
+    if ((f = fdopen(fd, "r")) == NULL) {
+        close(fd);
+        return -ENOMEM;
+    }
+    while (fgets(line, sizeof(line), f) != NULL) {
+        char *save = NULL, *a, *b, *c, *d;
+        struct apid_principal *nv;
+
+        lineno++;
+        if (strchr(line, '\n') == NULL && !feof(f)) {
+            ret = bad(err, errlen, "%s:%d: line too long", path, lineno);
+            break;
+        }
+        a = strtok_r(line, " \t\r\n", &save);
+        if (a == NULL || a[0] == '#')
+            continue;
+        b = strtok_r(NULL, " \t\r\n", &save);
+        c = strtok_r(NULL, " \t\r\n", &save);
+        d = strtok_r(NULL, " \t\r\n", &save);
+        if (b == NULL || (people ? c == NULL || d != NULL : c != NULL)) {
+            ret = bad(err, errlen, "%s:%d: want %s", path, lineno,
+                      people ? "<person> <role> <token>" : "<host> <token>");
+            break;
+        }
+        if (!people && jit_host_problem(a) != NULL) {
+            ret = bad(err, errlen, "%s:%d: %s: not a host name", path,
+                      lineno, a);
+            break;
+        }
+        if (people && (strlen(a) > 256 || strchr(a, '"') != NULL)) {
+            ret = bad(err, errlen, "%s:%d: bad person name", path, lineno);
+            break;
+        }
+        if (!token_ok(people ? c : b)) {
+            ret = bad(err, errlen, "%s:%d: a token is %d..%d printable"
+                      " characters", path, lineno, TOKEN_MIN, TOKEN_MAX);
+            break;
+        }
+        if ((nv = realloc(v, (cnt + 1) * sizeof(*nv))) == NULL) {
+            ret = -ENOMEM;
+            break;
+        }
+        v = nv;
+        memset(&v[cnt], 0, sizeof(v[cnt]));
+        cnt++;
+        if (people) {
+            v[cnt - 1].role = strcmp(b, "requester") == 0  ? APID_REQUESTER
+                              : strcmp(b, "approver") == 0 ? APID_APPROVER
+                              : strcmp(b, "admin") == 0    ? APID_ADMIN
+                                                           : 0;
+            if (v[cnt - 1].role == 0) {
+                ret = bad(err, errlen, "%s:%d: role: requester, approver or"
+                          " admin", path, lineno);
+                break;
+            }
+        }
+        if ((v[cnt - 1].name = strdup(a)) == NULL
+            || (v[cnt - 1].token = strdup(people ? c : b)) == NULL) {
+            ret = -ENOMEM;
+            break;
+        }
+    }
+    explicit_bzero(line, sizeof(line));
+    fclose(f);
+    if (ret != 0) {
+        principals_free(v, cnt);
+        return ret;
+    }
+    *out = v;
+    *n = cnt;
+    return 0;
+}
+
+int
+apid_auth_load(const char *host_tokens, const char *people,
+               struct apid_auth *out, char *err, size_t errlen)
+{
+    struct apid_auth a = { NULL, NULL, 0, 0 };
+    int ret;
+
+    memset(out, 0, sizeof(*out));
+    if (host_tokens != NULL
+        && (ret = load_file(host_tokens, 0, &a.hosts, &a.n_hosts, err,
+                            errlen)) != 0)
+        return ret;
+    if (people != NULL
+        && (ret = load_file(people, 1, &a.people, &a.n_people, err, errlen))
+               != 0) {
+        apid_auth_free(&a);
+        return ret;
+    }
+    *out = a;
+    return 0;
+}
+
+void
+apid_auth_free(struct apid_auth *a)
+{
+    principals_free(a->hosts, a->n_hosts);
+    principals_free(a->people, a->n_people);
+    memset(a, 0, sizeof(*a));
+}
+
+/* Equal in time that depends on the lengths only. */
+static int
+same(const char *a, const char *b)
+{
+    size_t la = strlen(a), lb = strlen(b);
+    unsigned char d = la != lb;
+
+    for (size_t i = 0; i < la && i < lb; i++)
+        d |= (unsigned char) (a[i] ^ b[i]);
+    return d == 0;
+}
+
+static const struct apid_principal *
+find(const struct apid_principal *v, size_t n, const char *authorization)
+{
+    const struct apid_principal *hit = NULL;
+
+    if (authorization == NULL || strncmp(authorization, "Bearer ", 7) != 0)
+        return NULL;
+    for (size_t i = 0; i < n; i++)
+        if (same(v[i].token, authorization + 7) && hit == NULL)
+            hit = &v[i];
+    return hit;
+}
+
+const struct apid_principal *
+apid_auth_host(const struct apid_auth *a, const char *authorization)
+{
+    return find(a->hosts, a->n_hosts, authorization);
+}
+
+const struct apid_principal *
+apid_auth_person(const struct apid_auth *a, const char *authorization)
+{
+    return find(a->people, a->n_people, authorization);
+}

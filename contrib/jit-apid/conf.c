@@ -1,0 +1,185 @@
+/* jit-apid's configuration file: "key = value" lines (jit-apid(8)). */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "apid.h"
+#include "validate.h"
+
+__attribute__((format(printf, 3, 4))) static int
+bad(char *err, size_t errlen, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+    return -EINVAL;
+}
+
+static int
+set_str(char **dst, const char *v)
+{
+    free(*dst);
+    return (*dst = strdup(v)) ? 0 : -ENOMEM;
+}
+
+static int
+set_path(char **dst, const char *v, const char *path, int lineno,
+         const char *key, char *err, size_t errlen)
+{
+    if (v[0] != '/')
+        return bad(err, errlen, "%s:%d: %s: an absolute path", path, lineno,
+                   key);
+    return set_str(dst, v);
+}
+
+static int
+set_key(struct apid_conf *c, const char *key, const char *v, const char *path,
+        int lineno, char *err, size_t errlen)
+{
+    uint32_t u;
+
+    if (strcmp(key, "listen") == 0) {
+        const char *colon = strrchr(v, ':');
+        char addr[64];
+
+        if (colon == NULL || (size_t) (colon - v) >= sizeof(addr)
+            || (strcmp(colon + 1, "0") != 0
+                && jit_parse_u32(colon + 1, 1, 65535, &u) != 0))
+            return bad(err, errlen, "%s:%d: listen: ADDRESS:PORT (port 0:"
+                       " any free one)", path, lineno);
+        if (strcmp(colon + 1, "0") == 0)
+            u = 0;
+        snprintf(addr, sizeof(addr), "%.*s", (int) (colon - v), v);
+        c->port = u;
+        return set_str(&c->listen_addr, addr);
+    }
+    if (strcmp(key, "tls_cert") == 0)
+        return set_path(&c->tls_cert, v, path, lineno, key, err, errlen);
+    if (strcmp(key, "tls_key") == 0)
+        return set_path(&c->tls_key, v, path, lineno, key, err, errlen);
+    if (strcmp(key, "client_ca") == 0)
+        return set_path(&c->client_ca, v, path, lineno, key, err, errlen);
+    if (strcmp(key, "host_tokens") == 0)
+        return set_path(&c->host_tokens, v, path, lineno, key, err, errlen);
+    if (strcmp(key, "people") == 0)
+        return set_path(&c->people, v, path, lineno, key, err, errlen);
+    if (strcmp(key, "policies") == 0)
+        return set_path(&c->policies, v, path, lineno, key, err, errlen);
+    if (strcmp(key, "database") == 0) {
+        if (strncmp(v, "sqlite:/", 8) != 0 && strncmp(v, "postgresql:", 11) != 0)
+            return bad(err, errlen, "%s:%d: database: sqlite:/PATH or"
+                       " postgresql:CONNINFO", path, lineno);
+        return set_str(&c->database, v);
+    }
+    if (strcmp(key, "max_body") == 0) {
+        if (jit_parse_u32(v, 1024, 64u << 20, &u) != 0)
+            return bad(err, errlen, "%s:%d: max_body: 1024..67108864 bytes",
+                       path, lineno);
+        c->max_body = u;
+        return 0;
+    }
+    if (strcmp(key, "max_connections") == 0) {
+        if (jit_parse_u32(v, 1, 100000, &u) != 0)
+            return bad(err, errlen, "%s:%d: max_connections: 1..100000",
+                       path, lineno);
+        c->max_connections = u;
+        return 0;
+    }
+    return bad(err, errlen, "%s:%d: %s: no such key", path, lineno, key);
+}
+
+int
+apid_conf_load(const char *path, struct apid_conf *c, char *err,
+               size_t errlen)
+{
+    char line[4096];
+    int fd, lineno = 0, ret = 0;
+    struct stat st;
+    FILE *f;
+
+    memset(c, 0, sizeof(*c));
+    c->max_body = 1 << 20;
+    c->max_connections = 4096;
+    fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);
+    if (fd < 0)
+        return bad(err, errlen, "%s: %s", path, strerror(errno));
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)
+        || (st.st_uid != 0 && st.st_uid != geteuid())
+        || (st.st_mode & 022) != 0) {
+        close(fd);
+        return bad(err, errlen, "%s: must be a regular file of root's,"
+                   " writable by no one else", path);
+    }
+    if ((f = fdopen(fd, "r")) == NULL) {
+        close(fd);
+        return -ENOMEM;
+    }
+    while (ret == 0 && fgets(line, sizeof(line), f) != NULL) {
+        char *k, *v, *eq, *end;
+
+        lineno++;
+        if (strchr(line, '\n') == NULL && !feof(f)) {
+            ret = bad(err, errlen, "%s:%d: line too long", path, lineno);
+            break;
+        }
+        for (k = line; *k == ' ' || *k == '\t'; k++)
+            ;
+        if (*k == '#' || *k == '\n' || *k == '\0')
+            continue;
+        if ((eq = strchr(k, '=')) == NULL) {
+            ret = bad(err, errlen, "%s:%d: want key = value", path, lineno);
+            break;
+        }
+        for (end = eq; end > k && (end[-1] == ' ' || end[-1] == '\t'); end--)
+            ;
+        *end = '\0';
+        for (v = eq + 1; *v == ' ' || *v == '\t'; v++)
+            ;
+        for (end = v + strlen(v);
+             end > v && (end[-1] == '\n' || end[-1] == ' ' || end[-1] == '\t'
+                         || end[-1] == '\r');
+             end--)
+            ;
+        *end = '\0';
+        ret = set_key(c, k, v, path, lineno, err, errlen);
+    }
+    fclose(f);
+    if (ret == 0) {
+        const char *missing = !c->listen_addr   ? "listen"
+                              : !c->tls_cert    ? "tls_cert"
+                              : !c->tls_key     ? "tls_key"
+                              : !c->database    ? "database"
+                              : !c->host_tokens ? "host_tokens"
+                              : !c->policies    ? "policies"
+                                                : NULL;
+
+        if (missing != NULL)
+            ret = bad(err, errlen, "%s: %s is required", path, missing);
+    }
+    if (ret != 0)
+        apid_conf_free(c);
+    return ret;
+}
+
+void
+apid_conf_free(struct apid_conf *c)
+{
+    free(c->listen_addr);
+    free(c->tls_cert);
+    free(c->tls_key);
+    free(c->client_ca);
+    free(c->database);
+    free(c->host_tokens);
+    free(c->people);
+    free(c->policies);
+    memset(c, 0, sizeof(*c));
+}

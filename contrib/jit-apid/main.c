@@ -1,0 +1,141 @@
+/*
+ * jit-apid: the reference JIT API server.
+ *
+ *   jit-apid [-c FILE] [--check]
+ *
+ * Signals are taken by sigwait in the main thread (blocked everywhere
+ * else, so no handler runs inside a request): SIGTERM and SIGINT stop,
+ * SIGHUP reloads the policies and the token files.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <microhttpd.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "apid.h"
+
+#define DEFAULT_CONF SYSCONFDIR "/jit/jit-apid.conf"
+
+static int
+load_tables(struct apid *a, struct apid_policies *pol, struct apid_auth *auth)
+{
+    char err[512];
+
+    if (apid_policies_load(a->conf.policies, pol, err, sizeof(err)) != 0) {
+        fprintf(stderr, "jit-apid: %s\n", err);
+        return -1;
+    }
+    if (apid_auth_load(a->conf.host_tokens, a->conf.people, auth, err,
+                       sizeof(err)) != 0) {
+        fprintf(stderr, "jit-apid: %s\n", err);
+        apid_policies_free(pol);
+        return -1;
+    }
+    return 0;
+}
+
+static void
+reload(struct apid *a)
+{
+    struct apid_policies pol;
+    struct apid_auth auth;
+
+    if (load_tables(a, &pol, &auth) != 0) {
+        fprintf(stderr, "jit-apid: reload failed; keeping what was loaded\n");
+        return;
+    }
+    pthread_rwlock_wrlock(&a->lock);
+    apid_policies_free(&a->pol);
+    apid_auth_free(&a->auth);
+    a->pol = pol;
+    a->auth = auth;
+    pthread_rwlock_unlock(&a->lock);
+    fprintf(stderr, "jit-apid: reloaded policies and tokens\n");
+}
+
+int
+main(int argc, char **argv)
+{
+    const char *path = DEFAULT_CONF;
+    struct MHD_Daemon *d = NULL;
+    struct apid a;
+    char err[512], *serr = NULL;
+    int check = 0, sig = 0, ret = 1;
+    sigset_t set;
+
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "-c") == 0 && i + 1 < argc)
+            path = argv[++i];
+        else if (strcmp(argv[i], "--check") == 0)
+            check = 1;
+        else {
+            fprintf(stderr, "usage: jit-apid [-c FILE] [--check]\n");
+            return 64;
+        }
+    }
+    memset(&a, 0, sizeof(a));
+    pthread_rwlock_init(&a.lock, NULL);
+    pthread_mutex_init(&a.change_mu, NULL);
+    pthread_cond_init(&a.change_cv, NULL);
+    if (apid_conf_load(path, &a.conf, err, sizeof(err)) != 0) {
+        fprintf(stderr, "jit-apid: %s\n", err);
+        return 78;
+    }
+    if (load_tables(&a, &a.pol, &a.auth) != 0) {
+        ret = 78;
+        goto done;
+    }
+    if (check) {
+        printf("jit-apid: %s: ok (%zu policies, %zu hosts, %zu people)\n",
+               path, a.pol.n, a.auth.n_hosts, a.auth.n_people);
+        ret = 0;
+        goto done;
+    }
+    if ((a.store = apid_store_open(a.conf.database, &serr)) == NULL) {
+        fprintf(stderr, "jit-apid: %s\n", serr ? serr : "out of memory");
+        goto done;
+    }
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGHUP);
+    sigaddset(&set, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &set, NULL); /* before any thread starts */
+    if ((d = apid_http_start(&a, err, sizeof(err))) == NULL) {
+        fprintf(stderr, "jit-apid: %s\n", err);
+        goto done;
+    }
+    {
+        const union MHD_DaemonInfo *di =
+            MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
+
+        fprintf(stderr, "jit-apid: serving on %s:%u\n", a.conf.listen_addr,
+                di ? (unsigned) di->port : a.conf.port);
+    }
+    for (;;) {
+        if (sigwait(&set, &sig) != 0)
+            continue;
+        if (sig == SIGHUP)
+            reload(&a);
+        else if (sig == SIGTERM || sig == SIGINT)
+            break;
+    }
+    fprintf(stderr, "jit-apid: stopping\n");
+    a.stopping = 1;
+    apid_changed(&a); /* long polls answer now */
+    ret = 0;
+
+done:
+    apid_http_stop(d);
+    apid_store_close(a.store);
+    free(serr);
+    apid_policies_free(&a.pol);
+    apid_auth_free(&a.auth);
+    apid_conf_free(&a.conf);
+    return ret;
+}

@@ -1,0 +1,367 @@
+/* jit-apid policies (see policy.h). */
+#include "config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <jansson.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "policy.h"
+#include "validate.h"
+
+#define DURATION_MIN 60
+#define DURATION_MAX (30 * 86400)
+
+__attribute__((format(printf, 3, 4))) static int
+bad(char *err, size_t errlen, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+    return -EINVAL;
+}
+
+static void
+strv_free(char **v, size_t n)
+{
+    for (size_t i = 0; v && i < n; i++)
+        free(v[i]);
+    free(v);
+}
+
+static int
+strv_has(char *const *v, size_t n, const char *s)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(v[i], s) == 0)
+            return 1;
+    return 0;
+}
+
+/* Append s to *v unless it is there. */
+static int
+strv_add(char ***v, size_t *n, const char *s)
+{
+    char **nv;
+
+    if (strv_has(*v, *n, s))
+        return 0;
+    if ((nv = realloc(*v, (*n + 1) * sizeof(*nv))) == NULL)
+        return -ENOMEM;
+    *v = nv;
+    if ((nv[*n] = strdup(s)) == NULL)
+        return -ENOMEM;
+    (*n)++;
+    return 0;
+}
+
+/* A JSON array of strings, each passing check (NULL: any non-empty). */
+static int
+load_strings(json_t *a, const char *where, const char *(*check)(const char *),
+             char ***v, size_t *n, char *err, size_t errlen)
+{
+    size_t i;
+    json_t *x;
+
+    if (!json_is_array(a))
+        return bad(err, errlen, "%s: must be a list of strings", where);
+    json_array_foreach(a, i, x)
+    {
+        const char *s = json_string_value(x), *why;
+
+        if (s == NULL || s[0] == '\0')
+            return bad(err, errlen, "%s[%zu]: must be a non-empty string",
+                       where, i);
+        if (check != NULL && (why = check(s)) != NULL)
+            return bad(err, errlen, "%s[%zu]: %s", where, i, why);
+        if (strv_add(v, n, s) != 0)
+            return -ENOMEM;
+    }
+    return 0;
+}
+
+static const char *
+template_problem(const char *t)
+{
+    const char *p = strstr(t, "{user}");
+
+    if (p == NULL || strstr(p + 6, "{user}") != NULL)
+        return "must hold {user} once";
+    for (const char *c = t; *c; c++) {
+        if (c == p) {
+            c += 5;
+            continue;
+        }
+        if (!(islower((unsigned char) *c) || isdigit((unsigned char) *c)
+              || *c == '_' || *c == '-'))
+            return "only a-z, 0-9, _ and - around {user}";
+    }
+    return NULL;
+}
+
+static int
+load_policy(json_t *o, size_t k, const struct apid_policies *all,
+            struct apid_policy *pol, char *err, size_t errlen)
+{
+    char where[64];
+    const char *name, *cred, *onl, *tmpl, *appr, *why;
+    json_t *hg;
+    json_int_t dur;
+    size_t i;
+    json_t *x;
+    int ret;
+
+    snprintf(where, sizeof(where), "policies[%zu]", k);
+    if (!json_is_object(o))
+        return bad(err, errlen, "%s: must be an object", where);
+    name = json_string_value(json_object_get(o, "name"));
+    cred = json_string_value(json_object_get(o, "credential"));
+    onl = json_string_value(json_object_get(o, "on_logout"));
+    tmpl = json_string_value(json_object_get(o, "username_template"));
+    appr = json_string_value(json_object_get(o, "approval"));
+    if (name == NULL || name[0] == '\0' || strlen(name) > 64)
+        return bad(err, errlen, "%s.name: a string of 1..64 bytes", where);
+    if (cred == NULL || cred[0] == '\0' || strlen(cred) > 128)
+        return bad(err, errlen, "%s.credential: a string of 1..128 bytes",
+                   where);
+    if (onl == NULL)
+        onl = "keep";
+    if (strcmp(onl, "keep") != 0 && strcmp(onl, "delete") != 0)
+        return bad(err, errlen, "%s.on_logout: keep or delete", where);
+    if (tmpl == NULL)
+        tmpl = "{user}";
+    if ((why = template_problem(tmpl)) != NULL)
+        return bad(err, errlen, "%s.username_template: %s", where, why);
+    if (appr == NULL)
+        appr = "approver";
+    if (strcmp(appr, "auto") != 0 && strcmp(appr, "approver") != 0)
+        return bad(err, errlen, "%s.approval: auto or approver", where);
+    if (!json_is_integer(json_object_get(o, "max_duration")))
+        return bad(err, errlen, "%s.max_duration: seconds, an integer",
+                   where);
+    dur = json_integer_value(json_object_get(o, "max_duration"));
+    if (dur < DURATION_MIN || dur > DURATION_MAX)
+        return bad(err, errlen, "%s.max_duration: must be %d..%d", where,
+                   DURATION_MIN, DURATION_MAX);
+    pol->max_duration = dur;
+    pol->auto_approve = strcmp(appr, "auto") == 0;
+    if ((pol->name = strdup(name)) == NULL
+        || (pol->credential = strdup(cred)) == NULL
+        || (pol->on_logout = strdup(onl)) == NULL
+        || (pol->prefix = strndup(tmpl, (size_t) (strstr(tmpl, "{user}")
+                                                  - tmpl))) == NULL
+        || (pol->suffix = strdup(strstr(tmpl, "{user}") + 6)) == NULL)
+        return -ENOMEM;
+    snprintf(where, sizeof(where), "policies[%zu].hosts", k);
+    if (json_object_get(o, "hosts") != NULL
+        && (ret = load_strings(json_object_get(o, "hosts"), where,
+                               jit_host_problem, &pol->hosts, &pol->n_hosts,
+                               err, errlen)) != 0)
+        return ret;
+    hg = json_object_get(o, "host_groups");
+    if (hg != NULL && !json_is_array(hg))
+        return bad(err, errlen, "policies[%zu].host_groups: a list", k);
+    json_array_foreach(hg, i, x)
+    {
+        const struct apid_host_group *g =
+            apid_host_group(all, json_string_value(x) ? json_string_value(x)
+                                                      : "");
+
+        if (g == NULL)
+            return bad(err, errlen, "policies[%zu].host_groups[%zu]: no such"
+                       " host group", k, i);
+        for (size_t h = 0; h < g->n_hosts; h++)
+            if (strv_add(&pol->hosts, &pol->n_hosts, g->hosts[h]) != 0)
+                return -ENOMEM;
+    }
+    if (pol->n_hosts == 0)
+        return bad(err, errlen, "policies[%zu]: no hosts", k);
+    snprintf(where, sizeof(where), "policies[%zu].groups", k);
+    if (json_object_get(o, "groups") != NULL
+        && (ret = load_strings(json_object_get(o, "groups"), where,
+                               jit_group_problem, &pol->groups,
+                               &pol->n_groups, err, errlen)) != 0)
+        return ret;
+    return 0;
+}
+
+int
+apid_policies_load(const char *path, struct apid_policies *out, char *err,
+                   size_t errlen)
+{
+    struct apid_policies p = { NULL, 0, NULL, 0 };
+    json_error_t je;
+    json_t *root = json_load_file(path, JSON_REJECT_DUPLICATES, &je), *o;
+    json_t *groups, *pols;
+    const char *key;
+    size_t i;
+    int ret = 0;
+
+    memset(out, 0, sizeof(*out));
+    if (root == NULL)
+        return bad(err, errlen, "%s: line %d: %s", path, je.line, je.text);
+    if (!json_is_object(root)) {
+        ret = bad(err, errlen, "%s: must be a JSON object", path);
+        goto done;
+    }
+    groups = json_object_get(root, "host_groups");
+    if (groups != NULL && !json_is_object(groups)) {
+        ret = bad(err, errlen, "host_groups: must be an object");
+        goto done;
+    }
+    if ((p.hg = calloc(json_object_size(groups) + 1, sizeof(*p.hg))) == NULL) {
+        ret = -ENOMEM;
+        goto done;
+    }
+    json_object_foreach(groups, key, o)
+    {
+        char where[96];
+
+        snprintf(where, sizeof(where), "host_groups.%.64s", key);
+        if ((p.hg[p.n_hg].name = strdup(key)) == NULL) {
+            ret = -ENOMEM;
+            goto done;
+        }
+        p.n_hg++;
+        if ((ret = load_strings(o, where, jit_host_problem,
+                                &p.hg[p.n_hg - 1].hosts,
+                                &p.hg[p.n_hg - 1].n_hosts, err, errlen))
+            != 0)
+            goto done;
+    }
+    pols = json_object_get(root, "policies");
+    if (!json_is_array(pols) || json_array_size(pols) == 0) {
+        ret = bad(err, errlen, "policies: must be a non-empty list");
+        goto done;
+    }
+    if ((p.v = calloc(json_array_size(pols), sizeof(*p.v))) == NULL) {
+        ret = -ENOMEM;
+        goto done;
+    }
+    json_array_foreach(pols, i, o)
+    {
+        p.n++;
+        if ((ret = load_policy(o, i, &p, &p.v[i], err, errlen)) != 0)
+            goto done;
+        if (apid_policy_find(&p, p.v[i].name) != &p.v[i]) {
+            ret = bad(err, errlen, "policies[%zu].name: %s twice", i,
+                      p.v[i].name);
+            goto done;
+        }
+    }
+    *out = p;
+    memset(&p, 0, sizeof(p));
+
+done:
+    if (ret == -ENOMEM)
+        bad(err, errlen, "%s: out of memory", path);
+    apid_policies_free(&p);
+    json_decref(root);
+    return ret;
+}
+
+void
+apid_policies_free(struct apid_policies *p)
+{
+    for (size_t i = 0; p->v && i < p->n; i++) {
+        free(p->v[i].name);
+        free(p->v[i].credential);
+        free(p->v[i].on_logout);
+        free(p->v[i].prefix);
+        free(p->v[i].suffix);
+        strv_free(p->v[i].hosts, p->v[i].n_hosts);
+        strv_free(p->v[i].groups, p->v[i].n_groups);
+    }
+    free(p->v);
+    for (size_t i = 0; p->hg && i < p->n_hg; i++) {
+        free(p->hg[i].name);
+        strv_free(p->hg[i].hosts, p->hg[i].n_hosts);
+    }
+    free(p->hg);
+    memset(p, 0, sizeof(*p));
+}
+
+const struct apid_policy *
+apid_policy_find(const struct apid_policies *p, const char *name)
+{
+    for (size_t i = 0; i < p->n; i++)
+        if (p->v[i].name != NULL && strcmp(p->v[i].name, name) == 0)
+            return &p->v[i];
+    return NULL;
+}
+
+const struct apid_host_group *
+apid_host_group(const struct apid_policies *p, const char *name)
+{
+    for (size_t i = 0; i < p->n_hg; i++)
+        if (strcmp(p->hg[i].name, name) == 0)
+            return &p->hg[i];
+    return NULL;
+}
+
+int
+apid_policy_has_host(const struct apid_policy *pol, const char *host)
+{
+    return strv_has(pol->hosts, pol->n_hosts, host);
+}
+
+int
+apid_policy_has_group(const struct apid_policy *pol, const char *group)
+{
+    return strv_has(pol->groups, pol->n_groups, group);
+}
+
+char *
+apid_policy_username(const struct apid_policy *pol, const char *requester,
+                     const char *wanted, char *err, size_t errlen)
+{
+    size_t lp = strlen(pol->prefix), ls = strlen(pol->suffix);
+    char user[64], *name = NULL;
+    const char *why;
+    size_t k = 0;
+
+    if (wanted != NULL) {
+        size_t lw = strlen(wanted);
+
+        if (lw <= lp + ls || strncmp(wanted, pol->prefix, lp) != 0
+            || strcmp(wanted + lw - ls, pol->suffix) != 0) {
+            bad(err, errlen, "username: must be %s<name>%s", pol->prefix,
+                pol->suffix);
+            return NULL;
+        }
+        name = strdup(wanted);
+    } else {
+        /* The requester's local part, lower-cased; anything but a-z, 0-9,
+         * _ and - refuses (no silent mangling into someone else's name). */
+        for (const char *c = requester; *c && *c != '@'; c++) {
+            char ch = (char) tolower((unsigned char) *c);
+
+            if (k + 1 >= sizeof(user)
+                || !(islower((unsigned char) ch) || isdigit((unsigned char) ch)
+                     || ch == '_' || ch == '-')) {
+                bad(err, errlen, "username: %s gives no account name; ask"
+                    " for one", requester);
+                return NULL;
+            }
+            user[k++] = ch;
+        }
+        user[k] = '\0';
+        if (k == 0 || asprintf(&name, "%s%s%s", pol->prefix, user,
+                               pol->suffix) < 0) {
+            bad(err, errlen, "username: %s gives no account name",
+                requester);
+            return NULL;
+        }
+    }
+    if (name != NULL && (why = jit_name_problem(name)) != NULL) {
+        bad(err, errlen, "username %s: %s", name, why);
+        free(name);
+        return NULL;
+    }
+    return name;
+}

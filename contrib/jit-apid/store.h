@@ -1,0 +1,101 @@
+/*
+ * jit-apid's storage, behind one small interface: SQLite (embedded, the
+ * default) or PostgreSQL (several instances behind a load balancer).  The
+ * grant rules are enforced by the database (a unique index over a
+ * person's active and pending grants on a credential), not in process
+ * memory, so they hold across instances.
+ */
+#ifndef APID_STORE_H
+#define APID_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct apid_grant {
+    char id[40];
+    char *policy, *credential, *requester, *username, *reason;
+    char *status;    /* pending, active, revoked, expired, denied */
+    char *on_logout; /* keep, delete */
+    char **hosts;
+    size_t n_hosts;
+    char **groups;
+    size_t n_groups;
+    char **ssh_keys;
+    size_t n_ssh_keys;
+    int64_t not_before, expires_at, created;
+    char *decided_by;   /* who approved, denied or revoked; NULL */
+    char *previous;     /* the grant this one re-enables; NULL */
+};
+
+struct apid_event {
+    char *id, *type, *host, *grant, *username, *requester;
+    char *detail;       /* JSON text or NULL */
+    int64_t time, received;
+};
+
+struct apid_op {
+    int64_t seq, time;
+    char *actor, *action, *grant, *detail;
+};
+
+/* Filters for listing grants; NULL/0 fields match anything. */
+struct apid_grant_filter {
+    const char *requester, *credential, *status, *host, *id;
+};
+
+enum apid_store_result {
+    APID_OK = 0,
+    APID_NOT_FOUND = -1,
+    APID_CONFLICT = -2,   /* the one-grant rule, or a state that forbids it */
+    APID_FAILED = -3,     /* the database; see apid_store_error */
+};
+
+struct apid_store;
+
+/* "sqlite:/path/to/file.db" or "postgresql:<conninfo>".  NULL and *err
+ * (malloc'd) on failure. */
+struct apid_store *apid_store_open(const char *spec, char **err);
+void apid_store_close(struct apid_store *s);
+const char *apid_store_error(struct apid_store *s);
+
+/* Insert a new grant (g->id is set here).  Expired grants of the same
+ * person and credential are marked expired first, in the same
+ * transaction; APID_CONFLICT if the person still holds an active or
+ * pending grant on the credential. */
+int apid_store_grant_insert(struct apid_store *s, struct apid_grant *g,
+                            const char *actor, const char *op_detail,
+                            int64_t now);
+/* Move a grant from one status to another (pending->active on approval,
+ * pending->denied, active|pending->revoked), with an operations-log
+ * entry.  APID_NOT_FOUND, or APID_CONFLICT if its status is not `from`
+ * (a comma-separated list). */
+int apid_store_grant_transition(struct apid_store *s, const char *id,
+                                const char *from, const char *to,
+                                const char *actor, const char *op_detail,
+                                int64_t now);
+int apid_store_grant_get(struct apid_store *s, const char *id,
+                         struct apid_grant *g, int64_t now);
+/* The grants matching f, newest first, at most limit. */
+int apid_store_grant_list(struct apid_store *s,
+                          const struct apid_grant_filter *f, size_t limit,
+                          struct apid_grant **v, size_t *n, int64_t now);
+/* Active, unexpired grants naming host (for the host side). */
+int apid_store_host_grants(struct apid_store *s, const char *host,
+                           int64_t now, struct apid_grant **v, size_t *n);
+/* Events, idempotent by id: one already stored is left as it is.  All or
+ * none. */
+int apid_store_events_insert(struct apid_store *s,
+                             const struct apid_event *v, size_t n,
+                             int64_t now);
+int apid_store_events_for_grant(struct apid_store *s, const char *grant,
+                                struct apid_event **v, size_t *n);
+/* The operations log, newest first; grant NULL for all. */
+int apid_store_ops(struct apid_store *s, const char *grant, size_t limit,
+                   struct apid_op **v, size_t *n);
+
+void apid_grant_free(struct apid_grant *g);
+void apid_grants_free(struct apid_grant *v, size_t n);
+void apid_events_free(struct apid_event *v, size_t n);
+void apid_ops_free(struct apid_op *v, size_t n);
+
+#endif

@@ -1,0 +1,801 @@
+/* jit-apid storage on SQLite (see store.h). */
+#include "config.h"
+
+#include <errno.h>
+#include <jansson.h>
+#include <sqlite3.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+
+#include "store.h"
+
+struct apid_store {
+    sqlite3 *db;
+    char err[512];
+};
+
+static const char schema[] =
+    "CREATE TABLE IF NOT EXISTS grants ("
+    " id TEXT PRIMARY KEY, policy TEXT NOT NULL, credential TEXT NOT NULL,"
+    " requester TEXT NOT NULL, username TEXT NOT NULL, reason TEXT NOT NULL,"
+    " status TEXT NOT NULL, on_logout TEXT NOT NULL, groups TEXT NOT NULL,"
+    " ssh_keys TEXT NOT NULL, not_before INTEGER NOT NULL,"
+    " expires_at INTEGER NOT NULL, created INTEGER NOT NULL,"
+    " decided_by TEXT, previous TEXT);"
+    /* The one-grant rule, in the database. */
+    "CREATE UNIQUE INDEX IF NOT EXISTS grants_one_per_person"
+    " ON grants (requester, credential) WHERE status IN ('active', 'pending');"
+    "CREATE INDEX IF NOT EXISTS grants_live ON grants (status, expires_at);"
+    "CREATE TABLE IF NOT EXISTS grant_hosts ("
+    " grant_id TEXT NOT NULL REFERENCES grants (id), host TEXT NOT NULL,"
+    " username TEXT NOT NULL, live INTEGER NOT NULL,"
+    " PRIMARY KEY (host, grant_id));"
+    /* One live account name per host: two people never share one. */
+    "CREATE UNIQUE INDEX IF NOT EXISTS grant_hosts_one_name"
+    " ON grant_hosts (host, username) WHERE live = 1;"
+    "CREATE TABLE IF NOT EXISTS events ("
+    " id TEXT PRIMARY KEY, host TEXT NOT NULL, type TEXT NOT NULL,"
+    " time INTEGER NOT NULL, grant_id TEXT, username TEXT, requester TEXT,"
+    " detail TEXT, received INTEGER NOT NULL);"
+    "CREATE INDEX IF NOT EXISTS events_grant ON events (grant_id, time);"
+    "CREATE TABLE IF NOT EXISTS operations ("
+    " seq INTEGER PRIMARY KEY AUTOINCREMENT, time INTEGER NOT NULL,"
+    " actor TEXT NOT NULL, action TEXT NOT NULL, grant_id TEXT,"
+    " detail TEXT);"
+    "CREATE INDEX IF NOT EXISTS operations_grant ON operations (grant_id);";
+
+/* A grant's status as of now: an active or pending grant past its end
+ * is expired, whatever the row says until the next sweep. */
+#define STATUS_NOW                                                          \
+    "CASE WHEN g.status IN ('active', 'pending') AND g.expires_at <= ?1"    \
+    " THEN 'expired' ELSE g.status END"
+
+#define GRANT_COLS                                                          \
+    "g.id, g.policy, g.credential, g.requester, g.username, g.reason, "     \
+    STATUS_NOW ", g.on_logout, g.groups, g.ssh_keys, g.not_before,"         \
+    " g.expires_at, g.created, g.decided_by, g.previous,"                   \
+    " (SELECT json_group_array(host) FROM (SELECT host FROM grant_hosts"    \
+    "  WHERE grant_id = g.id ORDER BY host))"
+
+__attribute__((format(printf, 2, 3))) static int
+fail(struct apid_store *s, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(s->err, sizeof(s->err), fmt, ap);
+    va_end(ap);
+    return APID_FAILED;
+}
+
+static int
+db_fail(struct apid_store *s, const char *what)
+{
+    return fail(s, "%s: %s", what, sqlite3_errmsg(s->db));
+}
+
+const char *
+apid_store_error(struct apid_store *s)
+{
+    return s->err;
+}
+
+struct apid_store *
+apid_store_open(const char *spec, char **err)
+{
+    struct apid_store *s = NULL;
+    const char *path;
+
+    *err = NULL;
+    if (strncmp(spec, "sqlite:", 7) != 0) {
+        *err = strdup("database: only sqlite:PATH is built in");
+        return NULL;
+    }
+    path = spec + 7;
+    if ((s = calloc(1, sizeof(*s))) == NULL)
+        return NULL;
+    if (sqlite3_open_v2(path, &s->db,
+                        SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE
+                            | SQLITE_OPEN_FULLMUTEX | SQLITE_OPEN_NOFOLLOW,
+                        NULL) != SQLITE_OK
+        || sqlite3_busy_timeout(s->db, 5000) != SQLITE_OK
+        || sqlite3_exec(s->db, "PRAGMA journal_mode = WAL;"
+                               " PRAGMA synchronous = FULL;"
+                               " PRAGMA foreign_keys = ON;",
+                        NULL, NULL, NULL) != SQLITE_OK
+        || sqlite3_exec(s->db, schema, NULL, NULL, NULL) != SQLITE_OK) {
+        if (asprintf(err, "database %s: %s", path,
+                     s->db ? sqlite3_errmsg(s->db) : "out of memory") < 0)
+            *err = NULL;
+        apid_store_close(s);
+        return NULL;
+    }
+    return s;
+}
+
+void
+apid_store_close(struct apid_store *s)
+{
+    if (s == NULL)
+        return;
+    sqlite3_close_v2(s->db);
+    free(s);
+}
+
+static char *
+col_dup(sqlite3_stmt *st, int i)
+{
+    const unsigned char *t = sqlite3_column_text(st, i);
+
+    return t ? strdup((const char *) t) : NULL;
+}
+
+/* A JSON array of strings into a vector; 0 or -1. */
+static int
+json_strings(const char *text, char ***out, size_t *n)
+{
+    json_t *a = json_loads(text ? text : "[]", 0, NULL);
+    size_t i, want;
+    json_t *x;
+    char **v;
+
+    *out = NULL;
+    *n = 0;
+    if (!json_is_array(a)) {
+        json_decref(a);
+        return -1;
+    }
+    want = json_array_size(a);
+    if ((v = calloc(want + 1, sizeof(*v))) == NULL) {
+        json_decref(a);
+        return -1;
+    }
+    json_array_foreach(a, i, x)
+    {
+        if (!json_is_string(x) || (v[i] = strdup(json_string_value(x))) == NULL)
+            break;
+        *n = i + 1;
+    }
+    json_decref(a);
+    *out = v;
+    return *n == want ? 0 : -1;
+}
+
+static char *
+strings_json(char *const *v, size_t n)
+{
+    json_t *a = json_array();
+    char *text;
+
+    for (size_t i = 0; a && i < n; i++)
+        json_array_append_new(a, json_string(v[i]));
+    text = a ? json_dumps(a, JSON_COMPACT) : NULL;
+    json_decref(a);
+    return text;
+}
+
+static int
+row_grant(sqlite3_stmt *st, struct apid_grant *g)
+{
+    memset(g, 0, sizeof(*g));
+    snprintf(g->id, sizeof(g->id), "%s",
+             (const char *) sqlite3_column_text(st, 0));
+    g->policy = col_dup(st, 1);
+    g->credential = col_dup(st, 2);
+    g->requester = col_dup(st, 3);
+    g->username = col_dup(st, 4);
+    g->reason = col_dup(st, 5);
+    g->status = col_dup(st, 6);
+    g->on_logout = col_dup(st, 7);
+    g->not_before = sqlite3_column_int64(st, 10);
+    g->expires_at = sqlite3_column_int64(st, 11);
+    g->created = sqlite3_column_int64(st, 12);
+    g->decided_by = col_dup(st, 13);
+    g->previous = col_dup(st, 14);
+    if (!g->policy || !g->credential || !g->requester || !g->username
+        || !g->reason || !g->status || !g->on_logout
+        || json_strings((const char *) sqlite3_column_text(st, 8), &g->groups,
+                        &g->n_groups) != 0
+        || json_strings((const char *) sqlite3_column_text(st, 9),
+                        &g->ssh_keys, &g->n_ssh_keys) != 0
+        || json_strings((const char *) sqlite3_column_text(st, 15), &g->hosts,
+                        &g->n_hosts) != 0) {
+        apid_grant_free(g);
+        return -1;
+    }
+    return 0;
+}
+
+/* Collect the grants a prepared statement yields. */
+static int
+collect_grants(struct apid_store *s, sqlite3_stmt *st, struct apid_grant **out,
+               size_t *n)
+{
+    struct apid_grant *v = NULL;
+    size_t cnt = 0, cap = 0;
+    int rc;
+
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (cnt == cap) {
+            size_t ncap = cap ? cap * 2 : 16;
+            struct apid_grant *nv = realloc(v, ncap * sizeof(*nv));
+
+            if (nv == NULL)
+                break;
+            v = nv;
+            cap = ncap;
+        }
+        if (row_grant(st, &v[cnt]) != 0)
+            break;
+        cnt++;
+    }
+    if (rc != SQLITE_DONE) {
+        apid_grants_free(v, cnt);
+        return rc == SQLITE_ROW ? fail(s, "out of memory")
+                                : db_fail(s, "grants");
+    }
+    *out = v;
+    *n = cnt;
+    return APID_OK;
+}
+
+static int
+exec_simple(struct apid_store *s, const char *sql)
+{
+    return sqlite3_exec(s->db, sql, NULL, NULL, NULL) == SQLITE_OK
+               ? APID_OK
+               : db_fail(s, sql);
+}
+
+static int
+add_op(struct apid_store *s, int64_t now, const char *actor,
+       const char *action, const char *grant, const char *detail)
+{
+    sqlite3_stmt *st = NULL;
+    int rc;
+
+    if (sqlite3_prepare_v2(s->db,
+                           "INSERT INTO operations (time, actor, action,"
+                           " grant_id, detail) VALUES (?, ?, ?, ?, ?)",
+                           -1, &st, NULL) != SQLITE_OK)
+        return db_fail(s, "operations");
+    sqlite3_bind_int64(st, 1, now);
+    sqlite3_bind_text(st, 2, actor, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, action, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 4, grant, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 5, detail, -1, SQLITE_STATIC);
+    rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE ? APID_OK : db_fail(s, "operations");
+}
+
+/* Grants past their end stop counting for the one-grant rule and for
+ * account names. */
+static int
+sweep_expired(struct apid_store *s, int64_t now)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = SQLITE_OK;
+
+    if (sqlite3_prepare_v2(s->db,
+                           "UPDATE grant_hosts SET live = 0 WHERE live = 1"
+                           " AND grant_id IN (SELECT id FROM grants WHERE"
+                           " status IN ('active', 'pending')"
+                           " AND expires_at <= ?1)",
+                           -1, &st, NULL) != SQLITE_OK)
+        return db_fail(s, "sweep");
+    sqlite3_bind_int64(st, 1, now);
+    rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE)
+        return db_fail(s, "sweep");
+    if (sqlite3_prepare_v2(s->db,
+                           "UPDATE grants SET status = 'expired' WHERE"
+                           " status IN ('active', 'pending')"
+                           " AND expires_at <= ?1",
+                           -1, &st, NULL) != SQLITE_OK)
+        return db_fail(s, "sweep");
+    sqlite3_bind_int64(st, 1, now);
+    rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE ? APID_OK : db_fail(s, "sweep");
+}
+
+static void
+new_id(char out[40])
+{
+    unsigned char r[12];
+
+    if (getrandom(r, sizeof(r), 0) != (ssize_t) sizeof(r))
+        abort(); /* no randomness: nothing safe to do */
+    strcpy(out, "g-");
+    for (size_t i = 0; i < sizeof(r); i++)
+        snprintf(out + 2 + 2 * i, 3, "%02x", r[i]);
+}
+
+int
+apid_store_grant_insert(struct apid_store *s, struct apid_grant *g,
+                        const char *actor, const char *op_detail, int64_t now)
+{
+    sqlite3_stmt *st = NULL;
+    char *groups = NULL, *keys = NULL;
+    int ret, rc;
+
+    new_id(g->id);
+    groups = strings_json(g->groups, g->n_groups);
+    keys = strings_json(g->ssh_keys, g->n_ssh_keys);
+    if (groups == NULL || keys == NULL) {
+        ret = fail(s, "out of memory");
+        goto done;
+    }
+    if ((ret = exec_simple(s, "BEGIN IMMEDIATE")) != APID_OK)
+        goto done;
+    if ((ret = sweep_expired(s, now)) != APID_OK)
+        goto rollback;
+    if (sqlite3_prepare_v2(s->db,
+                           "INSERT INTO grants (id, policy, credential,"
+                           " requester, username, reason, status, on_logout,"
+                           " groups, ssh_keys, not_before, expires_at,"
+                           " created, decided_by, previous) VALUES"
+                           " (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                           -1, &st, NULL) != SQLITE_OK) {
+        ret = db_fail(s, "grant");
+        goto rollback;
+    }
+    sqlite3_bind_text(st, 1, g->id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, g->policy, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, g->credential, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 4, g->requester, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 5, g->username, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 6, g->reason, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 7, g->status, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 8, g->on_logout, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 9, groups, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 10, keys, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 11, g->not_before);
+    sqlite3_bind_int64(st, 12, g->expires_at);
+    sqlite3_bind_int64(st, 13, now);
+    sqlite3_bind_text(st, 14, g->decided_by, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 15, g->previous, -1, SQLITE_STATIC);
+    rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    st = NULL;
+    if (rc == SQLITE_CONSTRAINT) {
+        ret = fail(s, "%s already holds an active or pending grant on %s",
+                   g->requester, g->credential);
+        ret = APID_CONFLICT;
+        goto rollback;
+    }
+    if (rc != SQLITE_DONE) {
+        ret = db_fail(s, "grant");
+        goto rollback;
+    }
+    if (sqlite3_prepare_v2(s->db,
+                           "INSERT INTO grant_hosts (grant_id, host,"
+                           " username, live) VALUES (?, ?, ?, 1)",
+                           -1, &st, NULL) != SQLITE_OK) {
+        ret = db_fail(s, "grant hosts");
+        goto rollback;
+    }
+    for (size_t i = 0; i < g->n_hosts; i++) {
+        sqlite3_reset(st);
+        sqlite3_bind_text(st, 1, g->id, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, g->hosts[i], -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 3, g->username, -1, SQLITE_STATIC);
+        rc = sqlite3_step(st);
+        if (rc == SQLITE_CONSTRAINT) {
+            fail(s, "the account name %s is taken on %s by another grant",
+                 g->username, g->hosts[i]);
+            ret = APID_CONFLICT;
+            goto rollback;
+        }
+        if (rc != SQLITE_DONE) {
+            ret = db_fail(s, "grant hosts");
+            goto rollback;
+        }
+    }
+    sqlite3_finalize(st);
+    st = NULL;
+    if ((ret = add_op(s, now, actor, g->previous ? "enable" : "request",
+                      g->id, op_detail)) != APID_OK)
+        goto rollback;
+    if (strcmp(g->status, "active") == 0
+        && (ret = add_op(s, now, "policy", "approve", g->id,
+                         "auto-approved by policy")) != APID_OK)
+        goto rollback;
+    if ((ret = exec_simple(s, "COMMIT")) == APID_OK)
+        goto done;
+
+rollback:
+    sqlite3_finalize(st);
+    st = NULL;
+    sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+
+done:
+    free(groups);
+    free(keys);
+    return ret;
+}
+
+int
+apid_store_grant_transition(struct apid_store *s, const char *id,
+                            const char *from, const char *to,
+                            const char *actor, const char *op_detail,
+                            int64_t now)
+{
+    sqlite3_stmt *st = NULL;
+    const char *status;
+    char action[32];
+    int ret, rc, allowed = 0;
+
+    if ((ret = exec_simple(s, "BEGIN IMMEDIATE")) != APID_OK)
+        return ret;
+    if ((ret = sweep_expired(s, now)) != APID_OK)
+        goto rollback;
+    if (sqlite3_prepare_v2(s->db, "SELECT status FROM grants WHERE id = ?",
+                           -1, &st, NULL) != SQLITE_OK) {
+        ret = db_fail(s, "grant");
+        goto rollback;
+    }
+    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+    if ((rc = sqlite3_step(st)) != SQLITE_ROW) {
+        ret = rc == SQLITE_DONE ? APID_NOT_FOUND : db_fail(s, "grant");
+        if (ret == APID_NOT_FOUND)
+            fail(s, "no grant %s", id);
+        goto rollback;
+    }
+    status = (const char *) sqlite3_column_text(st, 0);
+    for (const char *p = from; *p;) {
+        size_t len = strcspn(p, ",");
+
+        if (strlen(status) == len && strncmp(p, status, len) == 0)
+            allowed = 1;
+        p += len + (p[len] == ',');
+    }
+    if (!allowed) {
+        fail(s, "grant %s is %s", id, status);
+        ret = APID_CONFLICT;
+        goto rollback;
+    }
+    sqlite3_finalize(st);
+    st = NULL;
+    if (sqlite3_prepare_v2(s->db,
+                           "UPDATE grants SET status = ?, decided_by = ?"
+                           " WHERE id = ?",
+                           -1, &st, NULL) != SQLITE_OK) {
+        ret = db_fail(s, "grant");
+        goto rollback;
+    }
+    sqlite3_bind_text(st, 1, to, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, actor, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, id, -1, SQLITE_STATIC);
+    rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    st = NULL;
+    if (rc != SQLITE_DONE) {
+        ret = db_fail(s, "grant");
+        goto rollback;
+    }
+    if (strcmp(to, "active") != 0 && strcmp(to, "pending") != 0) {
+        if (sqlite3_prepare_v2(s->db,
+                               "UPDATE grant_hosts SET live = 0"
+                               " WHERE grant_id = ?",
+                               -1, &st, NULL) != SQLITE_OK) {
+            ret = db_fail(s, "grant hosts");
+            goto rollback;
+        }
+        sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+        rc = sqlite3_step(st);
+        sqlite3_finalize(st);
+        st = NULL;
+        if (rc != SQLITE_DONE) {
+            ret = db_fail(s, "grant hosts");
+            goto rollback;
+        }
+    }
+    snprintf(action, sizeof(action), "%s",
+             strcmp(to, "active") == 0    ? "approve"
+             : strcmp(to, "denied") == 0  ? "deny"
+             : strcmp(to, "revoked") == 0 ? "revoke"
+                                          : to);
+    if ((ret = add_op(s, now, actor, action, id, op_detail)) != APID_OK)
+        goto rollback;
+    if ((ret = exec_simple(s, "COMMIT")) == APID_OK)
+        return APID_OK;
+
+rollback:
+    sqlite3_finalize(st);
+    sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+    return ret;
+}
+
+int
+apid_store_grant_get(struct apid_store *s, const char *id,
+                     struct apid_grant *g, int64_t now)
+{
+    struct apid_grant_filter f = { .id = id };
+    struct apid_grant *v = NULL;
+    size_t n = 0;
+    int ret;
+
+    if ((ret = apid_store_grant_list(s, &f, 1, &v, &n, now)) != APID_OK)
+        return ret;
+    if (n == 0) {
+        free(v);
+        fail(s, "no grant %s", id);
+        return APID_NOT_FOUND;
+    }
+    *g = v[0];
+    free(v);
+    return APID_OK;
+}
+
+int
+apid_store_grant_list(struct apid_store *s, const struct apid_grant_filter *f,
+                      size_t limit, struct apid_grant **v, size_t *n,
+                      int64_t now)
+{
+    sqlite3_stmt *st = NULL;
+    int ret;
+
+    *v = NULL;
+    *n = 0;
+    if (sqlite3_prepare_v2(
+            s->db,
+            "SELECT " GRANT_COLS " FROM grants g"
+            " WHERE (?2 IS NULL OR g.requester = ?2)"
+            " AND (?3 IS NULL OR g.credential = ?3)"
+            " AND (?4 IS NULL OR " STATUS_NOW " = ?4)"
+            " AND (?5 IS NULL OR g.id IN (SELECT grant_id FROM grant_hosts"
+            "      WHERE host = ?5))"
+            " AND (?6 IS NULL OR g.id = ?6)"
+            " ORDER BY g.created DESC, g.id LIMIT ?7",
+            -1, &st, NULL) != SQLITE_OK)
+        return db_fail(s, "grants");
+    sqlite3_bind_int64(st, 1, now);
+    sqlite3_bind_text(st, 2, f->requester, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, f->credential, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 4, f->status, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 5, f->host, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 6, f->id, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 7, (sqlite3_int64) limit);
+    ret = collect_grants(s, st, v, n);
+    sqlite3_finalize(st);
+    return ret;
+}
+
+int
+apid_store_host_grants(struct apid_store *s, const char *host, int64_t now,
+                       struct apid_grant **v, size_t *n)
+{
+    sqlite3_stmt *st = NULL;
+    int ret;
+
+    *v = NULL;
+    *n = 0;
+    if (sqlite3_prepare_v2(s->db,
+                           "SELECT " GRANT_COLS " FROM grant_hosts h"
+                           " JOIN grants g ON g.id = h.grant_id"
+                           " WHERE h.host = ?2 AND h.live = 1"
+                           " AND g.status = 'active' AND g.expires_at > ?1"
+                           " ORDER BY g.id",
+                           -1, &st, NULL) != SQLITE_OK)
+        return db_fail(s, "host grants");
+    sqlite3_bind_int64(st, 1, now);
+    sqlite3_bind_text(st, 2, host, -1, SQLITE_STATIC);
+    ret = collect_grants(s, st, v, n);
+    sqlite3_finalize(st);
+    return ret;
+}
+
+int
+apid_store_events_insert(struct apid_store *s, const struct apid_event *v,
+                         size_t n, int64_t now)
+{
+    sqlite3_stmt *st = NULL;
+    int ret;
+
+    if ((ret = exec_simple(s, "BEGIN IMMEDIATE")) != APID_OK)
+        return ret;
+    if (sqlite3_prepare_v2(s->db,
+                           "INSERT OR IGNORE INTO events (id, host, type,"
+                           " time, grant_id, username, requester, detail,"
+                           " received) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                           -1, &st, NULL) != SQLITE_OK) {
+        ret = db_fail(s, "events");
+        goto rollback;
+    }
+    for (size_t i = 0; i < n; i++) {
+        sqlite3_reset(st);
+        sqlite3_bind_text(st, 1, v[i].id, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, v[i].host, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 3, v[i].type, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 4, v[i].time);
+        sqlite3_bind_text(st, 5, v[i].grant, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 6, v[i].username, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 7, v[i].requester, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 8, v[i].detail, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 9, now);
+        if (sqlite3_step(st) != SQLITE_DONE) {
+            ret = db_fail(s, "events");
+            goto rollback;
+        }
+    }
+    sqlite3_finalize(st);
+    st = NULL;
+    if ((ret = exec_simple(s, "COMMIT")) == APID_OK)
+        return APID_OK;
+
+rollback:
+    sqlite3_finalize(st);
+    sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+    return ret;
+}
+
+int
+apid_store_events_for_grant(struct apid_store *s, const char *grant,
+                            struct apid_event **out, size_t *n)
+{
+    sqlite3_stmt *st = NULL;
+    struct apid_event *v = NULL;
+    size_t cnt = 0, cap = 0;
+    int rc;
+
+    *out = NULL;
+    *n = 0;
+    if (sqlite3_prepare_v2(s->db,
+                           "SELECT id, host, type, time, grant_id, username,"
+                           " requester, detail, received FROM events"
+                           " WHERE grant_id = ? ORDER BY time, id",
+                           -1, &st, NULL) != SQLITE_OK)
+        return db_fail(s, "events");
+    sqlite3_bind_text(st, 1, grant, -1, SQLITE_STATIC);
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        struct apid_event *e;
+
+        if (cnt == cap) {
+            size_t ncap = cap ? cap * 2 : 16;
+            struct apid_event *nv = realloc(v, ncap * sizeof(*nv));
+
+            if (nv == NULL)
+                break;
+            v = nv;
+            cap = ncap;
+        }
+        e = &v[cnt++];
+        e->id = col_dup(st, 0);
+        e->host = col_dup(st, 1);
+        e->type = col_dup(st, 2);
+        e->time = sqlite3_column_int64(st, 3);
+        e->grant = col_dup(st, 4);
+        e->username = col_dup(st, 5);
+        e->requester = col_dup(st, 6);
+        e->detail = col_dup(st, 7);
+        e->received = sqlite3_column_int64(st, 8);
+    }
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE) {
+        apid_events_free(v, cnt);
+        return rc == SQLITE_ROW ? fail(s, "out of memory")
+                                : db_fail(s, "events");
+    }
+    *out = v;
+    *n = cnt;
+    return APID_OK;
+}
+
+int
+apid_store_ops(struct apid_store *s, const char *grant, size_t limit,
+               struct apid_op **out, size_t *n)
+{
+    sqlite3_stmt *st = NULL;
+    struct apid_op *v = NULL;
+    size_t cnt = 0, cap = 0;
+    int rc;
+
+    *out = NULL;
+    *n = 0;
+    if (sqlite3_prepare_v2(s->db,
+                           "SELECT seq, time, actor, action, grant_id, detail"
+                           " FROM operations WHERE ?1 IS NULL"
+                           " OR grant_id = ?1 ORDER BY seq DESC LIMIT ?2",
+                           -1, &st, NULL) != SQLITE_OK)
+        return db_fail(s, "operations");
+    sqlite3_bind_text(st, 1, grant, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, (sqlite3_int64) limit);
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        struct apid_op *o;
+
+        if (cnt == cap) {
+            size_t ncap = cap ? cap * 2 : 16;
+            struct apid_op *nv = realloc(v, ncap * sizeof(*nv));
+
+            if (nv == NULL)
+                break;
+            v = nv;
+            cap = ncap;
+        }
+        o = &v[cnt++];
+        o->seq = sqlite3_column_int64(st, 0);
+        o->time = sqlite3_column_int64(st, 1);
+        o->actor = col_dup(st, 2);
+        o->action = col_dup(st, 3);
+        o->grant = col_dup(st, 4);
+        o->detail = col_dup(st, 5);
+    }
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE) {
+        apid_ops_free(v, cnt);
+        return rc == SQLITE_ROW ? fail(s, "out of memory")
+                                : db_fail(s, "operations");
+    }
+    *out = v;
+    *n = cnt;
+    return APID_OK;
+}
+
+static void
+strv_free(char **v, size_t n)
+{
+    for (size_t i = 0; v && i < n; i++)
+        free(v[i]);
+    free(v);
+}
+
+void
+apid_grant_free(struct apid_grant *g)
+{
+    if (g == NULL)
+        return;
+    free(g->policy);
+    free(g->credential);
+    free(g->requester);
+    free(g->username);
+    free(g->reason);
+    free(g->status);
+    free(g->on_logout);
+    free(g->decided_by);
+    free(g->previous);
+    strv_free(g->hosts, g->n_hosts);
+    strv_free(g->groups, g->n_groups);
+    strv_free(g->ssh_keys, g->n_ssh_keys);
+    memset(g, 0, sizeof(*g));
+}
+
+void
+apid_grants_free(struct apid_grant *v, size_t n)
+{
+    for (size_t i = 0; v && i < n; i++)
+        apid_grant_free(&v[i]);
+    free(v);
+}
+
+void
+apid_events_free(struct apid_event *v, size_t n)
+{
+    for (size_t i = 0; v && i < n; i++) {
+        free(v[i].id);
+        free(v[i].type);
+        free(v[i].host);
+        free(v[i].grant);
+        free(v[i].username);
+        free(v[i].requester);
+        free(v[i].detail);
+    }
+    free(v);
+}
+
+void
+apid_ops_free(struct apid_op *v, size_t n)
+{
+    for (size_t i = 0; v && i < n; i++) {
+        free(v[i].actor);
+        free(v[i].action);
+        free(v[i].grant);
+        free(v[i].detail);
+    }
+    free(v);
+}
