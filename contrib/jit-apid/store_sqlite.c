@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <jansson.h>
 #include <sqlite3.h>
 #include <stdarg.h>
@@ -14,8 +15,12 @@
 
 struct apid_store {
     sqlite3 *db;
-    char err[512];
+    /* One connection, one transaction at a time: every call holds it. */
+    pthread_mutex_t mu;
 };
+
+/* Each thread's last error: a request reads its own. */
+static __thread char last_err[512];
 
 static const char schema[] =
     "CREATE TABLE IF NOT EXISTS grants ("
@@ -66,7 +71,8 @@ fail(struct apid_store *s, const char *fmt, ...)
     va_list ap;
 
     va_start(ap, fmt);
-    vsnprintf(s->err, sizeof(s->err), fmt, ap);
+    (void) s;
+    vsnprintf(last_err, sizeof(last_err), fmt, ap);
     va_end(ap);
     return APID_FAILED;
 }
@@ -80,7 +86,8 @@ db_fail(struct apid_store *s, const char *what)
 const char *
 apid_store_error(struct apid_store *s)
 {
-    return s->err;
+    (void) s;
+    return last_err;
 }
 
 struct apid_store *
@@ -97,6 +104,7 @@ apid_store_open(const char *spec, char **err)
     path = spec + 7;
     if ((s = calloc(1, sizeof(*s))) == NULL)
         return NULL;
+    pthread_mutex_init(&s->mu, NULL);
     if (sqlite3_open_v2(path, &s->db,
                         SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE
                             | SQLITE_OPEN_FULLMUTEX | SQLITE_OPEN_NOFOLLOW,
@@ -122,6 +130,7 @@ apid_store_close(struct apid_store *s)
     if (s == NULL)
         return;
     sqlite3_close_v2(s->db);
+    pthread_mutex_destroy(&s->mu);
     free(s);
 }
 
@@ -316,8 +325,8 @@ new_id(char out[40])
         snprintf(out + 2 + 2 * i, 3, "%02x", r[i]);
 }
 
-int
-apid_store_grant_insert(struct apid_store *s, struct apid_grant *g,
+static int
+grant_insert_locked(struct apid_store *s, struct apid_grant *g,
                         const char *actor, const char *op_detail, int64_t now)
 {
     sqlite3_stmt *st = NULL;
@@ -420,8 +429,8 @@ done:
     return ret;
 }
 
-int
-apid_store_grant_transition(struct apid_store *s, const char *id,
+static int
+grant_transition_locked(struct apid_store *s, const char *id,
                             const char *from, const char *to,
                             const char *actor, const char *op_detail,
                             int64_t now)
@@ -533,8 +542,8 @@ apid_store_grant_get(struct apid_store *s, const char *id,
     return APID_OK;
 }
 
-int
-apid_store_grant_list(struct apid_store *s, const struct apid_grant_filter *f,
+static int
+grant_list_locked(struct apid_store *s, const struct apid_grant_filter *f,
                       size_t limit, struct apid_grant **v, size_t *n,
                       int64_t now)
 {
@@ -567,8 +576,8 @@ apid_store_grant_list(struct apid_store *s, const struct apid_grant_filter *f,
     return ret;
 }
 
-int
-apid_store_host_grants(struct apid_store *s, const char *host, int64_t now,
+static int
+host_grants_locked(struct apid_store *s, const char *host, int64_t now,
                        struct apid_grant **v, size_t *n)
 {
     sqlite3_stmt *st = NULL;
@@ -591,8 +600,8 @@ apid_store_host_grants(struct apid_store *s, const char *host, int64_t now,
     return ret;
 }
 
-int
-apid_store_events_insert(struct apid_store *s, const struct apid_event *v,
+static int
+events_insert_locked(struct apid_store *s, const struct apid_event *v,
                          size_t n, int64_t now)
 {
     sqlite3_stmt *st = NULL;
@@ -635,8 +644,8 @@ rollback:
     return ret;
 }
 
-int
-apid_store_events_for_grant(struct apid_store *s, const char *grant,
+static int
+events_for_grant_locked(struct apid_store *s, const char *grant,
                             struct apid_event **out, size_t *n)
 {
     sqlite3_stmt *st = NULL;
@@ -687,8 +696,8 @@ apid_store_events_for_grant(struct apid_store *s, const char *grant,
     return APID_OK;
 }
 
-int
-apid_store_ops(struct apid_store *s, const char *grant, size_t limit,
+static int
+ops_locked(struct apid_store *s, const char *grant, size_t limit,
                struct apid_op **out, size_t *n)
 {
     sqlite3_stmt *st = NULL;
@@ -735,6 +744,93 @@ apid_store_ops(struct apid_store *s, const char *grant, size_t limit,
     *out = v;
     *n = cnt;
     return APID_OK;
+}
+
+int
+apid_store_grant_insert(struct apid_store *s, struct apid_grant *g,
+                        const char *actor, const char *op_detail, int64_t now)
+{
+    int ret;
+
+    pthread_mutex_lock(&s->mu);
+    ret = grant_insert_locked(s, g, actor, op_detail, now);
+    pthread_mutex_unlock(&s->mu);
+    return ret;
+}
+
+int
+apid_store_grant_transition(struct apid_store *s, const char *id,
+                            const char *from, const char *to,
+                            const char *actor, const char *op_detail,
+                            int64_t now)
+{
+    int ret;
+
+    pthread_mutex_lock(&s->mu);
+    ret = grant_transition_locked(s, id, from, to, actor, op_detail, now);
+    pthread_mutex_unlock(&s->mu);
+    return ret;
+}
+
+int
+apid_store_grant_list(struct apid_store *s, const struct apid_grant_filter *f,
+                      size_t limit, struct apid_grant **v, size_t *n,
+                      int64_t now)
+{
+    int ret;
+
+    pthread_mutex_lock(&s->mu);
+    ret = grant_list_locked(s, f, limit, v, n, now);
+    pthread_mutex_unlock(&s->mu);
+    return ret;
+}
+
+int
+apid_store_host_grants(struct apid_store *s, const char *host, int64_t now,
+                       struct apid_grant **v, size_t *n)
+{
+    int ret;
+
+    pthread_mutex_lock(&s->mu);
+    ret = host_grants_locked(s, host, now, v, n);
+    pthread_mutex_unlock(&s->mu);
+    return ret;
+}
+
+int
+apid_store_events_insert(struct apid_store *s, const struct apid_event *v,
+                         size_t n, int64_t now)
+{
+    int ret;
+
+    pthread_mutex_lock(&s->mu);
+    ret = events_insert_locked(s, v, n, now);
+    pthread_mutex_unlock(&s->mu);
+    return ret;
+}
+
+int
+apid_store_events_for_grant(struct apid_store *s, const char *grant,
+                            struct apid_event **out, size_t *n)
+{
+    int ret;
+
+    pthread_mutex_lock(&s->mu);
+    ret = events_for_grant_locked(s, grant, out, n);
+    pthread_mutex_unlock(&s->mu);
+    return ret;
+}
+
+int
+apid_store_ops(struct apid_store *s, const char *grant, size_t limit,
+               struct apid_op **out, size_t *n)
+{
+    int ret;
+
+    pthread_mutex_lock(&s->mu);
+    ret = ops_locked(s, grant, limit, out, n);
+    pthread_mutex_unlock(&s->mu);
+    return ret;
 }
 
 static void

@@ -174,6 +174,59 @@ print(json.dumps(g))
 PY
 }
 
+# start_apid: jit-apid on 127.0.0.1 (a free port) in $T/apid, with the
+# test CA's server certificate, client certificates from the test CA
+# accepted, host tokens for web01.test and web02.test, people alice, bob,
+# carol, dave (requesters) and boss (approver), and two policies:
+# db-admin on the host group web (auto, 1 h, users and video, keep) and
+# root-ish on web01.test (approver, 10 min, users, delete, {user}-adm).
+# Sets APID_URL and APID_PORT; its log is $T/apid/log.
+APID=$top_builddir/contrib/jit-apid/jit-apid
+start_apid() {
+    [ -d "$T/certs" ] || sh "$top_srcdir/tests/api/mkcerts.sh" "$T/certs"
+    mkdir -p "$T/apid"
+    printf 'web01.test host-token-web01-xxxxxxxx\nweb02.test host-token-web02-xxxxxxxx\n' > "$T/apid/hosts"
+    cat > "$T/apid/people" <<PEOPLE
+alice@EXAMPLE.COM requester alice-token-xxxxxxxxxx
+bob@EXAMPLE.COM requester bob-token-xxxxxxxxxxxx
+carol@EXAMPLE.COM requester carol-token-xxxxxxxxxx
+dave@EXAMPLE.COM requester dave-token-xxxxxxxxxxx
+boss@EXAMPLE.COM approver boss-token-xxxxxxxxxxx
+PEOPLE
+    chmod 600 "$T/apid/hosts" "$T/apid/people" "$T/certs/server.key"
+    cat > "$T/apid/policies.json" <<'POLICIES'
+{"host_groups": {"web": ["web01.test", "web02.test"]},
+ "policies": [
+  {"name": "db-admin-web", "credential": "db-admin", "host_groups": ["web"],
+   "max_duration": 3600, "groups": ["users", "video"], "on_logout": "keep",
+   "username_template": "{user}", "approval": "auto"},
+  {"name": "root-web", "credential": "root-ish", "hosts": ["web01.test"],
+   "max_duration": 600, "groups": ["users"], "on_logout": "delete",
+   "username_template": "{user}-adm", "approval": "approver"}]}
+POLICIES
+    cat > "$T/apid/apid.conf" <<CONF
+listen = 127.0.0.1:0
+tls_cert = $T/certs/server.pem
+tls_key = $T/certs/server.key
+client_ca = $T/certs/ca.pem
+database = sqlite:$T/apid/apid.db
+host_tokens = $T/apid/hosts
+people = $T/apid/people
+policies = $T/apid/policies.json
+CONF
+    chmod 600 "$T/apid/apid.conf"
+    "$APID" -c "$T/apid/apid.conf" 2>"$T/apid/log" </dev/null &
+    TEST_PIDS="$TEST_PIDS $!"
+    APID_PID=$!
+    for _i in $(seq 1 100); do
+        grep -q 'serving on' "$T/apid/log" 2>/dev/null && break
+        sleep 0.05
+    done
+    APID_PORT=$(sed -n 's/^jit-apid: serving on 127.0.0.1://p' "$T/apid/log")
+    [ -n "$APID_PORT" ] || fail "jit-apid did not start: $(cat "$T/apid/log")"
+    APID_URL=https://127.0.0.1:$APID_PORT
+}
+
 # wait_uid PID UID: until process PID runs as UID (setpriv has switched
 # and exec'd), at most 10 s; a fixed pause is not enough under load.
 wait_uid() {

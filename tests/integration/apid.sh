@@ -1,0 +1,37 @@
+#!/bin/sh
+# jit-apid: its configuration checks, then every endpoint through
+# tests/api/apid-test.py (the one-grant rule under 50 concurrent
+# requests, bad input, authentication, host isolation, mTLS), and a clean
+# stop on SIGTERM.
+. "$top_srcdir/tests/integration/lib.sh"
+setup_env
+start_apid
+ok "jit-apid serving on port $APID_PORT"
+
+# Configuration errors are caught by --check, with the file and the key.
+out=$("$APID" -c "$T/apid/apid.conf" --check 2>&1)
+expect_eq "--check" "$out" "jit-apid: $T/apid/apid.conf: ok (2 policies, 2 hosts, 5 people)"
+cp "$T/apid/apid.conf" "$T/apid/bad.conf"
+echo 'max_body = lots' >> "$T/apid/bad.conf"
+rc=0; out=$("$APID" -c "$T/apid/bad.conf" --check 2>&1) || rc=$?
+expect_eq "bad key" "$rc:$out" "78:jit-apid: $T/apid/bad.conf:9: max_body: 1024..67108864 bytes"
+sed 's/"max_duration": 600/"max_duration": "600"/' "$T/apid/policies.json" > "$T/apid/bad.json"
+sed "s|^policies = .*|policies = $T/apid/bad.json|" "$T/apid/apid.conf" > "$T/apid/bad.conf"
+rc=0; out=$("$APID" -c "$T/apid/bad.conf" --check 2>&1) || rc=$?
+expect_eq "bad policy" "$rc:$out" "78:jit-apid: policies[1].max_duration: seconds, an integer"
+chmod 644 "$T/apid/people"
+rc=0; out=$("$APID" -c "$T/apid/apid.conf" --check 2>&1) || rc=$?
+expect_eq "people file readable by others" "$rc:$out" \
+    "78:jit-apid: $T/apid/people: must be a regular file of ours, mode 0600 or stricter"
+chmod 600 "$T/apid/people"
+ok "configuration errors name the file, line or key"
+
+/usr/bin/python3 "$top_srcdir/tests/api/apid-test.py" "$APID_URL" "$T/certs" "$T/apid/apid.db" \
+    || fail "API tests (log: $(tail -5 "$T/apid/log"))"
+
+t0=$(date +%s%N)
+kill -TERM "$APID_PID"
+wait "$APID_PID" || fail "jit-apid exit status $?"
+ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+grep -q 'jit-apid: stopping' "$T/apid/log" || fail "no stop: $(cat "$T/apid/log")"
+ok "SIGTERM: stopped cleanly in $ms ms"
