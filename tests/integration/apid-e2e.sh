@@ -1,0 +1,101 @@
+#!/bin/sh
+# pam_jit and jitctl daemon against jit-apid (not the fault-injecting test
+# server): a grant requested by a person resolves on the host within a
+# long-poll round, the login works, a grant waiting for approval does not
+# resolve until approved, a revocation at jit-apid ends the account within
+# a round plus the reap, and the host's events reach jit-apid's record of
+# the grant.
+. "$top_srcdir/tests/integration/lib.sh"
+require_ns
+setup_env
+setup_pam
+start_apid
+# The host talks to jit-apid now, as web01.test with its token.
+sed -i "s|^api_url = .*|api_url = $APID_URL/|" "$CONF"
+printf 'host-token-web01-xxxxxxxx\n' > "$T/token"
+resolves() { in_ns getent passwd "$1" >/dev/null; }
+gone() { ! resolves "$1"; }
+wait_for() {
+    _lim=$1
+    shift
+    _t0=$(date +%s%N)
+    while ! "$@"; do
+        [ $(( ($(date +%s%N) - _t0) / 1000000 )) -lt $((_lim * 1000)) ] || return 1
+        sleep 0.05
+    done
+    echo $(( ($(date +%s%N) - _t0) / 1000000 ))
+}
+api() { # METHOD PATH TOKEN [BODY]: prints the body; status in $T/api.status
+    /usr/bin/python3 - "$APID_URL" "$T/certs/ca.pem" "$@" > "$T/api.out" <<'PY'
+import json, ssl, sys, urllib.request, urllib.error
+url, ca, method, path, token = sys.argv[1:6]
+body = sys.argv[6].encode() if len(sys.argv) > 6 else None
+req = urllib.request.Request(url + path, data=body, method=method,
+                             headers={"Authorization": "Bearer " + token})
+try:
+    r = urllib.request.urlopen(req, context=ssl.create_default_context(cafile=ca))
+    print(r.status); print(r.read().decode())
+except urllib.error.HTTPError as e:
+    print(e.code); print(e.read().decode())
+PY
+    sed -n 1p "$T/api.out" > "$T/api.status"
+    sed -n '2,$p' "$T/api.out"
+}
+field() { /usr/bin/python3 -c 'import json, sys; print(json.load(sys.stdin)[sys.argv[1]])' "$1"; }
+
+"$JITCTL" -c "$CONF" daemon 2>"$T/daemon.err" &
+D=$!
+TEST_PIDS="$TEST_PIDS $D"
+sleep 0.5
+kill -0 $D || fail "daemon: $(cat "$T/daemon.err")"
+
+# A person asks; the policy approves at once; the host has it.
+g=$(api POST /v1/grants alice-token-xxxxxxxxxx \
+    '{"credential": "db-admin", "host_group": "web", "duration": 1800, "reason": "INC-7 replica lag", "ssh_keys": ["ssh-ed25519 AAAAC3Nza alice@laptop"]}' | field id)
+expect_eq "request" "$(cat "$T/api.status")" 201
+ms=$(wait_for 5 resolves alice) || fail "alice never resolved: $(cat "$T/daemon.err")"
+[ "$ms" -le 2500 ] || fail "alice took $ms ms"
+ok "alice's grant $g resolves on the host after $ms ms"
+pam_op alice acct_mgmt open_session || fail "alice's login: $(cat "$T/pam.out")"
+audit_has "event=\"login\" result=\"allow\" reason=\"grant\" user=\"alice\" requester=\"alice@EXAMPLE.COM\" credential=\"db-admin\" grant=\"$g\""
+keys=$("$JITCTL" -c "$CONF" authorized-keys alice)
+expect_eq "authorized keys" "$keys" "ssh-ed25519 AAAAC3Nza alice@laptop"
+ok "alice logs in against jit-apid's live check; sshd gets her key"
+
+# Waiting for approval: not on the host; approved: on it.
+p=$(api POST /v1/grants alice-token-xxxxxxxxxx \
+    '{"credential": "root-ish", "host": "web01.test", "duration": 300, "reason": "need root"}' | field id)
+sleep 1.5
+if resolves alice-adm; then fail "a pending grant resolved"; fi
+pam_op alice-adm acct_mgmt && fail "a pending grant logged in"
+api POST "/v1/grants/$p/approve" boss-token-xxxxxxxxxxx >/dev/null
+expect_eq "approve" "$(cat "$T/api.status")" 200
+ms=$(wait_for 5 resolves alice-adm) || fail "alice-adm never resolved"
+ok "a grant waiting for approval stays off the host; approved, it resolves after $ms ms"
+
+# Revocation at jit-apid: the account ends within a round plus the reap.
+uid=$(in_ns id -u alice)
+setpriv --reuid="$uid" --regid="$uid" --clear-groups sleep 300 &
+P=$!
+TEST_PIDS="$TEST_PIDS $P"
+wait_uid "$P" "$uid"
+api POST "/v1/grants/$g/revoke" alice-token-xxxxxxxxxx '{"reason": "done"}' >/dev/null
+expect_eq "revoke" "$(cat "$T/api.status")" 200
+dead() { ! kill -0 "$P" 2>/dev/null || [ "$(ps -o stat= -p "$P" | cut -c1)" = Z ]; }
+ended() { gone alice && dead; }
+ms=$(wait_for 10 ended) || fail "alice not ended: $(cat "$T/daemon.err")"
+wait "$P" 2>/dev/null || true
+[ "$ms" -le 2500 ] || fail "revocation took $ms ms (bound 2.5 s)"
+ok "revoked at jit-apid: alice's process and account gone after $ms ms (bound 2.5 s)"
+
+# The host's events reach jit-apid, on the grant's record.
+evs() { api GET "/v1/grants/$g" alice-token-xxxxxxxxxx | /usr/bin/python3 -c '
+import json, sys; print(" ".join(sorted(e["type"] for e in json.load(sys.stdin)["events"])))'; }
+has_deleted() { evs | grep -q account.deleted; }
+wait_for 40 has_deleted >/dev/null || fail "events at jit-apid: $(evs)"
+for t in account.created session.opened account.deleted; do
+    case " $(evs) " in *" $t "*) ;; *) fail "no $t at jit-apid: $(evs)" ;; esac
+done
+ok "jit-apid's record of the grant holds the host's events: $(evs)"
+
+kill -TERM $D; wait $D || fail "daemon exit status"
