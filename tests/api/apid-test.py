@@ -4,7 +4,7 @@ concurrent requests, bad input refused with 4xx and nothing stored,
 authentication and host isolation.  Prints "ok - ..." lines; exits 1 on
 the first failure.
 
-  apid-test.py URL CERTDIR DBFILE
+  apid-test.py URL CERTDIR DBFILE [OPENAPI.yaml]
 """
 import concurrent.futures
 import json
@@ -16,6 +16,7 @@ import urllib.error
 import urllib.request
 
 URL, CERTS, DB = sys.argv[1:4]
+SPEC = sys.argv[4] if len(sys.argv) > 4 else None
 CTX = ssl.create_default_context(cafile=CERTS + "/ca.pem")
 HOST1 = "Bearer host-token-web01-xxxxxxxx"
 HOST2 = "Bearer host-token-web02-xxxxxxxx"
@@ -308,3 +309,34 @@ expect("web01's certificate for web01", st, 200)
 st, doc, _ = call("GET", "/v1/hosts/web02.test/grants/alice", ctx=cctx)
 expect("web01's certificate for web02", st, 401)
 ok("a client certificate naming the host authenticates it, for itself only")
+
+# --- the answers have the spec's shape ---
+if SPEC:
+    import yaml
+    schemas = yaml.safe_load(open(SPEC))["components"]["schemas"]
+
+    def conforms(what, obj, name):
+        sch = schemas[name]
+        missing = set(sch["required"]) - set(obj)
+        extra = set(obj) - set(sch["properties"])
+        if missing or extra:
+            fail("%s vs %s: missing %s, not in the spec %s" %
+                 (what, name, sorted(missing), sorted(extra)))
+        for k, v in sch["properties"].items():
+            if k in obj and "enum" in v and obj[k] not in v["enum"]:
+                fail("%s.%s: %r not in %r" % (what, k, obj[k], v["enum"]))
+
+    st, doc, _ = call("GET", "/v1/grants", BOSS)
+    for x in doc["grants"]:
+        conforms("people grant", x, "PeopleGrant")
+    st, doc, _ = call("GET", "/v1/hosts/web01.test/grants", HOST1)
+    for x in doc["grants"]:
+        conforms("host grant", x, "Grant")
+    st, doc, _ = call("GET", "/v1/grants/%s" % g["id"], BOSS)
+    for x in doc["events"]:
+        conforms("event", {k: v for k, v in x.items() if k != "received"},
+                 "Event")
+    st, doc, _ = call("POST", "/v1/grants", BOB, {"credential": 1})
+    conforms("error", doc, "Error")
+    ok("grants, host grants, events and errors have the spec's fields and"
+       " enum values")

@@ -27,6 +27,7 @@ chmod 600 "$T/apid/people"
 ok "configuration errors name the file, line or key"
 
 /usr/bin/python3 "$top_srcdir/tests/api/apid-test.py" "$APID_URL" "$T/certs" "$T/apid/apid.db" \
+    "$top_srcdir/contrib/openapi.yaml" \
     || fail "API tests (log: $(tail -5 "$T/apid/log"))"
 
 t0=$(date +%s%N)
