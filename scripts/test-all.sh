@@ -56,7 +56,8 @@ stage "make install / uninstall into a DESTDIR"
 rc=0
 D=$OUT/destdir
 (cd "$OUT/werror" && make -s install DESTDIR="$D" >/dev/null) || rc=1
-for f in usr/local/sbin/jitctl usr/local/share/man/man5/jit.conf.5 \
+for f in usr/local/sbin/jitctl usr/local/sbin/jit-apid usr/local/share/man/man5/jit.conf.5 \
+         usr/local/share/man/man8/jit-apid.8 \
          usr/local/share/man/man8/jitctl.8 usr/local/share/man/man8/nss_jit.8 \
          usr/local/share/man/man8/pam_jit.8 usr/local/lib/security/pam_jit.so; do
     [ -f "$D/$f" ] || { echo "not installed: /$f"; rc=1; }
@@ -76,7 +77,7 @@ exports=$(nm -D --defined-only "$D/usr/local/lib/security/pam_jit.so" | awk '{pr
 (cd "$OUT/werror" && make -s uninstall DESTDIR="$D" >/dev/null) || rc=1
 left=$(find "$D" -type f -o -type l)
 [ -z "$left" ] || { echo "left after uninstall: $left"; rc=1; }
-echo "installed: jitctl, 4 man pages, $nss, pam_jit.so (exports: $exports); uninstall leaves no file"
+echo "installed: jitctl, jit-apid, 5 man pages, $nss, pam_jit.so (exports: $exports); uninstall leaves no file"
 result "install" $rc
 
 SAN="-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer"
