@@ -1,0 +1,541 @@
+/*
+ * jit: the people's client of jit-apid (jit(1)).
+ *
+ *   jit [options] request --credential C (--host H | --host-group G)
+ *                         --duration D --reason TEXT [--username U]
+ *                         [--policy P] [--group G]... [--ssh-key-file F]
+ *   jit [options] grants [--status S] [--credential C] [--json]
+ *   jit [options] show ID [--json]
+ *   jit [options] approve|deny|revoke ID [--reason TEXT]
+ *   jit [options] enable ID --duration D --reason TEXT [--policy P]
+ *   jit [options] log [--grant ID] [--json]
+ *
+ * options: --url URL --ca-file FILE --token-file FILE, else JIT_URL,
+ * JIT_CA_FILE, JIT_TOKEN_FILE from the environment.  An ordinary user's
+ * tool: the token file must be the user's own and not readable by others.
+ */
+#include "config.h"
+
+#include <curl/curl.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+
+#define BODY_MAX (8u << 20)
+
+struct opts {
+    const char *url, *ca, *token_file;
+    const char *credential, *host, *host_group, *duration, *reason;
+    const char *username, *policy, *status, *grant, *key_file;
+    const char *groups[64];
+    size_t n_groups;
+    int json;
+};
+
+struct buf {
+    char *p;
+    size_t n;
+};
+
+static size_t
+collect(char *data, size_t size, size_t nmemb, void *userp)
+{
+    struct buf *b = userp;
+    size_t len = size * nmemb;
+    char *np;
+
+    if (b->n + len > BODY_MAX || (np = realloc(b->p, b->n + len + 1)) == NULL)
+        return 0;
+    b->p = np;
+    memcpy(b->p + b->n, data, len);
+    b->n += len;
+    b->p[b->n] = '\0';
+    return len;
+}
+
+static void
+usage(void)
+{
+    fputs("usage: jit [--url URL] [--ca-file FILE] [--token-file FILE]"
+          " COMMAND ...\n"
+          "  request --credential C (--host H | --host-group G) --duration D"
+          " --reason TEXT\n"
+          "          [--username U] [--policy P] [--group G]..."
+          " [--ssh-key-file F]\n"
+          "  grants [--status S] [--credential C] [--json]\n"
+          "  show ID [--json]\n"
+          "  approve|deny|revoke ID [--reason TEXT]\n"
+          "  enable ID --duration D --reason TEXT [--policy P]\n"
+          "  log [--grant ID] [--json]\n"
+          "D: seconds, or a number with s, m, h or d (30m, 2h).\n",
+          stderr);
+}
+
+/* The token, from a file that is the caller's and private. */
+static char *
+read_token(const char *path)
+{
+    char buf[512];
+    struct stat st;
+    ssize_t n;
+    int fd;
+
+    fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);
+    if (fd < 0) {
+        fprintf(stderr, "jit: %s: %s\n", path, strerror(errno));
+        return NULL;
+    }
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_uid != getuid()
+        || (st.st_mode & 077) != 0) {
+        fprintf(stderr, "jit: %s: must be your own file, mode 0600\n", path);
+        close(fd);
+        return NULL;
+    }
+    n = read(fd, buf, sizeof(buf) - 1);
+    close(fd);
+    if (n <= 0) {
+        fprintf(stderr, "jit: %s: empty\n", path);
+        return NULL;
+    }
+    buf[n] = '\0';
+    buf[strcspn(buf, "\r\n")] = '\0';
+    {
+        char *t = strdup(buf);
+
+        explicit_bzero(buf, sizeof(buf));
+        return t;
+    }
+}
+
+/* One call; the JSON answer in *out (NULL if none); the HTTP status, or
+ * -1 if there was no answer. */
+static long
+call(const struct opts *o, const char *method, const char *path,
+     json_t *body, json_t **out)
+{
+    struct curl_slist *h = NULL;
+    struct buf b = { NULL, 0 };
+    char *token = NULL, *url = NULL, *text = NULL, *auth = NULL;
+    long status = -1;
+    CURL *c = NULL;
+    CURLcode rc;
+
+    *out = NULL;
+    if ((token = read_token(o->token_file)) == NULL)
+        goto done;
+    if (asprintf(&url, "%s%s", o->url, path) < 0
+        || asprintf(&auth, "Authorization: Bearer %s", token) < 0
+        || (c = curl_easy_init()) == NULL) {
+        fprintf(stderr, "jit: out of memory\n");
+        goto done;
+    }
+    h = curl_slist_append(h, auth);
+    h = curl_slist_append(h, "Content-Type: application/json");
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "https");
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT, 30L);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
+    if (o->ca != NULL)
+        curl_easy_setopt(c, CURLOPT_CAINFO, o->ca);
+    if (body != NULL) {
+        text = json_dumps(body, JSON_COMPACT);
+        curl_easy_setopt(c, CURLOPT_POSTFIELDS, text ? text : "{}");
+    }
+    if ((rc = curl_easy_perform(c)) != CURLE_OK) {
+        fprintf(stderr, "jit: %s: %s\n", o->url, curl_easy_strerror(rc));
+        goto done;
+    }
+    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+    if (b.p != NULL)
+        *out = json_loads(b.p, 0, NULL);
+    if (status >= 400) {
+        const char *msg = json_string_value(json_object_get(*out, "message"));
+
+        fprintf(stderr, "jit: %ld: %s\n", status, msg ? msg : "failed");
+    }
+
+done:
+    if (token != NULL) {
+        explicit_bzero(token, strlen(token));
+        free(token);
+    }
+    if (auth != NULL) {
+        explicit_bzero(auth, strlen(auth));
+        free(auth);
+    }
+    curl_slist_free_all(h);
+    curl_easy_cleanup(c);
+    free(url);
+    free(text);
+    free(b.p);
+    return status;
+}
+
+/* "90", "30m", "2h", "1d" in seconds; -1 if not one of those. */
+static long long
+duration(const char *s)
+{
+    char *end;
+    long long v;
+
+    if (s == NULL || *s < '0' || *s > '9')
+        return -1;
+    errno = 0;
+    v = strtoll(s, &end, 10);
+    if (errno != 0 || v <= 0 || v > 31536000)
+        return -1;
+    if (*end == '\0' || strcmp(end, "s") == 0)
+        return v;
+    if (strcmp(end, "m") == 0)
+        return v * 60;
+    if (strcmp(end, "h") == 0)
+        return v * 3600;
+    if (strcmp(end, "d") == 0)
+        return v * 86400;
+    return -1;
+}
+
+static const char *
+str(json_t *o, const char *k)
+{
+    const char *v = json_string_value(json_object_get(o, k));
+
+    return v ? v : "-";
+}
+
+static void
+print_grant(json_t *g)
+{
+    json_t *x;
+    size_t i;
+
+    printf("grant:       %s\n", str(g, "id"));
+    printf("status:      %s\n", str(g, "status"));
+    printf("requester:   %s\n", str(g, "requester"));
+    printf("credential:  %s (policy %s)\n", str(g, "credential"),
+           str(g, "policy"));
+    printf("account:     %s on", str(g, "username"));
+    json_array_foreach(json_object_get(g, "hosts"), i, x)
+        printf(" %s", json_string_value(x));
+    printf("\ngroups:     ");
+    json_array_foreach(json_object_get(g, "groups"), i, x)
+        printf(" %s", json_string_value(x));
+    printf("\nfrom:        %s\n", str(g, "not_before"));
+    printf("until:       %s\n", str(g, "expires_at"));
+    printf("reason:      %s\n", str(g, "reason"));
+    if (json_object_get(g, "decided_by"))
+        printf("decided by:  %s\n", str(g, "decided_by"));
+    if (json_object_get(g, "previous"))
+        printf("re-enables:  %s\n", str(g, "previous"));
+    json_array_foreach(json_object_get(g, "events"), i, x)
+        printf("event:       %s %s %s %s\n", str(x, "time"), str(x, "host"),
+               str(x, "type"), str(x, "username"));
+}
+
+static void
+print_json(json_t *o)
+{
+    char *t = json_dumps(o, JSON_INDENT(2) | JSON_SORT_KEYS);
+
+    if (t != NULL)
+        puts(t);
+    free(t);
+}
+
+static int
+cmd_request(const struct opts *o, const char *prev)
+{
+    long long d = duration(o->duration);
+    json_t *in, *out = NULL, *groups;
+    char path[256];
+    long st;
+
+    if (d < 0 || o->reason == NULL
+        || (prev == NULL
+            && (o->credential == NULL
+                || (o->host == NULL) == (o->host_group == NULL)))) {
+        usage();
+        return 64;
+    }
+    in = json_pack("{s:I, s:s}", "duration", (json_int_t) d, "reason",
+                   o->reason);
+    if (in == NULL)
+        return 70;
+    if (o->credential && !prev)
+        json_object_set_new(in, "credential", json_string(o->credential));
+    if (o->host && !prev)
+        json_object_set_new(in, "host", json_string(o->host));
+    if (o->host_group && !prev)
+        json_object_set_new(in, "host_group", json_string(o->host_group));
+    if (o->username)
+        json_object_set_new(in, "username", json_string(o->username));
+    if (o->policy)
+        json_object_set_new(in, "policy", json_string(o->policy));
+    if (o->n_groups > 0) {
+        groups = json_array();
+        for (size_t i = 0; i < o->n_groups; i++)
+            json_array_append_new(groups, json_string(o->groups[i]));
+        json_object_set_new(in, "groups", groups);
+    }
+    if (o->key_file != NULL) {
+        char line[8192];
+        json_t *keys = json_array();
+        FILE *f = fopen(o->key_file, "re");
+
+        if (f == NULL) {
+            fprintf(stderr, "jit: %s: %s\n", o->key_file, strerror(errno));
+            json_decref(keys);
+            json_decref(in);
+            return 66;
+        }
+        while (fgets(line, sizeof(line), f) != NULL) {
+            line[strcspn(line, "\r\n")] = '\0';
+            if (line[0] != '\0' && line[0] != '#')
+                json_array_append_new(keys, json_string(line));
+        }
+        fclose(f);
+        json_object_set_new(in, "ssh_keys", keys);
+    }
+    if (prev != NULL)
+        snprintf(path, sizeof(path), "/v1/grants/%s/enable", prev);
+    else
+        snprintf(path, sizeof(path), "/v1/grants");
+    st = call(o, "POST", path, in, &out);
+    json_decref(in);
+    if (st == 201) {
+        if (o->json)
+            print_json(out);
+        else
+            print_grant(out);
+    }
+    json_decref(out);
+    return st == 201 ? 0 : 1;
+}
+
+static int
+cmd_action(const struct opts *o, const char *action, const char *id)
+{
+    json_t *in = json_object(), *out = NULL;
+    char path[256];
+    long st;
+
+    if (o->reason)
+        json_object_set_new(in, "reason", json_string(o->reason));
+    snprintf(path, sizeof(path), "/v1/grants/%s/%s", id, action);
+    st = call(o, "POST", path, in, &out);
+    json_decref(in);
+    if (st == 200) {
+        if (o->json)
+            print_json(out);
+        else
+            printf("%s: %s\n", id, str(out, "status"));
+    }
+    json_decref(out);
+    return st == 200 ? 0 : 1;
+}
+
+/* Query-string safe: ids, names and statuses only. */
+static int
+query_safe(const char *s)
+{
+    for (; s && *s; s++)
+        if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z')
+              || (*s >= '0' && *s <= '9') || strchr("-_.@", *s)))
+            return 0;
+    return 1;
+}
+
+static int
+cmd_grants(const struct opts *o)
+{
+    char path[512];
+    json_t *out = NULL, *g;
+    size_t i;
+    long st;
+
+    if (!query_safe(o->status) || !query_safe(o->credential)) {
+        fprintf(stderr, "jit: --status and --credential: names only\n");
+        return 64;
+    }
+    snprintf(path, sizeof(path), "/v1/grants?%s%s%s%s",
+             o->status ? "status=" : "", o->status ? o->status : "",
+             o->credential ? "&credential=" : "",
+             o->credential ? o->credential : "");
+    st = call(o, "GET", path, NULL, &out);
+    if (st == 200 && o->json)
+        print_json(out);
+    else if (st == 200) {
+        printf("%-26s %-9s %-22s %-12s %-12s %s\n", "GRANT", "STATUS",
+               "REQUESTER", "CREDENTIAL", "ACCOUNT", "UNTIL");
+        json_array_foreach(json_object_get(out, "grants"), i, g)
+            printf("%-26s %-9s %-22s %-12s %-12s %s\n", str(g, "id"),
+                   str(g, "status"), str(g, "requester"),
+                   str(g, "credential"), str(g, "username"),
+                   str(g, "expires_at"));
+    }
+    json_decref(out);
+    return st == 200 ? 0 : 1;
+}
+
+static int
+cmd_show(const struct opts *o, const char *id)
+{
+    char path[256];
+    json_t *out = NULL;
+    long st;
+
+    if (!query_safe(id)) {
+        fprintf(stderr, "jit: %s: not a grant id\n", id);
+        return 64;
+    }
+    snprintf(path, sizeof(path), "/v1/grants/%s", id);
+    st = call(o, "GET", path, NULL, &out);
+    if (st == 200) {
+        if (o->json)
+            print_json(out);
+        else
+            print_grant(out);
+    }
+    json_decref(out);
+    return st == 200 ? 0 : 1;
+}
+
+static int
+cmd_log(const struct opts *o)
+{
+    char path[256];
+    json_t *out = NULL, *op, *e;
+    size_t i, k;
+    long st;
+
+    if (!query_safe(o->grant)) {
+        fprintf(stderr, "jit: --grant: not a grant id\n");
+        return 64;
+    }
+    snprintf(path, sizeof(path), "/v1/operations%s%s",
+             o->grant ? "?grant=" : "", o->grant ? o->grant : "");
+    st = call(o, "GET", path, NULL, &out);
+    if (st == 200 && o->json)
+        print_json(out);
+    else if (st == 200) {
+        json_array_foreach(json_object_get(out, "operations"), i, op)
+        {
+            printf("%s %-8s %-26s by %s%s%s\n", str(op, "time"),
+                   str(op, "action"), str(op, "grant"), str(op, "actor"),
+                   json_object_get(op, "detail") ? ": " : "",
+                   json_object_get(op, "detail") ? str(op, "detail") : "");
+            if (strcmp(str(op, "action"), "request") != 0
+                && strcmp(str(op, "action"), "enable") != 0)
+                continue;
+            json_array_foreach(json_object_get(op, "host_events"), k, e)
+                printf("    %s %s %s %s\n", str(e, "time"), str(e, "host"),
+                       str(e, "type"), str(e, "username"));
+        }
+    }
+    json_decref(out);
+    return st == 200 ? 0 : 1;
+}
+
+int
+main(int argc, char **argv)
+{
+    struct opts o;
+    const char *cmd = NULL, *id = NULL;
+    int ret;
+
+    memset(&o, 0, sizeof(o));
+    o.url = getenv("JIT_URL");
+    o.ca = getenv("JIT_CA_FILE");
+    o.token_file = getenv("JIT_TOKEN_FILE");
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        const char **slot = NULL;
+
+        if (strcmp(a, "--json") == 0) {
+            o.json = 1;
+            continue;
+        }
+        if (strcmp(a, "--url") == 0) slot = &o.url;
+        else if (strcmp(a, "--ca-file") == 0) slot = &o.ca;
+        else if (strcmp(a, "--token-file") == 0) slot = &o.token_file;
+        else if (strcmp(a, "--credential") == 0) slot = &o.credential;
+        else if (strcmp(a, "--host") == 0) slot = &o.host;
+        else if (strcmp(a, "--host-group") == 0) slot = &o.host_group;
+        else if (strcmp(a, "--duration") == 0) slot = &o.duration;
+        else if (strcmp(a, "--reason") == 0) slot = &o.reason;
+        else if (strcmp(a, "--username") == 0) slot = &o.username;
+        else if (strcmp(a, "--policy") == 0) slot = &o.policy;
+        else if (strcmp(a, "--status") == 0) slot = &o.status;
+        else if (strcmp(a, "--grant") == 0) slot = &o.grant;
+        else if (strcmp(a, "--ssh-key-file") == 0) slot = &o.key_file;
+        else if (strcmp(a, "--group") == 0) {
+            if (i + 1 >= argc || o.n_groups == 64) {
+                usage();
+                return 64;
+            }
+            o.groups[o.n_groups++] = argv[++i];
+            continue;
+        } else if (a[0] == '-') {
+            usage();
+            return 64;
+        } else if (cmd == NULL) {
+            cmd = a;
+            continue;
+        } else if (id == NULL) {
+            id = a;
+            continue;
+        } else {
+            usage();
+            return 64;
+        }
+        if (i + 1 >= argc) {
+            usage();
+            return 64;
+        }
+        *slot = argv[++i];
+    }
+    if (cmd == NULL || o.url == NULL || o.token_file == NULL) {
+        if (cmd != NULL)
+            fputs("jit: --url and --token-file (or JIT_URL and"
+                  " JIT_TOKEN_FILE) are needed\n", stderr);
+        usage();
+        return 64;
+    }
+    if (strncmp(o.url, "https://", 8) != 0) {
+        fputs("jit: --url: https only\n", stderr);
+        return 64;
+    }
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0)
+        return 70;
+    if (strcmp(cmd, "request") == 0 && id == NULL)
+        ret = cmd_request(&o, NULL);
+    else if (strcmp(cmd, "enable") == 0 && id != NULL && query_safe(id))
+        ret = cmd_request(&o, id);
+    else if ((strcmp(cmd, "approve") == 0 || strcmp(cmd, "deny") == 0
+              || strcmp(cmd, "revoke") == 0)
+             && id != NULL && query_safe(id))
+        ret = cmd_action(&o, cmd, id);
+    else if (strcmp(cmd, "grants") == 0 && id == NULL)
+        ret = cmd_grants(&o);
+    else if (strcmp(cmd, "show") == 0 && id != NULL)
+        ret = cmd_show(&o, id);
+    else if (strcmp(cmd, "log") == 0 && id == NULL)
+        ret = cmd_log(&o);
+    else {
+        usage();
+        ret = 64;
+    }
+    curl_global_cleanup();
+    return ret;
+}
