@@ -1,11 +1,12 @@
 #!/bin/sh
-# The main job, end to end: build pam-jit and install it into a private
-# prefix; start a JIT API (the suite's loopback test server, standing in
-# for the central one until contrib/jit-apid exists) holding a grant for
-# alice with her SSH key; sync; start a real sshd with pam_jit and
-# libnss_jit in a private mount namespace; log in as alice, look around,
-# log out; see the account and its home disappear, the audit trail, and a
-# login without a grant refused.
+# The main job, end to end, as a guided tour: build pam-jit and install it
+# into a private prefix; start jit-apid (the reference JIT API) on
+# loopback; start a host: jitctl daemon and a real sshd with pam_jit and
+# libnss_jit in a private mount namespace; alice asks for a grant with a
+# reason (jit request); she SSHes in as the granted identity; getent, id,
+# the audit lines and jitctl list; the grant is revoked (jit revoke) and
+# her session ends and the account goes; the operations log with the
+# host's events; bob, without a grant, is refused.
 #
 # Everything lives under $DEMO (default /tmp/pam-jit-demo) and in private
 # mount namespaces; this machine's /etc and /home are never changed.
@@ -22,6 +23,7 @@ PIDS=
 cleanup() {
     for p in $PIDS; do kill "$p" 2>/dev/null || true; done
     [ ! -s "$DEMO/sshd.pid" ] || kill "$(cat "$DEMO/sshd.pid")" 2>/dev/null || true
+    [ ! -s "$DEMO/daemon.pid" ] || kill "$(cat "$DEMO/daemon.pid")" 2>/dev/null || true
 }
 trap cleanup EXIT
 
@@ -41,19 +43,41 @@ PAMMOD=$PREFIX/lib/security/pam_jit.so
 JITCTL=$PREFIX/sbin/jitctl
 ls -l "$NSSDIR/libnss_jit.so.2" "$PAMMOD" "$JITCTL" | sed 's/^/   /'
 
-step "Starting the JIT API on 127.0.0.1 (TLS with a demo CA, bearer token)"
+step "Starting jit-apid, the reference JIT API, on 127.0.0.1"
 sh tests/api/mkcerts.sh "$DEMO/certs" >/dev/null 2>&1
-mkdir -p "$DEMO/api/grants" "$DEMO/api/faults"
-printf 'demo-host-token\n' > "$DEMO/token"
-chmod 600 "$DEMO/token"
-/usr/bin/python3 tests/api/jit-test-api.py --dir "$DEMO/api" --cert "$DEMO/certs/server.pem" \
-    --key "$DEMO/certs/server.key" --token demo-host-token >/dev/null 2>"$DEMO/api.log" </dev/null &
+chmod 600 "$DEMO/certs/server.key"
+mkdir -p "$DEMO/apid"
+printf 'web01.example.com demo-host-token-0123456789\n' > "$DEMO/apid/host-tokens"
+printf 'alice@EXAMPLE.COM requester alice-token-0123456789\nboss@EXAMPLE.COM approver boss-token-0123456789\n' \
+    > "$DEMO/apid/people"
+cat > "$DEMO/apid/policies.json" <<'POL'
+{"policies": [
+  {"name": "db-admin-web01", "credential": "db-admin",
+   "hosts": ["web01.example.com"], "max_duration": 3600,
+   "groups": ["users", "video"], "on_logout": "keep",
+   "username_template": "{user}", "approval": "auto"}]}
+POL
+cat > "$DEMO/apid/jit-apid.conf" <<CONF
+listen = 127.0.0.1:0
+tls_cert = $DEMO/certs/server.pem
+tls_key = $DEMO/certs/server.key
+database = sqlite:$DEMO/apid/apid.db
+host_tokens = $DEMO/apid/host-tokens
+people = $DEMO/apid/people
+policies = $DEMO/apid/policies.json
+CONF
+chmod 600 "$DEMO/apid/host-tokens" "$DEMO/apid/people" "$DEMO/apid/jit-apid.conf"
+"$PREFIX/sbin/jit-apid" -c "$DEMO/apid/jit-apid.conf" 2>"$DEMO/apid.log" </dev/null &
 PIDS="$PIDS $!"
-for i in $(seq 1 100); do [ -s "$DEMO/api/port" ] && break; sleep 0.05; done
-PORT=$(cat "$DEMO/api/port")
-say "https://127.0.0.1:$PORT/ (pid $!)"
+for i in $(seq 1 100); do grep -q 'serving on' "$DEMO/apid.log" && break; sleep 0.05; done
+PORT=$(sed -n 's/^jit-apid: serving on 127.0.0.1://p' "$DEMO/apid.log")
+[ -n "$PORT" ] || { cat "$DEMO/apid.log"; exit 1; }
+say "https://127.0.0.1:$PORT/ (pid $!); policy: db-admin on web01.example.com,"
+say "approved at once, at most 1 h, groups users and video"
 
-step "Writing $PREFIX/etc/jit/jit.conf"
+step "Writing the host's $PREFIX/etc/jit/jit.conf (this host is web01.example.com)"
+printf 'demo-host-token-0123456789\n' > "$DEMO/token"
+chmod 600 "$DEMO/token"
 mkdir -p "$PREFIX/etc/jit" "$DEMO/skel"
 echo 'echo "Welcome, $(id -un). This account ends with its grant."' > "$DEMO/skel/.profile"
 cat > "$PREFIX/etc/jit/jit.conf" <<CONF
@@ -68,26 +92,7 @@ CONF
 chmod 600 "$PREFIX/etc/jit/jit.conf"
 sed 's/^/   /' "$PREFIX/etc/jit/jit.conf"
 
-step "The central side grants alice the credential db-admin for 10 minutes"
-ssh-keygen -q -t ed25519 -N '' -C alice@laptop -f "$DEMO/alice_key"
-/usr/bin/python3 - "$DEMO/api/grants/alice.json" "$(cat "$DEMO/alice_key.pub")" <<'PY'
-import datetime, json, sys
-now = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
-fmt = lambda t: t.strftime("%Y-%m-%dT%H:%M:%SZ")
-g = {"id": "g-7f3a", "credential": "db-admin", "requester": "alice@EXAMPLE.COM",
-     "username": "alice", "host": "web01.example.com", "groups": ["users", "video"],
-     "not_before": fmt(now), "expires_at": fmt(now + datetime.timedelta(minutes=10)),
-     "reason": "INC-4411 restart replica", "status": "active", "on_logout": "delete",
-     "ssh_keys": [sys.argv[2]]}
-open(sys.argv[1], "w").write(json.dumps(g, indent=1))
-PY
-sed 's/^/   /' "$DEMO/api/grants/alice.json"
-
-step "jitctl sync: the host learns its grants and reserves alice's account"
-"$JITCTL" sync 2>&1 | sed 's/^/   /'
-"$JITCTL" list | sed 's/^/   /'
-
-step "Starting sshd on 127.0.0.1 with pam_jit (private namespace)"
+step "Starting the host: jitctl daemon and sshd with pam_jit (private namespace)"
 ssh-keygen -q -t ed25519 -N '' -f "$DEMO/host_key"
 SPORT=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 mkdir -p "$DEMO/pam.d" "$DEMO/nsslib" "$DEMO/home"
@@ -146,12 +151,15 @@ mount -t tmpfs -o mode=755 tmpfs /run
 mkdir -m 755 /run/sshd /run/jit
 printf '#!/bin/sh\nexec $JITCTL authorized-keys "\$1"\n' > /run/jit/authorized-keys
 chmod 755 /run/jit/authorized-keys
+# The host's daemon: sync (long poll), expiry, revocation, events.
+$JITCTL daemon 2>$DEMO/daemon.log &
+echo \$! > $DEMO/daemon.pid
 exec /usr/sbin/sshd -D -e -f $DEMO/sshd_config
 RUN
 chmod 755 "$DEMO/run-sshd.sh"
 unshare -m --propagation private "$DEMO/run-sshd.sh" > "$DEMO/sshd.log" 2>&1 &
 for i in $(seq 1 100); do grep -q "Server listening" "$DEMO/sshd.log" 2>/dev/null && break; sleep 0.05; done
-say "sshd on 127.0.0.1:$SPORT, pid $(cat "$DEMO/sshd.pid")"
+say "sshd on 127.0.0.1:$SPORT, pid $(cat "$DEMO/sshd.pid"); jitctl daemon, pid $(cat "$DEMO/daemon.pid")"
 say "sshd_config: AuthorizedKeysCommand jitctl authorized-keys %u"
 say "pam.d/sshd:  account/session [success=ok ignore=ignore default=die] pam_jit.so"
 
@@ -161,30 +169,74 @@ sshc() {
     ssh -p "$SPORT" -i "$DEMO/alice_key" -o BatchMode=yes -o StrictHostKeyChecking=no \
         -o UserKnownHostsFile=/dev/null -o IdentitiesOnly=yes -o LogLevel=ERROR "$u@127.0.0.1" "$@"
 }
+# Commands as the host sees its users: in a namespace with its NSS setup.
+onhost() {
+    unshare -m --propagation private sh -c '
+        mount --bind "$1" /etc/nsswitch.conf
+        mount -t overlay overlay -o lowerdir="$2":"$3" "$3"
+        shift 3; exec "$@"' sh "$DEMO/nsswitch.conf" "$DEMO/nsslib" "$LIBDIR" "$@"
+}
+export JIT_URL="https://127.0.0.1:$PORT" JIT_CA_FILE="$DEMO/certs/ca.pem"
+printf 'alice-token-0123456789\n' > "$DEMO/alice.token"
+printf 'boss-token-0123456789\n' > "$DEMO/boss.token"
+chmod 600 "$DEMO/alice.token" "$DEMO/boss.token"
+JIT=$PREFIX/bin/jit
+
+step "alice asks for db-admin on web01 for 10 minutes, with a reason"
+ssh-keygen -q -t ed25519 -N '' -C alice@laptop -f "$DEMO/alice_key"
+say "\$ jit request --credential db-admin --host web01.example.com --duration 10m \\"
+say "      --reason 'INC-4411 restart replica' --ssh-key-file alice_key.pub"
+JIT_TOKEN_FILE="$DEMO/alice.token" "$JIT" request --credential db-admin \
+    --host web01.example.com --duration 10m --reason "INC-4411 restart replica" \
+    --ssh-key-file "$DEMO/alice_key.pub" > "$DEMO/grant.txt"
+sed 's/^/   /' "$DEMO/grant.txt"
+GRANT=$(sed -n 's/^grant: *//p' "$DEMO/grant.txt")
+
+step "Within a long-poll round the host knows her (no login yet)"
+for i in $(seq 1 40); do onhost getent passwd alice >/dev/null && break; sleep 0.05; done
+say "\$ getent passwd alice"
+onhost getent passwd alice | sed 's/^/   /'
+say "\$ jitctl list"
+"$JITCTL" list | sed 's/^/   /'
 
 step "alice logs in with her key and looks around"
-say "\$ ssh alice@127.0.0.1 'id; echo \$HOME; ls -ld \$HOME; getent passwd alice'"
-sshc alice 'id; echo "$HOME"; ls -ld "$HOME"; getent passwd alice' 2>&1 | sed 's/^/   /'
+say "\$ ssh alice@web01 'id; echo \$HOME; ls -ld \$HOME'"
+sshc alice 'id; echo "$HOME"; ls -ld "$HOME"' 2>&1 | sed 's/^/   /'
 
-step "After logout (on_logout: delete) the account and its home are gone"
-for i in $(seq 1 100); do [ -e "$DEMO/home/alice" ] || break; sleep 0.05; done
+step "She stays logged in (a session running 'sleep 600')"
+sshc alice 'echo "session started"; exec sleep 600' > "$DEMO/session.out" 2>&1 &
+SESSION=$!
+for i in $(seq 1 100); do grep -q started "$DEMO/session.out" && break; sleep 0.05; done
+say "ssh client pid $SESSION: $(cat "$DEMO/session.out")"
+"$JITCTL" list | sed 's/^/   /'
+
+step "The approver revokes the grant at the API"
+say "\$ jit revoke $GRANT --reason 'incident closed'"
+JIT_TOKEN_FILE="$DEMO/boss.token" "$JIT" revoke "$GRANT" --reason "incident closed" | sed 's/^/   /'
+t0=$(date +%s%N)
+for i in $(seq 1 100); do kill -0 "$SESSION" 2>/dev/null || break; sleep 0.05; done
+if kill -0 "$SESSION" 2>/dev/null; then say "the session is still running"
+else say "alice's ssh session ended $(( ($(date +%s%N) - t0) / 1000000 )) ms after the revocation"; fi
+say "\$ getent passwd alice"
+out=$(onhost getent passwd alice) || out="(not found: exit status 2)"
+say "$out"
+say "\$ jitctl list"
 "$JITCTL" list | sed 's/^/   /'
 ls -la "$DEMO/home" | sed 's/^/   /'
 
 step "bob has no grant: refused"
-cp "$DEMO/alice_key.pub" "$DEMO/bob.pub"
 if sshc bob true 2>&1 | sed 's/^/   /'; then :; fi
 
-step "The audit trail (syslog, facility authpriv)"
+step "The audit trail on the host (syslog, facility authpriv)"
 sed 's/^/   /' "$DEMO/syslog"
 
-step "Events waiting in the outbox for the API"
-/usr/bin/python3 - "$PREFIX/var/lib/jit/state.db" <<'PY'
-import sqlite3, sys
-for row in sqlite3.connect(sys.argv[1]).execute(
-        "SELECT datetime(time, 'unixepoch'), type, username, grant_id FROM events ORDER BY rowid"):
-    print("   %s  %-16s %-6s %s" % row)
-PY
+step "The operations log at the API, with the events the host reported"
+for i in $(seq 1 60); do
+    JIT_TOKEN_FILE="$DEMO/boss.token" "$JIT" log | grep -q account.deleted && break
+    sleep 0.5
+done
+say "\$ jit log"
+JIT_TOKEN_FILE="$DEMO/boss.token" "$JIT" log | sed 's/^/   /'
 
 step "Done; this machine's own /etc was never touched (private namespaces)"
 getent passwd alice >/dev/null || say "outside the namespace: alice: not found, as it should be"

@@ -658,7 +658,7 @@ events_for_grant_locked(struct apid_store *s, const char *grant,
     if (sqlite3_prepare_v2(s->db,
                            "SELECT id, host, type, time, grant_id, username,"
                            " requester, detail, received FROM events"
-                           " WHERE grant_id = ? ORDER BY time, id",
+                           " WHERE grant_id = ? ORDER BY time, rowid",
                            -1, &st, NULL) != SQLITE_OK)
         return db_fail(s, "events");
     sqlite3_bind_text(st, 1, grant, -1, SQLITE_STATIC);
