@@ -96,6 +96,24 @@ rc=$?
 set -e
 result "tsan-threads" $rc
 
+stage "ThreadSanitizer: jit-apid under the API test (50 concurrent requests, long polls)"
+set +e
+(cd "$OUT/werror" && clang -g -O1 -fsanitize=thread -pthread -I. -I"$SRC/lib" \
+    -include config.h -DSYSCONFDIR='"/etc"' \
+    "$SRC"/contrib/jit-apid/main.c "$SRC"/contrib/jit-apid/conf.c \
+    "$SRC"/contrib/jit-apid/http.c "$SRC"/contrib/jit-apid/auth.c \
+    "$SRC"/contrib/jit-apid/policy.c "$SRC"/contrib/jit-apid/store_sqlite.c \
+    "$SRC"/lib/validate.c "$SRC"/lib/timefmt.c "$SRC"/lib/nssdb_format.c \
+    $(pkg-config --cflags --libs libmicrohttpd gnutls jansson sqlite3) \
+    -o tsan-apid \
+    && APID=$OUT/werror/tsan-apid TSAN_OPTIONS="halt_on_error=1 exitcode=66" \
+       make -s check TESTS=tests/integration/apid.sh >tsan-apid.out 2>&1)
+rc=$?
+set -e
+cat "$OUT/werror/tests/integration/apid.sh.log" 2>/dev/null | tail -3
+[ $rc = 0 ] || { tail -30 "$OUT/werror/tsan-apid.out"; grep -A30 ThreadSanitizer "$OUT"/werror/tests/integration/*.log 2>/dev/null | head -60; }
+result "tsan-apid" $rc
+
 # The thread test is left to TSan: valgrind runs one thread at a time, and
 # 16 spinning readers starve the writer there.
 stage "valgrind: unit tests"

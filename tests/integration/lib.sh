@@ -181,7 +181,7 @@ PY
 # db-admin on the host group web (auto, 1 h, users and video, keep) and
 # root-ish on web01.test (approver, 10 min, users, delete, {user}-adm).
 # Sets APID_URL and APID_PORT; its log is $T/apid/log.
-APID=$top_builddir/contrib/jit-apid/jit-apid
+APID=${APID:-$top_builddir/contrib/jit-apid/jit-apid}
 start_apid() {
     [ -d "$T/certs" ] || sh "$top_srcdir/tests/api/mkcerts.sh" "$T/certs"
     mkdir -p "$T/apid"
