@@ -9,7 +9,7 @@ command -v setpriv >/dev/null || skip "needs setpriv"
 setup_env
 RUNS=${HOME_RACE_RUNS:-1000}
 HELPER=$top_builddir/tests/helpers/home-remove
-UID_=70123
+UID_=86123 # a uid no other test uses (lib.sh: setup_pam)
 mkdir -m 755 "$T/home" "$T/canary"
 mkdir -m 700 "$T/sig"; chown $UID_ "$T/sig"
 mkdir "$T/canary/sub"

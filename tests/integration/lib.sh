@@ -129,7 +129,22 @@ setup_pam() {
     chmod 755 "$T/home"
     echo 'export PS1="jit$ "' > "$T/skel/.profile"
     echo 'x' > "$T/skel/.config/app"
+    # Each test its own uid range: a teardown ends every process of its
+    # uid on the machine, so tests run in parallel must never share one.
+    case $(basename "$0") in
+        sshd-e2e.sh) UID_MIN=71000 ;;      apid-e2e.sh) UID_MIN=72000 ;;
+        archive.sh) UID_MIN=73000 ;;       crash.sh) UID_MIN=74000 ;;
+        daemon-apidown.sh) UID_MIN=75000 ;; daemon.sh) UID_MIN=76000 ;;
+        host-tools.sh) UID_MIN=77000 ;;    outbox.sh) UID_MIN=78000 ;;
+        pam-concurrency.sh) UID_MIN=79000 ;; pam-hostile-home.sh) UID_MIN=80000 ;;
+        pam-threads.sh) UID_MIN=81000 ;;   pam-valgrind.sh) UID_MIN=82000 ;;
+        reap-stuck.sh) UID_MIN=83000 ;;    reap-twice.sh) UID_MIN=84000 ;;
+        reap.sh) UID_MIN=85000 ;;
+        *) UID_MIN=70000 ;; # pam-login, jitctl-sync, api-spec: no process of theirs outlives a step
+    esac
     cat > "$CONF" <<CONF
+uid_min = $UID_MIN
+uid_max = $((UID_MIN + 999))
 api_url = https://127.0.0.1:$API_PORT/
 host = web01.test
 state_dir = $STATE

@@ -90,7 +90,7 @@ grant_json alice "ssh_keys=[\"$key\"]" > "$G/alice.json"
 out=$(sshc alice 'id; stat -c "%a %U %G" "$HOME"; echo "home=$HOME"; ls -A "$HOME" | tr "\n" " "') \
     || fail "alice could not log in: $(tail -20 "$T/sshd.log")"
 expect_eq "id in the session: the grant's groups" "$(echo "$out" | sed -n 1p)" \
-    "uid=70000(alice) gid=70000(alice) groups=70000(alice),44(video),100(users)"
+    "uid=$UID_MIN(alice) gid=$UID_MIN(alice) groups=$UID_MIN(alice),44(video),100(users)"
 expect_eq "home 0700 and alice's" "$(echo "$out" | sed -n 2p)" "700 alice alice"
 expect_eq "HOME" "$(echo "$out" | sed -n 3p)" "home=$T/home/alice"
 expect_eq "skel copied" "$(echo "$out" | sed -n 4p)" ".config .profile "
