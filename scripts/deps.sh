@@ -7,7 +7,7 @@ export DEBIAN_FRONTEND=noninteractive
 pkgs="autoconf automake libtool pkg-config make gcc clang libclang-rt-14-dev
   libpam0g-dev libkrb5-dev libldap-dev libcurl4-openssl-dev libjansson-dev
   libsqlite3-dev check valgrind strace python3 util-linux binutils
-  openssl ca-certificates libpam-modules libmicrohttpd-dev libgnutls28-dev
+  openssl ca-certificates libpam-modules libmicrohttpd-dev libgnutls28-dev libpq-dev postgresql
   openssh-server openssh-client passwd python3-yaml groff-base"
 missing=
 for p in $pkgs; do

@@ -2,25 +2,18 @@
 #include "config.h"
 
 #include <errno.h>
-#include <pthread.h>
 #include <jansson.h>
 #include <sqlite3.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 
-#include "store.h"
+#include "store_impl.h"
 
-struct apid_store {
+struct apid_conn {
     sqlite3 *db;
-    /* One connection, one transaction at a time: every call holds it. */
-    pthread_mutex_t mu;
 };
-
-/* Each thread's last error: a request reads its own. */
-static __thread char last_err[512];
 
 static const char schema[] =
     "CREATE TABLE IF NOT EXISTS grants ("
@@ -66,45 +59,31 @@ static const char schema[] =
     "  WHERE grant_id = g.id ORDER BY host))"
 
 __attribute__((format(printf, 2, 3))) static int
-fail(struct apid_store *s, const char *fmt, ...)
+fail(struct apid_conn *s, const char *fmt, ...)
 {
     va_list ap;
 
-    va_start(ap, fmt);
     (void) s;
-    vsnprintf(last_err, sizeof(last_err), fmt, ap);
+    va_start(ap, fmt);
+    apid_store_vfail(fmt, ap);
     va_end(ap);
     return APID_FAILED;
 }
 
 static int
-db_fail(struct apid_store *s, const char *what)
+db_fail(struct apid_conn *s, const char *what)
 {
     return fail(s, "%s: %s", what, sqlite3_errmsg(s->db));
 }
 
-const char *
-apid_store_error(struct apid_store *s)
+static struct apid_conn *
+sq_open(const char *path, char **err)
 {
-    (void) s;
-    return last_err;
-}
-
-struct apid_store *
-apid_store_open(const char *spec, char **err)
-{
-    struct apid_store *s = NULL;
-    const char *path;
+    struct apid_conn *s = NULL;
 
     *err = NULL;
-    if (strncmp(spec, "sqlite:", 7) != 0) {
-        *err = strdup("database: only sqlite:PATH is built in");
-        return NULL;
-    }
-    path = spec + 7;
     if ((s = calloc(1, sizeof(*s))) == NULL)
         return NULL;
-    pthread_mutex_init(&s->mu, NULL);
     if (sqlite3_open_v2(path, &s->db,
                         SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE
                             | SQLITE_OPEN_FULLMUTEX | SQLITE_OPEN_NOFOLLOW,
@@ -118,19 +97,17 @@ apid_store_open(const char *spec, char **err)
         if (asprintf(err, "database %s: %s", path,
                      s->db ? sqlite3_errmsg(s->db) : "out of memory") < 0)
             *err = NULL;
-        apid_store_close(s);
+        sqlite3_close_v2(s->db);
+        free(s);
         return NULL;
     }
     return s;
 }
 
-void
-apid_store_close(struct apid_store *s)
+static void
+sq_close(struct apid_conn *s)
 {
-    if (s == NULL)
-        return;
     sqlite3_close_v2(s->db);
-    pthread_mutex_destroy(&s->mu);
     free(s);
 }
 
@@ -143,49 +120,6 @@ col_dup(sqlite3_stmt *st, int i)
 }
 
 /* A JSON array of strings into a vector; 0 or -1. */
-static int
-json_strings(const char *text, char ***out, size_t *n)
-{
-    json_t *a = json_loads(text ? text : "[]", 0, NULL);
-    size_t i, want;
-    json_t *x;
-    char **v;
-
-    *out = NULL;
-    *n = 0;
-    if (!json_is_array(a)) {
-        json_decref(a);
-        return -1;
-    }
-    want = json_array_size(a);
-    if ((v = calloc(want + 1, sizeof(*v))) == NULL) {
-        json_decref(a);
-        return -1;
-    }
-    json_array_foreach(a, i, x)
-    {
-        if (!json_is_string(x) || (v[i] = strdup(json_string_value(x))) == NULL)
-            break;
-        *n = i + 1;
-    }
-    json_decref(a);
-    *out = v;
-    return *n == want ? 0 : -1;
-}
-
-static char *
-strings_json(char *const *v, size_t n)
-{
-    json_t *a = json_array();
-    char *text;
-
-    for (size_t i = 0; a && i < n; i++)
-        json_array_append_new(a, json_string(v[i]));
-    text = a ? json_dumps(a, JSON_COMPACT) : NULL;
-    json_decref(a);
-    return text;
-}
-
 static int
 row_grant(sqlite3_stmt *st, struct apid_grant *g)
 {
@@ -206,11 +140,11 @@ row_grant(sqlite3_stmt *st, struct apid_grant *g)
     g->previous = col_dup(st, 14);
     if (!g->policy || !g->credential || !g->requester || !g->username
         || !g->reason || !g->status || !g->on_logout
-        || json_strings((const char *) sqlite3_column_text(st, 8), &g->groups,
+        || apid_json_strings((const char *) sqlite3_column_text(st, 8), &g->groups,
                         &g->n_groups) != 0
-        || json_strings((const char *) sqlite3_column_text(st, 9),
+        || apid_json_strings((const char *) sqlite3_column_text(st, 9),
                         &g->ssh_keys, &g->n_ssh_keys) != 0
-        || json_strings((const char *) sqlite3_column_text(st, 15), &g->hosts,
+        || apid_json_strings((const char *) sqlite3_column_text(st, 15), &g->hosts,
                         &g->n_hosts) != 0) {
         apid_grant_free(g);
         return -1;
@@ -220,7 +154,7 @@ row_grant(sqlite3_stmt *st, struct apid_grant *g)
 
 /* Collect the grants a prepared statement yields. */
 static int
-collect_grants(struct apid_store *s, sqlite3_stmt *st, struct apid_grant **out,
+collect_grants(struct apid_conn *s, sqlite3_stmt *st, struct apid_grant **out,
                size_t *n)
 {
     struct apid_grant *v = NULL;
@@ -252,7 +186,7 @@ collect_grants(struct apid_store *s, sqlite3_stmt *st, struct apid_grant **out,
 }
 
 static int
-exec_simple(struct apid_store *s, const char *sql)
+exec_simple(struct apid_conn *s, const char *sql)
 {
     return sqlite3_exec(s->db, sql, NULL, NULL, NULL) == SQLITE_OK
                ? APID_OK
@@ -260,7 +194,7 @@ exec_simple(struct apid_store *s, const char *sql)
 }
 
 static int
-add_op(struct apid_store *s, int64_t now, const char *actor,
+add_op(struct apid_conn *s, int64_t now, const char *actor,
        const char *action, const char *grant, const char *detail)
 {
     sqlite3_stmt *st = NULL;
@@ -284,7 +218,7 @@ add_op(struct apid_store *s, int64_t now, const char *actor,
 /* Grants past their end stop counting for the one-grant rule and for
  * account names. */
 static int
-sweep_expired(struct apid_store *s, int64_t now)
+sweep_expired(struct apid_conn *s, int64_t now)
 {
     sqlite3_stmt *st = NULL;
     int rc = SQLITE_OK;
@@ -313,29 +247,17 @@ sweep_expired(struct apid_store *s, int64_t now)
     return rc == SQLITE_DONE ? APID_OK : db_fail(s, "sweep");
 }
 
-static void
-new_id(char out[40])
-{
-    unsigned char r[12];
-
-    if (getrandom(r, sizeof(r), 0) != (ssize_t) sizeof(r))
-        abort(); /* no randomness: nothing safe to do */
-    strcpy(out, "g-");
-    for (size_t i = 0; i < sizeof(r); i++)
-        snprintf(out + 2 + 2 * i, 3, "%02x", r[i]);
-}
-
 static int
-grant_insert_locked(struct apid_store *s, struct apid_grant *g,
+sq_grant_insert(struct apid_conn *s, struct apid_grant *g,
                         const char *actor, const char *op_detail, int64_t now)
 {
     sqlite3_stmt *st = NULL;
     char *groups = NULL, *keys = NULL;
     int ret, rc;
 
-    new_id(g->id);
-    groups = strings_json(g->groups, g->n_groups);
-    keys = strings_json(g->ssh_keys, g->n_ssh_keys);
+    apid_new_id(g->id);
+    groups = apid_strings_json(g->groups, g->n_groups);
+    keys = apid_strings_json(g->ssh_keys, g->n_ssh_keys);
     if (groups == NULL || keys == NULL) {
         ret = fail(s, "out of memory");
         goto done;
@@ -430,7 +352,7 @@ done:
 }
 
 static int
-grant_transition_locked(struct apid_store *s, const char *id,
+sq_grant_transition(struct apid_conn *s, const char *id,
                             const char *from, const char *to,
                             const char *actor, const char *op_detail,
                             int64_t now)
@@ -521,29 +443,8 @@ rollback:
     return ret;
 }
 
-int
-apid_store_grant_get(struct apid_store *s, const char *id,
-                     struct apid_grant *g, int64_t now)
-{
-    struct apid_grant_filter f = { .id = id };
-    struct apid_grant *v = NULL;
-    size_t n = 0;
-    int ret;
-
-    if ((ret = apid_store_grant_list(s, &f, 1, &v, &n, now)) != APID_OK)
-        return ret;
-    if (n == 0) {
-        free(v);
-        fail(s, "no grant %s", id);
-        return APID_NOT_FOUND;
-    }
-    *g = v[0];
-    free(v);
-    return APID_OK;
-}
-
 static int
-grant_list_locked(struct apid_store *s, const struct apid_grant_filter *f,
+sq_grant_list(struct apid_conn *s, const struct apid_grant_filter *f,
                       size_t limit, struct apid_grant **v, size_t *n,
                       int64_t now)
 {
@@ -577,7 +478,7 @@ grant_list_locked(struct apid_store *s, const struct apid_grant_filter *f,
 }
 
 static int
-host_grants_locked(struct apid_store *s, const char *host, int64_t now,
+sq_host_grants(struct apid_conn *s, const char *host, int64_t now,
                        struct apid_grant **v, size_t *n)
 {
     sqlite3_stmt *st = NULL;
@@ -601,7 +502,7 @@ host_grants_locked(struct apid_store *s, const char *host, int64_t now,
 }
 
 static int
-events_insert_locked(struct apid_store *s, const struct apid_event *v,
+sq_events_insert(struct apid_conn *s, const struct apid_event *v,
                          size_t n, int64_t now)
 {
     sqlite3_stmt *st = NULL;
@@ -645,7 +546,7 @@ rollback:
 }
 
 static int
-events_for_grant_locked(struct apid_store *s, const char *grant,
+sq_events_for_grant(struct apid_conn *s, const char *grant,
                             struct apid_event **out, size_t *n)
 {
     sqlite3_stmt *st = NULL;
@@ -697,7 +598,7 @@ events_for_grant_locked(struct apid_store *s, const char *grant,
 }
 
 static int
-ops_locked(struct apid_store *s, const char *grant, size_t limit,
+sq_ops(struct apid_conn *s, const char *grant, size_t limit,
                struct apid_op **out, size_t *n)
 {
     sqlite3_stmt *st = NULL;
@@ -746,152 +647,15 @@ ops_locked(struct apid_store *s, const char *grant, size_t limit,
     return APID_OK;
 }
 
-int
-apid_store_grant_insert(struct apid_store *s, struct apid_grant *g,
-                        const char *actor, const char *op_detail, int64_t now)
-{
-    int ret;
-
-    pthread_mutex_lock(&s->mu);
-    ret = grant_insert_locked(s, g, actor, op_detail, now);
-    pthread_mutex_unlock(&s->mu);
-    return ret;
-}
-
-int
-apid_store_grant_transition(struct apid_store *s, const char *id,
-                            const char *from, const char *to,
-                            const char *actor, const char *op_detail,
-                            int64_t now)
-{
-    int ret;
-
-    pthread_mutex_lock(&s->mu);
-    ret = grant_transition_locked(s, id, from, to, actor, op_detail, now);
-    pthread_mutex_unlock(&s->mu);
-    return ret;
-}
-
-int
-apid_store_grant_list(struct apid_store *s, const struct apid_grant_filter *f,
-                      size_t limit, struct apid_grant **v, size_t *n,
-                      int64_t now)
-{
-    int ret;
-
-    pthread_mutex_lock(&s->mu);
-    ret = grant_list_locked(s, f, limit, v, n, now);
-    pthread_mutex_unlock(&s->mu);
-    return ret;
-}
-
-int
-apid_store_host_grants(struct apid_store *s, const char *host, int64_t now,
-                       struct apid_grant **v, size_t *n)
-{
-    int ret;
-
-    pthread_mutex_lock(&s->mu);
-    ret = host_grants_locked(s, host, now, v, n);
-    pthread_mutex_unlock(&s->mu);
-    return ret;
-}
-
-int
-apid_store_events_insert(struct apid_store *s, const struct apid_event *v,
-                         size_t n, int64_t now)
-{
-    int ret;
-
-    pthread_mutex_lock(&s->mu);
-    ret = events_insert_locked(s, v, n, now);
-    pthread_mutex_unlock(&s->mu);
-    return ret;
-}
-
-int
-apid_store_events_for_grant(struct apid_store *s, const char *grant,
-                            struct apid_event **out, size_t *n)
-{
-    int ret;
-
-    pthread_mutex_lock(&s->mu);
-    ret = events_for_grant_locked(s, grant, out, n);
-    pthread_mutex_unlock(&s->mu);
-    return ret;
-}
-
-int
-apid_store_ops(struct apid_store *s, const char *grant, size_t limit,
-               struct apid_op **out, size_t *n)
-{
-    int ret;
-
-    pthread_mutex_lock(&s->mu);
-    ret = ops_locked(s, grant, limit, out, n);
-    pthread_mutex_unlock(&s->mu);
-    return ret;
-}
-
-static void
-strv_free(char **v, size_t n)
-{
-    for (size_t i = 0; v && i < n; i++)
-        free(v[i]);
-    free(v);
-}
-
-void
-apid_grant_free(struct apid_grant *g)
-{
-    if (g == NULL)
-        return;
-    free(g->policy);
-    free(g->credential);
-    free(g->requester);
-    free(g->username);
-    free(g->reason);
-    free(g->status);
-    free(g->on_logout);
-    free(g->decided_by);
-    free(g->previous);
-    strv_free(g->hosts, g->n_hosts);
-    strv_free(g->groups, g->n_groups);
-    strv_free(g->ssh_keys, g->n_ssh_keys);
-    memset(g, 0, sizeof(*g));
-}
-
-void
-apid_grants_free(struct apid_grant *v, size_t n)
-{
-    for (size_t i = 0; v && i < n; i++)
-        apid_grant_free(&v[i]);
-    free(v);
-}
-
-void
-apid_events_free(struct apid_event *v, size_t n)
-{
-    for (size_t i = 0; v && i < n; i++) {
-        free(v[i].id);
-        free(v[i].type);
-        free(v[i].host);
-        free(v[i].grant);
-        free(v[i].username);
-        free(v[i].requester);
-        free(v[i].detail);
-    }
-    free(v);
-}
-
-void
-apid_ops_free(struct apid_op *v, size_t n)
-{
-    for (size_t i = 0; v && i < n; i++) {
-        free(v[i].actor);
-        free(v[i].action);
-        free(v[i].grant);
-        free(v[i].detail);
-    }
-    free(v);
-}
+const struct apid_backend apid_sqlite_backend = {
+    .prefix = "sqlite:",
+    .open = sq_open,
+    .close = sq_close,
+    .grant_insert = sq_grant_insert,
+    .grant_transition = sq_grant_transition,
+    .grant_list = sq_grant_list,
+    .host_grants = sq_host_grants,
+    .events_insert = sq_events_insert,
+    .events_for_grant = sq_events_for_grant,
+    .ops = sq_ops,
+};

@@ -4,12 +4,15 @@ concurrent requests, bad input refused with 4xx and nothing stored,
 authentication and host isolation.  Prints "ok - ..." lines; exits 1 on
 the first failure.
 
-  apid-test.py URL CERTDIR DBFILE [OPENAPI.yaml]
+  apid-test.py URL CERTDIR DB [OPENAPI.yaml]
+
+DB: sqlite:PATH (or a path) or postgresql:CONNINFO.
 """
 import concurrent.futures
 import json
 import sqlite3
 import ssl
+import subprocess
 import sys
 import time
 import urllib.error
@@ -62,10 +65,18 @@ def expect(what, got, want):
         fail("%s: got %r, want %r" % (what, got, want))
 
 
-def count(sql, *args):
-    db = sqlite3.connect(DB)
+def count(sql):
+    """One number from the store: DB is sqlite:PATH or postgresql:CONNINFO
+    (through psql)."""
+    if DB.startswith("postgresql:"):
+        out = subprocess.run(["psql", "-At", "-d", DB[len("postgresql:"):],
+                              "-c", sql], capture_output=True, text=True,
+                             check=True).stdout
+        return int(out.strip())
+    db = sqlite3.connect(DB[len("sqlite:"):] if DB.startswith("sqlite:")
+                         else DB)
     try:
-        return db.execute(sql, args).fetchone()[0]
+        return db.execute(sql).fetchone()[0]
     finally:
         db.close()
 

@@ -1,0 +1,277 @@
+/* jit-apid storage: the interface of store.h over a backend. */
+#include "config.h"
+
+#include <jansson.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+
+#include "store_impl.h"
+
+struct apid_store {
+    const struct apid_backend *b;
+    struct apid_conn *c;
+    /* One connection, one transaction at a time: every call holds it. */
+    pthread_mutex_t mu;
+};
+
+/* Each thread's last error: a request reads its own. */
+static __thread char last_err[512];
+
+int
+apid_store_vfail(const char *fmt, va_list ap)
+{
+    vsnprintf(last_err, sizeof(last_err), fmt, ap);
+    return APID_FAILED;
+}
+
+const char *
+apid_store_error(struct apid_store *s)
+{
+    (void) s;
+    return last_err;
+}
+
+struct apid_store *
+apid_store_open(const char *spec, char **err)
+{
+    static const struct apid_backend *const all[] = {
+        &apid_sqlite_backend,
+        &apid_pg_backend,
+    };
+    struct apid_store *s;
+
+    *err = NULL;
+    for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++) {
+        size_t len = strlen(all[i]->prefix);
+
+        if (strncmp(spec, all[i]->prefix, len) != 0)
+            continue;
+        if ((s = calloc(1, sizeof(*s))) == NULL)
+            return NULL;
+        s->b = all[i];
+        if ((s->c = s->b->open(spec + len, err)) == NULL) {
+            free(s);
+            return NULL;
+        }
+        pthread_mutex_init(&s->mu, NULL);
+        return s;
+    }
+    if (asprintf(err, "database: %s: sqlite:PATH or postgresql:CONNINFO",
+                 spec) < 0)
+        *err = NULL;
+    return NULL;
+}
+
+void
+apid_store_close(struct apid_store *s)
+{
+    if (s == NULL)
+        return;
+    s->b->close(s->c);
+    pthread_mutex_destroy(&s->mu);
+    free(s);
+}
+
+#define LOCKED(call)                                                        \
+    do {                                                                    \
+        int ret_;                                                           \
+        pthread_mutex_lock(&s->mu);                                         \
+        ret_ = (call);                                                      \
+        pthread_mutex_unlock(&s->mu);                                       \
+        return ret_;                                                        \
+    } while (0)
+
+int
+apid_store_grant_insert(struct apid_store *s, struct apid_grant *g,
+                        const char *actor, const char *op_detail, int64_t now)
+{
+    LOCKED(s->b->grant_insert(s->c, g, actor, op_detail, now));
+}
+
+int
+apid_store_grant_transition(struct apid_store *s, const char *id,
+                            const char *from, const char *to,
+                            const char *actor, const char *op_detail,
+                            int64_t now)
+{
+    LOCKED(s->b->grant_transition(s->c, id, from, to, actor, op_detail, now));
+}
+
+int
+apid_store_grant_list(struct apid_store *s, const struct apid_grant_filter *f,
+                      size_t limit, struct apid_grant **v, size_t *n,
+                      int64_t now)
+{
+    LOCKED(s->b->grant_list(s->c, f, limit, v, n, now));
+}
+
+int
+apid_store_host_grants(struct apid_store *s, const char *host, int64_t now,
+                       struct apid_grant **v, size_t *n)
+{
+    LOCKED(s->b->host_grants(s->c, host, now, v, n));
+}
+
+int
+apid_store_events_insert(struct apid_store *s, const struct apid_event *v,
+                         size_t n, int64_t now)
+{
+    LOCKED(s->b->events_insert(s->c, v, n, now));
+}
+
+int
+apid_store_events_for_grant(struct apid_store *s, const char *grant,
+                            struct apid_event **v, size_t *n)
+{
+    LOCKED(s->b->events_for_grant(s->c, grant, v, n));
+}
+
+int
+apid_store_ops(struct apid_store *s, const char *grant, size_t limit,
+               struct apid_op **v, size_t *n)
+{
+    LOCKED(s->b->ops(s->c, grant, limit, v, n));
+}
+
+int
+apid_store_grant_get(struct apid_store *s, const char *id,
+                     struct apid_grant *g, int64_t now)
+{
+    struct apid_grant_filter f = { .id = id };
+    struct apid_grant *v = NULL;
+    size_t n = 0;
+    int ret;
+
+    if ((ret = apid_store_grant_list(s, &f, 1, &v, &n, now)) != APID_OK)
+        return ret;
+    if (n == 0) {
+        free(v);
+        snprintf(last_err, sizeof(last_err), "no grant %s", id);
+        return APID_NOT_FOUND;
+    }
+    *g = v[0];
+    free(v);
+    return APID_OK;
+}
+
+int
+apid_json_strings(const char *text, char ***out, size_t *n)
+{
+    json_t *a = json_loads(text ? text : "[]", 0, NULL);
+    size_t i, want;
+    json_t *x;
+    char **v;
+
+    *out = NULL;
+    *n = 0;
+    if (!json_is_array(a)) {
+        json_decref(a);
+        return -1;
+    }
+    want = json_array_size(a);
+    if ((v = calloc(want + 1, sizeof(*v))) == NULL) {
+        json_decref(a);
+        return -1;
+    }
+    json_array_foreach(a, i, x)
+    {
+        if (!json_is_string(x) || (v[i] = strdup(json_string_value(x))) == NULL)
+            break;
+        *n = i + 1;
+    }
+    json_decref(a);
+    *out = v;
+    return *n == want ? 0 : -1;
+}
+
+char *
+apid_strings_json(char *const *v, size_t n)
+{
+    json_t *a = json_array();
+    char *text;
+
+    for (size_t i = 0; a && i < n; i++)
+        json_array_append_new(a, json_string(v[i]));
+    text = a ? json_dumps(a, JSON_COMPACT) : NULL;
+    json_decref(a);
+    return text;
+}
+
+void
+apid_new_id(char out[40])
+{
+    unsigned char r[12];
+
+    if (getrandom(r, sizeof(r), 0) != (ssize_t) sizeof(r))
+        abort(); /* no randomness: nothing safe to do */
+    strcpy(out, "g-");
+    for (size_t i = 0; i < sizeof(r); i++)
+        snprintf(out + 2 + 2 * i, 3, "%02x", r[i]);
+}
+
+static void
+strv_free(char **v, size_t n)
+{
+    for (size_t i = 0; v && i < n; i++)
+        free(v[i]);
+    free(v);
+}
+
+void
+apid_grant_free(struct apid_grant *g)
+{
+    if (g == NULL)
+        return;
+    free(g->policy);
+    free(g->credential);
+    free(g->requester);
+    free(g->username);
+    free(g->reason);
+    free(g->status);
+    free(g->on_logout);
+    free(g->decided_by);
+    free(g->previous);
+    strv_free(g->hosts, g->n_hosts);
+    strv_free(g->groups, g->n_groups);
+    strv_free(g->ssh_keys, g->n_ssh_keys);
+    memset(g, 0, sizeof(*g));
+}
+
+void
+apid_grants_free(struct apid_grant *v, size_t n)
+{
+    for (size_t i = 0; v && i < n; i++)
+        apid_grant_free(&v[i]);
+    free(v);
+}
+
+void
+apid_events_free(struct apid_event *v, size_t n)
+{
+    for (size_t i = 0; v && i < n; i++) {
+        free(v[i].id);
+        free(v[i].type);
+        free(v[i].host);
+        free(v[i].grant);
+        free(v[i].username);
+        free(v[i].requester);
+        free(v[i].detail);
+    }
+    free(v);
+}
+
+void
+apid_ops_free(struct apid_op *v, size_t n)
+{
+    for (size_t i = 0; v && i < n; i++) {
+        free(v[i].actor);
+        free(v[i].action);
+        free(v[i].grant);
+        free(v[i].detail);
+    }
+    free(v);
+}

@@ -1,0 +1,52 @@
+/*
+ * Between store.c (the interface in store.h: locking, errors, shared
+ * helpers) and the backends (store_sqlite.c, store_pg.c).  Each backend
+ * defines struct apid_conn for itself.
+ */
+#ifndef APID_STORE_IMPL_H
+#define APID_STORE_IMPL_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "store.h"
+
+struct apid_conn;
+
+struct apid_backend {
+    const char *prefix; /* of the database spec, e.g. "sqlite:" */
+    struct apid_conn *(*open)(const char *arg, char **err);
+    void (*close)(struct apid_conn *c);
+    int (*grant_insert)(struct apid_conn *c, struct apid_grant *g,
+                        const char *actor, const char *op_detail,
+                        int64_t now);
+    int (*grant_transition)(struct apid_conn *c, const char *id,
+                            const char *from, const char *to,
+                            const char *actor, const char *op_detail,
+                            int64_t now);
+    int (*grant_list)(struct apid_conn *c, const struct apid_grant_filter *f,
+                      size_t limit, struct apid_grant **v, size_t *n,
+                      int64_t now);
+    int (*host_grants)(struct apid_conn *c, const char *host, int64_t now,
+                       struct apid_grant **v, size_t *n);
+    int (*events_insert)(struct apid_conn *c, const struct apid_event *v,
+                         size_t n, int64_t now);
+    int (*events_for_grant)(struct apid_conn *c, const char *grant,
+                            struct apid_event **v, size_t *n);
+    int (*ops)(struct apid_conn *c, const char *grant, size_t limit,
+               struct apid_op **v, size_t *n);
+};
+
+extern const struct apid_backend apid_sqlite_backend;
+extern const struct apid_backend apid_pg_backend;
+
+/* The calling thread's error (apid_store_error); returns APID_FAILED. */
+int apid_store_vfail(const char *fmt, va_list ap);
+/* A JSON array of strings to a vector (0 or -1), and back (malloc'd). */
+int apid_json_strings(const char *text, char ***out, size_t *n);
+char *apid_strings_json(char *const *v, size_t n);
+/* "g-" and 24 random hex digits. */
+void apid_new_id(char out[40]);
+
+#endif

@@ -1,0 +1,625 @@
+/*
+ * jit-apid storage on PostgreSQL (see store.h), for sites that run several
+ * jit-apid instances behind a load balancer: the grant rules are unique
+ * indexes, so they hold across instances; a transaction that loses a
+ * deadlock or a serialization race is run again.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <libpq-fe.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "store_impl.h"
+
+#define RETRIES 5
+
+struct apid_conn {
+    PGconn *pg;
+};
+
+static const char schema[] =
+    "SELECT pg_advisory_xact_lock(7461001);" /* one instance at a time */
+    "CREATE TABLE IF NOT EXISTS grants ("
+    " id TEXT PRIMARY KEY, policy TEXT NOT NULL, credential TEXT NOT NULL,"
+    " requester TEXT NOT NULL, username TEXT NOT NULL, reason TEXT NOT NULL,"
+    " status TEXT NOT NULL, on_logout TEXT NOT NULL, groups TEXT NOT NULL,"
+    " ssh_keys TEXT NOT NULL, not_before BIGINT NOT NULL,"
+    " expires_at BIGINT NOT NULL, created BIGINT NOT NULL,"
+    " decided_by TEXT, previous TEXT);"
+    "CREATE UNIQUE INDEX IF NOT EXISTS grants_one_per_person"
+    " ON grants (requester, credential) WHERE status IN ('active', 'pending');"
+    "CREATE INDEX IF NOT EXISTS grants_live ON grants (status, expires_at);"
+    "CREATE TABLE IF NOT EXISTS grant_hosts ("
+    " grant_id TEXT NOT NULL REFERENCES grants (id), host TEXT NOT NULL,"
+    " username TEXT NOT NULL, live INTEGER NOT NULL,"
+    " PRIMARY KEY (host, grant_id));"
+    "CREATE UNIQUE INDEX IF NOT EXISTS grant_hosts_one_name"
+    " ON grant_hosts (host, username) WHERE live = 1;"
+    "CREATE TABLE IF NOT EXISTS events ("
+    " seq BIGSERIAL, id TEXT PRIMARY KEY, host TEXT NOT NULL,"
+    " type TEXT NOT NULL, time BIGINT NOT NULL, grant_id TEXT,"
+    " username TEXT, requester TEXT, detail TEXT, received BIGINT NOT NULL);"
+    "CREATE INDEX IF NOT EXISTS events_grant ON events (grant_id, time);"
+    "CREATE TABLE IF NOT EXISTS operations ("
+    " seq BIGSERIAL PRIMARY KEY, time BIGINT NOT NULL, actor TEXT NOT NULL,"
+    " action TEXT NOT NULL, grant_id TEXT, detail TEXT);"
+    "CREATE INDEX IF NOT EXISTS operations_grant ON operations (grant_id);";
+
+#define STATUS_NOW                                                          \
+    "CASE WHEN g.status IN ('active', 'pending') AND g.expires_at <= $1"    \
+    " THEN 'expired' ELSE g.status END"
+
+#define GRANT_COLS                                                          \
+    "g.id, g.policy, g.credential, g.requester, g.username, g.reason, "     \
+    STATUS_NOW ", g.on_logout, g.groups, g.ssh_keys, g.not_before,"         \
+    " g.expires_at, g.created, g.decided_by, g.previous,"                   \
+    " (SELECT coalesce(json_agg(h.host ORDER BY h.host), '[]')::text"       \
+    "  FROM grant_hosts h WHERE h.grant_id = g.id)"
+
+__attribute__((format(printf, 2, 3))) static int
+fail(struct apid_conn *c, const char *fmt, ...)
+{
+    va_list ap;
+
+    (void) c;
+    va_start(ap, fmt);
+    apid_store_vfail(fmt, ap);
+    va_end(ap);
+    return APID_FAILED;
+}
+
+/* Run sql with text parameters; the result, or NULL with the error set
+ * and *state the SQLSTATE ("" if none). */
+static PGresult *
+run(struct apid_conn *c, const char *sql, int n, const char *const *p,
+    char state[6])
+{
+    PGresult *r;
+    ExecStatusType st;
+
+    state[0] = '\0';
+    if (PQstatus(c->pg) != CONNECTION_OK)
+        PQreset(c->pg); /* the server restarted, or the network hiccupped */
+    r = PQexecParams(c->pg, sql, n, NULL, p, NULL, NULL, 0);
+    st = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
+    if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK)
+        return r;
+    if (r != NULL && PQresultErrorField(r, PG_DIAG_SQLSTATE) != NULL)
+        snprintf(state, 6, "%s", PQresultErrorField(r, PG_DIAG_SQLSTATE));
+    fail(c, "postgresql: %s", r ? PQresultErrorMessage(r)
+                                : PQerrorMessage(c->pg));
+    PQclear(r);
+    return NULL;
+}
+
+static int
+simple(struct apid_conn *c, const char *sql, int n, const char *const *p,
+       char state[6])
+{
+    PGresult *r = run(c, sql, n, p, state);
+
+    PQclear(r);
+    return r ? APID_OK : APID_FAILED;
+}
+
+static void
+rollback(struct apid_conn *c)
+{
+    PQclear(PQexec(c->pg, "ROLLBACK"));
+}
+
+/* A deadlock or serialization failure: run the transaction again. */
+static int
+retryable(const char *state)
+{
+    return strcmp(state, "40P01") == 0 || strcmp(state, "40001") == 0;
+}
+
+static struct apid_conn *
+pg_open(const char *conninfo, char **err)
+{
+    struct apid_conn *c = calloc(1, sizeof(*c));
+    PGresult *r;
+
+    *err = NULL;
+    if (c == NULL)
+        return NULL;
+    c->pg = PQconnectdb(conninfo);
+    if (c->pg == NULL || PQstatus(c->pg) != CONNECTION_OK) {
+        if (asprintf(err, "postgresql: %s",
+                     c->pg ? PQerrorMessage(c->pg) : "out of memory") < 0)
+            *err = NULL;
+        PQfinish(c->pg);
+        free(c);
+        return NULL;
+    }
+    r = PQexec(c->pg, "BEGIN");
+    PQclear(r);
+    r = PQexec(c->pg, schema);
+    if (r == NULL || PQresultStatus(r) != PGRES_COMMAND_OK) {
+        if (asprintf(err, "postgresql: schema: %s",
+                     r ? PQresultErrorMessage(r) : PQerrorMessage(c->pg)) < 0)
+            *err = NULL;
+        PQclear(r);
+        PQfinish(c->pg);
+        free(c);
+        return NULL;
+    }
+    PQclear(r);
+    PQclear(PQexec(c->pg, "COMMIT"));
+    return c;
+}
+
+static void
+pg_close(struct apid_conn *c)
+{
+    PQfinish(c->pg);
+    free(c);
+}
+
+static char *
+dup_col(PGresult *r, int row, int col)
+{
+    return PQgetisnull(r, row, col) ? NULL : strdup(PQgetvalue(r, row, col));
+}
+
+static int64_t
+int_col(PGresult *r, int row, int col)
+{
+    return strtoll(PQgetvalue(r, row, col), NULL, 10);
+}
+
+static int
+row_grant(PGresult *r, int i, struct apid_grant *g)
+{
+    memset(g, 0, sizeof(*g));
+    snprintf(g->id, sizeof(g->id), "%s", PQgetvalue(r, i, 0));
+    g->policy = dup_col(r, i, 1);
+    g->credential = dup_col(r, i, 2);
+    g->requester = dup_col(r, i, 3);
+    g->username = dup_col(r, i, 4);
+    g->reason = dup_col(r, i, 5);
+    g->status = dup_col(r, i, 6);
+    g->on_logout = dup_col(r, i, 7);
+    g->not_before = int_col(r, i, 10);
+    g->expires_at = int_col(r, i, 11);
+    g->created = int_col(r, i, 12);
+    g->decided_by = dup_col(r, i, 13);
+    g->previous = dup_col(r, i, 14);
+    if (!g->policy || !g->credential || !g->requester || !g->username
+        || !g->reason || !g->status || !g->on_logout
+        || apid_json_strings(PQgetvalue(r, i, 8), &g->groups, &g->n_groups)
+               != 0
+        || apid_json_strings(PQgetvalue(r, i, 9), &g->ssh_keys,
+                             &g->n_ssh_keys) != 0
+        || apid_json_strings(PQgetvalue(r, i, 15), &g->hosts, &g->n_hosts)
+               != 0) {
+        apid_grant_free(g);
+        return -1;
+    }
+    return 0;
+}
+
+static int
+collect_grants(struct apid_conn *c, PGresult *r, struct apid_grant **out,
+               size_t *n)
+{
+    int rows = PQntuples(r);
+    struct apid_grant *v = calloc((size_t) rows + 1, sizeof(*v));
+
+    if (v == NULL)
+        return fail(c, "out of memory");
+    for (int i = 0; i < rows; i++)
+        if (row_grant(r, i, &v[i]) != 0) {
+            apid_grants_free(v, (size_t) i);
+            return fail(c, "out of memory");
+        }
+    *out = v;
+    *n = (size_t) rows;
+    return APID_OK;
+}
+
+static void
+fmt_i64(char *buf, size_t len, int64_t v)
+{
+    snprintf(buf, len, "%" PRId64, v);
+}
+
+static int
+add_op(struct apid_conn *c, int64_t now, const char *actor,
+       const char *action, const char *grant, const char *detail,
+       char state[6])
+{
+    char t[24];
+    const char *p[5];
+
+    fmt_i64(t, sizeof(t), now);
+    p[0] = t;
+    p[1] = actor;
+    p[2] = action;
+    p[3] = grant;
+    p[4] = detail;
+    return simple(c, "INSERT INTO operations (time, actor, action, grant_id,"
+                     " detail) VALUES ($1, $2, $3, $4, $5)",
+                  5, p, state);
+}
+
+static int
+sweep_expired(struct apid_conn *c, int64_t now, char state[6])
+{
+    char t[24];
+    const char *p[1] = { t };
+
+    fmt_i64(t, sizeof(t), now);
+    if (simple(c, "UPDATE grant_hosts SET live = 0 WHERE live = 1"
+                  " AND grant_id IN (SELECT id FROM grants WHERE"
+                  " status IN ('active', 'pending') AND expires_at <= $1)",
+               1, p, state) != APID_OK)
+        return APID_FAILED;
+    return simple(c, "UPDATE grants SET status = 'expired' WHERE"
+                     " status IN ('active', 'pending') AND expires_at <= $1",
+                  1, p, state);
+}
+
+static int
+insert_once(struct apid_conn *c, struct apid_grant *g, const char *actor,
+            const char *op_detail, int64_t now, const char *groups,
+            const char *keys, char state[6])
+{
+    char nb[24], ex[24], cr[24];
+    const char *p[15];
+
+    if (simple(c, "BEGIN", 0, NULL, state) != APID_OK)
+        return APID_FAILED;
+    if (sweep_expired(c, now, state) != APID_OK)
+        goto rollback;
+    fmt_i64(nb, sizeof(nb), g->not_before);
+    fmt_i64(ex, sizeof(ex), g->expires_at);
+    fmt_i64(cr, sizeof(cr), now);
+    p[0] = g->id;
+    p[1] = g->policy;
+    p[2] = g->credential;
+    p[3] = g->requester;
+    p[4] = g->username;
+    p[5] = g->reason;
+    p[6] = g->status;
+    p[7] = g->on_logout;
+    p[8] = groups;
+    p[9] = keys;
+    p[10] = nb;
+    p[11] = ex;
+    p[12] = cr;
+    p[13] = g->decided_by;
+    p[14] = g->previous;
+    if (simple(c, "INSERT INTO grants (id, policy, credential, requester,"
+                  " username, reason, status, on_logout, groups, ssh_keys,"
+                  " not_before, expires_at, created, decided_by, previous)"
+                  " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11,"
+                  " $12, $13, $14, $15)",
+               15, p, state) != APID_OK) {
+        if (strcmp(state, "23505") == 0)
+            fail(c, "%s already holds an active or pending grant on %s",
+                 g->requester, g->credential);
+        goto rollback;
+    }
+    for (size_t i = 0; i < g->n_hosts; i++) {
+        const char *hp[3] = { g->id, g->hosts[i], g->username };
+
+        if (simple(c, "INSERT INTO grant_hosts (grant_id, host, username,"
+                      " live) VALUES ($1, $2, $3, 1)",
+                   3, hp, state) != APID_OK) {
+            if (strcmp(state, "23505") == 0)
+                fail(c, "the account name %s is taken on %s by another"
+                     " grant", g->username, g->hosts[i]);
+            goto rollback;
+        }
+    }
+    if (add_op(c, now, actor, g->previous ? "enable" : "request", g->id,
+               op_detail, state) != APID_OK)
+        goto rollback;
+    if (strcmp(g->status, "active") == 0
+        && add_op(c, now, "policy", "approve", g->id,
+                  "auto-approved by policy", state) != APID_OK)
+        goto rollback;
+    if (simple(c, "COMMIT", 0, NULL, state) == APID_OK)
+        return APID_OK;
+
+rollback:
+    rollback(c);
+    return strcmp(state, "23505") == 0 ? APID_CONFLICT : APID_FAILED;
+}
+
+static int
+pg_grant_insert(struct apid_conn *c, struct apid_grant *g, const char *actor,
+                const char *op_detail, int64_t now)
+{
+    char *groups = apid_strings_json(g->groups, g->n_groups);
+    char *keys = apid_strings_json(g->ssh_keys, g->n_ssh_keys);
+    char state[6] = "";
+    int ret = APID_FAILED;
+
+    apid_new_id(g->id);
+    if (groups == NULL || keys == NULL)
+        ret = fail(c, "out of memory");
+    else
+        for (int t = 0; t < RETRIES; t++) {
+            ret = insert_once(c, g, actor, op_detail, now, groups, keys,
+                              state);
+            if (ret != APID_FAILED || !retryable(state))
+                break;
+        }
+    free(groups);
+    free(keys);
+    return ret;
+}
+
+static int
+transition_once(struct apid_conn *c, const char *id, const char *from,
+                const char *to, const char *actor, const char *op_detail,
+                int64_t now, char state[6])
+{
+    const char *p[3];
+    const char *status;
+    PGresult *r = NULL;
+    char action[32];
+    int ret = APID_FAILED, allowed = 0;
+
+    if (simple(c, "BEGIN", 0, NULL, state) != APID_OK)
+        return APID_FAILED;
+    if (sweep_expired(c, now, state) != APID_OK)
+        goto rollback;
+    p[0] = id;
+    if ((r = run(c, "SELECT status FROM grants WHERE id = $1 FOR UPDATE", 1,
+                 p, state)) == NULL)
+        goto rollback;
+    if (PQntuples(r) == 0) {
+        fail(c, "no grant %s", id);
+        ret = APID_NOT_FOUND;
+        goto rollback;
+    }
+    status = PQgetvalue(r, 0, 0);
+    for (const char *q = from; *q;) {
+        size_t len = strcspn(q, ",");
+
+        if (strlen(status) == len && strncmp(q, status, len) == 0)
+            allowed = 1;
+        q += len + (q[len] == ',');
+    }
+    if (!allowed) {
+        fail(c, "grant %s is %s", id, status);
+        ret = APID_CONFLICT;
+        goto rollback;
+    }
+    p[0] = to;
+    p[1] = actor;
+    p[2] = id;
+    if (simple(c, "UPDATE grants SET status = $1, decided_by = $2"
+                  " WHERE id = $3", 3, p, state) != APID_OK)
+        goto rollback;
+    p[0] = id;
+    if (strcmp(to, "active") != 0 && strcmp(to, "pending") != 0
+        && simple(c, "UPDATE grant_hosts SET live = 0 WHERE grant_id = $1",
+                  1, p, state) != APID_OK)
+        goto rollback;
+    snprintf(action, sizeof(action), "%s",
+             strcmp(to, "active") == 0    ? "approve"
+             : strcmp(to, "denied") == 0  ? "deny"
+             : strcmp(to, "revoked") == 0 ? "revoke"
+                                          : to);
+    if (add_op(c, now, actor, action, id, op_detail, state) != APID_OK)
+        goto rollback;
+    if (simple(c, "COMMIT", 0, NULL, state) == APID_OK) {
+        PQclear(r);
+        return APID_OK;
+    }
+
+rollback:
+    PQclear(r);
+    rollback(c);
+    return ret;
+}
+
+static int
+pg_grant_transition(struct apid_conn *c, const char *id, const char *from,
+                    const char *to, const char *actor, const char *op_detail,
+                    int64_t now)
+{
+    char state[6] = "";
+    int ret = APID_FAILED;
+
+    for (int t = 0; t < RETRIES; t++) {
+        ret = transition_once(c, id, from, to, actor, op_detail, now, state);
+        if (ret != APID_FAILED || !retryable(state))
+            break;
+    }
+    return ret;
+}
+
+static int
+pg_grant_list(struct apid_conn *c, const struct apid_grant_filter *f,
+              size_t limit, struct apid_grant **v, size_t *n, int64_t now)
+{
+    char t[24], lim[24], state[6];
+    const char *p[7];
+    PGresult *r;
+    int ret;
+
+    *v = NULL;
+    *n = 0;
+    fmt_i64(t, sizeof(t), now);
+    fmt_i64(lim, sizeof(lim), (int64_t) limit);
+    p[0] = t;
+    p[1] = f->requester;
+    p[2] = f->credential;
+    p[3] = f->status;
+    p[4] = f->host;
+    p[5] = f->id;
+    p[6] = lim;
+    r = run(c,
+            "SELECT " GRANT_COLS " FROM grants g"
+            " WHERE ($2::text IS NULL OR g.requester = $2)"
+            " AND ($3::text IS NULL OR g.credential = $3)"
+            " AND ($4::text IS NULL OR " STATUS_NOW " = $4)"
+            " AND ($5::text IS NULL OR g.id IN (SELECT grant_id FROM"
+            "      grant_hosts WHERE host = $5))"
+            " AND ($6::text IS NULL OR g.id = $6)"
+            " ORDER BY g.created DESC, g.id LIMIT $7::bigint",
+            7, p, state);
+    if (r == NULL)
+        return APID_FAILED;
+    ret = collect_grants(c, r, v, n);
+    PQclear(r);
+    return ret;
+}
+
+static int
+pg_host_grants(struct apid_conn *c, const char *host, int64_t now,
+               struct apid_grant **v, size_t *n)
+{
+    char t[24], state[6];
+    const char *p[2] = { t, host };
+    PGresult *r;
+    int ret;
+
+    *v = NULL;
+    *n = 0;
+    fmt_i64(t, sizeof(t), now);
+    r = run(c,
+            "SELECT " GRANT_COLS " FROM grant_hosts h2"
+            " JOIN grants g ON g.id = h2.grant_id"
+            " WHERE h2.host = $2 AND h2.live = 1 AND g.status = 'active'"
+            " AND g.expires_at > $1 ORDER BY g.id",
+            2, p, state);
+    if (r == NULL)
+        return APID_FAILED;
+    ret = collect_grants(c, r, v, n);
+    PQclear(r);
+    return ret;
+}
+
+static int
+pg_events_insert(struct apid_conn *c, const struct apid_event *v, size_t n,
+                 int64_t now)
+{
+    char t[24], rc[24], state[6] = "";
+
+    fmt_i64(rc, sizeof(rc), now);
+    for (int attempt = 0; attempt < RETRIES; attempt++) {
+        int ok = simple(c, "BEGIN", 0, NULL, state) == APID_OK;
+
+        for (size_t i = 0; ok && i < n; i++) {
+            const char *p[9] = { v[i].id, v[i].host, v[i].type, t,
+                                 v[i].grant, v[i].username, v[i].requester,
+                                 v[i].detail, rc };
+
+            fmt_i64(t, sizeof(t), v[i].time);
+            ok = simple(c, "INSERT INTO events (id, host, type, time,"
+                           " grant_id, username, requester, detail,"
+                           " received) VALUES ($1, $2, $3, $4, $5, $6, $7,"
+                           " $8, $9) ON CONFLICT (id) DO NOTHING",
+                        9, p, state) == APID_OK;
+        }
+        if (ok && simple(c, "COMMIT", 0, NULL, state) == APID_OK)
+            return APID_OK;
+        rollback(c);
+        if (!retryable(state))
+            break;
+    }
+    return APID_FAILED;
+}
+
+static int
+pg_events_for_grant(struct apid_conn *c, const char *grant,
+                    struct apid_event **out, size_t *n)
+{
+    const char *p[1] = { grant };
+    struct apid_event *v;
+    char state[6];
+    PGresult *r;
+    int rows;
+
+    *out = NULL;
+    *n = 0;
+    r = run(c, "SELECT id, host, type, time, grant_id, username, requester,"
+               " detail, received FROM events WHERE grant_id = $1"
+               " ORDER BY time, seq",
+            1, p, state);
+    if (r == NULL)
+        return APID_FAILED;
+    rows = PQntuples(r);
+    if ((v = calloc((size_t) rows + 1, sizeof(*v))) == NULL) {
+        PQclear(r);
+        return fail(c, "out of memory");
+    }
+    for (int i = 0; i < rows; i++) {
+        v[i].id = dup_col(r, i, 0);
+        v[i].host = dup_col(r, i, 1);
+        v[i].type = dup_col(r, i, 2);
+        v[i].time = int_col(r, i, 3);
+        v[i].grant = dup_col(r, i, 4);
+        v[i].username = dup_col(r, i, 5);
+        v[i].requester = dup_col(r, i, 6);
+        v[i].detail = dup_col(r, i, 7);
+        v[i].received = int_col(r, i, 8);
+    }
+    PQclear(r);
+    *out = v;
+    *n = (size_t) rows;
+    return APID_OK;
+}
+
+static int
+pg_ops(struct apid_conn *c, const char *grant, size_t limit,
+       struct apid_op **out, size_t *n)
+{
+    char lim[24], state[6];
+    const char *p[2] = { grant, lim };
+    struct apid_op *v;
+    PGresult *r;
+    int rows;
+
+    *out = NULL;
+    *n = 0;
+    fmt_i64(lim, sizeof(lim), (int64_t) limit);
+    r = run(c, "SELECT seq, time, actor, action, grant_id, detail"
+               " FROM operations WHERE $1::text IS NULL OR grant_id = $1"
+               " ORDER BY seq DESC LIMIT $2::bigint",
+            2, p, state);
+    if (r == NULL)
+        return APID_FAILED;
+    rows = PQntuples(r);
+    if ((v = calloc((size_t) rows + 1, sizeof(*v))) == NULL) {
+        PQclear(r);
+        return fail(c, "out of memory");
+    }
+    for (int i = 0; i < rows; i++) {
+        v[i].seq = int_col(r, i, 0);
+        v[i].time = int_col(r, i, 1);
+        v[i].actor = dup_col(r, i, 2);
+        v[i].action = dup_col(r, i, 3);
+        v[i].grant = dup_col(r, i, 4);
+        v[i].detail = dup_col(r, i, 5);
+    }
+    PQclear(r);
+    *out = v;
+    *n = (size_t) rows;
+    return APID_OK;
+}
+
+const struct apid_backend apid_pg_backend = {
+    .prefix = "postgresql:",
+    .open = pg_open,
+    .close = pg_close,
+    .grant_insert = pg_grant_insert,
+    .grant_transition = pg_grant_transition,
+    .grant_list = pg_grant_list,
+    .host_grants = pg_host_grants,
+    .events_insert = pg_events_insert,
+    .events_for_grant = pg_events_for_grant,
+    .ops = pg_ops,
+};

@@ -1,0 +1,73 @@
+#!/bin/sh
+# jit-apid on PostgreSQL (a server of Debian's packages on loopback): the
+# same API tests as on SQLite, then two jit-apid instances on one
+# database, as behind a load balancer: 50 concurrent requests of one
+# person spread over both give exactly one grant (the rule lives in the
+# database), and a host long-polling one instance sees a grant made at
+# the other within its one-second re-check.
+. "$top_srcdir/tests/integration/lib.sh"
+[ "$(id -u)" = 0 ] || skip "needs root (to run PostgreSQL as its own user)"
+command -v psql >/dev/null || skip "needs psql (package postgresql-client)"
+setup_env
+start_pg
+ok "PostgreSQL on 127.0.0.1:$PG_PORT"
+APID_DATABASE="postgresql:$PG_CONNINFO"
+start_apid
+A_URL=$APID_URL
+/usr/bin/python3 "$top_srcdir/tests/api/apid-test.py" "$APID_URL" "$T/certs" "$APID_DATABASE" \
+    "$top_srcdir/contrib/openapi.yaml" || fail "API tests on PostgreSQL (log: $(tail -5 "$T/apid/log"))"
+
+# A second instance on the same database.
+sed "s|^database = .*|database = $APID_DATABASE|" "$T/apid/apid.conf" > "$T/apid/b.conf"
+chmod 600 "$T/apid/b.conf"
+"$APID" -c "$T/apid/b.conf" 2>"$T/apid/b.log" </dev/null &
+TEST_PIDS="$TEST_PIDS $!"
+for i in $(seq 1 100); do grep -q 'serving on' "$T/apid/b.log" && break; sleep 0.05; done
+B_URL=https://127.0.0.1:$(sed -n 's/^jit-apid: serving on 127.0.0.1://p' "$T/apid/b.log")
+[ "$B_URL" != "https://127.0.0.1:" ] || fail "second instance: $(cat "$T/apid/b.log")"
+ok "a second jit-apid on the same database: $B_URL"
+
+/usr/bin/python3 - "$A_URL" "$B_URL" "$T/certs/ca.pem" <<'PY' || fail "two instances"
+import concurrent.futures, json, ssl, sys, time, urllib.request, urllib.error
+a, b, ca = sys.argv[1:4]
+ctx = ssl.create_default_context(cafile=ca)
+def call(url, method, path, token, body=None, headers=None):
+    req = urllib.request.Request(url + path, method=method,
+        data=json.dumps(body).encode() if body is not None else None,
+        headers=dict({"Authorization": "Bearer " + token}, **(headers or {})))
+    try:
+        with urllib.request.urlopen(req, context=ctx, timeout=30) as r:
+            return r.status, r.read(), r.headers
+    except urllib.error.HTTPError as e:
+        return e.code, e.read(), e.headers
+DAVE = "dave-token-xxxxxxxxxxx"
+HOST = "host-token-web02-xxxxxxxx"
+def ask(i):
+    return call(a if i % 2 else b, "POST", "/v1/grants", DAVE,
+                {"credential": "db-admin", "host": "web02.test",
+                 "duration": 600, "reason": "race %d" % i})[0]
+with concurrent.futures.ThreadPoolExecutor(50) as ex:
+    codes = list(ex.map(ask, range(50)))
+if (codes.count(201), codes.count(409)) != (1, 49):
+    print("FAIL: 50 requests over two instances: %r" % codes); sys.exit(1)
+print("ok - 50 concurrent requests of one person over two instances: one grant, 49 refused")
+# A host long-polls instance A; the grant is made at instance B.
+st, body, h = call(a, "GET", "/v1/hosts/web02.test/grants", HOST)
+etag = h["ETag"]
+box = {}
+def poll():
+    t0 = time.time()
+    box["r"] = call(a, "GET", "/v1/hosts/web02.test/grants?wait=20", HOST,
+                    headers={"If-None-Match": etag})
+    box["s"] = time.time() - t0
+with concurrent.futures.ThreadPoolExecutor(1) as ex:
+    f = ex.submit(poll)
+    time.sleep(0.5)
+    st, body, _ = call(b, "POST", "/v1/grants/" + json.loads(
+        call(b, "GET", "/v1/grants?requester=dave@EXAMPLE.COM", DAVE)[1])
+        ["grants"][0]["id"] + "/revoke", DAVE, {"reason": "done"})
+    f.result()
+if box["r"][0] != 200 or box["s"] - 0.5 > 2.5:
+    print("FAIL: long poll at A after a change at B: %r after %.1f s" % (box["r"][0], box["s"])); sys.exit(1)
+print("ok - a revocation at instance B reached a long poll at instance A after %.2f s" % (box["s"] - 0.5))
+PY
