@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "alerts.h"
 #include "auth.h"
 #include "policy.h"
 #include "store.h"
@@ -17,7 +18,7 @@ struct apid_conf {
     char *listen_addr;  /* IPv4 address */
     unsigned port;
     char *tls_cert, *tls_key, *client_ca;
-    char *database, *host_tokens, *people, *policies;
+    char *database, *host_tokens, *people, *policies, *alerts;
     size_t max_body;
     unsigned max_connections;
 };
@@ -29,6 +30,7 @@ struct apid {
     pthread_rwlock_t lock;
     struct apid_policies pol;
     struct apid_auth auth;
+    struct apid_alerts alerts;
     /* Long polls wait here for a change made by this instance (other
      * instances' changes are seen within a second). */
     pthread_mutex_t change_mu;
@@ -48,5 +50,8 @@ void apid_http_stop(struct MHD_Daemon *d);
 
 /* Wake the long polls: a grant changed. */
 void apid_changed(struct apid *a);
+
+/* The alert deliverer: a thread until a->stopping. */
+void *apid_alerts_worker(void *arg);
 
 #endif

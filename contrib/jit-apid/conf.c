@@ -74,6 +74,8 @@ set_key(struct apid_conf *c, const char *key, const char *v, const char *path,
         return set_path(&c->people, v, path, lineno, key, err, errlen);
     if (strcmp(key, "policies") == 0)
         return set_path(&c->policies, v, path, lineno, key, err, errlen);
+    if (strcmp(key, "alerts") == 0)
+        return set_path(&c->alerts, v, path, lineno, key, err, errlen);
     if (strcmp(key, "database") == 0) {
         if (strncmp(v, "sqlite:/", 8) != 0 && strncmp(v, "postgresql:", 11) != 0)
             return bad(err, errlen, "%s:%d: database: sqlite:/PATH or"
@@ -181,5 +183,6 @@ apid_conf_free(struct apid_conf *c)
     free(c->host_tokens);
     free(c->people);
     free(c->policies);
+    free(c->alerts);
     memset(c, 0, sizeof(*c));
 }

@@ -432,15 +432,23 @@ post_events(struct apid *a, const char *host, const struct req *q,
             goto done;
         }
     }
-    if ((ret = apid_store_events_insert(a->store, v, n, now_s())) != APID_OK) {
+    /* The alerts each event calls for, queued with it if it is new. */
+    pthread_rwlock_rdlock(&a->lock);
+    for (size_t k = 0; k < n; k++)
+        v[k].alerts = apid_alerts_plan(&a->alerts, v[k].type, &v[k].n_alerts);
+    ret = apid_store_events_insert(a->store, v, n, now_s());
+    pthread_rwlock_unlock(&a->lock);
+    if (ret != APID_OK) {
         reply_store_error(r, a, ret);
         goto done;
     }
     reply_json(r, 200, json_pack("{s:I}", "accepted", (json_int_t) n));
 
 done:
-    for (size_t k = 0; v && k < n; k++)
+    for (size_t k = 0; v && k < n; k++) {
         free(v[k].detail);
+        free((void *) v[k].alerts);
+    }
     free(v);
     json_decref(root);
 }
@@ -900,6 +908,45 @@ get_operations(struct apid *a, struct MHD_Connection *c,
     reply_json(r, 200, json_pack("{s:o}", "operations", arr));
 }
 
+static void
+get_alerts(struct apid *a, const struct apid_principal *who, struct reply *r)
+{
+    struct apid_alert_rec *v = NULL;
+    json_t *arr;
+    size_t n = 0;
+    int ret;
+
+    if (who->role < APID_APPROVER) {
+        reply_error(r, 403, "forbidden", "approvers and admins read the"
+                    " alert deliveries");
+        return;
+    }
+    if ((ret = apid_store_alerts_list(a->store, LIST_LIMIT, &v, &n))
+        != APID_OK) {
+        reply_store_error(r, a, ret);
+        return;
+    }
+    arr = json_array();
+    for (size_t i = 0; arr && i < n; i++) {
+        json_t *o = json_pack("{s:I, s:s, s:s, s:s, s:s, s:s, s:i, s:o}",
+                              "id", (json_int_t) v[i].id, "event",
+                              v[i].event, "type", v[i].type, "channel",
+                              v[i].channel, "recipient", v[i].recipient,
+                              "status", v[i].status, "attempts",
+                              v[i].attempts, "created",
+                              time_json(v[i].created));
+
+        if (o != NULL && v[i].delivered)
+            json_object_set_new(o, "delivered", time_json(v[i].delivered));
+        if (o != NULL && v[i].last_error)
+            json_object_set_new(o, "last_error",
+                                json_string(v[i].last_error));
+        json_array_append_new(arr, o);
+    }
+    apid_alert_recs_free(v, n);
+    reply_json(r, 200, json_pack("{s:o}", "alerts", arr));
+}
+
 /* ---- routing ---- */
 
 /* Split url into at most max segments (in buf); the count, or -1. */
@@ -978,6 +1025,8 @@ route(struct apid *a, struct MHD_Connection *c, const char *url,
             grant_action(a, who, s[2], s[3], q, r);
         else
             reply_error(r, 404, "not_found", "no such resource");
+    } else if (strcmp(s[1], "alerts") == 0 && n == 2 && get) {
+        get_alerts(a, who, r);
     } else if (strcmp(s[1], "operations") == 0 && n == 2 && get) {
         if (who->role == APID_REQUESTER
             && MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "grant")

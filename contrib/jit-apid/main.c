@@ -10,6 +10,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <curl/curl.h>
 #include <microhttpd.h>
 #include <pthread.h>
 #include <signal.h>
@@ -22,7 +23,8 @@
 #define DEFAULT_CONF SYSCONFDIR "/jit/jit-apid.conf"
 
 static int
-load_tables(struct apid *a, struct apid_policies *pol, struct apid_auth *auth)
+load_tables(struct apid *a, struct apid_policies *pol, struct apid_auth *auth,
+            struct apid_alerts *al)
 {
     char err[512];
 
@@ -36,6 +38,12 @@ load_tables(struct apid *a, struct apid_policies *pol, struct apid_auth *auth)
         apid_policies_free(pol);
         return -1;
     }
+    if (apid_alerts_load(a->conf.alerts, al, err, sizeof(err)) != 0) {
+        fprintf(stderr, "jit-apid: alerts: %s\n", err);
+        apid_policies_free(pol);
+        apid_auth_free(auth);
+        return -1;
+    }
     return 0;
 }
 
@@ -43,17 +51,20 @@ static void
 reload(struct apid *a)
 {
     struct apid_policies pol;
+    struct apid_alerts al;
     struct apid_auth auth;
 
-    if (load_tables(a, &pol, &auth) != 0) {
+    if (load_tables(a, &pol, &auth, &al) != 0) {
         fprintf(stderr, "jit-apid: reload failed; keeping what was loaded\n");
         return;
     }
     pthread_rwlock_wrlock(&a->lock);
     apid_policies_free(&a->pol);
     apid_auth_free(&a->auth);
+    apid_alerts_free(&a->alerts);
     a->pol = pol;
     a->auth = auth;
+    a->alerts = al;
     pthread_rwlock_unlock(&a->lock);
     fprintf(stderr, "jit-apid: reloaded policies and tokens\n");
 }
@@ -65,7 +76,8 @@ main(int argc, char **argv)
     struct MHD_Daemon *d = NULL;
     struct apid a;
     char err[512], *serr = NULL;
-    int check = 0, sig = 0, ret = 1;
+    int check = 0, sig = 0, ret = 1, have_worker = 0;
+    pthread_t worker;
     sigset_t set;
 
     for (int i = 1; i < argc; i++) {
@@ -79,6 +91,7 @@ main(int argc, char **argv)
         }
     }
     memset(&a, 0, sizeof(a));
+    curl_global_init(CURL_GLOBAL_DEFAULT); /* before any thread */
     pthread_rwlock_init(&a.lock, NULL);
     pthread_mutex_init(&a.change_mu, NULL);
     pthread_cond_init(&a.change_cv, NULL);
@@ -86,13 +99,14 @@ main(int argc, char **argv)
         fprintf(stderr, "jit-apid: %s\n", err);
         return 78;
     }
-    if (load_tables(&a, &a.pol, &a.auth) != 0) {
+    if (load_tables(&a, &a.pol, &a.auth, &a.alerts) != 0) {
         ret = 78;
         goto done;
     }
     if (check) {
-        printf("jit-apid: %s: ok (%zu policies, %zu hosts, %zu people)\n",
-               path, a.pol.n, a.auth.n_hosts, a.auth.n_people);
+        printf("jit-apid: %s: ok (%zu policies, %zu hosts, %zu people,"
+               " %zu alert recipients)\n", path, a.pol.n, a.auth.n_hosts,
+               a.auth.n_people, a.alerts.n_r);
         ret = 0;
         goto done;
     }
@@ -110,6 +124,11 @@ main(int argc, char **argv)
         fprintf(stderr, "jit-apid: %s\n", err);
         goto done;
     }
+    if (pthread_create(&worker, NULL, apid_alerts_worker, &a) != 0) {
+        fprintf(stderr, "jit-apid: cannot start the alert deliverer\n");
+        goto done;
+    }
+    have_worker = 1;
     {
         const union MHD_DaemonInfo *di =
             MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
@@ -131,11 +150,15 @@ main(int argc, char **argv)
     ret = 0;
 
 done:
+    a.stopping = 1;
+    if (have_worker)
+        pthread_join(worker, NULL);
     apid_http_stop(d);
     apid_store_close(a.store);
     free(serr);
     apid_policies_free(&a.pol);
     apid_auth_free(&a.auth);
+    apid_alerts_free(&a.alerts);
     apid_conf_free(&a.conf);
     return ret;
 }

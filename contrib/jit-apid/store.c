@@ -138,6 +138,27 @@ apid_store_ops(struct apid_store *s, const char *grant, size_t limit,
 }
 
 int
+apid_store_alerts_claim(struct apid_store *s, int64_t now, int64_t lease,
+                        size_t limit, struct apid_alert_job **v, size_t *n)
+{
+    LOCKED(s->b->alerts_claim(s->c, now, lease, limit, v, n));
+}
+
+int
+apid_store_alert_settle(struct apid_store *s, int64_t id, int sent,
+                        const char *error, int64_t next_try, int64_t now)
+{
+    LOCKED(s->b->alert_settle(s->c, id, sent, error, next_try, now));
+}
+
+int
+apid_store_alerts_list(struct apid_store *s, size_t limit,
+                       struct apid_alert_rec **v, size_t *n)
+{
+    LOCKED(s->b->alerts_list(s->c, limit, v, n));
+}
+
+int
 apid_store_grant_get(struct apid_store *s, const char *id,
                      struct apid_grant *g, int64_t now)
 {
@@ -260,6 +281,43 @@ apid_events_free(struct apid_event *v, size_t n)
         free(v[i].username);
         free(v[i].requester);
         free(v[i].detail);
+    }
+    free(v);
+}
+
+static void
+event_fields_free(struct apid_event *e)
+{
+    free(e->id);
+    free(e->type);
+    free(e->host);
+    free(e->grant);
+    free(e->username);
+    free(e->requester);
+    free(e->detail);
+}
+
+void
+apid_alert_jobs_free(struct apid_alert_job *v, size_t n)
+{
+    for (size_t i = 0; v && i < n; i++) {
+        free(v[i].channel);
+        free(v[i].recipient);
+        event_fields_free(&v[i].ev);
+    }
+    free(v);
+}
+
+void
+apid_alert_recs_free(struct apid_alert_rec *v, size_t n)
+{
+    for (size_t i = 0; v && i < n; i++) {
+        free(v[i].event);
+        free(v[i].type);
+        free(v[i].channel);
+        free(v[i].recipient);
+        free(v[i].status);
+        free(v[i].last_error);
     }
     free(v);
 }

@@ -27,10 +27,34 @@ struct apid_grant {
     char *previous;     /* the grant this one re-enables; NULL */
 };
 
+/* An alert delivery an event calls for. */
+struct apid_alert_target {
+    const char *channel;   /* email, webhook */
+    const char *recipient;
+};
+
 struct apid_event {
     char *id, *type, *host, *grant, *username, *requester;
     char *detail;       /* JSON text or NULL */
     int64_t time, received;
+    /* On insert: the alerts to queue if the event is new. */
+    const struct apid_alert_target *alerts;
+    size_t n_alerts;
+};
+
+/* A delivery to make now, with its event. */
+struct apid_alert_job {
+    int64_t id;
+    int attempts;
+    char *channel, *recipient;
+    struct apid_event ev;
+};
+
+/* The record of a delivery. */
+struct apid_alert_rec {
+    int64_t id, created, delivered;
+    int attempts;
+    char *event, *type, *channel, *recipient, *status, *last_error;
 };
 
 struct apid_op {
@@ -93,6 +117,20 @@ int apid_store_events_for_grant(struct apid_store *s, const char *grant,
 int apid_store_ops(struct apid_store *s, const char *grant, size_t limit,
                    struct apid_op **v, size_t *n);
 
+/* Claim up to limit deliveries due at now: each is not offered again
+ * until lease seconds have passed (several instances share the queue). */
+int apid_store_alerts_claim(struct apid_store *s, int64_t now, int64_t lease,
+                            size_t limit, struct apid_alert_job **v,
+                            size_t *n);
+/* A delivery's outcome: sent, or failed with error and tried again at
+ * next_try (0: given up). */
+int apid_store_alert_settle(struct apid_store *s, int64_t id, int sent,
+                            const char *error, int64_t next_try, int64_t now);
+int apid_store_alerts_list(struct apid_store *s, size_t limit,
+                           struct apid_alert_rec **v, size_t *n);
+
+void apid_alert_jobs_free(struct apid_alert_job *v, size_t n);
+void apid_alert_recs_free(struct apid_alert_rec *v, size_t n);
 void apid_grant_free(struct apid_grant *g);
 void apid_grants_free(struct apid_grant *v, size_t n);
 void apid_events_free(struct apid_event *v, size_t n);

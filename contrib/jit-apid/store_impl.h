@@ -36,6 +36,12 @@ struct apid_backend {
                             struct apid_event **v, size_t *n);
     int (*ops)(struct apid_conn *c, const char *grant, size_t limit,
                struct apid_op **v, size_t *n);
+    int (*alerts_claim)(struct apid_conn *c, int64_t now, int64_t lease,
+                        size_t limit, struct apid_alert_job **v, size_t *n);
+    int (*alert_settle)(struct apid_conn *c, int64_t id, int sent,
+                        const char *error, int64_t next_try, int64_t now);
+    int (*alerts_list)(struct apid_conn *c, size_t limit,
+                       struct apid_alert_rec **v, size_t *n);
 };
 
 extern const struct apid_backend apid_sqlite_backend;

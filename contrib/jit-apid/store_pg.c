@@ -48,7 +48,14 @@ static const char schema[] =
     "CREATE TABLE IF NOT EXISTS operations ("
     " seq BIGSERIAL PRIMARY KEY, time BIGINT NOT NULL, actor TEXT NOT NULL,"
     " action TEXT NOT NULL, grant_id TEXT, detail TEXT);"
-    "CREATE INDEX IF NOT EXISTS operations_grant ON operations (grant_id);";
+    "CREATE INDEX IF NOT EXISTS operations_grant ON operations (grant_id);"
+    "CREATE TABLE IF NOT EXISTS alerts ("
+    " id BIGSERIAL PRIMARY KEY, event_id TEXT NOT NULL,"
+    " channel TEXT NOT NULL, recipient TEXT NOT NULL, status TEXT NOT NULL,"
+    " attempts INTEGER NOT NULL, next_try BIGINT NOT NULL, last_error TEXT,"
+    " created BIGINT NOT NULL, delivered BIGINT,"
+    " UNIQUE (event_id, channel, recipient));"
+    "CREATE INDEX IF NOT EXISTS alerts_due ON alerts (status, next_try);";
 
 #define STATUS_NOW                                                          \
     "CASE WHEN g.status IN ('active', 'pending') AND g.expires_at <= $1"    \
@@ -517,12 +524,30 @@ pg_events_insert(struct apid_conn *c, const struct apid_event *v, size_t n,
                                  v[i].grant, v[i].username, v[i].requester,
                                  v[i].detail, rc };
 
+            PGresult *r;
+
             fmt_i64(t, sizeof(t), v[i].time);
-            ok = simple(c, "INSERT INTO events (id, host, type, time,"
-                           " grant_id, username, requester, detail,"
-                           " received) VALUES ($1, $2, $3, $4, $5, $6, $7,"
-                           " $8, $9) ON CONFLICT (id) DO NOTHING",
-                        9, p, state) == APID_OK;
+            r = run(c, "INSERT INTO events (id, host, type, time,"
+                       " grant_id, username, requester, detail,"
+                       " received) VALUES ($1, $2, $3, $4, $5, $6, $7,"
+                       " $8, $9) ON CONFLICT (id) DO NOTHING RETURNING id",
+                    9, p, state);
+            ok = r != NULL;
+            /* Alerts only for an event stored now, not a redelivery. */
+            for (size_t k = 0; ok && PQntuples(r) == 1 && k < v[i].n_alerts;
+                 k++) {
+                const char *ap[3] = { v[i].id, v[i].alerts[k].channel,
+                                      v[i].alerts[k].recipient };
+
+                ok = simple(c, "INSERT INTO alerts (event_id, channel,"
+                               " recipient, status, attempts, next_try,"
+                               " created) VALUES ($1, $2, $3, 'pending', 0,"
+                               " $4, $4) ON CONFLICT DO NOTHING",
+                            4, (const char *const[]) { ap[0], ap[1], ap[2],
+                                                       rc },
+                            state) == APID_OK;
+            }
+            PQclear(r);
         }
         if (ok && simple(c, "COMMIT", 0, NULL, state) == APID_OK)
             return APID_OK;
@@ -611,6 +636,121 @@ pg_ops(struct apid_conn *c, const char *grant, size_t limit,
     return APID_OK;
 }
 
+static int
+pg_alerts_claim(struct apid_conn *c, int64_t now, int64_t lease, size_t limit,
+                struct apid_alert_job **out, size_t *n)
+{
+    char t[24], until[24], lim[24], state[6];
+    const char *p[3] = { t, until, lim };
+    struct apid_alert_job *v;
+    PGresult *r;
+    int rows;
+
+    *out = NULL;
+    *n = 0;
+    fmt_i64(t, sizeof(t), now);
+    fmt_i64(until, sizeof(until), now + lease);
+    fmt_i64(lim, sizeof(lim), (int64_t) limit);
+    /* SKIP LOCKED: instances sharing the queue take different rows. */
+    r = run(c,
+            "WITH due AS (SELECT id FROM alerts WHERE status = 'pending'"
+            " AND next_try <= $1::bigint ORDER BY id LIMIT $3::bigint"
+            " FOR UPDATE SKIP LOCKED),"
+            " claimed AS (UPDATE alerts a SET next_try = $2::bigint FROM due"
+            " WHERE a.id = due.id RETURNING a.id, a.attempts, a.channel,"
+            " a.recipient, a.event_id)"
+            " SELECT cl.id, cl.attempts, cl.channel, cl.recipient, e.id,"
+            " e.type, e.host, e.time, e.grant_id, e.username, e.requester,"
+            " e.detail FROM claimed cl JOIN events e ON e.id = cl.event_id"
+            " ORDER BY cl.id",
+            3, p, state);
+    if (r == NULL)
+        return APID_FAILED;
+    rows = PQntuples(r);
+    if ((v = calloc((size_t) rows + 1, sizeof(*v))) == NULL) {
+        PQclear(r);
+        return fail(c, "out of memory");
+    }
+    for (int i = 0; i < rows; i++) {
+        v[i].id = int_col(r, i, 0);
+        v[i].attempts = (int) int_col(r, i, 1);
+        v[i].channel = dup_col(r, i, 2);
+        v[i].recipient = dup_col(r, i, 3);
+        v[i].ev.id = dup_col(r, i, 4);
+        v[i].ev.type = dup_col(r, i, 5);
+        v[i].ev.host = dup_col(r, i, 6);
+        v[i].ev.time = int_col(r, i, 7);
+        v[i].ev.grant = dup_col(r, i, 8);
+        v[i].ev.username = dup_col(r, i, 9);
+        v[i].ev.requester = dup_col(r, i, 10);
+        v[i].ev.detail = dup_col(r, i, 11);
+    }
+    PQclear(r);
+    *out = v;
+    *n = (size_t) rows;
+    return APID_OK;
+}
+
+static int
+pg_alert_settle(struct apid_conn *c, int64_t id, int sent, const char *error,
+                int64_t next_try, int64_t now)
+{
+    char i[24], nt[24], t[24], state[6];
+    const char *p[5] = { sent ? "sent" : next_try ? "pending" : "failed",
+                         error, nt, sent ? t : NULL, i };
+
+    fmt_i64(i, sizeof(i), id);
+    fmt_i64(nt, sizeof(nt), next_try);
+    fmt_i64(t, sizeof(t), now);
+    return simple(c, "UPDATE alerts SET attempts = attempts + 1,"
+                     " status = $1, last_error = $2, next_try = $3::bigint,"
+                     " delivered = $4::bigint WHERE id = $5::bigint",
+                  5, p, state);
+}
+
+static int
+pg_alerts_list(struct apid_conn *c, size_t limit, struct apid_alert_rec **out,
+               size_t *n)
+{
+    char lim[24], state[6];
+    const char *p[1] = { lim };
+    struct apid_alert_rec *v;
+    PGresult *r;
+    int rows;
+
+    *out = NULL;
+    *n = 0;
+    fmt_i64(lim, sizeof(lim), (int64_t) limit);
+    r = run(c, "SELECT a.id, a.created, coalesce(a.delivered, 0), a.attempts,"
+               " a.event_id, e.type, a.channel, a.recipient, a.status,"
+               " a.last_error FROM alerts a JOIN events e ON e.id ="
+               " a.event_id ORDER BY a.id DESC LIMIT $1::bigint",
+            1, p, state);
+    if (r == NULL)
+        return APID_FAILED;
+    rows = PQntuples(r);
+    if ((v = calloc((size_t) rows + 1, sizeof(*v))) == NULL) {
+        PQclear(r);
+        return fail(c, "out of memory");
+    }
+    for (int i = 0; i < rows; i++) {
+        v[i].id = int_col(r, i, 0);
+        v[i].created = int_col(r, i, 1);
+        v[i].delivered = int_col(r, i, 2);
+        v[i].attempts = (int) int_col(r, i, 3);
+        v[i].event = dup_col(r, i, 4);
+        v[i].type = dup_col(r, i, 5);
+        v[i].channel = dup_col(r, i, 6);
+        v[i].recipient = dup_col(r, i, 7);
+        v[i].status = dup_col(r, i, 8);
+        v[i].last_error = dup_col(r, i, 9);
+    }
+    PQclear(r);
+    *out = v;
+    *n = (size_t) rows;
+    return APID_OK;
+}
+
 const struct apid_backend apid_pg_backend = {
     .prefix = "postgresql:",
     .open = pg_open,
@@ -622,4 +762,7 @@ const struct apid_backend apid_pg_backend = {
     .events_insert = pg_events_insert,
     .events_for_grant = pg_events_for_grant,
     .ops = pg_ops,
+    .alerts_claim = pg_alerts_claim,
+    .alert_settle = pg_alert_settle,
+    .alerts_list = pg_alerts_list,
 };

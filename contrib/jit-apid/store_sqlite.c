@@ -43,7 +43,14 @@ static const char schema[] =
     " seq INTEGER PRIMARY KEY AUTOINCREMENT, time INTEGER NOT NULL,"
     " actor TEXT NOT NULL, action TEXT NOT NULL, grant_id TEXT,"
     " detail TEXT);"
-    "CREATE INDEX IF NOT EXISTS operations_grant ON operations (grant_id);";
+    "CREATE INDEX IF NOT EXISTS operations_grant ON operations (grant_id);"
+    "CREATE TABLE IF NOT EXISTS alerts ("
+    " id INTEGER PRIMARY KEY AUTOINCREMENT, event_id TEXT NOT NULL,"
+    " channel TEXT NOT NULL, recipient TEXT NOT NULL, status TEXT NOT NULL,"
+    " attempts INTEGER NOT NULL, next_try INTEGER NOT NULL, last_error TEXT,"
+    " created INTEGER NOT NULL, delivered INTEGER,"
+    " UNIQUE (event_id, channel, recipient));"
+    "CREATE INDEX IF NOT EXISTS alerts_due ON alerts (status, next_try);";
 
 /* A grant's status as of now: an active or pending grant past its end
  * is expired, whatever the row says until the next sweep. */
@@ -502,6 +509,31 @@ sq_host_grants(struct apid_conn *s, const char *host, int64_t now,
 }
 
 static int
+queue_alerts(struct apid_conn *s, const struct apid_event *e, int64_t now)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = SQLITE_DONE;
+
+    if (sqlite3_prepare_v2(s->db,
+                           "INSERT OR IGNORE INTO alerts (event_id, channel,"
+                           " recipient, status, attempts, next_try, created)"
+                           " VALUES (?, ?, ?, 'pending', 0, ?, ?)",
+                           -1, &st, NULL) != SQLITE_OK)
+        return db_fail(s, "alerts");
+    for (size_t k = 0; k < e->n_alerts && rc == SQLITE_DONE; k++) {
+        sqlite3_reset(st);
+        sqlite3_bind_text(st, 1, e->id, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, e->alerts[k].channel, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 3, e->alerts[k].recipient, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 4, now);
+        sqlite3_bind_int64(st, 5, now);
+        rc = sqlite3_step(st);
+    }
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE ? APID_OK : db_fail(s, "alerts");
+}
+
+static int
 sq_events_insert(struct apid_conn *s, const struct apid_event *v,
                          size_t n, int64_t now)
 {
@@ -533,6 +565,10 @@ sq_events_insert(struct apid_conn *s, const struct apid_event *v,
             ret = db_fail(s, "events");
             goto rollback;
         }
+        /* Alerts only for an event stored now, not for a redelivery. */
+        if (sqlite3_changes(s->db) == 1 && v[i].n_alerts > 0
+            && (ret = queue_alerts(s, &v[i], now)) != APID_OK)
+            goto rollback;
     }
     sqlite3_finalize(st);
     st = NULL;
@@ -647,6 +683,158 @@ sq_ops(struct apid_conn *s, const char *grant, size_t limit,
     return APID_OK;
 }
 
+static int
+sq_alerts_claim(struct apid_conn *s, int64_t now, int64_t lease, size_t limit,
+                struct apid_alert_job **out, size_t *n)
+{
+    sqlite3_stmt *st = NULL, *up = NULL;
+    struct apid_alert_job *v = NULL;
+    size_t cnt = 0;
+    int ret, rc;
+
+    *out = NULL;
+    *n = 0;
+    if ((v = calloc(limit + 1, sizeof(*v))) == NULL)
+        return fail(s, "out of memory");
+    if ((ret = exec_simple(s, "BEGIN IMMEDIATE")) != APID_OK) {
+        free(v);
+        return ret;
+    }
+    if (sqlite3_prepare_v2(s->db,
+                           "SELECT a.id, a.attempts, a.channel, a.recipient,"
+                           " e.id, e.type, e.host, e.time, e.grant_id,"
+                           " e.username, e.requester, e.detail"
+                           " FROM alerts a JOIN events e ON e.id = a.event_id"
+                           " WHERE a.status = 'pending' AND a.next_try <= ?"
+                           " ORDER BY a.id LIMIT ?",
+                           -1, &st, NULL) != SQLITE_OK
+        || sqlite3_prepare_v2(s->db,
+                              "UPDATE alerts SET next_try = ? WHERE id = ?",
+                              -1, &up, NULL) != SQLITE_OK) {
+        ret = db_fail(s, "alerts");
+        goto rollback;
+    }
+    sqlite3_bind_int64(st, 1, now);
+    sqlite3_bind_int64(st, 2, (sqlite3_int64) limit);
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW && cnt < limit) {
+        struct apid_alert_job *j = &v[cnt++];
+
+        j->id = sqlite3_column_int64(st, 0);
+        j->attempts = sqlite3_column_int(st, 1);
+        j->channel = col_dup(st, 2);
+        j->recipient = col_dup(st, 3);
+        j->ev.id = col_dup(st, 4);
+        j->ev.type = col_dup(st, 5);
+        j->ev.host = col_dup(st, 6);
+        j->ev.time = sqlite3_column_int64(st, 7);
+        j->ev.grant = col_dup(st, 8);
+        j->ev.username = col_dup(st, 9);
+        j->ev.requester = col_dup(st, 10);
+        j->ev.detail = col_dup(st, 11);
+        sqlite3_reset(up);
+        sqlite3_bind_int64(up, 1, now + lease);
+        sqlite3_bind_int64(up, 2, j->id);
+        if (sqlite3_step(up) != SQLITE_DONE) {
+            ret = db_fail(s, "alerts");
+            goto rollback;
+        }
+    }
+    if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
+        ret = db_fail(s, "alerts");
+        goto rollback;
+    }
+    sqlite3_finalize(st);
+    sqlite3_finalize(up);
+    st = up = NULL;
+    if ((ret = exec_simple(s, "COMMIT")) != APID_OK)
+        goto rollback;
+    *out = v;
+    *n = cnt;
+    return APID_OK;
+
+rollback:
+    sqlite3_finalize(st);
+    sqlite3_finalize(up);
+    sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+    apid_alert_jobs_free(v, cnt);
+    return ret;
+}
+
+static int
+sq_alert_settle(struct apid_conn *s, int64_t id, int sent, const char *error,
+                int64_t next_try, int64_t now)
+{
+    sqlite3_stmt *st = NULL;
+    int rc;
+
+    if (sqlite3_prepare_v2(s->db,
+                           "UPDATE alerts SET attempts = attempts + 1,"
+                           " status = ?, last_error = ?, next_try = ?,"
+                           " delivered = ? WHERE id = ?",
+                           -1, &st, NULL) != SQLITE_OK)
+        return db_fail(s, "alerts");
+    sqlite3_bind_text(st, 1, sent ? "sent" : next_try ? "pending" : "failed",
+                      -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, error, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 3, next_try);
+    if (sent)
+        sqlite3_bind_int64(st, 4, now);
+    else
+        sqlite3_bind_null(st, 4);
+    sqlite3_bind_int64(st, 5, id);
+    rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE ? APID_OK : db_fail(s, "alerts");
+}
+
+static int
+sq_alerts_list(struct apid_conn *s, size_t limit, struct apid_alert_rec **out,
+               size_t *n)
+{
+    sqlite3_stmt *st = NULL;
+    struct apid_alert_rec *v = NULL;
+    size_t cnt = 0;
+    int rc;
+
+    *out = NULL;
+    *n = 0;
+    if ((v = calloc(limit + 1, sizeof(*v))) == NULL)
+        return fail(s, "out of memory");
+    if (sqlite3_prepare_v2(s->db,
+                           "SELECT a.id, a.created, a.delivered, a.attempts,"
+                           " a.event_id, e.type, a.channel, a.recipient,"
+                           " a.status, a.last_error FROM alerts a"
+                           " JOIN events e ON e.id = a.event_id"
+                           " ORDER BY a.id DESC LIMIT ?",
+                           -1, &st, NULL) != SQLITE_OK) {
+        free(v);
+        return db_fail(s, "alerts");
+    }
+    sqlite3_bind_int64(st, 1, (sqlite3_int64) limit);
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW && cnt < limit) {
+        struct apid_alert_rec *a = &v[cnt++];
+
+        a->id = sqlite3_column_int64(st, 0);
+        a->created = sqlite3_column_int64(st, 1);
+        a->delivered = sqlite3_column_int64(st, 2);
+        a->attempts = sqlite3_column_int(st, 3);
+        a->event = col_dup(st, 4);
+        a->type = col_dup(st, 5);
+        a->channel = col_dup(st, 6);
+        a->recipient = col_dup(st, 7);
+        a->status = col_dup(st, 8);
+        a->last_error = col_dup(st, 9);
+    }
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
+        apid_alert_recs_free(v, cnt);
+        return db_fail(s, "alerts");
+    }
+    *out = v;
+    *n = cnt;
+    return APID_OK;
+}
+
 const struct apid_backend apid_sqlite_backend = {
     .prefix = "sqlite:",
     .open = sq_open,
@@ -658,4 +846,7 @@ const struct apid_backend apid_sqlite_backend = {
     .events_insert = sq_events_insert,
     .events_for_grant = sq_events_for_grant,
     .ops = sq_ops,
+    .alerts_claim = sq_alerts_claim,
+    .alert_settle = sq_alert_settle,
+    .alerts_list = sq_alerts_list,
 };

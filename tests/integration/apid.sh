@@ -10,7 +10,7 @@ ok "jit-apid serving on port $APID_PORT"
 
 # Configuration errors are caught by --check, with the file and the key.
 out=$("$APID" -c "$T/apid/apid.conf" --check 2>&1)
-expect_eq "--check" "$out" "jit-apid: $T/apid/apid.conf: ok (2 policies, 2 hosts, 5 people)"
+expect_eq "--check" "$out" "jit-apid: $T/apid/apid.conf: ok (2 policies, 2 hosts, 5 people, 0 alert recipients)"
 cp "$T/apid/apid.conf" "$T/apid/bad.conf"
 echo 'max_body = lots' >> "$T/apid/bad.conf"
 rc=0; out=$("$APID" -c "$T/apid/bad.conf" --check 2>&1) || rc=$?

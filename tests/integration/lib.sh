@@ -229,6 +229,7 @@ host_tokens = $T/apid/hosts
 people = $T/apid/people
 policies = $T/apid/policies.json
 CONF
+    [ -z "${APID_ALERTS:-}" ] || echo "alerts = $APID_ALERTS" >> "$T/apid/apid.conf"
     chmod 600 "$T/apid/apid.conf"
     "$APID" -c "$T/apid/apid.conf" 2>"$T/apid/log" </dev/null &
     TEST_PIDS="$TEST_PIDS $!"

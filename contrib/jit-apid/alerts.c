@@ -1,0 +1,497 @@
+/* jit-apid alerts (see alerts.h). */
+#include "config.h"
+
+#include <curl/curl.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <pthread.h>
+#include <unistd.h>
+
+#include "alerts.h"
+#include "timefmt.h"
+
+/* execve wants char *const[]; the strings are never written. */
+#define S(x) ((char *) (uintptr_t) (x))
+
+static const char *const types[APID_ALERT_TYPES] = {
+    "account.created", "account.enabled", "account.disable_failed",
+};
+
+const char *
+apid_alert_type_name(int i)
+{
+    return i >= 0 && i < APID_ALERT_TYPES ? types[i] : NULL;
+}
+
+static int
+type_bit(const char *t)
+{
+    for (int i = 0; i < APID_ALERT_TYPES; i++)
+        if (strcmp(t, types[i]) == 0)
+            return 1 << i;
+    return 0;
+}
+
+__attribute__((format(printf, 3, 4))) static int
+bad(char *err, size_t errlen, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+    return -EINVAL;
+}
+
+/* A mail address that cannot break a header or look like an option:
+ * local@domain of letters, digits and ._%+- only. */
+static int
+address_ok(const char *a)
+{
+    const char *at = strchr(a, '@');
+
+    if (at == NULL || at == a || at[1] == '\0' || a[0] == '-'
+        || strchr(at + 1, '@') != NULL || strlen(a) > 254)
+        return 0;
+    for (const char *c = a; *c; c++)
+        if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z')
+              || (*c >= '0' && *c <= '9') || strchr("._%+-@", *c)))
+            return 0;
+    return 1;
+}
+
+static unsigned
+types_mask(json_t *a, const char *where, char *err, size_t errlen, int *ret)
+{
+    unsigned m = 0;
+    size_t i;
+    json_t *x;
+
+    *ret = 0;
+    if (!json_is_array(a)) {
+        *ret = bad(err, errlen, "%s: a list of alert types", where);
+        return 0;
+    }
+    json_array_foreach(a, i, x)
+    {
+        int b = json_is_string(x) ? type_bit(json_string_value(x)) : 0;
+
+        if (b == 0) {
+            *ret = bad(err, errlen, "%s[%zu]: account.created,"
+                       " account.enabled or account.disable_failed", where, i);
+            return 0;
+        }
+        m |= (unsigned) b;
+    }
+    return m;
+}
+
+int
+apid_alerts_load(const char *path, struct apid_alerts *out, char *err,
+                 size_t errlen)
+{
+    struct apid_alerts a;
+    json_error_t je;
+    json_t *root = NULL, *x, *r;
+    size_t i;
+    int ret = 0;
+
+    memset(out, 0, sizeof(*out));
+    memset(&a, 0, sizeof(a));
+    a.retry_seconds = 30;
+    a.max_attempts = 10;
+    if (path == NULL)
+        return 0; /* alerts off */
+    if ((root = json_load_file(path, JSON_REJECT_DUPLICATES, &je)) == NULL)
+        return bad(err, errlen, "%s: line %d: %s", path, je.line, je.text);
+    if (!json_is_object(root)) {
+        ret = bad(err, errlen, "%s: a JSON object", path);
+        goto done;
+    }
+    if ((x = json_object_get(root, "enabled")) != NULL) {
+        a.enabled = types_mask(x, "enabled", err, errlen, &ret);
+        if (ret != 0)
+            goto done;
+    }
+    if ((x = json_object_get(root, "sendmail")) != NULL) {
+        if (!json_is_array(x) || json_array_size(x) == 0
+            || json_array_size(x) > 16
+            || !json_is_string(json_array_get(x, 0))
+            || json_string_value(json_array_get(x, 0))[0] != '/') {
+            ret = bad(err, errlen, "sendmail: a list: an absolute path,"
+                      " then its arguments");
+            goto done;
+        }
+        a.sendmail = calloc(json_array_size(x) + 1, sizeof(char *));
+        json_array_foreach(x, i, r)
+        {
+            if (!json_is_string(r)) {
+                ret = bad(err, errlen, "sendmail[%zu]: a string", i);
+                goto done;
+            }
+            if (a.sendmail && (a.sendmail[i] = strdup(json_string_value(r))))
+                a.n_sendmail++;
+        }
+    }
+    if ((x = json_object_get(root, "from")) != NULL) {
+        if (!json_is_string(x) || !address_ok(json_string_value(x))) {
+            ret = bad(err, errlen, "from: a mail address");
+            goto done;
+        }
+        a.from = strdup(json_string_value(x));
+    }
+    if ((x = json_object_get(root, "webhook_ca")) != NULL) {
+        if (!json_is_string(x) || json_string_value(x)[0] != '/') {
+            ret = bad(err, errlen, "webhook_ca: an absolute path");
+            goto done;
+        }
+        a.webhook_ca = strdup(json_string_value(x));
+    }
+    if ((x = json_object_get(root, "retry_seconds")) != NULL) {
+        if (!json_is_integer(x) || json_integer_value(x) < 1
+            || json_integer_value(x) > 86400) {
+            ret = bad(err, errlen, "retry_seconds: 1..86400");
+            goto done;
+        }
+        a.retry_seconds = json_integer_value(x);
+    }
+    if ((x = json_object_get(root, "max_attempts")) != NULL) {
+        if (!json_is_integer(x) || json_integer_value(x) < 1
+            || json_integer_value(x) > 100) {
+            ret = bad(err, errlen, "max_attempts: 1..100");
+            goto done;
+        }
+        a.max_attempts = (int) json_integer_value(x);
+    }
+    x = json_object_get(root, "recipients");
+    if (x != NULL && !json_is_array(x)) {
+        ret = bad(err, errlen, "recipients: a list");
+        goto done;
+    }
+    a.r = calloc(json_array_size(x) + 1, sizeof(*a.r));
+    json_array_foreach(x, i, r)
+    {
+        const char *email = json_string_value(json_object_get(r, "email"));
+        const char *hook = json_string_value(json_object_get(r, "webhook"));
+        char where[48];
+
+        snprintf(where, sizeof(where), "recipients[%zu].types", i);
+        if ((email == NULL) == (hook == NULL)) {
+            ret = bad(err, errlen, "recipients[%zu]: email or webhook", i);
+            goto done;
+        }
+        if (email != NULL && !address_ok(email)) {
+            ret = bad(err, errlen, "recipients[%zu].email: a plain address"
+                      " (letters, digits, ._%%+- and one @)", i);
+            goto done;
+        }
+        if (hook != NULL && (strncmp(hook, "https://", 8) != 0
+                             || strpbrk(hook, " \t\r\n") != NULL)) {
+            ret = bad(err, errlen, "recipients[%zu].webhook: an https URL",
+                      i);
+            goto done;
+        }
+        if (email != NULL && (a.n_sendmail == 0 || a.from == NULL)) {
+            ret = bad(err, errlen, "recipients[%zu]: mail needs sendmail"
+                      " and from", i);
+            goto done;
+        }
+        if (a.r == NULL) {
+            ret = -ENOMEM;
+            goto done;
+        }
+        a.r[a.n_r].types = types_mask(json_object_get(r, "types"), where, err,
+                                      errlen, &ret);
+        if (ret != 0)
+            goto done;
+        a.r[a.n_r].channel = strdup(email ? "email" : "webhook");
+        a.r[a.n_r].target = strdup(email ? email : hook);
+        a.n_r++;
+    }
+    *out = a;
+    memset(&a, 0, sizeof(a));
+
+done:
+    if (ret == -ENOMEM)
+        bad(err, errlen, "%s: out of memory", path);
+    apid_alerts_free(&a);
+    json_decref(root);
+    return ret;
+}
+
+void
+apid_alerts_free(struct apid_alerts *a)
+{
+    for (size_t i = 0; a->sendmail && i < a->n_sendmail; i++)
+        free(a->sendmail[i]);
+    free(a->sendmail);
+    free(a->from);
+    free(a->webhook_ca);
+    for (size_t i = 0; a->r && i < a->n_r; i++) {
+        free(a->r[i].channel);
+        free(a->r[i].target);
+    }
+    free(a->r);
+    memset(a, 0, sizeof(*a));
+}
+
+struct apid_alert_target *
+apid_alerts_plan(const struct apid_alerts *a, const char *type, size_t *n)
+{
+    unsigned bit = (unsigned) type_bit(type);
+    struct apid_alert_target *v;
+
+    *n = 0;
+    /* Only an enabled type; only subscribed recipients. */
+    if (bit == 0 || (a->enabled & bit) == 0 || a->n_r == 0)
+        return NULL;
+    if ((v = calloc(a->n_r, sizeof(*v))) == NULL)
+        return NULL;
+    for (size_t i = 0; i < a->n_r; i++)
+        if (a->r[i].types & bit) {
+            v[*n].channel = a->r[i].channel;
+            v[*n].recipient = a->r[i].target;
+            (*n)++;
+        }
+    if (*n == 0) {
+        free(v);
+        v = NULL;
+    }
+    return v;
+}
+
+/* The event as the alert's JSON. */
+static json_t *
+event_json(const struct apid_event *e)
+{
+    char when[JIT_TIME_LEN];
+    json_t *o;
+
+    jit_time_format(e->time, when);
+    o = json_pack("{s:s, s:s, s:s, s:s}", "id", e->id, "type", e->type,
+                  "host", e->host, "time", when);
+    if (o == NULL)
+        return NULL;
+    if (e->grant)
+        json_object_set_new(o, "grant", json_string(e->grant));
+    if (e->username)
+        json_object_set_new(o, "username", json_string(e->username));
+    if (e->requester)
+        json_object_set_new(o, "requester", json_string(e->requester));
+    if (e->detail)
+        json_object_set_new(o, "detail", json_loads(e->detail, 0, NULL));
+    return o;
+}
+
+static int
+send_mail(const struct apid_alerts *a, const struct apid_alert_job *j,
+          char *err, size_t errlen)
+{
+    char *const envp[] = { S("PATH=/usr/sbin:/usr/bin:/sbin:/bin"), NULL };
+    json_t *o = event_json(&j->ev);
+    char *detail = o ? json_dumps(o, JSON_INDENT(2) | JSON_SORT_KEYS) : NULL;
+    char *msg = NULL;
+    int fds[2] = { -1, -1 }, status = 0, ret = -1;
+    pid_t pid;
+    size_t off = 0, len;
+
+    json_decref(o);
+    if (detail == NULL
+        || asprintf(&msg,
+                    "From: %s\nTo: %s\nSubject: [jit] %s: %s on %s\n"
+                    "Content-Type: text/plain; charset=utf-8\n\n"
+                    "%s\n",
+                    a->from, j->recipient, j->ev.type,
+                    j->ev.username ? j->ev.username : "-", j->ev.host,
+                    detail) < 0) {
+        snprintf(err, errlen, "out of memory");
+        msg = NULL;
+        goto done;
+    }
+    if (pipe2(fds, O_CLOEXEC) != 0) {
+        snprintf(err, errlen, "pipe: %s", strerror(errno));
+        goto done;
+    }
+    if ((pid = fork()) < 0) {
+        snprintf(err, errlen, "fork: %s", strerror(errno));
+        goto done;
+    }
+    if (pid == 0) {
+        int null = open("/dev/null", O_WRONLY | O_CLOEXEC);
+
+        dup2(fds[0], 0);
+        if (null >= 0) {
+            dup2(null, 1);
+            dup2(null, 2);
+        }
+        execve(a->sendmail[0], a->sendmail, envp);
+        _exit(127);
+    }
+    close(fds[0]);
+    fds[0] = -1;
+    len = strlen(msg);
+    while (off < len) {
+        ssize_t w = write(fds[1], msg + off, len - off);
+
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            break;
+        off += (size_t) w;
+    }
+    close(fds[1]);
+    fds[1] = -1;
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+        ;
+    if (off == len && WIFEXITED(status) && WEXITSTATUS(status) == 0)
+        ret = 0;
+    else
+        snprintf(err, errlen, "%s: %s %d", a->sendmail[0],
+                 WIFEXITED(status) ? "exit status" : "signal",
+                 WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
+
+done:
+    if (fds[0] >= 0)
+        close(fds[0]);
+    if (fds[1] >= 0)
+        close(fds[1]);
+    free(msg);
+    free(detail);
+    return ret;
+}
+
+static size_t
+discard(char *p, size_t s, size_t n, void *u)
+{
+    (void) p;
+    (void) u;
+    return s * n;
+}
+
+static int
+send_webhook(const struct apid_alerts *a, const struct apid_alert_job *j,
+             char *err, size_t errlen)
+{
+    json_t *o = json_pack("{s:s, s:o}", "alert", j->ev.type, "event",
+                          event_json(&j->ev));
+    char *body = o ? json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+    struct curl_slist *h = curl_slist_append(NULL,
+                                             "Content-Type: application/json");
+    CURL *c = curl_easy_init();
+    long code = 0;
+    CURLcode rc;
+    int ret = -1;
+
+    json_decref(o);
+    if (body == NULL || c == NULL || h == NULL) {
+        snprintf(err, errlen, "out of memory");
+        goto done;
+    }
+    curl_easy_setopt(c, CURLOPT_URL, j->recipient);
+    curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "https");
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+    curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT, 10L);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, discard);
+    if (a->webhook_ca)
+        curl_easy_setopt(c, CURLOPT_CAINFO, a->webhook_ca);
+    if ((rc = curl_easy_perform(c)) != CURLE_OK) {
+        snprintf(err, errlen, "%s", curl_easy_strerror(rc));
+        goto done;
+    }
+    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
+    if (code >= 200 && code < 300)
+        ret = 0;
+    else
+        snprintf(err, errlen, "HTTP %ld", code);
+
+done:
+    curl_easy_cleanup(c);
+    curl_slist_free_all(h);
+    free(body);
+    return ret;
+}
+
+int
+apid_alert_send(const struct apid_alerts *a, const struct apid_alert_job *j,
+                char *err, size_t errlen)
+{
+    if (strcmp(j->channel, "email") == 0) {
+        if (a->n_sendmail == 0 || a->from == NULL) {
+            snprintf(err, errlen, "no sendmail configured");
+            return -1;
+        }
+        return send_mail(a, j, err, errlen);
+    }
+    return send_webhook(a, j, err, errlen);
+}
+
+/* ---- the deliverer ---- */
+
+#include "apid.h"
+
+#define CLAIM_MAX 32
+#define LEASE_S 60
+
+/* After attempts failures: retry_seconds, doubling, at most an hour. */
+static int64_t
+backoff(const struct apid_alerts *a, int attempts)
+{
+    int64_t d = a->retry_seconds;
+
+    for (int i = 1; i < attempts && d < 3600; i++)
+        d *= 2;
+    return d < 3600 ? d : 3600;
+}
+
+void *
+apid_alerts_worker(void *arg)
+{
+    struct apid *a = arg;
+
+    while (!a->stopping) {
+        struct apid_alert_job *v = NULL;
+        struct timespec ts = { 1, 0 };
+        size_t n = 0;
+        int64_t now = (int64_t) time(NULL);
+
+        if (apid_store_alerts_claim(a->store, now, LEASE_S, CLAIM_MAX, &v, &n)
+            != APID_OK)
+            fprintf(stderr, "jit-apid: alerts: %s\n",
+                    apid_store_error(a->store));
+        for (size_t i = 0; i < n && !a->stopping; i++) {
+            char err[256] = "";
+            int ok, tries = v[i].attempts + 1;
+            int64_t next = 0;
+
+            pthread_rwlock_rdlock(&a->lock);
+            ok = apid_alert_send(&a->alerts, &v[i], err, sizeof(err)) == 0;
+            if (!ok && tries < a->alerts.max_attempts)
+                next = (int64_t) time(NULL) + backoff(&a->alerts, tries);
+            pthread_rwlock_unlock(&a->lock);
+            if (!ok)
+                fprintf(stderr, "jit-apid: alert %s to %s %s: %s%s\n",
+                        v[i].ev.type, v[i].channel, v[i].recipient, err,
+                        next ? "; will retry" : "; giving up");
+            if (apid_store_alert_settle(a->store, v[i].id, ok, ok ? NULL : err,
+                                        next, (int64_t) time(NULL))
+                != APID_OK)
+                fprintf(stderr, "jit-apid: alerts: %s\n",
+                        apid_store_error(a->store));
+        }
+        apid_alert_jobs_free(v, n);
+        if (n < CLAIM_MAX)
+            nanosleep(&ts, NULL);
+    }
+    return NULL;
+}

@@ -1,0 +1,64 @@
+/*
+ * Alerts: a host's account.created, account.enabled or account.disable_failed
+ * event, where that type is enabled (all are off by default), notifies the
+ * recipients subscribed to it: by mail through a sendmail-compatible
+ * command (a fixed argv, run without a shell, the message on its standard
+ * input) or by a webhook (an HTTPS POST of JSON).  Each delivery is a row
+ * in the store, queued in the same transaction as its event (so a
+ * redelivered event alerts no one twice), tried until it succeeds, with a
+ * backoff, and kept as the record of what was sent.  Configuration, a
+ * JSON file:
+ *
+ *   {"enabled": ["account.created", "account.disable_failed"],
+ *    "sendmail": ["/usr/sbin/sendmail", "-oi", "-t"],
+ *    "from": "jit-apid@example.com",
+ *    "webhook_ca": "/etc/jit/apid/hooks-ca.pem",
+ *    "retry_seconds": 30, "max_attempts": 10,
+ *    "recipients": [
+ *      {"email": "secops@example.com",
+ *       "types": ["account.created", "account.disable_failed"]},
+ *      {"webhook": "https://hooks.example.com/jit",
+ *       "types": ["account.disable_failed"]}]}
+ */
+#ifndef APID_ALERTS_H
+#define APID_ALERTS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "store.h"
+
+#define APID_ALERT_TYPES 3
+
+struct apid_recipient {
+    char *channel;  /* email, webhook */
+    char *target;   /* an address, or an https URL */
+    unsigned types; /* bit i: apid_alert_type_name(i) */
+};
+
+struct apid_alerts {
+    unsigned enabled;
+    char **sendmail;
+    size_t n_sendmail;
+    char *from, *webhook_ca;
+    int64_t retry_seconds;
+    int max_attempts;
+    struct apid_recipient *r;
+    size_t n_r;
+};
+
+const char *apid_alert_type_name(int i);
+/* Load and check the whole file (NULL path: alerts off). */
+int apid_alerts_load(const char *path, struct apid_alerts *out, char *err,
+                     size_t errlen);
+void apid_alerts_free(struct apid_alerts *a);
+/* The deliveries an event of this type calls for (malloc'd vector, or
+ * NULL with *n 0). */
+struct apid_alert_target *apid_alerts_plan(const struct apid_alerts *a,
+                                           const char *type, size_t *n);
+
+/* Deliver one; 0, or -1 with why in err. */
+int apid_alert_send(const struct apid_alerts *a,
+                    const struct apid_alert_job *j, char *err, size_t errlen);
+
+#endif
