@@ -96,7 +96,7 @@ rc=$?
 set -e
 result "tsan-threads" $rc
 
-stage "ThreadSanitizer: jit-apid under the API test (50 concurrent requests, long polls)"
+stage "ThreadSanitizer: jit-apid under the API and alert tests (50 concurrent requests, long polls, the deliverer)"
 set +e
 (cd "$OUT/werror" && clang -g -O1 -fsanitize=thread -pthread -I. -I"$SRC/lib" \
     -include config.h -DSYSCONFDIR='"/etc"' \
@@ -109,10 +109,10 @@ set +e
     $(pkg-config --cflags --libs libmicrohttpd gnutls jansson sqlite3 libpq libcurl) \
     -o tsan-apid \
     && APID=$OUT/werror/tsan-apid TSAN_OPTIONS="halt_on_error=1 exitcode=66" \
-       make -s check TESTS=tests/integration/apid.sh >tsan-apid.out 2>&1)
+       make -s check TESTS="tests/integration/apid.sh tests/integration/apid-alerts.sh" >tsan-apid.out 2>&1)
 rc=$?
 set -e
-cat "$OUT/werror/tests/integration/apid.sh.log" 2>/dev/null | tail -3
+for l in apid apid-alerts; do tail -2 "$OUT/werror/tests/integration/$l.sh.log" 2>/dev/null; done
 [ $rc = 0 ] || { tail -30 "$OUT/werror/tsan-apid.out"; grep -A30 ThreadSanitizer "$OUT"/werror/tests/integration/*.log 2>/dev/null | head -60; }
 result "tsan-apid" $rc
 

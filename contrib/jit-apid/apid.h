@@ -6,6 +6,7 @@
 #define APID_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -36,7 +37,8 @@ struct apid {
     pthread_mutex_t change_mu;
     pthread_cond_t change_cv;
     uint64_t generation;
-    volatile int stopping;
+    /* Set once by the main thread, read by every worker. */
+    atomic_int stopping;
 };
 
 /* Parse the configuration file; 0, or -EINVAL with err set. */

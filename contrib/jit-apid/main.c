@@ -145,12 +145,11 @@ main(int argc, char **argv)
             break;
     }
     fprintf(stderr, "jit-apid: stopping\n");
-    a.stopping = 1;
-    apid_changed(&a); /* long polls answer now */
     ret = 0;
 
 done:
     a.stopping = 1;
+    apid_changed(&a); /* long polls and the deliverer wake now */
     if (have_worker)
         pthread_join(worker, NULL);
     apid_http_stop(d);

@@ -123,3 +123,5 @@ except urllib.error.HTTPError as e:
 PY
 expect_eq "a requester reading the deliveries" "$rc" 0
 ok "the record of deliveries is for approvers"
+stop_apid
+ok "stopped cleanly with the deliverer running"

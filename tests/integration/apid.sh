@@ -30,9 +30,5 @@ ok "configuration errors name the file, line or key"
     "$top_srcdir/contrib/openapi.yaml" \
     || fail "API tests (log: $(tail -5 "$T/apid/log"))"
 
-t0=$(date +%s%N)
-kill -TERM "$APID_PID"
-wait "$APID_PID" || fail "jit-apid exit status $?"
-ms=$(( ($(date +%s%N) - t0) / 1000000 ))
-grep -q 'jit-apid: stopping' "$T/apid/log" || fail "no stop: $(cat "$T/apid/log")"
-ok "SIGTERM: stopped cleanly in $ms ms"
+stop_apid
+ok "SIGTERM: stopped cleanly in $APID_STOP_MS ms"

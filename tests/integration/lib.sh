@@ -243,6 +243,18 @@ CONF
     APID_URL=https://127.0.0.1:$APID_PORT
 }
 
+# stop_apid: SIGTERM to the jit-apid of start_apid; it must stop cleanly
+# (exit 0: under a sanitizer, a report at exit fails the test here).
+# Sets APID_STOP_MS.
+stop_apid() {
+    _t0=$(date +%s%N)
+    kill -TERM "$APID_PID"
+    _rc=0; wait "$APID_PID" || _rc=$?
+    APID_STOP_MS=$(( ($(date +%s%N) - _t0) / 1000000 ))
+    [ $_rc = 0 ] || fail "jit-apid exit status $_rc: $(grep -A40 -m1 'Sanitizer' "$T/apid/log" || tail -5 "$T/apid/log")"
+    grep -q 'jit-apid: stopping' "$T/apid/log" || fail "no stop: $(cat "$T/apid/log")"
+}
+
 # start_pg: a PostgreSQL server of Debian's packages on 127.0.0.1 (a free
 # port), its data in $T/pg, run as the postgres user, trust on loopback;
 # database jit.  Sets PG_PORT and PG_CONNINFO.
