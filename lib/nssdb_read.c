@@ -17,6 +17,7 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sched.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "nssdb_read.h"
@@ -392,8 +393,20 @@ jit_nssdb_sp_byname(const struct jit_nssdb *db, const char *name)
 
 /* ---- the process-wide cache ---- */
 
-/* How often a thread with no snapshot yields to one that is mapping it. */
-#define JIT_NSSDB_FIRST_MAP_SPINS 100000
+/* How long a thread with no snapshot waits for one that another thread is
+ * mapping.  Bounded by the clock, not by a count of yields: a count runs
+ * out in 40 ms on an idle machine and sooner than the mapper gets the CPU
+ * on a loaded one (CI: one wrong "not found" in the thread test). */
+#define JIT_NSSDB_FIRST_MAP_WAIT_NS (2LL * 1000 * 1000 * 1000)
+
+static int64_t
+mono_ns(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t) ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
 
 static void
 ident_from_stat(struct jit_nssdb_ident *id, const struct stat *st)
@@ -498,7 +511,7 @@ void
 jit_nssdb_acquire_slow(struct jit_nssdb_cache *c, int force,
                        struct jit_nssdb_ref *ref)
 {
-    int64_t now = (int64_t) time(NULL);
+    int64_t now = (int64_t) time(NULL), deadline = 0;
     int i;
 
     ref->cache = c;
@@ -508,8 +521,11 @@ jit_nssdb_acquire_slow(struct jit_nssdb_cache *c, int force,
      * for one that another thread is mapping right now, rather than
      * answering "not found" for an account that exists.  The wait is
      * bounded; it never waits on a lock, only on that thread's progress. */
-    for (int spins = 0; !c->slot[i].valid && spins < JIT_NSSDB_FIRST_MAP_SPINS
-                        && atomic_load(&c->remapping); spins++) {
+    while (!c->slot[i].valid && atomic_load(&c->remapping)) {
+        if (deadline == 0)
+            deadline = mono_ns() + JIT_NSSDB_FIRST_MAP_WAIT_NS;
+        else if (mono_ns() >= deadline)
+            break;
         atomic_fetch_sub(&c->slot[i].readers, 1);
         sched_yield();
         i = pin_checked(c, 1, now, &ref->fresh);

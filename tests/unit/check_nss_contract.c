@@ -10,6 +10,7 @@
 #include <check.h>
 #include <dirent.h>
 #include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -412,6 +413,37 @@ START_TEST(test_atfork_forgets_dead_pins)
 }
 END_TEST
 
+/* A thread's first lookup while another thread is mapping the snapshot
+ * waits for that mapping instead of answering "not found" for an account
+ * that exists, however slowly the other thread gets the CPU (CI, loaded:
+ * a wait bounded by a count of sched_yield calls ran out).  Staged: the
+ * remap flag is held by a "thread" that lets go after 500 ms. */
+static void *
+release_remap_later(void *arg)
+{
+    struct timespec ts = { 0, 500 * 1000 * 1000 };
+
+    (void) arg;
+    nanosleep(&ts, NULL);
+    atomic_store(&cache.remapping, 0);
+    return NULL;
+}
+
+START_TEST(test_first_lookup_waits_for_mapping)
+{
+    pthread_t t;
+    struct passwd pw;
+    char buf[1024];
+    int err;
+
+    atomic_store(&cache.remapping, 1);
+    ck_assert_int_eq(pthread_create(&t, NULL, release_remap_later, NULL), 0);
+    ck_assert_int_eq(jit_nss_getpwnam(&cache, "user3", &pw, buf, sizeof(buf),
+                                      &err), NSS_STATUS_SUCCESS);
+    pthread_join(t, NULL);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -429,6 +461,7 @@ main(void)
     tcase_add_test(tc, test_miss_rechecks_at_once);
     tcase_add_test(tc, test_no_fd_left);
     tcase_add_test(tc, test_atfork_forgets_dead_pins);
+    tcase_add_test(tc, test_first_lookup_waits_for_mapping);
     suite_add_tcase(s, tc);
     return t_run(s);
 }

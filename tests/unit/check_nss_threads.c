@@ -30,6 +30,20 @@
 static char *dir, *path;
 static struct jit_nssdb_cache cache;
 static atomic_int stop, bad, lookups;
+/* The first wrong answer, for the failure message. */
+static char first_bad[160];
+static pthread_mutex_t first_bad_mu = PTHREAD_MUTEX_INITIALIZER;
+
+static void
+note_bad(int kind, enum nss_status st, int err, const char *name)
+{
+    pthread_mutex_lock(&first_bad_mu);
+    if (first_bad[0] == '\0')
+        snprintf(first_bad, sizeof(first_bad), "case %d: status %d errno %d name %s",
+                 kind, (int) st, err, name ? name : "-");
+    pthread_mutex_unlock(&first_bad_mu);
+    atomic_fetch_add(&bad, 1);
+}
 
 static void
 write_generation(int g)
@@ -100,13 +114,13 @@ reader(void *arg)
             snprintf(name, sizeof(name), "stable%d", k);
             st = jit_nss_getpwnam(&cache, name, &pw, buf, sizeof(buf), &err);
             if (st != NSS_STATUS_SUCCESS || !consistent(&pw))
-                atomic_fetch_add(&bad, 1);
+                note_bad(0, st, err, st == NSS_STATUS_SUCCESS ? pw.pw_gecos : name);
             break;
         case 1:
             st = jit_nss_getpwuid(&cache, T_ID_MIN + (uid_t) k, &pw, buf,
                                   sizeof(buf), &err);
             if (st != NSS_STATUS_SUCCESS || !consistent(&pw))
-                atomic_fetch_add(&bad, 1);
+                note_bad(1, st, err, st == NSS_STATUS_SUCCESS ? pw.pw_gecos : NULL);
             break;
         case 2:
             /* Present in every other generation: either answer is fine,
@@ -114,14 +128,14 @@ reader(void *arg)
             st = jit_nss_getpwuid(&cache, T_ID_MIN + 100 + (uid_t) (k % 2),
                                   &pw, buf, sizeof(buf), &err);
             if (st == NSS_STATUS_SUCCESS && !consistent(&pw))
-                atomic_fetch_add(&bad, 1);
+                note_bad(2, st, err, pw.pw_name);
             break;
         case 3:
             st = jit_nss_getgrgid(&cache, T_ID_MIN + (gid_t) k, &gr, buf,
                                   sizeof(buf), &err);
             snprintf(name, sizeof(name), "stable%d", k);
             if (st != NSS_STATUS_SUCCESS || strcmp(gr.gr_name, name) != 0)
-                atomic_fetch_add(&bad, 1);
+                note_bad(3, st, err, name);
             break;
         default: {
             long start = 1, size = 4;
@@ -132,7 +146,7 @@ reader(void *arg)
             st = jit_nss_initgroups(&cache, name, groups[0], &start, &size,
                                     &groups, 0, &err);
             if (st != NSS_STATUS_SUCCESS || start != 2 || groups[1] != 27)
-                atomic_fetch_add(&bad, 1);
+                note_bad(4, st, err, name);
             free(groups);
             break;
         }
@@ -196,7 +210,8 @@ START_TEST(test_threads_replace_fork)
     atomic_store(&stop, 1);
     for (int i = 0; i < THREADS; i++)
         pthread_join(t[i], NULL);
-    ck_assert_int_eq(atomic_load(&bad), 0);
+    ck_assert_msg(atomic_load(&bad) == 0, "%d wrong answers; the first: %s",
+                  atomic_load(&bad), first_bad);
     ck_assert_int_gt(atomic_load(&lookups), 1000);
     jit_nssdb_cache_reset(&cache);
     t_rmtree(dir);
