@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include "api.h"
+#include "negotiate.h"
 
 /* Used when jit.conf names no ca_file; never taken from the environment. */
 #define SYSTEM_CA_BUNDLE "/etc/ssl/certs/ca-certificates.crt"
@@ -179,21 +180,22 @@ read_token(const char *path, char *tok, size_t toklen,
     return JIT_API_OK;
 }
 
-/* The client key is the host's identity, like the token: root's, 0600,
- * a regular file.  (libcurl opens it by name afterwards; the state dir
- * rules make swapping it in between root's business only.) */
+/* The client key and the keytab are the host's identity, like the token:
+ * root's, 0600, a regular file.  (libcurl and libkrb5 open them by name
+ * afterwards; the state dir rules make swapping one in between root's
+ * business only.)  reason: key_error or krb5_error. */
 static enum jit_api_status
-check_key(const char *path, struct jit_api_error *err)
+check_key(const char *path, const char *reason, struct jit_api_error *err)
 {
     struct stat st;
     int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY);
 
     if (fd < 0)
-        return fault(err, "key_error", "%s: %s", path, strerror(errno));
+        return fault(err, reason, "%s: %s", path, strerror(errno));
     if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_uid != 0
         || (st.st_mode & 077) != 0) {
         close(fd);
-        return fault(err, "key_error", "%s: must be a regular file owned "
+        return fault(err, reason, "%s: must be a regular file owned "
                      "by root with mode 0600", path);
     }
     close(fd);
@@ -273,6 +275,31 @@ escape(CURL *h, const char *s)
     return curl_easy_escape(h, s, 0);
 }
 
+/* The Negotiate header for the API URL's host.  A failure is
+ * "krb5_error": the API was never asked, the host's Kerberos set-up
+ * (keytab, KDC, service principal) is what failed. */
+static enum jit_api_status
+negotiate(const struct jit_conf *c, const char *url, char **out,
+          struct jit_api_error *err)
+{
+    CURLU *u = curl_url();
+    char *server = NULL, why[200] = "";
+    enum jit_api_status st = JIT_API_OK;
+
+    if (u == NULL || curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK
+        || curl_url_get(u, CURLUPART_HOST, &server, 0) != CURLUE_OK) {
+        st = fault(err, "config_error", "api_url: no host name");
+        goto done;
+    }
+    if ((*out = jit_negotiate_header(c, server, why, sizeof(why))) == NULL)
+        st = fault(err, "krb5_error", "%s", why);
+
+done:
+    curl_free(server);
+    curl_url_cleanup(u);
+    return st;
+}
+
 /*
  * One GET, or a POST of a JSON body when post is set.  On success
  * (transport-wise) *http is the status and b holds the answer; a fault
@@ -285,21 +312,29 @@ request(const struct jit_conf *c, CURL *h, const char *url, const char *post,
         struct body *b, char **etag_out, struct jit_api_error *err)
 {
     char token[TOKEN_MAX + 2], errbuf[CURL_ERROR_SIZE] = "";
+    char *negotiate_hdr = NULL;
     struct curl_slist *hdrs = NULL;
     enum jit_api_status st = JIT_API_OK;
     CURLcode rc;
 
     token[0] = '\0';
     if (c->client_key != NULL
-        && (st = check_key(c->client_key, err)) != JIT_API_OK)
+        && (st = check_key(c->client_key, "key_error", err)) != JIT_API_OK)
         goto done;
     if (c->token_file != NULL
         && (st = read_token(c->token_file, token, sizeof(token), err))
                != JIT_API_OK)
         goto done;
+    /* A new token per request: a Kerberos authenticator is good once. */
+    if (c->krb5_keytab != NULL
+        && ((st = check_key(c->krb5_keytab, "krb5_error", err)) != JIT_API_OK
+            || (st = negotiate(c, url, &negotiate_hdr, err)) != JIT_API_OK))
+        goto done;
     if (add_header(&hdrs, "Accept: ", "application/json") != 0
         || (token[0] != '\0'
             && add_header(&hdrs, "Authorization: Bearer ", token) != 0)
+        || (negotiate_hdr != NULL
+            && add_header(&hdrs, "Authorization: ", negotiate_hdr) != 0)
         || (etag_in != NULL
             && add_header(&hdrs, "If-None-Match: ", etag_in) != 0)
         || (post != NULL
@@ -360,6 +395,9 @@ request(const struct jit_conf *c, CURL *h, const char *url, const char *post,
 done:
     slist_wipe_free(hdrs);
     explicit_bzero(token, sizeof(token));
+    if (negotiate_hdr != NULL)
+        explicit_bzero(negotiate_hdr, strlen(negotiate_hdr));
+    free(negotiate_hdr);
     return st;
 }
 

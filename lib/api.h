@@ -25,6 +25,7 @@ enum jit_api_status {
 
 struct jit_api_error {
     const char *reason; /* stable: config_error, token_error, key_error,
+                           krb5_error,
                            unreachable,
                            timeout, tls_error, http_error, too_large,
                            malformed, internal_error */

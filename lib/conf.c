@@ -52,6 +52,10 @@ static const struct option options[] = {
     { "home_policy", T_ENUM, offsetof(struct jit_conf, home_policy), "remove",
       0, 0, home_policies },
     OPT(host, T_HOST, NULL),
+    OPT(krb5_ccache, T_STRING, NULL),
+    OPT(krb5_keytab, T_PATH, NULL),
+    OPT(krb5_principal, T_STRING, NULL),
+    OPT(krb5_service, T_STRING, "HTTP"),
     UINT(max_response_size, "1048576", 1024, 64u * 1024 * 1024),
     UINT(outbox_max, "100000", 100, 10000000),
     OPT(pinned_pubkey, T_PIN, NULL),
@@ -149,6 +153,20 @@ has_ctl(const char *s)
         if ((unsigned char) *s < 0x20 || *s == 0x7f)
             return 1;
     return 0;
+}
+
+/* Kerberos names and cache names: one word. */
+static const char *
+word_problem(const char *v)
+{
+    if (v[0] == '\0')
+        return "must not be empty";
+    if (strlen(v) > 1024)
+        return "too long";
+    for (const char *p = v; *p != '\0'; p++)
+        if (*p == ' ' || *p == '\t')
+            return "must not contain blanks";
+    return NULL;
 }
 
 static const char *
@@ -310,7 +328,7 @@ set_value(struct jit_conf *c, const struct option *o, const char *v)
             }
         return "is not one of the allowed values";
     case T_STRING:
-        return set_string(slot, v, NULL);
+        return set_string(slot, v, word_problem);
     case T_PATH:
         return set_string(slot, v, path_problem);
     case T_URL:
@@ -554,6 +572,10 @@ jit_conf_finish(struct jit_conf *c, const char *origin, struct jit_errs *errs)
     if ((c->client_cert == NULL) != (c->client_key == NULL))
         jit_errs_add(errs, "%s: client_cert: needs client_key, and the "
                      "other way round", origin);
+    if (c->token_file != NULL && c->krb5_keytab != NULL)
+        jit_errs_add(errs, "%s: token_file: and krb5_keytab both set; the "
+                     "host authenticates one way (a client certificate may "
+                     "go with either)", origin);
     if (strcmp(c->home_base, "/") == 0)
         jit_errs_add(errs, "%s: home_base: must not be /", origin);
     for (size_t i = 0; i < c->shells.n; i++)

@@ -30,6 +30,7 @@ struct jit_list {
 struct jit_conf {
     char *api_url, *host, *ca_file, *pinned_pubkey, *token_file;
     char *client_cert, *client_key;
+    char *krb5_keytab, *krb5_principal, *krb5_ccache, *krb5_service;
     uint32_t timeout, connect_timeout, max_response_size, outbox_max;
     char *state_dir, *home_base, *skel;
     int home_policy;

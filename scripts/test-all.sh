@@ -102,11 +102,11 @@ set +e
     -include config.h -DSYSCONFDIR='"/etc"' \
     "$SRC"/contrib/jit-apid/main.c "$SRC"/contrib/jit-apid/conf.c \
     "$SRC"/contrib/jit-apid/http.c "$SRC"/contrib/jit-apid/auth.c \
-    "$SRC"/contrib/jit-apid/alerts.c \
+    "$SRC"/contrib/jit-apid/alerts.c "$SRC"/contrib/jit-apid/kerberos.c \
     "$SRC"/contrib/jit-apid/policy.c "$SRC"/contrib/jit-apid/store.c \
     "$SRC"/contrib/jit-apid/store_sqlite.c "$SRC"/contrib/jit-apid/store_pg.c \
     "$SRC"/lib/validate.c "$SRC"/lib/timefmt.c "$SRC"/lib/nssdb_format.c \
-    $(pkg-config --cflags --libs libmicrohttpd gnutls jansson sqlite3 libpq libcurl) \
+    $(pkg-config --cflags --libs libmicrohttpd gnutls jansson sqlite3 libpq libcurl krb5-gssapi) \
     -o tsan-apid \
     && APID=$OUT/werror/tsan-apid TSAN_OPTIONS="halt_on_error=1 exitcode=66" \
        make -s check TESTS="tests/integration/apid.sh tests/integration/apid-alerts.sh" >tsan-apid.out 2>&1)

@@ -20,6 +20,7 @@ struct apid_conf {
     unsigned port;
     char *tls_cert, *tls_key, *client_ca;
     char *database, *host_tokens, *people, *policies, *alerts;
+    char *krb5_keytab, *krb5_realm;
     size_t max_body;
     unsigned max_connections;
 };

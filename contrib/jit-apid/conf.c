@@ -76,6 +76,14 @@ set_key(struct apid_conf *c, const char *key, const char *v, const char *path,
         return set_path(&c->policies, v, path, lineno, key, err, errlen);
     if (strcmp(key, "alerts") == 0)
         return set_path(&c->alerts, v, path, lineno, key, err, errlen);
+    if (strcmp(key, "krb5_keytab") == 0)
+        return set_path(&c->krb5_keytab, v, path, lineno, key, err, errlen);
+    if (strcmp(key, "krb5_realm") == 0) {
+        if (v[0] == '\0' || strlen(v) > 255 || strpbrk(v, " \t@/") != NULL)
+            return bad(err, errlen, "%s:%d: krb5_realm: a realm name, such"
+                       " as EXAMPLE.COM", path, lineno);
+        return set_str(&c->krb5_realm, v);
+    }
     if (strcmp(key, "database") == 0) {
         if (strncmp(v, "sqlite:/", 8) != 0 && strncmp(v, "postgresql:", 11) != 0)
             return bad(err, errlen, "%s:%d: database: sqlite:/PATH or"
@@ -160,9 +168,13 @@ apid_conf_load(const char *path, struct apid_conf *c, char *err,
                               : !c->tls_cert    ? "tls_cert"
                               : !c->tls_key     ? "tls_key"
                               : !c->database    ? "database"
-                              : !c->host_tokens ? "host_tokens"
                               : !c->policies    ? "policies"
-                                                : NULL;
+                              : (!c->host_tokens && !c->client_ca
+                                 && !c->krb5_keytab)
+                                  ? "host_tokens (or client_ca or krb5_keytab)"
+                              : (c->krb5_keytab && !c->krb5_realm)
+                                  ? "krb5_realm (with krb5_keytab)"
+                                  : NULL;
 
         if (missing != NULL)
             ret = bad(err, errlen, "%s: %s is required", path, missing);
@@ -184,5 +196,7 @@ apid_conf_free(struct apid_conf *c)
     free(c->people);
     free(c->policies);
     free(c->alerts);
+    free(c->krb5_keytab);
+    free(c->krb5_realm);
     memset(c, 0, sizeof(*c));
 }

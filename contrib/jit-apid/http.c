@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "apid.h"
+#include "kerberos.h"
 #include "timefmt.h"
 #include "validate.h"
 
@@ -167,8 +168,8 @@ reply_store_error(struct reply *r, struct apid *a, int ret)
 
 /* ---- host side ---- */
 
-/* Host authentication: a host token, or a client certificate that the
- * client CA signed and that names host.  The path's host must be the
+/* Host authentication: a host token, a Kerberos ticket of host/<host>, or
+ * a client certificate that the client CA signed and that names host.  The path's host must be the
  * caller's: a host sees only its own grants. */
 static int
 host_allowed(struct apid *a, struct MHD_Connection *c, const char *host)
@@ -179,6 +180,19 @@ host_allowed(struct apid *a, struct MHD_Connection *c, const char *host)
     const union MHD_ConnectionInfo *ci;
     int ok = 0;
 
+    if (authz != NULL && strncmp(authz, "Negotiate ", 10) == 0) {
+        char why[256] = "", *who;
+
+        if (a->conf.krb5_keytab == NULL)
+            return 0;
+        who = apid_krb5_host(a->conf.krb5_keytab, a->conf.krb5_realm, authz,
+                             why, sizeof(why));
+        if (who == NULL)
+            fprintf(stderr, "jit-apid: host %s: %s\n", host, why);
+        ok = who != NULL && strcmp(who, host) == 0;
+        free(who);
+        return ok;
+    }
     if (authz != NULL) {
         pthread_rwlock_rdlock(&a->lock);
         p = apid_auth_host(&a->auth, authz);

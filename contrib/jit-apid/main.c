@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "apid.h"
+#include "kerberos.h"
 
 #define DEFAULT_CONF SYSCONFDIR "/jit/jit-apid.conf"
 
@@ -28,6 +29,12 @@ load_tables(struct apid *a, struct apid_policies *pol, struct apid_auth *auth,
 {
     char err[512];
 
+    /* The keytab is read per request; a broken one is caught here. */
+    if (a->conf.krb5_keytab != NULL
+        && apid_krb5_check(a->conf.krb5_keytab, err, sizeof(err)) != 0) {
+        fprintf(stderr, "jit-apid: krb5_keytab: %s\n", err);
+        return -1;
+    }
     if (apid_policies_load(a->conf.policies, pol, err, sizeof(err)) != 0) {
         fprintf(stderr, "jit-apid: %s\n", err);
         return -1;

@@ -65,21 +65,14 @@ start_apid
 out=$("$APID" -c "$T/apid/apid.conf" --check)
 expect_eq "--check" "$out" "jit-apid: $T/apid/apid.conf: ok (2 policies, 2 hosts, 5 people, 4 alert recipients)"
 
-api() { /usr/bin/python3 - "$APID_URL" "$T/certs/ca.pem" "$@" <<'PY'
-import json, ssl, sys, urllib.request
-url, ca, method, path, token = sys.argv[1:6]
-body = sys.argv[6].encode() if len(sys.argv) > 6 else None
-req = urllib.request.Request(url + path, data=body, method=method,
-                             headers={"Authorization": "Bearer " + token})
-print(urllib.request.urlopen(req, context=ssl.create_default_context(cafile=ca)).read().decode())
-PY
-}
 ev() { # id type
     printf '{"id": "%s", "type": "%s", "time": "2026-11-24T10:00:00Z", "host": "web01.test", "grant": "g-1", "username": "alice", "requester": "alice@EXAMPLE.COM", "detail": {"uid": 70000}}' "$1" "$2"
 }
 batch="{\"events\": [$(ev a1 account.created), $(ev a2 account.enabled), $(ev a3 account.disable_failed), $(ev a4 session.opened)]}"
 api POST /v1/hosts/web01.test/events host-token-web01-xxxxxxxx "$batch" >/dev/null
+expect_eq "events accepted" "$(cat "$T/api.status")" 200
 api POST /v1/hosts/web01.test/events host-token-web01-xxxxxxxx "$batch" >/dev/null # redelivered
+expect_eq "events redelivered" "$(cat "$T/api.status")" 200
 alerts() { api GET /v1/alerts boss-token-xxxxxxxxxxx; }
 settled() { alerts | /usr/bin/python3 -c '
 import json, sys

@@ -15,33 +15,6 @@ sed -i "s|^api_url = .*|api_url = $APID_URL/|" "$CONF"
 printf 'host-token-web01-xxxxxxxx\n' > "$T/token"
 resolves() { in_ns getent passwd "$1" >/dev/null; }
 gone() { ! resolves "$1"; }
-wait_for() {
-    _lim=$1
-    shift
-    _t0=$(date +%s%N)
-    while ! "$@"; do
-        [ $(( ($(date +%s%N) - _t0) / 1000000 )) -lt $((_lim * 1000)) ] || return 1
-        sleep 0.05
-    done
-    echo $(( ($(date +%s%N) - _t0) / 1000000 ))
-}
-api() { # METHOD PATH TOKEN [BODY]: prints the body; status in $T/api.status
-    /usr/bin/python3 - "$APID_URL" "$T/certs/ca.pem" "$@" > "$T/api.out" <<'PY'
-import json, ssl, sys, urllib.request, urllib.error
-url, ca, method, path, token = sys.argv[1:6]
-body = sys.argv[6].encode() if len(sys.argv) > 6 else None
-req = urllib.request.Request(url + path, data=body, method=method,
-                             headers={"Authorization": "Bearer " + token})
-try:
-    r = urllib.request.urlopen(req, context=ssl.create_default_context(cafile=ca))
-    print(r.status); print(r.read().decode())
-except urllib.error.HTTPError as e:
-    print(e.code); print(e.read().decode())
-PY
-    sed -n 1p "$T/api.out" > "$T/api.status"
-    sed -n '2,$p' "$T/api.out"
-}
-field() { /usr/bin/python3 -c 'import json, sys; print(json.load(sys.stdin)[sys.argv[1]])' "$1"; }
 
 "$JITCTL" -c "$CONF" daemon 2>"$T/daemon.err" &
 D=$!

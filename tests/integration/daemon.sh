@@ -11,16 +11,6 @@ setup_pam
 G=$T/api/grants
 resolves() { in_ns getent passwd "$1" >/dev/null; }
 # wait_for SECONDS CMD...: poll CMD every 0.1 s; the seconds it took.
-wait_for() {
-    _lim=$1
-    shift
-    _t0=$(date +%s%N)
-    while ! "$@"; do
-        [ $(( ($(date +%s%N) - _t0) / 1000000 )) -lt $((_lim * 1000)) ] || return 1
-        sleep 0.1
-    done
-    echo $(( ($(date +%s%N) - _t0) / 1000000 ))
-}
 gone() { ! resolves "$1"; }
 
 "$JITCTL" -c "$CONF" daemon 2>"$T/daemon.err" &

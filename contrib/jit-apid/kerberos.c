@@ -1,0 +1,161 @@
+/*
+ * Kerberos host authentication (see krb5.h).
+ *
+ * The acceptor credential is acquired per request from the configured
+ * keytab (gss_acquire_cred_from): no process-wide keytab name, nothing
+ * shared between the connection threads but the GSS library itself, and
+ * a keytab replaced by the admin (key rotation) is used at once.
+ */
+#include "config.h"
+
+#include <gnutls/gnutls.h>
+#include <gssapi/gssapi.h>
+#include <gssapi/gssapi_ext.h>
+#include <gssapi/gssapi_krb5.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kerberos.h"
+#include "validate.h"
+
+#define TOKEN_B64_MAX 65536
+
+static void
+gss_why(const char *what, OM_uint32 major, OM_uint32 minor, char *why,
+        size_t whylen)
+{
+    OM_uint32 min2, ctx = 0;
+    gss_buffer_desc msg = GSS_C_EMPTY_BUFFER;
+    int mech = minor != 0;
+
+    if (gss_display_status(&min2, mech ? minor : major,
+                           mech ? GSS_C_MECH_CODE : GSS_C_GSS_CODE,
+                           GSS_C_NO_OID, &ctx, &msg) == GSS_S_COMPLETE
+        && msg.length > 0)
+        snprintf(why, whylen, "%s: %.*s", what, (int) msg.length,
+                 (const char *) msg.value);
+    else
+        snprintf(why, whylen, "%s: GSS-API error %u/%u", what,
+                 (unsigned) major, (unsigned) minor);
+    gss_release_buffer(&min2, &msg);
+}
+
+static OM_uint32
+acceptor(const char *keytab, gss_cred_id_t *cred, OM_uint32 *minor)
+{
+    gss_key_value_element_desc el = { "keytab", keytab };
+    gss_key_value_set_desc store = { 1, &el };
+
+    return gss_acquire_cred_from(minor, GSS_C_NO_NAME, GSS_C_INDEFINITE,
+                                 GSS_C_NO_OID_SET, GSS_C_ACCEPT, &store, cred,
+                                 NULL, NULL);
+}
+
+int
+apid_krb5_check(const char *keytab, char *err, size_t errlen)
+{
+    OM_uint32 major, minor;
+    gss_cred_id_t cred = GSS_C_NO_CREDENTIAL;
+
+    major = acceptor(keytab, &cred, &minor);
+    if (GSS_ERROR(major)) {
+        gss_why(keytab, major, minor, err, errlen);
+        return -1;
+    }
+    gss_release_cred(&minor, &cred);
+    return 0;
+}
+
+/* "host/<name>@<realm>" -> <name>, or NULL. */
+static char *
+host_of(const char *principal, size_t len, const char *realm)
+{
+    size_t rl = strlen(realm), nl;
+    char *name;
+
+    if (len < 5 + 1 + 1 + rl || memcmp(principal, "host/", 5) != 0
+        || principal[len - rl - 1] != '@'
+        || memcmp(principal + len - rl, realm, rl) != 0)
+        return NULL;
+    nl = len - 5 - rl - 1;
+    if ((name = malloc(nl + 1)) == NULL)
+        return NULL;
+    memcpy(name, principal + 5, nl);
+    name[nl] = '\0';
+    if (strlen(name) != nl || jit_host_problem(name) != NULL) {
+        free(name);
+        return NULL;
+    }
+    return name;
+}
+
+char *
+apid_krb5_host(const char *keytab, const char *realm,
+               const char *authorization, char *why, size_t whylen)
+{
+    OM_uint32 major, minor;
+    gss_cred_id_t cred = GSS_C_NO_CREDENTIAL;
+    gss_ctx_id_t ctx = GSS_C_NO_CONTEXT;
+    gss_name_t src = GSS_C_NO_NAME;
+    gss_OID mech = GSS_C_NO_OID;
+    gss_buffer_desc in, out = GSS_C_EMPTY_BUFFER, shown = GSS_C_EMPTY_BUFFER;
+    gnutls_datum_t b64, raw = { NULL, 0 };
+    const char *p;
+    char *host = NULL;
+
+    if (strncmp(authorization, "Negotiate ", 10) != 0) {
+        snprintf(why, whylen, "not a Negotiate header");
+        goto done;
+    }
+    for (p = authorization + 10; *p == ' '; p++)
+        ;
+    b64.data = (unsigned char *) p;
+    b64.size = (unsigned) strlen(p);
+    if (b64.size == 0 || b64.size > TOKEN_B64_MAX
+        || gnutls_base64_decode2(&b64, &raw) != 0 || raw.size == 0) {
+        snprintf(why, whylen, "malformed Negotiate token");
+        goto done;
+    }
+    major = acceptor(keytab, &cred, &minor);
+    if (GSS_ERROR(major)) {
+        gss_why(keytab, major, minor, why, whylen);
+        goto done;
+    }
+    in.value = raw.data;
+    in.length = raw.size;
+    major = gss_accept_sec_context(&minor, &ctx, cred, &in,
+                                   GSS_C_NO_CHANNEL_BINDINGS, &src, &mech,
+                                   &out, NULL, NULL, NULL);
+    if (GSS_ERROR(major)) {
+        gss_why("Negotiate", major, minor, why, whylen);
+        goto done;
+    }
+    if (major != GSS_S_COMPLETE) {
+        snprintf(why, whylen, "Negotiate: more than one round asked for");
+        goto done;
+    }
+    if (mech == GSS_C_NO_OID || !gss_oid_equal(mech, gss_mech_krb5)) {
+        snprintf(why, whylen, "Negotiate: not Kerberos");
+        goto done;
+    }
+    major = gss_display_name(&minor, src, &shown, NULL);
+    if (GSS_ERROR(major)) {
+        gss_why("Negotiate", major, minor, why, whylen);
+        goto done;
+    }
+    if ((host = host_of(shown.value, shown.length, realm)) == NULL)
+        snprintf(why, whylen, "Negotiate: %.*s is not host/<host>@%s",
+                 (int) (shown.length > 200 ? 200 : shown.length),
+                 (const char *) shown.value, realm);
+
+done:
+    gss_release_buffer(&minor, &shown);
+    gss_release_buffer(&minor, &out);
+    gss_release_name(&minor, &src);
+    if (ctx != GSS_C_NO_CONTEXT)
+        gss_delete_sec_context(&minor, &ctx, GSS_C_NO_BUFFER);
+    gss_release_cred(&minor, &cred);
+    gnutls_free(raw.data);
+    return host;
+}
