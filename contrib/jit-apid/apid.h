@@ -33,8 +33,8 @@ struct apid {
     struct apid_policies pol;
     struct apid_auth auth;
     struct apid_alerts alerts;
-    /* Long polls wait here for a change made by this instance (other
-     * instances' changes are seen within a second). */
+    /* Long polls wait here for a change made by this instance, or seen
+     * by the watcher in another's (within a second). */
     pthread_mutex_t change_mu;
     pthread_cond_t change_cv;
     uint64_t generation;
@@ -53,6 +53,10 @@ void apid_http_stop(struct MHD_Daemon *d);
 
 /* Wake the long polls: a grant changed. */
 void apid_changed(struct apid *a);
+
+/* Wakes the long polls when another instance changed a grant: a thread
+ * until a->stopping. */
+void *apid_watch_worker(void *arg);
 
 /* The alert deliverer: a thread until a->stopping. */
 void *apid_alerts_worker(void *arg);

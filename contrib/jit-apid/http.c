@@ -222,9 +222,11 @@ host_allowed(struct apid *a, struct MHD_Connection *c, const char *host)
     return ok;
 }
 
-/* The host's list and its ETag (a hash of the list's text). */
+/* The host's list and its ETag (a hash of the list's text), and when the
+ * first of its grants ends (the list changes then with no write). */
 static int
-host_list(struct apid *a, const char *host, char **text, char etag[80])
+host_list(struct apid *a, const char *host, char **text, char etag[80],
+          int64_t *next_end)
 {
     struct apid_grant *v = NULL;
     json_t *arr = json_array(), *o;
@@ -232,13 +234,17 @@ host_list(struct apid *a, const char *host, char **text, char etag[80])
     int ret;
 
     *text = NULL;
-    if ((ret = apid_store_host_grants(a->store, host, now_s(), &v, &n))
+    *next_end = INT64_MAX;
+    if ((ret = apid_store_host_grants(a->store, host, NULL, now_s(), &v, &n))
         != APID_OK) {
         json_decref(arr);
         return ret;
     }
-    for (size_t i = 0; arr && i < n; i++)
+    for (size_t i = 0; arr && i < n; i++) {
         json_array_append_new(arr, host_grant_json(&v[i], host));
+        if (v[i].expires_at < *next_end)
+            *next_end = v[i].expires_at;
+    }
     apid_grants_free(v, n);
     o = json_pack("{s:o}", "grants", arr);
     *text = o ? json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
@@ -283,11 +289,12 @@ get_host_list(struct apid *a, struct MHD_Connection *c, const char *host,
     deadline = now_s() + wait;
     for (;;) {
         uint64_t gen;
+        int64_t next_end, wake;
 
         pthread_mutex_lock(&a->change_mu);
         gen = a->generation;
         pthread_mutex_unlock(&a->change_mu);
-        if ((ret = host_list(a, host, &text, r->etag)) != APID_OK) {
+        if ((ret = host_list(a, host, &text, r->etag, &next_end)) != APID_OK) {
             reply_store_error(r, a, ret);
             return;
         }
@@ -299,14 +306,14 @@ get_host_list(struct apid *a, struct MHD_Connection *c, const char *host,
             r->status = 304;
             return;
         }
-        /* Until a change here, or a second (a change made by another
-         * instance, or a grant reaching its end). */
+        /* Asleep until a change (made here, or seen by the watcher in
+         * another instance's operations), the end of one of the listed
+         * grants, or the deadline: an idle long poll costs no query. */
+        wake = next_end < deadline ? next_end : deadline;
         pthread_mutex_lock(&a->change_mu);
-        if (a->generation == gen) {
-            struct timespec ts;
+        while (a->generation == gen && !a->stopping && now_s() < wake) {
+            struct timespec ts = { (time_t) wake, 0 };
 
-            clock_gettime(CLOCK_REALTIME, &ts);
-            ts.tv_sec += 1;
             pthread_cond_timedwait(&a->change_cv, &a->change_mu, &ts);
         }
         pthread_mutex_unlock(&a->change_mu);
@@ -327,19 +334,16 @@ get_host_grant(struct apid *a, const char *host, const char *user,
         reply_error(r, 404, "not_found", "no grant");
         return;
     }
-    if ((ret = apid_store_host_grants(a->store, host, now_s(), &v, &n))
+    if ((ret = apid_store_host_grants(a->store, host, user, now_s(), &v, &n))
         != APID_OK) {
         reply_store_error(r, a, ret);
         return;
     }
-    for (size_t i = 0; i < n; i++)
-        if (strcmp(v[i].username, user) == 0) {
-            reply_json(r, 200, host_grant_json(&v[i], host));
-            apid_grants_free(v, n);
-            return;
-        }
+    if (n > 0)
+        reply_json(r, 200, host_grant_json(&v[0], host));
+    else
+        reply_error(r, 404, "not_found", "no grant");
     apid_grants_free(v, n);
-    reply_error(r, 404, "not_found", "no grant");
 }
 
 static int
@@ -1233,6 +1237,38 @@ apid_http_stop(struct MHD_Daemon *d)
 {
     if (d != NULL)
         MHD_stop_daemon(d);
+}
+
+/* Another instance's changes: its operations log rows, in the shared
+ * database.  One cheap query a second here, instead of every long poll
+ * re-reading its list. */
+void *
+apid_watch_worker(void *arg)
+{
+    struct apid *a = arg;
+    int64_t last = -1;
+
+    while (!a->stopping) {
+        struct timespec ts;
+        int64_t seq;
+
+        if (apid_store_change_seq(a->store, &seq) != APID_OK)
+            fprintf(stderr, "jit-apid: watch: %s\n",
+                    apid_store_error(a->store));
+        else if (seq != last) {
+            if (last >= 0)
+                apid_changed(a);
+            last = seq;
+        }
+        pthread_mutex_lock(&a->change_mu);
+        if (!a->stopping) {
+            clock_gettime(CLOCK_REALTIME, &ts);
+            ts.tv_sec += 1;
+            pthread_cond_timedwait(&a->change_cv, &a->change_mu, &ts);
+        }
+        pthread_mutex_unlock(&a->change_mu);
+    }
+    return NULL;
 }
 
 void

@@ -83,8 +83,8 @@ main(int argc, char **argv)
     struct MHD_Daemon *d = NULL;
     struct apid a;
     char err[512], *serr = NULL;
-    int check = 0, sig = 0, ret = 1, have_worker = 0;
-    pthread_t worker;
+    int check = 0, sig = 0, ret = 1, have_worker = 0, have_watcher = 0;
+    pthread_t worker, watcher;
     sigset_t set;
 
     for (int i = 1; i < argc; i++) {
@@ -136,6 +136,11 @@ main(int argc, char **argv)
         goto done;
     }
     have_worker = 1;
+    if (pthread_create(&watcher, NULL, apid_watch_worker, &a) != 0) {
+        fprintf(stderr, "jit-apid: cannot start the change watcher\n");
+        goto done;
+    }
+    have_watcher = 1;
     {
         const union MHD_DaemonInfo *di =
             MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
@@ -159,6 +164,8 @@ done:
     apid_changed(&a); /* long polls and the deliverer wake now */
     if (have_worker)
         pthread_join(worker, NULL);
+    if (have_watcher)
+        pthread_join(watcher, NULL);
     apid_http_stop(d);
     apid_store_close(a.store);
     free(serr);

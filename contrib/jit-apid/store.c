@@ -110,10 +110,17 @@ apid_store_grant_list(struct apid_store *s, const struct apid_grant_filter *f,
 }
 
 int
-apid_store_host_grants(struct apid_store *s, const char *host, int64_t now,
-                       struct apid_grant **v, size_t *n)
+apid_store_host_grants(struct apid_store *s, const char *host,
+                       const char *user, int64_t now, struct apid_grant **v,
+                       size_t *n)
 {
-    LOCKED(s->b->host_grants(s->c, host, now, v, n));
+    LOCKED(s->b->host_grants(s->c, host, user, now, v, n));
+}
+
+int
+apid_store_change_seq(struct apid_store *s, int64_t *seq)
+{
+    LOCKED(s->b->change_seq(s->c, seq));
 }
 
 int

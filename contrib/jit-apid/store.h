@@ -103,9 +103,14 @@ int apid_store_grant_get(struct apid_store *s, const char *id,
 int apid_store_grant_list(struct apid_store *s,
                           const struct apid_grant_filter *f, size_t limit,
                           struct apid_grant **v, size_t *n, int64_t now);
-/* Active, unexpired grants naming host (for the host side). */
+/* Active, unexpired grants naming host (for the host side), only user's
+ * account when user is not NULL.  Their hosts lists are left empty. */
 int apid_store_host_grants(struct apid_store *s, const char *host,
-                           int64_t now, struct apid_grant **v, size_t *n);
+                           const char *user, int64_t now,
+                           struct apid_grant **v, size_t *n);
+/* The number of the last grant change (the operations log's last row):
+ * cheap, and it moves when any instance changes any grant. */
+int apid_store_change_seq(struct apid_store *s, int64_t *seq);
 /* Events, idempotent by id: one already stored is left as it is.  All or
  * none. */
 int apid_store_events_insert(struct apid_store *s,

@@ -28,8 +28,10 @@ struct apid_backend {
     int (*grant_list)(struct apid_conn *c, const struct apid_grant_filter *f,
                       size_t limit, struct apid_grant **v, size_t *n,
                       int64_t now);
-    int (*host_grants)(struct apid_conn *c, const char *host, int64_t now,
-                       struct apid_grant **v, size_t *n);
+    int (*host_grants)(struct apid_conn *c, const char *host,
+                       const char *user, int64_t now, struct apid_grant **v,
+                       size_t *n);
+    int (*change_seq)(struct apid_conn *c, int64_t *seq);
     int (*events_insert)(struct apid_conn *c, const struct apid_event *v,
                          size_t n, int64_t now);
     int (*events_for_grant)(struct apid_conn *c, const char *grant,

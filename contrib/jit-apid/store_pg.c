@@ -40,6 +40,7 @@ static const char schema[] =
     " PRIMARY KEY (host, grant_id));"
     "CREATE UNIQUE INDEX IF NOT EXISTS grant_hosts_one_name"
     " ON grant_hosts (host, username) WHERE live = 1;"
+    "CREATE INDEX IF NOT EXISTS grant_hosts_grant ON grant_hosts (grant_id, host);"
     "CREATE TABLE IF NOT EXISTS events ("
     " seq BIGSERIAL, id TEXT PRIMARY KEY, host TEXT NOT NULL,"
     " type TEXT NOT NULL, time BIGINT NOT NULL, grant_id TEXT,"
@@ -61,12 +62,16 @@ static const char schema[] =
     "CASE WHEN g.status IN ('active', 'pending') AND g.expires_at <= $1"    \
     " THEN 'expired' ELSE g.status END"
 
-#define GRANT_COLS                                                          \
+#define GRANT_BASE_COLS                                                     \
     "g.id, g.policy, g.credential, g.requester, g.username, g.reason, "     \
     STATUS_NOW ", g.on_logout, g.groups, g.ssh_keys, g.not_before,"         \
-    " g.expires_at, g.created, g.decided_by, g.previous,"                   \
+    " g.expires_at, g.created, g.decided_by, g.previous,"
+#define GRANT_COLS                                                          \
+    GRANT_BASE_COLS                                                         \
     " (SELECT coalesce(json_agg(h.host ORDER BY h.host), '[]')::text"       \
     "  FROM grant_hosts h WHERE h.grant_id = g.id)"
+/* The host side: the grant's other hosts are not read (see SQLite's). */
+#define HOST_GRANT_COLS GRANT_BASE_COLS " '[]'"
 
 __attribute__((format(printf, 2, 3))) static int
 fail(struct apid_conn *c, const char *fmt, ...)
@@ -485,11 +490,11 @@ pg_grant_list(struct apid_conn *c, const struct apid_grant_filter *f,
 }
 
 static int
-pg_host_grants(struct apid_conn *c, const char *host, int64_t now,
-               struct apid_grant **v, size_t *n)
+pg_host_grants(struct apid_conn *c, const char *host, const char *user,
+               int64_t now, struct apid_grant **v, size_t *n)
 {
     char t[24], state[6];
-    const char *p[2] = { t, host };
+    const char *p[3] = { t, host, user };
     PGresult *r;
     int ret;
 
@@ -497,11 +502,12 @@ pg_host_grants(struct apid_conn *c, const char *host, int64_t now,
     *n = 0;
     fmt_i64(t, sizeof(t), now);
     r = run(c,
-            "SELECT " GRANT_COLS " FROM grant_hosts h2"
+            "SELECT " HOST_GRANT_COLS " FROM grant_hosts h2"
             " JOIN grants g ON g.id = h2.grant_id"
             " WHERE h2.host = $2 AND h2.live = 1 AND g.status = 'active'"
+            " AND ($3::text IS NULL OR h2.username = $3)"
             " AND g.expires_at > $1 ORDER BY g.id",
-            2, p, state);
+            3, p, state);
     if (r == NULL)
         return APID_FAILED;
     ret = collect_grants(c, r, v, n);
@@ -751,6 +757,20 @@ pg_alerts_list(struct apid_conn *c, size_t limit, struct apid_alert_rec **out,
     return APID_OK;
 }
 
+static int
+pg_change_seq(struct apid_conn *c, int64_t *seq)
+{
+    char state[6];
+    PGresult *r = run(c, "SELECT coalesce(max(seq), 0) FROM operations", 0,
+                      NULL, state);
+
+    if (r == NULL)
+        return APID_FAILED;
+    *seq = int_col(r, 0, 0);
+    PQclear(r);
+    return APID_OK;
+}
+
 const struct apid_backend apid_pg_backend = {
     .prefix = "postgresql:",
     .open = pg_open,
@@ -759,6 +779,7 @@ const struct apid_backend apid_pg_backend = {
     .grant_transition = pg_grant_transition,
     .grant_list = pg_grant_list,
     .host_grants = pg_host_grants,
+    .change_seq = pg_change_seq,
     .events_insert = pg_events_insert,
     .events_for_grant = pg_events_for_grant,
     .ops = pg_ops,

@@ -227,8 +227,10 @@ main(int argc, char **argv)
 
                 if (msg->data.result == CURLE_OK && code == 200)
                     lat[nlat++] = (now() - lg->start) * 1000;
-                else
-                    errors++;
+                else if (errors++ == 0)
+                    fprintf(stderr, "bench_apid: first failed login: %s,"
+                            " HTTP %ld\n",
+                            curl_easy_strerror(msg->data.result), code);
                 curl_multi_remove_handle(m, lg->h);
                 curl_easy_cleanup(lg->h);
                 curl_slist_free_all(lg->hdr);
