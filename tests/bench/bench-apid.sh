@@ -12,7 +12,15 @@ SECS=${BENCH_SECONDS:-20}
 USERS=100
 T=$(mktemp -d /tmp/jit-bench-apid.XXXXXX)
 APID_PID=
-cleanup() { [ -z "$APID_PID" ] || kill "$APID_PID" 2>/dev/null || true; rm -rf "$T"; }
+cleanup() {
+    if [ -n "$APID_PID" ]; then
+        kill "$APID_PID" 2>/dev/null || true
+        for _i in $(seq 1 100); do kill -0 "$APID_PID" 2>/dev/null || break; sleep 0.1; done
+        kill -9 "$APID_PID" 2>/dev/null || true
+        wait "$APID_PID" 2>/dev/null || true
+    fi
+    rm -rf "$T"
+}
 trap cleanup EXIT
 # One descriptor per connection on both sides.
 ulimit -n 16384
@@ -81,10 +89,16 @@ printf '%-58s %12s\n' "logins asked for (rate x seconds)" "$RATE x $SECS"
 printf '%-58s %12s\n' "logins answered 200 / failed" "$(v ok) / $(v failed)"
 printf '%-58s %12s\n' "logins per second achieved" "$(v rate)"
 printf '%-58s %12s\n' "login: grant check on a new TLS connection, p50 (ms)" "$(v p50_ms)"
+printf '%-58s %12s\n' "login: p90 (ms)" "$(v p90_ms)"
 printf '%-58s %12s\n' "login: p99 (ms)" "$(v p99_ms)"
 printf '%-58s %12s\n' "login: max (ms)" "$(v max_ms)"
 printf '%-58s %12s\n' "long polls answered meanwhile (nothing changed)" "$(v long_poll_answers)"
 printf '%-58s %12s\n' "jit-apid threads at the end" "$threads"
 printf '%-58s %12s\n' "jit-apid RSS before the load (MiB)" "$rss_idle"
 printf '%-58s %12s\n' "jit-apid peak RSS (MiB)" "$rss_peak"
+t0=$(date +%s%N)
+kill "$APID_PID"
+wait "$APID_PID" 2>/dev/null || true
+APID_PID=
+printf '%-58s %12s\n' "jit-apid stop on SIGTERM after the run (ms)" "$(( ($(date +%s%N) - t0) / 1000000 ))"
 echo "RESULT hosts=$HOSTS login_p99_ms=$(v p99_ms) rss_mb=$rss_peak"

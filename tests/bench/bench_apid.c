@@ -245,8 +245,9 @@ main(int argc, char **argv)
         qsort(lat, (size_t) nlat, sizeof(*lat), cmp_double);
         printf("logins %ld ok %ld failed %ld wall_s %.2f rate %.1f\n", total,
                nlat, errors, wall, (double) nlat / wall);
-        printf("p50_ms %.2f p99_ms %.2f max_ms %.2f\n",
+        printf("p50_ms %.2f p90_ms %.2f p99_ms %.2f max_ms %.2f\n",
                nlat ? lat[nlat / 2] : -1.0,
+               nlat ? lat[(long) ((double) nlat * 0.90)] : -1.0,
                nlat ? lat[(long) ((double) nlat * 0.99)] : -1.0,
                nlat ? lat[nlat - 1] : -1.0);
         printf("long_poll_answers %ld\n", polls);
