@@ -3,8 +3,9 @@
 # server): a grant requested by a person resolves on the host within a
 # long-poll round, the login works, a grant waiting for approval does not
 # resolve until approved, a revocation at jit-apid ends the account within
-# a round plus the reap, and the host's events reach jit-apid's record of
-# the grant.
+# a round plus the reap, the host's events reach jit-apid's record of
+# the grant, and a grant expires on the host while jit-apid is down, its
+# events delivered when it returns.
 . "$top_srcdir/tests/integration/lib.sh"
 require_ns
 setup_env
@@ -70,5 +71,33 @@ for t in account.created session.opened account.deleted; do
     case " $(evs) " in *" $t "*) ;; *) fail "no $t at jit-apid: $(evs)" ;; esac
 done
 ok "jit-apid's record of the grant holds the host's events: $(evs)"
+
+# Expiry of a grant from jit-apid while jit-apid is down: the host tears
+# the account down from its local expiry time; the events wait in the
+# outbox and reach jit-apid's record of the grant when it is back.
+e=$(api POST /v1/grants bob-token-xxxxxxxxxxxx \
+    '{"credential": "db-admin", "host": "web01.test", "duration": 4, "reason": "INC-8 short look"}' | field id)
+expect_eq "short request" "$(cat "$T/api.status")" 201
+exp=$(api GET "/v1/grants/$e" bob-token-xxxxxxxxxxxx | field expires_at)
+wait_for 5 resolves bob >/dev/null || fail "bob never resolved"
+pam_op bob acct_mgmt open_session || fail "bob's login: $(cat "$T/pam.out")"
+buid=$(in_ns id -u bob)
+setpriv --reuid="$buid" --regid="$buid" --clear-groups sleep 300 &
+P=$!
+TEST_PIDS="$TEST_PIDS $P"
+wait_uid "$P" "$buid"
+stop_apid
+bob_ended() { gone bob && dead; }
+wait_for 10 bob_ended >/dev/null || fail "bob not ended at expiry: $(tail -5 "$T/daemon.err")"
+late=$(( $(date +%s) - $(date -d "$exp" +%s) ))
+[ "$late" -le 2 ] || fail "bob ended $late s after expires_at"
+ok "jit-apid down: bob's grant expired on the host from local time, process and account gone (${late} s after expires_at)"
+APID_LISTEN=127.0.0.1:$APID_PORT start_apid
+bob_evs() { api GET "/v1/grants/$e" bob-token-xxxxxxxxxxxx | /usr/bin/python3 -c '
+import json, sys; print(" ".join(sorted(e["type"] for e in json.load(sys.stdin)["events"])))'; }
+bob_deleted() { bob_evs | grep -q account.deleted; }
+wait_for 40 bob_deleted >/dev/null || fail "bob's events at jit-apid: $(bob_evs)"
+expect_eq "bob's events, each once" "$(bob_evs)" "account.created account.deleted session.opened"
+ok "jit-apid back on its port: the outbox delivered bob's events, each once"
 
 kill -TERM $D; wait $D || fail "daemon exit status"

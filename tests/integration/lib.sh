@@ -195,7 +195,8 @@ PY
 # carol, dave (requesters) and boss (approver), and two policies:
 # db-admin on the host group web (auto, 1 h, users and video, keep) and
 # root-ish on web01.test (approver, 10 min, users, delete, {user}-adm).
-# Sets APID_URL and APID_PORT; its log is $T/apid/log.
+# Sets APID_URL and APID_PORT; its log is $T/apid/log.  APID_LISTEN
+# (default 127.0.0.1:0, a free port) restarts it where it was.
 APID=${APID:-$top_builddir/contrib/jit-apid/jit-apid}
 start_apid() {
     [ -d "$T/certs" ] || sh "$top_srcdir/tests/api/mkcerts.sh" "$T/certs"
@@ -220,7 +221,7 @@ PEOPLE
    "username_template": "{user}-adm", "approval": "approver"}]}
 POLICIES
     cat > "$T/apid/apid.conf" <<CONF
-listen = 127.0.0.1:0
+listen = ${APID_LISTEN:-127.0.0.1:0}
 tls_cert = $T/certs/server.pem
 tls_key = $T/certs/server.key
 client_ca = $T/certs/ca.pem
