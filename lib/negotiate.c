@@ -127,8 +127,9 @@ jit_negotiate_header(const struct jit_conf *c, const char *server, char *why,
         gss_why("krb5_principal", major, minor, why, whylen);
         goto done;
     }
-    major = gss_acquire_cred_from(&minor, me, GSS_C_INDEFINITE, GSS_C_NO_OID_SET,
-                                  GSS_C_INITIATE, &store, &cred, NULL, NULL);
+    major = gss_acquire_cred_from(&minor, me, GSS_C_INDEFINITE,
+                                  GSS_C_NO_OID_SET, GSS_C_INITIATE, &store,
+                                  &cred, NULL, NULL);
     if (GSS_ERROR(major)) {
         gss_why("host credentials", major, minor, why, whylen);
         goto done;
@@ -156,6 +157,11 @@ jit_negotiate_header(const struct jit_conf *c, const char *server, char *why,
         snprintf(why, whylen, "out of memory");
 
 done:
+    /* The token opens a session at the API once; wipe it all the same. */
+    if (out.value != NULL)
+        explicit_bzero(out.value, out.length);
+    if (b64 != NULL)
+        explicit_bzero(b64, strlen(b64));
     gss_release_buffer(&minor, &out);
     if (ctx != GSS_C_NO_CONTEXT)
         gss_delete_sec_context(&minor, &ctx, GSS_C_NO_BUFFER);

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "conf.h"
+#include "negotiate.h"
 #include "testlib.h"
 
 static struct jit_conf conf;
@@ -251,6 +252,44 @@ START_TEST(test_file_checks)
 }
 END_TEST
 
+/* Kerberos keys: one word each; a host authenticates one way. */
+START_TEST(test_krb5_keys)
+{
+    ck_assert_uint_eq(parse("api_url = https://jit.example.com\n"
+                            "host = web01.example.com\n"
+                            "krb5_principal = host/web01 x\n"
+                            "krb5_service =\n"
+                            "krb5_keytab = /etc/krb5.keytab\n"
+                            "token_file = /etc/jit/token\n"),
+                      2);
+    has_error("jit.conf:3: krb5_principal: must not contain blanks");
+    has_error("jit.conf:4: krb5_service: needs a value");
+    ck_assert_str_eq(conf.krb5_service, "HTTP");
+    ck_assert_uint_eq(jit_conf_finish(&conf, "jit.conf", &errs), 1);
+    has_error("jit.conf: token_file: and krb5_keytab both set; the host "
+              "authenticates one way (a client certificate may go with "
+              "either)");
+}
+END_TEST
+
+/* RFC 4648's test vectors. */
+START_TEST(test_base64)
+{
+    static const char *const in[] = { "", "f", "fo", "foo", "foob", "fooba",
+                                      "foobar" };
+    static const char *const want[] = { "", "Zg==", "Zm8=", "Zm9v",
+                                        "Zm9vYg==", "Zm9vYmE=", "Zm9vYmFy" };
+
+    for (size_t i = 0; i < sizeof(in) / sizeof(in[0]); i++) {
+        char *b = jit_base64((const unsigned char *) in[i], strlen(in[i]));
+
+        ck_assert_ptr_nonnull(b);
+        ck_assert_str_eq(b, want[i]);
+        free(b);
+    }
+}
+END_TEST
+
 int
 main(void)
 {
@@ -267,6 +306,8 @@ main(void)
     tcase_add_test(tc, test_pam_args);
     tcase_add_test(tc, test_print_round_trip);
     tcase_add_test(tc, test_file_checks);
+    tcase_add_test(tc, test_krb5_keys);
+    tcase_add_test(tc, test_base64);
     suite_add_tcase(s, tc);
     return t_run(s);
 }
