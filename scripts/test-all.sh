@@ -144,6 +144,24 @@ for target in nssdb conf grant; do
 done
 result "fuzz" $rc
 
+# README's first command, as written, with what it must show checked.
+stage "the demo (scripts/demo.sh): request, ssh login, revoke, session ended"
+set +e
+sh "$SRC/scripts/demo.sh" > "$OUT/demo.out" 2>&1
+rc=$?
+set -e
+for want in "alice's ssh session ended" "(not found: exit status 2)" \
+            "bob@127.0.0.1: Permission denied" "web01.example.com account.deleted alice" \
+            'event="login" result="allow"' 'event="account.deleted"'; do
+    if grep -qF -- "$want" "$OUT/demo.out"; then
+        grep -F -m1 -- "$want" "$OUT/demo.out" | cut -c1-150
+    else
+        echo "the demo did not show: $want"; rc=1
+    fi
+done
+[ $rc = 0 ] || tail -40 "$OUT/demo.out"
+result "demo" $rc
+
 stage "summary"
 if [ $failures = 0 ]; then echo "ALL STAGES PASSED"; else echo "$failures STAGE(S) FAILED"; fi
 [ $failures = 0 ]
