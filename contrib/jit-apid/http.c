@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <fcntl.h>
@@ -180,7 +181,7 @@ host_allowed(struct apid *a, struct MHD_Connection *c, const char *host)
     const union MHD_ConnectionInfo *ci;
     int ok = 0;
 
-    if (authz != NULL && strncmp(authz, "Negotiate ", 10) == 0) {
+    if (authz != NULL && strncasecmp(authz, "Negotiate ", 10) == 0) {
         char why[256] = "", *who;
 
         if (a->conf.krb5_keytab == NULL)

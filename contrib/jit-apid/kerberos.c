@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "kerberos.h"
 #include "validate.h"
@@ -104,7 +105,7 @@ apid_krb5_host(const char *keytab, const char *realm,
     const char *p;
     char *host = NULL;
 
-    if (strncmp(authorization, "Negotiate ", 10) != 0) {
+    if (strncasecmp(authorization, "Negotiate ", 10) != 0) {
         snprintf(why, whylen, "not a Negotiate header");
         goto done;
     }
@@ -144,10 +145,21 @@ apid_krb5_host(const char *keytab, const char *realm,
         gss_why("Negotiate", major, minor, why, whylen);
         goto done;
     }
-    if ((host = host_of(shown.value, shown.length, realm)) == NULL)
-        snprintf(why, whylen, "Negotiate: %.*s is not host/<host>@%s",
-                 (int) (shown.length > 200 ? 200 : shown.length),
-                 (const char *) shown.value, realm);
+    if ((host = host_of(shown.value, shown.length, realm)) == NULL) {
+        char name[201];
+        size_t k = shown.length < 200 ? shown.length : 200;
+
+        /* A principal may hold any byte; the log line gets none that
+         * could end it or forge another. */
+        for (size_t i = 0; i < k; i++) {
+            unsigned char ch = ((const unsigned char *) shown.value)[i];
+
+            name[i] = ch < 0x20 || ch >= 0x7f ? '?' : (char) ch;
+        }
+        name[k] = '\0';
+        snprintf(why, whylen, "Negotiate: %s is not host/<host>@%s", name,
+                 realm);
+    }
 
 done:
     gss_release_buffer(&minor, &shown);
