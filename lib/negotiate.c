@@ -66,9 +66,9 @@ concat(const char *a, const char *b)
 /* The GSS-API's words for a failure: the mechanism's (Kerberos') message
  * when there is one, which names the real cause ("Client not found in
  * Kerberos database", "Cannot contact any KDC"...), else the generic one. */
-static void
-gss_why(const char *what, OM_uint32 major, OM_uint32 minor, char *why,
-        size_t whylen)
+void
+jit_gss_why(const char *what, uint32_t major, uint32_t minor, char *why,
+            size_t whylen)
 {
     OM_uint32 min2, ctx = 0;
     gss_buffer_desc msg = GSS_C_EMPTY_BUFFER;
@@ -124,14 +124,14 @@ jit_negotiate_header(const struct jit_conf *c, const char *server, char *why,
     buf.length = strlen(principal);
     major = gss_import_name(&minor, &buf, GSS_KRB5_NT_PRINCIPAL_NAME, &me);
     if (GSS_ERROR(major)) {
-        gss_why("krb5_principal", major, minor, why, whylen);
+        jit_gss_why("krb5_principal", major, minor, why, whylen);
         goto done;
     }
     major = gss_acquire_cred_from(&minor, me, GSS_C_INDEFINITE,
                                   GSS_C_NO_OID_SET, GSS_C_INITIATE, &store,
                                   &cred, NULL, NULL);
     if (GSS_ERROR(major)) {
-        gss_why("host credentials", major, minor, why, whylen);
+        jit_gss_why("host credentials", major, minor, why, whylen);
         goto done;
     }
     buf.value = service;
@@ -139,7 +139,7 @@ jit_negotiate_header(const struct jit_conf *c, const char *server, char *why,
     major = gss_import_name(&minor, &buf, GSS_C_NT_HOSTBASED_SERVICE,
                             &target);
     if (GSS_ERROR(major)) {
-        gss_why("service name", major, minor, why, whylen);
+        jit_gss_why("service name", major, minor, why, whylen);
         goto done;
     }
     /* One round: TLS already authenticated the server, so no mutual
@@ -149,7 +149,7 @@ jit_negotiate_header(const struct jit_conf *c, const char *server, char *why,
                                  GSS_C_NO_CHANNEL_BINDINGS, GSS_C_NO_BUFFER,
                                  NULL, &out, NULL, NULL);
     if (GSS_ERROR(major) || out.length == 0) {
-        gss_why(service, major, minor, why, whylen);
+        jit_gss_why(service, major, minor, why, whylen);
         goto done;
     }
     if ((b64 = jit_base64(out.value, out.length)) == NULL

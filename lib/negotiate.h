@@ -15,6 +15,7 @@
 #define JIT_NEGOTIATE_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "conf.h"
 
@@ -26,6 +27,11 @@
  * service principal...). */
 char *jit_negotiate_header(const struct jit_conf *c, const char *server,
                            char *why, size_t whylen);
+
+/* why = "what: " and the GSS-API's words for a failure: the mechanism's
+ * (Kerberos') message when there is one, else the generic one. */
+void jit_gss_why(const char *what, uint32_t major, uint32_t minor, char *why,
+                 size_t whylen);
 
 /* Standard base64 of len bytes, in a new string (NULL: out of memory). */
 char *jit_base64(const unsigned char *data, size_t len);

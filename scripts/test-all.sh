@@ -96,7 +96,7 @@ rc=$?
 set -e
 result "tsan-threads" $rc
 
-stage "ThreadSanitizer: jit-apid under the API and alert tests (50 concurrent requests, long polls, the deliverer)"
+stage "ThreadSanitizer: jit-apid under the API, alert and Kerberos tests (50 concurrent requests, long polls, the deliverer, GSS-API)"
 set +e
 (cd "$OUT/werror" && clang -g -O1 -fsanitize=thread -pthread -I. -I"$SRC/lib" \
     -include config.h -DSYSCONFDIR='"/etc"' \
@@ -106,13 +106,14 @@ set +e
     "$SRC"/contrib/jit-apid/policy.c "$SRC"/contrib/jit-apid/store.c \
     "$SRC"/contrib/jit-apid/store_sqlite.c "$SRC"/contrib/jit-apid/store_pg.c \
     "$SRC"/lib/validate.c "$SRC"/lib/timefmt.c "$SRC"/lib/nssdb_format.c \
+    "$SRC"/lib/negotiate.c \
     $(pkg-config --cflags --libs libmicrohttpd gnutls jansson sqlite3 libpq libcurl krb5-gssapi) \
     -o tsan-apid \
     && APID=$OUT/werror/tsan-apid TSAN_OPTIONS="halt_on_error=1 exitcode=66" \
-       make -s check TESTS="tests/integration/apid.sh tests/integration/apid-alerts.sh" >tsan-apid.out 2>&1)
+       make -s check TESTS="tests/integration/apid.sh tests/integration/apid-alerts.sh tests/integration/apid-krb5.sh" >tsan-apid.out 2>&1)
 rc=$?
 set -e
-for l in apid apid-alerts; do tail -2 "$OUT/werror/tests/integration/$l.sh.log" 2>/dev/null; done
+for l in apid apid-alerts apid-krb5; do tail -2 "$OUT/werror/tests/integration/$l.sh.log" 2>/dev/null; done
 [ $rc = 0 ] || { tail -30 "$OUT/werror/tsan-apid.out"; grep -A30 ThreadSanitizer "$OUT"/werror/tests/integration/*.log 2>/dev/null | head -60; }
 result "tsan-apid" $rc
 

@@ -461,7 +461,6 @@ apid_alerts_worker(void *arg)
 
     while (!a->stopping) {
         struct apid_alert_job *v = NULL;
-        struct timespec ts;
         size_t n = 0;
         int64_t now = (int64_t) time(NULL);
 
@@ -490,17 +489,8 @@ apid_alerts_worker(void *arg)
                         apid_store_error(a->store));
         }
         apid_alert_jobs_free(v, n);
-        if (n < CLAIM_MAX) {
-            /* A second, or less: a change here (a new event may bring
-             * alerts) or the stop wakes us. */
-            pthread_mutex_lock(&a->change_mu);
-            if (!a->stopping) {
-                clock_gettime(CLOCK_REALTIME, &ts);
-                ts.tv_sec += 1;
-                pthread_cond_timedwait(&a->change_cv, &a->change_mu, &ts);
-            }
-            pthread_mutex_unlock(&a->change_mu);
-        }
+        if (n < CLAIM_MAX)
+            apid_nap(a); /* a new event may bring alerts: it wakes us */
     }
     return NULL;
 }

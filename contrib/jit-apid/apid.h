@@ -51,6 +51,9 @@ void apid_conf_free(struct apid_conf *c);
 struct MHD_Daemon *apid_http_start(struct apid *a, char *err, size_t errlen);
 void apid_http_stop(struct MHD_Daemon *d);
 
+/* Sleep a second, or less: a change here or the stop wakes us. */
+void apid_nap(struct apid *a);
+
 /* Wake the long polls: a grant changed. */
 void apid_changed(struct apid *a);
 

@@ -1250,7 +1250,6 @@ apid_watch_worker(void *arg)
     int64_t last = -1;
 
     while (!a->stopping) {
-        struct timespec ts;
         int64_t seq;
 
         if (apid_store_change_seq(a->store, &seq) != APID_OK)
@@ -1261,15 +1260,23 @@ apid_watch_worker(void *arg)
                 apid_changed(a);
             last = seq;
         }
-        pthread_mutex_lock(&a->change_mu);
-        if (!a->stopping) {
-            clock_gettime(CLOCK_REALTIME, &ts);
-            ts.tv_sec += 1;
-            pthread_cond_timedwait(&a->change_cv, &a->change_mu, &ts);
-        }
-        pthread_mutex_unlock(&a->change_mu);
+        apid_nap(a);
     }
     return NULL;
+}
+
+void
+apid_nap(struct apid *a)
+{
+    struct timespec ts;
+
+    pthread_mutex_lock(&a->change_mu);
+    if (!a->stopping) {
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_sec += 1;
+        pthread_cond_timedwait(&a->change_cv, &a->change_mu, &ts);
+    }
+    pthread_mutex_unlock(&a->change_mu);
 }
 
 void

@@ -18,29 +18,10 @@
 #include <strings.h>
 
 #include "kerberos.h"
+#include "negotiate.h"
 #include "validate.h"
 
 #define TOKEN_B64_MAX 65536
-
-static void
-gss_why(const char *what, OM_uint32 major, OM_uint32 minor, char *why,
-        size_t whylen)
-{
-    OM_uint32 min2, ctx = 0;
-    gss_buffer_desc msg = GSS_C_EMPTY_BUFFER;
-    int mech = minor != 0;
-
-    if (gss_display_status(&min2, mech ? minor : major,
-                           mech ? GSS_C_MECH_CODE : GSS_C_GSS_CODE,
-                           GSS_C_NO_OID, &ctx, &msg) == GSS_S_COMPLETE
-        && msg.length > 0)
-        snprintf(why, whylen, "%s: %.*s", what, (int) msg.length,
-                 (const char *) msg.value);
-    else
-        snprintf(why, whylen, "%s: GSS-API error %u/%u", what,
-                 (unsigned) major, (unsigned) minor);
-    gss_release_buffer(&min2, &msg);
-}
 
 static OM_uint32
 acceptor(const char *keytab, gss_cred_id_t *cred, OM_uint32 *minor)
@@ -61,7 +42,7 @@ apid_krb5_check(const char *keytab, char *err, size_t errlen)
 
     major = acceptor(keytab, &cred, &minor);
     if (GSS_ERROR(major)) {
-        gss_why(keytab, major, minor, err, errlen);
+        jit_gss_why(keytab, major, minor, err, errlen);
         return -1;
     }
     gss_release_cred(&minor, &cred);
@@ -120,7 +101,7 @@ apid_krb5_host(const char *keytab, const char *realm,
     }
     major = acceptor(keytab, &cred, &minor);
     if (GSS_ERROR(major)) {
-        gss_why(keytab, major, minor, why, whylen);
+        jit_gss_why(keytab, major, minor, why, whylen);
         goto done;
     }
     in.value = raw.data;
@@ -129,7 +110,7 @@ apid_krb5_host(const char *keytab, const char *realm,
                                    GSS_C_NO_CHANNEL_BINDINGS, &src, &mech,
                                    &out, NULL, NULL, NULL);
     if (GSS_ERROR(major)) {
-        gss_why("Negotiate", major, minor, why, whylen);
+        jit_gss_why("Negotiate", major, minor, why, whylen);
         goto done;
     }
     if (major != GSS_S_COMPLETE) {
@@ -142,7 +123,7 @@ apid_krb5_host(const char *keytab, const char *realm,
     }
     major = gss_display_name(&minor, src, &shown, NULL);
     if (GSS_ERROR(major)) {
-        gss_why("Negotiate", major, minor, why, whylen);
+        jit_gss_why("Negotiate", major, minor, why, whylen);
         goto done;
     }
     if ((host = host_of(shown.value, shown.length, realm)) == NULL) {
