@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "alerts.h"
+#include "apid.h"
 #include "timefmt.h"
 
 /* execve wants char *const[]; the strings are never written. */
@@ -39,17 +40,6 @@ type_bit(const char *t)
         if (strcmp(t, types[i]) == 0)
             return 1 << i;
     return 0;
-}
-
-__attribute__((format(printf, 3, 4))) static int
-bad(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-    return -EINVAL;
 }
 
 /* A mail address that cannot break a header or look like an option:
@@ -78,7 +68,7 @@ types_mask(json_t *a, const char *where, char *err, size_t errlen, int *ret)
 
     *ret = 0;
     if (!json_is_array(a)) {
-        *ret = bad(err, errlen, "%s: a list of alert types", where);
+        *ret = apid_bad(err, errlen, "%s: a list of alert types", where);
         return 0;
     }
     json_array_foreach(a, i, x)
@@ -86,7 +76,7 @@ types_mask(json_t *a, const char *where, char *err, size_t errlen, int *ret)
         int b = json_is_string(x) ? type_bit(json_string_value(x)) : 0;
 
         if (b == 0) {
-            *ret = bad(err, errlen, "%s[%zu]: account.created,"
+            *ret = apid_bad(err, errlen, "%s[%zu]: account.created,"
                        " account.enabled or account.disable_failed", where, i);
             return 0;
         }
@@ -112,9 +102,9 @@ apid_alerts_load(const char *path, struct apid_alerts *out, char *err,
     if (path == NULL)
         return 0; /* alerts off */
     if ((root = json_load_file(path, JSON_REJECT_DUPLICATES, &je)) == NULL)
-        return bad(err, errlen, "%s: line %d: %s", path, je.line, je.text);
+        return apid_bad(err, errlen, "%s: line %d: %s", path, je.line, je.text);
     if (!json_is_object(root)) {
-        ret = bad(err, errlen, "%s: a JSON object", path);
+        ret = apid_bad(err, errlen, "%s: a JSON object", path);
         goto done;
     }
     if ((x = json_object_get(root, "enabled")) != NULL) {
@@ -127,7 +117,7 @@ apid_alerts_load(const char *path, struct apid_alerts *out, char *err,
             || json_array_size(x) > 16
             || !json_is_string(json_array_get(x, 0))
             || json_string_value(json_array_get(x, 0))[0] != '/') {
-            ret = bad(err, errlen, "sendmail: a list: an absolute path,"
+            ret = apid_bad(err, errlen, "sendmail: a list: an absolute path,"
                       " then its arguments");
             goto done;
         }
@@ -135,7 +125,7 @@ apid_alerts_load(const char *path, struct apid_alerts *out, char *err,
         json_array_foreach(x, i, r)
         {
             if (!json_is_string(r)) {
-                ret = bad(err, errlen, "sendmail[%zu]: a string", i);
+                ret = apid_bad(err, errlen, "sendmail[%zu]: a string", i);
                 goto done;
             }
             if (a.sendmail && (a.sendmail[i] = strdup(json_string_value(r))))
@@ -144,14 +134,14 @@ apid_alerts_load(const char *path, struct apid_alerts *out, char *err,
     }
     if ((x = json_object_get(root, "from")) != NULL) {
         if (!json_is_string(x) || !address_ok(json_string_value(x))) {
-            ret = bad(err, errlen, "from: a mail address");
+            ret = apid_bad(err, errlen, "from: a mail address");
             goto done;
         }
         a.from = strdup(json_string_value(x));
     }
     if ((x = json_object_get(root, "webhook_ca")) != NULL) {
         if (!json_is_string(x) || json_string_value(x)[0] != '/') {
-            ret = bad(err, errlen, "webhook_ca: an absolute path");
+            ret = apid_bad(err, errlen, "webhook_ca: an absolute path");
             goto done;
         }
         a.webhook_ca = strdup(json_string_value(x));
@@ -159,7 +149,7 @@ apid_alerts_load(const char *path, struct apid_alerts *out, char *err,
     if ((x = json_object_get(root, "retry_seconds")) != NULL) {
         if (!json_is_integer(x) || json_integer_value(x) < 1
             || json_integer_value(x) > 86400) {
-            ret = bad(err, errlen, "retry_seconds: 1..86400");
+            ret = apid_bad(err, errlen, "retry_seconds: 1..86400");
             goto done;
         }
         a.retry_seconds = json_integer_value(x);
@@ -167,14 +157,14 @@ apid_alerts_load(const char *path, struct apid_alerts *out, char *err,
     if ((x = json_object_get(root, "max_attempts")) != NULL) {
         if (!json_is_integer(x) || json_integer_value(x) < 1
             || json_integer_value(x) > 100) {
-            ret = bad(err, errlen, "max_attempts: 1..100");
+            ret = apid_bad(err, errlen, "max_attempts: 1..100");
             goto done;
         }
         a.max_attempts = (int) json_integer_value(x);
     }
     x = json_object_get(root, "recipients");
     if (x != NULL && !json_is_array(x)) {
-        ret = bad(err, errlen, "recipients: a list");
+        ret = apid_bad(err, errlen, "recipients: a list");
         goto done;
     }
     a.r = calloc(json_array_size(x) + 1, sizeof(*a.r));
@@ -186,22 +176,22 @@ apid_alerts_load(const char *path, struct apid_alerts *out, char *err,
 
         snprintf(where, sizeof(where), "recipients[%zu].types", i);
         if ((email == NULL) == (hook == NULL)) {
-            ret = bad(err, errlen, "recipients[%zu]: email or webhook", i);
+            ret = apid_bad(err, errlen, "recipients[%zu]: email or webhook", i);
             goto done;
         }
         if (email != NULL && !address_ok(email)) {
-            ret = bad(err, errlen, "recipients[%zu].email: a plain address"
+            ret = apid_bad(err, errlen, "recipients[%zu].email: a plain address"
                       " (letters, digits, ._%%+- and one @)", i);
             goto done;
         }
         if (hook != NULL && (strncmp(hook, "https://", 8) != 0
                              || strpbrk(hook, " \t\r\n") != NULL)) {
-            ret = bad(err, errlen, "recipients[%zu].webhook: an https URL",
+            ret = apid_bad(err, errlen, "recipients[%zu].webhook: an https URL",
                       i);
             goto done;
         }
         if (email != NULL && (a.n_sendmail == 0 || a.from == NULL)) {
-            ret = bad(err, errlen, "recipients[%zu]: mail needs sendmail"
+            ret = apid_bad(err, errlen, "recipients[%zu]: mail needs sendmail"
                       " and from", i);
             goto done;
         }
@@ -222,7 +212,7 @@ apid_alerts_load(const char *path, struct apid_alerts *out, char *err,
 
 done:
     if (ret == -ENOMEM)
-        bad(err, errlen, "%s: out of memory", path);
+        apid_bad(err, errlen, "%s: out of memory", path);
     apid_alerts_free(&a);
     json_decref(root);
     return ret;
@@ -437,8 +427,6 @@ apid_alert_send(const struct apid_alerts *a, const struct apid_alert_job *j,
 }
 
 /* ---- the deliverer ---- */
-
-#include "apid.h"
 
 #define CLAIM_MAX 32
 #define LEASE_S 60

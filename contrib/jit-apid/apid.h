@@ -42,6 +42,10 @@ struct apid {
     atomic_int stopping;
 };
 
+/* err = the formatted message; returns -EINVAL (every loader's error). */
+int apid_bad(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
 /* Parse the configuration file; 0, or -EINVAL with err set. */
 int apid_conf_load(const char *path, struct apid_conf *c, char *err,
                    size_t errlen);

@@ -10,22 +10,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "apid.h"
 #include "auth.h"
 #include "validate.h"
 
 #define TOKEN_MIN 16
 #define TOKEN_MAX 256
-
-__attribute__((format(printf, 3, 4))) static int
-bad(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-    return -EINVAL;
-}
 
 static void
 principals_free(struct apid_principal *v, size_t n)
@@ -69,11 +59,11 @@ load_file(const char *path, int people, struct apid_principal **out,
     *n = 0;
     fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);
     if (fd < 0)
-        return bad(err, errlen, "%s: %s", path, strerror(errno));
+        return apid_bad(err, errlen, "%s: %s", path, strerror(errno));
     if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)
         || st.st_uid != geteuid() || (st.st_mode & 077) != 0) {
         close(fd);
-        return bad(err, errlen, "%s: must be a regular file of ours, mode"
+        return apid_bad(err, errlen, "%s: must be a regular file of ours, mode"
                    " 0600 or stricter", path);
     }
     if ((f = fdopen(fd, "r")) == NULL) {
@@ -86,7 +76,7 @@ load_file(const char *path, int people, struct apid_principal **out,
 
         lineno++;
         if (strchr(line, '\n') == NULL && !feof(f)) {
-            ret = bad(err, errlen, "%s:%d: line too long", path, lineno);
+            ret = apid_bad(err, errlen, "%s:%d: line too long", path, lineno);
             break;
         }
         a = strtok_r(line, " \t\r\n", &save);
@@ -96,21 +86,21 @@ load_file(const char *path, int people, struct apid_principal **out,
         c = strtok_r(NULL, " \t\r\n", &save);
         d = strtok_r(NULL, " \t\r\n", &save);
         if (b == NULL || (people ? c == NULL || d != NULL : c != NULL)) {
-            ret = bad(err, errlen, "%s:%d: want %s", path, lineno,
+            ret = apid_bad(err, errlen, "%s:%d: want %s", path, lineno,
                       people ? "<person> <role> <token>" : "<host> <token>");
             break;
         }
         if (!people && jit_host_problem(a) != NULL) {
-            ret = bad(err, errlen, "%s:%d: %s: not a host name", path,
+            ret = apid_bad(err, errlen, "%s:%d: %s: not a host name", path,
                       lineno, a);
             break;
         }
         if (people && (strlen(a) > 256 || strchr(a, '"') != NULL)) {
-            ret = bad(err, errlen, "%s:%d: bad person name", path, lineno);
+            ret = apid_bad(err, errlen, "%s:%d: bad person name", path, lineno);
             break;
         }
         if (!token_ok(people ? c : b)) {
-            ret = bad(err, errlen, "%s:%d: a token is %d..%d printable"
+            ret = apid_bad(err, errlen, "%s:%d: a token is %d..%d printable"
                       " characters", path, lineno, TOKEN_MIN, TOKEN_MAX);
             break;
         }
@@ -127,7 +117,7 @@ load_file(const char *path, int people, struct apid_principal **out,
                               : strcmp(b, "admin") == 0    ? APID_ADMIN
                                                            : 0;
             if (v[cnt - 1].role == 0) {
-                ret = bad(err, errlen, "%s:%d: role: requester, approver or"
+                ret = apid_bad(err, errlen, "%s:%d: role: requester, approver or"
                           " admin", path, lineno);
                 break;
             }

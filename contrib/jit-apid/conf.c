@@ -13,8 +13,8 @@
 #include "apid.h"
 #include "validate.h"
 
-__attribute__((format(printf, 3, 4))) static int
-bad(char *err, size_t errlen, const char *fmt, ...)
+int
+apid_bad(char *err, size_t errlen, const char *fmt, ...)
 {
     va_list ap;
 
@@ -36,7 +36,7 @@ set_path(char **dst, const char *v, const char *path, int lineno,
          const char *key, char *err, size_t errlen)
 {
     if (v[0] != '/')
-        return bad(err, errlen, "%s:%d: %s: an absolute path", path, lineno,
+        return apid_bad(err, errlen, "%s:%d: %s: an absolute path", path, lineno,
                    key);
     return set_str(dst, v);
 }
@@ -54,7 +54,7 @@ set_key(struct apid_conf *c, const char *key, const char *v, const char *path,
         if (colon == NULL || (size_t) (colon - v) >= sizeof(addr)
             || (strcmp(colon + 1, "0") != 0
                 && jit_parse_u32(colon + 1, 1, 65535, &u) != 0))
-            return bad(err, errlen, "%s:%d: listen: ADDRESS:PORT (port 0:"
+            return apid_bad(err, errlen, "%s:%d: listen: ADDRESS:PORT (port 0:"
                        " any free one)", path, lineno);
         if (strcmp(colon + 1, "0") == 0)
             u = 0;
@@ -80,31 +80,31 @@ set_key(struct apid_conf *c, const char *key, const char *v, const char *path,
         return set_path(&c->krb5_keytab, v, path, lineno, key, err, errlen);
     if (strcmp(key, "krb5_realm") == 0) {
         if (v[0] == '\0' || strlen(v) > 255 || strpbrk(v, " \t@/") != NULL)
-            return bad(err, errlen, "%s:%d: krb5_realm: a realm name, such"
+            return apid_bad(err, errlen, "%s:%d: krb5_realm: a realm name, such"
                        " as EXAMPLE.COM", path, lineno);
         return set_str(&c->krb5_realm, v);
     }
     if (strcmp(key, "database") == 0) {
         if (strncmp(v, "sqlite:/", 8) != 0 && strncmp(v, "postgresql:", 11) != 0)
-            return bad(err, errlen, "%s:%d: database: sqlite:/PATH or"
+            return apid_bad(err, errlen, "%s:%d: database: sqlite:/PATH or"
                        " postgresql:CONNINFO", path, lineno);
         return set_str(&c->database, v);
     }
     if (strcmp(key, "max_body") == 0) {
         if (jit_parse_u32(v, 1024, 64u << 20, &u) != 0)
-            return bad(err, errlen, "%s:%d: max_body: 1024..67108864 bytes",
+            return apid_bad(err, errlen, "%s:%d: max_body: 1024..67108864 bytes",
                        path, lineno);
         c->max_body = u;
         return 0;
     }
     if (strcmp(key, "max_connections") == 0) {
         if (jit_parse_u32(v, 1, 100000, &u) != 0)
-            return bad(err, errlen, "%s:%d: max_connections: 1..100000",
+            return apid_bad(err, errlen, "%s:%d: max_connections: 1..100000",
                        path, lineno);
         c->max_connections = u;
         return 0;
     }
-    return bad(err, errlen, "%s:%d: %s: no such key", path, lineno, key);
+    return apid_bad(err, errlen, "%s:%d: %s: no such key", path, lineno, key);
 }
 
 int
@@ -121,12 +121,12 @@ apid_conf_load(const char *path, struct apid_conf *c, char *err,
     c->max_connections = 4096;
     fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);
     if (fd < 0)
-        return bad(err, errlen, "%s: %s", path, strerror(errno));
+        return apid_bad(err, errlen, "%s: %s", path, strerror(errno));
     if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)
         || (st.st_uid != 0 && st.st_uid != geteuid())
         || (st.st_mode & 022) != 0) {
         close(fd);
-        return bad(err, errlen, "%s: must be a regular file of root's,"
+        return apid_bad(err, errlen, "%s: must be a regular file of root's,"
                    " writable by no one else", path);
     }
     if ((f = fdopen(fd, "r")) == NULL) {
@@ -138,7 +138,7 @@ apid_conf_load(const char *path, struct apid_conf *c, char *err,
 
         lineno++;
         if (strchr(line, '\n') == NULL && !feof(f)) {
-            ret = bad(err, errlen, "%s:%d: line too long", path, lineno);
+            ret = apid_bad(err, errlen, "%s:%d: line too long", path, lineno);
             break;
         }
         for (k = line; *k == ' ' || *k == '\t'; k++)
@@ -146,7 +146,7 @@ apid_conf_load(const char *path, struct apid_conf *c, char *err,
         if (*k == '#' || *k == '\n' || *k == '\0')
             continue;
         if ((eq = strchr(k, '=')) == NULL) {
-            ret = bad(err, errlen, "%s:%d: want key = value", path, lineno);
+            ret = apid_bad(err, errlen, "%s:%d: want key = value", path, lineno);
             break;
         }
         for (end = eq; end > k && (end[-1] == ' ' || end[-1] == '\t'); end--)
@@ -177,7 +177,7 @@ apid_conf_load(const char *path, struct apid_conf *c, char *err,
                                   : NULL;
 
         if (missing != NULL)
-            ret = bad(err, errlen, "%s: %s is required", path, missing);
+            ret = apid_bad(err, errlen, "%s: %s is required", path, missing);
     }
     if (ret != 0)
         apid_conf_free(c);

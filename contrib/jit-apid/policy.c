@@ -9,22 +9,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "apid.h"
 #include "policy.h"
 #include "validate.h"
 
 #define DURATION_MIN 60
 #define DURATION_MAX (30 * 86400)
-
-__attribute__((format(printf, 3, 4))) static int
-bad(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-    return -EINVAL;
-}
 
 static void
 strv_free(char **v, size_t n)
@@ -69,16 +59,16 @@ load_strings(json_t *a, const char *where, const char *(*check)(const char *),
     json_t *x;
 
     if (!json_is_array(a))
-        return bad(err, errlen, "%s: must be a list of strings", where);
+        return apid_bad(err, errlen, "%s: must be a list of strings", where);
     json_array_foreach(a, i, x)
     {
         const char *s = json_string_value(x), *why;
 
         if (s == NULL || s[0] == '\0')
-            return bad(err, errlen, "%s[%zu]: must be a non-empty string",
+            return apid_bad(err, errlen, "%s[%zu]: must be a non-empty string",
                        where, i);
         if (check != NULL && (why = check(s)) != NULL)
-            return bad(err, errlen, "%s[%zu]: %s", where, i, why);
+            return apid_bad(err, errlen, "%s[%zu]: %s", where, i, why);
         if (strv_add(v, n, s) != 0)
             return -ENOMEM;
     }
@@ -118,35 +108,35 @@ load_policy(json_t *o, size_t k, const struct apid_policies *all,
 
     snprintf(where, sizeof(where), "policies[%zu]", k);
     if (!json_is_object(o))
-        return bad(err, errlen, "%s: must be an object", where);
+        return apid_bad(err, errlen, "%s: must be an object", where);
     name = json_string_value(json_object_get(o, "name"));
     cred = json_string_value(json_object_get(o, "credential"));
     onl = json_string_value(json_object_get(o, "on_logout"));
     tmpl = json_string_value(json_object_get(o, "username_template"));
     appr = json_string_value(json_object_get(o, "approval"));
     if (name == NULL || name[0] == '\0' || strlen(name) > 64)
-        return bad(err, errlen, "%s.name: a string of 1..64 bytes", where);
+        return apid_bad(err, errlen, "%s.name: a string of 1..64 bytes", where);
     if (cred == NULL || cred[0] == '\0' || strlen(cred) > 128)
-        return bad(err, errlen, "%s.credential: a string of 1..128 bytes",
+        return apid_bad(err, errlen, "%s.credential: a string of 1..128 bytes",
                    where);
     if (onl == NULL)
         onl = "keep";
     if (strcmp(onl, "keep") != 0 && strcmp(onl, "delete") != 0)
-        return bad(err, errlen, "%s.on_logout: keep or delete", where);
+        return apid_bad(err, errlen, "%s.on_logout: keep or delete", where);
     if (tmpl == NULL)
         tmpl = "{user}";
     if ((why = template_problem(tmpl)) != NULL)
-        return bad(err, errlen, "%s.username_template: %s", where, why);
+        return apid_bad(err, errlen, "%s.username_template: %s", where, why);
     if (appr == NULL)
         appr = "approver";
     if (strcmp(appr, "auto") != 0 && strcmp(appr, "approver") != 0)
-        return bad(err, errlen, "%s.approval: auto or approver", where);
+        return apid_bad(err, errlen, "%s.approval: auto or approver", where);
     if (!json_is_integer(json_object_get(o, "max_duration")))
-        return bad(err, errlen, "%s.max_duration: seconds, an integer",
+        return apid_bad(err, errlen, "%s.max_duration: seconds, an integer",
                    where);
     dur = json_integer_value(json_object_get(o, "max_duration"));
     if (dur < DURATION_MIN || dur > DURATION_MAX)
-        return bad(err, errlen, "%s.max_duration: must be %d..%d", where,
+        return apid_bad(err, errlen, "%s.max_duration: must be %d..%d", where,
                    DURATION_MIN, DURATION_MAX);
     pol->max_duration = dur;
     pol->auto_approve = strcmp(appr, "auto") == 0;
@@ -165,7 +155,7 @@ load_policy(json_t *o, size_t k, const struct apid_policies *all,
         return ret;
     hg = json_object_get(o, "host_groups");
     if (hg != NULL && !json_is_array(hg))
-        return bad(err, errlen, "policies[%zu].host_groups: a list", k);
+        return apid_bad(err, errlen, "policies[%zu].host_groups: a list", k);
     json_array_foreach(hg, i, x)
     {
         const struct apid_host_group *g =
@@ -173,14 +163,14 @@ load_policy(json_t *o, size_t k, const struct apid_policies *all,
                                                       : "");
 
         if (g == NULL)
-            return bad(err, errlen, "policies[%zu].host_groups[%zu]: no such"
+            return apid_bad(err, errlen, "policies[%zu].host_groups[%zu]: no such"
                        " host group", k, i);
         for (size_t h = 0; h < g->n_hosts; h++)
             if (strv_add(&pol->hosts, &pol->n_hosts, g->hosts[h]) != 0)
                 return -ENOMEM;
     }
     if (pol->n_hosts == 0)
-        return bad(err, errlen, "policies[%zu]: no hosts", k);
+        return apid_bad(err, errlen, "policies[%zu]: no hosts", k);
     snprintf(where, sizeof(where), "policies[%zu].groups", k);
     if (json_object_get(o, "groups") != NULL
         && (ret = load_strings(json_object_get(o, "groups"), where,
@@ -204,14 +194,14 @@ apid_policies_load(const char *path, struct apid_policies *out, char *err,
 
     memset(out, 0, sizeof(*out));
     if (root == NULL)
-        return bad(err, errlen, "%s: line %d: %s", path, je.line, je.text);
+        return apid_bad(err, errlen, "%s: line %d: %s", path, je.line, je.text);
     if (!json_is_object(root)) {
-        ret = bad(err, errlen, "%s: must be a JSON object", path);
+        ret = apid_bad(err, errlen, "%s: must be a JSON object", path);
         goto done;
     }
     groups = json_object_get(root, "host_groups");
     if (groups != NULL && !json_is_object(groups)) {
-        ret = bad(err, errlen, "host_groups: must be an object");
+        ret = apid_bad(err, errlen, "host_groups: must be an object");
         goto done;
     }
     if ((p.hg = calloc(json_object_size(groups) + 1, sizeof(*p.hg))) == NULL) {
@@ -236,7 +226,7 @@ apid_policies_load(const char *path, struct apid_policies *out, char *err,
     }
     pols = json_object_get(root, "policies");
     if (!json_is_array(pols) || json_array_size(pols) == 0) {
-        ret = bad(err, errlen, "policies: must be a non-empty list");
+        ret = apid_bad(err, errlen, "policies: must be a non-empty list");
         goto done;
     }
     if ((p.v = calloc(json_array_size(pols), sizeof(*p.v))) == NULL) {
@@ -249,7 +239,7 @@ apid_policies_load(const char *path, struct apid_policies *out, char *err,
         if ((ret = load_policy(o, i, &p, &p.v[i], err, errlen)) != 0)
             goto done;
         if (apid_policy_find(&p, p.v[i].name) != &p.v[i]) {
-            ret = bad(err, errlen, "policies[%zu].name: %s twice", i,
+            ret = apid_bad(err, errlen, "policies[%zu].name: %s twice", i,
                       p.v[i].name);
             goto done;
         }
@@ -259,7 +249,7 @@ apid_policies_load(const char *path, struct apid_policies *out, char *err,
 
 done:
     if (ret == -ENOMEM)
-        bad(err, errlen, "%s: out of memory", path);
+        apid_bad(err, errlen, "%s: out of memory", path);
     apid_policies_free(&p);
     json_decref(root);
     return ret;
@@ -330,7 +320,7 @@ apid_policy_username(const struct apid_policy *pol, const char *requester,
 
         if (lw <= lp + ls || strncmp(wanted, pol->prefix, lp) != 0
             || strcmp(wanted + lw - ls, pol->suffix) != 0) {
-            bad(err, errlen, "username: must be %s<name>%s", pol->prefix,
+            apid_bad(err, errlen, "username: must be %s<name>%s", pol->prefix,
                 pol->suffix);
             return NULL;
         }
@@ -344,7 +334,7 @@ apid_policy_username(const struct apid_policy *pol, const char *requester,
             if (k + 1 >= sizeof(user)
                 || !(islower((unsigned char) ch) || isdigit((unsigned char) ch)
                      || ch == '_' || ch == '-')) {
-                bad(err, errlen, "username: %s gives no account name; ask"
+                apid_bad(err, errlen, "username: %s gives no account name; ask"
                     " for one", requester);
                 return NULL;
             }
@@ -353,13 +343,13 @@ apid_policy_username(const struct apid_policy *pol, const char *requester,
         user[k] = '\0';
         if (k == 0 || asprintf(&name, "%s%s%s", pol->prefix, user,
                                pol->suffix) < 0) {
-            bad(err, errlen, "username: %s gives no account name",
+            apid_bad(err, errlen, "username: %s gives no account name",
                 requester);
             return NULL;
         }
     }
     if (name != NULL && (why = jit_name_problem(name)) != NULL) {
-        bad(err, errlen, "username %s: %s", name, why);
+        apid_bad(err, errlen, "username %s: %s", name, why);
         free(name);
         return NULL;
     }

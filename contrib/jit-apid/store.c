@@ -28,6 +28,17 @@ apid_store_vfail(const char *fmt, va_list ap)
     return APID_FAILED;
 }
 
+int
+apid_store_fail(const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    apid_store_vfail(fmt, ap);
+    va_end(ap);
+    return APID_FAILED;
+}
+
 const char *
 apid_store_error(struct apid_store *s)
 {
@@ -277,21 +288,6 @@ apid_grants_free(struct apid_grant *v, size_t n)
     free(v);
 }
 
-void
-apid_events_free(struct apid_event *v, size_t n)
-{
-    for (size_t i = 0; v && i < n; i++) {
-        free(v[i].id);
-        free(v[i].type);
-        free(v[i].host);
-        free(v[i].grant);
-        free(v[i].username);
-        free(v[i].requester);
-        free(v[i].detail);
-    }
-    free(v);
-}
-
 static void
 event_fields_free(struct apid_event *e)
 {
@@ -302,6 +298,14 @@ event_fields_free(struct apid_event *e)
     free(e->username);
     free(e->requester);
     free(e->detail);
+}
+
+void
+apid_events_free(struct apid_event *v, size_t n)
+{
+    for (size_t i = 0; v && i < n; i++)
+        event_fields_free(&v[i]);
+    free(v);
 }
 
 void

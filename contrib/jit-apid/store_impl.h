@@ -51,6 +51,26 @@ extern const struct apid_backend apid_pg_backend;
 
 /* The calling thread's error (apid_store_error); returns APID_FAILED. */
 int apid_store_vfail(const char *fmt, va_list ap);
+int apid_store_fail(const char *fmt, ...)
+    __attribute__((format(printf, 1, 2)));
+
+/*
+ * A grant's columns, in the order both backends' row readers take them,
+ * but the last (its hosts as a JSON array), which each backend writes in
+ * its own dialect.  now: the placeholder of the current time ("?1",
+ * "$1").  Status as of now: an active or pending grant past its end is
+ * expired, whatever the row says until the next sweep.
+ */
+#define APID_STATUS_NOW(now)                                                \
+    "CASE WHEN g.status IN ('active', 'pending') AND g.expires_at <= " now  \
+    " THEN 'expired' ELSE g.status END"
+#define APID_GRANT_BASE_COLS(now)                                           \
+    "g.id, g.policy, g.credential, g.requester, g.username, g.reason, "     \
+    APID_STATUS_NOW(now) ", g.on_logout, g.groups, g.ssh_keys,"             \
+    " g.not_before, g.expires_at, g.created, g.decided_by, g.previous,"
+/* The host side answers for one host: the grant's other hosts are none of
+ * its business, and not read. */
+#define APID_HOST_GRANT_COLS(now) APID_GRANT_BASE_COLS(now) " '[]'"
 /* A JSON array of strings to a vector (0 or -1), and back (malloc'd). */
 int apid_json_strings(const char *text, char ***out, size_t *n);
 char *apid_strings_json(char *const *v, size_t n);

@@ -58,32 +58,12 @@ static const char schema[] =
     " UNIQUE (event_id, channel, recipient));"
     "CREATE INDEX IF NOT EXISTS alerts_due ON alerts (status, next_try);";
 
-#define STATUS_NOW                                                          \
-    "CASE WHEN g.status IN ('active', 'pending') AND g.expires_at <= $1"    \
-    " THEN 'expired' ELSE g.status END"
-
-#define GRANT_BASE_COLS                                                     \
-    "g.id, g.policy, g.credential, g.requester, g.username, g.reason, "     \
-    STATUS_NOW ", g.on_logout, g.groups, g.ssh_keys, g.not_before,"         \
-    " g.expires_at, g.created, g.decided_by, g.previous,"
+#define STATUS_NOW APID_STATUS_NOW("$1")
 #define GRANT_COLS                                                          \
-    GRANT_BASE_COLS                                                         \
+    APID_GRANT_BASE_COLS("$1")                                             \
     " (SELECT coalesce(json_agg(h.host ORDER BY h.host), '[]')::text"       \
     "  FROM grant_hosts h WHERE h.grant_id = g.id)"
-/* The host side: the grant's other hosts are not read (see SQLite's). */
-#define HOST_GRANT_COLS GRANT_BASE_COLS " '[]'"
-
-__attribute__((format(printf, 2, 3))) static int
-fail(struct apid_conn *c, const char *fmt, ...)
-{
-    va_list ap;
-
-    (void) c;
-    va_start(ap, fmt);
-    apid_store_vfail(fmt, ap);
-    va_end(ap);
-    return APID_FAILED;
-}
+#define HOST_GRANT_COLS APID_HOST_GRANT_COLS("$1")
 
 /* Run sql with text parameters; the result, or NULL with the error set
  * and *state the SQLSTATE ("" if none). */
@@ -103,7 +83,7 @@ run(struct apid_conn *c, const char *sql, int n, const char *const *p,
         return r;
     if (r != NULL && PQresultErrorField(r, PG_DIAG_SQLSTATE) != NULL)
         snprintf(state, 6, "%s", PQresultErrorField(r, PG_DIAG_SQLSTATE));
-    fail(c, "postgresql: %s", r ? PQresultErrorMessage(r)
+    apid_store_fail("postgresql: %s", r ? PQresultErrorMessage(r)
                                 : PQerrorMessage(c->pg));
     PQclear(r);
     return NULL;
@@ -218,18 +198,17 @@ row_grant(PGresult *r, int i, struct apid_grant *g)
 }
 
 static int
-collect_grants(struct apid_conn *c, PGresult *r, struct apid_grant **out,
-               size_t *n)
+collect_grants(PGresult *r, struct apid_grant **out, size_t *n)
 {
     int rows = PQntuples(r);
     struct apid_grant *v = calloc((size_t) rows + 1, sizeof(*v));
 
     if (v == NULL)
-        return fail(c, "out of memory");
+        return apid_store_fail("out of memory");
     for (int i = 0; i < rows; i++)
         if (row_grant(r, i, &v[i]) != 0) {
             apid_grants_free(v, (size_t) i);
-            return fail(c, "out of memory");
+            return apid_store_fail("out of memory");
         }
     *out = v;
     *n = (size_t) rows;
@@ -315,7 +294,7 @@ insert_once(struct apid_conn *c, struct apid_grant *g, const char *actor,
                   " $12, $13, $14, $15)",
                15, p, state) != APID_OK) {
         if (strcmp(state, "23505") == 0)
-            fail(c, "%s already holds an active or pending grant on %s",
+            apid_store_fail("%s already holds an active or pending grant on %s",
                  g->requester, g->credential);
         goto rollback;
     }
@@ -326,7 +305,7 @@ insert_once(struct apid_conn *c, struct apid_grant *g, const char *actor,
                       " live) VALUES ($1, $2, $3, 1)",
                    3, hp, state) != APID_OK) {
             if (strcmp(state, "23505") == 0)
-                fail(c, "the account name %s is taken on %s by another"
+                apid_store_fail("the account name %s is taken on %s by another"
                      " grant", g->username, g->hosts[i]);
             goto rollback;
         }
@@ -357,7 +336,7 @@ pg_grant_insert(struct apid_conn *c, struct apid_grant *g, const char *actor,
 
     apid_new_id(g->id);
     if (groups == NULL || keys == NULL)
-        ret = fail(c, "out of memory");
+        ret = apid_store_fail("out of memory");
     else
         for (int t = 0; t < RETRIES; t++) {
             ret = insert_once(c, g, actor, op_detail, now, groups, keys,
@@ -390,7 +369,7 @@ transition_once(struct apid_conn *c, const char *id, const char *from,
                  p, state)) == NULL)
         goto rollback;
     if (PQntuples(r) == 0) {
-        fail(c, "no grant %s", id);
+        apid_store_fail("no grant %s", id);
         ret = APID_NOT_FOUND;
         goto rollback;
     }
@@ -403,7 +382,7 @@ transition_once(struct apid_conn *c, const char *id, const char *from,
         q += len + (q[len] == ',');
     }
     if (!allowed) {
-        fail(c, "grant %s is %s", id, status);
+        apid_store_fail("grant %s is %s", id, status);
         ret = APID_CONFLICT;
         goto rollback;
     }
@@ -484,7 +463,7 @@ pg_grant_list(struct apid_conn *c, const struct apid_grant_filter *f,
             7, p, state);
     if (r == NULL)
         return APID_FAILED;
-    ret = collect_grants(c, r, v, n);
+    ret = collect_grants(r, v, n);
     PQclear(r);
     return ret;
 }
@@ -510,7 +489,7 @@ pg_host_grants(struct apid_conn *c, const char *host, const char *user,
             3, p, state);
     if (r == NULL)
         return APID_FAILED;
-    ret = collect_grants(c, r, v, n);
+    ret = collect_grants(r, v, n);
     PQclear(r);
     return ret;
 }
@@ -585,7 +564,7 @@ pg_events_for_grant(struct apid_conn *c, const char *grant,
     rows = PQntuples(r);
     if ((v = calloc((size_t) rows + 1, sizeof(*v))) == NULL) {
         PQclear(r);
-        return fail(c, "out of memory");
+        return apid_store_fail("out of memory");
     }
     for (int i = 0; i < rows; i++) {
         v[i].id = dup_col(r, i, 0);
@@ -626,7 +605,7 @@ pg_ops(struct apid_conn *c, const char *grant, size_t limit,
     rows = PQntuples(r);
     if ((v = calloc((size_t) rows + 1, sizeof(*v))) == NULL) {
         PQclear(r);
-        return fail(c, "out of memory");
+        return apid_store_fail("out of memory");
     }
     for (int i = 0; i < rows; i++) {
         v[i].seq = int_col(r, i, 0);
@@ -675,7 +654,7 @@ pg_alerts_claim(struct apid_conn *c, int64_t now, int64_t lease, size_t limit,
     rows = PQntuples(r);
     if ((v = calloc((size_t) rows + 1, sizeof(*v))) == NULL) {
         PQclear(r);
-        return fail(c, "out of memory");
+        return apid_store_fail("out of memory");
     }
     for (int i = 0; i < rows; i++) {
         v[i].id = int_col(r, i, 0);
@@ -737,7 +716,7 @@ pg_alerts_list(struct apid_conn *c, size_t limit, struct apid_alert_rec **out,
     rows = PQntuples(r);
     if ((v = calloc((size_t) rows + 1, sizeof(*v))) == NULL) {
         PQclear(r);
-        return fail(c, "out of memory");
+        return apid_store_fail("out of memory");
     }
     for (int i = 0; i < rows; i++) {
         v[i].id = int_col(r, i, 0);

@@ -55,40 +55,30 @@ static const char schema[] =
     " UNIQUE (event_id, channel, recipient));"
     "CREATE INDEX IF NOT EXISTS alerts_due ON alerts (status, next_try);";
 
-/* A grant's status as of now: an active or pending grant past its end
- * is expired, whatever the row says until the next sweep. */
-#define STATUS_NOW                                                          \
-    "CASE WHEN g.status IN ('active', 'pending') AND g.expires_at <= ?1"    \
-    " THEN 'expired' ELSE g.status END"
-
-#define GRANT_BASE_COLS                                                     \
-    "g.id, g.policy, g.credential, g.requester, g.username, g.reason, "     \
-    STATUS_NOW ", g.on_logout, g.groups, g.ssh_keys, g.not_before,"         \
-    " g.expires_at, g.created, g.decided_by, g.previous,"
+#define STATUS_NOW APID_STATUS_NOW("?1")
 #define GRANT_COLS                                                          \
-    GRANT_BASE_COLS                                                         \
+    APID_GRANT_BASE_COLS("?1")                                             \
     " (SELECT json_group_array(host) FROM (SELECT host FROM grant_hosts"    \
     "  WHERE grant_id = g.id ORDER BY host))"
-/* The host side answers for one host: the grant's other hosts are none of
- * its business, and not read. */
-#define HOST_GRANT_COLS GRANT_BASE_COLS " '[]'"
+#define HOST_GRANT_COLS APID_HOST_GRANT_COLS("?1")
 
-__attribute__((format(printf, 2, 3))) static int
-fail(struct apid_conn *s, const char *fmt, ...)
+/* A full vector of *cap elements of size bytes, doubled: the new one, or
+ * NULL (out of memory) with v and *cap untouched. */
+static void *
+grow(void *v, size_t *cap, size_t size)
 {
-    va_list ap;
+    size_t ncap = *cap ? *cap * 2 : 16;
+    void *nv = realloc(v, ncap * size);
 
-    (void) s;
-    va_start(ap, fmt);
-    apid_store_vfail(fmt, ap);
-    va_end(ap);
-    return APID_FAILED;
+    if (nv != NULL)
+        *cap = ncap;
+    return nv;
 }
 
 static int
 db_fail(struct apid_conn *s, const char *what)
 {
-    return fail(s, "%s: %s", what, sqlite3_errmsg(s->db));
+    return apid_store_fail("%s: %s", what, sqlite3_errmsg(s->db));
 }
 
 static struct apid_conn *
@@ -178,13 +168,11 @@ collect_grants(struct apid_conn *s, sqlite3_stmt *st, struct apid_grant **out,
 
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         if (cnt == cap) {
-            size_t ncap = cap ? cap * 2 : 16;
-            struct apid_grant *nv = realloc(v, ncap * sizeof(*nv));
+            void *nv = grow(v, &cap, sizeof(*v));
 
             if (nv == NULL)
                 break;
             v = nv;
-            cap = ncap;
         }
         if (row_grant(st, &v[cnt]) != 0)
             break;
@@ -192,7 +180,7 @@ collect_grants(struct apid_conn *s, sqlite3_stmt *st, struct apid_grant **out,
     }
     if (rc != SQLITE_DONE) {
         apid_grants_free(v, cnt);
-        return rc == SQLITE_ROW ? fail(s, "out of memory")
+        return rc == SQLITE_ROW ? apid_store_fail("out of memory")
                                 : db_fail(s, "grants");
     }
     *out = v;
@@ -274,7 +262,7 @@ sq_grant_insert(struct apid_conn *s, struct apid_grant *g,
     groups = apid_strings_json(g->groups, g->n_groups);
     keys = apid_strings_json(g->ssh_keys, g->n_ssh_keys);
     if (groups == NULL || keys == NULL) {
-        ret = fail(s, "out of memory");
+        ret = apid_store_fail("out of memory");
         goto done;
     }
     if ((ret = exec_simple(s, "BEGIN IMMEDIATE")) != APID_OK)
@@ -310,7 +298,7 @@ sq_grant_insert(struct apid_conn *s, struct apid_grant *g,
     sqlite3_finalize(st);
     st = NULL;
     if (rc == SQLITE_CONSTRAINT) {
-        ret = fail(s, "%s already holds an active or pending grant on %s",
+        ret = apid_store_fail("%s already holds an active or pending grant on %s",
                    g->requester, g->credential);
         ret = APID_CONFLICT;
         goto rollback;
@@ -333,7 +321,7 @@ sq_grant_insert(struct apid_conn *s, struct apid_grant *g,
         sqlite3_bind_text(st, 3, g->username, -1, SQLITE_STATIC);
         rc = sqlite3_step(st);
         if (rc == SQLITE_CONSTRAINT) {
-            fail(s, "the account name %s is taken on %s by another grant",
+            apid_store_fail("the account name %s is taken on %s by another grant",
                  g->username, g->hosts[i]);
             ret = APID_CONFLICT;
             goto rollback;
@@ -390,7 +378,7 @@ sq_grant_transition(struct apid_conn *s, const char *id,
     if ((rc = sqlite3_step(st)) != SQLITE_ROW) {
         ret = rc == SQLITE_DONE ? APID_NOT_FOUND : db_fail(s, "grant");
         if (ret == APID_NOT_FOUND)
-            fail(s, "no grant %s", id);
+            apid_store_fail("no grant %s", id);
         goto rollback;
     }
     status = (const char *) sqlite3_column_text(st, 0);
@@ -402,7 +390,7 @@ sq_grant_transition(struct apid_conn *s, const char *id,
         p += len + (p[len] == ',');
     }
     if (!allowed) {
-        fail(s, "grant %s is %s", id, status);
+        apid_store_fail("grant %s is %s", id, status);
         ret = APID_CONFLICT;
         goto rollback;
     }
@@ -613,13 +601,11 @@ sq_events_for_grant(struct apid_conn *s, const char *grant,
         struct apid_event *e;
 
         if (cnt == cap) {
-            size_t ncap = cap ? cap * 2 : 16;
-            struct apid_event *nv = realloc(v, ncap * sizeof(*nv));
+            void *nv = grow(v, &cap, sizeof(*v));
 
             if (nv == NULL)
                 break;
             v = nv;
-            cap = ncap;
         }
         e = &v[cnt++];
         e->id = col_dup(st, 0);
@@ -635,7 +621,7 @@ sq_events_for_grant(struct apid_conn *s, const char *grant,
     sqlite3_finalize(st);
     if (rc != SQLITE_DONE) {
         apid_events_free(v, cnt);
-        return rc == SQLITE_ROW ? fail(s, "out of memory")
+        return rc == SQLITE_ROW ? apid_store_fail("out of memory")
                                 : db_fail(s, "events");
     }
     *out = v;
@@ -666,13 +652,11 @@ sq_ops(struct apid_conn *s, const char *grant, size_t limit,
         struct apid_op *o;
 
         if (cnt == cap) {
-            size_t ncap = cap ? cap * 2 : 16;
-            struct apid_op *nv = realloc(v, ncap * sizeof(*nv));
+            void *nv = grow(v, &cap, sizeof(*v));
 
             if (nv == NULL)
                 break;
             v = nv;
-            cap = ncap;
         }
         o = &v[cnt++];
         o->seq = sqlite3_column_int64(st, 0);
@@ -685,7 +669,7 @@ sq_ops(struct apid_conn *s, const char *grant, size_t limit,
     sqlite3_finalize(st);
     if (rc != SQLITE_DONE) {
         apid_ops_free(v, cnt);
-        return rc == SQLITE_ROW ? fail(s, "out of memory")
+        return rc == SQLITE_ROW ? apid_store_fail("out of memory")
                                 : db_fail(s, "operations");
     }
     *out = v;
@@ -705,7 +689,7 @@ sq_alerts_claim(struct apid_conn *s, int64_t now, int64_t lease, size_t limit,
     *out = NULL;
     *n = 0;
     if ((v = calloc(limit + 1, sizeof(*v))) == NULL)
-        return fail(s, "out of memory");
+        return apid_store_fail("out of memory");
     if ((ret = exec_simple(s, "BEGIN IMMEDIATE")) != APID_OK) {
         free(v);
         return ret;
@@ -809,7 +793,7 @@ sq_alerts_list(struct apid_conn *s, size_t limit, struct apid_alert_rec **out,
     *out = NULL;
     *n = 0;
     if ((v = calloc(limit + 1, sizeof(*v))) == NULL)
-        return fail(s, "out of memory");
+        return apid_store_fail("out of memory");
     if (sqlite3_prepare_v2(s->db,
                            "SELECT a.id, a.created, a.delivered, a.attempts,"
                            " a.event_id, e.type, a.channel, a.recipient,"

@@ -14,12 +14,8 @@ start_apid
 # The host talks to jit-apid now, as web01.test with its token.
 sed -i "s|^api_url = .*|api_url = $APID_URL/|" "$CONF"
 printf 'host-token-web01-xxxxxxxx\n' > "$T/token"
-resolves() { in_ns getent passwd "$1" >/dev/null; }
-gone() { ! resolves "$1"; }
 
-"$JITCTL" -c "$CONF" daemon 2>"$T/daemon.err" &
-D=$!
-TEST_PIDS="$TEST_PIDS $D"
+start_daemon
 sleep 0.5
 kill -0 $D || fail "daemon: $(cat "$T/daemon.err")"
 

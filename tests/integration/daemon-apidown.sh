@@ -11,11 +11,8 @@ API_PID=${TEST_PIDS##* }
 grant_json stay > "$G/stay.json"
 soon=$(date -u -d '+4 seconds' +%Y-%m-%dT%H:%M:%SZ)
 grant_json carol "expires_at=\"$soon\"" > "$G/carol.json"
-"$JITCTL" -c "$CONF" daemon 2>"$T/daemon.err" &
-D=$!
-TEST_PIDS="$TEST_PIDS $D"
-for i in $(seq 1 50); do in_ns getent passwd carol >/dev/null && break; sleep 0.1; done
-in_ns getent passwd carol >/dev/null || fail "carol never resolved: $(cat "$T/daemon.err")"
+start_daemon
+wait_for 5 resolves carol >/dev/null || fail "carol never resolved: $(cat "$T/daemon.err")"
 
 kill "$API_PID"; wait "$API_PID" 2>/dev/null || true
 ok "API stopped"

@@ -9,13 +9,8 @@ command -v setpriv >/dev/null || skip "needs setpriv"
 setup_env
 setup_pam
 G=$T/api/grants
-resolves() { in_ns getent passwd "$1" >/dev/null; }
-# wait_for SECONDS CMD...: poll CMD every 0.1 s; the seconds it took.
-gone() { ! resolves "$1"; }
 
-"$JITCTL" -c "$CONF" daemon 2>"$T/daemon.err" &
-D=$!
-TEST_PIDS="$TEST_PIDS $D"
+start_daemon
 sleep 0.5
 kill -0 $D || fail "daemon died: $(cat "$T/daemon.err")"
 

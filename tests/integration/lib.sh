@@ -361,6 +361,17 @@ wait_for() {
     echo $(( ($(date +%s%N) - _t0) / 1000000 ))
 }
 
+# start_daemon: jitctl daemon on $CONF in the background; D is its pid,
+# its log $T/daemon.err.
+start_daemon() {
+    "$JITCTL" -c "$CONF" daemon 2>"$T/daemon.err" &
+    D=$!
+    TEST_PIDS="$TEST_PIDS $D"
+}
+# resolves NAME / gone NAME: whether the host's NSS finds NAME.
+resolves() { in_ns getent passwd "$1" >/dev/null; }
+gone() { ! resolves "$1"; }
+
 # api METHOD PATH TOKEN [BODY]: one call to jit-apid as a person (bearer
 # token); prints the body, and puts the status in $T/api.status.
 api() { # METHOD PATH TOKEN [BODY]: prints the body; status in $T/api.status
