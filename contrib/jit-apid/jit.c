@@ -253,6 +253,21 @@ print_json(json_t *o)
     free(t);
 }
 
+/* The grant the API answered, as JSON or as text, when the status is
+ * the one wanted; the exit status.  Takes out. */
+static int
+show_grant(const struct opts *o, long st, long want, json_t *out)
+{
+    if (st == want) {
+        if (o->json)
+            print_json(out);
+        else
+            print_grant(out);
+    }
+    json_decref(out);
+    return st == want ? 0 : 1;
+}
+
 static int
 cmd_request(const struct opts *o, const char *prev)
 {
@@ -313,14 +328,7 @@ cmd_request(const struct opts *o, const char *prev)
         snprintf(path, sizeof(path), "/v1/grants");
     st = call(o, "POST", path, in, &out);
     json_decref(in);
-    if (st == 201) {
-        if (o->json)
-            print_json(out);
-        else
-            print_grant(out);
-    }
-    json_decref(out);
-    return st == 201 ? 0 : 1;
+    return show_grant(o, st, 201, out);
 }
 
 static int
@@ -401,14 +409,7 @@ cmd_show(const struct opts *o, const char *id)
     }
     snprintf(path, sizeof(path), "/v1/grants/%s", id);
     st = call(o, "GET", path, NULL, &out);
-    if (st == 200) {
-        if (o->json)
-            print_json(out);
-        else
-            print_grant(out);
-    }
-    json_decref(out);
-    return st == 200 ? 0 : 1;
+    return show_grant(o, st, 200, out);
 }
 
 static int
