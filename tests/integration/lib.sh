@@ -140,6 +140,11 @@ setup_pam() {
         pam-threads.sh) UID_MIN=81000 ;;   pam-valgrind.sh) UID_MIN=82000 ;;
         reap-stuck.sh) UID_MIN=83000 ;;    reap-twice.sh) UID_MIN=84000 ;;
         reap.sh) UID_MIN=85000 ;;
+        scrub.sh) UID_MIN=86000 ;;         pam-namespace.sh) UID_MIN=87000 ;;
+        sync-poison.sh) UID_MIN=88000 ;;   sync-groups.sh) UID_MIN=89000 ;;
+        daemon-refusal.sh) UID_MIN=90000 ;; outbox-wake.sh) UID_MIN=91000 ;;
+        keylog.sh) UID_MIN=92000 ;;        daemon-status.sh) UID_MIN=93000 ;;
+        linger.sh) UID_MIN=94000 ;;        scrub-setgid.sh) UID_MIN=95000 ;;
         *) UID_MIN=70000 ;; # pam-login, jitctl-sync, api-spec: no process of theirs outlives a step
     esac
     cat > "$CONF" <<CONF
