@@ -125,7 +125,7 @@ jitctl_daemon(struct jit_conf *conf, const struct jit_log *log,
         struct jit_outbox_stats os;
         struct jit_reap_item *items = NULL;
         const char *api_reason = NULL;
-        int64_t now = (int64_t) time(NULL), next, wait, left_ms;
+        int64_t now = (int64_t) time(NULL), next, wait, left_ms, retry;
         size_t n = 0;
 
         wake_flag = 0;
@@ -136,9 +136,14 @@ jitctl_daemon(struct jit_conf *conf, const struct jit_log *log,
             if (reload(conf) == 0)
                 jit_logf(log, LOG_INFO, "daemon: configuration reloaded");
         }
-        /* Reap first: an account past its end goes whatever the API. */
-        if (jit_reap_once(s, conf, log, now, 0, &items, &n) == 0)
+        /* Reap first: an account past its end goes whatever the API.  A
+         * grant refused because this account was in the way is worth
+         * another look now. */
+        if (jit_reap_once(s, conf, log, now, 0, &items, &n) == 0) {
+            if (n > 0)
+                jit_sync_retry_soon(s, now);
             jit_reap_items_free(items, n);
+        }
         if (stop_flag)
             break;
         /* The events of that reap (and of logins meanwhile) go before a
@@ -158,6 +163,9 @@ jitctl_daemon(struct jit_conf *conf, const struct jit_log *log,
         wait = next ? (next * 1000 - realtime_ms()) / 1000 : POLL_MAX_S;
         if (wait > POLL_MAX_S)
             wait = POLL_MAX_S;
+        /* ... and no later than a refused grant's next look. */
+        if ((retry = jit_sync_retry_at(s)) != 0 && retry - now < wait)
+            wait = retry - now;
         if (wait < 1)
             wait = 1;
         /* After a fault, ask without waiting: an API that is back (with
@@ -180,13 +188,25 @@ jitctl_daemon(struct jit_conf *conf, const struct jit_log *log,
             snprintf(st.api, sizeof(st.api), "ok");
             fault_pause = FAULT_PAUSE_MIN_S;
             if (ss.gone > 0 && jit_reap_once(s, conf, log, now, 0, &items,
-                                             &n) == 0)
+                                             &n) == 0) {
+                if (n > 0)
+                    jit_sync_retry_soon(s, now);
                 jit_reap_items_free(items, n);
+            }
         } else if (api_reason != NULL && !stop_flag) {
             /* Nothing is deleted or extended for want of an answer; local
              * expiry still applies at the top of the loop. */
             snprintf(st.api, sizeof(st.api), "%s", api_reason);
             /* ... but never past the next expiry. */
+            next = jit_reap_next_due(s, now);
+            pause_s(next && next - now < fault_pause ? next - now
+                                                     : fault_pause);
+            if (fault_pause < FAULT_PAUSE_MAX_S)
+                fault_pause *= 2;
+        } else if (ret != 0 && !stop_flag) {
+            /* The list came but could not be applied (the store): the
+             * next poll would get it again at once, so wait as after an
+             * API fault rather than ask again and again. */
             next = jit_reap_next_due(s, now);
             pause_s(next && next - now < fault_pause ? next - now
                                                      : fault_pause);

@@ -515,7 +515,7 @@ done:
 
 enum jit_api_status
 jit_api_list_grants(const struct jit_conf *c, const char *etag_in,
-                    unsigned wait_s, struct jit_grant **v, size_t *n,
+                    unsigned wait_s, struct jit_grant_list *l,
                     char **etag_out, struct jit_api_error *err)
 {
     struct body b = { NULL, 0, 0, c->max_response_size, 0 };
@@ -524,8 +524,7 @@ jit_api_list_grants(const struct jit_conf *c, const char *etag_in,
     CURL *h = NULL;
     long http = 0;
 
-    *v = NULL;
-    *n = 0;
+    memset(l, 0, sizeof(*l));
     *etag_out = NULL;
     err->reason = NULL;
     err->detail[0] = '\0';
@@ -542,7 +541,7 @@ jit_api_list_grants(const struct jit_conf *c, const char *etag_in,
     } else if (http != 200) {
         st = fault(err, "http_error", "HTTP status %ld", http);
     } else if (b.buf == NULL
-               || jit_grant_list_parse(b.buf, b.len, v, n, why, sizeof(why))
+               || jit_grant_list_parse(b.buf, b.len, l, why, sizeof(why))
                       != 0) {
         st = fault(err, "malformed", "%s", b.buf ? why : "empty answer");
     } else {

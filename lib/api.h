@@ -52,12 +52,13 @@ enum jit_api_status jit_api_get_grant_with(const struct jit_conf *conf,
                                            struct jit_api_error *err);
 
 /* GET /v1/hosts/{host}/grants[?wait=S], with If-None-Match when etag_in
- * is set.  On JIT_API_OK the list and the new ETag (malloc'd, may be
- * NULL) are the caller's. */
+ * is set.  On JIT_API_OK the list (its entries that passed and those
+ * that did not; see jit_grant_list_parse) and the new ETag (malloc'd, may
+ * be NULL) are the caller's.  Only a broken envelope is "malformed". */
 enum jit_api_status jit_api_list_grants(const struct jit_conf *conf,
                                         const char *etag_in,
                                         unsigned wait_s,
-                                        struct jit_grant **v, size_t *n,
+                                        struct jit_grant_list *l,
                                         char **etag_out,
                                         struct jit_api_error *err);
 

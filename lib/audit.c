@@ -52,12 +52,16 @@ jit_audit_format(const struct jit_audit *a)
         || add(&line, &len, "service", a->service) != 0
         || add(&line, &len, "rhost", a->rhost) != 0
         || add(&line, &len, "tty", a->tty) != 0
-        || add(&line, &len, "expires", a->expires ? exp : NULL) != 0) {
+        || add(&line, &len, "expires", a->expires ? exp : NULL) != 0
+        || add(&line, &len, "detail", a->detail) != 0) {
         free(line);
         return NULL;
     }
     return line ? line : strdup("");
 }
+
+static const char oom_line[] =
+    "event=\"audit\" result=\"fail\" reason=\"out_of_memory\"";
 
 void
 jit_audit(const struct jit_log *log, int prio, const struct jit_audit *a)
@@ -71,9 +75,53 @@ jit_audit(const struct jit_log *log, int prio, const struct jit_audit *a)
     if (line != NULL)
         log->emit(log->ctx, prio, line);
     else
-        log->emit(log->ctx, LOG_ERR,
-                  "event=\"audit\" result=\"fail\" reason=\"out_of_memory\"");
+        log->emit(log->ctx, LOG_ERR, oom_line);
     free(line);
+}
+
+void
+jit_audit_defer(struct jit_audit_queue *q, int prio, const struct jit_audit *a)
+{
+    char *line = jit_audit_format(a);
+
+    if (line == NULL && (line = strdup(oom_line)) == NULL)
+        return; /* nothing left to say it with */
+    if (q->n == q->cap) {
+        size_t cap = q->cap ? q->cap * 2 : 16;
+        char **nl = realloc(q->lines, cap * sizeof(*nl));
+        int *np;
+
+        if (nl != NULL)
+            q->lines = nl;
+        np = nl ? realloc(q->prios, cap * sizeof(*np)) : NULL;
+        if (np == NULL) {
+            free(line);
+            return;
+        }
+        q->prios = np;
+        q->cap = cap;
+    }
+    q->lines[q->n] = line;
+    q->prios[q->n++] = prio;
+}
+
+void
+jit_audit_flush(struct jit_audit_queue *q, const struct jit_log *log)
+{
+    for (size_t i = 0; i < q->n; i++)
+        if (log != NULL && log->emit != NULL)
+            log->emit(log->ctx, q->prios[i], q->lines[i]);
+    jit_audit_discard(q);
+}
+
+void
+jit_audit_discard(struct jit_audit_queue *q)
+{
+    for (size_t i = 0; i < q->n; i++)
+        free(q->lines[i]);
+    free(q->lines);
+    free(q->prios);
+    memset(q, 0, sizeof(*q));
 }
 
 void

@@ -17,6 +17,7 @@ struct jit_audit {
     const char *user, *requester, *credential, *grant;
     const char *service, *rhost, *tty;
     int64_t expires;     /* 0: not known */
+    const char *detail;  /* what exactly, e.g. the field a grant fails on */
 };
 
 /* Where lines go: pam_syslog in the module, syslog in jitctl.  prio is a
@@ -32,6 +33,21 @@ char *jit_audit_format(const struct jit_audit *a);
 /* Format and emit; on allocation failure a fixed line still says which
  * event and result it was. */
 void jit_audit(const struct jit_log *log, int prio, const struct jit_audit *a);
+/* Lines about work inside a transaction wait here until it commits: an
+ * audit line must describe what was committed, never what was rolled
+ * back.  defer formats the line at once (the strings it points to may go);
+ * flush emits the lines in order and empties the queue; discard drops
+ * them. */
+struct jit_audit_queue {
+    char **lines;
+    int *prios;
+    size_t n, cap;
+};
+void jit_audit_defer(struct jit_audit_queue *q, int prio,
+                     const struct jit_audit *a);
+void jit_audit_flush(struct jit_audit_queue *q, const struct jit_log *log);
+void jit_audit_discard(struct jit_audit_queue *q);
+
 /* A free-form diagnostic line (debug, errors), escaped the same way. */
 void jit_logf(const struct jit_log *log, int prio, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));

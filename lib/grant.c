@@ -3,13 +3,16 @@
  * to say who may log in, not to hand us well-formed data: every string is
  * bounded and checked against the rule of its field before anything else
  * on the host sees it.  Unknown fields are ignored (the contract says so);
- * a missing or mistyped required field refuses the whole answer.
+ * a missing or mistyped required field refuses the grant.  In a host list
+ * each entry stands alone: one bad entry never refuses the others, or the
+ * API (any requester who can shape an entry) could freeze the host.
  */
 #include "config.h"
 
 #include <errno.h>
 #include <jansson.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -245,17 +248,99 @@ jit_grant_parse(const char *text, size_t len, struct jit_grant *g, char *err,
     return ret;
 }
 
+/* A stable name for an entry without a usable id: FNV-1a over its
+ * canonical text (keys sorted), so the same bad entry is the same refusal
+ * from one list to the next. */
+static char *
+entry_key(json_t *o)
+{
+    char *text = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY);
+    uint64_t h = 1469598103934665603ULL;
+    char *key = NULL;
+
+    if (text == NULL)
+        return NULL;
+    for (const unsigned char *p = (const unsigned char *) text; *p; p++)
+        h = (h ^ *p) * 1099511628211ULL;
+    free(text);
+    if (asprintf(&key, "#%016llx", (unsigned long long) h) < 0)
+        key = NULL;
+    return key;
+}
+
+/* What an entry that failed still says usably about itself. */
+static int
+refuse(json_t *o, size_t index, const char *why, struct jit_grant_refusal *r)
+{
+    json_t *id = json_is_object(o) ? json_object_get(o, "id") : NULL;
+    json_t *user = json_is_object(o) ? json_object_get(o, "username") : NULL;
+    const char *s;
+
+    memset(r, 0, sizeof(*r));
+    r->index = index;
+    snprintf(r->why, sizeof(r->why), "%s", why);
+    s = json_string_value(id);
+    if (s != NULL && json_string_length(id) > 0
+        && json_string_length(id) <= JIT_GRANT_ID_MAX && charset(s, "._:-")
+        && (r->id = strdup(s)) == NULL)
+        return -ENOMEM;
+    s = json_string_value(user);
+    if (s != NULL && jit_name_problem(s) == NULL
+        && (r->username = strdup(s)) == NULL)
+        return -ENOMEM;
+    r->key = r->id ? strdup(r->id) : entry_key(o);
+    return r->key ? 0 : -ENOMEM;
+}
+
+/* Move every passed grant whose id another entry also has to the refused
+ * ones.  (bad has room for every entry: see jit_grant_list_parse.) */
+static int
+refuse_repeated_ids(json_t *a, size_t *vidx, struct jit_grant_list *l)
+{
+    char *repeated = calloc(l->n + 1, 1);
+    size_t keep = 0;
+    int ret = 0;
+
+    if (repeated == NULL)
+        return -ENOMEM;
+    for (size_t i = 0; i < l->n; i++) {
+        for (size_t k = i + 1; k < l->n; k++)
+            if (strcmp(l->v[k].id, l->v[i].id) == 0)
+                repeated[i] = repeated[k] = 1;
+        for (size_t k = 0; k < l->n_bad; k++)
+            if (l->bad[k].id && strcmp(l->bad[k].id, l->v[i].id) == 0)
+                repeated[i] = 1;
+    }
+    for (size_t i = 0; i < l->n; i++) {
+        if (!repeated[i]) {
+            if (keep != i) {
+                l->v[keep] = l->v[i];
+                vidx[keep] = vidx[i];
+                memset(&l->v[i], 0, sizeof(l->v[i]));
+            }
+            keep++;
+            continue;
+        }
+        /* counted even on failure, so that the list's free takes it */
+        if (ret == 0)
+            ret = refuse(json_array_get(a, vidx[i]), vidx[i],
+                         "id: listed more than once", &l->bad[l->n_bad++]);
+        jit_grant_free(&l->v[i]);
+    }
+    l->n = keep;
+    free(repeated);
+    return ret;
+}
+
 int
-jit_grant_list_parse(const char *text, size_t len, struct jit_grant **v,
-                     size_t *n, char *err, size_t errlen)
+jit_grant_list_parse(const char *text, size_t len, struct jit_grant_list *l,
+                     char *err, size_t errlen)
 {
     json_t *j = load(text, len, err, errlen), *a, *o;
-    struct jit_grant *gs = NULL;
-    size_t i, cnt = 0;
+    size_t i, total, *vidx = NULL;
     int ret;
 
-    *v = NULL;
-    *n = 0;
+    memset(l, 0, sizeof(*l));
     if (j == NULL)
         return -EINVAL;
     a = json_is_object(j) ? json_object_get(j, "grants") : NULL;
@@ -263,35 +348,55 @@ jit_grant_list_parse(const char *text, size_t len, struct jit_grant **v,
         ret = fail(err, errlen, "grants: missing or not an array");
         goto done;
     }
-    if (json_array_size(a) > JIT_GRANT_LIST_MAX) {
+    total = json_array_size(a);
+    if (total > JIT_GRANT_LIST_MAX) {
         ret = fail(err, errlen, "grants: more than %d", JIT_GRANT_LIST_MAX);
         goto done;
     }
-    gs = calloc(json_array_size(a) + 1, sizeof(*gs));
-    if (gs == NULL) {
+    l->v = calloc(total + 1, sizeof(*l->v));
+    l->bad = calloc(total + 1, sizeof(*l->bad));
+    vidx = calloc(total + 1, sizeof(*vidx));
+    if (l->v == NULL || l->bad == NULL || vidx == NULL) {
         ret = -ENOMEM;
         goto done;
     }
     json_array_foreach(a, i, o) {
         char why[256];
 
-        ret = from_json(o, &gs[i], why, sizeof(why));
-        cnt = i + 1;
-        if (ret != 0) {
-            fail(err, errlen, "grants[%zu]: %s", i, why);
-            goto done;
+        ret = from_json(o, &l->v[l->n], why, sizeof(why));
+        if (ret == 0) {
+            vidx[l->n++] = i;
+            continue;
         }
+        jit_grant_free(&l->v[l->n]);
+        if (ret == -ENOMEM)
+            goto done;
+        if ((ret = refuse(o, i, why, &l->bad[l->n_bad++])) != 0)
+            goto done;
     }
-    *v = gs;
-    *n = cnt;
-    gs = NULL;
-    cnt = 0;
-    ret = 0;
+    ret = total > 1 ? refuse_repeated_ids(a, vidx, l) : 0;
 
 done:
-    jit_grants_free(gs, cnt);
+    if (ret != 0)
+        jit_grant_list_free(l);
+    free(vidx);
     json_decref(j);
     return ret;
+}
+
+void
+jit_grant_list_free(struct jit_grant_list *l)
+{
+    if (l == NULL)
+        return;
+    jit_grants_free(l->v, l->n);
+    for (size_t i = 0; l->bad != NULL && i < l->n_bad; i++) {
+        free(l->bad[i].key);
+        free(l->bad[i].id);
+        free(l->bad[i].username);
+    }
+    free(l->bad);
+    memset(l, 0, sizeof(*l));
 }
 
 static void

@@ -35,9 +35,34 @@ struct jit_grant {
  * -EINVAL with a message in err ("field: why") and *g zeroed. */
 int jit_grant_parse(const char *text, size_t len, struct jit_grant *g,
                     char *err, size_t errlen);
-/* Parse {"grants": [grant, ...]}; one bad grant refuses the whole list. */
-int jit_grant_list_parse(const char *text, size_t len, struct jit_grant **v,
-                         size_t *n, char *err, size_t errlen);
+
+/* An entry of a host list that failed validation.  key names it stably
+ * from one list to the next: its id when it has a usable one, else a hash
+ * of the entry.  id and username are set only when the entry had a valid
+ * one (for the audit line). */
+struct jit_grant_refusal {
+    size_t index;
+    char *key, *id, *username;
+    char why[256]; /* "field: problem" */
+};
+
+/* A host list: the entries that passed, each on its own, and those that
+ * did not.  Two entries with the same id are both refused: the host
+ * cannot tell which one the API means. */
+struct jit_grant_list {
+    struct jit_grant *v;
+    size_t n;
+    struct jit_grant_refusal *bad;
+    size_t n_bad;
+};
+
+/* Parse {"grants": [grant, ...]}.  A broken envelope (not JSON, no
+ * grants array, too many entries) refuses the whole answer: -EINVAL with
+ * err set and *l empty.  Otherwise 0, with every entry in l->v or
+ * l->bad. */
+int jit_grant_list_parse(const char *text, size_t len,
+                         struct jit_grant_list *l, char *err, size_t errlen);
+void jit_grant_list_free(struct jit_grant_list *l);
 
 void jit_grant_free(struct jit_grant *g);
 void jit_grants_free(struct jit_grant *v, size_t n);

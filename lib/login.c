@@ -251,23 +251,6 @@ live_grant(struct jit_login *l, const char *event, int ours,
     return JIT_ALLOW;
 }
 
-static const char *
-reserve_reason(int ret)
-{
-    switch (ret) {
-    case -EEXIST:
-        return "name_taken";
-    case -EPERM:
-        return "group_not_allowed";
-    case -ENOSPC:
-        return "no_free_id";
-    case -EINVAL:
-        return "bad_name";
-    default:
-        return "store_error";
-    }
-}
-
 /* A stored grant that is still in force. */
 static int
 grant_in_force(struct jit_store *s, const char *id, int64_t now)
@@ -355,14 +338,16 @@ jit_login_account(struct jit_login *l)
                 goto done;
             }
             why = "rebound";
-        } else if (a.expires != g.expires_at) {
-            /* The grant was extended or shortened: so is the account
-             * (its shadow expiry is in the snapshot). */
+        } else if (a.expires != g.expires_at
+                   || !jit_account_same_groups(&a, &g)) {
+            /* The grant was extended or shortened, or its groups changed:
+             * so is the account (its shadow expiry and groups are in the
+             * snapshot), before this login's initgroups reads them. */
             why = "updated";
         }
         if (strcmp(why, "grant") != 0
             && (ret = jit_store_rebind(s, l->user, &g)) != 0) {
-            v = txn_failed(l, s, "login", reserve_reason(ret), &g, NULL);
+            v = txn_failed(l, s, "login", jit_store_reason(ret), &g, NULL);
             goto done;
         }
     } else if (ret == -ENOENT) {
@@ -375,7 +360,7 @@ jit_login_account(struct jit_login *l)
             goto done;
         }
         if ((ret = jit_store_reserve(s, &g, now, &a)) != 0) {
-            v = txn_failed(l, s, "login", reserve_reason(ret), &g, NULL);
+            v = txn_failed(l, s, "login", jit_store_reason(ret), &g, NULL);
             goto done;
         }
     }

@@ -22,16 +22,29 @@ struct strtab {
     size_t len, cap;
 };
 
+/* Why a string cannot be a field of the snapshot, or NULL. */
+static const char *
+field_problem(const char *s)
+{
+    size_t n;
+
+    if (s == NULL || (n = strnlen(s, MAX_FIELD + 1)) > MAX_FIELD)
+        return "longer than a field may be";
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char) s[i] < 0x20 || s[i] == ':' || s[i] == 0x7f)
+            return "holds ':' or a control character"; /* would corrupt
+                                       getent output and its parsers */
+    return NULL;
+}
+
 static int
 strtab_add(struct strtab *t, const char *s, uint32_t *off)
 {
     size_t n;
 
-    if (s == NULL || (n = strnlen(s, MAX_FIELD + 1)) > MAX_FIELD)
+    if (field_problem(s) != NULL)
         return -EINVAL;
-    for (size_t i = 0; i < n; i++)
-        if ((unsigned char) s[i] < 0x20 || s[i] == ':' || s[i] == 0x7f)
-            return -EINVAL; /* would corrupt getent output and parsers */
+    n = strlen(s);
     if (t->len + n + 1 > t->cap) {
         size_t cap = t->cap ? t->cap : 4096;
         char *nb;
@@ -142,6 +155,24 @@ check_account(const struct jit_nssdb_account *a, uint32_t id_min,
         if (jit_nssdb_id_forbidden(a->gids[k]))
             return -EINVAL;
     return 0;
+}
+
+const char *
+jit_nssdb_account_problem(const struct jit_nssdb_account *a, uint32_t id_min,
+                          uint32_t id_max)
+{
+    const char *why;
+
+    if (check_account(a, id_min, id_max) != 0)
+        return "name, ids, home or shell out of the snapshot's rules";
+    if (a->n_gids > JIT_MAX_GROUPS)
+        return "too many groups";
+    if ((why = field_problem(a->name)) != NULL
+        || (why = field_problem(a->gecos ? a->gecos : "")) != NULL
+        || (why = field_problem(a->dir)) != NULL
+        || (why = field_problem(a->shell)) != NULL)
+        return why;
+    return NULL;
 }
 
 static int

@@ -38,6 +38,12 @@ int jit_nssdb_build(const struct jit_nssdb_account *accts, size_t n,
                     int64_t now, struct jit_nssdb_image *img);
 void jit_nssdb_image_free(struct jit_nssdb_image *img);
 
+/* Why jit_nssdb_build would refuse this one row, or NULL: for the store,
+ * which refuses such a row when it is written (one grant's problem), not
+ * when the snapshot is built (everyone's). */
+const char *jit_nssdb_account_problem(const struct jit_nssdb_account *a,
+                                      uint32_t id_min, uint32_t id_max);
+
 /* Days since the epoch as shadow(5) counts them. */
 int32_t jit_nssdb_day_floor(int64_t t);
 int32_t jit_nssdb_day_ceil(int64_t t);

@@ -96,6 +96,11 @@ static const char *const migrations[] = {
     "ALTER TABLE accounts ADD COLUMN retry_at INTEGER NOT NULL DEFAULT 0;",
     /* 5: small text state (the ETag of the last host list applied) */
     "CREATE TABLE kv (key TEXT PRIMARY KEY, value TEXT NOT NULL);",
+    /* 6: grants of the host list refused as they stand, so that each
+     * refusal is logged once, not once per round */
+    "CREATE TABLE refusals (grant_key TEXT PRIMARY KEY,"
+    "  reason TEXT NOT NULL, detail TEXT NOT NULL, since INTEGER NOT NULL,"
+    "  seen INTEGER NOT NULL DEFAULT 1);",
 };
 #define SCHEMA_VERSION ((int) (sizeof(migrations) / sizeof(migrations[0])))
 
@@ -972,6 +977,7 @@ jit_store_reserve(struct jit_store *s, const struct jit_grant *g,
                   int64_t now, struct jit_account *out)
 {
     const struct jit_conf *c = s->conf;
+    struct jit_nssdb_account row = { 0 };
     sqlite3_stmt *st = NULL;
     uint32_t *gids = NULL;
     char *home = NULL, *gecos = NULL;
@@ -1017,6 +1023,23 @@ jit_store_reserve(struct jit_store *s, const struct jit_grant *g,
     if (asprintf(&home, "%s/%s", c->home_base, g->username) < 0
         || asprintf(&gecos, "JIT %s", g->credential) < 0) {
         ret = -ENOMEM;
+        goto done;
+    }
+    /* What the snapshot would refuse is refused here, for this grant
+     * alone, not at commit for everything in the transaction. */
+    row.name = g->username;
+    row.gecos = gecos;
+    row.dir = home;
+    row.shell = c->default_shell;
+    row.uid = row.gid = uid;
+    row.gids = gids;
+    row.n_gids = g->n_groups;
+    if ((why = jit_nssdb_account_problem(&row, c->uid_min, c->uid_max))
+        != NULL) {
+        set_err(s, "%s: the account would not fit the NSS snapshot (gecos"
+                " \"JIT <credential>\", home or shell %s)", g->username,
+                why);
+        ret = -EDOM;
         goto done;
     }
     s->nss_dirty = 1;
@@ -1720,3 +1743,96 @@ jit_accounts_free(struct jit_account *a, size_t n)
     free(a);
 }
 
+
+const char *
+jit_store_reason(int ret)
+{
+    switch (ret) {
+    case -EEXIST:
+        return "name_taken";
+    case -EPERM:
+        return "group_not_allowed";
+    case -ENOSPC:
+        return "no_free_id";
+    case -EINVAL:
+        return "bad_name";
+    case -EDOM:
+    case -E2BIG:
+        return "bad_grant";
+    default:
+        return "store_error";
+    }
+}
+
+int
+jit_account_same_groups(const struct jit_account *a, const struct jit_grant *g)
+{
+    if (a->n_groups != g->n_groups)
+        return 0;
+    /* Neither list repeats a name (the grant parser and the account's
+     * primary key see to that), so equal sizes and inclusion suffice. */
+    for (size_t i = 0; i < g->n_groups; i++) {
+        size_t k = 0;
+
+        while (k < a->n_groups && strcmp(a->groups[k], g->groups[i]) != 0)
+            k++;
+        if (k == a->n_groups)
+            return 0;
+    }
+    return 1;
+}
+
+int
+jit_store_refusals_round(struct jit_store *s)
+{
+    int ret = need_txn(s);
+
+    return ret ? ret : exec(s, "UPDATE refusals SET seen = 0");
+}
+
+int
+jit_store_refusal_note(struct jit_store *s, const char *key,
+                       const char *reason, const char *detail, int64_t now)
+{
+    sqlite3_stmt *st = NULL;
+    int ret, rc, known = 0;
+
+    if ((ret = need_txn(s)) != 0)
+        return ret;
+    ret = prepare(s, "SELECT 1 FROM refusals WHERE grant_key = ?"
+                     " AND reason = ? AND detail = ?", &st);
+    if (ret != 0)
+        return ret;
+    sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, reason, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, detail ? detail : "", -1, SQLITE_STATIC);
+    rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    if (rc == SQLITE_ROW)
+        known = 1;
+    else if (rc != SQLITE_DONE)
+        return sql_fail(s, rc, "refusals");
+    ret = prepare(s, "INSERT INTO refusals (grant_key, reason, detail, since,"
+                     " seen) VALUES (?1, ?2, ?3, ?4, 1)"
+                     " ON CONFLICT (grant_key) DO UPDATE SET seen = 1,"
+                     " since = CASE WHEN reason = ?2 AND detail = ?3"
+                     "  THEN since ELSE ?4 END,"
+                     " reason = ?2, detail = ?3", &st);
+    if (ret != 0)
+        return ret;
+    sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, reason, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, detail ? detail : "", -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 4, now);
+    if ((ret = step_done(s, st)) != 0)
+        return ret;
+    return known ? 0 : 1;
+}
+
+int
+jit_store_refusals_end_round(struct jit_store *s)
+{
+    int ret = need_txn(s);
+
+    return ret ? ret : exec(s, "DELETE FROM refusals WHERE seen = 0");
+}

@@ -109,7 +109,9 @@ int jit_store_put_grant(struct jit_store *s, const struct jit_grant *g);
  * source), home under home_base, default shell, groups resolved from the
  * grant's list, each of which must be on allowed_groups.  Returns 0,
  * -EEXIST (name ours already or another source's), -EPERM (a group not
- * allowed), -ENOSPC (no free id), -EINVAL (bad name), or another -errno. */
+ * allowed), -ENOSPC (no free id), -EINVAL (bad name), -EDOM (a row the
+ * NSS snapshot would refuse, e.g. a ':' in the credential), or another
+ * -errno. */
 int jit_store_reserve(struct jit_store *s, const struct jit_grant *g,
                       int64_t now, struct jit_account *out);
 int jit_store_set_state(struct jit_store *s, const char *name, int state);
@@ -175,6 +177,19 @@ void jit_store_touch_snapshot(struct jit_store *s);
 /* The API answers again: every waiting event is due now. */
 int jit_store_events_retry_now(struct jit_store *s);
 
+/* The audit reason for an error of reserve or rebind. */
+const char *jit_store_reason(int ret);
+
+/* Grants the host refuses as they stand, remembered so that each is
+ * logged once.  In one sync: refusals_round, then refusal_note for each
+ * refused grant (1: new or changed, log it; 0: as before; <0 error), then
+ * refusals_end_round forgets those not noted again. */
+int jit_store_refusals_round(struct jit_store *s);
+int jit_store_refusal_note(struct jit_store *s, const char *key,
+                           const char *reason, const char *detail,
+                           int64_t now);
+int jit_store_refusals_end_round(struct jit_store *s);
+
 /* Reads (no transaction needed). */
 int jit_store_get_account(struct jit_store *s, const char *name,
                           struct jit_account *out);
@@ -188,6 +203,10 @@ int jit_store_list_accounts(struct jit_store *s, struct jit_account **out,
                             size_t *n);
 int jit_store_count_events(struct jit_store *s, int64_t *n);
 uint64_t jit_store_generation(struct jit_store *s);
+
+/* Whether the account has exactly the grant's groups. */
+int jit_account_same_groups(const struct jit_account *a,
+                            const struct jit_grant *g);
 
 void jit_account_free(struct jit_account *a);
 void jit_accounts_free(struct jit_account *a, size_t n);

@@ -18,38 +18,53 @@
 #pragma GCC visibility push(hidden)
 
 #define JIT_SYNC_ETAG_KEY "sync.etag"
+#define JIT_SYNC_RETRY_KEY "sync.retry_at"
 
 struct jit_sync_stats {
-    size_t grants;    /* in the API's answer */
+    size_t grants;    /* in the API's answer, refused entries included */
     size_t reserved;  /* new accounts */
-    size_t updated;   /* existing accounts moved to a new grant or expiry */
+    size_t updated;   /* accounts moved to a new grant, expiry or groups */
     size_t unchanged;
     size_t refused;   /* grants that do not fit or cannot be reserved */
     size_t gone;      /* accounts whose grant left the list (for reap) */
     int not_modified; /* the list had not changed (ETag): nothing done */
-    int retry_later;  /* a refusal that time may lift: ETag not kept */
+    /* When a grant refused for now (not valid yet, a name or account in
+     * the way) is worth another look: the next poll then asks for the
+     * whole list at that time, not before.  0: none. */
+    int64_t retry_at;
 };
 
-/* One round: fetch, then one transaction for all of it (each grant under
- * its own savepoint, so one bad grant spoils nothing else).  An account
- * whose grant is no longer in the list gets that grant marked expired (if
- * its end has passed) or revoked, for jitctl reap; nothing is torn down
- * here.  An API fault changes nothing, deletes nothing and extends
- * nothing.  0, or -EIO (API; reason in *api_reason) / -errno. */
+/* One round: fetch, then one transaction for all of it.  Each entry of
+ * the list stands alone: one that does not parse, or does not fit, is
+ * refused on its own (one audit line naming the field and why, the first
+ * time only), and every other is applied under its own savepoint.  An
+ * account whose grant is no longer in the list, or is listed but refused
+ * for good, gets that grant marked expired (if its end has passed) or
+ * revoked, for jitctl reap; nothing is torn down here, but processes that
+ * carry a group the account is no longer granted are ended.  A broken
+ * list (not JSON, no grants array) and an API fault change nothing,
+ * delete nothing and extend nothing.  Audit lines come after the commit,
+ * and only if it succeeded.  0, or -EIO (API; reason in *api_reason) /
+ * -errno. */
 int jit_sync_once(struct jit_store *s, const struct jit_conf *conf,
                   const struct jit_log *log, struct jit_sync_stats *st,
                   const char **api_reason);
 
 /* The same with If-None-Match *etag and a long poll of wait_s seconds:
  * an unchanged list does nothing (st->not_modified); a changed one is
- * applied and *etag (malloc'd) moves on. */
+ * applied and *etag (malloc'd) moves on.  Once the stored retry time has
+ * come, the whole list is asked for without waiting. */
 int jit_sync_poll(struct jit_store *s, const struct jit_conf *conf,
                   const struct jit_log *log, char **etag, unsigned wait_s,
                   struct jit_sync_stats *st, const char **api_reason);
 /* Apply a list the API returned, as above. */
 int jit_sync_apply(struct jit_store *s, const struct jit_conf *conf,
-                   const struct jit_log *log, const struct jit_grant *v,
-                   size_t n, int64_t now, struct jit_sync_stats *st);
+                   const struct jit_log *log, const struct jit_grant_list *l,
+                   int64_t now, struct jit_sync_stats *st);
+/* The stored retry time (0: none); retry_soon brings a pending one
+ * forward to now (an account in the way was just torn down). */
+int64_t jit_sync_retry_at(struct jit_store *s);
+void jit_sync_retry_soon(struct jit_store *s, int64_t now);
 
 #pragma GCC visibility pop
 

@@ -9,6 +9,7 @@ D/grants/<username>.json   served as that user's grant (any JSON text)
 D/faults/<username>        instead, a fault: 404, 500, malformed, deep,
                            huge, huge-nolength, hang, slow, empty, redirect
 D/events.jsonl             events received (one per id; redeliveries dropped)
+D/faults/_list             for the host list: a fault as above
 D/faults/_events           for event batches: 500 (nothing kept), or
                            store-then-500 (kept, but the answer says 500)
 D/requests.log             one line per request: method path auth
@@ -188,6 +189,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
             seen = self.headers.get("If-None-Match")
             deadline = time.time() + wait
             while True:
+                # (looked at in the wait too: a poll already waiting
+                # answers with the fault, as a broken server would)
+                kind = read(os.path.join(ARGS.dir, "faults", "_list"))
+                if kind is not None:
+                    return self.fault(kind.decode().strip())
                 text, etag = host_list(parts[3])
                 if etag != seen or time.time() >= deadline:
                     break

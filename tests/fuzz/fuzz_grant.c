@@ -30,19 +30,25 @@ check(const struct jit_grant *g)
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    struct jit_grant g, *v;
+    struct jit_grant g;
+    struct jit_grant_list l;
     char err[256];
-    size_t n;
 
     if (jit_grant_parse((const char *) data, size, &g, err, sizeof(err)) == 0) {
         check(&g);
         jit_grant_free(&g);
     }
-    if (jit_grant_list_parse((const char *) data, size, &v, &n, err,
+    if (jit_grant_list_parse((const char *) data, size, &l, err,
                              sizeof(err)) == 0) {
-        for (size_t i = 0; i < n; i++)
-            check(&v[i]);
-        jit_grants_free(v, n);
+        for (size_t i = 0; i < l.n; i++)
+            check(&l.v[i]);
+        /* Every refused entry has a key, and a valid id if any. */
+        for (size_t i = 0; i < l.n_bad; i++)
+            if (l.bad[i].key == NULL || l.bad[i].key[0] == '\0'
+                || (l.bad[i].username != NULL
+                    && jit_name_problem(l.bad[i].username) != NULL))
+                __builtin_trap();
+        jit_grant_list_free(&l);
     }
     return 0;
 }

@@ -51,20 +51,19 @@ main(int argc, char **argv)
         jit_grant_free(&g);
     } else if (strcmp(argv[3], "list") == 0) {
         uint32_t wait = 0;
-        struct jit_grant *v;
+        struct jit_grant_list l;
         char *etag;
-        size_t n;
 
         if (argc > 5 && jit_parse_u32(argv[5], 0, 60, &wait) != 0)
             return 64;
         st = jit_api_list_grants(&conf, argc > 4 && argv[4][0] ? argv[4]
                                                               : NULL,
-                                 wait, &v, &n, &etag, &err);
+                                 wait, &l, &etag, &err);
         if (st == JIT_API_OK) {
-            printf("ok n=%zu etag=%s\n", n, etag ? etag : "");
+            printf("ok n=%zu etag=%s\n", l.n, etag ? etag : "");
             ret = 0;
         }
-        jit_grants_free(v, n);
+        jit_grant_list_free(&l);
         free(etag);
     } else {
         return 64;

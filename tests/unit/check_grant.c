@@ -142,26 +142,60 @@ END_TEST
 
 START_TEST(test_list)
 {
-    char buf[8192];
-    struct jit_grant *v;
-    size_t n;
+    char buf[16384];
+    struct jit_grant_list l;
 
-    snprintf(buf, sizeof(buf), "{\"grants\": [%s, %s]}", GOOD, GOOD);
-    ck_assert_int_eq(jit_grant_list_parse(buf, strlen(buf), &v, &n, err,
+    snprintf(buf, sizeof(buf), "{\"grants\": [%s]}", GOOD);
+    ck_assert_int_eq(jit_grant_list_parse(buf, strlen(buf), &l, err,
                                           sizeof(err)), 0);
-    ck_assert_uint_eq(n, 2);
-    jit_grants_free(v, n);
-    ck_assert_int_eq(jit_grant_list_parse("{\"grants\": []}", 14, &v, &n,
+    ck_assert_uint_eq(l.n, 1);
+    ck_assert_uint_eq(l.n_bad, 0);
+    jit_grant_list_free(&l);
+    ck_assert_int_eq(jit_grant_list_parse("{\"grants\": []}", 14, &l,
                                           err, sizeof(err)), 0);
-    ck_assert_uint_eq(n, 0);
-    jit_grants_free(v, n);
-    snprintf(buf, sizeof(buf), "{\"grants\": [%s, {\"id\": 1}]}", GOOD);
-    ck_assert_int_eq(jit_grant_list_parse(buf, strlen(buf), &v, &n, err,
-                                          sizeof(err)), -EINVAL);
-    ck_assert_str_eq(err, "grants[1]: id: not a string");
-    ck_assert_ptr_null(v);
-    ck_assert_int_eq(jit_grant_list_parse("{}", 2, &v, &n, err, sizeof(err)),
+    ck_assert_uint_eq(l.n, 0);
+    jit_grant_list_free(&l);
+    /* One bad entry is refused on its own; the good one stands. */
+    snprintf(buf, sizeof(buf), "{\"grants\": [%s, {\"id\": 1}, "
+             "{\"id\": \"g-9\", \"username\": \"bob\"}]}", GOOD);
+    ck_assert_int_eq(jit_grant_list_parse(buf, strlen(buf), &l, err,
+                                          sizeof(err)), 0);
+    ck_assert_uint_eq(l.n, 1);
+    ck_assert_uint_eq(l.n_bad, 2);
+    ck_assert_uint_eq(l.bad[0].index, 1);
+    ck_assert_str_eq(l.bad[0].why, "id: not a string");
+    ck_assert_ptr_null(l.bad[0].id);
+    ck_assert_ptr_null(l.bad[0].username);
+    ck_assert_int_eq(l.bad[0].key[0], '#');
+    ck_assert_str_eq(l.bad[1].id, "g-9");
+    ck_assert_str_eq(l.bad[1].key, "g-9");
+    ck_assert_str_eq(l.bad[1].username, "bob");
+    ck_assert_str_eq(l.bad[1].why, "credential: missing");
+    jit_grant_list_free(&l);
+    /* The same id twice: both refused (which one would the API mean?). */
+    snprintf(buf, sizeof(buf), "{\"grants\": [%s, %s]}", GOOD, GOOD);
+    ck_assert_int_eq(jit_grant_list_parse(buf, strlen(buf), &l, err,
+                                          sizeof(err)), 0);
+    ck_assert_uint_eq(l.n, 0);
+    ck_assert_uint_eq(l.n_bad, 2);
+    ck_assert_str_eq(l.bad[0].why, "id: listed more than once");
+    jit_grant_list_free(&l);
+    /* ... also when the other one is itself bad. */
+    snprintf(buf, sizeof(buf), "{\"grants\": [{\"id\": \"g-7f3a\"}, %s]}",
+             GOOD);
+    ck_assert_int_eq(jit_grant_list_parse(buf, strlen(buf), &l, err,
+                                          sizeof(err)), 0);
+    ck_assert_uint_eq(l.n, 0);
+    ck_assert_uint_eq(l.n_bad, 2);
+    jit_grant_list_free(&l);
+    /* A broken envelope refuses the whole answer. */
+    ck_assert_int_eq(jit_grant_list_parse("{}", 2, &l, err, sizeof(err)),
                      -EINVAL);
+    ck_assert_ptr_null(l.v);
+    ck_assert_int_eq(jit_grant_list_parse("{\"grants\": [", 12, &l, err,
+                                          sizeof(err)), -EINVAL);
+    ck_assert_int_eq(jit_grant_list_parse("{\"grants\": {}}", 14, &l, err,
+                                          sizeof(err)), -EINVAL);
 }
 END_TEST
 

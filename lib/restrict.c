@@ -1,0 +1,401 @@
+/*
+ * Ending the processes that carry a group their account is no longer
+ * granted (see restrict.h).  Processes are found in /proc and signalled
+ * through a pidfd taken before their credentials are read again, so a pid
+ * reused meanwhile is never signalled.
+ */
+#include "config.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/pidfd.h>
+#include <syslog.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "restrict.h"
+
+/* /proc/PID/status is a few KiB; a Groups line holds at most NGROUPS_MAX
+ * (65536) numbers, far beyond what a JIT account is given. */
+#define STATUS_MAX 65536
+
+static int
+parse_ids(const char *p, uint32_t *out, size_t max, size_t *n)
+{
+    *n = 0;
+    while (*p == ' ' || *p == '\t')
+        p++;
+    while (*p != '\0' && *p != '\n') {
+        char *end;
+        unsigned long v = strtoul(p, &end, 10);
+
+        if (end == p || v > UINT32_MAX)
+            return -EINVAL;
+        if (*n < max)
+            out[*n] = (uint32_t) v;
+        (*n)++;
+        p = end;
+        while (*p == ' ' || *p == '\t')
+            p++;
+    }
+    return 0;
+}
+
+int
+jit_proc_creds_parse(const char *status, struct jit_proc_creds *c)
+{
+    const char *line;
+    size_t n;
+    int have = 0, ret = -EINVAL;
+
+    memset(c, 0, sizeof(*c));
+    for (line = status; line != NULL && *line != '\0';
+         line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL) {
+        if (strncmp(line, "Uid:", 4) == 0) {
+            if (parse_ids(line + 4, c->uid, 4, &n) != 0 || n != 4)
+                goto done;
+            have |= 1;
+        } else if (strncmp(line, "Gid:", 4) == 0) {
+            if (parse_ids(line + 4, c->gid, 4, &n) != 0 || n != 4)
+                goto done;
+            have |= 2;
+        } else if (strncmp(line, "Groups:", 7) == 0) {
+            if (parse_ids(line + 7, NULL, 0, &n) != 0)
+                goto done;
+            free(c->groups);
+            c->groups = calloc(n + 1, sizeof(*c->groups));
+            if (c->groups == NULL) {
+                ret = -ENOMEM;
+                goto done;
+            }
+            parse_ids(line + 7, c->groups, n, &c->n_groups);
+            have |= 4;
+        }
+    }
+    ret = have == 7 ? 0 : -EINVAL;
+
+done:
+    if (ret != 0)
+        jit_proc_creds_free(c);
+    return ret;
+}
+
+void
+jit_proc_creds_free(struct jit_proc_creds *c)
+{
+    free(c->groups);
+    memset(c, 0, sizeof(*c));
+}
+
+static int
+read_status(int procfd, const char *pid, struct jit_proc_creds *c)
+{
+    char path[64], *buf = NULL;
+    ssize_t r;
+    size_t len = 0;
+    int fd, ret;
+
+    snprintf(path, sizeof(path), "%s/status", pid);
+    fd = openat(procfd, path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0)
+        return -ENOENT;
+    if ((buf = malloc(STATUS_MAX + 1)) == NULL) {
+        ret = -ENOMEM;
+        goto done;
+    }
+    while (len < STATUS_MAX
+           && (r = read(fd, buf + len, STATUS_MAX - len)) > 0)
+        len += (size_t) r;
+    buf[len] = '\0';
+    ret = jit_proc_creds_parse(buf, c);
+
+done:
+    free(buf);
+    close(fd);
+    return ret;
+}
+
+/* The accounts' uids, sorted, for a lookup per process. */
+struct who {
+    uint32_t uid;
+    size_t account;
+};
+
+static int
+cmp_who(const void *a, const void *b)
+{
+    const struct who *x = a, *y = b;
+
+    return x->uid < y->uid ? -1 : x->uid > y->uid;
+}
+
+/* The gid of each allowed group this host knows (0 where unknown: never
+ * a group we judge). */
+static uint32_t *
+allowed_gids(const struct jit_conf *conf)
+{
+    uint32_t *v = calloc(conf->allowed_groups.n + 1, sizeof(*v));
+
+    for (size_t i = 0; v != NULL && i < conf->allowed_groups.n; i++) {
+        struct group gr, *res = NULL;
+        char buf[4096];
+
+        if (getgrnam_r(conf->allowed_groups.items[i], &gr, buf, sizeof(buf),
+                       &res) == 0 && res != NULL)
+            v[i] = (uint32_t) res->gr_gid;
+    }
+    return v;
+}
+
+static int
+has(const uint32_t *v, size_t n, uint32_t x)
+{
+    for (size_t i = 0; i < n; i++)
+        if (v[i] == x)
+            return 1;
+    return 0;
+}
+
+/* The first allowed gid that c carries and account a is not granted, or
+ * 0: a's own group and its granted groups are its due. */
+static uint32_t
+not_granted(const struct jit_proc_creds *c, const struct jit_account *a,
+            const uint32_t *allowed, size_t n_allowed)
+{
+    for (size_t i = 0; i < n_allowed; i++) {
+        uint32_t g = allowed[i];
+
+        if (g == 0 || g == a->gid || has(a->gids, a->n_groups, g))
+            continue;
+        if (has(c->gid, 4, g) || has(c->groups, c->n_groups, g))
+            return g;
+    }
+    return 0;
+}
+
+/* An offending process: its pidfd, and which account it belongs to. */
+struct target {
+    int pidfd;
+    size_t account;
+    uint32_t gid;
+};
+
+static const struct who *
+owner(const struct who *w, size_t nw, const struct jit_proc_creds *c)
+{
+    for (int k = 0; k < 4; k++) {
+        struct who key = { c->uid[k], 0 };
+        const struct who *hit = bsearch(&key, w, nw, sizeof(*w), cmp_who);
+
+        if (hit != NULL)
+            return hit;
+    }
+    return NULL;
+}
+
+/* Find the offenders: /proc read, a pidfd taken, the credentials read
+ * again through the same pid (the pidfd pins the process: if the pid was
+ * reused before it was taken, the second read sees the newcomer). */
+static int
+find_targets(const struct jit_account *a, const struct who *w, size_t nw,
+             const uint32_t *allowed, size_t n_allowed, struct target **out,
+             size_t *n)
+{
+    struct dirent *de;
+    DIR *d = opendir("/proc");
+    struct target *v = NULL;
+    size_t cap = 0;
+    int procfd, ret = 0;
+
+    *out = NULL;
+    *n = 0;
+    if (d == NULL)
+        return -errno;
+    procfd = dirfd(d);
+    while ((de = readdir(d)) != NULL) {
+        struct jit_proc_creds c;
+        const struct who *hit;
+        uint32_t gid;
+        char *end;
+        long pid = strtol(de->d_name, &end, 10);
+        int fd;
+
+        if (*end != '\0' || pid <= 1)
+            continue;
+        if (read_status(procfd, de->d_name, &c) != 0)
+            continue; /* gone meanwhile */
+        hit = owner(w, nw, &c);
+        gid = hit ? not_granted(&c, &a[hit->account], allowed, n_allowed) : 0;
+        jit_proc_creds_free(&c);
+        if (gid == 0)
+            continue;
+        if ((fd = pidfd_open((pid_t) pid, 0)) < 0)
+            continue; /* gone */
+        if (read_status(procfd, de->d_name, &c) != 0
+            || owner(w, nw, &c) != hit
+            || not_granted(&c, &a[hit->account], allowed, n_allowed) == 0) {
+            jit_proc_creds_free(&c);
+            close(fd);
+            continue;
+        }
+        jit_proc_creds_free(&c);
+        if (*n == cap) {
+            size_t ncap = cap ? cap * 2 : 8;
+            struct target *nv = realloc(v, ncap * sizeof(*nv));
+
+            if (nv == NULL) {
+                close(fd);
+                ret = -ENOMEM;
+                break;
+            }
+            v = nv;
+            cap = ncap;
+        }
+        v[*n].pidfd = fd;
+        v[*n].account = hit->account;
+        v[(*n)++].gid = gid;
+    }
+    closedir(d);
+    *out = v;
+    return ret;
+}
+
+static int64_t
+mono_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* TERM each, KILL what is left after the grace; wait for all until the
+ * deadline.  A pidfd polls readable once its process has exited. */
+static int
+end_targets(struct target *t, size_t n)
+{
+    int64_t start = mono_ms();
+    int killed = 0;
+
+    for (size_t i = 0; i < n; i++)
+        pidfd_send_signal(t[i].pidfd, SIGTERM, NULL, 0);
+    for (;;) {
+        int64_t waited = mono_ms() - start;
+        size_t left = 0;
+
+        for (size_t i = 0; i < n; i++) {
+            struct pollfd p = { t[i].pidfd, POLLIN, 0 };
+
+            if (t[i].pidfd >= 0 && poll(&p, 1, 0) == 1) {
+                close(t[i].pidfd);
+                t[i].pidfd = -1;
+            }
+            left += t[i].pidfd >= 0;
+        }
+        if (left == 0)
+            return 0;
+        if (waited >= JIT_RESTRICT_DEADLINE_MS)
+            return -ETIMEDOUT;
+        if (!killed && waited >= JIT_RESTRICT_GRACE_MS) {
+            for (size_t i = 0; i < n; i++)
+                if (t[i].pidfd >= 0)
+                    pidfd_send_signal(t[i].pidfd, SIGKILL, NULL, 0);
+            killed = 1;
+        }
+        poll(NULL, 0, 10);
+    }
+}
+
+static void
+audit_account(const struct jit_log *log, const struct jit_account *a,
+              const struct target *t, size_t n, size_t account, int ok)
+{
+    struct group gr, *res = NULL;
+    char buf[4096], detail[256], name[64];
+    size_t count = 0;
+    uint32_t gid = 0;
+
+    for (size_t i = 0; i < n; i++)
+        if (t[i].account == account) {
+            count++;
+            gid = t[i].gid;
+        }
+    if (count == 0)
+        return;
+    if (getgrgid_r((gid_t) gid, &gr, buf, sizeof(buf), &res) == 0
+        && res != NULL)
+        snprintf(name, sizeof(name), "%s", res->gr_name);
+    else
+        snprintf(name, sizeof(name), "%u", (unsigned) gid);
+    snprintf(detail, sizeof(detail), "%zu process%s carrying group %s%s",
+             count, count == 1 ? "" : "es", name,
+             ok ? " ended" : " still running at the deadline");
+    {
+        struct jit_audit au = {
+            .event = "restrict", .result = ok ? "ok" : "fail",
+            .reason = "group_not_granted", .user = a->name,
+            .requester = a->requester, .credential = a->credential,
+            .grant = a->grant_id, .expires = a->expires, .detail = detail,
+        };
+
+        jit_audit(log, ok ? LOG_NOTICE : LOG_ERR, &au);
+    }
+}
+
+int
+jit_restrict_groups(struct jit_store *s, const struct jit_conf *conf,
+                    const struct jit_log *log)
+{
+    struct jit_account *a = NULL;
+    struct target *t = NULL;
+    struct who *w = NULL;
+    uint32_t *allowed = NULL;
+    size_t na = 0, nt = 0;
+    int ret;
+
+    if (conf->allowed_groups.n == 0)
+        return 0; /* nothing could have been given */
+    if ((ret = jit_store_list_accounts(s, &a, &na)) != 0 || na == 0)
+        goto done;
+    allowed = allowed_gids(conf);
+    w = calloc(na, sizeof(*w));
+    if (allowed == NULL || w == NULL) {
+        ret = -ENOMEM;
+        goto done;
+    }
+    for (size_t i = 0; i < na; i++) {
+        w[i].uid = a[i].uid;
+        w[i].account = i;
+    }
+    qsort(w, na, sizeof(*w), cmp_who);
+    ret = find_targets(a, w, na, allowed, conf->allowed_groups.n, &t, &nt);
+    if (nt == 0)
+        goto done;
+    {
+        int r = end_targets(t, nt);
+
+        for (size_t i = 0; i < na; i++)
+            audit_account(log, &a[i], t, nt, i, r == 0);
+        if (ret == 0)
+            ret = r;
+    }
+
+done:
+    if (ret != 0 && ret != -ETIMEDOUT)
+        jit_logf(log, LOG_ERR, "restrict: %s", strerror(-ret));
+    for (size_t i = 0; i < nt; i++)
+        if (t[i].pidfd >= 0)
+            close(t[i].pidfd);
+    free(t);
+    free(w);
+    free(allowed);
+    jit_accounts_free(a, na);
+    return ret;
+}

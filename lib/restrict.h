@@ -1,0 +1,43 @@
+/*
+ * A group taken away from a grant ends in running processes too: the
+ * snapshot stops giving it to new logins, but a process keeps the groups
+ * it was started with for as long as it runs.
+ */
+#ifndef JIT_RESTRICT_H
+#define JIT_RESTRICT_H
+
+#include "audit.h"
+#include "conf.h"
+#include "store.h"
+
+#pragma GCC visibility push(hidden)
+
+/* How long a process that carries a group no longer granted has after
+ * SIGTERM before SIGKILL, and how long the whole may take. */
+#define JIT_RESTRICT_GRACE_MS 1000
+#define JIT_RESTRICT_DEADLINE_MS 5000
+
+/* Every process whose real, effective, saved or filesystem uid is one of
+ * our accounts' and whose credentials (gids or supplementary groups)
+ * carry a group of allowed_groups that the account is not granted now is
+ * ended: TERM, then KILL after the grace.  The account and its home stay;
+ * its person can log in again with the groups the grant gives now.  One
+ * audit line per account whose processes were ended (event "restrict").
+ * 0, or -errno (-ETIMEDOUT: some still ran at the deadline). */
+int jit_restrict_groups(struct jit_store *s, const struct jit_conf *conf,
+                        const struct jit_log *log);
+
+/* What it reads from /proc/PID/status (for the unit test): the four uids,
+ * the four gids and the supplementary groups.  0, or -errno (-ENOENT: the
+ * process is gone). */
+struct jit_proc_creds {
+    uint32_t uid[4], gid[4];
+    uint32_t *groups;
+    size_t n_groups;
+};
+int jit_proc_creds_parse(const char *status, struct jit_proc_creds *c);
+void jit_proc_creds_free(struct jit_proc_creds *c);
+
+#pragma GCC visibility pop
+
+#endif
