@@ -259,6 +259,11 @@ START_TEST(test_reserve_refusals)
     ck_assert_int_eq(reserve(&g, 5000, NULL), -EPERM);
     g.groups = gone_groups;
     ck_assert_int_eq(reserve(&g, 5000, NULL), -EPERM);
+    /* What the snapshot could not hold (the gecos is "JIT <credential>")
+     * is refused at reserve time, not at commit. */
+    g = grant("g-8", "frank", "frank@EXAMPLE.COM", "db:admin");
+    ck_assert_int_eq(reserve(&g, 5000, NULL), -EDOM);
+    ck_assert_str_eq(jit_store_reason(-EDOM), "bad_grant");
     /* Nothing of the refused ones was stored. */
     {
         struct jit_account *v = NULL;
@@ -268,6 +273,45 @@ START_TEST(test_reserve_refusals)
         ck_assert_uint_eq(n, 2);
         jit_accounts_free(v, n);
     }
+}
+END_TEST
+
+/* One transaction's refusals noted; returns what the note said. */
+static int
+note(const char *key, const char *reason, const char *detail)
+{
+    int r;
+
+    ck_assert_int_eq(jit_store_begin(store), 0);
+    ck_assert_int_eq(jit_store_refusals_round(store), 0);
+    r = jit_store_refusal_note(store, key, reason, detail, 5000);
+    ck_assert_int_eq(jit_store_refusals_end_round(store), 0);
+    ck_assert_int_eq(jit_store_commit(store), 0);
+    return r;
+}
+
+START_TEST(test_refusals_once)
+{
+    struct jit_grant g = grant("g-1", "alice", "alice@EXAMPLE.COM", "db");
+    static char *one[] = { S("video") };
+    struct jit_account a;
+
+    /* New, then the same again (not to be logged), then another reason
+     * (logged), then gone for a round and back (logged). */
+    ck_assert_int_eq(note("g-1", "not_yet_valid", NULL), 1);
+    ck_assert_int_eq(note("g-1", "not_yet_valid", NULL), 0);
+    ck_assert_int_eq(note("g-1", "bad_grant", "groups[0]: x"), 1);
+    ck_assert_int_eq(note("g-1", "bad_grant", "groups[0]: y"), 1);
+    ck_assert_int_eq(note("g-2", "bad_grant", "x"), 1);
+    ck_assert_int_eq(note("g-1", "bad_grant", "groups[0]: y"), 1);
+    /* Groups compared as sets. */
+    ck_assert_int_eq(reserve(&g, 5000, NULL), 0);
+    ck_assert_int_eq(jit_store_get_account(store, "alice", &a), 0);
+    ck_assert_int_eq(jit_account_same_groups(&a, &g), 1);
+    g.groups = one;
+    g.n_groups = 1;
+    ck_assert_int_eq(jit_account_same_groups(&a, &g), 0);
+    jit_account_free(&a);
 }
 END_TEST
 
@@ -528,6 +572,7 @@ main(void)
     tcase_add_test(tc, test_layout_and_modes);
     tcase_add_test(tc, test_reserve_and_snapshot);
     tcase_add_test(tc, test_reserve_refusals);
+    tcase_add_test(tc, test_refusals_once);
     tcase_add_test(tc, test_quarantine);
     tcase_add_test(tc, test_range_exhausted);
     tcase_add_test(tc, test_writes_need_transaction);
