@@ -109,3 +109,20 @@ out=$("$JITCTL" -c "$CONF" sync 2>"$T/sync.err")
 expect_eq "jitctl sync" "$out" "sync: 11 grants: 1 reserved, 0 updated, 0 unchanged, 10 refused, 0 gone"
 resolves erin || fail "erin not reserved by jitctl sync"
 
+
+# An audit line describes what was committed (defect 5): when the commit
+# fails (here the snapshot cannot be staged: a directory where its
+# temporary file goes), no line claims a reservation that was rolled back.
+grant_json gina > "$G/gina.json"
+mkdir "$STATE/nss.db.new"
+rc=0; "$JITCTL" -c "$CONF" sync >/dev/null 2>"$T/sync.err" || rc=$?
+[ "$rc" != 0 ] || fail "sync succeeded with a commit that cannot succeed"
+if grep 'result="allow"' "$T/sync.err"; then fail "an audit line claims what was rolled back"; fi
+grep -q 'nothing changed' "$T/sync.err" || fail "the failure is not said: $(cat "$T/sync.err")"
+if resolves gina; then fail "gina resolves after a failed commit"; fi
+rmdir "$STATE/nss.db.new"
+"$JITCTL" -c "$CONF" sync >/dev/null 2>"$T/sync.err" || fail "sync: $(cat "$T/sync.err")"
+grep -q 'event="sync" result="allow" reason="reserved" user="gina"' "$T/sync.err" \
+    || fail "no line for gina: $(cat "$T/sync.err")"
+resolves gina || fail "gina not reserved"
+ok "a failed commit leaves no audit line claiming it; the next one does"
