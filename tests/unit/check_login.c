@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <syslog.h>
 #include <unistd.h>
 
 #include "archive.h"
@@ -37,6 +38,54 @@ START_TEST(test_audit_format)
                      " rhost=\"192.0.2.7\" expires=\"2026-11-24T10:00:00Z\"");
     ck_assert_ptr_null(strchr(line, '\n'));
     free(line);
+}
+END_TEST
+
+/* A log that keeps its lines, for the deferred audit queue. */
+struct kept {
+    char lines[4][512];
+    int n;
+};
+
+static void
+keep_line(void *ctx, int prio, const char *line)
+{
+    struct kept *k = ctx;
+
+    (void) prio;
+    if (k->n < 4)
+        snprintf(k->lines[k->n++], sizeof(k->lines[0]), "%s", line);
+}
+
+START_TEST(test_audit_queue)
+{
+    struct kept k = { .n = 0 };
+    struct jit_log log = { keep_line, &k };
+    struct jit_audit_queue q = { 0 };
+    char detail[] = "groups[1]: listed twice";
+    struct jit_audit a = {
+        .event = "sync", .result = "deny", .reason = "bad_grant",
+        .user = "bob", .detail = detail,
+    };
+
+    /* Formatted when deferred: the strings may change or go before. */
+    jit_audit_defer(&q, LOG_NOTICE, &a);
+    detail[0] = 'X';
+    a.user = "carol";
+    jit_audit_defer(&q, LOG_NOTICE, &a);
+    ck_assert_int_eq(k.n, 0);
+    jit_audit_flush(&q, &log);
+    ck_assert_int_eq(k.n, 2);
+    ck_assert_str_eq(k.lines[0], "event=\"sync\" result=\"deny\""
+                     " reason=\"bad_grant\" user=\"bob\""
+                     " detail=\"groups[1]: listed twice\"");
+    ck_assert_ptr_nonnull(strstr(k.lines[1], "user=\"carol\""));
+    ck_assert_uint_eq(q.n, 0);
+    /* Discarded: never emitted (a rolled-back transaction's lines). */
+    jit_audit_defer(&q, LOG_NOTICE, &a);
+    jit_audit_discard(&q);
+    jit_audit_flush(&q, &log);
+    ck_assert_int_eq(k.n, 2);
 }
 END_TEST
 
@@ -290,6 +339,7 @@ main(void)
     TCase *tc = tcase_create("core");
 
     tcase_add_test(tc, test_audit_format);
+    tcase_add_test(tc, test_audit_queue);
     tcase_add_test(tc, test_misfit);
     if (geteuid() == 0) {
         /* chown to another uid needs root. */
