@@ -292,25 +292,48 @@ refuse(json_t *o, size_t index, const char *why, struct jit_grant_refusal *r)
     return r->key ? 0 : -ENOMEM;
 }
 
+struct id_at {
+    const char *id;
+    size_t pos;  /* in l->v, or in l->bad when bad is set */
+    int bad;
+};
+
+static int
+cmp_id_at(const void *a, const void *b)
+{
+    return strcmp(((const struct id_at *) a)->id,
+                  ((const struct id_at *) b)->id);
+}
+
 /* Move every passed grant whose id another entry also has to the refused
- * ones.  (bad has room for every entry: see jit_grant_list_parse.) */
+ * ones.  The ids are sorted, so a list of 100,000 costs a sort, not
+ * 10^10 comparisons.  (bad has room for every entry: see
+ * jit_grant_list_parse.) */
 static int
 refuse_repeated_ids(json_t *a, size_t *vidx, struct jit_grant_list *l)
 {
+    struct id_at *ids = calloc(l->n + l->n_bad + 1, sizeof(*ids));
     char *repeated = calloc(l->n + 1, 1);
-    size_t keep = 0;
+    size_t keep = 0, nids = 0, n_bad = l->n_bad;
     int ret = 0;
 
-    if (repeated == NULL)
-        return -ENOMEM;
-    for (size_t i = 0; i < l->n; i++) {
-        for (size_t k = i + 1; k < l->n; k++)
-            if (strcmp(l->v[k].id, l->v[i].id) == 0)
-                repeated[i] = repeated[k] = 1;
-        for (size_t k = 0; k < l->n_bad; k++)
-            if (l->bad[k].id && strcmp(l->bad[k].id, l->v[i].id) == 0)
-                repeated[i] = 1;
+    if (ids == NULL || repeated == NULL) {
+        ret = -ENOMEM;
+        goto done;
     }
+    for (size_t i = 0; i < l->n; i++)
+        ids[nids++] = (struct id_at) { l->v[i].id, i, 0 };
+    for (size_t k = 0; k < n_bad; k++)
+        if (l->bad[k].id != NULL)
+            ids[nids++] = (struct id_at) { l->bad[k].id, k, 1 };
+    qsort(ids, nids, sizeof(*ids), cmp_id_at);
+    for (size_t i = 0; i + 1 < nids; i++)
+        if (strcmp(ids[i].id, ids[i + 1].id) == 0) {
+            if (!ids[i].bad)
+                repeated[ids[i].pos] = 1;
+            if (!ids[i + 1].bad)
+                repeated[ids[i + 1].pos] = 1;
+        }
     for (size_t i = 0; i < l->n; i++) {
         if (!repeated[i]) {
             if (keep != i) {
@@ -328,7 +351,10 @@ refuse_repeated_ids(json_t *a, size_t *vidx, struct jit_grant_list *l)
         jit_grant_free(&l->v[i]);
     }
     l->n = keep;
+
+done:
     free(repeated);
+    free(ids);
     return ret;
 }
 

@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "restrict.h"
+#include "teardown.h"
 
 /* /proc/PID/status is a few KiB; a Groups line holds at most NGROUPS_MAX
  * (65536) numbers, far beyond what a JIT account is given. */
@@ -58,7 +59,13 @@ jit_proc_creds_parse(const char *status, struct jit_proc_creds *c)
     memset(c, 0, sizeof(*c));
     for (line = status; line != NULL && *line != '\0';
          line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL) {
-        if (strncmp(line, "Uid:", 4) == 0) {
+        if (strncmp(line, "State:", 6) == 0) {
+            const char *p = line + 6;
+
+            while (*p == ' ' || *p == '\t')
+                p++;
+            c->state = *p;
+        } else if (strncmp(line, "Uid:", 4) == 0) {
             if (parse_ids(line + 4, c->uid, 4, &n) != 0 || n != 4)
                 goto done;
             have |= 1;
@@ -136,22 +143,57 @@ cmp_who(const void *a, const void *b)
     return x->uid < y->uid ? -1 : x->uid > y->uid;
 }
 
-/* The gid of each allowed group this host knows (0 where unknown: never
- * a group we judge). */
-static uint32_t *
-allowed_gids(const struct jit_conf *conf)
+/* A group's gid by name, the buffer grown as large groups need (a
+ * lookup that fails must not silently skip the group).  0, -ENOENT or
+ * -errno. */
+static int
+group_gid(const char *name, uint32_t *gid)
+{
+    size_t len = 4096;
+    int ret;
+
+    for (;;) {
+        struct group gr, *res = NULL;
+        char *buf = malloc(len);
+
+        if (buf == NULL)
+            return -ENOMEM;
+        ret = getgrnam_r(name, &gr, buf, len, &res);
+        if (ret == 0 && res != NULL)
+            *gid = (uint32_t) res->gr_gid;
+        free(buf);
+        if (ret == ERANGE && len < (1u << 24)) {
+            len *= 4;
+            continue;
+        }
+        return ret != 0 ? -ret : res == NULL ? -ENOENT : 0;
+    }
+}
+
+/* The gid of each allowed group this host knows (0 where it knows none:
+ * no account can have been given it).  A lookup that fails otherwise
+ * fails the whole check, to be tried again. */
+static int
+allowed_gids(const struct jit_conf *conf, uint32_t **out)
 {
     uint32_t *v = calloc(conf->allowed_groups.n + 1, sizeof(*v));
+    int ret = 0;
 
-    for (size_t i = 0; v != NULL && i < conf->allowed_groups.n; i++) {
-        struct group gr, *res = NULL;
-        char buf[4096];
-
-        if (getgrnam_r(conf->allowed_groups.items[i], &gr, buf, sizeof(buf),
-                       &res) == 0 && res != NULL)
-            v[i] = (uint32_t) res->gr_gid;
+    *out = NULL;
+    if (v == NULL)
+        return -ENOMEM;
+    for (size_t i = 0; i < conf->allowed_groups.n && ret == 0; i++)
+        if ((ret = group_gid(conf->allowed_groups.items[i], &v[i]))
+            == -ENOENT) {
+            v[i] = 0;
+            ret = 0;
+        }
+    if (ret != 0) {
+        free(v);
+        return ret;
     }
-    return v;
+    *out = v;
+    return 0;
 }
 
 static int
@@ -231,7 +273,9 @@ find_targets(const struct jit_account *a, const struct who *w, size_t nw,
             continue;
         if (read_status(procfd, de->d_name, &c) != 0)
             continue; /* gone meanwhile */
-        hit = owner(w, nw, &c);
+        /* A zombie has exited: it runs nothing and cannot be signalled;
+         * its parent's wait is what removes it. */
+        hit = c.state == 'Z' || c.state == 'X' ? NULL : owner(w, nw, &c);
         gid = hit ? not_granted(&c, &a[hit->account], allowed, n_allowed) : 0;
         jit_proc_creds_free(&c);
         if (gid == 0)
@@ -239,7 +283,7 @@ find_targets(const struct jit_account *a, const struct who *w, size_t nw,
         if ((fd = pidfd_open((pid_t) pid, 0)) < 0)
             continue; /* gone */
         if (read_status(procfd, de->d_name, &c) != 0
-            || owner(w, nw, &c) != hit
+            || c.state == 'Z' || c.state == 'X' || owner(w, nw, &c) != hit
             || not_granted(&c, &a[hit->account], allowed, n_allowed) == 0) {
             jit_proc_creds_free(&c);
             close(fd);
@@ -276,18 +320,23 @@ mono_ms(void)
     return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* TERM each, KILL what is left after the grace; wait for all until the
- * deadline.  A pidfd polls readable once its process has exited. */
-static int
-end_targets(struct target *t, size_t n)
+static void
+close_targets(struct target *t, size_t n)
 {
-    int64_t start = mono_ms();
-    int killed = 0;
-
     for (size_t i = 0; i < n; i++)
-        pidfd_send_signal(t[i].pidfd, SIGTERM, NULL, 0);
+        if (t[i].pidfd >= 0)
+            close(t[i].pidfd);
+    free(t);
+}
+
+/* Wait until each has exited (a pidfd polls readable then) or ms pass;
+ * the number still running. */
+static size_t
+wait_exit(struct target *t, size_t n, int64_t ms)
+{
+    int64_t until = mono_ms() + ms;
+
     for (;;) {
-        int64_t waited = mono_ms() - start;
         size_t left = 0;
 
         for (size_t i = 0; i < n; i++) {
@@ -299,44 +348,45 @@ end_targets(struct target *t, size_t n)
             }
             left += t[i].pidfd >= 0;
         }
-        if (left == 0)
-            return 0;
-        if (waited >= JIT_RESTRICT_DEADLINE_MS)
-            return -ETIMEDOUT;
-        if (!killed && waited >= JIT_RESTRICT_GRACE_MS) {
-            for (size_t i = 0; i < n; i++)
-                if (t[i].pidfd >= 0)
-                    pidfd_send_signal(t[i].pidfd, SIGKILL, NULL, 0);
-            killed = 1;
-        }
+        if (left == 0 || mono_ms() >= until)
+            return left;
         poll(NULL, 0, 10);
+    }
+}
+
+/* What was done per account, for its audit line. */
+struct tally {
+    size_t found;
+    uint32_t gid;
+    int whole_uid; /* every process of the uid had to end */
+};
+
+static void
+count(struct tally *ta, const struct target *t, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        ta[t[i].account].found++;
+        ta[t[i].account].gid = t[i].gid;
     }
 }
 
 static void
 audit_account(const struct jit_log *log, const struct jit_account *a,
-              const struct target *t, size_t n, size_t account, int ok)
+              const struct tally *ta, int ok)
 {
     struct group gr, *res = NULL;
-    char buf[4096], detail[256], name[64];
-    size_t count = 0;
-    uint32_t gid = 0;
+    char buf[16384], detail[256], name[64];
 
-    for (size_t i = 0; i < n; i++)
-        if (t[i].account == account) {
-            count++;
-            gid = t[i].gid;
-        }
-    if (count == 0)
-        return;
-    if (getgrgid_r((gid_t) gid, &gr, buf, sizeof(buf), &res) == 0
+    if (getgrgid_r((gid_t) ta->gid, &gr, buf, sizeof(buf), &res) == 0
         && res != NULL)
         snprintf(name, sizeof(name), "%s", res->gr_name);
     else
-        snprintf(name, sizeof(name), "%u", (unsigned) gid);
-    snprintf(detail, sizeof(detail), "%zu process%s carrying group %s%s",
-             count, count == 1 ? "" : "es", name,
-             ok ? " ended" : " still running at the deadline");
+        snprintf(name, sizeof(name), "%u", (unsigned) ta->gid);
+    snprintf(detail, sizeof(detail), "%zu process%s carrying group %s%s%s",
+             ta->found, ta->found == 1 ? "" : "es", name,
+             ok ? " ended" : " still running at the deadline",
+             ta->whole_uid ? "; some kept forking, so every process of the"
+                             " account was ended" : "");
     {
         struct jit_audit au = {
             .event = "restrict", .result = ok ? "ok" : "fail",
@@ -355,18 +405,22 @@ jit_restrict_groups(struct jit_store *s, const struct jit_conf *conf,
 {
     struct jit_account *a = NULL;
     struct target *t = NULL;
+    struct tally *ta = NULL;
     struct who *w = NULL;
     uint32_t *allowed = NULL;
     size_t na = 0, nt = 0;
+    int64_t start = mono_ms();
     int ret;
 
     if (conf->allowed_groups.n == 0)
         return 0; /* nothing could have been given */
     if ((ret = jit_store_list_accounts(s, &a, &na)) != 0 || na == 0)
         goto done;
-    allowed = allowed_gids(conf);
+    if ((ret = allowed_gids(conf, &allowed)) != 0)
+        goto done;
     w = calloc(na, sizeof(*w));
-    if (allowed == NULL || w == NULL) {
+    ta = calloc(na, sizeof(*ta));
+    if (w == NULL || ta == NULL) {
         ret = -ENOMEM;
         goto done;
     }
@@ -376,24 +430,63 @@ jit_restrict_groups(struct jit_store *s, const struct jit_conf *conf,
     }
     qsort(w, na, sizeof(*w), cmp_who);
     ret = find_targets(a, w, na, allowed, conf->allowed_groups.n, &t, &nt);
-    if (nt == 0)
+    if (ret != 0 || nt == 0)
         goto done;
-    {
-        int r = end_targets(t, nt);
+    /* TERM first: a shell gets to say goodbye. */
+    count(ta, t, nt);
+    for (size_t i = 0; i < nt; i++)
+        pidfd_send_signal(t[i].pidfd, SIGTERM, NULL, 0);
+    wait_exit(t, nt, JIT_RESTRICT_GRACE_MS);
+    /* Then KILL what is there, looking again each time: a process may
+     * have forked before its signal came, and /proc is read anew. */
+    for (;;) {
+        close_targets(t, nt);
+        t = NULL;
+        nt = 0;
+        ret = find_targets(a, w, na, allowed, conf->allowed_groups.n, &t,
+                           &nt);
+        if (ret != 0 || nt == 0
+            || mono_ms() - start >= JIT_RESTRICT_DEADLINE_MS / 2)
+            break;
+        count(ta, t, nt);
+        for (size_t i = 0; i < nt; i++)
+            pidfd_send_signal(t[i].pidfd, SIGKILL, NULL, 0);
+        wait_exit(t, nt, 100);
+    }
+    /* Some keep forking faster than they are found: every process of
+     * their uid ends, in one kill(-1) as that uid per round, which a
+     * fork cannot outrun.  The account stays. */
+    for (size_t i = 0; i < nt && ret == 0; i++) {
+        const struct jit_account *x = &a[t[i].account];
 
-        for (size_t i = 0; i < na; i++)
-            audit_account(log, &a[i], t, nt, i, r == 0);
-        if (ret == 0)
-            ret = r;
+        if (ta[t[i].account].whole_uid)
+            continue;
+        ta[t[i].account].whole_uid = 1;
+        (void) jit_kill_uid(x->uid, x->gid, 0, JIT_RESTRICT_DEADLINE_MS / 2);
+    }
+    if (nt > 0 && ret == 0) {
+        close_targets(t, nt);
+        t = NULL;
+        nt = 0;
+        ret = find_targets(a, w, na, allowed, conf->allowed_groups.n, &t,
+                           &nt);
+        if (ret == 0 && nt > 0)
+            ret = -ETIMEDOUT;
+    }
+    for (size_t i = 0; i < na; i++) {
+        int still = 0;
+
+        for (size_t k = 0; k < nt; k++)
+            still |= t[k].account == i;
+        if (ta[i].found > 0)
+            audit_account(log, &a[i], &ta[i], !still);
     }
 
 done:
     if (ret != 0 && ret != -ETIMEDOUT)
         jit_logf(log, LOG_ERR, "restrict: %s", strerror(-ret));
-    for (size_t i = 0; i < nt; i++)
-        if (t[i].pidfd >= 0)
-            close(t[i].pidfd);
-    free(t);
+    close_targets(t, nt);
+    free(ta);
     free(w);
     free(allowed);
     jit_accounts_free(a, na);

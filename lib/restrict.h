@@ -20,10 +20,15 @@
 /* Every process whose real, effective, saved or filesystem uid is one of
  * our accounts' and whose credentials (gids or supplementary groups)
  * carry a group of allowed_groups that the account is not granted now is
- * ended: TERM, then KILL after the grace.  The account and its home stay;
- * its person can log in again with the groups the grant gives now.  One
- * audit line per account whose processes were ended (event "restrict").
- * 0, or -errno (-ETIMEDOUT: some still ran at the deadline). */
+ * ended: TERM, then after the grace KILL, /proc read again each time
+ * (a process may fork before its signal comes); one that still keeps
+ * ahead by the middle of the deadline has every process of its uid
+ * ended (kill(-1) as the uid, which no fork outruns).  The account and
+ * its home stay; its person can log in again with the groups the grant
+ * gives now.  One audit line per account whose processes were ended
+ * (event "restrict"), saying "fail" if any still ran at the end.  0, or
+ * -errno (-ETIMEDOUT: some still ran; a failed group lookup fails the
+ * check: it is tried again). */
 int jit_restrict_groups(struct jit_store *s, const struct jit_conf *conf,
                         const struct jit_log *log);
 
@@ -31,6 +36,7 @@ int jit_restrict_groups(struct jit_store *s, const struct jit_conf *conf,
  * the four gids and the supplementary groups.  0, or -errno (-ENOENT: the
  * process is gone). */
 struct jit_proc_creds {
+    char state; /* R, S, ... Z (a zombie: dead, holds nothing) */
     uint32_t uid[4], gid[4];
     uint32_t *groups;
     size_t n_groups;

@@ -715,9 +715,11 @@ jit_store_commit(struct jit_store *s)
     s->in_txn = 0;
     ret = jit_file_publish(s->dirfd, JIT_STORE_SNAPSHOT ".new",
                            JIT_STORE_SNAPSHOT);
-    if (ret != 0)
+    if (ret != 0) {
         set_err(s, "snapshot: committed, but publishing failed: %s "
                 "(re-derived at the next open)", strerror(-ret));
+        ret = -ESTALE; /* committed all the same: see store.h */
+    }
     flock(s->lockfd, LOCK_UN);
 
 done:
@@ -1792,41 +1794,107 @@ jit_store_refusals_round(struct jit_store *s)
 
 int
 jit_store_refusal_note(struct jit_store *s, const char *key,
-                       const char *reason, const char *detail, int64_t now)
+                       const char *reason, const char *detail, int64_t now,
+                       int64_t *since)
 {
     sqlite3_stmt *st = NULL;
-    int ret, rc, known = 0;
+    int ret, rc, known = 0, seen = 0;
+    int64_t first = now;
 
+    if (detail == NULL)
+        detail = "";
     if ((ret = need_txn(s)) != 0)
         return ret;
-    ret = prepare(s, "SELECT 1 FROM refusals WHERE grant_key = ?"
-                     " AND reason = ? AND detail = ?", &st);
+    ret = prepare(s, "SELECT reason = ?2 AND detail = ?3, since, seen"
+                     " FROM refusals WHERE grant_key = ?1", &st);
     if (ret != 0)
         return ret;
     sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, reason, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 3, detail ? detail : "", -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, detail, -1, SQLITE_STATIC);
     rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        known = sqlite3_column_int(st, 0);
+        first = sqlite3_column_int64(st, 1);
+        seen = sqlite3_column_int(st, 2);
+    }
     sqlite3_finalize(st);
-    if (rc == SQLITE_ROW)
-        known = 1;
-    else if (rc != SQLITE_DONE)
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
         return sql_fail(s, rc, "refusals");
+    /* Two entries of one key in a round (one id listed twice): the first
+     * one's refusal stands, or they would re-log each other forever. */
+    if (seen) {
+        *since = first;
+        return 0;
+    }
+    if (!known)
+        first = now;
     ret = prepare(s, "INSERT INTO refusals (grant_key, reason, detail, since,"
                      " seen) VALUES (?1, ?2, ?3, ?4, 1)"
                      " ON CONFLICT (grant_key) DO UPDATE SET seen = 1,"
-                     " since = CASE WHEN reason = ?2 AND detail = ?3"
-                     "  THEN since ELSE ?4 END,"
-                     " reason = ?2, detail = ?3", &st);
+                     " since = ?4, reason = ?2, detail = ?3", &st);
     if (ret != 0)
         return ret;
     sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, reason, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 3, detail ? detail : "", -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 4, now);
+    sqlite3_bind_text(st, 3, detail, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 4, first);
     if ((ret = step_done(s, st)) != 0)
         return ret;
+    *since = first;
     return known ? 0 : 1;
+}
+
+int
+jit_store_refusal_forget(struct jit_store *s, const char *key)
+{
+    sqlite3_stmt *st = NULL;
+    int ret;
+
+    if ((ret = need_txn(s)) != 0)
+        return ret;
+    if ((ret = prepare(s, "DELETE FROM refusals WHERE grant_key = ?", &st))
+        != 0)
+        return ret;
+    sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+    return step_done(s, st);
+}
+
+int
+jit_store_narrow(struct jit_store *s, const struct jit_account *a,
+                 const struct jit_grant *g)
+{
+    sqlite3_stmt *st = NULL;
+    int ret;
+
+    if ((ret = need_txn(s)) != 0)
+        return ret;
+    s->nss_dirty = 1;
+    ret = prepare(s, "UPDATE accounts SET expires = min(expires, ?)"
+                     " WHERE name = ?", &st);
+    if (ret != 0)
+        return ret;
+    sqlite3_bind_int64(st, 1, g->expires_at);
+    sqlite3_bind_text(st, 2, a->name, -1, SQLITE_STATIC);
+    if ((ret = change_one(s, st)) != 0)
+        return ret;
+    for (size_t i = 0; i < a->n_groups; i++) {
+        size_t k = 0;
+
+        while (k < g->n_groups && strcmp(g->groups[k], a->groups[i]) != 0)
+            k++;
+        if (k < g->n_groups)
+            continue;
+        ret = prepare(s, "DELETE FROM account_groups WHERE account = ?"
+                         " AND name = ?", &st);
+        if (ret != 0)
+            return ret;
+        sqlite3_bind_text(st, 1, a->name, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, a->groups[i], -1, SQLITE_STATIC);
+        if ((ret = step_done(s, st)) != 0)
+            return ret;
+    }
+    return 0;
 }
 
 int

@@ -95,6 +95,10 @@ void jit_store_close(struct jit_store *s);
 const char *jit_store_error(const struct jit_store *s);
 
 int jit_store_begin(struct jit_store *s);
+/* 0, or -errno: then nothing was committed, except for -ESTALE, which
+ * says that the transaction was committed but its snapshot could not be
+ * published (NSS shows the previous one until a later commit or open
+ * re-derives it). */
 int jit_store_commit(struct jit_store *s);
 void jit_store_rollback(struct jit_store *s);
 /* Inside a transaction: mark a point, and later keep what followed it or
@@ -182,13 +186,23 @@ const char *jit_store_reason(int ret);
 
 /* Grants the host refuses as they stand, remembered so that each is
  * logged once.  In one sync: refusals_round, then refusal_note for each
- * refused grant (1: new or changed, log it; 0: as before; <0 error), then
- * refusals_end_round forgets those not noted again. */
+ * refused grant (1: new or changed, log it; 0: as before, or a second
+ * entry of one key in this round; <0 error; *since: since when it has
+ * been refused as it is), then refusals_end_round forgets those not
+ * noted again. */
 int jit_store_refusals_round(struct jit_store *s);
 int jit_store_refusal_note(struct jit_store *s, const char *key,
                            const char *reason, const char *detail,
-                           int64_t now);
+                           int64_t now, int64_t *since);
+/* When a grant cannot be applied in full (its new groups cannot all be
+ * resolved now), what it takes away still goes: the account keeps only
+ * the groups both it and g have, and the earlier of the two ends.  No
+ * lookup is needed for that. */
+int jit_store_narrow(struct jit_store *s, const struct jit_account *a,
+                     const struct jit_grant *g);
 int jit_store_refusals_end_round(struct jit_store *s);
+/* Not logged after all (over a round's cap): new again next time. */
+int jit_store_refusal_forget(struct jit_store *s, const char *key);
 
 /* Reads (no transaction needed). */
 int jit_store_get_account(struct jit_store *s, const char *name,

@@ -12,9 +12,17 @@
 #include "restrict.h"
 #include "sync.h"
 
-/* A failed sync is tried again after this long when no time is better:
- * a name or an account in the way may be gone by then. */
+/* A grant refused for now is looked at again this long after it was
+ * first refused, then after half its age, at most RETRY_MAX_S: a name or
+ * an account in the way may soon be gone, or may stay for the grant's
+ * whole life (a local account of that name), and each look is a whole
+ * list.  A change of the list or a reap looks again at once anyway. */
 #define RETRY_S 30
+#define RETRY_MAX_S 900
+/* At most this many refusal lines per sync; the rest are counted in one
+ * line and logged in a later sync, so that a hostile list cannot flood
+ * the log in one go. */
+#define REFUSAL_LINES_MAX 50
 
 static void
 audit_grant(struct jit_audit_queue *q, int prio, const char *result,
@@ -33,24 +41,28 @@ audit_grant(struct jit_audit_queue *q, int prio, const char *result,
 
 /* One grant, under the caller's savepoint.  Returns the audit reason of a
  * refusal (with what the store said in detail, for its own refusals), or
- * NULL with *what set to what was done. */
+ * NULL with *what set to what was done.  A refusal may still have
+ * narrowed the account (*narrowed): what the grant takes away goes even
+ * when what it gives cannot be applied now; the caller keeps that. */
 static const char *
 sync_grant(struct jit_store *s, const struct jit_conf *conf,
            const struct jit_grant *g, int64_t now, const char **what,
-           char *detail, size_t dlen)
+           int *narrowed, char *detail, size_t dlen)
 {
     struct jit_account a = { 0 }, other = { 0 };
     const char *why = NULL;
-    int ret;
+    int ret, store_failed = 0;
 
     *what = NULL;
+    *narrowed = 0;
     detail[0] = '\0';
     if ((why = jit_grant_misfit(g, conf, g->username, now)) != NULL)
         return why;
     if (jit_store_revoked_locally(s, g->id) != 0)
         return "revoked_locally";
-    if ((ret = jit_store_put_grant(s, g)) != 0) {
+    if (jit_store_put_grant(s, g) != 0) {
         why = "store_error";
+        store_failed = 1;
         goto done;
     }
     ret = jit_store_get_account(s, g->username, &a);
@@ -66,25 +78,36 @@ sync_grant(struct jit_store *s, const struct jit_conf *conf,
             *what = "unchanged"; /* keys and on_logout: put_grant took them */
         else if (a.sessions > 0 && strcmp(a.grant_id, g->id) != 0)
             why = "duplicate_grant"; /* sessions run under the old grant */
-        else if ((ret = jit_store_rebind(s, g->username, g)) != 0)
+        else if ((ret = jit_store_rebind(s, g->username, g)) != 0) {
             why = jit_store_reason(ret);
-        else
+            store_failed = 1;
+        } else
             *what = "updated";
     } else if (ret == -ENOENT) {
         if (jit_store_find_account(s, g->requester, g->credential, &other)
             == 0)
             why = "duplicate_grant";
-        else if ((ret = jit_store_reserve(s, g, now, &a)) != 0)
+        else if ((ret = jit_store_reserve(s, g, now, &a)) != 0) {
             why = jit_store_reason(ret);
-        else
+            store_failed = 1;
+        } else
             *what = "reserved";
     } else {
         why = "store_error";
+        store_failed = 1;
     }
 
 done:
-    if (ret != 0 && ret != -ENOENT)
+    if (store_failed)
         snprintf(detail, dlen, "%s", jit_store_error(s));
+    /* The same grant, changed, that cannot be applied for now (a group
+     * that does not resolve at the moment): what it no longer gives
+     * goes all the same. */
+    if (why != NULL && store_failed && a.name != NULL
+        && strcmp(a.grant_id, g->id) == 0 && strcmp(why, "store_error") == 0
+        && (a.expires > g->expires_at || !jit_account_same_groups(&a, g))
+        && jit_store_narrow(s, &a, g) == 0)
+        *narrowed = 1;
     jit_account_free(&other);
     jit_account_free(&a);
     return why;
@@ -111,10 +134,15 @@ permanent(const char *why)
  * valid, or after RETRY_S for what another change may lift. */
 static int64_t
 retry_time(const struct jit_conf *conf, const struct jit_grant *g,
-           const char *why, int64_t now)
+           const char *why, int64_t since, int64_t now)
 {
-    int64_t t = now + RETRY_S;
+    int64_t wait = (now - since) / 2, t;
 
+    if (wait < RETRY_S)
+        wait = RETRY_S;
+    if (wait > RETRY_MAX_S)
+        wait = RETRY_MAX_S;
+    t = now + wait;
     if (strcmp(why, "not_yet_valid") == 0)
         t = g->not_before - (int64_t) conf->clock_skew;
     return t > now ? t : now + 1;
@@ -202,17 +230,25 @@ mark_gone(struct jit_store *s, struct jit_audit_queue *q,
 }
 
 /* A refusal goes on record; its line only the first time (or when its
- * reason changed), not once per round. */
+ * reason changed), not once per round, and not beyond the round's cap:
+ * a new one over the cap is forgotten again, so a later round logs it.
+ * 0, or <0 on error. */
 static int
-refused(struct jit_store *s, struct jit_audit_queue *q, const char *key,
-        const char *why, const char *detail, const struct jit_audit *au,
-        int64_t now)
+refused(struct jit_store *s, struct jit_audit_queue *q, size_t *lines,
+        size_t *over, const char *key, const char *why, const char *detail,
+        const struct jit_audit *au, int64_t now, int64_t *since)
 {
-    int ret = jit_store_refusal_note(s, key, why, detail, now);
+    int ret = jit_store_refusal_note(s, key, why, detail, now, since);
 
-    if (ret == 1)
+    if (ret != 1)
+        return ret;
+    if (*lines < REFUSAL_LINES_MAX) {
         jit_audit_defer(q, LOG_NOTICE, au);
-    return ret < 0 ? ret : 0;
+        (*lines)++;
+        return 0;
+    }
+    (*over)++;
+    return jit_store_refusal_forget(s, key);
 }
 
 int
@@ -223,8 +259,9 @@ jit_sync_apply(struct jit_store *s, const struct jit_conf *conf,
     struct jit_audit_queue q = { 0 };
     struct listed ls = { 0 };
     const struct jit_grant *v = l->v;
-    size_t nall = l->n + l->n_bad;
-    int ret;
+    size_t nall = l->n + l->n_bad, lines = 0, over = 0;
+    int64_t since;
+    int ret, committed = 0;
 
     st->grants = nall;
     ls.ids = calloc(nall + 1, sizeof(*ls.ids));
@@ -251,18 +288,24 @@ jit_sync_apply(struct jit_store *s, const struct jit_conf *conf,
             ls.refused_ids[ls.n_refused] = r->id;
             ls.refused_why[ls.n_refused++] = "bad_grant";
         }
-        if ((ret = refused(s, &q, r->key, "bad_grant", r->why, &au, now))
-            != 0)
+        if ((ret = refused(s, &q, &lines, &over, r->key, "bad_grant",
+                           r->why, &au, now, &since)) < 0)
             goto done;
     }
     for (size_t i = 0; i < l->n; i++) {
         const char *what = NULL, *why;
         char detail[256];
+        int narrowed;
 
         if ((ret = jit_store_savepoint(s)) != 0)
             goto done;
-        why = sync_grant(s, conf, &v[i], now, &what, detail, sizeof(detail));
-        jit_store_savepoint_end(s, why == NULL);
+        why = sync_grant(s, conf, &v[i], now, &what, &narrowed, detail,
+                         sizeof(detail));
+        jit_store_savepoint_end(s, why == NULL || narrowed);
+        if (narrowed)
+            audit_grant(&q, LOG_NOTICE, "restrict", "narrowed", &v[i],
+                        "what the grant no longer gives is taken away;"
+                        " the rest waits");
         if (why != NULL) {
             struct jit_audit au = {
                 .event = "sync", .result = "deny", .reason = why,
@@ -273,18 +316,17 @@ jit_sync_apply(struct jit_store *s, const struct jit_conf *conf,
             };
 
             st->refused++;
+            if ((ret = refused(s, &q, &lines, &over, v[i].id, why, detail,
+                               &au, now, &since)) < 0)
+                goto done;
             if (permanent(why)) {
                 ls.refused_ids[ls.n_refused] = v[i].id;
                 ls.refused_why[ls.n_refused++] = why;
             } else {
                 ls.ids[ls.n++] = v[i].id;
-                earliest(&st->retry_at, retry_time(conf, &v[i], why, now));
+                earliest(&st->retry_at,
+                         retry_time(conf, &v[i], why, since, now));
             }
-            if (strcmp(why, "store_error") == 0)
-                jit_logf(log, LOG_ERR, "sync: %s: %s", v[i].username,
-                         detail);
-            if ((ret = refused(s, &q, v[i].id, why, detail, &au, now)) != 0)
-                goto done;
             continue;
         }
         ls.ids[ls.n++] = v[i].id;
@@ -303,16 +345,22 @@ jit_sync_apply(struct jit_store *s, const struct jit_conf *conf,
         || (ret = jit_store_refusals_end_round(s)) != 0)
         goto done;
     ret = jit_store_commit(s);
+    committed = ret == 0 || ret == -ESTALE;
 
 done:
-    if (ret != 0) {
+    if (!committed) {
         /* Nothing of this round happened: none of its lines is true. */
         jit_audit_discard(&q);
         jit_logf(log, LOG_ERR, "sync: state store: %s; nothing changed",
                  jit_store_error(s));
         jit_store_rollback(s); /* nothing if no transaction is open */
     } else {
+        if (ret != 0)
+            jit_logf(log, LOG_ERR, "sync: %s", jit_store_error(s));
         jit_audit_flush(&q, log);
+        if (over > 0)
+            jit_logf(log, LOG_NOTICE, "sync: %zu more refused grants, not"
+                     " logged one by one this time", over);
         /* Groups taken away end now in running processes too. */
         if (jit_restrict_groups(s, conf, log) != 0)
             earliest(&st->retry_at, now + RETRY_S);

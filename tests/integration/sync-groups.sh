@@ -58,6 +58,56 @@ put alice
 wait_for 10 has_group alice video >/dev/null || fail "video not given back: $(groups_of alice)"
 ok "a group added is applied"
 
+# video taken away while the grant adds a group this host cannot resolve
+# now (allowed, but unknown here): the grant cannot be applied in full,
+# but what it takes away goes all the same.
+sed -i 's/^allowed_groups = .*/allowed_groups = users,video,jitnogrp/' "$CONF"
+kill -HUP "$D"
+wait_for 10 grep -q 'configuration reloaded' "$T/daemon.err" >/dev/null || fail "no reload"
+setpriv --reuid="$uid" --regid="$uid" --groups="$users,$video" sleep 300 &
+P3=$!
+TEST_PIDS="$TEST_PIDS $P3"
+wait_uid "$P3" "$uid"
+put alice 'groups=["users","jitnogrp"]'
+wait_for 20 dead "$P3" >/dev/null || fail "video kept while the grant could not be applied: $(tail -5 "$T/daemon.err")"
+lacks_group alice video || fail "NSS still gives video: $(groups_of alice)"
+grep -q 'event="sync" result="restrict" reason="narrowed" user="alice"' "$T/daemon.err" \
+    || fail "no narrowed line: $(grep alice "$T/daemon.err" | tail -5)"
+ok "a grant that cannot be applied in full still takes away what it no longer gives"
+put alice
+wait_for 10 has_group alice video >/dev/null || fail "video not given back: $(groups_of alice)"
+
+# A process that keeps forking (each copy starts the next and exits)
+# cannot outrun the check: none carrying video is left.
+cat > "$T/hop.sh" <<'HOP'
+#!/bin/sh
+[ -e "$STOPF" ] && exit 0
+"$0" &
+HOP
+chmod 755 "$T/hop.sh"
+carriers() { # processes of alice's uid, not zombies, carrying video
+    for f in /proc/[0-9]*/status; do
+        awk -v u="$uid" -v g="$video" '/^State:/ { z = ($2 == "Z") }
+            /^Uid:/ { m = ($2 == u || $3 == u) }
+            /^Groups:/ { for (i = 2; i <= NF; i++) if ($i == g) h = 1 }
+            END { exit !(m && h && !z) }' "$f" 2>/dev/null && echo "$f"
+    done | wc -l
+}
+setpriv --reuid="$uid" --regid="$uid" --groups="$users,$video" env STOPF="$T/stop-hop" "$T/hop.sh"
+wait_for 10 sh -c "[ \$(pgrep -u $uid -f hop.sh | wc -l) -gt 0 ]" >/dev/null || fail "the hopper did not start"
+n_before=$(grep -c 'event="restrict"' "$T/daemon.err" || true)
+put alice 'groups=["users"]'
+wait_for 20 sh -c "[ \$(grep -c 'event=\"restrict\"' '$T/daemon.err') -gt $n_before ]" >/dev/null \
+    || fail "no restrict line for the hopper: $(tail -5 "$T/daemon.err")"
+left=$(carriers)
+touch "$T/stop-hop"
+expect_eq "hopping processes still carrying video" "$left" 0
+grep 'event="restrict"' "$T/daemon.err" | tail -1 | grep -q 'result="ok"' \
+    || fail "restrict line: $(grep 'event="restrict"' "$T/daemon.err" | tail -1)"
+ok "a process that keeps forking cannot keep a group taken away"
+put alice
+wait_for 10 has_group alice video >/dev/null || fail "video not given back: $(groups_of alice)"
+
 # The key removed: authorized-keys stops printing it at once.
 expect_eq "alice's key before" "$("$JITCTL" -c "$CONF" authorized-keys alice)" \
     "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIO alice@laptop"

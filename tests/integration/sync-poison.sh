@@ -126,3 +126,35 @@ grep -q 'event="sync" result="allow" reason="reserved" user="gina"' "$T/sync.err
     || fail "no line for gina: $(cat "$T/sync.err")"
 resolves gina || fail "gina not reserved"
 ok "a failed commit leaves no audit line claiming it; the next one does"
+
+# The commit succeeds but its snapshot cannot be published (nss.db made
+# immutable): the work was committed, so its lines are said, with the
+# failure; the next commit publishes.
+grant_json hank > "$G/hank.json"
+if chattr +i "$STATE/nss.db" 2>/dev/null; then
+    rc=0; "$JITCTL" -c "$CONF" sync >/dev/null 2>"$T/sync.err" || rc=$?
+    chattr -i "$STATE/nss.db"
+    grep -q 'event="sync" result="allow" reason="reserved" user="hank"' "$T/sync.err" \
+        || fail "committed work without its line: $(cat "$T/sync.err")"
+    grep -q 'publishing failed' "$T/sync.err" || fail "the failure is not said: $(cat "$T/sync.err")"
+    grep -q 'nothing changed' "$T/sync.err" && fail "committed work said to be nothing: $(cat "$T/sync.err")"
+    grant_json ivy > "$G/ivy.json"
+    "$JITCTL" -c "$CONF" sync >/dev/null 2>"$T/sync.err" || fail "sync: $(cat "$T/sync.err")"
+    resolves hank || fail "hank not published by the next commit"
+    ok "a commit whose snapshot cannot be published still says what it committed"
+else
+    echo "SKIP: chattr +i is not supported on $STATE's file system: the unpublished-snapshot case did not run"
+fi
+
+# A list of many bad entries cannot flood the log in one sync: 50 lines
+# and one that counts the rest, which a later sync logs.
+for i in $(seq 1 60); do
+    grant_json "flood$i" 'status="pending"' > "$G/flood$i.json"
+done
+"$JITCTL" -c "$CONF" sync >/dev/null 2>"$T/sync.err" || fail "sync: $(tail -3 "$T/sync.err")"
+expect_eq "refusal lines in one sync" "$(grep -c 'result="deny" reason="bad_grant" user="flood' "$T/sync.err")" 50
+grep -q 'sync: 10 more refused grants, not logged one by one this time' "$T/sync.err" \
+    || fail "no count of the rest: $(tail -3 "$T/sync.err")"
+grant_json jack > "$G/jack.json"
+"$JITCTL" -c "$CONF" sync >/dev/null 2>"$T/sync.err" || fail "sync: $(tail -3 "$T/sync.err")"
+expect_eq "the rest, in the next sync" "$(grep -c 'result="deny" reason="bad_grant" user="flood' "$T/sync.err")" 10

@@ -18,8 +18,9 @@ START_TEST(test_parse)
     struct jit_proc_creds c;
 
     ck_assert_int_eq(jit_proc_creds_parse(
-        "Name:\tsleep\nUid:\t1000\t1001\t1002\t1003\n"
+        "Name:\tsleep\nState:\tS (sleeping)\nUid:\t1000\t1001\t1002\t1003\n"
         "Gid:\t2000\t2001\t2002\t2003\nGroups:\t44 100 \nNgid:\t0\n", &c), 0);
+    ck_assert_int_eq(c.state, 'S');
     ck_assert_uint_eq(c.uid[0], 1000);
     ck_assert_uint_eq(c.uid[3], 1003);
     ck_assert_uint_eq(c.gid[1], 2001);

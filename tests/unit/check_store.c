@@ -280,11 +280,13 @@ END_TEST
 static int
 note(const char *key, const char *reason, const char *detail)
 {
+    int64_t since;
     int r;
 
     ck_assert_int_eq(jit_store_begin(store), 0);
     ck_assert_int_eq(jit_store_refusals_round(store), 0);
-    r = jit_store_refusal_note(store, key, reason, detail, 5000);
+    r = jit_store_refusal_note(store, key, reason, detail, 5000, &since);
+    ck_assert_int_eq(since, 5000);
     ck_assert_int_eq(jit_store_refusals_end_round(store), 0);
     ck_assert_int_eq(jit_store_commit(store), 0);
     return r;
@@ -304,6 +306,21 @@ START_TEST(test_refusals_once)
     ck_assert_int_eq(note("g-1", "bad_grant", "groups[0]: y"), 1);
     ck_assert_int_eq(note("g-2", "bad_grant", "x"), 1);
     ck_assert_int_eq(note("g-1", "bad_grant", "groups[0]: y"), 1);
+    /* One key twice in a round (an id listed twice): the first stands,
+     * the second neither logs nor replaces it, round after round. */
+    for (int round = 0; round < 3; round++) {
+        int64_t since;
+
+        ck_assert_int_eq(jit_store_begin(store), 0);
+        ck_assert_int_eq(jit_store_refusals_round(store), 0);
+        ck_assert_int_eq(jit_store_refusal_note(store, "g-5", "bad_grant",
+                                                "a", 5000, &since),
+                         round == 0);
+        ck_assert_int_eq(jit_store_refusal_note(store, "g-5", "bad_grant",
+                                                "b", 5000, &since), 0);
+        ck_assert_int_eq(jit_store_refusals_end_round(store), 0);
+        ck_assert_int_eq(jit_store_commit(store), 0);
+    }
     /* Groups compared as sets. */
     ck_assert_int_eq(reserve(&g, 5000, NULL), 0);
     ck_assert_int_eq(jit_store_get_account(store, "alice", &a), 0);
