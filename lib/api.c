@@ -6,9 +6,10 @@
  * CA bundle is always set explicitly (OpenSSL would otherwise honour
  * SSL_CERT_FILE), proxies are switched off (libcurl would otherwise honour
  * https_proxy), only https is spoken, no redirect is followed, no signal
- * is used for timeouts, and libcurl's global state is set up once and
- * never torn down.  The bearer token is read from a root-only file and
- * wiped from every buffer that held it.
+ * is used for timeouts, libcurl's global state is set up once and never
+ * torn down, and TLS secrets are never written to a key log (libcurl
+ * would otherwise honour SSLKEYLOGFILE).  The bearer token is read from a
+ * root-only file and wiped from every buffer that held it.
  */
 #include "config.h"
 
@@ -16,6 +17,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
+#include <openssl/ssl.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -58,10 +60,49 @@ on_progress(void *ctx, curl_off_t dltotal, curl_off_t dlnow,
 }
 static CURLcode global_rc = CURLE_FAILED_INIT;
 
+/*
+ * libcurl opens the file SSLKEYLOGFILE names inside curl_global_init
+ * (plain getenv: a setuid su's caller sets it) and then writes every TLS
+ * session's secrets there, as root, wherever the caller said.  So the
+ * variable is out of the environment while libcurl sets itself up, and
+ * put back as it was (the same string) after: the host process's
+ * environment is not ours to change.  Only when the variable is set is
+ * the environment touched at all, once per process.  unsetenv and putenv
+ * are not thread-safe: a thread of the host reading the environment in
+ * that instant may miss the variable.  No interface of libcurl 7.88 turns
+ * the key log off, and a race on a debugging variable is the lesser evil
+ * beside root writing session secrets to a path the caller chose.
+ * on_ssl_ctx covers a host that set libcurl up before us.
+ */
 static void
 global_init(void)
 {
+    static const char keylog[] = "SSLKEYLOGFILE=";
+    extern char **environ;
+    char *entry = NULL;
+
+    for (char **e = environ; e != NULL && *e != NULL; e++)
+        if (strncmp(*e, keylog, sizeof(keylog) - 1) == 0) {
+            entry = *e;
+            break;
+        }
+    if (entry != NULL)
+        unsetenv("SSLKEYLOGFILE");
     global_rc = curl_global_init(CURL_GLOBAL_DEFAULT);
+    if (entry != NULL)
+        putenv(entry);
+}
+
+/* libcurl's OpenSSL back end gives each new TLS context a key log
+ * callback when its key log file is open (a host process set libcurl up
+ * before us with SSLKEYLOGFILE); this runs after, and takes it away. */
+static CURLcode
+on_ssl_ctx(CURL *h, void *ctx, void *arg)
+{
+    (void) h;
+    (void) arg;
+    SSL_CTX_set_keylog_callback((SSL_CTX *) ctx, NULL);
+    return CURLE_OK;
 }
 
 static enum jit_api_status
@@ -356,6 +397,14 @@ request(const struct jit_conf *c, CURL *h, const char *url, const char *post,
     curl_easy_setopt(h, CURLOPT_CAINFO,
                      c->ca_file ? c->ca_file : SYSTEM_CA_BUNDLE);
     curl_easy_setopt(h, CURLOPT_CAPATH, NULL);
+    /* Only OpenSSL hands us an SSL_CTX; with any other back end the key
+     * log could not be known to be off, so nothing is sent. */
+    if (curl_easy_setopt(h, CURLOPT_SSL_CTX_FUNCTION, on_ssl_ctx)
+        != CURLE_OK) {
+        st = fault(err, "internal_error", "libcurl's TLS back end is not "
+                   "OpenSSL: cannot turn its key log off");
+        goto done;
+    }
     if (c->pinned_pubkey != NULL)
         curl_easy_setopt(h, CURLOPT_PINNEDPUBLICKEY, c->pinned_pubkey);
     if (c->client_cert != NULL) {

@@ -458,6 +458,10 @@ jit_store_open(const struct jit_conf *conf, const struct jit_store_host *host,
     if ((ret = exec(s, "PRAGMA journal_mode = WAL")) != 0
         || (ret = exec(s, "PRAGMA synchronous = FULL")) != 0
         || (ret = exec(s, "PRAGMA foreign_keys = ON")) != 0
+        /* Temporary tables and spilled statement journals in memory: on
+         * disk they would go where SQLITE_TMPDIR says, which a setuid
+         * caller's user sets (glibc drops TMPDIR for them, not that). */
+        || (ret = exec(s, "PRAGMA temp_store = MEMORY")) != 0
         || (ret = lock_acquire(s)) != 0) {
         snprintf(err, sizeof(err), "%s", s->err);
         goto done;
