@@ -41,10 +41,20 @@ static pthread_once_t global_once = PTHREAD_ONCE_INIT;
  * transfer in progress (a long poll) at once. */
 static volatile sig_atomic_t *cancel_flag;
 
+/* Set by jitctl daemon: an fd (its wake-up FIFO) whose turning readable
+ * ends a long poll in progress, with JIT_API_WOKEN. */
+static int wake_fd = -1;
+
 void
 jit_api_set_cancel(volatile sig_atomic_t *flag)
 {
     cancel_flag = flag;
+}
+
+void
+jit_api_set_wake(int fd)
+{
+    wake_fd = fd;
 }
 
 static int
@@ -302,6 +312,7 @@ from_curl(CURLcode rc, const struct body *b, const char *errbuf,
     case CURLE_USE_SSL_FAILED:
         return fault(err, "tls_error", "%s", why);
     case CURLE_OUT_OF_MEMORY:
+    case CURLE_FAILED_INIT:
         return fault(err, "internal_error", "%s", why);
     default:
         return fault(err, "unreachable", "%s", why);
@@ -342,21 +353,76 @@ done:
 }
 
 /*
+ * curl_easy_perform, but one that the fd wfd turning readable ends:
+ * *woken is set and the transfer abandoned.  Through the multi interface,
+ * since curl_easy_perform looks at nothing but its own sockets (its
+ * progress callback comes about once a second on an idle transfer).
+ * A raised cancel flag ends it too, at once.
+ */
+static CURLcode
+perform_wakeable(CURL *h, int wfd, int *woken)
+{
+    CURLM *m = curl_multi_init();
+    CURLcode rc = CURLE_FAILED_INIT;
+    int added = 0, running = 1;
+
+    *woken = 0;
+    if (m == NULL || curl_multi_add_handle(m, h) != CURLM_OK)
+        goto done;
+    added = 1;
+    for (;;) {
+        struct curl_waitfd w = { wfd, CURL_WAIT_POLLIN, 0 };
+        CURLMsg *msg;
+        int left;
+
+        if (curl_multi_perform(m, &running) != CURLM_OK)
+            goto done;
+        if (!running) {
+            while ((msg = curl_multi_info_read(m, &left)) != NULL)
+                if (msg->msg == CURLMSG_DONE && msg->easy_handle == h)
+                    rc = msg->data.result;
+            goto done;
+        }
+        /* A signal ends the wait early (EINTR counts as a timeout). */
+        if (curl_multi_poll(m, &w, 1, 1000, NULL) != CURLM_OK)
+            goto done;
+        if (cancel_flag != NULL && *cancel_flag) {
+            rc = CURLE_ABORTED_BY_CALLBACK;
+            goto done;
+        }
+        if (w.revents != 0) {
+            *woken = 1;
+            rc = CURLE_OK;
+            goto done;
+        }
+    }
+
+done:
+    if (added)
+        curl_multi_remove_handle(m, h);
+    curl_multi_cleanup(m);
+    return rc;
+}
+
+/*
  * One GET, or a POST of a JSON body when post is set.  On success
  * (transport-wise) *http is the status and b holds the answer; a fault
  * otherwise.  extra_s lengthens the total timeout (for a long poll, by the
- * server-side wait).
+ * server-side wait).  With wfd >= 0, that fd turning readable ends the
+ * request with JIT_API_WOKEN (reason "woken").
  */
 static enum jit_api_status
 request(const struct jit_conf *c, CURL *h, const char *url, const char *post,
-        size_t post_len, const char *etag_in, unsigned extra_s, long *http,
-        struct body *b, char **etag_out, struct jit_api_error *err)
+        size_t post_len, const char *etag_in, unsigned extra_s, int wfd,
+        long *http, struct body *b, char **etag_out,
+        struct jit_api_error *err)
 {
     char token[TOKEN_MAX + 2], errbuf[CURL_ERROR_SIZE] = "";
     char *negotiate_hdr = NULL;
     struct curl_slist *hdrs = NULL;
     enum jit_api_status st = JIT_API_OK;
     CURLcode rc;
+    int woken = 0;
 
     token[0] = '\0';
     if (c->client_key != NULL
@@ -434,7 +500,13 @@ request(const struct jit_conf *c, CURL *h, const char *url, const char *post,
         curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
         curl_easy_setopt(h, CURLOPT_HEADERDATA, etag_out);
     }
-    rc = curl_easy_perform(h);
+    rc = wfd >= 0 ? perform_wakeable(h, wfd, &woken) : curl_easy_perform(h);
+    if (woken) {
+        err->reason = "woken";
+        snprintf(err->detail, sizeof(err->detail), "woken up");
+        st = JIT_API_WOKEN;
+        goto done;
+    }
     if (rc != CURLE_OK) {
         st = from_curl(rc, b, errbuf, err);
         goto done;
@@ -542,8 +614,8 @@ jit_api_get_grant_with(const struct jit_conf *c, struct jit_api *api,
     if ((st = start(c, api, "grants", username, NULL, &h, &url, err))
         != JIT_API_OK)
         goto done;
-    if ((st = request(c, h, url, NULL, 0, NULL, 0, &http, &b, NULL, err))
-        != JIT_API_OK)
+    if ((st = request(c, h, url, NULL, 0, NULL, 0, -1, &http, &b, NULL,
+                      err)) != JIT_API_OK)
         goto done;
     if (http == 404) {
         st = JIT_API_NOT_FOUND;
@@ -583,7 +655,9 @@ jit_api_list_grants(const struct jit_conf *c, const char *etag_in,
     if ((st = start(c, NULL, "grants", NULL, query, &h, &url, err))
         != JIT_API_OK)
         goto done;
-    st = request(c, h, url, NULL, 0, etag_in, wait_s, &http, &b, &etag, err);
+    /* Only a poll that waits is worth waking from. */
+    st = request(c, h, url, NULL, 0, etag_in, wait_s,
+                 wait_s > 0 ? wake_fd : -1, &http, &b, &etag, err);
     if (st != JIT_API_OK)
         goto done;
     if (http == 304) {
@@ -625,7 +699,7 @@ jit_api_post_events(const struct jit_conf *c, const char *body, size_t len,
     if ((st = start(c, NULL, "events", NULL, NULL, &h, &url, err))
         != JIT_API_OK)
         goto done;
-    st = request(c, h, url, body, len, NULL, 0, &http, &b, NULL, err);
+    st = request(c, h, url, body, len, NULL, 0, -1, &http, &b, NULL, err);
     if (st != JIT_API_OK)
         goto done;
     if (http != 200) {

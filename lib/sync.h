@@ -28,6 +28,7 @@ struct jit_sync_stats {
     size_t gone;      /* accounts whose grant left the list (for reap) */
     int not_modified; /* the list had not changed (ETag): nothing done */
     int retry_later;  /* a refusal that time may lift: ETag not kept */
+    int woken;        /* the poll was ended by the wake fd: no answer */
 };
 
 /* One round: fetch, then one transaction for all of it (each grant under
