@@ -33,9 +33,11 @@
  * long, doubling: the API's return is noticed within FAULT_PAUSE_MAX_S. */
 #define FAULT_PAUSE_MIN_S 1
 #define FAULT_PAUSE_MAX_S 4
-/* However many pokes come through the wake-up FIFO, at most one round per
- * WAKE_MIN_MS answers them (the pokes between are one). */
-#define WAKE_MIN_MS 500
+/* A poll after one that a poke ended cannot be ended by a poke for its
+ * first WAKE_GRACE_MS: however many pokes come, the API has that long to
+ * answer a changed list (a flood of pokes must not starve the sync), and
+ * the daemon makes at most one round a second for them. */
+#define WAKE_GRACE_MS 1000
 
 static volatile sig_atomic_t stop_flag, reload_flag, wake_flag;
 
@@ -89,15 +91,6 @@ pause_ms(int64_t ms)
 
     if (ms > 0 && !wake_flag)
         nanosleep(&ts, NULL);
-}
-
-static int64_t
-mono_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 /* Sleep up to s seconds, or until a signal raises a flag. */
@@ -182,8 +175,8 @@ jitctl_daemon(struct jit_conf *conf, const struct jit_log *log,
     /* At start, what earlier runs left waiting is due at once. */
     struct outbox_retry ob = { 1, FAULT_PAUSE_MIN_S };
     char *etag = NULL, *why = NULL, wake_why[256];
-    int64_t fault_pause = FAULT_PAUSE_MIN_S, woken_ms = -WAKE_MIN_MS;
-    int ret, wake_fd;
+    int64_t fault_pause = FAULT_PAUSE_MIN_S;
+    int ret, wake_fd, woken = 0;
 
     if ((ret = install_handlers()) != 0)
         return ret;
@@ -203,8 +196,6 @@ jitctl_daemon(struct jit_conf *conf, const struct jit_log *log,
         jit_logf(log, LOG_WARNING, "daemon: wake-up FIFO %s/%s; events "
                  "that other processes record wait up to %d s",
                  conf->state_dir, wake_why, POLL_MAX_S);
-    else
-        jit_api_set_wake(wake_fd);
     memset(&st, 0, sizeof(st));
     st.pid = getpid();
     st.started = (int64_t) time(NULL);
@@ -265,18 +256,14 @@ jitctl_daemon(struct jit_conf *conf, const struct jit_log *log,
         if (strcmp(st.api, "ok") != 0 && strcmp(st.api, "unknown") != 0)
             wait = 0;
         status_put(conf, s, &st);
+        jit_api_set_wake(wake_fd, woken ? WAKE_GRACE_MS : 0);
         ret = jit_sync_poll(s, conf, log, &etag, (unsigned) wait, &ss,
                             &api_reason);
         now = (int64_t) time(NULL);
-        if (ret == 0 && ss.woken) {
+        woken = ret == 0 && ss.woken;
+        if (woken) {
             /* Another process added to the outbox: the next round delivers
-             * it and polls again with the same ETag.  A flood of pokes
-             * gets one round per WAKE_MIN_MS. */
-            int64_t since = mono_ms() - woken_ms;
-
-            if (since < WAKE_MIN_MS)
-                pause_ms(WAKE_MIN_MS - since);
-            woken_ms = mono_ms();
+             * it and polls again with the same ETag. */
             continue;
         }
         if (ret == 0) {
@@ -312,7 +299,7 @@ jitctl_daemon(struct jit_conf *conf, const struct jit_log *log,
     status_put(conf, s, &st);
     jit_logf(log, LOG_INFO, "daemon: stopped");
     jit_api_set_cancel(NULL);
-    jit_api_set_wake(-1);
+    jit_api_set_wake(-1, 0);
     if (wake_fd >= 0)
         close(wake_fd);
     free(etag);

@@ -23,9 +23,11 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stdint.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "api.h"
@@ -42,8 +44,10 @@ static pthread_once_t global_once = PTHREAD_ONCE_INIT;
 static volatile sig_atomic_t *cancel_flag;
 
 /* Set by jitctl daemon: an fd (its wake-up FIFO) whose turning readable
- * ends a long poll in progress, with JIT_API_WOKEN. */
+ * ends a long poll in progress, with JIT_API_WOKEN, once the poll has run
+ * wake_grace_ms. */
 static int wake_fd = -1;
+static unsigned wake_grace_ms;
 
 void
 jit_api_set_cancel(volatile sig_atomic_t *flag)
@@ -52,9 +56,10 @@ jit_api_set_cancel(volatile sig_atomic_t *flag)
 }
 
 void
-jit_api_set_wake(int fd)
+jit_api_set_wake(int fd, unsigned grace_ms)
 {
     wake_fd = fd;
+    wake_grace_ms = grace_ms;
 }
 
 static int
@@ -352,19 +357,30 @@ done:
     return st;
 }
 
+static int64_t
+mono_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 /*
- * curl_easy_perform, but one that the fd wfd turning readable ends:
- * *woken is set and the transfer abandoned.  Through the multi interface,
- * since curl_easy_perform looks at nothing but its own sockets (its
- * progress callback comes about once a second on an idle transfer).
- * A raised cancel flag ends it too, at once.
+ * curl_easy_perform, but one that the fd wfd turning readable ends, once
+ * the transfer has run grace_ms: *woken is set and the transfer
+ * abandoned.  Through the multi interface, since curl_easy_perform looks
+ * at nothing but its own sockets (its progress callback comes about once
+ * a second on an idle transfer).  A raised cancel flag ends it too, at
+ * once.
  */
 static CURLcode
-perform_wakeable(CURL *h, int wfd, int *woken)
+perform_wakeable(CURL *h, int wfd, unsigned grace_ms, int *woken)
 {
     CURLM *m = curl_multi_init();
     CURLcode rc = CURLE_FAILED_INIT;
     int added = 0, running = 1;
+    int64_t watch_from = mono_ms() + grace_ms;
 
     *woken = 0;
     if (m == NULL || curl_multi_add_handle(m, h) != CURLM_OK)
@@ -372,6 +388,7 @@ perform_wakeable(CURL *h, int wfd, int *woken)
     added = 1;
     for (;;) {
         struct curl_waitfd w = { wfd, CURL_WAIT_POLLIN, 0 };
+        int64_t left_ms = watch_from - mono_ms();
         CURLMsg *msg;
         int left;
 
@@ -384,7 +401,10 @@ perform_wakeable(CURL *h, int wfd, int *woken)
             goto done;
         }
         /* A signal ends the wait early (EINTR counts as a timeout). */
-        if (curl_multi_poll(m, &w, 1, 1000, NULL) != CURLM_OK)
+        if (curl_multi_poll(m, &w, left_ms > 0 ? 0 : 1,
+                            left_ms > 0 && left_ms < 1000 ? (int) left_ms
+                                                          : 1000,
+                            NULL) != CURLM_OK)
             goto done;
         if (cancel_flag != NULL && *cancel_flag) {
             rc = CURLE_ABORTED_BY_CALLBACK;
@@ -500,7 +520,8 @@ request(const struct jit_conf *c, CURL *h, const char *url, const char *post,
         curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
         curl_easy_setopt(h, CURLOPT_HEADERDATA, etag_out);
     }
-    rc = wfd >= 0 ? perform_wakeable(h, wfd, &woken) : curl_easy_perform(h);
+    rc = wfd >= 0 ? perform_wakeable(h, wfd, wake_grace_ms, &woken)
+                  : curl_easy_perform(h);
     if (woken) {
         err->reason = "woken";
         snprintf(err->detail, sizeof(err->detail), "woken up");

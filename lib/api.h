@@ -76,8 +76,9 @@ enum jit_api_status jit_api_post_events(const struct jit_conf *conf,
 void jit_api_set_cancel(volatile sig_atomic_t *flag);
 
 /* An fd whose turning readable ends a long poll in progress (with
- * JIT_API_WOKEN); -1 for none.  For jitctl daemon (its wake-up FIFO). */
-void jit_api_set_wake(int fd);
+ * JIT_API_WOKEN) once it has run grace_ms; -1 for none.  For jitctl
+ * daemon (its wake-up FIFO). */
+void jit_api_set_wake(int fd, unsigned grace_ms);
 
 #pragma GCC visibility pop
 
