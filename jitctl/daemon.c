@@ -2,12 +2,16 @@
  * jitctl daemon: sync (a long poll on the API's host list), reap at the
  * next expiry, deliver the outbox; round after round until SIGTERM or
  * SIGINT.  SIGHUP reloads the configuration.  Signal handlers only raise
- * flags; a raised flag also ends a long poll in progress.
+ * flags; a raised flag also ends a long poll in progress, and so does a
+ * poke at the wake-up FIFO (another process added to the outbox).  The
+ * status file (jitctl status) is written at start, before each poll, when
+ * the API's state changes and at stop.
  */
 #include "config.h"
 
 #include <errno.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,12 +25,19 @@
 #include "reap.h"
 #include "status.h"
 #include "sync.h"
+#include "wake.h"
 
 /* The longest long poll: the API answers sooner when the list changes. */
 #define POLL_MAX_S 30
-/* After an API fault, wait this long (doubling) before asking again. */
+/* After an API fault (the list's or the outbox's), ask again after this
+ * long, doubling: the API's return is noticed within FAULT_PAUSE_MAX_S. */
 #define FAULT_PAUSE_MIN_S 1
-#define FAULT_PAUSE_MAX_S 30
+#define FAULT_PAUSE_MAX_S 4
+/* A poll after one that a poke ended cannot be ended by a poke for its
+ * first WAKE_GRACE_MS: however many pokes come, the API has that long to
+ * answer a changed list (a flood of pokes must not starve the sync), and
+ * the daemon makes at most one round a second for them. */
+#define WAKE_GRACE_MS 1000
 
 static volatile sig_atomic_t stop_flag, reload_flag, wake_flag;
 
@@ -92,15 +103,80 @@ pause_s(int64_t s)
         nanosleep(&ts, NULL);
 }
 
+/* The status file now (see status.h). */
+static void
+status_put(const struct jit_conf *conf, struct jit_store *s,
+           struct jit_daemon_status *st)
+{
+    st->updated = (int64_t) time(NULL);
+    st->next_expiry = jit_reap_next_due(s, st->updated);
+    (void) jit_status_write(conf, st);
+}
+
+/* The API's state for the status file: "ok" or the last fault's reason;
+ * written at once when it changes, not at the end of the round. */
+static void
+status_api(const struct jit_conf *conf, struct jit_store *s,
+           struct jit_daemon_status *st, const char *api)
+{
+    if (strcmp(st->api, api) == 0)
+        return;
+    snprintf(st->api, sizeof(st->api), "%s", api);
+    status_put(conf, s, st);
+}
+
+/* When to give the outbox's oldest event another try: 0 for no fault
+ * pending, else the time, and the pause after the next fault. */
+struct outbox_retry {
+    int64_t at;
+    int64_t pause;
+};
+
+/*
+ * Deliver what is due.  A batch that fails backs its events off for 30 s
+ * and more (for jitctl flush, run by a timer); the daemon tries again
+ * after its own fault pause instead (1 s doubling up to 4 s), so that the
+ * API's return is noticed within seconds, and the queue (oldest first)
+ * moves on at once.
+ */
+static void
+deliver(struct jit_store *s, const struct jit_conf *conf,
+        const struct jit_log *log, struct outbox_retry *ob)
+{
+    struct jit_outbox_stats os;
+    int64_t now = (int64_t) time(NULL);
+    int retried = 0, r;
+
+    if (ob->at != 0 && now >= ob->at) {
+        if (jit_store_begin(s) == 0 && jit_store_events_retry_now(s) == 0
+            && jit_store_commit(s) == 0)
+            retried = 1;
+        jit_store_rollback(s); /* nothing if committed */
+    }
+    r = jit_outbox_flush(s, conf, log, now, &os);
+    if (r == -EIO) {
+        ob->at = now + ob->pause;
+        if (ob->pause < FAULT_PAUSE_MAX_S)
+            ob->pause = ob->pause * 2 < FAULT_PAUSE_MAX_S ? ob->pause * 2
+                                                         : FAULT_PAUSE_MAX_S;
+    } else if (r == 0 && (retried || os.delivered > 0)) {
+        /* All that was due went: the API takes events again. */
+        ob->at = 0;
+        ob->pause = FAULT_PAUSE_MIN_S;
+    }
+}
+
 int
 jitctl_daemon(struct jit_conf *conf, const struct jit_log *log,
               int (*reload)(struct jit_conf *))
 {
     struct jit_daemon_status st;
     struct jit_store *s = NULL;
-    char *etag = NULL, *why = NULL;
+    /* At start, what earlier runs left waiting is due at once. */
+    struct outbox_retry ob = { 1, FAULT_PAUSE_MIN_S };
+    char *etag = NULL, *why = NULL, wake_why[256];
     int64_t fault_pause = FAULT_PAUSE_MIN_S;
-    int ret;
+    int ret, wake_fd, woken = 0;
 
     if ((ret = install_handlers()) != 0)
         return ret;
@@ -113,16 +189,23 @@ jitctl_daemon(struct jit_conf *conf, const struct jit_log *log,
     /* Start from the list the last sync applied. */
     if (jit_store_kv_get(s, JIT_SYNC_ETAG_KEY, &etag) != 0)
         etag = NULL;
+    /* Without the FIFO the daemon still works: other processes' events
+     * then wait for the end of the long poll. */
+    wake_fd = jit_store_wake_listen(s, wake_why, sizeof(wake_why));
+    if (wake_fd < 0)
+        jit_logf(log, LOG_WARNING, "daemon: wake-up FIFO %s/%s; events "
+                 "that other processes record wait up to %d s",
+                 conf->state_dir, wake_why, POLL_MAX_S);
     memset(&st, 0, sizeof(st));
     st.pid = getpid();
     st.started = (int64_t) time(NULL);
     snprintf(st.api, sizeof(st.api), "unknown");
     snprintf(st.state, sizeof(st.state), "running");
+    status_put(conf, s, &st);
     jit_logf(log, LOG_INFO, "daemon: started (pid %ld)", (long) st.pid);
 
     while (!stop_flag) {
         struct jit_sync_stats ss;
-        struct jit_outbox_stats os;
         struct jit_reap_item *items = NULL;
         const char *api_reason = NULL;
         int64_t now = (int64_t) time(NULL), next, wait, left_ms, retry;
@@ -147,8 +230,12 @@ jitctl_daemon(struct jit_conf *conf, const struct jit_log *log,
         if (stop_flag)
             break;
         /* The events of that reap (and of logins meanwhile) go before a
-         * poll that may wait 30 s. */
-        (void) jit_outbox_flush(s, conf, log, now, &os);
+         * poll that may wait 30 s.  The pokes so far are answered by this
+         * flush (our own reap's among them); a poke after it ends the
+         * poll. */
+        if (wake_fd >= 0)
+            jit_wake_drain(wake_fd);
+        deliver(s, conf, log, &ob);
         if (stop_flag)
             break;
         next = jit_reap_next_due(s, now);
@@ -163,9 +250,12 @@ jitctl_daemon(struct jit_conf *conf, const struct jit_log *log,
         wait = next ? (next * 1000 - realtime_ms()) / 1000 : POLL_MAX_S;
         if (wait > POLL_MAX_S)
             wait = POLL_MAX_S;
-        /* ... and no later than a refused grant's next look. */
+        /* ... and no later than a refused grant's next look or the
+         * outbox's next try after a fault. */
         if ((retry = jit_sync_retry_at(s)) != 0 && retry - now < wait)
             wait = retry - now;
+        if (ob.at != 0 && ob.at - now < wait)
+            wait = ob.at - now;
         if (wait < 1)
             wait = 1;
         /* After a fault, ask without waiting: an API that is back (with
@@ -173,19 +263,24 @@ jitctl_daemon(struct jit_conf *conf, const struct jit_log *log,
          * rather than after a long poll. */
         if (strcmp(st.api, "ok") != 0 && strcmp(st.api, "unknown") != 0)
             wait = 0;
+        status_put(conf, s, &st);
+        jit_api_set_wake(wake_fd, woken ? WAKE_GRACE_MS : 0);
         ret = jit_sync_poll(s, conf, log, &etag, (unsigned) wait, &ss,
                             &api_reason);
         now = (int64_t) time(NULL);
+        woken = ret == 0 && ss.woken;
+        if (woken) {
+            /* Another process added to the outbox: the next round delivers
+             * it and polls again with the same ETag. */
+            continue;
+        }
         if (ret == 0) {
             /* Back after a fault: what waits in the outbox goes now, not
              * at the end of its backoff. */
-            if (strcmp(st.api, "ok") != 0
-                && (jit_store_begin(s) != 0
-                    || jit_store_events_retry_now(s) != 0
-                    || jit_store_commit(s) != 0))
-                jit_store_rollback(s);
+            if (strcmp(st.api, "ok") != 0)
+                ob.at = now;
             st.last_sync = now;
-            snprintf(st.api, sizeof(st.api), "ok");
+            status_api(conf, s, &st, "ok");
             fault_pause = FAULT_PAUSE_MIN_S;
             if (ss.gone > 0 && jit_reap_once(s, conf, log, now, 0, &items,
                                              &n) == 0) {
@@ -193,17 +288,19 @@ jitctl_daemon(struct jit_conf *conf, const struct jit_log *log,
                     jit_sync_retry_soon(s, now);
                 jit_reap_items_free(items, n);
             }
-        } else if (api_reason != NULL && !stop_flag) {
-            /* Nothing is deleted or extended for want of an answer; local
+        } else if (api_reason != NULL && !stop_flag
+                   && strcmp(api_reason, "cancelled") != 0) {
+            /* (A poll that SIGHUP cancelled says nothing of the API.)
+             * Nothing is deleted or extended for want of an answer; local
              * expiry still applies at the top of the loop. */
-            snprintf(st.api, sizeof(st.api), "%s", api_reason);
+            status_api(conf, s, &st, api_reason);
             /* ... but never past the next expiry. */
             next = jit_reap_next_due(s, now);
             pause_s(next && next - now < fault_pause ? next - now
                                                      : fault_pause);
             if (fault_pause < FAULT_PAUSE_MAX_S)
                 fault_pause *= 2;
-        } else if (ret != 0 && !stop_flag) {
+        } else if (ret != 0 && api_reason == NULL && !stop_flag) {
             /* The list came but could not be applied (the store): the
              * next poll would get it again at once, so wait as after an
              * API fault rather than ask again and again. */
@@ -214,18 +311,17 @@ jitctl_daemon(struct jit_conf *conf, const struct jit_log *log,
                 fault_pause *= 2;
         }
         if (!stop_flag) {
-            (void) jit_outbox_flush(s, conf, log, now, &os);
+            deliver(s, conf, log, &ob);
             (void) jit_outbox_bound(s, conf, log);
         }
-        st.updated = (int64_t) time(NULL);
-        st.next_expiry = jit_reap_next_due(s, st.updated);
-        (void) jit_status_write(conf, &st);
     }
     snprintf(st.state, sizeof(st.state), "stopped");
-    st.updated = (int64_t) time(NULL);
-    (void) jit_status_write(conf, &st);
+    status_put(conf, s, &st);
     jit_logf(log, LOG_INFO, "daemon: stopped");
     jit_api_set_cancel(NULL);
+    jit_api_set_wake(-1, 0);
+    if (wake_fd >= 0)
+        close(wake_fd);
     free(etag);
     jit_store_close(s);
     return 0;

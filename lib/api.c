@@ -6,9 +6,10 @@
  * CA bundle is always set explicitly (OpenSSL would otherwise honour
  * SSL_CERT_FILE), proxies are switched off (libcurl would otherwise honour
  * https_proxy), only https is spoken, no redirect is followed, no signal
- * is used for timeouts, and libcurl's global state is set up once and
- * never torn down.  The bearer token is read from a root-only file and
- * wiped from every buffer that held it.
+ * is used for timeouts, libcurl's global state is set up once and never
+ * torn down, and TLS secrets are never written to a key log (libcurl
+ * would otherwise honour SSLKEYLOGFILE).  The bearer token is read from a
+ * root-only file and wiped from every buffer that held it.
  */
 #include "config.h"
 
@@ -16,14 +17,17 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
+#include <openssl/ssl.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stdint.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "api.h"
@@ -39,10 +43,23 @@ static pthread_once_t global_once = PTHREAD_ONCE_INIT;
  * transfer in progress (a long poll) at once. */
 static volatile sig_atomic_t *cancel_flag;
 
+/* Set by jitctl daemon: an fd (its wake-up FIFO) whose turning readable
+ * ends a long poll in progress, with JIT_API_WOKEN, once the poll has run
+ * wake_grace_ms. */
+static int wake_fd = -1;
+static unsigned wake_grace_ms;
+
 void
 jit_api_set_cancel(volatile sig_atomic_t *flag)
 {
     cancel_flag = flag;
+}
+
+void
+jit_api_set_wake(int fd, unsigned grace_ms)
+{
+    wake_fd = fd;
+    wake_grace_ms = grace_ms;
 }
 
 static int
@@ -58,10 +75,49 @@ on_progress(void *ctx, curl_off_t dltotal, curl_off_t dlnow,
 }
 static CURLcode global_rc = CURLE_FAILED_INIT;
 
+/*
+ * libcurl opens the file SSLKEYLOGFILE names inside curl_global_init
+ * (plain getenv: a setuid su's caller sets it) and then writes every TLS
+ * session's secrets there, as root, wherever the caller said.  So the
+ * variable is out of the environment while libcurl sets itself up, and
+ * put back as it was (the same string) after: the host process's
+ * environment is not ours to change.  Only when the variable is set is
+ * the environment touched at all, once per process.  unsetenv and putenv
+ * are not thread-safe: a thread of the host reading the environment in
+ * that instant may miss the variable.  No interface of libcurl 7.88 turns
+ * the key log off, and a race on a debugging variable is the lesser evil
+ * beside root writing session secrets to a path the caller chose.
+ * on_ssl_ctx covers a host that set libcurl up before us.
+ */
 static void
 global_init(void)
 {
+    static const char keylog[] = "SSLKEYLOGFILE=";
+    extern char **environ;
+    char *entry = NULL;
+
+    for (char **e = environ; e != NULL && *e != NULL; e++)
+        if (strncmp(*e, keylog, sizeof(keylog) - 1) == 0) {
+            entry = *e;
+            break;
+        }
+    if (entry != NULL)
+        unsetenv("SSLKEYLOGFILE");
     global_rc = curl_global_init(CURL_GLOBAL_DEFAULT);
+    if (entry != NULL)
+        putenv(entry);
+}
+
+/* libcurl's OpenSSL back end gives each new TLS context a key log
+ * callback when its key log file is open (a host process set libcurl up
+ * before us with SSLKEYLOGFILE); this runs after, and takes it away. */
+static CURLcode
+on_ssl_ctx(CURL *h, void *ctx, void *arg)
+{
+    (void) h;
+    (void) arg;
+    SSL_CTX_set_keylog_callback((SSL_CTX *) ctx, NULL);
+    return CURLE_OK;
 }
 
 static enum jit_api_status
@@ -261,6 +317,7 @@ from_curl(CURLcode rc, const struct body *b, const char *errbuf,
     case CURLE_USE_SSL_FAILED:
         return fault(err, "tls_error", "%s", why);
     case CURLE_OUT_OF_MEMORY:
+    case CURLE_FAILED_INIT:
         return fault(err, "internal_error", "%s", why);
     default:
         return fault(err, "unreachable", "%s", why);
@@ -300,22 +357,92 @@ done:
     return st;
 }
 
+static int64_t
+mono_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/*
+ * curl_easy_perform, but one that the fd wfd turning readable ends, once
+ * the transfer has run grace_ms: *woken is set and the transfer
+ * abandoned.  Through the multi interface, since curl_easy_perform looks
+ * at nothing but its own sockets (its progress callback comes about once
+ * a second on an idle transfer).  A raised cancel flag ends it too, at
+ * once.
+ */
+static CURLcode
+perform_wakeable(CURL *h, int wfd, unsigned grace_ms, int *woken)
+{
+    CURLM *m = curl_multi_init();
+    CURLcode rc = CURLE_FAILED_INIT;
+    int added = 0, running = 1;
+    int64_t watch_from = mono_ms() + grace_ms;
+
+    *woken = 0;
+    if (m == NULL || curl_multi_add_handle(m, h) != CURLM_OK)
+        goto done;
+    added = 1;
+    for (;;) {
+        struct curl_waitfd w = { wfd, CURL_WAIT_POLLIN, 0 };
+        int64_t left_ms = watch_from - mono_ms();
+        CURLMsg *msg;
+        int left;
+
+        if (curl_multi_perform(m, &running) != CURLM_OK)
+            goto done;
+        if (!running) {
+            while ((msg = curl_multi_info_read(m, &left)) != NULL)
+                if (msg->msg == CURLMSG_DONE && msg->easy_handle == h)
+                    rc = msg->data.result;
+            goto done;
+        }
+        /* A signal ends the wait early (EINTR counts as a timeout). */
+        if (curl_multi_poll(m, &w, left_ms > 0 ? 0 : 1,
+                            left_ms > 0 && left_ms < 1000 ? (int) left_ms
+                                                          : 1000,
+                            NULL) != CURLM_OK)
+            goto done;
+        if (cancel_flag != NULL && *cancel_flag) {
+            rc = CURLE_ABORTED_BY_CALLBACK;
+            goto done;
+        }
+        if (w.revents != 0) {
+            *woken = 1;
+            rc = CURLE_OK;
+            goto done;
+        }
+    }
+
+done:
+    if (added)
+        curl_multi_remove_handle(m, h);
+    curl_multi_cleanup(m);
+    return rc;
+}
+
 /*
  * One GET, or a POST of a JSON body when post is set.  On success
  * (transport-wise) *http is the status and b holds the answer; a fault
  * otherwise.  extra_s lengthens the total timeout (for a long poll, by the
- * server-side wait).
+ * server-side wait).  With wfd >= 0, that fd turning readable ends the
+ * request with JIT_API_WOKEN (reason "woken").
  */
 static enum jit_api_status
 request(const struct jit_conf *c, CURL *h, const char *url, const char *post,
-        size_t post_len, const char *etag_in, unsigned extra_s, long *http,
-        struct body *b, char **etag_out, struct jit_api_error *err)
+        size_t post_len, const char *etag_in, unsigned extra_s, int wfd,
+        long *http, struct body *b, char **etag_out,
+        struct jit_api_error *err)
 {
     char token[TOKEN_MAX + 2], errbuf[CURL_ERROR_SIZE] = "";
     char *negotiate_hdr = NULL;
     struct curl_slist *hdrs = NULL;
     enum jit_api_status st = JIT_API_OK;
     CURLcode rc;
+    int woken = 0;
 
     token[0] = '\0';
     if (c->client_key != NULL
@@ -356,6 +483,14 @@ request(const struct jit_conf *c, CURL *h, const char *url, const char *post,
     curl_easy_setopt(h, CURLOPT_CAINFO,
                      c->ca_file ? c->ca_file : SYSTEM_CA_BUNDLE);
     curl_easy_setopt(h, CURLOPT_CAPATH, NULL);
+    /* Only OpenSSL hands us an SSL_CTX; with any other back end the key
+     * log could not be known to be off, so nothing is sent. */
+    if (curl_easy_setopt(h, CURLOPT_SSL_CTX_FUNCTION, on_ssl_ctx)
+        != CURLE_OK) {
+        st = fault(err, "internal_error", "libcurl's TLS back end is not "
+                   "OpenSSL: cannot turn its key log off");
+        goto done;
+    }
     if (c->pinned_pubkey != NULL)
         curl_easy_setopt(h, CURLOPT_PINNEDPUBLICKEY, c->pinned_pubkey);
     if (c->client_cert != NULL) {
@@ -385,7 +520,14 @@ request(const struct jit_conf *c, CURL *h, const char *url, const char *post,
         curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
         curl_easy_setopt(h, CURLOPT_HEADERDATA, etag_out);
     }
-    rc = curl_easy_perform(h);
+    rc = wfd >= 0 ? perform_wakeable(h, wfd, wake_grace_ms, &woken)
+                  : curl_easy_perform(h);
+    if (woken) {
+        err->reason = "woken";
+        snprintf(err->detail, sizeof(err->detail), "woken up");
+        st = JIT_API_WOKEN;
+        goto done;
+    }
     if (rc != CURLE_OK) {
         st = from_curl(rc, b, errbuf, err);
         goto done;
@@ -493,8 +635,8 @@ jit_api_get_grant_with(const struct jit_conf *c, struct jit_api *api,
     if ((st = start(c, api, "grants", username, NULL, &h, &url, err))
         != JIT_API_OK)
         goto done;
-    if ((st = request(c, h, url, NULL, 0, NULL, 0, &http, &b, NULL, err))
-        != JIT_API_OK)
+    if ((st = request(c, h, url, NULL, 0, NULL, 0, -1, &http, &b, NULL,
+                      err)) != JIT_API_OK)
         goto done;
     if (http == 404) {
         st = JIT_API_NOT_FOUND;
@@ -533,7 +675,9 @@ jit_api_list_grants(const struct jit_conf *c, const char *etag_in,
     if ((st = start(c, NULL, "grants", NULL, query, &h, &url, err))
         != JIT_API_OK)
         goto done;
-    st = request(c, h, url, NULL, 0, etag_in, wait_s, &http, &b, &etag, err);
+    /* Only a poll that waits is worth waking from. */
+    st = request(c, h, url, NULL, 0, etag_in, wait_s,
+                 wait_s > 0 ? wake_fd : -1, &http, &b, &etag, err);
     if (st != JIT_API_OK)
         goto done;
     if (http == 304) {
@@ -575,7 +719,7 @@ jit_api_post_events(const struct jit_conf *c, const char *body, size_t len,
     if ((st = start(c, NULL, "events", NULL, NULL, &h, &url, err))
         != JIT_API_OK)
         goto done;
-    st = request(c, h, url, body, len, NULL, 0, &http, &b, NULL, err);
+    st = request(c, h, url, body, len, NULL, 0, -1, &http, &b, NULL, err);
     if (st != JIT_API_OK)
         goto done;
     if (http != 200) {

@@ -21,6 +21,8 @@ enum jit_api_status {
     JIT_API_NOT_FOUND,   /* 404: no active grant */
     JIT_API_NOT_MODIFIED, /* 304 to a conditional list request */
     JIT_API_FAULT,       /* anything else: see reason */
+    JIT_API_WOKEN,       /* a long poll ended by the wake fd: no answer,
+                            and no fault either */
 };
 
 struct jit_api_error {
@@ -54,7 +56,9 @@ enum jit_api_status jit_api_get_grant_with(const struct jit_conf *conf,
 /* GET /v1/hosts/{host}/grants[?wait=S], with If-None-Match when etag_in
  * is set.  On JIT_API_OK the list (its entries that passed and those
  * that did not; see jit_grant_list_parse) and the new ETag (malloc'd, may
- * be NULL) are the caller's.  Only a broken envelope is "malformed". */
+ * be NULL) are the caller's.  Only a broken envelope is "malformed".
+ * With S > 0 and a wake fd set, JIT_API_WOKEN when that fd turned
+ * readable first. */
 enum jit_api_status jit_api_list_grants(const struct jit_conf *conf,
                                         const char *etag_in,
                                         unsigned wait_s,
@@ -72,6 +76,11 @@ enum jit_api_status jit_api_post_events(const struct jit_conf *conf,
 /* A flag (raised by a signal handler) that cancels any transfer in
  * progress, with reason "cancelled"; NULL for none.  For jitctl daemon. */
 void jit_api_set_cancel(volatile sig_atomic_t *flag);
+
+/* An fd whose turning readable ends a long poll in progress (with
+ * JIT_API_WOKEN) once it has run grace_ms; -1 for none.  For jitctl
+ * daemon (its wake-up FIFO). */
+void jit_api_set_wake(int fd, unsigned grace_ms);
 
 #pragma GCC visibility pop
 

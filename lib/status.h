@@ -1,6 +1,7 @@
 /*
  * The daemon's health, for jitctl status: a small JSON file in state_dir
- * (root's, 0600), replaced atomically at every round.
+ * (root's, 0600), replaced atomically at the daemon's start, before each
+ * of its polls, when the API's state changes and at its stop.
  */
 #ifndef JIT_STATUS_H
 #define JIT_STATUS_H

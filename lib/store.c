@@ -27,6 +27,7 @@
 #include "nssdb_write.h"
 #include "store.h"
 #include "validate.h"
+#include "wake.h"
 
 struct jit_store {
     sqlite3 *db;
@@ -36,6 +37,7 @@ struct jit_store {
     struct jit_store_host host;
     uint32_t alloc_hint; /* next id to try in this transaction */
     int nss_dirty;       /* this transaction changed what NSS shows */
+    int events_added;    /* this transaction added to the outbox */
     char err[256];
 };
 
@@ -463,6 +465,10 @@ jit_store_open(const struct jit_conf *conf, const struct jit_store_host *host,
     if ((ret = exec(s, "PRAGMA journal_mode = WAL")) != 0
         || (ret = exec(s, "PRAGMA synchronous = FULL")) != 0
         || (ret = exec(s, "PRAGMA foreign_keys = ON")) != 0
+        /* Temporary tables and spilled statement journals in memory: on
+         * disk they would go where SQLITE_TMPDIR says, which a setuid
+         * caller's user sets (glibc drops TMPDIR for them, not that). */
+        || (ret = exec(s, "PRAGMA temp_store = MEMORY")) != 0
         || (ret = lock_acquire(s)) != 0) {
         snprintf(err, sizeof(err), "%s", s->err);
         goto done;
@@ -528,6 +534,7 @@ jit_store_begin(struct jit_store *s)
     s->in_txn = 1;
     s->alloc_hint = 0;
     s->nss_dirty = 0;
+    s->events_added = 0;
     return 0;
 }
 
@@ -658,7 +665,7 @@ jit_store_commit(struct jit_store *s)
     struct jit_nssdb_account *rows = NULL;
     struct jit_account *accts = NULL;
     size_t n = 0;
-    int ret;
+    int ret, committed = 0;
 
     if (!s->in_txn) {
         set_err(s, "no transaction open");
@@ -669,6 +676,7 @@ jit_store_commit(struct jit_store *s)
     if (!s->nss_dirty) {
         if ((ret = exec(s, "COMMIT")) == 0) {
             s->in_txn = 0;
+            committed = 1;
             flock(s->lockfd, LOCK_UN);
         }
         goto done;
@@ -713,6 +721,7 @@ jit_store_commit(struct jit_store *s)
     if ((ret = exec(s, "COMMIT")) != 0)
         goto done;
     s->in_txn = 0;
+    committed = 1;
     ret = jit_file_publish(s->dirfd, JIT_STORE_SNAPSHOT ".new",
                            JIT_STORE_SNAPSHOT);
     if (ret != 0) {
@@ -725,6 +734,11 @@ jit_store_commit(struct jit_store *s)
 done:
     if (s->in_txn)
         jit_store_rollback(s);
+    /* New events: the daemon delivers them now, not after its long poll
+     * (after the commit, so that it finds them; unlocked, so that it can
+     * take the lock at once). */
+    if (committed && s->events_added)
+        jit_wake_poke(s->dirfd);
     jit_nssdb_image_free(&img);
     free(rows);
     jit_accounts_free(accts, n);
@@ -1165,7 +1179,9 @@ jit_store_add_event(struct jit_store *s, const char *type, const char *grant,
     sqlite3_bind_text(st, 5, username, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 6, requester, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 7, detail, -1, SQLITE_STATIC);
-    return step_done(s, st);
+    if ((ret = step_done(s, st)) == 0)
+        s->events_added = 1;
+    return ret;
 }
 
 int
@@ -1346,9 +1362,16 @@ jit_store_due_events(struct jit_store *s, int64_t now, size_t limit,
     *n = 0;
     if (limit == 0)
         return 0;
+    /* A queue, in the order the events were added (rowid; their times
+     * are whole seconds, and the clock can step back): the oldest first,
+     * and none before an older one that waits for its retry.  (A new
+     * event is due at once, so by its own next_attempt it would overtake
+     * the failed ones: an account.deleted delivered before its
+     * account.created.) */
     ret = prepare(s, "SELECT id, type, time, grant_id, username, requester,"
-                     " detail, attempts FROM events WHERE next_attempt <= ?"
-                     " ORDER BY time, rowid LIMIT ?", &st);
+                     " detail, attempts FROM events WHERE rowid < coalesce("
+                     "(SELECT min(rowid) FROM events WHERE next_attempt > ?),"
+                     " 9223372036854775807) ORDER BY rowid LIMIT ?", &st);
     if (ret != 0)
         return ret;
     sqlite3_bind_int64(st, 1, now);
@@ -1903,4 +1926,10 @@ jit_store_refusals_end_round(struct jit_store *s)
     int ret = need_txn(s);
 
     return ret ? ret : exec(s, "DELETE FROM refusals WHERE seen = 0");
+}
+
+int
+jit_store_wake_listen(struct jit_store *s, char *why, size_t whylen)
+{
+    return jit_wake_listen(s->dirfd, why, whylen);
 }

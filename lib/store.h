@@ -154,9 +154,12 @@ int jit_store_add_event(struct jit_store *s, const char *type,
                         const char *requester, const char *detail,
                         int64_t now);
 
-/* The outbox: up to limit events due (next_attempt <= now), oldest
- * first; then, in a transaction, settle them: delivered (deleted) or not
- * (attempts + 1, next try at next_attempt). */
+/* The outbox, a queue: up to limit events in the order they were added,
+ * from the oldest up to (not including) the first that is not due
+ * (next_attempt > now): nothing overtakes an event that waits for its
+ * retry.  Then, in a transaction, settle them: delivered (deleted) or not
+ * (attempts + 1, next try at next_attempt).  A commit that added events
+ * wakes jitctl daemon (wake.h). */
 int jit_store_due_events(struct jit_store *s, int64_t now, size_t limit,
                          struct jit_event **out, size_t *n);
 int jit_store_events_settle(struct jit_store *s, const struct jit_event *v,
@@ -216,6 +219,10 @@ int jit_store_get_grant(struct jit_store *s, const char *id,
 int jit_store_list_accounts(struct jit_store *s, struct jit_account **out,
                             size_t *n);
 int jit_store_count_events(struct jit_store *s, int64_t *n);
+
+/* For jitctl daemon: its wake-up FIFO in the store's own directory (the
+ * one the pokes of jit_store_commit go to), as jit_wake_listen. */
+int jit_store_wake_listen(struct jit_store *s, char *why, size_t whylen);
 uint64_t jit_store_generation(struct jit_store *s);
 
 /* Whether the account has exactly the grant's groups. */

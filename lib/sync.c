@@ -442,6 +442,10 @@ jit_sync_poll(struct jit_store *s, const struct jit_conf *conf,
         st->not_modified = 1;
         st->retry_at = retry_at;
         return 0;
+    case JIT_API_WOKEN:
+        st->woken = 1; /* no answer: *etag stays for the next poll */
+        st->retry_at = retry_at;
+        return 0;
     default:
         *api_reason = err.reason;
         jit_logf(log, LOG_ERR, "sync: API: %s: %s", err.reason, err.detail);

@@ -28,6 +28,7 @@ struct jit_sync_stats {
     size_t refused;   /* grants that do not fit or cannot be reserved */
     size_t gone;      /* accounts whose grant left the list (for reap) */
     int not_modified; /* the list had not changed (ETag): nothing done */
+    int woken;        /* the poll was ended by the wake fd: no answer */
     /* When a grant refused for now (not valid yet, a name or account in
      * the way) is worth another look: the next poll then asks for the
      * whole list at that time, not before.  0: none. */

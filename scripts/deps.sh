@@ -5,7 +5,7 @@ set -eu
 [ "$(id -u)" = 0 ] || { echo "deps.sh: run as root (apt-get)" >&2; exit 1; }
 export DEBIAN_FRONTEND=noninteractive
 pkgs="autoconf automake libtool pkg-config make gcc clang libclang-rt-14-dev
-  libpam0g-dev libkrb5-dev libldap-dev libcurl4-openssl-dev libjansson-dev
+  libpam0g-dev libkrb5-dev libldap-dev libcurl4-openssl-dev libssl-dev libjansson-dev
   libsqlite3-dev check valgrind strace python3 util-linux binutils
   openssl ca-certificates libpam-modules libmicrohttpd-dev libgnutls28-dev libpq-dev postgresql
   openssh-server openssh-client passwd python3-yaml groff-base

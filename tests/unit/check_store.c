@@ -439,6 +439,66 @@ START_TEST(test_events_and_states)
 }
 END_TEST
 
+static void
+add_ev(const char *type, int64_t t)
+{
+    ck_assert_int_eq(jit_store_begin(store), 0);
+    ck_assert_int_eq(jit_store_add_event(store, type, "g-1", "alice", "a@X",
+                                         NULL, t), 0);
+    ck_assert_int_eq(jit_store_commit(store), 0);
+}
+
+/* The types of the events due at now, in order, space-separated. */
+static const char *
+due_types(int64_t now, struct jit_event **v, size_t *n)
+{
+    static char buf[256];
+
+    jit_events_free(*v, *n);
+    ck_assert_int_eq(jit_store_due_events(store, now, 10, v, n), 0);
+    buf[0] = '\0';
+    for (size_t i = 0; i < *n; i++) {
+        strcat(buf, (*v)[i].type);
+        strcat(buf, " ");
+    }
+    return buf;
+}
+
+/* The outbox is a queue: insertion order (not the event's time, which a
+ * clock step can put backwards), and nothing overtakes an event waiting
+ * for its retry (issue 10: an account.deleted went before its
+ * account.created after an outage). */
+START_TEST(test_outbox_is_a_queue)
+{
+    struct jit_event *v = NULL;
+    size_t n = 0;
+
+    add_ev("account.created", 100);
+    add_ev("session.opened", 90); /* the clock stepped back */
+    ck_assert_str_eq(due_types(1000, &v, &n),
+                     "account.created session.opened ");
+    /* The first fails: it waits until 2000, and so does the rest. */
+    ck_assert_int_eq(jit_store_begin(store), 0);
+    ck_assert_int_eq(jit_store_events_settle(store, v, 1, 0, 2000), 0);
+    ck_assert_int_eq(jit_store_commit(store), 0);
+    add_ev("account.deleted", 1000);
+    ck_assert_str_eq(due_types(1000, &v, &n), "");
+    ck_assert_str_eq(due_types(2000, &v, &n),
+                     "account.created session.opened account.deleted ");
+    /* The second waits now: the first goes, nothing after the second. */
+    ck_assert_int_eq(jit_store_begin(store), 0);
+    ck_assert_int_eq(jit_store_events_settle(store, v + 1, 1, 0, 3000), 0);
+    ck_assert_int_eq(jit_store_commit(store), 0);
+    ck_assert_str_eq(due_types(2000, &v, &n), "account.created ");
+    ck_assert_int_eq(jit_store_begin(store), 0);
+    ck_assert_int_eq(jit_store_events_retry_now(store), 0);
+    ck_assert_int_eq(jit_store_commit(store), 0);
+    ck_assert_str_eq(due_types(2000, &v, &n),
+                     "account.created session.opened account.deleted ");
+    jit_events_free(v, n);
+}
+END_TEST
+
 START_TEST(test_lost_snapshot_rederived)
 {
     struct jit_grant g = grant("g-1", "alice", "alice@EXAMPLE.COM", "db");
@@ -595,6 +655,7 @@ main(void)
     tcase_add_test(tc, test_writes_need_transaction);
     tcase_add_test(tc, test_rollback_leaves_nothing);
     tcase_add_test(tc, test_events_and_states);
+    tcase_add_test(tc, test_outbox_is_a_queue);
     tcase_add_test(tc, test_lost_snapshot_rederived);
     tcase_add_test(tc, test_unsafe_state_dir);
     tcase_add_test(tc, test_newer_schema_refused);
