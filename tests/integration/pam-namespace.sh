@@ -87,3 +87,10 @@ ok "dave torn down"
 expect_eq "after the teardown, nothing of the uid in the shared directories" "$(echo "$out" | grep "^uid's files")" "uid's files: "
 if grep -q "scrub of dave:" "$T/revoke.err"; then fail "the scrub found something: $(cat "$T/revoke.err")"; fi
 ok "the scrub found nothing to do"
+
+# pam_jit(8) shows the same lines as the files this test ran.
+norm() { tr -s ' \t' '  '; }
+grep -v '^#' "$C/namespace.conf.jit" "$C/pam.d-sshd.jit" | sed 's/^[^:]*://' | norm | while IFS= read -r line; do
+    norm < "$top_srcdir/man/pam_jit.8" | grep -qxF -- "$line" || fail "pam_jit(8) lacks the contrib line: $line"
+done
+ok "pam_jit(8) shows the contrib lines"
