@@ -50,6 +50,12 @@ struct jit_scrub {
 int jit_scrub_dirs(const struct jit_list *dirs, struct jit_scrub *sc,
                    const struct jit_log *log, char *err, size_t errlen);
 
+/* The calling process's mount namespace (the inode of
+ * /proc/self/ns/mnt), or 0 if unknown.  A session under pam_namespace
+ * ends in a namespace of its own, where /tmp is not the shared one: a
+ * scrub there would walk the wrong directories. */
+uint64_t jit_scrub_mount_ns(void);
+
 #pragma GCC visibility pop
 
 #endif

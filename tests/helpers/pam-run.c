@@ -5,16 +5,16 @@
  * logins, or tests run in parallel) share or run out of them.
  * pam_start_confdir reads the test's own pam.d directly.
  *
- *   pam-run CONFDIR SERVICE USER OP... [-- CMD ARG...]
- *                           (OP: acct_mgmt, open_session, close_session)
+ *   pam-run CONFDIR SERVICE USER OP...   (OP: acct_mgmt, open_session,
+ *                                         close_session, run:COMMAND)
  *
  * Prints "pam-run: OP: <pam_strerror>" per step; exit 0 if every step
  * succeeded (PAM_IGNORE counts as success, as in a stack), 1 otherwise.
  * PAM_RHOST is 192.0.2.7 and PAM_TTY "ssh", as sshd would set them.
- * After `--`, once the steps succeeded, CMD runs as USER (its groups by
- * initgroups, empty environment but PATH) in this process's namespaces,
- * as a session's shell would after open_session (pam_namespace acts on
- * the calling process); "pam-run: run: exit N" follows.
+ * run:COMMAND runs /bin/sh -c COMMAND as USER (its groups by initgroups,
+ * an empty environment but PATH) in this process's namespaces, as a session's
+ * shell would between open_session and close_session (pam_namespace acts
+ * on the calling process); "pam-run: run: exit N" follows.
  */
 #include "config.h"
 
@@ -44,10 +44,13 @@ conv(int n, const struct pam_message **msg, struct pam_response **resp,
     return PAM_SUCCESS;
 }
 
-/* CMD as user; its exit status (127: could not become user or run). */
+/* The command as user; its exit status (127: could not become user or
+ * run). */
 static int
-run_as(const char *user, char **cmd)
+run_as(const char *user, const char *command)
 {
+    char *cmd[] = { (char *) "/bin/sh", (char *) "-c", (char *) command,
+                    NULL };
     char *envp[] = { (char *) "PATH=/usr/bin:/bin", NULL };
     struct passwd *pw = getpwnam(user);
     int status;
@@ -77,8 +80,7 @@ main(int argc, char **argv)
 {
     struct pam_conv c = { conv, NULL };
     pam_handle_t *pamh = NULL;
-    char **cmd = NULL;
-    int rc, ret = 0;
+    int rc = PAM_SUCCESS, ret = 0;
 
     if (argc < 5) {
         fprintf(stderr, "usage: pam-run CONFDIR SERVICE USER OP...\n");
@@ -91,14 +93,16 @@ main(int argc, char **argv)
     }
     pam_set_item(pamh, PAM_RHOST, "192.0.2.7");
     pam_set_item(pamh, PAM_TTY, "ssh");
-    for (int i = 4; i < argc; i++)
-        if (strcmp(argv[i], "--") == 0) {
-            argv[i] = NULL;
-            cmd = i + 1 < argc ? argv + i + 1 : NULL;
-            argc = i;
-            break;
-        }
     for (int i = 4; i < argc && ret == 0; i++) {
+        if (strncmp(argv[i], "run:", 4) == 0) {
+            int st = run_as(argv[3], argv[i] + 4);
+
+            printf("pam-run: run: exit %d\n", st);
+            fflush(stdout);
+            if (st != 0)
+                ret = 1;
+            continue;
+        }
         if (strcmp(argv[i], "acct_mgmt") == 0)
             rc = pam_acct_mgmt(pamh, 0);
         else if (strcmp(argv[i], "open_session") == 0)
@@ -112,14 +116,6 @@ main(int argc, char **argv)
         printf("pam-run: %s: %s\n", argv[i], pam_strerror(pamh, rc));
         fflush(stdout);
         if (rc != PAM_SUCCESS && rc != PAM_IGNORE)
-            ret = 1;
-    }
-    if (ret == 0 && cmd != NULL) {
-        int st = run_as(argv[3], cmd);
-
-        printf("pam-run: run: exit %d\n", st);
-        fflush(stdout);
-        if (st != 0)
             ret = 1;
     }
     pam_end(pamh, rc);
