@@ -8,8 +8,6 @@ require_ns
 setup_env
 setup_pam
 G=$T/api/grants
-echo "scrub_dirs = $T/scrub" >> "$CONF"
-mkdir -m 1777 "$T/scrub"
 mkdir -m 755 "$T/linger"
 grant_json carol > "$G/carol.json"
 pam_op carol acct_mgmt open_session || fail "carol: $(cat "$T/pam.out")"

@@ -23,6 +23,8 @@ C=$top_srcdir/contrib/pam_namespace
 # pam_namespace replaces.  Every step below runs in the test namespace,
 # where nsrun.sh binds it there.
 sed -i "s|^state_dir = .*|state_dir = $JIT_STATE_DIR_BUILTIN|" "$CONF"
+# The scrub's default directories: in the test namespace, tmpfs mounts.
+sed -i "s|^scrub_dirs = .*|scrub_dirs = /tmp,/var/tmp,/dev/shm|" "$CONF"
 # The session stack: pam_jit's lines, then the contrib lines verbatim.
 cat > "$T/pam.d/jittest" <<SVC
 account  required  $PAMMOD config=$CONF

@@ -17,10 +17,8 @@ setup_pam
 G=$T/api/grants
 # One uid, reused at once: the next holder is the old one's heir.
 sed -i -e "s/^uid_max = .*/uid_max = $UID_MIN/" "$CONF"
-cat >> "$CONF" <<CONF
-uid_quarantine = 0
-scrub_dirs = $T/tmp,$T/vartmp,$T/shm
-CONF
+sed -i -e "s|^scrub_dirs = .*|scrub_dirs = $T/tmp,$T/vartmp,$T/shm|" "$CONF"
+echo "uid_quarantine = 0" >> "$CONF"
 for d in tmp vartmp shm outside-ww; do mkdir -m 1777 "$T/$d"; done
 VIDEO=$(getent group video | cut -d: -f3)
 USERS=$(getent group users | cut -d: -f3)
