@@ -220,7 +220,9 @@ visit_dir(struct walk *w, int dir, const char *name, const struct ent *e,
     old = path_push(w, name);
     r = walk_dir(w, fd, depth + 1, doomed || mine);
     path_pop(w, old);
-    if (w->fatal || !(mine || doomed))
+    /* What failed below is retried with the whole teardown: the
+     * directory stays the uid's, to be found again then. */
+    if (w->fatal || !(mine || doomed) || r != 0)
         return r;
     if (unlinkat(dir, name, AT_REMOVEDIR) == 0) {
         sc->removed++;
@@ -337,9 +339,15 @@ visit(struct walk *w, int dir, const char *name, unsigned depth, int doomed)
             return r == -ENOENT ? 0
                                 : note(w, r, "%s/%s: %s", w->path, name,
                                        strerror(-r));
-        /* Another file system or mount: not this directory's. */
+        /* Another file system or mount: not this directory's.  Inside a
+         * directory of the uid it hides what it covers, which the uid
+         * may own (a FUSE mount of its own, say) and which reappears once
+         * unmounted: that waits for an administrator, and a retry. */
         if (e.dev != w->dev || e.mount_root)
-            return 0;
+            return doomed ? note(w, -EBUSY, "%s/%s: a mount inside a "
+                                 "directory of uid %u (unmount it)", w->path,
+                                 name, (unsigned) w->sc->uid)
+                          : 0;
         r = S_ISDIR(e.mode) ? visit_dir(w, dir, name, &e, depth, doomed)
                             : visit_file(w, dir, name, &e, doomed);
         if (r != -ESTALE)
@@ -431,10 +439,17 @@ jit_scrub_dirs(const struct jit_list *dirs, struct jit_scrub *sc,
 
         fd = open(top_path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
         if (fd < 0) {
+            struct stat ls;
+
             if (errno == ENOENT)
                 continue; /* nothing there to scrub */
-            r = note(&w, -errno, "%s: %s", top_path,
-                     errno == ELOOP ? "is a symbolic link" : strerror(errno));
+            r = -errno;
+            /* O_DIRECTORY makes a symlink ENOTDIR, not ELOOP. */
+            if ((r == -ENOTDIR || r == -ELOOP)
+                && lstat(top_path, &ls) == 0 && S_ISLNK(ls.st_mode))
+                r = note(&w, -ELOOP, "%s: is a symbolic link", top_path);
+            else
+                r = note(&w, r, "%s: %s", top_path, strerror(-r));
             if (ret == 0)
                 ret = r;
             continue;

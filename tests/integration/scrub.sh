@@ -53,6 +53,15 @@ ln -s "$1/outside/target" "$1/tmp/alice-link"
 echo x > "$1/outside/target/kept"
 echo x > "$1/bindsrc/kept"
 ' || fail "alice's files"
+# A device node of alice's (as if hard-linked in where protected_hardlinks
+# is off): removed, never opened.  A hard link of a root file in alice's
+# directory: the link goes, the file is untouched.
+mknod "$T/tmp/dev-null" c 1 3
+chown "$uid" "$T/tmp/dev-null"
+cp /bin/true "$T/root-file"
+chgrp video "$T/root-file"
+chmod 2755 "$T/root-file"
+ln "$T/root-file" "$T/vartmp/adir/root-link"
 # Others': a directory of nobody's holding alice's file; nobody's links
 # out of the scrub dir; nobody's FIFO; nobody's file in alice's directory;
 # nobody's and root's setgid files of video.
@@ -111,7 +120,8 @@ alice-file"
 ok "a tmpfs and a bind mount inside a scrub dir were not entered"
 [ "$(ps -o stat= -p "$P" | cut -c1)" = Z ] || ! kill -0 "$P" 2>/dev/null || fail "alice's process survived"
 
-for f in tmp/sg vartmp/adir shm/segment tmp/fifo "tmp/evil${NL}name" tmp/alice-link tmp/nobodys/alice-file; do
+expect_eq "root's file linked into alice's directory is untouched" "$(stat -c '%u:%g %a %h' "$T/root-file")" "0:$VIDEO 2755 1"
+for f in tmp/dev-null tmp/sg vartmp/adir shm/segment tmp/fifo "tmp/evil${NL}name" tmp/alice-link tmp/nobodys/alice-file; do
     if [ -e "$T/$f" ] || [ -L "$T/$f" ]; then fail "$f survived"; fi
 done
 ok "alice's setgid copy, directory (with nobody's file in it), FIFO, link and files are gone"
@@ -169,3 +179,24 @@ rm -rf "$T/vartmp/deep"
 out=$("$JITCTL" -c "$CONF" reap 2>/dev/null)
 expect_eq "retried once the tree is gone" "$out" "tore down bob: retry
 reap: 1 due, 0 failed"
+
+# A mount inside a directory of the uid (a FUSE mount of its own, say)
+# hides what it covers, which would reappear once unmounted: the teardown
+# fails until it is gone, then succeeds.
+grant_json carl > "$G/carl.json"
+pam_op carl acct_mgmt open_session || fail "carl: $(cat "$T/pam.out")"
+expect_eq "carl has the one uid" "$(in_ns id -u carl)" "$uid"
+setpriv --reuid="$uid" --regid="$uid" --clear-groups mkdir -p "$T/tmp/cdir/m/under"
+rc=0
+out=$(in_ns sh -c 'mount -t tmpfs tmpfs "$1/tmp/cdir/m" && "$2" -c "$3" revoke carl --reason "test mount" 2>"$1/revoke.err"' \
+    sh "$T" "$JITCTL" "$CONF") || rc=$?
+expect_eq "a mount in the uid's directory: teardown fails" "$rc:$out" "1:revoke carl: grant g-carl revoked on this host; account left in disable_failed"
+grep -q "teardown of carl: scrub of uid $uid: $T/tmp/cdir/m: a mount inside a directory of uid $uid (unmount it)" "$T/revoke.err" \
+    || fail "carl: $(cat "$T/revoke.err")"
+[ -d "$T/tmp/cdir/m/under" ] || fail "what the mount covered went"
+/usr/bin/python3 -c 'import sqlite3, sys; db = sqlite3.connect(sys.argv[1]); db.execute("UPDATE accounts SET retry_at = 0 WHERE name = ?", ("carl",)); db.commit()' "$STATE/state.db"
+out=$("$JITCTL" -c "$CONF" reap 2>/dev/null)
+expect_eq "retried once the mount is gone" "$out" "tore down carl: retry
+reap: 1 due, 0 failed"
+[ ! -e "$T/tmp/cdir" ] || fail "carl's directory survived"
+ok "a mount inside a directory of the uid fails the teardown until it is gone"

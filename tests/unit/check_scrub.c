@@ -111,6 +111,17 @@ START_TEST(test_bounds)
         ck_assert_int_eq(jit_scrub_dirs(&m, &sc, NULL, err, sizeof(err)), 0);
         free(gone);
     }
+    /* A symbolic link as a scrub dir is refused, not followed. */
+    {
+        char *ln = t_path(dir, "link");
+        struct jit_list m = one(ln);
+
+        ck_assert_int_eq(symlink(dir, ln), 0);
+        ck_assert_int_eq(jit_scrub_dirs(&m, &sc, NULL, err, sizeof(err)),
+                         -ELOOP);
+        ck_assert_ptr_nonnull(strstr(err, "link: is a symbolic link"));
+        free(ln);
+    }
     sc.uid = 0;
     ck_assert_int_eq(jit_scrub_dirs(&l, &sc, NULL, err, sizeof(err)), -EPERM);
     t_rmtree(dir);
