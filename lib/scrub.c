@@ -18,6 +18,7 @@
 #include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
@@ -53,6 +54,8 @@ struct walk {
     size_t errlen;
     char path[4096];      /* the directory being walked, for messages */
     size_t len;
+    char **mounts;        /* mount points below the scrub dirs */
+    size_t n_mounts;
 };
 
 #define DEFUSE_OWNER 1    /* also give it to root:root */
@@ -85,6 +88,86 @@ xstat(int dir, const char *name, int flags, struct ent *e)
      * kernel's mount-root attribute (Linux 5.8) tells it apart. */
     e->mount_root = (sx.stx_attributes_mask & STATX_ATTR_MOUNT_ROOT)
                     && (sx.stx_attributes & STATX_ATTR_MOUNT_ROOT);
+    return 0;
+}
+
+/* /proc/self/mountinfo's mount point field: \ooo escapes undone. */
+static void
+unescape(char *s)
+{
+    char *o = s;
+
+    for (; *s; s++) {
+        if (s[0] == '\\' && s[1] >= '0' && s[1] <= '3' && s[2] >= '0'
+            && s[2] <= '7' && s[3] >= '0' && s[3] <= '7') {
+            *o++ = (char) ((s[1] - '0') * 64 + (s[2] - '0') * 8 + s[3] - '0');
+            s += 3;
+        } else {
+            *o++ = *s;
+        }
+    }
+    *o = '\0';
+}
+
+/* The mount points below the scrub dirs, so that the walk passes them
+ * by without looking: a statx of another user's FUSE mount would fail
+ * (EACCES, without allow_other) or wait on its daemon.  0 or -errno. */
+static int
+read_mounts(struct walk *w, const struct jit_list *dirs)
+{
+    char *line = NULL;
+    size_t cap = 0;
+    FILE *f = fopen("/proc/self/mountinfo", "re");
+    int ret = 0;
+
+    if (f == NULL)
+        return errno == ENOENT ? 0 : -errno; /* no /proc: statx decides */
+    while (getline(&line, &cap, f) > 0) {
+        char *save = NULL, *mp = strtok_r(line, " ", &save);
+        char **nv;
+        int below = 0;
+
+        for (int i = 0; i < 4 && mp != NULL; i++)
+            mp = strtok_r(NULL, " ", &save);
+        if (mp == NULL)
+            continue;
+        unescape(mp);
+        for (size_t i = 0; i < dirs->n && !below; i++) {
+            size_t n = strlen(dirs->items[i]);
+
+            below = strncmp(mp, dirs->items[i], n) == 0 && mp[n] == '/';
+        }
+        if (!below)
+            continue;
+        if ((nv = realloc(w->mounts, (w->n_mounts + 1) * sizeof(*nv)))
+                == NULL
+            || (nv[w->n_mounts] = strdup(mp)) == NULL) {
+            if (nv != NULL)
+                w->mounts = nv;
+            ret = -ENOMEM;
+            break;
+        }
+        w->mounts = nv;
+        w->n_mounts++;
+    }
+    free(line);
+    fclose(f);
+    return ret;
+}
+
+static int
+is_mount_point(const struct walk *w, const char *name)
+{
+    size_t n = strlen(name);
+
+    for (size_t i = 0; i < w->n_mounts; i++) {
+        const char *m = w->mounts[i];
+
+        if (strncmp(m, w->path, w->len) == 0 && m[w->len] == '/'
+            && strncmp(m + w->len + 1, name, n) == 0
+            && m[w->len + 1 + n] == '\0')
+            return 1;
+    }
     return 0;
 }
 
@@ -335,7 +418,9 @@ visit(struct walk *w, int dir, const char *name, unsigned depth, int doomed)
     int r;
 
     for (int tries = 0; tries < 4; tries++) {
-        if ((r = xstat(dir, name, AT_SYMLINK_NOFOLLOW, &e)) != 0)
+        int mounted = is_mount_point(w, name);
+
+        if (!mounted && (r = xstat(dir, name, AT_SYMLINK_NOFOLLOW, &e)) != 0)
             return r == -ENOENT ? 0
                                 : note(w, r, "%s/%s: %s", w->path, name,
                                        strerror(-r));
@@ -343,7 +428,7 @@ visit(struct walk *w, int dir, const char *name, unsigned depth, int doomed)
          * directory of the uid it hides what it covers, which the uid
          * may own (a FUSE mount of its own, say) and which reappears once
          * unmounted: that waits for an administrator, and a retry. */
-        if (e.dev != w->dev || e.mount_root)
+        if (mounted || e.dev != w->dev || e.mount_root)
             return doomed ? note(w, -EBUSY, "%s/%s: a mount inside a "
                                  "directory of uid %u (unmount it)", w->path,
                                  name, (unsigned) w->sc->uid)
@@ -425,6 +510,10 @@ jit_scrub_dirs(const struct jit_list *dirs, struct jit_scrub *sc,
     w.max_depth = sc->max_depth ? sc->max_depth : JIT_SCRUB_MAX_DEPTH;
     w.max_entries = sc->max_entries ? sc->max_entries : JIT_SCRUB_MAX_ENTRIES;
     w.deadline = mono_ms() + (sc->max_ms ? sc->max_ms : JIT_SCRUB_MAX_MS);
+    if ((ret = read_mounts(&w, dirs)) != 0) {
+        note(&w, ret, "/proc/self/mountinfo: %s", strerror(-ret));
+        goto done;
+    }
     if (sc->skip_dir != NULL) {
         struct ent s;
 
@@ -472,6 +561,11 @@ jit_scrub_dirs(const struct jit_list *dirs, struct jit_scrub *sc,
                  "%lu setgid files of its groups reported (%lu entries)",
                  sc->user, sc->removed, sc->defused, sc->reported,
                  sc->entries);
+
+done:
+    for (size_t i = 0; i < w.n_mounts; i++)
+        free(w.mounts[i]);
+    free(w.mounts);
     return ret;
 }
 

@@ -8,9 +8,11 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <syslog.h>
 #include <unistd.h>
@@ -263,6 +265,54 @@ START_TEST(test_swap_race)
 }
 END_TEST
 
+/* Mounts below a scrub dir are passed by (from /proc/self/mountinfo,
+ * without a statx that another user's FUSE mount would fail or hang):
+ * a file of the uid on one stays; one inside a directory of the uid
+ * fails the scrub.  In a mount namespace of this test's own. */
+START_TEST(test_mounts)
+{
+    struct jit_scrub sc = { .uid = UID, .gid = UID, .user = "u" };
+    char *dir, *m, *dm, *f, err[512];
+    struct jit_list l;
+    struct stat st;
+
+    if (!as_root())
+        return;
+    if (unshare(CLONE_NEWNS) != 0
+        || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0) {
+        fprintf(stderr, "no mount namespace: skipped\n");
+        return;
+    }
+    dir = t_mkdtemp();
+    l = one(dir);
+    m = t_path(dir, "m");
+    dm = t_path(dir, "d");
+    ck_assert_int_eq(mkdir(m, 0755), 0);
+    ck_assert_int_eq(mount("tmpfs", m, "tmpfs", 0, "mode=1777"), 0);
+    mkfile(m, "kept", UID, UID, 02755);
+    ck_assert_int_eq(jit_scrub_dirs(&l, &sc, NULL, err, sizeof(err)), 0);
+    f = t_path(m, "kept");
+    ck_assert_int_eq(lstat(f, &st), 0);
+    free(f);
+    ck_assert_int_eq(mkdir(dm, 0755), 0);
+    ck_assert_int_eq(chown(dm, UID, UID), 0);
+    f = t_path(dm, "m");
+    ck_assert_int_eq(mkdir(f, 0755), 0);
+    ck_assert_int_eq(mount("tmpfs", f, "tmpfs", 0, NULL), 0);
+    ck_assert_int_eq(jit_scrub_dirs(&l, &sc, NULL, err, sizeof(err)), -EBUSY);
+    ck_assert_ptr_nonnull(strstr(err, "/d/m: a mount inside a directory"));
+    ck_assert_int_eq(umount(f), 0);
+    ck_assert_int_eq(jit_scrub_dirs(&l, &sc, NULL, err, sizeof(err)), 0);
+    ck_assert_int_ne(lstat(dm, &st), 0);
+    umount(m);
+    t_rmtree(dir);
+    free(f);
+    free(dm);
+    free(m);
+    free(dir);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -273,6 +323,7 @@ main(void)
     tcase_add_test(tc, test_bounds);
     tcase_add_test(tc, test_remove_defuse_report);
     tcase_add_test(tc, test_swap_race);
+    tcase_add_test(tc, test_mounts);
     suite_add_tcase(s, tc);
     return t_run(s);
 }
