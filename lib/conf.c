@@ -59,6 +59,7 @@ static const struct option options[] = {
     UINT(max_response_size, "1048576", 1024, 64u * 1024 * 1024),
     UINT(outbox_max, "100000", 100, 10000000),
     OPT(pinned_pubkey, T_PIN, NULL),
+    OPT(scrub_dirs, T_PATHLIST, "/tmp,/var/tmp,/dev/shm"),
     OPT(shells, T_PATHLIST, "/bin/bash,/bin/sh"),
     OPT(skel, T_PATH, "/etc/skel"),
     OPT(state_dir, T_PATH, JIT_STATE_DIR),

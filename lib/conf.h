@@ -38,6 +38,7 @@ struct jit_conf {
     char *default_shell;
     uint32_t uid_min, uid_max, uid_quarantine;
     struct jit_list allowed_groups;
+    struct jit_list scrub_dirs; /* shared writable directories (scrub.h) */
     uint32_t clock_skew;
     bool debug;
     /* Where each option got its value (index = option table index):

@@ -231,6 +231,14 @@ jit_nscd_invalidate(void)
     run_quietly(gr);
 }
 
+static int
+logind_runs(void)
+{
+    struct stat st;
+
+    return stat("/run/systemd/seats", &st) == 0;
+}
+
 void
 jit_logind_terminate(uid_t uid)
 {
@@ -243,8 +251,8 @@ jit_logind_terminate(uid_t uid)
      * no loginctl to start (a reaper ending 1,000 accounts would pay for
      * 1,000 of them). */
     snprintf(id, sizeof(id), "%u", (unsigned) uid);
-    if (stat("/run/systemd/seats", &st) != 0)
-        return; /* no logind here */
+    if (!logind_runs())
+        return;
     if (faccessat(AT_FDCWD, "/run/systemd/users", F_OK, 0) == 0) {
         char path[64];
 
@@ -253,4 +261,36 @@ jit_logind_terminate(uid_t uid)
             return;
     }
     run_quietly(argv);
+}
+
+int
+jit_linger_disable(const char *name, uid_t uid)
+{
+    char id[16];
+    char *const argv[] = { S("/usr/bin/loginctl"), S("disable-linger"), id,
+                           NULL };
+    struct stat st;
+    int fd, ret = 0;
+
+    if (jit_name_problem(name) != NULL)
+        return -EINVAL;
+    fd = open(JIT_LINGER_DIR, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0)
+        return errno == ENOENT ? 0 : -errno;
+    if (fstatat(fd, name, &st, AT_SYMLINK_NOFOLLOW) != 0) {
+        ret = errno == ENOENT ? 0 : -errno;
+        goto done;
+    }
+    /* logind, where it runs, hears of it at once (and stops keeping the
+     * user's manager); the file is what it reads at every check and at
+     * the next boot, so it goes in any case. */
+    snprintf(id, sizeof(id), "%u", (unsigned) uid);
+    if (logind_runs())
+        run_quietly(argv);
+    if (unlinkat(fd, name, 0) != 0 && errno != ENOENT)
+        ret = -errno;
+
+done:
+    close(fd);
+    return ret;
 }

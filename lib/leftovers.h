@@ -1,7 +1,8 @@
 /*
  * What a uid can leave behind outside its home and its processes: SysV
- * IPC objects, at jobs and a crontab; and the name caches (nscd) that may
- * still answer for a deleted account.  Used by the teardown.
+ * IPC objects, at jobs and a crontab, systemd's lingering; and the name
+ * caches (nscd) that may still answer for a deleted account.  Used by the
+ * teardown.
  */
 #ifndef JIT_LEFTOVERS_H
 #define JIT_LEFTOVERS_H
@@ -27,6 +28,16 @@ void jit_nscd_invalidate(void);
 
 /* Ask systemd-logind, where it runs, to end the uid's sessions. */
 void jit_logind_terminate(uid_t uid);
+
+/* Where systemd-logind keeps one file per user whose manager runs
+ * without a session (loginctl enable-linger): a user's services that
+ * would outlive the account and start again at every boot. */
+#define JIT_LINGER_DIR "/var/lib/systemd/linger"
+
+/* Stop lingering for the account: loginctl disable-linger UID where
+ * logind runs, and JIT_LINGER_DIR/NAME removed (fd-relative, never
+ * following a link; absent is fine).  0 or -errno. */
+int jit_linger_disable(const char *name, uid_t uid);
 
 #pragma GCC visibility pop
 

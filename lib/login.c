@@ -522,8 +522,12 @@ jit_login_close_session(struct jit_login *l)
     audit(l, LOG_NOTICE, "session.closed", "ok",
           delete_now ? "last_logout" : left ? "sessions_left" : "kept",
           NULL, &a);
-    if (delete_now && jit_teardown(s, l->conf, a.name, "logout", &l->log,
-                                   now) != 0)
+    if (delete_now && l->foreign_mount_ns)
+        jit_logf(&l->log, LOG_NOTICE, "teardown of %s left to the reaper: "
+                 "this process is in the session's own mount namespace, "
+                 "where /tmp is not the shared one", a.name);
+    else if (delete_now && jit_teardown(s, l->conf, a.name, "logout",
+                                        &l->log, now) != 0)
         v = JIT_DENY;
 
 done:

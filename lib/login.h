@@ -35,6 +35,11 @@ struct jit_login {
     const struct jit_store_host *host;
     /* Out: the audit reason of the last decision (static string). */
     const char *reason;
+    /* close_session: this process is in another mount namespace than
+     * when the session opened (pam_namespace's, after pam_jit): the
+     * shared directories the teardown scrubs are not visible here, so a
+     * last logout leaves the teardown to the reaper. */
+    int foreign_mount_ns;
 };
 
 /* Why the grant does not fit this user on this host now, as an audit

@@ -15,6 +15,7 @@
 
 #include "home.h"
 #include "leftovers.h"
+#include "scrub.h"
 #include "teardown.h"
 
 static void
@@ -179,11 +180,22 @@ mark_tearing_down(struct jit_store *s, const struct jit_account *a, size_t n,
  * err saying why.  The account row stays, so a failure is retried. */
 static int
 host_steps(const struct jit_conf *conf, const struct jit_account *a,
-           int64_t now, char *err, size_t errlen)
+           const struct jit_log *log, int64_t now, char *err, size_t errlen)
 {
-    char suffix[64];
+    struct jit_scrub sc = {
+        .uid = a->uid, .gid = a->gid, .gids = a->gids, .n_gids = a->n_groups,
+        .user = a->name, .skip_dir = conf->home_base,
+    };
+    char suffix[64], why[400];
     int ret;
 
+    /* Lingering first: a user manager kept by it would start the uid's
+     * services again after the processes are ended. */
+    if ((ret = jit_linger_disable(a->name, a->uid)) != 0) {
+        snprintf(err, errlen, "lingering of %s: %s", a->name,
+                 strerror(-ret));
+        return ret;
+    }
     /* The name still resolves, so tools show whose processes end.  logind
      * first (it ends sessions and their scopes), then the signals prove
      * that nothing of the uid is left. */
@@ -201,6 +213,14 @@ host_steps(const struct jit_conf *conf, const struct jit_account *a,
     if ((ret = jit_spool_remove(a->name, a->uid, NULL, NULL)) != 0) {
         snprintf(err, errlen, "cron/at spool of %s: %s", a->name,
                  strerror(-ret));
+        return ret;
+    }
+    /* With no process left, nothing of the uid changes in the shared
+     * directories while they are walked; what it left there goes before
+     * the uid can be anyone else's. */
+    if ((ret = jit_scrub_dirs(&conf->scrub_dirs, &sc, log, why,
+                              sizeof(why))) != 0) {
+        snprintf(err, errlen, "scrub of uid %u: %s", a->uid, why);
         return ret;
     }
     switch (conf->home_policy) {
@@ -368,7 +388,7 @@ jit_teardown_batch(struct jit_store *s, const struct jit_conf *conf,
         if (skip[i])
             continue;
         err[0] = '\0';
-        if ((r = host_steps(conf, &a[i], now, err, sizeof(err))) != 0) {
+        if ((r = host_steps(conf, &a[i], log, now, err, sizeof(err))) != 0) {
             v[i].result = r;
             snprintf(v[i].error, sizeof(v[i].error), "%s", err);
             record_failure(s, log, &a[i], v[i].cause, err, now);

@@ -19,6 +19,7 @@
 
 #include "conf.h"
 #include "login.h"
+#include "scrub.h"
 
 struct glue {
     pam_handle_t *pamh;
@@ -174,6 +175,46 @@ get_cache(pam_handle_t *pamh, int argc, const char **argv)
 
 typedef enum jit_verdict (*step_fn)(struct jit_login *);
 
+/* The mount namespace open_session ran in (before pam_namespace, which
+ * comes after pam_jit), so that close_session can tell it ends inside
+ * the session's own one. */
+#define MNTNS_DATA "pam_jit.mntns"
+
+static void
+mntns_cleanup(pam_handle_t *pamh, void *data, int error_status)
+{
+    (void) pamh;
+    (void) error_status;
+    free(data);
+}
+
+static void
+mntns_remember(pam_handle_t *pamh)
+{
+    const void *data = NULL;
+    uint64_t *ns;
+
+    if (pam_get_data(pamh, MNTNS_DATA, &data) == PAM_SUCCESS && data != NULL)
+        return;
+    if ((ns = malloc(sizeof(*ns))) == NULL)
+        return;
+    *ns = jit_scrub_mount_ns();
+    if (pam_set_data(pamh, MNTNS_DATA, ns, mntns_cleanup) != PAM_SUCCESS)
+        free(ns);
+}
+
+static int
+mntns_changed(pam_handle_t *pamh)
+{
+    const void *data = NULL;
+    uint64_t now = jit_scrub_mount_ns();
+
+    if (pam_get_data(pamh, MNTNS_DATA, &data) != PAM_SUCCESS || data == NULL)
+        return 0;
+    return *(const uint64_t *) data != 0 && now != 0
+           && now != *(const uint64_t *) data;
+}
+
 static int
 run(pam_handle_t *pamh, int argc, const char **argv, step_fn step,
     int deny_code, int tell_user)
@@ -200,6 +241,10 @@ run(pam_handle_t *pamh, int argc, const char **argv, step_fn step,
     l.log.ctx = &g;
     l.api = c->api;
     l.store_slot = &c->store;
+    if (step == jit_login_open_session)
+        mntns_remember(pamh);
+    else if (step == jit_login_close_session)
+        l.foreign_mount_ns = mntns_changed(pamh);
     switch (step(&l)) {
     case JIT_ALLOW:
         code = PAM_SUCCESS;

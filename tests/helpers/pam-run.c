@@ -6,17 +6,25 @@
  * pam_start_confdir reads the test's own pam.d directly.
  *
  *   pam-run CONFDIR SERVICE USER OP...   (OP: acct_mgmt, open_session,
- *                                         close_session)
+ *                                         close_session, run:COMMAND)
  *
  * Prints "pam-run: OP: <pam_strerror>" per step; exit 0 if every step
  * succeeded (PAM_IGNORE counts as success, as in a stack), 1 otherwise.
  * PAM_RHOST is 192.0.2.7 and PAM_TTY "ssh", as sshd would set them.
+ * run:COMMAND runs /bin/sh -c COMMAND as USER (its groups by initgroups,
+ * an empty environment but PATH) in this process's namespaces, as a session's
+ * shell would between open_session and close_session (pam_namespace acts
+ * on the calling process); "pam-run: run: exit N" follows.
  */
 #include "config.h"
 
+#include <grp.h>
+#include <pwd.h>
 #include <security/pam_appl.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 /* Messages are printed, one per line, as a terminal would show them;
  * prompts get no answer. */
@@ -36,12 +44,43 @@ conv(int n, const struct pam_message **msg, struct pam_response **resp,
     return PAM_SUCCESS;
 }
 
+/* The command as user; its exit status (127: could not become user or
+ * run). */
+static int
+run_as(const char *user, const char *command)
+{
+    char *cmd[] = { (char *) "/bin/sh", (char *) "-c", (char *) command,
+                    NULL };
+    char *envp[] = { (char *) "PATH=/usr/bin:/bin", NULL };
+    struct passwd *pw = getpwnam(user);
+    int status;
+    pid_t pid;
+
+    if (pw == NULL)
+        return 127;
+    fflush(stdout);
+    if ((pid = fork()) < 0)
+        return 127;
+    if (pid == 0) {
+        if (initgroups(pw->pw_name, pw->pw_gid) != 0
+            || setresgid(pw->pw_gid, pw->pw_gid, pw->pw_gid) != 0
+            || setresuid(pw->pw_uid, pw->pw_uid, pw->pw_uid) != 0
+            || chdir("/") != 0)
+            _exit(127);
+        execve(cmd[0], cmd, envp);
+        _exit(127);
+    }
+    while (waitpid(pid, &status, 0) < 0)
+        ;
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128;
+}
+
 int
 main(int argc, char **argv)
 {
     struct pam_conv c = { conv, NULL };
     pam_handle_t *pamh = NULL;
-    int rc, ret = 0;
+    int rc = PAM_SUCCESS, ret = 0;
 
     if (argc < 5) {
         fprintf(stderr, "usage: pam-run CONFDIR SERVICE USER OP...\n");
@@ -55,6 +94,15 @@ main(int argc, char **argv)
     pam_set_item(pamh, PAM_RHOST, "192.0.2.7");
     pam_set_item(pamh, PAM_TTY, "ssh");
     for (int i = 4; i < argc && ret == 0; i++) {
+        if (strncmp(argv[i], "run:", 4) == 0) {
+            int st = run_as(argv[3], argv[i] + 4);
+
+            printf("pam-run: run: exit %d\n", st);
+            fflush(stdout);
+            if (st != 0)
+                ret = 1;
+            continue;
+        }
         if (strcmp(argv[i], "acct_mgmt") == 0)
             rc = pam_acct_mgmt(pamh, 0);
         else if (strcmp(argv[i], "open_session") == 0)

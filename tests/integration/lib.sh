@@ -50,8 +50,11 @@ api_url = https://jit.test.invalid
 host = web01.test
 state_dir = $STATE
 allowed_groups = users,video
+scrub_dirs = $T/scrub
 CONF
     chmod 600 "$CONF"
+    # The teardown's scrub walks this, never the machine's /tmp.
+    mkdir -m 1777 "$T/scrub"
     sed -e 's/^passwd:.*/passwd: files jit/' -e 's/^group:.*/group: files jit/' \
         -e 's/^shadow:.*/shadow: files jit/' /etc/nsswitch.conf > "$T/nsswitch.conf"
     grep -q '^shadow:' "$T/nsswitch.conf" || echo 'shadow: files jit' >> "$T/nsswitch.conf"
@@ -160,6 +163,7 @@ connect_timeout = 1
 home_base = $T/home
 skel = $T/skel
 allowed_groups = users,video
+scrub_dirs = $T/scrub
 CONF
     chmod 600 "$CONF"
     # account: pam_jit, then pam_permit, so that PAM_IGNORE shows as

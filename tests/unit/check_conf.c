@@ -61,6 +61,10 @@ START_TEST(test_defaults)
     ck_assert_str_eq(conf.default_shell, "/bin/bash");
     ck_assert_uint_eq(conf.shells.n, 2);
     ck_assert_uint_eq(conf.allowed_groups.n, 0);
+    ck_assert_uint_eq(conf.scrub_dirs.n, 3);
+    ck_assert_str_eq(conf.scrub_dirs.items[0], "/tmp");
+    ck_assert_str_eq(conf.scrub_dirs.items[1], "/var/tmp");
+    ck_assert_str_eq(conf.scrub_dirs.items[2], "/dev/shm");
     ck_assert_str_eq(conf.state_dir, JIT_STATE_DIR);
     ck_assert_ptr_null(conf.api_url);
     ck_assert(!conf.debug);
@@ -272,6 +276,30 @@ START_TEST(test_krb5_keys)
 }
 END_TEST
 
+/* scrub_dirs: absolute, normalized paths, at least one, none twice; a
+ * refused value keeps the default list. */
+START_TEST(test_scrub_dirs)
+{
+    ck_assert_uint_eq(parse("scrub_dirs = /tmp, /run/user/x ,/var/tmp\n"), 0);
+    ck_assert_uint_eq(conf.scrub_dirs.n, 3);
+    ck_assert_str_eq(conf.scrub_dirs.items[1], "/run/user/x");
+    jit_conf_free(&conf);
+    ck_assert_int_eq(jit_conf_init(&conf), 0);
+    ck_assert_uint_eq(parse("scrub_dirs = tmp\n"), 1);
+    has_error("jit.conf:1: scrub_dirs: must be an absolute path");
+    ck_assert_uint_eq(conf.scrub_dirs.n, 3);
+    jit_errs_free(&errs);
+    ck_assert_uint_eq(parse("scrub_dirs =\n"), 1);
+    has_error("jit.conf:1: scrub_dirs: needs at least one path");
+    jit_errs_free(&errs);
+    ck_assert_uint_eq(parse("scrub_dirs = /tmp,/tmp/\n"), 1);
+    has_error("jit.conf:1: scrub_dirs: must not end with '/'");
+    jit_errs_free(&errs);
+    ck_assert_uint_eq(parse("scrub_dirs = /tmp,/tmp\n"), 1);
+    has_error("jit.conf:1: scrub_dirs: lists an item twice");
+}
+END_TEST
+
 /* RFC 4648's test vectors. */
 START_TEST(test_base64)
 {
@@ -307,6 +335,7 @@ main(void)
     tcase_add_test(tc, test_print_round_trip);
     tcase_add_test(tc, test_file_checks);
     tcase_add_test(tc, test_krb5_keys);
+    tcase_add_test(tc, test_scrub_dirs);
     tcase_add_test(tc, test_base64);
     suite_add_tcase(s, tc);
     return t_run(s);
