@@ -163,6 +163,12 @@ deliver(struct jit_store *s, const struct jit_conf *conf,
         /* All that was due went: the API takes events again. */
         ob->at = 0;
         ob->pause = FAULT_PAUSE_MIN_S;
+    } else if (r == 0 && ob->at == 0
+               && jit_store_events_backed_off(s, now) == 1) {
+        /* Another process (jitctl flush) failed to deliver them: they
+         * wait for their own backoff, which may be long, unless tried
+         * again here as after a failure of ours. */
+        ob->at = now + ob->pause;
     }
 }
 

@@ -358,6 +358,13 @@ cmd_sync(const struct jit_conf *conf)
     if (open_store(conf, &s) != 0)
         return 1;
     ret = jit_sync_once(s, conf, &jitctl_log, &st, &api_reason);
+    /* The API answers: what waits in the outbox is due now, for the
+     * flush that follows (the timer's reap, sync, reap, flush), not at
+     * the end of a backoff that may have grown to an hour. */
+    if ((ret == 0 || api_reason == NULL)
+        && (jit_store_begin(s) != 0 || jit_store_events_retry_now(s) != 0
+            || jit_store_commit(s) != 0))
+        jit_store_rollback(s);
     if (ret == 0 && st.not_modified)
         printf("sync: the list has not changed since the last sync\n");
     else if (ret == 0)

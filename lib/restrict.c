@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "restrict.h"
+#include "scrub.h"
 #include "teardown.h"
 
 /* /proc/PID/status is a few KiB; a Groups line holds at most NGROUPS_MAX
@@ -490,5 +491,53 @@ done:
     free(w);
     free(allowed);
     jit_accounts_free(a, na);
+    return ret;
+}
+
+int
+jit_restrict_files(struct jit_store *s, const struct jit_conf *conf,
+                   const struct jit_log *log, const char *name)
+{
+    struct jit_account a = { 0 };
+    struct jit_scrub sc;
+    struct jit_list dirs = { NULL, 0 };
+    uint32_t *allowed = NULL, *strip = NULL;
+    size_t n_strip = 0;
+    char err[512];
+    int ret;
+
+    if ((ret = jit_store_get_account(s, name, &a)) != 0
+        || (ret = allowed_gids(conf, &allowed)) != 0)
+        goto done;
+    strip = calloc(conf->allowed_groups.n + 1, sizeof(*strip));
+    dirs.items = calloc(conf->scrub_dirs.n + 2, sizeof(*dirs.items));
+    if (strip == NULL || dirs.items == NULL) {
+        ret = -ENOMEM;
+        goto done;
+    }
+    for (size_t i = 0; i < conf->allowed_groups.n; i++)
+        if (allowed[i] != 0 && allowed[i] != a.gid
+            && !has(a.gids, a.n_groups, allowed[i]))
+            strip[n_strip++] = allowed[i];
+    if (n_strip == 0)
+        goto done;
+    dirs.items[dirs.n++] = a.home;
+    for (size_t i = 0; i < conf->scrub_dirs.n; i++)
+        dirs.items[dirs.n++] = conf->scrub_dirs.items[i];
+    memset(&sc, 0, sizeof(sc));
+    sc.uid = a.uid;
+    sc.gid = a.gid;
+    sc.user = a.name;
+    sc.strip_only = 1;
+    sc.strip_gids = strip;
+    sc.n_strip = n_strip;
+    if ((ret = jit_scrub_dirs(&dirs, &sc, log, err, sizeof(err))) != 0)
+        jit_logf(log, LOG_ERR, "restrict of %s: %s", a.name, err);
+
+done:
+    free(dirs.items); /* the strings are a's and conf's */
+    free(strip);
+    free(allowed);
+    jit_account_free(&a);
     return ret;
 }

@@ -32,6 +32,15 @@
 int jit_restrict_groups(struct jit_store *s, const struct jit_conf *conf,
                         const struct jit_log *log);
 
+/* The account `name` lives on with fewer groups: a setgid file of its
+ * uid whose group is in allowed_groups but no longer granted to it loses
+ * its setuid and setgid bits, in its home and in scrub_dirs (the scrub's
+ * walk, in strip mode: fd-relative, no link followed, bounded).  A file
+ * made setgid while the group was held would otherwise give the group to
+ * whoever runs it.  0, or -errno. */
+int jit_restrict_files(struct jit_store *s, const struct jit_conf *conf,
+                       const struct jit_log *log, const char *name);
+
 /* What it reads from /proc/PID/status (for the unit test): the four uids,
  * the four gids and the supplementary groups.  0, or -errno (-ENOENT: the
  * process is gone). */

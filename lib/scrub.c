@@ -299,7 +299,7 @@ visit_dir(struct walk *w, int dir, const char *name, const struct ent *e,
         close(fd);
         return -ESTALE;
     }
-    mine = f.uid == sc->uid;
+    mine = f.uid == sc->uid && !sc->strip_only;
     old = path_push(w, name);
     r = walk_dir(w, fd, depth + 1, doomed || mine);
     path_pop(w, old);
@@ -329,6 +329,32 @@ visit_dir(struct walk *w, int dir, const char *name, const struct ent *e,
     return r;
 }
 
+/* Strip mode: the uid's setgid file of a group it no longer has. */
+static int
+strip(struct walk *w, int dir, const char *name, const struct ent *e)
+{
+    struct jit_scrub *sc = w->sc;
+    int r, hit = 0;
+
+    if (e->uid != sc->uid || !S_ISREG(e->mode) || !(e->mode & S_ISGID))
+        return 0;
+    for (size_t i = 0; i < sc->n_strip && !hit; i++)
+        hit = sc->strip_gids[i] == e->gid;
+    if (!hit)
+        return 0;
+    if ((r = defuse(dir, name, e, 0)) != 0)
+        return r == -ESTALE ? r
+                            : note(w, r, "%s/%s: setgid file of group %u "
+                                   "no longer granted: could not remove the "
+                                   "bit (%s)", w->path, name,
+                                   (unsigned) e->gid, strerror(-r));
+    sc->defused++;
+    jit_logf(w->log, LOG_WARNING, "restrict of %s: %s/%s: setgid file of "
+             "group %u, no longer granted: setuid and setgid removed",
+             sc->user, w->path, name, (unsigned) e->gid);
+    return 0;
+}
+
 /* Anything but a directory. */
 static int
 visit_file(struct walk *w, int dir, const char *name, const struct ent *e,
@@ -337,6 +363,8 @@ visit_file(struct walk *w, int dir, const char *name, const struct ent *e,
     struct jit_scrub *sc = w->sc;
     int mine = e->uid == sc->uid, pre = -1, r, u;
 
+    if (sc->strip_only)
+        return strip(w, dir, name, e);
     if (mine || doomed) {
         /* A setuid or setgid file, or one with links elsewhere (the uid
          * may have linked it into any directory it could write on this
@@ -556,7 +584,7 @@ jit_scrub_dirs(const struct jit_list *dirs, struct jit_scrub *sc,
         if ((r = walk_dir(&w, fd, 0, 0)) != 0 && ret == 0)
             ret = r;
     }
-    if (sc->removed || sc->defused || sc->reported)
+    if (!sc->strip_only && (sc->removed || sc->defused || sc->reported))
         jit_logf(log, LOG_NOTICE, "scrub of %s: %lu removed, %lu defused, "
                  "%lu setgid files of its groups reported (%lu entries)",
                  sc->user, sc->removed, sc->defused, sc->reported,

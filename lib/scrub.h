@@ -33,6 +33,12 @@ struct jit_scrub {
     size_t n_gids;
     const char *user;       /* for log lines */
     const char *skip_dir;   /* never entered (home_base: the home step's) */
+    /* Strip mode, for an account that lives on with fewer groups: nothing
+     * is removed; a setgid regular file of the uid whose group is one of
+     * strip_gids loses its setuid and setgid bits (the uid keeps it). */
+    int strip_only;
+    const uint32_t *strip_gids;
+    size_t n_strip;
     unsigned max_depth;     /* 0: the defaults above */
     unsigned long max_entries;
     unsigned max_ms;

@@ -1929,6 +1929,23 @@ jit_store_refusals_end_round(struct jit_store *s)
 }
 
 int
+jit_store_events_backed_off(struct jit_store *s, int64_t now)
+{
+    sqlite3_stmt *st = NULL;
+    int rc, ret;
+
+    if ((ret = prepare(s, "SELECT 1 FROM events WHERE next_attempt > ?"
+                          " LIMIT 1", &st)) != 0)
+        return ret;
+    sqlite3_bind_int64(st, 1, now);
+    rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    if (rc == SQLITE_ROW)
+        return 1;
+    return rc == SQLITE_DONE ? 0 : sql_fail(s, rc, "events");
+}
+
+int
 jit_store_wake_listen(struct jit_store *s, char *why, size_t whylen)
 {
     return jit_wake_listen(s->dirfd, why, whylen);

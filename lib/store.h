@@ -183,6 +183,9 @@ int jit_store_kv_get(struct jit_store *s, const char *key, char **value);
 void jit_store_touch_snapshot(struct jit_store *s);
 /* The API answers again: every waiting event is due now. */
 int jit_store_events_retry_now(struct jit_store *s);
+/* Whether some event waits for a retry after a failed delivery (by this
+ * process or another one, e.g. jitctl flush): 1, 0 or -errno. */
+int jit_store_events_backed_off(struct jit_store *s, int64_t now);
 
 /* The audit reason for an error of reserve or rebind. */
 const char *jit_store_reason(int ret);

@@ -47,7 +47,7 @@ audit_grant(struct jit_audit_queue *q, int prio, const char *result,
 static const char *
 sync_grant(struct jit_store *s, const struct jit_conf *conf,
            const struct jit_grant *g, int64_t now, const char **what,
-           int *narrowed, char *detail, size_t dlen)
+           int *narrowed, int *reduced, char *detail, size_t dlen)
 {
     struct jit_account a = { 0 }, other = { 0 };
     const char *why = NULL;
@@ -55,6 +55,7 @@ sync_grant(struct jit_store *s, const struct jit_conf *conf,
 
     *what = NULL;
     *narrowed = 0;
+    *reduced = 0;
     detail[0] = '\0';
     if ((why = jit_grant_misfit(g, conf, g->username, now)) != NULL)
         return why;
@@ -100,6 +101,14 @@ sync_grant(struct jit_store *s, const struct jit_conf *conf,
 done:
     if (store_failed)
         snprintf(detail, dlen, "%s", jit_store_error(s));
+    /* An account kept with a group it no longer has. */
+    for (size_t i = 0; a.name != NULL && i < a.n_groups && !*reduced; i++) {
+        size_t k = 0;
+
+        while (k < g->n_groups && strcmp(g->groups[k], a.groups[i]) != 0)
+            k++;
+        *reduced = k == g->n_groups;
+    }
     /* The same grant, changed, that cannot be applied for now (a group
      * that does not resolve at the moment): what it no longer gives
      * goes all the same. */
@@ -108,6 +117,8 @@ done:
         && (a.expires > g->expires_at || !jit_account_same_groups(&a, g))
         && jit_store_narrow(s, &a, g) == 0)
         *narrowed = 1;
+    if (!(*narrowed || (why == NULL && strcmp(*what, "updated") == 0)))
+        *reduced = 0;
     jit_account_free(&other);
     jit_account_free(&a);
     return why;
@@ -259,7 +270,8 @@ jit_sync_apply(struct jit_store *s, const struct jit_conf *conf,
     struct jit_audit_queue q = { 0 };
     struct listed ls = { 0 };
     const struct jit_grant *v = l->v;
-    size_t nall = l->n + l->n_bad, lines = 0, over = 0;
+    size_t nall = l->n + l->n_bad, lines = 0, over = 0, n_reduced = 0;
+    const char **reduced_names = NULL;
     int64_t since;
     int ret, committed = 0;
 
@@ -267,7 +279,9 @@ jit_sync_apply(struct jit_store *s, const struct jit_conf *conf,
     ls.ids = calloc(nall + 1, sizeof(*ls.ids));
     ls.refused_ids = calloc(nall + 1, sizeof(*ls.refused_ids));
     ls.refused_why = calloc(nall + 1, sizeof(*ls.refused_why));
-    if (ls.ids == NULL || ls.refused_ids == NULL || ls.refused_why == NULL) {
+    reduced_names = calloc(nall + 1, sizeof(*reduced_names));
+    if (ls.ids == NULL || ls.refused_ids == NULL || ls.refused_why == NULL
+        || reduced_names == NULL) {
         ret = -ENOMEM;
         goto done;
     }
@@ -295,12 +309,14 @@ jit_sync_apply(struct jit_store *s, const struct jit_conf *conf,
     for (size_t i = 0; i < l->n; i++) {
         const char *what = NULL, *why;
         char detail[256];
-        int narrowed;
+        int narrowed, reduced;
 
         if ((ret = jit_store_savepoint(s)) != 0)
             goto done;
-        why = sync_grant(s, conf, &v[i], now, &what, &narrowed, detail,
-                         sizeof(detail));
+        why = sync_grant(s, conf, &v[i], now, &what, &narrowed, &reduced,
+                         detail, sizeof(detail));
+        if (reduced)
+            reduced_names[n_reduced++] = v[i].username;
         jit_store_savepoint_end(s, why == NULL || narrowed);
         if (narrowed)
             audit_grant(&q, LOG_NOTICE, "restrict", "narrowed", &v[i],
@@ -361,10 +377,15 @@ done:
         if (over > 0)
             jit_logf(log, LOG_NOTICE, "sync: %zu more refused grants, not"
                      " logged one by one this time", over);
-        /* Groups taken away end now in running processes too. */
+        /* Groups taken away end now in running processes too, and in
+         * setgid files the account made while it had them. */
         if (jit_restrict_groups(s, conf, log) != 0)
             earliest(&st->retry_at, now + RETRY_S);
+        for (size_t i = 0; i < n_reduced; i++)
+            if (jit_restrict_files(s, conf, log, reduced_names[i]) != 0)
+                earliest(&st->retry_at, now + RETRY_S);
     }
+    free(reduced_names);
     free(ls.ids);
     free(ls.refused_ids);
     free(ls.refused_why);

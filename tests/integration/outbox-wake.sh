@@ -93,7 +93,7 @@ wait_for 40 got bob account.created >/dev/null || fail "bob's creation not deliv
 order=$(grep '"username": "bob"' "$EV" | sed 's/.*"type": "\([a-z.]*\)".*/\1/' | tr '\n' ' ')
 expect_eq "bob's events oldest first" "$order" "account.created session.opened account.revoked account.deleted "
 ms=$(( ($(date +%s%N) - t0) / 1000000 ))
-[ "$ms" -le 6000 ] || fail "the first delivery after the events endpoint came back took $ms ms (bound 6 s)"
+[ "$ms" -le 6000 ] || fail "the first delivery after the events endpoint came back took $ms ms (bound 6 s): $(tail -20 "$T/daemon.err")"
 ok "events endpoint back: bob's events delivered in order, all within $ms ms"
 
 # The whole API goes away for 20 s (the old pause would have grown to
@@ -148,14 +148,17 @@ kill -STOP "$D"
 import os, sys
 fd = os.open(sys.argv[1], os.O_WRONLY | os.O_NONBLOCK)
 n = 0
-while True:
-    try:
-        n += os.write(fd, b"x" * 4096)
-    except BlockingIOError:
-        break
+# Whole pages while they fit, then single bytes: what the flood above
+# left in the FIFO may leave less than a page of room.
+for chunk in (b"x" * 4096, b"x"):
+    while True:
+        try:
+            n += os.write(fd, chunk)
+        except BlockingIOError:
+            break
 print(n)
 PY
-[ "$(cat "$T/fill.out")" -ge 4096 ] || fail "could not fill the FIFO"
+[ -s "$T/fill.out" ] || fail "could not fill the FIFO"
 t0=$(date +%s%N)
 pam_op erin acct_mgmt open_session || { kill -CONT "$D"; fail "erin's login with the FIFO full: $(cat "$T/pam.out")"; }
 ms=$(( ($(date +%s%N) - t0) / 1000000 ))

@@ -34,6 +34,14 @@ TEST_PIDS="$TEST_PIDS $P1 $P2"
 wait_uid "$P1" "$uid"
 wait_uid "$P2" "$uid"
 
+# While alice has video she makes setgid-video copies of id(1), in her
+# home and in a shared writable directory (scrub_dirs).
+for f in "$T/home/alice/idv" "$T/scrub/idv"; do
+    setpriv --reuid="$uid" --regid="$uid" --groups="$users,$video" \
+        sh -c "cp /usr/bin/id '$f' && chgrp video '$f' && chmod 2755 '$f'"
+    [ -g "$f" ] || fail "could not make $f setgid"
+done
+
 # video taken away (same id, same end): P1 ends within a round, P2 and the
 # account stay.  (The bound: one long-poll answer, then TERM; 5 s leaves
 # room for a loaded machine.)
@@ -47,6 +55,11 @@ resolves alice || fail "alice's account went"
 [ -d "$T/home/alice" ] || fail "alice's home went"
 lacks_group alice video || fail "alice still has video for new logins: $(groups_of alice)"
 ok "the account, its home and its other processes stay; NSS no longer gives video"
+no_setgid() { [ ! -g "$T/home/alice/idv" ] && [ ! -g "$T/scrub/idv" ]; }
+wait_for 10 no_setgid >/dev/null || fail "setgid-video files kept: $(ls -l "$T/home/alice/idv" "$T/scrub/idv")"
+eg=$(setpriv --reuid="$uid" --regid="$uid" --groups="$users" "$T/home/alice/idv" -g)
+expect_eq "her copy of id run as alice gives her own group, not video" "$eg" "$uid"
+ok "setgid files of the group taken away lose the bit (home and shared directories)"
 grep -q 'event="sync" result="allow" reason="updated" user="alice"' "$T/daemon.err" \
     || fail "no sync line: $(cat "$T/daemon.err")"
 grep -q 'event="restrict" result="ok" reason="group_not_granted" user="alice" .*detail="1 process carrying group video ended"' "$T/daemon.err" \
