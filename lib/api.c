@@ -130,6 +130,7 @@ fault(struct jit_api_error *err, const char *reason, const char *fmt, ...)
     va_list ap;
 
     err->reason = reason;
+    err->http = 0;
     va_start(ap, fmt);
     vsnprintf(err->detail, sizeof(err->detail), fmt, ap);
     va_end(ap);
@@ -724,6 +725,7 @@ jit_api_post_events(const struct jit_conf *c, const char *body, size_t len,
         goto done;
     if (http != 200) {
         st = fault(err, "http_error", "HTTP status %ld", http);
+        err->http = http;
         goto done;
     }
     j = b.buf ? json_loadb(b.buf, b.len, JSON_REJECT_DUPLICATES, &je) : NULL;

@@ -32,6 +32,7 @@ struct jit_api_error {
                            timeout, tls_error, http_error, too_large,
                            malformed, internal_error */
     char detail[256];
+    long http; /* with http_error: the status the server answered */
 };
 
 /* GET /v1/hosts/{host}/grants/{username}.  On JIT_API_OK *g holds a grant

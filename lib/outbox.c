@@ -68,13 +68,25 @@ retry_at(int64_t now, int attempts)
     return now + (d < JIT_OUTBOX_RETRY_MAX ? d : JIT_OUTBOX_RETRY_MAX);
 }
 
+/* The API refuses this batch for what it holds, not for the host or the
+ * moment: sending it again would be refused again. */
+static int
+refused(const struct jit_api_error *err)
+{
+    long h = err->reason != NULL && strcmp(err->reason, "http_error") == 0
+                 ? err->http : 0;
+
+    return h >= 400 && h < 500 && h != 401 && h != 407 && h != 408
+           && h != 429;
+}
+
 int
 jit_outbox_flush(struct jit_store *s, const struct jit_conf *conf,
                  const struct jit_log *log, int64_t now,
                  struct jit_outbox_stats *st)
 {
     struct jit_event *v = NULL;
-    size_t n = 0;
+    size_t n = 0, limit = JIT_OUTBOX_BATCH;
     int ret = 0;
 
     memset(st, 0, sizeof(*st));
@@ -84,8 +96,8 @@ jit_outbox_flush(struct jit_store *s, const struct jit_conf *conf,
         char *body;
         int delivered, attempts = 0;
 
-        if ((ret = jit_store_due_events(s, now, JIT_OUTBOX_BATCH, &v, &n))
-            != 0 || n == 0)
+        if ((ret = jit_store_due_events(s, now, limit, &v, &n)) != 0
+            || n == 0)
             break;
         if ((body = jit_outbox_batch_json(conf, v, n)) == NULL) {
             ret = -ENOMEM;
@@ -95,6 +107,40 @@ jit_outbox_flush(struct jit_store *s, const struct jit_conf *conf,
                                         &err) == JIT_API_OK
                     && accepted == (long) n;
         free(body);
+        /* One event the API will never take must not hold back the
+         * others behind it (the outbox is a queue): the batch is sent
+         * again one event at a time, and the one refused on its own is
+         * dropped, with a line that says which. */
+        if (!delivered && refused(&err) && n > 1) {
+            limit = 1;
+            jit_events_free(v, n);
+            v = NULL;
+            n = 0;
+            continue;
+        }
+        if (!delivered && refused(&err)) {
+            /* Kept (a host whose every event is refused is misconfigured,
+             * and loses nothing), tried again after its backoff, but out
+             * of the queue's way. */
+            jit_logf(log, LOG_ERR, "outbox: event %s (%s of %s, grant %s)"
+                     " refused by the API (HTTP %ld): kept, tried again"
+                     " later, the others go on", v[0].id, v[0].type,
+                     v[0].username ? v[0].username : "-",
+                     v[0].grant ? v[0].grant : "-", err.http);
+            st->refused++;
+            if ((ret = jit_store_begin(s)) != 0
+                || (ret = jit_store_event_refused(
+                        s, v[0].id, retry_at(now, v[0].attempts))) != 0
+                || (ret = jit_store_commit(s)) != 0) {
+                jit_logf(log, LOG_ERR, "outbox: %s", jit_store_error(s));
+                jit_store_rollback(s);
+                break;
+            }
+            jit_events_free(v, n);
+            v = NULL;
+            n = 0;
+            continue;
+        }
         if (!delivered) {
             st->reason = err.reason ? err.reason : "malformed";
             jit_logf(log, LOG_WARNING, "outbox: %zu events not delivered: "

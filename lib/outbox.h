@@ -24,6 +24,7 @@
 struct jit_outbox_stats {
     size_t delivered;
     size_t failed;      /* events of a batch that failed, now backed off */
+    size_t refused;     /* refused on their own (4xx), kept out of the way */
     const char *reason; /* the API's fault, or NULL */
 };
 

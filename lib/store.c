@@ -103,6 +103,9 @@ static const char *const migrations[] = {
     "CREATE TABLE refusals (grant_key TEXT PRIMARY KEY,"
     "  reason TEXT NOT NULL, detail TEXT NOT NULL, since INTEGER NOT NULL,"
     "  seen INTEGER NOT NULL DEFAULT 1);",
+    /* 7: an event the API refused for what it holds waits on its own,
+     * without holding back the queue behind it */
+    "ALTER TABLE events ADD COLUMN refused INTEGER NOT NULL DEFAULT 0;",
 };
 #define SCHEMA_VERSION ((int) (sizeof(migrations) / sizeof(migrations[0])))
 
@@ -1370,8 +1373,9 @@ jit_store_due_events(struct jit_store *s, int64_t now, size_t limit,
      * account.created.) */
     ret = prepare(s, "SELECT id, type, time, grant_id, username, requester,"
                      " detail, attempts FROM events WHERE rowid < coalesce("
-                     "(SELECT min(rowid) FROM events WHERE next_attempt > ?),"
-                     " 9223372036854775807) ORDER BY rowid LIMIT ?", &st);
+                     "(SELECT min(rowid) FROM events WHERE next_attempt > ?1"
+                     "  AND refused = 0), 9223372036854775807)"
+                     " AND next_attempt <= ?1 ORDER BY rowid LIMIT ?2", &st);
     if (ret != 0)
         return ret;
     sqlite3_bind_int64(st, 1, now);
@@ -1929,13 +1933,31 @@ jit_store_refusals_end_round(struct jit_store *s)
 }
 
 int
+jit_store_event_refused(struct jit_store *s, const char *id,
+                        int64_t next_attempt)
+{
+    sqlite3_stmt *st = NULL;
+    int ret;
+
+    if ((ret = need_txn(s)) != 0)
+        return ret;
+    if ((ret = prepare(s, "UPDATE events SET refused = 1, attempts ="
+                          " attempts + 1, next_attempt = ? WHERE id = ?",
+                       &st)) != 0)
+        return ret;
+    sqlite3_bind_int64(st, 1, next_attempt);
+    sqlite3_bind_text(st, 2, id, -1, SQLITE_STATIC);
+    return step_done(s, st);
+}
+
+int
 jit_store_events_backed_off(struct jit_store *s, int64_t now)
 {
     sqlite3_stmt *st = NULL;
     int rc, ret;
 
     if ((ret = prepare(s, "SELECT 1 FROM events WHERE next_attempt > ?"
-                          " LIMIT 1", &st)) != 0)
+                          " AND refused = 0 LIMIT 1", &st)) != 0)
         return ret;
     sqlite3_bind_int64(st, 1, now);
     rc = sqlite3_step(st);

@@ -183,6 +183,10 @@ int jit_store_kv_get(struct jit_store *s, const char *key, char **value);
 void jit_store_touch_snapshot(struct jit_store *s);
 /* The API answers again: every waiting event is due now. */
 int jit_store_events_retry_now(struct jit_store *s);
+/* The API refused event id for what it holds (a 4xx on its own): it
+ * waits until next_attempt without holding back the events behind it. */
+int jit_store_event_refused(struct jit_store *s, const char *id,
+                            int64_t next_attempt);
 /* Whether some event waits for a retry after a failed delivery (by this
  * process or another one, e.g. jitctl flush): 1, 0 or -errno. */
 int jit_store_events_backed_off(struct jit_store *s, int64_t now);

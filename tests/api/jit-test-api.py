@@ -12,6 +12,7 @@ D/events.jsonl             events received (one per id; redeliveries dropped)
 D/faults/_list             for the host list: a fault as above
 D/faults/_events           for event batches: 500 (nothing kept), or
                            store-then-500 (kept, but the answer says 500)
+D/faults/_events_refuse    a username: a batch with an event of it is 400
 D/requests.log             one line per request: method path auth
 
 The host list (GET /v1/hosts/H/grants) is every grant file whose "host"
@@ -220,6 +221,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
             fault = (read(os.path.join(ARGS.dir, "faults", "_events")) or b"").strip()
             if fault == b"500":
                 return self.error(500, "injected")
+            refuse = (read(os.path.join(ARGS.dir, "faults", "_events_refuse")) or b"").strip()
+            if refuse and any(isinstance(e, dict) and e.get("username") == refuse.decode()
+                              for e in events):
+                return self.error(400, "event_refused")
             path = os.path.join(ARGS.dir, "events.jsonl")
             with LOCK:
                 known = set()

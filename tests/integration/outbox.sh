@@ -75,3 +75,30 @@ grep -q 'outbox: 100 events wait for the API (outbox_max 100)' "$T/flush.err" \
 counts=$(sql "SELECT type, count(*), min(id) FROM events GROUP BY type ORDER BY type")
 expect_eq "what is kept" "$counts" "account.created 30 a000 login.denied 70 d050"
 rm "$T/api/faults/_events"
+
+# An event the API refuses for what it holds (400 for any batch with one
+# of y's events) holds back nothing: the batch goes again one event at a
+# time, x's events are delivered, y's are kept out of the queue's way and
+# tried again later; an event added after them goes at once.
+echo y > "$T/api/faults/_events_refuse"
+sql 'UPDATE events SET next_attempt = 0' >/dev/null
+: > "$T/api/events.jsonl"
+"$JITCTL" -c "$CONF" flush >/dev/null 2>"$T/flush.err" || true
+expect_eq "x's events delivered past y's" "$(grep -c '"username": "x"' "$T/api/events.jsonl")" 70
+expect_eq "y's events kept" "$(sql "SELECT count(*) FROM events WHERE username = 'y' AND refused = 1")" 30
+grep -q 'outbox: event a000 (account.created of y, grant -) refused by the API (HTTP 400): kept, tried again later, the others go on' "$T/flush.err" \
+    || fail "no refusal line: $(head -3 "$T/flush.err")"
+/usr/bin/python3 - "$STATE/state.db" <<'PY'
+import sqlite3, sys
+db = sqlite3.connect(sys.argv[1])
+db.execute("INSERT INTO events (id, type, time, username) VALUES ('z1', 'session.opened', 2000, 'z')")
+db.commit()
+PY
+"$JITCTL" -c "$CONF" flush >/dev/null 2>&1 || fail "flush of z's event"
+grep -q '"username": "z"' "$T/api/events.jsonl" || fail "z's event held back by y's refused ones"
+ok "an event the API refuses holds back no other"
+rm "$T/api/faults/_events_refuse"
+sql 'UPDATE events SET next_attempt = 0' >/dev/null
+out=$("$JITCTL" -c "$CONF" flush 2>/dev/null)
+expect_eq "y's events once the API takes them" "$out" \
+    "flush: 30 delivered, 0 not delivered (none failed), 0 left in the outbox"
