@@ -1,6 +1,6 @@
 #!/bin/sh
 # The API client against the fault-injecting test API (B1, B2, B3, A2):
-# every fault is refused with its reason, within timeout + 1 s.
+# every fault is refused with its reason, ended by the timeout.
 . "$top_srcdir/tests/integration/lib.sh"
 [ "$(id -u)" = 0 ] || skip "needs root (the token file must be root's)"
 command -v openssl >/dev/null || skip "needs openssl"
@@ -52,7 +52,10 @@ call() {
         "$want"*) ;;
         *) fail "$what: got '$out', want '$want...'" ;;
     esac
-    [ $ms -le 3000 ] || fail "$what took $ms ms (timeout 2 s + 1 s)"
+    # The bound is the feature for the faults (hang would hold the call
+    # an hour, slow 100 s; the reason shows the timeout ended it): the
+    # timeout (2 s) + 10 s that a busy machine cannot use up.
+    [ $ms -le 12000 ] || fail "$what took $ms ms (timeout 2 s + 10 s)"
     ok "$what -> ${out%% detail=*} (${ms} ms)"
 }
 
@@ -140,8 +143,10 @@ etag=${out#*etag=}
 call "list unchanged" "not_modified" "$GET" --config "$T/c.conf" list "$etag"
 ( sleep 1; grant dave > "$T/good/grants/dave.json" ) &
 t0=$(date +%s%N)
-out=$("$GET" --config "$T/c.conf" list "$etag" 10)
+out=$("$GET" --config "$T/c.conf" list "$etag" 30)
 ms=$(( ($(date +%s%N) - t0) / 1000000 ))
 case $out in "ok n=3 "*) ;; *) fail "long poll: $out" ;; esac
-[ $ms -ge 800 ] && [ $ms -le 3000 ] || fail "long poll answered after $ms ms"
+# It waited for the change (1 s in), and the change ended it: well before
+# the 30 s wait was over, with 19 s that scheduling cannot use up.
+[ $ms -ge 800 ] && [ $ms -le 20000 ] || fail "long poll answered after $ms ms"
 ok "long poll answers when the list changes (${ms} ms)"
