@@ -45,7 +45,7 @@ wait_for 30 kdc_down >/dev/null || fail "krb5kdc did not stop"
 pam_op alice acct_mgmt || fail "with the KDC down: $(cat "$T/pam.out")"
 ok "with the KDC down, the cached ticket still authenticates the host"
 
-# No cached ticket and no KDC: the login is refused, within the timeout.
+# No cached ticket and no KDC: the login is refused at once.
 rm -f "$STATE/krb5cc_host"
 t0=$(date +%s%N)
 rc=0; pam_op alice acct_mgmt || rc=$?
@@ -53,8 +53,8 @@ ms=$(( ($(date +%s%N) - t0) / 1000000 ))
 [ $rc != 0 ] || fail "allowed without a ticket"
 audit_has 'event="login" result="deny" reason="krb5_error" user="alice"'
 # No wait is due (the KDC's port refuses): the bound only shows that
-# nothing hangs, with 10 s past the timeout for a busy machine.
-[ $ms -le 12000 ] || fail "denial took $ms ms (timeout 2 s + 10 s)"
+# nothing hangs, with 12 s for the namespace on a busy machine.
+[ $ms -le 12000 ] || fail "denial took $ms ms (no wait due; bound 12 s)"
 ok "no ticket and no KDC: denied in $ms ms, reason=krb5_error"
 krb5kdc -n -P "$K/kdc.pid" >>"$K/kdc.out" 2>&1 </dev/null &
 TEST_PIDS="$TEST_PIDS $!"
