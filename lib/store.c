@@ -312,9 +312,13 @@ lock_acquire(struct jit_store *s)
 {
     /* Polled, not blocking: a library cannot bound a blocking flock
      * without signals.  Writers hold the lock for a millisecond or two,
-     * so the pause starts at 100 us and doubles up to 5 ms. */
-    long pause_us = 100, waited_us = 0;
+     * so the pause starts at 100 us and doubles up to 5 ms.  The wait is
+     * measured on the clock, not summed from the pauses: on a busy
+     * machine every pause overruns, and a summed 10 s was a minute. */
+    long pause_us = 100;
+    struct timespec start, now;
 
+    clock_gettime(CLOCK_MONOTONIC, &start);
     for (;;) {
         struct timespec pause = { 0, pause_us * 1000 };
 
@@ -324,10 +328,12 @@ lock_acquire(struct jit_store *s)
             set_err(s, "lock: %s", strerror(errno));
             return -errno;
         }
-        if (waited_us >= (long) JIT_STORE_LOCK_WAIT_MS * 1000)
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        if ((now.tv_sec - start.tv_sec) * 1000
+                + (now.tv_nsec - start.tv_nsec) / 1000000
+            >= JIT_STORE_LOCK_WAIT_MS)
             break;
         nanosleep(&pause, NULL);
-        waited_us += pause_us;
         if (pause_us < 5000)
             pause_us *= 2;
     }

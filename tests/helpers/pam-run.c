@@ -15,6 +15,9 @@
  * an empty environment but PATH) in this process's namespaces, as a session's
  * shell would between open_session and close_session (pam_namespace acts
  * on the calling process); "pam-run: run: exit N" follows.
+ * With PAM_RUN_TIMES set, also "pam-run: time: OP <microseconds>": the
+ * step alone, without the namespace set up around it (G4's latency
+ * comparison; that setup's jitter on a busy machine drowns milliseconds).
  */
 #include "config.h"
 
@@ -22,8 +25,10 @@
 #include <pwd.h>
 #include <security/pam_appl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 /* Messages are printed, one per line, as a terminal would show them;
@@ -94,6 +99,8 @@ main(int argc, char **argv)
     pam_set_item(pamh, PAM_RHOST, "192.0.2.7");
     pam_set_item(pamh, PAM_TTY, "ssh");
     for (int i = 4; i < argc && ret == 0; i++) {
+        struct timespec t0, t1;
+
         if (strncmp(argv[i], "run:", 4) == 0) {
             int st = run_as(argv[3], argv[i] + 4);
 
@@ -103,6 +110,7 @@ main(int argc, char **argv)
                 ret = 1;
             continue;
         }
+        clock_gettime(CLOCK_MONOTONIC, &t0);
         if (strcmp(argv[i], "acct_mgmt") == 0)
             rc = pam_acct_mgmt(pamh, 0);
         else if (strcmp(argv[i], "open_session") == 0)
@@ -113,7 +121,12 @@ main(int argc, char **argv)
             fprintf(stderr, "pam-run: unknown step %s\n", argv[i]);
             rc = PAM_SYSTEM_ERR;
         }
+        clock_gettime(CLOCK_MONOTONIC, &t1);
         printf("pam-run: %s: %s\n", argv[i], pam_strerror(pamh, rc));
+        if (getenv("PAM_RUN_TIMES") != NULL)
+            printf("pam-run: time: %s %lld\n", argv[i],
+                   (long long) (t1.tv_sec - t0.tv_sec) * 1000000
+                       + (t1.tv_nsec - t0.tv_nsec) / 1000);
         fflush(stdout);
         if (rc != PAM_SUCCESS && rc != PAM_IGNORE)
             ret = 1;

@@ -39,7 +39,7 @@ open(out + "/../hook.port", "w").write(str(s.server_address[1]))
 s.serve_forever()
 PY
 TEST_PIDS="$TEST_PIDS $!"
-for i in $(seq 1 100); do [ -s "$T/hook.port" ] && break; sleep 0.05; done
+wait_for 30 test -s "$T/hook.port" >/dev/null || true
 HOOK=https://127.0.0.1:$(cat "$T/hook.port")/jit
 cat > "$T/alerts.json" <<JSON
 {"enabled": ["account.created", "account.disable_failed"],
@@ -78,7 +78,7 @@ settled() { alerts | /usr/bin/python3 -c '
 import json, sys
 a = json.load(sys.stdin)["alerts"]
 sys.exit(0 if len(a) == 4 and all(x["status"] in ("sent", "failed") for x in a) else 1)'; }
-for i in $(seq 1 100); do settled && break; sleep 0.2; done
+wait_for 60 settled >/dev/null || true
 settled || fail "alerts not settled: $(alerts)"
 got=$(alerts | /usr/bin/python3 -c '
 import json, sys

@@ -16,8 +16,7 @@ sed -i "s|^api_url = .*|api_url = $APID_URL/|" "$CONF"
 printf 'host-token-web01-xxxxxxxx\n' > "$T/token"
 
 start_daemon
-sleep 0.5
-kill -0 $D || fail "daemon: $(cat "$T/daemon.err")"
+wait_for 30 grep -q 'daemon: started' "$T/daemon.err" >/dev/null || fail "daemon: $(cat "$T/daemon.err")"
 
 # A person asks; the policy approves at once; the host has it.
 g=$(api POST /v1/grants alice-token-xxxxxxxxxx \
@@ -71,8 +70,10 @@ ok "jit-apid's record of the grant holds the host's events: $(evs)"
 # Expiry of a grant from jit-apid while jit-apid is down: the host tears
 # the account down from its local expiry time; the events wait in the
 # outbox and reach jit-apid's record of the grant when it is back.
+# 20 s: the login, bob's process and stopping jit-apid all come before
+# the end (4 s ran out before the login under load); the test checks it.
 e=$(api POST /v1/grants bob-token-xxxxxxxxxxxx \
-    '{"credential": "db-admin", "host": "web01.test", "duration": 4, "reason": "INC-8 short look"}' | field id)
+    '{"credential": "db-admin", "host": "web01.test", "duration": 20, "reason": "INC-8 short look"}' | field id)
 expect_eq "short request" "$(cat "$T/api.status")" 201
 exp=$(api GET "/v1/grants/$e" bob-token-xxxxxxxxxxxx | field expires_at)
 wait_for 5 resolves bob >/dev/null || fail "bob never resolved"
@@ -83,10 +84,13 @@ P=$!
 TEST_PIDS="$TEST_PIDS $P"
 wait_uid "$P" "$buid"
 stop_apid
+[ "$(date +%s)" -lt "$(date -d "$exp" +%s)" ] || fail "the setup outlasted bob's 20 s grant"
 bob_ended() { gone bob && dead; }
-wait_for 10 bob_ended >/dev/null || fail "bob not ended at expiry: $(tail -5 "$T/daemon.err")"
+wait_for 40 bob_ended >/dev/null || fail "bob not ended at expiry: $(tail -5 "$T/daemon.err")"
 late=$(( $(date +%s) - $(date -d "$exp" +%s) ))
-[ "$late" -le 2 ] || fail "bob ended $late s after expires_at"
+# The point is local time with jit-apid down (daemon.sh holds the tight
+# expiry bound); 5 s leaves room for a busy machine.
+[ "$late" -le 5 ] || fail "bob ended $late s after expires_at"
 ok "jit-apid down: bob's grant expired on the host from local time, process and account gone (${late} s after expires_at)"
 APID_LISTEN=127.0.0.1:$APID_PORT start_apid
 bob_evs() { api GET "/v1/grants/$e" bob-token-xxxxxxxxxxxx | /usr/bin/python3 -c '

@@ -36,26 +36,29 @@ pam_op alice acct_mgmt || fail "second check: $(cat "$T/pam.out")"
 expect_eq "AS exchanges for 3 requests in 3 processes" "$(as_req)" 1
 ok "jitctl sync and a second login reuse the ticket: one AS exchange in all"
 
-# The KDC down: the cached ticket still serves.
+# The KDC down: the cached ticket still serves.  (krb5kdc takes a moment
+# to go after TERM: wait until its port refuses.)
+kdc_up() { /usr/bin/python3 -c "import socket; socket.create_connection(('127.0.0.1', $KDC_PORT), 0.2)" 2>/dev/null; }
+kdc_down() { ! kdc_up; }
 kill "$(cat "$K/kdc.pid")"
+wait_for 30 kdc_down >/dev/null || fail "krb5kdc did not stop"
 pam_op alice acct_mgmt || fail "with the KDC down: $(cat "$T/pam.out")"
 ok "with the KDC down, the cached ticket still authenticates the host"
 
-# No cached ticket and no KDC: the login is refused, within the timeout.
+# No cached ticket and no KDC: the login is refused at once.
 rm -f "$STATE/krb5cc_host"
 t0=$(date +%s%N)
 rc=0; pam_op alice acct_mgmt || rc=$?
 ms=$(( ($(date +%s%N) - t0) / 1000000 ))
 [ $rc != 0 ] || fail "allowed without a ticket"
 audit_has 'event="login" result="deny" reason="krb5_error" user="alice"'
-[ $ms -le 3000 ] || fail "denial took $ms ms (timeout 2 s)"
+# No wait is due (the KDC's port refuses): the bound only shows that
+# nothing hangs, with 12 s for the namespace on a busy machine.
+[ $ms -le 12000 ] || fail "denial took $ms ms (no wait due; bound 12 s)"
 ok "no ticket and no KDC: denied in $ms ms, reason=krb5_error"
 krb5kdc -n -P "$K/kdc.pid" >>"$K/kdc.out" 2>&1 </dev/null &
 TEST_PIDS="$TEST_PIDS $!"
-for _i in $(seq 1 100); do
-    /usr/bin/python3 -c "import socket; socket.create_connection(('127.0.0.1', $KDC_PORT), 0.2)" 2>/dev/null && break
-    sleep 0.05
-done
+wait_for 30 kdc_up >/dev/null || fail "krb5kdc did not start again"
 
 # A keytab that is not there: denied, nothing asked of the API.
 sed "s|^krb5_keytab = .*|krb5_keytab = $K/missing.keytab|" "$CONF" > "$T/nokt.conf"

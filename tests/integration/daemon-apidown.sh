@@ -9,18 +9,22 @@ setup_pam
 G=$T/api/grants
 API_PID=${TEST_PIDS##* }
 grant_json stay > "$G/stay.json"
-soon=$(date -u -d '+4 seconds' +%Y-%m-%dT%H:%M:%SZ)
+# 20 s: the daemon's first sync and stopping the API come before the end
+# (4 s ran out before the first sync under load); the test checks it.
+soon=$(date -u -d '+20 seconds' +%Y-%m-%dT%H:%M:%SZ)
+end=$(date -d "$soon" +%s)
 grant_json carol "expires_at=\"$soon\"" > "$G/carol.json"
 start_daemon
-wait_for 5 resolves carol >/dev/null || fail "carol never resolved: $(cat "$T/daemon.err")"
+wait_for 15 resolves carol >/dev/null || fail "carol never resolved: $(cat "$T/daemon.err")"
 
 kill "$API_PID"; wait "$API_PID" 2>/dev/null || true
 ok "API stopped"
-end=$(date -d "$soon" +%s)
-for i in $(seq 1 100); do in_ns getent passwd carol >/dev/null || break; sleep 0.1; done
-if in_ns getent passwd carol >/dev/null; then fail "carol not reaped with the API down: $(cat "$T/daemon.err")"; fi
+[ "$(date +%s)" -lt "$end" ] || fail "the setup outlasted carol's 20 s grant"
+wait_for 40 gone carol >/dev/null || fail "carol not reaped with the API down: $(cat "$T/daemon.err")"
 delay=$(( $(date +%s%N) / 1000000 - end * 1000 ))
-[ $delay -le 2500 ] || fail "carol went $delay ms after her end"
+# The point is local time with the API down (daemon.sh holds the tight
+# expiry bound); 5 s leaves room for a busy machine.
+[ $delay -le 5000 ] || fail "carol went $delay ms after her end"
 ok "API down: carol went $delay ms after her end anyway"
 in_ns getent passwd stay >/dev/null || fail "an account was deleted for want of an answer"
 ok "the other account stays"
@@ -35,11 +39,10 @@ ok "jitctl status: api unreachable"
     --cert "$T/certs/server.pem" --key "$T/certs/server.key" --token s3cret-token \
     >/dev/null 2>"$T/api2.err" </dev/null &
 TEST_PIDS="$TEST_PIDS $!"
-for i in $(seq 1 150); do
-    left=$(/usr/bin/python3 -c 'import sqlite3, sys; print(sqlite3.connect(sys.argv[1]).execute("SELECT count(*) FROM events").fetchone()[0])' "$STATE/state.db")
-    [ "$left" = 0 ] && break
-    sleep 0.2
-done
+outbox_left() { /usr/bin/python3 -c 'import sqlite3, sys; print(sqlite3.connect(sys.argv[1]).execute("SELECT count(*) FROM events").fetchone()[0])' "$STATE/state.db"; }
+outbox_empty() { [ "$(outbox_left)" = 0 ]; }
+wait_for 60 outbox_empty >/dev/null || true
+left=$(outbox_left)
 [ "$left" = 0 ] || fail "outbox not empty once the API is back: $left; $(cat "$T/daemon.err")"
 ok "outbox empty once the API is back"
 dups=$(/usr/bin/python3 -c '

@@ -112,16 +112,15 @@ start_api() {
         --cert "$T/certs/$_cert.pem" --key "$T/certs/$_cert.key" "$@" \
         >"$T/$_name/stdout" 2>"$T/$_name/stderr" </dev/null &
     TEST_PIDS="$TEST_PIDS $!"
-    for _i in $(seq 1 200); do
-        [ -s "$T/$_name/port" ] && break
-        sleep 0.05
-    done
+    wait_for 30 test -s "$T/$_name/port" >/dev/null || true
     [ -s "$T/$_name/port" ] || fail "test API $_name did not start: $(cat "$T/$_name/stderr")"
     API_PORT=$(cat "$T/$_name/port")
 }
 
 # setup_pam: the test API ("api", token auth), a jit.conf pointing at it
-# with homes under $T/home, and PAM service files in $T/pam.d.
+# with homes under $T/home, and PAM service files in $T/pam.d.  The API
+# timeout is 15 s: with 2 s, 41 of 50 parallel logins and a plain 500
+# fault timed out on a busy machine (a test of the timeout sets its own).
 PAMMOD=$top_builddir/pam_jit/.libs/pam_jit.so
 setup_pam() {
     printf 's3cret-token\n' > "$T/token"
@@ -158,8 +157,8 @@ host = web01.test
 state_dir = $STATE
 ca_file = $T/certs/ca.pem
 token_file = $T/token
-timeout = 2
-connect_timeout = 1
+timeout = 15
+connect_timeout = 5
 home_base = $T/home
 skel = $T/skel
 allowed_groups = users,video
@@ -245,10 +244,7 @@ CONF
     "$APID" -c "$T/apid/apid.conf" 2>"$T/apid/log" </dev/null &
     TEST_PIDS="$TEST_PIDS $!"
     APID_PID=$!
-    for _i in $(seq 1 100); do
-        grep -q 'serving on' "$T/apid/log" 2>/dev/null && break
-        sleep 0.05
-    done
+    wait_for 30 grep -q 'serving on' "$T/apid/log" >/dev/null 2>&1 || true
     APID_PORT=$(sed -n 's/^jit-apid: serving on 127.0.0.1://p' "$T/apid/log")
     [ -n "$APID_PORT" ] || fail "jit-apid did not start: $(cat "$T/apid/log")"
     APID_URL=https://127.0.0.1:$APID_PORT
@@ -282,19 +278,16 @@ start_pg() {
         "$PGBIN/postgres" -D "$T/pg/data" -h 127.0.0.1 -p "$PG_PORT" -k "$T/pgsock" \
         >"$T/pg/log" 2>&1 </dev/null &
     TEST_PIDS="$TEST_PIDS $!"
-    for _i in $(seq 1 200); do
-        "$PGBIN/pg_isready" -q -h 127.0.0.1 -p "$PG_PORT" && break
-        sleep 0.05
-    done
+    wait_for 30 "$PGBIN/pg_isready" -q -h 127.0.0.1 -p "$PG_PORT" >/dev/null || true
     "$PGBIN/createdb" -h 127.0.0.1 -p "$PG_PORT" -U postgres jit \
         || fail "PostgreSQL did not start: $(tail -5 "$T/pg/log")"
     PG_CONNINFO="host=127.0.0.1 port=$PG_PORT user=postgres dbname=jit"
 }
 
 # wait_uid PID UID: until process PID runs as UID (setpriv has switched
-# and exec'd), at most 10 s; a fixed pause is not enough under load.
+# and exec'd), at most 30 s; a fixed pause is not enough under load.
 wait_uid() {
-    for _i in $(seq 1 100); do
+    for _i in $(seq 1 300); do
         [ "$(awk '/^Uid:/ {print $2}' "/proc/$1/status" 2>/dev/null)" = "$2" ] \
             && [ "$(cat "/proc/$1/comm" 2>/dev/null)" != setpriv ] && return 0
         sleep 0.1
@@ -332,7 +325,7 @@ start_syslog() {
     /usr/bin/python3 "$top_srcdir/tests/syslog-sink.py" "$T/devlog" "$T/syslog" \
         >/dev/null 2>&1 </dev/null &
     TEST_PIDS="$TEST_PIDS $!"
-    for _i in $(seq 1 100); do [ -S "$T/devlog" ] && break; sleep 0.05; done
+    wait_for 30 test -S "$T/devlog" >/dev/null || true
     [ -S "$T/devlog" ] || fail "syslog sink did not start"
 }
 
@@ -368,6 +361,28 @@ wait_for() {
         sleep 0.05
     done
     echo $(( ($(date +%s%N) - _t0) / 1000000 ))
+}
+
+# slow_sleeps CMD...: run CMD (a command or a function, in a subshell)
+# with a 50 ms timer slack, inherited by everything it starts: each of
+# its sleeps overruns as on a loaded machine, so a bound that counts
+# pauses instead of reading the clock shows at once.
+slow_sleeps() {
+    [ -w /proc/self/timerslack_ns ] || skip "needs /proc/PID/timerslack_ns (Linux 4.6)"
+    ( echo 50000000 > /proc/self/timerslack_ns && "$@" )
+}
+
+# end_now NAME: NAME's account and its grant end now, in the store: a
+# clock the test controls.  (A grant ending a few seconds ahead ran out
+# before a slow setup was done; a wide margin makes every run wait.)
+end_now() {
+    /usr/bin/python3 -c '
+import sqlite3, sys, time
+db = sqlite3.connect(sys.argv[1]); now = int(time.time())
+db.execute("UPDATE grants SET expires_at = ? WHERE id = (SELECT grant_id FROM accounts WHERE name = ?)", (now, sys.argv[2]))
+n = db.execute("UPDATE accounts SET expires = ? WHERE name = ?", (now, sys.argv[2])).rowcount
+db.commit()
+sys.exit(0 if n == 1 else 1)' "$STATE/state.db" "$1" || fail "end_now: no account $1"
 }
 
 # start_daemon: jitctl daemon on $CONF in the background; D is its pid,
@@ -464,9 +479,6 @@ KDC
     chmod 600 "$K"/*.keytab
     krb5kdc -n -P "$K/kdc.pid" >"$K/kdc.out" 2>&1 </dev/null &
     TEST_PIDS="$TEST_PIDS $!"
-    for _i in $(seq 1 100); do
-        /usr/bin/python3 -c "import socket; socket.create_connection(('127.0.0.1', $KDC_PORT), 0.2)" 2>/dev/null && return 0
-        sleep 0.05
-    done
+    wait_for 30 /usr/bin/python3 -c "import socket; socket.create_connection(('127.0.0.1', $KDC_PORT), 0.2)" >/dev/null 2>&1 && return 0
     fail "krb5kdc did not start: $(cat "$K/kdc.out" "$K/kdc.log" 2>/dev/null | tail -5)"
 }

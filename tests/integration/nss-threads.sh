@@ -12,7 +12,8 @@ for k in 0 1 2 3 4 5 6 7 8 9; do
 done
 in_ns "$PROG" "$T/stop" "$T/fork" "$T/late" > "$T/out" 2>&1 &
 pid=$!
-sleep 0.5
+give_up() { touch "$T/stop"; wait $pid || true; fail "$*: $(cat "$T/out")"; }
+wait_for 30 grep -q '^started$' "$T/out" >/dev/null || give_up "the readers did not start"
 for i in $(seq 1 100); do
     if [ $((i % 2)) = 1 ]; then
         "$FIXTURE" --config "$CONF" add flip >/dev/null
@@ -21,7 +22,7 @@ for i in $(seq 1 100); do
     fi
     if [ "$i" = 50 ]; then
         touch "$T/fork"
-        sleep 0.2
+        wait_for 30 grep -q '^forked$' "$T/out" >/dev/null || give_up "no fork"
         "$FIXTURE" --config "$CONF" add late --credential other >/dev/null
         touch "$T/late"
     fi

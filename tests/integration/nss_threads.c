@@ -4,8 +4,10 @@
  * uid and by getgrouplist while the snapshot is replaced, until the file
  * named by argv[1] appears.  Halfway (when argv[2] appears) the process
  * forks; the child must still resolve, including an account that was
- * added after the fork (argv[3]).  Prints the number of wrong answers and
- * exits non-zero if there were any.
+ * added after the fork (argv[3]).  Prints "started" once the threads run
+ * and "forked" from the child (the test waits on these lines, not on a
+ * pause), then the number of wrong answers; exits non-zero if there were
+ * any.
  */
 #include "config.h"
 
@@ -115,6 +117,8 @@ main(int argc, char **argv)
     users_gid = gr->gr_gid;
     for (int i = 0; i < THREADS; i++)
         pthread_create(&t[i], NULL, worker, (void *) (uintptr_t) (i + 1));
+    printf("started\n");
+    fflush(stdout);
     while (!exists(argv[1])) {
         if (!forked && exists(argv[2])) {
             pid_t pid = fork();
@@ -122,8 +126,12 @@ main(int argc, char **argv)
             forked = 1;
             if (pid == 0) {
                 /* Only this thread lives on; the others' pins must not
-                 * keep the child from seeing a new snapshot. */
-                for (int i = 0; i < 200 && !exists(argv[3]); i++)
+                 * keep the child from seeing a new snapshot.  The test
+                 * adds the account once it reads "forked": up to 30 s
+                 * on a busy machine. */
+                printf("forked\n");
+                fflush(stdout);
+                for (int i = 0; i < 3000 && !exists(argv[3]); i++)
                     usleep(10000);
                 pw = getpwnam("s3");
                 if (pw == NULL || pw->pw_uid != uids[3])

@@ -56,7 +56,7 @@ ok "POST /v1/hosts/{host}/events with the bearer token"
 
 # The outbox stays within outbox_max: login.denied and session events go
 # first (oldest first), account events never.
-sed 's/^timeout = 2$/timeout = 2\noutbox_max = 100/' "$CONF" > "$T/small.conf"; chmod 600 "$T/small.conf"
+{ cat "$CONF"; echo 'outbox_max = 100'; } > "$T/small.conf"; chmod 600 "$T/small.conf"
 /usr/bin/python3 - "$STATE/state.db" <<'PY'
 import sqlite3, sys
 db = sqlite3.connect(sys.argv[1])
