@@ -226,6 +226,7 @@ not_granted(const struct jit_proc_creds *c, const struct jit_account *a,
 /* An offending process: its pidfd, and which account it belongs to. */
 struct target {
     int pidfd;
+    pid_t pid;
     size_t account;
     uint32_t gid;
 };
@@ -304,6 +305,7 @@ find_targets(const struct jit_account *a, const struct who *w, size_t nw,
             cap = ncap;
         }
         v[*n].pidfd = fd;
+        v[*n].pid = (pid_t) pid;
         v[*n].account = hit->account;
         v[(*n)++].gid = gid;
     }
@@ -357,17 +359,30 @@ wait_exit(struct target *t, size_t n, int64_t ms)
 
 /* What was done per account, for its audit line. */
 struct tally {
+    pid_t *pids; /* the processes found carrying a group, each once */
     size_t found;
     uint32_t gid;
-    int whole_uid; /* every process of the uid had to end */
+    int marked;  /* to be frozen and looked at */
 };
 
 static void
 count(struct tally *ta, const struct target *t, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
-        ta[t[i].account].found++;
-        ta[t[i].account].gid = t[i].gid;
+        struct tally *x = &ta[t[i].account];
+        pid_t *np;
+        size_t k = 0;
+
+        x->marked = 1;
+        x->gid = t[i].gid;
+        while (k < x->found && x->pids[k] != t[i].pid)
+            k++;
+        if (k < x->found)
+            continue;
+        if ((np = realloc(x->pids, (x->found + 1) * sizeof(*np))) == NULL)
+            continue; /* only the count in the line suffers */
+        x->pids = np;
+        x->pids[x->found++] = t[i].pid;
     }
 }
 
@@ -383,11 +398,9 @@ audit_account(const struct jit_log *log, const struct jit_account *a,
         snprintf(name, sizeof(name), "%s", res->gr_name);
     else
         snprintf(name, sizeof(name), "%u", (unsigned) ta->gid);
-    snprintf(detail, sizeof(detail), "%zu process%s carrying group %s%s%s",
+    snprintf(detail, sizeof(detail), "%zu process%s carrying group %s%s",
              ta->found, ta->found == 1 ? "" : "es", name,
-             ok ? " ended" : " still running at the deadline",
-             ta->whole_uid ? "; some kept forking, so every process of the"
-                             " account was ended" : "");
+             ok ? " ended" : " still running at the deadline");
     {
         struct jit_audit au = {
             .event = "restrict", .result = ok ? "ok" : "fail",
@@ -400,20 +413,47 @@ audit_account(const struct jit_log *log, const struct jit_account *a,
     }
 }
 
+/* Account i's processes that carry a group it is not granted, with its
+ * uid frozen: kill(-1, SIGSTOP) as the uid stops every one of them at
+ * once, and a stopped process forks nothing, so /proc is read with
+ * nothing moving; those found are killed, the others continued. */
+static int
+frozen_kill(const struct jit_account *a, size_t i, const uint32_t *allowed,
+            size_t n_allowed, struct tally *ta)
+{
+    struct who w1 = { a[i].uid, i };
+    struct target *t = NULL;
+    size_t nt = 0;
+    int ret;
+
+    if ((ret = jit_signal_uid(a[i].uid, a[i].gid, SIGSTOP)) != 0)
+        return ret;
+    ret = find_targets(a, &w1, 1, allowed, n_allowed, &t, &nt);
+    count(ta, t, nt);
+    for (size_t k = 0; k < nt; k++)
+        pidfd_send_signal(t[k].pidfd, SIGKILL, NULL, 0);
+    if (wait_exit(t, nt, JIT_RESTRICT_DEADLINE_MS) != 0 && ret == 0)
+        ret = -ETIMEDOUT;
+    /* Even after a failure: the account's other processes go on. */
+    (void) jit_signal_uid(a[i].uid, a[i].gid, SIGCONT);
+    close_targets(t, nt);
+    return ret;
+}
+
 int
 jit_restrict_groups(struct jit_store *s, const struct jit_conf *conf,
-                    const struct jit_log *log)
+                    const struct jit_log *log, const char *const *reduced,
+                    size_t n_reduced)
 {
     struct jit_account *a = NULL;
     struct target *t = NULL;
     struct tally *ta = NULL;
     struct who *w = NULL;
     uint32_t *allowed = NULL;
-    size_t na = 0, nt = 0;
-    int64_t start = mono_ms();
+    size_t na = 0, nt = 0, n_allowed = conf->allowed_groups.n;
     int ret;
 
-    if (conf->allowed_groups.n == 0)
+    if (n_allowed == 0)
         return 0; /* nothing could have been given */
     if ((ret = jit_store_list_accounts(s, &a, &na)) != 0 || na == 0)
         goto done;
@@ -428,52 +468,36 @@ jit_restrict_groups(struct jit_store *s, const struct jit_conf *conf,
     for (size_t i = 0; i < na; i++) {
         w[i].uid = a[i].uid;
         w[i].account = i;
+        /* An account just reduced is looked at frozen whatever a scan
+         * sees: a process that keeps forking can be missed by one. */
+        for (size_t k = 0; k < n_reduced; k++)
+            if (strcmp(a[i].name, reduced[k]) == 0)
+                ta[i].marked = 1;
     }
     qsort(w, na, sizeof(*w), cmp_who);
-    ret = find_targets(a, w, na, allowed, conf->allowed_groups.n, &t, &nt);
-    if (ret != 0 || nt == 0)
+    if ((ret = find_targets(a, w, na, allowed, n_allowed, &t, &nt)) != 0)
         goto done;
     /* TERM first: a shell gets to say goodbye. */
     count(ta, t, nt);
     for (size_t i = 0; i < nt; i++)
         pidfd_send_signal(t[i].pidfd, SIGTERM, NULL, 0);
     wait_exit(t, nt, JIT_RESTRICT_GRACE_MS);
-    /* Then KILL what is there, looking again each time: a process may
-     * have forked before its signal came, and /proc is read anew. */
-    for (;;) {
-        close_targets(t, nt);
-        t = NULL;
-        nt = 0;
-        ret = find_targets(a, w, na, allowed, conf->allowed_groups.n, &t,
-                           &nt);
-        if (ret != 0 || nt == 0
-            || mono_ms() - start >= JIT_RESTRICT_DEADLINE_MS / 2)
-            break;
-        count(ta, t, nt);
-        for (size_t i = 0; i < nt; i++)
-            pidfd_send_signal(t[i].pidfd, SIGKILL, NULL, 0);
-        wait_exit(t, nt, 100);
-    }
-    /* Some keep forking faster than they are found: every process of
-     * their uid ends, in one kill(-1) as that uid per round, which a
-     * fork cannot outrun.  The account stays. */
-    for (size_t i = 0; i < nt && ret == 0; i++) {
-        const struct jit_account *x = &a[t[i].account];
+    close_targets(t, nt);
+    t = NULL;
+    nt = 0;
+    /* Then what is left, or was missed, frozen and killed. */
+    for (size_t i = 0; i < na; i++) {
+        int r;
 
-        if (ta[t[i].account].whole_uid)
-            continue;
-        ta[t[i].account].whole_uid = 1;
-        (void) jit_kill_uid(x->uid, x->gid, 0, JIT_RESTRICT_DEADLINE_MS / 2);
+        if (ta[i].marked
+            && (r = frozen_kill(a, i, allowed, n_allowed, ta)) != 0
+            && ret == 0)
+            ret = r;
     }
-    if (nt > 0 && ret == 0) {
-        close_targets(t, nt);
-        t = NULL;
-        nt = 0;
-        ret = find_targets(a, w, na, allowed, conf->allowed_groups.n, &t,
-                           &nt);
-        if (ret == 0 && nt > 0)
-            ret = -ETIMEDOUT;
-    }
+    /* What still carries a group now is reported as a failure. */
+    if ((ret = find_targets(a, w, na, allowed, n_allowed, &t, &nt)) == 0
+        && nt > 0)
+        ret = -ETIMEDOUT;
     for (size_t i = 0; i < na; i++) {
         int still = 0;
 
@@ -487,6 +511,8 @@ done:
     if (ret != 0 && ret != -ETIMEDOUT)
         jit_logf(log, LOG_ERR, "restrict: %s", strerror(-ret));
     close_targets(t, nt);
+    for (size_t i = 0; ta != NULL && i < na; i++)
+        free(ta[i].pids);
     free(ta);
     free(w);
     free(allowed);

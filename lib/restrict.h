@@ -20,17 +20,19 @@
 /* Every process whose real, effective, saved or filesystem uid is one of
  * our accounts' and whose credentials (gids or supplementary groups)
  * carry a group of allowed_groups that the account is not granted now is
- * ended: TERM, then after the grace KILL, /proc read again each time
- * (a process may fork before its signal comes); one that still keeps
- * ahead by the middle of the deadline has every process of its uid
- * ended (kill(-1) as the uid, which no fork outruns).  The account and
- * its home stay; its person can log in again with the groups the grant
- * gives now.  One audit line per account whose processes were ended
- * (event "restrict"), saying "fail" if any still ran at the end.  0, or
- * -errno (-ETIMEDOUT: some still ran; a failed group lookup fails the
- * check: it is tried again). */
+ * ended: TERM; after the grace, for each account concerned (and each one
+ * named in reduced, even if no process was seen: one that keeps forking
+ * can slip through a scan), its uid is frozen (kill(-1, SIGSTOP) as the
+ * uid, which no fork outruns), what carries the group is killed and the
+ * rest continued (a job its person had stopped is continued too).  The
+ * account and its home stay; its person can log in again with the
+ * groups the grant gives now.  One audit line per account whose
+ * processes were ended (event "restrict"), "fail" if any still ran at
+ * the end.  0, or -errno (-ETIMEDOUT: some still ran; a failed group
+ * lookup fails the check: it is tried again). */
 int jit_restrict_groups(struct jit_store *s, const struct jit_conf *conf,
-                        const struct jit_log *log);
+                        const struct jit_log *log, const char *const *reduced,
+                        size_t n_reduced);
 
 /* The account `name` lives on with fewer groups: a setgid file of its
  * uid whose group is in allowed_groups but no longer granted to it loses

@@ -379,7 +379,8 @@ done:
                      " logged one by one this time", over);
         /* Groups taken away end now in running processes too, and in
          * setgid files the account made while it had them. */
-        if (jit_restrict_groups(s, conf, log) != 0)
+        if (jit_restrict_groups(s, conf, log, reduced_names, n_reduced)
+            != 0)
             earliest(&st->retry_at, now + RETRY_S);
         for (size_t i = 0; i < n_reduced; i++)
             if (jit_restrict_files(s, conf, log, reduced_names[i]) != 0)

@@ -78,8 +78,8 @@ jit_uid_has_processes(uid_t uid)
 
 /* Send sig to every process of uid from a child that has become uid:
  * kill(-1) there reaches exactly what that uid may signal. */
-static int
-signal_as_uid(uid_t uid, gid_t gid, int sig)
+int
+jit_signal_uid(uid_t uid, gid_t gid, int sig)
 {
     pid_t pid;
     int status;
@@ -124,7 +124,7 @@ jit_kill_uid(uid_t uid, gid_t gid, unsigned grace_ms, unsigned deadline_ms)
         /* TERM once; after the grace, KILL, repeated for whatever was
          * forked meanwhile. */
         if (last_kill < 0 || (sig == SIGKILL && waited - last_kill >= 100)) {
-            if ((ret = signal_as_uid(uid, gid, sig)) != 0)
+            if ((ret = jit_signal_uid(uid, gid, sig)) != 0)
                 return ret;
             last_kill = waited;
         }

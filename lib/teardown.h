@@ -25,6 +25,10 @@
  * that has become uid, so they reach exactly that uid's processes.
  * 0, or -ETIMEDOUT / -errno. */
 int jit_uid_has_processes(uid_t uid);
+/* sig to every process of uid, in one kill(-1) from a child that has
+ * become uid (no fork can slip between: the kernel holds the task list
+ * for the whole of it).  0 or -errno. */
+int jit_signal_uid(uid_t uid, gid_t gid, int sig);
 int jit_kill_uid(uid_t uid, gid_t gid, unsigned grace_ms,
                  unsigned deadline_ms);
 

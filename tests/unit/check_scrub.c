@@ -101,6 +101,15 @@ START_TEST(test_bounds)
         free(c);
     }
     sc.max_depth = 2;
+    /* Too deep and someone else's (root's here): passed by; the uid's
+     * own: the scrub fails. */
+    ck_assert_int_eq(jit_scrub_dirs(&l, &sc, NULL, err, sizeof(err)), 0);
+    {
+        char *c = t_path(dir, "a/b/c");
+
+        ck_assert_int_eq(chown(c, sc.uid, sc.uid), 0);
+        free(c);
+    }
     ck_assert_int_eq(jit_scrub_dirs(&l, &sc, NULL, err, sizeof(err)), -ELOOP);
     ck_assert_ptr_nonnull(strstr(err, "/a/b/c: more than 2 levels deep"));
     sc.max_depth = 3;
