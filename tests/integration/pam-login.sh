@@ -220,6 +220,7 @@ sed -i "s|config=$T/wrong.conf|config=$CONF|" "$T/pam.d/jittest"
 # most under two busy loops.
 grant_json tess > "$G/tess.json"
 # (one process holds it: killing it frees the lock)
+# (sleep 300: a lock holder that lives until killed by pid; readiness is the touch)
 sh -c 'exec 9<"$1"; flock 9; touch "$2"; exec sleep 300' sh "$STATE/lock" "$T/locked" &
 holder=$!
 TEST_PIDS="$TEST_PIDS $holder"

@@ -63,6 +63,7 @@ echo secret > /tmp/dave-file; echo x > /var/tmp/dave-file; echo x > /dev/shm/dav
 cp /usr/bin/id /tmp/id; chgrp video /tmp/id; chmod 2755 /tmp/id
 echo "dave sees: $(ls /tmp | tr "\n" " ")$(cat /tmp/dave-file)"
 echo "setgid id: egid $(/tmp/id -g)"
+# (sleep 300: a process of the uid that lives until the teardown ends it)
 setsid sleep 300 </dev/null >/dev/null 2>&1 &
 DAVE
 printf '#!/bin/sh\necho x > /tmp/nobody-file\n' > "$T/nobody.sh"

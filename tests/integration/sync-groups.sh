@@ -25,7 +25,8 @@ uid=$(in_ns id -u alice)
 video=$(getent group video | cut -d: -f3)
 users=$(getent group users | cut -d: -f3)
 has_group alice video || fail "alice without video: $(groups_of alice)"
-# Two of alice's processes: one carries video, one only users.
+# Two of alice's processes (sleep 300: they live until ended, which is
+# what is tested): one carries video, one only users.
 setpriv --reuid="$uid" --regid="$uid" --groups="$users,$video" sleep 300 &
 P1=$!
 setpriv --reuid="$uid" --regid="$uid" --groups="$users" sleep 300 &
