@@ -1,0 +1,354 @@
+/*
+ * jit-apid's hosts' side: a host's grant list (a long poll), one grant
+ * by account name, and the host's events.  A host authenticates with a
+ * token, a Kerberos ticket of host/<host>, or a client certificate, and
+ * sees only its own grants.
+ */
+#include "config.h"
+
+#include <gnutls/gnutls.h>
+#include <gnutls/x509.h>
+#include <jansson.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "api.h"
+#include "kerberos.h"
+#include "timefmt.h"
+#include "validate.h"
+
+#define EVENTS_MAX 1000
+
+static const char *const event_types[] = {
+    "account.created", "account.enabled", "account.deleted",
+    "account.disable_failed", "account.revoked", "login.denied",
+    "session.opened", "session.closed",
+};
+
+/* A grant as a host sees it (doc/design.md: "A grant"), for host. */
+static json_t *
+host_grant_json(const struct apid_grant *g, const char *host)
+{
+    return json_pack("{s:s, s:s, s:s, s:s, s:s, s:o, s:o, s:o, s:s, s:s,"
+                     " s:s, s:o}",
+                     "id", g->id, "credential", g->credential, "requester",
+                     g->requester, "username", g->username, "host", host,
+                     "groups", apid_json_string_list(g->groups, g->n_groups),
+                     "not_before", apid_json_time(g->not_before), "expires_at",
+                     apid_json_time(g->expires_at), "reason", g->reason,
+                     "status", g->status, "on_logout", g->on_logout,
+                     "ssh_keys",
+                     apid_json_string_list(g->ssh_keys, g->n_ssh_keys));
+}
+
+/* Host authentication: a host token, a Kerberos ticket of host/<host>, or
+ * a client certificate that the client CA signed and that names host.  The
+ * path's host must be the caller's: a host sees only its own grants. */
+static int
+host_allowed(struct apid *a, const struct apid_req *q, const char *host)
+{
+    const char *authz = q->authz;
+    const struct apid_principal *p;
+    int ok = 0;
+
+    if (authz != NULL && strncasecmp(authz, "Negotiate ", 10) == 0) {
+        char why[256] = "", *who;
+
+        if (a->conf.krb5_keytab == NULL)
+            return 0;
+        who = apid_krb5_host(a->conf.krb5_keytab, a->conf.krb5_realm, authz,
+                             why, sizeof(why));
+        if (who == NULL)
+            fprintf(stderr, "jit-apid: host %s: %s\n", host, why);
+        ok = who != NULL && strcmp(who, host) == 0;
+        free(who);
+        return ok;
+    }
+    if (authz != NULL) {
+        pthread_rwlock_rdlock(&a->lock);
+        p = apid_auth_host(&a->auth, authz);
+        ok = p != NULL && strcmp(p->name, host) == 0;
+        pthread_rwlock_unlock(&a->lock);
+        return ok;
+    }
+    if (a->conf.client_ca == NULL)
+        return 0;
+    if (q->tls != NULL) {
+        gnutls_session_t s = q->tls;
+        unsigned status = 1, n = 0;
+        const gnutls_datum_t *chain;
+        gnutls_x509_crt_t crt;
+
+        if (gnutls_certificate_verify_peers2(s, &status) == 0 && status == 0
+            && (chain = gnutls_certificate_get_peers(s, &n)) != NULL && n > 0
+            && gnutls_x509_crt_init(&crt) == 0) {
+            if (gnutls_x509_crt_import(crt, &chain[0], GNUTLS_X509_FMT_DER)
+                    == 0
+                && gnutls_x509_crt_check_hostname(crt, host) != 0)
+                ok = 1;
+            gnutls_x509_crt_deinit(crt);
+        }
+    }
+    return ok;
+}
+
+/* The host's list and its ETag (a hash of the list's text), and when the
+ * first of its grants ends (the list changes then with no write). */
+static int
+host_list(struct apid *a, const char *host, char **text, char etag[80],
+          int64_t *next_end)
+{
+    struct apid_grant *v = NULL;
+    json_t *arr = json_array(), *o;
+    size_t n = 0;
+    int ret;
+
+    *text = NULL;
+    *next_end = INT64_MAX;
+    if ((ret
+         = apid_store_host_grants(a->store, host, NULL, apid_now(), &v, &n))
+        != APID_OK) {
+        json_decref(arr);
+        return ret;
+    }
+    for (size_t i = 0; arr && i < n; i++) {
+        json_array_append_new(arr, host_grant_json(&v[i], host));
+        if (v[i].expires_at < *next_end)
+            *next_end = v[i].expires_at;
+    }
+    apid_grants_free(v, n);
+    o = json_pack("{s:o}", "grants", arr);
+    *text = o ? json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+    json_decref(o);
+    if (*text == NULL)
+        return APID_FAILED;
+    {
+        gnutls_datum_t d = { (unsigned char *) *text,
+                             (unsigned) strlen(*text) };
+        unsigned char h[32];
+        size_t hl = sizeof(h);
+
+        if (gnutls_fingerprint(GNUTLS_DIG_SHA256, &d, h, &hl) != 0)
+            return APID_FAILED;
+        etag[0] = '"';
+        for (size_t i = 0; i < 16; i++)
+            snprintf(etag + 1 + 2 * i, 3, "%02x", h[i]);
+        strcpy(etag + 33, "\"");
+    }
+    return APID_OK;
+}
+
+/* One pass of a host's long poll: the list if it differs from the one
+ * the host has (If-None-Match), 304 at the deadline, else status 0 and
+ * when to ask again.  The transport does the waiting, so a waiting host
+ * holds no handler. */
+static void
+get_host_list(struct apid *a, const struct apid_req *q, const char *host,
+              struct apid_reply *r)
+{
+    const char *inm = q->if_none_match;
+    const char *w = q->arg(q, "wait");
+    uint32_t wait = 0;
+    int64_t deadline = q->poll_deadline, next_end;
+    char *text = NULL;
+    uint64_t gen;
+    int ret;
+
+    if (deadline == 0) {
+        if (w != NULL && jit_parse_u32(w, 0, 3600, &wait) != 0) {
+            apid_reply_error(r, 400, "bad_request", "wait: seconds, 0..3600");
+            return;
+        }
+        if (wait > APID_WAIT_MAX)
+            wait = APID_WAIT_MAX;
+        deadline = apid_now() + wait;
+    }
+    /* The generation before the read: a change during it wakes us. */
+    pthread_mutex_lock(&a->change_mu);
+    gen = a->generation;
+    pthread_mutex_unlock(&a->change_mu);
+    if ((ret = host_list(a, host, &text, r->etag, &next_end)) != APID_OK) {
+        apid_reply_store_error(r, a, ret);
+        return;
+    }
+    if (inm == NULL || strcmp(inm, r->etag) != 0) {
+        r->status = 200;
+        r->body = text;
+        return;
+    }
+    free(text);
+    if (apid_now() >= deadline || a->stopping) {
+        r->status = 304;
+        return;
+    }
+    /* Asleep until a change (made here, or seen by the watcher in
+     * another instance's operations), the end of one of the listed
+     * grants, or the deadline: an idle long poll costs no query. */
+    r->status = 0;
+    r->poll_gen = gen;
+    r->poll_deadline = deadline;
+    r->poll_wake = next_end < deadline ? next_end : deadline;
+}
+
+static void
+get_host_grant(struct apid *a, const char *host, const char *user,
+               struct apid_reply *r)
+{
+    struct apid_grant *v = NULL;
+    size_t n = 0;
+    int ret;
+
+    if (jit_name_problem(user) != NULL) {
+        apid_reply_error(r, 404, "not_found", "no grant");
+        return;
+    }
+    if ((ret
+         = apid_store_host_grants(a->store, host, user, apid_now(), &v, &n))
+        != APID_OK) {
+        apid_reply_store_error(r, a, ret);
+        return;
+    }
+    if (n > 0)
+        apid_reply_json(r, 200, host_grant_json(&v[0], host));
+    else
+        apid_reply_error(r, 404, "not_found", "no grant");
+    apid_grants_free(v, n);
+}
+
+static int
+event_type_ok(const char *t)
+{
+    for (size_t i = 0; i < sizeof(event_types) / sizeof(event_types[0]); i++)
+        if (strcmp(t, event_types[i]) == 0)
+            return 1;
+    return 0;
+}
+
+static int
+event_id_ok(const char *s)
+{
+    size_t n = strlen(s);
+
+    if (n == 0 || n > 64)
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z')
+              || (s[i] >= '0' && s[i] <= '9') || s[i] == '-' || s[i] == '_'
+              || s[i] == '.'))
+            return 0;
+    return 1;
+}
+
+static void
+post_events(struct apid *a, const char *host, const struct apid_req *q,
+            struct apid_reply *r)
+{
+    json_error_t je;
+    json_t *root = json_loadb(q->body ? q->body : "", q->len,
+                              JSON_REJECT_DUPLICATES, &je);
+    json_t *list = json_object_get(root, "events"), *e;
+    struct apid_event *v = NULL;
+    size_t i, n;
+    int ret;
+
+    if (!json_is_array(list)) {
+        apid_reply_error(r, 400, "bad_request", "want {\"events\": [...]}");
+        goto done;
+    }
+    n = json_array_size(list);
+    if (n > EVENTS_MAX) {
+        apid_reply_error(r, 413, "too_large", "at most %d events per batch",
+                    EVENTS_MAX);
+        goto done;
+    }
+    if ((v = calloc(n ? n : 1, sizeof(*v))) == NULL) {
+        apid_reply_error(r, 500, "out_of_memory", "out of memory");
+        goto done;
+    }
+    json_array_foreach(list, i, e)
+    {
+        const char *id = json_string_value(json_object_get(e, "id"));
+        const char *type = json_string_value(json_object_get(e, "type"));
+        const char *tm = json_string_value(json_object_get(e, "time"));
+        const char *h = json_string_value(json_object_get(e, "host"));
+        json_t *detail = json_object_get(e, "detail");
+        const char *grant, *user, *reqr;
+
+        if (!json_is_object(e) || id == NULL || !event_id_ok(id)
+            || type == NULL || !event_type_ok(type) || tm == NULL
+            || jit_time_parse(tm, &v[i].time) != 0 || h == NULL
+            || strcmp(h, host) != 0
+            || apid_opt_text(e, "grant", 128, &grant) != 0
+            || apid_opt_text(e, "username", 32, &user) != 0
+            || apid_opt_text(e, "requester", 256, &reqr) != 0
+            || (detail != NULL && !json_is_object(detail)
+                && !json_is_null(detail))) {
+            apid_reply_error(r, 400, "bad_request",
+                        "events[%zu]: id, type, time and this host's name"
+                        " required; grant, username, requester plain text;"
+                        " detail an object", i);
+            goto done;
+        }
+        v[i].id = (char *) id;
+        v[i].type = (char *) type;
+        v[i].host = (char *) host;
+        v[i].grant = (char *) grant;
+        v[i].username = (char *) user;
+        v[i].requester = (char *) reqr;
+        v[i].detail = json_is_object(detail)
+                          ? json_dumps(detail, JSON_COMPACT | JSON_SORT_KEYS)
+                          : NULL;
+        if (v[i].detail != NULL && strlen(v[i].detail) > 4096) {
+            apid_reply_error(r, 400, "bad_request", "events[%zu].detail: too"
+                        " large", i);
+            goto done;
+        }
+    }
+    /* The alerts each event calls for, queued with it if it is new. */
+    pthread_rwlock_rdlock(&a->lock);
+    for (size_t k = 0; k < n; k++)
+        v[k].alerts = apid_alerts_plan(&a->alerts, v[k].type, &v[k].n_alerts);
+    ret = apid_store_events_insert(a->store, v, n, apid_now());
+    pthread_rwlock_unlock(&a->lock);
+    if (ret != APID_OK) {
+        apid_reply_store_error(r, a, ret);
+        goto done;
+    }
+    apid_reply_json(r, 200, json_pack("{s:I}", "accepted", (json_int_t) n));
+
+done:
+    for (size_t k = 0; v && k < n; k++) {
+        free(v[k].detail);
+        free((void *) v[k].alerts);
+    }
+    free(v);
+    json_decref(root);
+}
+
+/* ---- people side ---- */
+
+
+void
+apid_host_api(struct apid *a, const struct apid_req *q, const char *host,
+              char **s, int n, struct apid_reply *r)
+{
+    int get = strcmp(q->method, "GET") == 0;
+    int post = strcmp(q->method, "POST") == 0;
+
+    if (!host_allowed(a, q, host)) {
+        apid_reply_error(r, 401, "unauthorized", "host authentication"
+                         " failed for %s", host);
+        return;
+    }
+    if (n == 1 && get && strcmp(s[0], "grants") == 0)
+        get_host_list(a, q, host, r);
+    else if (n == 2 && get && strcmp(s[0], "grants") == 0)
+        get_host_grant(a, host, s[1], r);
+    else if (n == 1 && post && strcmp(s[0], "events") == 0)
+        post_events(a, host, q, r);
+    else
+        apid_reply_error(r, 404, "not_found", "no such resource");
+}

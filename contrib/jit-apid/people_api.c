@@ -1,0 +1,592 @@
+/*
+ * jit-apid's people's side: requesting, deciding, revoking and
+ * re-enabling grants under the policies, and reading grants, the
+ * operations log and alert deliveries.  People authenticate with a
+ * bearer token from the people file.
+ */
+#include "config.h"
+
+#include <jansson.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api.h"
+#include "timefmt.h"
+#include "validate.h"
+
+#define LIST_LIMIT 1000
+#define REASON_MAX 1024
+#define SSH_KEYS_MAX 32
+#define SSH_KEY_MAX 8192
+
+static json_t *
+people_grant_json(const struct apid_grant *g)
+{
+    json_t *o = json_pack(
+        "{s:s, s:s, s:s, s:s, s:s, s:o, s:o, s:o, s:o,"
+        " s:s, s:s, s:s, s:o, s:o}",
+        "id", g->id, "policy", g->policy, "credential", g->credential,
+        "requester", g->requester, "username", g->username, "hosts",
+        apid_json_string_list(g->hosts, g->n_hosts), "groups",
+        apid_json_string_list(g->groups, g->n_groups), "not_before",
+        apid_json_time(g->not_before), "expires_at",
+        apid_json_time(g->expires_at), "reason", g->reason, "status",
+        g->status, "on_logout", g->on_logout, "ssh_keys",
+        apid_json_string_list(g->ssh_keys, g->n_ssh_keys), "created",
+        apid_json_time(g->created));
+
+    if (o != NULL && g->decided_by != NULL)
+        json_object_set_new(o, "decided_by", json_string(g->decided_by));
+    if (o != NULL && g->previous != NULL)
+        json_object_set_new(o, "previous", json_string(g->previous));
+    return o;
+}
+
+/* Build a new grant from a request (or a re-enable of prev) under the
+ * policies; the reply says what is wrong, if anything.  0 or -1. */
+static int
+build_grant(struct apid *a, json_t *in, const struct apid_principal *who,
+            const struct apid_grant *prev, struct apid_grant *g,
+            struct apid_reply *r)
+{
+    const char *cred = prev ? prev->credential
+                            : json_string_value(json_object_get(in,
+                                                                "credential"));
+    const char *host = json_string_value(json_object_get(in, "host"));
+    const char *hgname = json_string_value(json_object_get(in, "host_group"));
+    const char *reason = json_string_value(json_object_get(in, "reason"));
+    const char *polname = json_string_value(json_object_get(in, "policy"));
+    const char *uname = json_string_value(json_object_get(in, "username"));
+    json_t *dur = json_object_get(in, "duration");
+    json_t *groups = json_object_get(in, "groups");
+    json_t *keys = json_object_get(in, "ssh_keys");
+    const struct apid_host_group *hg = NULL;
+    const struct apid_policy *pol = NULL;
+    char err[256];
+    size_t i;
+    json_t *x;
+
+    memset(g, 0, sizeof(*g));
+    if (cred == NULL || !apid_plain_text(cred, 128)) {
+        apid_reply_error(r, 400, "bad_request", "credential: required");
+        return -1;
+    }
+    if (reason == NULL || !apid_plain_text(reason, REASON_MAX)) {
+        apid_reply_error(r, 400, "bad_request", "reason: required, plain text"
+                    " of 1..%d bytes without control characters",
+                    REASON_MAX);
+        return -1;
+    }
+    if (!json_is_integer(dur) || json_integer_value(dur) <= 0) {
+        apid_reply_error(r, 400, "bad_request", "duration: seconds, a positive"
+                    " integer");
+        return -1;
+    }
+    if (prev != NULL) {
+        host = NULL;
+        hgname = NULL;
+    } else if ((host == NULL) == (hgname == NULL)) {
+        apid_reply_error(r, 400, "bad_request", "host or host_group: one of"
+                    " them");
+        return -1;
+    }
+    if (hgname != NULL && (hg = apid_host_group(&a->pol, hgname)) == NULL) {
+        apid_reply_error(r, 400, "bad_request", "host_group: no such group");
+        return -1;
+    }
+    if (host != NULL && jit_host_problem(host) != NULL) {
+        apid_reply_error(r, 400, "bad_request", "host: not a host name");
+        return -1;
+    }
+    /* The policy: the one named, or the first for the credential that
+     * covers every host asked for. */
+    for (size_t k = 0; k < a->pol.n && pol == NULL; k++) {
+        const struct apid_policy *p = &a->pol.v[k];
+        int covers = strcmp(p->credential, cred) == 0;
+
+        if (polname != NULL && strcmp(p->name, polname) != 0)
+            continue;
+        if (host != NULL)
+            covers = covers && apid_policy_has_host(p, host);
+        for (size_t h = 0; hg != NULL && h < hg->n_hosts; h++)
+            covers = covers && apid_policy_has_host(p, hg->hosts[h]);
+        for (size_t h = 0; prev != NULL && h < prev->n_hosts; h++)
+            covers = covers && apid_policy_has_host(p, prev->hosts[h]);
+        if (covers)
+            pol = p;
+    }
+    if (pol == NULL) {
+        apid_reply_error(r, 403, "no_policy", "no policy grants %s on %s",
+                         cred,
+                         host     ? host
+                         : hgname ? hgname
+                                  : "these hosts");
+        return -1;
+    }
+    if (json_integer_value(dur) > pol->max_duration) {
+        apid_reply_error(r, 400, "bad_request",
+                         "duration: at most %lld s under"
+                         " policy %s",
+                         (long long)pol->max_duration, pol->name);
+        return -1;
+    }
+    g->policy = strdup(pol->name);
+    g->credential = strdup(cred);
+    g->requester = strdup(prev ? prev->requester : who->name);
+    g->reason = strdup(reason);
+    g->status = strdup(pol->auto_approve ? "active" : "pending");
+    g->on_logout = strdup(pol->on_logout);
+    if (prev != NULL) {
+        if (uname != NULL)
+            g->username = strdup(uname);
+        else
+            g->username = strdup(prev->username);
+    }
+    if (g->username == NULL || uname != NULL) {
+        free(g->username);
+        g->username = apid_policy_username(pol, g->requester, uname, err,
+                                           sizeof(err));
+        if (g->username == NULL) {
+            apid_reply_error(r, 400, "bad_request", "%s", err);
+            goto fail;
+        }
+    }
+    /* Hosts. */
+    if (host != NULL) {
+        g->hosts = calloc(1, sizeof(char *));
+        if (g->hosts && (g->hosts[0] = strdup(host)))
+            g->n_hosts = 1;
+    } else {
+        char *const *src = hg ? hg->hosts : prev->hosts;
+        size_t ns = hg ? hg->n_hosts : prev->n_hosts;
+
+        g->hosts = calloc(ns + 1, sizeof(char *));
+        for (size_t h = 0; g->hosts && h < ns; h++)
+            if ((g->hosts[h] = strdup(src[h])) != NULL)
+                g->n_hosts++;
+    }
+    /* Groups: those asked for, each allowed by the policy; default all. */
+    if (groups != NULL && !json_is_array(groups)) {
+        apid_reply_error(r, 400, "bad_request", "groups: a list");
+        goto fail;
+    }
+    g->groups = calloc(pol->n_groups + json_array_size(groups) + 1,
+                       sizeof(char *));
+    if (groups == NULL && g->groups != NULL) {
+        for (size_t k = 0; k < pol->n_groups; k++)
+            if ((g->groups[g->n_groups] = strdup(pol->groups[k])) != NULL)
+                g->n_groups++;
+    }
+    json_array_foreach(groups, i, x)
+    {
+        const char *gr = json_string_value(x);
+
+        if (gr == NULL || !apid_policy_has_group(pol, gr)) {
+            apid_reply_error(r, 403, "group_not_allowed", "groups[%zu]: not"
+                        " allowed by policy %s", i, pol->name);
+            goto fail;
+        }
+        if (g->groups && (g->groups[g->n_groups] = strdup(gr)) != NULL)
+            g->n_groups++;
+    }
+    /* SSH keys: the request's, or the previous grant's. */
+    if (keys != NULL && (!json_is_array(keys)
+                         || json_array_size(keys) > SSH_KEYS_MAX)) {
+        apid_reply_error(r, 400, "bad_request",
+                         "ssh_keys: a list of at most %d", SSH_KEYS_MAX);
+        goto fail;
+    }
+    g->ssh_keys = calloc((prev ? prev->n_ssh_keys : 0)
+                             + json_array_size(keys) + 1,
+                         sizeof(char *));
+    json_array_foreach(keys, i, x)
+    {
+        const char *k = json_string_value(x);
+
+        if (k == NULL || !apid_plain_text(k, SSH_KEY_MAX)) {
+            apid_reply_error(r, 400, "bad_request",
+                             "ssh_keys[%zu]: one line of"
+                             " at most %d bytes",
+                             i, SSH_KEY_MAX);
+            goto fail;
+        }
+        if (g->ssh_keys && (g->ssh_keys[g->n_ssh_keys] = strdup(k)) != NULL)
+            g->n_ssh_keys++;
+    }
+    for (size_t k = 0; keys == NULL && prev && g->ssh_keys
+                       && k < prev->n_ssh_keys; k++)
+        if ((g->ssh_keys[g->n_ssh_keys] = strdup(prev->ssh_keys[k])) != NULL)
+            g->n_ssh_keys++;
+    g->not_before = apid_now();
+    g->expires_at = g->not_before + json_integer_value(dur);
+    if (prev != NULL)
+        g->previous = strdup(prev->id);
+    if (!g->policy || !g->credential || !g->requester || !g->reason
+        || !g->status || !g->on_logout || !g->hosts || !g->groups
+        || !g->ssh_keys || (prev && !g->previous)) {
+        apid_reply_error(r, 500, "out_of_memory", "out of memory");
+        goto fail;
+    }
+    return 0;
+
+fail:
+    apid_grant_free(g);
+    return -1;
+}
+
+static void
+post_grant(struct apid *a, const struct apid_principal *who,
+           const struct apid_req *q, const struct apid_grant *prev,
+           struct apid_reply *r)
+{
+    json_error_t je;
+    json_t *in = json_loadb(q->body ? q->body : "", q->len,
+                            JSON_REJECT_DUPLICATES, &je);
+    struct apid_grant g;
+    int ret;
+
+    if (!json_is_object(in)) {
+        apid_reply_error(r, 400, "bad_request", "want a JSON object");
+        goto done;
+    }
+    pthread_rwlock_rdlock(&a->lock);
+    ret = build_grant(a, in, who, prev, &g, r);
+    pthread_rwlock_unlock(&a->lock);
+    if (ret != 0)
+        goto done;
+    ret = apid_store_grant_insert(a->store, &g, who->name, g.reason,
+                                  apid_now());
+    if (ret == APID_OK) {
+        struct apid_grant stored;
+
+        apid_changed(a);
+        if (apid_store_grant_get(a->store, g.id, &stored, apid_now())
+            == APID_OK) {
+            apid_reply_json(r, 201, people_grant_json(&stored));
+            apid_grant_free(&stored);
+        } else {
+            apid_reply_json(r, 201, people_grant_json(&g));
+        }
+    } else {
+        apid_reply_store_error(r, a, ret);
+    }
+    apid_grant_free(&g);
+
+done:
+    json_decref(in);
+}
+
+/* approve, deny, revoke, enable on grant id. */
+static void
+grant_action(struct apid *a, const struct apid_principal *who,
+             const char *id, const char *action, const struct apid_req *q,
+             struct apid_reply *r)
+{
+    struct apid_grant g;
+    json_error_t je;
+    json_t *in = NULL;
+    const char *reason = NULL;
+    int own, ret;
+
+    if ((ret = apid_store_grant_get(a->store, id, &g, apid_now()))
+        != APID_OK) {
+        apid_reply_store_error(r, a, ret);
+        return;
+    }
+    own = strcmp(g.requester, who->name) == 0;
+    if (q->len > 0) {
+        in = json_loadb(q->body, q->len, JSON_REJECT_DUPLICATES, &je);
+        if (!json_is_object(in)) {
+            apid_reply_error(r, 400, "bad_request", "want a JSON object");
+            goto done;
+        }
+        reason = json_string_value(json_object_get(in, "reason"));
+        if (reason != NULL && !apid_plain_text(reason, REASON_MAX)) {
+            apid_reply_error(r, 400, "bad_request", "reason: plain text of"
+                        " 1..%d bytes", REASON_MAX);
+            goto done;
+        }
+    }
+    if (strcmp(action, "enable") == 0) {
+        if (!own && who->role != APID_ADMIN) {
+            apid_reply_error(r, 403, "forbidden", "only the grant's requester"
+                        " may re-enable it");
+            goto done;
+        }
+        if (strcmp(g.status, "expired") != 0
+            && strcmp(g.status, "revoked") != 0) {
+            apid_reply_error(r, 409, "conflict", "grant %s is %s; only an"
+                        " expired or revoked grant is re-enabled", id,
+                        g.status);
+            goto done;
+        }
+        post_grant(a, who, q, &g, r);
+        goto done;
+    }
+    if (strcmp(action, "revoke") == 0) {
+        if (!own && who->role < APID_APPROVER) {
+            apid_reply_error(r, 403, "forbidden", "only the requester or an"
+                        " approver may revoke a grant");
+            goto done;
+        }
+        ret = apid_store_grant_transition(a->store, id, "active,pending",
+                                          "revoked", who->name, reason,
+                                          apid_now());
+    } else {
+        if (who->role < APID_APPROVER || own) {
+            apid_reply_error(r, 403, "forbidden", "an approver other than the"
+                        " requester decides");
+            goto done;
+        }
+        ret = apid_store_grant_transition(
+            a->store, id, "pending",
+            strcmp(action, "approve") == 0 ? "active" : "denied", who->name,
+            reason, apid_now());
+    }
+    if (ret != APID_OK) {
+        apid_reply_store_error(r, a, ret);
+        goto done;
+    }
+    apid_changed(a);
+    apid_grant_free(&g); /* zeroed: safe to free again below */
+    if ((ret = apid_store_grant_get(a->store, id, &g, apid_now()))
+        != APID_OK) {
+        apid_reply_store_error(r, a, ret);
+        goto done;
+    }
+    apid_reply_json(r, 200, people_grant_json(&g));
+
+done:
+    apid_grant_free(&g);
+    json_decref(in);
+}
+
+static void
+get_grants(struct apid *a, const struct apid_req *q,
+           const struct apid_principal *who, struct apid_reply *r)
+{
+    struct apid_grant_filter f = {
+        .requester = q->arg(q, "requester"),
+        .credential = q->arg(q, "credential"),
+        .status = q->arg(q, "status"),
+        .host = q->arg(q, "host"),
+    };
+    struct apid_grant *v = NULL;
+    json_t *arr;
+    size_t n = 0;
+    int ret;
+
+    /* A requester sees their own grants. */
+    if (who->role == APID_REQUESTER)
+        f.requester = who->name;
+    if ((ret = apid_store_grant_list(a->store, &f, LIST_LIMIT, &v, &n,
+                                     apid_now())) != APID_OK) {
+        apid_reply_store_error(r, a, ret);
+        return;
+    }
+    arr = json_array();
+    for (size_t i = 0; arr && i < n; i++)
+        json_array_append_new(arr, people_grant_json(&v[i]));
+    apid_grants_free(v, n);
+    apid_reply_json(r, 200, json_pack("{s:o}", "grants", arr));
+}
+
+static json_t *
+events_json(struct apid *a, const char *grant)
+{
+    struct apid_event *v = NULL;
+    json_t *arr = json_array();
+    size_t n = 0;
+
+    if (apid_store_events_for_grant(a->store, grant, &v, &n) != APID_OK)
+        return arr;
+    for (size_t i = 0; arr && i < n; i++) {
+        json_t *e = json_pack("{s:s, s:s, s:s, s:o, s:o}", "id", v[i].id,
+                              "host", v[i].host, "type", v[i].type, "time",
+                              apid_json_time(v[i].time), "received",
+                              apid_json_time(v[i].received));
+
+        if (e != NULL && v[i].username)
+            json_object_set_new(e, "username", json_string(v[i].username));
+        if (e != NULL && v[i].detail)
+            json_object_set_new(e, "detail", json_loads(v[i].detail, 0,
+                                                        NULL));
+        json_array_append_new(arr, e);
+    }
+    apid_events_free(v, n);
+    return arr;
+}
+
+static void
+get_grant(struct apid *a, const struct apid_principal *who, const char *id,
+          struct apid_reply *r)
+{
+    struct apid_grant g;
+    json_t *o;
+    int ret;
+
+    if ((ret = apid_store_grant_get(a->store, id, &g, apid_now()))
+        != APID_OK) {
+        apid_reply_store_error(r, a, ret);
+        return;
+    }
+    if (who->role == APID_REQUESTER && strcmp(g.requester, who->name) != 0) {
+        apid_grant_free(&g);
+        apid_reply_error(r, 404, "not_found", "no grant %s", id);
+        return;
+    }
+    o = people_grant_json(&g);
+    if (o != NULL)
+        json_object_set_new(o, "events", events_json(a, id));
+    apid_grant_free(&g);
+    apid_reply_json(r, 200, o);
+}
+
+static void
+get_operations(struct apid *a, const struct apid_req *q,
+               const struct apid_principal *who, struct apid_reply *r)
+{
+    const char *grant = q->arg(q, "grant");
+    struct apid_op *v = NULL;
+    json_t *arr;
+    size_t n = 0;
+    int ret;
+
+    if (who->role == APID_REQUESTER) {
+        struct apid_grant g;
+
+        if (grant == NULL
+            || apid_store_grant_get(a->store, grant, &g, apid_now())
+                   != APID_OK) {
+            apid_reply_error(r, 403, "forbidden",
+                             "a requester reads the log of"
+                             " one of their grants (?grant=ID)");
+            return;
+        }
+        ret = strcmp(g.requester, who->name) == 0;
+        apid_grant_free(&g);
+        if (!ret) {
+            apid_reply_error(r, 403, "forbidden", "not your grant");
+            return;
+        }
+    }
+    if ((ret = apid_store_ops(a->store, grant, LIST_LIMIT, &v, &n))
+        != APID_OK) {
+        apid_reply_store_error(r, a, ret);
+        return;
+    }
+    arr = json_array();
+    for (size_t i = 0; arr && i < n; i++) {
+        json_t *o = json_pack("{s:I, s:o, s:s, s:s}", "seq",
+                              (json_int_t) v[i].seq, "time",
+                              apid_json_time(v[i].time), "actor", v[i].actor,
+                              "action", v[i].action);
+
+        if (o != NULL && v[i].grant) {
+            json_object_set_new(o, "grant", json_string(v[i].grant));
+            json_object_set_new(o, "host_events", events_json(a, v[i].grant));
+        }
+        if (o != NULL && v[i].detail)
+            json_object_set_new(o, "detail", json_string(v[i].detail));
+        json_array_append_new(arr, o);
+    }
+    apid_ops_free(v, n);
+    apid_reply_json(r, 200, json_pack("{s:o}", "operations", arr));
+}
+
+static void
+get_alerts(struct apid *a, const struct apid_principal *who,
+           struct apid_reply *r)
+{
+    struct apid_alert_rec *v = NULL;
+    json_t *arr;
+    size_t n = 0;
+    int ret;
+
+    if (who->role < APID_APPROVER) {
+        apid_reply_error(r, 403, "forbidden", "approvers and admins read the"
+                    " alert deliveries");
+        return;
+    }
+    if ((ret = apid_store_alerts_list(a->store, LIST_LIMIT, &v, &n))
+        != APID_OK) {
+        apid_reply_store_error(r, a, ret);
+        return;
+    }
+    arr = json_array();
+    for (size_t i = 0; arr && i < n; i++) {
+        json_t *o = json_pack("{s:I, s:s, s:s, s:s, s:s, s:s, s:i, s:o}",
+                              "id", (json_int_t) v[i].id, "event",
+                              v[i].event, "type", v[i].type, "channel",
+                              v[i].channel, "recipient", v[i].recipient,
+                              "status", v[i].status, "attempts",
+                              v[i].attempts, "created",
+                              apid_json_time(v[i].created));
+
+        if (o != NULL && v[i].delivered)
+            json_object_set_new(o, "delivered",
+                                apid_json_time(v[i].delivered));
+        if (o != NULL && v[i].last_error)
+            json_object_set_new(o, "last_error",
+                                json_string(v[i].last_error));
+        json_array_append_new(arr, o);
+    }
+    apid_alert_recs_free(v, n);
+    apid_reply_json(r, 200, json_pack("{s:o}", "alerts", arr));
+}
+
+/* ---- routing ---- */
+
+void
+apid_people_api(struct apid *a, const struct apid_req *q, char **s, int n,
+                struct apid_reply *r)
+{
+    int get = strcmp(q->method, "GET") == 0;
+    int post = strcmp(q->method, "POST") == 0;
+    const struct apid_principal *who;
+    struct apid_principal copy = { NULL, NULL, 0 };
+    char name[300];
+
+    pthread_rwlock_rdlock(&a->lock);
+    /* A copy: the tables may be swapped by a reload meanwhile. */
+    if ((who = apid_auth_person(&a->auth, q->authz)) != NULL) {
+        snprintf(name, sizeof(name), "%s", who->name);
+        copy.name = name;
+        copy.role = who->role;
+        who = &copy;
+    }
+    pthread_rwlock_unlock(&a->lock);
+    if (who == NULL) {
+        apid_reply_error(r, 401, "unauthorized", "a person's bearer token is"
+                         " required");
+        return;
+    }
+    if (strcmp(s[1], "grants") == 0) {
+        if (n == 2 && post)
+            post_grant(a, who, q, NULL, r);
+        else if (n == 2 && get)
+            get_grants(a, q, who, r);
+        else if (n == 3 && get)
+            get_grant(a, who, s[2], r);
+        else if (n == 4 && post
+                 && (strcmp(s[3], "approve") == 0
+                     || strcmp(s[3], "deny") == 0
+                     || strcmp(s[3], "revoke") == 0
+                     || strcmp(s[3], "enable") == 0))
+            grant_action(a, who, s[2], s[3], q, r);
+        else
+            apid_reply_error(r, 404, "not_found", "no such resource");
+    } else if (strcmp(s[1], "alerts") == 0 && n == 2 && get) {
+        get_alerts(a, who, r);
+    } else if (strcmp(s[1], "operations") == 0 && n == 2 && get) {
+        if (who->role == APID_REQUESTER && q->arg(q, "grant") == NULL)
+            apid_reply_error(r, 403, "forbidden", "a requester reads the"
+                             " log of one of their grants (?grant=ID)");
+        else
+            get_operations(a, q, who, r);
+    } else {
+        apid_reply_error(r, 404, "not_found", "no such resource");
+    }
+}
