@@ -22,7 +22,10 @@ struct apid_conf {
     char *database, *host_tokens, *people, *policies, *alerts;
     char *krb5_keytab, *krb5_realm;
     size_t max_body;
-    unsigned max_connections;
+    unsigned max_connections, max_connections_per_address;
+    /* Seconds a connection has to send a request's headers (after its
+     * TLS handshake), from its accept or its previous answer. */
+    unsigned request_timeout;
 };
 
 struct apid {
@@ -51,9 +54,14 @@ int apid_conf_load(const char *path, struct apid_conf *c, char *err,
                    size_t errlen);
 void apid_conf_free(struct apid_conf *c);
 
+struct apid_http;
+
 /* Start serving (threads of its own); NULL and err on failure. */
-struct MHD_Daemon *apid_http_start(struct apid *a, char *err, size_t errlen);
-void apid_http_stop(struct MHD_Daemon *d);
+struct apid_http *apid_http_start(struct apid *a, char *err, size_t errlen);
+/* The port it listens on (the one chosen, with port 0). */
+unsigned apid_http_port(struct apid_http *h);
+/* Stop: long polls answered, then every connection closed (NULL: none). */
+void apid_http_stop(struct apid_http *h);
 
 /* Sleep a second, or less: a change here or the stop wakes us. */
 void apid_nap(struct apid *a);

@@ -98,10 +98,24 @@ set_key(struct apid_conf *c, const char *key, const char *v, const char *path,
         return 0;
     }
     if (strcmp(key, "max_connections") == 0) {
-        if (jit_parse_u32(v, 1, 100000, &u) != 0)
-            return apid_bad(err, errlen, "%s:%d: max_connections: 1..100000",
+        if (jit_parse_u32(v, 16, 1000000, &u) != 0)
+            return apid_bad(err, errlen, "%s:%d: max_connections: 16..1000000",
                        path, lineno);
         c->max_connections = u;
+        return 0;
+    }
+    if (strcmp(key, "max_connections_per_address") == 0) {
+        if (jit_parse_u32(v, 8, 1000000, &u) != 0)
+            return apid_bad(err, errlen, "%s:%d: max_connections_per_address:"
+                       " 8..1000000", path, lineno);
+        c->max_connections_per_address = u;
+        return 0;
+    }
+    if (strcmp(key, "request_timeout") == 0) {
+        if (jit_parse_u32(v, 1, 300, &u) != 0)
+            return apid_bad(err, errlen, "%s:%d: request_timeout: 1..300"
+                       " seconds", path, lineno);
+        c->request_timeout = u;
         return 0;
     }
     return apid_bad(err, errlen, "%s:%d: %s: no such key", path, lineno, key);
@@ -118,7 +132,9 @@ apid_conf_load(const char *path, struct apid_conf *c, char *err,
 
     memset(c, 0, sizeof(*c));
     c->max_body = 1 << 20;
-    c->max_connections = 4096;
+    c->max_connections = 16384;
+    c->max_connections_per_address = 1024;
+    c->request_timeout = 10;
     fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);
     if (fd < 0)
         return apid_bad(err, errlen, "%s: %s", path, strerror(errno));

@@ -11,12 +11,12 @@
 
 #include <errno.h>
 #include <curl/curl.h>
-#include <microhttpd.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #include "apid.h"
 #include "kerberos.h"
@@ -54,6 +54,38 @@ load_tables(struct apid *a, struct apid_policies *pol, struct apid_auth *auth,
     return 0;
 }
 
+/* Descriptors beyond the connections: the listening socket, an epoll set
+ * and a wake-up pipe per worker, the database, the keytab, the alert
+ * deliverer's connections, the log. */
+#define FD_RESERVE 128
+
+/* One descriptor per connection: the soft limit raised to the hard one,
+ * and a max_connections that cannot fit under it refused at the start
+ * rather than found when the fleet connects (accept failing with EMFILE
+ * refuses logins and long polls alike).  0, or -EINVAL with err set. */
+static int
+fit_fd_limit(const struct apid_conf *c, char *err, size_t errlen)
+{
+    rlim_t need = (rlim_t) c->max_connections + FD_RESERVE;
+    struct rlimit rl;
+
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+        return apid_bad(err, errlen, "getrlimit: %s", strerror(errno));
+    if (rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        (void) setrlimit(RLIMIT_NOFILE, &rl);
+        (void) getrlimit(RLIMIT_NOFILE, &rl);
+    }
+    if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < need)
+        return apid_bad(err, errlen, "max_connections = %u needs %llu file"
+                        " descriptors, and the limit is %llu: lower"
+                        " max_connections, or raise the limit (LimitNOFILE="
+                        " in the service unit, ulimit -n)",
+                        c->max_connections, (unsigned long long) need,
+                        (unsigned long long) rl.rlim_cur);
+    return 0;
+}
+
 static void
 reload(struct apid *a)
 {
@@ -80,7 +112,7 @@ int
 main(int argc, char **argv)
 {
     const char *path = DEFAULT_CONF;
-    struct MHD_Daemon *d = NULL;
+    struct apid_http *d = NULL;
     struct apid a;
     char err[512], *serr = NULL;
     int check = 0, sig = 0, ret = 1, have_worker = 0, have_watcher = 0;
@@ -117,6 +149,11 @@ main(int argc, char **argv)
         ret = 0;
         goto done;
     }
+    if (fit_fd_limit(&a.conf, err, sizeof(err)) != 0) {
+        fprintf(stderr, "jit-apid: %s\n", err);
+        ret = 78;
+        goto done;
+    }
     if ((a.store = apid_store_open(a.conf.database, &serr)) == NULL) {
         fprintf(stderr, "jit-apid: %s\n", serr ? serr : "out of memory");
         goto done;
@@ -141,13 +178,8 @@ main(int argc, char **argv)
         goto done;
     }
     have_watcher = 1;
-    {
-        const union MHD_DaemonInfo *di =
-            MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
-
-        fprintf(stderr, "jit-apid: serving on %s:%u\n", a.conf.listen_addr,
-                di ? (unsigned) di->port : a.conf.port);
-    }
+    fprintf(stderr, "jit-apid: serving on %s:%u\n", a.conf.listen_addr,
+            apid_http_port(d));
     for (;;) {
         if (sigwait(&set, &sig) != 0)
             continue;
@@ -162,11 +194,13 @@ main(int argc, char **argv)
 done:
     a.stopping = 1;
     apid_changed(&a); /* long polls and the deliverer wake now */
+    /* The long polls first: they are answered while the deliverer ends
+     * a delivery it may be in. */
+    apid_http_stop(d);
     if (have_worker)
         pthread_join(worker, NULL);
     if (have_watcher)
         pthread_join(watcher, NULL);
-    apid_http_stop(d);
     apid_store_close(a.store);
     free(serr);
     apid_policies_free(&a.pol);

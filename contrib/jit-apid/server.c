@@ -1,7 +1,12 @@
 /*
- * jit-apid's transport: HTTPS with libmicrohttpd, one thread per
- * connection.  A request is read here (its body capped), answered by
- * apid_route, and a long poll with nothing new waits here for a change.
+ * jit-apid's transport: HTTPS with libmicrohttpd, event-driven.  A few
+ * worker threads (each its own epoll set) carry every connection; a long
+ * poll with nothing new is suspended (a connection off the event loop,
+ * memory only) and resumed by the clock thread here at a change or at its
+ * wake time.  The clock also closes connections that have not completed a
+ * request's headers within request_timeout (slowloris), and the long
+ * polls have a budget of connections of their own, so they never take
+ * the slots logins need (jit-apid(8), "Connections").
  */
 #include "config.h"
 
@@ -15,18 +20,330 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "api.h"
 
-/* Per request: the body as it arrives. */
+/* What an over-budget long poll is told: ask again in this many seconds. */
+#define POLL_RETRY_AFTER "5"
+/* How long a stop waits for the resumed long polls to be answered (ms);
+ * what is left then is closed. */
+#define STOP_GRACE_MS 2000
+/* Buckets of the long polls per address table (a power of two). */
+#define ADDR_BUCKETS 4096
+
+/* Per connection (MHD's socket context), from accept to close. */
 struct conn {
+    int fd;
+    uint32_t addr;         /* IPv4, network order */
+    int waiting;           /* in the request deadline list */
+    int64_t deadline_ms;   /* monotonic: headers complete by then */
+    struct conn *prev, *next;
+};
+
+/* Per request (MHD's request context). */
+struct req {
+    struct MHD_Connection *c;
+    struct conn *cn;
     char *body;
     size_t len;
     int too_big;
+    /* A long poll: admitted to the budget; its deadline and, while
+     * suspended, what ends the suspension and its place in the heap. */
+    int admitted;
+    int64_t poll_deadline, wake;
+    uint64_t gen;
+    size_t heap_i;
 };
+
+struct addr_count {
+    uint32_t addr;
+    unsigned n;
+    struct addr_count *next;
+};
+
+struct apid_http {
+    struct apid *a;
+    struct MHD_Daemon *d;
+    pthread_t clock;
+    int have_clock;
+    /* Everything below under mu (taken after no MHD call's lock: MHD is
+     * called with mu released, and calls us with its own released). */
+    pthread_mutex_t mu;
+    int clock_stop;
+    /* Connections that owe a request's headers, oldest deadline first
+     * (every deadline is now + request_timeout, so a FIFO is in order). */
+    struct conn *wait_head, *wait_tail;
+    /* Suspended long polls: a min-heap by wake time. */
+    struct req **heap;
+    size_t n_heap, cap_heap;
+    /* Long polls admitted (suspended now, or resumed and not yet
+     * answered), in all and per address. */
+    unsigned polls, polls_max, polls_per_addr_max;
+    struct addr_count *by_addr[ADDR_BUCKETS];
+};
+
+static int64_t
+mono_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* ---- the request deadline list (under mu) ---- */
+
+static void
+wait_remove(struct apid_http *h, struct conn *cn)
+{
+    if (!cn->waiting)
+        return;
+    if (cn->prev)
+        cn->prev->next = cn->next;
+    else
+        h->wait_head = cn->next;
+    if (cn->next)
+        cn->next->prev = cn->prev;
+    else
+        h->wait_tail = cn->prev;
+    cn->prev = cn->next = NULL;
+    cn->waiting = 0;
+}
+
+static void
+wait_add(struct apid_http *h, struct conn *cn)
+{
+    wait_remove(h, cn);
+    cn->deadline_ms = mono_ms() + (int64_t) h->a->conf.request_timeout * 1000;
+    cn->prev = h->wait_tail;
+    cn->next = NULL;
+    if (h->wait_tail)
+        h->wait_tail->next = cn;
+    else
+        h->wait_head = cn;
+    h->wait_tail = cn;
+    cn->waiting = 1;
+}
+
+/* ---- the suspended long polls' heap (under mu) ---- */
+
+static void
+heap_swap(struct apid_http *h, size_t i, size_t j)
+{
+    struct req *t = h->heap[i];
+
+    h->heap[i] = h->heap[j];
+    h->heap[j] = t;
+    h->heap[i]->heap_i = i;
+    h->heap[j]->heap_i = j;
+}
+
+static void
+heap_up(struct apid_http *h, size_t i)
+{
+    while (i > 0 && h->heap[(i - 1) / 2]->wake > h->heap[i]->wake) {
+        heap_swap(h, i, (i - 1) / 2);
+        i = (i - 1) / 2;
+    }
+}
+
+static void
+heap_down(struct apid_http *h, size_t i)
+{
+    for (;;) {
+        size_t l = 2 * i + 1, m = i;
+
+        if (l < h->n_heap && h->heap[l]->wake < h->heap[m]->wake)
+            m = l;
+        if (l + 1 < h->n_heap && h->heap[l + 1]->wake < h->heap[m]->wake)
+            m = l + 1;
+        if (m == i)
+            return;
+        heap_swap(h, i, m);
+        i = m;
+    }
+}
+
+static int
+heap_push(struct apid_http *h, struct req *rq)
+{
+    if (h->n_heap == h->cap_heap) {
+        size_t cap = h->cap_heap ? h->cap_heap * 2 : 1024;
+        struct req **v = realloc(h->heap, cap * sizeof(*v));
+
+        if (v == NULL)
+            return -ENOMEM;
+        h->heap = v;
+        h->cap_heap = cap;
+    }
+    rq->heap_i = h->n_heap;
+    h->heap[h->n_heap++] = rq;
+    heap_up(h, rq->heap_i);
+    return 0;
+}
+
+static struct req *
+heap_pop(struct apid_http *h)
+{
+    struct req *top = h->heap[0];
+
+    h->heap[0] = h->heap[--h->n_heap];
+    h->heap[0]->heap_i = 0;
+    if (h->n_heap > 0)
+        heap_down(h, 0);
+    return top;
+}
+
+/* ---- the long polls' budget (under mu) ---- */
+
+static struct addr_count **
+addr_slot(struct apid_http *h, uint32_t addr)
+{
+    struct addr_count **p = &h->by_addr[(addr * 2654435761u)
+                                        & (ADDR_BUCKETS - 1)];
+
+    while (*p != NULL && (*p)->addr != addr)
+        p = &(*p)->next;
+    return p;
+}
+
+/* Admit a long poll from addr: 0, or -1 when over either budget. */
+static int
+poll_admit(struct apid_http *h, uint32_t addr)
+{
+    struct addr_count **p = addr_slot(h, addr);
+
+    if (h->polls >= h->polls_max
+        || (*p != NULL && (*p)->n >= h->polls_per_addr_max))
+        return -1;
+    if (*p == NULL) {
+        if ((*p = calloc(1, sizeof(**p))) == NULL)
+            return -1;
+        (*p)->addr = addr;
+    }
+    (*p)->n++;
+    h->polls++;
+    return 0;
+}
+
+static void
+poll_release(struct apid_http *h, uint32_t addr)
+{
+    struct addr_count **p = addr_slot(h, addr), *e = *p;
+
+    if (e == NULL)
+        return;
+    h->polls--;
+    if (--e->n == 0) {
+        *p = e->next;
+        free(e);
+    }
+}
+
+/* ---- the clock: changes, wake times, request deadlines ---- */
+
+/* Resume every connection in v (mu not held: a suspended connection
+ * stays until resumed, and only we resume it). */
+static void
+resume_all(struct MHD_Connection **v, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        MHD_resume_connection(v[i]);
+}
+
+static void *
+clock_worker(void *arg)
+{
+    struct apid_http *h = arg;
+    struct apid *a = h->a;
+    struct MHD_Connection **out = NULL;
+    size_t cap = 0;
+    uint64_t seen;
+
+    pthread_mutex_lock(&a->change_mu);
+    seen = a->generation;
+    pthread_mutex_unlock(&a->change_mu);
+    for (;;) {
+        int64_t now_ms, next_ms, wait_ms;
+        uint64_t gen;
+        size_t n = 0;
+        int stop;
+
+        pthread_mutex_lock(&h->mu);
+        stop = h->clock_stop;
+        pthread_mutex_lock(&a->change_mu);
+        gen = a->generation;
+        pthread_mutex_unlock(&a->change_mu);
+        if (cap < h->n_heap) {
+            struct MHD_Connection **v = realloc(out, h->n_heap * sizeof(*v));
+
+            if (v != NULL) {
+                out = v;
+                cap = h->n_heap;
+            }
+        }
+        /* A change, or the stop: every suspended poll asks again (each
+         * was parked at a generation before this one).  Else those whose
+         * wake time came. */
+        if (gen != seen || stop || a->stopping) {
+            while (h->n_heap > 0 && n < cap)
+                out[n++] = heap_pop(h)->c;
+        } else {
+            while (h->n_heap > 0 && h->heap[0]->wake <= apid_now()
+                   && n < cap)
+                out[n++] = heap_pop(h)->c;
+        }
+        seen = gen;
+        /* A connection that has not sent a request's headers in time
+         * (a TLS handshake never finished, headers trickled) is cut:
+         * shutdown wakes its worker, which sees the end and closes it.
+         * Its fd is still its own: the close notice takes it off this
+         * list, under mu, before libmicrohttpd closes the fd. */
+        now_ms = mono_ms();
+        while (h->wait_head != NULL && h->wait_head->deadline_ms <= now_ms) {
+            struct conn *cn = h->wait_head;
+
+            wait_remove(h, cn);
+            shutdown(cn->fd, SHUT_RDWR);
+        }
+        next_ms = 1000;
+        if (h->wait_head != NULL && h->wait_head->deadline_ms - now_ms < next_ms)
+            next_ms = h->wait_head->deadline_ms - now_ms;
+        pthread_mutex_unlock(&h->mu);
+        resume_all(out, n);
+        if (n == cap && n > 0)
+            continue; /* perhaps more than fitted: at once */
+        if (stop)
+            break;
+        /* Sleep until a change, the next second (wake times are whole
+         * seconds), or the first deadline. */
+        {
+            struct timespec ts;
+
+            clock_gettime(CLOCK_REALTIME, &ts);
+            wait_ms = next_ms;
+            if (wait_ms > 1000 - ts.tv_nsec / 1000000)
+                wait_ms = 1000 - ts.tv_nsec / 1000000;
+            if (wait_ms < 1)
+                wait_ms = 1;
+            ts.tv_nsec += (long) (wait_ms % 1000) * 1000000;
+            ts.tv_sec += (time_t) (wait_ms / 1000) + ts.tv_nsec / 1000000000;
+            ts.tv_nsec %= 1000000000;
+            pthread_mutex_lock(&a->change_mu);
+            if (a->generation == seen && !h->clock_stop && !a->stopping)
+                pthread_cond_timedwait(&a->change_cv, &a->change_mu, &ts);
+            pthread_mutex_unlock(&a->change_mu);
+        }
+    }
+    free(out);
+    return NULL;
+}
+
+/* ---- libmicrohttpd's callbacks ---- */
 
 static const char *
 query_arg(const struct apid_req *q, const char *name)
@@ -34,17 +351,35 @@ query_arg(const struct apid_req *q, const char *name)
     return MHD_lookup_connection_value(q->conn, MHD_GET_ARGUMENT_KIND, name);
 }
 
-/* Until a change later than generation gen, time wake, or the stop. */
-static void
-wait_for_change(struct apid *a, uint64_t gen, int64_t wake)
+/* Park a long poll with nothing new until a change after gen or wake:
+ * 1 if suspended (the handler runs again when resumed), 0 if over the
+ * budget (answer at once). */
+static int
+park(struct apid_http *h, struct req *rq, uint64_t gen, int64_t wake)
 {
-    pthread_mutex_lock(&a->change_mu);
-    while (a->generation == gen && !a->stopping && apid_now() < wake) {
-        struct timespec ts = { (time_t) wake, 0 };
+    struct apid *a = h->a;
+    int again;
 
-        pthread_cond_timedwait(&a->change_cv, &a->change_mu, &ts);
+    if (!rq->admitted) {
+        pthread_mutex_lock(&h->mu);
+        rq->admitted = poll_admit(h, rq->cn->addr) == 0;
+        pthread_mutex_unlock(&h->mu);
+        if (!rq->admitted)
+            return 0;
     }
+    rq->gen = gen;
+    rq->wake = wake;
+    MHD_suspend_connection(rq->c);
+    pthread_mutex_lock(&h->mu);
+    pthread_mutex_lock(&a->change_mu);
+    /* A change since apid_route looked, or the stop: ask again now. */
+    again = a->generation != gen || a->stopping || h->clock_stop
+            || wake <= apid_now() || heap_push(h, rq) != 0;
     pthread_mutex_unlock(&a->change_mu);
+    pthread_mutex_unlock(&h->mu);
+    if (again)
+        MHD_resume_connection(rq->c);
+    return 1;
 }
 
 static enum MHD_Result
@@ -52,41 +387,53 @@ handler(void *cls, struct MHD_Connection *c, const char *url,
         const char *method, const char *version, const char *upload,
         size_t *upload_size, void **con_cls)
 {
-    struct apid *a = cls;
-    struct conn *cs = *con_cls;
+    struct apid_http *h = cls;
+    struct apid *a = h->a;
+    struct req *rq = *con_cls;
     struct apid_reply r;
     struct MHD_Response *resp;
     enum MHD_Result ret;
 
     (void) version;
     memset(&r, 0, sizeof(r));
-    if (cs == NULL) {
-        if ((cs = calloc(1, sizeof(*cs))) == NULL)
+    if (rq == NULL) {
+        /* The headers are in: the request deadline no longer applies
+         * (a body and a long poll have their own limits). */
+        const union MHD_ConnectionInfo *ci = MHD_get_connection_info(
+            c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+
+        if (ci == NULL || ci->socket_context == NULL
+            || (rq = calloc(1, sizeof(*rq))) == NULL)
             return MHD_NO;
-        *con_cls = cs;
+        rq->c = c;
+        rq->cn = ci->socket_context;
+        pthread_mutex_lock(&h->mu);
+        wait_remove(h, rq->cn);
+        pthread_mutex_unlock(&h->mu);
+        *con_cls = rq;
         return MHD_YES;
     }
     if (*upload_size > 0) {
         /* Bodies are capped; beyond the cap the rest is read and
          * dropped, and the request refused. */
-        if (!cs->too_big && cs->len + *upload_size <= a->conf.max_body) {
-            char *nb = realloc(cs->body, cs->len + *upload_size + 1);
+        if (!rq->too_big && rq->len + *upload_size <= a->conf.max_body) {
+            char *nb = realloc(rq->body, rq->len + *upload_size + 1);
 
             if (nb == NULL)
-                cs->too_big = 1;
+                rq->too_big = 1;
             else {
-                cs->body = nb;
-                memcpy(cs->body + cs->len, upload, *upload_size);
-                cs->len += *upload_size;
-                cs->body[cs->len] = '\0';
+                rq->body = nb;
+                memcpy(rq->body + rq->len, upload, *upload_size);
+                rq->len += *upload_size;
+                rq->body[rq->len] = '\0';
             }
         } else {
-            cs->too_big = 1;
+            rq->too_big = 1;
         }
         *upload_size = 0;
         return MHD_YES;
     }
-    if (cs->too_big) {
+    if (rq->too_big) {
         apid_reply_error(&r, 413, "too_large", "the body is larger than %zu"
                          " bytes", a->conf.max_body);
     } else {
@@ -102,17 +449,19 @@ handler(void *cls, struct MHD_Connection *c, const char *url,
             .arg = query_arg,
             .conn = c,
             .tls = ci != NULL ? ci->tls_session : NULL,
-            .body = cs->body,
-            .len = cs->len,
+            .body = rq->body,
+            .len = rq->len,
+            .poll_deadline = rq->poll_deadline,
         };
 
-        for (;;) {
-            apid_route(a, &q, &r);
-            if (r.status != 0 || r.body != NULL)
-                break;
-            wait_for_change(a, r.poll_gen, r.poll_wake);
-            q.poll_deadline = r.poll_deadline;
-            memset(&r, 0, sizeof(r));
+        apid_route(a, &q, &r);
+        if (r.status == 0 && r.body == NULL) {
+            rq->poll_deadline = r.poll_deadline;
+            if (park(h, rq, r.poll_gen, r.poll_wake))
+                return MHD_YES;
+            apid_reply_error(&r, 429, "too_many_polls", "long polls are at"
+                             " their limit; ask again in " POLL_RETRY_AFTER
+                             " s");
         }
     }
     resp = MHD_create_response_from_buffer(r.body ? strlen(r.body) : 0,
@@ -125,33 +474,102 @@ handler(void *cls, struct MHD_Connection *c, const char *url,
         MHD_add_response_header(resp, "Content-Type", "application/json");
     if (r.etag[0])
         MHD_add_response_header(resp, "ETag", r.etag);
+    if (r.status == 429)
+        MHD_add_response_header(resp, "Retry-After", POLL_RETRY_AFTER);
     ret = MHD_queue_response(c, r.status ? r.status : 500, resp);
     MHD_destroy_response(resp);
     return ret;
 }
 
+/* A request's end (answered, or its connection closed): its long poll
+ * slot is free, and a connection kept open owes the next request's
+ * headers within request_timeout. */
 static void
 completed(void *cls, struct MHD_Connection *c, void **con_cls,
           enum MHD_RequestTerminationCode toe)
 {
-    struct conn *q = *con_cls;
+    struct apid_http *h = cls;
+    struct req *rq = *con_cls;
 
-    (void) cls;
     (void) c;
-    (void) toe;
-    if (q != NULL) {
-        free(q->body);
-        free(q);
-        *con_cls = NULL;
+    if (rq == NULL)
+        return;
+    pthread_mutex_lock(&h->mu);
+    if (rq->admitted)
+        poll_release(h, rq->cn->addr);
+    if (toe == MHD_REQUEST_TERMINATED_COMPLETED_OK)
+        wait_add(h, rq->cn);
+    pthread_mutex_unlock(&h->mu);
+    free(rq->body);
+    free(rq);
+    *con_cls = NULL;
+}
+
+static void
+notify_connection(void *cls, struct MHD_Connection *c, void **socket_context,
+                  enum MHD_ConnectionNotificationCode toe)
+{
+    struct apid_http *h = cls;
+    struct conn *cn = *socket_context;
+
+    if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+        const union MHD_ConnectionInfo *fd = MHD_get_connection_info(
+            c, MHD_CONNECTION_INFO_CONNECTION_FD);
+        const union MHD_ConnectionInfo *ad = MHD_get_connection_info(
+            c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+
+        /* Without its record a connection is refused at its first
+         * request (the handler finds no socket context). */
+        if (fd == NULL || (cn = calloc(1, sizeof(*cn))) == NULL)
+            return;
+        cn->fd = fd->connect_fd;
+        if (ad != NULL && ad->client_addr != NULL
+            && ad->client_addr->sa_family == AF_INET)
+            cn->addr = ((const struct sockaddr_in *) (const void *)
+                            ad->client_addr)->sin_addr.s_addr;
+        pthread_mutex_lock(&h->mu);
+        wait_add(h, cn);
+        pthread_mutex_unlock(&h->mu);
+        *socket_context = cn;
+        return;
+    }
+    if (cn != NULL) {
+        pthread_mutex_lock(&h->mu);
+        wait_remove(h, cn);
+        pthread_mutex_unlock(&h->mu);
+        free(cn);
+        *socket_context = NULL;
     }
 }
+
+/* libmicrohttpd's messages, at most LOG_BURST a second: a flood of
+ * refused connections would otherwise be a flood of lines. */
+#define LOG_BURST 20
+static pthread_mutex_t log_mu = PTHREAD_MUTEX_INITIALIZER;
 
 static void
 logger(void *cls, const char *fmt, va_list ap)
 {
+    static int64_t second;
+    static unsigned n, dropped;
+    int64_t now = apid_now();
+
     (void) cls;
-    fputs("jit-apid: ", stderr);
-    vfprintf(stderr, fmt, ap);
+    pthread_mutex_lock(&log_mu);
+    if (now != second) {
+        if (dropped > 0)
+            fprintf(stderr, "jit-apid: (%u more messages of libmicrohttpd"
+                    " in that second not shown)\n", dropped);
+        second = now;
+        n = dropped = 0;
+    }
+    if (n++ < LOG_BURST) {
+        fputs("jit-apid: ", stderr);
+        vfprintf(stderr, fmt, ap);
+    } else {
+        dropped++;
+    }
+    pthread_mutex_unlock(&log_mu);
 }
 
 /* A whole PEM file (root's, checked for keys by the caller). */
@@ -188,12 +606,33 @@ slurp(const char *path, char *err, size_t errlen)
     return buf;
 }
 
-struct MHD_Daemon *
+/* The worker threads.  Each runs its own epoll loop over its share of
+ * the connections; a handler blocks its thread while it runs.  The store
+ * is one connection behind one lock, so at most one handler at a time
+ * waits on the database (SQLite, or PostgreSQL a network round trip
+ * away) and the others on that lock; a Kerberos ticket's check (GSS
+ * accept, about a millisecond of CPU and a replay cache write) and TLS
+ * handshakes need CPU, not more threads.  Two threads per CPU, at least
+ * four, keeps handshakes and the requests that need no store moving
+ * while one thread waits on the database and another on its lock. */
+static unsigned
+pool_size(void)
+{
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+
+    if (n < 2)
+        n = 2;
+    if (n > 8)
+        n = 8;
+    return (unsigned) n * 2;
+}
+
+struct apid_http *
 apid_http_start(struct apid *a, char *err, size_t errlen)
 {
     static char *key, *cert, *ca;
+    struct apid_http *h = NULL;
     struct sockaddr_in sin;
-    struct MHD_Daemon *d;
     struct stat st;
 
     memset(&sin, 0, sizeof(sin));
@@ -214,6 +653,22 @@ apid_http_start(struct apid *a, char *err, size_t errlen)
                  a->conf.tls_key);
         return NULL;
     }
+    if ((h = calloc(1, sizeof(*h))) == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    h->a = a;
+    pthread_mutex_init(&h->mu, NULL);
+    /* The long polls leave an eighth of the connections, in all and per
+     * address, to logins and events: a fleet's polls behind one NAT
+     * address never lock its own logins out. */
+    h->polls_max = a->conf.max_connections - a->conf.max_connections / 8;
+    h->polls_per_addr_max = a->conf.max_connections_per_address
+                            - a->conf.max_connections_per_address / 8;
+    if (h->polls_max == 0)
+        h->polls_max = 1;
+    if (h->polls_per_addr_max == 0)
+        h->polls_per_addr_max = 1;
     {
         /* The client CA (mTLS) only when configured: an array, since a
          * missing option must not end the list early. */
@@ -224,29 +679,104 @@ apid_http_start(struct apid *a, char *err, size_t errlen)
 
         if (ca == NULL)
             opts[0].option = MHD_OPTION_END;
-        d = MHD_start_daemon(
-            MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION
-                | MHD_USE_POLL | MHD_USE_TLS | MHD_USE_ERROR_LOG,
-            0, NULL, NULL, handler, a, MHD_OPTION_EXTERNAL_LOGGER, logger,
+        /* The connection timeout is libmicrohttpd's idle one: it bounds
+         * a body or an answer that stops moving; a suspended long poll
+         * is not subject to it, and the request deadline is the clock's
+         * (an idle timeout alone would let a trickle of header bytes
+         * hold a connection for ever). */
+        h->d = MHD_start_daemon(
+            MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME
+                | MHD_USE_TLS | MHD_USE_ERROR_LOG,
+            0, NULL, NULL, handler, h, MHD_OPTION_EXTERNAL_LOGGER, logger,
             NULL, MHD_OPTION_SOCK_ADDR, &sin,
             MHD_OPTION_HTTPS_MEM_KEY, key, MHD_OPTION_HTTPS_MEM_CERT, cert,
-            MHD_OPTION_NOTIFY_COMPLETED, completed, NULL,
+            MHD_OPTION_NOTIFY_COMPLETED, completed, h,
+            MHD_OPTION_NOTIFY_CONNECTION, notify_connection, h,
+            MHD_OPTION_THREAD_POOL_SIZE, pool_size(),
             MHD_OPTION_CONNECTION_LIMIT, a->conf.max_connections,
-            MHD_OPTION_CONNECTION_TIMEOUT, (unsigned) (APID_WAIT_MAX + 30),
+            MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+            a->conf.max_connections_per_address,
+            MHD_OPTION_CONNECTION_TIMEOUT, (unsigned) APID_WAIT_MAX,
             MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t) 64 * 1024,
-            MHD_OPTION_THREAD_STACK_SIZE, (size_t) 256 * 1024,
+            MHD_OPTION_LISTEN_BACKLOG_SIZE, 4096u,
             MHD_OPTION_ARRAY, opts, MHD_OPTION_END);
     }
-    if (d == NULL)
+    if (h->d == NULL) {
         snprintf(err, errlen, "cannot serve on %s:%u (address in use, or"
                  " the TLS key and certificate do not load)",
                  a->conf.listen_addr, a->conf.port);
-    return d;
+        goto fail;
+    }
+    if (pthread_create(&h->clock, NULL, clock_worker, h) != 0) {
+        snprintf(err, errlen, "cannot start the clock thread");
+        goto fail;
+    }
+    h->have_clock = 1;
+    return h;
+
+fail:
+    apid_http_stop(h);
+    return NULL;
 }
 
-void
-apid_http_stop(struct MHD_Daemon *d)
+unsigned
+apid_http_port(struct apid_http *h)
 {
-    if (d != NULL)
-        MHD_stop_daemon(d);
+    const union MHD_DaemonInfo *di =
+        MHD_get_daemon_info(h->d, MHD_DAEMON_INFO_BIND_PORT);
+
+    return di != NULL ? di->port : h->a->conf.port;
+}
+
+/* The stop: no new connections; every suspended long poll resumed, to
+ * be answered (304, as a->stopping is set) within STOP_GRACE_MS; then
+ * libmicrohttpd closes what is left. */
+void
+apid_http_stop(struct apid_http *h)
+{
+    unsigned left = 0;
+
+    if (h == NULL)
+        return;
+    if (h->d != NULL) {
+        MHD_socket lfd = MHD_quiesce_daemon(h->d);
+
+        if (lfd != MHD_INVALID_SOCKET)
+            close(lfd);
+    }
+    pthread_mutex_lock(&h->mu);
+    h->clock_stop = 1;
+    pthread_mutex_unlock(&h->mu);
+    pthread_mutex_lock(&h->a->change_mu);
+    pthread_cond_broadcast(&h->a->change_cv);
+    pthread_mutex_unlock(&h->a->change_mu);
+    /* The clock's last round resumes every poll; any parked later sees
+     * clock_stop and resumes itself. */
+    if (h->have_clock)
+        pthread_join(h->clock, NULL);
+    for (int64_t end = mono_ms() + STOP_GRACE_MS; mono_ms() < end;) {
+        struct timespec ts = { 0, 10 * 1000000 };
+
+        pthread_mutex_lock(&h->mu);
+        left = h->polls;
+        pthread_mutex_unlock(&h->mu);
+        if (left == 0)
+            break;
+        nanosleep(&ts, NULL);
+    }
+    if (left > 0)
+        fprintf(stderr, "jit-apid: %u long polls not answered before the"
+                " stop; closed\n", left);
+    if (h->d != NULL)
+        MHD_stop_daemon(h->d);
+    for (size_t i = 0; i < ADDR_BUCKETS; i++)
+        while (h->by_addr[i] != NULL) {
+            struct addr_count *e = h->by_addr[i];
+
+            h->by_addr[i] = e->next;
+            free(e);
+        }
+    free(h->heap);
+    pthread_mutex_destroy(&h->mu);
+    free(h);
 }
