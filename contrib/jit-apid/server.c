@@ -17,6 +17,7 @@
 #include <netinet/in.h>
 #include <pthread.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -73,7 +74,7 @@ struct apid_http {
     /* Everything below under mu (taken after no MHD call's lock: MHD is
      * called with mu released, and calls us with its own released). */
     pthread_mutex_t mu;
-    int clock_stop;
+    atomic_int clock_stop; /* also read in the clock's wait */
     /* Connections that owe a request's headers, oldest deadline first
      * (every deadline is now + request_timeout, so a FIFO is in order). */
     struct conn *wait_head, *wait_tail;
