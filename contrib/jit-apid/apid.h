@@ -15,6 +15,8 @@
 #include "policy.h"
 #include "store.h"
 
+struct apid_http;
+
 struct apid_conf {
     char *listen_addr;  /* IPv4 address */
     unsigned port;
@@ -43,6 +45,8 @@ struct apid {
     uint64_t generation;
     /* Set once by the main thread, read by every worker. */
     atomic_int stopping;
+    /* The transport (server.c), from its start to its free. */
+    struct apid_http *http;
 };
 
 /* err = the formatted message; returns -EINVAL (every loader's error). */
@@ -54,14 +58,16 @@ int apid_conf_load(const char *path, struct apid_conf *c, char *err,
                    size_t errlen);
 void apid_conf_free(struct apid_conf *c);
 
-struct apid_http;
-
 /* Start serving (threads of its own); NULL and err on failure. */
 struct apid_http *apid_http_start(struct apid *a, char *err, size_t errlen);
 /* The port it listens on (the one chosen, with port 0). */
 unsigned apid_http_port(struct apid_http *h);
 /* Stop: long polls answered, then every connection closed (NULL: none). */
 void apid_http_stop(struct apid_http *h);
+/* Free it, once no thread that may call apid_changed runs. */
+void apid_http_free(struct apid_http *h);
+/* The clock thread: a change to look at. */
+void apid_http_wake(struct apid_http *h);
 
 /* Sleep a second, or less: a change here or the stop wakes us. */
 void apid_nap(struct apid *a);

@@ -41,6 +41,8 @@
  * headers of 15 KiB (a Negotiate header with a large PAC; Apache and
  * nginx stop at 8 KiB a line by default); more is refused. */
 #define APID_CONN_POOL (16 * 1024)
+/* Resumed long polls run again at once (see struct apid_http). */
+#define MAX_INFLIGHT 32
 /* Buckets of the long polls per address table (a power of two). */
 #define ADDR_BUCKETS 4096
 
@@ -66,6 +68,9 @@ struct req {
     int64_t poll_deadline, wake;
     uint64_t gen;
     size_t heap_i;
+    char etag[80];  /* the list's, when parked */
+    int parked;     /* suspended by park() (the handler's own) */
+    int via_clock;  /* resumed by the clock, not yet run again (mu) */
 };
 
 struct addr_count {
@@ -82,13 +87,21 @@ struct apid_http {
     /* Everything below under mu (taken after no MHD call's lock: MHD is
      * called with mu released, and calls us with its own released). */
     pthread_mutex_t mu;
-    atomic_int clock_stop; /* also read in the clock's wait */
+    pthread_cond_t cv;     /* the clock's: a change, a slot, the stop */
+    atomic_int clock_stop;
     /* Connections that owe a request's headers, oldest deadline first
      * (every deadline is now + request_timeout, so a FIFO is in order). */
     struct conn *wait_head, *wait_tail;
     /* Suspended long polls: a min-heap by wake time. */
     struct req **heap;
     size_t n_heap, cap_heap;
+    /* Polls due to be resumed, in order, and how many resumed ones are
+     * being run again: at most MAX_INFLIGHT, so that a change that wakes
+     * 10,000 polls does not queue 10,000 list queries in front of the
+     * logins in the workers' event loops. */
+    struct req **pend;
+    size_t pend_i, pend_n, pend_cap;
+    unsigned inflight;
     /* Long polls admitted (suspended now, or resumed and not yet
      * answered), in all and per address. */
     unsigned polls, polls_max, polls_per_addr_max;
@@ -255,13 +268,41 @@ poll_release(struct apid_http *h, uint32_t addr)
 
 /* ---- the clock: changes, wake times, request deadlines ---- */
 
-/* Resume every connection in v (mu not held: a suspended connection
- * stays until resumed, and only we resume it). */
-static void
-resume_all(struct MHD_Connection **v, size_t n)
+static int
+pend_push(struct apid_http *h, struct req *rq)
 {
-    for (size_t i = 0; i < n; i++)
-        MHD_resume_connection(v[i]);
+    if (h->pend_n == h->pend_cap) {
+        size_t cap = h->pend_cap ? h->pend_cap * 2 : 1024;
+        struct req **v = realloc(h->pend, cap * sizeof(*v));
+
+        if (v == NULL)
+            return -ENOMEM;
+        h->pend = v;
+        h->pend_cap = cap;
+    }
+    h->pend[h->pend_n++] = rq;
+    return 0;
+}
+
+/* A resumed poll has run again (or its request ended): a slot for the
+ * next (under mu). */
+static void
+inflight_done(struct apid_http *h, struct req *rq)
+{
+    if (!rq->via_clock)
+        return;
+    rq->via_clock = 0;
+    h->inflight--;
+    if (h->pend_i < h->pend_n)
+        pthread_cond_signal(&h->cv);
+}
+
+void
+apid_http_wake(struct apid_http *h)
+{
+    pthread_mutex_lock(&h->mu);
+    pthread_cond_signal(&h->cv);
+    pthread_mutex_unlock(&h->mu);
 }
 
 static void *
@@ -269,44 +310,43 @@ clock_worker(void *arg)
 {
     struct apid_http *h = arg;
     struct apid *a = h->a;
-    struct MHD_Connection **out = NULL;
-    size_t cap = 0;
+    struct MHD_Connection *out[MAX_INFLIGHT];
     uint64_t seen;
 
     pthread_mutex_lock(&a->change_mu);
     seen = a->generation;
     pthread_mutex_unlock(&a->change_mu);
+    pthread_mutex_lock(&h->mu);
     for (;;) {
-        int64_t now_ms, next_ms, wait_ms;
+        int64_t now_ms, wait_ms;
+        struct timespec ts;
         uint64_t gen;
         size_t n = 0;
-        int stop;
+        int stop = h->clock_stop || a->stopping;
 
-        pthread_mutex_lock(&h->mu);
-        stop = h->clock_stop;
         pthread_mutex_lock(&a->change_mu);
         gen = a->generation;
         pthread_mutex_unlock(&a->change_mu);
-        if (cap < h->n_heap) {
-            struct MHD_Connection **v = realloc(out, h->n_heap * sizeof(*v));
-
-            if (v != NULL) {
-                out = v;
-                cap = h->n_heap;
-            }
-        }
         /* A change, or the stop: every suspended poll asks again (each
          * was parked at a generation before this one).  Else those whose
-         * wake time came. */
-        if (gen != seen || stop || a->stopping) {
-            while (h->n_heap > 0 && n < cap)
-                out[n++] = heap_pop(h)->c;
-        } else {
-            while (h->n_heap > 0 && h->heap[0]->wake <= apid_now()
-                   && n < cap)
-                out[n++] = heap_pop(h)->c;
-        }
+         * wake time came.  A poll stays in the heap if the queue cannot
+         * grow, to be tried at the next round. */
+        while (h->n_heap > 0
+               && (gen != seen || stop || h->heap[0]->wake <= apid_now())
+               && pend_push(h, h->heap[0]) == 0)
+            (void) heap_pop(h);
         seen = gen;
+        while (h->pend_i < h->pend_n
+               && (h->clock_stop || h->inflight < MAX_INFLIGHT)
+               && n < MAX_INFLIGHT) {
+            struct req *rq = h->pend[h->pend_i++];
+
+            rq->via_clock = 1;
+            h->inflight++;
+            out[n++] = rq->c;
+        }
+        if (h->pend_i == h->pend_n)
+            h->pend_i = h->pend_n = 0;
         /* A connection that has not sent a request's headers in time
          * (a TLS handshake never finished, headers trickled) is cut:
          * shutdown wakes its worker, which sees the end and closes it.
@@ -319,36 +359,39 @@ clock_worker(void *arg)
             wait_remove(h, cn);
             shutdown(cn->fd, SHUT_RDWR);
         }
-        next_ms = 1000;
-        if (h->wait_head != NULL && h->wait_head->deadline_ms - now_ms < next_ms)
-            next_ms = h->wait_head->deadline_ms - now_ms;
-        pthread_mutex_unlock(&h->mu);
-        resume_all(out, n);
-        if (n == cap && n > 0)
-            continue; /* perhaps more than fitted: at once */
-        if (stop)
-            break;
-        /* Sleep until a change, the next second (wake times are whole
-         * seconds), or the first deadline. */
-        {
-            struct timespec ts;
-
-            clock_gettime(CLOCK_REALTIME, &ts);
-            wait_ms = next_ms;
-            if (wait_ms > 1000 - ts.tv_nsec / 1000000)
-                wait_ms = 1000 - ts.tv_nsec / 1000000;
-            if (wait_ms < 1)
-                wait_ms = 1;
-            ts.tv_nsec += (long) (wait_ms % 1000) * 1000000;
-            ts.tv_sec += (time_t) (wait_ms / 1000) + ts.tv_nsec / 1000000000;
-            ts.tv_nsec %= 1000000000;
-            pthread_mutex_lock(&a->change_mu);
-            if (a->generation == seen && !h->clock_stop && !a->stopping)
-                pthread_cond_timedwait(&a->change_cv, &a->change_mu, &ts);
-            pthread_mutex_unlock(&a->change_mu);
+        if (n > 0) {
+            /* Resumed with mu released: a suspended connection stays
+             * until resumed, and only we resume it. */
+            pthread_mutex_unlock(&h->mu);
+            for (size_t k = 0; k < n; k++)
+                MHD_resume_connection(out[k]);
+            pthread_mutex_lock(&h->mu);
+            continue;
         }
+        if (h->clock_stop && h->n_heap == 0 && h->pend_n == 0)
+            break;
+        /* Sleep until a change, a slot, the next second (wake times are
+         * whole seconds), or the first request deadline. */
+        wait_ms = 1000;
+        if (h->wait_head != NULL && h->wait_head->deadline_ms - now_ms < wait_ms)
+            wait_ms = h->wait_head->deadline_ms - now_ms;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        if (wait_ms > 1000 - ts.tv_nsec / 1000000)
+            wait_ms = 1000 - ts.tv_nsec / 1000000;
+        if (wait_ms < 1)
+            wait_ms = 1;
+        ts.tv_nsec += (long) (wait_ms % 1000) * 1000000;
+        ts.tv_sec += (time_t) (wait_ms / 1000) + ts.tv_nsec / 1000000000;
+        ts.tv_nsec %= 1000000000;
+        pthread_mutex_lock(&a->change_mu);
+        gen = a->generation;
+        pthread_mutex_unlock(&a->change_mu);
+        /* (With a->stopping, every poll parked later resumes itself:
+         * nothing is left to do here but the deadlines.) */
+        if (gen == seen && !h->clock_stop)
+            pthread_cond_timedwait(&h->cv, &h->mu, &ts);
     }
-    free(out);
+    pthread_mutex_unlock(&h->mu);
     return NULL;
 }
 
@@ -364,8 +407,10 @@ query_arg(const struct apid_req *q, const char *name)
  * 1 if suspended (the handler runs again when resumed), 0 if over the
  * budget (answer at once). */
 static int
-park(struct apid_http *h, struct req *rq, uint64_t gen, int64_t wake)
+park(struct apid_http *h, struct req *rq, const struct apid_reply *r)
 {
+    uint64_t gen = r->poll_gen;
+    int64_t wake = r->poll_wake;
     struct apid *a = h->a;
     int again;
 
@@ -378,6 +423,8 @@ park(struct apid_http *h, struct req *rq, uint64_t gen, int64_t wake)
     }
     rq->gen = gen;
     rq->wake = wake;
+    rq->parked = 1;
+    memcpy(rq->etag, r->etag, sizeof(rq->etag));
     MHD_suspend_connection(rq->c);
     pthread_mutex_lock(&h->mu);
     pthread_mutex_lock(&a->change_mu);
@@ -442,7 +489,26 @@ handler(void *cls, struct MHD_Connection *c, const char *url,
         *upload_size = 0;
         return MHD_YES;
     }
-    if (rq->too_big) {
+    if (rq->parked) {
+        /* Resumed.  At its deadline, with no change since it was parked
+         * and no grant's end before, the list is the one the host has:
+         * 304 without asking the store again (10,000 hosts polling for
+         * 30 s each would be 333 list queries a second for nothing). */
+        uint64_t gen;
+
+        rq->parked = 0;
+        pthread_mutex_lock(&a->change_mu);
+        gen = a->generation;
+        pthread_mutex_unlock(&a->change_mu);
+        if (gen == rq->gen && !a->stopping && rq->wake >= rq->poll_deadline
+            && apid_now() >= rq->poll_deadline) {
+            r.status = 304;
+            memcpy(r.etag, rq->etag, sizeof(r.etag));
+        }
+    }
+    if (r.status != 0) {
+        /* answered above */
+    } else if (rq->too_big) {
         apid_reply_error(&r, 413, "too_large", "the body is larger than %zu"
                          " bytes", a->conf.max_body);
     } else {
@@ -466,8 +532,10 @@ handler(void *cls, struct MHD_Connection *c, const char *url,
         apid_route(a, &q, &r);
         if (r.status == 0 && r.body == NULL) {
             rq->poll_deadline = r.poll_deadline;
-            if (park(h, rq, r.poll_gen, r.poll_wake))
-                return MHD_YES;
+            if (park(h, rq, &r)) {
+                ret = MHD_YES;
+                goto done;
+            }
             apid_reply_error(&r, 429, "too_many_polls", "long polls are at"
                              " their limit; ask again in " POLL_RETRY_AFTER
                              " s");
@@ -477,16 +545,24 @@ handler(void *cls, struct MHD_Connection *c, const char *url,
                                            r.body ? r.body : (char *) "",
                                            MHD_RESPMEM_MUST_COPY);
     free(r.body);
-    if (resp == NULL)
-        return MHD_NO;
-    if (r.status != 304)
-        MHD_add_response_header(resp, "Content-Type", "application/json");
-    if (r.etag[0])
-        MHD_add_response_header(resp, "ETag", r.etag);
-    if (r.status == 429)
-        MHD_add_response_header(resp, "Retry-After", POLL_RETRY_AFTER);
-    ret = MHD_queue_response(c, r.status ? r.status : 500, resp);
-    MHD_destroy_response(resp);
+    ret = MHD_NO;
+    if (resp != NULL) {
+        if (r.status != 304)
+            MHD_add_response_header(resp, "Content-Type",
+                                    "application/json");
+        if (r.etag[0])
+            MHD_add_response_header(resp, "ETag", r.etag);
+        if (r.status == 429)
+            MHD_add_response_header(resp, "Retry-After", POLL_RETRY_AFTER);
+        ret = MHD_queue_response(c, r.status ? r.status : 500, resp);
+        MHD_destroy_response(resp);
+    }
+
+done:
+    /* A poll the clock resumed has run: its slot goes to the next. */
+    pthread_mutex_lock(&h->mu);
+    inflight_done(h, rq);
+    pthread_mutex_unlock(&h->mu);
     return ret;
 }
 
@@ -504,6 +580,7 @@ completed(void *cls, struct MHD_Connection *c, void **con_cls,
     if (rq == NULL)
         return;
     pthread_mutex_lock(&h->mu);
+    inflight_done(h, rq);
     if (rq->admitted)
         poll_release(h, rq->cn->addr);
     if (toe == MHD_REQUEST_TERMINATED_COMPLETED_OK)
@@ -668,6 +745,10 @@ apid_http_start(struct apid *a, char *err, size_t errlen)
     }
     h->a = a;
     pthread_mutex_init(&h->mu, NULL);
+    pthread_cond_init(&h->cv, NULL);
+    /* apid_changed wakes the clock through this; set before any thread
+     * that may call it starts, and freed after they end. */
+    a->http = h;
     /* The long polls leave an eighth of the connections, in all and per
      * address, to logins and events: a fleet's polls behind one NAT
      * address never lock its own logins out. */
@@ -725,6 +806,7 @@ apid_http_start(struct apid *a, char *err, size_t errlen)
 
 fail:
     apid_http_stop(h);
+    apid_http_free(h);
     return NULL;
 }
 
@@ -755,10 +837,8 @@ apid_http_stop(struct apid_http *h)
     }
     pthread_mutex_lock(&h->mu);
     h->clock_stop = 1;
+    pthread_cond_signal(&h->cv);
     pthread_mutex_unlock(&h->mu);
-    pthread_mutex_lock(&h->a->change_mu);
-    pthread_cond_broadcast(&h->a->change_cv);
-    pthread_mutex_unlock(&h->a->change_mu);
     /* The clock's last round resumes every poll; any parked later sees
      * clock_stop and resumes itself. */
     if (h->have_clock)
@@ -778,6 +858,16 @@ apid_http_stop(struct apid_http *h)
                 " stop; closed\n", left);
     if (h->d != NULL)
         MHD_stop_daemon(h->d);
+    h->d = NULL;
+}
+
+/* After the stop, once no thread can call apid_changed. */
+void
+apid_http_free(struct apid_http *h)
+{
+    if (h == NULL)
+        return;
+    h->a->http = NULL;
     for (size_t i = 0; i < ADDR_BUCKETS; i++)
         while (h->by_addr[i] != NULL) {
             struct addr_count *e = h->by_addr[i];
@@ -786,6 +876,8 @@ apid_http_stop(struct apid_http *h)
             free(e);
         }
     free(h->heap);
+    free(h->pend);
+    pthread_cond_destroy(&h->cv);
     pthread_mutex_destroy(&h->mu);
     free(h);
 }

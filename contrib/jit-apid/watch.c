@@ -57,4 +57,7 @@ apid_changed(struct apid *a)
     a->generation++;
     pthread_cond_broadcast(&a->change_cv);
     pthread_mutex_unlock(&a->change_mu);
+    /* The suspended long polls: the transport's clock resumes them. */
+    if (a->http != NULL)
+        apid_http_wake(a->http);
 }
