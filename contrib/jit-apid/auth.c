@@ -3,6 +3,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <gnutls/crypto.h>
+#include <gnutls/gnutls.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -41,6 +43,46 @@ token_ok(const char *t)
         if (t[i] <= ' ' || t[i] > '~')
             return 0;
     return 1;
+}
+
+static int
+digest(const char *token, unsigned char out[APID_TOKEN_DIGEST])
+{
+    return gnutls_hash_fast(GNUTLS_DIG_SHA256, token, strlen(token), out)
+                   == 0
+               ? 0
+               : -EIO;
+}
+
+static int
+by_digest(const void *a, const void *b)
+{
+    return memcmp(((const struct apid_principal *) a)->digest,
+                  ((const struct apid_principal *) b)->digest,
+                  APID_TOKEN_DIGEST);
+}
+
+/* Sorted by the token's digest, so a lookup is a binary search that
+ * learns nothing of the tokens from its timing; and a token given twice
+ * (one secret for two principals: either could act as the other) is an
+ * error. */
+static int
+index_tokens(struct apid_principal *v, size_t n, const char *path, char *err,
+             size_t errlen)
+{
+    for (size_t i = 0; i < n; i++)
+        if (digest(v[i].token, v[i].digest) != 0)
+            return apid_bad(err, errlen, "%s: cannot hash the tokens", path);
+    qsort(v, n, sizeof(*v), by_digest);
+    for (size_t i = 1; i < n; i++)
+        if (memcmp(v[i - 1].digest, v[i].digest, APID_TOKEN_DIGEST) == 0) {
+            int lt = strcmp(v[i - 1].name, v[i].name) < 0;
+
+            return apid_bad(err, errlen, "%s: %s and %s have the same token",
+                            path, v[lt ? i - 1 : i].name,
+                            v[lt ? i : i - 1].name);
+        }
+    return 0;
 }
 
 /* hosts: 2 fields per line; else 3 (person, role, token). */
@@ -134,6 +176,10 @@ load_file(const char *path, int people, struct apid_principal **out,
         principals_free(v, cnt);
         return ret;
     }
+    if ((ret = index_tokens(v, cnt, path, err, errlen)) != 0) {
+        principals_free(v, cnt);
+        return ret;
+    }
     *out = v;
     *n = cnt;
     return 0;
@@ -184,14 +230,14 @@ same(const char *a, const char *b)
 static const struct apid_principal *
 find(const struct apid_principal *v, size_t n, const char *authorization)
 {
-    const struct apid_principal *hit = NULL;
+    struct apid_principal key;
+    const struct apid_principal *hit;
 
-    if (authorization == NULL || strncmp(authorization, "Bearer ", 7) != 0)
+    if (authorization == NULL || strncmp(authorization, "Bearer ", 7) != 0
+        || n == 0 || digest(authorization + 7, key.digest) != 0)
         return NULL;
-    for (size_t i = 0; i < n; i++)
-        if (same(v[i].token, authorization + 7) && hit == NULL)
-            hit = &v[i];
-    return hit;
+    hit = bsearch(&key, v, n, sizeof(*v), by_digest);
+    return hit != NULL && same(hit->token, authorization + 7) ? hit : NULL;
 }
 
 const struct apid_principal *

@@ -546,7 +546,7 @@ apid_people_api(struct apid *a, const struct apid_req *q, char **s, int n,
     int get = strcmp(q->method, "GET") == 0;
     int post = strcmp(q->method, "POST") == 0;
     const struct apid_principal *who;
-    struct apid_principal copy = { NULL, NULL, 0 };
+    struct apid_principal copy = { .name = NULL };
     char name[300];
 
     pthread_rwlock_rdlock(&a->lock);
