@@ -25,7 +25,8 @@ FANOUT_SECS=${BENCH_FANOUT_SECONDS:-30}
 # from one address must be stopped by the server, not absorbed by a limit
 # sized to hold them.
 MAXCONN=${BENCH_MAX_CONNECTIONS:-$((HOSTS + 2048))}
-USERS=100
+# Grants on every host: USERS people, and one more that is revoked.
+USERS=${BENCH_USERS:-100}
 T=$(mktemp -d /tmp/jit-bench-apid.XXXXXX)
 APID_PID=
 cleanup() {
@@ -146,9 +147,10 @@ row "revocation: fan-out to the median long poll (ms)" "$(v change_p50_ms)"
 row "revocation: fan-out to the last long poll (ms)" "$(v change_last_ms)"
 row "logins during the fan-out: answered / failed" "$(v fanout_ok) / $(v fanout_failed)"
 row "logins during the fan-out: p99 / max (ms)" "$(v fanout_p99_ms) / $(v fanout_max_ms)"
-row "flood: idle TCP connections (no ClientHello) open / asked" "$(v flood_open) / $FLOOD"
+row "flood: idle TCP connections (no ClientHello) asked" "$FLOOD"
+row "flood: of those, open / refused / still connecting" "$(v flood_open) / $(v flood_refused) / $(v flood_pending)"
 row "flood: idle TLS connections (handshake done) open / asked" "$(v flood_tls_open) / $FLOOD_TLS"
-row "flood: idle connections the server closed while held" "$(v flood_closed_by_server)"
+row "flood: TCP ones the server closed by the hold's end" "$(v flood_closed_by_server)"
 row "logins during the flood ($FLOOD_SECS s held): answered / failed" "$(v flood_ok) / $(v flood_failed)"
 row "logins during the flood: p99 / max (ms)" "$(v flood_p99_ms) / $(v flood_max_ms)"
 row "long poll answers during the run / failed long polls" "$(v long_poll_answers) / $(v poll_errors)"

@@ -610,15 +610,16 @@ flood_event(struct flood *f, uint32_t events)
 {
     struct epoll_event ev = { 0 };
 
-    if (!f->connected && !(events & (EPOLLERR | EPOLLHUP | EPOLLRDHUP))
-        && (events & EPOLLOUT)) {
+    if (!f->connected) {
         int err = 0;
         socklen_t l = sizeof(err);
 
+        /* Connected, maybe closed at once: the server took it. */
         if (getsockopt(f->ev.fd, SOL_SOCKET, SO_ERROR, &err, &l) == 0
-            && err == 0) {
-            /* Now only the server's close is of interest. */
+            && err == 0 && (events & EPOLLOUT))
             f->connected = 1;
+        if (f->connected && !(events & (EPOLLERR | EPOLLHUP | EPOLLRDHUP))) {
+            /* Now only the server's close is of interest. */
             ev.events = EPOLLRDHUP;
             ev.data.ptr = f;
             epoll_ctl(main_lp.ep, EPOLL_CTL_MOD, f->ev.fd, &ev);
@@ -861,6 +862,7 @@ main(int argc, char **argv)
     double t0, next, end, phase_t[PH_N + 1];
     long polling, established = 0, flood_open_n = 0, flood_closed = 0;
     long tls_held, need;
+    long flood_refused = 0, flood_pending = 0;
     FILE *f;
     char line[512];
     const char *port;
@@ -1036,8 +1038,11 @@ main(int argc, char **argv)
             || now() >= end)
             break;
     }
-    for (long i = 0; i < flood_n; i++)
+    for (long i = 0; i < flood_n; i++) {
         flood_open_n += floods[i].connected && !floods[i].closed;
+        flood_refused += !floods[i].connected && floods[i].closed;
+        flood_pending += !floods[i].connected && !floods[i].closed;
+    }
     tls_held = tls_open;
     end = now() + (double) flood_s;
     while (now() < end) {
@@ -1053,9 +1058,10 @@ main(int argc, char **argv)
             floods[i].closed = 1;
         }
     }
-    printf("flood %ld flood_open %ld flood_closed_by_server %ld"
-           " flood_tls %ld flood_tls_open %ld\n", flood_n, flood_open_n,
-           flood_closed, flood_tls_n, tls_held);
+    printf("flood %ld flood_open %ld flood_refused %ld flood_pending %ld"
+           " flood_closed_by_server %ld flood_tls %ld flood_tls_open %ld\n",
+           flood_n, flood_open_n, flood_refused, flood_pending, flood_closed,
+           flood_tls_n, tls_held);
     phase_t[PH_N] = now();
     /* The logins still out end within their own 10 s timeout. */
     end = now() + 12;
