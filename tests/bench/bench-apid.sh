@@ -111,8 +111,14 @@ rss_idle=$(( $(status VmRSS) / 1024 ))
 # Every phase of the generator has its deadline; this one is for a
 # generator that would hang anyway.
 budget=$((SETUP_SECS + SECS + FANOUT_SECS + 15 + FLOOD_SECS + 12 + 120))
+load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 t_run=$(date +%s)
-timeout -k 10 "$budget" "$top_builddir/tests/bench/bench_apid" \
+# Ahead of the server in the scheduler where allowed: on a fleet the
+# clients have machines of their own, so their wait for a core here is not
+# the server's latency.  The generator reports its own delays.
+NICE=
+nice -n -10 true 2>/dev/null && NICE="nice -n -10"
+timeout -k 10 "$budget" $NICE "$top_builddir/tests/bench/bench_apid" \
     url="$URL" ca="$T/certs/ca.pem" tokens="$T/hosts" users="$USERS" \
     hosts="$HOSTS" per_addr="$PER_ADDR" rate="$RATE" seconds="$SECS" \
     threads="$THREADS" setup_seconds="$SETUP_SECS" \
@@ -128,11 +134,12 @@ kill -0 "$APID_PID" 2>/dev/null || alive="no (it died during the run)"
 row() { printf '%-58s %12s\n' "$1" "$2"; }
 echo "# $(uname -m), $(nproc) cpus; jit-apid (SQLite) and the load generator on the same machine"
 echo "# hosts from $(v addresses) loopback addresses ($PER_ADDR each), logins from 250 others, the flood from 127.3.0.1;"
-echo "# max_connections = $MAXCONN, $NOFILE descriptors, generator: $THREADS poller threads and one for the rest"
+echo "# load average before the run: $load_before, after: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "# max_connections = $MAXCONN, $NOFILE descriptors, generator: $THREADS poller threads and one for the rest${NICE:+, $NICE}"
 row "" "value"
 row "hosts asked for" "$HOSTS"
 row "hosts holding a long poll (at the revocation)" "$(v polling)"
-row "time until every host had its list and long poll (s)" "$(v setup_s)"
+row "hosts that got their list and long poll, in (s)" "$(v established) in $(v setup_s)"
 row "grants on each host (its list, bytes)" "$((USERS + 1)) ($(v list_bytes))"
 row "logins asked for (rate x seconds)" "$RATE x $SECS"
 row "logins answered 200 / failed" "$(v steady_ok) / $(v steady_failed)"
@@ -162,13 +169,21 @@ row "jit-apid CPU, % of a core: setup/steady/fan-out/flood" \
     "$(v setup_apid_cpu_pct)/$(v steady_apid_cpu_pct)/$(v fanout_apid_cpu_pct)/$(v flood_apid_cpu_pct)"
 row "generator CPU, % of a core: setup/steady/fan-out/flood" \
     "$(v setup_gen_cpu_pct)/$(v steady_gen_cpu_pct)/$(v fanout_gen_cpu_pct)/$(v flood_gen_cpu_pct)"
+row "generator, logins: longest wake-up delay / round (ms)" "$(v gen_late_ms) / $(v gen_busy_ms)"
+row "generator, long polls: longest wake-up delay / round (ms)" "$(v gen_poll_late_ms) / $(v gen_poll_busy_ms)"
 row "jit-apid still running at the end" "$alive"
 if [ "$alive" = yes ]; then
     t0=$(date +%s%N)
     kill "$APID_PID"
+    for _i in $(seq 1 600); do kill -0 "$APID_PID" 2>/dev/null || break; sleep 0.1; done
+    if kill -0 "$APID_PID" 2>/dev/null; then
+        row "jit-apid stop on SIGTERM after the run (ms)" "> 60000, killed"
+        kill -9 "$APID_PID"
+    else
+        row "jit-apid stop on SIGTERM after the run (ms)" "$(( ($(date +%s%N) - t0) / 1000000 ))"
+    fi
     wait "$APID_PID" 2>/dev/null || true
     APID_PID=
-    row "jit-apid stop on SIGTERM after the run (ms)" "$(( ($(date +%s%N) - t0) / 1000000 ))"
 fi
 # The fan-out time counts only when every long poll held got the list.
 fanout=$(v change_last_ms)

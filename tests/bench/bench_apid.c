@@ -79,6 +79,9 @@ struct loop {
     struct group **groups;
     size_t n_groups;
     struct evctx *dead;
+    /* The generator's own delays, which a login's time would include:
+     * how late epoll_wait came back, and the longest round. */
+    double max_late, max_busy;
 };
 
 struct poller {
@@ -144,7 +147,8 @@ static long logins_in_flight;
 static int revoke_done;
 static long revoke_code;
 static double revoke_ms = -1;
-static long tls_open, tls_failed;
+static long tls_open, tls_failed; /* atomic */
+static int stop_tls;               /* atomic */
 
 static double
 now(void)
@@ -264,7 +268,7 @@ static void
 loop_once(struct loop *lp, double max_s)
 {
     struct epoll_event ev[256];
-    double t = now(), wake = t + max_s;
+    double t = now(), wake = t + max_s, t0;
     int n, running, ms;
 
     for (size_t i = 0; i < lp->n_groups; i++)
@@ -272,6 +276,9 @@ loop_once(struct loop *lp, double max_s)
             wake = lp->groups[i]->timer_at;
     ms = wake <= t ? 0 : (int) ((wake - t) * 1000.0) + 1;
     n = epoll_wait(lp->ep, ev, 256, ms);
+    t0 = now();
+    if (n == 0 && t0 - wake > lp->max_late)
+        lp->max_late = t0 - wake;
     for (int i = 0; i < n; i++) {
         struct evctx *c = ev[i].data.ptr;
         int flags = 0;
@@ -319,6 +326,8 @@ loop_once(struct loop *lp, double max_s)
             if (msg->msg == CURLMSG_DONE)
                 g->on_done(g, msg->easy_handle, msg->data.result);
     }
+    if (now() - t0 > lp->max_busy)
+        lp->max_busy = now() - t0;
 }
 
 static void
@@ -502,7 +511,7 @@ worker_main(void *arg)
 /* ---- logins, the revocation and the flood: the main thread ---- */
 
 static struct loop main_lp;
-static struct group *login_g, *tls_g;
+static struct group *login_g;
 static struct flood *floods;
 
 static void
@@ -668,14 +677,12 @@ tls_done(struct group *g, CURL *h, CURLcode res)
 {
     (void) g;
     (void) h;
-    if (res == CURLE_OK)
-        tls_open++;
-    else
-        tls_failed++;
+    __atomic_fetch_add(res == CURLE_OK ? &tls_open : &tls_failed, 1,
+                       __ATOMIC_RELAXED);
 }
 
 static void
-tls_start(void)
+tls_start(struct group *g)
 {
     CURL *h = curl_easy_init();
 
@@ -685,7 +692,37 @@ tls_start(void)
     curl_easy_setopt(h, CURLOPT_CONNECT_ONLY, 1L);
     curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, 15L);
     curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-    curl_multi_add_handle(tls_g->m, h);
+    curl_multi_add_handle(g->m, h);
+}
+
+/* The TLS flood has a thread of its own: a client's handshake costs
+ * milliseconds of CPU, and hundreds started at once would hold up the
+ * logins' thread. */
+static void *
+tls_flood_main(void *arg)
+{
+    struct loop lp;
+    struct group *g;
+    long started = 0;
+
+    (void) arg;
+    loop_init(&lp);
+    g = group_new(&lp, tls_done);
+    curl_multi_setopt(g->m, CURLMOPT_MAXCONNECTS, flood_tls_n + 16);
+    while (!__atomic_load_n(&stop_tls, __ATOMIC_RELAXED)) {
+        /* A few at a time, as fast as they complete. */
+        while (started < flood_tls_n
+               && started - __atomic_load_n(&tls_open, __ATOMIC_RELAXED)
+                      - __atomic_load_n(&tls_failed, __ATOMIC_RELAXED)
+                  < 16) {
+            tls_start(g);
+            started++;
+        }
+        loop_once(&lp, 0.05);
+    }
+    /* Closing them is the end of the hold. */
+    curl_multi_cleanup(g->m);
+    return NULL;
 }
 
 /* ---- what the server costs: RSS, threads, CPU time ---- */
@@ -863,6 +900,7 @@ main(int argc, char **argv)
     long polling, established = 0, flood_open_n = 0, flood_closed = 0;
     long tls_held, need;
     long flood_refused = 0, flood_pending = 0;
+    pthread_t tls_tid;
     FILE *f;
     char line[512];
     const char *port;
@@ -953,8 +991,6 @@ main(int argc, char **argv)
     }
     loop_init(&main_lp);
     login_g = group_new(&main_lp, login_done);
-    tls_g = group_new(&main_lp, tls_done);
-    curl_multi_setopt(tls_g->m, CURLMOPT_MAXCONNECTS, flood_tls_n + 16);
 
     /* ---- setup: every host gets its list and settles in its poll ---- */
     t0 = now();
@@ -1023,8 +1059,8 @@ main(int argc, char **argv)
     floods = xcalloc((size_t) flood_n + 1, sizeof(*floods));
     for (long i = 0; i < flood_n; i++)
         flood_open(&floods[i], &to);
-    for (long i = 0; i < flood_tls_n; i++)
-        tls_start();
+    if (pthread_create(&tls_tid, NULL, tls_flood_main, NULL) != 0)
+        die("pthread_create");
     /* All connected (or refused) within 15 s, then held flood_s. */
     end = now() + 15;
     for (;;) {
@@ -1034,7 +1070,10 @@ main(int argc, char **argv)
         loop_once(&main_lp, 0.01);
         for (long i = 0; i < flood_n; i++)
             pending += !floods[i].connected && !floods[i].closed;
-        if ((pending == 0 && tls_open + tls_failed >= flood_tls_n)
+        if ((pending == 0
+             && __atomic_load_n(&tls_open, __ATOMIC_RELAXED)
+                        + __atomic_load_n(&tls_failed, __ATOMIC_RELAXED)
+                    >= flood_tls_n)
             || now() >= end)
             break;
     }
@@ -1043,7 +1082,7 @@ main(int argc, char **argv)
         flood_refused += !floods[i].connected && floods[i].closed;
         flood_pending += !floods[i].connected && !floods[i].closed;
     }
-    tls_held = tls_open;
+    tls_held = __atomic_load_n(&tls_open, __ATOMIC_RELAXED);
     end = now() + (double) flood_s;
     while (now() < end) {
         logins_due(PH_FLOOD, pl, &next);
@@ -1058,6 +1097,8 @@ main(int argc, char **argv)
             floods[i].closed = 1;
         }
     }
+    __atomic_store_n(&stop_tls, 1, __ATOMIC_RELAXED);
+    pthread_join(tls_tid, NULL);
     printf("flood %ld flood_open %ld flood_refused %ld flood_pending %ld"
            " flood_closed_by_server %ld flood_tls %ld flood_tls_open %ld\n",
            flood_n, flood_open_n, flood_refused, flood_pending, flood_closed,
@@ -1085,6 +1126,19 @@ main(int argc, char **argv)
     print_sample("steady", &s1, &s2);
     print_sample("fanout", &s2, &s3);
     print_sample("flood", &s3, &s4);
+    {
+        double late = 0, busy = 0;
+
+        for (long k = 0; k < nthreads; k++) {
+            if (w[k].lp.max_late > late)
+                late = w[k].lp.max_late;
+            if (w[k].lp.max_busy > busy)
+                busy = w[k].lp.max_busy;
+        }
+        printf("gen_late_ms %.0f gen_busy_ms %.0f gen_poll_late_ms %.0f"
+               " gen_poll_busy_ms %.0f\n", main_lp.max_late * 1000,
+               main_lp.max_busy * 1000, late * 1000, busy * 1000);
+    }
     printf("hwm_mb %ld long_poll_answers %ld poll_errors %ld\n", s4.hwm_mb,
            __atomic_load_n(&poll_answers, __ATOMIC_RELAXED),
            __atomic_load_n(&poll_errors, __ATOMIC_RELAXED));
