@@ -803,7 +803,8 @@ pct(double *v, size_t n, double q)
 static void
 print_stats(const char *ph, struct stats *s, double wall)
 {
-    qsort(s->lat, (size_t) s->ok, sizeof(*s->lat), cmp_double);
+    if (s->ok > 0)
+        qsort(s->lat, (size_t) s->ok, sizeof(*s->lat), cmp_double);
     printf("%s_logins %ld %s_ok %ld %s_failed %ld %s_rate %.1f\n", ph,
            s->asked, ph, s->ok, ph, s->failed, ph,
            wall > 0 ? (double) s->ok / wall : 0.0);
