@@ -15,7 +15,7 @@
  * one of ours). */
 #define APID_TLS_PRIORITY_DEFAULT                                             \
     "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2"                              \
-    ":-KX-ALL:+ECDHE-RSA:+ECDHE-ECDSA:+DHE-RSA"                               \
+    ":-KX-ALL:+ECDHE-RSA:+ECDHE-ECDSA"                                       \
     ":-CIPHER-ALL:+AES-256-GCM:+CHACHA20-POLY1305:+AES-128-GCM"               \
     ":-MAC-ALL:+AEAD"
 

@@ -6,7 +6,8 @@
 # (tests/integration/apid-tls.sh): web01-server (serverAuth only),
 # web01-noeku (no extendedKeyUsage at all), web01-ca (CA:TRUE, though
 # clientAuth), web01-other (other-ca's), web01-expired (clientAuth, 2020);
-# and web01-both (serverAuth and clientAuth), which it accepts.
+# and web01-both (serverAuth and clientAuth), which it accepts; and two
+# through intermediate CAs (below).
 set -eu
 D=$1
 mkdir -p "$D"
@@ -34,6 +35,22 @@ leaf web01-noeku web01.test "DNS:web01.test" -
 leaf web01-ca web01.test "DNS:web01.test" clientAuth 3 ca critical,CA:TRUE
 leaf web01-other web01.test "DNS:web01.test" clientAuth 3 other-ca
 leaf web01-both web01.test "DNS:web01.test" serverAuth,clientAuth
+# Intermediate CAs under ca: ica (no extendedKeyUsage: any purpose) and
+# ica-server (limited to serverAuth).  web01-ica and web01-ica-server
+# (clientAuth, each from one of them) come with their chain in *-chain.pem.
+subca() { # name eku(- for none)
+    q openssl req -newkey rsa:2048 -nodes -keyout "$1.key" -out "$1.csr" -subj "/CN=$1"
+    printf 'basicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign,cRLSign\n' > "$1.ext"
+    [ "$2" = - ] || printf 'extendedKeyUsage=%s\n' "$2" >> "$1.ext"
+    q openssl x509 -req -in "$1.csr" -CA ca.pem -CAkey ca.key -CAcreateserial \
+        -out "$1.pem" -days 3 -extfile "$1.ext"
+}
+subca ica -
+subca ica-server serverAuth
+leaf web01-ica web01.test "DNS:web01.test" clientAuth 3 ica
+leaf web01-ica-server web01.test "DNS:web01.test" clientAuth 3 ica-server
+cat web01-ica.pem ica.pem > web01-ica-chain.pem
+cat web01-ica-server.pem ica-server.pem > web01-ica-server-chain.pem
 # Expired: signed through `openssl ca`, which takes explicit dates.
 mkdir -p cadb
 : > cadb/index.txt

@@ -13,10 +13,13 @@ setup_env
 start_apid
 C=$T/certs
 
-# as CERT HOST: the HTTP status of GET /v1/hosts/HOST/grants with CERT.
+# as CERT HOST: the HTTP status of GET /v1/hosts/HOST/grants with CERT
+# (and its chain, CERT-chain.pem, where there is one).
 as() {
+    _pem=$C/$1.pem
+    [ ! -f "$C/$1-chain.pem" ] || _pem=$C/$1-chain.pem
     curl -s -o /dev/null -w '%{http_code}' --max-time 60 --cacert "$C/ca.pem" \
-        --cert "$C/$1.pem" --key "$C/$1.key" "$APID_URL/v1/hosts/$2/grants" \
+        --cert "$_pem" --key "$C/$1.key" "$APID_URL/v1/hosts/$2/grants" \
         || true
 }
 # refused CERT HOST WHY: 401, and the log says why, on one line.
@@ -29,14 +32,17 @@ refused() {
 expect_eq "clientAuth certificate for web01.test" "$(as client web01.test)" 200
 expect_eq "serverAuth and clientAuth certificate for web01.test" \
     "$(as web01-both web01.test)" 200
+expect_eq "clientAuth certificate through an intermediate CA" \
+    "$(as web01-ica web01.test)" 200
 refused web01-server web01.test "no clientAuth key purpose"
 refused server localhost "no clientAuth key purpose"
 refused web01-noeku web01.test "no extended key usage (clientAuth is required)"
 refused web01-ca web01.test "a CA certificate"
 refused web01-other web01.test "not verified against client_ca (.*issuer is unknown.*)"
 refused web01-expired web01.test "not verified against client_ca (.*expired.*)"
+refused web01-ica-server web01.test "a CA of its chain does not allow clientAuth"
 refused client web02.test "does not name web02.test"
-ok "client certificates: clientAuth, not a CA, from client_ca, in date, naming the host"
+ok "client certificates: clientAuth (the chain's CAs allowing it), not a CA, from client_ca, in date, naming the host"
 
 # tls ARGS...: "PROTOCOL CIPHER" that openssl s_client negotiates with
 # jit-apid, or "refused" when the handshake fails; the whole
