@@ -6,8 +6,8 @@
  */
 #include "config.h"
 
+#include <errno.h>
 #include <gnutls/gnutls.h>
-#include <gnutls/x509.h>
 #include <jansson.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -18,6 +18,7 @@
 #include "api.h"
 #include "kerberos.h"
 #include "timefmt.h"
+#include "tls.h"
 #include "validate.h"
 
 #define EVENTS_MAX 1000
@@ -45,17 +46,19 @@ host_grant_json(const struct apid_grant *g, const char *host)
 }
 
 /* Host authentication: a host token, a Kerberos ticket of host/<host>, or
- * a client certificate that the client CA signed and that names host.  The
- * path's host must be the caller's: a host sees only its own grants. */
+ * a client certificate for host (tls.c: from client_ca, for clientAuth,
+ * not a CA's).  The path's host must be the caller's: a host sees only
+ * its own grants. */
 static int
 host_allowed(struct apid *a, const struct apid_req *q, const char *host)
 {
     const char *authz = q->authz;
     const struct apid_principal *p;
-    int ok = 0;
+    char why[256] = "";
+    int ok = 0, r;
 
     if (authz != NULL && strncasecmp(authz, "Negotiate ", 10) == 0) {
-        char why[256] = "", *who;
+        char *who;
 
         if (a->conf.krb5_keytab == NULL)
             return 0;
@@ -74,25 +77,13 @@ host_allowed(struct apid *a, const struct apid_req *q, const char *host)
         pthread_rwlock_unlock(&a->lock);
         return ok;
     }
-    if (a->conf.client_ca == NULL)
+    if (a->conf.client_ca == NULL || q->tls == NULL)
         return 0;
-    if (q->tls != NULL) {
-        gnutls_session_t s = q->tls;
-        unsigned status = 1, n = 0;
-        const gnutls_datum_t *chain;
-        gnutls_x509_crt_t crt;
-
-        if (gnutls_certificate_verify_peers2(s, &status) == 0 && status == 0
-            && (chain = gnutls_certificate_get_peers(s, &n)) != NULL && n > 0
-            && gnutls_x509_crt_init(&crt) == 0) {
-            if (gnutls_x509_crt_import(crt, &chain[0], GNUTLS_X509_FMT_DER)
-                    == 0
-                && gnutls_x509_crt_check_hostname(crt, host) != 0)
-                ok = 1;
-            gnutls_x509_crt_deinit(crt);
-        }
-    }
-    return ok;
+    r = apid_tls_client_host(q->tls, host, why, sizeof(why));
+    if (r == -EACCES)
+        fprintf(stderr, "jit-apid: host %s: client certificate refused: %s\n",
+                host, why);
+    return r == 0;
 }
 
 /* The host's list and its ETag (a hash of the list's text), and when the

@@ -230,6 +230,7 @@ apid_http_start(struct apid *a, char *err, size_t errlen)
             0, NULL, NULL, handler, a, MHD_OPTION_EXTERNAL_LOGGER, logger,
             NULL, MHD_OPTION_SOCK_ADDR, &sin,
             MHD_OPTION_HTTPS_MEM_KEY, key, MHD_OPTION_HTTPS_MEM_CERT, cert,
+            MHD_OPTION_HTTPS_PRIORITIES, a->conf.tls_priority,
             MHD_OPTION_NOTIFY_COMPLETED, completed, NULL,
             MHD_OPTION_CONNECTION_LIMIT, a->conf.max_connections,
             MHD_OPTION_CONNECTION_TIMEOUT, (unsigned) (APID_WAIT_MAX + 30),
