@@ -123,7 +123,7 @@ with concurrent.futures.ThreadPoolExecutor(1) as ex:
     st, g, _ = call("POST", "/v1/grants", ALICE, {
         "credential": "db-admin", "host_group": "web", "duration": 1800,
         "reason": "INC-1 restart replica",
-        "ssh_keys": ["ssh-ed25519 AAAAC3Nza alice@laptop"]})
+        "ssh_keys": ["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIDHkdrpAIOzm8kahQ+kwMFzo5hwUPnBeolqDxfp/ZNY5 alice@laptop"]})
     fut.result()
 expect("request", st, 201)
 expect("auto-approved", (g["status"], g["username"], g["hosts"], g["groups"]),

@@ -45,7 +45,7 @@ conf)
     ;;
 grant)
     srcs="$SRC/lib/grant.c $SRC/lib/validate.c $SRC/lib/timefmt.c $SRC/lib/nssdb_format.c $(pkg-config --libs jansson)"
-    g='{"id": "g-1", "credential": "db-admin", "requester": "alice@EXAMPLE.COM", "username": "alice", "host": "web01.example.com", "groups": ["sudo"], "not_before": "2026-11-23T09:00:00Z", "expires_at": "2026-11-23T10:00:00Z", "reason": "INC-1", "status": "active", "on_logout": "keep", "ssh_keys": ["ssh-ed25519 AAAA a@b"]}'
+    g='{"id": "g-1", "credential": "db-admin", "requester": "alice@EXAMPLE.COM", "username": "alice", "host": "web01.example.com", "groups": ["sudo"], "not_before": "2026-11-23T09:00:00Z", "expires_at": "2026-11-23T10:00:00Z", "reason": "INC-1", "status": "active", "on_logout": "keep", "ssh_keys": ["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIDHkdrpAIOzm8kahQ+kwMFzo5hwUPnBeolqDxfp/ZNY5 a@b"]}'
     printf '%s' "$g" > "$work/corpus-$target/s0"
     printf '{"grants": [%s, %s]}' "$g" "$g" > "$work/corpus-$target/s1"
     ;;
