@@ -139,6 +139,7 @@ set +e
     -include config.h -DSYSCONFDIR='"/etc"' \
     $(ls "$SRC"/contrib/jit-apid/*.c | grep -v '/jit\.c$') \
     "$SRC"/lib/validate.c "$SRC"/lib/timefmt.c "$SRC"/lib/nssdb_format.c \
+    "$SRC"/lib/grant.c \
     "$SRC"/lib/negotiate.c \
     $(pkg-config --cflags --libs libmicrohttpd gnutls jansson sqlite3 libpq libcurl krb5-gssapi) \
     -o tsan-apid \

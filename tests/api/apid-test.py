@@ -231,7 +231,7 @@ bad = [
     ({"credential": 7, "host": "web01.test", "duration": 60,
       "reason": "r"}, 400),
     ({"credential": "db-admin", "host": "web01.test", "duration": 60,
-      "reason": "r", "groups": ["root"]}, 403),
+      "reason": "r", "groups": ["wheel"]}, 403),
     ({"credential": "db-admin", "host": "web01.test", "duration": 60,
       "reason": "r", "groups": "users"}, 400),
     ({"credential": "db-admin", "host": "elsewhere.test", "duration": 60,
