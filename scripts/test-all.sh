@@ -169,7 +169,7 @@ result "valgrind-unit" $rc
 
 stage "libFuzzer: each target for ${FUZZ_SECONDS}s"
 rc=0
-for target in nssdb conf grant; do
+for target in nssdb conf grant apid; do
     set +e
     sh "$SRC/tests/fuzz/run.sh" "$target" "$FUZZ_SECONDS" "$OUT/fuzz" > "$OUT/fuzz-$target.out" 2>&1
     r=$?
