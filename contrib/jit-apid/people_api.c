@@ -137,6 +137,16 @@ build_grant(struct apid *a, json_t *in, const struct apid_principal *who,
     if (request_list_bad(groups, "groups", JIT_GRANT_F_GROUP, r) != 0
         || request_list_bad(keys, "ssh_keys", JIT_GRANT_F_SSH_KEY, r) != 0)
         return -1;
+    /* A re-enable without keys keeps the old grant's, which an older
+     * jit-apid may have taken under looser rules: the requester is told,
+     * not the log (it is not drift). */
+    if (prev != NULL && keys == NULL
+        && (why = jit_grant_list_problem(JIT_GRANT_F_SSH_KEY, prev->ssh_keys,
+                                         prev->n_ssh_keys, &i)) != NULL) {
+        apid_reply_error(r, 400, "bad_request", "ssh_keys: grant %s's key"
+                         " %zu %s; send ssh_keys", prev->id, i, why);
+        return -1;
+    }
     if (!json_is_integer(dur) || json_integer_value(dur) <= 0) {
         apid_reply_error(r, 400, "bad_request", "duration: seconds, a positive"
                     " integer");

@@ -384,6 +384,51 @@ START_TEST(test_random)
 }
 END_TEST
 
+/* A grant stored by an older jit-apid under looser rules (a key that is
+ * no key): re-enabling it without new keys is a 400 that says so, with
+ * new keys a grant its hosts accept. */
+START_TEST(test_reenable_legacy)
+{
+    char policy[] = "wide", cred[] = "db-admin", req[] = "alice@EXAMPLE.COM",
+         user[] = "alice", reason[] = "old", status[] = "active",
+         onl[] = "keep", host[] = "web01.test", group[] = "users",
+         key[] = "ssh-rsa notbase64";
+    char *hosts[] = { host }, *groups[] = { group }, *ks[] = { key };
+    struct apid_grant g = {
+        .policy = policy, .credential = cred, .requester = req,
+        .username = user, .reason = reason, .status = status,
+        .on_logout = onl, .hosts = hosts, .n_hosts = 1, .groups = groups,
+        .n_groups = 1, .ssh_keys = ks, .n_ssh_keys = 1,
+        .not_before = apid_now(), .expires_at = apid_now() + 600,
+    };
+    struct apid_reply r;
+    char path[128], body[512];
+    size_t before;
+
+    ck_assert_int_eq(apid_store_grant_insert(A.store, &g, req, reason,
+                                             apid_now()), APID_OK);
+    ck_assert_int_eq(apid_store_grant_transition(A.store, g.id, "active",
+                                                 "revoked", req, NULL,
+                                                 apid_now()), APID_OK);
+    before = ta_count(&A);
+    snprintf(path, sizeof(path), "/v1/grants/%s/enable", g.id);
+    snprintf(body, sizeof(body), "{\"reason\": \"again\", \"duration\": 60}");
+    ta_call(&A, "POST", path, TA_ALICE, NULL, body, strlen(body), &r);
+    ck_assert_uint_eq(r.status, 400);
+    ck_assert_msg(strstr(r.body, "ssh_keys: grant g-") != NULL
+                      && strstr(r.body, "key 0 key data is not base64"),
+                  "%s", r.body);
+    ck_assert_uint_eq(ta_count(&A), before);
+    free(r.body);
+    snprintf(body, sizeof(body), "{\"reason\": \"again\", \"duration\":"
+             " 60, \"ssh_keys\": [\"%s\"]}", keys[1]);
+    ta_call(&A, "POST", path, TA_ALICE, NULL, body, strlen(body), &r);
+    ck_assert_msg(r.status == 201, "%u %s", r.status, r.body);
+    ck_assert_uint_eq(ta_count(&A), before + 1);
+    free(r.body);
+}
+END_TEST
+
 /* A policy no valid grant could come from is refused when it loads. */
 START_TEST(test_policy_load)
 {
@@ -462,6 +507,7 @@ main(void)
     tcase_add_test(tc, test_table);
     tcase_add_test(tc, test_random);
     tcase_add_test(tc, test_policy_load);
+    tcase_add_test(tc, test_reenable_legacy);
     suite_add_tcase(s, tc);
     return t_run(s);
 }
