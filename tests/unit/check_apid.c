@@ -485,7 +485,8 @@ setup(void)
         memcpy(reason_max + i, "\xc3\xa9", 2);
     strcat(reason_max, "\xe2\x82\xac" "\xf0\x9f\x94\x91" "xxxxxxxxxxxxxxxxx");
     ck_assert_uint_eq(strlen(reason_max), 1024);
-    snprintf(reason_over, sizeof(reason_over), "%sx", reason_max);
+    memcpy(reason_over, reason_max, 1024);
+    strcpy(reason_over + 1024, "x");
 }
 
 static void
