@@ -35,18 +35,61 @@ fail(char *err, size_t errlen, const char *fmt, ...)
     return -EINVAL;
 }
 
-/* No C0 control, DEL or C1 control (U+0080..U+009F, UTF-8 C2 80..C2 9F);
- * jansson has already checked that the string is valid UTF-8. */
-static int
-printable(const char *s)
+#define STR_(x) #x
+#define STR(x) STR_(x)
+
+/* The length of the UTF-8 sequence at p, in its shortest form, not a
+ * surrogate and at most U+10FFFF; 0 if there is none. */
+static size_t
+utf8_len(const unsigned char *p)
 {
-    for (const unsigned char *p = (const unsigned char *) s; *p; p++) {
-        if (*p < 0x20 || *p == 0x7f)
+    unsigned char lo = 0x80, hi = 0xbf;
+    size_t n;
+
+    if (p[0] < 0x80)
+        return 1;
+    if (p[0] >= 0xc2 && p[0] <= 0xdf)
+        n = 2;
+    else if (p[0] >= 0xe0 && p[0] <= 0xef)
+        n = 3;
+    else if (p[0] >= 0xf0 && p[0] <= 0xf4)
+        n = 4;
+    else
+        return 0;
+    if (p[0] == 0xe0)
+        lo = 0xa0; /* overlong */
+    else if (p[0] == 0xed)
+        hi = 0x9f; /* surrogates */
+    else if (p[0] == 0xf0)
+        lo = 0x90; /* overlong */
+    else if (p[0] == 0xf4)
+        hi = 0x8f; /* above U+10FFFF */
+    if (p[1] < lo || p[1] > hi)
+        return 0;
+    for (size_t i = 2; i < n; i++)
+        if (p[i] < 0x80 || p[i] > 0xbf)
             return 0;
-        if (p[0] == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f)
-            return 0;
+    return n;
+}
+
+/* No C0 control, DEL or C1 control (U+0080..U+009F, UTF-8 C2 80..C2 9F):
+ * a terminal acts on all three (C1's CSI is ESC [).  jansson checks
+ * UTF-8 on the way in; this check stands alone, for text from elsewhere. */
+const char *
+jit_text_problem(const char *s)
+{
+    const unsigned char *p = (const unsigned char *) s;
+
+    while (*p) {
+        size_t n;
+
+        if (*p < 0x20 || *p == 0x7f || (p[0] == 0xc2 && p[1] <= 0x9f))
+            return "contains control characters";
+        if ((n = utf8_len(p)) == 0)
+            return "is not valid UTF-8";
+        p += n;
     }
-    return 1;
+    return NULL;
 }
 
 static int
@@ -59,8 +102,154 @@ charset(const char *s, const char *extra)
     return 1;
 }
 
-/* The string at key, which must exist, be a string, be 1..max bytes and
- * contain no NUL (jansson refuses \u0000 without JSON_ALLOW_NUL). */
+static const char *const key_types[] = {
+    "ssh-ed25519", "ssh-rsa", "ecdsa-sha2-nistp256", "ecdsa-sha2-nistp384",
+    "ecdsa-sha2-nistp521", "sk-ssh-ed25519@openssh.com",
+    "sk-ecdsa-sha2-nistp256@openssh.com",
+};
+
+static int
+b64(unsigned char c)
+{
+    if (c >= 'A' && c <= 'Z')
+        return c - 'A';
+    if (c >= 'a' && c <= 'z')
+        return c - 'a' + 26;
+    if (c >= '0' && c <= '9')
+        return c - '0' + 52;
+    return c == '+' ? 62 : c == '/' ? 63 : -1;
+}
+
+/* The key's data: base64 (padded, as OpenSSH writes it) of the wire
+ * form, which starts with the type's name as an SSH string and goes on
+ * with the key itself. */
+static const char *
+key_blob_problem(const char *b, size_t n, const char *type)
+{
+    unsigned char head[64];
+    size_t got = 0, tl = strlen(type);
+
+    if (n == 0 || n % 4 != 0)
+        return "key data is not base64";
+    for (size_t i = 0; i < n; i += 4) {
+        uint32_t q = 0;
+        int pad = 0;
+
+        for (size_t j = 0; j < 4; j++) {
+            int v = b64((unsigned char) b[i + j]);
+
+            if (b[i + j] == '=' && i + 4 == n && j >= 2)
+                pad++;
+            else if (pad || v < 0)
+                return "key data is not base64";
+            q = q << 6 | (uint32_t) (v < 0 ? 0 : v);
+        }
+        for (int k = 0; k < 3 - pad; k++, got++)
+            if (got < sizeof(head))
+                head[got] = (unsigned char) (q >> (16 - 8 * k));
+    }
+    if (got < 4 + tl + 4
+        || ((uint32_t) head[0] << 24 | (uint32_t) head[1] << 16
+            | (uint32_t) head[2] << 8 | head[3]) != tl
+        || memcmp(head + 4, type, tl) != 0)
+        return "key data is not a key of its type";
+    return NULL;
+}
+
+/* A key is one authorized_keys line with no options: a known type first,
+ * so a grant cannot smuggle command=, from= or a second line in; then
+ * the key's data, which must be a key of that type (sshd would skip a
+ * line that is not, and the grant would give a key that opens nothing);
+ * then an optional comment. */
+static const char *
+ssh_key_problem(const char *k)
+{
+    const char *why, *type = NULL, *blob, *end;
+
+    if ((why = jit_text_problem(k)) != NULL)
+        return why;
+    for (size_t i = 0; i < sizeof(key_types) / sizeof(key_types[0]); i++)
+        if (strncmp(k, key_types[i], strlen(key_types[i])) == 0
+            && k[strlen(key_types[i])] == ' ')
+            type = key_types[i];
+    if (type == NULL)
+        return "does not start with a known key type";
+    blob = k + strlen(type) + 1;
+    end = blob + strcspn(blob, " ");
+    if ((why = key_blob_problem(blob, (size_t) (end - blob), type)) != NULL)
+        return why;
+    return *end == '\0' || charset(end + 1, "+/=@. -_")
+        ? NULL : "has characters a key does not";
+}
+
+const char *
+jit_grant_field_problem(enum jit_grant_field f, const char *v)
+{
+    size_t n = strlen(v);
+
+    switch (f) {
+    case JIT_GRANT_F_ID:
+        if (n == 0 || n > JIT_GRANT_ID_MAX)
+            return "must be 1 to " STR(JIT_GRANT_ID_MAX) " bytes";
+        return charset(v, "._:-") ? NULL
+                                  : "only letters, digits and ._:- allowed";
+    case JIT_GRANT_F_CREDENTIAL:
+        /* No ':': the credential is the account's gecos ("JIT <cred>"),
+         * a field of passwd's colon-separated lines. */
+        if (n == 0 || n > JIT_GRANT_CREDENTIAL_MAX)
+            return "must be 1 to " STR(JIT_GRANT_CREDENTIAL_MAX) " bytes";
+        return charset(v, "._@+/-") ? NULL
+                                    : "only letters, digits and ._@+/- allowed";
+    case JIT_GRANT_F_REQUESTER:
+        if (n == 0 || n > JIT_GRANT_REQUESTER_MAX)
+            return "must be 1 to " STR(JIT_GRANT_REQUESTER_MAX) " bytes";
+        return jit_text_problem(v);
+    case JIT_GRANT_F_USERNAME:
+        return jit_name_problem(v);
+    case JIT_GRANT_F_HOST:
+        return jit_host_problem(v);
+    case JIT_GRANT_F_REASON:
+        if (n == 0 || n > JIT_GRANT_REASON_MAX)
+            return "must be 1 to " STR(JIT_GRANT_REASON_MAX) " bytes";
+        return jit_text_problem(v);
+    case JIT_GRANT_F_GROUP:
+        return jit_group_problem(v);
+    case JIT_GRANT_F_SSH_KEY:
+        if (n == 0 || n > JIT_GRANT_SSH_KEY_MAX)
+            return "must be 1 to " STR(JIT_GRANT_SSH_KEY_MAX) " bytes";
+        return ssh_key_problem(v);
+    }
+    return "not a field of a grant";
+}
+
+const char *
+jit_grant_list_problem(enum jit_grant_field f, char *const *v, size_t n,
+                       size_t *at)
+{
+    const char *why;
+
+    *at = n;
+    if (f == JIT_GRANT_F_GROUP && n > JIT_MAX_GROUPS)
+        return "more than " STR(JIT_MAX_GROUPS) " entries";
+    if (f == JIT_GRANT_F_SSH_KEY && n > JIT_GRANT_SSH_KEYS_MAX)
+        return "more than " STR(JIT_GRANT_SSH_KEYS_MAX) " entries";
+    if (f != JIT_GRANT_F_GROUP && f != JIT_GRANT_F_SSH_KEY)
+        return "not a list of a grant";
+    for (size_t i = 0; i < n; i++) {
+        *at = i;
+        if ((why = jit_grant_field_problem(f, v[i])) != NULL)
+            return why;
+        for (size_t k = 0; k < i; k++)
+            if (strcmp(v[k], v[i]) == 0)
+                return "listed twice";
+    }
+    *at = n;
+    return NULL;
+}
+
+/* The string at key, which must exist and be a string without NUL
+ * (jansson refuses \u0000 without JSON_ALLOW_NUL); its rule is then the
+ * field's.  max bounds the fields without a rule of their own. */
 static const char *
 get_str(json_t *o, const char *key, size_t max, char *err, size_t errlen)
 {
@@ -76,11 +265,25 @@ get_str(json_t *o, const char *key, size_t max, char *err, size_t errlen)
         return NULL;
     }
     n = json_string_length(v);
-    if (n == 0 || n > max) {
+    if (max > 0 && (n == 0 || n > max)) {
         fail(err, errlen, "%s: must be 1 to %zu bytes", key, max);
         return NULL;
     }
     return json_string_value(v);
+}
+
+/* A text field: a string passing jit_grant_field_problem. */
+static const char *
+get_field(json_t *o, const char *key, enum jit_grant_field f, char *err,
+          size_t errlen)
+{
+    const char *s = get_str(o, key, 0, err, errlen), *why;
+
+    if (s != NULL && (why = jit_grant_field_problem(f, s)) != NULL) {
+        fail(err, errlen, "%s: %s", key, why);
+        return NULL;
+    }
+    return s;
 }
 
 static int
@@ -102,34 +305,16 @@ get_time(json_t *o, const char *key, int64_t *out, char *err, size_t errlen)
     return 0;
 }
 
-static const char *const key_types[] = {
-    "ssh-ed25519 ", "ssh-rsa ", "ecdsa-sha2-nistp256 ", "ecdsa-sha2-nistp384 ",
-    "ecdsa-sha2-nistp521 ", "sk-ssh-ed25519@openssh.com ",
-    "sk-ecdsa-sha2-nistp256@openssh.com ",
-};
-
-/* A key is one authorized_keys line with no options: a known type first,
- * so a grant cannot smuggle command=, from= or a second line in. */
-static const char *
-ssh_key_problem(const char *k)
-{
-    if (!printable(k))
-        return "contains control characters";
-    for (size_t i = 0; i < sizeof(key_types) / sizeof(key_types[0]); i++)
-        if (strncmp(k, key_types[i], strlen(key_types[i])) == 0)
-            return charset(k + strlen(key_types[i]), "+/=@. -_")
-                ? NULL : "has characters a key does not";
-    return "does not start with a known key type";
-}
-
-/* An array of 0..max strings, each passing `problem`, without repeats. */
+/* An array of strings that must pass jit_grant_list_problem. */
 static int
-get_str_array(json_t *o, const char *key, int required, size_t max,
-              size_t maxlen, const char *(*problem)(const char *),
-              char ***out, size_t *n, char *err, size_t errlen)
+get_str_array(json_t *o, const char *key, int required,
+              enum jit_grant_field f, char ***out, size_t *n, char *err,
+              size_t errlen)
 {
     json_t *a = json_object_get(o, key), *v;
-    size_t i;
+    size_t i, at, max = f == JIT_GRANT_F_GROUP ? JIT_MAX_GROUPS
+                                               : JIT_GRANT_SSH_KEYS_MAX;
+    const char *why;
 
     *out = NULL;
     *n = 0;
@@ -137,64 +322,47 @@ get_str_array(json_t *o, const char *key, int required, size_t max,
         return required ? fail(err, errlen, "%s: missing", key) : 0;
     if (!json_is_array(a))
         return fail(err, errlen, "%s: not an array", key);
+    /* Counted before anything is copied: the list's own bound. */
     if (json_array_size(a) > max)
         return fail(err, errlen, "%s: more than %zu entries", key, max);
     *out = calloc(json_array_size(a) + 1, sizeof(char *));
     if (*out == NULL)
         return -ENOMEM;
     json_array_foreach(a, i, v) {
-        const char *s = json_string_value(v), *why;
-
         if (!json_is_string(v))
             return fail(err, errlen, "%s[%zu]: not a string", key, i);
-        if (json_string_length(v) == 0 || json_string_length(v) > maxlen)
-            return fail(err, errlen, "%s[%zu]: must be 1 to %zu bytes", key,
-                        i, maxlen);
-        if ((why = problem(s)) != NULL)
-            return fail(err, errlen, "%s[%zu]: %s", key, i, why);
-        for (size_t k = 0; k < i; k++)
-            if (strcmp((*out)[k], s) == 0)
-                return fail(err, errlen, "%s[%zu]: listed twice", key, i);
-        if (dup_to(&(*out)[i], s) != 0)
+        if (dup_to(&(*out)[i], json_string_value(v)) != 0)
             return -ENOMEM;
         *n = i + 1;
     }
+    if ((why = jit_grant_list_problem(f, *out, *n, &at)) != NULL)
+        return at < *n ? fail(err, errlen, "%s[%zu]: %s", key, at, why)
+                       : fail(err, errlen, "%s: %s", key, why);
     return 0;
 }
 
 static int
 from_json(json_t *o, struct jit_grant *g, char *err, size_t errlen)
 {
-    const char *id, *cred, *req, *user, *host, *reason, *status, *onl, *why;
+    const char *id, *cred, *req, *user, *host, *reason, *status, *onl;
     int ret;
 
     memset(g, 0, sizeof(*g));
     if (!json_is_object(o))
         return fail(err, errlen, "grant: not a JSON object");
-    if (!(id = get_str(o, "id", JIT_GRANT_ID_MAX, err, errlen))
-        || !(cred = get_str(o, "credential", JIT_GRANT_CREDENTIAL_MAX, err,
-                            errlen))
-        || !(req = get_str(o, "requester", JIT_GRANT_REQUESTER_MAX, err,
-                           errlen))
-        || !(user = get_str(o, "username", 64, err, errlen))
-        || !(host = get_str(o, "host", 253, err, errlen))
-        || !(reason = get_str(o, "reason", JIT_GRANT_REASON_MAX, err, errlen))
+    if (!(id = get_field(o, "id", JIT_GRANT_F_ID, err, errlen))
+        || !(cred = get_field(o, "credential", JIT_GRANT_F_CREDENTIAL, err,
+                              errlen))
+        || !(req = get_field(o, "requester", JIT_GRANT_F_REQUESTER, err,
+                             errlen))
+        || !(user = get_field(o, "username", JIT_GRANT_F_USERNAME, err,
+                              errlen))
+        || !(host = get_field(o, "host", JIT_GRANT_F_HOST, err, errlen))
+        || !(reason = get_field(o, "reason", JIT_GRANT_F_REASON, err,
+                                errlen))
         || !(status = get_str(o, "status", 16, err, errlen))
         || !(onl = get_str(o, "on_logout", 16, err, errlen)))
         return -EINVAL;
-    if (!charset(id, "._:-"))
-        return fail(err, errlen, "id: only letters, digits and ._:- allowed");
-    if (!charset(cred, "._:@+/-"))
-        return fail(err, errlen, "credential: only letters, digits and "
-                    "._:@+/- allowed");
-    if (!printable(req))
-        return fail(err, errlen, "requester: contains control characters");
-    if ((why = jit_name_problem(user)) != NULL)
-        return fail(err, errlen, "username: %s", why);
-    if ((why = jit_host_problem(host)) != NULL)
-        return fail(err, errlen, "host: %s", why);
-    if (!printable(reason))
-        return fail(err, errlen, "reason: contains control characters");
     if (strcmp(status, "active") && strcmp(status, "expired")
         && strcmp(status, "revoked"))
         return fail(err, errlen, "status: not active, expired or revoked");
@@ -210,11 +378,10 @@ from_json(json_t *o, struct jit_grant *g, char *err, size_t errlen)
         || dup_to(&g->host, host) || dup_to(&g->reason, reason)
         || dup_to(&g->status, status) || dup_to(&g->on_logout, onl))
         return -ENOMEM;
-    if ((ret = get_str_array(o, "groups", 1, 64, 32, jit_group_problem,
-                             &g->groups, &g->n_groups, err, errlen)) != 0)
+    if ((ret = get_str_array(o, "groups", 1, JIT_GRANT_F_GROUP, &g->groups,
+                             &g->n_groups, err, errlen)) != 0)
         return ret;
-    return get_str_array(o, "ssh_keys", 0, JIT_GRANT_SSH_KEYS_MAX,
-                         JIT_GRANT_SSH_KEY_MAX, ssh_key_problem, &g->ssh_keys,
+    return get_str_array(o, "ssh_keys", 0, JIT_GRANT_F_SSH_KEY, &g->ssh_keys,
                          &g->n_ssh_keys, err, errlen);
 }
 
@@ -281,7 +448,7 @@ refuse(json_t *o, size_t index, const char *why, struct jit_grant_refusal *r)
     snprintf(r->why, sizeof(r->why), "%s", why);
     s = json_string_value(id);
     if (s != NULL && json_string_length(id) > 0
-        && json_string_length(id) <= JIT_GRANT_ID_MAX && charset(s, "._:-")
+        && jit_grant_field_problem(JIT_GRANT_F_ID, s) == NULL
         && (r->id = strdup(s)) == NULL)
         return -ENOMEM;
     s = json_string_value(user);

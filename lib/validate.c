@@ -124,7 +124,7 @@ jit_host_problem(const char *v)
 {
     size_t n = strlen(v);
 
-    if (n == 0 || n > 253)
+    if (n == 0 || n > JIT_HOST_MAX)
         return "host names are 1 to 253 characters";
     for (size_t i = 0; i < n; i++)
         if (!((v[i] >= 'a' && v[i] <= 'z') || (v[i] >= 'A' && v[i] <= 'Z')

@@ -14,6 +14,8 @@
 #define JIT_NAME_MAX 32
 /* Supplementary groups one grant may give. */
 #define JIT_MAX_GROUPS 64
+/* A DNS name: at most 253 bytes (RFC 1035, without the final dot). */
+#define JIT_HOST_MAX 253
 
 /* NULL if name may be a pam-jit account name, else why not (a constant
  * string suitable for an error message or an audit reason). */

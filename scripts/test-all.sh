@@ -139,6 +139,7 @@ set +e
     -include config.h -DSYSCONFDIR='"/etc"' \
     $(ls "$SRC"/contrib/jit-apid/*.c | grep -v '/jit\.c$') \
     "$SRC"/lib/validate.c "$SRC"/lib/timefmt.c "$SRC"/lib/nssdb_format.c \
+    "$SRC"/lib/grant.c \
     "$SRC"/lib/negotiate.c \
     $(pkg-config --cflags --libs libmicrohttpd gnutls jansson sqlite3 libpq libcurl krb5-gssapi) \
     -o tsan-apid \
@@ -168,7 +169,7 @@ result "valgrind-unit" $rc
 
 stage "libFuzzer: each target for ${FUZZ_SECONDS}s"
 rc=0
-for target in nssdb conf grant; do
+for target in nssdb conf grant apid; do
     set +e
     sh "$SRC/tests/fuzz/run.sh" "$target" "$FUZZ_SECONDS" "$OUT/fuzz" > "$OUT/fuzz-$target.out" 2>&1
     r=$?

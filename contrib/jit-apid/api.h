@@ -70,6 +70,18 @@ json_t *apid_json_string_list(char *const *v, size_t n);
 json_t *apid_json_time(int64_t t);
 /* Plain text: 1..max bytes, no control characters (it ends up in logs). */
 int apid_plain_text(const char *s, size_t max);
+/* The request's body as a JSON object, or NULL with a 400 in r (naming
+ * the field whose text is not UTF-8, where it can). */
+json_t *apid_body_object(const struct apid_req *q, struct apid_reply *r);
+/* A grant as host sees it (doc/design.md: "A grant"). */
+json_t *apid_host_grant_json(const struct apid_grant *g, const char *host);
+/* The last check before a grant is stored: rendered as each of its
+ * hosts will see it (as active, with an id of the store's form when it
+ * has none yet), it must pass the hosts' own jit_grant_parse.  0, or -1
+ * with the host and the parser's words in err.  A failure means
+ * build_grant's checks and the hosts' have drifted apart. */
+int apid_grant_host_check(const struct apid_grant *g, char *err,
+                          size_t errlen);
 /* An optional string field: absent or null gives NULL; else plain text
  * of at most max bytes (0), or -1. */
 int apid_opt_text(json_t *o, const char *key, size_t max, const char **out);

@@ -21,6 +21,7 @@ struct apid_conf {
     char *listen_addr;  /* IPv4 address */
     unsigned port;
     char *tls_cert, *tls_key, *client_ca;
+    char *tls_priority; /* checked by GnuTLS at load (tls.h) */
     char *database, *host_tokens, *people, *policies, *alerts;
     char *krb5_keytab, *krb5_realm;
     size_t max_body;

@@ -7,7 +7,9 @@
  *   host tokens:  <host> <token>
  *   people:       <person> <role> <token>    role: requester, approver, admin
  *
- * Tokens are compared in constant time, against every entry.
+ * A token is found by its SHA-256 digest (a binary search whose timing
+ * tells nothing of the token) and then compared in constant time; one
+ * token for two entries is refused at load.
  */
 #ifndef APID_AUTH_H
 #define APID_AUTH_H
@@ -16,9 +18,12 @@
 
 enum apid_role { APID_REQUESTER = 1, APID_APPROVER = 2, APID_ADMIN = 3 };
 
+#define APID_TOKEN_DIGEST 32
+
 struct apid_principal {
     char *name;
     char *token;
+    unsigned char digest[APID_TOKEN_DIGEST]; /* SHA-256 of token */
     enum apid_role role; /* people only */
 };
 

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "apid.h"
+#include "tls.h"
 #include "validate.h"
 
 int
@@ -66,6 +67,14 @@ set_key(struct apid_conf *c, const char *key, const char *v, const char *path,
         return set_path(&c->tls_cert, v, path, lineno, key, err, errlen);
     if (strcmp(key, "tls_key") == 0)
         return set_path(&c->tls_key, v, path, lineno, key, err, errlen);
+    if (strcmp(key, "tls_priority") == 0) {
+        char why[512];
+
+        if (apid_tls_priority_check(v, why, sizeof(why)) != 0)
+            return apid_bad(err, errlen, "%s:%d: tls_priority: %s", path,
+                            lineno, why);
+        return set_str(&c->tls_priority, v);
+    }
     if (strcmp(key, "client_ca") == 0)
         return set_path(&c->client_ca, v, path, lineno, key, err, errlen);
     if (strcmp(key, "host_tokens") == 0)
@@ -179,6 +188,10 @@ apid_conf_load(const char *path, struct apid_conf *c, char *err,
         ret = set_key(c, k, v, path, lineno, err, errlen);
     }
     fclose(f);
+    /* The default through the same check as a file's value. */
+    if (ret == 0 && c->tls_priority == NULL)
+        ret = set_key(c, "tls_priority", APID_TLS_PRIORITY_DEFAULT, path, 0,
+                      err, errlen);
     if (ret == 0) {
         const char *missing = !c->listen_addr   ? "listen"
                               : !c->tls_cert    ? "tls_cert"
@@ -206,6 +219,7 @@ apid_conf_free(struct apid_conf *c)
     free(c->listen_addr);
     free(c->tls_cert);
     free(c->tls_key);
+    free(c->tls_priority);
     free(c->client_ca);
     free(c->database);
     free(c->host_tokens);

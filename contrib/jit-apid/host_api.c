@@ -6,8 +6,8 @@
  */
 #include "config.h"
 
+#include <errno.h>
 #include <gnutls/gnutls.h>
-#include <gnutls/x509.h>
 #include <jansson.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -16,8 +16,10 @@
 #include <strings.h>
 
 #include "api.h"
+#include "grant.h"
 #include "kerberos.h"
 #include "timefmt.h"
+#include "tls.h"
 #include "validate.h"
 
 #define EVENTS_MAX 1000
@@ -28,9 +30,8 @@ static const char *const event_types[] = {
     "session.opened", "session.closed",
 };
 
-/* A grant as a host sees it (doc/design.md: "A grant"), for host. */
-static json_t *
-host_grant_json(const struct apid_grant *g, const char *host)
+json_t *
+apid_host_grant_json(const struct apid_grant *g, const char *host)
 {
     return json_pack("{s:s, s:s, s:s, s:s, s:s, s:o, s:o, s:o, s:s, s:s,"
                      " s:s, s:o}",
@@ -44,18 +45,58 @@ host_grant_json(const struct apid_grant *g, const char *host)
                      apid_json_string_list(g->ssh_keys, g->n_ssh_keys));
 }
 
+int
+apid_grant_host_check(const struct apid_grant *g, char *err, size_t errlen)
+{
+    struct apid_grant view = *g;
+    struct jit_grant parsed;
+    char why[256], active[] = "active";
+    int ret = 0;
+
+    /* pending becomes active unchanged; the store gives the id later. */
+    if (strcmp(g->status, "pending") == 0)
+        view.status = active;
+    if (view.id[0] == '\0')
+        snprintf(view.id, sizeof(view.id), "g-%024d", 0);
+    if (g->n_hosts == 0) {
+        snprintf(err, errlen, "no hosts");
+        return -1;
+    }
+    for (size_t h = 0; h < g->n_hosts && ret == 0; h++) {
+        json_t *o = apid_host_grant_json(&view, g->hosts[h]);
+        char *text = o ? json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+
+        if (text == NULL) {
+            snprintf(err, errlen, "host %.64s: cannot be rendered",
+                     g->hosts[h]);
+            ret = -1;
+        } else if (jit_grant_parse(text, strlen(text), &parsed, why,
+                                   sizeof(why)) != 0) {
+            snprintf(err, errlen, "host %.64s: %s", g->hosts[h], why);
+            ret = -1;
+        } else {
+            jit_grant_free(&parsed);
+        }
+        free(text);
+        json_decref(o);
+    }
+    return ret;
+}
+
 /* Host authentication: a host token, a Kerberos ticket of host/<host>, or
- * a client certificate that the client CA signed and that names host.  The
- * path's host must be the caller's: a host sees only its own grants. */
+ * a client certificate for host (tls.c: from client_ca, for clientAuth,
+ * not a CA's).  The path's host must be the caller's: a host sees only
+ * its own grants. */
 static int
 host_allowed(struct apid *a, const struct apid_req *q, const char *host)
 {
     const char *authz = q->authz;
     const struct apid_principal *p;
-    int ok = 0;
+    char why[256] = "";
+    int ok = 0, r;
 
     if (authz != NULL && strncasecmp(authz, "Negotiate ", 10) == 0) {
-        char why[256] = "", *who;
+        char *who;
 
         if (a->conf.krb5_keytab == NULL)
             return 0;
@@ -74,25 +115,13 @@ host_allowed(struct apid *a, const struct apid_req *q, const char *host)
         pthread_rwlock_unlock(&a->lock);
         return ok;
     }
-    if (a->conf.client_ca == NULL)
+    if (a->conf.client_ca == NULL || q->tls == NULL)
         return 0;
-    if (q->tls != NULL) {
-        gnutls_session_t s = q->tls;
-        unsigned status = 1, n = 0;
-        const gnutls_datum_t *chain;
-        gnutls_x509_crt_t crt;
-
-        if (gnutls_certificate_verify_peers2(s, &status) == 0 && status == 0
-            && (chain = gnutls_certificate_get_peers(s, &n)) != NULL && n > 0
-            && gnutls_x509_crt_init(&crt) == 0) {
-            if (gnutls_x509_crt_import(crt, &chain[0], GNUTLS_X509_FMT_DER)
-                    == 0
-                && gnutls_x509_crt_check_hostname(crt, host) != 0)
-                ok = 1;
-            gnutls_x509_crt_deinit(crt);
-        }
-    }
-    return ok;
+    r = apid_tls_client_host(q->tls, host, why, sizeof(why));
+    if (r == -EACCES)
+        fprintf(stderr, "jit-apid: host %s: client certificate refused: %s\n",
+                host, why);
+    return r == 0;
 }
 
 /* The host's list and its ETag (a hash of the list's text), and when the
@@ -115,7 +144,7 @@ host_list(struct apid *a, const char *host, char **text, char etag[80],
         return ret;
     }
     for (size_t i = 0; arr && i < n; i++) {
-        json_array_append_new(arr, host_grant_json(&v[i], host));
+        json_array_append_new(arr, apid_host_grant_json(&v[i], host));
         if (v[i].expires_at < *next_end)
             *next_end = v[i].expires_at;
     }
@@ -212,7 +241,7 @@ get_host_grant(struct apid *a, const char *host, const char *user,
         return;
     }
     if (n > 0)
-        apid_reply_json(r, 200, host_grant_json(&v[0], host));
+        apid_reply_json(r, 200, apid_host_grant_json(&v[0], host));
     else
         apid_reply_error(r, 404, "not_found", "no grant");
     apid_grants_free(v, n);
@@ -281,9 +310,10 @@ post_events(struct apid *a, const char *host, const struct apid_req *q,
             || type == NULL || !event_type_ok(type) || tm == NULL
             || jit_time_parse(tm, &v[i].time) != 0 || h == NULL
             || strcmp(h, host) != 0
-            || apid_opt_text(e, "grant", 128, &grant) != 0
-            || apid_opt_text(e, "username", 32, &user) != 0
-            || apid_opt_text(e, "requester", 256, &reqr) != 0
+            || apid_opt_text(e, "grant", JIT_GRANT_ID_MAX, &grant) != 0
+            || apid_opt_text(e, "username", JIT_NAME_MAX, &user) != 0
+            || apid_opt_text(e, "requester", JIT_GRANT_REQUESTER_MAX, &reqr)
+                   != 0
             || (detail != NULL && !json_is_object(detail)
                 && !json_is_null(detail))) {
             apid_reply_error(r, 400, "bad_request",

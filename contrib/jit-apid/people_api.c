@@ -13,13 +13,11 @@
 #include <string.h>
 
 #include "api.h"
+#include "grant.h"
 #include "timefmt.h"
 #include "validate.h"
 
 #define LIST_LIMIT 1000
-#define REASON_MAX 1024
-#define SSH_KEYS_MAX 32
-#define SSH_KEY_MAX 8192
 
 static json_t *
 people_grant_json(const struct apid_grant *g)
@@ -44,6 +42,45 @@ people_grant_json(const struct apid_grant *g)
     return o;
 }
 
+/* A request's groups or ssh_keys (a JSON array, or NULL) against the
+ * hosts' rule for the list; 0, or -1 with a 400 naming the entry. */
+static int
+request_list_bad(json_t *a, const char *key, enum jit_grant_field f,
+                 struct apid_reply *r)
+{
+    size_t n = json_array_size(a), at;
+    char **v = calloc(n + 1, sizeof(char *));
+    const char *why = NULL;
+    int ret = -1;
+
+    if (v == NULL) {
+        apid_reply_error(r, 500, "out_of_memory", "out of memory");
+        goto done;
+    }
+    for (size_t i = 0; i < n; i++) {
+        /* Borrowed: the strings stay the request's. */
+        if ((v[i] = (char *) json_string_value(json_array_get(a, i)))
+            == NULL) {
+            apid_reply_error(r, 400, "bad_request", "%s[%zu]: not a string",
+                             key, i);
+            goto done;
+        }
+    }
+    if ((why = jit_grant_list_problem(f, v, n, &at)) != NULL) {
+        if (at < n)
+            apid_reply_error(r, 400, "bad_request", "%s[%zu]: %s", key, at,
+                             why);
+        else
+            apid_reply_error(r, 400, "bad_request", "%s: %s", key, why);
+        goto done;
+    }
+    ret = 0;
+
+done:
+    free(v);
+    return ret;
+}
+
 /* Build a new grant from a request (or a re-enable of prev) under the
  * policies; the reply says what is wrong, if anything.  0 or -1. */
 static int
@@ -64,19 +101,50 @@ build_grant(struct apid *a, json_t *in, const struct apid_principal *who,
     json_t *keys = json_object_get(in, "ssh_keys");
     const struct apid_host_group *hg = NULL;
     const struct apid_policy *pol = NULL;
+    const char *why;
     char err[256];
     size_t i;
     json_t *x;
 
     memset(g, 0, sizeof(*g));
-    if (cred == NULL || !apid_plain_text(cred, 128)) {
-        apid_reply_error(r, 400, "bad_request", "credential: required");
+    /* Every field by the hosts' own rules (lib/grant.c), in their words:
+     * a grant stored is a grant every host accepts. */
+    if (cred == NULL) {
+        apid_reply_error(r, 400, "bad_request", "credential: required, a"
+                         " string");
         return -1;
     }
-    if (reason == NULL || !apid_plain_text(reason, REASON_MAX)) {
-        apid_reply_error(r, 400, "bad_request", "reason: required, plain text"
-                    " of 1..%d bytes without control characters",
-                    REASON_MAX);
+    if ((why = jit_grant_field_problem(JIT_GRANT_F_CREDENTIAL, cred))
+        != NULL) {
+        apid_reply_error(r, 400, "bad_request", "credential: %s", why);
+        return -1;
+    }
+    if (reason == NULL) {
+        apid_reply_error(r, 400, "bad_request", "reason: required, a string");
+        return -1;
+    }
+    if ((why = jit_grant_field_problem(JIT_GRANT_F_REASON, reason)) != NULL) {
+        apid_reply_error(r, 400, "bad_request", "reason: %s", why);
+        return -1;
+    }
+    if ((groups != NULL && !json_is_array(groups))
+        || (keys != NULL && !json_is_array(keys))) {
+        apid_reply_error(r, 400, "bad_request", "%s: a list of strings",
+                         groups != NULL && !json_is_array(groups)
+                             ? "groups" : "ssh_keys");
+        return -1;
+    }
+    if (request_list_bad(groups, "groups", JIT_GRANT_F_GROUP, r) != 0
+        || request_list_bad(keys, "ssh_keys", JIT_GRANT_F_SSH_KEY, r) != 0)
+        return -1;
+    /* A re-enable without keys keeps the old grant's, which an older
+     * jit-apid may have taken under looser rules: the requester is told,
+     * not the log (it is not drift). */
+    if (prev != NULL && keys == NULL
+        && (why = jit_grant_list_problem(JIT_GRANT_F_SSH_KEY, prev->ssh_keys,
+                                         prev->n_ssh_keys, &i)) != NULL) {
+        apid_reply_error(r, 400, "bad_request", "ssh_keys: grant %s's key"
+                         " %zu %s; send ssh_keys", prev->id, i, why);
         return -1;
     }
     if (!json_is_integer(dur) || json_integer_value(dur) <= 0) {
@@ -96,8 +164,9 @@ build_grant(struct apid *a, json_t *in, const struct apid_principal *who,
         apid_reply_error(r, 400, "bad_request", "host_group: no such group");
         return -1;
     }
-    if (host != NULL && jit_host_problem(host) != NULL) {
-        apid_reply_error(r, 400, "bad_request", "host: not a host name");
+    if (host != NULL
+        && (why = jit_grant_field_problem(JIT_GRANT_F_HOST, host)) != NULL) {
+        apid_reply_error(r, 400, "bad_request", "host: %s", why);
         return -1;
     }
     /* The policy: the one named, or the first for the credential that
@@ -168,10 +237,6 @@ build_grant(struct apid *a, json_t *in, const struct apid_principal *who,
                 g->n_hosts++;
     }
     /* Groups: those asked for, each allowed by the policy; default all. */
-    if (groups != NULL && !json_is_array(groups)) {
-        apid_reply_error(r, 400, "bad_request", "groups: a list");
-        goto fail;
-    }
     g->groups = calloc(pol->n_groups + json_array_size(groups) + 1,
                        sizeof(char *));
     if (groups == NULL && g->groups != NULL) {
@@ -183,7 +248,7 @@ build_grant(struct apid *a, json_t *in, const struct apid_principal *who,
     {
         const char *gr = json_string_value(x);
 
-        if (gr == NULL || !apid_policy_has_group(pol, gr)) {
+        if (!apid_policy_has_group(pol, gr)) {
             apid_reply_error(r, 403, "group_not_allowed", "groups[%zu]: not"
                         " allowed by policy %s", i, pol->name);
             goto fail;
@@ -192,12 +257,6 @@ build_grant(struct apid *a, json_t *in, const struct apid_principal *who,
             g->n_groups++;
     }
     /* SSH keys: the request's, or the previous grant's. */
-    if (keys != NULL && (!json_is_array(keys)
-                         || json_array_size(keys) > SSH_KEYS_MAX)) {
-        apid_reply_error(r, 400, "bad_request",
-                         "ssh_keys: a list of at most %d", SSH_KEYS_MAX);
-        goto fail;
-    }
     g->ssh_keys = calloc((prev ? prev->n_ssh_keys : 0)
                              + json_array_size(keys) + 1,
                          sizeof(char *));
@@ -205,13 +264,6 @@ build_grant(struct apid *a, json_t *in, const struct apid_principal *who,
     {
         const char *k = json_string_value(x);
 
-        if (k == NULL || !apid_plain_text(k, SSH_KEY_MAX)) {
-            apid_reply_error(r, 400, "bad_request",
-                             "ssh_keys[%zu]: one line of"
-                             " at most %d bytes",
-                             i, SSH_KEY_MAX);
-            goto fail;
-        }
         if (g->ssh_keys && (g->ssh_keys[g->n_ssh_keys] = strdup(k)) != NULL)
             g->n_ssh_keys++;
     }
@@ -241,21 +293,28 @@ post_grant(struct apid *a, const struct apid_principal *who,
            const struct apid_req *q, const struct apid_grant *prev,
            struct apid_reply *r)
 {
-    json_error_t je;
-    json_t *in = json_loadb(q->body ? q->body : "", q->len,
-                            JSON_REJECT_DUPLICATES, &je);
+    json_t *in = apid_body_object(q, r);
     struct apid_grant g;
+    char why[512];
     int ret;
 
-    if (!json_is_object(in)) {
-        apid_reply_error(r, 400, "bad_request", "want a JSON object");
+    if (in == NULL)
         goto done;
-    }
     pthread_rwlock_rdlock(&a->lock);
     ret = build_grant(a, in, who, prev, &g, r);
     pthread_rwlock_unlock(&a->lock);
     if (ret != 0)
         goto done;
+    /* Belt and braces: the hosts' own parser on what they will see. */
+    if (apid_grant_host_check(&g, why, sizeof(why)) != 0) {
+        fprintf(stderr, "jit-apid: grant for %s on credential %s not stored:"
+                " a host would refuse it (%s); the request checks and"
+                " lib/grant.c have drifted\n", who->name, g.credential, why);
+        apid_reply_error(r, 500, "contract_drift", "the grant would be"
+                         " refused by its hosts; nothing stored");
+        apid_grant_free(&g);
+        goto done;
+    }
     ret = apid_store_grant_insert(a->store, &g, who->name, g.reason,
                                   apid_now());
     if (ret == APID_OK) {
@@ -285,9 +344,8 @@ grant_action(struct apid *a, const struct apid_principal *who,
              struct apid_reply *r)
 {
     struct apid_grant g;
-    json_error_t je;
     json_t *in = NULL;
-    const char *reason = NULL;
+    const char *reason = NULL, *why;
     int own, ret;
 
     if ((ret = apid_store_grant_get(a->store, id, &g, apid_now()))
@@ -297,15 +355,13 @@ grant_action(struct apid *a, const struct apid_principal *who,
     }
     own = strcmp(g.requester, who->name) == 0;
     if (q->len > 0) {
-        in = json_loadb(q->body, q->len, JSON_REJECT_DUPLICATES, &je);
-        if (!json_is_object(in)) {
-            apid_reply_error(r, 400, "bad_request", "want a JSON object");
+        if ((in = apid_body_object(q, r)) == NULL)
             goto done;
-        }
         reason = json_string_value(json_object_get(in, "reason"));
-        if (reason != NULL && !apid_plain_text(reason, REASON_MAX)) {
-            apid_reply_error(r, 400, "bad_request", "reason: plain text of"
-                        " 1..%d bytes", REASON_MAX);
+        if (reason != NULL
+            && (why = jit_grant_field_problem(JIT_GRANT_F_REASON, reason))
+                   != NULL) {
+            apid_reply_error(r, 400, "bad_request", "reason: %s", why);
             goto done;
         }
     }
@@ -546,7 +602,7 @@ apid_people_api(struct apid *a, const struct apid_req *q, char **s, int n,
     int get = strcmp(q->method, "GET") == 0;
     int post = strcmp(q->method, "POST") == 0;
     const struct apid_principal *who;
-    struct apid_principal copy = { NULL, NULL, 0 };
+    struct apid_principal copy = { .name = NULL };
     char name[300];
 
     pthread_rwlock_rdlock(&a->lock);

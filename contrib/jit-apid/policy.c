@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "apid.h"
+#include "grant.h"
 #include "policy.h"
 #include "validate.h"
 
@@ -116,9 +117,12 @@ load_policy(json_t *o, size_t k, const struct apid_policies *all,
     appr = json_string_value(json_object_get(o, "approval"));
     if (name == NULL || name[0] == '\0' || strlen(name) > 64)
         return apid_bad(err, errlen, "%s.name: a string of 1..64 bytes", where);
-    if (cred == NULL || cred[0] == '\0' || strlen(cred) > 128)
-        return apid_bad(err, errlen, "%s.credential: a string of 1..128 bytes",
-                   where);
+    if (cred == NULL)
+        return apid_bad(err, errlen, "%s.credential: a string", where);
+    /* A policy whose grants every host would refuse is refused now, not
+     * at each request (the hosts' rule, lib/grant.c). */
+    if ((why = jit_grant_field_problem(JIT_GRANT_F_CREDENTIAL, cred)) != NULL)
+        return apid_bad(err, errlen, "%s.credential: %s", where, why);
     if (onl == NULL)
         onl = "keep";
     if (strcmp(onl, "keep") != 0 && strcmp(onl, "delete") != 0)
@@ -177,6 +181,10 @@ load_policy(json_t *o, size_t k, const struct apid_policies *all,
                                jit_group_problem, &pol->groups,
                                &pol->n_groups, err, errlen)) != 0)
         return ret;
+    /* Its groups are a grant's by default: the hosts' bound on them. */
+    if ((why = jit_grant_list_problem(JIT_GRANT_F_GROUP, pol->groups,
+                                      pol->n_groups, &i)) != NULL)
+        return apid_bad(err, errlen, "%s: %s", where, why);
     return 0;
 }
 

@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "api.h"
+#include "grant.h"
 #include "timefmt.h"
 
 int64_t
@@ -61,18 +62,66 @@ apid_json_time(int64_t t)
     return json_string(buf);
 }
 
-/* Plain text: no control characters (a reason ends up in logs). */
+/* Plain text by the hosts' own rule (lib/grant.c): no C0, DEL or C1
+ * control, valid UTF-8 (a reason ends up in logs and on terminals). */
 int
 apid_plain_text(const char *s, size_t max)
 {
     size_t n = strlen(s);
 
-    if (n == 0 || n > max)
-        return 0;
-    for (size_t i = 0; i < n; i++)
-        if ((unsigned char) s[i] < 0x20 || s[i] == 0x7f)
-            return 0;
-    return 1;
+    return n > 0 && n <= max && jit_text_problem(s) == NULL;
+}
+
+/* The key whose value holds byte pos of body: the last "key": before it
+ * (if it is a plain word), so that a 400 can name the field. */
+static void
+key_before(const char *body, size_t pos, char *out, size_t outlen)
+{
+    out[0] = '\0';
+    for (size_t i = pos; i-- > 0;) {
+        size_t end, start;
+
+        if (body[i] != ':')
+            continue;
+        end = i;
+        while (end > 0 && (body[end - 1] == ' ' || body[end - 1] == '\t'
+                           || body[end - 1] == '\n' || body[end - 1] == '\r'))
+            end--;
+        if (end == 0 || body[end - 1] != '"')
+            continue;
+        start = end - 1;
+        while (start > 0 && end - start < 40
+               && ((body[start - 1] >= 'a' && body[start - 1] <= 'z')
+                   || body[start - 1] == '_'))
+            start--;
+        if (start > 0 && body[start - 1] == '"' && end - 1 > start)
+            snprintf(out, outlen, "%.*s", (int) (end - 1 - start),
+                     body + start);
+        return;
+    }
+}
+
+json_t *
+apid_body_object(const struct apid_req *q, struct apid_reply *r)
+{
+    json_error_t je;
+    json_t *in = json_loadb(q->body ? q->body : "", q->len,
+                            JSON_REJECT_DUPLICATES, &je);
+    char key[48];
+
+    if (in == NULL && json_error_code(&je) == json_error_invalid_utf8
+        && q->body != NULL && (size_t) je.position <= q->len) {
+        key_before(q->body, (size_t) je.position, key, sizeof(key));
+        apid_reply_error(r, 400, "bad_request", "%s: is not valid UTF-8",
+                         key[0] ? key : "body");
+        return NULL;
+    }
+    if (!json_is_object(in)) {
+        json_decref(in);
+        apid_reply_error(r, 400, "bad_request", "want a JSON object");
+        return NULL;
+    }
+    return in;
 }
 
 /* The store's result as an HTTP reply. */

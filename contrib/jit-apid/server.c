@@ -780,6 +780,7 @@ apid_http_start(struct apid *a, char *err, size_t errlen)
             0, NULL, NULL, handler, h, MHD_OPTION_EXTERNAL_LOGGER, logger,
             NULL, MHD_OPTION_SOCK_ADDR, &sin,
             MHD_OPTION_HTTPS_MEM_KEY, key, MHD_OPTION_HTTPS_MEM_CERT, cert,
+            MHD_OPTION_HTTPS_PRIORITIES, a->conf.tls_priority,
             MHD_OPTION_NOTIFY_COMPLETED, completed, h,
             MHD_OPTION_NOTIFY_CONNECTION, notify_connection, h,
             MHD_OPTION_THREAD_POOL_SIZE, pool_size(),

@@ -123,7 +123,7 @@ with concurrent.futures.ThreadPoolExecutor(1) as ex:
     st, g, _ = call("POST", "/v1/grants", ALICE, {
         "credential": "db-admin", "host_group": "web", "duration": 1800,
         "reason": "INC-1 restart replica",
-        "ssh_keys": ["ssh-ed25519 AAAAC3Nza alice@laptop"]})
+        "ssh_keys": ["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIDHkdrpAIOzm8kahQ+kwMFzo5hwUPnBeolqDxfp/ZNY5 alice@laptop"]})
     fut.result()
 expect("request", st, 201)
 expect("auto-approved", (g["status"], g["username"], g["hosts"], g["groups"]),
@@ -231,7 +231,7 @@ bad = [
     ({"credential": 7, "host": "web01.test", "duration": 60,
       "reason": "r"}, 400),
     ({"credential": "db-admin", "host": "web01.test", "duration": 60,
-      "reason": "r", "groups": ["root"]}, 403),
+      "reason": "r", "groups": ["wheel"]}, 403),
     ({"credential": "db-admin", "host": "web01.test", "duration": 60,
       "reason": "r", "groups": "users"}, 400),
     ({"credential": "db-admin", "host": "elsewhere.test", "duration": 60,

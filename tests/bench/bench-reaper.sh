@@ -25,7 +25,7 @@ for i in range(n):
          "username": u, "host": "web01.test", "groups": ["users"],
          "not_before": "2026-01-01T00:00:00Z", "expires_at": "2036-01-01T00:00:00Z",
          "reason": "bench", "status": "active", "on_logout": "keep",
-         "ssh_keys": ["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIO " + u + "@laptop"]}
+         "ssh_keys": ["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIDHkdrpAIOzm8kahQ+kwMFzo5hwUPnBeolqDxfp/ZNY5 " + u + "@laptop"]}
     open("%s/%s.json" % (d, u), "w").write(json.dumps(g))
 PY
 ms() { echo $(( ($(date +%s%N) - $1) / 1000000 )); }

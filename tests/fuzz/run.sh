@@ -1,7 +1,7 @@
 #!/bin/sh
 # Build one libFuzzer target with clang (ASan+UBSan) and run it for a
 # bounded time from a seed corpus made on the spot.
-#   run.sh nssdb|conf|grant SECONDS WORKDIR
+#   run.sh nssdb|conf|grant|apid SECONDS WORKDIR
 set -eu
 target=$1 seconds=$2 work=$3
 SRC=$(cd "$(dirname "$0")/../.." && pwd)
@@ -45,9 +45,29 @@ conf)
     ;;
 grant)
     srcs="$SRC/lib/grant.c $SRC/lib/validate.c $SRC/lib/timefmt.c $SRC/lib/nssdb_format.c $(pkg-config --libs jansson)"
-    g='{"id": "g-1", "credential": "db-admin", "requester": "alice@EXAMPLE.COM", "username": "alice", "host": "web01.example.com", "groups": ["sudo"], "not_before": "2026-11-23T09:00:00Z", "expires_at": "2026-11-23T10:00:00Z", "reason": "INC-1", "status": "active", "on_logout": "keep", "ssh_keys": ["ssh-ed25519 AAAA a@b"]}'
+    g='{"id": "g-1", "credential": "db-admin", "requester": "alice@EXAMPLE.COM", "username": "alice", "host": "web01.example.com", "groups": ["sudo"], "not_before": "2026-11-23T09:00:00Z", "expires_at": "2026-11-23T10:00:00Z", "reason": "INC-1", "status": "active", "on_logout": "keep", "ssh_keys": ["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIDHkdrpAIOzm8kahQ+kwMFzo5hwUPnBeolqDxfp/ZNY5 a@b"]}'
     printf '%s' "$g" > "$work/corpus-$target/s0"
     printf '{"grants": [%s, %s]}' "$g" "$g" > "$work/corpus-$target/s1"
+    ;;
+apid)
+    # jit-apid's handlers without main.c, the transport or the client.
+    cfg="$cfg -I$SRC -I$SRC/tests/unit -DSYSCONFDIR=\"/etc\" -pthread"
+    srcs="$SRC/tests/unit/apidlib.c $(ls "$SRC"/contrib/jit-apid/*.c | grep -Ev '/(main|server|jit)\.c$' | tr '\n' ' ')
+        $SRC/lib/grant.c $SRC/lib/validate.c $SRC/lib/timefmt.c $SRC/lib/nssdb_format.c $SRC/lib/negotiate.c
+        $(pkg-config --cflags --libs gnutls jansson sqlite3 libpq libcurl krb5-gssapi)"
+    # Seeds: one valid request of each kind (byte 0 the method: 0 GET,
+    # 1 POST; byte 1 the token: 1 alice, 2 boss, 3 web01).
+    seed() { printf "$1" > "$work/corpus-$target/$2"; }
+    k='ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIDHkdrpAIOzm8kahQ+kwMFzo5hwUPnBeolqDxfp/ZNY5 alice@laptop'
+    seed '\001\001/v1/grants\n\n{"credential": "db-admin", "host": "web01.test", "duration": 600, "reason": "INC-1 caf\303\251", "groups": ["users", "a-b.c_9"], "ssh_keys": ["'"$k"'"]}' s0
+    seed '\001\001/v1/grants\n\n{"credential": "db-admin", "host_group": "web", "duration": 60, "reason": "r", "groups": ["users", "users"]}' s1
+    seed '\001\001/v1/grants\n\n{"credential": "root-ish", "host": "web01.test", "duration": 60, "reason": "r"}' s2
+    seed '\000\001/v1/grants?status=active&credential=db-admin\n\n' s3
+    seed '\000\003/v1/hosts/web01.test/grants?wait=0\n"0123"\n' s4
+    seed '\000\003/v1/hosts/web01.test/grants/alice\n\n' s5
+    seed '\001\003/v1/hosts/web01.test/events\n\n{"events": [{"id": "e-1", "type": "account.created", "time": "2026-11-23T09:00:00Z", "host": "web01.test", "grant": "g-1", "username": "alice", "requester": "alice@EXAMPLE.COM", "detail": {"uid": 70000}}]}' s6
+    seed '\001\002/v1/grants/g-000000000000000000000000/approve\n\n{"reason": "ok"}' s7
+    seed '\000\002/v1/operations\n\n' s8
     ;;
 *) echo "unknown target $target" >&2; exit 2 ;;
 esac

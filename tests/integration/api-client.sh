@@ -38,7 +38,7 @@ grant() { # user
  "username": "$1", "host": "web01.test", "groups": ["users"],
  "not_before": "2026-01-01T00:00:00Z", "expires_at": "2036-01-01T00:00:00Z",
  "reason": "INC-1", "status": "active", "on_logout": "delete",
- "ssh_keys": ["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAI alice@laptop"]}
+ "ssh_keys": ["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIDHkdrpAIOzm8kahQ+kwMFzo5hwUPnBeolqDxfp/ZNY5 alice@laptop"]}
 G
 }
 grant alice > "$T/good/grants/alice.json"

@@ -20,7 +20,7 @@ wait_for 30 grep -q 'daemon: started' "$T/daemon.err" >/dev/null || fail "daemon
 
 # A person asks; the policy approves at once; the host has it.
 g=$(api POST /v1/grants alice-token-xxxxxxxxxx \
-    '{"credential": "db-admin", "host_group": "web", "duration": 1800, "reason": "INC-7 replica lag", "ssh_keys": ["ssh-ed25519 AAAAC3Nza alice@laptop"]}' | field id)
+    '{"credential": "db-admin", "host_group": "web", "duration": 1800, "reason": "INC-7 replica lag", "ssh_keys": ["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIDHkdrpAIOzm8kahQ+kwMFzo5hwUPnBeolqDxfp/ZNY5 alice@laptop"]}' | field id)
 expect_eq "request" "$(cat "$T/api.status")" 201
 ms=$(wait_for 5 resolves alice) || fail "alice never resolved: $(cat "$T/daemon.err")"
 [ "$ms" -le 2500 ] || fail "alice took $ms ms"
@@ -28,7 +28,7 @@ ok "alice's grant $g resolves on the host after $ms ms"
 pam_op alice acct_mgmt open_session || fail "alice's login: $(cat "$T/pam.out")"
 audit_has "event=\"login\" result=\"allow\" reason=\"grant\" user=\"alice\" requester=\"alice@EXAMPLE.COM\" credential=\"db-admin\" grant=\"$g\""
 keys=$("$JITCTL" -c "$CONF" authorized-keys alice)
-expect_eq "authorized keys" "$keys" "ssh-ed25519 AAAAC3Nza alice@laptop"
+expect_eq "authorized keys" "$keys" "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIDHkdrpAIOzm8kahQ+kwMFzo5hwUPnBeolqDxfp/ZNY5 alice@laptop"
 ok "alice logs in against jit-apid's live check; sshd gets her key"
 
 # Waiting for approval: not on the host; approved: on it.

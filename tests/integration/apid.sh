@@ -24,11 +24,19 @@ rc=0; out=$("$APID" -c "$T/apid/apid.conf" --check 2>&1) || rc=$?
 expect_eq "people file readable by others" "$rc:$out" \
     "78:jit-apid: $T/apid/people: must be a regular file of ours, mode 0600 or stricter"
 chmod 600 "$T/apid/people"
+# One token for two hosts: either could act as the other.
+cp "$T/apid/hosts" "$T/apid/hosts.good"
+echo 'web03.test host-token-web01-xxxxxxxx' >> "$T/apid/hosts"
+rc=0; out=$("$APID" -c "$T/apid/apid.conf" --check 2>&1) || rc=$?
+expect_eq "one token for two hosts" "$rc:$out" \
+    "78:jit-apid: $T/apid/hosts: web01.test and web03.test have the same token"
+mv "$T/apid/hosts.good" "$T/apid/hosts"
 ok "configuration errors name the file, line or key"
 
 /usr/bin/python3 "$top_srcdir/tests/api/apid-test.py" "$APID_URL" "$T/certs" "$T/apid/apid.db" \
     "$top_srcdir/contrib/openapi.yaml" \
     || fail "API tests (log: $(tail -5 "$T/apid/log"))"
+/usr/bin/python3 "$top_srcdir/tests/api/apid-contract-test.py" "$APID_URL" "$T/certs" "$T/apid/apid.db" "$top_srcdir/contrib/openapi.yaml" || fail "grant contract tests (log: $(tail -5 "$T/apid/log"))"
 
 stop_apid
 ok "SIGTERM: stopped cleanly in $APID_STOP_MS ms"

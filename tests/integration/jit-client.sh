@@ -11,7 +11,7 @@ for p in alice boss; do
     grep "^$p@" "$T/apid/people" | awk '{print $3}' > "$T/$p.token"
     chmod 600 "$T/$p.token"
 done
-echo 'ssh-ed25519 AAAAC3Nza alice@laptop' > "$T/alice.pub"
+echo 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIDHkdrpAIOzm8kahQ+kwMFzo5hwUPnBeolqDxfp/ZNY5 alice@laptop' > "$T/alice.pub"
 export JIT_URL="$APID_URL" JIT_CA_FILE="$T/certs/ca.pem"
 alice() { JIT_TOKEN_FILE="$T/alice.token" "$JIT" "$@"; }
 boss() { JIT_TOKEN_FILE="$T/boss.token" "$JIT" "$@"; }

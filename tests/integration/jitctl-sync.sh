@@ -41,7 +41,7 @@ out=$("$JITCTL" -c "$CONF" sync 2>/dev/null)
 expect_eq "erin's grant gone" "$out" "sync: 3 grants: 0 reserved, 0 updated, 2 unchanged, 1 refused, 0 gone"
 
 keys=$("$JITCTL" -c "$CONF" authorized-keys alice)
-expect_eq "authorized-keys alice" "$keys" "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIO alice@laptop"
+expect_eq "authorized-keys alice" "$keys" "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIDHkdrpAIOzm8kahQ+kwMFzo5hwUPnBeolqDxfp/ZNY5 alice@laptop"
 expect_eq "authorized-keys root: nothing" "$("$JITCTL" -c "$CONF" authorized-keys root; echo "rc=$?")" "rc=0"
 expect_eq "authorized-keys of a name nobody has: nothing" "$("$JITCTL" -c "$CONF" authorized-keys zed; echo "rc=$?")" "rc=0"
 expect_eq "authorized-keys of an invalid name: nothing" "$("$JITCTL" -c "$CONF" authorized-keys '../x'; echo "rc=$?")" "rc=0"
@@ -71,6 +71,6 @@ if in_ns getent passwd dave; then fail "dave still resolves"; fi
 # end is the test's clock (end_now): a grant ending 4 s ahead ran out
 # mid-test under load.
 expect_eq "authorized-keys before the end" "$("$JITCTL" -c "$CONF" authorized-keys alice)" \
-    "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIO alice@laptop"
+    "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIDHkdrpAIOzm8kahQ+kwMFzo5hwUPnBeolqDxfp/ZNY5 alice@laptop"
 end_now alice
 expect_eq "authorized-keys after expiry: nothing" "$("$JITCTL" -c "$CONF" authorized-keys alice)" ""

@@ -189,7 +189,7 @@ g = {"id": "g-" + u, "credential": "db-admin", "requester": u + "@EXAMPLE.COM",
      "username": u, "host": "web01.test", "groups": ["users", "video"],
      "not_before": "2026-01-01T00:00:00Z", "expires_at": "2036-01-01T00:00:00Z",
      "reason": "INC-1 test", "status": "active", "on_logout": "delete",
-     "ssh_keys": ["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIO " + u + "@laptop"]}
+     "ssh_keys": ["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIDHkdrpAIOzm8kahQ+kwMFzo5hwUPnBeolqDxfp/ZNY5 " + u + "@laptop"]}
 for kv in sys.argv[2:]:
     k, v = kv.split("=", 1)
     g[k] = json.loads(v)

@@ -124,9 +124,9 @@ wait_for 10 has_group alice video >/dev/null || fail "video not given back: $(gr
 
 # The key removed: authorized-keys stops printing it at once.
 expect_eq "alice's key before" "$("$JITCTL" -c "$CONF" authorized-keys alice)" \
-    "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIO alice@laptop"
-put alice 'ssh_keys=["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIN alice@new"]'
-no_old_key() { [ "$("$JITCTL" -c "$CONF" authorized-keys alice)" = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIN alice@new" ]; }
+    "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIDHkdrpAIOzm8kahQ+kwMFzo5hwUPnBeolqDxfp/ZNY5 alice@laptop"
+put alice 'ssh_keys=["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAINggjGJUKs5qKXKqCdhkJ8+lr68B5K/UyFM3pt0ScPgr alice@new"]'
+no_old_key() { [ "$("$JITCTL" -c "$CONF" authorized-keys alice)" = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAINggjGJUKs5qKXKqCdhkJ8+lr68B5K/UyFM3pt0ScPgr alice@new" ]; }
 wait_for 10 no_old_key >/dev/null || fail "old key still accepted: $("$JITCTL" -c "$CONF" authorized-keys alice)"
 ok "a key removed stops working"
 

@@ -20,7 +20,7 @@
     " \"expires_at\": \"2026-11-23T10:00:00Z\"," \
     " \"reason\": \"INC-4411 restart replica\", \"status\": \"active\"," \
     " \"on_logout\": \"keep\"," \
-    " \"ssh_keys\": [\"ssh-ed25519 AAAAC3Nza alice@laptop\"]," \
+    " \"ssh_keys\": [\"ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIDHkdrpAIOzm8kahQ+kwMFzo5hwUPnBeolqDxfp/ZNY5 alice@laptop\"]," \
     " \"future_field\": {\"ignored\": true}}"
 
 static char err[256];
@@ -66,7 +66,7 @@ START_TEST(test_good)
     ck_assert_str_eq(g.on_logout, "keep");
     jit_grant_free(&g);
     /* ssh_keys is optional. */
-    ck_assert_int_eq(parse_edit(", \"ssh_keys\": [\"ssh-ed25519 AAAAC3Nza alice@laptop\"]", ""), 0);
+    ck_assert_int_eq(parse_edit(", \"ssh_keys\": [\"ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIDHkdrpAIOzm8kahQ+kwMFzo5hwUPnBeolqDxfp/ZNY5 alice@laptop\"]", ""), 0);
 }
 END_TEST
 
@@ -105,15 +105,69 @@ START_TEST(test_hostile_values)
     REFUSED("INC-4411 restart replica", "x\\ry", "reason: contains control");
     REFUSED("g-7f3a", "g 7f3a", "id: only");
     REFUSED("db-admin", "db admin", "credential: only");
+    /* ':' would split the account's gecos ("JIT <credential>"). */
+    REFUSED("db-admin", "db:admin", "credential: only letters, digits and ._@+/- allowed");
+    /* C1 controls and bytes that are not UTF-8 (jansson catches the
+     * latter on the way in; jit_text_problem on its own, below). */
+    REFUSED("INC-4411 restart replica", "x\\u009by", "reason: contains control");
+    REFUSED("INC-4411 restart replica", "x\\u007fy", "reason: contains control");
+    REFUSED("INC-4411 restart replica", "x\xc3\x28y", "not valid JSON");
+    /* Keys that are not keys: sshd skips the line, the grant gives
+     * nothing the requester can use. */
+    REFUSED("ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIDHkdrpAIOzm8kahQ+kwMFzo5hwUPnBeolqDxfp/ZNY5 alice@laptop", "ssh-rsa notbase64", "ssh_keys[0]: key data is not base64");
+    REFUSED("ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIDHkdrpAIOzm8kahQ+kwMFzo5hwUPnBeolqDxfp/ZNY5 alice@laptop", "hello world", "ssh_keys[0]: does not start with a known key type");
+    REFUSED("ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIDHkdrpAIOzm8kahQ+kwMFzo5hwUPnBeolqDxfp/ZNY5 alice@laptop", "ssh-dss AAAAB3NzaC1kc3MAAACBAP8= x", "ssh_keys[0]: does not start with a known key type");
+    REFUSED("ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIDHkdrpAIOzm8kahQ+kwMFzo5hwUPnBeolqDxfp/ZNY5 alice@laptop", "ssh-rsa AAAAC3NzaC1lZDI1NTE5AAAAIDHkdrpAIOzm8kahQ+kwMFzo5hwUPnBeolqDxfp/ZNY5 x", "ssh_keys[0]: key data is not a key of its type");
+    REFUSED("ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIDHkdrpAIOzm8kahQ+kwMFzo5hwUPnBeolqDxfp/ZNY5 alice@laptop", "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIDHkdrpAIOzm8kahQ+kwMFzo5hwUPnBeolqDxfp/ZNY5= x", "ssh_keys[0]: key data is not base64");
+    REFUSED("ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIDHkdrpAIOzm8kahQ+kwMFzo5hwUPnBeolqDxfp/ZNY5 alice@laptop", "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIDHkdrpAIOzm8kahQ+kwMFzo5hwUPnBeolqDxfp/ZNY5 a;b", "ssh_keys[0]: has characters");
     REFUSED("web01.example.com", "web01..example.com", "host:");
     /* authorized_keys injection. */
-    REFUSED("ssh-ed25519 AAAAC3Nza alice@laptop", "command=\\\"id\\\" ssh-ed25519 AAAA", "ssh_keys[0]: does not start");
-    REFUSED("ssh-ed25519 AAAAC3Nza alice@laptop", "ssh-ed25519 AAAA\\nssh-rsa BBBB", "ssh_keys[0]: contains control");
+    REFUSED("ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIDHkdrpAIOzm8kahQ+kwMFzo5hwUPnBeolqDxfp/ZNY5 alice@laptop", "command=\\\"id\\\" ssh-ed25519 AAAA", "ssh_keys[0]: does not start");
+    REFUSED("ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIDHkdrpAIOzm8kahQ+kwMFzo5hwUPnBeolqDxfp/ZNY5 alice@laptop", "ssh-ed25519 AAAA\\nssh-rsa BBBB", "ssh_keys[0]: contains control");
     /* B4: times. */
     REFUSED("2026-11-23T10:00:00Z", "2026-11-23T08:00:00Z", "expires_at: not after");
     REFUSED("2026-11-23T10:00:00Z", "2026-11-23 10:00:00", "expires_at: not an RFC 3339");
     REFUSED("2026-11-23T10:00:00Z", "2026-11-23T10:00:00+02:00", "expires_at: not an RFC 3339");
     REFUSED("2026-11-23T10:00:00Z", "1795428000", "expires_at: not an RFC 3339");
+}
+END_TEST
+
+/* The per-field checks jit-apid builds grants with are the parser's. */
+START_TEST(test_field_checks)
+{
+    char sudo[] = "sudo", adm[] = "adm", root[] = "root";
+    char *v[3] = { sudo, adm, sudo };
+    char big[JIT_GRANT_REASON_MAX + 2];
+    size_t at;
+
+    ck_assert_ptr_null(jit_text_problem("caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x94\x91"));
+    ck_assert_str_eq(jit_text_problem("a\xc2\x85"), "contains control characters");
+    ck_assert_str_eq(jit_text_problem("a\xc2\x9f"), "contains control characters");
+    ck_assert_ptr_null(jit_text_problem("a\xc2\xa0"));
+    ck_assert_str_eq(jit_text_problem("a\x7f"), "contains control characters");
+    ck_assert_str_eq(jit_text_problem("\xc3\x28"), "is not valid UTF-8");
+    ck_assert_str_eq(jit_text_problem("\xc0\xaf"), "is not valid UTF-8");     /* overlong '/' */
+    ck_assert_str_eq(jit_text_problem("\xe0\x80\xaf"), "is not valid UTF-8"); /* overlong */
+    ck_assert_str_eq(jit_text_problem("\xed\xa0\x80"), "is not valid UTF-8"); /* surrogate */
+    ck_assert_str_eq(jit_text_problem("\xf4\x90\x80\x80"), "is not valid UTF-8");
+    ck_assert_str_eq(jit_text_problem("\xe2\x82"), "is not valid UTF-8");     /* cut short */
+    ck_assert_str_eq(jit_text_problem("\xff"), "is not valid UTF-8");
+    memset(big, 'x', sizeof(big) - 1);
+    big[sizeof(big) - 1] = '\0';
+    ck_assert_str_eq(jit_grant_field_problem(JIT_GRANT_F_REASON, big), "must be 1 to 1024 bytes");
+    big[sizeof(big) - 2] = '\0';
+    ck_assert_ptr_null(jit_grant_field_problem(JIT_GRANT_F_REASON, big));
+    ck_assert_str_eq(jit_grant_field_problem(JIT_GRANT_F_CREDENTIAL, "a:b"), "only letters, digits and ._@+/- allowed");
+    ck_assert_str_eq(jit_grant_list_problem(JIT_GRANT_F_GROUP, v, 3, &at), "listed twice");
+    ck_assert_uint_eq(at, 2);
+    ck_assert_ptr_null(jit_grant_list_problem(JIT_GRANT_F_GROUP, v, 2, &at));
+    ck_assert_uint_eq(at, 2);
+    v[1] = root;
+    ck_assert_str_eq(jit_grant_list_problem(JIT_GRANT_F_GROUP, v, 2, &at), "root's group can never be granted");
+    ck_assert_uint_eq(at, 1);
+    /* Every allowed type, with data of that type. */
+    ck_assert_ptr_null(jit_grant_field_problem(JIT_GRANT_F_SSH_KEY, "ecdsa-sha2-nistp256 AAAAE2VjZHNhLXNoYTItbmlzdHAyNTYAAAAIbmlzdHAyNTYAAABBBAmIX3ooAgBdg37yNoDyeQmOFQc2dfU8/d6BbUMMn11YzsF1K0pGIVJqVby+3ZOP1d6k6XFZLO6ZMR5F+hJVycU= e"));
+    ck_assert_ptr_null(jit_grant_field_problem(JIT_GRANT_F_SSH_KEY, "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAINggjGJUKs5qKXKqCdhkJ8+lr68B5K/UyFM3pt0ScPgr"));
 }
 END_TEST
 
@@ -232,6 +286,7 @@ main(void)
     tcase_add_test(tc, test_missing_and_mistyped);
     tcase_add_test(tc, test_hostile_values);
     tcase_add_test(tc, test_not_json_or_too_deep);
+    tcase_add_test(tc, test_field_checks);
     tcase_add_test(tc, test_list);
     tcase_add_test(tc, test_times);
     suite_add_tcase(s, tc);

@@ -1,0 +1,514 @@
+/* Unit test: every grant jit-apid can produce parses on the host
+ * (lib/grant.c's jit_grant_parse), and a request it refuses stores
+ * nothing.  Requests go through jit-apid's own handler (apid_route) with
+ * an SQLite store: a table of cases at the edges of each rule, then
+ * random requests assembled from valid and invalid parts. */
+#include "config.h"
+
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "apidlib.h"
+#include "grant.h"
+#include "testlib.h"
+
+static struct apid A;
+static char *dir;
+static size_t made, refused;
+
+/* Key data for every type the hosts take: the type's name as an SSH
+ * string, then 32 bytes, in base64 (what key_blob_problem reads). */
+static const char *const key_types[] = {
+    "ssh-ed25519", "ssh-rsa", "ecdsa-sha2-nistp256", "ecdsa-sha2-nistp384",
+    "ecdsa-sha2-nistp521", "sk-ssh-ed25519@openssh.com",
+    "sk-ecdsa-sha2-nistp256@openssh.com",
+};
+#define N_TYPES (sizeof(key_types) / sizeof(key_types[0]))
+
+static void
+make_key(const char *type, const char *data_type, int seed, char *out,
+         size_t outlen)
+{
+    static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    unsigned char raw[128];
+    size_t n = 0, tl = strlen(data_type), k;
+
+    raw[n++] = 0, raw[n++] = 0, raw[n++] = 0, raw[n++] = (unsigned char) tl;
+    memcpy(raw + n, data_type, tl);
+    n += tl;
+    raw[n++] = 0, raw[n++] = 0, raw[n++] = 0, raw[n++] = 32;
+    for (int i = 0; i < 32; i++)
+        raw[n++] = (unsigned char) (seed * 31 + i * 7);
+    k = (size_t) snprintf(out, outlen, "%s ", type);
+    for (size_t i = 0; i < n; i += 3) {
+        unsigned v = (unsigned) raw[i] << 16
+                     | (i + 1 < n ? (unsigned) raw[i + 1] << 8 : 0)
+                     | (i + 2 < n ? raw[i + 2] : 0);
+
+        out[k++] = b64[v >> 18 & 63];
+        out[k++] = b64[v >> 12 & 63];
+        out[k++] = i + 1 < n ? b64[v >> 6 & 63] : '=';
+        out[k++] = i + 2 < n ? b64[v & 63] : '=';
+    }
+    snprintf(out + k, outlen - k, " k%d@test", seed);
+}
+
+/* s as a JSON string into out: '"' and '\' escaped, bytes below 0x20
+ * as \u00XX, everything else as it is (so that bytes that are not UTF-8
+ * reach the parser). */
+static size_t
+jstr(char *out, const char *s)
+{
+    size_t k = 0;
+
+    out[k++] = '"';
+    for (const unsigned char *p = (const unsigned char *) s; *p; p++) {
+        if (*p == '"' || *p == '\\')
+            out[k++] = '\\', out[k++] = (char) *p;
+        else if (*p < 0x20)
+            k += (size_t) sprintf(out + k, "\\u%04x", *p);
+        else
+            out[k++] = (char) *p;
+    }
+    out[k++] = '"';
+    out[k] = '\0';
+    return k;
+}
+
+struct req {
+    const char *cred, *host, *reason;
+    const char *groups[80];
+    int n_groups; /* -1: none given */
+    const char *keys[40];
+    int n_keys;
+};
+
+static char *
+body_of(const struct req *q)
+{
+    size_t cap = 64 + 6 * (strlen(q->cred) + strlen(q->reason)) + 400 * 80
+                 + 40 * 6 * 8300;
+    char *b = malloc(cap), *p = b;
+
+    ck_assert_ptr_nonnull(b);
+    p += sprintf(p, "{\"credential\": ");
+    p += jstr(p, q->cred);
+    p += sprintf(p, ", \"host\": \"%s\", \"duration\": 600, \"reason\": ",
+                 q->host);
+    p += jstr(p, q->reason);
+    if (q->n_groups >= 0) {
+        p += sprintf(p, ", \"groups\": [");
+        for (int i = 0; i < q->n_groups; i++) {
+            p += sprintf(p, "%s", i ? ", " : "");
+            p += jstr(p, q->groups[i]);
+        }
+        p += sprintf(p, "]");
+    }
+    if (q->n_keys >= 0) {
+        p += sprintf(p, ", \"ssh_keys\": [");
+        for (int i = 0; i < q->n_keys; i++) {
+            p += sprintf(p, "%s", i ? ", " : "");
+            p += jstr(p, q->keys[i]);
+        }
+        p += sprintf(p, "]");
+    }
+    sprintf(p, "}");
+    return b;
+}
+
+/* Every grant in each host's list (the host's own view, through the
+ * host API) parses; the one just made is in it. */
+static void
+host_lists_parse(const char *id)
+{
+    static const char *const hosts[][2] = {
+        { "/v1/hosts/web01.test/grants", TA_HOST1 },
+        { "/v1/hosts/web02.test/grants", TA_HOST2 },
+    };
+    int seen = 0;
+
+    for (size_t h = 0; h < 2; h++) {
+        struct apid_reply r;
+        struct jit_grant_list l;
+        char err[256];
+
+        ta_call(&A, "GET", hosts[h][0], hosts[h][1], NULL, NULL, 0, &r);
+        ck_assert_uint_eq(r.status, 200);
+        ck_assert_int_eq(jit_grant_list_parse(r.body, strlen(r.body), &l, err,
+                                              sizeof(err)), 0);
+        ck_assert_msg(l.n_bad == 0, "host %zu refuses %s: %s", h,
+                      l.bad[0].key, l.bad[0].why);
+        for (size_t i = 0; i < l.n; i++)
+            seen += strcmp(l.v[i].id, id) == 0;
+        jit_grant_list_free(&l);
+        free(r.body);
+    }
+    ck_assert_int_ge(seen, 1);
+}
+
+/* One request.  want: 201, 400 (with message prefix msg) or 0 (any
+ * 201 or 4xx).  A 201 must give host views that parse, and is then
+ * revoked (one active grant per person and credential); a 4xx stores
+ * nothing; never a 5xx. */
+static void
+try(const struct req *q, unsigned want, const char *msg)
+{
+    char *body = body_of(q), *id = NULL;
+    size_t before = ta_count(&A);
+    struct apid_reply r;
+
+    ta_call(&A, "POST", "/v1/grants", TA_ALICE, NULL, body, strlen(body), &r);
+    ck_assert_msg(r.status == 201 || (r.status >= 400 && r.status < 500),
+                  "status %u (%s) for %.300s", r.status, r.body, body);
+    if (want != 0)
+        ck_assert_msg(r.status == want, "status %u (%s), want %u, for %.300s",
+                      r.status, r.body, want, body);
+    if (msg != NULL)
+        ck_assert_msg(r.body && strstr(r.body, msg), "got %s, want %s",
+                      r.body, msg);
+    if (r.status == 201) {
+        json_t *o = json_loads(r.body, 0, NULL);
+        struct apid_grant g;
+        char path[128], err[512];
+
+        ck_assert_ptr_nonnull(o);
+        id = strdup(json_string_value(json_object_get(o, "id")));
+        json_decref(o);
+        ck_assert_int_eq(ta_count(&A), before + 1);
+        /* The stored grant, rendered for each host, parses there. */
+        ck_assert_int_eq(apid_store_grant_get(A.store, id, &g, apid_now()),
+                         APID_OK);
+        ck_assert_msg(apid_grant_host_check(&g, err, sizeof(err)) == 0, "%s",
+                      err);
+        apid_grant_free(&g);
+        host_lists_parse(id);
+        free(r.body);
+        snprintf(path, sizeof(path), "/v1/grants/%s/revoke", id);
+        ta_call(&A, "POST", path, TA_ALICE, NULL, NULL, 0, &r);
+        ck_assert_uint_eq(r.status, 200);
+        made++;
+    } else {
+        ck_assert_int_eq(ta_count(&A), before);
+        refused++;
+    }
+    free(r.body);
+    free(id);
+    free(body);
+}
+
+static struct req
+base(void)
+{
+    struct req q = { "db-admin", "web01.test", "INC-11", { NULL }, -1,
+                     { NULL }, -1 };
+    return q;
+}
+
+static char keys[N_TYPES][300], reason_max[1100], reason_over[1100];
+
+START_TEST(test_table)
+{
+    struct req q;
+
+    q = base();
+    try(&q, 201, NULL);
+    /* Every type the hosts take, all in one grant. */
+    q = base();
+    q.n_keys = N_TYPES;
+    for (size_t i = 0; i < N_TYPES; i++)
+        q.keys[i] = keys[i];
+    try(&q, 201, NULL);
+    /* Every group, the edges of the group rule included. */
+    q = base();
+    q.n_groups = (int) ta_n_groups;
+    for (size_t i = 0; i < ta_n_groups; i++)
+        q.groups[i] = ta_groups[i];
+    try(&q, 201, NULL);
+    q.groups[1] = q.groups[0];
+    try(&q, 400, "groups[1]: listed twice");
+    q = base();
+    q.n_groups = 1;
+    q.groups[0] = "root";
+    try(&q, 400, "groups[0]: root's group");
+    q.groups[0] = "Users";
+    try(&q, 400, "groups[0]: group names start");
+    q.groups[0] = "abcdefghijklmnopqrstuvwxyz0123456";
+    try(&q, 400, "groups[0]: group names are 1 to 32");
+    q.groups[0] = "";
+    try(&q, 400, "groups[0]: group names are 1 to 32");
+    q.groups[0] = "sudo"; /* a good name the policy does not give */
+    try(&q, 403, "groups[0]: not allowed by policy wide");
+    /* Keys. */
+    q = base();
+    q.n_keys = 1;
+    q.keys[0] = "ssh-rsa notbase64";
+    try(&q, 400, "ssh_keys[0]: key data is not base64");
+    q.keys[0] = "hello world";
+    try(&q, 400, "ssh_keys[0]: does not start with a known key type");
+    q.keys[0] = "ssh-dss AAAAB3NzaC1kc3MAAACBAP8= x";
+    try(&q, 400, "ssh_keys[0]: does not start with a known key type");
+    q.keys[0] = "ssh-ed25519";
+    try(&q, 400, "ssh_keys[0]: does not start with a known key type");
+    q.keys[0] = "";
+    try(&q, 400, "ssh_keys[0]: must be 1 to 8192 bytes");
+    q.n_keys = 2;
+    q.keys[0] = q.keys[1] = keys[0];
+    try(&q, 400, "ssh_keys[1]: listed twice");
+    q.n_keys = 33;
+    for (int i = 0; i < 33; i++)
+        q.keys[i] = keys[0];
+    try(&q, 400, "ssh_keys: more than 32 entries");
+    /* Reason: the limit, C0, DEL, C1, UTF-8. */
+    q = base();
+    q.reason = reason_max;
+    try(&q, 201, NULL);
+    q.reason = reason_over;
+    try(&q, 400, "reason: must be 1 to 1024 bytes");
+    q.reason = "";
+    try(&q, 400, "reason: must be 1 to 1024 bytes");
+    q.reason = "a\x7f" "b";
+    try(&q, 400, "reason: contains control characters");
+    q.reason = "a\tb";
+    try(&q, 400, "reason: contains control characters");
+    q.reason = "a\xc2\x80" "b";
+    try(&q, 400, "reason: contains control characters");
+    q.reason = "a\xc2\x9f" "b";
+    try(&q, 400, "reason: contains control characters");
+    q.reason = "a\xc2\xa0" "b \xef\xbf\xbd \xf4\x8f\xbf\xbf";
+    try(&q, 201, NULL);
+    q.reason = "a\xc3\x28";
+    try(&q, 400, "reason: is not valid UTF-8");
+    q.reason = "a\xed\xa0\x80";
+    try(&q, 400, "reason: is not valid UTF-8");
+    q.reason = "a\xc0\xaf";
+    try(&q, 400, "reason: is not valid UTF-8");
+    /* Credential: ':' and the charset; one no policy names. */
+    q = base();
+    q.cred = "db:admin";
+    try(&q, 400, "credential: only letters, digits and ._@+/- allowed");
+    q.cred = "db admin";
+    try(&q, 400, "credential: only letters");
+    q.cred = "db-admin\xc2\x85";
+    try(&q, 400, "credential: only letters");
+    q.cred = "other";
+    try(&q, 403, NULL);
+    /* Host. */
+    q = base();
+    q.host = "web01..test";
+    try(&q, 400, "host: not a valid host name");
+    q.host = "web02.test";
+    try(&q, 201, NULL);
+}
+END_TEST
+
+/* Random requests from parts that are valid, at an edge, or invalid.
+ * When every part is valid the request must be granted. */
+START_TEST(test_random)
+{
+    static const char *const creds[] = { "db-admin", "db:admin", "db-admin ",
+                                         "DB-ADMIN", "" };
+    static const char *const bad_groups[] = { "root", "Users", "", "a b",
+                                              "a:b", "\xc2\x85" "a", "0day" };
+    static const char *const bad_keys[] = {
+        "ssh-rsa notbase64", "hello world", "ssh-ed25519 AAAA", "ssh-rsa ====",
+        "ecdsa-sha2-nistp256 AAAAC3NzaC1lZDI1NTE5AAAAIAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+        "command=\"id\" ssh-ed25519 AAAA", "ssh-ed25519 AAAA\nx",
+    };
+    static const char *const pieces[] = {
+        "a", "Z", " ", "\xc3\xa9", "\xe2\x82\xac", "\xf0\x9f\x94\x91", "\x7f",
+        "\x1b", "\n", "\xc2\x85", "\xc2\x9f", "\xc2\xa0", "\xc3", "\xff",
+        "\xed\xa0\x80", "\xe0\x80\xaf", ":", "\"", "\\",
+    };
+    static const int piece_ok[] = { 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 1, 0,
+                                    0, 0, 0, 1, 1, 1 };
+    char reason[2200];
+    unsigned seed = 11;
+
+    for (int round = 0; round < 1500; round++) {
+        struct req q = base();
+        int valid = 1, n, clean;
+        size_t len = 0;
+
+        srand(seed + (unsigned) round);
+        /* Half of them from valid parts only, at their edges. */
+        clean = rand() % 2;
+        q.cred = creds[clean || rand() % 3 ? 0 : rand() % 5];
+        valid &= strcmp(q.cred, "db-admin") == 0;
+        /* A reason of pieces, now and then at or over the limit. */
+        n = rand() % 4 == 0 ? 1100 : 1 + rand() % 30;
+        reason[0] = '\0';
+        for (int i = 0; i < n && len < 1030; i++) {
+            int k = rand() % 4 ? rand() % 3 : rand() % 19;
+
+            while (clean && !piece_ok[k])
+                k = rand() % 19;
+
+            strcat(reason, pieces[k]);
+            len += strlen(pieces[k]);
+            valid &= piece_ok[k];
+        }
+        valid &= len >= 1 && len <= JIT_GRANT_REASON_MAX;
+        q.reason = reason;
+        if (rand() % 2) {
+            q.n_groups = rand() % 9;
+            for (int i = 0; i < q.n_groups; i++) {
+                if (!clean && rand() % 8 == 0) {
+                    q.groups[i] = bad_groups[rand() % 7];
+                    valid = 0;
+                } else {
+                    q.groups[i] = ta_groups[rand() % ta_n_groups];
+                }
+                for (int j = 0; j < i; j++)
+                    valid &= strcmp(q.groups[i], q.groups[j]) != 0;
+            }
+        }
+        if (rand() % 2) {
+            q.n_keys = rand() % 6;
+            for (int i = 0; i < q.n_keys; i++) {
+                if (!clean && rand() % 6 == 0) {
+                    q.keys[i] = bad_keys[rand() % 7];
+                    valid = 0;
+                } else {
+                    q.keys[i] = keys[rand() % N_TYPES];
+                }
+                for (int j = 0; j < i; j++)
+                    valid &= strcmp(q.keys[i], q.keys[j]) != 0;
+            }
+        }
+        try(&q, valid ? 201 : 0, NULL);
+    }
+    ck_assert_uint_gt(made, 300);
+    ck_assert_uint_gt(refused, 100);
+}
+END_TEST
+
+/* A grant stored by an older jit-apid under looser rules (a key that is
+ * no key): re-enabling it without new keys is a 400 that says so, with
+ * new keys a grant its hosts accept. */
+START_TEST(test_reenable_legacy)
+{
+    char policy[] = "wide", cred[] = "db-admin", req[] = "alice@EXAMPLE.COM",
+         user[] = "alice", reason[] = "old", status[] = "active",
+         onl[] = "keep", host[] = "web01.test", group[] = "users",
+         key[] = "ssh-rsa notbase64";
+    char *hosts[] = { host }, *groups[] = { group }, *ks[] = { key };
+    struct apid_grant g = {
+        .policy = policy, .credential = cred, .requester = req,
+        .username = user, .reason = reason, .status = status,
+        .on_logout = onl, .hosts = hosts, .n_hosts = 1, .groups = groups,
+        .n_groups = 1, .ssh_keys = ks, .n_ssh_keys = 1,
+        .not_before = apid_now(), .expires_at = apid_now() + 600,
+    };
+    struct apid_reply r;
+    char path[128], body[512];
+    size_t before;
+
+    ck_assert_int_eq(apid_store_grant_insert(A.store, &g, req, reason,
+                                             apid_now()), APID_OK);
+    ck_assert_int_eq(apid_store_grant_transition(A.store, g.id, "active",
+                                                 "revoked", req, NULL,
+                                                 apid_now()), APID_OK);
+    before = ta_count(&A);
+    snprintf(path, sizeof(path), "/v1/grants/%s/enable", g.id);
+    snprintf(body, sizeof(body), "{\"reason\": \"again\", \"duration\": 60}");
+    ta_call(&A, "POST", path, TA_ALICE, NULL, body, strlen(body), &r);
+    ck_assert_uint_eq(r.status, 400);
+    ck_assert_msg(strstr(r.body, "ssh_keys: grant g-") != NULL
+                      && strstr(r.body, "key 0 key data is not base64"),
+                  "%s", r.body);
+    ck_assert_uint_eq(ta_count(&A), before);
+    free(r.body);
+    snprintf(body, sizeof(body), "{\"reason\": \"again\", \"duration\":"
+             " 60, \"ssh_keys\": [\"%s\"]}", keys[1]);
+    ta_call(&A, "POST", path, TA_ALICE, NULL, body, strlen(body), &r);
+    ck_assert_msg(r.status == 201, "%u %s", r.status, r.body);
+    ck_assert_uint_eq(ta_count(&A), before + 1);
+    free(r.body);
+}
+END_TEST
+
+/* A policy no valid grant could come from is refused when it loads. */
+START_TEST(test_policy_load)
+{
+    static const char *const bad[][2] = {
+        { "\"credential\": \"db:admin\"", "policies[0].credential: only letters, digits and ._@+/- allowed" },
+        { "\"credential\": \"db admin\"", "policies[0].credential: only" },
+        { "\"credential\": \"c\", \"groups\": [\"users\", \"root\"]", "policies[0].groups[1]: root's group" },
+    };
+    char path[4200], err[512], text[2048];
+    struct apid_policies p;
+
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        snprintf(text, sizeof(text), "{\"policies\": [{\"name\": \"x\","
+                 " \"hosts\": [\"h1\"], \"max_duration\": 600, %s}]}",
+                 bad[i][0]);
+        snprintf(path, sizeof(path), "%s/bad.json", dir);
+        t_write_file(path, text, strlen(text), 0600);
+        ck_assert_int_ne(apid_policies_load(path, &p, err, sizeof(err)), 0);
+        ck_assert_msg(strstr(err, bad[i][1]) != NULL, "got %s, want %s", err,
+                      bad[i][1]);
+    }
+    /* 65 groups: more than a grant may carry. */
+    {
+        size_t k = (size_t) snprintf(text, sizeof(text), "{\"policies\": [{"
+                                     "\"name\": \"x\", \"credential\": \"c\","
+                                     " \"hosts\": [\"h1\"], \"max_duration\":"
+                                     " 600, \"groups\": [");
+
+        for (int g = 0; g < 65; g++)
+            k += (size_t) snprintf(text + k, sizeof(text) - k, "%s\"g%d\"",
+                                   g ? ", " : "", g);
+        snprintf(text + k, sizeof(text) - k, "]}]}");
+        t_write_file(path, text, strlen(text), 0600);
+        ck_assert_int_ne(apid_policies_load(path, &p, err, sizeof(err)), 0);
+        ck_assert_msg(strstr(err, "policies[0].groups: more than 64 entries"),
+                      "%s", err);
+    }
+}
+END_TEST
+
+static void
+setup(void)
+{
+    char err[512];
+
+    dir = t_mkdtemp();
+    ck_assert_msg(ta_open(&A, dir, err, sizeof(err)) == 0, "%s", err);
+    for (size_t i = 0; i < N_TYPES; i++)
+        make_key(key_types[i], key_types[i], (int) i, keys[i],
+                 sizeof(keys[i]));
+    /* 1024 bytes: 2-, 3- and 4-byte characters up to the last byte. */
+    memset(reason_max, 0, sizeof(reason_max));
+    for (size_t i = 0; i < 1000; i += 2)
+        memcpy(reason_max + i, "\xc3\xa9", 2);
+    strcat(reason_max, "\xe2\x82\xac" "\xf0\x9f\x94\x91" "xxxxxxxxxxxxxxxxx");
+    ck_assert_uint_eq(strlen(reason_max), 1024);
+    memcpy(reason_over, reason_max, 1024);
+    strcpy(reason_over + 1024, "x");
+}
+
+static void
+teardown(void)
+{
+    ta_close(&A);
+    t_rmtree(dir);
+    free(dir);
+}
+
+int
+main(void)
+{
+    Suite *s = suite_create("apid");
+    TCase *tc = tcase_create("contract");
+
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_set_timeout(tc, 300);
+    tcase_add_test(tc, test_table);
+    tcase_add_test(tc, test_random);
+    tcase_add_test(tc, test_policy_load);
+    tcase_add_test(tc, test_reenable_legacy);
+    suite_add_tcase(s, tc);
+    return t_run(s);
+}
