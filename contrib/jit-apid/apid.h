@@ -46,7 +46,9 @@ struct apid {
     uint64_t generation;
     /* Set once by the main thread, read by every worker. */
     atomic_int stopping;
-    /* The transport (server.c), from its start to its free. */
+    /* The transport's (server.c) wake-up for its suspended long polls,
+     * called by apid_changed; set from its start to its free. */
+    void (*on_change)(struct apid_http *h);
     struct apid_http *http;
 };
 
@@ -67,8 +69,6 @@ unsigned apid_http_port(struct apid_http *h);
 void apid_http_stop(struct apid_http *h);
 /* Free it, once no thread that may call apid_changed runs. */
 void apid_http_free(struct apid_http *h);
-/* The clock thread: a change to look at. */
-void apid_http_wake(struct apid_http *h);
 
 /* Sleep a second, or less: a change here or the stop wakes us. */
 void apid_nap(struct apid *a);

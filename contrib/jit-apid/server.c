@@ -297,8 +297,8 @@ inflight_done(struct apid_http *h, struct req *rq)
         pthread_cond_signal(&h->cv);
 }
 
-void
-apid_http_wake(struct apid_http *h)
+static void
+clock_wake(struct apid_http *h)
 {
     pthread_mutex_lock(&h->mu);
     pthread_cond_signal(&h->cv);
@@ -749,6 +749,7 @@ apid_http_start(struct apid *a, char *err, size_t errlen)
     /* apid_changed wakes the clock through this; set before any thread
      * that may call it starts, and freed after they end. */
     a->http = h;
+    a->on_change = clock_wake;
     /* The long polls leave an eighth of the connections, in all and per
      * address, to logins and events: a fleet's polls behind one NAT
      * address never lock its own logins out. */
@@ -868,6 +869,7 @@ apid_http_free(struct apid_http *h)
 {
     if (h == NULL)
         return;
+    h->a->on_change = NULL;
     h->a->http = NULL;
     for (size_t i = 0; i < ADDR_BUCKETS; i++)
         while (h->by_addr[i] != NULL) {

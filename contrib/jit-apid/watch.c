@@ -58,6 +58,6 @@ apid_changed(struct apid *a)
     pthread_cond_broadcast(&a->change_cv);
     pthread_mutex_unlock(&a->change_mu);
     /* The suspended long polls: the transport's clock resumes them. */
-    if (a->http != NULL)
-        apid_http_wake(a->http);
+    if (a->on_change != NULL)
+        a->on_change(a->http);
 }
