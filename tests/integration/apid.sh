@@ -10,7 +10,7 @@ ok "jit-apid serving on port $APID_PORT"
 
 # Configuration errors are caught by --check, with the file and the key.
 out=$("$APID" -c "$T/apid/apid.conf" --check 2>&1)
-expect_eq "--check" "$out" "jit-apid: $T/apid/apid.conf: ok (2 policies, 2 hosts, 5 people, 0 alert recipients)"
+expect_eq "--check" "$out" "jit-apid: $T/apid/apid.conf: ok (3 policies, 2 hosts, 6 people, 0 alert recipients)"
 cp "$T/apid/apid.conf" "$T/apid/bad.conf"
 echo 'max_body = lots' >> "$T/apid/bad.conf"
 rc=0; out=$("$APID" -c "$T/apid/bad.conf" --check 2>&1) || rc=$?
@@ -29,6 +29,7 @@ ok "configuration errors name the file, line or key"
 /usr/bin/python3 "$top_srcdir/tests/api/apid-test.py" "$APID_URL" "$T/certs" "$T/apid/apid.db" \
     "$top_srcdir/contrib/openapi.yaml" \
     || fail "API tests (log: $(tail -5 "$T/apid/log"))"
+/usr/bin/python3 "$top_srcdir/tests/api/apid-authz-test.py" "$APID_URL" "$T/certs" "$T/apid/apid.db" "$top_srcdir/contrib/openapi.yaml" || fail "authorization tests (log: $(tail -5 "$T/apid/log"))"
 
 stop_apid
 ok "SIGTERM: stopped cleanly in $APID_STOP_MS ms"
