@@ -1,8 +1,10 @@
 #!/bin/sh
 # jit-apid: its configuration checks, then every endpoint through
 # tests/api/apid-test.py (the one-grant rule under 50 concurrent
-# requests, bad input, authentication, host isolation, mTLS), and a clean
-# stop on SIGTERM.
+# requests, bad input, authentication, host isolation, mTLS), the trust
+# edges through tests/api/apid-authz-test.py (an account name is its
+# person's; a host's events only for its own grants), and a clean stop on
+# SIGTERM.
 . "$top_srcdir/tests/integration/lib.sh"
 setup_env
 start_apid
@@ -19,6 +21,9 @@ sed 's/"max_duration": 600/"max_duration": "600"/' "$T/apid/policies.json" > "$T
 sed "s|^policies = .*|policies = $T/apid/bad.json|" "$T/apid/apid.conf" > "$T/apid/bad.conf"
 rc=0; out=$("$APID" -c "$T/apid/bad.conf" --check 2>&1) || rc=$?
 expect_eq "bad policy" "$rc:$out" "78:jit-apid: policies[1].max_duration: seconds, an integer"
+sed 's/"username_choice": true/"username_choice": "false"/' "$T/apid/policies.json" > "$T/apid/bad.json"
+rc=0; out=$("$APID" -c "$T/apid/bad.conf" --check 2>&1) || rc=$?
+expect_eq "a choice of names said in a string" "$rc:$out" "78:jit-apid: policies[2].username_choice: true or false"
 chmod 644 "$T/apid/people"
 rc=0; out=$("$APID" -c "$T/apid/apid.conf" --check 2>&1) || rc=$?
 expect_eq "people file readable by others" "$rc:$out" \
