@@ -81,21 +81,26 @@ account_name(struct apid *a, const struct apid_policy *pol,
     tmpl = apid_policy_username(pol, requester, err, sizeof(err));
     if (uname == NULL || (tmpl != NULL && strcmp(uname, tmpl) == 0)) {
         if (tmpl == NULL)
-            apid_reply_error(r, 400, "bad_request", "%s", err);
+            apid_reply_error(r, 400, "bad_request", "%s%s", err,
+                             pol->username_choice ? "; choose one" : "");
         g->username = tmpl;
         return tmpl != NULL ? 0 : -1;
     }
-    free(tmpl);
     if (!pol->username_choice) {
         if ((why = jit_name_problem(uname)) != NULL)
             apid_reply_error(r, 400, "bad_request", "username: %s", why);
-        else
+        else if (tmpl != NULL)
             apid_reply_error(r, 403, "username_not_allowed",
-                             "username: policy %s names the account after"
-                             " its requester and allows no other name",
-                             pol->name);
+                             "username: policy %s names %s's account %s"
+                             " and allows no other", pol->name, requester,
+                             tmpl);
+        else
+            apid_reply_error(r, 403, "username_not_allowed", "%s, and"
+                             " allows no choice", err);
+        free(tmpl);
         return -1;
     }
+    free(tmpl);
     if (apid_policy_name_fits(pol, uname, err, sizeof(err)) != 0) {
         apid_reply_error(r, 400, "bad_request", "%s", err);
         return -1;

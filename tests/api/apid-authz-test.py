@@ -181,6 +181,8 @@ p = []
 st, doc = request(ALICE, "root-ish", "web01.test", "be carol",
                   username="carol-adm")
 refused(p, "alice asking for carol-adm under {user}-adm", st, doc, 403)
+if st == 403 and "alice-adm" not in doc.get("message", ""):
+    p.append("the refusal does not say which name is alice's: %r" % doc)
 st, doc = request(ALICE, "root-ish", "web01.test", "be alice",
                   username="alice-adm")
 want(p, "alice asking for her own alice-adm",
