@@ -14,7 +14,9 @@ DB: sqlite:PATH (or a path) or postgresql:CONNINFO.
 import json
 import os
 import ssl
+import subprocess
 import sys
+import tempfile
 import urllib.error
 import urllib.request
 
@@ -168,6 +170,49 @@ want(p, "a batch with the key events twice", st, 400)
 alive(p)
 case("event details deep, large or not an object, grantless account"
      " events and duplicate keys are refused", p)
+
+p = []
+st, doc = call("GET", "/v1/hosts/web01.test/grants/" + bg["username"], HOST1)
+want(p, "web01 reading bob's web02-only grant by its name", st, 404)
+case("a host reads no grant that does not list it", p)
+
+
+def wildcard_cert(d, san):
+    """A clientAuth, CA:FALSE certificate from the test CA naming san."""
+    def q(*a):
+        subprocess.run(a, check=True, capture_output=True, cwd=d)
+    q("openssl", "req", "-newkey", "rsa:2048", "-nodes", "-keyout", "w.key",
+      "-out", "w.csr", "-subj", "/CN=" + san.split(":")[1])
+    with open(d + "/w.ext", "w") as f:
+        f.write("subjectAltName=%s\nbasicConstraints=CA:FALSE\n"
+                "extendedKeyUsage=clientAuth\n" % san)
+    q("openssl", "x509", "-req", "-in", "w.csr", "-CA", CERTS + "/ca.pem",
+      "-CAkey", CERTS + "/ca.key", "-CAcreateserial", "-CAserial",
+      d + "/ca.srl", "-out", "w.pem", "-days", "2", "-extfile", "w.ext")
+
+
+p = []
+with tempfile.TemporaryDirectory() as d:
+    # GnuTLS matches a wildcard only with two labels after it: web01.test
+    # is safe from *.test, web01.corp.test is not from *.corp.test.
+    for san in ("DNS:*.corp.test", "DNS:web0*.corp.test", "DNS:*.test"):
+        wildcard_cert(d, san)
+        cctx = ssl.create_default_context(cafile=CERTS + "/ca.pem")
+        cctx.load_cert_chain(d + "/w.pem", d + "/w.key")
+        for h in ("web01.corp.test", "web02.corp.test", "web01.test"):
+            req = urllib.request.Request(URL + "/v1/hosts/%s/grants" % h)
+            try:
+                with urllib.request.urlopen(req, context=cctx,
+                                            timeout=70) as r:
+                    p.append("a certificate for %s authenticates %s: %d" %
+                             (san, h, r.status))
+            except urllib.error.HTTPError as e:
+                if e.code != 401:
+                    p.append("%s as %s: %d" % (san, h, e.code))
+            except (urllib.error.URLError, ssl.SSLError, OSError):
+                pass  # refused in the handshake: as good
+case("a client certificate with a wildcard name (*.corp.test,"
+     " web0*.corp.test, *.test) authenticates no host", p)
 
 # ---- a client without credentials ----
 
