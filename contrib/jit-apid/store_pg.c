@@ -579,6 +579,7 @@ pg_events_insert(struct apid_conn *c, const struct apid_event *v, size_t n,
                  int64_t now)
 {
     char t[24], rc[24], state[6] = "";
+    int taken = 0;
 
     fmt_i64(rc, sizeof(rc), now);
     for (int attempt = 0; attempt < RETRIES; attempt++) {
@@ -612,11 +613,28 @@ pg_events_insert(struct apid_conn *c, const struct apid_event *v, size_t n,
                                                        rc },
                             state) == APID_OK;
             }
+            /* An id stored already: a redelivery if by this host; by
+             * another, this host's real event must not be taken for
+             * one (ids are the hosts' own). */
+            if (ok && PQntuples(r) == 0) {
+                PGresult *h = run(c, "SELECT 1 FROM events WHERE id = $1"
+                                     " AND host = $2", 2, p, state);
+
+                ok = h != NULL && PQntuples(h) == 1;
+                if (h != NULL && !ok) {
+                    apid_store_fail("events[%zu].id: %s is taken by another"
+                                    " host's event", i, v[i].id);
+                    taken = 1;
+                }
+                PQclear(h);
+            }
             PQclear(r);
         }
         if (ok && simple(c, "COMMIT", 0, NULL, state) == APID_OK)
             return APID_OK;
         rollback(c);
+        if (taken)
+            return APID_CONFLICT;
         if (!retryable(state))
             break;
     }

@@ -617,6 +617,25 @@ queue_alerts(struct apid_conn *s, const struct apid_event *e, int64_t now)
     return rc == SQLITE_DONE ? APID_OK : db_fail(s, "alerts");
 }
 
+/* An event id already stored: whether by this host (a redelivery, 1) or
+ * by another (0; ids are the hosts' own, so one host's use of an id must
+ * not make another's real event look delivered), -1 on error. */
+static int
+stored_by(struct apid_conn *s, const char *id, const char *host)
+{
+    sqlite3_stmt *st = NULL;
+    int rc;
+
+    if (sqlite3_prepare_v2(s->db, "SELECT 1 FROM events WHERE id = ?"
+                           " AND host = ?", -1, &st, NULL) != SQLITE_OK)
+        return -1;
+    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, host, -1, SQLITE_STATIC);
+    rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
+}
+
 static int
 sq_events_insert(struct apid_conn *s, const struct apid_event *v,
                          size_t n, int64_t now)
@@ -649,8 +668,23 @@ sq_events_insert(struct apid_conn *s, const struct apid_event *v,
             ret = db_fail(s, "events");
             goto rollback;
         }
+        if (sqlite3_changes(s->db) == 0) {
+            int own = stored_by(s, v[i].id, v[i].host);
+
+            if (own < 0) {
+                ret = db_fail(s, "events");
+                goto rollback;
+            }
+            if (own == 0) {
+                ret = apid_store_fail("events[%zu].id: %s is taken by"
+                                      " another host's event", i, v[i].id);
+                ret = APID_CONFLICT;
+                goto rollback;
+            }
+            continue;
+        }
         /* Alerts only for an event stored now, not for a redelivery. */
-        if (sqlite3_changes(s->db) == 1 && v[i].n_alerts > 0
+        if (v[i].n_alerts > 0
             && (ret = queue_alerts(s, &v[i], now)) != APID_OK)
             goto rollback;
     }

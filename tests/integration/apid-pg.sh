@@ -19,6 +19,7 @@ A_URL=$APID_URL
     "$top_srcdir/contrib/openapi.yaml" || fail "API tests on PostgreSQL (log: $(tail -5 "$T/apid/log"))"
 /usr/bin/python3 "$top_srcdir/tests/api/apid-contract-test.py" "$APID_URL" "$T/certs" "$APID_DATABASE" "$top_srcdir/contrib/openapi.yaml" || fail "grant contract tests on PostgreSQL (log: $(tail -5 "$T/apid/log"))"
 /usr/bin/python3 "$top_srcdir/tests/api/apid-authz-test.py" "$APID_URL" "$T/certs" "$APID_DATABASE" "$top_srcdir/contrib/openapi.yaml" || fail "authorization tests on PostgreSQL (log: $(tail -5 "$T/apid/log"))"
+/usr/bin/python3 "$top_srcdir/tests/api/apid-attack-test.py" "$APID_URL" "$T/certs" "$APID_DATABASE" "$top_srcdir/contrib/openapi.yaml" || fail "attack tests on PostgreSQL (log: $(tail -5 "$T/apid/log"))"
 
 # A second instance on the same database.
 sed "s|^database = .*|database = $APID_DATABASE|" "$T/apid/apid.conf" > "$T/apid/b.conf"

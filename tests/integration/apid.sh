@@ -43,6 +43,7 @@ ok "configuration errors name the file, line or key"
     || fail "API tests (log: $(tail -5 "$T/apid/log"))"
 /usr/bin/python3 "$top_srcdir/tests/api/apid-contract-test.py" "$APID_URL" "$T/certs" "$T/apid/apid.db" "$top_srcdir/contrib/openapi.yaml" || fail "grant contract tests (log: $(tail -5 "$T/apid/log"))"
 /usr/bin/python3 "$top_srcdir/tests/api/apid-authz-test.py" "$APID_URL" "$T/certs" "$T/apid/apid.db" "$top_srcdir/contrib/openapi.yaml" || fail "authorization tests (log: $(tail -5 "$T/apid/log"))"
+/usr/bin/python3 "$top_srcdir/tests/api/apid-attack-test.py" "$APID_URL" "$T/certs" "$T/apid/apid.db" "$top_srcdir/contrib/openapi.yaml" || fail "attack tests (log: $(tail -5 "$T/apid/log"))"
 
 stop_apid
 ok "SIGTERM: stopped cleanly in $APID_STOP_MS ms"
