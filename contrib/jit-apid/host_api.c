@@ -271,6 +271,85 @@ event_id_ok(const char *s)
     return 1;
 }
 
+/*
+ * Whether a batch's events are the posting host's to report (doc/design.md,
+ * "Events"): an event that names a grant is accepted only if the grant
+ * lists this host and the event's username is the grant's account on it
+ * (and its requester, if given, the grant's); a grant that does not exist
+ * gets the same answer as another host's, so that a host learns nothing
+ * of the ids it does not hold.  An event with no grant is a login.denied
+ * of a name no grant gives (anyone may try names): it is kept, attached
+ * to no grant, and alerts no one (every alert type is an account.*
+ * event, and those need a grant, as session.* events do).
+ *
+ * One read for the batch, before the insert's transaction: a grant's
+ * hosts and its account name are written with it and never change (only
+ * their `live` flag does), and a grant is never deleted, so nothing
+ * between this read and the insert can make an accepted event foreign.
+ * 0, or the reply made and -1.
+ */
+static int
+events_owned(struct apid *a, const char *host, const struct apid_event *v,
+             size_t n, struct apid_reply *r)
+{
+    char **ids = calloc(n + 1, sizeof(char *));
+    char **names = calloc(n + 1, sizeof(char *));
+    char **reqs = calloc(n + 1, sizeof(char *));
+    size_t k = 0, i;
+    int ret = -1, sret;
+
+    if (ids == NULL || names == NULL || reqs == NULL) {
+        apid_reply_error(r, 500, "out_of_memory", "out of memory");
+        goto done;
+    }
+    for (i = 0; i < n; i++) {
+        if (v[i].grant != NULL)
+            ids[k++] = v[i].grant;
+        else if (strcmp(v[i].type, "login.denied") != 0) {
+            apid_reply_error(r, 400, "bad_request", "events[%zu].grant:"
+                             " required for %s", i, v[i].type);
+            goto done;
+        }
+    }
+    if (k > 0 && (sret = apid_store_grant_accounts(a->store, host, ids, k,
+                                                   names, reqs)) != APID_OK) {
+        apid_reply_store_error(r, a, sret);
+        goto done;
+    }
+    for (i = 0, k = 0; i < n; i++) {
+        if (v[i].grant == NULL)
+            continue;
+        if (names[k] == NULL) {
+            apid_reply_error(r, 403, "forbidden", "events[%zu].grant: %s is"
+                             " not this host's", i, v[i].grant);
+            goto done;
+        }
+        if (v[i].username == NULL || strcmp(v[i].username, names[k]) != 0) {
+            apid_reply_error(r, 403, "forbidden", "events[%zu].username: not"
+                             " the account of grant %s on %s", i,
+                             v[i].grant, host);
+            goto done;
+        }
+        if (v[i].requester != NULL && strcmp(v[i].requester, reqs[k]) != 0) {
+            apid_reply_error(r, 403, "forbidden", "events[%zu].requester: not"
+                             " the requester of grant %s", i, v[i].grant);
+            goto done;
+        }
+        k++;
+    }
+    ret = 0;
+
+done:
+    for (i = 0; names != NULL && reqs != NULL && i < n; i++) {
+        free(names[i]);
+        free(reqs[i]);
+    }
+    free(ids);
+    free(names);
+    free(reqs);
+    return ret;
+}
+
 static void
 post_events(struct apid *a, const char *host, const struct apid_req *q,
             struct apid_reply *r)
@@ -337,6 +416,8 @@ post_events(struct apid *a, const char *host, const struct apid_req *q,
             goto done;
         }
     }
+    if (events_owned(a, host, v, n, r) != 0)
+        goto done;
     /* The alerts each event calls for, queued with it if it is new. */
     pthread_rwlock_rdlock(&a->lock);
     for (size_t k = 0; k < n; k++)

@@ -81,6 +81,81 @@ done:
     return ret;
 }
 
+/* The account name of a new grant (doc/design.md, "Account names"): a
+ * name is one person's for good.  At a re-enable it is the previous
+ * grant's, whatever the request says.  Else the policy's template filled
+ * with the requester's own name; another name only where the policy
+ * allows a choice, and then never one that a template gives another
+ * person in the people file.  (That no other person holds it already,
+ * in any grant, is the store's to say, inside the insert's transaction:
+ * two requests at once cannot both pass a check made here.)  Sets
+ * g->username, or answers r and returns -1.  Called with a->lock held. */
+static int
+account_name(struct apid *a, const struct apid_policy *pol,
+             const struct apid_grant *prev, const char *requester,
+             json_t *uname_j, const char *uname, struct apid_grant *g,
+             struct apid_reply *r)
+{
+    char err[256], *tmpl = NULL;
+    const char *why;
+
+    if (uname_j != NULL && !json_is_null(uname_j) && uname == NULL) {
+        apid_reply_error(r, 400, "bad_request", "username: a string");
+        return -1;
+    }
+    if (prev != NULL) {
+        if (uname != NULL && strcmp(uname, prev->username) != 0) {
+            apid_reply_error(r, 400, "bad_request",
+                             "username: kept from grant %s", prev->id);
+            return -1;
+        }
+        if ((g->username = strdup(prev->username)) == NULL) {
+            apid_reply_error(r, 500, "out_of_memory", "out of memory");
+            return -1;
+        }
+        return 0;
+    }
+    tmpl = apid_policy_username(pol, requester, err, sizeof(err));
+    if (uname == NULL || (tmpl != NULL && strcmp(uname, tmpl) == 0)) {
+        if (tmpl == NULL)
+            apid_reply_error(r, 400, "bad_request", "%s%s", err,
+                             pol->username_choice ? "; choose one" : "");
+        g->username = tmpl;
+        return tmpl != NULL ? 0 : -1;
+    }
+    if (!pol->username_choice) {
+        if ((why = jit_name_problem(uname)) != NULL)
+            apid_reply_error(r, 400, "bad_request", "username: %s", why);
+        else if (tmpl != NULL)
+            apid_reply_error(r, 403, "username_not_allowed",
+                             "username: policy %s names %s's account %s"
+                             " and allows no other", pol->name, requester,
+                             tmpl);
+        else
+            apid_reply_error(r, 403, "username_not_allowed", "%s, and"
+                             " allows no choice", err);
+        free(tmpl);
+        return -1;
+    }
+    free(tmpl);
+    if (apid_policy_name_fits(pol, uname, err, sizeof(err)) != 0) {
+        apid_reply_error(r, 400, "bad_request", "%s", err);
+        return -1;
+    }
+    /* Whose it would be stays unsaid: the answer is the same as for a
+     * name another person holds (the store's). */
+    if (apid_policy_name_entitled(&a->pol, a->auth.people, a->auth.n_people,
+                                  uname, requester)) {
+        apid_reply_error(r, 409, "conflict", "username: %s is taken", uname);
+        return -1;
+    }
+    if ((g->username = strdup(uname)) == NULL) {
+        apid_reply_error(r, 500, "out_of_memory", "out of memory");
+        return -1;
+    }
+    return 0;
+}
+
 /* Build a new grant from a request (or a re-enable of prev) under the
  * policies; the reply says what is wrong, if anything.  0 or -1. */
 static int
@@ -95,14 +170,14 @@ build_grant(struct apid *a, json_t *in, const struct apid_principal *who,
     const char *hgname = json_string_value(json_object_get(in, "host_group"));
     const char *reason = json_string_value(json_object_get(in, "reason"));
     const char *polname = json_string_value(json_object_get(in, "policy"));
-    const char *uname = json_string_value(json_object_get(in, "username"));
+    json_t *uname_j = json_object_get(in, "username");
+    const char *uname = json_string_value(uname_j);
     json_t *dur = json_object_get(in, "duration");
     json_t *groups = json_object_get(in, "groups");
     json_t *keys = json_object_get(in, "ssh_keys");
     const struct apid_host_group *hg = NULL;
     const struct apid_policy *pol = NULL;
     const char *why;
-    char err[256];
     size_t i;
     json_t *x;
 
@@ -207,21 +282,9 @@ build_grant(struct apid *a, json_t *in, const struct apid_principal *who,
     g->reason = strdup(reason);
     g->status = strdup(pol->auto_approve ? "active" : "pending");
     g->on_logout = strdup(pol->on_logout);
-    if (prev != NULL) {
-        if (uname != NULL)
-            g->username = strdup(uname);
-        else
-            g->username = strdup(prev->username);
-    }
-    if (g->username == NULL || uname != NULL) {
-        free(g->username);
-        g->username = apid_policy_username(pol, g->requester, uname, err,
-                                           sizeof(err));
-        if (g->username == NULL) {
-            apid_reply_error(r, 400, "bad_request", "%s", err);
-            goto fail;
-        }
-    }
+    if (account_name(a, pol, prev, prev ? prev->requester : who->name,
+                     uname_j, uname, g, r) != 0)
+        goto fail;
     /* Hosts. */
     if (host != NULL) {
         g->hosts = calloc(1, sizeof(char *));

@@ -11,6 +11,7 @@
 
 #include "apid.h"
 #include "grant.h"
+#include "auth.h"
 #include "policy.h"
 #include "validate.h"
 
@@ -101,7 +102,7 @@ load_policy(json_t *o, size_t k, const struct apid_policies *all,
 {
     char where[64];
     const char *name, *cred, *onl, *tmpl, *appr, *why;
-    json_t *hg;
+    json_t *hg, *choice;
     json_int_t dur;
     size_t i;
     json_t *x;
@@ -142,8 +143,15 @@ load_policy(json_t *o, size_t k, const struct apid_policies *all,
     if (dur < DURATION_MIN || dur > DURATION_MAX)
         return apid_bad(err, errlen, "%s.max_duration: must be %d..%d", where,
                    DURATION_MIN, DURATION_MAX);
+    /* A choice of names is the policy's to give, in so many words: a
+     * string "false" is an error, not a yes. */
+    choice = json_object_get(o, "username_choice");
+    if (choice != NULL && !json_is_boolean(choice))
+        return apid_bad(err, errlen, "%s.username_choice: true or false",
+                        where);
     pol->max_duration = dur;
     pol->auto_approve = strcmp(appr, "auto") == 0;
+    pol->username_choice = json_is_true(choice);
     if ((pol->name = strdup(name)) == NULL
         || (pol->credential = strdup(cred)) == NULL
         || (pol->on_logout = strdup(onl)) == NULL
@@ -316,50 +324,95 @@ apid_policy_has_group(const struct apid_policy *pol, const char *group)
 
 char *
 apid_policy_username(const struct apid_policy *pol, const char *requester,
-                     const char *wanted, char *err, size_t errlen)
+                     char *err, size_t errlen)
 {
-    size_t lp = strlen(pol->prefix), ls = strlen(pol->suffix);
     char user[64], *name = NULL;
     const char *why;
     size_t k = 0;
 
-    if (wanted != NULL) {
-        size_t lw = strlen(wanted);
+    /* The requester's local part, lower-cased; anything but a-z, 0-9, _
+     * and - refuses (no silent mangling into someone else's name). */
+    for (const char *c = requester; *c && *c != '@'; c++) {
+        char ch = (char) tolower((unsigned char) *c);
 
-        if (lw <= lp + ls || strncmp(wanted, pol->prefix, lp) != 0
-            || strcmp(wanted + lw - ls, pol->suffix) != 0) {
-            apid_bad(err, errlen, "username: must be %s<name>%s", pol->prefix,
-                pol->suffix);
+        if (k + 1 >= sizeof(user)
+            || !(islower((unsigned char) ch) || isdigit((unsigned char) ch)
+                 || ch == '_' || ch == '-')) {
+            apid_bad(err, errlen, "username: %s gives no account name under"
+                     " policy %s", requester, pol->name);
             return NULL;
         }
-        name = strdup(wanted);
-    } else {
-        /* The requester's local part, lower-cased; anything but a-z, 0-9,
-         * _ and - refuses (no silent mangling into someone else's name). */
-        for (const char *c = requester; *c && *c != '@'; c++) {
-            char ch = (char) tolower((unsigned char) *c);
-
-            if (k + 1 >= sizeof(user)
-                || !(islower((unsigned char) ch) || isdigit((unsigned char) ch)
-                     || ch == '_' || ch == '-')) {
-                apid_bad(err, errlen, "username: %s gives no account name; ask"
-                    " for one", requester);
-                return NULL;
-            }
-            user[k++] = ch;
-        }
-        user[k] = '\0';
-        if (k == 0 || asprintf(&name, "%s%s%s", pol->prefix, user,
-                               pol->suffix) < 0) {
-            apid_bad(err, errlen, "username: %s gives no account name",
-                requester);
-            return NULL;
-        }
+        user[k++] = ch;
     }
-    if (name != NULL && (why = jit_name_problem(name)) != NULL) {
-        apid_bad(err, errlen, "username %s: %s", name, why);
+    user[k] = '\0';
+    if (k == 0
+        || asprintf(&name, "%s%s%s", pol->prefix, user, pol->suffix) < 0) {
+        apid_bad(err, errlen, "username: %s gives no account name under"
+                 " policy %s", requester, pol->name);
+        return NULL;
+    }
+    if ((why = jit_name_problem(name)) != NULL) {
+        apid_bad(err, errlen, "username: %s (the template's name for %s): %s",
+                 name, requester, why);
         free(name);
         return NULL;
     }
     return name;
+}
+
+int
+apid_policy_name_fits(const struct apid_policy *pol, const char *name,
+                      char *err, size_t errlen)
+{
+    size_t lp = strlen(pol->prefix), ls = strlen(pol->suffix);
+    size_t lw = strlen(name);
+    const char *why;
+
+    if ((why = jit_name_problem(name)) != NULL) {
+        apid_bad(err, errlen, "username: %s", why);
+        return -1;
+    }
+    if (lw <= lp + ls || strncmp(name, pol->prefix, lp) != 0
+        || strcmp(name + lw - ls, pol->suffix) != 0) {
+        apid_bad(err, errlen, "username: must be %s<name>%s under policy %s",
+                 pol->prefix, pol->suffix, pol->name);
+        return -1;
+    }
+    return 0;
+}
+
+int
+apid_policy_name_entitled(const struct apid_policies *p,
+                          const struct apid_principal *people, size_t n,
+                          const char *name, const char *except)
+{
+    char err[8];
+
+    /* Names only: a person whose name gives no account is entitled to
+     * none, and a policy's prefix and suffix must match before a
+     * person's name can, so most pairs end at a strncmp. */
+    for (size_t k = 0; k < p->n; k++) {
+        const struct apid_policy *pol = &p->v[k];
+        size_t lp = strlen(pol->prefix), ls = strlen(pol->suffix);
+        size_t lw = strlen(name);
+
+        if (lw <= lp + ls || strncmp(name, pol->prefix, lp) != 0
+            || strcmp(name + lw - ls, pol->suffix) != 0)
+            continue;
+        for (size_t i = 0; i < n; i++) {
+            char *theirs;
+            int same;
+
+            if (strcmp(people[i].name, except) == 0)
+                continue;
+            if ((theirs = apid_policy_username(pol, people[i].name, err,
+                                               sizeof(err))) == NULL)
+                continue;
+            same = strcmp(theirs, name) == 0;
+            free(theirs);
+            if (same)
+                return 1;
+        }
+    }
+    return 0;
 }

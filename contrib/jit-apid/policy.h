@@ -8,7 +8,12 @@
  *                  "hosts": ["web01.example.com"], "host_groups": ["web"],
  *                  "max_duration": 3600, "groups": ["sudo"],
  *                  "on_logout": "delete", "username_template": "{user}-dba",
- *                  "approval": "auto"}]}
+ *                  "username_choice": false, "approval": "auto"}]}
+ *
+ * An account name is its person's (doc/design.md, "Account names"): the
+ * template filled with the requester's own name, or, only where a policy
+ * sets username_choice, a name of the requester's choosing that no other
+ * person holds (the store's account_names) or would get from a template.
  */
 #ifndef APID_POLICY_H
 #define APID_POLICY_H
@@ -24,6 +29,7 @@ struct apid_policy {
     size_t n_groups;
     int64_t max_duration;
     int auto_approve;
+    int username_choice; /* a request may name another account */
 };
 
 struct apid_host_group {
@@ -54,10 +60,20 @@ const struct apid_host_group *apid_host_group(const struct apid_policies *p,
 int apid_policy_has_host(const struct apid_policy *pol, const char *host);
 int apid_policy_has_group(const struct apid_policy *pol, const char *group);
 /* The account name the template gives a requester ("alice@EXAMPLE.COM"
- * -> prefix + "alice" + suffix), or checks a requested one against it.
- * NULL and why in err if none can be made. */
+ * -> prefix + "alice" + suffix).  NULL and why in err if none can be
+ * made. */
 char *apid_policy_username(const struct apid_policy *pol,
-                           const char *requester, const char *wanted,
-                           char *err, size_t errlen);
+                           const char *requester, char *err, size_t errlen);
+/* A name a requester chooses under pol (which allows a choice): a valid
+ * account name of the template's shape, prefix + something + suffix.
+ * 0, or -1 and why in err. */
+int apid_policy_name_fits(const struct apid_policy *pol, const char *name,
+                          char *err, size_t errlen);
+/* Whether a template of any policy gives name to one of the n people
+ * other than the one named except. */
+struct apid_principal;
+int apid_policy_name_entitled(const struct apid_policies *p,
+                              const struct apid_principal *people, size_t n,
+                              const char *name, const char *except);
 
 #endif

@@ -135,6 +135,31 @@ apid_store_change_seq(struct apid_store *s, int64_t *seq)
 }
 
 int
+apid_store_grant_accounts(struct apid_store *s, const char *host,
+                          char *const *ids, size_t n, char **names,
+                          char **requesters)
+{
+    char *json = apid_strings_json(ids, n);
+    int ret;
+
+    for (size_t i = 0; i < n; i++)
+        names[i] = requesters[i] = NULL;
+    if (json == NULL)
+        return apid_store_fail("out of memory");
+    pthread_mutex_lock(&s->mu);
+    ret = s->b->grant_accounts(s->c, host, json, ids, n, names, requesters);
+    pthread_mutex_unlock(&s->mu);
+    free(json);
+    if (ret != APID_OK)
+        for (size_t i = 0; i < n; i++) {
+            free(names[i]);
+            free(requesters[i]);
+            names[i] = requesters[i] = NULL;
+        }
+    return ret;
+}
+
+int
 apid_store_events_insert(struct apid_store *s, const struct apid_event *v,
                          size_t n, int64_t now)
 {

@@ -2,8 +2,9 @@
  * jit-apid's storage, behind one small interface: SQLite (embedded, the
  * default) or PostgreSQL (several instances behind a load balancer).  The
  * grant rules are enforced by the database (a unique index over a
- * person's active and pending grants on a credential), not in process
- * memory, so they hold across instances.
+ * person's active and pending grants on a credential, and a table of
+ * account names keyed by name, each with its one person), not in
+ * process memory, so they hold across instances.
  */
 #ifndef APID_STORE_H
 #define APID_STORE_H
@@ -85,7 +86,10 @@ const char *apid_store_error(struct apid_store *s);
 /* Insert a new grant (g->id is set here).  Expired grants of the same
  * person and credential are marked expired first, in the same
  * transaction; APID_CONFLICT if the person still holds an active or
- * pending grant on the credential. */
+ * pending grant on the credential, or if the account name is another
+ * person's (any grant of another requester ever named it: a name is
+ * bound to the first person whose grant names it, in the same
+ * transaction, so that concurrent requests cannot bind it twice). */
 int apid_store_grant_insert(struct apid_store *s, struct apid_grant *g,
                             const char *actor, const char *op_detail,
                             int64_t now);
@@ -111,6 +115,13 @@ int apid_store_host_grants(struct apid_store *s, const char *host,
 /* The number of the last grant change (the operations log's last row):
  * cheap, and it moves when any instance changes any grant. */
 int apid_store_change_seq(struct apid_store *s, int64_t *seq);
+/* The account each of n grants gives on host, for the check that a
+ * host's events are its own: names[i] and requesters[i] (malloc'd) are
+ * grant ids[i]'s account name on host and its requester, or both NULL
+ * if there is no such grant or it does not list host.  One query. */
+int apid_store_grant_accounts(struct apid_store *s, const char *host,
+                              char *const *ids, size_t n, char **names,
+                              char **requesters);
 /* Events, idempotent by id: one already stored is left as it is.  All or
  * none. */
 int apid_store_events_insert(struct apid_store *s,

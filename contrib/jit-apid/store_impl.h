@@ -32,6 +32,9 @@ struct apid_backend {
                        const char *user, int64_t now, struct apid_grant **v,
                        size_t *n);
     int (*change_seq)(struct apid_conn *c, int64_t *seq);
+    int (*grant_accounts)(struct apid_conn *c, const char *host,
+                          const char *ids_json, char *const *ids, size_t n,
+                          char **names, char **requesters);
     int (*events_insert)(struct apid_conn *c, const struct apid_event *v,
                          size_t n, int64_t now);
     int (*events_for_grant)(struct apid_conn *c, const char *grant,

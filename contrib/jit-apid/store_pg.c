@@ -41,6 +41,16 @@ static const char schema[] =
     "CREATE UNIQUE INDEX IF NOT EXISTS grant_hosts_one_name"
     " ON grant_hosts (host, username) WHERE live = 1;"
     "CREATE INDEX IF NOT EXISTS grant_hosts_grant ON grant_hosts (grant_id, host);"
+    /* An account name is one person's for good (store_sqlite.c); a store
+     * from before the table gets it filled, the earliest grant of each
+     * name deciding. */
+    "CREATE TABLE IF NOT EXISTS account_names ("
+    " username TEXT PRIMARY KEY, requester TEXT NOT NULL,"
+    " created BIGINT NOT NULL);"
+    "INSERT INTO account_names (username, requester, created)"
+    " SELECT DISTINCT ON (username) username, requester, created"
+    " FROM grants WHERE NOT EXISTS (SELECT 1 FROM account_names)"
+    " ORDER BY username, created, id ON CONFLICT DO NOTHING;"
     "CREATE TABLE IF NOT EXISTS events ("
     " seq BIGSERIAL, id TEXT PRIMARY KEY, host TEXT NOT NULL,"
     " type TEXT NOT NULL, time BIGINT NOT NULL, grant_id TEXT,"
@@ -257,6 +267,36 @@ sweep_expired(struct apid_conn *c, int64_t now, char state[6])
                   1, p, state);
 }
 
+/* The grant's account name for its requester, in the insert's
+ * transaction.  Under concurrent inserts of one name the second waits
+ * for the first's commit, then finds its row; the no-op update happens
+ * only when that row is the same person's, so no row back means another
+ * person holds the name (whom, the answer does not say). */
+static int
+claim_name(struct apid_conn *c, const struct apid_grant *g,
+           const char *created, char state[6])
+{
+    const char *p[3] = { g->username, g->requester, created };
+    PGresult *r = run(c, "INSERT INTO account_names (username, requester,"
+                         " created) VALUES ($1, $2, $3)"
+                         " ON CONFLICT (username) DO UPDATE"
+                         " SET requester = EXCLUDED.requester"
+                         " WHERE account_names.requester"
+                         " = EXCLUDED.requester RETURNING 1",
+                      3, p, state);
+    int rows;
+
+    if (r == NULL)
+        return APID_FAILED;
+    rows = PQntuples(r);
+    PQclear(r);
+    if (rows == 0) {
+        apid_store_fail("username: %s is taken", g->username);
+        return APID_CONFLICT;
+    }
+    return APID_OK;
+}
+
 static int
 insert_once(struct apid_conn *c, struct apid_grant *g, const char *actor,
             const char *op_detail, int64_t now, const char *groups,
@@ -264,6 +304,7 @@ insert_once(struct apid_conn *c, struct apid_grant *g, const char *actor,
 {
     char nb[24], ex[24], cr[24];
     const char *p[15];
+    int ret;
 
     if (simple(c, "BEGIN", 0, NULL, state) != APID_OK)
         return APID_FAILED;
@@ -298,6 +339,12 @@ insert_once(struct apid_conn *c, struct apid_grant *g, const char *actor,
                  g->requester, g->credential);
         goto rollback;
     }
+    if ((ret = claim_name(c, g, cr, state)) == APID_CONFLICT) {
+        rollback(c);
+        return ret;
+    }
+    if (ret != APID_OK)
+        goto rollback;
     for (size_t i = 0; i < g->n_hosts; i++) {
         const char *hp[3] = { g->id, g->hosts[i], g->username };
 
@@ -495,10 +542,44 @@ pg_host_grants(struct apid_conn *c, const char *host, const char *user,
 }
 
 static int
+pg_grant_accounts(struct apid_conn *c, const char *host, const char *ids_json,
+                  char *const *ids, size_t n, char **names, char **requesters)
+{
+    const char *p[2] = { host, ids_json };
+    char state[6];
+    PGresult *r;
+
+    r = run(c, "SELECT h.grant_id, h.username, g.requester"
+               " FROM grant_hosts h JOIN grants g ON g.id = h.grant_id"
+               " WHERE h.host = $1 AND h.grant_id IN"
+               " (SELECT json_array_elements_text($2::json))",
+            2, p, state);
+    if (r == NULL)
+        return APID_FAILED;
+    for (int row = 0; row < PQntuples(r); row++) {
+        const char *id = PQgetvalue(r, row, 0);
+
+        for (size_t i = 0; i < n; i++) {
+            if (names[i] != NULL || strcmp(ids[i], id) != 0)
+                continue;
+            names[i] = dup_col(r, row, 1);
+            requesters[i] = dup_col(r, row, 2);
+            if (names[i] == NULL || requesters[i] == NULL) {
+                PQclear(r);
+                return apid_store_fail("out of memory");
+            }
+        }
+    }
+    PQclear(r);
+    return APID_OK;
+}
+
+static int
 pg_events_insert(struct apid_conn *c, const struct apid_event *v, size_t n,
                  int64_t now)
 {
     char t[24], rc[24], state[6] = "";
+    int taken = 0;
 
     fmt_i64(rc, sizeof(rc), now);
     for (int attempt = 0; attempt < RETRIES; attempt++) {
@@ -532,11 +613,28 @@ pg_events_insert(struct apid_conn *c, const struct apid_event *v, size_t n,
                                                        rc },
                             state) == APID_OK;
             }
+            /* An id stored already: a redelivery if by this host; by
+             * another, this host's real event must not be taken for
+             * one (ids are the hosts' own). */
+            if (ok && PQntuples(r) == 0) {
+                PGresult *h = run(c, "SELECT 1 FROM events WHERE id = $1"
+                                     " AND host = $2", 2, p, state);
+
+                ok = h != NULL && PQntuples(h) == 1;
+                if (h != NULL && !ok) {
+                    apid_store_fail("events[%zu].id: %s is taken by another"
+                                    " host's event", i, v[i].id);
+                    taken = 1;
+                }
+                PQclear(h);
+            }
             PQclear(r);
         }
         if (ok && simple(c, "COMMIT", 0, NULL, state) == APID_OK)
             return APID_OK;
         rollback(c);
+        if (taken)
+            return APID_CONFLICT;
         if (!retryable(state))
             break;
     }
@@ -759,6 +857,7 @@ const struct apid_backend apid_pg_backend = {
     .grant_list = pg_grant_list,
     .host_grants = pg_host_grants,
     .change_seq = pg_change_seq,
+    .grant_accounts = pg_grant_accounts,
     .events_insert = pg_events_insert,
     .events_for_grant = pg_events_for_grant,
     .ops = pg_ops,

@@ -37,6 +37,18 @@ static const char schema[] =
     /* A grant's hosts (a host group of a thousand: without it, listing a
      * grant scanned every grant's hosts). */
     "CREATE INDEX IF NOT EXISTS grant_hosts_grant ON grant_hosts (grant_id, host);"
+    /* An account name is one person's for good (doc/design.md, "Account
+     * names"): the first grant that names it binds it to its requester,
+     * whatever becomes of that grant.  A store from before this table
+     * gets it filled from its grants, the earliest grant of a name
+     * deciding (the subquery is read before the first row goes in). */
+    "CREATE TABLE IF NOT EXISTS account_names ("
+    " username TEXT PRIMARY KEY, requester TEXT NOT NULL,"
+    " created INTEGER NOT NULL);"
+    "INSERT OR IGNORE INTO account_names (username, requester, created)"
+    " SELECT username, requester, created FROM grants"
+    " WHERE NOT EXISTS (SELECT 1 FROM account_names)"
+    " ORDER BY created, id;"
     "CREATE TABLE IF NOT EXISTS events ("
     " id TEXT PRIMARY KEY, host TEXT NOT NULL, type TEXT NOT NULL,"
     " time INTEGER NOT NULL, grant_id TEXT, username TEXT, requester TEXT,"
@@ -250,6 +262,40 @@ sweep_expired(struct apid_conn *s, int64_t now)
     return rc == SQLITE_DONE ? APID_OK : db_fail(s, "sweep");
 }
 
+/* The grant's account name for its requester, in the insert's
+ * transaction (BEGIN IMMEDIATE: one writer at a time, so two requests
+ * cannot both find the name free).  The update is a no-op that happens
+ * only when the name is already the same person's: no row changed means
+ * another person holds it.  Who, the answer does not say. */
+static int
+claim_name(struct apid_conn *s, const struct apid_grant *g, int64_t now)
+{
+    sqlite3_stmt *st = NULL;
+    int rc;
+
+    if (sqlite3_prepare_v2(s->db,
+                           "INSERT INTO account_names (username, requester,"
+                           " created) VALUES (?1, ?2, ?3)"
+                           " ON CONFLICT (username) DO UPDATE"
+                           " SET requester = excluded.requester"
+                           " WHERE account_names.requester"
+                           " = excluded.requester",
+                           -1, &st, NULL) != SQLITE_OK)
+        return db_fail(s, "account name");
+    sqlite3_bind_text(st, 1, g->username, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, g->requester, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 3, now);
+    rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE)
+        return db_fail(s, "account name");
+    if (sqlite3_changes(s->db) == 0) {
+        apid_store_fail("username: %s is taken", g->username);
+        return APID_CONFLICT;
+    }
+    return APID_OK;
+}
+
 static int
 sq_grant_insert(struct apid_conn *s, struct apid_grant *g,
                         const char *actor, const char *op_detail, int64_t now)
@@ -307,6 +353,8 @@ sq_grant_insert(struct apid_conn *s, struct apid_grant *g,
         ret = db_fail(s, "grant");
         goto rollback;
     }
+    if ((ret = claim_name(s, g, now)) != APID_OK)
+        goto rollback;
     if (sqlite3_prepare_v2(s->db,
                            "INSERT INTO grant_hosts (grant_id, host,"
                            " username, live) VALUES (?, ?, ?, 1)",
@@ -506,6 +554,44 @@ sq_host_grants(struct apid_conn *s, const char *host, const char *user,
     return ret;
 }
 
+/* Each row (a grant id listing host, its account there, its requester)
+ * to the ids that name it. */
+static int
+sq_grant_accounts(struct apid_conn *s, const char *host,
+                  const char *ids_json, char *const *ids, size_t n,
+                  char **names, char **requesters)
+{
+    sqlite3_stmt *st = NULL;
+    int rc;
+
+    if (sqlite3_prepare_v2(s->db,
+                           "SELECT h.grant_id, h.username, g.requester"
+                           " FROM grant_hosts h JOIN grants g"
+                           " ON g.id = h.grant_id WHERE h.host = ?1"
+                           " AND h.grant_id IN"
+                           " (SELECT value FROM json_each(?2))",
+                           -1, &st, NULL) != SQLITE_OK)
+        return db_fail(s, "grant accounts");
+    sqlite3_bind_text(st, 1, host, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, ids_json, -1, SQLITE_STATIC);
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        const char *id = (const char *) sqlite3_column_text(st, 0);
+
+        for (size_t i = 0; id != NULL && i < n; i++) {
+            if (names[i] != NULL || strcmp(ids[i], id) != 0)
+                continue;
+            names[i] = col_dup(st, 1);
+            requesters[i] = col_dup(st, 2);
+            if (names[i] == NULL || requesters[i] == NULL) {
+                sqlite3_finalize(st);
+                return apid_store_fail("out of memory");
+            }
+        }
+    }
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE ? APID_OK : db_fail(s, "grant accounts");
+}
+
 static int
 queue_alerts(struct apid_conn *s, const struct apid_event *e, int64_t now)
 {
@@ -529,6 +615,25 @@ queue_alerts(struct apid_conn *s, const struct apid_event *e, int64_t now)
     }
     sqlite3_finalize(st);
     return rc == SQLITE_DONE ? APID_OK : db_fail(s, "alerts");
+}
+
+/* An event id already stored: whether by this host (a redelivery, 1) or
+ * by another (0; ids are the hosts' own, so one host's use of an id must
+ * not make another's real event look delivered), -1 on error. */
+static int
+stored_by(struct apid_conn *s, const char *id, const char *host)
+{
+    sqlite3_stmt *st = NULL;
+    int rc;
+
+    if (sqlite3_prepare_v2(s->db, "SELECT 1 FROM events WHERE id = ?"
+                           " AND host = ?", -1, &st, NULL) != SQLITE_OK)
+        return -1;
+    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, host, -1, SQLITE_STATIC);
+    rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
 }
 
 static int
@@ -563,8 +668,23 @@ sq_events_insert(struct apid_conn *s, const struct apid_event *v,
             ret = db_fail(s, "events");
             goto rollback;
         }
+        if (sqlite3_changes(s->db) == 0) {
+            int own = stored_by(s, v[i].id, v[i].host);
+
+            if (own < 0) {
+                ret = db_fail(s, "events");
+                goto rollback;
+            }
+            if (own == 0) {
+                ret = apid_store_fail("events[%zu].id: %s is taken by"
+                                      " another host's event", i, v[i].id);
+                ret = APID_CONFLICT;
+                goto rollback;
+            }
+            continue;
+        }
         /* Alerts only for an event stored now, not for a redelivery. */
-        if (sqlite3_changes(s->db) == 1 && v[i].n_alerts > 0
+        if (v[i].n_alerts > 0
             && (ret = queue_alerts(s, &v[i], now)) != APID_OK)
             goto rollback;
     }
@@ -853,6 +973,7 @@ const struct apid_backend apid_sqlite_backend = {
     .grant_list = sq_grant_list,
     .host_grants = sq_host_grants,
     .change_seq = sq_change_seq,
+    .grant_accounts = sq_grant_accounts,
     .events_insert = sq_events_insert,
     .events_for_grant = sq_events_for_grant,
     .ops = sq_ops,

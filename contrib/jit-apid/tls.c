@@ -159,7 +159,12 @@ apid_tls_client_host(void *session, const char *host, char *why,
                      " clientAuth");
         goto done;
     }
-    if (gnutls_x509_crt_check_hostname(crt, host) == 0) {
+    /* The host's own name, never a wildcard: one *.corp.example
+     * certificate (a web server's, say, from the same CA) would be every
+     * host under it, each able to read and report as the others. */
+    if (gnutls_x509_crt_check_hostname2(crt, host,
+                                        GNUTLS_VERIFY_DO_NOT_ALLOW_WILDCARDS)
+        == 0) {
         ret = refuse(why, whylen, "does not name %s", host);
         goto done;
     }

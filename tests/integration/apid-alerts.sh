@@ -3,7 +3,8 @@
 # are notified, by a sendmail-compatible command (fixed argv, no shell) or
 # an HTTPS webhook; a failed delivery is retried with backoff and, after
 # max_attempts, recorded as failed; a redelivered event alerts no one
-# twice; every delivery is on record (GET /v1/alerts).
+# twice; another host's event in a grant is refused and alerts no one;
+# every delivery is on record (GET /v1/alerts).
 . "$top_srcdir/tests/integration/lib.sh"
 setup_env
 mkdir -p "$T/mail" "$T/hook"
@@ -63,11 +64,21 @@ if [ "${ALERTS_ON_PG:-}" = 1 ]; then
 fi
 start_apid
 out=$("$APID" -c "$T/apid/apid.conf" --check)
-expect_eq "--check" "$out" "jit-apid: $T/apid/apid.conf: ok (2 policies, 2 hosts, 5 people, 4 alert recipients)"
+expect_eq "--check" "$out" "jit-apid: $T/apid/apid.conf: ok (3 policies, 2 hosts, 6 people, 4 alert recipients)"
 
-ev() { # id type
-    printf '{"id": "%s", "type": "%s", "time": "2026-11-24T10:00:00Z", "host": "web01.test", "grant": "g-1", "username": "alice", "requester": "alice@EXAMPLE.COM", "detail": {"uid": 70000}}' "$1" "$2"
+# The events are web01's, of alice's grant there (jit-apid takes a host's
+# events only for its own grants' accounts).
+G=$(api POST /v1/grants alice-token-xxxxxxxxxx \
+    '{"credential": "db-admin", "host": "web01.test", "duration": 1800, "reason": "alerts"}' | field id)
+expect_eq "alice's grant on web01" "$(cat "$T/api.status")" 201
+ev() { # id type [host]
+    printf '{"id": "%s", "type": "%s", "time": "2026-11-24T10:00:00Z", "host": "%s", "grant": "%s", "username": "alice", "requester": "alice@EXAMPLE.COM", "detail": {"uid": 70000}}' "$1" "$2" "${3:-web01.test}" "$G"
 }
+# web02 writing an alerting event into web01's grant: refused, and no
+# one is alerted (the deliveries below are exactly those of web01's).
+api POST /v1/hosts/web02.test/events host-token-web02-xxxxxxxx \
+    "{\"events\": [$(ev f1 account.created web02.test)]}" >/dev/null
+expect_eq "web02's event in web01's grant" "$(cat "$T/api.status")" 403
 batch="{\"events\": [$(ev a1 account.created), $(ev a2 account.enabled), $(ev a3 account.disable_failed), $(ev a4 session.opened)]}"
 api POST /v1/hosts/web01.test/events host-token-web01-xxxxxxxx "$batch" >/dev/null
 expect_eq "events accepted" "$(cat "$T/api.status")" 200

@@ -5,7 +5,8 @@
 # resolve until approved, a revocation at jit-apid ends the account within
 # a round plus the reap, the host's events reach jit-apid's record of
 # the grant, and a grant expires on the host while jit-apid is down, its
-# events delivered when it returns.
+# events delivered when it returns; an event of another host's grant is
+# refused alone.
 . "$top_srcdir/tests/integration/lib.sh"
 require_ns
 setup_env
@@ -101,3 +102,30 @@ expect_eq "bob's events, each once" "$(bob_evs)" "account.created account.delete
 ok "jit-apid back on its port: the outbox delivered bob's events, each once"
 
 kill -TERM $D; wait $D || fail "daemon exit status"
+
+# jit-apid takes a host's events only for its own grants (403 for
+# another's, and for the whole batch): the outbox sends the batch again
+# one event at a time, so the foreign event alone stays refused and the
+# host's own go on.  (Put in the outbox by hand: a host that follows its
+# list never holds another host's grant.)
+w2=$(api POST /v1/grants carol-token-xxxxxxxxxx \
+    '{"credential": "db-admin", "host": "web02.test", "duration": 600, "reason": "web02 only"}' | field id)
+expect_eq "carol's web02 grant" "$(cat "$T/api.status")" 201
+/usr/bin/python3 - "$STATE/state.db" "$w2" "$e" <<'PY'
+import sqlite3, sys
+db = sqlite3.connect(sys.argv[1])
+db.execute("INSERT INTO events (id, type, time, grant_id, username, requester)"
+           " VALUES ('x-foreign', 'account.deleted', 3000, ?, 'carol', 'carol@EXAMPLE.COM')", (sys.argv[2],))
+db.execute("INSERT INTO events (id, type, time, grant_id, username, requester)"
+           " VALUES ('x-own', 'session.closed', 3001, ?, 'bob', 'bob@EXAMPLE.COM')", (sys.argv[3],))
+db.commit()
+PY
+"$JITCTL" -c "$CONF" flush >/dev/null 2>"$T/flush.err" || true
+grep -q "outbox: event x-foreign (account.deleted of carol, grant $w2) refused by the API (HTTP 403)" "$T/flush.err" \
+    || fail "no refusal of the foreign event: $(cat "$T/flush.err")"
+case " $(bob_evs) " in *" session.closed "*) ;; *) fail "bob's event held back: $(bob_evs)" ;; esac
+api GET "/v1/grants/$w2" carol-token-xxxxxxxxxx | grep -q x-foreign && fail "web01's event in web02's grant"
+expect_eq "the foreign event kept, refused" "$(/usr/bin/python3 -c '
+import sqlite3, sys
+print(sqlite3.connect(sys.argv[1]).execute("SELECT refused FROM events WHERE id = ?", ("x-foreign",)).fetchone()[0])' "$STATE/state.db")" 1
+ok "jit-apid refuses web01's event in a web02 grant (403); the outbox keeps it aside and delivers the rest"

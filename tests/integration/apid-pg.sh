@@ -3,8 +3,9 @@
 # same API tests as on SQLite, then two jit-apid instances on one
 # database, as behind a load balancer: 50 concurrent requests of one
 # person spread over both give exactly one grant (the rule lives in the
-# database), and a host long-polling one instance sees a grant made at
-# the other within its one-second re-check.
+# database), as do 50 requests of two people for one free account name,
+# and a host long-polling one instance sees a grant made at the other
+# within its one-second re-check.
 . "$top_srcdir/tests/integration/lib.sh"
 [ "$(id -u)" = 0 ] || skip "needs root (to run PostgreSQL as its own user)"
 command -v psql >/dev/null || skip "needs psql (package postgresql-client)"
@@ -17,6 +18,8 @@ A_URL=$APID_URL
 /usr/bin/python3 "$top_srcdir/tests/api/apid-test.py" "$APID_URL" "$T/certs" "$APID_DATABASE" \
     "$top_srcdir/contrib/openapi.yaml" || fail "API tests on PostgreSQL (log: $(tail -5 "$T/apid/log"))"
 /usr/bin/python3 "$top_srcdir/tests/api/apid-contract-test.py" "$APID_URL" "$T/certs" "$APID_DATABASE" "$top_srcdir/contrib/openapi.yaml" || fail "grant contract tests on PostgreSQL (log: $(tail -5 "$T/apid/log"))"
+/usr/bin/python3 "$top_srcdir/tests/api/apid-authz-test.py" "$APID_URL" "$T/certs" "$APID_DATABASE" "$top_srcdir/contrib/openapi.yaml" || fail "authorization tests on PostgreSQL (log: $(tail -5 "$T/apid/log"))"
+/usr/bin/python3 "$top_srcdir/tests/api/apid-attack-test.py" "$APID_URL" "$T/certs" "$APID_DATABASE" "$top_srcdir/contrib/openapi.yaml" || fail "attack tests on PostgreSQL (log: $(tail -5 "$T/apid/log"))"
 
 # A second instance on the same database.
 sed "s|^database = .*|database = $APID_DATABASE|" "$T/apid/apid.conf" > "$T/apid/b.conf"
@@ -52,6 +55,26 @@ with concurrent.futures.ThreadPoolExecutor(50) as ex:
 if (codes.count(201), codes.count(409)) != (1, 49):
     print("FAIL: 50 requests over two instances: %r" % codes); sys.exit(1)
 print("ok - 50 concurrent requests of one person over two instances: one grant, 49 refused")
+# Two people, one free name, both instances: the name is bound in the
+# database, so exactly one person gets it.
+ALICE = "alice-token-xxxxxxxxxx"
+BOB = "bob-token-xxxxxxxxxxxx"
+BOSS = "boss-token-xxxxxxxxxxx"
+def pick(i):
+    return call(a if i % 2 else b, "POST", "/v1/grants",
+                ALICE if i % 4 < 2 else BOB,
+                {"credential": "pick", "host": "web01.test" if i % 4 < 2
+                 else "web02.test", "duration": 600,
+                 "reason": "name race %d" % i, "username": "raced-two"})[0]
+with concurrent.futures.ThreadPoolExecutor(50) as ex:
+    codes = list(ex.map(pick, range(50)))
+holders = {g["requester"] for g in json.loads(call(a, "GET",
+           "/v1/grants?credential=pick", BOSS)[1])["grants"]
+           if g["username"] == "raced-two"}
+if (codes.count(201), codes.count(409), len(holders)) != (1, 49, 1):
+    print("FAIL: 50 requests of two people for one name over two instances:"
+          " %r, held by %r" % (codes, holders)); sys.exit(1)
+print("ok - 50 concurrent requests of two people for one name over two instances: one person has it")
 # A host long-polls instance A; the grant is made at instance B.
 st, body, h = call(a, "GET", "/v1/hosts/web02.test/grants", HOST)
 etag = h["ETag"]

@@ -1,8 +1,10 @@
 #!/bin/sh
 # jit-apid: its configuration checks, then every endpoint through
 # tests/api/apid-test.py (the one-grant rule under 50 concurrent
-# requests, bad input, authentication, host isolation, mTLS), and a clean
-# stop on SIGTERM.
+# requests, bad input, authentication, host isolation, mTLS), the trust
+# edges through tests/api/apid-authz-test.py (an account name is its
+# person's; a host's events only for its own grants), and a clean stop on
+# SIGTERM.
 . "$top_srcdir/tests/integration/lib.sh"
 setup_env
 start_apid
@@ -10,7 +12,7 @@ ok "jit-apid serving on port $APID_PORT"
 
 # Configuration errors are caught by --check, with the file and the key.
 out=$("$APID" -c "$T/apid/apid.conf" --check 2>&1)
-expect_eq "--check" "$out" "jit-apid: $T/apid/apid.conf: ok (2 policies, 2 hosts, 5 people, 0 alert recipients)"
+expect_eq "--check" "$out" "jit-apid: $T/apid/apid.conf: ok (3 policies, 2 hosts, 6 people, 0 alert recipients)"
 cp "$T/apid/apid.conf" "$T/apid/bad.conf"
 echo 'max_body = lots' >> "$T/apid/bad.conf"
 rc=0; out=$("$APID" -c "$T/apid/bad.conf" --check 2>&1) || rc=$?
@@ -19,6 +21,9 @@ sed 's/"max_duration": 600/"max_duration": "600"/' "$T/apid/policies.json" > "$T
 sed "s|^policies = .*|policies = $T/apid/bad.json|" "$T/apid/apid.conf" > "$T/apid/bad.conf"
 rc=0; out=$("$APID" -c "$T/apid/bad.conf" --check 2>&1) || rc=$?
 expect_eq "bad policy" "$rc:$out" "78:jit-apid: policies[1].max_duration: seconds, an integer"
+sed 's/"username_choice": true/"username_choice": "false"/' "$T/apid/policies.json" > "$T/apid/bad.json"
+rc=0; out=$("$APID" -c "$T/apid/bad.conf" --check 2>&1) || rc=$?
+expect_eq "a choice of names said in a string" "$rc:$out" "78:jit-apid: policies[2].username_choice: true or false"
 chmod 644 "$T/apid/people"
 rc=0; out=$("$APID" -c "$T/apid/apid.conf" --check 2>&1) || rc=$?
 expect_eq "people file readable by others" "$rc:$out" \
@@ -37,6 +42,8 @@ ok "configuration errors name the file, line or key"
     "$top_srcdir/contrib/openapi.yaml" \
     || fail "API tests (log: $(tail -5 "$T/apid/log"))"
 /usr/bin/python3 "$top_srcdir/tests/api/apid-contract-test.py" "$APID_URL" "$T/certs" "$T/apid/apid.db" "$top_srcdir/contrib/openapi.yaml" || fail "grant contract tests (log: $(tail -5 "$T/apid/log"))"
+/usr/bin/python3 "$top_srcdir/tests/api/apid-authz-test.py" "$APID_URL" "$T/certs" "$T/apid/apid.db" "$top_srcdir/contrib/openapi.yaml" || fail "authorization tests (log: $(tail -5 "$T/apid/log"))"
+/usr/bin/python3 "$top_srcdir/tests/api/apid-attack-test.py" "$APID_URL" "$T/certs" "$T/apid/apid.db" "$top_srcdir/contrib/openapi.yaml" || fail "attack tests (log: $(tail -5 "$T/apid/log"))"
 
 stop_apid
 ok "SIGTERM: stopped cleanly in $APID_STOP_MS ms"

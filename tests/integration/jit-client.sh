@@ -8,7 +8,7 @@ setup_env
 start_apid
 JIT=$top_builddir/contrib/jit-apid/jit
 for p in alice boss; do
-    grep "^$p@" "$T/apid/people" | awk '{print $3}' > "$T/$p.token"
+    grep "^$p@EXAMPLE.COM " "$T/apid/people" | awk '{print $3}' > "$T/$p.token"
     chmod 600 "$T/$p.token"
 done
 echo 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIDHkdrpAIOzm8kahQ+kwMFzo5hwUPnBeolqDxfp/ZNY5 alice@laptop' > "$T/alice.pub"

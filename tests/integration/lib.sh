@@ -200,9 +200,11 @@ PY
 # start_apid: jit-apid on 127.0.0.1 (a free port) in $T/apid, with the
 # test CA's server certificate, client certificates from the test CA
 # accepted, host tokens for web01.test and web02.test, people alice, bob,
-# carol, dave (requesters) and boss (approver), and two policies:
-# db-admin on the host group web (auto, 1 h, users and video, keep) and
-# root-ish on web01.test (approver, 10 min, users, delete, {user}-adm).
+# carol, dave and alice@OTHER.TEST (requesters) and boss (approver), and
+# three policies: db-admin on the host group web (auto, 1 h, users and
+# video, keep), root-ish on web01.test (approver, 10 min, users, delete,
+# {user}-adm) and pick on the host group web (auto, 30 min, users,
+# delete, {user} with username_choice).
 # Sets APID_URL and APID_PORT; its log is $T/apid/log.  APID_LISTEN
 # (default 127.0.0.1:0, a free port) restarts it where it was.
 APID=${APID:-$top_builddir/contrib/jit-apid/jit-apid}
@@ -216,6 +218,7 @@ bob@EXAMPLE.COM requester bob-token-xxxxxxxxxxxx
 carol@EXAMPLE.COM requester carol-token-xxxxxxxxxx
 dave@EXAMPLE.COM requester dave-token-xxxxxxxxxxx
 boss@EXAMPLE.COM approver boss-token-xxxxxxxxxxx
+alice@OTHER.TEST requester alice-other-token-xxxxxx
 PEOPLE
     chmod 600 "$T/apid/hosts" "$T/apid/people" "$T/certs/server.key"
     cat > "$T/apid/policies.json" <<'POLICIES'
@@ -226,7 +229,11 @@ PEOPLE
    "username_template": "{user}", "approval": "auto"},
   {"name": "root-web", "credential": "root-ish", "hosts": ["web01.test"],
    "max_duration": 600, "groups": ["users"], "on_logout": "delete",
-   "username_template": "{user}-adm", "approval": "approver"}]}
+   "username_template": "{user}-adm", "approval": "approver"},
+  {"name": "pick-web", "credential": "pick", "host_groups": ["web"],
+   "max_duration": 1800, "groups": ["users"], "on_logout": "delete",
+   "username_template": "{user}", "username_choice": true,
+   "approval": "auto"}]}
 POLICIES
     cat > "$T/apid/apid.conf" <<CONF
 listen = ${APID_LISTEN:-127.0.0.1:0}
