@@ -42,7 +42,7 @@
  * nginx stop at 8 KiB a line by default); more is refused. */
 #define APID_CONN_POOL (16 * 1024)
 /* Resumed long polls run again at once (see struct apid_http). */
-#define MAX_INFLIGHT 128
+#define MAX_INFLIGHT 32
 /* Buckets of the long polls per address table (a power of two). */
 #define ADDR_BUCKETS 4096
 
