@@ -65,7 +65,7 @@ struct hv_host {
 struct apid_hostview {
     atomic_uint refs;
     uint64_t gen;
-    int64_t built, until; /* valid for now in [built, until) */
+    int64_t built, until; /* valid for now in [built - 1, until) */
     struct hv_grant *g;
     size_t n_g;
     struct hv_host *h;
@@ -421,7 +421,10 @@ generation(struct apid *a)
     return g;
 }
 
-/* The current view with a reference, if it is fresh for gen and now. */
+/* The current view with a reference, if it is fresh for gen and now.  A
+ * view read a second after the caller's clock reading is taken too (a
+ * thread that read the clock just before a second turned would
+ * otherwise build again behind the one that read it after). */
 static struct apid_hostview *
 fresh(struct hv_cache *c, uint64_t gen, int64_t now)
 {
@@ -429,7 +432,8 @@ fresh(struct hv_cache *c, uint64_t gen, int64_t now)
 
     pthread_mutex_lock(&c->mu);
     v = c->cur;
-    if (v != NULL && v->gen == gen && now >= v->built && now < v->until)
+    if (v != NULL && v->gen == gen && now >= v->built - 1
+        && now < v->until)
         atomic_fetch_add(&v->refs, 1);
     else
         v = NULL;
