@@ -297,44 +297,45 @@ build(struct apid *a, uint64_t gen, int64_t now, int *ret)
     size_t n = 0, total = 0, hcap = 0, k = 0;
     uint32_t *pair_host = NULL, *pair_grant = NULL, *fill = NULL;
     struct hv_src *ord = NULL;
-    struct hv_grant *g;
+    int oom = 1; /* the failure's words: ours, or the store's */
 
     *ret = APID_FAILED;
     if (v == NULL)
-        goto fail;
+        goto done;
     atomic_init(&v->refs, 1);
     v->gen = gen;
     v->built = now;
     v->until = INT64_MAX;
     if ((*ret = apid_store_live_grants(a->store, now, &sg, &hosts, &n))
         != APID_OK) {
-        view_free(v);
-        v = NULL;
-        goto done; /* the store's error stands */
+        oom = 0;
+        goto done;
     }
     *ret = APID_FAILED;
-    if ((ord = calloc(n + 1, sizeof(*ord))) == NULL)
-        goto fail;
+    if ((ord = calloc(n + 1, sizeof(*ord))) == NULL
+        || (v->g = calloc(n + 1, sizeof(*v->g))) == NULL)
+        goto done;
     for (size_t i = 0; i < n; i++) {
         ord[i].g = &sg[i];
         ord[i].hosts = hosts[i];
-    }
-    qsort(ord, n, sizeof(*ord), by_id);
-    if ((v->g = calloc(n + 1, sizeof(*v->g))) == NULL)
-        goto fail;
-    for (size_t i = 0; i < n; i++) {
-        if (*ord[i].hosts != '\0')
+        if (*hosts[i] != '\0')
             total++;
-        for (const char *p = ord[i].hosts; *p; p++)
+        for (const char *p = hosts[i]; *p; p++)
             total += *p == '\n';
     }
+    qsort(ord, n, sizeof(*ord), by_id);
     if ((pair_host = calloc(total + 1, sizeof(*pair_host))) == NULL
         || (pair_grant = calloc(total + 1, sizeof(*pair_grant))) == NULL)
-        goto fail;
+        goto done;
     for (size_t i = 0; i < n; i++) {
-        g = &v->g[v->n_g];
+        struct hv_grant *g = &v->g[v->n_g];
+        uint32_t gi = (uint32_t) v->n_g;
+
         if (render(ord[i].g, g) != 0)
             continue;
+        v->n_g++;
+        if (g->expires_at < v->until)
+            v->until = g->expires_at;
         for (char *p = ord[i].hosts, *e; *p; p = e) {
             long hi;
 
@@ -343,21 +344,18 @@ build(struct apid *a, uint64_t gen, int64_t now, int *ret)
             else
                 e = p + strlen(p);
             if ((hi = intern(v, p, &hcap)) < 0)
-                goto fail;
+                goto done;
             pair_host[k] = (uint32_t) hi;
-            pair_grant[k++] = (uint32_t) v->n_g;
+            pair_grant[k++] = gi;
             v->h[hi].n++;
             if (g->expires_at < v->h[hi].next_end)
                 v->h[hi].next_end = g->expires_at;
         }
-        if (g->expires_at < v->until)
-            v->until = g->expires_at;
-        v->n_g++;
     }
     /* Each host's run of idx, filled in pair order (grant order). */
     if ((v->idx = calloc(k + 1, sizeof(*v->idx))) == NULL
         || (fill = calloc(v->n_h + 1, sizeof(*fill))) == NULL)
-        goto fail;
+        goto done;
     for (size_t i = 0, at = 0; i < v->n_h; i++) {
         v->h[i].first = at;
         at += v->h[i].n;
@@ -368,14 +366,14 @@ build(struct apid *a, uint64_t gen, int64_t now, int *ret)
         v->idx[h->first + fill[pair_host[i]]++] = pair_grant[i];
     }
     *ret = APID_OK;
-    goto done;
-
-fail:
-    *ret = apid_store_fail("host view: out of memory");
-    view_free(v);
-    v = NULL;
 
 done:
+    if (*ret != APID_OK) {
+        if (oom)
+            *ret = apid_store_fail("host view: out of memory");
+        view_free(v);
+        v = NULL;
+    }
     for (size_t i = 0; hosts != NULL && i < n; i++)
         free(hosts[i]);
     free(hosts);
