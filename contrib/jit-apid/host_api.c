@@ -17,6 +17,7 @@
 
 #include "api.h"
 #include "grant.h"
+#include "hostview.h"
 #include "kerberos.h"
 #include "timefmt.h"
 #include "tls.h"
@@ -124,50 +125,27 @@ host_allowed(struct apid *a, const struct apid_req *q, const char *host)
     return r == 0;
 }
 
-/* The host's list and its ETag (a hash of the list's text), and when the
- * first of its grants ends (the list changes then with no write). */
+/* The host's list and its ETag, and when the first of its grants ends
+ * (the list changes then with no write), from the view of all the hosts'
+ * lists (hostview.c): after a change every woken long poll shares one
+ * store read.  The text only if the host does not have it already (its
+ * If-None-Match is the ETag): a poll woken by another host's change
+ * costs a hash of ~100 digests. */
 static int
-host_list(struct apid *a, const char *host, char **text, char etag[80],
-          int64_t *next_end)
+host_list(struct apid *a, const char *host, const char *inm, char **text,
+          char etag[80], int64_t *next_end)
 {
-    struct apid_grant *v = NULL;
-    json_t *arr = json_array(), *o;
-    size_t n = 0;
+    struct apid_hostview *v;
     int ret;
 
     *text = NULL;
-    *next_end = INT64_MAX;
-    if ((ret
-         = apid_store_host_grants(a->store, host, NULL, apid_now(), &v, &n))
-        != APID_OK) {
-        json_decref(arr);
+    if ((v = apid_hostview_get(a, apid_now(), &ret)) == NULL)
         return ret;
-    }
-    for (size_t i = 0; arr && i < n; i++) {
-        json_array_append_new(arr, apid_host_grant_json(&v[i], host));
-        if (v[i].expires_at < *next_end)
-            *next_end = v[i].expires_at;
-    }
-    apid_grants_free(v, n);
-    o = json_pack("{s:o}", "grants", arr);
-    *text = o ? json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
-    json_decref(o);
-    if (*text == NULL)
-        return APID_FAILED;
-    {
-        gnutls_datum_t d = { (unsigned char *) *text,
-                             (unsigned) strlen(*text) };
-        unsigned char h[32];
-        size_t hl = sizeof(h);
-
-        if (gnutls_fingerprint(GNUTLS_DIG_SHA256, &d, h, &hl) != 0)
-            return APID_FAILED;
-        etag[0] = '"';
-        for (size_t i = 0; i < 16; i++)
-            snprintf(etag + 1 + 2 * i, 3, "%02x", h[i]);
-        strcpy(etag + 33, "\"");
-    }
-    return APID_OK;
+    ret = apid_hostview_list(v, host, NULL, etag, next_end);
+    if (ret == APID_OK && (inm == NULL || strcmp(inm, etag) != 0))
+        ret = apid_hostview_list(v, host, text, etag, next_end);
+    apid_hostview_put(v);
+    return ret;
 }
 
 /* One pass of a host's long poll: the list if it differs from the one
@@ -199,16 +177,16 @@ get_host_list(struct apid *a, const struct apid_req *q, const char *host,
     pthread_mutex_lock(&a->change_mu);
     gen = a->generation;
     pthread_mutex_unlock(&a->change_mu);
-    if ((ret = host_list(a, host, &text, r->etag, &next_end)) != APID_OK) {
+    if ((ret = host_list(a, host, inm, &text, r->etag, &next_end))
+        != APID_OK) {
         apid_reply_store_error(r, a, ret);
         return;
     }
-    if (inm == NULL || strcmp(inm, r->etag) != 0) {
+    if (text != NULL) {
         r->status = 200;
         r->body = text;
         return;
     }
-    free(text);
     if (apid_now() >= deadline || a->stopping) {
         r->status = 304;
         return;
@@ -222,6 +200,11 @@ get_host_list(struct apid *a, const struct apid_req *q, const char *host,
     r->poll_wake = next_end < deadline ? next_end : deadline;
 }
 
+/* A login's check reads the store itself, not the view: one indexed row,
+ * and as fresh as the store (a revocation here is committed before its
+ * request answers, so the next login refuses it; another instance's
+ * likewise, at once), where the view is as fresh as the last signalled
+ * change. */
 static void
 get_host_grant(struct apid *a, const char *host, const char *user,
                struct apid_reply *r)

@@ -16,6 +16,11 @@ struct apid_store {
     struct apid_conn *c;
     /* One connection, one transaction at a time: every call holds it. */
     pthread_mutex_t mu;
+    /* apid_store_cache's, under its own lock (mu is held for whole
+     * queries). */
+    pthread_mutex_t cache_mu;
+    void *cache;
+    void (*cache_drop)(void *);
 };
 
 /* Each thread's last error: a request reads its own. */
@@ -69,6 +74,7 @@ apid_store_open(const char *spec, char **err)
             return NULL;
         }
         pthread_mutex_init(&s->mu, NULL);
+        pthread_mutex_init(&s->cache_mu, NULL);
         return s;
     }
     if (asprintf(err, "database: %s: sqlite:PATH or postgresql:CONNINFO",
@@ -82,8 +88,11 @@ apid_store_close(struct apid_store *s)
 {
     if (s == NULL)
         return;
+    if (s->cache != NULL)
+        s->cache_drop(s->cache);
     s->b->close(s->c);
     pthread_mutex_destroy(&s->mu);
+    pthread_mutex_destroy(&s->cache_mu);
     free(s);
 }
 
@@ -126,6 +135,27 @@ apid_store_host_grants(struct apid_store *s, const char *host,
                        size_t *n)
 {
     LOCKED(s->b->host_grants(s->c, host, user, now, v, n));
+}
+
+int
+apid_store_live_grants(struct apid_store *s, int64_t now,
+                       struct apid_grant **v, char ***hosts, size_t *n)
+{
+    LOCKED(s->b->live_grants(s->c, now, v, hosts, n));
+}
+
+void *
+apid_store_cache(struct apid_store *s, void *(*make)(void),
+                 void (*drop)(void *))
+{
+    void *c;
+
+    pthread_mutex_lock(&s->cache_mu);
+    if (s->cache == NULL && (s->cache = make()) != NULL)
+        s->cache_drop = drop;
+    c = s->cache;
+    pthread_mutex_unlock(&s->cache_mu);
+    return c;
 }
 
 int

@@ -541,6 +541,53 @@ pg_host_grants(struct apid_conn *c, const char *host, const char *user,
     return ret;
 }
 
+/* One statement: one snapshot of the grants and their hosts. */
+static int
+pg_live_grants(struct apid_conn *c, int64_t now, struct apid_grant **v,
+               char ***hosts, size_t *n)
+{
+    char t[24], state[6];
+    const char *p[1] = { t };
+    PGresult *r;
+    char **h = NULL;
+    size_t rows;
+    int ret;
+
+    *v = NULL;
+    *hosts = NULL;
+    *n = 0;
+    fmt_i64(t, sizeof(t), now);
+    r = run(c,
+            "SELECT " HOST_GRANT_COLS ", (SELECT coalesce(string_agg(h.host,"
+            " E'\\n'), '') FROM grant_hosts h WHERE h.grant_id = g.id"
+            " AND h.live = 1) FROM grants g WHERE g.status = 'active'"
+            " AND g.expires_at > $1",
+            1, p, state);
+    if (r == NULL)
+        return APID_FAILED;
+    rows = (size_t) PQntuples(r);
+    if ((h = calloc(rows + 1, sizeof(*h))) == NULL) {
+        PQclear(r);
+        return apid_store_fail("out of memory");
+    }
+    for (size_t i = 0; i < rows; i++)
+        if ((h[i] = strdup(PQgetvalue(r, (int) i, 16))) == NULL) {
+            for (size_t k = 0; k < i; k++)
+                free(h[k]);
+            free(h);
+            PQclear(r);
+            return apid_store_fail("out of memory");
+        }
+    if ((ret = collect_grants(r, v, n)) != APID_OK) {
+        for (size_t k = 0; k < rows; k++)
+            free(h[k]);
+        free(h);
+    } else
+        *hosts = h;
+    PQclear(r);
+    return ret;
+}
+
 static int
 pg_grant_accounts(struct apid_conn *c, const char *host, const char *ids_json,
                   char *const *ids, size_t n, char **names, char **requesters)
@@ -856,6 +903,7 @@ const struct apid_backend apid_pg_backend = {
     .grant_transition = pg_grant_transition,
     .grant_list = pg_grant_list,
     .host_grants = pg_host_grants,
+    .live_grants = pg_live_grants,
     .change_seq = pg_change_seq,
     .grant_accounts = pg_grant_accounts,
     .events_insert = pg_events_insert,

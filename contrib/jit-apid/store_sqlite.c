@@ -554,6 +554,78 @@ sq_host_grants(struct apid_conn *s, const char *host, const char *user,
     return ret;
 }
 
+/* One read transaction: the grants and their hosts of one moment. */
+static int
+sq_live_grants(struct apid_conn *s, int64_t now, struct apid_grant **v,
+               char ***hosts, size_t *n)
+{
+    struct apid_grant *g = NULL;
+    char **h = NULL;
+    size_t cnt = 0, cap = 0;
+    sqlite3_stmt *st = NULL;
+    int rc = SQLITE_ERROR, ret;
+
+    *v = NULL;
+    *hosts = NULL;
+    *n = 0;
+    if ((ret = exec_simple(s, "BEGIN")) != APID_OK)
+        return ret;
+    if (sqlite3_prepare_v2(s->db,
+                           "SELECT " HOST_GRANT_COLS ", (SELECT"
+                           " group_concat(h.host, char(10)) FROM grant_hosts h"
+                           " WHERE h.grant_id = g.id AND h.live = 1)"
+                           " FROM grants g WHERE g.status = 'active'"
+                           " AND g.expires_at > ?1",
+                           -1, &st, NULL) != SQLITE_OK) {
+        ret = db_fail(s, "live grants");
+        goto done;
+    }
+    sqlite3_bind_int64(st, 1, now);
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        const unsigned char *t = sqlite3_column_text(st, 16);
+
+        if (cnt == cap) {
+            size_t hcap = cap;
+            void *nv = grow(g, &cap, sizeof(*g)), *nh;
+
+            if (nv == NULL)
+                break;
+            g = nv;
+            if ((nh = grow(h, &hcap, sizeof(*h))) == NULL)
+                break;
+            h = nh;
+        }
+        if ((h[cnt] = strdup(t ? (const char *) t : "")) == NULL)
+            break;
+        if (row_grant(st, &g[cnt]) != 0) {
+            free(h[cnt]);
+            break;
+        }
+        cnt++;
+    }
+    if (rc != SQLITE_DONE) {
+        ret = rc == SQLITE_ROW ? apid_store_fail("out of memory")
+                               : db_fail(s, "live grants");
+        goto done;
+    }
+    *v = g;
+    *hosts = h;
+    *n = cnt;
+    g = NULL;
+    h = NULL;
+    cnt = 0;
+    ret = APID_OK;
+
+done:
+    sqlite3_finalize(st);
+    exec_simple(s, "COMMIT");
+    for (size_t i = 0; i < cnt; i++)
+        free(h[i]);
+    free(h);
+    apid_grants_free(g, cnt);
+    return ret;
+}
+
 /* Each row (a grant id listing host, its account there, its requester)
  * to the ids that name it. */
 static int
@@ -972,6 +1044,7 @@ const struct apid_backend apid_sqlite_backend = {
     .grant_transition = sq_grant_transition,
     .grant_list = sq_grant_list,
     .host_grants = sq_host_grants,
+    .live_grants = sq_live_grants,
     .change_seq = sq_change_seq,
     .grant_accounts = sq_grant_accounts,
     .events_insert = sq_events_insert,

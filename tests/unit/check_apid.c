@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "apidlib.h"
+#include "contrib/jit-apid/hostview.h"
 #include "grant.h"
 #include "testlib.h"
 
@@ -469,6 +470,189 @@ START_TEST(test_policy_load)
 }
 END_TEST
 
+
+/* ---- the hosts' lists from the in-memory view (hostview.c) ---- */
+
+/* host's list as the store gives it: apid_store_host_grants' grants
+ * rendered as host_list did before the view, and the ETag the view's
+ * rule gives over them (each grant rendered for the host ""). */
+static void
+store_list(const char *host, int64_t now, char **text, char etag[80])
+{
+    struct apid_grant *v = NULL;
+    char **bare;
+    json_t *arr = json_array(), *o;
+    size_t n = 0;
+
+    ck_assert_int_eq(apid_store_host_grants(A.store, host, NULL, now, &v, &n),
+                     APID_OK);
+    bare = calloc(n + 1, sizeof(*bare));
+    ck_assert_ptr_nonnull(bare);
+    for (size_t i = 0; i < n; i++) {
+        json_t *b = apid_host_grant_json(&v[i], "");
+
+        ck_assert_int_eq(json_array_append_new(arr, apid_host_grant_json(&v[i],
+                                                                         host)),
+                         0);
+        bare[i] = json_dumps(b, JSON_COMPACT | JSON_SORT_KEYS);
+        json_decref(b);
+    }
+    o = json_pack("{s:o}", "grants", arr);
+    *text = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
+    json_decref(o);
+    ck_assert_int_eq(apid_hostview_etag(host, bare, n, etag), 0);
+    for (size_t i = 0; i < n; i++)
+        free(bare[i]);
+    free(bare);
+    apid_grants_free(v, n);
+}
+
+/* The view's answer for host at now equals the store's, byte for byte
+ * and ETag for ETag; the ETag into etag. */
+static void
+view_is_store(const char *host, int64_t now, char etag[80])
+{
+    struct apid_hostview *v;
+    char *vt = NULL, *st = NULL, se[80];
+    int64_t end;
+    int ret;
+
+    v = apid_hostview_get(&A, now, &ret);
+    ck_assert_msg(v != NULL, "%s", apid_store_error(A.store));
+    ck_assert_int_eq(apid_hostview_list(v, host, &vt, etag, &end), APID_OK);
+    apid_hostview_put(v);
+    store_list(host, now, &st, se);
+    ck_assert_msg(strcmp(vt, st) == 0, "%s:\nview  %s\nstore %s", host, vt,
+                  st);
+    ck_assert_str_eq(etag, se);
+    free(vt);
+    free(st);
+}
+
+static void
+put_grant(const char *who, const char *name, char **hosts, size_t n_hosts,
+          const char *status, int64_t now, int64_t ttl, char id[40])
+{
+    char policy[] = "wide", cred[] = "db-admin", reason[] = "view test",
+         onl[] = "keep", group[] = "users", req[64], user[32], st[16];
+    char *groups[] = { group }, *ks[] = { keys[0] };
+    struct apid_grant g = {
+        .policy = policy, .credential = cred, .requester = req,
+        .username = user, .reason = reason, .status = st, .on_logout = onl,
+        .hosts = hosts, .n_hosts = n_hosts, .groups = groups, .n_groups = 1,
+        .ssh_keys = ks, .n_ssh_keys = 1, .not_before = now,
+        .expires_at = now + ttl,
+    };
+
+    snprintf(req, sizeof(req), "%s", who);
+    snprintf(user, sizeof(user), "%s", name);
+    snprintf(st, sizeof(st), "%s", status);
+    ck_assert_int_eq(apid_store_grant_insert(A.store, &g, req, NULL, now),
+                     APID_OK);
+    memcpy(id, g.id, 40);
+    apid_changed(&A); /* as people_api.c does after a write */
+}
+
+#define N_VH 4
+static const char *const vhosts[N_VH] = { "web01.test", "web02.test",
+                                          "h3.test", "nobody.test" };
+
+/* Every host's list through the view equals the store's; the ETags into
+ * e (N_VH of them). */
+static void
+all_same(int64_t now, char e[N_VH][80])
+{
+    for (size_t h = 0; h < N_VH; h++)
+        view_is_store(vhosts[h], now, e[h]);
+}
+
+/* Which hosts' ETags moved from a to b: a bit per host. */
+static unsigned
+moved(char a[N_VH][80], char b[N_VH][80])
+{
+    unsigned m = 0;
+
+    for (size_t h = 0; h < N_VH; h++)
+        m |= (strcmp(a[h], b[h]) != 0) << h;
+    return m;
+}
+
+/* Across new grants, a revocation, an end with no write, an approval and
+ * hosts each with its own subset of the grants, the view answers what
+ * the store does, and a host's ETag moves exactly when its text does. */
+START_TEST(test_hostview)
+{
+    char h1[] = "web01.test", h2[] = "web02.test", h3[] = "h3.test";
+    char *on12[] = { h1, h2 }, *on23[] = { h2, h3 }, *on1[] = { h1 },
+         *on3[] = { h3 };
+    char e0[N_VH][80], e1[N_VH][80], ga[40], gb[40], gc[40], gd[40];
+    int64_t now = apid_now();
+
+    all_same(now, e0); /* nothing yet: every list empty */
+    put_grant("p1@EXAMPLE.COM", "u1", on12, 2, "active", now, 3600, ga);
+    all_same(now, e1);
+    ck_assert_uint_eq(moved(e0, e1), 1u | 2u);
+    put_grant("p2@EXAMPLE.COM", "u2", on23, 2, "active", now, 3600, gb);
+    all_same(now, e0);
+    ck_assert_uint_eq(moved(e1, e0), 2u | 4u);
+    /* Ends in 100 s; a pending grant is on no list. */
+    put_grant("p3@EXAMPLE.COM", "u3", on1, 1, "active", now, 100, gc);
+    all_same(now, e1);
+    ck_assert_uint_eq(moved(e0, e1), 1u);
+    put_grant("p4@EXAMPLE.COM", "u4", on3, 1, "pending", now, 3600, gd);
+    all_same(now, e0);
+    ck_assert_uint_eq(moved(e1, e0), 0u);
+    /* A change signalled with nothing changed: a new view, same ETags. */
+    apid_changed(&A);
+    all_same(now, e1);
+    ck_assert_uint_eq(moved(e0, e1), 0u);
+    /* The revocation of a grant on web01 and web02. */
+    ck_assert_int_eq(apid_store_grant_transition(A.store, ga, "active",
+                                                 "revoked", "boss", NULL,
+                                                 now), APID_OK);
+    apid_changed(&A);
+    all_same(now, e0);
+    ck_assert_uint_eq(moved(e1, e0), 1u | 2u);
+    /* Time passes the end of gc with no write and no signal. */
+    all_same(now + 99, e1);
+    ck_assert_uint_eq(moved(e0, e1), 0u);
+    all_same(now + 100, e0);
+    ck_assert_uint_eq(moved(e1, e0), 1u);
+    /* The pending grant approved. */
+    ck_assert_int_eq(apid_store_grant_transition(A.store, gd, "pending",
+                                                 "active", "boss", NULL,
+                                                 now + 100), APID_OK);
+    apid_changed(&A);
+    all_same(now + 100, e1);
+    ck_assert_uint_eq(moved(e0, e1), 4u);
+    (void) gb;
+}
+END_TEST
+
+/* The host API answers from the view: its body and ETag are the store's,
+ * and the ETag it gave is a 304. */
+START_TEST(test_hostview_http)
+{
+    char h1[] = "web01.test", *on1[] = { h1 }, id[40], *st, se[80];
+    struct apid_reply r;
+    int64_t now = apid_now();
+
+    put_grant("p1@EXAMPLE.COM", "u1", on1, 1, "active", now, 3600, id);
+    ta_call(&A, "GET", "/v1/hosts/web01.test/grants", TA_HOST1, NULL, NULL, 0,
+            &r);
+    ck_assert_uint_eq(r.status, 200);
+    store_list("web01.test", apid_now(), &st, se);
+    ck_assert_str_eq(r.body, st);
+    ck_assert_str_eq(r.etag, se);
+    free(st);
+    free(r.body);
+    ta_call(&A, "GET", "/v1/hosts/web01.test/grants?wait=0", TA_HOST1, se,
+            NULL, 0, &r);
+    ck_assert_uint_eq(r.status, 304);
+    free(r.body);
+}
+END_TEST
+
 static void
 setup(void)
 {
@@ -509,6 +693,8 @@ main(void)
     tcase_add_test(tc, test_random);
     tcase_add_test(tc, test_policy_load);
     tcase_add_test(tc, test_reenable_legacy);
+    tcase_add_test(tc, test_hostview);
+    tcase_add_test(tc, test_hostview_http);
     suite_add_tcase(s, tc);
     return t_run(s);
 }
