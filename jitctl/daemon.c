@@ -33,6 +33,11 @@
  * long, doubling: the API's return is noticed within FAULT_PAUSE_MAX_S. */
 #define FAULT_PAUSE_MIN_S 1
 #define FAULT_PAUSE_MAX_S 4
+/* An API that answers a long poll "busy" (429, 503) is up but over its
+ * budget of held polls: asked again after this, without a wait (always
+ * answered: the list stays at most this old), then with one.  Two
+ * requests in this time, where the fault pause made a storm of them. */
+#define BUSY_PAUSE_S 5
 /* A poll after one that a poke ended cannot be ended by a poke for its
  * first WAKE_GRACE_MS: however many pokes come, the API has that long to
  * answer a changed list (a flood of pokes must not starve the sync), and
@@ -299,11 +304,13 @@ jitctl_daemon(struct jit_conf *conf, const struct jit_log *log,
             /* (A poll that SIGHUP cancelled says nothing of the API.)
              * Nothing is deleted or extended for want of an answer; local
              * expiry still applies at the top of the loop. */
+            int64_t p = strcmp(api_reason, "busy") == 0 ? BUSY_PAUSE_S
+                                                          : fault_pause;
+
             status_api(conf, s, &st, api_reason);
             /* ... but never past the next expiry. */
             next = jit_reap_next_due(s, now);
-            pause_s(next && next - now < fault_pause ? next - now
-                                                     : fault_pause);
+            pause_s(next && next - now < p ? next - now : p);
             if (fault_pause < FAULT_PAUSE_MAX_S)
                 fault_pause *= 2;
         } else if (ret != 0 && api_reason == NULL && !stop_flag) {

@@ -683,6 +683,12 @@ jit_api_list_grants(const struct jit_conf *c, const char *etag_in,
         goto done;
     if (http == 304) {
         st = JIT_API_NOT_MODIFIED;
+    } else if (http == 429 || http == 503) {
+        /* The API is up but will not hold this poll now (jit-apid beyond
+         * its long-poll budget): a pause, not a fault to probe at once. */
+        st = fault(err, "busy", "HTTP status %ld: asked to come back later",
+                   http);
+        err->http = http;
     } else if (http != 200) {
         st = fault(err, "http_error", "HTTP status %ld", http);
     } else if (b.buf == NULL

@@ -30,6 +30,7 @@ struct jit_api_error {
                            krb5_error,
                            unreachable,
                            timeout, tls_error, http_error, too_large,
+                           busy (the list: 429 or 503),
                            malformed, internal_error */
     char detail[256];
     long http; /* with http_error: the status the server answered */

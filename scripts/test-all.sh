@@ -144,7 +144,7 @@ set +e
     $(pkg-config --cflags --libs libmicrohttpd gnutls jansson sqlite3 libpq libcurl krb5-gssapi) \
     -o tsan-apid \
     && APID=$OUT/werror/tsan-apid TSAN_OPTIONS="halt_on_error=1 exitcode=66" \
-       make -s check TESTS="tests/integration/apid.sh tests/integration/apid-tls.sh tests/integration/apid-alerts.sh tests/integration/apid-krb5.sh" >tsan-apid.out 2>&1)
+       make -s check TESTS="tests/integration/apid.sh tests/integration/apid-tls.sh tests/integration/apid-flood.sh tests/integration/apid-alerts.sh tests/integration/apid-krb5.sh" >tsan-apid.out 2>&1)
 rc=$?
 set -e
 for l in apid apid-alerts apid-krb5; do tail -2 "$OUT/werror/tests/integration/$l.sh.log" 2>/dev/null; done

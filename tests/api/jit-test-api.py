@@ -9,7 +9,8 @@ D/grants/<username>.json   served as that user's grant (any JSON text)
 D/faults/<username>        instead, a fault: 404, 500, malformed, deep,
                            huge, huge-nolength, hang, slow, empty, redirect
 D/events.jsonl             events received (one per id; redeliveries dropped)
-D/faults/_list             for the host list: a fault as above
+D/faults/_list             for the host list: a fault as above, or
+                           busy-poll (a poll with wait > 0 is 429)
 D/faults/_events           for event batches: 500 (nothing kept), or
                            store-then-500 (kept, but the answer says 500)
 D/faults/_events_refuse    a username: a batch with an event of it is 400
@@ -193,7 +194,13 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 # (looked at in the wait too: a poll already waiting
                 # answers with the fault, as a broken server would)
                 kind = read(os.path.join(ARGS.dir, "faults", "_list"))
-                if kind is not None:
+                if kind is not None and kind.strip() == b"busy-poll":
+                    # jit-apid beyond its long-poll budget: a poll that
+                    # would wait is 429, one that does not is answered.
+                    if wait > 0:
+                        return self.send(429, b'{"error": "busy", "message": "busy"}',
+                                         headers={"Retry-After": "5"})
+                elif kind is not None:
                     return self.fault(kind.decode().strip())
                 text, etag = host_list(parts[3])
                 if etag != seen or time.time() >= deadline:

@@ -51,3 +51,19 @@ rm "$G/dave.json"
 wait_for 10 gone dave >/dev/null || fail "dave not removed: $(tail -5 "$T/daemon.err")"
 ms=$(wait_for 10 resolves dave2) || fail "dave2 not reserved after dave went: $(tail -5 "$T/daemon.err")"
 ok "dave2 reserved $ms ms after dave's account went"
+
+# An API beyond its budget of held polls (jit-apid's 429 with
+# Retry-After): the daemon pauses, fetches the list without a wait (so a
+# revocation still arrives), and does not turn into a storm of requests.
+echo busy-poll > "$T/api/faults/_list"
+n0=$(requests)
+s0=$(date +%s)
+grant_json gina > "$G/gina.json"
+ms=$(wait_for 20 resolves gina) || fail "gina not reserved while the API is busy: $(tail -5 "$T/daemon.err")"
+ok "gina reserved $ms ms after her grant, the API refusing long polls"
+# (the window is the thing measured: a request rate over 10 s, not a wait)
+while [ $(( $(date +%s) - s0 )) -lt 10 ]; do sleep 0.5; done
+n=$(( $(requests) - n0 ))
+[ "$n" -le 8 ] || fail "$n list requests in 10 s with every long poll refused as busy: $(tail -5 "$T/api/requests.log")"
+ok "$n list requests in 10 s with every long poll refused as busy (bound 8)"
+rm "$T/api/faults/_list"
