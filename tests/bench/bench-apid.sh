@@ -86,6 +86,7 @@ CONF
 chmod 600 "$T/apid.conf"
 "$top_builddir/contrib/jit-apid/jit-apid" -c "$T/apid.conf" 2>"$T/apid.log" </dev/null &
 APID_PID=$!
+# Polls the log for readiness (bounded at 30 s), not a fixed wait.
 for _i in $(seq 1 300); do grep -q 'serving on' "$T/apid.log" && break; sleep 0.1; done
 PORT=$(sed -n 's/^jit-apid: serving on 127.0.0.1://p' "$T/apid.log")
 [ -n "$PORT" ] || { cat "$T/apid.log" >&2; exit 1; }
@@ -175,6 +176,7 @@ row "jit-apid still running at the end" "$alive"
 if [ "$alive" = yes ]; then
     t0=$(date +%s%N)
     kill "$APID_PID"
+    # Polls for the process's end (bounded at 60 s, then KILL), not a fixed wait.
     for _i in $(seq 1 600); do kill -0 "$APID_PID" 2>/dev/null || break; sleep 0.1; done
     if kill -0 "$APID_PID" 2>/dev/null; then
         row "jit-apid stop on SIGTERM after the run (ms)" "> 60000, killed"
