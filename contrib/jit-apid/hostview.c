@@ -4,12 +4,15 @@
  * A revocation of a grant that is on 10,000 hosts wakes 10,000 long
  * polls at once.  Each used to read its list from the store (one
  * connection behind one lock: 10,000 queries in a row), render ~100
- * grants and hash the text.  Here one read of all the live grants and
- * their hosts is made once per change, each grant is rendered once as
- * text with a gap where the host's name goes, and a host's list is
- * then a concatenation of its grants' texts, its ETag a hash over their
- * digests.  Per host the view holds the indices of its grants, not
- * copies of their text (10,000 hosts of 100 grants: 4 MB).
+ * grants and hash the text.  Here one read of the live grants is made
+ * once per change, each grant is rendered once as text with a gap where
+ * the host's name goes, and a host's list is then a concatenation of its
+ * grants' texts, its ETag a hash over their digests.  Per host the view
+ * holds the indices of its grants, not copies of their text (10,000
+ * hosts of 100 grants: 4 MB).  A grant's hosts never change once it is
+ * stored, so they are read once per grant and kept across builds (as
+ * name indices into a table of every host name met): rebuilding after a
+ * revocation reads ~100 grant rows, not a million grant-host rows.
  *
  * The view is as fresh as the store's own read: it is built again when
  * a change was signalled after it was read (a->generation: apid_changed
@@ -52,14 +55,30 @@ struct hv_grant {
     size_t len;
     unsigned char digest[32]; /* SHA-256 of text */
     int64_t expires_at;
+    const uint32_t *hosts; /* its hosts (name indices), the cache's */
+    size_t n_hosts;
 };
 
-struct hv_host {
+/* A host name as the cache keeps it, for good: the hosts of a fleet are
+ * bounded, and a view copies these pointers, not the strings. */
+struct hv_name {
     char *name;
     char *esc; /* the name as a JSON string's inside; NULL: cannot be */
     size_t esc_len;
-    size_t first, n; /* its grants: v->idx[first..first+n) */
+};
+
+struct hv_host {
+    struct hv_name nm; /* first: the name table's lookups take either */
+    size_t first, n;   /* its grants: v->idx[first..first+n) */
     int64_t next_end;
+};
+
+/* A grant's hosts, read once: they never change once it is stored. */
+struct hv_known {
+    char id[40];
+    uint32_t *hosts;
+    size_t n;
+    int kept; /* in the build under way */
 };
 
 struct apid_hostview {
@@ -77,8 +96,14 @@ struct apid_hostview {
 
 struct hv_cache {
     pthread_mutex_t mu;       /* cur */
-    pthread_mutex_t build_mu; /* one build at a time */
+    pthread_mutex_t build_mu; /* one build at a time; and all below */
     struct apid_hostview *cur;
+    struct hv_name *names; /* every host name met, in the order met */
+    size_t n_names, cap_names;
+    uint32_t *table; /* name's hash -> names index + 1; 0 free */
+    size_t table_size;
+    struct hv_known *known; /* the live grants' hosts, in id order */
+    size_t n_known;
 };
 
 static uint64_t
@@ -91,62 +116,75 @@ name_hash(const char *s)
     return h;
 }
 
-/* The slot of name in the table: its host's, or the free one it would
- * take. */
+/* The slot of name in a table whose entries index an array of elements
+ * of stride bytes, each starting with a struct hv_name: its entry's, or
+ * the free one it would take. */
 static size_t
-slot_of(const struct apid_hostview *v, const char *name)
+slot_of(const uint32_t *table, size_t size, const void *base, size_t stride,
+        const char *name)
 {
-    size_t mask = v->table_size - 1, i = (size_t) name_hash(name) & mask;
+    size_t mask = size - 1, i = (size_t) name_hash(name) & mask;
 
-    while (v->table[i] != 0 && strcmp(v->h[v->table[i] - 1].name, name) != 0)
+    while (table[i] != 0
+           && strcmp(((const struct hv_name *) ((const char *) base
+                                                + (table[i] - 1) * stride))
+                         ->name,
+                     name)
+                  != 0)
         i = (i + 1) & mask;
     return i;
 }
 
-static int
-table_grow(struct apid_hostview *v)
+static size_t
+cache_slot(const struct hv_cache *c, const char *name)
 {
-    uint32_t *old = v->table;
-    size_t old_size = v->table_size;
+    return slot_of(c->table, c->table_size, c->names, sizeof(*c->names),
+                   name);
+}
 
-    v->table_size = old_size ? old_size * 2 : 1024;
-    if ((v->table = calloc(v->table_size, sizeof(*v->table))) == NULL) {
-        v->table = old;
-        v->table_size = old_size;
+static int
+table_grow(struct hv_cache *c)
+{
+    uint32_t *old = c->table;
+    size_t old_size = c->table_size;
+
+    c->table_size = old_size ? old_size * 2 : 1024;
+    if ((c->table = calloc(c->table_size, sizeof(*c->table))) == NULL) {
+        c->table = old;
+        c->table_size = old_size;
         return -1;
     }
     for (size_t i = 0; i < old_size; i++)
         if (old[i] != 0)
-            v->table[slot_of(v, v->h[old[i] - 1].name)] = old[i];
+            c->table[cache_slot(c, c->names[old[i] - 1].name)] = old[i];
     free(old);
     return 0;
 }
 
-/* name's host index, added if new; -1 out of memory. */
+/* name's index, added if new; -1 out of memory. */
 static long
-intern(struct apid_hostview *v, const char *name, size_t *cap)
+intern(struct hv_cache *c, const char *name)
 {
     size_t s;
-    struct hv_host *h;
+    struct hv_name *nm;
 
-    if ((v->n_h + 1) * 2 > v->table_size && table_grow(v) != 0)
+    if ((c->n_names + 1) * 2 > c->table_size && table_grow(c) != 0)
         return -1;
-    s = slot_of(v, name);
-    if (v->table[s] != 0)
-        return (long) v->table[s] - 1;
-    if (v->n_h == *cap) {
-        size_t ncap = *cap ? *cap * 2 : 256;
-        void *nh = realloc(v->h, ncap * sizeof(*v->h));
+    s = cache_slot(c, name);
+    if (c->table[s] != 0)
+        return (long) c->table[s] - 1;
+    if (c->n_names == c->cap_names) {
+        size_t ncap = c->cap_names ? c->cap_names * 2 : 256;
+        void *nn = realloc(c->names, ncap * sizeof(*c->names));
 
-        if (nh == NULL)
+        if (nn == NULL)
             return -1;
-        v->h = nh;
-        *cap = ncap;
+        c->names = nn;
+        c->cap_names = ncap;
     }
-    h = &v->h[v->n_h];
-    memset(h, 0, sizeof(*h));
-    h->next_end = INT64_MAX;
-    if ((h->name = strdup(name)) == NULL)
+    nm = &c->names[c->n_names];
+    memset(nm, 0, sizeof(*nm));
+    if ((nm->name = strdup(name)) == NULL)
         return -1;
     {
         json_t *js = json_string(name);
@@ -158,14 +196,14 @@ intern(struct apid_hostview *v, const char *name, size_t *cap)
         if (ql >= 2) {
             memmove(q, q + 1, ql - 2);
             q[ql - 2] = '\0';
-            h->esc = q;
-            h->esc_len = ql - 2;
+            nm->esc = q;
+            nm->esc_len = ql - 2;
         } else
             free(q);
         json_decref(js);
     }
-    v->table[s] = (uint32_t) ++v->n_h;
-    return (long) v->n_h - 1;
+    c->table[s] = (uint32_t) ++c->n_names;
+    return (long) c->n_names - 1;
 }
 
 static void
@@ -175,10 +213,6 @@ view_free(struct apid_hostview *v)
         return;
     for (size_t i = 0; i < v->n_g; i++)
         free(v->g[i].text);
-    for (size_t i = 0; i < v->n_h; i++) {
-        free(v->h[i].name);
-        free(v->h[i].esc);
-    }
     free(v->g);
     free(v->h);
     free(v->idx);
@@ -246,17 +280,11 @@ done:
     return ret;
 }
 
-/* A store grant and its hosts' text, sorted together. */
-struct hv_src {
-    const struct apid_grant *g;
-    char *hosts;
-};
-
 static int
 by_id(const void *x, const void *y)
 {
-    return strcmp(((const struct hv_src *) x)->g->id,
-                  ((const struct hv_src *) y)->g->id);
+    return strcmp(((const struct apid_grant *) x)->id,
+                  ((const struct apid_grant *) y)->id);
 }
 
 /* One grant rendered for the host "", split at the gap; -1 if it cannot
@@ -282,21 +310,83 @@ render(const struct apid_grant *sg, struct hv_grant *g)
     return 0;
 }
 
+/* Grant id's hosts as name indices: the cache's if known (marked kept),
+ * else read from the store into *k.  0, or an APID_* error. */
+static int
+hosts_of(struct apid *a, struct hv_cache *c, const char *id,
+         struct hv_known *k)
+{
+    size_t lo = 0, hi = c->n_known, cap = 0;
+    char *text = NULL;
+    int ret;
+
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        int d = strcmp(c->known[mid].id, id);
+
+        if (d == 0) {
+            c->known[mid].kept = 1;
+            *k = c->known[mid];
+            return APID_OK;
+        }
+        if (d < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    memset(k, 0, sizeof(*k));
+    snprintf(k->id, sizeof(k->id), "%s", id);
+    if ((ret = apid_store_grant_hosts(a->store, id, &text)) != APID_OK)
+        return ret;
+    ret = apid_store_fail("host view: out of memory");
+    for (char *p = text, *e; *p; p = e) {
+        long ni;
+
+        if ((e = strchr(p, '\n')) != NULL)
+            *e++ = '\0';
+        else
+            e = p + strlen(p);
+        if (k->n == cap) {
+            size_t ncap = cap ? cap * 2 : 16;
+            void *nh = realloc(k->hosts, ncap * sizeof(*k->hosts));
+
+            if (nh == NULL)
+                goto done;
+            k->hosts = nh;
+            cap = ncap;
+        }
+        if ((ni = intern(c, p)) < 0)
+            goto done;
+        k->hosts[k->n++] = (uint32_t) ni;
+    }
+    ret = APID_OK;
+
+done:
+    free(text);
+    if (ret != APID_OK) {
+        free(k->hosts);
+        k->hosts = NULL;
+    }
+    return ret;
+}
+
 /*
- * The view as of now from the store.  Grants in id order (today's
- * ORDER BY g.id: ids are "g-" and hex digits, the same order in every
- * collation), hosts in the order first met; each host's grants then
- * fall in id order by construction.
+ * The view as of now.  The store gives the live grants (one short read);
+ * each grant's hosts come from the cache, read from the store only for a
+ * grant the cache has not met: after a revocation nothing is read but
+ * the grants.  Grants in id order (the store's ORDER BY g.id was: ids are
+ * "g-" and hex digits, the same order in every collation), so each
+ * host's grants fall in id order by construction.
  */
 static struct apid_hostview *
-build(struct apid *a, uint64_t gen, int64_t now, int *ret)
+build(struct apid *a, struct hv_cache *c, uint64_t gen, int64_t now,
+      int *ret)
 {
     struct apid_hostview *v = calloc(1, sizeof(*v));
     struct apid_grant *sg = NULL;
-    char **hosts = NULL;
-    size_t n = 0, total = 0, hcap = 0, k = 0;
-    uint32_t *pair_host = NULL, *pair_grant = NULL, *fill = NULL;
-    struct hv_src *ord = NULL;
+    struct hv_known *known = NULL;
+    size_t n = 0, k = 0;
+    uint32_t *fill = NULL;
     int oom = 1; /* the failure's words: ours, or the store's */
 
     *ret = APID_FAILED;
@@ -306,81 +396,100 @@ build(struct apid *a, uint64_t gen, int64_t now, int *ret)
     v->gen = gen;
     v->built = now;
     v->until = INT64_MAX;
-    if ((*ret = apid_store_live_grants(a->store, now, &sg, &hosts, &n))
-        != APID_OK) {
+    if ((*ret = apid_store_live_grants(a->store, now, &sg, &n)) != APID_OK) {
         oom = 0;
         goto done;
     }
     *ret = APID_FAILED;
-    if ((ord = calloc(n + 1, sizeof(*ord))) == NULL
+    qsort(sg, n, sizeof(*sg), by_id);
+    if ((known = calloc(n + 1, sizeof(*known))) == NULL
         || (v->g = calloc(n + 1, sizeof(*v->g))) == NULL)
         goto done;
-    for (size_t i = 0; i < n; i++) {
-        ord[i].g = &sg[i];
-        ord[i].hosts = hosts[i];
-        if (*hosts[i] != '\0')
-            total++;
-        for (const char *p = hosts[i]; *p; p++)
-            total += *p == '\n';
-    }
-    qsort(ord, n, sizeof(*ord), by_id);
-    if ((pair_host = calloc(total + 1, sizeof(*pair_host))) == NULL
-        || (pair_grant = calloc(total + 1, sizeof(*pair_grant))) == NULL)
-        goto done;
-    for (size_t i = 0; i < n; i++) {
-        struct hv_grant *g = &v->g[v->n_g];
-        uint32_t gi = (uint32_t) v->n_g;
-
-        if (render(ord[i].g, g) != 0)
-            continue;
-        v->n_g++;
-        if (g->expires_at < v->until)
-            v->until = g->expires_at;
-        for (char *p = ord[i].hosts, *e; *p; p = e) {
-            long hi;
-
-            if ((e = strchr(p, '\n')) != NULL)
-                *e++ = '\0';
-            else
-                e = p + strlen(p);
-            if ((hi = intern(v, p, &hcap)) < 0)
-                goto done;
-            pair_host[k] = (uint32_t) hi;
-            pair_grant[k++] = gi;
-            v->h[hi].n++;
-            if (g->expires_at < v->h[hi].next_end)
-                v->h[hi].next_end = g->expires_at;
+    for (size_t i = 0; i < c->n_known; i++)
+        c->known[i].kept = 0;
+    for (; k < n; k++)
+        if ((*ret = hosts_of(a, c, sg[k].id, &known[k])) != APID_OK) {
+            oom = 0;
+            goto done;
         }
-    }
-    /* Each host's run of idx, filled in pair order (grant order). */
-    if ((v->idx = calloc(k + 1, sizeof(*v->idx))) == NULL
-        || (fill = calloc(v->n_h + 1, sizeof(*fill))) == NULL)
+    *ret = APID_FAILED;
+    /* Every name index the grants use is below n_names now. */
+    v->n_h = c->n_names;
+    if ((v->h = calloc(v->n_h + 1, sizeof(*v->h))) == NULL
+        || (v->table = malloc((c->table_size + 1) * sizeof(*v->table)))
+               == NULL)
         goto done;
+    memcpy(v->table, c->table, c->table_size * sizeof(*v->table));
+    v->table_size = c->table_size;
+    for (size_t i = 0; i < v->n_h; i++) {
+        v->h[i].nm = c->names[i];
+        v->h[i].next_end = INT64_MAX;
+    }
+    {
+        size_t pairs = 0;
+
+        for (size_t i = 0; i < n; i++) {
+            struct hv_grant *g = &v->g[v->n_g];
+
+            if (render(&sg[i], g) != 0)
+                continue;
+            v->n_g++;
+            g->hosts = known[i].hosts;
+            g->n_hosts = known[i].n;
+            if (g->expires_at < v->until)
+                v->until = g->expires_at;
+            for (size_t j = 0; j < g->n_hosts; j++) {
+                struct hv_host *h = &v->h[g->hosts[j]];
+
+                h->n++;
+                if (g->expires_at < h->next_end)
+                    h->next_end = g->expires_at;
+            }
+            pairs += g->n_hosts;
+        }
+        /* Each host's run of idx, filled in grant order. */
+        if ((v->idx = calloc(pairs + 1, sizeof(*v->idx))) == NULL
+            || (fill = calloc(v->n_h + 1, sizeof(*fill))) == NULL)
+            goto done;
+    }
     for (size_t i = 0, at = 0; i < v->n_h; i++) {
         v->h[i].first = at;
         at += v->h[i].n;
     }
-    for (size_t i = 0; i < k; i++) {
-        struct hv_host *h = &v->h[pair_host[i]];
+    for (size_t gi = 0; gi < v->n_g; gi++)
+        for (size_t j = 0; j < v->g[gi].n_hosts; j++) {
+            uint32_t hi = v->g[gi].hosts[j];
 
-        v->idx[h->first + fill[pair_host[i]]++] = pair_grant[i];
-    }
+            v->idx[v->h[hi].first + fill[hi]++] = (uint32_t) gi;
+        }
+    /* The cache's, and freed when their grant is no longer live: the
+     * view's lists need only idx. */
+    for (size_t gi = 0; gi < v->n_g; gi++)
+        v->g[gi].hosts = NULL;
+    /* The cache now knows exactly the live grants: the others' hosts go
+     * (a grant that is not live is never live again). */
+    for (size_t i = 0; i < c->n_known; i++)
+        if (!c->known[i].kept)
+            free(c->known[i].hosts);
+    free(c->known);
+    c->known = known;
+    c->n_known = n;
+    known = NULL;
     *ret = APID_OK;
 
 done:
+    if (known != NULL)
+        for (size_t i = 0; i < k; i++) /* those read now, not the kept */
+            if (!known[i].kept)
+                free(known[i].hosts);
+    free(known);
     if (*ret != APID_OK) {
         if (oom)
             *ret = apid_store_fail("host view: out of memory");
         view_free(v);
         v = NULL;
     }
-    for (size_t i = 0; hosts != NULL && i < n; i++)
-        free(hosts[i]);
-    free(hosts);
     apid_grants_free(sg, n);
-    free(ord);
-    free(pair_host);
-    free(pair_grant);
     free(fill);
     return v;
 }
@@ -403,6 +512,15 @@ cache_drop(void *p)
     struct hv_cache *c = p;
 
     apid_hostview_put(c->cur);
+    for (size_t i = 0; i < c->n_names; i++) {
+        free(c->names[i].name);
+        free(c->names[i].esc);
+    }
+    free(c->names);
+    free(c->table);
+    for (size_t i = 0; i < c->n_known; i++)
+        free(c->known[i].hosts);
+    free(c->known);
     pthread_mutex_destroy(&c->mu);
     pthread_mutex_destroy(&c->build_mu);
     free(c);
@@ -457,7 +575,7 @@ apid_hostview_get(struct apid *a, int64_t now, int *ret)
     pthread_mutex_lock(&c->build_mu);
     gen = generation(a);
     if ((v = fresh(c, gen, now)) == NULL
-        && (v = build(a, gen, now, ret)) != NULL) {
+        && (v = build(a, c, gen, now, ret)) != NULL) {
         atomic_fetch_add(&v->refs, 1); /* the caller's; the cache has one */
         pthread_mutex_lock(&c->mu);
         old = c->cur;
@@ -482,10 +600,16 @@ apid_hostview_list(const struct apid_hostview *v, const char *host,
     if (text != NULL)
         *text = NULL;
     *next_end = INT64_MAX;
-    if (v->table_size > 0 && v->table[slot_of(v, host)] != 0)
-        h = &v->h[v->table[slot_of(v, host)] - 1];
+    if (v->table_size > 0) {
+        uint32_t e = v->table[slot_of(v->table, v->table_size, v->h,
+                                      sizeof(*v->h), host)];
+
+        /* A name met after this view was built is not in its hosts. */
+        if (e != 0 && e <= v->n_h)
+            h = &v->h[e - 1];
+    }
     if (h != NULL) {
-        if (h->esc == NULL)
+        if (h->nm.esc == NULL)
             return apid_store_fail("host %s: a name JSON cannot carry", host);
         n = h->n;
         *next_end = h->next_end;
@@ -497,7 +621,7 @@ apid_hostview_list(const struct apid_hostview *v, const char *host,
         const struct hv_grant *g = &v->g[v->idx[h->first + i]];
 
         d[i] = g->digest;
-        len += g->len + h->esc_len + 1;
+        len += g->len + h->nm.esc_len + 1;
     }
     if (etag_of(host, d, n, etag) != 0) {
         apid_store_fail("host %s: cannot hash its list", host);
@@ -517,8 +641,8 @@ apid_hostview_list(const struct apid_hostview *v, const char *host,
                 *p++ = ',';
             memcpy(p, g->text, g->pre);
             p += g->pre;
-            memcpy(p, h->esc, h->esc_len);
-            p += h->esc_len;
+            memcpy(p, h->nm.esc, h->nm.esc_len);
+            p += h->nm.esc_len;
             memcpy(p, g->text + g->pre, g->len - g->pre);
             p += g->len - g->pre;
         }

@@ -139,9 +139,15 @@ apid_store_host_grants(struct apid_store *s, const char *host,
 
 int
 apid_store_live_grants(struct apid_store *s, int64_t now,
-                       struct apid_grant **v, char ***hosts, size_t *n)
+                       struct apid_grant **v, size_t *n)
 {
-    LOCKED(s->b->live_grants(s->c, now, v, hosts, n));
+    LOCKED(s->b->live_grants(s->c, now, v, n));
+}
+
+int
+apid_store_grant_hosts(struct apid_store *s, const char *id, char **hosts)
+{
+    LOCKED(s->b->grant_hosts(s->c, id, hosts));
 }
 
 void *

@@ -112,14 +112,17 @@ int apid_store_grant_list(struct apid_store *s,
 int apid_store_host_grants(struct apid_store *s, const char *host,
                            const char *user, int64_t now,
                            struct apid_grant **v, size_t *n);
-/* Every active, unexpired grant, each with the hosts it is live on, for
- * jit-apid's view of all the hosts' lists (hostview.h): v[i] as
- * apid_store_host_grants gives it (hosts empty), hosts[i] (malloc'd) its
- * live hosts joined by '\n' ("" if none; a host name holds no '\n').
- * One read: a thousand hosts of a grant are one string, not a thousand
- * rows.  Not ordered (the view orders). */
+/* Every active, unexpired grant as apid_store_host_grants gives it
+ * (hosts empty), for jit-apid's view of all the hosts' lists
+ * (hostview.h).  Not ordered (the view orders). */
 int apid_store_live_grants(struct apid_store *s, int64_t now,
-                           struct apid_grant **v, char ***hosts, size_t *n);
+                           struct apid_grant **v, size_t *n);
+/* Grant id's hosts joined by '\n' (malloc'd; "" if none or no such
+ * grant; a host name holds no '\n'): a thousand hosts are one string,
+ * not a thousand rows.  A grant's hosts never change once it is stored,
+ * so the view reads them once per grant. */
+int apid_store_grant_hosts(struct apid_store *s, const char *id,
+                           char **hosts);
 /* A cache kept with the store by a layer above it (the host view): made
  * by make() on the first call, dropped by drop() when the store closes,
  * so that it lives exactly as long as the data it caches.  NULL if make()

@@ -32,7 +32,8 @@ struct apid_backend {
                        const char *user, int64_t now, struct apid_grant **v,
                        size_t *n);
     int (*live_grants)(struct apid_conn *c, int64_t now,
-                       struct apid_grant **v, char ***hosts, size_t *n);
+                       struct apid_grant **v, size_t *n);
+    int (*grant_hosts)(struct apid_conn *c, const char *id, char **hosts);
     int (*change_seq)(struct apid_conn *c, int64_t *seq);
     int (*grant_accounts)(struct apid_conn *c, const char *host,
                           const char *ids_json, char *const *ids, size_t n,

@@ -27,16 +27,20 @@ static const char schema[] =
     "CREATE UNIQUE INDEX IF NOT EXISTS grants_one_per_person"
     " ON grants (requester, credential) WHERE status IN ('active', 'pending');"
     "CREATE INDEX IF NOT EXISTS grants_live ON grants (status, expires_at);"
+    /* A grant's hosts are fixed when it is stored: nothing here changes
+     * when the grant ends (a revocation of a grant on 10,000 hosts
+     * writes one row, not 10,000).  Whether a host's row counts is the
+     * grant's status. */
     "CREATE TABLE IF NOT EXISTS grant_hosts ("
     " grant_id TEXT NOT NULL REFERENCES grants (id), host TEXT NOT NULL,"
-    " username TEXT NOT NULL, live INTEGER NOT NULL,"
+    " username TEXT NOT NULL,"
     " PRIMARY KEY (host, grant_id));"
-    /* One live account name per host: two people never share one. */
-    "CREATE UNIQUE INDEX IF NOT EXISTS grant_hosts_one_name"
-    " ON grant_hosts (host, username) WHERE live = 1;"
     /* A grant's hosts (a host group of a thousand: without it, listing a
      * grant scanned every grant's hosts). */
     "CREATE INDEX IF NOT EXISTS grant_hosts_grant ON grant_hosts (grant_id, host);"
+    /* A name's live grants, for the check that one host never gets two
+     * of them (see name_free). */
+    "CREATE INDEX IF NOT EXISTS grants_username ON grants (username);"
     /* An account name is one person's for good (doc/design.md, "Account
      * names"): the first grant that names it binds it to its requester,
      * whatever becomes of that grant.  A store from before this table
@@ -93,6 +97,38 @@ db_fail(struct apid_conn *s, const char *what)
     return apid_store_fail("%s: %s", what, sqlite3_errmsg(s->db));
 }
 
+/*
+ * A store from before grant hosts stopped changing has a `live` column on
+ * grant_hosts and a unique index on it; both go (the column's rewrite of
+ * the table happens once).  0, or -1 with the database's error.
+ */
+static int
+migrate(sqlite3 *db)
+{
+    sqlite3_stmt *st = NULL;
+    int rc, has_live;
+
+    if (sqlite3_prepare_v2(db,
+                           "SELECT 1 FROM pragma_table_info('grant_hosts')"
+                           " WHERE name = 'live'",
+                           -1, &st, NULL) != SQLITE_OK)
+        return -1;
+    rc = sqlite3_step(st);
+    has_live = rc == SQLITE_ROW;
+    sqlite3_finalize(st);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        return -1;
+    if (!has_live)
+        return 0;
+    return sqlite3_exec(db, "BEGIN IMMEDIATE;"
+                            " DROP INDEX IF EXISTS grant_hosts_one_name;"
+                            " ALTER TABLE grant_hosts DROP COLUMN live;"
+                            " COMMIT;",
+                        NULL, NULL, NULL) == SQLITE_OK
+               ? 0
+               : (sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL), -1);
+}
+
 static struct apid_conn *
 sq_open(const char *path, char **err)
 {
@@ -110,7 +146,8 @@ sq_open(const char *path, char **err)
                                " PRAGMA synchronous = FULL;"
                                " PRAGMA foreign_keys = ON;",
                         NULL, NULL, NULL) != SQLITE_OK
-        || sqlite3_exec(s->db, schema, NULL, NULL, NULL) != SQLITE_OK) {
+        || sqlite3_exec(s->db, schema, NULL, NULL, NULL) != SQLITE_OK
+        || migrate(s->db) != 0) {
         if (asprintf(err, "database %s: %s", path,
                      s->db ? sqlite3_errmsg(s->db) : "out of memory") < 0)
             *err = NULL;
@@ -239,18 +276,6 @@ sweep_expired(struct apid_conn *s, int64_t now)
     int rc = SQLITE_OK;
 
     if (sqlite3_prepare_v2(s->db,
-                           "UPDATE grant_hosts SET live = 0 WHERE live = 1"
-                           " AND grant_id IN (SELECT id FROM grants WHERE"
-                           " status IN ('active', 'pending')"
-                           " AND expires_at <= ?1)",
-                           -1, &st, NULL) != SQLITE_OK)
-        return db_fail(s, "sweep");
-    sqlite3_bind_int64(st, 1, now);
-    rc = sqlite3_step(st);
-    sqlite3_finalize(st);
-    if (rc != SQLITE_DONE)
-        return db_fail(s, "sweep");
-    if (sqlite3_prepare_v2(s->db,
                            "UPDATE grants SET status = 'expired' WHERE"
                            " status IN ('active', 'pending')"
                            " AND expires_at <= ?1",
@@ -294,6 +319,40 @@ claim_name(struct apid_conn *s, const struct apid_grant *g, int64_t now)
         return APID_CONFLICT;
     }
     return APID_OK;
+}
+
+/* That no other live grant of g's account name (its requester's, by
+ * claim_name) lists one of g's hosts, g's own rows being in: one host
+ * never gets two grants of one account (two credentials whose templates
+ * give the person one name).  Run after the hosts go in, inside the
+ * insert's transaction. */
+static int
+name_free(struct apid_conn *s, const struct apid_grant *g, int64_t now)
+{
+    sqlite3_stmt *st = NULL;
+    int rc;
+
+    if (sqlite3_prepare_v2(s->db,
+                           "SELECT h.host FROM grants o"
+                           " JOIN grant_hosts h ON h.grant_id = o.id"
+                           " WHERE o.username = ?1 AND o.id <> ?2"
+                           " AND o.status IN ('active', 'pending')"
+                           " AND o.expires_at > ?3 AND h.host IN"
+                           " (SELECT host FROM grant_hosts"
+                           "  WHERE grant_id = ?2) LIMIT 1",
+                           -1, &st, NULL) != SQLITE_OK)
+        return db_fail(s, "grant hosts");
+    sqlite3_bind_text(st, 1, g->username, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, g->id, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 3, now);
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW)
+        apid_store_fail("the account name %s is taken on %s by another grant",
+                        g->username, (const char *) sqlite3_column_text(st, 0));
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE  ? APID_OK
+           : rc == SQLITE_ROW ? APID_CONFLICT
+                              : db_fail(s, "grant hosts");
 }
 
 static int
@@ -357,7 +416,7 @@ sq_grant_insert(struct apid_conn *s, struct apid_grant *g,
         goto rollback;
     if (sqlite3_prepare_v2(s->db,
                            "INSERT INTO grant_hosts (grant_id, host,"
-                           " username, live) VALUES (?, ?, ?, 1)",
+                           " username) VALUES (?, ?, ?)",
                            -1, &st, NULL) != SQLITE_OK) {
         ret = db_fail(s, "grant hosts");
         goto rollback;
@@ -367,20 +426,15 @@ sq_grant_insert(struct apid_conn *s, struct apid_grant *g,
         sqlite3_bind_text(st, 1, g->id, -1, SQLITE_STATIC);
         sqlite3_bind_text(st, 2, g->hosts[i], -1, SQLITE_STATIC);
         sqlite3_bind_text(st, 3, g->username, -1, SQLITE_STATIC);
-        rc = sqlite3_step(st);
-        if (rc == SQLITE_CONSTRAINT) {
-            apid_store_fail("the account name %s is taken on %s by another grant",
-                 g->username, g->hosts[i]);
-            ret = APID_CONFLICT;
-            goto rollback;
-        }
-        if (rc != SQLITE_DONE) {
+        if (sqlite3_step(st) != SQLITE_DONE) {
             ret = db_fail(s, "grant hosts");
             goto rollback;
         }
     }
     sqlite3_finalize(st);
     st = NULL;
+    if ((ret = name_free(s, g, now)) != APID_OK)
+        goto rollback;
     if ((ret = add_op(s, now, actor, g->previous ? "enable" : "request",
                       g->id, op_detail)) != APID_OK)
         goto rollback;
@@ -461,23 +515,6 @@ sq_grant_transition(struct apid_conn *s, const char *id,
         ret = db_fail(s, "grant");
         goto rollback;
     }
-    if (strcmp(to, "active") != 0 && strcmp(to, "pending") != 0) {
-        if (sqlite3_prepare_v2(s->db,
-                               "UPDATE grant_hosts SET live = 0"
-                               " WHERE grant_id = ?",
-                               -1, &st, NULL) != SQLITE_OK) {
-            ret = db_fail(s, "grant hosts");
-            goto rollback;
-        }
-        sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-        rc = sqlite3_step(st);
-        sqlite3_finalize(st);
-        st = NULL;
-        if (rc != SQLITE_DONE) {
-            ret = db_fail(s, "grant hosts");
-            goto rollback;
-        }
-    }
     snprintf(action, sizeof(action), "%s",
              strcmp(to, "active") == 0    ? "approve"
              : strcmp(to, "denied") == 0  ? "deny"
@@ -540,7 +577,7 @@ sq_host_grants(struct apid_conn *s, const char *host, const char *user,
     if (sqlite3_prepare_v2(s->db,
                            "SELECT " HOST_GRANT_COLS " FROM grant_hosts h"
                            " JOIN grants g ON g.id = h.grant_id"
-                           " WHERE h.host = ?2 AND h.live = 1"
+                           " WHERE h.host = ?2"
                            " AND (?3 IS NULL OR h.username = ?3)"
                            " AND g.status = 'active' AND g.expires_at > ?1"
                            " ORDER BY g.id",
@@ -554,76 +591,48 @@ sq_host_grants(struct apid_conn *s, const char *host, const char *user,
     return ret;
 }
 
-/* One read transaction: the grants and their hosts of one moment. */
 static int
 sq_live_grants(struct apid_conn *s, int64_t now, struct apid_grant **v,
-               char ***hosts, size_t *n)
+               size_t *n)
 {
-    struct apid_grant *g = NULL;
-    char **h = NULL;
-    size_t cnt = 0, cap = 0;
     sqlite3_stmt *st = NULL;
-    int rc = SQLITE_ERROR, ret;
+    int ret;
 
     *v = NULL;
-    *hosts = NULL;
     *n = 0;
-    if ((ret = exec_simple(s, "BEGIN")) != APID_OK)
-        return ret;
     if (sqlite3_prepare_v2(s->db,
-                           "SELECT " HOST_GRANT_COLS ", (SELECT"
-                           " group_concat(h.host, char(10)) FROM grant_hosts h"
-                           " WHERE h.grant_id = g.id AND h.live = 1)"
-                           " FROM grants g WHERE g.status = 'active'"
-                           " AND g.expires_at > ?1",
-                           -1, &st, NULL) != SQLITE_OK) {
-        ret = db_fail(s, "live grants");
-        goto done;
-    }
+                           "SELECT " HOST_GRANT_COLS " FROM grants g"
+                           " WHERE g.status = 'active' AND g.expires_at > ?1",
+                           -1, &st, NULL) != SQLITE_OK)
+        return db_fail(s, "live grants");
     sqlite3_bind_int64(st, 1, now);
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        const unsigned char *t = sqlite3_column_text(st, 16);
-
-        if (cnt == cap) {
-            size_t hcap = cap;
-            void *nv = grow(g, &cap, sizeof(*g)), *nh;
-
-            if (nv == NULL)
-                break;
-            g = nv;
-            if ((nh = grow(h, &hcap, sizeof(*h))) == NULL)
-                break;
-            h = nh;
-        }
-        if ((h[cnt] = strdup(t ? (const char *) t : "")) == NULL)
-            break;
-        if (row_grant(st, &g[cnt]) != 0) {
-            free(h[cnt]);
-            break;
-        }
-        cnt++;
-    }
-    if (rc != SQLITE_DONE) {
-        ret = rc == SQLITE_ROW ? apid_store_fail("out of memory")
-                               : db_fail(s, "live grants");
-        goto done;
-    }
-    *v = g;
-    *hosts = h;
-    *n = cnt;
-    g = NULL;
-    h = NULL;
-    cnt = 0;
-    ret = APID_OK;
-
-done:
+    ret = collect_grants(s, st, v, n);
     sqlite3_finalize(st);
-    exec_simple(s, "COMMIT");
-    for (size_t i = 0; i < cnt; i++)
-        free(h[i]);
-    free(h);
-    apid_grants_free(g, cnt);
     return ret;
+}
+
+static int
+sq_grant_hosts(struct apid_conn *s, const char *id, char **hosts)
+{
+    sqlite3_stmt *st = NULL;
+    const unsigned char *t;
+    int rc;
+
+    *hosts = NULL;
+    if (sqlite3_prepare_v2(s->db,
+                           "SELECT group_concat(host, char(10))"
+                           " FROM grant_hosts WHERE grant_id = ?",
+                           -1, &st, NULL) != SQLITE_OK)
+        return db_fail(s, "grant hosts");
+    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+    if ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        t = sqlite3_column_text(st, 0);
+        *hosts = strdup(t ? (const char *) t : "");
+    }
+    sqlite3_finalize(st);
+    if (rc != SQLITE_ROW)
+        return db_fail(s, "grant hosts");
+    return *hosts ? APID_OK : apid_store_fail("out of memory");
 }
 
 /* Each row (a grant id listing host, its account there, its requester)
@@ -1045,6 +1054,7 @@ const struct apid_backend apid_sqlite_backend = {
     .grant_list = sq_grant_list,
     .host_grants = sq_host_grants,
     .live_grants = sq_live_grants,
+    .grant_hosts = sq_grant_hosts,
     .change_seq = sq_change_seq,
     .grant_accounts = sq_grant_accounts,
     .events_insert = sq_events_insert,

@@ -288,6 +288,31 @@ want(p, "people holding the name raced in the store",
 case("50 concurrent requests by two people for one free name bind it to"
      " exactly one person", p)
 
+# One person, two credentials whose templates give one name: one host
+# never gets two live grants of one account, whatever stores the grant's
+# hosts (a revocation leaves them as they were; the grant's status
+# decides).
+clean_slate()
+p = []
+st, first = request(DAVE, "db-admin", "web01.test", "dave's db-admin")
+want(p, "dave's db-admin grant", (st, first.get("username")
+                                  if isinstance(first, dict) else first),
+     (201, "dave"))
+st, doc = request(DAVE, "pick", "web01.test", "the same name on web01")
+undo(st, doc)
+want(p, "pick on web01 while db-admin's dave is live there", st, 409)
+if isinstance(doc, dict) and "web01.test" not in doc.get("message", ""):
+    p.append("the refusal names no host: %r" % doc)
+st, other = request(DAVE, "pick", "web02.test", "the same name on web02")
+want(p, "pick on web02 (no live dave there)", st, 201)
+undo(st, other)
+undo(201, first)
+st, doc = request(DAVE, "pick", "web01.test", "after the revocation")
+want(p, "pick on web01 once db-admin's grant is revoked", st, 201)
+undo(st, doc)
+case("one person's two credentials giving one name: 409 on a host where"
+     " that name's grant is live, 201 elsewhere and once it ended", p)
+
 # ---- Part 3: events belong to their grant's hosts ----
 
 st, ag = request(ALICE, "db-admin", "web01.test", "events on web01")

@@ -6,6 +6,7 @@
 #include "config.h"
 
 #include <check.h>
+#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -653,6 +654,82 @@ START_TEST(test_hostview_http)
 }
 END_TEST
 
+/* A store of the schema before grant hosts stopped changing (a `live`
+ * column, a unique index on it, a revoked grant's rows marked 0) opens:
+ * the column and index go, the rows stay, and the lists are as before. */
+START_TEST(test_migrate_live)
+{
+    char path[512], spec[600], *err = NULL, *st;
+    char *text, etag[80], se[80];
+    sqlite3 *db;
+    struct apid_store *old = A.store;
+    struct apid_hostview *v;
+    int64_t now = apid_now(), next;
+    int ret;
+    char sql[2048];
+
+    snprintf(path, sizeof(path), "%s/old.db", dir);
+    ck_assert_int_eq(sqlite3_open(path, &db), SQLITE_OK);
+    snprintf(sql, sizeof(sql),
+             "CREATE TABLE grants (id TEXT PRIMARY KEY, policy TEXT NOT NULL,"
+             " credential TEXT NOT NULL, requester TEXT NOT NULL,"
+             " username TEXT NOT NULL, reason TEXT NOT NULL,"
+             " status TEXT NOT NULL, on_logout TEXT NOT NULL,"
+             " groups TEXT NOT NULL, ssh_keys TEXT NOT NULL,"
+             " not_before INTEGER NOT NULL, expires_at INTEGER NOT NULL,"
+             " created INTEGER NOT NULL, decided_by TEXT, previous TEXT);"
+             "CREATE TABLE grant_hosts (grant_id TEXT NOT NULL REFERENCES"
+             " grants (id), host TEXT NOT NULL, username TEXT NOT NULL,"
+             " live INTEGER NOT NULL, PRIMARY KEY (host, grant_id));"
+             "CREATE UNIQUE INDEX grant_hosts_one_name ON grant_hosts"
+             " (host, username) WHERE live = 1;"
+             "INSERT INTO grants VALUES ('g-000000000000000000000001', 'wide',"
+             " 'db-admin', 'alice@EXAMPLE.COM', 'alice', 'old', 'revoked',"
+             " 'keep', '[\"users\"]', '[]', %lld, %lld, %lld, 'boss', NULL),"
+             " ('g-000000000000000000000002', 'wide', 'db-admin',"
+             " 'alice@EXAMPLE.COM', 'alice', 'new', 'active', 'keep',"
+             " '[\"users\"]', '[]', %lld, %lld, %lld, NULL, NULL);"
+             "INSERT INTO grant_hosts VALUES"
+             " ('g-000000000000000000000001', 'web01.test', 'alice', 0),"
+             " ('g-000000000000000000000002', 'web01.test', 'alice', 1),"
+             " ('g-000000000000000000000002', 'web02.test', 'alice', 1);",
+             (long long) now, (long long) now + 600, (long long) now,
+             (long long) now, (long long) now + 600, (long long) now);
+    ck_assert_msg(sqlite3_exec(db, sql, NULL, NULL, NULL) == SQLITE_OK, "%s",
+                  sqlite3_errmsg(db));
+    sqlite3_close(db);
+    snprintf(spec, sizeof(spec), "sqlite:%s", path);
+    A.store = apid_store_open(spec, &err);
+    ck_assert_msg(A.store != NULL, "%s", err ? err : "out of memory");
+    ck_assert_int_eq(sqlite3_open(path, &db), SQLITE_OK);
+    ck_assert_int_eq(sqlite3_exec(db, "SELECT live FROM grant_hosts", NULL,
+                                  NULL, NULL), SQLITE_ERROR);
+    ck_assert_int_eq(sqlite3_exec(db, "SELECT count(*) FROM grant_hosts",
+                                  NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+    for (int h = 1; h <= 2; h++) {
+        char host[32];
+
+        snprintf(host, sizeof(host), "web0%d.test", h);
+        v = apid_hostview_get(&A, now, &ret);
+        ck_assert_ptr_nonnull(v);
+        ck_assert_int_eq(apid_hostview_list(v, host, &text, etag, &next),
+                         APID_OK);
+        apid_hostview_put(v);
+        store_list(host, now, &st, se);
+        ck_assert_str_eq(text, st);
+        ck_assert_msg(strstr(text, "g-000000000000000000000002") != NULL
+                          && strstr(text, "g-000000000000000000000001")
+                                 == NULL,
+                      "%s", text);
+        free(text);
+        free(st);
+    }
+    apid_store_close(A.store);
+    A.store = old;
+}
+END_TEST
+
 static void
 setup(void)
 {
@@ -695,6 +772,7 @@ main(void)
     tcase_add_test(tc, test_reenable_legacy);
     tcase_add_test(tc, test_hostview);
     tcase_add_test(tc, test_hostview_http);
+    tcase_add_test(tc, test_migrate_live);
     suite_add_tcase(s, tc);
     return t_run(s);
 }
