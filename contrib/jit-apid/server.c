@@ -45,6 +45,8 @@
 #define MAX_INFLIGHT 32
 /* Buckets of the long polls per address table (a power of two). */
 #define ADDR_BUCKETS 4096
+#define ADDR_SHIFT 20 /* 32 - log2(ADDR_BUCKETS) */
+_Static_assert(1u << (32 - ADDR_SHIFT) == ADDR_BUCKETS, "ADDR_SHIFT");
 
 /* Per connection (MHD's socket context), from accept to close. */
 struct conn {
@@ -225,8 +227,12 @@ heap_pop(struct apid_http *h)
 static struct addr_count **
 addr_slot(struct apid_http *h, uint32_t addr)
 {
-    struct addr_count **p = &h->by_addr[(addr * 2654435761u)
-                                        & (ADDR_BUCKETS - 1)];
+    /* The product's top bits: its low ones are the address's low ones,
+     * which in network order are the first octets, the same for a whole
+     * fleet's subnet (127.1.x.y put 1,000 addresses in 16 chains, each
+     * long poll's admission walking one of them under mu). */
+    struct addr_count **p = &h->by_addr[(uint32_t) (addr * 2654435761u)
+                                        >> ADDR_SHIFT];
 
     while (*p != NULL && (*p)->addr != addr)
         p = &(*p)->next;
