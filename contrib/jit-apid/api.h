@@ -75,11 +75,13 @@ int apid_plain_text(const char *s, size_t max);
 json_t *apid_body_object(const struct apid_req *q, struct apid_reply *r);
 /* A grant as host sees it (doc/design.md: "A grant"). */
 json_t *apid_host_grant_json(const struct apid_grant *g, const char *host);
-/* The last check before a grant is stored: rendered as each of its
- * hosts will see it (as active, with an id of the store's form when it
- * has none yet), it must pass the hosts' own jit_grant_parse.  0, or -1
- * with the host and the parser's words in err.  A failure means
- * build_grant's checks and the hosts' have drifted apart. */
+/* The last check before a grant is stored: as each of its hosts will
+ * see it (as active, with an id of the store's form when it has none
+ * yet), it must pass the hosts' own jit_grant_parse (each host's name
+ * through the parser's check of that field, the one view that differs
+ * from the others in nothing else parsed whole).  0, or -1 with the host
+ * and the parser's words in err.  A failure means build_grant's checks
+ * and the hosts' have drifted apart. */
 int apid_grant_host_check(const struct apid_grant *g, char *err,
                           size_t errlen);
 /* An optional string field: absent or null gives NULL; else plain text

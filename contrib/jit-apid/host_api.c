@@ -52,6 +52,7 @@ apid_grant_host_check(const struct apid_grant *g, char *err, size_t errlen)
     struct apid_grant view = *g;
     struct jit_grant parsed;
     char why[256], active[] = "active";
+    size_t longest = 0;
     int ret = 0;
 
     /* pending becomes active unchanged; the store gives the id later. */
@@ -63,17 +64,36 @@ apid_grant_host_check(const struct apid_grant *g, char *err, size_t errlen)
         snprintf(err, errlen, "no hosts");
         return -1;
     }
-    for (size_t h = 0; h < g->n_hosts && ret == 0; h++) {
-        json_t *o = apid_host_grant_json(&view, g->hosts[h]);
+    /*
+     * The hosts' views differ in the field "host" alone (see
+     * apid_host_grant_json): each host's name passes the field's own
+     * check, and the view of the host with the longest name (the largest
+     * text, for any bound on size) is parsed whole.  The same verdict as
+     * parsing 10,000 views of a fleet-wide grant, which took 0.5 s.
+     */
+    for (size_t h = 0; h < g->n_hosts; h++) {
+        const char *why_host = jit_grant_field_problem(JIT_GRANT_F_HOST,
+                                                       g->hosts[h]);
+
+        if (why_host != NULL) {
+            snprintf(err, errlen, "host %.64s: host: %s", g->hosts[h],
+                     why_host);
+            return -1;
+        }
+        if (strlen(g->hosts[h]) > strlen(g->hosts[longest]))
+            longest = h;
+    }
+    {
+        json_t *o = apid_host_grant_json(&view, g->hosts[longest]);
         char *text = o ? json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
 
         if (text == NULL) {
             snprintf(err, errlen, "host %.64s: cannot be rendered",
-                     g->hosts[h]);
+                     g->hosts[longest]);
             ret = -1;
         } else if (jit_grant_parse(text, strlen(text), &parsed, why,
                                    sizeof(why)) != 0) {
-            snprintf(err, errlen, "host %.64s: %s", g->hosts[h], why);
+            snprintf(err, errlen, "host %.64s: %s", g->hosts[longest], why);
             ret = -1;
         } else {
             jit_grant_free(&parsed);

@@ -30,14 +30,16 @@ static const char schema[] =
     /* A grant's hosts are fixed when it is stored: nothing here changes
      * when the grant ends (a revocation of a grant on 10,000 hosts
      * writes one row, not 10,000).  Whether a host's row counts is the
-     * grant's status. */
+     * grant's status.  Keyed by grant first, in the key's order (no
+     * rowid): a grant's 10,000 hosts go into a hundred adjacent pages;
+     * keyed by host, each went into a page of its own (10,000 pages, 40
+     * MB of log, 0.8 s under the store's lock for each fleet-wide
+     * grant).  A host's grants are found from the grants' side (by
+     * account name, or among the live ones). */
     "CREATE TABLE IF NOT EXISTS grant_hosts ("
     " grant_id TEXT NOT NULL REFERENCES grants (id), host TEXT NOT NULL,"
     " username TEXT NOT NULL,"
-    " PRIMARY KEY (host, grant_id));"
-    /* A grant's hosts (a host group of a thousand: without it, listing a
-     * grant scanned every grant's hosts). */
-    "CREATE INDEX IF NOT EXISTS grant_hosts_grant ON grant_hosts (grant_id, host);"
+    " PRIMARY KEY (grant_id, host)) WITHOUT ROWID;"
     /* A name's live grants, for the check that one host never gets two
      * of them (see name_free). */
     "CREATE INDEX IF NOT EXISTS grants_username ON grants (username);"
@@ -98,35 +100,45 @@ db_fail(struct apid_conn *s, const char *what)
 }
 
 /*
- * A store from before grant hosts stopped changing has a `live` column on
- * grant_hosts and a unique index on it; both go (the column's rewrite of
- * the table happens once).  0, or -1 with the database's error.
+ * A store from before has grant_hosts keyed by host, with a `live` column
+ * and indices on (grant_id, host) and on live names: it is copied into
+ * the table of today's schema, once.  0, or -1 with the database's
+ * error.
  */
 static int
 migrate(sqlite3 *db)
 {
     sqlite3_stmt *st = NULL;
-    int rc, has_live;
+    int rc, old;
 
     if (sqlite3_prepare_v2(db,
-                           "SELECT 1 FROM pragma_table_info('grant_hosts')"
-                           " WHERE name = 'live'",
+                           "SELECT 1 FROM sqlite_master WHERE type = 'table'"
+                           " AND name = 'grant_hosts'"
+                           " AND sql NOT LIKE '%WITHOUT ROWID%'",
                            -1, &st, NULL) != SQLITE_OK)
         return -1;
     rc = sqlite3_step(st);
-    has_live = rc == SQLITE_ROW;
+    old = rc == SQLITE_ROW;
     sqlite3_finalize(st);
     if (rc != SQLITE_ROW && rc != SQLITE_DONE)
         return -1;
-    if (!has_live)
+    if (!old)
         return 0;
-    return sqlite3_exec(db, "BEGIN IMMEDIATE;"
-                            " DROP INDEX IF EXISTS grant_hosts_one_name;"
-                            " ALTER TABLE grant_hosts DROP COLUMN live;"
-                            " COMMIT;",
-                        NULL, NULL, NULL) == SQLITE_OK
-               ? 0
-               : (sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL), -1);
+    if (sqlite3_exec(db, "BEGIN IMMEDIATE;"
+                         " CREATE TABLE grant_hosts_by_grant ("
+                         "  grant_id TEXT NOT NULL REFERENCES grants (id),"
+                         "  host TEXT NOT NULL, username TEXT NOT NULL,"
+                         "  PRIMARY KEY (grant_id, host)) WITHOUT ROWID;"
+                         " INSERT INTO grant_hosts_by_grant"
+                         "  SELECT grant_id, host, username FROM grant_hosts;"
+                         " DROP TABLE grant_hosts;"
+                         " ALTER TABLE grant_hosts_by_grant"
+                         "  RENAME TO grant_hosts;"
+                         " COMMIT;",
+                     NULL, NULL, NULL) == SQLITE_OK)
+        return 0;
+    sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+    return -1;
 }
 
 static struct apid_conn *
@@ -547,8 +559,8 @@ sq_grant_list(struct apid_conn *s, const struct apid_grant_filter *f,
             " WHERE (?2 IS NULL OR g.requester = ?2)"
             " AND (?3 IS NULL OR g.credential = ?3)"
             " AND (?4 IS NULL OR " STATUS_NOW " = ?4)"
-            " AND (?5 IS NULL OR g.id IN (SELECT grant_id FROM grant_hosts"
-            "      WHERE host = ?5))"
+            " AND (?5 IS NULL OR EXISTS (SELECT 1 FROM grant_hosts h"
+            "      WHERE h.grant_id = g.id AND h.host = ?5))"
             " AND (?6 IS NULL OR g.id = ?6)"
             " ORDER BY g.created DESC, g.id LIMIT ?7",
             -1, &st, NULL) != SQLITE_OK)
@@ -575,10 +587,10 @@ sq_host_grants(struct apid_conn *s, const char *host, const char *user,
     *v = NULL;
     *n = 0;
     if (sqlite3_prepare_v2(s->db,
-                           "SELECT " HOST_GRANT_COLS " FROM grant_hosts h"
-                           " JOIN grants g ON g.id = h.grant_id"
-                           " WHERE h.host = ?2"
-                           " AND (?3 IS NULL OR h.username = ?3)"
+                           "SELECT " HOST_GRANT_COLS " FROM grants g"
+                           " JOIN grant_hosts h ON h.grant_id = g.id"
+                           " AND h.host = ?2"
+                           " WHERE (?3 IS NULL OR g.username = ?3)"
                            " AND g.status = 'active' AND g.expires_at > ?1"
                            " ORDER BY g.id",
                            -1, &st, NULL) != SQLITE_OK)

@@ -654,9 +654,10 @@ START_TEST(test_hostview_http)
 }
 END_TEST
 
-/* A store of the schema before grant hosts stopped changing (a `live`
- * column, a unique index on it, a revoked grant's rows marked 0) opens:
- * the column and index go, the rows stay, and the lists are as before. */
+/* A store of the schema before grant hosts stopped changing (keyed by
+ * host, a `live` column, a unique index on it, a revoked grant's rows
+ * marked 0) opens: the table is keyed by grant, the column and indices
+ * go, the rows stay, and the lists are as before. */
 START_TEST(test_migrate_live)
 {
     char path[512], spec[600], *err = NULL, *st;
@@ -683,6 +684,7 @@ START_TEST(test_migrate_live)
              " live INTEGER NOT NULL, PRIMARY KEY (host, grant_id));"
              "CREATE UNIQUE INDEX grant_hosts_one_name ON grant_hosts"
              " (host, username) WHERE live = 1;"
+             "CREATE INDEX grant_hosts_grant ON grant_hosts (grant_id, host);"
              "INSERT INTO grants VALUES ('g-000000000000000000000001', 'wide',"
              " 'db-admin', 'alice@EXAMPLE.COM', 'alice', 'old', 'revoked',"
              " 'keep', '[\"users\"]', '[]', %lld, %lld, %lld, 'boss', NULL),"
@@ -706,6 +708,11 @@ START_TEST(test_migrate_live)
                                   NULL, NULL), SQLITE_ERROR);
     ck_assert_int_eq(sqlite3_exec(db, "SELECT count(*) FROM grant_hosts",
                                   NULL, NULL, NULL), SQLITE_OK);
+    /* Keyed by grant, with no rowid: the old key's index is gone. */
+    ck_assert_int_eq(sqlite3_exec(db, "SELECT rowid FROM grant_hosts", NULL,
+                                  NULL, NULL), SQLITE_ERROR);
+    ck_assert_int_eq(sqlite3_exec(db, "DROP INDEX grant_hosts_grant", NULL,
+                                  NULL, NULL), SQLITE_ERROR);
     sqlite3_close(db);
     for (int h = 1; h <= 2; h++) {
         char host[32];
