@@ -16,6 +16,15 @@ struct apid_store {
     struct apid_conn *c;
     /* One connection, one transaction at a time: every call holds it. */
     pthread_mutex_t mu;
+    /* A second one for the reads that must not wait behind a write: a
+     * login's grant check, and the hosts' view (after a fleet-wide
+     * revocation, 10,000 hosts' event batches are 10,000 fsync'd
+     * commits on c).  Each read sees what was committed before it (SQLite
+     * WAL, PostgreSQL: a snapshot per statement).  NULL for an in-memory
+     * SQLite database, which a second connection would not share: reads
+     * then go through c. */
+    struct apid_conn *rc;
+    pthread_mutex_t rmu;
     /* apid_store_cache's, under its own lock (mu is held for whole
      * queries). */
     pthread_mutex_t cache_mu;
@@ -73,7 +82,14 @@ apid_store_open(const char *spec, char **err)
             free(s);
             return NULL;
         }
+        if (strcmp(spec + len, ":memory:") != 0
+            && (s->rc = s->b->open(spec + len, err)) == NULL) {
+            s->b->close(s->c);
+            free(s);
+            return NULL;
+        }
         pthread_mutex_init(&s->mu, NULL);
+        pthread_mutex_init(&s->rmu, NULL);
         pthread_mutex_init(&s->cache_mu, NULL);
         return s;
     }
@@ -91,7 +107,10 @@ apid_store_close(struct apid_store *s)
     if (s->cache != NULL)
         s->cache_drop(s->cache);
     s->b->close(s->c);
+    if (s->rc != NULL)
+        s->b->close(s->rc);
     pthread_mutex_destroy(&s->mu);
+    pthread_mutex_destroy(&s->rmu);
     pthread_mutex_destroy(&s->cache_mu);
     free(s);
 }
@@ -102,6 +121,18 @@ apid_store_close(struct apid_store *s)
         pthread_mutex_lock(&s->mu);                                         \
         ret_ = (call);                                                      \
         pthread_mutex_unlock(&s->mu);                                       \
+        return ret_;                                                        \
+    } while (0)
+/* The same on the reading connection, rc_ in call (c, if there is
+ * none). */
+#define READ_LOCKED(call)                                                   \
+    do {                                                                    \
+        int ret_;                                                           \
+        struct apid_conn *rc_ = s->rc ? s->rc : s->c;                       \
+        pthread_mutex_t *mu_ = s->rc ? &s->rmu : &s->mu;                    \
+        pthread_mutex_lock(mu_);                                            \
+        ret_ = (call);                                                      \
+        pthread_mutex_unlock(mu_);                                          \
         return ret_;                                                        \
     } while (0)
 
@@ -134,20 +165,20 @@ apid_store_host_grants(struct apid_store *s, const char *host,
                        const char *user, int64_t now, struct apid_grant **v,
                        size_t *n)
 {
-    LOCKED(s->b->host_grants(s->c, host, user, now, v, n));
+    READ_LOCKED(s->b->host_grants(rc_, host, user, now, v, n));
 }
 
 int
 apid_store_live_grants(struct apid_store *s, int64_t now,
                        struct apid_grant **v, size_t *n)
 {
-    LOCKED(s->b->live_grants(s->c, now, v, n));
+    READ_LOCKED(s->b->live_grants(rc_, now, v, n));
 }
 
 int
 apid_store_grant_hosts(struct apid_store *s, const char *id, char **hosts)
 {
-    LOCKED(s->b->grant_hosts(s->c, id, hosts));
+    READ_LOCKED(s->b->grant_hosts(rc_, id, hosts));
 }
 
 void *
