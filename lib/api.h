@@ -1,6 +1,7 @@
 /*
- * The JIT API client (DESIGN "JIT API v1"): libcurl and jansson, TLS always
- * verified, every call bounded by the configured timeouts and body size.
+ * The JIT API client (doc/design.md, "The contract between hosts and
+ * jit-apid"): libcurl and jansson, TLS always verified, every call bounded
+ * by the configured timeouts and body size.
  *
  * Every failure is one of a few stable reasons, which the audit trail
  * records as they are (reason=...); the detail is for the debug log.

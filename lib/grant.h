@@ -1,5 +1,5 @@
 /*
- * A grant as the JIT API describes it (DESIGN "JIT API v1"), and the
+ * A grant as the JIT API describes it (doc/design.md, "A grant"), and the
  * strict validation of the API's JSON: every required field present with
  * the right type and within its rules, or the whole answer is refused.
  */

@@ -23,7 +23,7 @@ enum owner { OWNER_OURS, OWNER_OTHER, OWNER_NONE, OWNER_ERROR };
 /* Whose user is this?  NSS answers whether the name exists at all (our
  * module included); our own snapshot answers whether it is ours.  A name
  * NSS knows that our snapshot does not list (with the same uid) belongs to
- * another source and is none of our business (R7). */
+ * another source and is none of our business (doc/design.md, R7). */
 static enum owner
 classify(const struct jit_conf *c, const char *user)
 {
@@ -201,7 +201,7 @@ done:
 /* A name nobody knows costs the same fsync'd commit as a known one's
  * denial (its event into the outbox): without it the time to answer
  * told the two apart by a few to tens of milliseconds, more with the
- * disk busy (doc/design.md, threat "which names exist").  The commit
+ * disk busy (doc/design.md, threat G4).  The commit
  * counts such denials; the name itself is kept out of the store, where
  * anyone could otherwise fill it by trying names. */
 static void
@@ -388,7 +388,8 @@ jit_login_account(struct jit_login *l)
             goto done;
         }
     } else if (ret == -ENOENT) {
-        /* One requester, one account per credential (DESIGN lifecycle 1):
+        /* One requester, one account per credential (doc/design.md, "The
+         * life of a grant and its account"):
          * a second grant of the same person, under another name, is
          * refused while the account for the first one exists. */
         if (jit_store_find_account(s, g.requester, g.credential, &other) == 0) {

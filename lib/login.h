@@ -18,7 +18,7 @@
 enum jit_verdict {
     JIT_ALLOW,
     JIT_DENY,
-    JIT_IGNORE, /* not our user (DESIGN R7) */
+    JIT_IGNORE, /* not our user (doc/design.md, R7) */
 };
 
 struct jit_login {

@@ -73,7 +73,8 @@ static const char *const migrations[] = {
     "  created INTEGER NOT NULL, expires INTEGER NOT NULL,"
     "  sessions INTEGER NOT NULL DEFAULT 0 CHECK (sessions >= 0),"
     "  CHECK (gid = uid));"
-    /* One account per requester and credential (DESIGN lifecycle 1). */
+    /* One account per requester and credential (doc/design.md, "The life
+     * of a grant and its account"). */
     "CREATE UNIQUE INDEX accounts_requester_credential"
     "  ON accounts (requester, credential);"
     "CREATE TABLE account_groups (account TEXT NOT NULL"

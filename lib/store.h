@@ -1,6 +1,7 @@
 /*
  * The state store: grants, accounts, uid history and the event outbox, in
- * SQLite under state_dir, written by root code only (DESIGN R2).
+ * SQLite under state_dir, written by root code only
+ * (doc/design.md, R2).
  *
  * Every change is one transaction between jit_store_begin and
  * jit_store_commit.  begin takes the store's lock file and SQLite's write
@@ -38,8 +39,8 @@ enum jit_account_state {
 const char *jit_account_state_name(int state);
 int jit_account_state_parse(const char *s);
 
-/* An event of the outbox, as DESIGN's event object (host added when it
- * is sent). */
+/* An event of the outbox (doc/design.md, "Events and the outbox"); the
+ * host is added when it is sent. */
 struct jit_event {
     char *id, *type, *grant, *username, *requester;
     char *detail; /* JSON object text, or NULL */

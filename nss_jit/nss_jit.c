@@ -5,7 +5,7 @@
  * This library is loaded into every process that resolves a user, setuid
  * programs included, so it reads nss.db from the compiled-in state
  * directory only: no configuration, no environment variable, no network,
- * no syslog, and libc is its only dependency (DESIGN R1).
+ * no syslog, and libc is its only dependency (doc/design.md, R1).
  */
 #include "config.h"
 

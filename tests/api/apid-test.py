@@ -143,7 +143,7 @@ st, one, _ = call("GET", "/v1/hosts/web01.test/grants/alice", HOST1)
 expect("grant by name", (st, one), (200, hg))
 st, doc, _ = call("GET", "/v1/hosts/web02.test/grants/alice", HOST2)
 expect("on web02 too", (st, doc["host"]), (200, "web02.test"))
-ok("the host's view: the DESIGN fields, its own host name, by name too")
+ok("the host's view: the contract's fields, its own host name, by name too")
 
 # --- the one-grant rule ---
 st, doc, _ = call("POST", "/v1/grants", ALICE, {

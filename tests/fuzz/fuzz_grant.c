@@ -1,7 +1,7 @@
 /*
- * libFuzzer target: grant JSON from the API (threat B2), as a single
- * grant and as a host's grant list.  Anything accepted must satisfy the
- * rules the rest of the host relies on.
+ * libFuzzer target: grant JSON from the API (doc/design.md, threat B2),
+ * as a single grant and as a host's grant list.  Anything accepted must
+ * satisfy the rules the rest of the host relies on.
  */
 #include "config.h"
 

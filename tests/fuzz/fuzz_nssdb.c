@@ -1,8 +1,8 @@
 /*
- * libFuzzer target: the NSS snapshot reader (threat E4).  Any input is
- * parsed as a snapshot image; if it is accepted, every record is read
- * through the same lookups and buffer filling that libnss_jit does.  Any
- * crash, out-of-bounds read or UB is a finding.
+ * libFuzzer target: the NSS snapshot reader (doc/design.md, threat E4).
+ * Any input is parsed as a snapshot image; if it is accepted, every
+ * record is read through the same lookups and buffer filling that
+ * libnss_jit does.  Any crash, out-of-bounds read or UB is a finding.
  */
 #include "config.h"
 

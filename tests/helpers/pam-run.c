@@ -16,8 +16,9 @@
  * shell would between open_session and close_session (pam_namespace acts
  * on the calling process); "pam-run: run: exit N" follows.
  * With PAM_RUN_TIMES set, also "pam-run: time: OP <microseconds>": the
- * step alone, without the namespace set up around it (G4's latency
- * comparison; that setup's jitter on a busy machine drowns milliseconds).
+ * step alone, without the namespace set up around it (the latency
+ * comparison of doc/design.md, threat G4; that setup's jitter on a busy
+ * machine drowns milliseconds).
  */
 #include "config.h"
 

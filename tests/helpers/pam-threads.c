@@ -2,7 +2,8 @@
  * 16 threads run pam_acct_mgmt through pam_jit at once (each on its own
  * PAM handle, users t<thread>-<round>), in a process that installed its
  * own SIGPIPE and SIGALRM handlers: every login succeeds, nothing
- * crashes, and the handlers are the caller's afterwards (threat B5).
+ * crashes, and the handlers are the caller's afterwards (doc/design.md,
+ * threat B5).
  *
  *   pam-threads CONFDIR SERVICE THREADS ROUNDS
  */

@@ -1,5 +1,6 @@
 #!/bin/sh
-# The API client against the fault-injecting test API (B1, B2, B3, A2):
+# The API client against the fault-injecting test API (doc/design.md,
+# threats B1, B2, B3, A2):
 # every fault is refused with its reason, ended by the timeout.
 . "$top_srcdir/tests/integration/lib.sh"
 [ "$(id -u)" = 0 ] || skip "needs root (the token file must be root's)"
@@ -91,7 +92,8 @@ chmod 644 "$T/token"
 call "token file readable by others" "fault reason=token_error" "$GET" --config "$T/c.conf" get alice
 chmod 600 "$T/token"
 
-# The environment is never honoured (A2): proxies, CA overrides.
+# The environment is never honoured (doc/design.md, threat A2): proxies,
+# CA overrides.
 call "https_proxy in the environment" "ok id=g-alice" \
     env https_proxy=http://127.0.0.1:1 HTTPS_PROXY=http://127.0.0.1:1 ALL_PROXY=http://127.0.0.1:1 \
     "$GET" --config "$T/c.conf" get alice
@@ -101,7 +103,7 @@ call "system CAs only (test CA unknown)" "fault reason=tls_error" \
     env SSL_CERT_FILE="$T/certs/ca.pem" CURL_CA_BUNDLE="$T/certs/ca.pem" \
     "$GET" --config "$T/sysca.conf" get alice
 
-# TLS (B1): wrong name, expired, another CA, pinning.
+# TLS (doc/design.md, threat B1): wrong name, expired, another CA, pinning.
 start_api wrong wrongname
 P2=$API_PORT
 mkconf "$T/w.conf" "$P2"

@@ -1,5 +1,6 @@
 #!/bin/sh
-# Rules of HACKING.md that a machine can check (threats G2, A5): no
+# Rules of HACKING.md that a machine can check (doc/design.md, R9;
+# threats G2, A5): no
 # system(), popen() or shell exec; every open()/openat()/fopen() of ours
 # close-on-exec; secrets wiped with explicit_bzero, never memset.
 set -eu

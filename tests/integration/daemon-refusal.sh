@@ -1,8 +1,9 @@
 #!/bin/sh
-# A grant refused for now does not make the daemon a busy loop (issue 10,
-# defect 3): its long polls keep their ETag, so the request rate stays
-# small whatever the list holds; the refused grant is looked at again at
-# its time (not_before) or after a reap that removed what was in its way;
+# A grant refused for now does not make the daemon a busy loop
+# (doc/design.md, threat H4; issue 10, defect 3): its long polls keep
+# their ETag, so the request rate stays small whatever the list holds;
+# the refused grant is looked at again at its time (not_before) or after
+# a reap that removed what was in its way;
 # each refusal is logged once, not once per round.
 . "$top_srcdir/tests/integration/lib.sh"
 require_ns

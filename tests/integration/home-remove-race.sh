@@ -1,6 +1,6 @@
 #!/bin/sh
-# Hostile home during removal (THREATS D2): while the teardown removes a
-# home, a process of its user keeps swapping ~/a/b between a directory and
+# Hostile home during removal (doc/design.md, threat D2): while the
+# teardown removes a home, a process of its user keeps swapping ~/a/b between a directory and
 # a symlink to a canary tree outside the home.  HOME_RACE_RUNS runs (1000
 # by default): the canary is never touched.
 . "$top_srcdir/tests/integration/lib.sh"

@@ -1,6 +1,7 @@
 #!/bin/sh
 # jitctl as an admin uses it: check-config, list (table and --json), show,
-# and its errors; untrusted grant fields reach the terminal escaped (G1).
+# and its errors; untrusted grant fields reach the terminal escaped
+# (doc/design.md, threat G1).
 . "$top_srcdir/tests/integration/lib.sh"
 [ "$(id -u)" = 0 ] || skip "needs root (the state store is root's)"
 setup_env

@@ -430,7 +430,7 @@ field() { /usr/bin/python3 -c 'import json, sys; print(json.load(sys.stdin)[sys.
 # host/web01.test, host/web02.test, HTTP/127.0.0.1 (jit-apid's service)
 # and alice, each with a keytab $T/krb5/<first part>.keytab (web01, web02,
 # http, alice).  Exports KRB5_CONFIG (the test's krb5.conf, never
-# /etc/krb5.conf), KRB5_KDC_PROFILE and KRB5RCACHEDIR (TESTING.md: the
+# /etc/krb5.conf), KRB5_KDC_PROFILE and KRB5RCACHEDIR (else the
 # replay cache would go to /var/tmp); sets KDC_PORT and K.  A relation on
 # the same line as a section's "{" is silently ignored by libkrb5's
 # profile parser (kdb5_util then creates its database in /var/lib/krb5kdc

@@ -1,5 +1,6 @@
 #!/bin/sh
-# libnss_jit.so.2 links libc only and exports only _nss_jit_* (DESIGN R1).
+# libnss_jit.so.2 links libc only and exports only _nss_jit_*
+# (doc/design.md, R1).
 . "$top_srcdir/tests/integration/lib.sh"
 [ -f "$NSSMOD" ] || fail "$NSSMOD not built"
 [ -z "$PRELOAD" ] || skip "sanitizer build links the sanitizer runtimes"
@@ -23,7 +24,8 @@ readelf -d "$NSSMOD" | grep -q 'BIND_NOW' || fail "no BIND_NOW"
 ok "RELRO and BIND_NOW"
 
 # What the module may call: no network, logging, locks, environment,
-# dynamic loading or heap beyond initgroups' realloc (DESIGN R1, E1, E6).
+# dynamic loading or heap beyond initgroups' realloc (doc/design.md, R1;
+# threats E1, E6).
 imports=$(nm -D --undefined-only "$NSSMOD" | awk '{print $2}' | sed 's/@.*//')
 bad=$(printf '%s\n' $imports | grep -xE 'socket|connect|send|sendto|sendmsg|recv|recvfrom|recvmsg|getaddrinfo|gethostbyname.*|syslog|vsyslog|openlog|closelog|flock|fcntl|fcntl64|lockf|pthread_mutex_lock|pthread_rwlock_.*|getenv|secure_getenv|dlopen|malloc|calloc|fopen|fopen64' || true)
 expect_eq "forbidden imports" "$bad" ""

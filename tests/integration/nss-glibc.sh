@@ -1,7 +1,8 @@
 #!/bin/sh
 # libnss_jit through real glibc: getent passwd|group|shadow|initgroups, id,
-# enumeration, glibc's ERANGE retry, removal, hostile snapshots (E4), and
-# no network or file locks on the lookup path (E1).
+# enumeration, glibc's ERANGE retry, removal, hostile snapshots, and
+# no network or file locks on the lookup path (doc/design.md, threats E4,
+# E1).
 . "$top_srcdir/tests/integration/lib.sh"
 require_ns
 setup_env
@@ -67,8 +68,8 @@ in_ns getent passwd bob >/dev/null && fail "bob still resolves after delete"
 in_ns getent group 70001 >/dev/null && fail "bob's group still resolves"
 ok "a deleted account is gone for new processes"
 
-# No network and no file locks on the lookup path (E1).  glibc itself
-# asks nscd over a Unix socket first; that is not ours, and it also shows
+# No network and no file locks on the lookup path (doc/design.md, threat
+# E1).  glibc itself asks nscd over a Unix socket first; that is not ours, and it also shows
 # that strace really traced the lookup.
 if command -v strace >/dev/null; then
     in_ns strace -f -qq -e trace=connect,sendto,sendmsg,flock,fcntl \
@@ -79,7 +80,7 @@ if command -v strace >/dev/null; then
     [ -z "$bad" ] || fail "lookup path did network or locking: $bad"
     ok "lookup path: no connect, send or lock of ours (strace)"
 else
-    echo "# strace not installed: E1 syscall check skipped"
+    echo "# strace not installed: the syscall check (doc/design.md, threat E1) skipped"
 fi
 
 # Hostile snapshots: each makes every lookup "not found", never a crash.

@@ -1,6 +1,6 @@
 #!/bin/sh
-# E3 through glibc and the real module: 16 threads resolve while the
-# snapshot is replaced 100 times (through the real state store), and a
+# Threads and fork (doc/design.md, threat E3) through glibc and the real
+# module: 16 threads resolve while the snapshot is replaced 100 times (through the real state store), and a
 # fork in the middle leaves a child that still resolves, new accounts too.
 . "$top_srcdir/tests/integration/lib.sh"
 require_ns

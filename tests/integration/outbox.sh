@@ -49,7 +49,7 @@ for e in evs:
 print(" ".join(sorted(e["type"] for e in evs)))
 PY
 )
-expect_eq "event objects as DESIGN says" "$got" "account.created account.deleted session.closed session.opened"
+expect_eq "event objects as the contract says" "$got" "account.created account.deleted session.closed session.opened"
 grep -q '^POST /v1/hosts/web01.test/events Bearer s3cret-token$' "$T/api/requests.log" \
     || fail "path or token: $(cat "$T/api/requests.log")"
 ok "POST /v1/hosts/{host}/events with the bearer token"

@@ -1,6 +1,6 @@
 #!/bin/sh
-# Hostile homes (THREATS): a symlink where the home goes, a home owned by
-# someone else, and a loop swapping the home path between a directory, a
+# Hostile homes (doc/design.md, R8; threat D1): a symlink where the home
+# goes, a home owned by someone else, and a loop swapping the home path between a directory, a
 # symlink to a canary tree outside home_base and nothing, during
 # open_session (HOME_RACE_RUNS runs, 1000 by default).  The session fails
 # closed, and nothing outside home_base changes.

@@ -36,7 +36,8 @@ expect_pam() {
 }
 requests() { cat "$T/api/requests.log" 2>/dev/null | grep -c " /v1/hosts/web01.test/grants/$1 " || true; }
 
-# --- R7: users of other sources are not ours: PAM_IGNORE, no API call ---
+# --- users of other sources are not ours: PAM_IGNORE, no API call
+# (doc/design.md, R7) ---
 echo hang > "$F/root"
 expect_pam "local root: ignored (the stack's pam_permit decides)" 0 root acct_mgmt open_session close_session
 [ "$(requests root)" = 0 ] || fail "the API was asked about root"
@@ -114,7 +115,8 @@ msg_unknown=$(grep '^Access denied' "$T/pam.out")
 expect_eq "one message for both" "$msg_bob" "$msg_unknown"
 
 
-# --- the grant cannot choose home or shell (D4), nor forge a field (G1) ---
+# --- the grant cannot choose home or shell, nor forge a field
+# (doc/design.md, threats D4, G1) ---
 grant_json rick 'home="/"' 'shell="/bin/evil"' 'dir="/etc"' \
     'requester="rick@EXAMPLE.COM\" user=\"root\" result=\"allow"' > "$G/rick.json"
 expect_pam "rick: a grant with home, shell and a forging requester" 0 rick acct_mgmt open_session
@@ -132,7 +134,8 @@ print(" ".join(k for k, v in pairs), "|", dict(pairs)["user"], "|", dict(pairs)[
 expect_eq "a key=value parser recovers the fields" "$fields" \
     "event result reason user requester credential grant service rhost tty expires | rick | allow"
 
-# --- the environment is not honoured (A2): proxies, CA bundles ---
+# --- the environment is not honoured: proxies, CA bundles (doc/design.md,
+# threat A2) ---
 grant_json sam > "$G/sam.json"
 set +e
 in_ns env https_proxy=http://127.0.0.1:1 HTTPS_PROXY=http://127.0.0.1:1 ALL_PROXY=http://127.0.0.1:1 \
@@ -210,7 +213,8 @@ audit_has 'reason="unreachable" user="alice"'
 expect_pam "API unreachable: local root still ignored" 0 root acct_mgmt
 sed -i "s|config=$T/wrong.conf|config=$CONF|" "$T/pam.d/jittest"
 
-# --- the state store held by another writer past the wait: deny (A4) ---
+# --- the state store held by another writer past the wait: deny
+# (doc/design.md, threat A4) ---
 # The holder keeps the lock until it is killed, and the login starts once
 # it holds it (a fixed pause let the login in first under load).  The
 # 10 s wait (JIT_STORE_LOCK_WAIT_MS) is the feature, so the login runs
@@ -265,7 +269,8 @@ grant_json olga 'requester="noah@EXAMPLE.COM"' 'id="g-olga"' 'credential="web-ad
 expect_pam "the same requester on another credential" 0 olga acct_mgmt
 
 # --- an account that exists with no grant now, and a name nobody has:
-# the same PAM code, message and time to answer (G4; medians of 9) ---
+# the same PAM code, message and time to answer (doc/design.md, threat G4:
+# medians of 9) ---
 rm "$G/noah.json"
 expect_pam "noah: account exists, grant gone" PAM_PERM_DENIED noah acct_mgmt
 audit_has 'event="login" result="deny" reason="no_grant" user="noah"'
@@ -293,7 +298,7 @@ if [ -z "$PRELOAD" ]; then
         # outbox, the unknown name's count), but with the disk busy one
         # fsync's jitter alone passes 25 ms.  Under the load stage it is
         # shown, not asserted.
-        echo "# JIT_TEST_UNDER_LOAD: G4 latency not asserted: known without grant $m_known ms, unknown $m_unknown ms (tolerance 25 ms)"
+        echo "# JIT_TEST_UNDER_LOAD: latency (doc/design.md, threat G4) not asserted: known without grant $m_known ms, unknown $m_unknown ms (tolerance 25 ms)"
     else
         [ $d -le 25 ] || fail "known without grant: $m_known ms, unknown: $m_unknown ms"
         ok "known without grant vs unknown: medians $m_known ms and $m_unknown ms"

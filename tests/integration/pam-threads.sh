@@ -1,5 +1,6 @@
 #!/bin/sh
-# 16 threads call pam_acct_mgmt at once (threat B5: libcurl's global state
+# 16 threads call pam_acct_mgmt at once (doc/design.md, threat B5:
+# libcurl's global state
 # in someone else's process): every login passes, no crash (under ASan in
 # the sanitizer build), and the caller's SIGPIPE/SIGALRM handlers stay.
 . "$top_srcdir/tests/integration/lib.sh"

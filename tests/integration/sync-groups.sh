@@ -1,5 +1,6 @@
 #!/bin/sh
-# A grant that changes at the API changes the host (issue 10, defect 2):
+# A grant that changes at the API changes the host (doc/design.md, threat H2;
+# issue 10, defect 2):
 # with the same id and the same end, groups taken away end every running
 # process that still carries them (the account and home stay, new logins
 # get the new groups), groups added are applied, ssh keys removed stop

@@ -1,5 +1,6 @@
 #!/bin/sh
-# One bad grant spoils nothing else (issue 10, defect 1): with entries in
+# One bad grant spoils nothing else (doc/design.md, threat H1;
+# issue 10, defect 1): with entries in
 # the host's list that the host refuses (a root or a duplicated group, a
 # key that is not a key, a C1 control, status pending, a missing field, a
 # credential the snapshot cannot hold, an end before the start), new

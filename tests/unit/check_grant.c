@@ -1,5 +1,5 @@
 /* Unit tests: grant JSON from the API (lib/grant.c), RFC 3339 times
- * (lib/timefmt.c); threats B2, B4, C1, C4, G1. */
+ * (lib/timefmt.c); (doc/design.md, threats B2, B4, C1, C4, G1). */
 #include "config.h"
 
 #include <check.h>
@@ -87,16 +87,17 @@ END_TEST
 
 START_TEST(test_hostile_values)
 {
-    /* C1: names. */
+    /* Names (doc/design.md, threat C1). */
     REFUSED("\"username\": \"alice\"", "\"username\": \"root\"", "username: name is reserved");
     REFUSED("\"username\": \"alice\"", "\"username\": \"0day\"", "username:");
     REFUSED("\"username\": \"alice\"", "\"username\": \"a\\nb\"", "username:");
     REFUSED("\"username\": \"alice\"", "\"username\": \"../x\"", "username:");
     /* NUL inside a string: jansson refuses \u0000 outright. */
     REFUSED("\"username\": \"alice\"", "\"username\": \"al\\u0000ice\"", "not valid JSON");
-    /* Duplicate keys (B2). */
+    /* Duplicate keys (doc/design.md, threat B2). */
     REFUSED("\"username\": \"alice\"", "\"username\": \"alice\", \"username\": \"bob\"", "not valid JSON");
-    /* C4: root's group; G1: control characters in free text. */
+    /* Root's group, control characters in free text (doc/design.md,
+     * threats C4, G1). */
     REFUSED("[\"sudo\"]", "[\"root\"]", "groups[0]: root");
     REFUSED("[\"sudo\"]", "[\"sudo\", \"sudo\"]", "groups[1]: listed twice");
     REFUSED("alice@EXAMPLE.COM", "alice@X\\n user=root", "requester: contains control");
@@ -124,7 +125,7 @@ START_TEST(test_hostile_values)
     /* authorized_keys injection. */
     REFUSED("ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIDHkdrpAIOzm8kahQ+kwMFzo5hwUPnBeolqDxfp/ZNY5 alice@laptop", "command=\\\"id\\\" ssh-ed25519 AAAA", "ssh_keys[0]: does not start");
     REFUSED("ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIDHkdrpAIOzm8kahQ+kwMFzo5hwUPnBeolqDxfp/ZNY5 alice@laptop", "ssh-ed25519 AAAA\\nssh-rsa BBBB", "ssh_keys[0]: contains control");
-    /* B4: times. */
+    /* Times (doc/design.md, threat B4). */
     REFUSED("2026-11-23T10:00:00Z", "2026-11-23T08:00:00Z", "expires_at: not after");
     REFUSED("2026-11-23T10:00:00Z", "2026-11-23 10:00:00", "expires_at: not an RFC 3339");
     REFUSED("2026-11-23T10:00:00Z", "2026-11-23T10:00:00+02:00", "expires_at: not an RFC 3339");

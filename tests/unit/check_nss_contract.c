@@ -1,5 +1,6 @@
 /*
- * Unit tests: the glibc NSS contract of every entry point (threat E5),
+ * Unit tests: the glibc NSS contract of every entry point (doc/design.md,
+ * threat E5),
  * run through lib/nss_ops.c on a snapshot in a temporary directory.
  * buflen 0, 1, needed-1 give TRYAGAIN/ERANGE; needed gives SUCCESS with
  * errno 0; a canary right after the buffer is never touched; unknown
@@ -360,7 +361,8 @@ open_fds(void)
     return n;
 }
 
-/* E6: lookups, misses and remaps leave no descriptor behind. */
+/* Lookups, misses and remaps leave no descriptor behind (doc/design.md,
+ * threat E6). */
 START_TEST(test_no_fd_left)
 {
     struct t_accounts b;

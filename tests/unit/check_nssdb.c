@@ -1,6 +1,7 @@
 /*
  * Unit tests: the snapshot writer and reader round trip, and hostile
- * snapshots (threat E4): each must be refused whole, never crash.
+ * snapshots (doc/design.md, threat E4): each must be refused whole, never
+ * crash.
  */
 #include "config.h"
 

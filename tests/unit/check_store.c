@@ -1,7 +1,8 @@
 /*
  * Unit tests: the state store (lib/store.c): schema, reservation rules
- * (threats C2, C3, C4, C5), one transaction per write, the snapshot
- * derived with every commit, and recovery of a snapshot left behind.
+ * (doc/design.md, threats C2, C3, C4, C5), one transaction per write,
+ * the snapshot derived with every commit, and recovery of a snapshot
+ * left behind.
  */
 #include "config.h"
 
@@ -242,15 +243,16 @@ START_TEST(test_reserve_refusals)
     /* Same credential, another requester: an independent account. */
     g = grant("g-4", "dave", "dave@EXAMPLE.COM", "db");
     ck_assert_int_eq(reserve(&g, 5000, NULL), 0);
-    /* A name another source owns (C3). */
+    /* A name another source owns (doc/design.md, threat C3). */
     g = grant("g-5", "taken", "erin@EXAMPLE.COM", "db");
     ck_assert_int_eq(reserve(&g, 5000, NULL), -EEXIST);
-    /* Bad names (C1). */
+    /* Bad names (doc/design.md, threat C1). */
     g = grant("g-6", "0day", "erin@EXAMPLE.COM", "db");
     ck_assert_int_eq(reserve(&g, 5000, NULL), -EINVAL);
     g = grant("g-6", "root", "erin@EXAMPLE.COM", "db");
     ck_assert_int_eq(reserve(&g, 5000, NULL), -EINVAL);
-    /* Groups off the allow-list, with gid 0, or unknown (C4). */
+    /* Groups off the allow-list, with gid 0, or unknown (doc/design.md,
+     * threat C4). */
     g = grant("g-7", "erin", "erin@EXAMPLE.COM", "db");
     g.groups = bad_groups;
     g.n_groups = 1;

@@ -1,5 +1,5 @@
 /* Unit tests: account names, ids and strict numbers (lib/validate.c);
- * threats C1 and C2. */
+ * (doc/design.md, threats C1, C2). */
 #include "config.h"
 
 #include <check.h>
