@@ -653,6 +653,35 @@ START_TEST(test_hostview_http)
 }
 END_TEST
 
+/* The skeleton of look-alike names (policy.h, jit-apid(8) ACCOUNT
+ * NAMES): what the manual says, and nothing more. */
+START_TEST(test_name_skeleton)
+{
+    static const char *const same[][2] = {
+        { "bob", "bob" },       { "b0b", "bob" },
+        { "bob.", "bob" },      { "bob-", "bob" },
+        { "b_o_b", "bob" },     { "Bob", "bob" },
+        { "a1ice-tools", "alicetools" },
+        { "3r1n", "erln" },     { "bo55", "boss" },
+        { "dave-adrn", "daveadm" }, { "r.n", "m" },
+        { "rrn", "rm" },        { "rnn", "mn" },
+        { "barn", "bam" },      { "x2y", "x2y" },
+        { "il", "il" },
+    };
+    char out[APID_SKELETON_MAX], tiny[4];
+
+    for (size_t i = 0; i < sizeof(same) / sizeof(same[0]); i++) {
+        ck_assert_int_eq(apid_name_skeleton(same[i][0], out, sizeof(out)), 0);
+        ck_assert_msg(strcmp(out, same[i][1]) == 0, "%s: got %s, want %s",
+                      same[i][0], out, same[i][1]);
+    }
+    /* Separators take no room; a skeleton that does not fit is refused. */
+    ck_assert_int_eq(apid_name_skeleton("a-b-c", tiny, sizeof(tiny)), 0);
+    ck_assert_str_eq(tiny, "abc");
+    ck_assert_int_eq(apid_name_skeleton("abcd", tiny, sizeof(tiny)), -1);
+}
+END_TEST
+
 static void
 setup(void)
 {
@@ -695,6 +724,7 @@ main(void)
     tcase_add_test(tc, test_reenable_legacy);
     tcase_add_test(tc, test_hostview);
     tcase_add_test(tc, test_hostview_http);
+    tcase_add_test(tc, test_name_skeleton);
     suite_add_tcase(s, tc);
     return t_run(s);
 }
