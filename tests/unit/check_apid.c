@@ -653,6 +653,33 @@ START_TEST(test_hostview_http)
 }
 END_TEST
 
+/* A key's comment: jit-apid takes what the hosts take (lib/grant.c),
+ * printable ASCII, and refuses the rest with the hosts' words. */
+START_TEST(test_key_comments)
+{
+    static const char *const comments[][2] = {
+        { "alice (work laptop)", NULL },
+        { "alice@host [yubikey]", NULL },
+        { "\"quoted\" {braces} a;b|c~", NULL },
+        { "caf\xc3\xa9", "ssh_keys[0]: has a comment that is not printable ASCII" },
+        { "a\tb", "ssh_keys[0]: contains control characters" },
+    };
+    char key[400];
+    struct req q;
+
+    for (size_t i = 0; i < sizeof(comments) / sizeof(comments[0]); i++) {
+        /* keys[0] is "TYPE DATA k0@test": its data, another comment. */
+        snprintf(key, sizeof(key), "%.*s %s",
+                 (int) (strrchr(keys[0], ' ') - keys[0]), keys[0],
+                 comments[i][0]);
+        q = base();
+        q.n_keys = 1;
+        q.keys[0] = key;
+        try(&q, comments[i][1] ? 400 : 201, comments[i][1]);
+    }
+}
+END_TEST
+
 /* The skeleton of look-alike names (policy.h, jit-apid(8) ACCOUNT
  * NAMES): what the manual says, and nothing more. */
 START_TEST(test_name_skeleton)
@@ -725,6 +752,7 @@ main(void)
     tcase_add_test(tc, test_hostview);
     tcase_add_test(tc, test_hostview_http);
     tcase_add_test(tc, test_name_skeleton);
+    tcase_add_test(tc, test_key_comments);
     suite_add_tcase(s, tc);
     return t_run(s);
 }
