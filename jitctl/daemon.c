@@ -187,7 +187,9 @@ jitctl_daemon(struct jit_conf *conf, const struct jit_log *log,
     struct outbox_retry ob = { 1, FAULT_PAUSE_MIN_S };
     char *etag = NULL, *why = NULL, wake_why[256];
     int64_t fault_pause = FAULT_PAUSE_MIN_S;
-    int ret, wake_fd, woken = 0;
+    /* When the API began answering "busy" (0: it is not). */
+    int64_t busy_since = 0;
+    int ret, wake_fd, woken = 0, busy;
 
     if ((ret = install_handlers()) != 0)
         return ret;
@@ -220,6 +222,7 @@ jitctl_daemon(struct jit_conf *conf, const struct jit_log *log,
         struct jit_reap_item *items = NULL;
         const char *api_reason = NULL;
         int64_t now = (int64_t) time(NULL), next, wait, left_ms, retry;
+        int64_t polled;
         size_t n = 0;
 
         wake_flag = 0;
@@ -276,10 +279,35 @@ jitctl_daemon(struct jit_conf *conf, const struct jit_log *log,
             wait = 0;
         status_put(conf, s, &st);
         jit_api_set_wake(wake_fd, woken ? WAKE_GRACE_MS : 0);
+        polled = (int64_t) time(NULL);
         ret = jit_sync_poll(s, conf, log, &etag, (unsigned) wait, &ss,
                             &api_reason);
         now = (int64_t) time(NULL);
         woken = ret == 0 && ss.woken;
+        /* A busy API (429, 503: up, but beyond its budget of held polls)
+         * is not an error of this host, and it lasts: a warning when it
+         * starts and one when it ends, not a line every round.  It ends
+         * with a long poll answered (the fetch without a wait after the
+         * pause is answered by a busy API too: it says nothing), or with
+         * another fault, an error of its own; it lasted until that
+         * poll's start.  A poll that a poke ended or SIGHUP cancelled
+         * says nothing of it. */
+        busy = api_reason != NULL && strcmp(api_reason, "busy") == 0;
+        if (busy && busy_since == 0) {
+            busy_since = polled;
+            jit_logf(log, LOG_WARNING, "daemon: the API is busy (%s); asking"
+                     " again every %d s, the list last applied stays in"
+                     " force", ss.api_detail, BUSY_PAUSE_S);
+        } else if (busy_since != 0
+                   && ((ret == 0 && !woken && ss.held)
+                       || (api_reason != NULL && !busy
+                           && strcmp(api_reason, "cancelled") != 0))) {
+            jit_logf(log, LOG_WARNING, "daemon: the API is no longer busy,"
+                     " after %lld s", (long long) (polled > busy_since
+                                                   ? polled - busy_since
+                                                   : 0));
+            busy_since = 0;
+        }
         if (woken) {
             /* Another process added to the outbox: the next round delivers
              * it and polls again with the same ETag. */

@@ -156,11 +156,29 @@ key_blob_problem(const char *b, size_t n, const char *type)
     return NULL;
 }
 
+/* The comment: printable ASCII (0x20-0x7e), what ssh-keygen -C writes
+ * for "alice (work laptop)" or "alice@host [yubikey]".  sshd ignores it
+ * (the line is read by AuthorizedKeysCommand, jitctl authorized-keys,
+ * and the key is matched by its data), so it is only ever a label for
+ * people: jitctl prints it, jit-apid shows it, an admin reads it to tell
+ * whose key is whose.  No control (jit_text_problem has refused those),
+ * and no UTF-8 either: a bidi override or a letter that looks like
+ * another makes one key's label read as another's, and no real comment
+ * needs one. */
+static int
+comment_ok(const char *c)
+{
+    for (const unsigned char *p = (const unsigned char *) c; *p; p++)
+        if (*p < 0x20 || *p > 0x7e)
+            return 0;
+    return 1;
+}
+
 /* A key is one authorized_keys line with no options: a known type first,
  * so a grant cannot smuggle command=, from= or a second line in; then
  * the key's data, which must be a key of that type (sshd would skip a
  * line that is not, and the grant would give a key that opens nothing);
- * then an optional comment. */
+ * then an optional comment (comment_ok). */
 static const char *
 ssh_key_problem(const char *k)
 {
@@ -178,8 +196,8 @@ ssh_key_problem(const char *k)
     end = blob + strcspn(blob, " ");
     if ((why = key_blob_problem(blob, (size_t) (end - blob), type)) != NULL)
         return why;
-    return *end == '\0' || charset(end + 1, "+/=@. -_")
-        ? NULL : "has characters a key does not";
+    return *end == '\0' || comment_ok(end + 1)
+        ? NULL : "has a comment that is not printable ASCII";
 }
 
 const char *

@@ -455,6 +455,7 @@ jit_sync_poll(struct jit_store *s, const struct jit_conf *conf,
      * its ETag: a refusal never makes the host ask again and again. */
     if (retry_at != 0 && now >= retry_at)
         wait_s = 0;
+    st->held = wait_s > 0;
     switch (jit_api_list_grants(conf, retry_at != 0 && now >= retry_at
                                           ? NULL : *etag,
                                 wait_s, &l, &new_etag, &err)) {
@@ -470,7 +471,10 @@ jit_sync_poll(struct jit_store *s, const struct jit_conf *conf,
         return 0;
     default:
         *api_reason = err.reason;
-        jit_logf(log, LOG_ERR, "sync: API: %s: %s", err.reason, err.detail);
+        snprintf(st->api_detail, sizeof(st->api_detail), "%s", err.detail);
+        if (strcmp(err.reason, "busy") != 0)
+            jit_logf(log, LOG_ERR, "sync: API: %s: %s", err.reason,
+                     err.detail);
         st->retry_at = retry_at;
         return -EIO;
     }
@@ -501,6 +505,8 @@ jit_sync_once(struct jit_store *s, const struct jit_conf *conf,
     if (jit_store_kv_get(s, JIT_SYNC_ETAG_KEY, &etag) != 0)
         etag = NULL;
     ret = jit_sync_poll(s, conf, log, &etag, 0, st, api_reason);
+    if (*api_reason != NULL && strcmp(*api_reason, "busy") == 0)
+        jit_logf(log, LOG_WARNING, "sync: API: busy: %s", st->api_detail);
     free(etag);
     return ret;
 }

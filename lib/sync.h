@@ -29,10 +29,13 @@ struct jit_sync_stats {
     size_t gone;      /* accounts whose grant left the list (for reap) */
     int not_modified; /* the list had not changed (ETag): nothing done */
     int woken;        /* the poll was ended by the wake fd: no answer */
+    int held;         /* the API was asked to hold the poll (a wait) */
     /* When a grant refused for now (not valid yet, a name or account in
      * the way) is worth another look: the next poll then asks for the
      * whole list at that time, not before.  0: none. */
     int64_t retry_at;
+    /* With an API fault: what the API said (the fault's detail). */
+    char api_detail[256];
 };
 
 /* One round: fetch, then one transaction for all of it.  Each entry of
@@ -46,7 +49,8 @@ struct jit_sync_stats {
  * list (not JSON, no grants array) and an API fault change nothing,
  * delete nothing and extend nothing.  Audit lines come after the commit,
  * and only if it succeeded.  0, or -EIO (API; reason in *api_reason) /
- * -errno. */
+ * -errno.  An API fault is logged at LOG_ERR, but "busy" (the API is up
+ * and asks to be asked later: not this host's error) at LOG_WARNING. */
 int jit_sync_once(struct jit_store *s, const struct jit_conf *conf,
                   const struct jit_log *log, struct jit_sync_stats *st,
                   const char **api_reason);
@@ -54,7 +58,9 @@ int jit_sync_once(struct jit_store *s, const struct jit_conf *conf,
 /* The same with If-None-Match *etag and a long poll of wait_s seconds:
  * an unchanged list does nothing (st->not_modified); a changed one is
  * applied and *etag (malloc'd) moves on.  Once the stored retry time has
- * come, the whole list is asked for without waiting. */
+ * come, the whole list is asked for without waiting.  A "busy" answer is
+ * not logged here but left to the caller (the daemon says it once per
+ * spell, not once per round), with st->api_detail. */
 int jit_sync_poll(struct jit_store *s, const struct jit_conf *conf,
                   const struct jit_log *log, char **etag, unsigned wait_s,
                   struct jit_sync_stats *st, const char **api_reason);

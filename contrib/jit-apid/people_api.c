@@ -86,18 +86,20 @@ done:
  * grant's, whatever the request says.  Else the policy's template filled
  * with the requester's own name; another name only where the policy
  * allows a choice, and then never one that a template gives another
- * person in the people file.  (That no other person holds it already,
- * in any grant, is the store's to say, inside the insert's transaction:
- * two requests at once cannot both pass a check made here.)  Sets
- * g->username, or answers r and returns -1.  Called with a->lock held. */
+ * person in the people file, nor one that looks like it (policy.h,
+ * look-alike names).  (That no other person holds it or a look-alike
+ * already, in any grant, is the store's to say, inside the insert's
+ * transaction: two requests at once cannot both pass a check made
+ * here.)  Sets g->username, or answers r and returns -1.  Called with
+ * a->lock held. */
 static int
 account_name(struct apid *a, const struct apid_policy *pol,
              const struct apid_grant *prev, const char *requester,
              json_t *uname_j, const char *uname, struct apid_grant *g,
              struct apid_reply *r)
 {
-    char err[256], *tmpl = NULL;
-    const char *why;
+    char err[256], skel[APID_SKELETON_MAX], *tmpl = NULL;
+    const char *why, *other;
 
     if (uname_j != NULL && !json_is_null(uname_j) && uname == NULL) {
         apid_reply_error(r, 400, "bad_request", "username: a string");
@@ -143,16 +145,32 @@ account_name(struct apid *a, const struct apid_policy *pol,
         return -1;
     }
     /* Whose it would be stays unsaid: the answer is the same as for a
-     * name another person holds (the store's). */
+     * name another person holds (the store's), and so is a look-alike's
+     * (which the server's log names, as the store does). */
     if (apid_policy_name_entitled(&a->pol, a->auth.people, a->auth.n_people,
-                                  uname, requester)) {
+                                  uname, requester, 0) != NULL) {
         apid_reply_error(r, 409, "conflict", "username: %s is taken", uname);
+        return -1;
+    }
+    if ((other = apid_policy_name_entitled(&a->pol, a->auth.people,
+                                           a->auth.n_people, uname,
+                                           requester, 1)) != NULL) {
+        if (apid_name_skeleton(uname, skel, sizeof(skel)) != 0)
+            snprintf(skel, sizeof(skel), "?");
+        fprintf(stderr, "jit-apid: account name %s: refused to %s (chosen"
+                " under policy %s): it looks like a name a template gives"
+                " %s\n", uname, requester, pol->name, other);
+        apid_reply_error(r, 403, "username_not_allowed", APID_LOOKALIKE_FMT,
+                         uname, skel);
         return -1;
     }
     if ((g->username = strdup(uname)) == NULL) {
         apid_reply_error(r, 500, "out_of_memory", "out of memory");
         return -1;
     }
+    /* The store checks it against the names held, in the insert's
+     * transaction. */
+    g->name_chosen = 1;
     return 0;
 }
 

@@ -13,6 +13,7 @@
 #include "grant.h"
 #include "auth.h"
 #include "policy.h"
+#include "store.h"
 #include "validate.h"
 
 #define DURATION_MIN 60
@@ -435,22 +436,53 @@ apid_policy_name_fits(const struct apid_policy *pol, const char *name,
 }
 
 int
+apid_name_skeleton(const char *name, char *out, size_t outlen)
+{
+    size_t k = 0;
+
+    for (const char *p = name; *p; p++) {
+        char c = (char) tolower((unsigned char) *p);
+
+        if (c == '.' || c == '-' || c == '_')
+            continue;
+        c = c == '0' ? 'o' : c == '1' ? 'l' : c == '3' ? 'e'
+            : c == '5' ? 's' : c;
+        if (c == 'n' && k > 0 && out[k - 1] == 'r') {
+            out[k - 1] = 'm';
+            continue;
+        }
+        if (k + 1 >= outlen)
+            return -1;
+        out[k++] = c;
+    }
+    if (outlen == 0)
+        return -1;
+    out[k] = '\0';
+    return 0;
+}
+
+const char *
 apid_policy_name_entitled(const struct apid_policies *p,
                           const struct apid_principal *people, size_t n,
-                          const char *name, const char *except)
+                          const char *name, const char *except,
+                          int by_skeleton)
 {
-    char err[8];
+    char err[8], want[APID_SKELETON_MAX], skel[APID_SKELETON_MAX];
 
+    if (by_skeleton && apid_name_skeleton(name, want, sizeof(want)) != 0)
+        return NULL; /* longer than any name a template gives */
     /* Names only: a person whose name gives no account is entitled to
-     * none, and a policy's prefix and suffix must match before a
-     * person's name can, so most pairs end at a strncmp. */
+     * none.  For the name itself, a policy's prefix and suffix must
+     * match before a person's name can, so most pairs end at a strncmp;
+     * a look-alike may differ anywhere, so every pair is made. */
     for (size_t k = 0; k < p->n; k++) {
         const struct apid_policy *pol = &p->v[k];
         size_t lp = strlen(pol->prefix), ls = strlen(pol->suffix);
         size_t lw = strlen(name);
 
-        if (lw <= lp + ls || strncmp(name, pol->prefix, lp) != 0
-            || strcmp(name + lw - ls, pol->suffix) != 0)
+        if (!by_skeleton
+            && (lw <= lp + ls || strncmp(name, pol->prefix, lp) != 0
+                || strcmp(name + lw - ls, pol->suffix) != 0))
             continue;
         for (size_t i = 0; i < n; i++) {
             char *theirs;
@@ -461,11 +493,58 @@ apid_policy_name_entitled(const struct apid_policies *p,
             if ((theirs = apid_policy_username(pol, people[i].name, err,
                                                sizeof(err))) == NULL)
                 continue;
-            same = strcmp(theirs, name) == 0;
+            if (by_skeleton)
+                same = apid_name_skeleton(theirs, skel, sizeof(skel)) == 0
+                       && strcmp(skel, want) == 0;
+            else
+                same = strcmp(theirs, name) == 0;
             free(theirs);
             if (same)
-                return 1;
+                return people[i].name;
         }
     }
-    return 0;
+    return NULL;
+}
+
+int
+apid_name_held(const struct apid_grant *g, const char *holder,
+               const char *held, char *msg, size_t msglen)
+{
+    char skel[APID_SKELETON_MAX];
+
+    if (strcmp(held, g->username) != 0) {
+        if (apid_name_skeleton(held, skel, sizeof(skel)) != 0)
+            snprintf(skel, sizeof(skel), "?");
+        fprintf(stderr, "jit-apid: account name %s: refused to %s (chosen"
+                " under policy %s): it looks like %s, held by %s\n",
+                g->username, g->requester, g->policy, held, holder);
+        snprintf(msg, msglen, APID_LOOKALIKE_FMT, g->username, skel);
+        return APID_NAME_REFUSED;
+    }
+    if (g->name_chosen) {
+        snprintf(msg, msglen, "username: %s is taken", g->username);
+        return APID_CONFLICT;
+    }
+    /* The person's own name: a template gave it to someone else first
+     * (a name chosen before its person was in the people file, or two
+     * principals with one local part).  Not theirs to settle. */
+    if (g->previous != NULL) {
+        fprintf(stderr, "jit-apid: account name %s: refused to %s (kept"
+                " from grant %s): held by %s; an administrator resolves"
+                " this (jit-apid(8), ACCOUNT NAMES)\n", g->username,
+                g->requester, g->previous, holder);
+        snprintf(msg, msglen, "username: %s, kept from grant %s, is held"
+                 " by another person; an administrator must resolve this"
+                 " (jit-apid(8), ACCOUNT NAMES)", g->username, g->previous);
+    } else {
+        fprintf(stderr, "jit-apid: account name %s: refused to %s (policy"
+                " %s's template gives it to them): held by %s; an"
+                " administrator resolves this (jit-apid(8), ACCOUNT"
+                " NAMES)\n", g->username, g->requester, g->policy, holder);
+        snprintf(msg, msglen, "username: %s, your account name under"
+                 " policy %s, is held by another person; an administrator"
+                 " must resolve this (jit-apid(8), ACCOUNT NAMES)",
+                 g->username, g->policy);
+    }
+    return APID_CONFLICT;
 }

@@ -13,7 +13,8 @@
  * An account name is its person's (doc/design.md, "Account names"): the
  * template filled with the requester's own name, or, only where a policy
  * sets username_choice, a name of the requester's choosing that no other
- * person holds (the store's account_names) or would get from a template.
+ * person holds (the store's account_names) or would get from a template,
+ * nor one that looks like such a name (below).
  */
 #ifndef APID_POLICY_H
 #define APID_POLICY_H
@@ -69,11 +70,47 @@ char *apid_policy_username(const struct apid_policy *pol,
  * 0, or -1 and why in err. */
 int apid_policy_name_fits(const struct apid_policy *pol, const char *name,
                           char *err, size_t errlen);
-/* Whether a template of any policy gives name to one of the n people
- * other than the one named except. */
+/* Which of the n people, other than the one named except, a template of
+ * any policy gives name (their name, from people[]), or NULL.  With
+ * by_skeleton, a name of the same skeleton (apid_name_skeleton) counts
+ * as name. */
 struct apid_principal;
-int apid_policy_name_entitled(const struct apid_policies *p,
-                              const struct apid_principal *people, size_t n,
-                              const char *name, const char *except);
+const char *apid_policy_name_entitled(const struct apid_policies *p,
+                                      const struct apid_principal *people,
+                                      size_t n, const char *name,
+                                      const char *except, int by_skeleton);
+
+/*
+ * Look-alike names.  An auditor reading "b0b" or "bob." in a log takes it
+ * for bob, so a chosen name may not look like another person's.  The
+ * skeleton of a name is what is left for a reader who does not tell
+ * look-alikes apart, kept small enough to say in one sentence
+ * (jit-apid(8), ACCOUNT NAMES): lower-cased; '.', '-' and '_' dropped;
+ * the digits 0 1 3 5 read as the letters o l e s; then, from the left,
+ * "rn" read as "m".  Two names of one skeleton look alike.
+ */
+#define APID_SKELETON_MAX 64
+/* name's skeleton into out; 0, or -1 if it does not fit (no account
+ * name is that long). */
+int apid_name_skeleton(const char *name, char *out, size_t outlen);
+/* The words of a refusal of a look-alike (403 username_not_allowed),
+ * where it is found (the request's check against the templates, the
+ * store's against the names held): a name and its skeleton.  It says
+ * that the name is another person's, never whose. */
+#define APID_LOOKALIKE_FMT                                                  \
+    "username: %s looks like an account name another person holds or is"  \
+    " entitled to (both read %s: see jit-apid(8), ACCOUNT NAMES)"
+
+/* The store found g's account name held by another person, holder: the
+ * name itself (held is g->username) or, for a chosen name, a look-alike
+ * (held).  The server's line, naming both people, goes to stderr (but
+ * not for a chosen name that is simply taken: a race for a free name is
+ * no news); the words for the requester, naming neither, go into msg.
+ * A person's own name (a template's, or kept at a re-enable) held by
+ * another is said plainly: an administrator resolves it.  Returns the
+ * store's answer, APID_NAME_REFUSED (a look-alike) or APID_CONFLICT. */
+struct apid_grant;
+int apid_name_held(const struct apid_grant *g, const char *holder,
+                   const char *held, char *msg, size_t msglen);
 
 #endif

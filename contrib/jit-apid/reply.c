@@ -133,6 +133,9 @@ apid_reply_store_error(struct apid_reply *r, struct apid *a, int ret)
                          apid_store_error(a->store));
     else if (ret == APID_CONFLICT)
         apid_reply_error(r, 409, "conflict", "%s", apid_store_error(a->store));
+    else if (ret == APID_NAME_REFUSED)
+        apid_reply_error(r, 403, "username_not_allowed", "%s",
+                         apid_store_error(a->store));
     else {
         fprintf(stderr, "jit-apid: store: %s\n", apid_store_error(a->store));
         apid_reply_error(r, 500, "store_error", "the grant store failed");

@@ -26,6 +26,11 @@ struct apid_grant {
     int64_t not_before, expires_at, created;
     char *decided_by;   /* who approved, denied or revoked; NULL */
     char *previous;     /* the grant this one re-enables; NULL */
+    /* On insert: the requester chose username (a policy's
+     * username_choice), so that a look-alike of a name another person
+     * holds refuses it (APID_NAME_REFUSED).  A name a template gives is
+     * its person's whatever it looks like. */
+    int name_chosen;
 };
 
 /* An alert delivery an event calls for. */
@@ -73,6 +78,8 @@ enum apid_store_result {
     APID_NOT_FOUND = -1,
     APID_CONFLICT = -2,   /* the one-grant rule, or a state that forbids it */
     APID_FAILED = -3,     /* the database; see apid_store_error */
+    APID_NAME_REFUSED = -4, /* a chosen account name looks like another
+                               person's (policy.h, look-alike names) */
 };
 
 struct apid_store;
@@ -89,7 +96,11 @@ const char *apid_store_error(struct apid_store *s);
  * pending grant on the credential, or if the account name is another
  * person's (any grant of another requester ever named it: a name is
  * bound to the first person whose grant names it, in the same
- * transaction, so that concurrent requests cannot bind it twice). */
+ * transaction, so that concurrent requests cannot bind it twice);
+ * APID_NAME_REFUSED if g->name_chosen and another person holds a name of
+ * the same skeleton (checked in the same transaction, one chosen name at
+ * a time).  A name refused because another person holds it is logged
+ * (stderr) with both people; the error for the requester names neither. */
 int apid_store_grant_insert(struct apid_store *s, struct apid_grant *g,
                             const char *actor, const char *op_detail,
                             int64_t now);

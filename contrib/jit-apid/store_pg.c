@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "policy.h"
 #include "store_impl.h"
 
 #define RETRIES 5
@@ -270,34 +271,89 @@ sweep_expired(struct apid_conn *c, int64_t now, char state[6])
                   1, p, state);
 }
 
+/* g's account name refused because of holder's name held (policy.h):
+ * the server's line, and the requester's words as the error. */
+static int
+refuse_name(const struct apid_grant *g, const char *holder, const char *held)
+{
+    char msg[512];
+    int ret = apid_name_held(g, holder, held, msg, sizeof(msg));
+
+    apid_store_fail("%s", msg);
+    return ret;
+}
+
+/* A chosen name against the names other people hold: APID_OK, or the
+ * refusal of the first whose skeleton is the same.  Every other
+ * person's name is read: a look-alike may differ anywhere, and a chosen
+ * name is rare enough for that.  Chosen names are claimed one at a time
+ * (an advisory lock to the transaction's end, taken before the claim):
+ * under READ COMMITTED each statement sees what committed before it, so
+ * a look-alike claimed at once by another instance is seen here. */
+static int
+lookalike_held(struct apid_conn *c, const struct apid_grant *g,
+               char state[6])
+{
+    char want[APID_SKELETON_MAX], skel[APID_SKELETON_MAX];
+    const char *p[1] = { g->requester };
+    PGresult *r;
+    int ret = APID_OK;
+
+    if (apid_name_skeleton(g->username, want, sizeof(want)) != 0)
+        return apid_store_fail("username: too long");
+    if ((r = run(c, "SELECT username, requester FROM account_names"
+                    " WHERE requester <> $1", 1, p, state)) == NULL)
+        return APID_FAILED;
+    for (int i = 0; i < PQntuples(r); i++) {
+        const char *name = PQgetvalue(r, i, 0);
+
+        if (apid_name_skeleton(name, skel, sizeof(skel)) == 0
+            && strcmp(skel, want) == 0) {
+            ret = refuse_name(g, PQgetvalue(r, i, 1), name);
+            break;
+        }
+    }
+    PQclear(r);
+    return ret;
+}
+
 /* The grant's account name for its requester, in the insert's
  * transaction.  Under concurrent inserts of one name the second waits
  * for the first's commit, then finds its row; the no-op update happens
  * only when that row is the same person's, so no row back means another
- * person holds the name (whom, the answer does not say). */
+ * person holds the name (whom, only the server's log says). */
 static int
 claim_name(struct apid_conn *c, const struct apid_grant *g,
            const char *created, char state[6])
 {
     const char *p[3] = { g->username, g->requester, created };
-    PGresult *r = run(c, "INSERT INTO account_names (username, requester,"
-                         " created) VALUES ($1, $2, $3)"
-                         " ON CONFLICT (username) DO UPDATE"
-                         " SET requester = EXCLUDED.requester"
-                         " WHERE account_names.requester"
-                         " = EXCLUDED.requester RETURNING 1",
-                      3, p, state);
-    int rows;
+    PGresult *r;
+    int rows, ret;
 
+    if (g->name_chosen
+        && simple(c, "SELECT pg_advisory_xact_lock(7461002)", 0, NULL,
+                  state) != APID_OK)
+        return APID_FAILED;
+    r = run(c, "INSERT INTO account_names (username, requester,"
+               " created) VALUES ($1, $2, $3)"
+               " ON CONFLICT (username) DO UPDATE"
+               " SET requester = EXCLUDED.requester"
+               " WHERE account_names.requester"
+               " = EXCLUDED.requester RETURNING 1",
+            3, p, state);
     if (r == NULL)
         return APID_FAILED;
     rows = PQntuples(r);
     PQclear(r);
-    if (rows == 0) {
-        apid_store_fail("username: %s is taken", g->username);
-        return APID_CONFLICT;
-    }
-    return APID_OK;
+    if (rows != 0)
+        return g->name_chosen ? lookalike_held(c, g, state) : APID_OK;
+    if ((r = run(c, "SELECT requester FROM account_names WHERE username = $1",
+                 1, p, state)) == NULL)
+        return APID_FAILED;
+    ret = refuse_name(g, PQntuples(r) == 1 ? PQgetvalue(r, 0, 0) : "?",
+                      g->username);
+    PQclear(r);
+    return ret;
 }
 
 static int
@@ -343,7 +399,8 @@ insert_once(struct apid_conn *c, struct apid_grant *g, const char *actor,
                  g->requester, g->credential);
         goto rollback;
     }
-    if ((ret = claim_name(c, g, cr, state)) == APID_CONFLICT) {
+    if ((ret = claim_name(c, g, cr, state)) == APID_CONFLICT
+        || ret == APID_NAME_REFUSED) {
         rollback(c);
         return ret;
     }

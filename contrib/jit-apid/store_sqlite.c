@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "policy.h"
 #include "store_impl.h"
 
 struct apid_conn {
@@ -299,16 +300,66 @@ sweep_expired(struct apid_conn *s, int64_t now)
     return rc == SQLITE_DONE ? APID_OK : db_fail(s, "sweep");
 }
 
+/* g's account name refused because of holder's name held (policy.h):
+ * the server's line, and the requester's words as the error. */
+static int
+refuse_name(const struct apid_grant *g, const char *holder, const char *held)
+{
+    char msg[512];
+    int ret = apid_name_held(g, holder, held, msg, sizeof(msg));
+
+    apid_store_fail("%s", msg);
+    return ret;
+}
+
+/* A chosen name against the names other people hold: APID_OK, or the
+ * refusal of the first whose skeleton is the same.  Every other
+ * person's name is read: a look-alike may differ anywhere, and a chosen
+ * name is rare enough for that.  In the insert's transaction (BEGIN
+ * IMMEDIATE: one writer at a time). */
+static int
+lookalike_held(struct apid_conn *s, const struct apid_grant *g)
+{
+    char want[APID_SKELETON_MAX], skel[APID_SKELETON_MAX];
+    sqlite3_stmt *st = NULL;
+    int rc, ret = APID_OK;
+
+    if (apid_name_skeleton(g->username, want, sizeof(want)) != 0)
+        return apid_store_fail("username: too long");
+    if (sqlite3_prepare_v2(s->db,
+                           "SELECT username, requester FROM account_names"
+                           " WHERE requester <> ?1",
+                           -1, &st, NULL) != SQLITE_OK)
+        return db_fail(s, "account names");
+    sqlite3_bind_text(st, 1, g->requester, -1, SQLITE_STATIC);
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        const char *name = (const char *) sqlite3_column_text(st, 0);
+        const char *holder = (const char *) sqlite3_column_text(st, 1);
+
+        if (name != NULL && holder != NULL
+            && apid_name_skeleton(name, skel, sizeof(skel)) == 0
+            && strcmp(skel, want) == 0) {
+            ret = refuse_name(g, holder, name);
+            break;
+        }
+    }
+    if (ret == APID_OK && rc != SQLITE_DONE)
+        ret = db_fail(s, "account names");
+    sqlite3_finalize(st);
+    return ret;
+}
+
 /* The grant's account name for its requester, in the insert's
  * transaction (BEGIN IMMEDIATE: one writer at a time, so two requests
  * cannot both find the name free).  The update is a no-op that happens
  * only when the name is already the same person's: no row changed means
- * another person holds it.  Who, the answer does not say. */
+ * another person holds it.  Who, only the server's log says. */
 static int
 claim_name(struct apid_conn *s, const struct apid_grant *g, int64_t now)
 {
     sqlite3_stmt *st = NULL;
-    int rc;
+    char *holder = NULL;
+    int rc, ret;
 
     if (sqlite3_prepare_v2(s->db,
                            "INSERT INTO account_names (username, requester,"
@@ -324,13 +375,23 @@ claim_name(struct apid_conn *s, const struct apid_grant *g, int64_t now)
     sqlite3_bind_int64(st, 3, now);
     rc = sqlite3_step(st);
     sqlite3_finalize(st);
+    st = NULL;
     if (rc != SQLITE_DONE)
         return db_fail(s, "account name");
-    if (sqlite3_changes(s->db) == 0) {
-        apid_store_fail("username: %s is taken", g->username);
-        return APID_CONFLICT;
-    }
-    return APID_OK;
+    if (sqlite3_changes(s->db) != 0)
+        return g->name_chosen ? lookalike_held(s, g) : APID_OK;
+    if (sqlite3_prepare_v2(s->db,
+                           "SELECT requester FROM account_names"
+                           " WHERE username = ?1",
+                           -1, &st, NULL) != SQLITE_OK)
+        return db_fail(s, "account name");
+    sqlite3_bind_text(st, 1, g->username, -1, SQLITE_STATIC);
+    if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0) != NULL)
+        holder = strdup((const char *) sqlite3_column_text(st, 0));
+    sqlite3_finalize(st);
+    ret = refuse_name(g, holder != NULL ? holder : "?", g->username);
+    free(holder);
+    return ret;
 }
 
 /* That no other live grant of g's account name (its requester's, by

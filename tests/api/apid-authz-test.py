@@ -410,6 +410,146 @@ want(p, "stored", stored("authz-nogrant-account.deleted",
 case("web01's own events are 200; a login.denied may name no grant (an"
      " unknown name), account and session events need one", p)
 
+# ---- Look-alike names, and a name squatted before its person came ----
+#
+# (Cases as functions, each calling clean_slate() first, so that they
+# stand alone; their imports here, to keep them in one piece.)
+import os  # noqa: E402
+import signal  # noqa: E402
+import time  # noqa: E402
+
+
+def lookalikes_of_others_refused():
+    """A chosen name whose skeleton (jit-apid(8), ACCOUNT NAMES) is that of
+    a name another person holds or is entitled to is 403, nothing stored,
+    the message naming the field and no person."""
+    clean_slate()
+    p = []
+    # alice-tools: alice holds it (chosen above), no template gives it.
+    # boss, dave-adm: templates give them; no one holds them.  bob: held
+    # and given by a template.
+    tries = [(BOB, n) for n in ("alicetools", "alice_tools", "a1ice-tools",
+                                "alice.tools-", "alice-t00ls")]
+    tries += [(ALICE, n) for n in ("b0ss", "bo55", "b-o-s-s", "boss.",
+                                   "dave-adrn", "dave_adm", "b0b", "bob-",
+                                   "b_o_b", "bob.")]
+    for who, name in tries:
+        st, doc = request(who, "pick", "web02.test", "a look-alike",
+                          username=name)
+        refused(p, "%s choosing %s" % (PEOPLE[who], name), st, doc, 403)
+        msg = doc.get("message", "") if isinstance(doc, dict) else ""
+        if "@" in msg:
+            p.append("the refusal of %s names a person: %r" % (name, msg))
+        if st == 403 and doc.get("error") != "username_not_allowed":
+            p.append("%s: error %r" % (name, doc.get("error")))
+    want(p, "grants under the look-alike names",
+         count("SELECT count(*) FROM grants WHERE username IN (%s)" %
+               ", ".join("'%s'" % n for _, n in tries)), 0)
+    want(p, "look-alike names bound to anyone",
+         count("SELECT count(*) FROM account_names WHERE username IN (%s)" %
+               ", ".join("'%s'" % n for _, n in tries)), 0)
+    case("a chosen name that looks like another person's (held or given by"
+         " a template: . - _ dropped, 0 1 3 5 rn read o l e s m) is 403,"
+         " nothing stored", p)
+
+
+def lookalikes_of_own_allowed():
+    """A person may choose a look-alike of their own names."""
+    clean_slate()
+    p = []
+    for who, name in ((ALICE, "alice.tools"), (CAROL, "car0l")):
+        st, doc = request(who, "pick", "web01.test", "my own look-alike",
+                          username=name)
+        want(p, "%s choosing %s" % (PEOPLE[who], name),
+             (st, doc.get("username") if isinstance(doc, dict) else doc),
+             (201, name))
+        undo(st, doc)
+    case("a person may choose a look-alike of a name of their own", p)
+
+
+def apid_log():
+    with open(os.path.join(os.path.dirname(CERTS), "apid", "log")) as f:
+        return f.read()
+
+
+def reload_people(text):
+    """The people file rewritten, then SIGHUP to this jit-apid (the one
+    process started with its configuration) and its reload seen in its
+    log; a problem, or None."""
+    conf = os.path.join(os.path.dirname(CERTS), "apid", "apid.conf")
+    pids = []
+    for d in os.listdir("/proc"):
+        try:
+            with open("/proc/%s/cmdline" % d, "rb") as f:
+                args = f.read().split(b"\0")
+        except (OSError, ValueError):
+            continue
+        if d.isdigit() and conf.encode() in args:
+            pids.append(int(d))
+    if len(pids) != 1:
+        return "jit-apid's process for %s: %r" % (conf, pids)
+    before = apid_log().count("jit-apid: reloaded policies and tokens")
+    with open(os.path.join(os.path.dirname(conf), "people"), "w") as f:
+        f.write(text)
+    os.kill(pids[0], signal.SIGHUP)
+    end = time.monotonic() + 30
+    while apid_log().count("jit-apid: reloaded policies and tokens") == before:
+        if time.monotonic() > end:
+            return "no reload within 30 s: %r" % apid_log()[-300:]
+        time.sleep(0.05)
+    return None
+
+
+def squatted_name_said_plainly():
+    """A name no listed person was entitled to is chosen by alice; erin,
+    added to the people file later, gets it from the template and is
+    refused it: the answer says plainly that her own name is held by
+    another person and an administrator must resolve it, not by whom; the
+    server's log names both."""
+    clean_slate()
+    p = []
+    people = os.path.join(os.path.dirname(CERTS), "apid", "people")
+    with open(people) as f:
+        orig = f.read()
+    erin = "Bearer erin-token-xxxxxxxxxxx"
+    st, doc = request(ALICE, "pick", "web01.test", "before erin came",
+                      username="erin")
+    want(p, "alice choosing erin (no one's yet)",
+         (st, doc.get("username") if isinstance(doc, dict) else doc),
+         (201, "erin"))
+    undo(st, doc)
+    why = reload_people(orig + "erin@EXAMPLE.COM requester %s\n" %
+                        erin.split()[1])
+    if why is not None:
+        p.append(why)
+    else:
+        st, doc = request(erin, "db-admin", "web02.test", "erin's own")
+        refused(p, "erin asking for her template name erin", st, doc, 409)
+        msg = doc.get("message", "") if isinstance(doc, dict) else ""
+        for w in ("erin", "db-admin-web", "another person", "administrator"):
+            if w not in msg:
+                p.append("the refusal does not say %r: %r" % (w, msg))
+        if "alice" in msg or "@" in msg:
+            p.append("the refusal says who holds the name: %r" % msg)
+        lines = [ln for ln in apid_log().splitlines()
+                 if "erin@EXAMPLE.COM" in ln and "alice@EXAMPLE.COM" in ln]
+        if len(lines) != 1:
+            p.append("server log lines naming erin and alice: %r" % lines)
+        want(p, "grants of erin",
+             count("SELECT count(*) FROM grants"
+                   " WHERE requester = 'erin@EXAMPLE.COM'"), 0)
+    why = reload_people(orig)
+    if why is not None:
+        p.append("restoring the people file: " + why)
+    case("a name taken before its person was listed: the person is told"
+         " plainly their own name is held by another (not whom), the log"
+         " names both", p)
+
+
+lookalikes_of_others_refused()
+lookalikes_of_own_allowed()
+squatted_name_said_plainly()
+
 if FAILED:
     print("FAIL: %d case(s): %s" % (len(FAILED), "; ".join(FAILED)))
     sys.exit(1)

@@ -737,6 +737,62 @@ START_TEST(test_migrate_live)
 }
 END_TEST
 
+/* A key's comment: jit-apid takes what the hosts take (lib/grant.c),
+ * printable ASCII, and refuses the rest with the hosts' words. */
+START_TEST(test_key_comments)
+{
+    static const char *const comments[][2] = {
+        { "alice (work laptop)", NULL },
+        { "alice@host [yubikey]", NULL },
+        { "\"quoted\" {braces} a;b|c~", NULL },
+        { "caf\xc3\xa9", "ssh_keys[0]: has a comment that is not printable ASCII" },
+        { "a\tb", "ssh_keys[0]: contains control characters" },
+    };
+    char key[400];
+    struct req q;
+
+    for (size_t i = 0; i < sizeof(comments) / sizeof(comments[0]); i++) {
+        /* keys[0] is "TYPE DATA k0@test": its data, another comment. */
+        snprintf(key, sizeof(key), "%.*s %s",
+                 (int) (strrchr(keys[0], ' ') - keys[0]), keys[0],
+                 comments[i][0]);
+        q = base();
+        q.n_keys = 1;
+        q.keys[0] = key;
+        try(&q, comments[i][1] ? 400 : 201, comments[i][1]);
+    }
+}
+END_TEST
+
+/* The skeleton of look-alike names (policy.h, jit-apid(8) ACCOUNT
+ * NAMES): what the manual says, and nothing more. */
+START_TEST(test_name_skeleton)
+{
+    static const char *const same[][2] = {
+        { "bob", "bob" },       { "b0b", "bob" },
+        { "bob.", "bob" },      { "bob-", "bob" },
+        { "b_o_b", "bob" },     { "Bob", "bob" },
+        { "a1ice-tools", "alicetools" },
+        { "3r1n", "erln" },     { "bo55", "boss" },
+        { "dave-adrn", "daveadm" }, { "r.n", "m" },
+        { "rrn", "rm" },        { "rnn", "mn" },
+        { "barn", "bam" },      { "x2y", "x2y" },
+        { "il", "il" },
+    };
+    char out[APID_SKELETON_MAX], tiny[4];
+
+    for (size_t i = 0; i < sizeof(same) / sizeof(same[0]); i++) {
+        ck_assert_int_eq(apid_name_skeleton(same[i][0], out, sizeof(out)), 0);
+        ck_assert_msg(strcmp(out, same[i][1]) == 0, "%s: got %s, want %s",
+                      same[i][0], out, same[i][1]);
+    }
+    /* Separators take no room; a skeleton that does not fit is refused. */
+    ck_assert_int_eq(apid_name_skeleton("a-b-c", tiny, sizeof(tiny)), 0);
+    ck_assert_str_eq(tiny, "abc");
+    ck_assert_int_eq(apid_name_skeleton("abcd", tiny, sizeof(tiny)), -1);
+}
+END_TEST
+
 static void
 setup(void)
 {
@@ -780,6 +836,8 @@ main(void)
     tcase_add_test(tc, test_hostview);
     tcase_add_test(tc, test_hostview_http);
     tcase_add_test(tc, test_migrate_live);
+    tcase_add_test(tc, test_name_skeleton);
+    tcase_add_test(tc, test_key_comments);
     suite_add_tcase(s, tc);
     return t_run(s);
 }

@@ -120,7 +120,7 @@ START_TEST(test_hostile_values)
     REFUSED("ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIDHkdrpAIOzm8kahQ+kwMFzo5hwUPnBeolqDxfp/ZNY5 alice@laptop", "ssh-dss AAAAB3NzaC1kc3MAAACBAP8= x", "ssh_keys[0]: does not start with a known key type");
     REFUSED("ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIDHkdrpAIOzm8kahQ+kwMFzo5hwUPnBeolqDxfp/ZNY5 alice@laptop", "ssh-rsa AAAAC3NzaC1lZDI1NTE5AAAAIDHkdrpAIOzm8kahQ+kwMFzo5hwUPnBeolqDxfp/ZNY5 x", "ssh_keys[0]: key data is not a key of its type");
     REFUSED("ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIDHkdrpAIOzm8kahQ+kwMFzo5hwUPnBeolqDxfp/ZNY5 alice@laptop", "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIDHkdrpAIOzm8kahQ+kwMFzo5hwUPnBeolqDxfp/ZNY5= x", "ssh_keys[0]: key data is not base64");
-    REFUSED("ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIDHkdrpAIOzm8kahQ+kwMFzo5hwUPnBeolqDxfp/ZNY5 alice@laptop", "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIDHkdrpAIOzm8kahQ+kwMFzo5hwUPnBeolqDxfp/ZNY5 a;b", "ssh_keys[0]: has characters");
+    REFUSED("ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIDHkdrpAIOzm8kahQ+kwMFzo5hwUPnBeolqDxfp/ZNY5 alice@laptop", "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIDHkdrpAIOzm8kahQ+kwMFzo5hwUPnBeolqDxfp/ZNY5 a\u00e9b", "ssh_keys[0]: has a comment that is not printable ASCII");
     REFUSED("web01.example.com", "web01..example.com", "host:");
     /* authorized_keys injection. */
     REFUSED("ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIDHkdrpAIOzm8kahQ+kwMFzo5hwUPnBeolqDxfp/ZNY5 alice@laptop", "command=\\\"id\\\" ssh-ed25519 AAAA", "ssh_keys[0]: does not start");
@@ -277,6 +277,63 @@ START_TEST(test_times)
 }
 END_TEST
 
+/* A key's comment is a label for people (sshd reads the type and the
+ * data and ignores the rest of the line): any printable ASCII, as
+ * ssh-keygen -C writes real ones, but nothing a terminal or a log acts
+ * on, and no UTF-8 (a bidi override or a look-alike letter would make
+ * one key's label read as another's). */
+#define K_ED "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIDHkdrpAIOzm8kahQ+kwMFzo5hwUPnBeolqDxfp/ZNY5"
+START_TEST(test_key_comments)
+{
+    static const char *const good[] = {
+        K_ED " alice (work laptop)",
+        K_ED " alice@host [yubikey]",
+        K_ED " a;b",
+        K_ED " !\"#$%&'()*+,-./09:;<=>?@AZ[\\]^_`az{|}~",
+        K_ED "  two spaces first",
+        K_ED " trailing space ",
+        K_ED " ",
+        K_ED,
+    };
+    static const char *const bad[][2] = {
+        { K_ED " caf\xc3\xa9", "has a comment that is not printable ASCII" },
+        { K_ED " \xe2\x80\xae" "drawkcab", "has a comment that is not printable ASCII" },
+        { K_ED " a\tb", "contains control characters" },
+        { K_ED " a\x7f" "b", "contains control characters" },
+        { K_ED " a\xc2\x85" "b", "contains control characters" },
+        { K_ED " a\nssh-rsa AAAA", "contains control characters" },
+        { K_ED " a\xff", "is not valid UTF-8" },
+    };
+    char big[JIT_GRANT_SSH_KEY_MAX + 2];
+
+    for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++)
+        ck_assert_msg(jit_grant_field_problem(JIT_GRANT_F_SSH_KEY, good[i])
+                          == NULL, "%s: %s", good[i],
+                      jit_grant_field_problem(JIT_GRANT_F_SSH_KEY, good[i]));
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        const char *why = jit_grant_field_problem(JIT_GRANT_F_SSH_KEY,
+                                                  bad[i][0]);
+
+        ck_assert_msg(why != NULL && strcmp(why, bad[i][1]) == 0,
+                      "%s: got %s, want %s", bad[i][0], why ? why : "(none)",
+                      bad[i][1]);
+    }
+    /* The length limit is the whole line's, comment included. */
+    memset(big, 'x', sizeof(big) - 1);
+    memcpy(big, K_ED " (", strlen(K_ED) + 2);
+    big[JIT_GRANT_SSH_KEY_MAX - 1] = ')';
+    big[JIT_GRANT_SSH_KEY_MAX] = '\0';
+    ck_assert_ptr_null(jit_grant_field_problem(JIT_GRANT_F_SSH_KEY, big));
+    big[JIT_GRANT_SSH_KEY_MAX] = 'x';
+    big[JIT_GRANT_SSH_KEY_MAX + 1] = '\0';
+    ck_assert_str_eq(jit_grant_field_problem(JIT_GRANT_F_SSH_KEY, big),
+                     "must be 1 to 8192 bytes");
+    /* And so the host's parser takes such a grant. */
+    ck_assert_int_eq(parse_edit("alice@laptop\"]", "alice (work laptop) [yubikey]\"]"), 0);
+    REFUSED("alice@laptop\"]", "caf\xc3\xa9\"]", "ssh_keys[0]: has a comment that is not printable ASCII");
+}
+END_TEST
+
 int
 main(void)
 {
@@ -290,6 +347,7 @@ main(void)
     tcase_add_test(tc, test_field_checks);
     tcase_add_test(tc, test_list);
     tcase_add_test(tc, test_times);
+    tcase_add_test(tc, test_key_comments);
     suite_add_tcase(s, tc);
     return t_run(s);
 }
