@@ -20,51 +20,19 @@ import tempfile
 import urllib.error
 import urllib.request
 
-URL, CERTS, DB = sys.argv[1:4]
-CTX = ssl.create_default_context(cafile=CERTS + "/ca.pem")
-HOST1 = "Bearer host-token-web01-xxxxxxxx"
-HOST2 = "Bearer host-token-web02-xxxxxxxx"
-ALICE = "Bearer alice-token-xxxxxxxxxx"
-BOB = "Bearer bob-token-xxxxxxxxxxxx"
-BOSS = "Bearer boss-token-xxxxxxxxxxx"
+import apidtest
+from apidtest import (ALICE, BOB, BOSS, CERTS, FAILED, HOST1, HOST2, URL,
+                      case, want)
+
 PEOPLE = (ALICE, BOB)
-FAILED = []
 RUN = os.urandom(4).hex()
 
 
-def case(msg, problems):
-    if problems:
-        for p in problems:
-            print("FAIL: %s: %s" % (msg, p))
-        FAILED.append(msg)
-    else:
-        print("ok - " + msg)
-
-
 def call(method, path, auth=None, body=None, raw=None):
-    data = raw if raw is not None else (
-        json.dumps(body).encode() if body is not None else None)
-    req = urllib.request.Request(URL + path, data=data, method=method)
-    if auth:
-        req.add_header("Authorization", auth)
-    if data is not None:
-        req.add_header("Content-Type", "application/json")
-    try:
-        with urllib.request.urlopen(req, context=CTX, timeout=70) as r:
-            text = r.read()
-            return r.status, (json.loads(text) if text else None)
-    except urllib.error.HTTPError as e:
-        text = e.read()
-        try:
-            doc = json.loads(text) if text else None
-        except ValueError:
-            doc = text
-        return e.code, doc
-
-
-def want(problems, what, got, wanted):
-    if got != wanted:
-        problems.append("%s: got %r, want %r" % (what, got, wanted))
+    """apidtest.call, with the Content-Type a client sends with a body."""
+    sends = raw is not None or body is not None
+    return apidtest.call(method, path, auth, body, raw, headers={
+        "Content-Type": "application/json"} if sends else None)
 
 
 def alive(problems):

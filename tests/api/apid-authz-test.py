@@ -15,80 +15,14 @@ the end.  Prints "ok - ..." lines; exits 1 if any case failed.
 DB: sqlite:PATH (or a path) or postgresql:CONNINFO.
 """
 import concurrent.futures
-import json
-import sqlite3
-import ssl
-import subprocess
 import sys
-import urllib.error
-import urllib.request
 
-URL, CERTS, DB = sys.argv[1:4]
-CTX = ssl.create_default_context(cafile=CERTS + "/ca.pem")
-HOST1 = "Bearer host-token-web01-xxxxxxxx"
-HOST2 = "Bearer host-token-web02-xxxxxxxx"
-ALICE = "Bearer alice-token-xxxxxxxxxx"
-ALICE2 = "Bearer alice-other-token-xxxxxx"   # alice@OTHER.TEST
-BOB = "Bearer bob-token-xxxxxxxxxxxx"
-CAROL = "Bearer carol-token-xxxxxxxxxx"
-DAVE = "Bearer dave-token-xxxxxxxxxxx"
-BOSS = "Bearer boss-token-xxxxxxxxxxx"
+from apidtest import (ALICE, ALICE2, BOB, BOSS, CAROL, CERTS, DAVE, FAILED,
+                      HOST1, HOST2, call, case, count, want)
+
 PEOPLE = {ALICE: "alice@EXAMPLE.COM", BOB: "bob@EXAMPLE.COM",
           CAROL: "carol@EXAMPLE.COM", DAVE: "dave@EXAMPLE.COM",
           ALICE2: "alice@OTHER.TEST"}
-FAILED = []
-
-
-def ok(msg):
-    print("ok - " + msg)
-
-
-def case(msg, problems):
-    """One case: ok, or each of its problems listed (the run goes on)."""
-    if problems:
-        for p in problems:
-            print("FAIL: %s: %s" % (msg, p))
-        FAILED.append(msg)
-    else:
-        ok(msg)
-
-
-def call(method, path, auth=None, body=None):
-    data = json.dumps(body).encode() if body is not None else None
-    req = urllib.request.Request(URL + path, data=data, method=method)
-    if auth:
-        req.add_header("Authorization", auth)
-    try:
-        with urllib.request.urlopen(req, context=CTX, timeout=70) as r:
-            text = r.read()
-            return r.status, (json.loads(text) if text else None)
-    except urllib.error.HTTPError as e:
-        text = e.read()
-        try:
-            doc = json.loads(text) if text else None
-        except ValueError:
-            doc = text
-        return e.code, doc
-
-
-def count(sql):
-    """One number from the store (as in apid-test.py)."""
-    if DB.startswith("postgresql:"):
-        out = subprocess.run(["psql", "-At", "-d", DB[len("postgresql:"):],
-                              "-c", sql], capture_output=True, text=True,
-                             check=True).stdout
-        return int(out.strip())
-    db = sqlite3.connect(DB[len("sqlite:"):] if DB.startswith("sqlite:")
-                         else DB)
-    try:
-        return db.execute(sql).fetchone()[0]
-    finally:
-        db.close()
-
-
-def want(problems, what, got, wanted):
-    if got != wanted:
-        problems.append("%s: got %r, want %r" % (what, got, wanted))
 
 
 def request(who, credential, host, reason, **more):

@@ -8,21 +8,11 @@ sees it as asked.  Prints "ok - ..." lines; exits 1 on the first failure.
 
 Runs after apid-test.py against the same server (tests/integration/apid.sh,
 apid-pg.sh), with the people and policies of lib.sh's start_apid.
-The helpers are apid-test.py's (which runs its tests when imported).
+The helpers are tests/api/apidtest.py's, as for the other API tests.
 """
-import json
-import sqlite3
-import ssl
-import subprocess
-import sys
-import urllib.error
-import urllib.request
+from apidtest import (BOSS, DAVE, FAILED, HOST1, call, count, expect, fail,
+                      ok)
 
-URL, CERTS, DB = sys.argv[1:4]
-CTX = ssl.create_default_context(cafile=CERTS + "/ca.pem")
-HOST1 = "Bearer host-token-web01-xxxxxxxx"
-DAVE = "Bearer dave-token-xxxxxxxxxxx"
-BOSS = "Bearer boss-token-xxxxxxxxxxx"
 ED25519 = ("ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIDHkdrpAIOzm8kahQ+kwMFzo5hwU"
            "PnBeolqDxfp/ZNY5 alice@laptop")
 ECDSA = ("ecdsa-sha2-nistp256 AAAAE2VjZHNhLXNoYTItbmlzdHAyNTYAAAAIbmlzdHAyNTYA"
@@ -30,61 +20,11 @@ ECDSA = ("ecdsa-sha2-nistp256 AAAAE2VjZHNhLXNoYTItbmlzdHAyNTYAAAAIbmlzdHAyNTYA"
          "1d6k6XFZLO6ZMR5F+hJVycU= e")
 
 
-def fail(msg):
-    print("FAIL: " + msg)
-    sys.exit(1)
-
-
-def ok(msg):
-    print("ok - " + msg)
-
-
-def call(method, path, auth=None, body=None, raw=None):
-    data = raw if raw is not None else (
-        json.dumps(body).encode() if body is not None else None)
-    req = urllib.request.Request(URL + path, data=data, method=method)
-    if auth:
-        req.add_header("Authorization", auth)
-    try:
-        with urllib.request.urlopen(req, context=CTX, timeout=70) as r:
-            text = r.read()
-            return r.status, (json.loads(text) if text else None)
-    except urllib.error.HTTPError as e:
-        text = e.read()
-        try:
-            doc = json.loads(text) if text else None
-        except ValueError:
-            doc = text
-        return e.code, doc
-
-
-def expect(what, got, want):
-    if got != want:
-        fail("%s: got %r, want %r" % (what, got, want))
-
-
-def count(sql):
-    if DB.startswith("postgresql:"):
-        out = subprocess.run(["psql", "-At", "-d", DB[len("postgresql:"):],
-                              "-c", sql], capture_output=True, text=True,
-                             check=True).stdout
-        return int(out.strip())
-    db = sqlite3.connect(DB[len("sqlite:"):] if DB.startswith("sqlite:")
-                         else DB)
-    try:
-        return db.execute(sql).fetchone()[0]
-    finally:
-        db.close()
-
-
 def request(**edit):
     body = {"credential": "db-admin", "host": "web01.test", "duration": 600,
             "reason": "INC-11 contract"}
     body.update(edit)
     return body
-
-
-FAILED = []
 
 
 def refused(what, body=None, raw=None, message=None):

@@ -9,76 +9,13 @@ the first failure.
 DB: sqlite:PATH (or a path) or postgresql:CONNINFO.
 """
 import concurrent.futures
-import json
-import sqlite3
 import ssl
-import subprocess
-import sys
 import time
-import urllib.error
-import urllib.request
 
-URL, CERTS, DB = sys.argv[1:4]
-SPEC = sys.argv[4] if len(sys.argv) > 4 else None
-CTX = ssl.create_default_context(cafile=CERTS + "/ca.pem")
-HOST1 = "Bearer host-token-web01-xxxxxxxx"
-HOST2 = "Bearer host-token-web02-xxxxxxxx"
-ALICE = "Bearer alice-token-xxxxxxxxxx"
-BOB = "Bearer bob-token-xxxxxxxxxxxx"
-CAROL = "Bearer carol-token-xxxxxxxxxx"
-BOSS = "Bearer boss-token-xxxxxxxxxxx"
-
-
-def fail(msg):
-    print("FAIL: " + msg)
-    sys.exit(1)
-
-
-def ok(msg):
-    print("ok - " + msg)
-
-
-def call(method, path, auth=None, body=None, headers=None, raw=None,
-         ctx=None):
-    data = raw if raw is not None else (
-        json.dumps(body).encode() if body is not None else None)
-    req = urllib.request.Request(URL + path, data=data, method=method)
-    if auth:
-        req.add_header("Authorization", auth)
-    for k, v in (headers or {}).items():
-        req.add_header(k, v)
-    try:
-        with urllib.request.urlopen(req, context=ctx or CTX, timeout=70) as r:
-            text = r.read()
-            return r.status, (json.loads(text) if text else None), r.headers
-    except urllib.error.HTTPError as e:
-        text = e.read()
-        try:
-            doc = json.loads(text) if text else None
-        except ValueError:
-            doc = text
-        return e.code, doc, e.headers
-
-
-def expect(what, got, want):
-    if got != want:
-        fail("%s: got %r, want %r" % (what, got, want))
-
-
-def count(sql):
-    """One number from the store: DB is sqlite:PATH or postgresql:CONNINFO
-    (through psql)."""
-    if DB.startswith("postgresql:"):
-        out = subprocess.run(["psql", "-At", "-d", DB[len("postgresql:"):],
-                              "-c", sql], capture_output=True, text=True,
-                             check=True).stdout
-        return int(out.strip())
-    db = sqlite3.connect(DB[len("sqlite:"):] if DB.startswith("sqlite:")
-                         else DB)
-    try:
-        return db.execute(sql).fetchone()[0]
-    finally:
-        db.close()
+from apidtest import (ALICE, BOB, BOSS, CAROL, CERTS, HOST1, HOST2, SPEC,
+                      count, expect, fail, ok)
+# This script reads the answers' headers (ETag, ...) throughout.
+from apidtest import call_with_headers as call
 
 
 # --- authentication and host isolation ---

@@ -7,6 +7,9 @@
 # and a host long-polling one instance sees a grant made at the other
 # within its one-second re-check.
 . "$top_srcdir/tests/integration/lib.sh"
+# The API scripts import tests/api/apidtest.py from their own directory;
+# leave no bytecode cache of it in the source tree.
+PYTHONDONTWRITEBYTECODE=1; export PYTHONDONTWRITEBYTECODE
 [ "$(id -u)" = 0 ] || skip "needs root (to run PostgreSQL as its own user)"
 command -v psql >/dev/null || skip "needs psql (package postgresql-client)"
 setup_env

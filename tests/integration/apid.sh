@@ -6,6 +6,9 @@
 # person's; a host's events only for its own grants), and a clean stop on
 # SIGTERM.
 . "$top_srcdir/tests/integration/lib.sh"
+# The API scripts import tests/api/apidtest.py from their own directory;
+# leave no bytecode cache of it in the source tree.
+PYTHONDONTWRITEBYTECODE=1; export PYTHONDONTWRITEBYTECODE
 setup_env
 start_apid
 ok "jit-apid serving on port $APID_PORT"
