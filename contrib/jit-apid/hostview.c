@@ -401,7 +401,8 @@ build(struct apid *a, struct hv_cache *c, uint64_t gen, int64_t now,
         goto done;
     }
     *ret = APID_FAILED;
-    qsort(sg, n, sizeof(*sg), by_id);
+    if (n > 0) /* sg is NULL then, and qsort's pointer is never */
+        qsort(sg, n, sizeof(*sg), by_id);
     if ((known = calloc(n + 1, sizeof(*known))) == NULL
         || (v->g = calloc(n + 1, sizeof(*v->g))) == NULL)
         goto done;
@@ -419,7 +420,8 @@ build(struct apid *a, struct hv_cache *c, uint64_t gen, int64_t now,
         || (v->table = malloc((c->table_size + 1) * sizeof(*v->table)))
                == NULL)
         goto done;
-    memcpy(v->table, c->table, c->table_size * sizeof(*v->table));
+    if (c->table_size > 0) /* no name met yet: c->table is NULL */
+        memcpy(v->table, c->table, c->table_size * sizeof(*v->table));
     v->table_size = c->table_size;
     for (size_t i = 0; i < v->n_h; i++) {
         v->h[i].nm = c->names[i];

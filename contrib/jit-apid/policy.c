@@ -80,11 +80,14 @@ strv_unique(char **v, size_t *n)
     for (size_t i = 0; i < *n; i++)
         s[i] = (struct strv_at){ v[i], i };
     qsort(s, *n, sizeof(*s), by_string_then_at);
-    for (size_t i = 1; i < *n; i++)
-        if (strcmp(s[i].s, s[i - 1].s) == 0) {
+    /* Each repeat is compared with its run's first, which stays: the
+     * repeat before it may be freed already. */
+    for (size_t i = 1, first = 0; i < *n; i++)
+        if (strcmp(s[i].s, s[first].s) == 0) {
             free(v[s[i].at]);
             v[s[i].at] = NULL;
-        }
+        } else
+            first = i;
     for (size_t i = 0; i < *n; i++)
         if (v[i] != NULL)
             v[k++] = v[i];

@@ -499,6 +499,41 @@ START_TEST(test_policy_load)
 }
 END_TEST
 
+/* A host named three times (in the list, and through host groups) is on
+ * the policy once: the repeats go without reading a repeat already
+ * freed. */
+START_TEST(test_policy_repeats)
+{
+    static const char text[] =
+        "{\"host_groups\": {\"a\": [\"h1\", \"h1\", \"h1\", \"h2\"],"
+        " \"b\": [\"h2\", \"h1\"]},"
+        " \"policies\": [{\"name\": \"x\", \"credential\": \"c\","
+        " \"hosts\": [\"h3\", \"h3\", \"h3\", \"h1\"], \"host_groups\":"
+        " [\"a\", \"b\"], \"max_duration\": 600}]}";
+    char path[4200], err[512];
+    struct apid_policies p;
+    const struct apid_host_group *g;
+    const struct apid_policy *pol;
+
+    snprintf(path, sizeof(path), "%s/repeats.json", dir);
+    t_write_file(path, text, strlen(text), 0600);
+    ck_assert_msg(apid_policies_load(path, &p, err, sizeof(err)) == 0, "%s",
+                  err);
+    g = apid_host_group(&p, "a");
+    ck_assert_ptr_nonnull(g);
+    ck_assert_uint_eq(g->n_hosts, 2);
+    ck_assert_str_eq(g->hosts[0], "h1");
+    ck_assert_str_eq(g->hosts[1], "h2");
+    pol = apid_policy_find(&p, "x");
+    ck_assert_ptr_nonnull(pol);
+    ck_assert_uint_eq(pol->n_hosts, 3);
+    ck_assert_str_eq(pol->hosts[0], "h1");
+    ck_assert_str_eq(pol->hosts[1], "h2");
+    ck_assert_str_eq(pol->hosts[2], "h3");
+    apid_policies_free(&p);
+}
+END_TEST
+
 
 /* ---- the hosts' lists from the in-memory view (hostview.c) ---- */
 
@@ -860,6 +895,7 @@ main(void)
     tcase_add_test(tc, test_table);
     tcase_add_test(tc, test_random);
     tcase_add_test(tc, test_policy_load);
+    tcase_add_test(tc, test_policy_repeats);
     tcase_add_test(tc, test_reenable_legacy);
     tcase_add_test(tc, test_hostview);
     tcase_add_test(tc, test_hostview_http);
