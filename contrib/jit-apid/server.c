@@ -73,6 +73,14 @@ struct req {
      * suspended, what ends the suspension and its place in the heap. */
     int admitted;
     int64_t poll_deadline, wake;
+    /* When the clock resumes it (ms of the real-time clock): a wait's
+     * end comes at its second plus the millisecond the poll first
+     * parked at, so that 10,000 hosts' timeouts spread over each second
+     * as their requests did, not all at its start (a burst of ~400
+     * answers and new requests each second, which logins queued
+     * behind); a grant's end comes at its second. */
+    int64_t wake_ms;
+    int phase_ms; /* -1: not parked yet */
     uint64_t gen;
     size_t heap_i;
     char etag[80];  /* the list's, when parked */
@@ -114,6 +122,15 @@ struct apid_http {
     unsigned polls, polls_max, polls_per_addr_max;
     struct addr_count *by_addr[ADDR_BUCKETS];
 };
+
+static int64_t
+real_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
 
 static int64_t
 mono_ms(void)
@@ -174,7 +191,7 @@ heap_swap(struct apid_http *h, size_t i, size_t j)
 static void
 heap_up(struct apid_http *h, size_t i)
 {
-    while (i > 0 && h->heap[(i - 1) / 2]->wake > h->heap[i]->wake) {
+    while (i > 0 && h->heap[(i - 1) / 2]->wake_ms > h->heap[i]->wake_ms) {
         heap_swap(h, i, (i - 1) / 2);
         i = (i - 1) / 2;
     }
@@ -186,9 +203,9 @@ heap_down(struct apid_http *h, size_t i)
     for (;;) {
         size_t l = 2 * i + 1, m = i;
 
-        if (l < h->n_heap && h->heap[l]->wake < h->heap[m]->wake)
+        if (l < h->n_heap && h->heap[l]->wake_ms < h->heap[m]->wake_ms)
             m = l;
-        if (l + 1 < h->n_heap && h->heap[l + 1]->wake < h->heap[m]->wake)
+        if (l + 1 < h->n_heap && h->heap[l + 1]->wake_ms < h->heap[m]->wake_ms)
             m = l + 1;
         if (m == i)
             return;
@@ -343,7 +360,7 @@ clock_worker(void *arg)
          * wake time came.  A poll stays in the heap if the queue cannot
          * grow, to be tried at the next round. */
         while (h->n_heap > 0
-               && (gen != seen || stop || h->heap[0]->wake <= apid_now())
+               && (gen != seen || stop || h->heap[0]->wake_ms <= real_ms())
                && pend_push(h, h->heap[0]) == 0)
             (void) heap_pop(h);
         seen = gen;
@@ -382,14 +399,17 @@ clock_worker(void *arg)
         }
         if (h->clock_stop && h->n_heap == 0 && h->pend_n == 0)
             break;
-        /* Sleep until a change, a slot, the next second (wake times are
-         * whole seconds), or the first request deadline. */
+        /* Sleep until a change, a slot, the first poll's wake time, or
+         * the first request deadline (at most a second). */
         wait_ms = 1000;
         if (h->wait_head != NULL && h->wait_head->deadline_ms - now_ms < wait_ms)
             wait_ms = h->wait_head->deadline_ms - now_ms;
         clock_gettime(CLOCK_REALTIME, &ts);
-        if (wait_ms > 1000 - ts.tv_nsec / 1000000)
-            wait_ms = 1000 - ts.tv_nsec / 1000000;
+        if (h->n_heap > 0
+            && h->heap[0]->wake_ms - ((int64_t) ts.tv_sec * 1000
+                                      + ts.tv_nsec / 1000000) < wait_ms)
+            wait_ms = h->heap[0]->wake_ms
+                      - ((int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
         if (wait_ms < 1)
             wait_ms = 1;
         ts.tv_nsec += (long) (wait_ms % 1000) * 1000000;
@@ -433,8 +453,11 @@ park(struct apid_http *h, struct req *rq, const struct apid_reply *r)
         if (!rq->admitted)
             return 0;
     }
+    if (rq->phase_ms < 0)
+        rq->phase_ms = (int) (real_ms() % 1000);
     rq->gen = gen;
     rq->wake = wake;
+    rq->wake_ms = wake * 1000 + (wake == rq->poll_deadline ? rq->phase_ms : 0);
     rq->parked = 1;
     memcpy(rq->etag, r->etag, sizeof(rq->etag));
     MHD_suspend_connection(rq->c);
@@ -442,7 +465,7 @@ park(struct apid_http *h, struct req *rq, const struct apid_reply *r)
     pthread_mutex_lock(&a->change_mu);
     /* A change since apid_route looked, or the stop: ask again now. */
     again = a->generation != gen || a->stopping || h->clock_stop
-            || wake <= apid_now() || heap_push(h, rq) != 0;
+            || rq->wake_ms <= real_ms() || heap_push(h, rq) != 0;
     pthread_mutex_unlock(&a->change_mu);
     pthread_mutex_unlock(&h->mu);
     if (again)
@@ -475,6 +498,7 @@ handler(void *cls, struct MHD_Connection *c, const char *url,
             return MHD_NO;
         rq->c = c;
         rq->cn = ci->socket_context;
+        rq->phase_ms = -1;
         pthread_mutex_lock(&h->mu);
         wait_remove(h, rq->cn);
         pthread_mutex_unlock(&h->mu);

@@ -49,7 +49,8 @@ static const char schema[] =
     " WHERE table_schema = current_schema() AND table_name = 'grant_hosts'"
     " AND column_name = 'live') THEN"
     " DROP INDEX IF EXISTS grant_hosts_one_name;"
-    " ALTER TABLE grant_hosts DROP COLUMN live; END IF; END $$;"
+    " ALTER TABLE grant_hosts DROP COLUMN IF EXISTS live; END IF;"
+    " END $$;"
     /* An account name is one person's for good (store_sqlite.c); a store
      * from before the table gets it filled, the earliest grant of each
      * name deciding. */
