@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/random.h>
 
+#include "policy.h"
 #include "store_impl.h"
 
 struct apid_store {
@@ -51,6 +52,17 @@ apid_store_fail(const char *fmt, ...)
     apid_store_vfail(fmt, ap);
     va_end(ap);
     return APID_FAILED;
+}
+
+int
+apid_store_name_refused(const struct apid_grant *g, const char *holder,
+                        const char *held)
+{
+    char msg[512];
+    int ret = apid_name_held(g, holder, held, msg, sizeof(msg));
+
+    apid_store_fail("%s", msg);
+    return ret;
 }
 
 const char *

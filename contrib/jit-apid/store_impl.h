@@ -77,6 +77,11 @@ int apid_store_fail(const char *fmt, ...)
 /* The host side answers for one host: the grant's other hosts are none of
  * its business, and not read. */
 #define APID_HOST_GRANT_COLS(now) APID_GRANT_BASE_COLS(now) " '[]'"
+/* g's account name refused because of holder's name held (policy.h,
+ * apid_name_held): the server's line, and the requester's words as the
+ * calling thread's error; returns the store's answer. */
+int apid_store_name_refused(const struct apid_grant *g, const char *holder,
+                            const char *held);
 /* A JSON array of strings to a vector (0 or -1), and back (malloc'd). */
 int apid_json_strings(const char *text, char ***out, size_t *n);
 char *apid_strings_json(char *const *v, size_t n);

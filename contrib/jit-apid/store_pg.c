@@ -272,18 +272,6 @@ sweep_expired(struct apid_conn *c, int64_t now, char state[6])
                   1, p, state);
 }
 
-/* g's account name refused because of holder's name held (policy.h):
- * the server's line, and the requester's words as the error. */
-static int
-refuse_name(const struct apid_grant *g, const char *holder, const char *held)
-{
-    char msg[512];
-    int ret = apid_name_held(g, holder, held, msg, sizeof(msg));
-
-    apid_store_fail("%s", msg);
-    return ret;
-}
-
 /* A chosen name against the names other people hold: APID_OK, or the
  * refusal of the first whose skeleton is the same.  Every other
  * person's name is read: a look-alike may differ anywhere, and a chosen
@@ -310,7 +298,7 @@ lookalike_held(struct apid_conn *c, const struct apid_grant *g,
 
         if (apid_name_skeleton(name, skel, sizeof(skel)) == 0
             && strcmp(skel, want) == 0) {
-            ret = refuse_name(g, PQgetvalue(r, i, 1), name);
+            ret = apid_store_name_refused(g, PQgetvalue(r, i, 1), name);
             break;
         }
     }
@@ -351,7 +339,7 @@ claim_name(struct apid_conn *c, const struct apid_grant *g,
     if ((r = run(c, "SELECT requester FROM account_names WHERE username = $1",
                  1, p, state)) == NULL)
         return APID_FAILED;
-    ret = refuse_name(g, PQntuples(r) == 1 ? PQgetvalue(r, 0, 0) : "?",
+    ret = apid_store_name_refused(g, PQntuples(r) == 1 ? PQgetvalue(r, 0, 0) : "?",
                       g->username);
     PQclear(r);
     return ret;

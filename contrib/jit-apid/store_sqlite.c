@@ -300,18 +300,6 @@ sweep_expired(struct apid_conn *s, int64_t now)
     return rc == SQLITE_DONE ? APID_OK : db_fail(s, "sweep");
 }
 
-/* g's account name refused because of holder's name held (policy.h):
- * the server's line, and the requester's words as the error. */
-static int
-refuse_name(const struct apid_grant *g, const char *holder, const char *held)
-{
-    char msg[512];
-    int ret = apid_name_held(g, holder, held, msg, sizeof(msg));
-
-    apid_store_fail("%s", msg);
-    return ret;
-}
-
 /* A chosen name against the names other people hold: APID_OK, or the
  * refusal of the first whose skeleton is the same.  Every other
  * person's name is read: a look-alike may differ anywhere, and a chosen
@@ -339,7 +327,7 @@ lookalike_held(struct apid_conn *s, const struct apid_grant *g)
         if (name != NULL && holder != NULL
             && apid_name_skeleton(name, skel, sizeof(skel)) == 0
             && strcmp(skel, want) == 0) {
-            ret = refuse_name(g, holder, name);
+            ret = apid_store_name_refused(g, holder, name);
             break;
         }
     }
@@ -389,7 +377,7 @@ claim_name(struct apid_conn *s, const struct apid_grant *g, int64_t now)
     if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0) != NULL)
         holder = strdup((const char *) sqlite3_column_text(st, 0));
     sqlite3_finalize(st);
-    ret = refuse_name(g, holder != NULL ? holder : "?", g->username);
+    ret = apid_store_name_refused(g, holder != NULL ? holder : "?", g->username);
     free(holder);
     return ret;
 }
