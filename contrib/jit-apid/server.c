@@ -78,7 +78,10 @@ struct req {
      * parked at, so that 10,000 hosts' timeouts spread over each second
      * as their requests did, not all at its start (a burst of ~400
      * answers and new requests each second, which logins queued
-     * behind); a grant's end comes at its second. */
+     * behind); a grant's end comes at its second (but for one ending in
+     * the very second the wait does, whose host then hears of it up to
+     * a second late: its own daemon ends the account by its own clock
+     * at expires_at, whatever the list says). */
     int64_t wake_ms;
     int phase_ms; /* -1: not parked yet */
     uint64_t gen;
