@@ -45,9 +45,20 @@
  * in batches: when they are down to INFLIGHT_LOW, up to MAX_INFLIGHT.
  * libmicrohttpd (0.9.75) walks a worker's whole list of suspended
  * connections each time it is told of a resumption; resumed one at a
- * time, a fan-out to 10,000 polls was 10,000 walks of ~1,250 each. */
+ * time, a fan-out to 10,000 polls was 10,000 walks of ~1,250 each.  A
+ * batch is one worker's polls: a batch spread over every worker made
+ * every worker walk its list, one worker's makes one walk. */
 #define MAX_INFLIGHT 128
 #define INFLIGHT_LOW 64
+#define BATCH (MAX_INFLIGHT - INFLIGHT_LOW)
+/* pool_size()'s most, and one queue more for a poll whose worker
+ * libmicrohttpd did not say. */
+#define MAX_WORKERS 16
+#define N_QUEUES (MAX_WORKERS + 1)
+/* Waits that end with no change end on a slot of this many ms within
+ * their second: ~25 polls a slot for a fleet of 10,000, resumed as a
+ * few batches, not one by one (each a walk of its worker's list). */
+#define WAKE_SLOT_MS 50
 /* Buckets of the long polls per address table (a power of two). */
 #define ADDR_BUCKETS 4096
 #define ADDR_SHIFT 20 /* 32 - log2(ADDR_BUCKETS) */
@@ -74,9 +85,9 @@ struct req {
     int admitted;
     int64_t poll_deadline, wake;
     /* When the clock resumes it (ms of the real-time clock): a wait's
-     * end comes at its second plus the millisecond the poll first
-     * parked at, so that 10,000 hosts' timeouts spread over each second
-     * as their requests did, not all at its start (a burst of ~400
+     * end comes at its second plus the slot (WAKE_SLOT_MS) the poll
+     * first parked in, so that 10,000 hosts' timeouts spread over each
+     * second as their requests did, not all at its start (a burst of ~400
      * answers and new requests each second, which logins queued
      * behind); a grant's end comes at its second (but for one ending in
      * the very second the wait does, whose host then hears of it up to
@@ -89,6 +100,14 @@ struct req {
     char etag[80];  /* the list's, when parked */
     int parked;     /* suspended by park() (the handler's own) */
     int via_clock;  /* resumed by the clock, not yet run again (mu) */
+    const void *worker; /* the worker thread's daemon that serves it */
+};
+
+/* Polls due to be resumed that one worker serves, in order. */
+struct pendq {
+    const void *worker;
+    struct req **v;
+    size_t i, n, cap;
 };
 
 struct addr_count {
@@ -113,12 +132,13 @@ struct apid_http {
     /* Suspended long polls: a min-heap by wake time. */
     struct req **heap;
     size_t n_heap, cap_heap;
-    /* Polls due to be resumed, in order, and how many resumed ones are
-     * being run again: at most MAX_INFLIGHT, so that a change that wakes
-     * 10,000 polls does not queue 10,000 list queries in front of the
-     * logins in the workers' event loops. */
-    struct req **pend;
-    size_t pend_i, pend_n, pend_cap;
+    /* Polls due to be resumed, per worker, and how many resumed ones
+     * are being run again: at most MAX_INFLIGHT, so that a change that
+     * wakes 10,000 polls does not queue 10,000 list queries in front of
+     * the logins in the workers' event loops.  Batches take the queues
+     * in turn, from next_q. */
+    struct pendq q[N_QUEUES];
+    size_t n_q, next_q, n_pend;
     unsigned inflight;
     /* Long polls admitted (suspended now, or resumed and not yet
      * answered), in all and per address. */
@@ -302,17 +322,60 @@ poll_release(struct apid_http *h, uint32_t addr)
 static int
 pend_push(struct apid_http *h, struct req *rq)
 {
-    if (h->pend_n == h->pend_cap) {
-        size_t cap = h->pend_cap ? h->pend_cap * 2 : 1024;
-        struct req **v = realloc(h->pend, cap * sizeof(*v));
+    struct pendq *q = NULL;
+
+    for (size_t k = 0; k < h->n_q && q == NULL; k++)
+        if (h->q[k].worker == rq->worker)
+            q = &h->q[k];
+    if (q == NULL) {
+        /* More workers than MAX_WORKERS (never: pool_size): the last
+         * queue takes the rest, a batch then spanning workers. */
+        if (h->n_q < N_QUEUES)
+            h->q[h->n_q++].worker = rq->worker;
+        q = &h->q[h->n_q - 1];
+    }
+    if (q->n == q->cap) {
+        size_t cap = q->cap ? q->cap * 2 : 256;
+        struct req **v = realloc(q->v, cap * sizeof(*v));
 
         if (v == NULL)
             return -ENOMEM;
-        h->pend = v;
-        h->pend_cap = cap;
+        q->v = v;
+        q->cap = cap;
     }
-    h->pend[h->pend_n++] = rq;
+    q->v[q->n++] = rq;
+    h->n_pend++;
     return 0;
+}
+
+/* The next batch, from the first queue with polls after next_q: up to
+ * BATCH of them into out; how many. */
+static size_t
+pend_batch(struct apid_http *h, struct MHD_Connection **out)
+{
+    size_t n = 0;
+
+    for (size_t k = 0; k < h->n_q; k++) {
+        size_t qi = (h->next_q + k) % h->n_q;
+        struct pendq *q = &h->q[qi];
+
+        if (q->i == q->n)
+            continue;
+        while (q->i < q->n && n < BATCH
+               && (h->clock_stop || h->inflight < MAX_INFLIGHT)) {
+            struct req *rq = q->v[q->i++];
+
+            rq->via_clock = 1;
+            h->inflight++;
+            h->n_pend--;
+            out[n++] = rq->c;
+        }
+        if (q->i == q->n)
+            q->i = q->n = 0;
+        h->next_q = (qi + 1) % h->n_q;
+        break;
+    }
+    return n;
 }
 
 /* A resumed poll has run again (or its request ended): a slot for the
@@ -324,7 +387,7 @@ inflight_done(struct apid_http *h, struct req *rq)
         return;
     rq->via_clock = 0;
     h->inflight--;
-    if (h->pend_i < h->pend_n && h->inflight == INFLIGHT_LOW)
+    if (h->n_pend > 0 && h->inflight == INFLIGHT_LOW)
         pthread_cond_signal(&h->cv);
 }
 
@@ -341,7 +404,7 @@ clock_worker(void *arg)
 {
     struct apid_http *h = arg;
     struct apid *a = h->a;
-    struct MHD_Connection *out[MAX_INFLIGHT];
+    struct MHD_Connection *out[BATCH];
     uint64_t seen;
 
     pthread_mutex_lock(&a->change_mu);
@@ -367,18 +430,9 @@ clock_worker(void *arg)
                && pend_push(h, h->heap[0]) == 0)
             (void) heap_pop(h);
         seen = gen;
-        while (h->pend_i < h->pend_n
-               && (h->clock_stop || h->inflight < MAX_INFLIGHT)
-               && (n > 0 || h->clock_stop || h->inflight <= INFLIGHT_LOW)
-               && n < MAX_INFLIGHT) {
-            struct req *rq = h->pend[h->pend_i++];
-
-            rq->via_clock = 1;
-            h->inflight++;
-            out[n++] = rq->c;
-        }
-        if (h->pend_i == h->pend_n)
-            h->pend_i = h->pend_n = 0;
+        if (h->n_pend > 0
+            && (h->clock_stop || h->inflight <= INFLIGHT_LOW))
+            n = pend_batch(h, out);
         /* A connection that has not sent a request's headers in time
          * (a TLS handshake never finished, headers trickled) is cut:
          * shutdown wakes its worker, which sees the end and closes it.
@@ -400,7 +454,7 @@ clock_worker(void *arg)
             pthread_mutex_lock(&h->mu);
             continue;
         }
-        if (h->clock_stop && h->n_heap == 0 && h->pend_n == 0)
+        if (h->clock_stop && h->n_heap == 0 && h->n_pend == 0)
             break;
         /* Sleep until a change, a slot, the first poll's wake time, or
          * the first request deadline (at most a second). */
@@ -456,8 +510,15 @@ park(struct apid_http *h, struct req *rq, const struct apid_reply *r)
         if (!rq->admitted)
             return 0;
     }
-    if (rq->phase_ms < 0)
-        rq->phase_ms = (int) (real_ms() % 1000);
+    if (rq->phase_ms < 0) {
+        const union MHD_ConnectionInfo *di = MHD_get_connection_info(
+            rq->c, MHD_CONNECTION_INFO_DAEMON);
+
+        /* Up to the slot's end: a wait is never cut short. */
+        rq->phase_ms = ((int) (real_ms() % 1000) + WAKE_SLOT_MS - 1)
+                       / WAKE_SLOT_MS * WAKE_SLOT_MS;
+        rq->worker = di != NULL ? di->daemon : NULL;
+    }
     rq->gen = gen;
     rq->wake = wake;
     rq->wake_ms = wake * 1000 + (wake == rq->poll_deadline ? rq->phase_ms : 0);
@@ -925,7 +986,8 @@ apid_http_free(struct apid_http *h)
             free(e);
         }
     free(h->heap);
-    free(h->pend);
+    for (size_t k = 0; k < h->n_q; k++)
+        free(h->q[k].v);
     pthread_cond_destroy(&h->cv);
     pthread_mutex_destroy(&h->mu);
     free(h);

@@ -9,6 +9,8 @@
 # held.  Prints a table, each target met or missed, and the RESULT line.
 # Exits 0 when the run completed, whatever it measured; nonzero only when
 # it could not run.  Needs root for nothing; runs anywhere the build does.
+# BENCH_TRACE_MS=15 lists each login slower than 15 ms on the report's "#"
+# lines, with its phases and start time (CLOCK_MONOTONIC).
 set -eu
 : "${top_builddir:?run through make bench-apid}" "${top_srcdir:?}"
 HOSTS=${BENCH_HOSTS:-10000}
@@ -114,9 +116,11 @@ rss_idle=$(( $(status VmRSS) / 1024 ))
 budget=$((SETUP_SECS + SECS + FANOUT_SECS + 15 + FLOOD_SECS + 12 + 120))
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 t_run=$(date +%s)
-# Ahead of the server in the scheduler where allowed: on a fleet the
-# clients have machines of their own, so their wait for a core here is not
-# the server's latency.  The generator reports its own delays.
+# The thread that times logins ahead of the server in the scheduler where
+# allowed: on a fleet the clients have machines of their own, so their
+# wait for a core here is not the server's latency.  The simulated hosts
+# and the flood run at the server's own priority (bench_apid puts its
+# poller and flood threads there).  The generator reports its own delays.
 NICE=
 nice -n -10 true 2>/dev/null && NICE="nice -n -10"
 timeout -k 10 "$budget" $NICE "$top_builddir/tests/bench/bench_apid" \
@@ -125,7 +129,8 @@ timeout -k 10 "$budget" $NICE "$top_builddir/tests/bench/bench_apid" \
     threads="$THREADS" setup_seconds="$SETUP_SECS" \
     fanout_seconds="$FANOUT_SECS" revoke_id="$REVOKE_ID" \
     revoke_token="$REVOKE_TOKEN" flood="$FLOOD" flood_tls="$FLOOD_TLS" \
-    flood_seconds="$FLOOD_SECS" pid="$APID_PID" > "$T/out" 2>"$T/err" || {
+    flood_seconds="$FLOOD_SECS" pid="$APID_PID" \
+    trace_ms="${BENCH_TRACE_MS:-0}" > "$T/out" 2>"$T/err" || {
     echo "bench-apid: the load generator failed after $(( $(date +%s) - t_run )) s:" >&2
     cat "$T/err" "$T/out" >&2; exit 1; }
 sed 's/^/# /' "$T/err"
@@ -136,7 +141,7 @@ row() { printf '%-58s %12s\n' "$1" "$2"; }
 echo "# $(uname -m), $(nproc) cpus; jit-apid (SQLite) and the load generator on the same machine"
 echo "# hosts from $(v addresses) loopback addresses ($PER_ADDR each), logins from 250 others, the flood from 127.3.0.1;"
 echo "# load average before the run: $load_before, after: $(cut -d' ' -f1-3 /proc/loadavg)"
-echo "# max_connections = $MAXCONN, $NOFILE descriptors, generator: $THREADS poller threads and one for the rest${NICE:+, $NICE}"
+echo "# max_connections = $MAXCONN, $NOFILE descriptors, generator: $THREADS poller threads at the server's priority and one for the rest${NICE:+, $NICE}"
 row "" "value"
 row "hosts asked for" "$HOSTS"
 row "hosts holding a long poll (at the revocation)" "$(v polling)"

@@ -18,7 +18,8 @@
  * threads (poller threads), setup_seconds, revoke_id and revoke_token (the
  * grant to revoke and its requester's token), fanout_seconds, flood,
  * flood_tls, flood_seconds, pid (jit-apid's, for its RSS, threads and CPU
- * time).  Every phase has a deadline: a server that cannot keep up makes
+ * time), trace_ms (each login slower than this on stderr, with its
+ * phases: `perf record -k CLOCK_MONOTONIC` lines up with its times).  Every phase has a deadline: a server that cannot keep up makes
  * a worse report, never a hang.  Prints "key value" pairs on stdout; the
  * exit status is 0 whenever the run completed, whatever it measured.
  */
@@ -36,6 +37,7 @@
 #include <sys/epoll.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -135,10 +137,15 @@ static char marker[96];
 static size_t marker_len;
 static long users, hosts, per_addr, rate, secs, nthreads, setup_s, fanout_s;
 static long flood_n, flood_tls_n, flood_s, apid_pid;
+static double trace_ms;
 static int stop_workers;  /* atomic */
 static long poll_errors;  /* atomic */
 static long poll_answers; /* atomic */
 static long list_bytes;   /* atomic: the size of a host's list */
+/* Hosts established before the revocation that have seen the list
+ * without it (atomic): the fan-out's progress without a scan of every
+ * host (which, a hundred times a second, took CPU from jit-apid). */
+static long seen_total;
 static char first_poll_error[160];
 static pthread_mutex_t err_mu = PTHREAD_MUTEX_INITIALIZER;
 
@@ -477,17 +484,43 @@ poll_done(struct group *g, CURL *h, CURLcode res)
         && __atomic_load_n(&p->seen_ns, __ATOMIC_RELAXED) == 0) {
         int64_t sent = __atomic_load_n(&revoke_sent_ns, __ATOMIC_ACQUIRE);
 
-        if (sent != 0 && t_ns > sent)
+        if (sent != 0 && t_ns > sent) {
+            int64_t e = __atomic_load_n(&p->established_ns,
+                                        __ATOMIC_ACQUIRE);
+
             __atomic_store_n(&p->seen_ns, t_ns, __ATOMIC_RELEASE);
+            if (e < sent)
+                __atomic_fetch_add(&seen_total, 1, __ATOMIC_RELEASE);
+        }
     }
     __atomic_store_n(&p->state, POLLING, __ATOMIC_RELAXED);
     poller_request(p);
+}
+
+/* The simulated hosts (and the flood) at jit-apid's own priority: the
+ * script runs the generator ahead of the server so that the thread
+ * timing logins is not late, but a fleet's hosts have machines of their
+ * own and never take a core from the server, as they would here ahead
+ * of it (when the kernel takes one of two cores, the hosts' threads
+ * then had the other and jit-apid's workers waited).  Lowering one's
+ * own priority needs no privilege. */
+static void
+server_priority(void)
+{
+    int prio;
+
+    errno = 0;
+    prio = apid_pid > 0 ? getpriority(PRIO_PROCESS, (id_t) apid_pid) : 0;
+    if (errno == 0)
+        (void) setpriority(PRIO_PROCESS, (id_t) syscall(SYS_gettid), prio);
 }
 
 static void *
 worker_main(void *arg)
 {
     struct worker *w = arg;
+
+    server_priority();
 
     self = w;
     while (!__atomic_load_n(&stop_workers, __ATOMIC_RELAXED)) {
@@ -526,6 +559,21 @@ stat_add(struct stats *s, double ms)
     s->lat[s->ok++] = ms;
 }
 
+/* A slow login's phases on stderr (trace_ms=): where its time went, the
+ * TCP connect, the TLS handshake or the answer, and when it started. */
+static void
+trace_login(CURL *h, const struct login *lg, double ms)
+{
+    double c = 0, a = 0, f = 0;
+
+    curl_easy_getinfo(h, CURLINFO_CONNECT_TIME, &c);
+    curl_easy_getinfo(h, CURLINFO_APPCONNECT_TIME, &a);
+    curl_easy_getinfo(h, CURLINFO_STARTTRANSFER_TIME, &f);
+    fprintf(stderr, "slow login: phase %d at %.3f (CLOCK_MONOTONIC s) took"
+            " %.1f ms: connected %.1f, TLS done %.1f, first byte %.1f\n",
+            lg->phase, lg->start, ms, c * 1000, a * 1000, f * 1000);
+}
+
 static void
 login_done(struct group *g, CURL *h, CURLcode res)
 {
@@ -539,7 +587,11 @@ login_done(struct group *g, CURL *h, CURLcode res)
         revoke_code = res == CURLE_OK ? code : -1;
         revoke_ms = (now() - lg->start) * 1000;
     } else if (res == CURLE_OK && code == 200) {
-        stat_add(&st[lg->phase], (now() - lg->start) * 1000);
+        double ms = (now() - lg->start) * 1000;
+
+        stat_add(&st[lg->phase], ms);
+        if (trace_ms > 0 && ms > trace_ms)
+            trace_login(h, lg, ms);
     } else {
         struct stats *s = &st[lg->phase];
 
@@ -706,6 +758,7 @@ tls_flood_main(void *arg)
     long started = 0;
 
     (void) arg;
+    server_priority();
     loop_init(&lp);
     g = group_new(&lp, tls_done);
     curl_multi_setopt(g->m, CURLMOPT_MAXCONNECTS, flood_tls_n + 16);
@@ -922,6 +975,7 @@ main(int argc, char **argv)
     flood_tls_n = atol(arg(argc, argv, "flood_tls", "200"));
     flood_s = atol(arg(argc, argv, "flood_seconds", "10"));
     apid_pid = atol(arg(argc, argv, "pid", "0"));
+    trace_ms = atof(arg(argc, argv, "trace_ms", "0"));
     if (users < 1 || hosts < 1 || per_addr < 1 || rate < 1 || secs < 1
         || nthreads < 1 || nthreads > hosts || flood_n < 0 || flood_tls_n < 0
         || (port = strrchr(base, ':')) == NULL) {
@@ -1037,10 +1091,13 @@ main(int argc, char **argv)
         __atomic_store_n(&revoke_sent_ns, sent, __ATOMIC_RELEASE);
         revoke_start();
         end = now() + (double) fanout_s;
+        /* Who counts is fixed now: a host established later has
+         * established_ns > sent. */
+        (void) count_seen(pl, sent, &counted, NULL);
         do {
             logins_due(PH_FANOUT, pl, &next);
             loop_once(&main_lp, 0.01);
-            seen = count_seen(pl, sent, &counted, NULL);
+            seen = __atomic_load_n(&seen_total, __ATOMIC_ACQUIRE);
         } while ((seen < counted || !revoke_done) && now() < end);
         ms = xcalloc((size_t) hosts, sizeof(*ms));
         seen = count_seen(pl, sent, &counted, ms);
