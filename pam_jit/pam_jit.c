@@ -1,5 +1,5 @@
 /*
- * pam_jit.so: PAM glue over lib/login/login.c (doc/design.md, R6).  Each entry point
+ * pam_jit.so: PAM glue over lib/login/ (doc/design.md, R6).  Each entry point
  * loads the configuration, fills a jit_login from the PAM items, and maps
  * the verdict to a PAM code.  All logic is in lib/.
  */

@@ -1,6 +1,6 @@
 /*
  * jit-fixture: puts accounts into a state store the way sync and pam_jit
- * will (through lib/state/store.c, so the snapshot is derived as in production),
+ * will (through lib/state/, so the snapshot is derived as in production),
  * for the test suite and the README demo.  Not installed.
  *
  *   jit-fixture --config FILE add NAME [--requester R] [--credential C]

@@ -1,5 +1,5 @@
 /*
- * Unit tests: the state store (lib/state/store.c): schema, reservation rules
+ * Unit tests: the state store (lib/state/store*.c): schema, reservation rules
  * (doc/design.md, threats C2, C3, C4, C5), one transaction per write,
  * the snapshot derived with every commit, and recovery of a snapshot
  * left behind.
