@@ -19,13 +19,13 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "api.h"
+#include "core/api.h"
 #include "daemon.h"
-#include "outbox.h"
-#include "reap.h"
-#include "status.h"
-#include "sync.h"
-#include "wake.h"
+#include "daemon/outbox.h"
+#include "daemon/reap.h"
+#include "daemon/status.h"
+#include "daemon/sync.h"
+#include "state/wake.h"
 
 /* The longest long poll: the API answers sooner when the list changes. */
 #define POLL_MAX_S 30

@@ -2,8 +2,8 @@
 #ifndef JITCTL_DAEMON_H
 #define JITCTL_DAEMON_H
 
-#include "audit.h"
-#include "conf.h"
+#include "core/audit.h"
+#include "core/conf.h"
 
 /* Run until SIGTERM/SIGINT; reload(conf) on SIGHUP replaces *conf in
  * place, or leaves it and returns nonzero.  0 after a clean stop. */

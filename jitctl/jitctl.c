@@ -28,18 +28,18 @@
 #include <syslog.h>
 #include <time.h>
 
-#include "audit.h"
-#include "conf.h"
-#include "escape.h"
+#include "core/audit.h"
+#include "core/conf.h"
+#include "core/escape.h"
+#include "core/teardown.h"
+#include "core/timefmt.h"
+#include "core/validate.h"
 #include "daemon.h"
-#include "outbox.h"
-#include "reap.h"
-#include "status.h"
-#include "store.h"
-#include "sync.h"
-#include "teardown.h"
-#include "timefmt.h"
-#include "validate.h"
+#include "daemon/outbox.h"
+#include "daemon/reap.h"
+#include "daemon/status.h"
+#include "daemon/sync.h"
+#include "state/store.h"
 
 #define EXIT_USAGE 2
 

@@ -1,6 +1,6 @@
 /*
  * libnss_jit: the glibc NSS entry points, glue only.  Each one hands the
- * process-wide snapshot cache to the matching function in lib/nss_ops.c.
+ * process-wide snapshot cache to the matching function in lib/nss/nss_ops.c.
  *
  * This library is loaded into every process that resolves a user, setuid
  * programs included, so it reads nss.db from the compiled-in state
@@ -11,8 +11,8 @@
 
 #include <pthread.h>
 
+#include "nss/nss_ops.h"
 #include "nss_jit.h"
-#include "nss_ops.h"
 
 /* A hit trusts the mapping for at most this many seconds (nss_jit(8)). */
 #define NSS_JIT_RECHECK_S 1

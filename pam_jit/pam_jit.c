@@ -1,5 +1,5 @@
 /*
- * pam_jit.so: PAM glue over lib/login.c (doc/design.md, R6).  Each entry point
+ * pam_jit.so: PAM glue over lib/login/ (doc/design.md, R6).  Each entry point
  * loads the configuration, fills a jit_login from the PAM items, and maps
  * the verdict to a PAM code.  All logic is in lib/.
  */
@@ -17,9 +17,9 @@
 #include <security/pam_ext.h>
 #include <security/pam_modules.h>
 
-#include "conf.h"
-#include "login.h"
-#include "scrub.h"
+#include "core/conf.h"
+#include "core/scrub.h"
+#include "login/login.h"
 
 struct glue {
     pam_handle_t *pamh;

@@ -165,8 +165,8 @@ set +e
 (cd "$OUT/werror" && clang -g -O1 -fsanitize=thread -pthread -I. -I"$SRC/lib" \
     -I"$SRC/tests/unit" -include config.h $(pkg-config --cflags check) \
     "$SRC"/tests/unit/check_nss_threads.c "$SRC"/tests/unit/testlib.c \
-    "$SRC"/lib/nssdb_read.c "$SRC"/lib/nssdb_format.c "$SRC"/lib/nss_ops.c \
-    "$SRC"/lib/nssdb_write.c "$SRC"/lib/validate.c \
+    "$SRC"/lib/nss/nssdb_read.c "$SRC"/lib/nss/nssdb_format.c "$SRC"/lib/nss/nss_ops.c \
+    "$SRC"/lib/state/nssdb_write.c "$SRC"/lib/core/validate.c \
     $(pkg-config --libs check) -o tsan_threads \
     && TSAN_OPTIONS="halt_on_error=1 exitcode=66" ./tsan_threads)
 rc=$?
@@ -180,9 +180,9 @@ set +e
 (cd "$OUT/werror" && clang -g -O1 -fsanitize=thread -pthread -I. -I"$SRC/lib" \
     -include config.h -DSYSCONFDIR='"/etc"' \
     $(ls "$SRC"/contrib/jit-apid/*.c | grep -v '/jit\.c$') \
-    "$SRC"/lib/validate.c "$SRC"/lib/timefmt.c "$SRC"/lib/nssdb_format.c \
-    "$SRC"/lib/grant.c \
-    "$SRC"/lib/negotiate.c \
+    "$SRC"/lib/core/validate.c "$SRC"/lib/core/timefmt.c "$SRC"/lib/nss/nssdb_format.c \
+    "$SRC"/lib/core/grant.c \
+    "$SRC"/lib/core/negotiate.c \
     $(pkg-config --cflags --libs libmicrohttpd gnutls jansson sqlite3 libpq libcurl krb5-gssapi) \
     -o tsan-apid \
     && APID=$OUT/werror/tsan-apid TSAN_OPTIONS="halt_on_error=1 exitcode=66" \

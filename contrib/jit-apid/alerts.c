@@ -18,7 +18,7 @@
 
 #include "alerts.h"
 #include "apid.h"
-#include "timefmt.h"
+#include "core/timefmt.h"
 
 /* execve wants char *const[]; the strings are never written. */
 #define S(x) ((char *) (uintptr_t) (x))

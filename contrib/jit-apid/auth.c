@@ -14,8 +14,8 @@
 
 #include "apid.h"
 #include "auth.h"
-#include "grant.h"
-#include "validate.h"
+#include "core/grant.h"
+#include "core/validate.h"
 
 #define TOKEN_MIN 16
 #define TOKEN_MAX 256

@@ -11,8 +11,8 @@
 #include <unistd.h>
 
 #include "apid.h"
+#include "core/validate.h"
 #include "tls.h"
-#include "validate.h"
 
 int
 apid_bad(char *err, size_t errlen, const char *fmt, ...)

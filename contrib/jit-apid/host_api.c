@@ -16,12 +16,12 @@
 #include <strings.h>
 
 #include "api.h"
-#include "grant.h"
+#include "core/grant.h"
+#include "core/timefmt.h"
+#include "core/validate.h"
 #include "hostview.h"
 #include "kerberos.h"
-#include "timefmt.h"
 #include "tls.h"
-#include "validate.h"
 
 #define EVENTS_MAX 1000
 

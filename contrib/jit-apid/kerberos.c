@@ -17,9 +17,9 @@
 #include <string.h>
 #include <strings.h>
 
+#include "core/negotiate.h"
+#include "core/validate.h"
 #include "kerberos.h"
-#include "negotiate.h"
-#include "validate.h"
 
 #define TOKEN_B64_MAX 65536
 

@@ -13,9 +13,9 @@
 #include <string.h>
 
 #include "api.h"
-#include "grant.h"
-#include "timefmt.h"
-#include "validate.h"
+#include "core/grant.h"
+#include "core/timefmt.h"
+#include "core/validate.h"
 
 #define LIST_LIMIT 1000
 

@@ -10,11 +10,11 @@
 #include <string.h>
 
 #include "apid.h"
-#include "grant.h"
 #include "auth.h"
+#include "core/grant.h"
+#include "core/validate.h"
 #include "policy.h"
 #include "store.h"
-#include "validate.h"
 
 #define DURATION_MIN 60
 #define DURATION_MAX (30 * 86400)

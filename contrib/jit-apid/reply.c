@@ -12,8 +12,8 @@
 #include <time.h>
 
 #include "api.h"
-#include "grant.h"
-#include "timefmt.h"
+#include "core/grant.h"
+#include "core/timefmt.h"
 
 int64_t
 apid_now(void)

@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "api.h"
-#include "validate.h"
+#include "core/validate.h"
 
 /* Split url into at most max segments (in buf); the count, or -1. */
 static int

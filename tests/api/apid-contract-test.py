@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """jit-apid's grant contract with the hosts: a request that would give a
-grant some host refuses (lib/grant.c) is a 400 naming the field, and
+grant some host refuses (lib/core/grant.c) is a 400 naming the field, and
 nothing is stored; a request at the hosts' limits is stored and the host
 sees it as asked.  Prints "ok - ..." lines; exits 1 on the first failure.
 

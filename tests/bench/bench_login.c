@@ -21,9 +21,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "api.h"
-#include "conf.h"
-#include "grant.h"
+#include "core/api.h"
+#include "core/conf.h"
+#include "core/grant.h"
 
 /* execve wants char *const[]; the strings are never written. */
 #define S(x) ((char *) (uintptr_t) (x))

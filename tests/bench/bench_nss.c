@@ -28,8 +28,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "nssdb_format.h"
-#include "nssdb_write.h"
+#include "nss/nssdb_format.h"
+#include "state/nssdb_write.h"
 
 #define ROUNDS 7
 #define ROUND_NS 40000000LL

@@ -11,7 +11,7 @@
  * Every reply is a 2xx, 304, 4xx or a long poll's "ask again" (status 0,
  * freed here: nothing waits, so nothing blocks); a 5xx is a bug (the
  * store is a local file; contract_drift means the request checks and
- * lib/grant.c disagree).  Every grant made must parse on its hosts, and
+ * lib/core/grant.c disagree).  Every grant made must parse on its hosts, and
  * is revoked so that the one-grant rule does not end the exploration.
  */
 #include "config.h"

@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "nssdb_read.h"
+#include "nss/nssdb_read.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

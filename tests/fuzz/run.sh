@@ -11,11 +11,11 @@ printf '#define _GNU_SOURCE 1\n#define PACKAGE_VERSION "fuzz"\n' > "$work/config
 san="-g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -DFUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION"
 case $target in
 nssdb)
-    srcs="$SRC/lib/nssdb_read.c $SRC/lib/nssdb_format.c"
+    srcs="$SRC/lib/nss/nssdb_read.c $SRC/lib/nss/nssdb_format.c"
     # Seeds: real snapshots from the writer, empty and with accounts.
     cat > "$work/seed.c" <<'C'
 #include <stdio.h>
-#include "nssdb_write.h"
+#include "state/nssdb_write.h"
 int main(int argc, char **argv) {
     static const uint32_t g[] = { 27, 100 };
     struct jit_nssdb_account a[3] = {
@@ -32,19 +32,19 @@ int main(int argc, char **argv) {
 }
 C
     # shellcheck disable=SC2086
-    clang -g $cfg "$work/seed.c" "$SRC/lib/nssdb_write.c" "$SRC/lib/nssdb_format.c" \
-        "$SRC/lib/validate.c" -o "$work/seed"
+    clang -g $cfg "$work/seed.c" "$SRC/lib/state/nssdb_write.c" "$SRC/lib/nss/nssdb_format.c" \
+        "$SRC/lib/core/validate.c" -o "$work/seed"
     "$work/seed" "$work/corpus-$target/s0" "$work/corpus-$target/s1" \
         "$work/corpus-$target/s2" "$work/corpus-$target/s3"
     ;;
 conf)
-    srcs="$SRC/lib/conf.c $SRC/lib/validate.c $SRC/lib/nssdb_format.c"
+    srcs="$SRC/lib/core/conf.c $SRC/lib/core/validate.c $SRC/lib/nss/nssdb_format.c"
     printf 'api_url = https://jit.example.com\nhost = web01\ntimeout = 5\nallowed_groups = sudo,adm\nhome_policy = archive\nshells = /bin/bash,/bin/sh\nuid_min = 70000\n# comment\n' \
         > "$work/corpus-$target/s0"
     printf 'timeout = 1e3\nfoo\n= x\nclock_skew = 99999999999\n' > "$work/corpus-$target/s1"
     ;;
 grant)
-    srcs="$SRC/lib/grant.c $SRC/lib/validate.c $SRC/lib/timefmt.c $SRC/lib/nssdb_format.c $(pkg-config --libs jansson)"
+    srcs="$SRC/lib/core/grant.c $SRC/lib/core/validate.c $SRC/lib/core/timefmt.c $SRC/lib/nss/nssdb_format.c $(pkg-config --libs jansson)"
     g='{"id": "g-1", "credential": "db-admin", "requester": "alice@EXAMPLE.COM", "username": "alice", "host": "web01.example.com", "groups": ["sudo"], "not_before": "2026-11-23T09:00:00Z", "expires_at": "2026-11-23T10:00:00Z", "reason": "INC-1", "status": "active", "on_logout": "keep", "ssh_keys": ["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIDHkdrpAIOzm8kahQ+kwMFzo5hwUPnBeolqDxfp/ZNY5 a@b"]}'
     printf '%s' "$g" > "$work/corpus-$target/s0"
     printf '{"grants": [%s, %s]}' "$g" "$g" > "$work/corpus-$target/s1"
@@ -53,7 +53,7 @@ apid)
     # jit-apid's handlers without main.c, the transport or the client.
     cfg="$cfg -I$SRC -I$SRC/tests/unit -DSYSCONFDIR=\"/etc\" -pthread"
     srcs="$SRC/tests/unit/apidlib.c $(ls "$SRC"/contrib/jit-apid/*.c | grep -Ev '/(main|server|jit)\.c$' | tr '\n' ' ')
-        $SRC/lib/grant.c $SRC/lib/validate.c $SRC/lib/timefmt.c $SRC/lib/nssdb_format.c $SRC/lib/negotiate.c
+        $SRC/lib/core/grant.c $SRC/lib/core/validate.c $SRC/lib/core/timefmt.c $SRC/lib/nss/nssdb_format.c $SRC/lib/core/negotiate.c
         $(pkg-config --cflags --libs gnutls jansson sqlite3 libpq libcurl krb5-gssapi)"
     # Seeds: one valid request of each kind (byte 0 the method: 0 GET,
     # 1 POST; byte 1 the token: 1 alice, 2 boss, 3 web01).

@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "home.h"
+#include "core/home.h"
 
 int
 main(int argc, char **argv)

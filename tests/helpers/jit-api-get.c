@@ -13,9 +13,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "api.h"
-#include "conf.h"
-#include "validate.h"
+#include "core/api.h"
+#include "core/conf.h"
+#include "core/validate.h"
 
 int
 main(int argc, char **argv)

@@ -1,6 +1,6 @@
 /*
  * jit-fixture: puts accounts into a state store the way sync and pam_jit
- * will (through lib/store.c, so the snapshot is derived as in production),
+ * will (through lib/state/, so the snapshot is derived as in production),
  * for the test suite and the README demo.  Not installed.
  *
  *   jit-fixture --config FILE add NAME [--requester R] [--credential C]
@@ -25,10 +25,10 @@
 #include <sys/stat.h>
 #include <time.h>
 
-#include "conf.h"
-#include "nssdb_read.h"
-#include "store.h"
-#include "validate.h"
+#include "core/conf.h"
+#include "core/validate.h"
+#include "nss/nssdb_read.h"
+#include "state/store.h"
 
 static int
 split_groups(const char *s, struct jit_grant *g)

@@ -1,5 +1,5 @@
 /* Unit test: every grant jit-apid can produce parses on the host
- * (lib/grant.c's jit_grant_parse), and a request it refuses stores
+ * (lib/core/grant.c's jit_grant_parse), and a request it refuses stores
  * nothing.  Requests go through jit-apid's own handler (apid_route) with
  * an SQLite store: a table of cases at the edges of each rule, then
  * random requests assembled from valid and invalid parts. */
@@ -13,7 +13,7 @@
 
 #include "apidlib.h"
 #include "contrib/jit-apid/hostview.h"
-#include "grant.h"
+#include "core/grant.h"
 #include "testlib.h"
 
 static struct apid A;
@@ -800,7 +800,7 @@ START_TEST(test_migrate_live)
 }
 END_TEST
 
-/* A key's comment: jit-apid takes what the hosts take (lib/grant.c),
+/* A key's comment: jit-apid takes what the hosts take (lib/core/grant.c),
  * printable ASCII, and refuses the rest with the hosts' words. */
 START_TEST(test_key_comments)
 {

@@ -1,4 +1,4 @@
-/* Unit tests: jit.conf and PAM arguments (lib/conf.c). */
+/* Unit tests: jit.conf and PAM arguments (lib/core/conf.c). */
 #include "config.h"
 
 #include <check.h>
@@ -8,8 +8,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "conf.h"
-#include "negotiate.h"
+#include "core/conf.h"
+#include "core/negotiate.h"
 #include "testlib.h"
 
 static struct jit_conf conf;

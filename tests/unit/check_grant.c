@@ -1,5 +1,5 @@
-/* Unit tests: grant JSON from the API (lib/grant.c), RFC 3339 times
- * (lib/timefmt.c); (doc/design.md, threats B2, B4, C1, C4, G1). */
+/* Unit tests: grant JSON from the API (lib/core/grant.c), RFC 3339 times
+ * (lib/core/timefmt.c); (doc/design.md, threats B2, B4, C1, C4, G1). */
 #include "config.h"
 
 #include <check.h>
@@ -8,8 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "grant.h"
-#include "timefmt.h"
+#include "core/grant.h"
+#include "core/timefmt.h"
 #include "testlib.h"
 
 #define GOOD \

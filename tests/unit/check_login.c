@@ -1,6 +1,6 @@
-/* Unit tests: audit lines (lib/audit.c), whether a grant fits
- * (lib/login.c), homes made and removed without following symlinks
- * (lib/home.c); threats on log forging, clock skew and hostile homes. */
+/* Unit tests: audit lines (lib/core/audit.c), whether a grant fits
+ * (lib/login/login.c), homes made and removed without following symlinks
+ * (lib/core/home.c); threats on log forging, clock skew and hostile homes. */
 #include "config.h"
 
 #include <check.h>
@@ -14,11 +14,11 @@
 #include <syslog.h>
 #include <unistd.h>
 
-#include "archive.h"
-#include "audit.h"
-#include "conf.h"
-#include "home.h"
-#include "login.h"
+#include "core/archive.h"
+#include "core/audit.h"
+#include "core/conf.h"
+#include "core/home.h"
+#include "login/login.h"
 #include "testlib.h"
 
 START_TEST(test_audit_format)

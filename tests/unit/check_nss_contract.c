@@ -1,7 +1,7 @@
 /*
  * Unit tests: the glibc NSS contract of every entry point (doc/design.md,
  * threat E5),
- * run through lib/nss_ops.c on a snapshot in a temporary directory.
+ * run through lib/nss/nss_ops.c on a snapshot in a temporary directory.
  * buflen 0, 1, needed-1 give TRYAGAIN/ERANGE; needed gives SUCCESS with
  * errno 0; a canary right after the buffer is never touched; unknown
  * keys give NOTFOUND/ENOENT.
@@ -16,7 +16,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "nss_ops.h"
+#include "nss/nss_ops.h"
 #include "testlib.h"
 
 #define CANARY 0xa5

@@ -1,6 +1,6 @@
 /*
  * Threads and fork (doc/design.md, threat E3): 16 threads do mixed
- * lookups through lib/nss_ops.c while the snapshot is replaced 100 times, and a child
+ * lookups through lib/nss/nss_ops.c while the snapshot is replaced 100 times, and a child
  * forked in the middle of it all can still look up.  No crash, and no
  * wrong answer: every answer comes whole from one generation.
  *
@@ -20,7 +20,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "nss_ops.h"
+#include "nss/nss_ops.h"
 #include "testlib.h"
 
 #define THREADS 16

@@ -13,8 +13,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "nssdb_read.h"
-#include "nssdb_write.h"
+#include "nss/nssdb_read.h"
+#include "state/nssdb_write.h"
 #include "testlib.h"
 
 /* Parse from a private 8-aligned copy, as a mapping would be. */

@@ -1,6 +1,6 @@
 /*
  * Reading a process's credentials from /proc/PID/status, as the check for
- * groups no longer granted does (lib/restrict.c).
+ * groups no longer granted does (lib/daemon/restrict.c).
  */
 #include "config.h"
 
@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-#include "restrict.h"
+#include "daemon/restrict.h"
 #include "testlib.h"
 
 START_TEST(test_parse)

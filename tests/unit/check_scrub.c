@@ -1,4 +1,4 @@
-/* Unit tests: the scrub walker (lib/scrub.c): its bounds, what it removes
+/* Unit tests: the scrub walker (lib/core/scrub.c): its bounds, what it removes
  * and defuses, its log lines, and a user swapping a directory for a
  * symbolic link while it walks.  The file ownership it acts on needs
  * root; without it the tests that need it pass trivially with a note. */
@@ -17,7 +17,7 @@
 #include <syslog.h>
 #include <unistd.h>
 
-#include "scrub.h"
+#include "core/scrub.h"
 #include "testlib.h"
 
 #define UID 86990u /* nobody's: in scrub.sh's range, never a process's here */

@@ -1,5 +1,5 @@
 /*
- * Unit tests: the state store (lib/store.c): schema, reservation rules
+ * Unit tests: the state store (lib/state/store*.c): schema, reservation rules
  * (doc/design.md, threats C2, C3, C4, C5), one transaction per write,
  * the snapshot derived with every commit, and recovery of a snapshot
  * left behind.
@@ -15,8 +15,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "nssdb_read.h"
-#include "store.h"
+#include "nss/nssdb_read.h"
+#include "state/store.h"
 #include "testlib.h"
 
 /* The grant struct owns its strings; tests lend it literals. */

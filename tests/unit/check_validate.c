@@ -1,4 +1,4 @@
-/* Unit tests: account names, ids and strict numbers (lib/validate.c);
+/* Unit tests: account names, ids and strict numbers (lib/core/validate.c);
  * (doc/design.md, threats C1, C2). */
 #include "config.h"
 
@@ -7,7 +7,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 
-#include "validate.h"
+#include "core/validate.h"
 #include "testlib.h"
 
 START_TEST(test_names_rejected)

@@ -7,7 +7,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "nssdb_write.h"
+#include "state/nssdb_write.h"
 
 #define T_ID_MIN 70000u
 #define T_ID_MAX 99999u

@@ -1,0 +1,90 @@
+/*
+ * The JIT API client (doc/design.md, "The contract between hosts and
+ * jit-apid"): libcurl and jansson, TLS always verified, every call bounded
+ * by the configured timeouts and body size.
+ *
+ * Every failure is one of a few stable reasons, which the audit trail
+ * records as they are (reason=...); the detail is for the debug log.
+ */
+#ifndef JIT_API_H
+#define JIT_API_H
+
+#include <signal.h>
+#include <stddef.h>
+
+#include "core/conf.h"
+#include "core/grant.h"
+
+#pragma GCC visibility push(hidden)
+
+enum jit_api_status {
+    JIT_API_OK = 0,
+    JIT_API_NOT_FOUND,   /* 404: no active grant */
+    JIT_API_NOT_MODIFIED, /* 304 to a conditional list request */
+    JIT_API_FAULT,       /* anything else: see reason */
+    JIT_API_WOKEN,       /* a long poll ended by the wake fd: no answer,
+                            and no fault either */
+};
+
+struct jit_api_error {
+    const char *reason; /* stable: config_error, token_error, key_error,
+                           krb5_error,
+                           unreachable,
+                           timeout, tls_error, http_error, too_large,
+                           busy (the list: 429 or 503),
+                           malformed, internal_error */
+    char detail[256];
+    long http; /* with http_error: the status the server answered */
+};
+
+/* GET /v1/hosts/{host}/grants/{username}.  On JIT_API_OK *g holds a grant
+ * that passed jit_grant_parse (the caller still checks that it fits). */
+enum jit_api_status jit_api_get_grant(const struct jit_conf *conf,
+                                      const char *username,
+                                      struct jit_grant *g,
+                                      struct jit_api_error *err);
+
+/* A connection kept between calls (pam_jit's account and session steps
+ * in one PAM handle): the second call skips the TCP and TLS handshakes.
+ * Not to be shared between threads. */
+struct jit_api;
+struct jit_api *jit_api_new(void);
+void jit_api_free(struct jit_api *api);
+enum jit_api_status jit_api_get_grant_with(const struct jit_conf *conf,
+                                           struct jit_api *api,
+                                           const char *username,
+                                           struct jit_grant *g,
+                                           struct jit_api_error *err);
+
+/* GET /v1/hosts/{host}/grants[?wait=S], with If-None-Match when etag_in
+ * is set.  On JIT_API_OK the list (its entries that passed and those
+ * that did not; see jit_grant_list_parse) and the new ETag (malloc'd, may
+ * be NULL) are the caller's.  Only a broken envelope is "malformed".
+ * With S > 0 and a wake fd set, JIT_API_WOKEN when that fd turned
+ * readable first. */
+enum jit_api_status jit_api_list_grants(const struct jit_conf *conf,
+                                        const char *etag_in,
+                                        unsigned wait_s,
+                                        struct jit_grant_list *l,
+                                        char **etag_out,
+                                        struct jit_api_error *err);
+
+/* POST /v1/hosts/{host}/events with body ({"events": [...]}); on
+ * JIT_API_OK *accepted is the server's count. */
+enum jit_api_status jit_api_post_events(const struct jit_conf *conf,
+                                        const char *body, size_t len,
+                                        long *accepted,
+                                        struct jit_api_error *err);
+
+/* A flag (raised by a signal handler) that cancels any transfer in
+ * progress, with reason "cancelled"; NULL for none.  For jitctl daemon. */
+void jit_api_set_cancel(volatile sig_atomic_t *flag);
+
+/* An fd whose turning readable ends a long poll in progress (with
+ * JIT_API_WOKEN) once it has run grace_ms; -1 for none.  For jitctl
+ * daemon (its wake-up FIFO). */
+void jit_api_set_wake(int fd, unsigned grace_ms);
+
+#pragma GCC visibility pop
+
+#endif

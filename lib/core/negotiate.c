@@ -1,0 +1,176 @@
+/*
+ * Kerberos host authentication to the JIT API (see negotiate.h).
+ */
+#include "config.h"
+
+#include <gssapi/gssapi.h>
+#include <gssapi/gssapi_ext.h>
+#include <gssapi/gssapi_krb5.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/negotiate.h"
+
+/* 1.3.6.1.5.5.2: SPNEGO, what "Negotiate" carries (RFC 4178, RFC 4559). */
+static gss_OID_desc spnego_oid = { 6, (void *) "\x2b\x06\x01\x05\x05\x02" };
+
+char *
+jit_base64(const unsigned char *data, size_t len)
+{
+    static const char tab[] =
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    char *out, *p;
+
+    if (len > SIZE_MAX / 4 * 3 - 3
+        || (out = malloc((len + 2) / 3 * 4 + 1)) == NULL)
+        return NULL;
+    p = out;
+    for (size_t i = 0; i < len; i += 3) {
+        uint32_t v = (uint32_t) data[i] << 16;
+
+        if (i + 1 < len)
+            v |= (uint32_t) data[i + 1] << 8;
+        if (i + 2 < len)
+            v |= data[i + 2];
+        *p++ = tab[(v >> 18) & 63];
+        *p++ = tab[(v >> 12) & 63];
+        *p++ = i + 1 < len ? tab[(v >> 6) & 63] : '=';
+        *p++ = i + 2 < len ? tab[v & 63] : '=';
+    }
+    *p = '\0';
+    return out;
+}
+
+static char *
+concat3(const char *a, const char *b, const char *c)
+{
+    size_t la = strlen(a), lb = strlen(b), lc = strlen(c);
+    char *s = malloc(la + lb + lc + 1);
+
+    if (s != NULL) {
+        memcpy(s, a, la);
+        memcpy(s + la, b, lb);
+        memcpy(s + la + lb, c, lc + 1);
+    }
+    return s;
+}
+
+static char *
+concat(const char *a, const char *b)
+{
+    return concat3(a, b, "");
+}
+
+/* The GSS-API's words for a failure: the mechanism's (Kerberos') message
+ * when there is one, which names the real cause ("Client not found in
+ * Kerberos database", "Cannot contact any KDC"...), else the generic one. */
+void
+jit_gss_why(const char *what, uint32_t major, uint32_t minor, char *why,
+            size_t whylen)
+{
+    OM_uint32 min2, ctx = 0;
+    gss_buffer_desc msg = GSS_C_EMPTY_BUFFER;
+    int kind = minor != 0 ? GSS_C_MECH_CODE : GSS_C_GSS_CODE;
+
+    if (gss_display_status(&min2, kind == GSS_C_MECH_CODE ? minor : major,
+                           kind, GSS_C_NO_OID, &ctx, &msg) == GSS_S_COMPLETE
+        && msg.length > 0)
+        snprintf(why, whylen, "%s: %.*s", what, (int) msg.length,
+                 (const char *) msg.value);
+    else
+        snprintf(why, whylen, "%s: GSS-API error %u/%u", what,
+                 (unsigned) major, (unsigned) minor);
+    gss_release_buffer(&min2, &msg);
+}
+
+char *
+jit_negotiate_header(const struct jit_conf *c, const char *server, char *why,
+                     size_t whylen)
+{
+    OM_uint32 major, minor;
+    gss_name_t me = GSS_C_NO_NAME, target = GSS_C_NO_NAME;
+    gss_cred_id_t cred = GSS_C_NO_CREDENTIAL;
+    gss_ctx_id_t ctx = GSS_C_NO_CONTEXT;
+    gss_buffer_desc buf, out = GSS_C_EMPTY_BUFFER;
+    char *principal = NULL, *ccache = NULL, *service = NULL, *b64 = NULL;
+    char *header = NULL;
+    gss_key_value_element_desc elements[2];
+    gss_key_value_set_desc store = { 2, elements };
+
+    if (c->krb5_keytab == NULL) {
+        snprintf(why, whylen, "krb5_keytab not set");
+        goto done;
+    }
+    principal = c->krb5_principal != NULL ? strdup(c->krb5_principal)
+                                          : concat("host/", c->host);
+    ccache = c->krb5_ccache != NULL
+                 ? strdup(c->krb5_ccache)
+                 : concat3("FILE:", c->state_dir, "/krb5cc_host");
+    service = concat3(c->krb5_service, "@", server);
+    if (principal == NULL || ccache == NULL || service == NULL) {
+        snprintf(why, whylen, "out of memory");
+        goto done;
+    }
+    /* The client keytab is where a missing or expired ticket comes from;
+     * the cache is where it is kept between processes. */
+    elements[0].key = "client_keytab";
+    elements[0].value = c->krb5_keytab;
+    elements[1].key = "ccache";
+    elements[1].value = ccache;
+
+    buf.value = principal;
+    buf.length = strlen(principal);
+    major = gss_import_name(&minor, &buf, GSS_KRB5_NT_PRINCIPAL_NAME, &me);
+    if (GSS_ERROR(major)) {
+        jit_gss_why("krb5_principal", major, minor, why, whylen);
+        goto done;
+    }
+    major = gss_acquire_cred_from(&minor, me, GSS_C_INDEFINITE,
+                                  GSS_C_NO_OID_SET, GSS_C_INITIATE, &store,
+                                  &cred, NULL, NULL);
+    if (GSS_ERROR(major)) {
+        jit_gss_why("host credentials", major, minor, why, whylen);
+        goto done;
+    }
+    buf.value = service;
+    buf.length = strlen(service);
+    major = gss_import_name(&minor, &buf, GSS_C_NT_HOSTBASED_SERVICE,
+                            &target);
+    if (GSS_ERROR(major)) {
+        jit_gss_why("service name", major, minor, why, whylen);
+        goto done;
+    }
+    /* One round: TLS already authenticated the server, so no mutual
+     * authentication and no delegation of anything. */
+    major = gss_init_sec_context(&minor, cred, &ctx, target, &spnego_oid, 0,
+                                 GSS_C_INDEFINITE,
+                                 GSS_C_NO_CHANNEL_BINDINGS, GSS_C_NO_BUFFER,
+                                 NULL, &out, NULL, NULL);
+    if (GSS_ERROR(major) || out.length == 0) {
+        jit_gss_why(service, major, minor, why, whylen);
+        goto done;
+    }
+    if ((b64 = jit_base64(out.value, out.length)) == NULL
+        || (header = concat("Negotiate ", b64)) == NULL)
+        snprintf(why, whylen, "out of memory");
+
+done:
+    /* The token opens a session at the API once; wipe it all the same. */
+    if (out.value != NULL)
+        explicit_bzero(out.value, out.length);
+    if (b64 != NULL)
+        explicit_bzero(b64, strlen(b64));
+    gss_release_buffer(&minor, &out);
+    if (ctx != GSS_C_NO_CONTEXT)
+        gss_delete_sec_context(&minor, &ctx, GSS_C_NO_BUFFER);
+    gss_release_name(&minor, &target);
+    gss_release_cred(&minor, &cred);
+    gss_release_name(&minor, &me);
+    free(b64);
+    free(principal);
+    free(ccache);
+    free(service);
+    return header;
+}

@@ -1,0 +1,429 @@
+#include "config.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <grp.h>
+#include <jansson.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <syslog.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/home.h"
+#include "core/leftovers.h"
+#include "core/scrub.h"
+#include "core/teardown.h"
+
+static int64_t
+mono_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void
+sleep_ms(unsigned ms)
+{
+    struct timespec ts = { ms / 1000, (long) (ms % 1000) * 1000000L };
+
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+        ;
+}
+
+/* Does any live process (zombies aside) have uid as its real, effective
+ * or saved uid?  kill(-1, 0) cannot answer this: Linux reports success as
+ * soon as any other process exists, signalled or not.  1, 0 or -errno. */
+int
+jit_uid_has_processes(uid_t uid)
+{
+    struct dirent *de;
+    DIR *d = opendir("/proc");
+    int found = 0;
+
+    if (d == NULL)
+        return -errno;
+    while (!found && (de = readdir(d)) != NULL) {
+        char path[300], line[256];
+        unsigned long r, e, sv;
+        char state = '?';
+        FILE *f;
+
+        if (de->d_name[0] < '1' || de->d_name[0] > '9')
+            continue;
+        snprintf(path, sizeof(path), "/proc/%s/status", de->d_name);
+        if ((f = fopen(path, "re")) == NULL)
+            continue; /* gone meanwhile */
+        while (fgets(line, sizeof(line), f) != NULL) {
+            if (strncmp(line, "State:", 6) == 0)
+                sscanf(line + 6, " %c", &state);
+            else if (strncmp(line, "Uid:", 4) == 0) {
+                if (sscanf(line + 4, "%lu %lu %lu", &r, &e, &sv) == 3
+                    && (r == uid || e == uid || sv == uid) && state != 'Z'
+                    && state != 'X')
+                    found = 1;
+                break;
+            }
+        }
+        fclose(f);
+    }
+    closedir(d);
+    return found;
+}
+
+/* Send sig to every process of uid from a child that has become uid:
+ * kill(-1) there reaches exactly what that uid may signal. */
+int
+jit_signal_uid(uid_t uid, gid_t gid, int sig)
+{
+    pid_t pid;
+    int status;
+
+    pid = fork();
+    if (pid < 0)
+        return -errno;
+    if (pid == 0) {
+        /* Drop everything but the target uid: no way back to root. */
+        if (setgroups(0, NULL) != 0 || setresgid(gid, gid, gid) != 0
+            || setresuid(uid, uid, uid) != 0)
+            _exit(3);
+        _exit(kill(-1, sig) == 0 || errno == ESRCH ? 0 : 2);
+    }
+    while (waitpid(pid, &status, 0) < 0)
+        if (errno != EINTR)
+            return -errno;
+    return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -EPERM;
+}
+
+int
+jit_kill_uid(uid_t uid, gid_t gid, unsigned grace_ms, unsigned deadline_ms)
+{
+    /* Time as the clock has it, not as the sum of the pauses: on a busy
+     * machine each pause and each /proc scan overruns, and counted pauses
+     * once made the 5 s deadline 13 s. */
+    int64_t start = mono_ms(), waited = 0, last_kill = -1;
+    int ret, sig = SIGTERM;
+
+    if (uid == 0)
+        return -EPERM;
+    for (;;) {
+        if ((ret = jit_uid_has_processes(uid)) <= 0)
+            return ret;
+        waited = mono_ms() - start;
+        if (waited >= (int64_t) deadline_ms)
+            return -ETIMEDOUT;
+        if (sig == SIGTERM && waited >= (int64_t) grace_ms) {
+            sig = SIGKILL;
+            last_kill = -1;
+        }
+        /* TERM once; after the grace, KILL, repeated for whatever was
+         * forked meanwhile. */
+        if (last_kill < 0 || (sig == SIGKILL && waited - last_kill >= 100)) {
+            if ((ret = jit_signal_uid(uid, gid, sig)) != 0)
+                return ret;
+            last_kill = waited;
+        }
+        sleep_ms(10);
+    }
+}
+
+static void
+audit_account(const struct jit_log *log, int prio, const char *event,
+              const char *result, const char *reason,
+              const struct jit_account *a)
+{
+    struct jit_audit au = {
+        .event = event, .result = result, .reason = reason, .user = a->name,
+        .requester = a->requester, .credential = a->credential,
+        .grant = a->grant_id, .expires = a->expires,
+    };
+
+    jit_audit(log, prio, &au);
+}
+
+/* The event's detail object; NULL (no detail) if it cannot be built. */
+static char *
+json_detail(const char *cause, const char *error, uint32_t uid)
+{
+    json_t *o = json_pack("{s:s, s:I}", "cause", cause, "uid",
+                          (json_int_t) uid);
+    char *text = NULL;
+
+    if (o != NULL && error != NULL)
+        json_object_set_new(o, "error", json_string(error));
+    if (o != NULL)
+        text = json_dumps(o, JSON_COMPACT);
+    json_decref(o);
+    return text;
+}
+
+/* Mark the accounts tearing_down, in one transaction: from then on
+ * pam_jit refuses them and no second reaper takes them.  The caller may
+ * have done this in its own transaction already. */
+static int
+mark_tearing_down(struct jit_store *s, const struct jit_account *a, size_t n,
+                  const int *skip)
+{
+    int ret, any = 0;
+
+    for (size_t i = 0; i < n && !any; i++)
+        any = !skip[i] && a[i].state != JIT_ACCOUNT_TEARING_DOWN;
+    if (!any)
+        return 0;
+    if ((ret = jit_store_begin(s)) != 0)
+        return ret;
+    for (size_t i = 0; i < n; i++)
+        if (!skip[i] && a[i].state != JIT_ACCOUNT_TEARING_DOWN
+            && (ret = jit_store_set_state(s, a[i].name,
+                                          JIT_ACCOUNT_TEARING_DOWN)) != 0)
+            break;
+    if (ret == 0)
+        ret = jit_store_commit(s);
+    jit_store_rollback(s); /* nothing if committed */
+    return ret;
+}
+
+/* The host side, in order; the first step that fails stops them, with
+ * err saying why.  The account row stays, so a failure is retried. */
+static int
+host_steps(const struct jit_conf *conf, const struct jit_account *a,
+           const struct jit_log *log, int64_t now, char *err, size_t errlen)
+{
+    struct jit_scrub sc = {
+        .uid = a->uid, .gid = a->gid, .gids = a->gids, .n_gids = a->n_groups,
+        .user = a->name, .skip_dir = conf->home_base,
+    };
+    char suffix[64], why[400];
+    int ret;
+
+    /* Lingering first: a user manager kept by it would start the uid's
+     * services again after the processes are ended. */
+    if ((ret = jit_linger_disable(a->name, a->uid)) != 0) {
+        snprintf(err, errlen, "lingering of %s: %s", a->name,
+                 strerror(-ret));
+        return ret;
+    }
+    /* The name still resolves, so tools show whose processes end.  logind
+     * first (it ends sessions and their scopes), then the signals prove
+     * that nothing of the uid is left. */
+    jit_logind_terminate(a->uid);
+    if ((ret = jit_kill_uid(a->uid, a->gid, 2000, 5000)) != 0) {
+        snprintf(err, errlen, "processes of uid %u: %s", a->uid,
+                 ret == -ETIMEDOUT ? "still running" : strerror(-ret));
+        return ret;
+    }
+    if ((ret = jit_ipc_remove_uid(a->uid, a->gid)) != 0) {
+        snprintf(err, errlen, "SysV IPC of uid %u: %s", a->uid,
+                 strerror(-ret));
+        return ret;
+    }
+    if ((ret = jit_spool_remove(a->name, a->uid, NULL, NULL)) != 0) {
+        snprintf(err, errlen, "cron/at spool of %s: %s", a->name,
+                 strerror(-ret));
+        return ret;
+    }
+    /* With no process left, nothing of the uid changes in the shared
+     * directories while they are walked; what it left there goes before
+     * the uid can be anyone else's. */
+    if ((ret = jit_scrub_dirs(&conf->scrub_dirs, &sc, log, why,
+                              sizeof(why))) != 0) {
+        snprintf(err, errlen, "scrub of uid %u: %s", a->uid, why);
+        return ret;
+    }
+    switch (conf->home_policy) {
+    case JIT_HOME_REMOVE:
+        return jit_home_remove(conf->home_base, a->name, err, errlen);
+    case JIT_HOME_ARCHIVE:
+        snprintf(suffix, sizeof(suffix), "%lld.%u", (long long) now, a->uid);
+        return jit_home_archive(conf->home_base, a->name, conf->state_dir,
+                                suffix, err, errlen);
+    default:
+        return 0;
+    }
+}
+
+/* 30 s after the first failure, doubling, at most an hour. */
+static int64_t
+retry_after(int64_t now, int failures)
+{
+    int64_t d = JIT_TEARDOWN_RETRY_MIN;
+
+    for (int i = 0; i < failures && d < JIT_TEARDOWN_RETRY_MAX; i++)
+        d *= 2;
+    return now + (d < JIT_TEARDOWN_RETRY_MAX ? d : JIT_TEARDOWN_RETRY_MAX);
+}
+
+/* Left in disable_failed, visible in jitctl list, with an event; the
+ * reaper retries it. */
+static void
+record_failure(struct jit_store *s, const struct jit_log *log,
+               const struct jit_account *a, const char *cause,
+               const char *err, int64_t now)
+{
+    char *detail = json_detail(cause, err, a->uid);
+
+    audit_account(log, LOG_ERR, "account.disable_failed", "fail", cause, a);
+    jit_logf(log, LOG_ERR, "teardown of %s: %s", a->name, err);
+    if (jit_store_begin(s) != 0
+        || jit_store_teardown_failed(s, a->name,
+                                     retry_after(now, a->failures)) != 0
+        || jit_store_add_event(s, "account.disable_failed", a->grant_id,
+                               a->name, a->requester, detail, now) != 0
+        || jit_store_commit(s) != 0)
+        jit_store_rollback(s);
+    free(detail);
+}
+
+/* Delete the rows of accounts whose host side is done, with their
+ * account.deleted events, in one transaction: one snapshot for the lot,
+ * not one per account.  A row already gone was deleted by a teardown
+ * running beside this one (a logout's, or a reaper's resuming it), which
+ * recorded its event: gone[k] says so, and the others go on. */
+static int
+delete_rows(struct jit_store *s, const struct jit_account *a,
+            const struct jit_teardown_item *v, const size_t *idx, size_t n,
+            int64_t now, char *gone)
+{
+    int ret;
+
+    if ((ret = jit_store_begin(s)) != 0)
+        return ret;
+    for (size_t k = 0; k < n && ret == 0; k++) {
+        const struct jit_account *x = &a[idx[k]];
+        char *detail = NULL;
+
+        gone[k] = 0;
+        if ((ret = jit_store_delete_account(s, x->name, now)) == -ENOENT) {
+            gone[k] = 1;
+            ret = 0;
+            continue;
+        }
+        detail = json_detail(v[idx[k]].cause, NULL, x->uid);
+        if (ret == 0)
+            ret = jit_store_add_event(s, "account.deleted", x->grant_id,
+                                      x->name, x->requester, detail, now);
+        free(detail);
+    }
+    if (ret == 0)
+        ret = jit_store_commit(s);
+    jit_store_rollback(s); /* nothing if committed */
+    return ret;
+}
+
+/* Deletions wait for company at most this long (and this many), so a
+ * mass expiry re-derives the snapshot a few times, not once per account,
+ * while a name still goes from NSS soon after its home. */
+#define SETTLE_MAX 256
+#define SETTLE_MS 200
+
+/* Settle pend[0..np): the rows go, or, if the store refuses, each is left
+ * for a retry. */
+static void
+settle(struct jit_store *s, const struct jit_log *log,
+       const struct jit_account *a, struct jit_teardown_item *v,
+       const size_t *pend, size_t np, int64_t now)
+{
+    char err[512], gone[SETTLE_MAX];
+    int ret;
+
+    if (np == 0)
+        return;
+    if ((ret = delete_rows(s, a, v, pend, np, now, gone)) == 0) {
+        jit_nscd_invalidate(); /* or it may answer for the names a while */
+        for (size_t k = 0; k < np; k++) {
+            v[pend[k]].result = 0;
+            if (!gone[k])
+                audit_account(log, LOG_NOTICE, "account.deleted", "ok",
+                              v[pend[k]].cause, &a[pend[k]]);
+        }
+        return;
+    }
+    snprintf(err, sizeof(err), "store: %s", jit_store_error(s));
+    for (size_t k = 0; k < np; k++) {
+        v[pend[k]].result = ret;
+        snprintf(v[pend[k]].error, sizeof(v[pend[k]].error), "%s", err);
+        record_failure(s, log, &a[pend[k]], v[pend[k]].cause, err, now);
+    }
+}
+
+int
+jit_teardown_batch(struct jit_store *s, const struct jit_conf *conf,
+                   struct jit_teardown_item *v, size_t n,
+                   const struct jit_log *log, int64_t now)
+{
+    struct jit_account *a = calloc(n ? n : 1, sizeof(*a));
+    size_t *pend = calloc(n ? n : 1, sizeof(*pend));
+    int *skip = calloc(n ? n : 1, sizeof(*skip));
+    char err[512];
+    size_t np = 0;
+    int64_t first = 0;
+    int ret = 0, r;
+
+    if (a == NULL || pend == NULL || skip == NULL) {
+        ret = -ENOMEM;
+        for (size_t i = 0; i < n; i++)
+            v[i].result = ret;
+        goto done;
+    }
+    for (size_t i = 0; i < n; i++)
+        if ((v[i].result = jit_store_get_account(s, v[i].name, &a[i]))
+            != 0) {
+            skip[i] = 1; /* gone meanwhile, or unreadable */
+            snprintf(v[i].error, sizeof(v[i].error), "store: %s",
+                     jit_store_error(s));
+        }
+    if ((r = mark_tearing_down(s, a, n, skip)) != 0) {
+        snprintf(err, sizeof(err), "store: %s", jit_store_error(s));
+        for (size_t i = 0; i < n; i++)
+            if (!skip[i]) {
+                v[i].result = r;
+                snprintf(v[i].error, sizeof(v[i].error), "%s", err);
+                skip[i] = 1;
+                record_failure(s, log, &a[i], v[i].cause, err, now);
+            }
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (skip[i])
+            continue;
+        err[0] = '\0';
+        if ((r = host_steps(conf, &a[i], log, now, err, sizeof(err))) != 0) {
+            v[i].result = r;
+            snprintf(v[i].error, sizeof(v[i].error), "%s", err);
+            record_failure(s, log, &a[i], v[i].cause, err, now);
+            continue;
+        }
+        if (np == 0)
+            first = mono_ms();
+        pend[np++] = i;
+        if (np >= SETTLE_MAX || mono_ms() - first >= SETTLE_MS) {
+            settle(s, log, a, v, pend, np, now);
+            np = 0;
+        }
+    }
+    settle(s, log, a, v, pend, np, now);
+    for (size_t i = 0; i < n && ret == 0; i++)
+        ret = v[i].result;
+
+done:
+    for (size_t i = 0; a != NULL && i < n; i++)
+        jit_account_free(&a[i]);
+    free(a);
+    free(pend);
+    free(skip);
+    return ret;
+}
+
+int
+jit_teardown(struct jit_store *s, const struct jit_conf *conf,
+             const char *name, const char *cause, const struct jit_log *log,
+             int64_t now)
+{
+    struct jit_teardown_item it = { .name = name, .cause = cause };
+
+    return jit_teardown_batch(s, conf, &it, 1, log, now);
+}

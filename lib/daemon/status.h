@@ -1,0 +1,34 @@
+/*
+ * The daemon's health, for jitctl status: a small JSON file in state_dir
+ * (root's, 0600), replaced atomically at the daemon's start, before each
+ * of its polls, when the API's state changes and at its stop.
+ */
+#ifndef JIT_STATUS_H
+#define JIT_STATUS_H
+
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "core/conf.h"
+
+#pragma GCC visibility push(hidden)
+
+#define JIT_STATUS_FILE "daemon.status"
+
+struct jit_daemon_status {
+    pid_t pid;
+    int64_t started, updated;
+    int64_t last_sync;      /* last answer from the API (200 or 304) */
+    int64_t next_expiry;    /* 0: none */
+    char api[64];           /* "ok" or the last fault's reason */
+    char state[16];         /* running, stopped */
+};
+
+int jit_status_write(const struct jit_conf *conf,
+                     const struct jit_daemon_status *st);
+/* -ENOENT when no daemon ever ran. */
+int jit_status_read(const struct jit_conf *conf, struct jit_daemon_status *st);
+
+#pragma GCC visibility pop
+
+#endif

@@ -1,0 +1,577 @@
+#include "config.h"
+
+#include <errno.h>
+#include <jansson.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <syslog.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/api.h"
+#include "core/home.h"
+#include "core/teardown.h"
+#include "core/validate.h"
+#include "login/login.h"
+#include "nss/nssdb_read.h"
+
+enum owner { OWNER_OURS, OWNER_OTHER, OWNER_NONE, OWNER_ERROR };
+
+/* Whose user is this?  NSS answers whether the name exists at all (our
+ * module included); our own snapshot answers whether it is ours.  A name
+ * NSS knows that our snapshot does not list (with the same uid) belongs to
+ * another source and is none of our business (doc/design.md, R7). */
+static enum owner
+classify(const struct jit_conf *c, const char *user)
+{
+    const struct jit_nssdb_passwd *p;
+    struct jit_nssdb db;
+    struct stat st;
+    struct passwd pw, *res = NULL;
+    char *buf = NULL, *path = NULL;
+    size_t size = 4096;
+    enum owner o = OWNER_ERROR;
+    int rc;
+
+    for (;;) {
+        char *nb = realloc(buf, size);
+
+        if (nb == NULL)
+            goto done;
+        buf = nb;
+        rc = getpwnam_r(user, &pw, buf, size, &res);
+        if (rc != ERANGE || size >= (1u << 20))
+            break;
+        size *= 2;
+    }
+    /* getpwnam_r(3): these codes, like 0 with no result, mean "no such
+     * user"; anything else is a lookup that failed. */
+    if (res == NULL) {
+        if (rc == 0 || rc == ENOENT || rc == ESRCH || rc == EBADF
+            || rc == EPERM)
+            o = OWNER_NONE;
+        goto done;
+    }
+    o = OWNER_OTHER;
+    if (asprintf(&path, "%s/" JIT_STORE_SNAPSHOT, c->state_dir) < 0) {
+        path = NULL;
+        o = OWNER_ERROR;
+        goto done;
+    }
+    if (jit_nssdb_map(path, 0, &db, &st) == 0) {
+        p = jit_nssdb_pw_byname(&db, user);
+        if (p != NULL && p->uid == pw.pw_uid)
+            o = OWNER_OURS;
+        jit_nssdb_unmap(&db);
+    }
+
+done:
+    free(path);
+    free(buf);
+    return o;
+}
+
+const char *
+jit_grant_misfit(const struct jit_grant *g, const struct jit_conf *conf,
+                 const char *user, int64_t now)
+{
+    if (strcmp(g->status, "revoked") == 0)
+        return "grant_revoked";
+    if (strcmp(g->status, "active") != 0)
+        return "grant_expired";
+    if (conf->host == NULL || strcmp(g->host, conf->host) != 0)
+        return "wrong_host";
+    if (strcmp(g->username, user) != 0)
+        return "wrong_user";
+    if (g->not_before > now + (int64_t) conf->clock_skew)
+        return "not_yet_valid";
+    /* No allowance at the end: a grant is over when it says it is, and
+     * the account's shadow expiry and the reaper agree with that. */
+    if (now >= g->expires_at)
+        return "grant_expired";
+    return NULL;
+}
+
+static void
+audit(struct jit_login *l, int prio, const char *event, const char *result,
+      const char *reason, const struct jit_grant *g,
+      const struct jit_account *a)
+{
+    struct jit_audit au = {
+        .event = event, .result = result, .reason = reason, .user = l->user,
+        .service = l->service, .rhost = l->rhost, .tty = l->tty,
+    };
+
+    if (g != NULL) {
+        au.requester = g->requester;
+        au.credential = g->credential;
+        au.grant = g->id;
+        au.expires = g->expires_at;
+    } else if (a != NULL) {
+        au.requester = a->requester;
+        au.credential = a->credential;
+        au.grant = a->grant_id;
+        au.expires = a->expires;
+    }
+    l->reason = reason;
+    jit_audit(&l->log, prio, &au);
+}
+
+static char *
+event_detail(const struct jit_login *l, const char *reason)
+{
+    json_t *o = json_object();
+    char *text = NULL;
+
+    if (o == NULL)
+        return NULL;
+    if (reason)
+        json_object_set_new(o, "reason", json_string(reason));
+    if (l->service)
+        json_object_set_new(o, "service", json_string(l->service));
+    if (l->rhost)
+        json_object_set_new(o, "rhost", json_string(l->rhost));
+    if (l->tty)
+        json_object_set_new(o, "tty", json_string(l->tty));
+    text = json_dumps(o, JSON_COMPACT);
+    json_decref(o);
+    return text;
+}
+
+/* The store: the one the caller keeps between steps (store_slot), or a
+ * new one.  store_done closes only what is not kept. */
+static struct jit_store *
+store_open(struct jit_login *l)
+{
+    struct jit_store *s = NULL;
+    char *msg = NULL;
+
+    if (l->store_slot != NULL && *l->store_slot != NULL)
+        return *l->store_slot;
+    if (jit_store_open(l->conf, l->host, &s, &msg) != 0) {
+        jit_logf(&l->log, LOG_ERR, "state store: %s", msg ? msg : "?");
+        s = NULL;
+    }
+    free(msg);
+    if (s != NULL && l->store_slot != NULL)
+        *l->store_slot = s;
+    return s;
+}
+
+static void
+store_done(struct jit_login *l, struct jit_store *s)
+{
+    if (l->store_slot == NULL)
+        jit_store_close(s);
+}
+
+/* Put a denial that concerns a grant or one of our accounts into the
+ * outbox too.  (A name nobody knows, with no grant, stays in syslog only:
+ * anyone can try names, and the outbox must not fill with them.) */
+static void
+record_denial(struct jit_login *l, struct jit_store *s,
+              const struct jit_grant *g, const struct jit_account *a,
+              const char *reason)
+{
+    char *detail = event_detail(l, reason);
+    const char *grant = g ? g->id : a ? a->grant_id : NULL;
+    const char *req = g ? g->requester : a ? a->requester : NULL;
+    int own = s == NULL;
+
+    if (own && (s = store_open(l)) == NULL)
+        goto done;
+    if (jit_store_begin(s) != 0)
+        goto done;
+    if (jit_store_add_event(s, "login.denied", grant, l->user, req, detail,
+                            (int64_t) time(NULL)) != 0
+        || jit_store_commit(s) != 0) {
+        jit_logf(&l->log, LOG_ERR, "outbox: %s", jit_store_error(s));
+        jit_store_rollback(s);
+    }
+
+done:
+    if (own)
+        store_done(l, s);
+    free(detail);
+}
+
+/* A name nobody knows costs the same fsync'd commit as a known one's
+ * denial (its event into the outbox): without it the time to answer
+ * told the two apart by a few to tens of milliseconds, more with the
+ * disk busy (doc/design.md, threat G4).  The commit
+ * counts such denials; the name itself is kept out of the store, where
+ * anyone could otherwise fill it by trying names. */
+static void
+balance_denial(struct jit_login *l)
+{
+    struct jit_store *s;
+    char *old = NULL, buf[24];
+    unsigned long long n = 0;
+
+    if (geteuid() != 0 || (s = store_open(l)) == NULL)
+        return;
+    if (jit_store_begin(s) != 0)
+        goto done;
+    if (jit_store_kv_get(s, "login.denied_unknown", &old) == 0)
+        n = strtoull(old, NULL, 10);
+    snprintf(buf, sizeof(buf), "%llu", n + 1);
+    if (jit_store_kv_put(s, "login.denied_unknown", buf) != 0
+        || jit_store_commit(s) != 0) {
+        jit_logf(&l->log, LOG_ERR, "state store: %s", jit_store_error(s));
+        jit_store_rollback(s);
+    }
+
+done:
+    free(old);
+    store_done(l, s);
+}
+
+static enum jit_verdict
+deny(struct jit_login *l, struct jit_store *s, const char *event,
+     const char *reason, const struct jit_grant *g,
+     const struct jit_account *a, int to_outbox)
+{
+    audit(l, LOG_NOTICE, event, "deny", reason, g, a);
+    if (to_outbox && geteuid() == 0)
+        record_denial(l, s, g, a, reason);
+    return JIT_DENY;
+}
+
+/* A write that failed: undo the transaction, say why in the log, deny.
+ * store_reason is the audit reason; a store error is not the user's doing
+ * and stays out of the outbox. */
+static enum jit_verdict
+txn_failed(struct jit_login *l, struct jit_store *s, const char *event,
+           const char *reason, const struct jit_grant *g,
+           const struct jit_account *a)
+{
+    jit_logf(&l->log, LOG_ERR, "state store (%s): %s", l->user,
+             jit_store_error(s));
+    jit_store_rollback(s);
+    return deny(l, s, event, reason, g, a, strcmp(reason, "store_error") != 0);
+}
+
+/* Ask the API for the user's grant and check that it fits.  On JIT_ALLOW
+ * *g is filled; otherwise the denial is audited. */
+static enum jit_verdict
+live_grant(struct jit_login *l, const char *event, int ours,
+           struct jit_grant *g)
+{
+    struct jit_api_error err;
+    const char *misfit;
+
+    memset(g, 0, sizeof(*g));
+    switch (jit_api_get_grant_with(l->conf, l->api, l->user, g, &err)) {
+    case JIT_API_OK:
+        break;
+    case JIT_API_NOT_FOUND:
+        deny(l, NULL, event, "no_grant", NULL, NULL, ours);
+        if (!ours)
+            balance_denial(l);
+        return JIT_DENY;
+    default:
+        jit_logf(&l->log, LOG_ERR, "API: %s: %s", err.reason, err.detail);
+        deny(l, NULL, event, err.reason, NULL, NULL, ours);
+        if (!ours)
+            balance_denial(l);
+        return JIT_DENY;
+    }
+    if ((misfit = jit_grant_misfit(g, l->conf, l->user,
+                                   (int64_t) time(NULL))) != NULL) {
+        deny(l, NULL, event, misfit, g, NULL, 1);
+        jit_grant_free(g);
+        return JIT_DENY;
+    }
+    return JIT_ALLOW;
+}
+
+/* A stored grant that is still in force. */
+static int
+grant_in_force(struct jit_store *s, const char *id, int64_t now)
+{
+    struct jit_grant og;
+    int live;
+
+    if (jit_store_get_grant(s, id, &og) != 0)
+        return 0;
+    live = strcmp(og.status, "active") == 0 && now < og.expires_at;
+    jit_grant_free(&og);
+    return live;
+}
+
+enum jit_verdict
+jit_login_account(struct jit_login *l)
+{
+    struct jit_account a = { 0 }, other = { 0 };
+    struct jit_grant g = { 0 };
+    struct jit_store *s = NULL;
+    enum jit_verdict v;
+    const char *why = "reserved";
+    int64_t now;
+    int ret, ours;
+
+    switch (classify(l->conf, l->user)) {
+    case OWNER_OTHER:
+        l->reason = "other_source";
+        return JIT_IGNORE;
+    case OWNER_ERROR:
+        return deny(l, NULL, "login", "nss_error", NULL, NULL, 0);
+    case OWNER_OURS:
+        ours = 1;
+        break;
+    default:
+        ours = 0;
+    }
+    if (geteuid() != 0)
+        return deny(l, NULL, "login", "not_root", NULL, NULL, 0);
+    /* No grant can name what we could never create: no API call for it. */
+    if (jit_name_problem(l->user) != NULL)
+        return deny(l, NULL, "login", "bad_name", NULL, NULL, 0);
+    if ((v = live_grant(l, "login", ours, &g)) != JIT_ALLOW)
+        return v;
+    if ((s = store_open(l)) == NULL) {
+        v = deny(l, NULL, "login", "store_error", &g, NULL, 0);
+        goto done;
+    }
+    now = (int64_t) time(NULL);
+    if (jit_store_begin(s) != 0) {
+        v = deny(l, s, "login", "store_error", &g, NULL, 0);
+        goto done;
+    }
+    if (jit_store_revoked_locally(s, g.id) != 0) {
+        jit_store_rollback(s);
+        v = deny(l, s, "login", "revoked_locally", &g, NULL, 1);
+        goto done;
+    }
+    if (jit_store_put_grant(s, &g) != 0) {
+        v = txn_failed(l, s, "login", "store_error", &g, NULL);
+        goto done;
+    }
+    ret = jit_store_get_account(s, l->user, &a);
+    if (ret == 0) {
+        if (strcmp(a.requester, g.requester) != 0
+            || strcmp(a.credential, g.credential) != 0) {
+            jit_store_rollback(s);
+            v = deny(l, s, "login", "name_conflict", &g, &a, 1);
+            goto done;
+        }
+        if (a.state != JIT_ACCOUNT_RESERVED && a.state != JIT_ACCOUNT_ACTIVE) {
+            jit_store_rollback(s);
+            v = deny(l, s, "login", "account_disabling", &g, &a, 1);
+            goto done;
+        }
+        why = "grant";
+        if (strcmp(a.grant_id, g.id) != 0) {
+            /* The API holds one active grant per requester and credential,
+             * so a new one for this account supersedes what we stored;
+             * but sessions still open under the old grant keep it, and
+             * the account is not moved under them. */
+            if (a.sessions > 0 && grant_in_force(s, a.grant_id, now)) {
+                jit_store_rollback(s);
+                v = deny(l, s, "login", "duplicate_grant", &g, &a, 1);
+                goto done;
+            }
+            why = "rebound";
+        } else if (a.expires != g.expires_at
+                   || !jit_account_same_groups(&a, &g)) {
+            /* The grant was extended or shortened, or its groups changed:
+             * so is the account (its shadow expiry and groups are in the
+             * snapshot), before this login's initgroups reads them. */
+            why = "updated";
+        }
+        if (strcmp(why, "grant") != 0
+            && (ret = jit_store_rebind(s, l->user, &g)) != 0) {
+            v = txn_failed(l, s, "login", jit_store_reason(ret), &g, NULL);
+            goto done;
+        }
+    } else if (ret == -ENOENT) {
+        /* One requester, one account per credential (doc/design.md, "The
+         * life of a grant and its account"):
+         * a second grant of the same person, under another name, is
+         * refused while the account for the first one exists. */
+        if (jit_store_find_account(s, g.requester, g.credential, &other) == 0) {
+            jit_store_rollback(s);
+            v = deny(l, s, "login", "duplicate_grant", &g, &other, 1);
+            goto done;
+        }
+        if ((ret = jit_store_reserve(s, &g, now, &a)) != 0) {
+            v = txn_failed(l, s, "login", jit_store_reason(ret), &g, NULL);
+            goto done;
+        }
+    }
+    if ((ret != 0 && ret != -ENOENT) || jit_store_commit(s) != 0) {
+        v = txn_failed(l, s, "login", "store_error", &g, NULL);
+        goto done;
+    }
+    audit(l, LOG_NOTICE, "login", "allow", why, &g, NULL);
+    v = JIT_ALLOW;
+
+done:
+    jit_account_free(&other);
+    jit_account_free(&a);
+    jit_grant_free(&g);
+    store_done(l, s);
+    return v;
+}
+
+/* Shell from the allow-list, as the store recorded it. */
+static int
+shell_allowed(const struct jit_conf *c, const char *shell)
+{
+    for (size_t i = 0; i < c->shells.n; i++)
+        if (strcmp(c->shells.items[i], shell) == 0)
+            return 1;
+    return 0;
+}
+
+enum jit_verdict
+jit_login_open_session(struct jit_login *l)
+{
+    struct jit_account a = { 0 };
+    struct jit_grant g = { 0 };
+    struct jit_store *s = NULL;
+    enum jit_verdict v;
+    const char *first = NULL;
+    char err[512] = "";
+    char *detail = NULL;
+    int64_t now;
+    int created = 0, ret;
+
+    switch (classify(l->conf, l->user)) {
+    case OWNER_OTHER:
+        l->reason = "other_source";
+        return JIT_IGNORE;
+    case OWNER_OURS:
+        break;
+    case OWNER_NONE:
+        /* account did not let this user through, or it is gone since. */
+        return deny(l, NULL, "session.opened", "no_account", NULL, NULL, 0);
+    default:
+        return deny(l, NULL, "session.opened", "nss_error", NULL, NULL, 0);
+    }
+    if (geteuid() != 0)
+        return deny(l, NULL, "session.opened", "not_root", NULL, NULL, 0);
+    /* A grant revoked since the account step ends here. */
+    if ((v = live_grant(l, "session.opened", 1, &g)) != JIT_ALLOW)
+        return v;
+    if ((s = store_open(l)) == NULL) {
+        v = deny(l, NULL, "session.opened", "store_error", &g, NULL, 0);
+        goto done;
+    }
+    if ((ret = jit_store_get_account(s, l->user, &a)) != 0) {
+        v = deny(l, s, "session.opened", ret == -ENOENT ? "no_account"
+                                                        : "store_error",
+                 &g, NULL, ret == -ENOENT);
+        goto done;
+    }
+    if (strcmp(a.grant_id, g.id) != 0) {
+        v = deny(l, s, "session.opened", "grant_changed", &g, &a, 1);
+        goto done;
+    }
+    if (a.state != JIT_ACCOUNT_RESERVED && a.state != JIT_ACCOUNT_ACTIVE) {
+        v = deny(l, s, "session.opened", "account_disabling", &g, &a, 1);
+        goto done;
+    }
+    if (!shell_allowed(l->conf, a.shell)) {
+        v = deny(l, s, "session.opened", "shell_not_allowed", &g, &a, 1);
+        goto done;
+    }
+    ret = jit_home_create(l->conf->home_base, a.name, l->conf->skel, a.uid,
+                          a.gid, &created, err, sizeof(err));
+    if (ret != 0) {
+        jit_logf(&l->log, LOG_ERR, "home of %s: %s", a.name, err);
+        v = deny(l, s, "session.opened", "home_unsafe", &g, &a, 1);
+        goto done;
+    }
+    now = (int64_t) time(NULL);
+    if (a.state == JIT_ACCOUNT_RESERVED)
+        first = a.rebound ? "account.enabled" : "account.created";
+    detail = event_detail(l, NULL);
+    if (jit_store_begin(s) != 0
+        || jit_store_add_sessions(s, a.name, 1, NULL) != 0
+        || (first && jit_store_set_state(s, a.name, JIT_ACCOUNT_ACTIVE) != 0)
+        || (first && jit_store_add_event(s, first, g.id, a.name, g.requester,
+                                         detail, now) != 0)
+        || jit_store_add_event(s, "session.opened", g.id, a.name,
+                               g.requester, detail, now) != 0
+        || jit_store_commit(s) != 0) {
+        v = txn_failed(l, s, "session.opened", "store_error", &g, &a);
+        goto done;
+    }
+    if (first)
+        audit(l, LOG_NOTICE, first, "ok", created ? "home_created"
+                                                  : "home_kept", &g, NULL);
+    audit(l, LOG_NOTICE, "session.opened", "allow", "grant", &g, NULL);
+    v = JIT_ALLOW;
+
+done:
+    free(detail);
+    jit_account_free(&a);
+    jit_grant_free(&g);
+    store_done(l, s);
+    return v;
+}
+
+enum jit_verdict
+jit_login_close_session(struct jit_login *l)
+{
+    struct jit_account a = { 0 };
+    struct jit_grant g = { 0 };
+    struct jit_store *s = NULL;
+    enum jit_verdict v = JIT_ALLOW;
+    char *detail = NULL;
+    uint32_t left = 0;
+    int64_t now = (int64_t) time(NULL);
+    int ret, delete_now, on_logout_delete;
+
+    if (classify(l->conf, l->user) != OWNER_OURS) {
+        l->reason = "other_source";
+        return JIT_IGNORE;
+    }
+    if (geteuid() != 0)
+        return deny(l, NULL, "session.closed", "not_root", NULL, NULL, 0);
+    if ((s = store_open(l)) == NULL)
+        return deny(l, NULL, "session.closed", "store_error", NULL, NULL, 0);
+    if ((ret = jit_store_get_account(s, l->user, &a)) != 0) {
+        v = ret == -ENOENT ? JIT_IGNORE : JIT_DENY;
+        l->reason = ret == -ENOENT ? "no_account" : "store_error";
+        goto done;
+    }
+    detail = event_detail(l, NULL);
+    on_logout_delete = jit_store_get_grant(s, a.grant_id, &g) == 0
+                       && strcmp(g.on_logout, "delete") == 0;
+    /* The last logout of a delete-on-logout account marks it for teardown
+     * in the same transaction that counts the session out. */
+    if (jit_store_begin(s) != 0
+        || jit_store_add_sessions(s, a.name, -1, &left) != 0
+        || jit_store_add_event(s, "session.closed", a.grant_id, a.name,
+                               a.requester, detail, now) != 0
+        || (left == 0 && on_logout_delete
+            && a.state == JIT_ACCOUNT_ACTIVE
+            && jit_store_set_state(s, a.name, JIT_ACCOUNT_TEARING_DOWN) != 0)
+        || jit_store_commit(s) != 0) {
+        v = txn_failed(l, s, "session.closed", "store_error", NULL, &a);
+        goto done;
+    }
+    delete_now = left == 0 && on_logout_delete;
+    audit(l, LOG_NOTICE, "session.closed", "ok",
+          delete_now ? "last_logout" : left ? "sessions_left" : "kept",
+          NULL, &a);
+    if (delete_now && l->foreign_mount_ns)
+        jit_logf(&l->log, LOG_NOTICE, "teardown of %s left to the reaper: "
+                 "this process is in the session's own mount namespace, "
+                 "where /tmp is not the shared one", a.name);
+    else if (delete_now && jit_teardown(s, l->conf, a.name, "logout",
+                                        &l->log, now) != 0)
+        v = JIT_DENY;
+
+done:
+    free(detail);
+    jit_grant_free(&g);
+    jit_account_free(&a);
+    store_done(l, s);
+    return v;
+}

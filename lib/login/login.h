@@ -1,0 +1,62 @@
+/*
+ * What pam_jit decides at each PAM step, independent of libpam: the glue
+ * fills a jit_login from the PAM items and maps the verdict to a PAM code.
+ */
+#ifndef JIT_LOGIN_H
+#define JIT_LOGIN_H
+
+#include <stdint.h>
+
+#include "core/api.h"
+#include "core/audit.h"
+#include "core/conf.h"
+#include "core/grant.h"
+#include "state/store.h"
+
+#pragma GCC visibility push(hidden)
+
+enum jit_verdict {
+    JIT_ALLOW,
+    JIT_DENY,
+    JIT_IGNORE, /* not our user (doc/design.md, R7) */
+};
+
+struct jit_login {
+    const struct jit_conf *conf;
+    const char *user, *service, *rhost, *tty;
+    struct jit_log log;
+    /* A connection to reuse between steps, or NULL for a new one. */
+    struct jit_api *api;
+    /* Where the caller keeps the store between steps (opened here on
+     * first need, never closed here; it refers to conf, which must live
+     * as long), or NULL to open and close it in each step. */
+    struct jit_store **store_slot;
+    /* NULL: ask NSS (tests replace it, see store.h). */
+    const struct jit_store_host *host;
+    /* Out: the audit reason of the last decision (static string). */
+    const char *reason;
+    /* close_session: this process is in another mount namespace than
+     * when the session opened (pam_namespace's, after pam_jit): the
+     * shared directories the teardown scrubs are not visible here, so a
+     * last logout leaves the teardown to the reaper. */
+    int foreign_mount_ns;
+};
+
+/* Why the grant does not fit this user on this host now, as an audit
+ * reason, or NULL if it fits.  not_before may be up to clock_skew in the
+ * future; expires_at gets no allowance (see pam_jit(8)). */
+const char *jit_grant_misfit(const struct jit_grant *g,
+                             const struct jit_conf *conf, const char *user,
+                             int64_t now);
+
+enum jit_verdict jit_login_account(struct jit_login *l);
+enum jit_verdict jit_login_open_session(struct jit_login *l);
+enum jit_verdict jit_login_close_session(struct jit_login *l);
+
+/* The one message a denied user sees: the same for "no grant" and
+ * "no such user", so that it tells nobody which names exist. */
+#define JIT_DENIED_MESSAGE "Access denied: no active access grant for this account."
+
+#pragma GCC visibility pop
+
+#endif

@@ -1,0 +1,469 @@
+/*
+ * The SQLite state store (see store.h for the writer discipline): opening
+ * it, the writers' lock, the schema and its migrations, transactions and
+ * savepoints, the key-value table.
+ *
+ * Times are seconds since the epoch (INTEGER); lists (grant groups, ssh
+ * keys) are rows of their own, never packed strings.  The schema version
+ * is PRAGMA user_version; migrations[] takes a store from any older
+ * version to the current one, each step in its own transaction.
+ *
+ * The rest of the store, one concern a file: store_host.c (what NSS says
+ * of the host's other accounts), store_snapshot.c (the commit, which
+ * re-derives nss.db), store_ids.c (uid allocation and group policy),
+ * store_accounts.c, store_grants.c (grants, local revocations, the
+ * sync's refusals) and store_events.c (the outbox); store_impl.h is what
+ * they share.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "nss/nssdb_format.h"
+#include "state/store.h"
+#include "state/store_impl.h"
+#include "state/wake.h"
+
+/* See jit_store_open. */
+#define WAL_CHECKPOINT_PAGES 128
+
+static const char *const migrations[] = {
+    /* 1: the first schema */
+    "CREATE TABLE meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);"
+    "INSERT INTO meta VALUES ('generation', 0);"
+    "CREATE TABLE grants ("
+    "  id TEXT PRIMARY KEY, credential TEXT NOT NULL,"
+    "  requester TEXT NOT NULL, username TEXT NOT NULL, host TEXT NOT NULL,"
+    "  reason TEXT NOT NULL, status TEXT NOT NULL"
+    "    CHECK (status IN ('active','expired','revoked')),"
+    "  on_logout TEXT NOT NULL CHECK (on_logout IN ('keep','delete')),"
+    "  not_before INTEGER NOT NULL, expires_at INTEGER NOT NULL,"
+    "  updated INTEGER NOT NULL);"
+    "CREATE TABLE grant_groups (grant_id TEXT NOT NULL"
+    "  REFERENCES grants(id) ON DELETE CASCADE, name TEXT NOT NULL,"
+    "  PRIMARY KEY (grant_id, name));"
+    "CREATE TABLE grant_ssh_keys (grant_id TEXT NOT NULL"
+    "  REFERENCES grants(id) ON DELETE CASCADE, pos INTEGER NOT NULL,"
+    "  key TEXT NOT NULL, PRIMARY KEY (grant_id, pos));"
+    "CREATE TABLE accounts ("
+    "  name TEXT PRIMARY KEY, uid INTEGER NOT NULL UNIQUE,"
+    "  gid INTEGER NOT NULL UNIQUE, gecos TEXT NOT NULL,"
+    "  home TEXT NOT NULL, shell TEXT NOT NULL,"
+    "  grant_id TEXT NOT NULL, requester TEXT NOT NULL,"
+    "  credential TEXT NOT NULL,"
+    "  state TEXT NOT NULL CHECK (state IN"
+    "    ('reserved','active','tearing_down','disable_failed')),"
+    "  created INTEGER NOT NULL, expires INTEGER NOT NULL,"
+    "  sessions INTEGER NOT NULL DEFAULT 0 CHECK (sessions >= 0),"
+    "  CHECK (gid = uid));"
+    /* One account per requester and credential (doc/design.md, "The life
+     * of a grant and its account"). */
+    "CREATE UNIQUE INDEX accounts_requester_credential"
+    "  ON accounts (requester, credential);"
+    "CREATE TABLE account_groups (account TEXT NOT NULL"
+    "  REFERENCES accounts(name) ON DELETE CASCADE, name TEXT NOT NULL,"
+    "  gid INTEGER NOT NULL, PRIMARY KEY (account, name));"
+    "CREATE TABLE uid_history (uid INTEGER NOT NULL, name TEXT NOT NULL,"
+    "  grant_id TEXT NOT NULL, released INTEGER NOT NULL);"
+    "CREATE INDEX uid_history_uid ON uid_history (uid, released);"
+    "CREATE TABLE events (id TEXT PRIMARY KEY, type TEXT NOT NULL,"
+    "  time INTEGER NOT NULL, grant_id TEXT, username TEXT,"
+    "  requester TEXT, detail TEXT, attempts INTEGER NOT NULL DEFAULT 0,"
+    "  next_attempt INTEGER NOT NULL DEFAULT 0);",
+    /* 2: an account kept from an earlier grant and bound to a new one
+     * records account.enabled, not account.created, when it next opens */
+    "ALTER TABLE accounts ADD COLUMN rebound INTEGER NOT NULL DEFAULT 0;",
+    /* 3: grants an admin revoked on this host (jitctl revoke): they stay
+     * revoked here whatever the API says later */
+    "CREATE TABLE local_revocations (grant_id TEXT PRIMARY KEY,"
+    "  reason TEXT NOT NULL, time INTEGER NOT NULL);",
+    /* 4: failed teardowns are retried with backoff */
+    "ALTER TABLE accounts ADD COLUMN failures INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE accounts ADD COLUMN retry_at INTEGER NOT NULL DEFAULT 0;",
+    /* 5: small text state (the ETag of the last host list applied) */
+    "CREATE TABLE kv (key TEXT PRIMARY KEY, value TEXT NOT NULL);",
+    /* 6: grants of the host list refused as they stand, so that each
+     * refusal is logged once, not once per round */
+    "CREATE TABLE refusals (grant_key TEXT PRIMARY KEY,"
+    "  reason TEXT NOT NULL, detail TEXT NOT NULL, since INTEGER NOT NULL,"
+    "  seen INTEGER NOT NULL DEFAULT 1);",
+    /* 7: an event the API refused for what it holds waits on its own,
+     * without holding back the queue behind it */
+    "ALTER TABLE events ADD COLUMN refused INTEGER NOT NULL DEFAULT 0;",
+};
+
+#define SCHEMA_VERSION ((int) (sizeof(migrations) / sizeof(migrations[0])))
+
+const char *
+jit_store_error(const struct jit_store *s)
+{
+    return s->err;
+}
+
+/* The state directory: ours alone to write, everyone's to search, since
+ * libnss_jit in every process reads nss.db in it. */
+static int
+open_state_dir(const char *path, char *err, size_t errlen)
+{
+    struct stat st;
+    int fd, created = 1;
+
+    if (mkdir(path, 0755) < 0) {
+        if (errno != EEXIST) {
+            snprintf(err, errlen, "%s: cannot create: %s", path,
+                     strerror(errno));
+            return -errno;
+        }
+        created = 0;
+    }
+    fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    /* mkdir's mode went through the umask. */
+    if (fd >= 0 && created && fchmod(fd, 0755) < 0) {
+        snprintf(err, errlen, "%s: chmod: %s", path, strerror(errno));
+        close(fd);
+        return -EPERM;
+    }
+    if (fd < 0) {
+        int e = errno;
+
+        snprintf(err, errlen, "%s: cannot open: %s", path,
+                 e == ELOOP || e == ENOTDIR ? "not a directory (symlink?)"
+                                            : strerror(e));
+        return -e;
+    }
+    if (fstat(fd, &st) < 0 || st.st_uid != geteuid()
+        || (st.st_mode & (S_IWGRP | S_IWOTH)) != 0) {
+        snprintf(err, errlen, "%s: must be owned by uid %u and not group- "
+                 "or world-writable", path, (unsigned) geteuid());
+        close(fd);
+        return -EPERM;
+    }
+    if ((st.st_mode & (S_IXGRP | S_IXOTH)) != (S_IXGRP | S_IXOTH)) {
+        snprintf(err, errlen, "%s: must be searchable by everyone (0755): "
+                 "libnss_jit reads nss.db in it for every user", path);
+        close(fd);
+        return -EPERM;
+    }
+    return fd;
+}
+
+static int
+lock_acquire(struct jit_store *s)
+{
+    /* Polled, not blocking: a library cannot bound a blocking flock
+     * without signals.  Writers hold the lock for a millisecond or two,
+     * so the pause starts at 100 us and doubles up to 5 ms.  The wait is
+     * measured on the clock, not summed from the pauses: on a busy
+     * machine every pause overruns, and a summed 10 s was a minute. */
+    long pause_us = 100;
+    struct timespec start, now;
+
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    for (;;) {
+        struct timespec pause = { 0, pause_us * 1000 };
+
+        if (flock(s->lockfd, LOCK_EX | LOCK_NB) == 0)
+            return 0;
+        if (errno != EWOULDBLOCK && errno != EINTR) {
+            set_err(s, "lock: %s", strerror(errno));
+            return -errno;
+        }
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        if ((now.tv_sec - start.tv_sec) * 1000
+                + (now.tv_nsec - start.tv_nsec) / 1000000
+            >= JIT_STORE_LOCK_WAIT_MS)
+            break;
+        nanosleep(&pause, NULL);
+        if (pause_us < 5000)
+            pause_us *= 2;
+    }
+    set_err(s, "lock: another writer held the state store for %d ms",
+            JIT_STORE_LOCK_WAIT_MS);
+    return -ETIMEDOUT;
+}
+
+static int
+migrate(struct jit_store *s)
+{
+    sqlite3_stmt *st = NULL;
+    int version, ret;
+
+    if ((ret = prepare(s, "PRAGMA user_version", &st)) != 0)
+        return ret;
+    version = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int(st, 0) : -1;
+    sqlite3_finalize(st);
+    if (version < 0 || version > SCHEMA_VERSION) {
+        set_err(s, "state store schema version %d is not one this version "
+                "(%d) knows", version, SCHEMA_VERSION);
+        return -EPROTO;
+    }
+    while (version < SCHEMA_VERSION) {
+        char setv[64];
+
+        snprintf(setv, sizeof(setv), "PRAGMA user_version = %d", version + 1);
+        if ((ret = exec(s, "BEGIN IMMEDIATE")) != 0)
+            return ret;
+        if ((ret = exec(s, migrations[version])) != 0
+            || (ret = exec(s, setv)) != 0
+            || (ret = exec(s, "COMMIT")) != 0) {
+            exec(s, "ROLLBACK");
+            return ret;
+        }
+        version++;
+    }
+    return 0;
+}
+
+uint64_t
+jit_store_generation(struct jit_store *s)
+{
+    sqlite3_stmt *st = NULL;
+    uint64_t g = 0;
+
+    if (prepare(s, "SELECT value FROM meta WHERE key = 'generation'", &st)
+        == 0 && sqlite3_step(st) == SQLITE_ROW)
+        g = (uint64_t) sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    return g;
+}
+
+static uint64_t
+snapshot_generation(int dirfd)
+{
+    struct jit_nssdb_header h;
+    ssize_t r;
+    int fd;
+
+    fd = openat(dirfd, JIT_STORE_SNAPSHOT, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0)
+        return UINT64_MAX;
+    r = read(fd, &h, sizeof(h));
+    close(fd);
+    if (r != (ssize_t) sizeof(h)
+        || memcmp(h.magic, JIT_NSSDB_MAGIC, sizeof(h.magic)) != 0)
+        return UINT64_MAX;
+    return h.generation;
+}
+
+int
+jit_store_open(const struct jit_conf *conf, const struct jit_store_host *host,
+               struct jit_store **out, char **errmsg)
+{
+    struct jit_store *s = NULL;
+    char err[512] = "";
+    char *path = NULL;
+    int fd, rc, ret;
+
+    *out = NULL;
+    s = calloc(1, sizeof(*s));
+    if (s == NULL) {
+        ret = -ENOMEM;
+        snprintf(err, sizeof(err), "out of memory");
+        goto done;
+    }
+    s->dirfd = s->lockfd = -1;
+    s->conf = conf;
+    s->host = host ? *host : jit_store_nss_host;
+    ret = open_state_dir(conf->state_dir, err, sizeof(err));
+    if (ret < 0)
+        goto done;
+    s->dirfd = ret;
+    s->lockfd = openat(s->dirfd, JIT_STORE_LOCK,
+                       O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+    /* The database file is created here so that it is 0600 from the
+     * start; SQLite gives its journal files the same mode. */
+    fd = openat(s->dirfd, JIT_STORE_DB,
+                O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (s->lockfd < 0 || fd < 0) {
+        ret = -errno;
+        snprintf(err, sizeof(err), "%s: %s", conf->state_dir,
+                 strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        goto done;
+    }
+    close(fd);
+    if (asprintf(&path, "%s/%s", conf->state_dir, JIT_STORE_DB) < 0) {
+        path = NULL;
+        ret = -ENOMEM;
+        goto done;
+    }
+    rc = sqlite3_open_v2(path, &s->db,
+                         SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOFOLLOW
+                             | SQLITE_OPEN_FULLMUTEX, NULL);
+    if (rc != SQLITE_OK) {
+        ret = -EIO;
+        snprintf(err, sizeof(err), "%s: %s", path,
+                 s->db ? sqlite3_errmsg(s->db) : "cannot open");
+        goto done;
+    }
+    sqlite3_busy_timeout(s->db, JIT_STORE_LOCK_WAIT_MS);
+    /* Every login opens and closes the store.  By default the last
+     * connection to close checkpoints the WAL (two fsyncs) and deletes it,
+     * and the next one recreates it.  Keep the WAL instead, checkpointed
+     * by a commit every WAL_CHECKPOINT_PAGES pages: small enough that
+     * reading it back at the next open stays cheap.  Durability is the
+     * same: synchronous = FULL syncs the WAL at every commit. */
+    {
+        int one = 1;
+
+        sqlite3_db_config(s->db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, NULL);
+        sqlite3_file_control(s->db, "main", SQLITE_FCNTL_PERSIST_WAL, &one);
+        sqlite3_wal_autocheckpoint(s->db, WAL_CHECKPOINT_PAGES);
+    }
+    if ((ret = exec(s, "PRAGMA journal_mode = WAL")) != 0
+        || (ret = exec(s, "PRAGMA synchronous = FULL")) != 0
+        || (ret = exec(s, "PRAGMA foreign_keys = ON")) != 0
+        /* Temporary tables and spilled statement journals in memory: on
+         * disk they would go where SQLITE_TMPDIR says, which a setuid
+         * caller's user sets (glibc drops TMPDIR for them, not that). */
+        || (ret = exec(s, "PRAGMA temp_store = MEMORY")) != 0
+        || (ret = lock_acquire(s)) != 0) {
+        snprintf(err, sizeof(err), "%s", s->err);
+        goto done;
+    }
+    ret = migrate(s);
+    flock(s->lockfd, LOCK_UN);
+    if (ret != 0) {
+        snprintf(err, sizeof(err), "%s: %s", path, s->err);
+        goto done;
+    }
+    /* A crash between commit and rename left an older snapshot. */
+    if (snapshot_generation(s->dirfd) != jit_store_generation(s)) {
+        if ((ret = jit_store_begin(s)) == 0)
+            s->nss_dirty = 1;
+        if (ret != 0 || (ret = jit_store_commit(s)) != 0) {
+            snprintf(err, sizeof(err), "%s: re-deriving the snapshot: %s",
+                     conf->state_dir, s->err);
+            goto done;
+        }
+    }
+    *out = s;
+    s = NULL;
+    ret = 0;
+
+done:
+    if (ret != 0 && errmsg != NULL)
+        *errmsg = strdup(err[0] ? err : strerror(-ret));
+    free(path);
+    jit_store_close(s);
+    return ret;
+}
+
+void
+jit_store_close(struct jit_store *s)
+{
+    if (s == NULL)
+        return;
+    if (s->in_txn)
+        jit_store_rollback(s);
+    sqlite3_close_v2(s->db);
+    if (s->lockfd >= 0)
+        close(s->lockfd);
+    if (s->dirfd >= 0)
+        close(s->dirfd);
+    free(s);
+}
+
+int
+jit_store_begin(struct jit_store *s)
+{
+    int ret;
+
+    if (s->in_txn) {
+        set_err(s, "transaction already open");
+        return -EINVAL;
+    }
+    if ((ret = lock_acquire(s)) != 0)
+        return ret;
+    if ((ret = exec(s, "BEGIN IMMEDIATE")) != 0) {
+        flock(s->lockfd, LOCK_UN);
+        return ret;
+    }
+    s->in_txn = 1;
+    s->alloc_hint = 0;
+    s->nss_dirty = 0;
+    s->events_added = 0;
+    return 0;
+}
+
+void
+jit_store_rollback(struct jit_store *s)
+{
+    if (!s->in_txn)
+        return;
+    sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+    unlinkat(s->dirfd, JIT_STORE_SNAPSHOT ".new", 0);
+    flock(s->lockfd, LOCK_UN);
+    s->in_txn = 0;
+}
+
+int
+jit_store_savepoint(struct jit_store *s)
+{
+    int ret = need_txn(s);
+
+    return ret ? ret : exec(s, "SAVEPOINT one");
+}
+
+void
+jit_store_savepoint_end(struct jit_store *s, int keep)
+{
+    if (!s->in_txn)
+        return;
+    if (!keep)
+        sqlite3_exec(s->db, "ROLLBACK TO one", NULL, NULL, NULL);
+    sqlite3_exec(s->db, "RELEASE one", NULL, NULL, NULL);
+}
+
+int
+jit_store_kv_put(struct jit_store *s, const char *key, const char *value)
+{
+    sqlite3_stmt *st = NULL;
+    int ret;
+
+    if ((ret = need_txn(s)) != 0)
+        return ret;
+    ret = prepare(s, value ? "INSERT OR REPLACE INTO kv VALUES (?, ?)"
+                           : "DELETE FROM kv WHERE key = ?", &st);
+    if (ret != 0)
+        return ret;
+    sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+    if (value)
+        sqlite3_bind_text(st, 2, value, -1, SQLITE_STATIC);
+    return step_done(s, st);
+}
+
+int
+jit_store_kv_get(struct jit_store *s, const char *key, char **value)
+{
+    sqlite3_stmt *st = NULL;
+    int rc, ret;
+
+    *value = NULL;
+    if ((ret = prepare(s, "SELECT value FROM kv WHERE key = ?", &st)) != 0)
+        return ret;
+    sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW)
+        ret = (*value = col_dup(st, 0)) ? 0 : -ENOMEM;
+    else
+        ret = rc == SQLITE_DONE ? -ENOENT : sql_fail(s, rc, "kv");
+    sqlite3_finalize(st);
+    return ret;
+}
+
+int
+jit_store_wake_listen(struct jit_store *s, char *why, size_t whylen)
+{
+    return jit_wake_listen(s->dirfd, why, whylen);
+}

@@ -1,0 +1,118 @@
+/*
+ * What the files of the state store share, and nothing outside
+ * lib/state/store*.c includes: the store's handle and the SQLite helpers
+ * every query uses (errors as -errno, the message kept in the handle for
+ * jit_store_error).  The API is store.h.
+ */
+#ifndef JIT_STORE_IMPL_H
+#define JIT_STORE_IMPL_H
+
+#include <errno.h>
+#include <sqlite3.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "state/store.h"
+
+#pragma GCC visibility push(hidden)
+
+struct jit_store {
+    sqlite3 *db;
+    int dirfd, lockfd;
+    int in_txn;
+    const struct jit_conf *conf;
+    struct jit_store_host host;
+    uint32_t alloc_hint; /* next id to try in this transaction */
+    int nss_dirty;       /* this transaction changed what NSS shows */
+    int events_added;    /* this transaction added to the outbox */
+    char err[256];
+};
+
+__attribute__((format(printf, 2, 3))) static inline void
+set_err(struct jit_store *s, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(s->err, sizeof(s->err), fmt, ap);
+    va_end(ap);
+}
+
+/* SQLite result to -errno, remembering the message. */
+static inline int
+sql_fail(struct jit_store *s, int rc, const char *what)
+{
+    set_err(s, "%s: %s", what, sqlite3_errmsg(s->db));
+    switch (rc & 0xff) {
+    case SQLITE_BUSY: case SQLITE_LOCKED: return -EBUSY;
+    case SQLITE_CONSTRAINT: return -EEXIST;
+    case SQLITE_NOMEM: return -ENOMEM;
+    case SQLITE_READONLY: case SQLITE_PERM: case SQLITE_AUTH: return -EACCES;
+    case SQLITE_FULL: return -ENOSPC;
+    case SQLITE_CORRUPT: case SQLITE_NOTADB: return -EBADMSG;
+    default: return -EIO;
+    }
+}
+
+static inline int
+exec(struct jit_store *s, const char *sql)
+{
+    int rc = sqlite3_exec(s->db, sql, NULL, NULL, NULL);
+
+    return rc == SQLITE_OK ? 0 : sql_fail(s, rc, "sql");
+}
+
+static inline int
+prepare(struct jit_store *s, const char *sql, sqlite3_stmt **st)
+{
+    int rc = sqlite3_prepare_v2(s->db, sql, -1, st, NULL);
+
+    return rc == SQLITE_OK ? 0 : sql_fail(s, rc, "prepare");
+}
+
+/* Run a statement to completion (no rows expected). */
+static inline int
+step_done(struct jit_store *s, sqlite3_stmt *st)
+{
+    int rc = sqlite3_step(st);
+    int ret = rc == SQLITE_DONE ? 0 : sql_fail(s, rc, "step");
+
+    sqlite3_finalize(st);
+    return ret;
+}
+
+static inline char *
+col_dup(sqlite3_stmt *st, int i)
+{
+    const unsigned char *t = sqlite3_column_text(st, i);
+
+    return strdup(t ? (const char *) t : "");
+}
+
+static inline int
+need_txn(struct jit_store *s)
+{
+    if (s->in_txn)
+        return 0;
+    set_err(s, "write outside a transaction");
+    return -EINVAL;
+}
+
+/* The host as NSS sees it: the default jit_store_host (store_host.c). */
+extern const struct jit_store_host jit_store_nss_host;
+
+/* Every account with its groups, or the one named (store_snapshot.c). */
+int jit_store_load_accounts(struct jit_store *s, const char *where_name,
+                            struct jit_account **out, size_t *n);
+
+/* A free uid for a new account; the gids of a grant's groups, each
+ * allow-listed (store_ids.c). */
+int jit_store_allocate_id(struct jit_store *s, int64_t now, uint32_t *out);
+int jit_store_resolve_groups(struct jit_store *s, const struct jit_grant *g,
+                             uint32_t **out);
+
+#pragma GCC visibility pop
+
+#endif
