@@ -616,9 +616,8 @@ cmd_authorized_keys(const struct jit_conf *conf, const char *user)
     }
     ret = 0;
     if ((a.state != JIT_ACCOUNT_RESERVED && a.state != JIT_ACCOUNT_ACTIVE)
-        || strcmp(g.status, "active") != 0 || now >= g.expires_at
-        || now >= a.expires
-        || g.not_before > now + (int64_t) conf->clock_skew)
+        || jit_grant_standing(&g, now, conf->clock_skew) != JIT_GRANT_IN_FORCE
+        || now >= a.expires)
         goto done;
     for (size_t i = 0; i < g.n_ssh_keys; i++)
         if (strpbrk(g.ssh_keys[i], "\r\n") == NULL)
