@@ -80,21 +80,13 @@ static int
 load_conf(const char *path, struct jit_conf *conf)
 {
     struct jit_errs errs = { NULL, 0 };
-    int ret = 0;
+    int ret = jit_conf_load(conf, path, 0, NULL, &errs);
 
-    if (jit_conf_init(conf) != 0) {
+    if (ret == -ENOMEM)
         fprintf(stderr, "jitctl: out of memory\n");
-        return -ENOMEM;
-    }
-    if (jit_conf_load_file(conf, path, &errs) == 0)
-        jit_conf_finish(conf, path, &errs);
-    if (errs.n > 0) {
-        for (size_t i = 0; i < errs.n; i++)
-            fprintf(stderr, "jitctl: %s\n",
-                    errs.msg[i] ? errs.msg[i] : "out of memory");
-        jit_conf_free(conf);
-        ret = -EINVAL;
-    }
+    for (size_t i = 0; i < errs.n; i++)
+        fprintf(stderr, "jitctl: %s\n",
+                errs.msg[i] ? errs.msg[i] : "out of memory");
     jit_errs_free(&errs);
     return ret;
 }
