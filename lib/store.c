@@ -1975,7 +1975,7 @@ jit_store_events_backed_off(struct jit_store *s, int64_t now)
 }
 
 int
-jit_store_wake_listen(struct jit_store *s, char *why, size_t whylen)
+jit_store_wake_listen(struct jit_store *s, char *err, size_t errlen)
 {
-    return jit_wake_listen(s->dirfd, why, whylen);
+    return jit_wake_listen(s->dirfd, err, errlen);
 }
