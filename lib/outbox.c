@@ -7,6 +7,7 @@
 #include <syslog.h>
 
 #include "api.h"
+#include "clock.h"
 #include "outbox.h"
 #include "timefmt.h"
 
@@ -61,11 +62,8 @@ done:
 static int64_t
 retry_at(int64_t now, int attempts)
 {
-    int64_t d = JIT_OUTBOX_RETRY_MIN;
-
-    for (int i = 0; i < attempts && d < JIT_OUTBOX_RETRY_MAX; i++)
-        d *= 2;
-    return now + (d < JIT_OUTBOX_RETRY_MAX ? d : JIT_OUTBOX_RETRY_MAX);
+    return jit_backoff(now, attempts, JIT_OUTBOX_RETRY_MIN,
+                       JIT_OUTBOX_RETRY_MAX);
 }
 
 /* The API refuses this batch for what it holds, not for the host or the
