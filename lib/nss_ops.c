@@ -239,6 +239,20 @@ jit_nss_getspnam(struct jit_nssdb_cache *c, const char *name,
     return lookup(c, DB_SHADOW, 1, name, 0, sp, buf, buflen, errnop);
 }
 
+/* The i-th record, or NULL past the end. */
+static const void *
+nth(const struct jit_nssdb *db, enum db which, uint32_t i)
+{
+    switch (which) {
+    case DB_PASSWD:
+        return i < db->hdr.n_passwd ? (const void *) &db->pw[i] : NULL;
+    case DB_GROUP:
+        return i < db->hdr.n_group ? (const void *) &db->gr[i] : NULL;
+    default:
+        return i < db->hdr.n_shadow ? (const void *) &db->sp[i] : NULL;
+    }
+}
+
 /*
  * Enumeration walks the records by index.  If the snapshot is replaced
  * mid-walk the walk goes on by index in the new one, as a walk over
@@ -256,15 +270,8 @@ next(struct jit_nssdb_cache *c, struct jit_nss_cursor *cur, enum db which,
     if (args_bad(out, buf, errnop))
         return NSS_STATUS_UNAVAIL;
     jit_nssdb_acquire(c, 0, &ref);
-    if (ref.db != NULL && which == DB_PASSWD
-        && cur->next < ref.db->hdr.n_passwd)
-        r = &ref.db->pw[cur->next];
-    else if (ref.db != NULL && which == DB_GROUP
-             && cur->next < ref.db->hdr.n_group)
-        r = &ref.db->gr[cur->next];
-    else if (ref.db != NULL && which == DB_SHADOW
-             && cur->next < ref.db->hdr.n_shadow)
-        r = &ref.db->sp[cur->next];
+    if (ref.db != NULL)
+        r = nth(ref.db, which, cur->next);
     if (r == NULL) {
         st = status_notfound(errnop);
     } else {
