@@ -213,7 +213,7 @@ jitctl_daemon(struct jit_conf *conf, const struct jit_log *log,
     st.pid = getpid();
     st.started = (int64_t) time(NULL);
     snprintf(st.api, sizeof(st.api), "unknown");
-    snprintf(st.state, sizeof(st.state), "running");
+    st.state = JIT_DAEMON_RUNNING;
     status_put(conf, s, &st);
     jit_logf(log, LOG_INFO, "daemon: started (pid %ld)", (long) st.pid);
 
@@ -356,7 +356,7 @@ jitctl_daemon(struct jit_conf *conf, const struct jit_log *log,
             (void) jit_outbox_bound(s, conf, log);
         }
     }
-    snprintf(st.state, sizeof(st.state), "stopped");
+    st.state = JIT_DAEMON_STOPPED;
     status_put(conf, s, &st);
     jit_logf(log, LOG_INFO, "daemon: stopped");
     jit_api_set_cancel(NULL);

@@ -75,26 +75,26 @@ usage(FILE *f, int status)
     return status;
 }
 
+/* What the command line asked for, beyond the command's name. */
+struct invocation {
+    const char *config; /* the file named, or the default */
+    char **argv;        /* the operands (as many as the command takes) */
+    int json, dry_run;
+    const char *reason;
+};
+
 /* Load and check the configuration; on failure print every error. */
 static int
 load_conf(const char *path, struct jit_conf *conf)
 {
     struct jit_errs errs = { NULL, 0 };
-    int ret = 0;
+    int ret = jit_conf_load(conf, path, 0, NULL, &errs);
 
-    if (jit_conf_init(conf) != 0) {
+    if (ret == -ENOMEM)
         fprintf(stderr, "jitctl: out of memory\n");
-        return -ENOMEM;
-    }
-    if (jit_conf_load_file(conf, path, &errs) == 0)
-        jit_conf_finish(conf, path, &errs);
-    if (errs.n > 0) {
-        for (size_t i = 0; i < errs.n; i++)
-            fprintf(stderr, "jitctl: %s\n",
-                    errs.msg[i] ? errs.msg[i] : "out of memory");
-        jit_conf_free(conf);
-        ret = -EINVAL;
-    }
+    for (size_t i = 0; i < errs.n; i++)
+        fprintf(stderr, "jitctl: %s\n",
+                errs.msg[i] ? errs.msg[i] : "out of memory");
     jit_errs_free(&errs);
     return ret;
 }
@@ -183,8 +183,9 @@ enum { C_NAME, C_UID, C_REQ, C_CRED, C_GRANT, C_STATE, C_CREATED, C_EXPIRES,
        C_LEFT, C_SESS, N_COLS };
 
 static int
-cmd_list(const struct jit_conf *conf, int json)
+cmd_list(struct jit_conf *conf, const struct invocation *in)
 {
+    int json = in->json;
     static const char *const head[N_COLS] = {
         "NAME", "UID", "REQUESTER", "CREDENTIAL", "GRANT", "STATE",
         "CREATED", "EXPIRES", "LEFT", "SESSIONS" };
@@ -273,8 +274,10 @@ show_field(const char *key, const char *value)
 }
 
 static int
-cmd_show(const struct jit_conf *conf, const char *name, int json)
+cmd_show(struct jit_conf *conf, const struct invocation *in)
 {
+    const char *name = in->argv[0];
+    int json = in->json;
     struct jit_store *s = NULL;
     struct jit_account a;
     char buf[64], t[JIT_TIME_LEN];
@@ -348,13 +351,14 @@ emit(void *ctx, int prio, const char *line)
 static const struct jit_log jitctl_log = { emit, NULL };
 
 static int
-cmd_sync(const struct jit_conf *conf)
+cmd_sync(struct jit_conf *conf, const struct invocation *in)
 {
     struct jit_sync_stats st;
     struct jit_store *s = NULL;
     const char *api_reason = NULL;
     int ret;
 
+    (void) in;
     if (open_store(conf, &s) != 0)
         return 1;
     ret = jit_sync_once(s, conf, &jitctl_log, &st, &api_reason);
@@ -379,13 +383,14 @@ cmd_sync(const struct jit_conf *conf)
 }
 
 static int
-cmd_flush(const struct jit_conf *conf)
+cmd_flush(struct jit_conf *conf, const struct invocation *in)
 {
     struct jit_outbox_stats st;
     struct jit_store *s = NULL;
     int64_t left = 0;
     int ret;
 
+    (void) in;
     if (open_store(conf, &s) != 0)
         return 1;
     ret = jit_outbox_flush(s, conf, &jitctl_log, (int64_t) time(NULL), &st);
@@ -427,8 +432,9 @@ reload_conf(struct jit_conf *conf)
 }
 
 static int
-cmd_status(const struct jit_conf *conf, int json)
+cmd_status(struct jit_conf *conf, const struct invocation *in)
 {
+    int json = in->json;
     struct jit_daemon_status st;
     struct jit_store *s = NULL;
     char started[JIT_TIME_LEN], synced[JIT_TIME_LEN], next[JIT_TIME_LEN];
@@ -442,7 +448,7 @@ cmd_status(const struct jit_conf *conf, int json)
     jit_store_close(s);
     if (r != 0)
         health = "never run";
-    else if (strcmp(st.state, "running") != 0)
+    else if (st.state != JIT_DAEMON_RUNNING)
         health = "stopped";
     else if (kill(st.pid, 0) != 0 && errno == ESRCH)
         health = "dead";
@@ -472,8 +478,9 @@ cmd_status(const struct jit_conf *conf, int json)
 }
 
 static int
-cmd_reap(const struct jit_conf *conf, int dry_run)
+cmd_reap(struct jit_conf *conf, const struct invocation *in)
 {
+    int dry_run = in->dry_run;
     struct jit_reap_item *v = NULL;
     struct jit_store *s = NULL;
     size_t n = 0, failed = 0;
@@ -527,8 +534,9 @@ reason_problem(const char *r)
 }
 
 static int
-cmd_revoke(const struct jit_conf *conf, const char *name, const char *reason)
+cmd_revoke(struct jit_conf *conf, const struct invocation *in)
 {
+    const char *name = in->argv[0], *reason = in->reason;
     struct jit_store *s = NULL;
     struct jit_account a = { 0 };
     json_t *d = NULL;
@@ -593,8 +601,9 @@ done:
  * the keys of an account whose grant is in force, and nothing (status 0)
  * for anyone else, so that sshd's own files still apply to them. */
 static int
-cmd_authorized_keys(const struct jit_conf *conf, const char *user)
+cmd_authorized_keys(struct jit_conf *conf, const struct invocation *in)
 {
+    const char *user = in->argv[0];
     struct jit_store *s = NULL;
     struct jit_account a = { 0 };
     struct jit_grant g = { 0 };
@@ -616,9 +625,8 @@ cmd_authorized_keys(const struct jit_conf *conf, const char *user)
     }
     ret = 0;
     if ((a.state != JIT_ACCOUNT_RESERVED && a.state != JIT_ACCOUNT_ACTIVE)
-        || strcmp(g.status, "active") != 0 || now >= g.expires_at
-        || now >= a.expires
-        || g.not_before > now + (int64_t) conf->clock_skew)
+        || jit_grant_standing(&g, now, conf->clock_skew) != JIT_GRANT_IN_FORCE
+        || now >= a.expires)
         goto done;
     for (size_t i = 0; i < g.n_ssh_keys; i++)
         if (strpbrk(g.ssh_keys[i], "\r\n") == NULL)
@@ -629,6 +637,56 @@ done:
     jit_account_free(&a);
     jit_store_close(s);
     return ret;
+}
+
+static int
+cmd_check_config(struct jit_conf *conf, const struct invocation *in)
+{
+    (void) in;
+    jit_conf_print(conf, stdout);
+    return 0;
+}
+
+static int
+cmd_daemon(struct jit_conf *conf, const struct invocation *in)
+{
+    daemon_config = in->config;
+    return jitctl_daemon(conf, &jitctl_log, reload_conf) == 0 ? 0 : 1;
+}
+
+/* What a command takes and does besides its function: the operands it
+ * needs, the options it accepts, and whether its decisions go to syslog
+ * (those that change state, and the daemon). */
+#define CMD_JSON    0x1u /* --json accepted */
+#define CMD_DRY_RUN 0x2u /* --dry-run accepted */
+#define CMD_REASON  0x4u /* --reason required */
+#define CMD_SYSLOG  0x8u
+
+static const struct command {
+    const char *name;
+    int operands;
+    unsigned flags;
+    int (*run)(struct jit_conf *conf, const struct invocation *in);
+} commands[] = {
+    { "check-config", 0, 0, cmd_check_config },
+    { "list", 0, CMD_JSON, cmd_list },
+    { "sync", 0, CMD_SYSLOG, cmd_sync },
+    { "daemon", 0, CMD_SYSLOG, cmd_daemon },
+    { "status", 0, CMD_JSON, cmd_status },
+    { "revoke", 1, CMD_REASON | CMD_SYSLOG, cmd_revoke },
+    { "reap", 0, CMD_DRY_RUN | CMD_SYSLOG, cmd_reap },
+    { "flush", 0, CMD_SYSLOG, cmd_flush },
+    { "authorized-keys", 1, 0, cmd_authorized_keys },
+    { "show", 1, CMD_JSON, cmd_show },
+};
+
+static const struct command *
+find_command(const char *name)
+{
+    for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+        if (strcmp(commands[i].name, name) == 0)
+            return &commands[i];
+    return NULL;
 }
 
 int
@@ -647,14 +705,16 @@ main(int argc, char **argv)
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
-    const char *config = JIT_CONF_PATH, *cmd, *reason = NULL;
+    struct invocation in = { .config = JIT_CONF_PATH };
+    const struct command *cmd;
+    const char *name;
     struct jit_conf conf;
-    int c, json = 0, dry_run = 0, ret;
+    int c, ret;
 
     /* '+': options after the command belong to the command. */
     while ((c = getopt_long(argc, argv, "+c:hV", opts, NULL)) != -1) {
         switch (c) {
-        case 'c': config = optarg; break;
+        case 'c': in.config = optarg; break;
         case 'h': return usage(stdout, 0);
         case 'V': printf("jitctl %s\n", PACKAGE_VERSION); return 0;
         default: return usage(stderr, EXIT_USAGE);
@@ -662,101 +722,42 @@ main(int argc, char **argv)
     }
     if (optind >= argc)
         return usage(stderr, EXIT_USAGE);
-    cmd = argv[optind];
+    name = argv[optind];
     argc -= optind;
     argv += optind;
     optind = 0; /* 0, not 1: glibc's getopt then forgets the first scan */
     while ((c = getopt_long(argc, argv, "h", sub_opts, NULL)) != -1) {
         switch (c) {
-        case 'j': json = 1; break;
-        case 'n': dry_run = 1; break;
-        case 'r': reason = optarg; break;
+        case 'j': in.json = 1; break;
+        case 'n': in.dry_run = 1; break;
+        case 'r': in.reason = optarg; break;
         case 'h': return usage(stdout, 0);
         default: return usage(stderr, EXIT_USAGE);
         }
     }
     argc -= optind;
-    argv += optind;
-    if ((dry_run && strcmp(cmd, "reap") != 0)
-        || (reason != NULL && strcmp(cmd, "revoke") != 0))
+    in.argv = argv + optind;
+    cmd = find_command(name);
+    /* An option the command does not take is a usage error even when
+     * the command is unknown (before the message naming it). */
+    if ((in.dry_run && (cmd == NULL || !(cmd->flags & CMD_DRY_RUN)))
+        || (in.reason != NULL && (cmd == NULL || !(cmd->flags & CMD_REASON))))
         return usage(stderr, EXIT_USAGE);
-
-    if (strcmp(cmd, "check-config") == 0) {
-        if (argc != 0 || json)
-            return usage(stderr, EXIT_USAGE);
-        if (load_conf(config, &conf) != 0)
-            return 1;
-        jit_conf_print(&conf, stdout);
-        jit_conf_free(&conf);
-        return 0;
-    }
-    if (strcmp(cmd, "list") == 0) {
-        if (argc != 0)
-            return usage(stderr, EXIT_USAGE);
-        if (load_conf(config, &conf) != 0)
-            return 1;
-        ret = cmd_list(&conf, json);
-    } else if (strcmp(cmd, "sync") == 0) {
-        if (argc != 0 || json)
-            return usage(stderr, EXIT_USAGE);
-        if (load_conf(config, &conf) != 0)
-            return 1;
-        openlog("jitctl", LOG_PID, LOG_AUTHPRIV);
-        ret = cmd_sync(&conf);
-    } else if (strcmp(cmd, "daemon") == 0) {
-        if (argc != 0 || json)
-            return usage(stderr, EXIT_USAGE);
-        if (load_conf(config, &conf) != 0)
-            return 1;
-        openlog("jitctl", LOG_PID, LOG_AUTHPRIV);
-        daemon_config = config;
-        ret = jitctl_daemon(&conf, &jitctl_log, reload_conf) == 0 ? 0 : 1;
-    } else if (strcmp(cmd, "status") == 0) {
-        if (argc != 0)
-            return usage(stderr, EXIT_USAGE);
-        if (load_conf(config, &conf) != 0)
-            return 1;
-        ret = cmd_status(&conf, json);
-    } else if (strcmp(cmd, "revoke") == 0) {
-        if (argc != 1 || json || reason == NULL)
-            return usage(stderr, EXIT_USAGE);
-        if (load_conf(config, &conf) != 0)
-            return 1;
-        openlog("jitctl", LOG_PID, LOG_AUTHPRIV);
-        ret = cmd_revoke(&conf, argv[0], reason);
-    } else if (strcmp(cmd, "reap") == 0) {
-        if (argc != 0 || json)
-            return usage(stderr, EXIT_USAGE);
-        if (load_conf(config, &conf) != 0)
-            return 1;
-        openlog("jitctl", LOG_PID, LOG_AUTHPRIV);
-        ret = cmd_reap(&conf, dry_run);
-    } else if (strcmp(cmd, "flush") == 0) {
-        if (argc != 0 || json)
-            return usage(stderr, EXIT_USAGE);
-        if (load_conf(config, &conf) != 0)
-            return 1;
-        openlog("jitctl", LOG_PID, LOG_AUTHPRIV);
-        ret = cmd_flush(&conf);
-    } else if (strcmp(cmd, "authorized-keys") == 0) {
-        if (argc != 1 || json)
-            return usage(stderr, EXIT_USAGE);
-        if (load_conf(config, &conf) != 0)
-            return 1;
-        ret = cmd_authorized_keys(&conf, argv[0]);
-    } else if (strcmp(cmd, "show") == 0) {
-        if (argc != 1)
-            return usage(stderr, EXIT_USAGE);
-        if (load_conf(config, &conf) != 0)
-            return 1;
-        ret = cmd_show(&conf, argv[0], json);
-    } else {
-        char *e = jit_escape(cmd);
+    if (cmd == NULL) {
+        char *e = jit_escape(name);
 
         fprintf(stderr, "jitctl: %s: unknown command\n", e ? e : "?");
         free(e);
         return usage(stderr, EXIT_USAGE);
     }
+    if (argc != cmd->operands || (in.json && !(cmd->flags & CMD_JSON))
+        || ((cmd->flags & CMD_REASON) && in.reason == NULL))
+        return usage(stderr, EXIT_USAGE);
+    if (load_conf(in.config, &conf) != 0)
+        return 1;
+    if (cmd->flags & CMD_SYSLOG)
+        openlog("jitctl", LOG_PID, LOG_AUTHPRIV);
+    ret = cmd->run(&conf, &in);
     jit_conf_free(&conf);
     return ret;
 }

@@ -5,6 +5,7 @@
  */
 #include "config.h"
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -43,28 +44,15 @@ load_conf(pam_handle_t *pamh, int argc, const char **argv,
           struct jit_conf *conf)
 {
     struct jit_errs errs = { NULL, 0 };
-    const char *path = JIT_CONF_PATH;
-    int ret = 0;
+    int ret = jit_conf_load(conf, JIT_CONF_PATH, argc, argv, &errs);
 
-    for (int i = 0; i < argc; i++)
-        if (strncmp(argv[i], "config=", 7) == 0)
-            path = argv[i] + 7;
-    if (jit_conf_init(conf) != 0) {
+    if (ret == -ENOMEM)
         pam_syslog(pamh, LOG_CRIT, "out of memory");
-        return -1;
-    }
-    if (jit_conf_load_file(conf, path, &errs) == 0
-        && jit_conf_apply_args(conf, argc, argv, &errs) == 0)
-        jit_conf_finish(conf, path, &errs);
-    for (size_t i = 0; i < errs.n; i++) {
+    for (size_t i = 0; i < errs.n; i++)
         pam_syslog(pamh, LOG_ERR, "configuration: %s",
                    errs.msg[i] ? errs.msg[i] : "out of memory");
-        ret = -1;
-    }
     jit_errs_free(&errs);
-    if (ret != 0)
-        jit_conf_free(conf);
-    return ret;
+    return ret == 0 ? 0 : -1;
 }
 
 static const char *

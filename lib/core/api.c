@@ -31,6 +31,7 @@
 #include <unistd.h>
 
 #include "core/api.h"
+#include "core/clock.h"
 #include "core/negotiate.h"
 
 /* Used when jit.conf names no ca_file; never taken from the environment. */
@@ -358,15 +359,6 @@ done:
     return st;
 }
 
-static int64_t
-mono_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /*
  * curl_easy_perform, but one that the fd wfd turning readable ends, once
  * the transfer has run grace_ms: *woken is set and the transfer
@@ -381,7 +373,7 @@ perform_wakeable(CURL *h, int wfd, unsigned grace_ms, int *woken)
     CURLM *m = curl_multi_init();
     CURLcode rc = CURLE_FAILED_INIT;
     int added = 0, running = 1;
-    int64_t watch_from = mono_ms() + grace_ms;
+    int64_t watch_from = jit_mono_ms() + grace_ms;
 
     *woken = 0;
     if (m == NULL || curl_multi_add_handle(m, h) != CURLM_OK)
@@ -389,7 +381,7 @@ perform_wakeable(CURL *h, int wfd, unsigned grace_ms, int *woken)
     added = 1;
     for (;;) {
         struct curl_waitfd w = { wfd, CURL_WAIT_POLLIN, 0 };
-        int64_t left_ms = watch_from - mono_ms();
+        int64_t left_ms = watch_from - jit_mono_ms();
         CURLMsg *msg;
         int left;
 

@@ -598,6 +598,28 @@ jit_conf_finish(struct jit_conf *c, const char *origin, struct jit_errs *errs)
     return errs->n - before;
 }
 
+int
+jit_conf_load(struct jit_conf *c, const char *path, int argc,
+              const char **argv, struct jit_errs *errs)
+{
+    size_t before = errs->n;
+
+    for (int i = 0; i < argc; i++)
+        if (strncmp(argv[i], "config=", 7) == 0)
+            path = argv[i] + 7;
+    if (jit_conf_init(c) != 0)
+        return -ENOMEM;
+    /* Arguments over a file that failed would only add noise to the
+     * errors that matter; the cross-field checks need every source. */
+    if (jit_conf_load_file(c, path, errs) == 0
+        && jit_conf_apply_args(c, argc, argv, errs) == 0)
+        jit_conf_finish(c, path, errs);
+    if (errs->n == before)
+        return 0;
+    jit_conf_free(c);
+    return -EINVAL;
+}
+
 static void
 print_list(FILE *f, const struct jit_list *l)
 {

@@ -78,6 +78,14 @@ size_t jit_conf_apply_args(struct jit_conf *c, int argc, const char **argv,
 /* Cross-field checks and required options, after all sources. */
 size_t jit_conf_finish(struct jit_conf *c, const char *origin,
                        struct jit_errs *errs);
+/* The configuration as pam_jit and jitctl read it: the defaults, the file
+ * (path, or the last config=PATH among argv), then argv over it (PAM
+ * arguments; argc 0 for none), then jit_conf_finish.  Returns 0 with *c
+ * ready; -ENOMEM with *c not initialised and errs untouched; or -EINVAL
+ * with every error in errs (a NULL message is one that ran out of memory)
+ * and *c freed. */
+int jit_conf_load(struct jit_conf *c, const char *path, int argc,
+                  const char **argv, struct jit_errs *errs);
 
 /* The effective configuration, one `key = value` line per option, in a
  * form jit_conf_parse_buffer accepts again. */

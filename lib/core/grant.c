@@ -618,6 +618,20 @@ strv_free(char **v, size_t n)
     free(v);
 }
 
+enum jit_grant_standing
+jit_grant_standing(const struct jit_grant *g, int64_t now, uint32_t skew)
+{
+    if (strcmp(g->status, "revoked") == 0)
+        return JIT_GRANT_REVOKED;
+    if (strcmp(g->status, "active") != 0)
+        return JIT_GRANT_CLOSED;
+    if (g->not_before > now + (int64_t) skew)
+        return JIT_GRANT_NOT_YET;
+    if (now >= g->expires_at)
+        return JIT_GRANT_OVER;
+    return JIT_GRANT_IN_FORCE;
+}
+
 void
 jit_grant_free(struct jit_grant *g)
 {

@@ -99,6 +99,23 @@ int jit_grant_list_parse(const char *text, size_t len,
                          struct jit_grant_list *l, char *err, size_t errlen);
 void jit_grant_list_free(struct jit_grant_list *l);
 
+/* Where a grant stands at `now`: the one answer to "is it in force",
+ * for a login, a sync, sshd's keys and an account's open sessions.  The
+ * first that applies, in this order: */
+enum jit_grant_standing {
+    JIT_GRANT_IN_FORCE = 0,
+    JIT_GRANT_REVOKED,  /* status "revoked" */
+    JIT_GRANT_CLOSED,   /* any other status than "active" */
+    JIT_GRANT_NOT_YET,  /* not_before more than skew seconds after now */
+    JIT_GRANT_OVER,     /* now at or after expires_at */
+};
+
+/* not_before may be up to skew seconds in the future (clocks differ);
+ * expires_at gets no allowance: a grant is over when it says it is, and
+ * the account's shadow expiry and the reaper agree with that. */
+enum jit_grant_standing jit_grant_standing(const struct jit_grant *g,
+                                           int64_t now, uint32_t skew);
+
 void jit_grant_free(struct jit_grant *g);
 void jit_grants_free(struct jit_grant *v, size_t n);
 

@@ -67,8 +67,8 @@ concat(const char *a, const char *b)
  * when there is one, which names the real cause ("Client not found in
  * Kerberos database", "Cannot contact any KDC"...), else the generic one. */
 void
-jit_gss_why(const char *what, uint32_t major, uint32_t minor, char *why,
-            size_t whylen)
+jit_gss_why(const char *what, uint32_t major, uint32_t minor, char *err,
+            size_t errlen)
 {
     OM_uint32 min2, ctx = 0;
     gss_buffer_desc msg = GSS_C_EMPTY_BUFFER;
@@ -77,17 +77,17 @@ jit_gss_why(const char *what, uint32_t major, uint32_t minor, char *why,
     if (gss_display_status(&min2, kind == GSS_C_MECH_CODE ? minor : major,
                            kind, GSS_C_NO_OID, &ctx, &msg) == GSS_S_COMPLETE
         && msg.length > 0)
-        snprintf(why, whylen, "%s: %.*s", what, (int) msg.length,
+        snprintf(err, errlen, "%s: %.*s", what, (int) msg.length,
                  (const char *) msg.value);
     else
-        snprintf(why, whylen, "%s: GSS-API error %u/%u", what,
+        snprintf(err, errlen, "%s: GSS-API error %u/%u", what,
                  (unsigned) major, (unsigned) minor);
     gss_release_buffer(&min2, &msg);
 }
 
 char *
-jit_negotiate_header(const struct jit_conf *c, const char *server, char *why,
-                     size_t whylen)
+jit_negotiate_header(const struct jit_conf *c, const char *server, char *err,
+                     size_t errlen)
 {
     OM_uint32 major, minor;
     gss_name_t me = GSS_C_NO_NAME, target = GSS_C_NO_NAME;
@@ -100,7 +100,7 @@ jit_negotiate_header(const struct jit_conf *c, const char *server, char *why,
     gss_key_value_set_desc store = { 2, elements };
 
     if (c->krb5_keytab == NULL) {
-        snprintf(why, whylen, "krb5_keytab not set");
+        snprintf(err, errlen, "krb5_keytab not set");
         goto done;
     }
     principal = c->krb5_principal != NULL ? strdup(c->krb5_principal)
@@ -110,7 +110,7 @@ jit_negotiate_header(const struct jit_conf *c, const char *server, char *why,
                  : concat3("FILE:", c->state_dir, "/krb5cc_host");
     service = concat3(c->krb5_service, "@", server);
     if (principal == NULL || ccache == NULL || service == NULL) {
-        snprintf(why, whylen, "out of memory");
+        snprintf(err, errlen, "out of memory");
         goto done;
     }
     /* The client keytab is where a missing or expired ticket comes from;
@@ -124,14 +124,14 @@ jit_negotiate_header(const struct jit_conf *c, const char *server, char *why,
     buf.length = strlen(principal);
     major = gss_import_name(&minor, &buf, GSS_KRB5_NT_PRINCIPAL_NAME, &me);
     if (GSS_ERROR(major)) {
-        jit_gss_why("krb5_principal", major, minor, why, whylen);
+        jit_gss_why("krb5_principal", major, minor, err, errlen);
         goto done;
     }
     major = gss_acquire_cred_from(&minor, me, GSS_C_INDEFINITE,
                                   GSS_C_NO_OID_SET, GSS_C_INITIATE, &store,
                                   &cred, NULL, NULL);
     if (GSS_ERROR(major)) {
-        jit_gss_why("host credentials", major, minor, why, whylen);
+        jit_gss_why("host credentials", major, minor, err, errlen);
         goto done;
     }
     buf.value = service;
@@ -139,7 +139,7 @@ jit_negotiate_header(const struct jit_conf *c, const char *server, char *why,
     major = gss_import_name(&minor, &buf, GSS_C_NT_HOSTBASED_SERVICE,
                             &target);
     if (GSS_ERROR(major)) {
-        jit_gss_why("service name", major, minor, why, whylen);
+        jit_gss_why("service name", major, minor, err, errlen);
         goto done;
     }
     /* One round: TLS already authenticated the server, so no mutual
@@ -149,12 +149,12 @@ jit_negotiate_header(const struct jit_conf *c, const char *server, char *why,
                                  GSS_C_NO_CHANNEL_BINDINGS, GSS_C_NO_BUFFER,
                                  NULL, &out, NULL, NULL);
     if (GSS_ERROR(major) || out.length == 0) {
-        jit_gss_why(service, major, minor, why, whylen);
+        jit_gss_why(service, major, minor, err, errlen);
         goto done;
     }
     if ((b64 = jit_base64(out.value, out.length)) == NULL
         || (header = concat("Negotiate ", b64)) == NULL)
-        snprintf(why, whylen, "out of memory");
+        snprintf(err, errlen, "out of memory");
 
 done:
     /* The token opens a session at the API once; wipe it all the same. */

@@ -22,16 +22,16 @@
 #pragma GCC visibility push(hidden)
 
 /* "Negotiate <base64 token>" for the service krb5_service@server (server:
- * the API URL's host name), in a new string; NULL with why set on any
+ * the API URL's host name), in a new string; NULL with err set on any
  * failure (no keytab, no key for the principal, KDC unreachable, no
  * service principal...). */
 char *jit_negotiate_header(const struct jit_conf *c, const char *server,
-                           char *why, size_t whylen);
+                           char *err, size_t errlen);
 
-/* why = "what: " and the GSS-API's words for a failure: the mechanism's
+/* err = "what: " and the GSS-API's words for a failure: the mechanism's
  * (Kerberos') message when there is one, else the generic one. */
-void jit_gss_why(const char *what, uint32_t major, uint32_t minor, char *why,
-                 size_t whylen);
+void jit_gss_why(const char *what, uint32_t major, uint32_t minor, char *err,
+                 size_t errlen);
 
 /* Standard base64 of len bytes, in a new string (NULL: out of memory). */
 char *jit_base64(const unsigned char *data, size_t len);

@@ -26,6 +26,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/clock.h"
 #include "core/scrub.h"
 
 /* What statx says of an entry. */
@@ -59,15 +60,6 @@ struct walk {
 };
 
 #define DEFUSE_OWNER 1    /* also give it to root:root */
-
-static int64_t
-mono_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static int
 xstat(int dir, const char *name, int flags, struct ent *e)
@@ -510,7 +502,7 @@ walk_dir(struct walk *w, int fd, unsigned depth, int doomed)
                          w->path, w->max_entries);
             break;
         }
-        if (mono_ms() > w->deadline) {
+        if (jit_mono_ms() > w->deadline) {
             w->fatal = 1;
             first = note(w, -ETIMEDOUT, "%s: not done after %u s", w->path,
                          (unsigned) ((sc->max_ms ? sc->max_ms
@@ -547,7 +539,7 @@ jit_scrub_dirs(const struct jit_list *dirs, struct jit_scrub *sc,
         return note(&w, -EPERM, "scrub: refusing uid 0");
     w.max_depth = sc->max_depth ? sc->max_depth : JIT_SCRUB_MAX_DEPTH;
     w.max_entries = sc->max_entries ? sc->max_entries : JIT_SCRUB_MAX_ENTRIES;
-    w.deadline = mono_ms() + (sc->max_ms ? sc->max_ms : JIT_SCRUB_MAX_MS);
+    w.deadline = jit_mono_ms() + (sc->max_ms ? sc->max_ms : JIT_SCRUB_MAX_MS);
     if ((ret = read_mounts(&w, dirs)) != 0) {
         note(&w, ret, "/proc/self/mountinfo: %s", strerror(-ret));
         goto done;

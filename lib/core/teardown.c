@@ -13,19 +13,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/clock.h"
 #include "core/home.h"
 #include "core/leftovers.h"
 #include "core/scrub.h"
 #include "core/teardown.h"
-
-static int64_t
-mono_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static void
 sleep_ms(unsigned ms)
@@ -106,7 +98,7 @@ jit_kill_uid(uid_t uid, gid_t gid, unsigned grace_ms, unsigned deadline_ms)
     /* Time as the clock has it, not as the sum of the pauses: on a busy
      * machine each pause and each /proc scan overruns, and counted pauses
      * once made the 5 s deadline 13 s. */
-    int64_t start = mono_ms(), waited = 0, last_kill = -1;
+    int64_t start = jit_mono_ms(), waited = 0, last_kill = -1;
     int ret, sig = SIGTERM;
 
     if (uid == 0)
@@ -114,7 +106,7 @@ jit_kill_uid(uid_t uid, gid_t gid, unsigned grace_ms, unsigned deadline_ms)
     for (;;) {
         if ((ret = jit_uid_has_processes(uid)) <= 0)
             return ret;
-        waited = mono_ms() - start;
+        waited = jit_mono_ms() - start;
         if (waited >= (int64_t) deadline_ms)
             return -ETIMEDOUT;
         if (sig == SIGTERM && waited >= (int64_t) grace_ms) {
@@ -251,11 +243,8 @@ host_steps(const struct jit_conf *conf, const struct jit_account *a,
 static int64_t
 retry_after(int64_t now, int failures)
 {
-    int64_t d = JIT_TEARDOWN_RETRY_MIN;
-
-    for (int i = 0; i < failures && d < JIT_TEARDOWN_RETRY_MAX; i++)
-        d *= 2;
-    return now + (d < JIT_TEARDOWN_RETRY_MAX ? d : JIT_TEARDOWN_RETRY_MAX);
+    return jit_backoff(now, failures, JIT_TEARDOWN_RETRY_MIN,
+                       JIT_TEARDOWN_RETRY_MAX);
 }
 
 /* Left in disable_failed, visible in jitctl list, with an event; the
@@ -398,9 +387,9 @@ jit_teardown_batch(struct jit_store *s, const struct jit_conf *conf,
             continue;
         }
         if (np == 0)
-            first = mono_ms();
+            first = jit_mono_ms();
         pend[np++] = i;
-        if (np >= SETTLE_MAX || mono_ms() - first >= SETTLE_MS) {
+        if (np >= SETTLE_MAX || jit_mono_ms() - first >= SETTLE_MS) {
             settle(s, log, a, v, pend, np, now);
             np = 0;
         }

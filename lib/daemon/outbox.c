@@ -7,6 +7,7 @@
 #include <syslog.h>
 
 #include "core/api.h"
+#include "core/clock.h"
 #include "core/timefmt.h"
 #include "daemon/outbox.h"
 
@@ -61,11 +62,8 @@ done:
 static int64_t
 retry_at(int64_t now, int attempts)
 {
-    int64_t d = JIT_OUTBOX_RETRY_MIN;
-
-    for (int i = 0; i < attempts && d < JIT_OUTBOX_RETRY_MAX; i++)
-        d *= 2;
-    return now + (d < JIT_OUTBOX_RETRY_MAX ? d : JIT_OUTBOX_RETRY_MAX);
+    return jit_backoff(now, attempts, JIT_OUTBOX_RETRY_MIN,
+                       JIT_OUTBOX_RETRY_MAX);
 }
 
 /* The API refuses this batch for what it holds, not for the host or the

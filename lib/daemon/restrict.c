@@ -20,6 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/clock.h"
 #include "core/scrub.h"
 #include "core/teardown.h"
 #include "daemon/restrict.h"
@@ -314,15 +315,6 @@ find_targets(const struct jit_account *a, const struct who *w, size_t nw,
     return ret;
 }
 
-static int64_t
-mono_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void
 close_targets(struct target *t, size_t n)
 {
@@ -337,7 +329,7 @@ close_targets(struct target *t, size_t n)
 static size_t
 wait_exit(struct target *t, size_t n, int64_t ms)
 {
-    int64_t until = mono_ms() + ms;
+    int64_t until = jit_mono_ms() + ms;
 
     for (;;) {
         size_t left = 0;
@@ -351,7 +343,7 @@ wait_exit(struct target *t, size_t n, int64_t ms)
             }
             left += t[i].pidfd >= 0;
         }
-        if (left == 0 || mono_ms() >= until)
+        if (left == 0 || jit_mono_ms() >= until)
             return left;
         poll(NULL, 0, 10);
     }

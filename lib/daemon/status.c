@@ -11,6 +11,13 @@
 #include "core/atomic_file.h"
 #include "daemon/status.h"
 
+static const char *const state_names[] = {
+    [JIT_DAEMON_UNKNOWN] = "?",
+    [JIT_DAEMON_RUNNING] = "running",
+    [JIT_DAEMON_STOPPED] = "stopped",
+};
+#define N_STATES (sizeof(state_names) / sizeof(state_names[0]))
+
 int
 jit_status_write(const struct jit_conf *conf,
                  const struct jit_daemon_status *st)
@@ -25,7 +32,9 @@ jit_status_write(const struct jit_conf *conf,
                   "updated", (json_int_t) st->updated,
                   "last_sync", (json_int_t) st->last_sync,
                   "next_expiry", (json_int_t) st->next_expiry,
-                  "api", st->api, "state", st->state);
+                  "api", st->api, "state",
+                  (size_t) st->state < N_STATES ? state_names[st->state]
+                                                : "?");
     if (o == NULL || (text = json_dumps(o, JSON_COMPACT)) == NULL) {
         ret = -ENOMEM;
         goto done;
@@ -62,6 +71,7 @@ int
 jit_status_read(const struct jit_conf *conf, struct jit_daemon_status *st)
 {
     char buf[4096];
+    const char *state;
     json_t *o = NULL;
     ssize_t r;
     int dirfd, fd = -1, ret = 0;
@@ -92,8 +102,10 @@ jit_status_read(const struct jit_conf *conf, struct jit_daemon_status *st)
     st->next_expiry = num(o, "next_expiry");
     snprintf(st->api, sizeof(st->api), "%s",
              json_string_value(json_object_get(o, "api")) ?: "?");
-    snprintf(st->state, sizeof(st->state), "%s",
-             json_string_value(json_object_get(o, "state")) ?: "?");
+    state = json_string_value(json_object_get(o, "state"));
+    for (size_t i = 1; state != NULL && i < N_STATES; i++)
+        if (strcmp(state, state_names[i]) == 0)
+            st->state = (enum jit_daemon_state) i;
 
 done:
     json_decref(o);

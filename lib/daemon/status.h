@@ -15,13 +15,21 @@
 
 #define JIT_STATUS_FILE "daemon.status"
 
+/* In the file as "running" and "stopped"; anything else reads as
+ * unknown, which jitctl status shows as stopped. */
+enum jit_daemon_state {
+    JIT_DAEMON_UNKNOWN = 0,
+    JIT_DAEMON_RUNNING,
+    JIT_DAEMON_STOPPED,
+};
+
 struct jit_daemon_status {
     pid_t pid;
     int64_t started, updated;
     int64_t last_sync;      /* last answer from the API (200 or 304) */
     int64_t next_expiry;    /* 0: none */
     char api[64];           /* "ok" or the last fault's reason */
-    char state[16];         /* running, stopped */
+    enum jit_daemon_state state;
 };
 
 int jit_status_write(const struct jit_conf *conf,

@@ -78,19 +78,21 @@ const char *
 jit_grant_misfit(const struct jit_grant *g, const struct jit_conf *conf,
                  const char *user, int64_t now)
 {
-    if (strcmp(g->status, "revoked") == 0)
+    enum jit_grant_standing st = jit_grant_standing(g, now, conf->clock_skew);
+
+    /* The status first, then whose grant it is, then the time: the
+     * order of the reasons the audit lines have always given. */
+    if (st == JIT_GRANT_REVOKED)
         return "grant_revoked";
-    if (strcmp(g->status, "active") != 0)
+    if (st == JIT_GRANT_CLOSED)
         return "grant_expired";
     if (conf->host == NULL || strcmp(g->host, conf->host) != 0)
         return "wrong_host";
     if (strcmp(g->username, user) != 0)
         return "wrong_user";
-    if (g->not_before > now + (int64_t) conf->clock_skew)
+    if (st == JIT_GRANT_NOT_YET)
         return "not_yet_valid";
-    /* No allowance at the end: a grant is over when it says it is, and
-     * the account's shadow expiry and the reaper agree with that. */
-    if (now >= g->expires_at)
+    if (st == JIT_GRANT_OVER)
         return "grant_expired";
     return NULL;
 }
@@ -288,18 +290,20 @@ live_grant(struct jit_login *l, const char *event, int ours,
     return JIT_ALLOW;
 }
 
-/* A stored grant that is still in force. */
+/* A stored grant that has not ended.  Sessions are open under it, so its
+ * start is behind it: a not_before ahead of this clock does not end it. */
 static int
-grant_in_force(struct jit_store *s, const char *id, int64_t now)
+grant_in_force(struct jit_store *s, const struct jit_conf *conf,
+               const char *id, int64_t now)
 {
     struct jit_grant og;
-    int live;
+    enum jit_grant_standing st;
 
     if (jit_store_get_grant(s, id, &og) != 0)
         return 0;
-    live = strcmp(og.status, "active") == 0 && now < og.expires_at;
+    st = jit_grant_standing(&og, now, conf->clock_skew);
     jit_grant_free(&og);
-    return live;
+    return st == JIT_GRANT_IN_FORCE || st == JIT_GRANT_NOT_YET;
 }
 
 enum jit_verdict
@@ -369,7 +373,7 @@ jit_login_account(struct jit_login *l)
              * so a new one for this account supersedes what we stored;
              * but sessions still open under the old grant keep it, and
              * the account is not moved under them. */
-            if (a.sessions > 0 && grant_in_force(s, a.grant_id, now)) {
+            if (a.sessions > 0 && grant_in_force(s, l->conf, a.grant_id, now)) {
                 jit_store_rollback(s);
                 v = deny(l, s, "login", "duplicate_grant", &g, &a, 1);
                 goto done;

@@ -126,111 +126,131 @@ fill_shadow(const struct jit_nssdb *db, const struct jit_nssdb_shadow *r,
     return NSS_STATUS_SUCCESS;
 }
 
+/* The three databases: each entry point is one of them, by key or by
+ * position, and the rest of the work is the same. */
+enum db { DB_PASSWD, DB_GROUP, DB_SHADOW };
+
+/* out: the caller's struct passwd, group or spwd, as which says. */
+static enum nss_status
+fill(const struct jit_nssdb *db, enum db which, const void *r, void *out,
+     char *buf, size_t buflen, int *errnop)
+{
+    switch (which) {
+    case DB_PASSWD:
+        return fill_passwd(db, r, out, buf, buflen, errnop);
+    case DB_GROUP:
+        return fill_group(db, r, out, buf, buflen, errnop);
+    default:
+        return fill_shadow(db, r, out, buf, buflen, errnop);
+    }
+}
+
+/* By name, or (name NULL) by id; shadow has no id. */
+static const void *
+find(const struct jit_nssdb *db, enum db which, const char *name,
+     uint32_t id)
+{
+    switch (which) {
+    case DB_PASSWD:
+        return name ? (const void *) jit_nssdb_pw_byname(db, name)
+                    : (const void *) jit_nssdb_pw_byuid(db, id);
+    case DB_GROUP:
+        return name ? (const void *) jit_nssdb_gr_byname(db, name)
+                    : (const void *) jit_nssdb_gr_bygid(db, id);
+    default:
+        return name ? jit_nssdb_sp_byname(db, name) : NULL;
+    }
+}
+
 /*
  * Look a key up; on a miss, look again after re-checking the file, so an
  * account reserved a moment ago (maybe by this very process) is found at
- * once.  Hits trust the mapping for the cache's recheck interval.
+ * once.  Hits trust the mapping for the cache's recheck interval.  The
+ * caller releases *ref.
  */
-#define LOOKUP(c, ref, rec, find)                   \
-    do {                                            \
-        jit_nssdb_acquire((c), 0, &(ref));          \
-        (rec) = find;                               \
-        if ((rec) == NULL && !(ref).fresh) {        \
-            jit_nssdb_release(&(ref));              \
-            jit_nssdb_acquire((c), 1, &(ref));      \
-            (rec) = find;                           \
-        }                                           \
-    } while (0)
+static const void *
+acquire_find(struct jit_nssdb_cache *c, enum db which, const char *name,
+             uint32_t id, struct jit_nssdb_ref *ref)
+{
+    const void *r;
+
+    jit_nssdb_acquire(c, 0, ref);
+    r = find(ref->db, which, name, id);
+    if (r == NULL && !ref->fresh) {
+        jit_nssdb_release(ref);
+        jit_nssdb_acquire(c, 1, ref);
+        r = find(ref->db, which, name, id);
+    }
+    return r;
+}
+
+static enum nss_status
+lookup(struct jit_nssdb_cache *c, enum db which, int by_name,
+       const char *name, uint32_t id, void *out, char *buf, size_t buflen,
+       int *errnop)
+{
+    struct jit_nssdb_ref ref;
+    enum nss_status st;
+    const void *r;
+
+    if (args_bad(out, buf, errnop))
+        return NSS_STATUS_UNAVAIL;
+    if (by_name && name == NULL)
+        return status_notfound(errnop);
+    r = acquire_find(c, which, name, id, &ref);
+    st = r ? fill(ref.db, which, r, out, buf, buflen, errnop)
+           : status_notfound(errnop);
+    jit_nssdb_release(&ref);
+    return st;
+}
 
 enum nss_status
 jit_nss_getpwnam(struct jit_nssdb_cache *c, const char *name,
                  struct passwd *pw, char *buf, size_t buflen, int *errnop)
 {
-    const struct jit_nssdb_passwd *r;
-    struct jit_nssdb_ref ref;
-    enum nss_status st;
-
-    if (args_bad(pw, buf, errnop))
-        return NSS_STATUS_UNAVAIL;
-    if (name == NULL)
-        return status_notfound(errnop);
-    LOOKUP(c, ref, r, jit_nssdb_pw_byname(ref.db, name));
-    st = r ? fill_passwd(ref.db, r, pw, buf, buflen, errnop)
-           : status_notfound(errnop);
-    jit_nssdb_release(&ref);
-    return st;
+    return lookup(c, DB_PASSWD, 1, name, 0, pw, buf, buflen, errnop);
 }
 
 enum nss_status
 jit_nss_getpwuid(struct jit_nssdb_cache *c, uid_t uid, struct passwd *pw,
                  char *buf, size_t buflen, int *errnop)
 {
-    const struct jit_nssdb_passwd *r;
-    struct jit_nssdb_ref ref;
-    enum nss_status st;
-
-    if (args_bad(pw, buf, errnop))
-        return NSS_STATUS_UNAVAIL;
-    LOOKUP(c, ref, r, jit_nssdb_pw_byuid(ref.db, uid));
-    st = r ? fill_passwd(ref.db, r, pw, buf, buflen, errnop)
-           : status_notfound(errnop);
-    jit_nssdb_release(&ref);
-    return st;
+    return lookup(c, DB_PASSWD, 0, NULL, uid, pw, buf, buflen, errnop);
 }
 
 enum nss_status
 jit_nss_getgrnam(struct jit_nssdb_cache *c, const char *name,
                  struct group *gr, char *buf, size_t buflen, int *errnop)
 {
-    const struct jit_nssdb_group *r;
-    struct jit_nssdb_ref ref;
-    enum nss_status st;
-
-    if (args_bad(gr, buf, errnop))
-        return NSS_STATUS_UNAVAIL;
-    if (name == NULL)
-        return status_notfound(errnop);
-    LOOKUP(c, ref, r, jit_nssdb_gr_byname(ref.db, name));
-    st = r ? fill_group(ref.db, r, gr, buf, buflen, errnop)
-           : status_notfound(errnop);
-    jit_nssdb_release(&ref);
-    return st;
+    return lookup(c, DB_GROUP, 1, name, 0, gr, buf, buflen, errnop);
 }
 
 enum nss_status
 jit_nss_getgrgid(struct jit_nssdb_cache *c, gid_t gid, struct group *gr,
                  char *buf, size_t buflen, int *errnop)
 {
-    const struct jit_nssdb_group *r;
-    struct jit_nssdb_ref ref;
-    enum nss_status st;
-
-    if (args_bad(gr, buf, errnop))
-        return NSS_STATUS_UNAVAIL;
-    LOOKUP(c, ref, r, jit_nssdb_gr_bygid(ref.db, gid));
-    st = r ? fill_group(ref.db, r, gr, buf, buflen, errnop)
-           : status_notfound(errnop);
-    jit_nssdb_release(&ref);
-    return st;
+    return lookup(c, DB_GROUP, 0, NULL, gid, gr, buf, buflen, errnop);
 }
 
 enum nss_status
 jit_nss_getspnam(struct jit_nssdb_cache *c, const char *name,
                  struct spwd *sp, char *buf, size_t buflen, int *errnop)
 {
-    const struct jit_nssdb_shadow *r;
-    struct jit_nssdb_ref ref;
-    enum nss_status st;
+    return lookup(c, DB_SHADOW, 1, name, 0, sp, buf, buflen, errnop);
+}
 
-    if (args_bad(sp, buf, errnop))
-        return NSS_STATUS_UNAVAIL;
-    if (name == NULL)
-        return status_notfound(errnop);
-    LOOKUP(c, ref, r, jit_nssdb_sp_byname(ref.db, name));
-    st = r ? fill_shadow(ref.db, r, sp, buf, buflen, errnop)
-           : status_notfound(errnop);
-    jit_nssdb_release(&ref);
-    return st;
+/* The i-th record, or NULL past the end. */
+static const void *
+nth(const struct jit_nssdb *db, enum db which, uint32_t i)
+{
+    switch (which) {
+    case DB_PASSWD:
+        return i < db->hdr.n_passwd ? (const void *) &db->pw[i] : NULL;
+    case DB_GROUP:
+        return i < db->hdr.n_group ? (const void *) &db->gr[i] : NULL;
+    default:
+        return i < db->hdr.n_shadow ? (const void *) &db->sp[i] : NULL;
+    }
 }
 
 /*
@@ -239,70 +259,49 @@ jit_nss_getspnam(struct jit_nssdb_cache *c, const char *name,
  * /etc/passwd does when the file changes under it.  The cursor only
  * advances on success, so a TRYAGAIN retry returns the same entry.
  */
-enum nss_status
-jit_nss_getpwent(struct jit_nssdb_cache *c, struct jit_nss_cursor *cur,
-                 struct passwd *pw, char *buf, size_t buflen, int *errnop)
+static enum nss_status
+next(struct jit_nssdb_cache *c, struct jit_nss_cursor *cur, enum db which,
+     void *out, char *buf, size_t buflen, int *errnop)
 {
     struct jit_nssdb_ref ref;
     enum nss_status st;
+    const void *r = NULL;
 
-    if (args_bad(pw, buf, errnop))
+    if (args_bad(out, buf, errnop))
         return NSS_STATUS_UNAVAIL;
     jit_nssdb_acquire(c, 0, &ref);
-    if (ref.db == NULL || cur->next >= ref.db->hdr.n_passwd) {
+    if (ref.db != NULL)
+        r = nth(ref.db, which, cur->next);
+    if (r == NULL) {
         st = status_notfound(errnop);
     } else {
-        st = fill_passwd(ref.db, &ref.db->pw[cur->next], pw, buf, buflen,
-                         errnop);
+        st = fill(ref.db, which, r, out, buf, buflen, errnop);
         if (st == NSS_STATUS_SUCCESS)
             cur->next++;
     }
     jit_nssdb_release(&ref);
     return st;
+}
+
+enum nss_status
+jit_nss_getpwent(struct jit_nssdb_cache *c, struct jit_nss_cursor *cur,
+                 struct passwd *pw, char *buf, size_t buflen, int *errnop)
+{
+    return next(c, cur, DB_PASSWD, pw, buf, buflen, errnop);
 }
 
 enum nss_status
 jit_nss_getgrent(struct jit_nssdb_cache *c, struct jit_nss_cursor *cur,
                  struct group *gr, char *buf, size_t buflen, int *errnop)
 {
-    struct jit_nssdb_ref ref;
-    enum nss_status st;
-
-    if (args_bad(gr, buf, errnop))
-        return NSS_STATUS_UNAVAIL;
-    jit_nssdb_acquire(c, 0, &ref);
-    if (ref.db == NULL || cur->next >= ref.db->hdr.n_group) {
-        st = status_notfound(errnop);
-    } else {
-        st = fill_group(ref.db, &ref.db->gr[cur->next], gr, buf, buflen,
-                        errnop);
-        if (st == NSS_STATUS_SUCCESS)
-            cur->next++;
-    }
-    jit_nssdb_release(&ref);
-    return st;
+    return next(c, cur, DB_GROUP, gr, buf, buflen, errnop);
 }
 
 enum nss_status
 jit_nss_getspent(struct jit_nssdb_cache *c, struct jit_nss_cursor *cur,
                  struct spwd *sp, char *buf, size_t buflen, int *errnop)
 {
-    struct jit_nssdb_ref ref;
-    enum nss_status st;
-
-    if (args_bad(sp, buf, errnop))
-        return NSS_STATUS_UNAVAIL;
-    jit_nssdb_acquire(c, 0, &ref);
-    if (ref.db == NULL || cur->next >= ref.db->hdr.n_shadow) {
-        st = status_notfound(errnop);
-    } else {
-        st = fill_shadow(ref.db, &ref.db->sp[cur->next], sp, buf, buflen,
-                         errnop);
-        if (st == NSS_STATUS_SUCCESS)
-            cur->next++;
-    }
-    jit_nssdb_release(&ref);
-    return st;
+    return next(c, cur, DB_SHADOW, sp, buf, buflen, errnop);
 }
 
 static int
@@ -336,7 +335,7 @@ jit_nss_initgroups(struct jit_nssdb_cache *c, const char *user, gid_t group,
     }
     if (user == NULL)
         return status_notfound(errnop);
-    LOOKUP(c, ref, r, jit_nssdb_pw_byname(ref.db, user));
+    r = acquire_find(c, DB_PASSWD, user, 0, &ref);
     if (r == NULL) {
         st = status_notfound(errnop);
         goto done;

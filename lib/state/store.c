@@ -463,7 +463,7 @@ jit_store_kv_get(struct jit_store *s, const char *key, char **value)
 }
 
 int
-jit_store_wake_listen(struct jit_store *s, char *why, size_t whylen)
+jit_store_wake_listen(struct jit_store *s, char *err, size_t errlen)
 {
-    return jit_wake_listen(s->dirfd, why, whylen);
+    return jit_wake_listen(s->dirfd, err, errlen);
 }

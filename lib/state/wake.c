@@ -13,7 +13,7 @@
 #include "state/wake.h"
 
 int
-jit_wake_listen(int dirfd, char *why, size_t whylen)
+jit_wake_listen(int dirfd, char *err, size_t errlen)
 {
     struct stat st;
     int fd = -1, ret;
@@ -24,13 +24,13 @@ jit_wake_listen(int dirfd, char *why, size_t whylen)
      * (unlinkat fails) is refused. */
     if (unlinkat(dirfd, JIT_WAKE_FIFO, 0) != 0 && errno != ENOENT) {
         ret = -errno;
-        snprintf(why, whylen, "%s: cannot remove: %s", JIT_WAKE_FIFO,
+        snprintf(err, errlen, "%s: cannot remove: %s", JIT_WAKE_FIFO,
                  strerror(errno));
         goto done;
     }
     if (mkfifoat(dirfd, JIT_WAKE_FIFO, 0600) != 0) {
         ret = -errno;
-        snprintf(why, whylen, "%s: mkfifo: %s", JIT_WAKE_FIFO,
+        snprintf(err, errlen, "%s: mkfifo: %s", JIT_WAKE_FIFO,
                  strerror(errno));
         goto done;
     }
@@ -40,13 +40,13 @@ jit_wake_listen(int dirfd, char *why, size_t whylen)
                 O_RDWR | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC);
     if (fd < 0) {
         ret = -errno;
-        snprintf(why, whylen, "%s: %s", JIT_WAKE_FIFO, strerror(errno));
+        snprintf(err, errlen, "%s: %s", JIT_WAKE_FIFO, strerror(errno));
         goto done;
     }
     if (fstat(fd, &st) != 0 || !S_ISFIFO(st.st_mode)
         || st.st_uid != geteuid() || (st.st_mode & 077) != 0) {
         ret = -EPERM;
-        snprintf(why, whylen, "%s: not a FIFO of uid %u with mode 0600",
+        snprintf(err, errlen, "%s: not a FIFO of uid %u with mode 0600",
                  JIT_WAKE_FIFO, (unsigned) geteuid());
         goto done;
     }

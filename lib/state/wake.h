@@ -18,8 +18,8 @@
 /* For the daemon: a fresh FIFO "wake" in dirfd, the state directory
  * (whatever was at that name goes: an earlier daemon's FIFO, perhaps left
  * full, or anything else), opened for reading without blocking.  The fd,
- * or -errno with why set. */
-int jit_wake_listen(int dirfd, char *why, size_t whylen);
+ * or -errno with err set. */
+int jit_wake_listen(int dirfd, char *err, size_t errlen);
 
 /* Read away every poke waiting in the FIFO. */
 void jit_wake_drain(int fd);

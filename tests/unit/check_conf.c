@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include <check.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -256,6 +257,65 @@ START_TEST(test_file_checks)
 }
 END_TEST
 
+/* The loader pam_jit and jitctl share: the file, config= choosing
+ * another, arguments over the file, the cross checks last; on any error
+ * nothing is kept. */
+START_TEST(test_load)
+{
+    char *dir = t_mkdtemp(), *p = t_path(dir, "jit.conf");
+    char *q = t_path(dir, "other.conf"), *cfg = NULL;
+    const char text[] = "api_url = https://a.example\nhost = h1\n"
+                        "timeout = 7\n";
+    const char other[] = "api_url = https://b.example\nhost = h2\n";
+    const char *args[3];
+    struct jit_conf c;
+
+    t_write_file(p, text, sizeof(text) - 1, 0600);
+    t_write_file(q, other, sizeof(other) - 1, 0600);
+    ck_assert_int_eq(jit_conf_load(&c, p, 0, NULL, &errs), 0);
+    ck_assert_uint_eq(errs.n, 0);
+    ck_assert_str_eq(c.api_url, "https://a.example");
+    ck_assert_uint_eq(c.timeout, 7);
+    jit_conf_free(&c);
+
+    ck_assert_int_ne(asprintf(&cfg, "config=%s", q), -1);
+    args[0] = "timeout=9";
+    args[1] = cfg;
+    args[2] = "debug";
+    ck_assert_int_eq(jit_conf_load(&c, p, 3, args, &errs), 0);
+    ck_assert_str_eq(c.api_url, "https://b.example");
+    ck_assert_str_eq(c.host, "h2");
+    ck_assert_uint_eq(c.timeout, 9);
+    ck_assert_int_eq(c.debug, 1);
+    jit_conf_free(&c);
+
+    /* A bad argument: an error, and the cross checks are not run. */
+    args[0] = "timeout";
+    ck_assert_int_eq(jit_conf_load(&c, p, 1, args, &errs), -EINVAL);
+    ck_assert_uint_eq(errs.n, 1);
+    has_error("PAM argument 1: expected key=value");
+    jit_errs_free(&errs);
+
+    /* Errors of the file are all given; arguments are not read. */
+    ck_assert_int_eq(jit_conf_load(&c, "/nonexistent/jit.conf", 1, args,
+                                   &errs), -EINVAL);
+    ck_assert_uint_eq(errs.n, 1);
+    jit_errs_free(&errs);
+
+    /* The cross checks, naming the file. */
+    t_write_file(p, "host = h1\n", 10, 0600);
+    ck_assert_int_eq(jit_conf_load(&c, p, 0, NULL, &errs), -EINVAL);
+    ck_assert_uint_eq(errs.n, 1);
+    ck_assert_ptr_nonnull(strstr(errs.msg[0], "api_url: required"));
+
+    t_rmtree(dir);
+    free(cfg);
+    free(q);
+    free(p);
+    free(dir);
+}
+END_TEST
+
 /* Kerberos keys: one word each; a host authenticates one way. */
 START_TEST(test_krb5_keys)
 {
@@ -334,6 +394,7 @@ main(void)
     tcase_add_test(tc, test_pam_args);
     tcase_add_test(tc, test_print_round_trip);
     tcase_add_test(tc, test_file_checks);
+    tcase_add_test(tc, test_load);
     tcase_add_test(tc, test_krb5_keys);
     tcase_add_test(tc, test_scrub_dirs);
     tcase_add_test(tc, test_base64);

@@ -254,6 +254,55 @@ START_TEST(test_list)
 }
 END_TEST
 
+/* Where a grant stands, at the edges of each rule: the one decision that
+ * a login, a sync, sshd's keys and open sessions all ask. */
+START_TEST(test_standing)
+{
+    char active[] = "active", revoked[] = "revoked", expired[] = "expired",
+         pending[] = "pending", denied[] = "denied", empty[] = "",
+         upper[] = "Active";
+    struct jit_grant g = {
+        .status = active, .not_before = 1000, .expires_at = 2000,
+    };
+
+    /* not_before: up to skew seconds ahead is allowed, one more is not. */
+    ck_assert_int_eq(jit_grant_standing(&g, 1000, 0), JIT_GRANT_IN_FORCE);
+    ck_assert_int_eq(jit_grant_standing(&g, 999, 0), JIT_GRANT_NOT_YET);
+    ck_assert_int_eq(jit_grant_standing(&g, 940, 60), JIT_GRANT_IN_FORCE);
+    ck_assert_int_eq(jit_grant_standing(&g, 939, 60), JIT_GRANT_NOT_YET);
+    ck_assert_int_eq(jit_grant_standing(&g, -5, 60), JIT_GRANT_NOT_YET);
+    /* expires_at: over at the second it names, whatever the skew. */
+    ck_assert_int_eq(jit_grant_standing(&g, 1999, 0), JIT_GRANT_IN_FORCE);
+    ck_assert_int_eq(jit_grant_standing(&g, 1999, 3600), JIT_GRANT_IN_FORCE);
+    ck_assert_int_eq(jit_grant_standing(&g, 2000, 0), JIT_GRANT_OVER);
+    ck_assert_int_eq(jit_grant_standing(&g, 2000, 3600), JIT_GRANT_OVER);
+    ck_assert_int_eq(jit_grant_standing(&g, INT64_MAX - 4000, 60),
+                     JIT_GRANT_OVER);
+    /* Not yet valid and already over (no grant the parser accepts): the
+     * start is named first, as a login's refusal always has. */
+    g.not_before = 3000;
+    ck_assert_int_eq(jit_grant_standing(&g, 2500, 60), JIT_GRANT_NOT_YET);
+    g.not_before = 1000;
+    /* The status decides before the clock does. */
+    g.status = revoked;
+    ck_assert_int_eq(jit_grant_standing(&g, 1500, 0), JIT_GRANT_REVOKED);
+    ck_assert_int_eq(jit_grant_standing(&g, 500, 0), JIT_GRANT_REVOKED);
+    ck_assert_int_eq(jit_grant_standing(&g, 2500, 0), JIT_GRANT_REVOKED);
+    g.status = expired;
+    ck_assert_int_eq(jit_grant_standing(&g, 1500, 0), JIT_GRANT_CLOSED);
+    ck_assert_int_eq(jit_grant_standing(&g, 500, 0), JIT_GRANT_CLOSED);
+    /* pending (not yet approved) and any other word: not in force. */
+    g.status = pending;
+    ck_assert_int_eq(jit_grant_standing(&g, 1500, 0), JIT_GRANT_CLOSED);
+    g.status = denied;
+    ck_assert_int_eq(jit_grant_standing(&g, 1500, 0), JIT_GRANT_CLOSED);
+    g.status = empty;
+    ck_assert_int_eq(jit_grant_standing(&g, 1500, 0), JIT_GRANT_CLOSED);
+    g.status = upper;
+    ck_assert_int_eq(jit_grant_standing(&g, 1500, 0), JIT_GRANT_CLOSED);
+}
+END_TEST
+
 START_TEST(test_times)
 {
     int64_t t;
@@ -347,6 +396,7 @@ main(void)
     tcase_add_test(tc, test_field_checks);
     tcase_add_test(tc, test_list);
     tcase_add_test(tc, test_times);
+    tcase_add_test(tc, test_standing);
     tcase_add_test(tc, test_key_comments);
     suite_add_tcase(s, tc);
     return t_run(s);
