@@ -430,7 +430,7 @@ def reload_people(text):
     while apid_log().count("jit-apid: reloaded policies and tokens") == before:
         if time.monotonic() > end:
             return "no reload within 30 s: %r" % apid_log()[-300:]
-        time.sleep(0.05)
+        time.sleep(0.05)  # (the poll's interval)
     return None
 
 

@@ -45,6 +45,7 @@ for _ in range(200000):
             break
 ' "$T/home/eve" "$T/canary" "$T/sig/ready" 2>/dev/null &
     sw=$!
+    # (waits on the swapper's ready file; the pause is the poll's interval)
     while [ ! -e "$T/sig/ready" ] && kill -0 $sw 2>/dev/null; do sleep 0.005; done
     rm -f "$T/sig/ready"
     if "$HELPER" "$T/home" eve >/dev/null; then removed=$((removed + 1)); else refused=$((refused + 1)); fi

@@ -297,7 +297,7 @@ wait_uid() {
     for _i in $(seq 1 300); do
         [ "$(awk '/^Uid:/ {print $2}' "/proc/$1/status" 2>/dev/null)" = "$2" ] \
             && [ "$(cat "/proc/$1/comm" 2>/dev/null)" != setpriv ] && return 0
-        sleep 0.1
+        sleep 0.1 # (the poll's interval)
     done
     fail "process $1 never ran as uid $2"
 }
@@ -365,7 +365,7 @@ wait_for() {
     _t0=$(date +%s%N)
     while ! "$@"; do
         [ $(( ($(date +%s%N) - _t0) / 1000000 )) -lt $((_lim * 1000)) ] || return 1
-        sleep 0.05
+        sleep 0.05 # (the poll's interval; the bound reads the clock)
     done
     echo $(( ($(date +%s%N) - _t0) / 1000000 ))
 }
