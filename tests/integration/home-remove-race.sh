@@ -9,7 +9,7 @@ command -v setpriv >/dev/null || skip "needs setpriv"
 setup_env
 RUNS=${HOME_RACE_RUNS:-1000}
 HELPER=$top_builddir/tests/helpers/home-remove
-UID_=97123 # a uid outside every test's range (lib.sh: setup_pam; 70000-95999)
+UID_=97123 # a uid outside every test's range (lib/pam.sh: setup_pam; 70000-95999)
 mkdir -m 755 "$T/home" "$T/canary"
 mkdir -m 700 "$T/sig"; chown $UID_ "$T/sig"
 mkdir "$T/canary/sub"
