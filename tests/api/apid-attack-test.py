@@ -3,7 +3,7 @@
 hostile host (web02 with its own token) and a client without
 credentials: each case is what such a one would try, and what jit-apid
 must answer.  Runs after apid-authz-test.py on the same jit-apid
-(start_apid of tests/integration/lib.sh: its people, hosts and policies);
+(start_apid of tests/integration/lib/apid.sh: its people, hosts and policies);
 every case is independent of the others, and all are run: the failures
 are listed at the end.  Prints "ok - ..." lines; exits 1 if any failed.
 

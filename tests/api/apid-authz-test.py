@@ -6,7 +6,7 @@ allows one, never a name another person holds or is entitled to, kept
 for the life of the account), and an event belongs to its grant's hosts
 (a host writes only into a grant that lists it, for that grant's
 account).  Runs after apid-test.py on the same jit-apid (start_apid of
-tests/integration/lib.sh: its people and policies); every case is
+tests/integration/lib/apid.sh: its people and policies); every case is
 independent of the others, and all are run: the failures are listed at
 the end.  Prints "ok - ..." lines; exits 1 if any case failed.
 
@@ -430,7 +430,7 @@ def reload_people(text):
     while apid_log().count("jit-apid: reloaded policies and tokens") == before:
         if time.monotonic() > end:
             return "no reload within 30 s: %r" % apid_log()[-300:]
-        time.sleep(0.05)
+        time.sleep(0.05)  # (the poll's interval)
     return None
 
 

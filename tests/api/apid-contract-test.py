@@ -7,7 +7,8 @@ sees it as asked.  Prints "ok - ..." lines; exits 1 on the first failure.
   apid-contract-test.py URL CERTDIR DB [OPENAPI.yaml]
 
 Runs after apid-test.py against the same server (tests/integration/apid.sh,
-apid-pg.sh), with the people and policies of lib.sh's start_apid.
+apid-pg.sh), with the people and policies of start_apid
+(tests/integration/lib/apid.sh).
 The helpers are tests/api/apidtest.py's, as for the other API tests.
 """
 from apidtest import (BOSS, DAVE, FAILED, HOST1, call, count, expect, fail,

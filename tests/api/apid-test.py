@@ -9,11 +9,16 @@ the first failure.
 DB: sqlite:PATH (or a path) or postgresql:CONNINFO.
 """
 import concurrent.futures
+import http.client
+import json
 import ssl
+import subprocess
+import threading
 import time
+import urllib.parse
 
-from apidtest import (ALICE, BOB, BOSS, CAROL, CERTS, HOST1, HOST2, SPEC,
-                      count, expect, fail, ok)
+from apidtest import (ALICE, BOB, BOSS, CAROL, CERTS, CTX, HOST1, HOST2,
+                      SPEC, URL, count, expect, fail, ok)
 # This script reads the answers' headers (ETag, ...) throughout.
 from apidtest import call_with_headers as call
 
@@ -47,16 +52,48 @@ ok("empty list with an ETag; 404 by name; 304 when unchanged")
 box = {}
 
 
+sent = threading.Event()
+
+
 def poll():
+    # (http.client, not call(): the request is known to be sent before
+    # the answer is waited for)
+    u = urllib.parse.urlsplit(URL)
+    conn = http.client.HTTPSConnection(u.hostname, u.port, context=CTX,
+                                       timeout=70)
     t0 = time.time()
-    box["poll"] = call("GET", "/v1/hosts/web01.test/grants?wait=20", HOST1,
-                       headers={"If-None-Match": etag0})
-    box["poll_s"] = time.time() - t0
+    conn.request("GET", "/v1/hosts/web01.test/grants?wait=20",
+                 headers={"Authorization": HOST1, "If-None-Match": etag0})
+    sent.set()
+    r = conn.getresponse()
+    text = r.read()
+    box["poll"] = (r.status, json.loads(text) if text else None, r.headers)
+    box["end"] = time.time()
+    box["poll_s"] = box["end"] - t0
+    conn.close()
+
+
+def poll_read():
+    """jit-apid has read the poll: every connection to it is open with
+    nothing left unread (Recv-Q 0 on jit-apid's side)."""
+    out = subprocess.run(["ss", "-tnH", "state", "established",
+                          "( sport = :%d )" % urllib.parse.urlsplit(URL).port],
+                         capture_output=True, text=True, check=True).stdout
+    rows = [r.split() for r in out.splitlines() if r.strip()]
+    return bool(rows) and all(r[0] == "0" for r in rows)
 
 
 with concurrent.futures.ThreadPoolExecutor(1) as ex:
     fut = ex.submit(poll)
-    time.sleep(0.5)
+    # The change comes once jit-apid holds the poll, not after a pause.
+    if not sent.wait(30):
+        fail("the long poll was not sent within 30 s")
+    end = time.monotonic() + 30
+    while not poll_read():
+        if time.monotonic() > end or fut.done():
+            fail("jit-apid did not take the long poll: %r" % (box,))
+        time.sleep(0.01)
+    posted = time.time()
     st, g, _ = call("POST", "/v1/grants", ALICE, {
         "credential": "db-admin", "host_group": "web", "duration": 1800,
         "reason": "INC-1 restart replica",
@@ -69,7 +106,7 @@ st, doc, h = box["poll"]
 if st != 200 or box["poll_s"] > 3 or len(doc["grants"]) != 1:
     fail("long poll: %r after %.1f s" % (box["poll"], box["poll_s"]))
 ok("a grant: the waiting long poll answered %.2f s after it" %
-   (box["poll_s"] - 0.5))
+   (box["end"] - posted))
 hg = doc["grants"][0]
 want_keys = {"id", "credential", "requester", "username", "host", "groups",
              "not_before", "expires_at", "reason", "status", "on_logout",

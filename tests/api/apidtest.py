@@ -1,6 +1,6 @@
 """What the API tests of jit-apid share (apid-test.py, apid-contract-test.py,
 apid-authz-test.py, apid-attack-test.py): their command line, the tokens
-of start_apid's people and hosts (tests/integration/lib.sh), a call to the
+of start_apid's people and hosts (tests/integration/lib/apid.sh), a call to the
 API, a number from the store, and the "ok - ..." / "FAIL: ..." lines they
 print.  One copy, so that the scripts cannot drift apart in how they ask
 or what they count as passing.

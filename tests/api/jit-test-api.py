@@ -161,12 +161,12 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 for _ in range(100):
                     self.wfile.write(b" ")
                     self.wfile.flush()
-                    time.sleep(1)
+                    time.sleep(1)  # the fault: a byte a second
             except OSError:
                 pass
             return None
         if kind == "hang":
-            time.sleep(3600)
+            time.sleep(3600)  # the fault: no answer
             return None
         return self.error(500, "unknown_fault")
 
@@ -205,7 +205,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 text, etag = host_list(parts[3])
                 if etag != seen or time.time() >= deadline:
                     break
-                time.sleep(0.05)
+                time.sleep(0.05)  # the long poll's look at the list
             if etag == seen:
                 self.send_response(304)
                 self.send_header("ETag", etag)

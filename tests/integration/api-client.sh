@@ -149,8 +149,15 @@ out=$("$GET" --config "$T/c.conf" list)
 case $out in "ok n=2 etag=\""*) ;; *) fail "list: $out" ;; esac
 etag=${out#*etag=}
 call "list unchanged" "not_modified" "$GET" --config "$T/c.conf" list "$etag"
-( sleep 1; grant dave > "$T/good/grants/dave.json" ) &
+# The change comes while the poll is held (its request is in the API's
+# log), and not before 1 s in: the wait the poll must show.
+held() { grep -q 'grants?wait=30' "$T/good/requests.log" 2>/dev/null; }
 t0=$(date +%s%N)
+( wait_for 30 held >/dev/null || exit 0
+  # (a pause that is the feature: the change 1 s in, by the clock)
+  while [ $(( ($(date +%s%N) - t0) / 1000000 )) -lt 1000 ]; do sleep 0.05; done
+  grant dave > "$T/good/grants/dave.json" ) &
+TEST_PIDS="$TEST_PIDS $!"
 out=$("$GET" --config "$T/c.conf" list "$etag" 30)
 ms=$(( ($(date +%s%N) - t0) / 1000000 ))
 case $out in "ok n=3 "*) ;; *) fail "long poll: $out" ;; esac

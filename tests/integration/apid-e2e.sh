@@ -35,7 +35,13 @@ ok "alice logs in against jit-apid's live check; sshd gets her key"
 # Waiting for approval: not on the host; approved: on it.
 p=$(api POST /v1/grants alice-token-xxxxxxxxxx \
     '{"credential": "root-ish", "host": "web01.test", "duration": 300, "reason": "need root"}' | field id)
-sleep 1.5
+# Proof that the host has applied a list made after that request: a
+# grant asked for after it (dave's, approved at once) resolves.  A list
+# that held the pending grant would have brought it in the same commit.
+api POST /v1/grants dave-token-xxxxxxxxxxx \
+    '{"credential": "db-admin", "host": "web01.test", "duration": 600, "reason": "INC-9 marker"}' >/dev/null
+expect_eq "dave's request" "$(cat "$T/api.status")" 201
+wait_for 10 resolves dave >/dev/null || fail "dave never resolved: $(cat "$T/daemon.err")"
 if resolves alice-adm; then fail "a pending grant resolved"; fi
 pam_op alice-adm acct_mgmt && fail "a pending grant logged in"
 api POST "/v1/grants/$p/approve" boss-token-xxxxxxxxxxx >/dev/null

@@ -118,7 +118,7 @@ pt = threading.Thread(target=run_polls)
 pt.start()
 end = time.monotonic() + 60
 while sent[0] < POLLS and time.monotonic() < end:
-    time.sleep(0.05)
+    time.sleep(0.05)  # (the poll's interval)
 if sent[0] < POLLS:
     fail("only %d of %d long polls sent in 60 s" % (sent[0], POLLS))
 ok("%d long polls (wait=%d) sent from %d addresses" % (POLLS, WAIT,
@@ -185,7 +185,7 @@ while any(c[2] is None for c in idle) and logins < 200:
             c[2] = now - c[1]
         if c[2] is None and now - c[1] > DEADLINE:
             fail("an idle connection is still open after %.1f s" % (now - c[1]))
-    time.sleep(0.05)
+    time.sleep(0.05)  # (the poll's interval)
 if logins < 5:
     fail("only %d grant checks before the idle connections ended" % logins)
 ok("%d grant checks from 127.0.0.1 all 200 while %d idle connections from"

@@ -36,7 +36,8 @@ B_URL=https://127.0.0.1:$(sed -n 's/^jit-apid: serving on 127.0.0.1://p' "$T/api
 ok "a second jit-apid on the same database: $B_URL"
 
 /usr/bin/python3 - "$A_URL" "$B_URL" "$T/certs/ca.pem" <<'PY' || fail "two instances"
-import concurrent.futures, json, ssl, sys, time, urllib.request, urllib.error
+import concurrent.futures, http.client, json, ssl, subprocess, sys, threading, time
+import urllib.error, urllib.parse, urllib.request
 a, b, ca = sys.argv[1:4]
 ctx = ssl.create_default_context(cafile=ca)
 def call(url, method, path, token, body=None, headers=None):
@@ -83,15 +84,37 @@ print("ok - 50 concurrent requests of two people for one name over two instances
 st, body, h = call(a, "GET", "/v1/hosts/web02.test/grants", HOST)
 etag = h["ETag"]
 box = {}
+sent = threading.Event()
 def poll():
-    box["r"] = call(a, "GET", "/v1/hosts/web02.test/grants?wait=20", HOST,
-                    headers={"If-None-Match": etag})
+    # (http.client: the request is known to be sent before the answer is
+    # waited for)
+    u = urllib.parse.urlsplit(a)
+    conn = http.client.HTTPSConnection(u.hostname, u.port, context=ctx, timeout=30)
+    conn.request("GET", "/v1/hosts/web02.test/grants?wait=20",
+                 headers={"Authorization": "Bearer " + HOST, "If-None-Match": etag})
+    sent.set()
+    r = conn.getresponse()
+    box["r"] = (r.status, r.read(), r.headers)
     box["end"] = time.time()
+    conn.close()
+def poll_read():
+    # A has read the poll: its connections are open with nothing unread
+    # (Recv-Q 0 on A's side).
+    out = subprocess.run(["ss", "-tnH", "state", "established",
+                          "( sport = :%d )" % urllib.parse.urlsplit(a).port],
+                         capture_output=True, text=True, check=True).stdout
+    rows = [r.split() for r in out.splitlines() if r.strip()]
+    return bool(rows) and all(r[0] == "0" for r in rows)
 with concurrent.futures.ThreadPoolExecutor(1) as ex:
     f = ex.submit(poll)
-    # (a head start for the poll; if it starts late it answers at once,
-    # which the bound below also accepts)
-    time.sleep(0.5)
+    # The change comes once A holds the poll, not after a pause.
+    if not sent.wait(30):
+        print("FAIL: the long poll at A was not sent within 30 s"); sys.exit(1)
+    end = time.monotonic() + 30
+    while not poll_read():
+        if time.monotonic() > end or f.done():
+            print("FAIL: A did not take the long poll: %r" % (box,)); sys.exit(1)
+        time.sleep(0.01)
     st, body, _ = call(b, "POST", "/v1/grants/" + json.loads(
         call(b, "GET", "/v1/grants?requester=dave@EXAMPLE.COM", DAVE)[1])
         ["grants"][0]["id"] + "/revoke", DAVE, {"reason": "done"})

@@ -11,7 +11,7 @@ setup_pam
 G=$T/api/grants
 
 start_daemon
-sleep 0.5
+wait_for 30 grep -q 'daemon: started' "$T/daemon.err" >/dev/null || fail "daemon: $(cat "$T/daemon.err")"
 kill -0 $D || fail "daemon died: $(cat "$T/daemon.err")"
 
 # A new grant: resolvable within a second or two (long poll, not polling).
@@ -88,7 +88,10 @@ grant_json carl > "$G/carl.json"
 wait_for 5 resolves carl >/dev/null || fail "carl not resolvable after the reloads"
 ok "SIGHUP: a good file reloaded; a broken one and a new state_dir refused; still syncing"
 
-# SIGTERM mid long poll: stops within about a second.
+# SIGTERM mid long poll: stops within about a second.  (The API's last
+# request is a long poll: the daemon waits in it.)
+in_poll() { tail -n 1 "$T/api/requests.log" | grep -q 'grants?wait=[1-9]'; }
+wait_for 10 in_poll >/dev/null || fail "no long poll: $(tail -3 "$T/api/requests.log")"
 t0=$(date +%s%N)
 kill -TERM $D
 wait $D || fail "daemon exit status $?"

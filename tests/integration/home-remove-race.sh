@@ -9,7 +9,7 @@ command -v setpriv >/dev/null || skip "needs setpriv"
 setup_env
 RUNS=${HOME_RACE_RUNS:-1000}
 HELPER=$top_builddir/tests/helpers/home-remove
-UID_=97123 # a uid outside every test's range (lib.sh: setup_pam; 70000-95999)
+UID_=97123 # a uid outside every test's range (lib/pam.sh: setup_pam; 70000-95999)
 mkdir -m 755 "$T/home" "$T/canary"
 mkdir -m 700 "$T/sig"; chown $UID_ "$T/sig"
 mkdir "$T/canary/sub"
@@ -45,6 +45,7 @@ for _ in range(200000):
             break
 ' "$T/home/eve" "$T/canary" "$T/sig/ready" 2>/dev/null &
     sw=$!
+    # (waits on the swapper's ready file; the pause is the poll's interval)
     while [ ! -e "$T/sig/ready" ] && kill -0 $sw 2>/dev/null; do sleep 0.005; done
     rm -f "$T/sig/ready"
     if "$HELPER" "$T/home" eve >/dev/null; then removed=$((removed + 1)); else refused=$((refused + 1)); fi

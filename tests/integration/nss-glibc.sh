@@ -80,7 +80,7 @@ if command -v strace >/dev/null; then
     [ -z "$bad" ] || fail "lookup path did network or locking: $bad"
     ok "lookup path: no connect, send or lock of ours (strace)"
 else
-    echo "# strace not installed: the syscall check (doc/design.md, threat E1) skipped"
+    skip_case "strace not installed: the syscall check (doc/design.md, threat E1)"
 fi
 
 # Hostile snapshots: each makes every lookup "not found", never a crash.

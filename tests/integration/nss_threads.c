@@ -131,6 +131,7 @@ main(int argc, char **argv)
                  * on a busy machine. */
                 printf("forked\n");
                 fflush(stdout);
+                /* (a poll of the file: the pause is its interval) */
                 for (int i = 0; i < 3000 && !exists(argv[3]); i++)
                     usleep(10000);
                 pw = getpwnam("s3");
@@ -144,7 +145,7 @@ main(int argc, char **argv)
                 atomic_fetch_add(&bad, 1000);
             }
         }
-        usleep(10000);
+        usleep(10000); /* a poll of the files: the pause is its interval */
     }
     atomic_store(&stop, 1);
     for (int i = 0; i < THREADS; i++)

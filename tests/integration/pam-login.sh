@@ -102,7 +102,7 @@ if command -v chattr >/dev/null && touch "$T/home/.attr-probe" && chattr +i "$T/
     expect_pam "quinn: no login while disable_failed" PAM_PERM_DENIED quinn acct_mgmt
     audit_has 'reason="account_disabling" user="quinn"'
 else
-    echo "# skipped the immutable-file teardown case: no chattr +i on $T"
+    skip_case "the immutable-file teardown case: no chattr +i on $T"
 fi
 
 # --- the same message for "no grant" and "no such user" ---

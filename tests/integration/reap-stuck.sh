@@ -38,8 +38,7 @@ time.sleep(300)' "$uid" "$T/home/ivy/ready" &
 P=$!
 TEST_PIDS="$TEST_PIDS $P"
 # (ready once it has become ivy: under load that can take a while)
-for i in $(seq 1 100); do [ -e "$T/home/ivy/ready" ] && break; sleep 0.1; done
-[ -e "$T/home/ivy/ready" ] || fail "ivy's process did not start"
+wait_for 30 test -e "$T/home/ivy/ready" >/dev/null || fail "ivy's process did not start"
 expire ivy
 # The 5 s deadline is the feature: the reaper gives up on time.  It runs
 # with every sleep overrunning (slow_sleeps), as on a loaded machine: a
@@ -104,8 +103,7 @@ P=$!
 TEST_PIDS="$TEST_PIDS $P"
 # (ready once TERM is ignored: under load that can take longer than a
 # fixed pause, and a TERM before the trap ends it at once)
-for i in $(seq 1 100); do [ -e "$T/home/kim/ready" ] && break; sleep 0.1; done
-[ -e "$T/home/kim/ready" ] || fail "kim's process did not start"
+wait_for 30 test -e "$T/home/kim/ready" >/dev/null || fail "kim's process did not start"
 expire kim
 t0=$(date +%s%N)
 out=$("$JITCTL" -c "$CONF" reap 2>/dev/null)

@@ -150,7 +150,7 @@ if [ $immutable = yes ]; then
         || fail "imm/sg: $(cat "$T/revoke.err")"
     chattr -i "$T/tmp/imm"
 else
-    echo "SKIP: chattr +i is not supported on $T: the defusing of a file that cannot be removed is not tested here"
+    skip_case "chattr +i is not supported on $T: the defusing of a file that cannot be removed"
 fi
 grep -q "scrub of alice: .* removed, .* defused, .* reported" "$T/revoke.err" || fail "no summary: $(cat "$T/revoke.err")"
 ok "alice's teardown: $(grep -o 'scrub of alice: [0-9]* removed.*' "$T/revoke.err")"

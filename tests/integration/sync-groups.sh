@@ -52,6 +52,10 @@ ms=$(wait_for 20 dead "$P1") || fail "the process carrying video survived: $(tai
 wait "$P1" 2>/dev/null || true
 [ "$ms" -le 5000 ] || fail "ending the process carrying video took $ms ms (bound 5 s)"
 ok "a group taken away ends the process that carries it ($ms ms)"
+# The restriction has finished (its audit line is written once every
+# process it ended is gone) before P2 is found alive.
+wait_for 20 grep -q 'event="restrict" result="ok" reason="group_not_granted" user="alice"' "$T/daemon.err" >/dev/null \
+    || fail "no restrict line: $(cat "$T/daemon.err")"
 dead "$P2" && fail "the process without video was ended too"
 resolves alice || fail "alice's account went"
 [ -d "$T/home/alice" ] || fail "alice's home went"

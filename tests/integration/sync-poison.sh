@@ -144,7 +144,7 @@ if chattr +i "$STATE/nss.db" 2>/dev/null; then
     resolves hank || fail "hank not published by the next commit"
     ok "a commit whose snapshot cannot be published still says what it committed"
 else
-    echo "SKIP: chattr +i is not supported on $STATE's file system: the unpublished-snapshot case did not run"
+    skip_case "chattr +i is not supported on $STATE's file system: the unpublished-snapshot case"
 fi
 
 # A list of many bad entries cannot flood the log in one sync: 50 lines

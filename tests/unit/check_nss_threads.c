@@ -196,6 +196,8 @@ START_TEST(test_threads_replace_fork)
                                         (void *) (uintptr_t) (i + 1)), 0);
     for (int g = 1; g <= REPLACEMENTS; g++) {
         write_generation(g);
+        /* Pacing, not synchronisation: the readers get time between
+         * replacements; nothing below depends on what they did. */
         usleep(2000);
         if (g == REPLACEMENTS / 2) {
             pid = fork();
