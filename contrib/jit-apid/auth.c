@@ -139,7 +139,7 @@ load_file(const char *path, int people, struct apid_principal **out,
             break;
         }
         /* A person's name is the requester of their grants: the
-         * hosts' rule for it (lib/grant.c) holds here already. */
+         * hosts' rule for it (lib/core/grant.c) holds here already. */
         if (people && (jit_grant_field_problem(JIT_GRANT_F_REQUESTER, a)
                            != NULL
                        || strchr(a, '"') != NULL)) {

@@ -200,7 +200,7 @@ build_grant(struct apid *a, json_t *in, const struct apid_principal *who,
     json_t *x;
 
     memset(g, 0, sizeof(*g));
-    /* Every field by the hosts' own rules (lib/grant.c), in their words:
+    /* Every field by the hosts' own rules (lib/core/grant.c), in their words:
      * a grant stored is a grant every host accepts. */
     if (cred == NULL) {
         apid_reply_error(r, 400, "bad_request", "credential: required, a"
@@ -390,7 +390,7 @@ post_grant(struct apid *a, const struct apid_principal *who,
     if (apid_grant_host_check(&g, why, sizeof(why)) != 0) {
         fprintf(stderr, "jit-apid: grant for %s on credential %s not stored:"
                 " a host would refuse it (%s); the request checks and"
-                " lib/grant.c have drifted\n", who->name, g.credential, why);
+                " lib/core/grant.c have drifted\n", who->name, g.credential, why);
         apid_reply_error(r, 500, "contract_drift", "the grant would be"
                          " refused by its hosts; nothing stored");
         apid_grant_free(&g);

@@ -171,7 +171,7 @@ load_policy(json_t *o, size_t k, const struct apid_policies *all,
     if (cred == NULL)
         return apid_bad(err, errlen, "%s.credential: a string", where);
     /* A policy whose grants every host would refuse is refused now, not
-     * at each request (the hosts' rule, lib/grant.c). */
+     * at each request (the hosts' rule, lib/core/grant.c). */
     if ((why = jit_grant_field_problem(JIT_GRANT_F_CREDENTIAL, cred)) != NULL)
         return apid_bad(err, errlen, "%s.credential: %s", where, why);
     if (onl == NULL)

@@ -62,7 +62,7 @@ apid_json_time(int64_t t)
     return json_string(buf);
 }
 
-/* Plain text by the hosts' own rule (lib/grant.c): no C0, DEL or C1
+/* Plain text by the hosts' own rule (lib/core/grant.c): no C0, DEL or C1
  * control, valid UTF-8 (a reason ends up in logs and on terminals). */
 int
 apid_plain_text(const char *s, size_t max)

@@ -116,6 +116,15 @@ enum jit_grant_standing {
 enum jit_grant_standing jit_grant_standing(const struct jit_grant *g,
                                            int64_t now, uint32_t skew);
 
+struct jit_conf;
+
+/* Why the grant does not fit this user on this host now, as an audit
+ * reason, or NULL if it fits.  not_before may be up to clock_skew in the
+ * future; expires_at gets no allowance (see pam_jit(8)). */
+const char *jit_grant_misfit(const struct jit_grant *g,
+                             const struct jit_conf *conf, const char *user,
+                             int64_t now);
+
 void jit_grant_free(struct jit_grant *g);
 void jit_grants_free(struct jit_grant *v, size_t n);
 

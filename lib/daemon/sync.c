@@ -10,7 +10,6 @@
 #include "core/api.h"
 #include "daemon/restrict.h"
 #include "daemon/sync.h"
-#include "login/login.h"
 
 /* A grant refused for now is looked at again this long after it was
  * first refused, then after half its age, at most RETRY_MAX_S: a name or

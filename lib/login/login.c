@@ -74,29 +74,6 @@ done:
     return o;
 }
 
-const char *
-jit_grant_misfit(const struct jit_grant *g, const struct jit_conf *conf,
-                 const char *user, int64_t now)
-{
-    enum jit_grant_standing st = jit_grant_standing(g, now, conf->clock_skew);
-
-    /* The status first, then whose grant it is, then the time: the
-     * order of the reasons the audit lines have always given. */
-    if (st == JIT_GRANT_REVOKED)
-        return "grant_revoked";
-    if (st == JIT_GRANT_CLOSED)
-        return "grant_expired";
-    if (conf->host == NULL || strcmp(g->host, conf->host) != 0)
-        return "wrong_host";
-    if (strcmp(g->username, user) != 0)
-        return "wrong_user";
-    if (st == JIT_GRANT_NOT_YET)
-        return "not_yet_valid";
-    if (st == JIT_GRANT_OVER)
-        return "grant_expired";
-    return NULL;
-}
-
 static void
 audit(struct jit_login *l, int prio, const char *event, const char *result,
       const char *reason, const struct jit_grant *g,

@@ -42,13 +42,6 @@ struct jit_login {
     int foreign_mount_ns;
 };
 
-/* Why the grant does not fit this user on this host now, as an audit
- * reason, or NULL if it fits.  not_before may be up to clock_skew in the
- * future; expires_at gets no allowance (see pam_jit(8)). */
-const char *jit_grant_misfit(const struct jit_grant *g,
-                             const struct jit_conf *conf, const char *user,
-                             int64_t now);
-
 enum jit_verdict jit_login_account(struct jit_login *l);
 enum jit_verdict jit_login_open_session(struct jit_login *l);
 enum jit_verdict jit_login_close_session(struct jit_login *l);

@@ -1,4 +1,4 @@
-/* Unit tests: retry times and the monotonic clock (lib/clock.c), which
+/* Unit tests: retry times and the monotonic clock (lib/core/clock.c), which
  * the outbox and the teardown both wait on. */
 #include "config.h"
 
