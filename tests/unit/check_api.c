@@ -5,8 +5,8 @@
  * kept); and the faults found before or without an answer, each with
  * its stable reason: no URL (config_error), a token file that is not
  * root's alone or not one line (token_error), a client key that is not
- * (key_error), an API that cannot be reached (unreachable: 127.0.0.1
- * port 1, refused at once).  No server is needed: the answers go
+ * (key_error), an API that cannot be reached (unreachable: a port of
+ * 127.0.0.1 that refuses at once).  No server is needed: the answers go
  * through jit_api_answer, the seam between the transport and the
  * decision.
  */

@@ -4,8 +4,8 @@
  * the backoff and its cap, the batch's JSON, batching (a failed batch
  * backs off as one, and nothing behind it overtakes it), and the bound
  * on its size (only login.denied and session events are ever dropped).
- * The API is one that cannot be reached (127.0.0.1 port 1, refused at
- * once): what the host does when the API is down.
+ * The API is one that cannot be reached (a port of 127.0.0.1 that
+ * refuses at once): what the host does when the API is down.
  */
 #include "config.h"
 

@@ -7,7 +7,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "statelib.h"
 #include "testlib.h"
@@ -57,6 +61,29 @@ keep_line(void *ctx, int prio, const char *line)
     }
 }
 
+/* A port of 127.0.0.1 that refuses every connection: bound (so that no
+ * one else gets it) but never listening.  The socket in *fd. */
+static unsigned
+refusing_port(int *fd)
+{
+    struct sockaddr_in a = { .sin_family = AF_INET };
+    socklen_t len = sizeof(a);
+
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    *fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    ck_assert_int_ge(*fd, 0);
+    ck_assert_int_eq(bind(*fd, (struct sockaddr *) &a, sizeof(a)), 0);
+    ck_assert_int_eq(getsockname(*fd, (struct sockaddr *) &a, &len), 0);
+    return ntohs(a.sin_port);
+}
+
+/* The grant's strings, one set per user (the tests use a few),
+ * for one test: t_state_open forgets them. */
+#define T_GRANTS 8
+static struct {
+    char user[32], id[40], req[48];
+} names[T_GRANTS];
+
 void
 t_state_open(struct t_state *t, const char *extra_conf)
 {
@@ -65,6 +92,7 @@ t_state_open(struct t_state *t, const char *extra_conf)
     int r;
 
     memset(t, 0, sizeof(*t));
+    memset(names, 0, sizeof(names));
     t->dir = t_mkdtemp();
     t->state = t_path(t->dir, "state");
     t->home = t_path(t->dir, "home");
@@ -73,14 +101,14 @@ t_state_open(struct t_state *t, const char *extra_conf)
     ck_assert_int_eq(mkdir(scrub, 01777), 0);
     ck_assert_int_eq(jit_conf_init(&t->conf), 0);
     ck_assert_int_ge(asprintf(&text,
-                              "api_url = https://127.0.0.1:1/\n"
+                              "api_url = https://127.0.0.1:%u/\n"
                               "host = web01\nstate_dir = %s\n"
                               "home_base = %s\nscrub_dirs = %s\n"
                               "allowed_groups = sudo,video,users\n"
                               "uid_min = %u\nuid_max = %u\n"
                               "uid_quarantine = 3600\n"
                               "connect_timeout = 1\ntimeout = 2\n%s",
-                              t->state, t->home, scrub, T_STATE_UID_MIN,
+                              refusing_port(&t->api_fd), t->state, t->home, scrub, T_STATE_UID_MIN,
                               T_STATE_UID_MAX, extra_conf ? extra_conf : ""),
                      0);
     ck_assert_uint_eq(jit_conf_parse_buffer(&t->conf, "t", text,
@@ -98,6 +126,7 @@ void
 t_state_close(struct t_state *t)
 {
     jit_store_close(t->store);
+    close(t->api_fd);
     jit_conf_free(&t->conf);
     t_rmtree(t->dir);
     free(t->home);
@@ -124,12 +153,6 @@ t_log_count(const struct t_log *l, ...)
     }
     return count;
 }
-
-/* The grant's strings, one set per user (the tests use a few). */
-#define T_GRANTS 8
-static struct {
-    char user[32], id[40], req[48];
-} names[T_GRANTS];
 
 struct jit_grant
 t_grant(const char *user, int64_t expires)

@@ -32,13 +32,15 @@ struct t_state {
     char *dir;   /* the temporary directory */
     char *state; /* dir/state: state_dir */
     char *home;  /* dir/home: home_base */
-    struct jit_conf conf;
+    struct jit_conf conf; /* api_url: a port that refuses connections */
+    int api_fd;           /* the socket holding that port */
     struct jit_store *store;
     struct t_log kept;
     struct jit_log log; /* keeps its lines in kept */
 };
 
-/* Set up t with the store open.  extra_conf: more jit.conf lines (may be
+/* Set up t with the store open, and an api_url that cannot be reached
+ * (a port of 127.0.0.1 refusing connections at once).  extra_conf: more jit.conf lines (may be
  * NULL), after the ones set here (a later line wins).  The made-up host
  * owns the name "taken" and knows the groups sudo (27), video (44) and
  * users (100). */
