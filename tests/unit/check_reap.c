@@ -10,6 +10,7 @@
 #include "config.h"
 
 #include <check.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -170,8 +171,17 @@ END_TEST
 int
 main(void)
 {
-    Suite *s = suite_create("reap");
-    TCase *tc = tcase_create("core");
+    Suite *s;
+    TCase *tc;
+    int r = t_private_host_dirs();
+
+    if (r != 0) {
+        printf("SKIP: no private mount namespace (%s): a teardown here"
+               " would work on the machine's spools\n", strerror(-r));
+        return 77;
+    }
+    s = suite_create("reap");
+    tc = tcase_create("core");
 
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, test_what_is_due);

@@ -9,6 +9,8 @@
 #include <string.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <sched.h>
+#include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -133,6 +135,25 @@ t_state_close(struct t_state *t)
     free(t->state);
     free(t->dir);
     memset(t, 0, sizeof(*t));
+}
+
+int
+t_private_host_dirs(void)
+{
+    static const char *const dirs[] = { "/var/spool/cron",
+                                        "/var/lib/systemd/linger",
+                                        "/run/nscd", "/var/run/nscd" };
+    struct stat st;
+
+    if (unshare(CLONE_NEWNS) != 0
+        || mount("none", "/", "none", MS_REC | MS_PRIVATE, NULL) != 0)
+        return -errno;
+    for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++)
+        if (stat(dirs[i], &st) == 0 && S_ISDIR(st.st_mode)
+            && mount("tmpfs", dirs[i], "tmpfs", MS_NOSUID | MS_NODEV,
+                     "mode=0755") != 0)
+            return -errno;
+    return 0;
 }
 
 size_t

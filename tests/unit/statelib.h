@@ -47,6 +47,16 @@ struct t_state {
 void t_state_open(struct t_state *t, const char *extra_conf);
 void t_state_close(struct t_state *t);
 
+/* A teardown removes what the account's name or uid left in the
+ * machine's spools and state: /var/spool/cron/crontabs/NAME,
+ * /var/lib/systemd/linger/NAME, files of the uid in
+ * /var/spool/cron/atjobs, and asks nscd to forget.  A test that tears
+ * down calls this first, in main: the process (and the children Check
+ * forks) gets a private mount namespace with an empty tmpfs over each
+ * of those directories that exists, so that a real user of the same
+ * name loses nothing.  0, or -errno (not root: the caller skips). */
+int t_private_host_dirs(void);
+
 /* How many kept lines contain each of the NULL-terminated needles. */
 size_t t_log_count(const struct t_log *l, ...);
 
