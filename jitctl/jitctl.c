@@ -21,7 +21,6 @@
 #include <errno.h>
 #include <getopt.h>
 #include <jansson.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -446,16 +445,7 @@ cmd_status(struct jit_conf *conf, const struct invocation *in)
     if (open_store(conf, &s) == 0)
         jit_store_count_events(s, &outbox);
     jit_store_close(s);
-    if (r != 0)
-        health = "never run";
-    else if (st.state != JIT_DAEMON_RUNNING)
-        health = "stopped";
-    else if (kill(st.pid, 0) != 0 && errno == ESRCH)
-        health = "dead";
-    else if (now - st.updated > 120)
-        health = "stuck";
-    else
-        health = "running";
+    health = jit_status_health(r, &st, now);
     jit_time_format(st.started, started);
     jit_time_format(st.last_sync, synced);
     jit_time_format(st.next_expiry, next);

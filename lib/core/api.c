@@ -138,6 +138,29 @@ fault(struct jit_api_error *err, const char *reason, const char *fmt, ...)
     return JIT_API_FAULT;
 }
 
+enum jit_api_status
+jit_api_answer(enum jit_api_call call, long http, struct jit_api_error *err)
+{
+    enum jit_api_status st;
+
+    if (http == 200)
+        return JIT_API_OK;
+    if (call == JIT_API_CALL_GRANT && http == 404)
+        return JIT_API_NOT_FOUND;
+    if (call == JIT_API_CALL_LIST && http == 304)
+        return JIT_API_NOT_MODIFIED;
+    if (call == JIT_API_CALL_LIST && (http == 429 || http == 503)) {
+        /* The API is up but will not hold this poll now (jit-apid beyond
+         * its long-poll budget): a pause, not a fault to probe at once. */
+        st = fault(err, "busy", "HTTP status %ld: asked to come back later",
+                   http);
+    } else {
+        st = fault(err, "http_error", "HTTP status %ld", http);
+    }
+    err->http = http;
+    return st;
+}
+
 struct body {
     char *buf;
     size_t len, cap, max;
@@ -631,14 +654,11 @@ jit_api_get_grant_with(const struct jit_conf *c, struct jit_api *api,
     if ((st = request(c, h, url, NULL, 0, NULL, 0, -1, &http, &b, NULL,
                       err)) != JIT_API_OK)
         goto done;
-    if (http == 404) {
-        st = JIT_API_NOT_FOUND;
-    } else if (http != 200) {
-        st = fault(err, "http_error", "HTTP status %ld", http);
-    } else if (b.buf == NULL
-               || jit_grant_parse(b.buf, b.len, g, why, sizeof(why)) != 0) {
+    if ((st = jit_api_answer(JIT_API_CALL_GRANT, http, err)) != JIT_API_OK)
+        goto done;
+    if (b.buf == NULL
+        || jit_grant_parse(b.buf, b.len, g, why, sizeof(why)) != 0)
         st = fault(err, "malformed", "%s", b.buf ? why : "empty answer");
-    }
 
 done:
     free(b.buf);
@@ -673,19 +693,10 @@ jit_api_list_grants(const struct jit_conf *c, const char *etag_in,
                  wait_s > 0 ? wake_fd : -1, &http, &b, &etag, err);
     if (st != JIT_API_OK)
         goto done;
-    if (http == 304) {
-        st = JIT_API_NOT_MODIFIED;
-    } else if (http == 429 || http == 503) {
-        /* The API is up but will not hold this poll now (jit-apid beyond
-         * its long-poll budget): a pause, not a fault to probe at once. */
-        st = fault(err, "busy", "HTTP status %ld: asked to come back later",
-                   http);
-        err->http = http;
-    } else if (http != 200) {
-        st = fault(err, "http_error", "HTTP status %ld", http);
-    } else if (b.buf == NULL
-               || jit_grant_list_parse(b.buf, b.len, l, why, sizeof(why))
-                      != 0) {
+    if ((st = jit_api_answer(JIT_API_CALL_LIST, http, err)) != JIT_API_OK)
+        goto done;
+    if (b.buf == NULL
+        || jit_grant_list_parse(b.buf, b.len, l, why, sizeof(why)) != 0) {
         st = fault(err, "malformed", "%s", b.buf ? why : "empty answer");
     } else {
         *etag_out = etag;
@@ -721,11 +732,8 @@ jit_api_post_events(const struct jit_conf *c, const char *body, size_t len,
     st = request(c, h, url, body, len, NULL, 0, -1, &http, &b, NULL, err);
     if (st != JIT_API_OK)
         goto done;
-    if (http != 200) {
-        st = fault(err, "http_error", "HTTP status %ld", http);
-        err->http = http;
+    if ((st = jit_api_answer(JIT_API_CALL_EVENTS, http, err)) != JIT_API_OK)
         goto done;
-    }
     j = b.buf ? json_loadb(b.buf, b.len, JSON_REJECT_DUPLICATES, &je) : NULL;
     n = j ? json_object_get(j, "accepted") : NULL;
     if (!json_is_integer(n) || json_integer_value(n) < 0) {

@@ -37,6 +37,21 @@ struct jit_api_error {
     long http; /* with http_error: the status the server answered */
 };
 
+/* What the HTTP status of an answer means, before its body is read:
+ * JIT_API_OK for 200 (the body decides), JIT_API_NOT_FOUND for a 404 to
+ * a grant by name (no active grant: the login is refused),
+ * JIT_API_NOT_MODIFIED for a 304 to a list, "busy" for a 429 or 503 to a
+ * list (the daemon pauses and asks again; nothing on the host changes),
+ * and "http_error" for anything else; err->http is the status with
+ * every fault. */
+enum jit_api_call {
+    JIT_API_CALL_GRANT,  /* GET grants/{username} */
+    JIT_API_CALL_LIST,   /* GET grants */
+    JIT_API_CALL_EVENTS, /* POST events */
+};
+enum jit_api_status jit_api_answer(enum jit_api_call call, long http,
+                                   struct jit_api_error *err);
+
 /* GET /v1/hosts/{host}/grants/{username}.  On JIT_API_OK *g holds a grant
  * that passed jit_grant_parse (the caller still checks that it fits). */
 enum jit_api_status jit_api_get_grant(const struct jit_conf *conf,

@@ -239,9 +239,8 @@ host_steps(const struct jit_conf *conf, const struct jit_account *a,
     }
 }
 
-/* 30 s after the first failure, doubling, at most an hour. */
-static int64_t
-retry_after(int64_t now, int failures)
+int64_t
+jit_teardown_retry_at(int64_t now, int failures)
 {
     return jit_backoff(now, failures, JIT_TEARDOWN_RETRY_MIN,
                        JIT_TEARDOWN_RETRY_MAX);
@@ -259,8 +258,8 @@ record_failure(struct jit_store *s, const struct jit_log *log,
     audit_account(log, LOG_ERR, "account.disable_failed", "fail", cause, a);
     jit_logf(log, LOG_ERR, "teardown of %s: %s", a->name, err);
     if (jit_store_begin(s) != 0
-        || jit_store_teardown_failed(s, a->name,
-                                     retry_after(now, a->failures)) != 0
+        || jit_store_teardown_failed(
+               s, a->name, jit_teardown_retry_at(now, a->failures)) != 0
         || jit_store_add_event(s, "account.disable_failed", a->grant_id,
                                a->name, a->requester, detail, now) != 0
         || jit_store_commit(s) != 0)

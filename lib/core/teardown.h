@@ -19,6 +19,9 @@
 /* A failed teardown is tried again after 30 s, doubling, at most 1 h. */
 #define JIT_TEARDOWN_RETRY_MIN 30
 #define JIT_TEARDOWN_RETRY_MAX 3600
+/* When to try again after the failures-th failure in a row (0: the first):
+ * now + 30 s, doubling, at most an hour. */
+int64_t jit_teardown_retry_at(int64_t now, int failures);
 
 /* Signal every process of uid: TERM, then after grace_ms KILL, until none
  * is left (by /proc) or deadline_ms passed.  The signals come from a child

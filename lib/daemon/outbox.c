@@ -59,17 +59,15 @@ done:
     return text;
 }
 
-static int64_t
-retry_at(int64_t now, int attempts)
+int64_t
+jit_outbox_retry_at(int64_t now, int attempts)
 {
     return jit_backoff(now, attempts, JIT_OUTBOX_RETRY_MIN,
                        JIT_OUTBOX_RETRY_MAX);
 }
 
-/* The API refuses this batch for what it holds, not for the host or the
- * moment: sending it again would be refused again. */
-static int
-refused(const struct jit_api_error *err)
+int
+jit_outbox_refused(const struct jit_api_error *err)
 {
     long h = err->reason != NULL && strcmp(err->reason, "http_error") == 0
                  ? err->http : 0;
@@ -109,14 +107,14 @@ jit_outbox_flush(struct jit_store *s, const struct jit_conf *conf,
          * others behind it (the outbox is a queue): the batch is sent
          * again one event at a time, and the one refused on its own is
          * dropped, with a line that says which. */
-        if (!delivered && refused(&err) && n > 1) {
+        if (!delivered && jit_outbox_refused(&err) && n > 1) {
             limit = 1;
             jit_events_free(v, n);
             v = NULL;
             n = 0;
             continue;
         }
-        if (!delivered && refused(&err)) {
+        if (!delivered && jit_outbox_refused(&err)) {
             /* Kept (a host whose every event is refused is misconfigured,
              * and loses nothing), tried again after its backoff, but out
              * of the queue's way. */
@@ -128,7 +126,8 @@ jit_outbox_flush(struct jit_store *s, const struct jit_conf *conf,
             st->refused++;
             if ((ret = jit_store_begin(s)) != 0
                 || (ret = jit_store_event_refused(
-                        s, v[0].id, retry_at(now, v[0].attempts))) != 0
+                        s, v[0].id,
+                        jit_outbox_retry_at(now, v[0].attempts))) != 0
                 || (ret = jit_store_commit(s)) != 0) {
                 jit_logf(log, LOG_ERR, "outbox: %s", jit_store_error(s));
                 jit_store_rollback(s);
@@ -149,8 +148,9 @@ jit_outbox_flush(struct jit_store *s, const struct jit_conf *conf,
             if (v[i].attempts > attempts)
                 attempts = v[i].attempts;
         if ((ret = jit_store_begin(s)) != 0
-            || (ret = jit_store_events_settle(s, v, n, delivered,
-                                              retry_at(now, attempts))) != 0
+            || (ret = jit_store_events_settle(
+                    s, v, n, delivered,
+                    jit_outbox_retry_at(now, attempts))) != 0
             || (ret = jit_store_commit(s)) != 0) {
             jit_logf(log, LOG_ERR, "outbox: %s", jit_store_error(s));
             jit_store_rollback(s);

@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/api.h"
 #include "core/audit.h"
 #include "core/conf.h"
 #include "state/store.h"
@@ -40,6 +41,18 @@ int jit_outbox_flush(struct jit_store *s, const struct jit_conf *conf,
  * never account events.  0 or -errno. */
 int jit_outbox_bound(struct jit_store *s, const struct jit_conf *conf,
                      const struct jit_log *log);
+
+/* When to send again events that failed after attempts earlier tries:
+ * now + JIT_OUTBOX_RETRY_MIN, doubling per attempt, at most
+ * JIT_OUTBOX_RETRY_MAX. */
+int64_t jit_outbox_retry_at(int64_t now, int attempts);
+
+/* Whether the API refused a batch for what it holds, not for the host or
+ * the moment (a 4xx other than 401, 407, 408 and 429): sending it again
+ * would be refused again, so each event goes on its own and the one
+ * refused steps out of the queue's way.  Anything else is a fault of the
+ * moment: the batch waits and is sent again. */
+int jit_outbox_refused(const struct jit_api_error *err);
 
 /* The JSON text of a batch ({"events": [...]}), malloc'd, or NULL. */
 char *jit_outbox_batch_json(const struct jit_conf *conf,

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -113,4 +114,19 @@ done:
         close(fd);
     close(dirfd);
     return ret;
+}
+
+const char *
+jit_status_health(int read_result, const struct jit_daemon_status *st,
+                  int64_t now)
+{
+    if (read_result != 0)
+        return "never run";
+    if (st->state != JIT_DAEMON_RUNNING)
+        return "stopped";
+    if (kill(st->pid, 0) != 0 && errno == ESRCH)
+        return "dead";
+    if (now - st->updated > JIT_STATUS_STUCK_S)
+        return "stuck";
+    return "running";
 }

@@ -37,6 +37,19 @@ int jit_status_write(const struct jit_conf *conf,
 /* -ENOENT when no daemon ever ran. */
 int jit_status_read(const struct jit_conf *conf, struct jit_daemon_status *st);
 
+/* A running daemon that has not written its status for this long is
+ * stuck: it writes before every poll. */
+#define JIT_STATUS_STUCK_S 120
+
+/* The daemon's health as jitctl status shows it, from what
+ * jit_status_read returned (read_result) and read: "never run" (no
+ * status to read), "stopped" (it said so), "dead" (it said it runs, but
+ * its pid is gone), "stuck" (no word for more than JIT_STATUS_STUCK_S
+ * at now), or "running". */
+const char *jit_status_health(int read_result,
+                              const struct jit_daemon_status *st,
+                              int64_t now);
+
 #pragma GCC visibility pop
 
 #endif

@@ -34,6 +34,7 @@ setup_pam() {
         linger.sh) UID_MIN=94000 ;;        scrub-setgid.sh) UID_MIN=95000 ;;
         *) UID_MIN=70000 ;; # pam-login, jitctl-sync, api-spec: no process of theirs outlives a step
     esac
+    # 96000-96999: the unit tests' (tests/unit/statelib.h), not for a case here.
     cat > "$CONF" <<CONF
 uid_min = $UID_MIN
 uid_max = $((UID_MIN + 999))

@@ -1,0 +1,192 @@
+/*
+ * Unit tests: what the reaper finds due (lib/reap.c, through the
+ * store's query): an account whose end has passed, one whose grant is
+ * revoked or expired (sync's word for a grant that left the list), a
+ * teardown cut short (a delete-on-logout account left to the reaper, a
+ * crash), a failed one once its backoff is over; nothing else, and when
+ * the next one falls due.  A dry run changes nothing; a real one takes
+ * exactly what is due.
+ */
+#include "config.h"
+
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "daemon/reap.h"
+#include "statelib.h"
+#include "testlib.h"
+
+#define NOW 1700000000
+
+static struct t_state t;
+
+static void
+setup(void)
+{
+    t_state_open(&t, NULL);
+}
+
+static void
+teardown(void)
+{
+    t_state_close(&t);
+}
+
+static void
+set_state(const char *name, int state)
+{
+    ck_assert_int_eq(jit_store_begin(t.store), 0);
+    ck_assert_int_eq(jit_store_set_state(t.store, name, state), 0);
+    ck_assert_int_eq(jit_store_commit(t.store), 0);
+}
+
+static void
+set_grant_status(const char *id, const char *status)
+{
+    ck_assert_int_eq(jit_store_begin(t.store), 0);
+    ck_assert_int_eq(jit_store_set_grant_status(t.store, id, status), 0);
+    ck_assert_int_eq(jit_store_commit(t.store), 0);
+}
+
+static void
+failed(const char *name, int64_t retry_at)
+{
+    ck_assert_int_eq(jit_store_begin(t.store), 0);
+    ck_assert_int_eq(jit_store_teardown_failed(t.store, name, retry_at), 0);
+    ck_assert_int_eq(jit_store_commit(t.store), 0);
+}
+
+/* The cause the dry run at `now` gives name, or NULL if it is not due. */
+static const char *
+due_cause(struct jit_reap_item *v, size_t n, const char *name)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(v[i].name, name) == 0)
+            return v[i].cause;
+    return NULL;
+}
+
+/* Accounts in every situation the reaper tells apart. */
+static void
+populate(void)
+{
+    static const char *const users[] = { "live", "ends", "revoked", "left",
+                                         "resumed", "failed" };
+
+    for (size_t i = 0; i < sizeof(users) / sizeof(users[0]); i++) {
+        struct jit_grant g = t_grant(users[i], NOW + 3600);
+
+        if (strcmp(users[i], "ends") == 0)
+            g.expires_at = NOW + 10;
+        t_reserve(&t, &g, NOW);
+    }
+    set_grant_status("g-revoked", "revoked");
+    set_grant_status("g-left", "expired");
+    set_state("resumed", JIT_ACCOUNT_TEARING_DOWN);
+    failed("failed", NOW + 100);
+}
+
+START_TEST(test_what_is_due)
+{
+    struct jit_reap_item *v = NULL;
+    size_t n = 0;
+
+    populate();
+    ck_assert_int_eq(jit_reap_once(t.store, &t.conf, &t.log, NOW + 9, 1, &v,
+                                   &n), 0);
+    ck_assert_uint_eq(n, 3);
+    ck_assert_str_eq(due_cause(v, n, "revoked"), "revoked");
+    ck_assert_str_eq(due_cause(v, n, "left"), "expired");
+    ck_assert_str_eq(due_cause(v, n, "resumed"), "resumed");
+    ck_assert_ptr_null(due_cause(v, n, "live"));
+    ck_assert_ptr_null(due_cause(v, n, "ends"));   /* 1 s to go */
+    ck_assert_ptr_null(due_cause(v, n, "failed")); /* backing off */
+    jit_reap_items_free(v, n);
+
+    /* The end is due at the second it names; the retry at its time. */
+    ck_assert_int_eq(jit_reap_once(t.store, &t.conf, &t.log, NOW + 100, 1,
+                                   &v, &n), 0);
+    ck_assert_uint_eq(n, 5);
+    ck_assert_str_eq(due_cause(v, n, "ends"), "expired");
+    ck_assert_str_eq(due_cause(v, n, "failed"), "retry");
+    ck_assert_ptr_null(due_cause(v, n, "live"));
+    jit_reap_items_free(v, n);
+
+    /* A dry run marks nothing. */
+    ck_assert_int_eq(t_account_state(&t, "ends"), JIT_ACCOUNT_RESERVED);
+    ck_assert_int_eq(t_account_state(&t, "revoked"), JIT_ACCOUNT_RESERVED);
+    ck_assert_int_eq(t_account_state(&t, "failed"),
+                     JIT_ACCOUNT_DISABLE_FAILED);
+}
+END_TEST
+
+START_TEST(test_next_due)
+{
+    ck_assert_int_eq(jit_reap_next_due(t.store, NOW), 0);
+    populate();
+    /* The earliest end or retry still ahead; a teardown in progress has
+     * no time of its own. */
+    ck_assert_int_eq(jit_reap_next_due(t.store, NOW), NOW + 10);
+    ck_assert_int_eq(jit_reap_next_due(t.store, NOW + 10), NOW + 100);
+    ck_assert_int_eq(jit_reap_next_due(t.store, NOW + 100), NOW + 3600);
+    ck_assert_int_eq(jit_reap_next_due(t.store, NOW + 3600), 0);
+}
+END_TEST
+
+START_TEST(test_reap_takes_what_is_due)
+{
+    struct jit_reap_item *v = NULL;
+    size_t n = 0;
+
+    populate();
+    ck_assert_int_eq(jit_reap_once(t.store, &t.conf, &t.log, NOW + 9, 0, &v,
+                                   &n), 0);
+    ck_assert_uint_eq(n, 3);
+    for (size_t i = 0; i < n; i++) {
+        ck_assert_msg(v[i].result == 0, "%s: %s", v[i].name, v[i].error);
+        ck_assert_int_eq(t_account_state(&t, v[i].name), -1);
+    }
+    jit_reap_items_free(v, n);
+    ck_assert_int_eq(t_account_state(&t, "live"), JIT_ACCOUNT_RESERVED);
+    ck_assert_int_eq(t_account_state(&t, "ends"), JIT_ACCOUNT_RESERVED);
+    ck_assert_int_eq(t_account_state(&t, "failed"),
+                     JIT_ACCOUNT_DISABLE_FAILED);
+    ck_assert_uint_eq(t_log_count(&t.kept, "event=\"account.deleted\"",
+                                  "reason=\"revoked\"", "user=\"revoked\"",
+                                  NULL), 1);
+    ck_assert_uint_eq(t_log_count(&t.kept, "event=\"account.deleted\"",
+                                  "reason=\"resumed\"", "user=\"resumed\"",
+                                  NULL), 1);
+
+    /* Nothing is due twice. */
+    ck_assert_int_eq(jit_reap_once(t.store, &t.conf, &t.log, NOW + 9, 0, &v,
+                                   &n), 0);
+    ck_assert_uint_eq(n, 0);
+    jit_reap_items_free(v, n);
+}
+END_TEST
+
+int
+main(void)
+{
+    Suite *s;
+    TCase *tc;
+    int r = t_private_host_dirs();
+
+    if (r != 0) {
+        printf("SKIP: no private mount namespace (%s): a teardown here"
+               " would work on the machine's spools\n", strerror(-r));
+        return 77;
+    }
+    s = suite_create("reap");
+    tc = tcase_create("core");
+
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_test(tc, test_what_is_due);
+    tcase_add_test(tc, test_next_due);
+    tcase_add_test(tc, test_reap_takes_what_is_due);
+    suite_add_tcase(s, tc);
+    return t_run(s);
+}

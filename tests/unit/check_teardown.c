@@ -1,0 +1,253 @@
+/*
+ * Unit tests: what a teardown decides (lib/teardown.c).  A teardown that
+ * worked leaves no row and one account.deleted event; one that failed
+ * leaves the account in disable_failed with its next try after a
+ * backoff that doubles up to its cap, and one account.disable_failed
+ * event saying why; an account gone meanwhile does not hold the others
+ * back.  The host steps run for real against uids that have no process
+ * (statelib.h's range) and homes under a temporary directory.
+ */
+#include "config.h"
+
+#include <check.h>
+#include <errno.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "statelib.h"
+#include "core/teardown.h"
+#include "testlib.h"
+
+#define NOW 1700000000
+
+static struct t_state t;
+
+static void
+setup(void)
+{
+    t_state_open(&t, NULL);
+}
+
+static void
+teardown(void)
+{
+    t_state_close(&t);
+}
+
+/* The outbox as it stands: events[i] of n. */
+static struct jit_event *
+outbox(size_t *n)
+{
+    struct jit_event *v = NULL;
+
+    ck_assert_int_eq(jit_store_due_events(t.store, INT64_MAX, 1000, &v, n),
+                     0);
+    return v;
+}
+
+/* The detail of the only event of type `type` for user, parsed. */
+static json_t *
+event_detail(const char *type, const char *user)
+{
+    struct jit_event *v;
+    json_t *d = NULL;
+    size_t n, found = 0;
+
+    v = outbox(&n);
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(v[i].type, type) == 0
+            && strcmp(v[i].username, user) == 0) {
+            found++;
+            ck_assert_ptr_nonnull(v[i].detail);
+            d = json_loads(v[i].detail, 0, NULL);
+        }
+    jit_events_free(v, n);
+    ck_assert_uint_eq(found, 1);
+    ck_assert_ptr_nonnull(d);
+    return d;
+}
+
+/* home_base through a symlink: every home step refuses it, so the
+ * teardown fails after the processes are dealt with. */
+static void
+break_home_base(void)
+{
+    char *link = t_path(t.dir, "homelink");
+
+    ck_assert_int_eq(symlink(t.home, link), 0);
+    free(t.conf.home_base);
+    t.conf.home_base = link;
+}
+
+START_TEST(test_backoff)
+{
+    /* 30 s after the first failure, doubling, never more than an hour. */
+    ck_assert_int_eq(jit_teardown_retry_at(NOW, 0), NOW + 30);
+    ck_assert_int_eq(jit_teardown_retry_at(NOW, 1), NOW + 60);
+    ck_assert_int_eq(jit_teardown_retry_at(NOW, 2), NOW + 120);
+    ck_assert_int_eq(jit_teardown_retry_at(NOW, 6), NOW + 1920);
+    ck_assert_int_eq(jit_teardown_retry_at(NOW, 7), NOW + 3600);
+    ck_assert_int_eq(jit_teardown_retry_at(NOW, 8), NOW + 3600);
+    ck_assert_int_eq(jit_teardown_retry_at(NOW, 1000000), NOW + 3600);
+}
+END_TEST
+
+START_TEST(test_done)
+{
+    struct jit_grant g = t_grant("alice", NOW + 3600);
+    uint32_t uid = t_reserve(&t, &g, NOW);
+    char *home = t_path(t.home, "alice");
+    json_t *d;
+    struct stat st;
+
+    ck_assert_int_eq(mkdir(home, 0700), 0);
+    ck_assert_int_eq(jit_teardown(t.store, &t.conf, "alice", "expired",
+                                  &t.log, NOW), 0);
+    ck_assert_int_eq(t_account_state(&t, "alice"), -1);
+    ck_assert_int_ne(lstat(home, &st), 0); /* home_policy remove */
+    d = event_detail("account.deleted", "alice");
+    ck_assert_str_eq(json_string_value(json_object_get(d, "cause")),
+                     "expired");
+    ck_assert_int_eq(json_integer_value(json_object_get(d, "uid")), uid);
+    ck_assert_ptr_null(json_object_get(d, "error"));
+    json_decref(d);
+    ck_assert_uint_eq(t_log_count(&t.kept, "event=\"account.deleted\"",
+                                  "result=\"ok\"", "reason=\"expired\"",
+                                  "user=\"alice\"", NULL), 1);
+    free(home);
+}
+END_TEST
+
+START_TEST(test_failed_backs_off)
+{
+    struct jit_grant g = t_grant("bob", NOW + 3600);
+    struct jit_account a;
+    json_t *d;
+
+    t_reserve(&t, &g, NOW);
+    break_home_base();
+    ck_assert_int_lt(jit_teardown(t.store, &t.conf, "bob", "revoked",
+                                  &t.log, NOW), 0);
+    /* Kept, visible, and tried again after the backoff. */
+    ck_assert_int_eq(jit_store_get_account(t.store, "bob", &a), 0);
+    ck_assert_int_eq(a.state, JIT_ACCOUNT_DISABLE_FAILED);
+    ck_assert_int_eq(a.failures, 1);
+    ck_assert_int_eq(a.retry_at, NOW + 30);
+    jit_account_free(&a);
+    d = event_detail("account.disable_failed", "bob");
+    ck_assert_str_eq(json_string_value(json_object_get(d, "cause")),
+                     "revoked");
+    ck_assert_ptr_nonnull(strstr(json_string_value(json_object_get(d,
+                                                                   "error")),
+                                 "home_base"));
+    json_decref(d);
+    ck_assert_uint_eq(t_log_count(&t.kept, "event=\"account.disable_failed\"",
+                                  "result=\"fail\"", "user=\"bob\"", NULL),
+                      1);
+    ck_assert_uint_eq(t_log_count(&t.kept, "account.deleted", NULL), 0);
+
+    /* The second failure in a row waits twice as long. */
+    ck_assert_int_lt(jit_teardown(t.store, &t.conf, "bob", "retry", &t.log,
+                                  NOW + 30), 0);
+    ck_assert_int_eq(jit_store_get_account(t.store, "bob", &a), 0);
+    ck_assert_int_eq(a.failures, 2);
+    ck_assert_int_eq(a.retry_at, NOW + 30 + 60);
+    jit_account_free(&a);
+}
+END_TEST
+
+START_TEST(test_batch)
+{
+    struct jit_grant g1 = t_grant("carol", NOW + 3600),
+                     g2 = t_grant("dave", NOW + 3600);
+    struct jit_teardown_item v[3] = {
+        { .name = "carol", .cause = "expired" },
+        { .name = "nobody", .cause = "expired" },
+        { .name = "dave", .cause = "revoked" },
+    };
+    struct jit_event *ev;
+    size_t n;
+
+    t_reserve(&t, &g1, NOW);
+    t_reserve(&t, &g2, NOW);
+    /* An account gone meanwhile is its own failure, not the batch's. */
+    ck_assert_int_eq(jit_teardown_batch(t.store, &t.conf, v, 3, &t.log, NOW),
+                     -ENOENT);
+    ck_assert_int_eq(v[0].result, 0);
+    ck_assert_int_eq(v[1].result, -ENOENT);
+    ck_assert_int_eq(v[2].result, 0);
+    ck_assert_int_eq(t_account_state(&t, "carol"), -1);
+    ck_assert_int_eq(t_account_state(&t, "dave"), -1);
+    ev = outbox(&n);
+    ck_assert_uint_eq(n, 2);
+    ck_assert_str_eq(ev[0].type, "account.deleted");
+    ck_assert_str_eq(ev[1].type, "account.deleted");
+    jit_events_free(ev, n);
+}
+END_TEST
+
+START_TEST(test_batch_failed)
+{
+    struct jit_grant g1 = t_grant("erin", NOW + 3600),
+                     g2 = t_grant("frank", NOW + 3600);
+    struct jit_teardown_item v[2] = {
+        { .name = "erin", .cause = "expired" },
+        { .name = "frank", .cause = "expired" },
+    };
+
+    t_reserve(&t, &g1, NOW);
+    t_reserve(&t, &g2, NOW);
+    break_home_base();
+    ck_assert_int_lt(jit_teardown_batch(t.store, &t.conf, v, 2, &t.log, NOW),
+                     0);
+    /* Each failure is its own, with what stopped it. */
+    for (int i = 0; i < 2; i++) {
+        ck_assert_int_lt(v[i].result, 0);
+        ck_assert_ptr_nonnull(strstr(v[i].error, "home_base"));
+        ck_assert_int_eq(t_account_state(&t, v[i].name),
+                         JIT_ACCOUNT_DISABLE_FAILED);
+    }
+}
+END_TEST
+
+START_TEST(test_processes)
+{
+    /* Root is never a target; a uid of the test range has no process,
+     * and this process's own uid has one. */
+    ck_assert_int_eq(jit_kill_uid(0, 0, 10, 10), -EPERM);
+    ck_assert_int_eq(jit_uid_has_processes(T_STATE_UID_MAX), 0);
+    ck_assert_int_eq(jit_uid_has_processes(getuid()), 1);
+    ck_assert_int_eq(jit_kill_uid(T_STATE_UID_MAX, T_STATE_UID_MAX, 10, 10),
+                     0);
+}
+END_TEST
+
+int
+main(void)
+{
+    Suite *s;
+    TCase *tc;
+    int r = t_private_host_dirs();
+
+    if (r != 0) {
+        printf("SKIP: no private mount namespace (%s): a teardown here"
+               " would work on the machine's spools\n", strerror(-r));
+        return 77;
+    }
+    s = suite_create("teardown");
+    tc = tcase_create("core");
+
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_test(tc, test_backoff);
+    tcase_add_test(tc, test_done);
+    tcase_add_test(tc, test_failed_backs_off);
+    tcase_add_test(tc, test_batch);
+    tcase_add_test(tc, test_batch_failed);
+    tcase_add_test(tc, test_processes);
+    suite_add_tcase(s, tc);
+    return t_run(s);
+}
