@@ -55,10 +55,6 @@
  * libmicrohttpd did not say. */
 #define MAX_WORKERS 16
 #define N_QUEUES (MAX_WORKERS + 1)
-/* Waits that end with no change end on a slot of this many ms within
- * their second: ~25 polls a slot for a fleet of 10,000, resumed as a
- * few batches, not one by one (each a walk of its worker's list). */
-#define WAKE_SLOT_MS 50
 /* Buckets of the long polls per address table (a power of two). */
 #define ADDR_BUCKETS 4096
 #define ADDR_SHIFT 20 /* 32 - log2(ADDR_BUCKETS) */
@@ -85,9 +81,9 @@ struct req {
     int admitted;
     int64_t poll_deadline, wake;
     /* When the clock resumes it (ms of the real-time clock): a wait's
-     * end comes at its second plus the slot (WAKE_SLOT_MS) the poll
-     * first parked in, so that 10,000 hosts' timeouts spread over each
-     * second as their requests did, not all at its start (a burst of ~400
+     * end comes at its second plus the millisecond the poll first
+     * parked at, so that 10,000 hosts' timeouts spread over each second
+     * as their requests did, not all at its start (a burst of ~400
      * answers and new requests each second, which logins queued
      * behind); a grant's end comes at its second (but for one ending in
      * the very second the wait does, whose host then hears of it up to
@@ -514,9 +510,7 @@ park(struct apid_http *h, struct req *rq, const struct apid_reply *r)
         const union MHD_ConnectionInfo *di = MHD_get_connection_info(
             rq->c, MHD_CONNECTION_INFO_DAEMON);
 
-        /* Up to the slot's end: a wait is never cut short. */
-        rq->phase_ms = ((int) (real_ms() % 1000) + WAKE_SLOT_MS - 1)
-                       / WAKE_SLOT_MS * WAKE_SLOT_MS;
+        rq->phase_ms = (int) (real_ms() % 1000);
         rq->worker = di != NULL ? di->daemon : NULL;
     }
     rq->gen = gen;

@@ -116,11 +116,9 @@ rss_idle=$(( $(status VmRSS) / 1024 ))
 budget=$((SETUP_SECS + SECS + FANOUT_SECS + 15 + FLOOD_SECS + 12 + 120))
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 t_run=$(date +%s)
-# The thread that times logins ahead of the server in the scheduler where
-# allowed: on a fleet the clients have machines of their own, so their
-# wait for a core here is not the server's latency.  The simulated hosts
-# and the flood run at the server's own priority (bench_apid puts its
-# poller and flood threads there).  The generator reports its own delays.
+# Ahead of the server in the scheduler where allowed: on a fleet the
+# clients have machines of their own, so their wait for a core here is not
+# the server's latency.  The generator reports its own delays.
 NICE=
 nice -n -10 true 2>/dev/null && NICE="nice -n -10"
 timeout -k 10 "$budget" $NICE "$top_builddir/tests/bench/bench_apid" \
@@ -141,7 +139,7 @@ row() { printf '%-58s %12s\n' "$1" "$2"; }
 echo "# $(uname -m), $(nproc) cpus; jit-apid (SQLite) and the load generator on the same machine"
 echo "# hosts from $(v addresses) loopback addresses ($PER_ADDR each), logins from 250 others, the flood from 127.3.0.1;"
 echo "# load average before the run: $load_before, after: $(cut -d' ' -f1-3 /proc/loadavg)"
-echo "# max_connections = $MAXCONN, $NOFILE descriptors, generator: $THREADS poller threads at the server's priority and one for the rest${NICE:+, $NICE}"
+echo "# max_connections = $MAXCONN, $NOFILE descriptors, generator: $THREADS poller threads and one for the rest${NICE:+, $NICE}"
 row "" "value"
 row "hosts asked for" "$HOSTS"
 row "hosts holding a long poll (at the revocation)" "$(v polling)"

@@ -37,7 +37,6 @@
 #include <sys/epoll.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
-#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -497,30 +496,10 @@ poll_done(struct group *g, CURL *h, CURLcode res)
     poller_request(p);
 }
 
-/* The simulated hosts (and the flood) at jit-apid's own priority: the
- * script runs the generator ahead of the server so that the thread
- * timing logins is not late, but a fleet's hosts have machines of their
- * own and never take a core from the server, as they would here ahead
- * of it (when the kernel takes one of two cores, the hosts' threads
- * then had the other and jit-apid's workers waited).  Lowering one's
- * own priority needs no privilege. */
-static void
-server_priority(void)
-{
-    int prio;
-
-    errno = 0;
-    prio = apid_pid > 0 ? getpriority(PRIO_PROCESS, (id_t) apid_pid) : 0;
-    if (errno == 0)
-        (void) setpriority(PRIO_PROCESS, (id_t) syscall(SYS_gettid), prio);
-}
-
 static void *
 worker_main(void *arg)
 {
     struct worker *w = arg;
-
-    server_priority();
 
     self = w;
     while (!__atomic_load_n(&stop_workers, __ATOMIC_RELAXED)) {
@@ -758,7 +737,6 @@ tls_flood_main(void *arg)
     long started = 0;
 
     (void) arg;
-    server_priority();
     loop_init(&lp);
     g = group_new(&lp, tls_done);
     curl_multi_setopt(g->m, CURLMOPT_MAXCONNECTS, flood_tls_n + 16);
