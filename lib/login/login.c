@@ -275,12 +275,17 @@ grant_in_force(struct jit_store *s, const struct jit_conf *conf,
 {
     struct jit_grant og;
     enum jit_grant_standing st;
+    int in_force;
 
     if (jit_store_get_grant(s, id, &og) != 0)
         return 0;
     st = jit_grant_standing(&og, now, conf->clock_skew);
+    /* NOT_YET is decided before the end is looked at: such a grant is
+     * in force only until its end, whatever the parser would allow. */
+    in_force = st == JIT_GRANT_IN_FORCE
+               || (st == JIT_GRANT_NOT_YET && now < og.expires_at);
     jit_grant_free(&og);
-    return st == JIT_GRANT_IN_FORCE || st == JIT_GRANT_NOT_YET;
+    return in_force;
 }
 
 enum jit_verdict
