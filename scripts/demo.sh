@@ -217,6 +217,9 @@ t0=$(date +%s%N)
 for i in $(seq 1 100); do kill -0 "$SESSION" 2>/dev/null || break; sleep 0.05; done
 if kill -0 "$SESSION" 2>/dev/null; then say "the session is still running"
 else say "alice's ssh session ended $(( ($(date +%s%N) - t0) / 1000000 )) ms after the revocation"; fi
+# The session ends first; the daemon's teardown (home, rows, snapshot)
+# follows within its round: wait for the account to go, at most 10 s.
+for i in $(seq 1 200); do onhost getent passwd alice >/dev/null || break; sleep 0.05; done
 say "\$ getent passwd alice"
 out=$(onhost getent passwd alice) || out="(not found: exit status 2)"
 say "$out"
