@@ -137,8 +137,9 @@ t_state_close(struct t_state *t)
     memset(t, 0, sizeof(*t));
 }
 
-int
-t_private_host_dirs(void)
+/* The private namespace, or -errno. */
+static int
+private_host_dirs(void)
 {
     static const char *const dirs[] = { "/var/spool/cron",
                                         "/var/lib/systemd/linger",
@@ -154,6 +155,18 @@ t_private_host_dirs(void)
                      "mode=0755") != 0)
             return -errno;
     return 0;
+}
+
+void
+t_private_host_dirs(void)
+{
+    int r = private_host_dirs();
+
+    if (r != 0) {
+        printf("SKIP: no private mount namespace (%s): a teardown here"
+               " would work on the machine's spools\n", strerror(-r));
+        exit(77);
+    }
 }
 
 size_t

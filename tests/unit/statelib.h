@@ -54,8 +54,9 @@ void t_state_close(struct t_state *t);
  * down calls this first, in main: the process (and the children Check
  * forks) gets a private mount namespace with an empty tmpfs over each
  * of those directories that exists, so that a real user of the same
- * name loses nothing.  0, or -errno (not root: the caller skips). */
-int t_private_host_dirs(void);
+ * name loses nothing.  Without one (not root) the program ends as a
+ * SKIP (exit 77), saying why. */
+void t_private_host_dirs(void);
 
 /* How many kept lines contain each of the NULL-terminated needles. */
 size_t t_log_count(const struct t_log *l, ...);
