@@ -63,19 +63,35 @@ by_digest(const void *a, const void *b)
                   APID_TOKEN_DIGEST);
 }
 
+static int
+by_token_then_digest(const void *a, const void *b)
+{
+    const struct apid_principal *x = a, *y = b;
+
+    if ((x->token == NULL) != (y->token == NULL))
+        return x->token == NULL ? 1 : -1;
+    return x->token == NULL ? 0 : by_digest(a, b);
+}
+
 /* Sorted by the token's digest, so a lookup is a binary search that
  * learns nothing of the tokens from its timing; and a token given twice
  * (one secret for two principals: either could act as the other) is an
- * error. */
+ * error.  Those without a token (Kerberos only) go last; *n_tokens
+ * counts the others. */
 static int
-index_tokens(struct apid_principal *v, size_t n, const char *path, char *err,
-             size_t errlen)
+index_tokens(struct apid_principal *v, size_t n, size_t *n_tokens,
+             const char *path, char *err, size_t errlen)
 {
+    size_t k = 0;
+
     for (size_t i = 0; i < n; i++)
-        if (digest(v[i].token, v[i].digest) != 0)
+        if (v[i].token != NULL && digest(v[i].token, v[i].digest) != 0)
             return apid_bad(err, errlen, "%s: cannot hash the tokens", path);
-    qsort(v, n, sizeof(*v), by_digest);
-    for (size_t i = 1; i < n; i++)
+    qsort(v, n, sizeof(*v), by_token_then_digest);
+    while (k < n && v[k].token != NULL)
+        k++;
+    *n_tokens = k;
+    for (size_t i = 1; i < k; i++)
         if (memcmp(v[i - 1].digest, v[i].digest, APID_TOKEN_DIGEST) == 0) {
             int lt = strcmp(v[i - 1].name, v[i].name) < 0;
 
@@ -86,10 +102,58 @@ index_tokens(struct apid_principal *v, size_t n, const char *path, char *err,
     return 0;
 }
 
-/* hosts: 2 fields per line; else 3 (person, role, token). */
 static int
-load_file(const char *path, int people, struct apid_principal **out,
-          size_t *n, char *err, size_t errlen)
+by_name_p(const void *a, const void *b)
+{
+    return strcmp((*(const struct apid_principal *const *) a)->name,
+                  (*(const struct apid_principal *const *) b)->name);
+}
+
+/* A ticket names a person, not a line: one name with two roles would
+ * leave the role to the order of the file. */
+static int
+roles_agree(const struct apid_principal *v, size_t n, const char *path,
+            char *err, size_t errlen)
+{
+    const struct apid_principal **s = calloc(n + 1, sizeof(*s));
+    int ret = 0;
+
+    if (s == NULL)
+        return -ENOMEM;
+    for (size_t i = 0; i < n; i++)
+        s[i] = &v[i];
+    qsort(s, n, sizeof(*s), by_name_p);
+    for (size_t i = 1; i < n && ret == 0; i++)
+        if (strcmp(s[i - 1]->name, s[i]->name) == 0
+            && s[i - 1]->role != s[i]->role)
+            ret = apid_bad(err, errlen, "%s: %s has two roles", path,
+                           s[i]->name);
+    free(s);
+    return ret;
+}
+
+int
+apid_auth_one_component(const char *name, const char *realm)
+{
+    size_t ln = strlen(name), lr = strlen(realm);
+
+    /* MIT writes a '/' or '@' inside a component as "\/" or "\@": a
+     * backslash anywhere in the first part refuses those too. */
+    if (lr == 0 || ln < lr + 2 || name[ln - lr - 1] != '@'
+        || memcmp(name + ln - lr, realm, lr) != 0)
+        return 0;
+    for (size_t i = 0; i < ln - lr - 1; i++)
+        if (name[i] == '/' || name[i] == '@' || name[i] == '\\')
+            return 0;
+    return 1;
+}
+
+/* hosts: 2 fields per line; else 3 (person, role, token or "-" with
+ * realm set: the person signs on by Kerberos only). */
+static int
+load_file(const char *path, int people, const char *realm,
+          struct apid_principal **out, size_t *n, size_t *n_tokens,
+          char *err, size_t errlen)
 {
     struct apid_principal *v = NULL;
     char line[1024];
@@ -146,7 +210,20 @@ load_file(const char *path, int people, struct apid_principal **out,
             ret = apid_bad(err, errlen, "%s:%d: bad person name", path, lineno);
             break;
         }
-        if (!token_ok(people ? c : b)) {
+        if (people && strcmp(c, "-") == 0) {
+            if (realm == NULL) {
+                ret = apid_bad(err, errlen, "%s:%d: %s: no token (\"-\")"
+                               " needs krb5_keytab and krb5_realm", path,
+                               lineno, a);
+                break;
+            }
+            if (!apid_auth_one_component(a, realm)) {
+                ret = apid_bad(err, errlen, "%s:%d: %s: no token (\"-\"),"
+                               " so the name must be a principal of %s,"
+                               " <name>@%s", path, lineno, a, realm, realm);
+                break;
+            }
+        } else if (!token_ok(people ? c : b)) {
             ret = apid_bad(err, errlen, "%s:%d: a token is %d..%d printable"
                       " characters", path, lineno, TOKEN_MIN, TOKEN_MAX);
             break;
@@ -170,7 +247,8 @@ load_file(const char *path, int people, struct apid_principal **out,
             }
         }
         if ((v[cnt - 1].name = strdup(a)) == NULL
-            || (v[cnt - 1].token = strdup(people ? c : b)) == NULL) {
+            || (!(people && strcmp(c, "-") == 0)
+                && (v[cnt - 1].token = strdup(people ? c : b)) == NULL)) {
             ret = -ENOMEM;
             break;
         }
@@ -181,7 +259,8 @@ load_file(const char *path, int people, struct apid_principal **out,
         principals_free(v, cnt);
         return ret;
     }
-    if ((ret = index_tokens(v, cnt, path, err, errlen)) != 0) {
+    if ((ret = index_tokens(v, cnt, n_tokens, path, err, errlen)) != 0
+        || (people && (ret = roles_agree(v, cnt, path, err, errlen)) != 0)) {
         principals_free(v, cnt);
         return ret;
     }
@@ -192,19 +271,21 @@ load_file(const char *path, int people, struct apid_principal **out,
 
 int
 apid_auth_load(const char *host_tokens, const char *people,
-               struct apid_auth *out, char *err, size_t errlen)
+               const char *krb5_realm, struct apid_auth *out, char *err,
+               size_t errlen)
 {
-    struct apid_auth a = { NULL, NULL, 0, 0 };
+    struct apid_auth a = { NULL, NULL, 0, 0, 0 };
+    size_t nt;
     int ret;
 
     memset(out, 0, sizeof(*out));
     if (host_tokens != NULL
-        && (ret = load_file(host_tokens, 0, &a.hosts, &a.n_hosts, err,
-                            errlen)) != 0)
+        && (ret = load_file(host_tokens, 0, NULL, &a.hosts, &a.n_hosts, &nt,
+                            err, errlen)) != 0)
         return ret;
     if (people != NULL
-        && (ret = load_file(people, 1, &a.people, &a.n_people, err, errlen))
-               != 0) {
+        && (ret = load_file(people, 1, krb5_realm, &a.people, &a.n_people,
+                            &a.n_people_tokens, err, errlen)) != 0) {
         apid_auth_free(&a);
         return ret;
     }
@@ -254,5 +335,16 @@ apid_auth_host(const struct apid_auth *a, const char *authorization)
 const struct apid_principal *
 apid_auth_person(const struct apid_auth *a, const char *authorization)
 {
-    return find(a->people, a->n_people, authorization);
+    return find(a->people, a->n_people_tokens, authorization);
+}
+
+const struct apid_principal *
+apid_auth_person_named(const struct apid_auth *a, const char *principal)
+{
+    /* Not a secret, and a people file is small: a plain search.  Two
+     * lines of one name share its role (roles_agree). */
+    for (size_t i = 0; i < a->n_people; i++)
+        if (strcmp(a->people[i].name, principal) == 0)
+            return &a->people[i];
+    return NULL;
 }

@@ -1,5 +1,5 @@
 /*
- * Kerberos host authentication (see krb5.h).
+ * Kerberos authentication of hosts and people (see kerberos.h).
  *
  * The acceptor credential is acquired per request from the configured
  * keytab (gss_acquire_cred_from): no process-wide keytab name, nothing
@@ -18,6 +18,7 @@
 #include <strings.h>
 
 #include "core/negotiate.h"
+#include "auth.h"
 #include "core/validate.h"
 #include "kerberos.h"
 
@@ -72,9 +73,27 @@ host_of(const char *principal, size_t len, const char *realm)
     return name;
 }
 
-char *
-apid_krb5_host(const char *keytab, const char *realm,
-               const char *authorization, char *why, size_t whylen)
+/* A principal as a log line may show it: no byte that could end the
+ * line or forge another, at most 200 of them. */
+static void
+printable(const char *v, size_t len, char *out, size_t outlen)
+{
+    size_t k = len < outlen - 1 ? len : outlen - 1;
+
+    for (size_t i = 0; i < k; i++) {
+        unsigned char ch = ((const unsigned char *) v)[i];
+
+        out[i] = ch < 0x20 || ch >= 0x7f ? '?' : (char) ch;
+    }
+    out[k] = '\0';
+}
+
+/* The client principal that authorization's token proves, as MIT
+ * unparses it, in a new string; NULL with why set.  One acceptor for
+ * hosts and people: what differs is only which principals each takes. */
+static char *
+accept_principal(const char *keytab, const char *authorization, char *why,
+                 size_t whylen)
 {
     OM_uint32 major, minor;
     gss_cred_id_t cred = GSS_C_NO_CREDENTIAL;
@@ -84,7 +103,7 @@ apid_krb5_host(const char *keytab, const char *realm,
     gss_buffer_desc in, out = GSS_C_EMPTY_BUFFER, shown = GSS_C_EMPTY_BUFFER;
     gnutls_datum_t b64, raw = { NULL, 0 };
     const char *p;
-    char *host = NULL;
+    char *name = NULL;
 
     if (strncasecmp(authorization, "Negotiate ", 10) != 0) {
         snprintf(why, whylen, "not a Negotiate header");
@@ -126,21 +145,14 @@ apid_krb5_host(const char *keytab, const char *realm,
         jit_gss_why("Negotiate", major, minor, why, whylen);
         goto done;
     }
-    if ((host = host_of(shown.value, shown.length, realm)) == NULL) {
-        char name[201];
-        size_t k = shown.length < 200 ? shown.length : 200;
-
-        /* A principal may hold any byte; the log line gets none that
-         * could end it or forge another. */
-        for (size_t i = 0; i < k; i++) {
-            unsigned char ch = ((const unsigned char *) shown.value)[i];
-
-            name[i] = ch < 0x20 || ch >= 0x7f ? '?' : (char) ch;
-        }
-        name[k] = '\0';
-        snprintf(why, whylen, "Negotiate: %s is not host/<host>@%s", name,
-                 realm);
-    }
+    /* A NUL inside would make the name another one to strcmp. */
+    if ((name = strndup(shown.value, shown.length)) != NULL
+        && strlen(name) != shown.length) {
+        free(name);
+        name = NULL;
+        snprintf(why, whylen, "Negotiate: a principal with a NUL byte");
+    } else if (name == NULL)
+        snprintf(why, whylen, "out of memory");
 
 done:
     gss_release_buffer(&minor, &shown);
@@ -150,5 +162,44 @@ done:
         gss_delete_sec_context(&minor, &ctx, GSS_C_NO_BUFFER);
     gss_release_cred(&minor, &cred);
     gnutls_free(raw.data);
+    return name;
+}
+
+char *
+apid_krb5_host(const char *keytab, const char *realm,
+               const char *authorization, char *why, size_t whylen)
+{
+    char *principal, *host = NULL, shown[201];
+
+    if ((principal = accept_principal(keytab, authorization, why, whylen))
+        == NULL)
+        return NULL;
+    if ((host = host_of(principal, strlen(principal), realm)) == NULL) {
+        printable(principal, strlen(principal), shown, sizeof(shown));
+        snprintf(why, whylen, "Negotiate: %s is not host/<host>@%s", shown,
+                 realm);
+    }
+    free(principal);
     return host;
+}
+
+char *
+apid_krb5_person(const char *keytab, const char *realm,
+                 const char *authorization, char *why, size_t whylen)
+{
+    char *principal, shown[201];
+
+    if ((principal = accept_principal(keytab, authorization, why, whylen))
+        == NULL)
+        return NULL;
+    /* host/web01@REALM, HTTP/x@REALM, alice/admin@REALM, alice@OTHER: a
+     * host, a service, an instance or a stranger is nobody's person. */
+    if (!apid_auth_one_component(principal, realm)) {
+        printable(principal, strlen(principal), shown, sizeof(shown));
+        snprintf(why, whylen, "Negotiate: %s is not a person of %s"
+                 " (<name>@%s, one component)", shown, realm, realm);
+        free(principal);
+        return NULL;
+    }
+    return principal;
 }

@@ -40,8 +40,10 @@ load_tables(struct apid *a, struct apid_policies *pol, struct apid_auth *auth,
         fprintf(stderr, "jit-apid: %s\n", err);
         return -1;
     }
-    if (apid_auth_load(a->conf.host_tokens, a->conf.people, auth, err,
-                       sizeof(err)) != 0) {
+    if (apid_auth_load(a->conf.host_tokens, a->conf.people,
+                       a->conf.krb5_keytab != NULL ? a->conf.krb5_realm
+                                                   : NULL,
+                       auth, err, sizeof(err)) != 0) {
         fprintf(stderr, "jit-apid: %s\n", err);
         apid_policies_free(pol);
         return -1;

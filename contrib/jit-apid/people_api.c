@@ -2,7 +2,8 @@
  * jit-apid's people's side: requesting, deciding, revoking and
  * re-enabling grants under the policies, and reading grants, the
  * operations log and alert deliveries.  People authenticate with a
- * bearer token from the people file.
+ * bearer token from the people file, or with a Kerberos ticket of the
+ * principal it names (kerberos.h).
  */
 #include "config.h"
 
@@ -11,11 +12,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "api.h"
 #include "core/grant.h"
 #include "core/timefmt.h"
 #include "core/validate.h"
+#include "kerberos.h"
 
 #define LIST_LIMIT 1000
 
@@ -676,6 +679,67 @@ get_alerts(struct apid *a, const struct apid_principal *who,
 
 /* ---- routing ---- */
 
+static const char *const role_names[] = { "", "requester", "approver",
+                                           "admin" };
+
+/* GET /v1/whoami: who the API takes the caller for, and by what. */
+static void
+get_whoami(const struct apid_principal *who, const char *via,
+           struct apid_reply *r)
+{
+    apid_reply_json(r, 200, json_pack("{s:s, s:s, s:s}", "person", who->name,
+                                      "role", role_names[who->role],
+                                      "authenticated_by", via));
+}
+
+/* The person asking, copied into *copy (the tables may be swapped by a
+ * reload meanwhile) with how they signed on in *via; or NULL, the reason
+ * in jit-apid's log for a ticket refused.  A ticket is the principal's
+ * own, checked by the KDC's key: the person is the people file's line
+ * of that name, never one a header or a body names. */
+static const struct apid_principal *
+person(struct apid *a, const struct apid_req *q,
+       struct apid_principal *copy, char *name, size_t namelen,
+       const char **via)
+{
+    const struct apid_principal *who = NULL;
+    char why[512] = "", *principal = NULL;
+
+    if (q->authz != NULL && strncasecmp(q->authz, "Negotiate ", 10) == 0) {
+        *via = "kerberos";
+        if (a->conf.krb5_keytab == NULL)
+            snprintf(why, sizeof(why), "Negotiate: krb5_keytab is not set");
+        else
+            principal = apid_krb5_person(a->conf.krb5_keytab,
+                                         a->conf.krb5_realm, q->authz, why,
+                                         sizeof(why));
+        if (principal == NULL) {
+            fprintf(stderr, "jit-apid: person refused: %s\n", why);
+            return NULL;
+        }
+    } else {
+        *via = "token";
+    }
+    pthread_rwlock_rdlock(&a->lock);
+    who = principal != NULL ? apid_auth_person_named(&a->auth, principal)
+                            : apid_auth_person(&a->auth, q->authz);
+    if (who != NULL) {
+        snprintf(name, namelen, "%s", who->name);
+        copy->name = name;
+        copy->role = who->role;
+        who = copy;
+    }
+    pthread_rwlock_unlock(&a->lock);
+    if (who == NULL && principal != NULL)
+        /* Printable: apid_krb5_person took one component of our realm,
+         * which may still hold any byte but '/', '@' and '\\'. */
+        fprintf(stderr, "jit-apid: person refused: Negotiate: %s is not in"
+                " the people file\n",
+                apid_plain_text(principal, 300) ? principal : "a principal");
+    free(principal);
+    return who;
+}
+
 void
 apid_people_api(struct apid *a, const struct apid_req *q, char **s, int n,
                 struct apid_reply *r)
@@ -684,20 +748,19 @@ apid_people_api(struct apid *a, const struct apid_req *q, char **s, int n,
     int post = strcmp(q->method, "POST") == 0;
     const struct apid_principal *who;
     struct apid_principal copy = { .name = NULL };
+    const char *via = NULL;
     char name[300];
 
-    pthread_rwlock_rdlock(&a->lock);
-    /* A copy: the tables may be swapped by a reload meanwhile. */
-    if ((who = apid_auth_person(&a->auth, q->authz)) != NULL) {
-        snprintf(name, sizeof(name), "%s", who->name);
-        copy.name = name;
-        copy.role = who->role;
-        who = &copy;
+    if ((who = person(a, q, &copy, name, sizeof(name), &via)) == NULL) {
+        apid_reply_error(r, 401, "unauthorized", "%s",
+                         strcmp(via, "kerberos") == 0
+                             ? "Kerberos authentication failed"
+                             : "a person's bearer token or Kerberos ticket"
+                               " is required");
+        return;
     }
-    pthread_rwlock_unlock(&a->lock);
-    if (who == NULL) {
-        apid_reply_error(r, 401, "unauthorized", "a person's bearer token is"
-                         " required");
+    if (strcmp(s[1], "whoami") == 0 && n == 2 && get) {
+        get_whoami(who, via, r);
         return;
     }
     if (strcmp(s[1], "grants") == 0) {

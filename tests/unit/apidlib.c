@@ -65,7 +65,7 @@ ta_open(struct apid *a, const char *dir, char *err, size_t errlen)
         return -1;
     }
     if (apid_policies_load(pol, &a->pol, err, errlen) != 0
-        || apid_auth_load(hosts, people, &a->auth, err, errlen) != 0)
+        || apid_auth_load(hosts, people, NULL, &a->auth, err, errlen) != 0)
         return -1;
     snprintf(db, sizeof(db), "sqlite:%s/apid.db", dir);
     if ((a->store = apid_store_open(db, &serr)) == NULL) {
