@@ -9,10 +9,13 @@
  *   jit [options] approve|deny|revoke ID [--reason TEXT]
  *   jit [options] enable ID --duration D --reason TEXT [--policy P]
  *   jit [options] log [--grant ID] [--json]
+ *   jit [options] whoami [--json]
  *
  * options: --url URL --ca-file FILE --token-file FILE, else JIT_URL,
  * JIT_CA_FILE, JIT_TOKEN_FILE from the environment.  An ordinary user's
  * tool: the token file must be the user's own and not readable by others.
+ * Without a token file, the caller's Kerberos ticket (kinit; KRB5CCNAME
+ * or the default cache) for the service HTTP/<the URL's host>.
  */
 #include "config.h"
 
@@ -27,6 +30,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/negotiate.h"
 
 #define BODY_MAX (8u << 20)
 
@@ -74,6 +78,8 @@ usage(void)
           "  approve|deny|revoke ID [--reason TEXT]\n"
           "  enable ID --duration D --reason TEXT [--policy P]\n"
           "  log [--grant ID] [--json]\n"
+          "  whoami [--json]\n"
+          "Without a token file, your Kerberos ticket (after kinit).\n"
           "D: seconds, or a number with s, m, h or d (30m, 2h).\n",
           stderr);
 }
@@ -114,6 +120,48 @@ read_token(const char *path)
     }
 }
 
+/* "Authorization: Negotiate ..." from the caller's ticket, for the
+ * service HTTP@<the URL's host>; NULL with the reason said. */
+static char *
+negotiate(const char *url)
+{
+    char err[512], *host = NULL, *service = NULL, *hdr = NULL, *line = NULL;
+    CURLU *u = curl_url();
+
+    if (u == NULL || curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK
+        || curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK) {
+        fprintf(stderr, "jit: %s: not a URL\n", url);
+        goto done;
+    }
+    /* An IPv6 literal is "[::1]" in a URL, "::1" in a service name. */
+    if (host[0] == '[' && host[strlen(host) - 1] == ']') {
+        memmove(host, host + 1, strlen(host) - 2);
+        host[strlen(host) - 2] = '\0';
+    }
+    if (asprintf(&service, "HTTP@%s", host) < 0) {
+        service = NULL;
+        fprintf(stderr, "jit: out of memory\n");
+        goto done;
+    }
+    if ((hdr = jit_negotiate_user_header(service, err, sizeof(err))) == NULL) {
+        fprintf(stderr, "jit: no Kerberos sign-on (%s)\n"
+                "jit: run kinit for a ticket, or give --token-file\n", err);
+        goto done;
+    }
+    if (asprintf(&line, "Authorization: %s", hdr) < 0)
+        line = NULL;
+
+done:
+    if (hdr != NULL) {
+        explicit_bzero(hdr, strlen(hdr));
+        free(hdr);
+    }
+    free(service);
+    curl_free(host);
+    curl_url_cleanup(u);
+    return line;
+}
+
 /* One call; the JSON answer in *out (NULL if none); the HTTP status, or
  * -1 if there was no answer. */
 static long
@@ -128,10 +176,15 @@ call(const struct opts *o, const char *method, const char *path,
     CURLcode rc;
 
     *out = NULL;
-    if ((token = read_token(o->token_file)) == NULL)
+    if (o->token_file == NULL) {
+        if ((auth = negotiate(o->url)) == NULL)
+            goto done;
+    } else if ((token = read_token(o->token_file)) == NULL
+               || asprintf(&auth, "Authorization: Bearer %s", token) < 0) {
+        auth = NULL;
         goto done;
+    }
     if (asprintf(&url, "%s%s", o->url, path) < 0
-        || asprintf(&auth, "Authorization: Bearer %s", token) < 0
         || (c = curl_easy_init()) == NULL) {
         fprintf(stderr, "jit: out of memory\n");
         goto done;
@@ -166,6 +219,9 @@ call(const struct opts *o, const char *method, const char *path,
         const char *msg = json_string_value(json_object_get(*out, "message"));
 
         fprintf(stderr, "jit: %ld: %s\n", status, msg ? msg : "failed");
+        if (status == 401 && o->token_file == NULL)
+            fprintf(stderr, "jit: signed on with your Kerberos ticket;"
+                    " jit-apid's log says why it was refused\n");
     }
 
 done:
@@ -451,6 +507,22 @@ cmd_log(const struct opts *o)
     return st == 200 ? 0 : 1;
 }
 
+static int
+cmd_whoami(const struct opts *o)
+{
+    json_t *out = NULL;
+    long st = call(o, "GET", "/v1/whoami", NULL, &out);
+
+    if (st == 200 && o->json)
+        print_json(out);
+    else if (st == 200)
+        printf("person:      %s\nrole:        %s\nsigned on:   %s\n",
+               str(out, "person"), str(out, "role"),
+               str(out, "authenticated_by"));
+    json_decref(out);
+    return st == 200 ? 0 : 1;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -509,10 +581,9 @@ main(int argc, char **argv)
         }
         *slot = argv[++i];
     }
-    if (cmd == NULL || o.url == NULL || o.token_file == NULL) {
+    if (cmd == NULL || o.url == NULL) {
         if (cmd != NULL)
-            fputs("jit: --url and --token-file (or JIT_URL and"
-                  " JIT_TOKEN_FILE) are needed\n", stderr);
+            fputs("jit: --url (or JIT_URL) is needed\n", stderr);
         usage();
         return 64;
     }
@@ -536,6 +607,8 @@ main(int argc, char **argv)
         ret = cmd_show(&o, id);
     else if (strcmp(cmd, "log") == 0 && id == NULL)
         ret = cmd_log(&o);
+    else if (strcmp(cmd, "whoami") == 0 && id == NULL)
+        ret = cmd_whoami(&o);
     else {
         usage();
         ret = 64;

@@ -85,16 +85,63 @@ jit_gss_why(const char *what, uint32_t major, uint32_t minor, char *err,
     gss_release_buffer(&min2, &msg);
 }
 
+/* "Negotiate <token>" for service ("HTTP@host") from cred, in a new
+ * string; NULL with err set. */
+static char *
+header_from(gss_cred_id_t cred, const char *service, char *err,
+            size_t errlen)
+{
+    OM_uint32 major, minor;
+    gss_name_t target = GSS_C_NO_NAME;
+    gss_ctx_id_t ctx = GSS_C_NO_CONTEXT;
+    gss_buffer_desc buf, out = GSS_C_EMPTY_BUFFER;
+    char *b64 = NULL, *header = NULL;
+
+    buf.value = (void *) service;
+    buf.length = strlen(service);
+    major = gss_import_name(&minor, &buf, GSS_C_NT_HOSTBASED_SERVICE,
+                            &target);
+    if (GSS_ERROR(major)) {
+        jit_gss_why("service name", major, minor, err, errlen);
+        goto done;
+    }
+    /* One round: TLS already authenticated the server, so no mutual
+     * authentication and no delegation of anything. */
+    major = gss_init_sec_context(&minor, cred, &ctx, target, &spnego_oid, 0,
+                                 GSS_C_INDEFINITE,
+                                 GSS_C_NO_CHANNEL_BINDINGS, GSS_C_NO_BUFFER,
+                                 NULL, &out, NULL, NULL);
+    if (GSS_ERROR(major) || out.length == 0) {
+        jit_gss_why(service, major, minor, err, errlen);
+        goto done;
+    }
+    if ((b64 = jit_base64(out.value, out.length)) == NULL
+        || (header = concat("Negotiate ", b64)) == NULL)
+        snprintf(err, errlen, "out of memory");
+
+done:
+    /* The token opens a session at the API once; wipe it all the same. */
+    if (out.value != NULL)
+        explicit_bzero(out.value, out.length);
+    if (b64 != NULL)
+        explicit_bzero(b64, strlen(b64));
+    gss_release_buffer(&minor, &out);
+    if (ctx != GSS_C_NO_CONTEXT)
+        gss_delete_sec_context(&minor, &ctx, GSS_C_NO_BUFFER);
+    gss_release_name(&minor, &target);
+    free(b64);
+    return header;
+}
+
 char *
 jit_negotiate_header(const struct jit_conf *c, const char *server, char *err,
                      size_t errlen)
 {
     OM_uint32 major, minor;
-    gss_name_t me = GSS_C_NO_NAME, target = GSS_C_NO_NAME;
+    gss_name_t me = GSS_C_NO_NAME;
     gss_cred_id_t cred = GSS_C_NO_CREDENTIAL;
-    gss_ctx_id_t ctx = GSS_C_NO_CONTEXT;
-    gss_buffer_desc buf, out = GSS_C_EMPTY_BUFFER;
-    char *principal = NULL, *ccache = NULL, *service = NULL, *b64 = NULL;
+    gss_buffer_desc buf;
+    char *principal = NULL, *ccache = NULL, *service = NULL;
     char *header = NULL;
     gss_key_value_element_desc elements[2];
     gss_key_value_set_desc store = { 2, elements };
@@ -134,43 +181,48 @@ jit_negotiate_header(const struct jit_conf *c, const char *server, char *err,
         jit_gss_why("host credentials", major, minor, err, errlen);
         goto done;
     }
-    buf.value = service;
-    buf.length = strlen(service);
-    major = gss_import_name(&minor, &buf, GSS_C_NT_HOSTBASED_SERVICE,
-                            &target);
-    if (GSS_ERROR(major)) {
-        jit_gss_why("service name", major, minor, err, errlen);
-        goto done;
-    }
-    /* One round: TLS already authenticated the server, so no mutual
-     * authentication and no delegation of anything. */
-    major = gss_init_sec_context(&minor, cred, &ctx, target, &spnego_oid, 0,
-                                 GSS_C_INDEFINITE,
-                                 GSS_C_NO_CHANNEL_BINDINGS, GSS_C_NO_BUFFER,
-                                 NULL, &out, NULL, NULL);
-    if (GSS_ERROR(major) || out.length == 0) {
-        jit_gss_why(service, major, minor, err, errlen);
-        goto done;
-    }
-    if ((b64 = jit_base64(out.value, out.length)) == NULL
-        || (header = concat("Negotiate ", b64)) == NULL)
-        snprintf(err, errlen, "out of memory");
+    header = header_from(cred, service, err, errlen);
 
 done:
-    /* The token opens a session at the API once; wipe it all the same. */
-    if (out.value != NULL)
-        explicit_bzero(out.value, out.length);
-    if (b64 != NULL)
-        explicit_bzero(b64, strlen(b64));
-    gss_release_buffer(&minor, &out);
-    if (ctx != GSS_C_NO_CONTEXT)
-        gss_delete_sec_context(&minor, &ctx, GSS_C_NO_BUFFER);
-    gss_release_name(&minor, &target);
     gss_release_cred(&minor, &cred);
     gss_release_name(&minor, &me);
-    free(b64);
     free(principal);
     free(ccache);
     free(service);
+    return header;
+}
+
+char *
+jit_negotiate_user_header(const char *service, char *err, size_t errlen)
+{
+    OM_uint32 major, minor, life = 0;
+    gss_cred_id_t cred = GSS_C_NO_CREDENTIAL;
+    char *header = NULL;
+
+    /* Acquired first, so that no ticket at all is said as such, not as
+     * a failure to reach the service. */
+    major = gss_acquire_cred(&minor, GSS_C_NO_NAME, GSS_C_INDEFINITE,
+                             GSS_C_NO_OID_SET, GSS_C_INITIATE, &cred, NULL,
+                             NULL);
+    if (GSS_ERROR(major)) {
+        jit_gss_why("your Kerberos ticket", major, minor, err, errlen);
+        goto done;
+    }
+    /* An expired ticket still makes a token that the KDC and the server
+     * take within their clock skew (5 minutes): what klist calls expired
+     * is said to be so here too. */
+    major = gss_inquire_cred(&minor, cred, NULL, &life, NULL, NULL);
+    if (GSS_ERROR(major)) {
+        jit_gss_why("your Kerberos ticket", major, minor, err, errlen);
+        goto done;
+    }
+    if (life == 0) {
+        snprintf(err, errlen, "your Kerberos ticket has expired");
+        goto done;
+    }
+    header = header_from(cred, service, err, errlen);
+
+done:
+    gss_release_cred(&minor, &cred);
     return header;
 }

@@ -28,6 +28,12 @@
 char *jit_negotiate_header(const struct jit_conf *c, const char *server,
                            char *err, size_t errlen);
 
+/* The same for a person: from the caller's own ticket cache (KRB5CCNAME,
+ * else the default; after kinit), never a keytab.  service: "HTTP@host".
+ * For jit(1), an ordinary user's program, not a setuid one. */
+char *jit_negotiate_user_header(const char *service, char *err,
+                                size_t errlen);
+
 /* err = "what: " and the GSS-API's words for a failure: the mechanism's
  * (Kerberos') message when there is one, else the generic one. */
 void jit_gss_why(const char *what, uint32_t major, uint32_t minor, char *err,
