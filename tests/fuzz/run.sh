@@ -68,6 +68,7 @@ apid)
     seed '\001\003/v1/hosts/web01.test/events\n\n{"events": [{"id": "e-1", "type": "account.created", "time": "2026-11-23T09:00:00Z", "host": "web01.test", "grant": "g-1", "username": "alice", "requester": "alice@EXAMPLE.COM", "detail": {"uid": 70000}}]}' s6
     seed '\001\002/v1/grants/g-000000000000000000000000/approve\n\n{"reason": "ok"}' s7
     seed '\000\002/v1/operations\n\n' s8
+    seed '\000\001/v1/whoami\n\n' s9
     ;;
 *) echo "unknown target $target" >&2; exit 2 ;;
 esac

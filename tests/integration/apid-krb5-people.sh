@@ -1,16 +1,18 @@
 #!/bin/sh
 # People sign on to jit-apid with their Kerberos ticket (Negotiate), end
-# to end: an MIT KDC on loopback, jit-apid with its service keytab and a
-# people file naming alice@JIT.TEST and bob@JIT.TEST by principal with no
+# to end: an MIT KDC on loopback (and one of another realm that it
+# trusts), jit-apid with its service keytab and a people file naming
+# alice@JIT.TEST, bob@JIT.TEST and erin@JIT.TEST by principal with no
 # token, and jit, the people's client, with no token file, using the
 # ticket cache that kinit filled.  The grant's requester is the full
-# principal; bob's ticket gets bob, never alice; a host's, a service's,
-# a two-component, an unknown principal's ticket, a replayed or a
-# malformed token: 401, the reason in jit-apid's log.  No ticket, or an
-# expired one: jit says to run kinit.
+# principal; bob's ticket gets bob, never alice; a host's, a service's, a
+# two-component, another realm's and an unknown principal's ticket, a
+# replayed or a malformed token: 401, the reason in jit-apid's log.  No
+# ticket, or an expired one: jit says to run kinit.
 . "$top_srcdir/tests/integration/lib.sh"
 setup_env
 start_kdc
+start_other_kdc
 JIT=$top_builddir/contrib/jit-apid/jit
 
 # A principal of the test's KDC with a keytab $K/<file>.keytab; one that
@@ -137,6 +139,16 @@ refused mallory -k -t "$K/mallory.keytab" mallory
 grep -q 'person refused: Negotiate: mallory@JIT.TEST is not in the people file' "$T/apid/log" \
     || fail "mallory: $(tail -3 "$T/apid/log")"
 ok "a host's, a service's, alice/admin's and an unknown principal's ticket: 401, each named in the log"
+
+# Another realm, through a real cross-realm trust: jit-apid's keys open
+# alice@OTHER.TEST's ticket, and the people file names alice@OTHER.TEST
+# (with a token), yet her ticket is no person of JIT.TEST.
+refused other -k -t "$K/other-alice.keytab" alice@OTHER.TEST
+KRB5CCNAME=FILE:$T/other.cc klist > "$T/other.klist" 2>&1
+grep -q 'HTTP/127.0.0.1@JIT.TEST' "$T/other.klist" || fail "no cross-realm service ticket: $(cat "$T/other.klist")"
+grep -q 'person refused: Negotiate: alice@OTHER.TEST is not a person of JIT.TEST' "$T/apid/log" \
+    || fail "other realm: $(tail -3 "$T/apid/log")"
+ok "alice@OTHER.TEST's cross-realm ticket, accepted by the keytab: 401, not a person of JIT.TEST"
 
 # A token seen once is spent: curl's SPNEGO token, replayed.
 code=$(KRB5CCNAME=FILE:$T/alice.cc curl -sS -v --negotiate -u : --cacert "$T/certs/ca.pem" \

@@ -65,3 +65,56 @@ KDC
     wait_for 30 /usr/bin/python3 -c "import socket; socket.create_connection(('127.0.0.1', $KDC_PORT), 0.2)" >/dev/null 2>&1 && return 0
     fail "krb5kdc did not start: $(cat "$K/kdc.out" "$K/kdc.log" 2>/dev/null | tail -5)"
 }
+
+# start_other_kdc (after start_kdc): a second MIT KDC, realm OTHER.TEST,
+# in $K/other, whose principals JIT.TEST's services trust (the
+# cross-realm key krbtgt/JIT.TEST@OTHER.TEST in both databases, [capaths]
+# in the test's krb5.conf), with alice@OTHER.TEST and her keytab
+# $K/other-alice.keytab: a stranger's ticket that a server of JIT.TEST
+# accepts as genuine.  libkrb5 merges the [realms] section added here with
+# start_kdc's.
+start_other_kdc() {
+    _k2=$K/other
+    mkdir -p "$_k2"
+    OTHER_KDC_PORT=$(/usr/bin/python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+    cat > "$_k2/kdc.conf" <<KDC
+[kdcdefaults]
+  kdc_listen = 127.0.0.1:$OTHER_KDC_PORT
+  kdc_tcp_listen = 127.0.0.1:$OTHER_KDC_PORT
+[realms]
+  OTHER.TEST = {
+    database_name = $_k2/principal
+    key_stash_file = $_k2/stash
+    acl_file = $K/kadm5.acl
+  }
+KDC
+    cat >> "$K/krb5.conf" <<KRB5
+[realms]
+  OTHER.TEST = {
+    kdc = 127.0.0.1:$OTHER_KDC_PORT
+  }
+[capaths]
+  OTHER.TEST = {
+    JIT.TEST = .
+  }
+KRB5
+    KRB5_KDC_PROFILE=$_k2/kdc.conf kdb5_util create -s -r OTHER.TEST \
+        -P masterpw-xxxxxxxx >>"$K/setup.log" 2>&1 \
+        || fail "kdb5_util OTHER.TEST: $(tail -3 "$K/setup.log")"
+    [ -f "$_k2/principal" ] && [ ! -e /etc/krb5kdc/.k5.OTHER.TEST ] \
+        || fail "kdb5_util did not use the test's kdc.conf for OTHER.TEST"
+    kadmin.local -q "addprinc -pw cross-realm-xxxxxxxx krbtgt/JIT.TEST@OTHER.TEST" >>"$K/setup.log" 2>&1 \
+        && KRB5_KDC_PROFILE=$_k2/kdc.conf kadmin.local -r OTHER.TEST \
+            -q "addprinc -pw cross-realm-xxxxxxxx krbtgt/JIT.TEST@OTHER.TEST" >>"$K/setup.log" 2>&1 \
+        && KRB5_KDC_PROFILE=$_k2/kdc.conf kadmin.local -r OTHER.TEST \
+            -q "addprinc -randkey alice@OTHER.TEST" >>"$K/setup.log" 2>&1 \
+        && KRB5_KDC_PROFILE=$_k2/kdc.conf kadmin.local -r OTHER.TEST \
+            -q "ktadd -k $K/other-alice.keytab alice@OTHER.TEST" >>"$K/setup.log" 2>&1 \
+        || fail "kadmin.local OTHER.TEST: $(tail -3 "$K/setup.log")"
+    chmod 600 "$K/other-alice.keytab"
+    KRB5_KDC_PROFILE=$_k2/kdc.conf krb5kdc -n -r OTHER.TEST -P "$_k2/kdc.pid" \
+        >"$_k2/kdc.out" 2>&1 </dev/null &
+    TEST_PIDS="$TEST_PIDS $!"
+    wait_for 30 /usr/bin/python3 -c "import socket; socket.create_connection(('127.0.0.1', $OTHER_KDC_PORT), 0.2)" >/dev/null 2>&1 && return 0
+    fail "krb5kdc OTHER.TEST did not start: $(tail -5 "$_k2/kdc.out")"
+}
