@@ -534,6 +534,9 @@ main(int argc, char **argv)
     o.url = getenv("JIT_URL");
     o.ca = getenv("JIT_CA_FILE");
     o.token_file = getenv("JIT_TOKEN_FILE");
+    /* "export JIT_TOKEN_FILE=" is a token file unset: the ticket, then. */
+    if (o.token_file != NULL && o.token_file[0] == '\0')
+        o.token_file = NULL;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         const char **slot = NULL;

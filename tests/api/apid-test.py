@@ -286,6 +286,21 @@ if st != 200 or actions.count("request") < 4 or "enable" not in actions:
 ok("lists: a requester sees their own; the operations log per grant and in"
    " all, with host events")
 
+# --- who the API takes the caller for ---
+st, doc, _ = call("GET", "/v1/whoami", ALICE)
+expect("alice's whoami", (st, doc), (200, {
+    "person": "alice@EXAMPLE.COM", "role": "requester",
+    "authenticated_by": "token"}))
+st, doc, _ = call("GET", "/v1/whoami", BOSS)
+expect("boss's whoami", (st, doc["person"], doc["role"]),
+       (200, "boss@EXAMPLE.COM", "approver"))
+for auth in (None, "Bearer not-a-token-of-anyone", HOST1,
+             "Negotiate YIIBAAAA", "negotiate !!"):
+    st, doc, _ = call("GET", "/v1/whoami", auth)
+    expect("whoami with %r" % auth, st, 401)
+ok("GET /v1/whoami: the person, role and how they signed on; no person,"
+   " a host's token, a ticket where no keytab is set: 401")
+
 # --- client certificates (mTLS) ---
 cctx = ssl.create_default_context(cafile=CERTS + "/ca.pem")
 cctx.load_cert_chain(CERTS + "/client.pem", CERTS + "/client.key")
@@ -323,5 +338,10 @@ if SPEC:
                  "Event")
     st, doc, _ = call("POST", "/v1/grants", BOB, {"credential": 1})
     conforms("error", doc, "Error")
-    ok("grants, host grants, events and errors have the spec's fields and"
-       " enum values")
+    who = yaml.safe_load(open(SPEC))["paths"]["/v1/whoami"]["get"][
+        "responses"]["200"]["content"]["application/json"]["schema"]
+    schemas["Whoami"] = who
+    st, doc, _ = call("GET", "/v1/whoami", BOSS)
+    conforms("whoami", doc, "Whoami")
+    ok("grants, host grants, events, errors and whoami have the spec's"
+       " fields and enum values")

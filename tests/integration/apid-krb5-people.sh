@@ -48,7 +48,7 @@ ok "jit-apid takes people by principal with no token (KDC on port $KDC_PORT)"
 
 # Each person's own ticket cache under $T, never the default one.
 export JIT_URL="$APID_URL" JIT_CA_FILE="$T/certs/ca.pem"
-unset JIT_TOKEN_FILE
+export JIT_TOKEN_FILE=
 as() { # CACHE jit ARGS...: jit with that ticket cache
     _cc=$1; shift
     KRB5CCNAME=FILE:$T/$_cc.cc "$JIT" "$@"
@@ -185,6 +185,7 @@ KRB5CCNAME=FILE:$T/short.cc kinit -l 3s -k -t "$K/alice.keytab" alice || fail "k
 wait_for 60 sh -c "! KRB5CCNAME=FILE:$T/short.cc klist -s" >/dev/null || fail "the short ticket did not expire"
 rc=0; out=$(as short whoami 2>&1) || rc=$?
 case "$rc:$out" in "1:jit: no Kerberos sign-on"*"run kinit"*) ;; *) fail "expired ticket: $rc:$out" ;; esac
+echo "$out" | sed 's/^/    /'
 ok "no ticket, or an expired one: jit fails and says to run kinit"
 
 # The people file: "-" only for a principal of krb5_realm.

@@ -459,6 +459,78 @@ START_TEST(test_reenable_legacy)
 }
 END_TEST
 
+/* People by principal (jit-apid(8), KERBEROS PEOPLE): who is a person of
+ * the realm, and the people file's "-". */
+START_TEST(test_people_kerberos)
+{
+    static const struct {
+        const char *name;
+        int ok;
+    } names[] = {
+        { "alice@JIT.TEST", 1 },         { "a@JIT.TEST", 1 },
+        { "alice@OTHER.TEST", 0 },       { "alice@jit.test", 0 },
+        { "alice@XJIT.TEST", 0 },        { "alice@JIT.TESTX", 0 },
+        { "host/web01@JIT.TEST", 0 },    { "alice/admin@JIT.TEST", 0 },
+        { "alice\\/admin@JIT.TEST", 0 }, { "alice\\@X@JIT.TEST", 0 },
+        { "@JIT.TEST", 0 },              { "JIT.TEST", 0 },
+        { "alice", 0 },                  { "alice@", 0 },
+    };
+    static const char *const bad[][2] = {
+        { "carol@OTHER.TEST requester -\n",
+          "carol@OTHER.TEST: no token (\"-\"), so the name must be a"
+          " principal of JIT.TEST" },
+        { "host/web01@JIT.TEST requester -\n", "must be a principal of" },
+        { "alice@JIT.TEST requester -\nalice@JIT.TEST admin -\n",
+          "alice@JIT.TEST has two roles" },
+    };
+    const struct apid_principal *p;
+    struct apid_auth au;
+    char path[4200], err[512];
+    const char *good = "alice@JIT.TEST requester -\n"
+                       "erin@JIT.TEST approver erin-token-xxxxxxxxxx\n"
+                       "erin@JIT.TEST approver -\n"
+                       "bob@EXAMPLE.COM requester bob-token-xxxxxxxxxxx\n";
+
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+        ck_assert_msg(apid_auth_one_component(names[i].name, "JIT.TEST")
+                          == names[i].ok,
+                      "%s", names[i].name);
+    snprintf(path, sizeof(path), "%s/people-krb", dir);
+    t_write_file(path, good, strlen(good), 0600);
+    ck_assert_int_eq(apid_auth_load(NULL, path, "JIT.TEST", &au, err,
+                                    sizeof(err)), 0);
+    ck_assert_uint_eq(au.n_people, 4);
+    ck_assert_uint_eq(au.n_people_tokens, 2);
+    p = apid_auth_person_named(&au, "alice@JIT.TEST");
+    ck_assert_ptr_nonnull(p);
+    ck_assert_int_eq(p->role, APID_REQUESTER);
+    ck_assert_ptr_null(p->token);
+    ck_assert_int_eq(apid_auth_person_named(&au, "erin@JIT.TEST")->role,
+                     APID_APPROVER);
+    ck_assert_ptr_null(apid_auth_person_named(&au, "ALICE@JIT.TEST"));
+    ck_assert_ptr_null(apid_auth_person_named(&au, "alice"));
+    /* "-" is no token. */
+    ck_assert_ptr_null(apid_auth_person(&au, "Bearer -"));
+    ck_assert_str_eq(apid_auth_person(&au, "Bearer erin-token-xxxxxxxxxx")
+                         ->name, "erin@JIT.TEST");
+    ck_assert_str_eq(apid_auth_person(&au, "Bearer bob-token-xxxxxxxxxxx")
+                         ->name, "bob@EXAMPLE.COM");
+    apid_auth_free(&au);
+    /* Without a realm (no keytab), nobody could sign on as alice. */
+    ck_assert_int_ne(apid_auth_load(NULL, path, NULL, &au, err, sizeof(err)),
+                     0);
+    ck_assert_msg(strstr(err, "alice@JIT.TEST: no token (\"-\") needs"
+                              " krb5_keytab and krb5_realm"), "%s", err);
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        t_write_file(path, bad[i][0], strlen(bad[i][0]), 0600);
+        ck_assert_int_ne(apid_auth_load(NULL, path, "JIT.TEST", &au, err,
+                                        sizeof(err)), 0);
+        ck_assert_msg(strstr(err, bad[i][1]) != NULL, "got %s, want %s", err,
+                      bad[i][1]);
+    }
+}
+END_TEST
+
 /* A policy no valid grant could come from is refused when it loads. */
 START_TEST(test_policy_load)
 {
@@ -902,6 +974,7 @@ main(void)
     tcase_add_test(tc, test_migrate_live);
     tcase_add_test(tc, test_name_skeleton);
     tcase_add_test(tc, test_key_comments);
+    tcase_add_test(tc, test_people_kerberos);
     suite_add_tcase(s, tc);
     return t_run(s);
 }
