@@ -200,24 +200,21 @@ jit_negotiate_user_header(const char *service, char *err, size_t errlen)
     char *header = NULL;
 
     /* Acquired first, so that no ticket at all is said as such, not as
-     * a failure to reach the service. */
+     * a failure to reach the service.  An expired ticket still makes a
+     * token that the KDC and the server take within their clock skew (5
+     * minutes): what klist calls expired is said to be so here too. */
     major = gss_acquire_cred(&minor, GSS_C_NO_NAME, GSS_C_INDEFINITE,
                              GSS_C_NO_OID_SET, GSS_C_INITIATE, &cred, NULL,
                              NULL);
-    if (GSS_ERROR(major)) {
-        jit_gss_why("your Kerberos ticket", major, minor, err, errlen);
-        goto done;
-    }
-    /* An expired ticket still makes a token that the KDC and the server
-     * take within their clock skew (5 minutes): what klist calls expired
-     * is said to be so here too. */
-    major = gss_inquire_cred(&minor, cred, NULL, &life, NULL, NULL);
-    if (GSS_ERROR(major)) {
-        jit_gss_why("your Kerberos ticket", major, minor, err, errlen);
-        goto done;
-    }
-    if (life == 0) {
+    if (!GSS_ERROR(major))
+        major = gss_inquire_cred(&minor, cred, NULL, &life, NULL, NULL);
+    if (GSS_ROUTINE_ERROR(major) == GSS_S_CREDENTIALS_EXPIRED
+        || (!GSS_ERROR(major) && life == 0)) {
         snprintf(err, errlen, "your Kerberos ticket has expired");
+        goto done;
+    }
+    if (GSS_ERROR(major)) {
+        jit_gss_why("your Kerberos ticket", major, minor, err, errlen);
         goto done;
     }
     header = header_from(cred, service, err, errlen);
