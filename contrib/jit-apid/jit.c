@@ -120,6 +120,16 @@ read_token(const char *path)
     }
 }
 
+/* A token or a header that holds one. */
+static void
+wipe_free(char *s)
+{
+    if (s != NULL) {
+        explicit_bzero(s, strlen(s));
+        free(s);
+    }
+}
+
 /* "Authorization: Negotiate ..." from the caller's ticket, for the
  * service HTTP@<the URL's host>; NULL with the reason said. */
 static char *
@@ -152,10 +162,7 @@ negotiate(const char *url)
         line = NULL;
 
 done:
-    if (hdr != NULL) {
-        explicit_bzero(hdr, strlen(hdr));
-        free(hdr);
-    }
+    wipe_free(hdr);
     free(service);
     curl_free(host);
     curl_url_cleanup(u);
@@ -225,14 +232,8 @@ call(const struct opts *o, const char *method, const char *path,
     }
 
 done:
-    if (token != NULL) {
-        explicit_bzero(token, strlen(token));
-        free(token);
-    }
-    if (auth != NULL) {
-        explicit_bzero(auth, strlen(auth));
-        free(auth);
-    }
+    wipe_free(token);
+    wipe_free(auth);
     curl_slist_free_all(h);
     curl_easy_cleanup(c);
     free(url);

@@ -36,17 +36,7 @@ start_kdc() {
 [logging]
   kdc = FILE:$K/kdc.log
 KRB5
-    cat > "$K/kdc.conf" <<KDC
-[kdcdefaults]
-  kdc_listen = 127.0.0.1:$KDC_PORT
-  kdc_tcp_listen = 127.0.0.1:$KDC_PORT
-[realms]
-  JIT.TEST = {
-    database_name = $K/principal
-    key_stash_file = $K/stash
-    acl_file = $K/kadm5.acl
-  }
-KDC
+    kdc_conf JIT.TEST "$K" "$KDC_PORT"
     : > "$K/kadm5.acl"
     export KRB5_CONFIG="$K/krb5.conf" KRB5_KDC_PROFILE="$K/kdc.conf" \
         KRB5RCACHEDIR="$K/rcache"
@@ -77,17 +67,7 @@ start_other_kdc() {
     _k2=$K/other
     mkdir -p "$_k2"
     OTHER_KDC_PORT=$(/usr/bin/python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-    cat > "$_k2/kdc.conf" <<KDC
-[kdcdefaults]
-  kdc_listen = 127.0.0.1:$OTHER_KDC_PORT
-  kdc_tcp_listen = 127.0.0.1:$OTHER_KDC_PORT
-[realms]
-  OTHER.TEST = {
-    database_name = $_k2/principal
-    key_stash_file = $_k2/stash
-    acl_file = $K/kadm5.acl
-  }
-KDC
+    kdc_conf OTHER.TEST "$_k2" "$OTHER_KDC_PORT"
     cat >> "$K/krb5.conf" <<KRB5
 [realms]
   OTHER.TEST = {
@@ -117,4 +97,20 @@ KRB5
     TEST_PIDS="$TEST_PIDS $!"
     wait_for 30 /usr/bin/python3 -c "import socket; socket.create_connection(('127.0.0.1', $OTHER_KDC_PORT), 0.2)" >/dev/null 2>&1 && return 0
     fail "krb5kdc OTHER.TEST did not start: $(tail -5 "$_k2/kdc.out")"
+}
+
+# kdc_conf REALM DIR PORT: DIR/kdc.conf, a KDC of REALM on 127.0.0.1:PORT
+# with its database in DIR (the ACL file is $K's).
+kdc_conf() {
+    cat > "$2/kdc.conf" <<KDC
+[kdcdefaults]
+  kdc_listen = 127.0.0.1:$3
+  kdc_tcp_listen = 127.0.0.1:$3
+[realms]
+  $1 = {
+    database_name = $2/principal
+    key_stash_file = $2/stash
+    acl_file = $K/kadm5.acl
+  }
+KDC
 }
