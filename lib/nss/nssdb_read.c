@@ -85,6 +85,26 @@ block_ok(const struct jit_nssdb *db, const struct jit_nssdb_passwd *p)
         && b[p->block_len - 1] == '\0';
 }
 
+/* The requester: a non-empty string of the table, bounded, without a
+ * control character, as the writer wrote it. */
+static int
+requester_ok(const struct jit_nssdb *db, uint32_t off)
+{
+    const unsigned char *s;
+    size_t n;
+
+    if (off >= db->hdr.strtab_len)
+        return 0;
+    s = (const unsigned char *) db->strtab + off;
+    n = strnlen((const char *) s, JIT_NSSDB_REQUESTER_MAX + 1);
+    if (n == 0 || n > JIT_NSSDB_REQUESTER_MAX)
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        if (s[i] < 0x20 || s[i] == 0x7f)
+            return 0;
+    return 1;
+}
+
 static int
 id_ok(const struct jit_nssdb *db, uint32_t id)
 {
@@ -101,7 +121,9 @@ records_ok(const struct jit_nssdb *db)
         const struct jit_nssdb_passwd *p = &db->pw[i];
 
         if (!block_ok(db, p) || !id_ok(db, p->uid) || !id_ok(db, p->gid)
-            || (uint64_t) p->gids_first + p->gids_count > h->n_gids)
+            || (uint64_t) p->gids_first + p->gids_count > h->n_gids
+            || !requester_ok(db, p->requester)
+            || (p->flags & ~JIT_NSSDB_F_LIVE) != 0)
             return 0;
     }
     for (uint32_t i = 0; i < h->n_group; i++)
