@@ -65,3 +65,12 @@ KDC
     wait_for 30 /usr/bin/python3 -c "import socket; socket.create_connection(('127.0.0.1', $KDC_PORT), 0.2)" >/dev/null 2>&1 && return 0
     fail "krb5kdc did not start: $(cat "$K/kdc.out" "$K/kdc.log" 2>/dev/null | tail -5)"
 }
+
+# kdc_addprinc PRINCIPAL KEYTAB: one more principal of the test's KDC
+# (after start_kdc), random key, in the keytab $K/KEYTAB.keytab (0600).
+kdc_addprinc() {
+    kadmin.local -q "addprinc -randkey $1" >>"$K/setup.log" 2>&1 \
+        && kadmin.local -q "ktadd -k $K/$2.keytab $1" >>"$K/setup.log" 2>&1 \
+        || fail "kadmin.local $1: $(tail -3 "$K/setup.log")"
+    chmod 600 "$K/$2.keytab"
+}

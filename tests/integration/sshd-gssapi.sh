@@ -1,0 +1,214 @@
+#!/bin/sh
+# GSSAPI logins to JIT accounts (doc/design.md, "GSSAPI logins"): a real
+# MIT KDC and the real OpenSSH server on loopback, sshd told the test's
+# krb5.conf (with the jit localauth plugin) and keytab through
+# KRB5_CONFIG and KRB5_KTNAME, never /etc/krb5.conf or /etc/krb5.keytab.
+# alice, holding her ticket, logs in to the JIT account her grant made
+# (alice-adm) and to nothing else; bob cannot, not even through a
+# .k5login in that account's home; after the grant is revoked (the
+# snapshot re-derived by jitctl sync) alice cannot either; a local
+# account keeps its usual rules.  The same answers through krb5_kuserok
+# itself (tests/helpers/kuserok), so the plugin is proven through
+# libkrb5's own plugin loading even where sshd cannot run.
+. "$top_srcdir/tests/integration/lib.sh"
+require_ns
+command -v kinit >/dev/null || skip "needs kinit (krb5-user)"
+setup_env
+setup_pam
+start_kdc
+kdc_addprinc bob bob
+kdc_addprinc host/127.0.0.1 sshhost
+G=$T/api/grants
+PLUGIN=$top_builddir/localauth_jit/.libs/jit.so
+KUSEROK=$top_builddir/tests/helpers/kuserok
+[ -f "$PLUGIN" ] || fail "no plugin at $PLUGIN"
+
+# The client's krb5.conf is start_kdc's; the server's adds the plugin.
+cp "$K/krb5.conf" "$K/krb5-jit.conf"
+cat >> "$K/krb5-jit.conf" <<KRB5
+[plugins]
+  localauth = {
+    module = jit:$PLUGIN
+  }
+KRB5
+# A local account "alice" (another source's, in the namespace's
+# /etc/passwd only): the plugin must leave it to the usual rules.
+cp /etc/passwd "$T/passwd"
+mkdir -p "$T/home-local"
+echo "alice:x:60990:60990:local alice:$T/home-local:/bin/sh" >> "$T/passwd"
+getent passwd daemon >/dev/null || fail "this machine has no local user daemon"
+
+# in_nsp CMD...: in_ns with that passwd file.
+in_nsp() {
+    if [ -n "$PRELOAD" ]; then
+        set -- env LD_PRELOAD="$PRELOAD" ASAN_OPTIONS=detect_leaks=0 "$@"
+    fi
+    LD_LIBRARY_PATH=$NSSLIBS "$top_srcdir/tests/nsrun.sh" \
+        "$JIT_STATE_DIR_BUILTIN" "$STATE" "$T/nsswitch.conf" "$T/passwd" \
+        "$T" -- "$@"
+}
+# kuserok CONF PRINCIPAL ACCOUNT: krb5_kuserok's answer, yes or no.
+kuserok() {
+    in_nsp env KRB5_CONFIG="$1" "$KUSEROK" "$2" "$3" 2>>"$T/kuserok.err" || true
+}
+expect_kuserok() { # WANT PRINCIPAL ACCOUNT WHY
+    expect_eq "krb5_kuserok $2 as $3 ($4)" "$(kuserok "$K/krb5-jit.conf" "$2" "$3")" "$1"
+}
+
+# alice's grant makes alice-adm; kept after logout, so that it can be
+# revoked with the account still there.
+grant_json alice-adm 'requester="alice@JIT.TEST"' 'on_logout="keep"' > "$G/alice-adm.json"
+"$JITCTL" -c "$CONF" sync >/dev/null 2>&1
+resolves alice-adm || fail "alice-adm does not resolve after sync"
+
+expect_kuserok yes alice@JIT.TEST alice-adm "her grant"
+expect_kuserok no bob@JIT.TEST alice-adm "not his grant"
+expect_kuserok no host/127.0.0.1@JIT.TEST alice-adm "a host is not a person"
+expect_kuserok no alice@OTHER.TEST alice-adm "another realm"
+expect_kuserok yes alice@JIT.TEST alice "a local account: an2ln's default rule"
+expect_kuserok no alice@JIT.TEST daemon "a local account not hers"
+expect_kuserok no bob@JIT.TEST alice "a local account not his"
+ok "krb5_kuserok through the plugin: only alice to alice-adm; local accounts by their usual rules"
+if grep -q . "$T/kuserok.err"; then fail "kuserok: $(cat "$T/kuserok.err")"; fi
+
+# ---- sshd ----
+SSHD_OK=1
+if [ ! -x /usr/sbin/sshd ] || ! command -v ssh >/dev/null; then
+    skip_case "sshd GSSAPI logins: needs openssh-server and ssh"
+    SSHD_OK=
+elif [ -n "$PRELOAD" ]; then
+    skip_case "sshd GSSAPI logins: sshd does not load a sanitizer-built module (ASan runtime must come first)"
+    SSHD_OK=
+fi
+
+if [ -n "$SSHD_OK" ]; then
+MULTIARCH=$(gcc -print-multiarch 2>/dev/null || echo x86_64-linux-gnu)
+LIBDIR=/usr/lib/$MULTIARCH
+ssh-keygen -q -t ed25519 -N '' -f "$T/host_ed25519"
+PORT=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+mkdir -p "$T/nsslib" "$T/sshpam"
+cp "$NSSMOD" "$T/nsslib/libnss_jit.so.2"
+cat > "$T/sshpam/sshd" <<SVC
+auth     required  pam_deny.so
+account  required  $PAMMOD config=$CONF
+account  required  pam_permit.so
+session  required  $PAMMOD config=$CONF
+session  required  pam_permit.so
+password required  pam_deny.so
+SVC
+printf 'auth required pam_deny.so\naccount required pam_deny.so\nsession required pam_deny.so\npassword required pam_deny.so\n' \
+    > "$T/sshpam/other"
+# GSSAPI only.  The keytab holds host/127.0.0.1 alone, the name the
+# client asks for; sshd's strict check would want its own hostname.
+cat > "$T/sshd_config" <<CFG
+ListenAddress 127.0.0.1:$PORT
+HostKey $T/host_ed25519
+PidFile $T/sshd.pid
+UsePAM yes
+PubkeyAuthentication no
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+GSSAPIAuthentication yes
+GSSAPIStrictAcceptorCheck no
+AuthorizedKeysFile none
+StrictModes no
+LogLevel VERBOSE
+CFG
+start_syslog
+cat > "$T/run-sshd.sh" <<RUN
+#!/bin/sh
+set -e
+$(ns_devlog)
+mount --bind $T/sshpam /etc/pam.d
+mount -t overlay overlay -o lowerdir=$T/nsslib:$LIBDIR $LIBDIR
+mount -t tmpfs -o mode=755 tmpfs /run
+mkdir -m 755 /run/sshd
+export KRB5_CONFIG=$K/krb5-jit.conf KRB5_KTNAME=FILE:$K/sshhost.keytab
+/usr/sbin/sshd -t -f $T/sshd_config
+exec /usr/sbin/sshd -D -e -f $T/sshd_config
+RUN
+chmod 755 "$T/run-sshd.sh"
+in_nsp "$T/run-sshd.sh" > "$T/sshd.log" 2>&1 &
+TEST_PIDS="$TEST_PIDS $!"
+TEST_PIDFILES="$T/sshd.pid"
+wait_for 30 grep -q "Server listening" "$T/sshd.log" >/dev/null 2>&1 || true
+grep -q "Server listening" "$T/sshd.log" || fail "sshd did not start: $(cat "$T/sshd.log")"
+ok "sshd listening on 127.0.0.1:$PORT, GSSAPI only, the test's krb5.conf and keytab"
+
+kinit -k -t "$K/alice.keytab" -c "FILE:$T/cc.alice" alice >"$T/kinit.log" 2>&1 \
+    || fail "kinit alice: $(cat "$T/kinit.log")"
+kinit -k -t "$K/bob.keytab" -c "FILE:$T/cc.bob" bob >"$T/kinit.log" 2>&1 \
+    || fail "kinit bob: $(cat "$T/kinit.log")"
+# gss CCACHE USER CMD...: ssh -K style, GSSAPI and nothing else.
+gss() {
+    _cc=$1 _u=$2
+    shift 2
+    KRB5CCNAME=FILE:$_cc ssh -p "$PORT" -o BatchMode=yes \
+        -o GSSAPIAuthentication=yes -o PreferredAuthentications=gssapi-with-mic \
+        -o GSSAPIDelegateCredentials=no -o StrictHostKeyChecking=no \
+        -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR -o ConnectTimeout=5 \
+        "$_u@127.0.0.1" "$@"
+}
+# refused CCACHE USER WHY: no login, and sshd says gssapi-with-mic failed.
+refused() {
+    _n=$(grep -c "Failed gssapi-with-mic for $2 " "$T/sshd.log" || true)
+    if gss "$1" "$2" true 2>"$T/ssh.err"; then fail "$3: logged in"; fi
+    wait_for 30 sh -c '[ "$(grep -c "Failed gssapi-with-mic for $1 " "$2")" -gt "$3" ]' \
+        sh "$2" "$T/sshd.log" "$_n" >/dev/null || true
+    [ "$(grep -c "Failed gssapi-with-mic for $2 " "$T/sshd.log")" -gt "$_n" ] \
+        || fail "$3: sshd did not refuse gssapi-with-mic: $(tail -5 "$T/sshd.log"; cat "$T/ssh.err")"
+}
+
+out=$(gss "$T/cc.alice" alice-adm 'id -un; echo "home=$HOME"') \
+    || fail "alice could not log in to alice-adm: $(tail -20 "$T/sshd.log")"
+expect_eq "alice in alice-adm" "$out" "alice-adm
+home=$T/home/alice-adm"
+grep -q "Accepted gssapi-with-mic for alice-adm from 127.0.0.1" "$T/sshd.log" \
+    || fail "sshd did not accept by gssapi-with-mic: $(tail -5 "$T/sshd.log")"
+grep -q 'event="gssapi" result="allow" reason="requester" user="alice-adm" requester="alice@JIT.TEST"' "$T/syslog" \
+    || fail "no allow line from the plugin: $(tail -5 "$T/syslog")"
+ok "alice (her ticket) logs in to alice-adm by GSSAPI; the plugin's audit line"
+
+refused "$T/cc.bob" alice-adm "bob to alice-adm"
+grep -q 'event="gssapi" result="deny" reason="not_requester" user="alice-adm" requester="alice@JIT.TEST" .*detail="bob@JIT.TEST"' "$T/syslog" \
+    || fail "no deny line for bob: $(tail -5 "$T/syslog")"
+ok "bob (his ticket) to alice-adm: refused, with the plugin's audit line"
+
+refused "$T/cc.alice" daemon "alice to daemon"
+ok "alice to a local account not hers (daemon): refused"
+out=$(gss "$T/cc.alice" alice 'id -un') || fail "alice could not log in to the local alice: $(tail -5 "$T/sshd.log")"
+expect_eq "local alice" "$out" alice
+ok "alice to the local account alice: in by the usual rules (the plugin passes)"
+
+# A .k5login in alice-adm's home naming bob: without the plugin libkrb5
+# would let bob in; with it, bob stays out.
+printf 'bob@JIT.TEST\n' > "$T/home/alice-adm/.k5login"
+chown "$UID_MIN" "$T/home/alice-adm/.k5login"
+expect_eq "kuserok without the plugin, .k5login naming bob" \
+    "$(kuserok "$K/krb5.conf" bob@JIT.TEST alice-adm)" yes
+expect_kuserok no bob@JIT.TEST alice-adm ".k5login naming bob"
+refused "$T/cc.bob" alice-adm "bob to alice-adm with a .k5login naming him"
+ok "a .k5login naming bob in alice-adm's home does not let bob in (it would without the plugin)"
+rm "$T/home/alice-adm/.k5login"
+
+# Revoked at the API: the next sync marks it and re-derives the snapshot;
+# the account still resolves until the reaper comes, and is refused.
+rm "$G/alice-adm.json"
+"$JITCTL" -c "$CONF" sync >/dev/null 2>&1
+resolves alice-adm || fail "alice-adm is gone already: the case tests nothing"
+expect_kuserok no alice@JIT.TEST alice-adm "grant revoked"
+refused "$T/cc.alice" alice-adm "alice to alice-adm after revocation"
+grep -q 'event="gssapi" result="deny" reason="account_ending" user="alice-adm"' "$T/syslog" \
+    || fail "no account_ending line: $(tail -5 "$T/syslog")"
+ok "after revocation (jitctl sync): alice refused while the account still resolves"
+"$JITCTL" -c "$CONF" reap >/dev/null 2>&1
+gone alice-adm || fail "alice-adm still resolves after reap"
+if gss "$T/cc.alice" alice-adm true 2>/dev/null; then fail "alice logged in to a torn-down account"; fi
+ok "after the reap: the account is gone, no login"
+
+sshd_pid=$(cat "$T/sshd.pid")
+stop_pids
+wait_for 30 sh -c '! kill -0 "$1" 2>/dev/null' sh "$sshd_pid" >/dev/null || true
+if kill -0 "$sshd_pid" 2>/dev/null; then fail "sshd $sshd_pid still running"; fi
+ok "sshd stopped by its pid"
+fi
