@@ -23,6 +23,16 @@ PLUGIN=$top_builddir/localauth_jit/.libs/jit.so
 KUSEROK=$top_builddir/tests/helpers/kuserok
 [ -f "$PLUGIN" ] || fail "no plugin at $PLUGIN"
 
+# Inside sshd: libc and libkrb5 only, and one symbol out.
+needed=$(readelf -d "$PLUGIN" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p' | sort | tr '\n' ' ')
+expect_eq "jit.so NEEDED" "$needed" "libc.so.6 libkrb5.so.3 "
+exported=$(nm -D --defined-only "$PLUGIN" | awk '$2 ~ /^[TDBRVW]$/ {print $3}' | tr '\n' ' ')
+expect_eq "jit.so exports" "$exported" "localauth_jit_initvt "
+for f in socket connect flock fcntl pthread_mutex_lock getenv secure_getenv dlopen; do
+    if nm -D --undefined-only "$PLUGIN" | grep -qw "$f"; then fail "jit.so imports $f"; fi
+done
+ok "jit.so links libc and libkrb5 alone, exports localauth_jit_initvt alone, no network, lock or environment"
+
 # The client's krb5.conf is start_kdc's; the server's adds the plugin.
 cp "$K/krb5.conf" "$K/krb5-jit.conf"
 cat >> "$K/krb5-jit.conf" <<KRB5
