@@ -85,24 +85,17 @@ block_ok(const struct jit_nssdb *db, const struct jit_nssdb_passwd *p)
         && b[p->block_len - 1] == '\0';
 }
 
-/* The requester: a non-empty string of the table, bounded, without a
- * control character, as the writer wrote it. */
+/* The requester: a non-empty string of the table, bounded.  Only
+ * compared and escaped, never served, so any other byte may be in it. */
 static int
 requester_ok(const struct jit_nssdb *db, uint32_t off)
 {
-    const unsigned char *s;
     size_t n;
 
     if (off >= db->hdr.strtab_len)
         return 0;
-    s = (const unsigned char *) db->strtab + off;
-    n = strnlen((const char *) s, JIT_NSSDB_REQUESTER_MAX + 1);
-    if (n == 0 || n > JIT_NSSDB_REQUESTER_MAX)
-        return 0;
-    for (size_t i = 0; i < n; i++)
-        if (s[i] < 0x20 || s[i] == 0x7f)
-            return 0;
-    return 1;
+    n = strnlen(db->strtab + off, JIT_NSSDB_REQUESTER_MAX + 1);
+    return n != 0 && n <= JIT_NSSDB_REQUESTER_MAX;
 }
 
 static int
