@@ -11,7 +11,8 @@ printf '#define _GNU_SOURCE 1\n#define PACKAGE_VERSION "fuzz"\n' > "$work/config
 san="-g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -DFUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION"
 case $target in
 nssdb)
-    srcs="$SRC/lib/nss/nss_ops.c $SRC/lib/nss/nssdb_read.c $SRC/lib/nss/nssdb_format.c"
+    srcs="$SRC/lib/nss/nss_ops.c $SRC/lib/nss/nssdb_read.c $SRC/lib/nss/nssdb_format.c
+        $SRC/lib/krb5/localauth.c $SRC/lib/core/audit.c $SRC/lib/core/escape.c $SRC/lib/core/timefmt.c"
     # Seeds: real snapshots from the writer, empty and with accounts.
     cat > "$work/seed.c" <<'C'
 #include <stdio.h>
