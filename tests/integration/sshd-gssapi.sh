@@ -92,57 +92,16 @@ elif [ -n "$PRELOAD" ]; then
 fi
 
 if [ -n "$SSHD_OK" ]; then
-MULTIARCH=$(gcc -print-multiarch 2>/dev/null || echo x86_64-linux-gnu)
-LIBDIR=/usr/lib/$MULTIARCH
-ssh-keygen -q -t ed25519 -N '' -f "$T/host_ed25519"
-PORT=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-mkdir -p "$T/nsslib" "$T/sshpam"
-cp "$NSSMOD" "$T/nsslib/libnss_jit.so.2"
-cat > "$T/sshpam/sshd" <<SVC
-auth     required  pam_deny.so
-account  required  $PAMMOD config=$CONF
-account  required  pam_permit.so
-session  required  $PAMMOD config=$CONF
-session  required  pam_permit.so
-password required  pam_deny.so
-SVC
-printf 'auth required pam_deny.so\naccount required pam_deny.so\nsession required pam_deny.so\npassword required pam_deny.so\n' \
-    > "$T/sshpam/other"
 # GSSAPI only.  The keytab holds host/127.0.0.1 alone, the name the
 # client asks for; sshd's strict check would want its own hostname.
-cat > "$T/sshd_config" <<CFG
-ListenAddress 127.0.0.1:$PORT
-HostKey $T/host_ed25519
-PidFile $T/sshd.pid
-UsePAM yes
+start_sshd in_nsp "export KRB5_CONFIG=$K/krb5-jit.conf KRB5_KTNAME=FILE:$K/sshhost.keytab" <<CFG
 PubkeyAuthentication no
 PasswordAuthentication no
 KbdInteractiveAuthentication no
 GSSAPIAuthentication yes
 GSSAPIStrictAcceptorCheck no
 AuthorizedKeysFile none
-StrictModes no
-LogLevel VERBOSE
 CFG
-start_syslog
-cat > "$T/run-sshd.sh" <<RUN
-#!/bin/sh
-set -e
-$(ns_devlog)
-mount --bind $T/sshpam /etc/pam.d
-mount -t overlay overlay -o lowerdir=$T/nsslib:$LIBDIR $LIBDIR
-mount -t tmpfs -o mode=755 tmpfs /run
-mkdir -m 755 /run/sshd
-export KRB5_CONFIG=$K/krb5-jit.conf KRB5_KTNAME=FILE:$K/sshhost.keytab
-/usr/sbin/sshd -t -f $T/sshd_config
-exec /usr/sbin/sshd -D -e -f $T/sshd_config
-RUN
-chmod 755 "$T/run-sshd.sh"
-in_nsp "$T/run-sshd.sh" > "$T/sshd.log" 2>&1 &
-TEST_PIDS="$TEST_PIDS $!"
-TEST_PIDFILES="$T/sshd.pid"
-wait_for 30 grep -q "Server listening" "$T/sshd.log" >/dev/null 2>&1 || true
-grep -q "Server listening" "$T/sshd.log" || fail "sshd did not start: $(cat "$T/sshd.log")"
 ok "sshd listening on 127.0.0.1:$PORT, GSSAPI only, the test's krb5.conf and keytab"
 
 kinit -k -t "$K/alice.keytab" -c "FILE:$T/cc.alice" alice >"$T/kinit.log" 2>&1 \
@@ -238,9 +197,6 @@ gone alice-adm || fail "alice-adm still resolves after reap"
 if gss "$T/cc.alice" alice-adm true 2>/dev/null; then fail "alice logged in to a torn-down account"; fi
 ok "after the reap: the account is gone, no login"
 
-sshd_pid=$(cat "$T/sshd.pid")
-stop_pids
-wait_for 30 sh -c '! kill -0 "$1" 2>/dev/null' sh "$sshd_pid" >/dev/null || true
-if kill -0 "$sshd_pid" 2>/dev/null; then fail "sshd $sshd_pid still running"; fi
+stop_sshd
 ok "sshd stopped by its pid"
 fi
