@@ -24,7 +24,10 @@ KUSEROK=$top_builddir/tests/helpers/kuserok
 [ -f "$PLUGIN" ] || fail "no plugin at $PLUGIN"
 
 # Inside sshd: libc and libkrb5 only, and one symbol out.
-needed=$(readelf -d "$PLUGIN" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p' | sort | tr '\n' ' ')
+# (MIT's own libk5crypto and libcom_err where the linker keeps them, and
+# a sanitizer build's runtimes.)
+needed=$(readelf -d "$PLUGIN" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p' \
+    | grep -Ev '^(libk5crypto\.so\.3|libcom_err\.so\.2|libasan\.so.*|libubsan\.so.*)$' | sort | tr '\n' ' ')
 expect_eq "jit.so NEEDED" "$needed" "libc.so.6 libkrb5.so.3 "
 exported=$(nm -D --defined-only "$PLUGIN" | awk '$2 ~ /^[TDBRVW]$/ {print $3}' | tr '\n' ' ')
 expect_eq "jit.so exports" "$exported" "localauth_jit_initvt "
