@@ -215,12 +215,14 @@ vg_unit check_apid APID_RANDOM_ROUNDS=300 &
 vg_apid=$!
 # The daemon's parts, each with its own store (tests/unit/statelib.c).
 vg_daemon="check_sync check_reap check_teardown check_outbox check_api check_status"
-for t in check_validate check_conf check_nssdb check_nss_contract check_store check_grant check_login check_clock $vg_daemon; do
+# The krb5 localauth plugin's decision.
+vg_krb5="check_localauth"
+for t in check_validate check_conf check_nssdb check_nss_contract check_store check_grant check_login check_clock $vg_daemon $vg_krb5; do
     vg_unit "$t"
 done
 wait "$vg_apid" || true
 rc=0
-for t in check_validate check_conf check_nssdb check_nss_contract check_store check_grant check_login check_clock check_apid $vg_daemon; do
+for t in check_validate check_conf check_nssdb check_nss_contract check_store check_grant check_login check_clock check_apid $vg_daemon $vg_krb5; do
     r=$(cat "$OUT/werror/valgrind-$t.rc" 2>/dev/null || echo missing)
     printf '%-22s %s\n' "$t" "$(grep -E '^[0-9]+%: Checks' "$OUT/werror/valgrind-$t.out" | tail -1) (valgrind rc $r)"
     [ "$r" = 0 ] || { tail -30 "$OUT/werror/valgrind-$t.out"; rc=1; }

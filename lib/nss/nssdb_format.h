@@ -23,6 +23,12 @@
  *                              passwd by name, passwd by uid, group by name,
  *                              group by gid, shadow by name
  *
+ * Each passwd record also says whose the account is and until when it
+ * stands (the grant's requester, its end, and whether the account is
+ * live), for the krb5 localauth plugin (lib/krb5/localauth.h): the
+ * requester is a string of the table outside the account's block, so
+ * that NSS never copies it into a caller's buffer.
+ *
  * The checksum covers the whole file with the checksum field read as 0.
  * It detects truncation and corruption; trust comes from the file's owner
  * and mode, which the reader checks before it maps anything.
@@ -36,11 +42,21 @@
 #pragma GCC visibility push(hidden)
 
 #define JIT_NSSDB_MAGIC   "JITNSSDB"
-#define JIT_NSSDB_VERSION 1u
+/* 2: passwd records carry the requester, the end and the live flag.  A
+ * reader refuses any other version (the whole file: every lookup says
+ * "not found"), and the store re-derives the file at its next open. */
+#define JIT_NSSDB_VERSION 2u
 /* A snapshot is never bigger than this; it bounds every size computation. */
 #define JIT_NSSDB_MAX_SIZE (1024u * 1024u * 1024u)
 /* Names longer than this are never looked up (they cannot be ours). */
 #define JIT_NSSDB_NAME_MAX 64u
+/* A requester is at most this long (JIT_GRANT_REQUESTER_MAX). */
+#define JIT_NSSDB_REQUESTER_MAX 256u
+/* passwd flags: the account is reserved or active and its grant is
+ * active and not revoked on this host; without it the account is ending
+ * (its grant is revoked or over, or it is being torn down).  Any other
+ * bit makes the file invalid. */
+#define JIT_NSSDB_F_LIVE 0x1u
 /* Hard bounds on the id range, whatever a header or config says: never
  * the system range, never where signed-int bugs live (uid > INT_MAX). */
 #define JIT_NSSDB_ID_FLOOR 1000u
@@ -77,6 +93,10 @@ struct jit_nssdb_passwd {
     uint16_t name_len, gecos_at, dir_at, shell_at; /* within the block */
     uint32_t uid, gid;
     uint32_t gids_first, gids_count;  /* slice of the supplementary gids */
+    uint32_t requester;               /* string table offset, not in block */
+    uint32_t flags;                   /* JIT_NSSDB_F_* */
+    int64_t ends;                     /* the earlier of the account's and
+                                         its grant's end, epoch seconds */
 };
 
 struct jit_nssdb_group {

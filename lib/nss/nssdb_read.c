@@ -85,6 +85,19 @@ block_ok(const struct jit_nssdb *db, const struct jit_nssdb_passwd *p)
         && b[p->block_len - 1] == '\0';
 }
 
+/* The requester: a non-empty string of the table, bounded.  Only
+ * compared and escaped, never served, so any other byte may be in it. */
+static int
+requester_ok(const struct jit_nssdb *db, uint32_t off)
+{
+    size_t n;
+
+    if (off >= db->hdr.strtab_len)
+        return 0;
+    n = strnlen(db->strtab + off, JIT_NSSDB_REQUESTER_MAX + 1);
+    return n != 0 && n <= JIT_NSSDB_REQUESTER_MAX;
+}
+
 static int
 id_ok(const struct jit_nssdb *db, uint32_t id)
 {
@@ -101,7 +114,9 @@ records_ok(const struct jit_nssdb *db)
         const struct jit_nssdb_passwd *p = &db->pw[i];
 
         if (!block_ok(db, p) || !id_ok(db, p->uid) || !id_ok(db, p->gid)
-            || (uint64_t) p->gids_first + p->gids_count > h->n_gids)
+            || (uint64_t) p->gids_first + p->gids_count > h->n_gids
+            || !requester_ok(db, p->requester)
+            || (p->flags & ~JIT_NSSDB_F_LIVE) != 0)
             return 0;
     }
     for (uint32_t i = 0; i < h->n_group; i++)

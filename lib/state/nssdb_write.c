@@ -37,13 +37,26 @@ field_problem(const char *s)
     return NULL;
 }
 
-static int
-strtab_add(struct strtab *t, const char *s, uint32_t *off)
+/* Why a string cannot be a requester in the snapshot, or NULL: what the
+ * reader's requester check refuses.  It is never part of a passwd line,
+ * only compared and escaped, so ':' or a control character (which the
+ * grant's own rules keep out anyway) is carried as it is. */
+static const char *
+requester_problem(const char *s)
 {
     size_t n;
 
-    if (field_problem(s) != NULL)
-        return -EINVAL;
+    if (s == NULL || (n = strnlen(s, JIT_NSSDB_REQUESTER_MAX + 1)) == 0
+        || n > JIT_NSSDB_REQUESTER_MAX)
+        return "requester empty or longer than a requester may be";
+    return NULL;
+}
+
+static int
+strtab_put(struct strtab *t, const char *s, uint32_t *off)
+{
+    size_t n;
+
     n = strlen(s);
     if (t->len + n + 1 > t->cap) {
         size_t cap = t->cap ? t->cap : 4096;
@@ -63,6 +76,14 @@ strtab_add(struct strtab *t, const char *s, uint32_t *off)
     *off = (uint32_t) t->len;
     t->len += n + 1;
     return 0;
+}
+
+static int
+strtab_add(struct strtab *t, const char *s, uint32_t *off)
+{
+    if (field_problem(s) != NULL)
+        return -EINVAL;
+    return strtab_put(t, s, off);
 }
 
 /* An account's strings as one block (see nssdb_format.h). */
@@ -88,7 +109,10 @@ add_block(struct strtab *t, const struct jit_nssdb_account *a,
     p->gecos_at = (uint16_t) (off[2] - off[0]);
     p->dir_at = (uint16_t) (off[3] - off[0]);
     p->shell_at = (uint16_t) (off[4] - off[0]);
-    return 0;
+    /* After the block, not in it: NSS copies the block alone. */
+    if (requester_problem(a->requester) != NULL)
+        return -EINVAL;
+    return strtab_put(t, a->requester, &p->requester);
 }
 
 static uint32_t
@@ -167,6 +191,8 @@ jit_nssdb_account_problem(const struct jit_nssdb_account *a, uint32_t id_min,
         return "name, ids, home or shell out of the snapshot's rules";
     if (a->n_gids > JIT_MAX_GROUPS)
         return "too many groups";
+    if ((why = requester_problem(a->requester)) != NULL)
+        return why;
     if ((why = field_problem(a->name)) != NULL
         || (why = field_problem(a->gecos ? a->gecos : "")) != NULL
         || (why = field_problem(a->dir)) != NULL
@@ -247,6 +273,8 @@ jit_nssdb_build(const struct jit_nssdb_account *accts, size_t n,
         pw[i].gid = a->gid;
         pw[i].gids_first = gi;
         pw[i].gids_count = (uint32_t) a->n_gids;
+        pw[i].flags = a->live ? JIT_NSSDB_F_LIVE : 0;
+        pw[i].ends = a->ends;
         if (a->n_gids > 0)
             memcpy(gids + gi, a->gids, a->n_gids * sizeof(*gids));
         gi += (uint32_t) a->n_gids;

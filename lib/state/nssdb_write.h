@@ -18,6 +18,12 @@ struct jit_nssdb_account {
     const uint32_t *gids; /* supplementary groups, already resolved */
     size_t n_gids;
     int64_t created, expires; /* seconds since the epoch */
+    /* For the krb5 localauth plugin (nssdb_format.h): whose the account
+     * is, until when it stands (the earlier of its own and its grant's
+     * end), and whether it is live (not ending, its grant in force). */
+    const char *requester;
+    int64_t ends;
+    int live;
 };
 
 struct jit_nssdb_image {

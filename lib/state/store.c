@@ -249,7 +249,8 @@ snapshot_generation(int dirfd)
     r = read(fd, &h, sizeof(h));
     close(fd);
     if (r != (ssize_t) sizeof(h)
-        || memcmp(h.magic, JIT_NSSDB_MAGIC, sizeof(h.magic)) != 0)
+        || memcmp(h.magic, JIT_NSSDB_MAGIC, sizeof(h.magic)) != 0
+        || h.version != JIT_NSSDB_VERSION) /* an older format: re-derive */
         return UINT64_MAX;
     return h.generation;
 }

@@ -123,6 +123,7 @@ jit_store_reserve(struct jit_store *s, const struct jit_grant *g,
     row.uid = row.gid = uid;
     row.gids = gids;
     row.n_gids = g->n_groups;
+    row.requester = g->requester;
     if ((why = jit_nssdb_account_problem(&row, c->uid_min, c->uid_max))
         != NULL) {
         set_err(s, "%s: the account would not fit the NSS snapshot (gecos"
@@ -189,6 +190,11 @@ jit_store_set_state(struct jit_store *s, const char *name, int state)
         return ret;
     if (jit_account_state_parse(jit_account_state_name(state)) < 0)
         return -EINVAL;
+    /* An account that starts to end is no longer live in the snapshot
+     * (the krb5 localauth plugin refuses it from this commit on);
+     * reserved to active changes nothing NSS shows. */
+    if (state == JIT_ACCOUNT_TEARING_DOWN || state == JIT_ACCOUNT_DISABLE_FAILED)
+        s->nss_dirty = 1;
     /* Once active, the account's next opening is no longer a re-enable. */
     ret = prepare(s, "UPDATE accounts SET state = ?1, rebound = CASE"
                      " WHEN ?1 = 'active' THEN 0 ELSE rebound END"
@@ -331,6 +337,7 @@ jit_store_teardown_failed(struct jit_store *s, const char *name,
 
     if ((ret = need_txn(s)) != 0)
         return ret;
+    s->nss_dirty = 1; /* not live (see jit_store_set_state) */
     ret = prepare(s, "UPDATE accounts SET state = 'disable_failed',"
                      " failures = failures + 1, retry_at = ? WHERE name = ?",
                   &st);

@@ -15,10 +15,25 @@ int
 jit_store_put_grant(struct jit_store *s, const struct jit_grant *g)
 {
     sqlite3_stmt *st = NULL;
-    int ret;
+    int rc, ret;
 
     if ((ret = need_txn(s)) != 0)
         return ret;
+    /* A stored grant whose status or end changes changes whether and
+     * until when its account stands in the snapshot. */
+    ret = prepare(s, "SELECT 1 FROM grants WHERE id = ?1"
+                     " AND (status IS NOT ?2 OR expires_at IS NOT ?3)", &st);
+    if (ret != 0)
+        return ret;
+    sqlite3_bind_text(st, 1, g->id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, g->status, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 3, g->expires_at);
+    rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    if (rc == SQLITE_ROW)
+        s->nss_dirty = 1;
+    else if (rc != SQLITE_DONE)
+        return sql_fail(s, rc, "grant");
     ret = prepare(s, "INSERT INTO grants (id, credential, requester,"
                      " username, host, reason, status, on_logout, not_before,"
                      " expires_at, updated)"
@@ -157,6 +172,9 @@ jit_store_set_grant_status(struct jit_store *s, const char *id,
 
     if ((ret = need_txn(s)) != 0)
         return ret;
+    /* Whether an account is live in the snapshot follows its grant's
+     * status (store_snapshot.c). */
+    s->nss_dirty = 1;
     ret = prepare(s, "UPDATE grants SET status = ?, updated ="
                      " strftime('%s','now') WHERE id = ?", &st);
     if (ret != 0)

@@ -125,6 +125,59 @@ done:
     return ret;
 }
 
+/*
+ * Whose each account is and whether it stands, for the snapshot (the krb5
+ * localauth plugin reads it there, doc/design.md, "GSSAPI logins"): live
+ * while it is reserved or active, its grant is stored, active and not
+ * revoked on this host; it ends at the earlier of its own and its grant's
+ * end.  The rows come in the order of jit_store_load_accounts (by uid);
+ * a row that does not line up fails the commit.  (A missing grant row
+ * never happens, as a grant is stored before its account; if it did, the
+ * account would not be live: fail closed.)
+ */
+static int
+load_standing(struct jit_store *s, struct jit_nssdb_account *rows, size_t n)
+{
+    sqlite3_stmt *st = NULL;
+    size_t i = 0;
+    int rc, ret;
+
+    ret = prepare(s, "SELECT a.name, a.state IN ('reserved', 'active')"
+                     "  AND g.status IS 'active'"
+                     "  AND NOT EXISTS (SELECT 1 FROM local_revocations r"
+                     "                  WHERE r.grant_id = a.grant_id),"
+                     " CASE WHEN g.expires_at < a.expires THEN g.expires_at"
+                     "  ELSE a.expires END"
+                     " FROM accounts a LEFT JOIN grants g ON g.id = a.grant_id"
+                     " ORDER BY a.uid", &st);
+    if (ret != 0)
+        goto done;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        const char *name = (const char *) sqlite3_column_text(st, 0);
+
+        if (i >= n || name == NULL || strcmp(name, rows[i].name) != 0) {
+            set_err(s, "snapshot: accounts changed while it was built");
+            ret = -EIO;
+            goto done;
+        }
+        rows[i].live = sqlite3_column_int(st, 1) != 0;
+        rows[i].ends = sqlite3_column_int64(st, 2);
+        i++;
+    }
+    if (rc != SQLITE_DONE) {
+        ret = sql_fail(s, rc, "account standing");
+        goto done;
+    }
+    if (i != n) {
+        set_err(s, "snapshot: accounts changed while it was built");
+        ret = -EIO;
+    }
+
+done:
+    sqlite3_finalize(st);
+    return ret;
+}
+
 int
 jit_store_commit(struct jit_store *s)
 {
@@ -170,7 +223,10 @@ jit_store_commit(struct jit_store *s)
         rows[i].n_gids = accts[i].n_groups;
         rows[i].created = accts[i].created;
         rows[i].expires = accts[i].expires;
+        rows[i].requester = accts[i].requester;
     }
+    if ((ret = load_standing(s, rows, n)) != 0)
+        goto done;
     ret = jit_nssdb_build(rows, n, s->conf->uid_min, s->conf->uid_max,
                           jit_store_generation(s), (int64_t) time(NULL),
                           &img);

@@ -96,6 +96,9 @@ prepare(const char *dir, size_t n)
         v[i].uid = v[i].gid = id;
         v[i].created = 1700000000;
         v[i].expires = 1800000000;
+        v[i].requester = "alice@EXAMPLE.COM";
+        v[i].ends = 1800000000;
+        v[i].live = 1;
     }
     if (jit_nssdb_build(v, n, ID_BASE, ID_BASE + 2 * (uint32_t) n + 16, 1, 0,
                         &img) != 0)

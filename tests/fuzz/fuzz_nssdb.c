@@ -8,7 +8,9 @@
  * points libnss_jit calls, with heap buffers sized exactly to the entry
  * (and one byte short), so that ASan catches a write or a read past the
  * caller's buffer.  Any crash, out-of-bounds access, UB or broken
- * contract (abort) is a finding.
+ * contract (abort) is a finding.  The krb5 localauth plugin's decision
+ * (lib/krb5/localauth.c) is asked about every account too: only its own
+ * requester, only while live and before its end.
  */
 #include "config.h"
 
@@ -19,10 +21,32 @@
 #include <string.h>
 #include <time.h>
 
+#include "krb5/localauth.h"
 #include "nss/nss_ops.h"
 #include "nss/nssdb_read.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+/* The plugin's answers about one account of an accepted snapshot. */
+static void
+localauth(const struct jit_nssdb *d, const struct jit_nssdb_passwd *r,
+          const char *name)
+{
+    const char *req = jit_nssdb_str(d, r->requester), *why;
+    int64_t now = (int64_t) time(NULL);
+    int standing = (r->flags & JIT_NSSDB_F_LIVE) && now < r->ends;
+    size_t n = strlen(req);
+
+    if (n == 0 || n > JIT_NSSDB_REQUESTER_MAX)
+        abort();
+    if ((jit_localauth_decide(d, req, name, now, &why, NULL)
+         == JIT_LOCALAUTH_ALLOW) != standing
+        || jit_localauth_decide(d, "", name, now, &why, NULL)
+               != JIT_LOCALAUTH_DENY
+        || jit_localauth_decide(d, NULL, name, now, &why, NULL)
+               != JIT_LOCALAUTH_DENY)
+        abort();
+}
 
 /* One lookup of one entry, filling the caller's buffer. */
 struct probe {
@@ -221,6 +245,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             p.kind = PW_NAM;
             exact(&p, most);
             groups_of(&cache, name, r->gid);
+            localauth(d, r, name);
         }
         if (jit_nssdb_pw_byuid(d, r->uid) != NULL) {
             p.kind = PW_UID;

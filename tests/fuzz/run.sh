@@ -11,7 +11,8 @@ printf '#define _GNU_SOURCE 1\n#define PACKAGE_VERSION "fuzz"\n' > "$work/config
 san="-g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -DFUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION"
 case $target in
 nssdb)
-    srcs="$SRC/lib/nss/nss_ops.c $SRC/lib/nss/nssdb_read.c $SRC/lib/nss/nssdb_format.c"
+    srcs="$SRC/lib/nss/nss_ops.c $SRC/lib/nss/nssdb_read.c $SRC/lib/nss/nssdb_format.c
+        $SRC/lib/krb5/localauth.c $SRC/lib/core/audit.c $SRC/lib/core/escape.c $SRC/lib/core/timefmt.c"
     # Seeds: real snapshots from the writer, empty and with accounts.
     cat > "$work/seed.c" <<'C'
 #include <stdio.h>
@@ -19,9 +20,9 @@ nssdb)
 int main(int argc, char **argv) {
     static const uint32_t g[] = { 27, 100 };
     struct jit_nssdb_account a[3] = {
-        { "alice", "JIT db", "/home/jit/alice", "/bin/bash", 70000, 70000, g, 2, 1700000000, 1700003600 },
-        { "bob", "", "/home/jit/bob", "/bin/sh", 70001, 70001, NULL, 0, 1700000000, 1700003600 },
-        { "carol", "x", "/home/jit/carol", "/bin/bash", 70005, 70005, g, 1, 1700000000, 1800000000 } };
+        { "alice", "JIT db", "/home/jit/alice", "/bin/bash", 70000, 70000, g, 2, 1700000000, 1700003600, "alice@JIT.TEST", 1700003600, 1 },
+        { "bob", "", "/home/jit/bob", "/bin/sh", 70001, 70001, NULL, 0, 1700000000, 1700003600, "bob@JIT.TEST", 1700003600, 0 },
+        { "carol", "x", "/home/jit/carol", "/bin/bash", 70005, 70005, g, 1, 1700000000, 1800000000, "carol", 1800000000, 1 } };
     for (int n = 0; n <= 3 && n + 1 < argc; n++) {
         struct jit_nssdb_image img;
         FILE *f = fopen(argv[n + 1], "wb");

@@ -9,7 +9,7 @@ set -eu
 import pathlib, re, sys
 top = pathlib.Path(sys.argv[1])
 bad = []
-files = [p for d in ("lib", "pam_jit", "nss_jit", "jitctl") for p in sorted((top / d).rglob("*.c"))]
+files = [p for d in ("lib", "pam_jit", "nss_jit", "localauth_jit", "jitctl") for p in sorted((top / d).rglob("*.c"))]
 for p in files:
     text = p.read_text()
     # Calls only: strip comments and string literals first.

@@ -15,6 +15,7 @@
 #   apid.sh     jit-apid, and calls to it as a person
 #   pg.sh       a PostgreSQL server of the test's own
 #   kdc.sh      an MIT KDC of the test's own
+#   sshd.sh     the real sshd in its own namespace
 
 set -eu
 
@@ -22,7 +23,7 @@ set -eu
 : "${top_srcdir:?run through make check}"
 : "${JIT_STATE_DIR_BUILTIN:?run through make check}"
 
-for _lib in env wait ns testapi pam jitctl apid pg kdc; do
+for _lib in env wait ns testapi pam jitctl apid pg kdc sshd; do
     . "$top_srcdir/tests/integration/lib/$_lib.sh"
 done
 unset _lib

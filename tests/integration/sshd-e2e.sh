@@ -14,62 +14,20 @@ command -v ssh >/dev/null || skip "needs ssh"
 setup_env
 setup_pam
 G=$T/api/grants
-MULTIARCH=$(gcc -print-multiarch 2>/dev/null || echo x86_64-linux-gnu)
-LIBDIR=/usr/lib/$MULTIARCH
-[ -d "$LIBDIR" ] || skip "no $LIBDIR"
 
-ssh-keygen -q -t ed25519 -N '' -f "$T/host_ed25519"
 ssh-keygen -q -t ed25519 -N '' -C alice@laptop -f "$T/client"
-PORT=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-mkdir -p "$T/nsslib" "$T/sshpam"
-cp "$NSSMOD" "$T/nsslib/libnss_jit.so.2"
-cat > "$T/sshpam/sshd" <<SVC
-auth     required  pam_deny.so
-account  required  $PAMMOD config=$CONF
-account  required  pam_permit.so
-session  required  $PAMMOD config=$CONF
-session  required  pam_permit.so
-password required  pam_deny.so
-SVC
-printf 'auth required pam_deny.so\naccount required pam_deny.so\nsession required pam_deny.so\npassword required pam_deny.so\n' \
-    > "$T/sshpam/other"
 # sshd refuses an AuthorizedKeysCommand under a world-writable directory
 # (/tmp): the wrapper lives on the namespace's own /run.
-cat > "$T/sshd_config" <<CFG
-ListenAddress 127.0.0.1:$PORT
-HostKey $T/host_ed25519
-PidFile $T/sshd.pid
-UsePAM yes
+start_sshd in_ns "mkdir -m 755 /run/jit
+printf '#!/bin/sh\\nexec $JITCTL -c $CONF authorized-keys \"\$1\"\\n' > /run/jit/authorized-keys
+chmod 755 /run/jit/authorized-keys" <<CFG
 PubkeyAuthentication yes
 PasswordAuthentication no
 KbdInteractiveAuthentication no
 AuthorizedKeysFile none
 AuthorizedKeysCommand /run/jit/authorized-keys %u
 AuthorizedKeysCommandUser root
-StrictModes no
-LogLevel VERBOSE
 CFG
-start_syslog
-cat > "$T/run-sshd.sh" <<RUN
-#!/bin/sh
-set -e
-$(ns_devlog)
-mount --bind $T/sshpam /etc/pam.d
-mount -t overlay overlay -o lowerdir=$T/nsslib:$LIBDIR $LIBDIR
-mount -t tmpfs -o mode=755 tmpfs /run
-mkdir -m 755 /run/sshd /run/jit
-printf '#!/bin/sh\nexec $JITCTL -c $CONF authorized-keys "\$1"\n' > /run/jit/authorized-keys
-chmod 755 /run/jit/authorized-keys
-/usr/sbin/sshd -t -f $T/sshd_config
-exec /usr/sbin/sshd -D -e -f $T/sshd_config
-RUN
-chmod 755 "$T/run-sshd.sh"
-# $! is the shell running in_ns; sshd's own pid is in its PidFile.
-in_ns "$T/run-sshd.sh" > "$T/sshd.log" 2>&1 &
-TEST_PIDS="$TEST_PIDS $!"
-TEST_PIDFILES="$T/sshd.pid"
-wait_for 30 grep -q "Server listening" "$T/sshd.log" >/dev/null 2>&1 || true
-grep -q "Server listening" "$T/sshd.log" || fail "sshd did not start: $(cat "$T/sshd.log")"
 ok "sshd listening on 127.0.0.1:$PORT in its own namespace"
 
 sshc() { # USER CMD...
@@ -160,8 +118,5 @@ if in_ns getent passwd dave; then fail "dave still resolves"; fi
 if sshc dave true 2>/dev/null; then fail "dave logged in after the end"; fi
 ok "after the end: no process, no shm, no home, no name, no login"
 
-sshd_pid=$(cat "$T/sshd.pid")
-stop_pids
-wait_for 30 sh -c '! kill -0 "$1" 2>/dev/null' sh "$sshd_pid" >/dev/null || true
-if kill -0 "$sshd_pid" 2>/dev/null; then fail "sshd $sshd_pid still running"; fi
+stop_sshd
 ok "sshd stopped by its pid"

@@ -71,6 +71,7 @@ write_generation(int g)
         v[i].n_gids = 1;
         v[i].created = 1700000000;
         v[i].expires = 1700003600;
+        v[i].requester = "alice@JIT.TEST";
     }
     ck_assert_int_eq(jit_nssdb_build(v, STABLE + 1, T_ID_MIN, T_ID_MAX,
                                      (uint64_t) g, 0, &img), 0);

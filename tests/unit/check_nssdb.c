@@ -69,6 +69,12 @@ START_TEST(test_round_trip)
         ck_assert_int_eq(sp->lstchg, 19675);
         ck_assert_int_eq(sp->expire, 19676);
         ck_assert_int_eq(sp->max, -1);
+        /* Whose, until when, live: for the localauth plugin. */
+        ck_assert_str_eq(jit_nssdb_str(&db, p->requester), "alice@JIT.TEST");
+        ck_assert(p->requester >= p->block + p->block_len
+                  || p->requester < p->block);
+        ck_assert_int_eq(p->ends, 1700003600);
+        ck_assert_uint_eq(p->flags, JIT_NSSDB_F_LIVE);
     }
     ck_assert_ptr_null(jit_nssdb_pw_byname(&db, "user1000"));
     ck_assert_ptr_null(jit_nssdb_pw_byname(&db, ""));
@@ -135,6 +141,34 @@ START_TEST(test_writer_refuses_bad_rows)
     ck_assert_int_eq(jit_nssdb_build(a.v, 3, T_ID_MIN, T_ID_MAX, 1, 0, &img),
                      -EINVAL);
     a.v[1].gecos = "fine";
+    /* The requester: 1 to 256 bytes; a ':' or a control character is
+     * carried as is (never part of a passwd line; escaped when logged). */
+    {
+        char longreq[JIT_NSSDB_REQUESTER_MAX + 2];
+
+        a.v[1].requester = NULL;
+        ck_assert_int_eq(jit_nssdb_build(a.v, 3, T_ID_MIN, T_ID_MAX, 1, 0,
+                                         &img), -EINVAL);
+        a.v[1].requester = "";
+        ck_assert_int_eq(jit_nssdb_build(a.v, 3, T_ID_MIN, T_ID_MAX, 1, 0,
+                                         &img), -EINVAL);
+        a.v[1].requester = "alice@JIT.TEST\n\x1b[2J";
+        ck_assert_ptr_null(jit_nssdb_account_problem(&a.v[1], T_ID_MIN,
+                                                     T_ID_MAX));
+        memset(longreq, 'a', sizeof(longreq) - 1);
+        longreq[sizeof(longreq) - 1] = '\0';
+        a.v[1].requester = longreq;
+        ck_assert_int_eq(jit_nssdb_build(a.v, 3, T_ID_MIN, T_ID_MAX, 1, 0,
+                                         &img), -EINVAL);
+        longreq[JIT_NSSDB_REQUESTER_MAX] = '\0';
+        ck_assert_int_eq(jit_nssdb_build(a.v, 3, T_ID_MIN, T_ID_MAX, 1, 0,
+                                         &img), 0);
+        jit_nssdb_image_free(&img);
+        a.v[1].requester = "host/x:1@JIT.TEST";
+        ck_assert_int_eq(jit_nssdb_build(a.v, 3, T_ID_MIN, T_ID_MAX, 1, 0,
+                                         &img), 0);
+        jit_nssdb_image_free(&img);
+    }
     ck_assert_int_eq(jit_nssdb_build(a.v, 3, 999, T_ID_MAX, 1, 0, &img),
                      -EINVAL);
     ck_assert_int_eq(jit_nssdb_build(a.v, 3, T_ID_MIN, T_ID_MAX, 1, 0, &img),
@@ -200,7 +234,9 @@ tamper_header(struct jit_nssdb_image *img,
 }
 
 static void e_magic(struct jit_nssdb_header *h) { h->magic[0] = 'X'; }
-static void e_version(struct jit_nssdb_header *h) { h->version = 2; }
+/* The format before requesters (1) and one after this one. */
+static void e_version(struct jit_nssdb_header *h) { h->version = 1; }
+static void e_version_next(struct jit_nssdb_header *h) { h->version = JIT_NSSDB_VERSION + 1; }
 static void e_hsize(struct jit_nssdb_header *h) { h->header_size = 8; }
 static void e_fsize(struct jit_nssdb_header *h) { h->file_size += 8; }
 static void e_strtab(struct jit_nssdb_header *h) { h->strtab_len += 4096; }
@@ -219,7 +255,7 @@ static void e_reserved(struct jit_nssdb_header *h) { h->reserved = 1; }
 START_TEST(test_hostile_headers)
 {
     static void (*const edits[])(struct jit_nssdb_header *) = {
-        e_magic, e_version, e_hsize, e_fsize, e_strtab, e_pwoff, e_pwalign,
+        e_magic, e_version, e_version_next, e_hsize, e_fsize, e_strtab, e_pwoff, e_pwalign,
         e_count, e_buckets, e_fewbuckets, e_idxoff, e_gids, e_range_low,
         e_range_narrow, e_range_high, e_reserved,
     };
@@ -285,6 +321,47 @@ START_TEST(test_hostile_records)
     tamper_record(0, offsetof(struct jit_nssdb_group, gid), 1);
     tamper_record(0, 0, 2);             /* supplementary gid 0 */
     tamper_record(999, 0, 3);           /* index entry past the records */
+    tamper_record(0x7fffffff, offsetof(struct jit_nssdb_passwd, requester),
+                  0);                   /* requester out of bounds */
+    tamper_record(2, offsetof(struct jit_nssdb_passwd, flags), 0);
+    tamper_record(0x80000001u, offsetof(struct jit_nssdb_passwd, flags), 0);
+}
+END_TEST
+
+/* An empty requester is refused (pointed at a name's NUL), and so is one
+ * longer than a requester may be (its NUL overwritten). */
+START_TEST(test_hostile_requester)
+{
+    char longreq[JIT_NSSDB_REQUESTER_MAX + 1];
+    struct t_accounts a;
+    struct jit_nssdb_image img;
+    struct jit_nssdb_header h;
+    struct jit_nssdb_passwd p;
+    size_t at;
+
+    memset(longreq, 'r', sizeof(longreq) - 1);
+    longreq[sizeof(longreq) - 1] = '\0';
+    t_accounts_make(&a, 4, "u", "x");
+    a.v[2].requester = longreq;
+    t_build(&a, 1, &img);
+    memcpy(&h, img.data, sizeof(h));
+    at = h.passwd_off + 2 * sizeof(p);
+    memcpy(&p, img.data + at, sizeof(p));
+    ck_assert_int_eq(parse_copy(img.data, img.len), 0);
+    ck_assert_uint_eq(p.requester, p.block + p.block_len);
+    p.requester = p.block + p.name_len; /* the name's NUL: "" */
+    memcpy(img.data + at, &p, sizeof(p));
+    h.checksum = jit_nssdb_checksum(img.data, img.len);
+    memcpy(img.data, &h, sizeof(h));
+    ck_assert_int_eq(parse_copy(img.data, img.len), -EINVAL);
+    p.requester = p.block + p.block_len;
+    memcpy(img.data + at, &p, sizeof(p));
+    img.data[h.strtab_off + p.requester + JIT_NSSDB_REQUESTER_MAX] = 'x';
+    h.checksum = jit_nssdb_checksum(img.data, img.len);
+    memcpy(img.data, &h, sizeof(h));
+    ck_assert_int_eq(parse_copy(img.data, img.len), -EINVAL);
+    jit_nssdb_image_free(&img);
+    t_accounts_free(&a);
 }
 END_TEST
 
@@ -343,6 +420,7 @@ main(void)
     tcase_add_test(tc, test_bit_flips);
     tcase_add_test(tc, test_hostile_headers);
     tcase_add_test(tc, test_hostile_records);
+    tcase_add_test(tc, test_hostile_requester);
     tcase_add_test(tc, test_map_checks_file);
     suite_add_tcase(s, tc);
     return t_run(s);

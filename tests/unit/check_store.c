@@ -518,6 +518,97 @@ START_TEST(test_lost_snapshot_rederived)
 }
 END_TEST
 
+/* What the localauth plugin reads (doc/design.md, "GSSAPI logins"):
+ * whose, until when, live; and each change of them re-derives the
+ * snapshot, while reserved to active does not. */
+static void
+expect_standing(const char *name, const char *requester, int64_t ends,
+                uint32_t flags)
+{
+    const struct jit_nssdb_passwd *pw;
+    struct jit_nssdb db;
+
+    pw = snapshot_lookup(&db, name);
+    ck_assert_ptr_nonnull(pw);
+    ck_assert_str_eq(jit_nssdb_str(&db, pw->requester), requester);
+    ck_assert_int_eq(pw->ends, ends);
+    ck_assert_uint_eq(pw->flags, flags);
+    jit_nssdb_unmap(&db);
+}
+
+START_TEST(test_snapshot_standing)
+{
+    struct jit_grant g = grant("g-1", "alice", "alice@EXAMPLE.COM", "db");
+    struct jit_grant h = grant("g-2", "bob", "bob@EXAMPLE.COM", "db");
+    uint64_t gen;
+    char *p = t_path(state, "nss.db");
+
+    ck_assert_int_eq(reserve(&g, 5000, NULL), 0);
+    ck_assert_int_eq(reserve(&h, 5000, NULL), 0);
+    expect_standing("alice", "alice@EXAMPLE.COM", 1700003600,
+                    JIT_NSSDB_F_LIVE);
+
+    /* Reserved to active: nothing the snapshot shows. */
+    gen = jit_store_generation(store);
+    ck_assert_int_eq(jit_store_begin(store), 0);
+    ck_assert_int_eq(jit_store_set_state(store, "alice", JIT_ACCOUNT_ACTIVE),
+                     0);
+    ck_assert_int_eq(jit_store_commit(store), 0);
+    ck_assert_uint_eq(jit_store_generation(store), gen);
+
+    /* The same grant again, unchanged: nothing either; shortened: the
+     * end moves (the account's own end is still the later one). */
+    ck_assert_int_eq(jit_store_begin(store), 0);
+    ck_assert_int_eq(jit_store_put_grant(store, &g), 0);
+    ck_assert_int_eq(jit_store_commit(store), 0);
+    ck_assert_uint_eq(jit_store_generation(store), gen);
+    g.expires_at = 1700001800;
+    ck_assert_int_eq(jit_store_begin(store), 0);
+    ck_assert_int_eq(jit_store_put_grant(store, &g), 0);
+    ck_assert_int_eq(jit_store_commit(store), 0);
+    ck_assert_uint_eq(jit_store_generation(store), gen + 1);
+    expect_standing("alice", "alice@EXAMPLE.COM", 1700001800,
+                    JIT_NSSDB_F_LIVE);
+
+    /* Revoked (as sync learns it): no longer live. */
+    ck_assert_int_eq(jit_store_begin(store), 0);
+    ck_assert_int_eq(jit_store_set_grant_status(store, "g-1", "revoked"), 0);
+    ck_assert_int_eq(jit_store_commit(store), 0);
+    expect_standing("alice", "alice@EXAMPLE.COM", 1700001800, 0);
+    expect_standing("bob", "bob@EXAMPLE.COM", 1700003600, JIT_NSSDB_F_LIVE);
+
+    /* Being torn down, and revoked on this host alone. */
+    ck_assert_int_eq(jit_store_begin(store), 0);
+    ck_assert_int_eq(jit_store_set_state(store, "bob",
+                                         JIT_ACCOUNT_TEARING_DOWN), 0);
+    ck_assert_int_eq(jit_store_commit(store), 0);
+    expect_standing("bob", "bob@EXAMPLE.COM", 1700003600, 0);
+    h = grant("g-3", "carol", "carol@EXAMPLE.COM", "db");
+    ck_assert_int_eq(reserve(&h, 5000, NULL), 0);
+    ck_assert_int_eq(jit_store_begin(store), 0);
+    ck_assert_int_eq(jit_store_revoke_locally(store, "g-3", "test", 5000), 0);
+    ck_assert_int_eq(jit_store_commit(store), 0);
+    expect_standing("carol", "carol@EXAMPLE.COM", 1700003600, 0);
+
+    /* A snapshot of the format before this one is re-derived at open. */
+    {
+        struct jit_nssdb_header hd;
+        FILE *f = fopen(p, "r+e");
+
+        ck_assert_ptr_nonnull(f);
+        ck_assert_uint_eq(fread(&hd, sizeof(hd), 1, f), 1);
+        hd.version = 1;
+        rewind(f);
+        ck_assert_uint_eq(fwrite(&hd, sizeof(hd), 1, f), 1);
+        ck_assert_int_eq(fclose(f), 0);
+    }
+    jit_store_close(store);
+    open_store();
+    expect_standing("carol", "carol@EXAMPLE.COM", 1700003600, 0);
+    free(p);
+}
+END_TEST
+
 START_TEST(test_unsafe_state_dir)
 {
     struct jit_store *s2 = NULL;
@@ -660,6 +751,7 @@ main(void)
     tcase_add_test(tc, test_outbox_is_a_queue);
     tcase_add_test(tc, test_lost_snapshot_rederived);
     tcase_add_test(tc, test_unsafe_state_dir);
+    tcase_add_test(tc, test_snapshot_standing);
     tcase_add_test(tc, test_newer_schema_refused);
     tcase_add_test(tc, test_rebind_sessions_savepoint);
     suite_add_tcase(s, tc);

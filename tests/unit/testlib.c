@@ -73,6 +73,9 @@ t_accounts_make(struct t_accounts *a, size_t n, const char *prefix,
         a->v[i].n_gids = i % 2 == 0 ? 2 : 0;
         a->v[i].created = 1700000000;
         a->v[i].expires = 1700003600;
+        a->v[i].requester = "alice@JIT.TEST";
+        a->v[i].ends = 1700003600;
+        a->v[i].live = 1;
     }
 }
 

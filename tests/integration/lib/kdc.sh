@@ -114,3 +114,12 @@ kdc_conf() {
   }
 KDC
 }
+
+# kdc_addprinc PRINCIPAL KEYTAB: one more principal of the test's KDC
+# (after start_kdc), random key, in the keytab $K/KEYTAB.keytab (0600).
+kdc_addprinc() {
+    kadmin.local -q "addprinc -randkey $1" >>"$K/setup.log" 2>&1 \
+        && kadmin.local -q "ktadd -k $K/$2.keytab $1" >>"$K/setup.log" 2>&1 \
+        || fail "kadmin.local $1: $(tail -3 "$K/setup.log")"
+    chmod 600 "$K/$2.keytab"
+}

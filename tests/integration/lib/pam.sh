@@ -32,6 +32,7 @@ setup_pam() {
         daemon-refusal.sh) UID_MIN=90000 ;; outbox-wake.sh) UID_MIN=91000 ;;
         keylog.sh) UID_MIN=92000 ;;        daemon-status.sh) UID_MIN=93000 ;;
         linger.sh) UID_MIN=94000 ;;        scrub-setgid.sh) UID_MIN=95000 ;;
+        sshd-gssapi.sh) UID_MIN=97000 ;;
         *) UID_MIN=70000 ;; # pam-login, jitctl-sync, api-spec: no process of theirs outlives a step
     esac
     # 96000-96999: the unit tests' (tests/unit/statelib.h), not for a case here.
