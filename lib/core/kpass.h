@@ -6,7 +6,7 @@
  * password, then verified against the host's own keytab
  * (krb5_verify_init_creds, failure on any missing key): a KDC that
  * knows the password but not the host key (a spoofed one) authenticates
- * nobody (doc/design.md, threat A4).  The Kerberos context is a secure
+ * nobody (doc/design.md, threat A6).  The Kerberos context is a secure
  * one: nothing is taken from the environment of a setuid caller.
  */
 #ifndef JIT_KPASS_H
@@ -20,7 +20,7 @@
 
 /* The longest password accepted, in bytes: Linux-PAM's
  * PAM_MAX_RESP_SIZE, the bound pam_unix keeps too.  A longer one is
- * refused before any Kerberos work (doc/design.md, threat A5). */
+ * refused before any Kerberos work (doc/design.md, threat A7). */
 #define JIT_PASSWORD_MAX 512
 
 /* NULL if a password of this many bytes may be tried, else the audit

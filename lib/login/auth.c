@@ -117,7 +117,7 @@ jit_login_authenticate(struct jit_login *l)
         }
     }
     /* Before any Kerberos work, so a megabyte costs nothing
-     * (doc/design.md, threat A5). */
+     * (doc/design.md, threat A7). */
     if ((why = jit_password_problem(pw)) != NULL) {
         v = refuse(l, why, &g, 1);
         goto done;

@@ -101,6 +101,18 @@ pam_op alice authenticate || fail "alice again: $(cat "$T/pam.out")"
 grep -q 'pam-run: prompt: Password for alice@JIT.TEST: $' "$T/pam.out" || fail "prompt: $(cat "$T/pam.out")"
 ok "for an existing JIT account the prompt names the requester"
 
+# The caller's environment (sudo's user sets it) names the impostor's
+# krb5.conf and a ticket cache: the secure context reads neither.
+n=$(grep -c 'AS_REQ' "$K2/kdc.log" || true)
+KRB5_CONFIG=$K2/krb5.conf KRB5CCNAME=FILE:$T/evil.cc
+export KRB5CCNAME
+pam_op alice authenticate || fail "alice with KRB5_CONFIG set: $(cat "$T/pam.out")"
+KRB5_CONFIG=$K/krb5.conf
+unset KRB5CCNAME
+expect_eq "AS requests at the second KDC" "$(grep -c 'AS_REQ' "$K2/kdc.log" || true)" "$n"
+[ ! -e "$T/evil.cc" ] || fail "KRB5CCNAME was written"
+ok "KRB5_CONFIG (another KDC) and KRB5CCNAME in the environment change nothing"
+
 password wrong-$PW
 refused "wrong password" alice password_wrong
 ! grep -q 'no active access grant' "$T/pam.out" || fail "the grant message for a wrong password"
@@ -163,7 +175,8 @@ done
 password $PW
 cp "$K2/krb5.conf" "$T/krb5-etc.conf"
 refused "a KDC without the host key" alice verify_failed
-grep -q 'AS_REQ.*alice@JIT.TEST' "$K2/kdc.log" || fail "the second KDC was not asked: $(cat "$T/pam.out")"
+grep -q 'TGS_REQ.*alice@JIT.TEST for host/web01.test@JIT.TEST' "$K2/kdc.log" \
+    || fail "the second KDC issued no ticket for the host: $(cat "$T/pam.out")"
 cp "$K/krb5.conf" "$T/krb5-etc.conf"
 ok "a second KDC that knows the password but not the host key: refused (verify_failed)"
 
@@ -226,4 +239,10 @@ else
     done
     ok "under valgrind: allow, password_wrong, no_realm, password_too_long, ignore: clean"
 fi
+# pam_jit(8) shows the lines of the contrib files.
+norm() { tr -s ' \t' '  '; }
+grep -hv '^#' "$top_srcdir/contrib/pam.d/sudo.jit" "$top_srcdir/contrib/pam.d/login.jit" | norm | sort -u | while IFS= read -r line; do
+    norm < "$top_srcdir/man/pam_jit.8" | grep -qxF -- "$line" || fail "pam_jit(8) lacks the contrib line: $line"
+done
+ok "pam_jit(8) shows the contrib lines for sudo and login"
 [ -z "$SKIPPED_CASES" ] || skip "cases not run:$SKIPPED_CASES"
