@@ -195,6 +195,84 @@ krb5kdc -n -P "$K/kdc.pid" >>"$K/kdc.out" 2>&1 </dev/null &
 TEST_PIDS="$TEST_PIDS $!"
 wait_for 30 kdc_up >/dev/null || fail "krb5kdc did not start again"
 
+# The real sudo (setuid), in a namespace where the test's sudoers,
+# pam.d/sudo and krb5.conf are bound over /etc's and libnss_jit is
+# overlaid into the library directory (a setuid program ignores
+# LD_LIBRARY_PATH).  One shell of alice's: sudo with her password, sudo
+# again on sudo's cached timestamp, then (the grant revoked meanwhile)
+# sudo on the timestamp and sudo with the password: both refused.
+MULTIARCH=$(gcc -print-multiarch 2>/dev/null || echo x86_64-linux-gnu)
+LIBDIR=/usr/lib/$MULTIARCH
+if [ ! -u /usr/bin/sudo ] || [ ! -f /etc/pam.d/sudo ]; then
+    skip_case "sudo: not installed (package sudo, scripts/deps.sh)"
+elif [ -n "$PRELOAD" ]; then
+    skip_case "sudo: a setuid program does not load a sanitizer-built module"
+elif [ ! -d "$LIBDIR" ] || ! command -v setpriv >/dev/null; then
+    skip_case "sudo: no $LIBDIR or no setpriv"
+else
+    mkdir -p "$T/nsslib"
+    cp "$NSSMOD" "$T/nsslib/libnss_jit.so.2"
+    cat > "$T/sudoers" <<SUDOERS
+Defaults !lecture, !fqdn, passwd_tries=1, !syslog
+root    ALL=(ALL:ALL) ALL
+%video  ALL=(ALL:ALL) ALL
+SUDOERS
+    chmod 440 "$T/sudoers"
+    cat > "$T/pam.d/sudo" <<SVC
+auth     [success=done ignore=ignore default=die]  $PAMMOD config=$CONF
+auth     required  pam_deny.so
+account  [success=ok ignore=ignore default=die]  $PAMMOD config=$CONF
+account  required  pam_permit.so
+session  required  pam_permit.so
+SVC
+    printf '%s\n' "$PW" > "$T/pw.line"
+    printf 'wrong-%s\n' "$PW" > "$T/wrong.line"
+    start_syslog
+    cat > "$T/sudo-ns.sh" <<NS
+#!/bin/sh
+set -e
+$(ns_devlog)
+mount --bind $T/krb5-etc.conf /etc/krb5.conf
+mount --bind $T/sudoers /etc/sudoers
+mount --bind $T/pam.d/sudo /etc/pam.d/sudo
+mount -t overlay overlay -o lowerdir=$T/nsslib:$LIBDIR $LIBDIR
+mount -t tmpfs -o mode=755 tmpfs /run
+[ ! -d /var/lib/sudo ] || mount -t tmpfs -o mode=700 tmpfs /var/lib/sudo
+u=\$(id -u alice)
+exec setpriv --reuid=\$u --regid=\$(id -g alice) --init-groups -- /bin/sh -c "\$1"
+NS
+    chmod 755 "$T/sudo-ns.sh"
+    sudo_ns() { in_ns env -u LD_LIBRARY_PATH "$T/sudo-ns.sh" "$1"; }
+    rc=0; sudo_ns "sudo -S -p '' true < $T/wrong.line" > "$T/sudo.out" 2>&1 || rc=$?
+    [ $rc != 0 ] || fail "sudo with a wrong password: $(cat "$T/sudo.out")"
+    wait_for 30 grep -q 'event="auth" result="deny" reason="password_wrong" user="alice".*service="sudo"' "$T/syslog" >/dev/null \
+        || fail "sudo, wrong password: $(cat "$T/sudo.out" "$T/syslog")"
+    ok "sudo -S as alice with a wrong password: refused (password_wrong, service sudo)"
+    mkdir -m 1777 "$T/flags"
+    sudo_ns "
+        sudo -S -p '' true < $T/pw.line; echo sudo1=\$?
+        sudo -n true; echo sudo2=\$?
+        touch $T/flags/sudo1.done
+        while [ ! -e $T/revoked ]; do sleep 0.1; done
+        sudo -n true; echo sudo3=\$?
+        sudo -S -k -p '' true < $T/pw.line; echo sudo4=\$?" > "$T/sudo.out" 2>&1 &
+    sudo_pid=$!
+    TEST_PIDS="$TEST_PIDS $sudo_pid"
+    wait_for 60 test -e "$T/flags/sudo1.done" >/dev/null || fail "sudo did not get through: $(cat "$T/sudo.out")"
+    grant_json alice requester='"alice@JIT.TEST"' status='"revoked"' > "$G/alice.json"
+    touch "$T/revoked"
+    wait "$sudo_pid" || true
+    out=$(grep '^sudo[0-9]=' "$T/sudo.out" | tr '\n' ' ')
+    expect_eq "sudo in alice's shell: password, timestamp, [revoked] timestamp, password" \
+        "$out" "sudo1=0 sudo2=0 sudo3=1 sudo4=1 "
+    grep -q 'event="auth" result="allow" reason="password" user="alice" requester="alice@JIT.TEST".*service="sudo"' "$T/syslog" \
+        || fail "no allow line: $(cat "$T/syslog")"
+    expect_eq "revoked: sudo's account and auth steps each refused" \
+        "$(grep -c 'result="deny" reason="grant_revoked" user="alice".*service="sudo"' "$T/syslog")" 2
+    grant_json alice requester='"alice@JIT.TEST"' > "$G/alice.json"
+    ok "real sudo in one shell of alice's: in with her password and on the timestamp; revoked, refused on both"
+fi
+
 # Revoked at the API while alice's session is open (her account is
 # still in the snapshot: no daemon here): the next auth is refused at
 # once, before any prompt, whatever the proof.
