@@ -278,6 +278,10 @@ PAM_EXTERN int
 pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc,
                     const char **argv)
 {
+    /* As pam_unix: a failed auth costs the caller about two seconds
+     * (libpam waits only when the stack fails), so that sudo is no fast
+     * way to try passwords at the KDC. */
+    pam_fail_delay(pamh, 2000000);
     return run(pamh, argc, argv, jit_login_authenticate, PAM_AUTH_ERR,
                !(flags & PAM_SILENT));
 }

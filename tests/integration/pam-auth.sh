@@ -137,8 +137,9 @@ audit_has 'event="auth" result="allow" reason="grant" user="alice"'
 ok "auth_proof = grant: the live grant alone, no prompt"
 
 # Passwords at and around the bound (512 bytes, PAM_MAX_RESP_SIZE).
-# The bound on time: no wait is due in any of them; 20 s is the
-# namespace and a KDC round on a busy machine, not a measure of speed.
+# The bound on time: no wait is due in any of them but the fail delay
+# (2 s) of a refusal; 20 s is that, the namespace and a KDC round on a
+# busy machine, not a measure of speed.
 grant_json long requester='"long@JIT.TEST"' > "$G/long.json"
 head -c 1048576 /dev/zero | tr '\0' p > "$T/mib"
 for case in 0:password_empty 511:password_wrong 512:allow 513:password_too_long mib:password_too_long; do
@@ -162,6 +163,8 @@ for case in 0:password_empty 511:password_wrong 512:allow 513:password_too_long 
         audit_has 'event="auth" result="allow" reason="password" user="long"'
     else
         [ $rc != 0 ] || fail "$len bytes: allowed"
+        # pam_fail_delay's two seconds, less libpam's randomness.
+        [ $ms -ge 1000 ] || fail "$len bytes: refused in $ms ms, no fail delay"
         audit_has "event=\"auth\" result=\"deny\" reason=\"$want\" user=\"long\""
         case $want in password_wrong) ;; *)
             expect_eq "AS requests for $len bytes" "$(as_reqs long@)" "$n" ;;
