@@ -97,6 +97,18 @@ jit_login_authenticate(struct jit_login *l)
      * this sudo, whatever the daemon has seen. */
     if ((v = jit_login_live_grant(l, "auth", ours, &g)) != JIT_ALLOW)
         goto done;
+    /* jitctl revoke is for good, whatever the API says (as in the account
+     * step). */
+    switch (jit_login_revoked_locally(l, g.id)) {
+    case 0:
+        break;
+    case 1:
+        v = refuse(l, "revoked_locally", &g, 0);
+        goto done;
+    default:
+        v = refuse(l, "store_error", &g, 0);
+        goto done;
+    }
     if (l->conf->auth_proof == JIT_AUTH_GRANT) {
         jit_login_audit(l, LOG_NOTICE, "auth", "allow", "grant", &g);
         v = JIT_ALLOW;

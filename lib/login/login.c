@@ -583,3 +583,16 @@ jit_login_audit(struct jit_login *l, int prio, const char *event,
 {
     audit(l, prio, event, result, reason, g, NULL);
 }
+
+int
+jit_login_revoked_locally(struct jit_login *l, const char *grant_id)
+{
+    struct jit_store *s = store_open(l);
+    int r;
+
+    if (s == NULL)
+        return -EIO;
+    r = jit_store_revoked_locally(s, grant_id);
+    store_done(l, s);
+    return r;
+}

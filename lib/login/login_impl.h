@@ -27,6 +27,10 @@ enum jit_owner jit_login_owner(struct jit_login *l);
 enum jit_verdict jit_login_live_grant(struct jit_login *l, const char *event,
                                       int ours, struct jit_grant *g);
 
+/* Whether an admin revoked this grant on this host (jitctl revoke): 1,
+ * 0, or -errno when the store cannot tell. */
+int jit_login_revoked_locally(struct jit_login *l, const char *grant_id);
+
 /* One audit line (and l->reason = reason); g may be NULL. */
 void jit_login_audit(struct jit_login *l, int prio, const char *event,
                      const char *result, const char *reason,

@@ -320,6 +320,13 @@ else
     done
     ok "under valgrind: allow, password_wrong, no_realm, password_too_long, ignore: clean"
 fi
+# Revoked on this host (jitctl revoke), while the API still lists the
+# grant: refused for good.
+out=$("$JITCTL" -c "$CONF" revoke alice --reason 'INC-13 laptop lost' 2>&1) || fail "jitctl revoke: $out"
+password $PW
+refused "revoked locally" alice revoked_locally
+ok "jitctl revoke: the next auth refused (revoked_locally) though the API still lists the grant"
+
 # pam_jit(8) shows the lines of the contrib files.
 norm() { tr -s ' \t' '  '; }
 grep -hv '^#' "$top_srcdir/contrib/pam.d/sudo.jit" "$top_srcdir/contrib/pam.d/login.jit" | norm | sort -u | while IFS= read -r line; do
