@@ -19,7 +19,6 @@
 #include "login/login_impl.h"
 #include "nss/nssdb_read.h"
 
-
 /* Whose user is this?  NSS answers whether the name exists at all (our
  * module included); our own snapshot answers whether it is ours.  A name
  * NSS knows that our snapshot does not list (with the same uid) belongs to
