@@ -1,7 +1,8 @@
 /*
  * pam_jit.so: PAM glue over lib/login/ (doc/design.md, R6).  Each entry point
- * loads the configuration, fills a jit_login from the PAM items, and maps
- * the verdict to a PAM code.  All logic is in lib/.
+ * loads the configuration, fills a jit_login from the PAM items (and, for
+ * auth, a way to ask through the conversation), and maps the verdict to a
+ * PAM code.  All logic is in lib/.
  */
 #include "config.h"
 
@@ -13,6 +14,7 @@
 #include <syslog.h>
 #include <unistd.h>
 
+#define PAM_SM_AUTH
 #define PAM_SM_ACCOUNT
 #define PAM_SM_SESSION
 #include <security/pam_ext.h>
@@ -53,6 +55,27 @@ load_conf(pam_handle_t *pamh, int argc, const char **argv,
                    errs.msg[i] ? errs.msg[i] : "out of memory");
     jit_errs_free(&errs);
     return ret == 0 ? 0 : -1;
+}
+
+/* One echo-off prompt through the application's conversation; the
+ * answer is malloc'd (lib/login/auth.c wipes and frees it). */
+static int
+ask(void *ctx, const char *prompt, char **answer)
+{
+    struct glue *g = ctx;
+    char *resp = NULL;
+
+    if (pam_prompt(g->pamh, PAM_PROMPT_ECHO_OFF, &resp, "%s", prompt)
+            != PAM_SUCCESS
+        || resp == NULL) {
+        if (resp != NULL) {
+            explicit_bzero(resp, strlen(resp));
+            free(resp);
+        }
+        return -EIO;
+    }
+    *answer = resp;
+    return 0;
 }
 
 static const char *
@@ -229,6 +252,8 @@ run(pam_handle_t *pamh, int argc, const char **argv, step_fn step,
     l.log.ctx = &g;
     l.api = c->api;
     l.store_slot = &c->store;
+    l.ask = ask;
+    l.ask_ctx = &g;
     if (step == jit_login_open_session)
         mntns_remember(pamh);
     else if (step == jit_login_close_session)
@@ -242,11 +267,30 @@ run(pam_handle_t *pamh, int argc, const char **argv, step_fn step,
         code = PAM_IGNORE;
         break;
     default:
-        if (tell_user)
+        if (tell_user && !l.quiet)
             pam_error(pamh, "%s", JIT_DENIED_MESSAGE);
         code = deny_code;
     }
     return code;
+}
+
+PAM_EXTERN int
+pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc,
+                    const char **argv)
+{
+    /* As pam_unix: a failed auth costs the caller about two seconds
+     * (libpam waits only when the stack fails), so that sudo is no fast
+     * way to try passwords at the KDC. */
+    pam_fail_delay(pamh, 2000000);
+    return run(pamh, argc, argv, jit_login_authenticate, PAM_AUTH_ERR,
+               !(flags & PAM_SILENT));
+}
+
+PAM_EXTERN int
+pam_sm_setcred(pam_handle_t *pamh, int flags, int argc, const char **argv)
+{
+    (void) flags;
+    return run(pamh, argc, argv, jit_login_setcred, PAM_CRED_ERR, 0);
 }
 
 PAM_EXTERN int

@@ -32,6 +32,7 @@ struct option {
 
 static const char *const home_policies[] = { "remove", "archive", "keep",
                                              NULL };
+static const char *const auth_proofs[] = { "password", "grant", NULL };
 
 #define OPT(n, t, d) { #n, t, offsetof(struct jit_conf, n), d, 0, 0, NULL }
 #define UINT(n, d, lo, hi) \
@@ -41,6 +42,8 @@ static const char *const home_policies[] = { "remove", "archive", "keep",
 static const struct option options[] = {
     OPT(allowed_groups, T_GROUPLIST, ""),
     OPT(api_url, T_URL, NULL),
+    { "auth_proof", T_ENUM, offsetof(struct jit_conf, auth_proof), "password",
+      0, 0, auth_proofs },
     OPT(ca_file, T_PATH, NULL),
     OPT(client_cert, T_PATH, NULL),
     OPT(client_key, T_PATH, NULL),

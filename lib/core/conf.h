@@ -21,6 +21,8 @@
 #define JIT_CONF_MAX_LINE 4096u
 
 enum jit_home_policy { JIT_HOME_REMOVE, JIT_HOME_ARCHIVE, JIT_HOME_KEEP };
+/* What pam_jit's auth step asks besides the live grant (jit.conf(5)). */
+enum jit_auth_proof { JIT_AUTH_PASSWORD, JIT_AUTH_GRANT };
 
 struct jit_list {
     char **items;
@@ -40,6 +42,7 @@ struct jit_conf {
     struct jit_list allowed_groups;
     struct jit_list scrub_dirs; /* shared writable directories (scrub.h) */
     uint32_t clock_skew;
+    int auth_proof;
     bool debug;
     /* Where each option got its value (index = option table index):
      * 0 default, 1 file, 2 PAM argument. */

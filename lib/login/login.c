@@ -16,15 +16,14 @@
 #include "core/teardown.h"
 #include "core/validate.h"
 #include "login/login.h"
+#include "login/login_impl.h"
 #include "nss/nssdb_read.h"
-
-enum owner { OWNER_OURS, OWNER_OTHER, OWNER_NONE, OWNER_ERROR };
 
 /* Whose user is this?  NSS answers whether the name exists at all (our
  * module included); our own snapshot answers whether it is ours.  A name
  * NSS knows that our snapshot does not list (with the same uid) belongs to
  * another source and is none of our business (doc/design.md, R7). */
-static enum owner
+static enum jit_owner
 classify(const struct jit_conf *c, const char *user)
 {
     const struct jit_nssdb_passwd *p;
@@ -33,7 +32,7 @@ classify(const struct jit_conf *c, const char *user)
     struct passwd pw, *res = NULL;
     char *buf = NULL, *path = NULL;
     size_t size = 4096;
-    enum owner o = OWNER_ERROR;
+    enum jit_owner o = JIT_OWNER_ERROR;
     int rc;
 
     for (;;) {
@@ -52,19 +51,19 @@ classify(const struct jit_conf *c, const char *user)
     if (res == NULL) {
         if (rc == 0 || rc == ENOENT || rc == ESRCH || rc == EBADF
             || rc == EPERM)
-            o = OWNER_NONE;
+            o = JIT_OWNER_NONE;
         goto done;
     }
-    o = OWNER_OTHER;
+    o = JIT_OWNER_OTHER;
     if (asprintf(&path, "%s/" JIT_STORE_SNAPSHOT, c->state_dir) < 0) {
         path = NULL;
-        o = OWNER_ERROR;
+        o = JIT_OWNER_ERROR;
         goto done;
     }
     if (jit_nssdb_map(path, 0, &db, &st) == 0) {
         p = jit_nssdb_pw_byname(&db, user);
         if (p != NULL && p->uid == pw.pw_uid)
-            o = OWNER_OURS;
+            o = JIT_OWNER_OURS;
         jit_nssdb_unmap(&db);
     }
 
@@ -300,12 +299,12 @@ jit_login_account(struct jit_login *l)
     int ret, ours;
 
     switch (classify(l->conf, l->user)) {
-    case OWNER_OTHER:
+    case JIT_OWNER_OTHER:
         l->reason = "other_source";
         return JIT_IGNORE;
-    case OWNER_ERROR:
+    case JIT_OWNER_ERROR:
         return deny(l, NULL, "login", "nss_error", NULL, NULL, 0);
-    case OWNER_OURS:
+    case JIT_OWNER_OURS:
         ours = 1;
         break;
     default:
@@ -427,12 +426,12 @@ jit_login_open_session(struct jit_login *l)
     int created = 0, ret;
 
     switch (classify(l->conf, l->user)) {
-    case OWNER_OTHER:
+    case JIT_OWNER_OTHER:
         l->reason = "other_source";
         return JIT_IGNORE;
-    case OWNER_OURS:
+    case JIT_OWNER_OURS:
         break;
-    case OWNER_NONE:
+    case JIT_OWNER_NONE:
         /* account did not let this user through, or it is gone since. */
         return deny(l, NULL, "session.opened", "no_account", NULL, NULL, 0);
     default:
@@ -513,7 +512,7 @@ jit_login_close_session(struct jit_login *l)
     int64_t now = (int64_t) time(NULL);
     int ret, delete_now, on_logout_delete;
 
-    if (classify(l->conf, l->user) != OWNER_OURS) {
+    if (classify(l->conf, l->user) != JIT_OWNER_OURS) {
         l->reason = "other_source";
         return JIT_IGNORE;
     }
@@ -560,4 +559,39 @@ done:
     jit_account_free(&a);
     store_done(l, s);
     return v;
+}
+
+/* What auth.c shares with the steps above (login_impl.h). */
+enum jit_owner
+jit_login_owner(struct jit_login *l)
+{
+    return classify(l->conf, l->user);
+}
+
+enum jit_verdict
+jit_login_live_grant(struct jit_login *l, const char *event, int ours,
+                     struct jit_grant *g)
+{
+    return live_grant(l, event, ours, g);
+}
+
+void
+jit_login_audit(struct jit_login *l, int prio, const char *event,
+                const char *result, const char *reason,
+                const struct jit_grant *g)
+{
+    audit(l, prio, event, result, reason, g, NULL);
+}
+
+int
+jit_login_revoked_locally(struct jit_login *l, const char *grant_id)
+{
+    struct jit_store *s = store_open(l);
+    int r;
+
+    if (s == NULL)
+        return -EIO;
+    r = jit_store_revoked_locally(s, grant_id);
+    store_done(l, s);
+    return r;
 }

@@ -40,11 +40,25 @@ struct jit_login {
      * shared directories the teardown scrubs are not visible here, so a
      * last logout leaves the teardown to the reaper. */
     int foreign_mount_ns;
+    /* auth: ask the person for a password with this prompt, echo off.
+     * 0 with *answer a malloc'd NUL-terminated string, which the caller
+     * wipes and frees; -errno when there is none. */
+    int (*ask)(void *ctx, const char *prompt, char **answer);
+    void *ask_ctx;
+    /* Out, auth: the denial is about the password; the application's own
+     * words ("Sorry, try again.") say it, not JIT_DENIED_MESSAGE. */
+    int quiet;
 };
 
 enum jit_verdict jit_login_account(struct jit_login *l);
 enum jit_verdict jit_login_open_session(struct jit_login *l);
 enum jit_verdict jit_login_close_session(struct jit_login *l);
+/* auth (lib/login/auth.c): the live grant, then the proof auth_proof
+ * asks for; JIT_IGNORE for a user another source owns. */
+enum jit_verdict jit_login_authenticate(struct jit_login *l);
+/* setcred: nothing to set (no ticket is stored); JIT_IGNORE for a user
+ * another source owns, JIT_ALLOW for ours. */
+enum jit_verdict jit_login_setcred(struct jit_login *l);
 
 /* The one message a denied user sees: the same for "no grant" and
  * "no such user", so that it tells nobody which names exist. */

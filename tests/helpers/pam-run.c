@@ -5,7 +5,8 @@
  * logins, or tests run in parallel) share or run out of them.
  * pam_start_confdir reads the test's own pam.d directly.
  *
- *   pam-run CONFDIR SERVICE USER OP...   (OP: acct_mgmt, open_session,
+ *   pam-run CONFDIR SERVICE USER OP...   (OP: authenticate, setcred,
+ *                                         acct_mgmt, open_session,
  *                                         close_session, run:COMMAND)
  *
  * Prints "pam-run: OP: <pam_strerror>" per step; exit 0 if every step
@@ -32,21 +33,70 @@
 #include <time.h>
 #include <unistd.h>
 
-/* Messages are printed, one per line, as a terminal would show them;
- * prompts get no answer. */
+/* The whole file, NUL-terminated (a password of any length, as a
+ * conversation could hand back); NULL if it cannot be read. */
+static char *
+slurp(const char *path)
+{
+    FILE *f = fopen(path, "re");
+    char *buf = NULL;
+    size_t len = 0, cap = 0, got;
+
+    if (f == NULL)
+        return NULL;
+    do {
+        if (len + 4096 + 1 > cap) {
+            char *nb = realloc(buf, cap = (len + 4096 + 1) * 2);
+
+            if (nb == NULL) {
+                free(buf);
+                fclose(f);
+                return NULL;
+            }
+            buf = nb;
+        }
+        got = fread(buf + len, 1, 4096, f);
+        len += got;
+    } while (got > 0);
+    fclose(f);
+    buf[len] = '\0';
+    return buf;
+}
+
+/* Messages are printed, one per line, as a terminal would show them.
+ * An echo-off prompt is answered with the contents of the file
+ * PAM_RUN_PASSWORD_FILE (exactly, no newline added or taken) and shown
+ * as "pam-run: prompt: TEXT"; without that file, and for any other
+ * prompt, the conversation fails. */
 static int
 conv(int n, const struct pam_message **msg, struct pam_response **resp,
      void *data)
 {
+    const char *pwfile = getenv("PAM_RUN_PASSWORD_FILE");
+    struct pam_response *r;
+
     (void) data;
     *resp = NULL;
+    if ((r = calloc((size_t) n, sizeof(*r))) == NULL)
+        return PAM_BUF_ERR;
     for (int i = 0; i < n; i++) {
-        if (msg[i]->msg_style != PAM_ERROR_MSG
-            && msg[i]->msg_style != PAM_TEXT_INFO)
-            return PAM_CONV_ERR;
-        printf("%s\n", msg[i]->msg ? msg[i]->msg : "");
+        if (msg[i]->msg_style == PAM_PROMPT_ECHO_OFF && pwfile != NULL) {
+            printf("pam-run: prompt: %s\n", msg[i]->msg ? msg[i]->msg : "");
+            if ((r[i].resp = slurp(pwfile)) != NULL)
+                continue;
+        } else if (msg[i]->msg_style == PAM_ERROR_MSG
+                   || msg[i]->msg_style == PAM_TEXT_INFO) {
+            printf("%s\n", msg[i]->msg ? msg[i]->msg : "");
+            continue;
+        }
+        for (int j = 0; j < i; j++)
+            free(r[j].resp);
+        free(r);
+        fflush(stdout);
+        return PAM_CONV_ERR;
     }
     fflush(stdout);
+    *resp = r;
     return PAM_SUCCESS;
 }
 
@@ -112,7 +162,11 @@ main(int argc, char **argv)
             continue;
         }
         clock_gettime(CLOCK_MONOTONIC, &t0);
-        if (strcmp(argv[i], "acct_mgmt") == 0)
+        if (strcmp(argv[i], "authenticate") == 0)
+            rc = pam_authenticate(pamh, 0);
+        else if (strcmp(argv[i], "setcred") == 0)
+            rc = pam_setcred(pamh, PAM_ESTABLISH_CRED);
+        else if (strcmp(argv[i], "acct_mgmt") == 0)
             rc = pam_acct_mgmt(pamh, 0);
         else if (strcmp(argv[i], "open_session") == 0)
             rc = pam_open_session(pamh, 0);

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "core/conf.h"
+#include "core/kpass.h"
 #include "core/negotiate.h"
 #include "testlib.h"
 
@@ -360,6 +361,53 @@ START_TEST(test_scrub_dirs)
 }
 END_TEST
 
+/* auth_proof: password by default, grant when set, nothing else. */
+START_TEST(test_auth_proof)
+{
+    ck_assert_int_eq(conf.auth_proof, JIT_AUTH_PASSWORD);
+    ck_assert_uint_eq(parse("auth_proof = grant\n"), 0);
+    ck_assert_int_eq(conf.auth_proof, JIT_AUTH_GRANT);
+    ck_assert_uint_eq(parse("auth_proof = none\n"), 1);
+    has_error("jit.conf:1: auth_proof: is not one of the allowed values");
+    ck_assert_int_eq(conf.auth_proof, JIT_AUTH_GRANT);
+    jit_errs_free(&errs);
+    ck_assert_uint_eq(parse("auth_proof = password\n"), 0);
+    ck_assert_int_eq(conf.auth_proof, JIT_AUTH_PASSWORD);
+}
+END_TEST
+
+/* The password bound (lib/core/kpass.c): 1 to 512 bytes; the check reads
+ * no further than one byte past the bound. */
+START_TEST(test_password_bound)
+{
+    static char pw[1 << 20];
+    const char *reason = NULL;
+    char err[256];
+
+    ck_assert_str_eq(jit_password_problem(""), "password_empty");
+    memset(pw, 'p', sizeof(pw) - 1);
+    pw[511] = '\0';
+    ck_assert_ptr_null(jit_password_problem(pw));
+    pw[511] = 'p';
+    pw[512] = '\0';
+    ck_assert_ptr_null(jit_password_problem(pw));
+    pw[512] = 'p';
+    pw[513] = '\0';
+    ck_assert_str_eq(jit_password_problem(pw), "password_too_long");
+    pw[513] = 'p';
+    ck_assert_str_eq(jit_password_problem(pw), "password_too_long");
+    /* Refused before any KDC: a requester without a realm, and a host
+     * with no keytab to verify with. */
+    ck_assert_int_eq(jit_kpass_verify(&conf, "alice", "x", &reason, err,
+                                      sizeof(err)), -EACCES);
+    ck_assert_str_eq(reason, "no_realm");
+    ck_assert_ptr_null(conf.krb5_keytab);
+    ck_assert_int_eq(jit_kpass_verify(&conf, "alice@JIT.TEST", "x", &reason,
+                                      err, sizeof(err)), -ENOENT);
+    ck_assert_str_eq(reason, "no_keytab");
+}
+END_TEST
+
 /* RFC 4648's test vectors. */
 START_TEST(test_base64)
 {
@@ -398,6 +446,8 @@ main(void)
     tcase_add_test(tc, test_krb5_keys);
     tcase_add_test(tc, test_scrub_dirs);
     tcase_add_test(tc, test_base64);
+    tcase_add_test(tc, test_auth_proof);
+    tcase_add_test(tc, test_password_bound);
     suite_add_tcase(s, tc);
     return t_run(s);
 }

@@ -1,5 +1,6 @@
 /* Unit tests: audit lines (lib/core/audit.c), whether a grant fits
- * (lib/login/login.c), homes made and removed without following symlinks
+ * (lib/login/login.c), the auth step's decisions before the API
+ * (lib/login/auth.c), homes made and removed without following symlinks
  * (lib/core/home.c); threats on log forging, clock skew and hostile homes. */
 #include "config.h"
 
@@ -127,6 +128,62 @@ START_TEST(test_misfit)
     g.status = active;
     g.host = host2;
     ck_assert_str_eq(jit_grant_misfit(&g, &c, "alice", 1500), "wrong_host");
+    jit_conf_free(&c);
+}
+END_TEST
+
+/* The auth step's fake conversation: counts the prompts, keeps the last,
+ * and answers nothing. */
+static int asked;
+static char last_prompt[128];
+
+static int
+no_answer(void *ctx, const char *prompt, char **answer)
+{
+    (void) ctx;
+    asked++;
+    snprintf(last_prompt, sizeof(last_prompt), "%s", prompt);
+    *answer = NULL;
+    return -EIO;
+}
+
+static void
+drop_line(void *ctx, int prio, const char *line)
+{
+    (void) ctx;
+    (void) prio;
+    (void) line;
+}
+
+/* Before any API call: a user another source owns is ignored without a
+ * prompt; a name no source knows is asked its password first,
+ * and no answer refuses quietly; setcred follows whose user it is
+ * (doc/design.md, threat G4). */
+START_TEST(test_auth_before_api)
+{
+    struct jit_conf c;
+    struct jit_login l;
+
+    ck_assert_int_eq(jit_conf_init(&c), 0);
+    free(c.state_dir);
+    c.state_dir = strdup("/nonexistent/jit-state");
+    memset(&l, 0, sizeof(l));
+    l.conf = &c;
+    l.ask = no_answer;
+    l.log.emit = drop_line;
+    asked = 0;
+    l.user = "root";
+    ck_assert_int_eq(jit_login_authenticate(&l), JIT_IGNORE);
+    ck_assert_str_eq(l.reason, "other_source");
+    ck_assert_int_eq(asked, 0);
+    ck_assert_int_eq(jit_login_setcred(&l), JIT_IGNORE);
+    l.user = "no-such-user-k13";
+    ck_assert_int_eq(jit_login_authenticate(&l), JIT_DENY);
+    ck_assert_str_eq(l.reason, "no_password");
+    ck_assert_int_eq(l.quiet, 1);
+    ck_assert_int_eq(asked, 1);
+    ck_assert_str_eq(last_prompt, "Password: ");
+    ck_assert_int_eq(jit_login_setcred(&l), JIT_ALLOW);
     jit_conf_free(&c);
 }
 END_TEST
@@ -342,6 +399,7 @@ main(void)
     tcase_add_test(tc, test_audit_format);
     tcase_add_test(tc, test_audit_queue);
     tcase_add_test(tc, test_misfit);
+    tcase_add_test(tc, test_auth_before_api);
     if (geteuid() == 0) {
         /* chown to another uid needs root. */
         tcase_add_test(tc, test_home_create_and_remove);

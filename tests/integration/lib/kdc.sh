@@ -1,8 +1,9 @@
 # An MIT KDC of the test's own (jit-apid's Kerberos login and the
 # hosts' Kerberos identities).  Sourced by ../lib.sh.
 
-# start_kdc: an MIT KDC of Debian's packages on 127.0.0.1 (a free port),
-# realm JIT.TEST, its database and logs in $T/krb5.  Principals
+# start_kdc [DIR]: an MIT KDC of Debian's packages on 127.0.0.1 (a free
+# port), realm JIT.TEST, its database and logs in DIR (default $T/krb5;
+# another DIR is another KDC of the same realm, with keys of its own).  Principals
 # host/web01.test, host/web02.test, HTTP/127.0.0.1 (jit-apid's service)
 # and alice, each with a keytab $T/krb5/<first part>.keytab (web01, web02,
 # http, alice).  Exports KRB5_CONFIG (the test's krb5.conf, never
@@ -15,7 +16,7 @@
 start_kdc() {
     command -v krb5kdc >/dev/null && command -v kadmin.local >/dev/null \
         || skip "needs an MIT KDC (packages krb5-kdc, krb5-admin-server)"
-    K=$T/krb5
+    K=${1:-$T/krb5}
     mkdir -p "$K/rcache"
     KDC_PORT=$(/usr/bin/python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
     cat > "$K/krb5.conf" <<KRB5

@@ -33,6 +33,7 @@ setup_pam() {
         keylog.sh) UID_MIN=92000 ;;        daemon-status.sh) UID_MIN=93000 ;;
         linger.sh) UID_MIN=94000 ;;        scrub-setgid.sh) UID_MIN=95000 ;;
         sshd-gssapi.sh) UID_MIN=97000 ;;
+        pam-auth.sh) UID_MIN=98000 ;;
         *) UID_MIN=70000 ;; # pam-login, jitctl-sync, api-spec: no process of theirs outlives a step
     esac
     # 96000-96999: the unit tests' (tests/unit/statelib.h), not for a case here.
@@ -68,7 +69,8 @@ SVC
 # on $T/pam.d, tests/helpers/pam-run) in the namespace; its output, with
 # the module's syslog lines ("SYSLOG(prio): ...", through the syslog
 # shim), in $PAM_OUT (default $T/pam.out), status returned.  PAM_UNDER
-# (e.g. valgrind and its options) runs pam-run under another program.
+# (e.g. valgrind and its options) runs pam-run under another program;
+# PAM_SVC names another service file than jittest.
 PAMRUN=$top_builddir/tests/helpers/pam-run
 SYSLOG_SHIM=$top_builddir/tests/helpers/.libs/libsyslog-shim.so
 pam_op() {
@@ -76,7 +78,7 @@ pam_op() {
     shift
     set +e
     in_ns env LD_PRELOAD="${PRELOAD:+$PRELOAD }$SYSLOG_SHIM" \
-        ${PAM_UNDER:-} "$PAMRUN" "$T/pam.d" jittest "$_user" "$@" \
+        ${PAM_UNDER:-} "$PAMRUN" "$T/pam.d" "${PAM_SVC:-jittest}" "$_user" "$@" \
         > "${PAM_OUT:-$T/pam.out}" 2>&1
     _rc=$?
     set -e
