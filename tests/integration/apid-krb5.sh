@@ -100,6 +100,34 @@ code=$(curl -sS --cacert "$T/certs/ca.pem" -H "Authorization: Negotiate !!notbas
 expect_eq "a malformed token" "$code" 401
 ok "curl --negotiate is accepted; its token replayed, or a malformed one, is refused (401)"
 
+# A long poll with Negotiate is asked again each time a change wakes it:
+# its token is checked at the first pass only.  Checked again it read as
+# a replay, and a Kerberos host got a 401 where its list was due (a
+# revocation seen a retry later).  Changes that leave web01's list as it
+# is (bob's pending request for root-ish, denied) keep coming while the
+# poll waits, so it is woken after it parked whenever it parked: it must
+# end at its deadline, 304.
+etag=$(KRB5CCNAME=FILE:$K/curl.cc curl -sS --negotiate -u : --cacert "$T/certs/ca.pem" \
+    -D - -o /dev/null "$APID_URL/v1/hosts/web01.test/grants" | tr -d '\r' | sed -n 's/^[Ee][Tt]ag: //p')
+[ -n "$etag" ] || fail "no ETag"
+KRB5CCNAME=FILE:$K/curl.cc curl -sS --negotiate -u : --cacert "$T/certs/ca.pem" \
+    -H "If-None-Match: $etag" -o /dev/null -w '%{http_code}' \
+    "$APID_URL/v1/hosts/web01.test/grants?wait=3" > "$T/poll.code" 2>"$T/poll.err" &
+poll_pid=$!
+TEST_PIDS="$TEST_PIDS $poll_pid"
+changes=0
+while kill -0 "$poll_pid" 2>/dev/null; do
+    p=$(api POST /v1/grants bob-token-xxxxxxxxxxxx \
+        '{"credential": "root-ish", "host": "web01.test", "duration": 300, "reason": "wake the polls"}' | field id)
+    expect_eq "bob's pending request" "$(cat "$T/api.status")" 201
+    api POST "/v1/grants/$p/deny" boss-token-xxxxxxxxxxx '{"reason": "no"}' >/dev/null
+    expect_eq "deny" "$(cat "$T/api.status")" 200
+    changes=$((changes + 2))
+done
+wait "$poll_pid" || true
+expect_eq "a Negotiate long poll woken $changes times, at its deadline" "$(cat "$T/poll.code")" 304
+ok "a long poll authenticated by Negotiate, woken $changes times by changes, is not taken for a replay (304 at its deadline)"
+
 # jit-apid refuses to start on a keytab it cannot use.
 sed "s|^krb5_keytab = .*|krb5_keytab = $K/missing.keytab|" "$T/apid/apid.conf" > "$T/apid/bad.conf"
 chmod 600 "$T/apid/bad.conf"
