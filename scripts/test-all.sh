@@ -257,14 +257,19 @@ done
 result "fuzz" $rc
 
 # README's first command, as written, with what it must show checked.
-stage "the demo (scripts/demo.sh): request, ssh login, revoke, session ended"
+stage "the demo (scripts/demo.sh): kinit, request, ssh and ssh -K logins, sudo, revoke, all ended"
 set +e
 sh "$SRC/scripts/demo.sh" > "$OUT/demo.out" 2>&1
 rc=$?
 set -e
 for want in "alice's ssh session ended" "(not found: exit status 2)" \
             "bob@127.0.0.1: Permission denied" "web01.example.com account.deleted alice" \
-            'event="login" result="allow"' 'event="account.deleted"'; do
+            'event="login" result="allow"' 'event="account.deleted"' \
+            "signed on:   kerberos" "requester:   alice@EXAMPLE.COM" \
+            'event="gssapi" result="allow" reason="requester" user="alice"' \
+            'event="auth" result="deny" reason="password_wrong" user="alice"' \
+            'event="auth" result="allow" reason="password" user="alice"' \
+            "alice@127.0.0.1: Permission denied"; do
     if grep -qF -- "$want" "$OUT/demo.out"; then
         grep -F -m1 -- "$want" "$OUT/demo.out" | cut -c1-150
     else
