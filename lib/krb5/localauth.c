@@ -7,6 +7,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <pwd.h>
 #include <string.h>
 #include <syslog.h>
 
@@ -51,6 +52,25 @@ jit_localauth_decide(const struct jit_nssdb *db, const char *principal,
     return JIT_LOCALAUTH_ALLOW;
 }
 
+/* Whether name resolves, through NSS, to a uid other than ours. */
+static int
+resolves_elsewhere(const char *name, uid_t ours)
+{
+    struct passwd pw, *res = NULL;
+    char buf[4096];
+    int other, rc;
+
+    /* Ours fit (the snapshot bounds every field well below); an entry
+     * that does not is another source's. */
+    rc = getpwnam_r(name, &pw, buf, sizeof(buf), &res);
+    if (rc == ERANGE)
+        other = 1;
+    else
+        other = rc == 0 && res != NULL && pw.pw_uid != ours;
+    explicit_bzero(buf, sizeof(buf));
+    return other;
+}
+
 enum jit_localauth_verdict
 jit_localauth_userok(const char *path, uid_t owner, const char *principal,
                      const char *account, int64_t now,
@@ -65,16 +85,30 @@ jit_localauth_userok(const char *path, uid_t owner, const char *principal,
 
     ret = jit_nssdb_map(path, owner, &db, &st);
     if (ret != 0) {
-        /* libnss_jit answers "not found" for every name then, so no JIT
-         * account can log in (sshd and .k5login both look the account up
-         * first); local users keep their rules. */
+        /* No snapshot, or one the reader refuses (its owner, mode or
+         * content): libnss_jit answers "not found" for every name then,
+         * so no JIT account can log in (sshd and .k5login both look the
+         * account up first); local users keep their rules.  Any other
+         * failure (out of memory or descriptors) may be this process's
+         * alone, while libnss_jit still serves the snapshot it mapped
+         * before: then a JIT account may resolve, and is refused. */
+        int gone = ret == -ENOENT || ret == -EINVAL || ret == -EPERM;
+
         if (ret != -ENOENT)
-            jit_logf(log, LOG_WARNING,
-                     "localauth: snapshot %s unusable (%s): no JIT account"
-                     " resolves", path, strerror(-ret));
-        return JIT_LOCALAUTH_PASS;
+            jit_logf(log, LOG_WARNING, "localauth: snapshot %s unusable"
+                     " (%s): %s", path, strerror(-ret),
+                     gone ? "no JIT account resolves" : "refused");
+        return gone ? JIT_LOCALAUTH_PASS : JIT_LOCALAUTH_DENY;
     }
     v = jit_localauth_decide(&db, principal, account, now, &reason, &p);
+    /* The account sshd logs in to is the one NSS resolves: one of
+     * another source met first (passwd: files sss jit, a directory user
+     * named after it later) is not ours, as pam_jit's account step
+     * judges it too (doc/design.md, R7). */
+    if (v != JIT_LOCALAUTH_PASS && resolves_elsewhere(account, p->uid)) {
+        reason = "not_ours";
+        v = JIT_LOCALAUTH_PASS;
+    }
     if (v != JIT_LOCALAUTH_PASS) {
         struct jit_audit au = {
             .event = "gssapi", .reason = reason, .user = account,

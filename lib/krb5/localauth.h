@@ -37,9 +37,11 @@ jit_localauth_decide(const struct jit_nssdb *db, const char *principal,
 
 /* The plugin's userok: map the snapshot at path (owned by owner), decide,
  * write one audit line to log for an account of ours (none for another
- * source's: doc/design.md, R7), unmap.  No snapshot, or one the reader
- * refuses, means no JIT account resolves at all: pass (a line at warning
- * for a refused one). */
+ * source's: doc/design.md, R7), unmap.  An account NSS resolves to
+ * another uid (another source's, met first) is not ours: pass.  No
+ * snapshot, or one the reader refuses, means no JIT account resolves at
+ * all: pass (a line at warning for a refused one); any other failure to
+ * map it: deny. */
 enum jit_localauth_verdict
 jit_localauth_userok(const char *path, uid_t owner, const char *principal,
                      const char *account, int64_t now,

@@ -8,12 +8,14 @@
 
 #include <check.h>
 #include <errno.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "core/validate.h"
 #include "krb5/localauth.h"
 #include "testlib.h"
 
@@ -249,6 +251,52 @@ START_TEST(test_userok_file)
 }
 END_TEST
 
+/* A name NSS resolves to another uid first (passwd: files sss jit, and
+ * a directory user named after a JIT account later): sshd logs in to
+ * that one, which is not ours, so its usual rules decide, as pam_jit's
+ * account step judges it too.  The name: the first of this machine's
+ * users that a JIT account could be named (systemd-network, say). */
+START_TEST(test_userok_resolves_elsewhere)
+{
+    char *dir = t_mkdtemp(), *p = t_path(dir, "nss.db");
+    struct jit_nssdb_account v[1] = {
+        { .name = NULL, .gecos = "JIT db", .dir = "/home/jit/x",
+          .shell = "/bin/bash", .uid = T_ID_MIN, .gid = T_ID_MIN,
+          .created = NOW - 60, .expires = LATER,
+          .requester = "alice@JIT.TEST", .ends = LATER, .live = 1 },
+    };
+    struct jit_nssdb_image img;
+    struct passwd *pw;
+    char name[64] = "";
+
+    setpwent();
+    while ((pw = getpwent()) != NULL)
+        if (pw->pw_uid != T_ID_MIN && jit_name_problem(pw->pw_name) == NULL
+            && strlen(pw->pw_name) < sizeof(name)) {
+            snprintf(name, sizeof(name), "%s", pw->pw_name);
+            break;
+        }
+    endpwent();
+    if (name[0] == '\0') {
+        fprintf(stderr, "SKIP test_userok_resolves_elsewhere: no user here"
+                " a JIT account could be named after\n");
+        goto done;
+    }
+    v[0].name = name;
+    ck_assert_int_eq(jit_nssdb_build(v, 1, T_ID_MIN, T_ID_MAX, 1, NOW, &img),
+                     0);
+    t_write_file(p, img.data, img.len, 0644);
+    ck_assert_int_eq(userok(p, "alice@JIT.TEST", name), JIT_LOCALAUTH_PASS);
+    ck_assert_int_eq(userok(p, "bob@JIT.TEST", name), JIT_LOCALAUTH_PASS);
+    ck_assert_int_eq(n_lines, 0);
+    jit_nssdb_image_free(&img);
+done:
+    t_rmtree(dir);
+    free(p);
+    free(dir);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -258,6 +306,7 @@ main(void)
     tcase_add_test(tc, test_requester_only);
     tcase_add_test(tc, test_in_force_only);
     tcase_add_test(tc, test_not_ours_passes);
+    tcase_add_test(tc, test_userok_resolves_elsewhere);
     tcase_add_test(tc, test_userok_file);
     suite_add_tcase(s, tc);
     return t_run(s);
