@@ -107,6 +107,9 @@ jit_kpass_verify(const struct jit_conf *c, const char *requester,
      * "Proving who asks: pam_jit's auth step"). */
     code = krb5_parse_name_flags(ctx, requester,
                                  KRB5_PRINCIPAL_PARSE_REQUIRE_REALM, &client);
+    /* "alice@" parses, with an empty realm. */
+    if (code == 0 && client->realm.length == 0)
+        code = KRB5_PARSE_MALFORMED;
     if (code != 0) {
         why(ctx, "requester is not a principal with a realm", code, err,
             errlen);

@@ -10,6 +10,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,6 +31,22 @@ ask_password(struct jit_login *l, const char *prompt, char **pw)
     if (l->ask == NULL || l->ask(l->ask_ctx, prompt, pw) != 0 || *pw == NULL)
         return "no_password";
     return NULL;
+}
+
+/* Whether the caller is the account itself: sudo (setuid) run from one
+ * of its sessions, where the real uid is the account's.  A console's
+ * login, or any caller running as root, is not. */
+static int
+caller_is(const char *user)
+{
+    struct passwd pw, *res = NULL;
+    char buf[4096];
+    int is;
+
+    is = getpwnam_r(user, &pw, buf, sizeof(buf), &res) == 0 && res != NULL
+         && pw.pw_uid == getuid() && pw.pw_uid != 0;
+    explicit_bzero(buf, sizeof(buf));
+    return is;
 }
 
 static void
@@ -60,7 +77,7 @@ jit_login_authenticate(struct jit_login *l)
     const char *why;
     char *pw = NULL, *prompt = NULL;
     char err[512];
-    int ours;
+    int ours, holder;
 
     l->quiet = 0;
     switch (jit_login_owner(l)) {
@@ -75,13 +92,14 @@ jit_login_authenticate(struct jit_login *l)
     default:
         ours = 0;
     }
-    /* A name no source knows may be a JIT account not created yet (a
-     * console's first login: the account step creates it).  Its password
-     * is asked before anything else, as pam_unix asks one of a name it
-     * does not know: a name that gets no prompt would be one that no
-     * local source has (doc/design.md, threat G4). */
-    if (!ours && l->conf->auth_proof == JIT_AUTH_PASSWORD
-        && (why = ask_password(l, "Password: ", &pw)) != NULL) {
+    /* Whoever is not the account already (a console's login; a name no
+     * source knows, which may be a JIT account not created yet) is asked
+     * a password before anything else, as pam_unix asks one of any name:
+     * what the prompt says, or that there is one, would otherwise tell
+     * a stranger which names are JIT accounts, whether their grants
+     * stand and whose they are (doc/design.md, threat G4). */
+    holder = ours && caller_is(l->user);
+    if (!holder && (why = ask_password(l, "Password: ", &pw)) != NULL) {
         v = refuse(l, why, NULL, 1);
         goto done;
     }
@@ -109,7 +127,14 @@ jit_login_authenticate(struct jit_login *l)
         v = refuse(l, "store_error", &g, 0);
         goto done;
     }
+    /* The live grant alone proves nothing of who is at a console: it is
+     * enough only for the account itself (sudo in one of its sessions,
+     * which its key or ticket opened). */
     if (l->conf->auth_proof == JIT_AUTH_GRANT) {
+        if (!holder) {
+            v = refuse(l, "grant_needs_session", &g, 1);
+            goto done;
+        }
         jit_login_audit(l, LOG_NOTICE, "auth", "allow", "grant", &g);
         v = JIT_ALLOW;
         goto done;
