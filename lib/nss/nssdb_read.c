@@ -520,6 +520,20 @@ pin_checked(struct jit_nssdb_cache *c, int force, int64_t now, int *fresh)
     return i;
 }
 
+/* Whether slot i was made from the file as it is now (or its absence). */
+static int
+reflects_file(struct jit_nssdb_cache *c, int i)
+{
+    struct jit_nssdb_ident seen;
+    struct stat st;
+
+    if (lstat(c->path, &st) == 0)
+        ident_from_stat(&seen, &st);
+    else
+        memset(&seen, 0, sizeof(seen));
+    return ident_same(&seen, &c->slot[i].ident);
+}
+
 void
 jit_nssdb_acquire_slow(struct jit_nssdb_cache *c, int force,
                        struct jit_nssdb_ref *ref)
@@ -531,10 +545,14 @@ jit_nssdb_acquire_slow(struct jit_nssdb_cache *c, int force,
     ref->fresh = 0;
     i = pin_checked(c, force, now, &ref->fresh);
     /* A thread with no snapshot at all (the process's first lookups) waits
-     * for one that another thread is mapping right now, rather than
-     * answering "not found" for an account that exists.  The wait is
-     * bounded; it never waits on a lock, only on that thread's progress. */
-    while (!c->slot[i].valid && atomic_load(&c->remapping)) {
+     * for the file to be mapped, by another thread or by itself, rather
+     * than answering "not found" for an account that exists: as long as
+     * its slot does not reflect the file there now (a mapper busy or just
+     * done, or a remap skipped because a reader was still pinning the
+     * idle slot for an instant).  A missing file, or one the reader
+     * refused, is reflected at once.  The wait is bounded; it never waits
+     * on a lock, only on the other threads' progress. */
+    while (!c->slot[i].valid && !reflects_file(c, i)) {
         if (deadline == 0)
             deadline = mono_ns() + JIT_NSSDB_FIRST_MAP_WAIT_NS;
         else if (mono_ns() >= deadline)
