@@ -124,7 +124,8 @@ D=$OUT/destdir
 for f in usr/local/sbin/jitctl usr/local/sbin/jit-apid usr/local/share/man/man5/jit.conf.5 \
          usr/local/share/man/man8/jit-apid.8 \
          usr/local/share/man/man8/jitctl.8 usr/local/share/man/man8/nss_jit.8 \
-         usr/local/share/man/man8/pam_jit.8 usr/local/lib/security/pam_jit.so; do
+         usr/local/share/man/man8/pam_jit.8 usr/local/lib/security/pam_jit.so \
+         usr/local/share/man/man8/localauth_jit.8 usr/local/lib/krb5/plugins/localauth/jit.so; do
     [ -f "$D/$f" ] || { echo "not installed: /$f"; rc=1; }
 done
 nss=$(cd "$D" && find . -name 'libnss_jit*' | sort | tr '\n' ' ')
@@ -137,12 +138,12 @@ pam=$(cd "$D" && find . -name 'pam_jit*' | sort | tr '\n' ' ')
 [ "$pam" = "./usr/local/lib/security/pam_jit.so ./usr/local/share/man/man8/pam_jit.8 " ] \
     || { echo "PAM module installed as: $pam"; rc=1; }
 exports=$(nm -D --defined-only "$D/usr/local/lib/security/pam_jit.so" | awk '{print $3}' | sort | tr '\n' ' ')
-[ "$exports" = "pam_sm_acct_mgmt pam_sm_close_session pam_sm_open_session " ] \
+[ "$exports" = "pam_sm_acct_mgmt pam_sm_authenticate pam_sm_close_session pam_sm_open_session pam_sm_setcred " ] \
     || { echo "pam_jit.so exports: $exports"; rc=1; }
 (cd "$OUT/werror" && make -s uninstall DESTDIR="$D" >/dev/null) || rc=1
 left=$(find "$D" -type f -o -type l)
 [ -z "$left" ] || { echo "left after uninstall: $left"; rc=1; }
-echo "installed: jitctl, jit-apid, 5 man pages, $nss, pam_jit.so (exports: $exports); uninstall leaves no file"
+echo "installed: jitctl, jit-apid, 6 man pages, jit.so, $nss, pam_jit.so (exports: $exports); uninstall leaves no file"
 result "install" $rc
 
 # Under ASan+UBSan every process start and allocation costs several times
