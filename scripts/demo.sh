@@ -270,6 +270,12 @@ export JIT_URL="https://127.0.0.1:$PORT" JIT_CA_FILE="$DEMO/certs/ca.pem"
 JIT=$PREFIX/bin/jit
 # Each person's own ticket cache, never the default one.
 alice() { KRB5CCNAME=FILE:$DEMO/alice.cc "$@"; }
+# sshk CMD...: alice's ssh -K, her ticket and nothing else.
+sshk() {
+    alice ssh -p "$SPORT" -o BatchMode=yes -o GSSAPIAuthentication=yes \
+        -o PreferredAuthentications=gssapi-with-mic -o StrictHostKeyChecking=no \
+        -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR alice@127.0.0.1 "$@"
+}
 boss() { KRB5CCNAME=FILE:$DEMO/boss.cc "$@"; }
 
 step "alice signs on with her Kerberos password, and the API knows her"
@@ -301,9 +307,7 @@ sshc alice 'id; echo "$HOME"; ls -ld "$HOME"' 2>&1 | sed 's/^/   /'
 
 step "alice logs in with her Kerberos ticket instead (GSSAPI: ssh -K)"
 say "\$ ssh -K alice@web01 id -un"
-alice ssh -p "$SPORT" -o BatchMode=yes -o GSSAPIAuthentication=yes \
-    -o PreferredAuthentications=gssapi-with-mic -o StrictHostKeyChecking=no \
-    -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR alice@127.0.0.1 id -un 2>&1 | sed 's/^/   /'
+sshk id -un 2>&1 | sed 's/^/   /'
 say "(the localauth plugin: her ticket opens the account her grant made, no other)"
 
 step "sudo in her account: the live grant, then her domain password"
@@ -336,9 +340,7 @@ say "\$ jitctl list"
 "$JITCTL" list | sed 's/^/   /'
 ls -la "$DEMO/home" | sed 's/^/   /'
 say "\$ ssh -K alice@web01 true     # her ticket is still good, her grant is not"
-alice ssh -p "$SPORT" -o BatchMode=yes -o GSSAPIAuthentication=yes \
-    -o PreferredAuthentications=gssapi-with-mic -o StrictHostKeyChecking=no \
-    -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR alice@127.0.0.1 true 2>&1 | sed 's/^/   /' || true
+sshk true 2>&1 | sed 's/^/   /' || true
 
 step "bob has no grant: refused"
 if sshc bob true 2>&1 | sed 's/^/   /'; then :; fi

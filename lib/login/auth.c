@@ -10,7 +10,6 @@
 #include "config.h"
 
 #include <errno.h>
-#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,22 +30,6 @@ ask_password(struct jit_login *l, const char *prompt, char **pw)
     if (l->ask == NULL || l->ask(l->ask_ctx, prompt, pw) != 0 || *pw == NULL)
         return "no_password";
     return NULL;
-}
-
-/* Whether the caller is the account itself: sudo (setuid) run from one
- * of its sessions, where the real uid is the account's.  A console's
- * login, or any caller running as root, is not. */
-static int
-caller_is(const char *user)
-{
-    struct passwd pw, *res = NULL;
-    char buf[4096];
-    int is;
-
-    is = getpwnam_r(user, &pw, buf, sizeof(buf), &res) == 0 && res != NULL
-         && pw.pw_uid == getuid() && pw.pw_uid != 0;
-    explicit_bzero(buf, sizeof(buf));
-    return is;
 }
 
 static void
@@ -77,10 +60,11 @@ jit_login_authenticate(struct jit_login *l)
     const char *why;
     char *pw = NULL, *prompt = NULL;
     char err[512];
+    uid_t uid = 0;
     int ours, holder;
 
     l->quiet = 0;
-    switch (jit_login_owner(l)) {
+    switch (jit_login_owner(l, &uid)) {
     case JIT_OWNER_OTHER:
         l->reason = "other_source";
         return JIT_IGNORE;
@@ -98,7 +82,10 @@ jit_login_authenticate(struct jit_login *l)
      * what the prompt says, or that there is one, would otherwise tell
      * a stranger which names are JIT accounts, whether their grants
      * stand and whose they are (doc/design.md, threat G4). */
-    holder = ours && caller_is(l->user);
+    /* The account itself: sudo (setuid) run from one of its sessions,
+     * where the real uid is the account's; a console's login, or any
+     * caller running as root, is not. */
+    holder = ours && uid == getuid() && uid != 0;
     if (!holder && (why = ask_password(l, "Password: ", &pw)) != NULL) {
         v = refuse(l, why, NULL, 1);
         goto done;
@@ -179,7 +166,7 @@ done:
 enum jit_verdict
 jit_login_setcred(struct jit_login *l)
 {
-    enum jit_owner o = jit_login_owner(l);
+    enum jit_owner o = jit_login_owner(l, NULL);
 
     if (o == JIT_OWNER_OTHER) {
         l->reason = "other_source";

@@ -24,7 +24,7 @@
  * NSS knows that our snapshot does not list (with the same uid) belongs to
  * another source and is none of our business (doc/design.md, R7). */
 static enum jit_owner
-classify(const struct jit_conf *c, const char *user)
+classify(const struct jit_conf *c, const char *user, uid_t *uid)
 {
     const struct jit_nssdb_passwd *p;
     struct jit_nssdb db;
@@ -60,6 +60,8 @@ classify(const struct jit_conf *c, const char *user)
         o = JIT_OWNER_ERROR;
         goto done;
     }
+    if (uid != NULL)
+        *uid = pw.pw_uid;
     if (jit_nssdb_map(path, 0, &db, &st) == 0) {
         p = jit_nssdb_pw_byname(&db, user);
         if (p != NULL && p->uid == pw.pw_uid)
@@ -298,7 +300,7 @@ jit_login_account(struct jit_login *l)
     int64_t now;
     int ret, ours;
 
-    switch (classify(l->conf, l->user)) {
+    switch (classify(l->conf, l->user, NULL)) {
     case JIT_OWNER_OTHER:
         l->reason = "other_source";
         return JIT_IGNORE;
@@ -425,7 +427,7 @@ jit_login_open_session(struct jit_login *l)
     int64_t now;
     int created = 0, ret;
 
-    switch (classify(l->conf, l->user)) {
+    switch (classify(l->conf, l->user, NULL)) {
     case JIT_OWNER_OTHER:
         l->reason = "other_source";
         return JIT_IGNORE;
@@ -512,7 +514,7 @@ jit_login_close_session(struct jit_login *l)
     int64_t now = (int64_t) time(NULL);
     int ret, delete_now, on_logout_delete;
 
-    if (classify(l->conf, l->user) != JIT_OWNER_OURS) {
+    if (classify(l->conf, l->user, NULL) != JIT_OWNER_OURS) {
         l->reason = "other_source";
         return JIT_IGNORE;
     }
@@ -563,9 +565,9 @@ done:
 
 /* What auth.c shares with the steps above (login_impl.h). */
 enum jit_owner
-jit_login_owner(struct jit_login *l)
+jit_login_owner(struct jit_login *l, uid_t *uid)
 {
-    return classify(l->conf, l->user);
+    return classify(l->conf, l->user, uid);
 }
 
 enum jit_verdict

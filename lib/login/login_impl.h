@@ -6,6 +6,8 @@
 #ifndef JIT_LOGIN_IMPL_H
 #define JIT_LOGIN_IMPL_H
 
+#include <sys/types.h>
+
 #include "login/login.h"
 
 #pragma GCC visibility push(hidden)
@@ -18,7 +20,9 @@ enum jit_owner {
     JIT_OWNER_NONE,
     JIT_OWNER_ERROR,
 };
-enum jit_owner jit_login_owner(struct jit_login *l);
+/* Who owns l->user; *uid (may be NULL) is the uid NSS resolves it to,
+ * set when it resolves. */
+enum jit_owner jit_login_owner(struct jit_login *l, uid_t *uid);
 
 /* The user's grant, asked of the API now, and whether it fits this user
  * on this host now.  JIT_ALLOW with *g filled (the caller frees it), or

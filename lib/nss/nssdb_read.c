@@ -447,6 +447,18 @@ ident_same(const struct jit_nssdb_ident *a, const struct jit_nssdb_ident *b)
         && a->ctime.tv_nsec == b->ctime.tv_nsec;
 }
 
+/* The snapshot file's identity now; all zero when there is none. */
+static void
+file_ident(const struct jit_nssdb_cache *c, struct jit_nssdb_ident *seen)
+{
+    struct stat st;
+
+    if (lstat(c->path, &st) == 0)
+        ident_from_stat(seen, &st);
+    else
+        memset(seen, 0, sizeof(*seen));
+}
+
 /* Fill the idle slot from the file and make it active.  Called with the
  * remap flag held and a pin on the active slot `cur`; returns the slot the
  * caller now holds a pin on. */
@@ -499,12 +511,8 @@ pin_checked(struct jit_nssdb_cache *c, int force, int64_t now, int *fresh)
 
     if (force || jit_nssdb_due(c, now)) {
         struct jit_nssdb_ident seen;
-        struct stat st;
 
-        if (lstat(c->path, &st) == 0)
-            ident_from_stat(&seen, &st);
-        else
-            memset(&seen, 0, sizeof(seen));
+        file_ident(c, &seen);
         *fresh = 1;
         if (ident_same(&seen, &c->slot[i].ident)) {
             atomic_store(&c->checked_s, now);
@@ -525,12 +533,8 @@ static int
 reflects_file(struct jit_nssdb_cache *c, int i)
 {
     struct jit_nssdb_ident seen;
-    struct stat st;
 
-    if (lstat(c->path, &st) == 0)
-        ident_from_stat(&seen, &st);
-    else
-        memset(&seen, 0, sizeof(seen));
+    file_ident(c, &seen);
     return ident_same(&seen, &c->slot[i].ident);
 }
 

@@ -274,6 +274,7 @@ NS
         sudo -S -p '' true < $T/pw.line; echo sudo1=\$?
         sudo -n true; echo sudo2=\$?
         touch $T/flags/sudo1.done
+        # Wait on the test's flag file (observable state), polled.
         while [ ! -e $T/revoked ]; do sleep 0.1; done
         sudo -n true; echo sudo3=\$?
         sudo -S -k -p '' true < $T/pw.line; echo sudo4=\$?" > "$T/sudo.out" 2>&1 &
