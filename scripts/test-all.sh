@@ -25,14 +25,20 @@ autoreconf -fi >/dev/null 2>&1
 rm -rf "$OUT"
 mkdir -p "$OUT"
 
-summaries() { # build dir: one line per test, result and what it checked
+summaries() { # build dir: one line per test, result, seconds and what it checked
     for trs in "$1"/tests/*/*.trs; do
         log=${trs%.trs}.log
         res=$(sed -n 's/^:test-result: //p' "$trs")
+        # The log is created when the test starts and the .trs written when
+        # it ends: their times give its duration (where the file system
+        # keeps a birth time; "?" where it does not).
+        born=$(stat -c %W "$log" 2>/dev/null || echo 0)
+        secs='?'
+        [ "${born:-0}" -gt 0 ] 2>/dev/null && secs=$(( $(stat -c %Y "$trs") - born ))
         detail=$(grep -E '^[0-9]+%: Checks' "$log" | tail -1)
         [ -n "$detail" ] || detail="$(grep -c '^ok - ' "$log" || true) assertions ok"
         [ "$res" != SKIP ] || detail=$(grep -m1 '^SKIP: ' "$log" || true)
-        printf '%-5s %-34s %s\n' "$res" "${log#$1/}" "$detail"
+        printf '%-5s %-34s %4ss  %s\n' "$res" "${log#$1/}" "$secs" "$detail"
     done
 }
 
