@@ -29,6 +29,28 @@ struct apid_conf {
     /* Seconds a connection has to send a request's headers (after its
      * TLS handshake), from its accept or its previous answer. */
     unsigned request_timeout;
+    /* The directory (ldap.h; jit-apid(8), "THE DIRECTORY").  ldap_uri is
+     * ldaps:// or ldap:// (then always StartTLS); NULL: no directory. */
+    char *ldap_uri, *ldap_ca;
+    int ldap_bind; /* APID_LDAP_BIND_* */
+    char *ldap_bind_dn, *ldap_bind_secret, *ldap_keytab;
+    unsigned ldap_timeout; /* seconds, every operation */
+    /* People from the directory (dirpeople.h). */
+    int people_source; /* APID_PEOPLE_* */
+    char *ldap_people_base, *ldap_person_attr, *ldap_person_filter;
+    char *ldap_group_base;
+    int ldap_group_member; /* APID_LDAP_MEMBER_* */
+    unsigned ldap_check_interval; /* seconds */
+};
+
+enum { APID_LDAP_BIND_SIMPLE = 0, APID_LDAP_BIND_GSSAPI = 1 };
+enum { APID_PEOPLE_FILE = 0, APID_PEOPLE_LDAP = 1, APID_PEOPLE_BOTH = 2 };
+/* How a group's members are read: groupOfNames member (a DN), posixGroup
+ * memberUid (a name), the person's own memberOf (Active Directory). */
+enum {
+    APID_LDAP_MEMBER_DN = 0,
+    APID_LDAP_MEMBER_UID = 1,
+    APID_LDAP_MEMBER_OF = 2,
 };
 
 struct apid {
