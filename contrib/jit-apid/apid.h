@@ -16,6 +16,7 @@
 #include "store.h"
 
 struct apid_http;
+struct apid_ldap;
 
 struct apid_conf {
     char *listen_addr;  /* IPv4 address */
@@ -41,6 +42,13 @@ struct apid_conf {
     char *ldap_group_base;
     int ldap_group_member; /* APID_LDAP_MEMBER_* */
     unsigned ldap_check_interval; /* seconds */
+    /* Directory accounts (diraccount.h): where they are made, of which
+     * kind (APID_ACCOUNT_*), their uidNumbers and gidNumber (0: each its
+     * uid), a failed teardown's retries (first wait, longest wait). */
+    char *ldap_accounts_base;
+    int ldap_account_kind;
+    uint32_t ldap_uid_min, ldap_uid_max, ldap_account_gid;
+    unsigned ldap_retry_min, ldap_retry_max;
 };
 
 enum { APID_LDAP_BIND_SIMPLE = 0, APID_LDAP_BIND_GSSAPI = 1 };
@@ -72,6 +80,11 @@ struct apid {
      * called by apid_changed; set from its start to its free. */
     void (*on_change)(struct apid_http *h);
     struct apid_http *http;
+    /* Directory accounts (diraccount.h): the requests' connection (NULL
+     * without ldap_accounts_base), and the lock that keeps this
+     * instance's enables and teardowns of an account apart. */
+    struct apid_ldap *dir_ldap;
+    pthread_mutex_t dir_mu;
 };
 
 /* err = the formatted message; returns -EINVAL (every loader's error). */

@@ -12,6 +12,7 @@
 
 #include "apid.h"
 #include "core/validate.h"
+#include "diraccount.h"
 #include "tls.h"
 
 int
@@ -47,6 +48,7 @@ set_key(struct apid_conf *c, const char *key, const char *v, const char *path,
         int lineno, char *err, size_t errlen)
 {
     uint32_t u;
+    int ret;
 
     if (strcmp(key, "listen") == 0) {
         const char *colon = strrchr(v, ':');
@@ -127,6 +129,10 @@ set_key(struct apid_conf *c, const char *key, const char *v, const char *path,
         c->request_timeout = u;
         return 0;
     }
+    /* Directory accounts' keys are diraccount.c's. */
+    if ((ret = apid_diracct_conf_key(c, key, v, path, lineno, err, errlen))
+        != 1)
+        return ret;
     return apid_bad(err, errlen, "%s:%d: %s: no such key", path, lineno, key);
 }
 
@@ -208,6 +214,8 @@ apid_conf_load(const char *path, struct apid_conf *c, char *err,
         if (missing != NULL)
             ret = apid_bad(err, errlen, "%s: %s is required", path, missing);
     }
+    if (ret == 0)
+        ret = apid_diracct_conf_check(c, path, err, errlen);
     if (ret != 0)
         apid_conf_free(c);
     return ret;
@@ -228,5 +236,6 @@ apid_conf_free(struct apid_conf *c)
     free(c->alerts);
     free(c->krb5_keytab);
     free(c->krb5_realm);
+    apid_diracct_conf_free(c);
     memset(c, 0, sizeof(*c));
 }

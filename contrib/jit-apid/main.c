@@ -20,7 +20,9 @@
 #include <sys/resource.h>
 
 #include "apid.h"
+#include "diraccount.h"
 #include "kerberos.h"
+#include "ldap.h"
 
 #define DEFAULT_CONF SYSCONFDIR "/jit/jit-apid.conf"
 
@@ -40,6 +42,16 @@ load_tables(struct apid *a, struct apid_policies *pol, struct apid_auth *auth,
         fprintf(stderr, "jit-apid: %s\n", err);
         return -1;
     }
+    /* A policy for directory accounts without them configured would
+     * grant what cannot be made (diraccount.h). */
+    for (size_t i = 0; i < pol->n; i++)
+        if (pol->v[i].target_directory && a->conf.ldap_accounts_base == NULL) {
+            fprintf(stderr, "jit-apid: %s: policy %s targets the directory,"
+                    " and ldap_accounts_base is not set\n",
+                    a->conf.policies, pol->v[i].name);
+            apid_policies_free(pol);
+            return -1;
+        }
     if (apid_auth_load(a->conf.host_tokens, a->conf.people,
                        a->conf.krb5_keytab != NULL ? a->conf.krb5_realm
                                                    : NULL,
@@ -119,7 +131,8 @@ main(int argc, char **argv)
     struct apid a;
     char err[512], *serr = NULL;
     int check = 0, sig = 0, ret = 1, have_worker = 0, have_watcher = 0;
-    pthread_t worker, watcher;
+    int have_dir = 0;
+    pthread_t worker, watcher, dir_worker;
     sigset_t set;
 
     for (int i = 1; i < argc; i++) {
@@ -145,6 +158,7 @@ main(int argc, char **argv)
     pthread_rwlock_init(&a.lock, NULL);
     pthread_mutex_init(&a.change_mu, NULL);
     pthread_cond_init(&a.change_cv, NULL);
+    pthread_mutex_init(&a.dir_mu, NULL);
     if (apid_conf_load(path, &a.conf, err, sizeof(err)) != 0) {
         fprintf(stderr, "jit-apid: %s\n", err);
         return 78;
@@ -169,6 +183,12 @@ main(int argc, char **argv)
         fprintf(stderr, "jit-apid: %s\n", serr ? serr : "out of memory");
         goto done;
     }
+    if (a.conf.ldap_accounts_base != NULL
+        && (a.dir_ldap = apid_ldap_open(&a.conf, err, sizeof(err))) == NULL) {
+        fprintf(stderr, "jit-apid: directory accounts: %s\n", err);
+        ret = 78;
+        goto done;
+    }
     sigemptyset(&set);
     sigaddset(&set, SIGTERM);
     sigaddset(&set, SIGINT);
@@ -189,6 +209,14 @@ main(int argc, char **argv)
         goto done;
     }
     have_watcher = 1;
+    /* Teardowns of directory accounts (diraccount.h): without the
+     * directory it has nothing to claim but rows of an earlier
+     * configuration, which it reports as failed. */
+    if (pthread_create(&dir_worker, NULL, apid_diracct_worker, &a) != 0) {
+        fprintf(stderr, "jit-apid: cannot start the directory worker\n");
+        goto done;
+    }
+    have_dir = 1;
     fprintf(stderr, "jit-apid: serving on %s:%u\n", a.conf.listen_addr,
             apid_http_port(d));
     for (;;) {
@@ -212,6 +240,9 @@ done:
         pthread_join(worker, NULL);
     if (have_watcher)
         pthread_join(watcher, NULL);
+    if (have_dir)
+        pthread_join(dir_worker, NULL);
+    apid_ldap_close(a.dir_ldap);
     apid_http_free(d);
     apid_store_close(a.store);
     free(serr);

@@ -18,7 +18,9 @@
 #include "core/grant.h"
 #include "core/timefmt.h"
 #include "core/validate.h"
+#include "diraccount.h"
 #include "kerberos.h"
+#include "ldap.h"
 
 #define LIST_LIMIT 1000
 
@@ -201,6 +203,9 @@ build_grant(struct apid *a, json_t *in, const struct apid_principal *who,
     const char *why;
     size_t i;
     json_t *x;
+    /* A directory account (diraccount.h): no host named, or the re-enable
+     * of a grant that had none. */
+    int dir = prev ? prev->n_hosts == 0 : host == NULL && hgname == NULL;
 
     memset(g, 0, sizeof(*g));
     /* Every field by the hosts' own rules (lib/core/grant.c), in their words:
@@ -251,9 +256,9 @@ build_grant(struct apid *a, json_t *in, const struct apid_principal *who,
     if (prev != NULL) {
         host = NULL;
         hgname = NULL;
-    } else if ((host == NULL) == (hgname == NULL)) {
+    } else if (host != NULL && hgname != NULL) {
         apid_reply_error(r, 400, "bad_request", "host or host_group: one of"
-                    " them");
+                    " them (or neither, for a directory account)");
         return -1;
     }
     if (hgname != NULL && (hg = apid_host_group(&a->pol, hgname)) == NULL) {
@@ -273,6 +278,8 @@ build_grant(struct apid *a, json_t *in, const struct apid_principal *who,
 
         if (polname != NULL && strcmp(p->name, polname) != 0)
             continue;
+        if (p->target_directory != dir)
+            continue;
         if (host != NULL)
             covers = covers && apid_policy_has_host(p, host);
         for (size_t h = 0; hg != NULL && h < hg->n_hosts; h++)
@@ -283,11 +290,16 @@ build_grant(struct apid *a, json_t *in, const struct apid_principal *who,
             pol = p;
     }
     if (pol == NULL) {
-        apid_reply_error(r, 403, "no_policy", "no policy grants %s on %s",
-                         cred,
-                         host     ? host
-                         : hgname ? hgname
-                                  : "these hosts");
+        if (dir)
+            apid_reply_error(r, 403, "no_policy", "no policy grants %s as"
+                             " a directory account (name host or"
+                             " host_group for an account on hosts)", cred);
+        else
+            apid_reply_error(r, 403, "no_policy", "no policy grants %s on %s",
+                             cred,
+                             host     ? host
+                             : hgname ? hgname
+                                      : "these hosts");
         return -1;
     }
     if (json_integer_value(dur) > pol->max_duration) {
@@ -307,7 +319,9 @@ build_grant(struct apid *a, json_t *in, const struct apid_principal *who,
                      uname_j, uname, g, r) != 0)
         goto fail;
     /* Hosts. */
-    if (host != NULL) {
+    if (dir) {
+        g->hosts = calloc(1, sizeof(char *));
+    } else if (host != NULL) {
         g->hosts = calloc(1, sizeof(char *));
         if (g->hosts && (g->hosts[0] = strdup(host)))
             g->n_hosts = 1;
@@ -372,6 +386,107 @@ fail:
     return -1;
 }
 
+static void dir_account_reply(struct apid *a,
+                              const struct apid_principal *who,
+                              const char *id, unsigned status,
+                              int password_only, int with_password,
+                              struct apid_reply *r);
+
+/* A directory grant's account as the grant's answer shows it. */
+static void
+dir_account_json(struct apid *a, json_t *o, const char *grant)
+{
+    struct apid_diracct d;
+
+    if (o == NULL || apid_store_diracct_get(a->store, grant, &d) != APID_OK)
+        return;
+    json_t *x = json_pack("{s:s, s:s, s:i}", "username", d.username,
+                          "state", d.state, "attempts", d.attempts);
+
+    if (x != NULL && d.last_error != NULL)
+        json_object_set_new(x, "last_error", json_string(d.last_error));
+    if (x != NULL && d.next_try != 0 && strcmp(d.state, "disable_failed") == 0)
+        json_object_set_new(x, "next_try", apid_json_time(d.next_try));
+    json_object_set_new(o, "directory_account", x);
+    free(d.username);
+    free(d.grant);
+    free(d.state);
+    free(d.last_error);
+}
+
+/* Grant id (active, a directory account's) gets its account, or a new
+ * password (password_only); the answer is the grant, with the password
+ * when with_password: the only place it is ever given.  A directory
+ * that cannot make the account leaves nothing half-done: the grant is
+ * revoked at once, and the teardown undoes whatever step was made. */
+static void
+dir_enable_reply(struct apid *a, const struct apid_principal *who,
+                 const char *id, unsigned status, struct apid_reply *r)
+{
+    dir_account_reply(a, who, id, status, 0, 1, r);
+}
+
+static void
+dir_account_reply(struct apid *a, const struct apid_principal *who,
+                  const char *id, unsigned status, int password_only,
+                  int with_password, struct apid_reply *r)
+{
+    char pw[APID_DIR_PASSWORD_MAX], err[512] = "", detail[600];
+    struct apid_grant g;
+    json_t *o;
+    int rc, ret;
+
+    if ((ret = apid_store_grant_get(a->store, id, &g, apid_now())) != APID_OK) {
+        apid_reply_store_error(r, a, ret);
+        return;
+    }
+    rc = password_only
+             ? apid_diracct_password(a, &g, who->name, pw, sizeof(pw), err,
+                                     sizeof(err))
+             : apid_diracct_enable(a, &g, who->name,
+                                   with_password ? pw : NULL, sizeof(pw),
+                                   err, sizeof(err));
+    if (rc != APID_LDAP_OK) {
+        explicit_bzero(pw, sizeof(pw));
+        fprintf(stderr, "jit-apid: directory: grant %s (%s): %s\n", id,
+                g.username, err);
+        if (!password_only) {
+            snprintf(detail, sizeof(detail), "the directory could not enable"
+                     " account %s: %s", g.username, err);
+            if (apid_store_grant_transition(a->store, id, "active", "revoked",
+                                            "jit-apid", detail, apid_now())
+                != APID_OK)
+                fprintf(stderr, "jit-apid: directory: grant %s: %s\n", id,
+                        apid_store_error(a->store));
+            apid_changed(a);
+        }
+        if (rc == APID_LDAP_DOWN)
+            apid_reply_error(r, 503, "directory_unavailable", "the directory"
+                             " cannot be reached: %s%s", err,
+                             password_only ? "" : "; the grant is revoked,"
+                             " ask again later");
+        else
+            apid_reply_error(r, 502, "directory_refused", "the directory"
+                             " refused account %s: %s%s", g.username, err,
+                             password_only ? "" : "; the grant is revoked");
+        apid_grant_free(&g);
+        return;
+    }
+    apid_grant_free(&g);
+    if ((ret = apid_store_grant_get(a->store, id, &g, apid_now())) != APID_OK) {
+        explicit_bzero(pw, sizeof(pw));
+        apid_reply_store_error(r, a, ret);
+        return;
+    }
+    o = people_grant_json(&g);
+    dir_account_json(a, o, id);
+    if (o != NULL && with_password)
+        json_object_set_new(o, "password", json_string(pw));
+    explicit_bzero(pw, sizeof(pw));
+    apid_reply_json(r, status, o);
+    apid_grant_free(&g);
+}
+
 static void
 post_grant(struct apid *a, const struct apid_principal *who,
            const struct apid_req *q, const struct apid_grant *prev,
@@ -389,8 +504,9 @@ post_grant(struct apid *a, const struct apid_principal *who,
     pthread_rwlock_unlock(&a->lock);
     if (ret != 0)
         goto done;
-    /* Belt and braces: the hosts' own parser on what they will see. */
-    if (apid_grant_host_check(&g, why, sizeof(why)) != 0) {
+    /* Belt and braces: the hosts' own parser on what they will see (a
+     * directory account's grant no host sees). */
+    if (g.n_hosts > 0 && apid_grant_host_check(&g, why, sizeof(why)) != 0) {
         fprintf(stderr, "jit-apid: grant for %s on credential %s not stored:"
                 " a host would refuse it (%s); the request checks and"
                 " lib/core/grant.c have drifted\n", who->name, g.credential, why);
@@ -401,7 +517,12 @@ post_grant(struct apid *a, const struct apid_principal *who,
     }
     ret = apid_store_grant_insert(a->store, &g, who->name, g.reason,
                                   apid_now());
-    if (ret == APID_OK) {
+    if (ret == APID_OK && g.n_hosts == 0 && strcmp(g.status, "active") == 0) {
+        /* A directory account, approved at once: made now, its password
+         * in this answer and nowhere else. */
+        apid_changed(a);
+        dir_enable_reply(a, who, g.id, 201, r);
+    } else if (ret == APID_OK) {
         struct apid_grant stored;
 
         apid_changed(a);
@@ -465,6 +586,25 @@ grant_action(struct apid *a, const struct apid_principal *who,
         post_grant(a, who, q, &g, r);
         goto done;
     }
+    if (strcmp(action, "password") == 0) {
+        /* A directory account's new password, for its requester alone:
+         * after an approval (whose answer went to the approver, and held
+         * none), or when the one given is lost. */
+        if (!own) {
+            apid_reply_error(r, 403, "forbidden", "only the grant's requester"
+                             " gets its account's password");
+            goto done;
+        }
+        if (g.n_hosts != 0 || strcmp(g.status, "active") != 0) {
+            apid_reply_error(r, 409, "conflict", "grant %s is %s%s; a"
+                             " password is given for an active directory"
+                             " account", id, g.status,
+                             g.n_hosts != 0 ? " on hosts" : "");
+            goto done;
+        }
+        dir_account_reply(a, who, id, 200, 1, 1, r);
+        goto done;
+    }
     if (strcmp(action, "revoke") == 0) {
         if (!own && who->role < APID_APPROVER) {
             apid_reply_error(r, 403, "forbidden", "only the requester or an"
@@ -490,6 +630,13 @@ grant_action(struct apid *a, const struct apid_principal *who,
         goto done;
     }
     apid_changed(a);
+    if (strcmp(action, "approve") == 0 && g.n_hosts == 0) {
+        /* A directory account approved: made now, with a password no
+         * one is told (the approver must not learn it); its requester
+         * asks for one (POST .../password). */
+        dir_account_reply(a, who, id, 200, 0, 0, r);
+        goto done;
+    }
     apid_grant_free(&g); /* zeroed: safe to free again below */
     if ((ret = apid_store_grant_get(a->store, id, &g, apid_now()))
         != APID_OK) {
@@ -580,6 +727,8 @@ get_grant(struct apid *a, const struct apid_principal *who, const char *id,
     o = people_grant_json(&g);
     if (o != NULL)
         json_object_set_new(o, "events", events_json(a, id));
+    if (g.n_hosts == 0)
+        dir_account_json(a, o, id);
     apid_grant_free(&g);
     apid_reply_json(r, 200, o);
 }
@@ -774,7 +923,8 @@ apid_people_api(struct apid *a, const struct apid_req *q, char **s, int n,
                  && (strcmp(s[3], "approve") == 0
                      || strcmp(s[3], "deny") == 0
                      || strcmp(s[3], "revoke") == 0
-                     || strcmp(s[3], "enable") == 0))
+                     || strcmp(s[3], "enable") == 0
+                     || strcmp(s[3], "password") == 0))
             grant_action(a, who, s[2], s[3], q, r);
         else
             apid_reply_error(r, 404, "not_found", "no such resource");

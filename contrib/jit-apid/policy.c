@@ -152,7 +152,7 @@ load_policy(json_t *o, size_t k, const struct apid_policies *all,
 {
     char where[64];
     const char *name, *cred, *onl, *tmpl, *appr, *why;
-    json_t *hg, *choice;
+    json_t *hg, *choice, *target;
     json_int_t dur;
     size_t i;
     json_t *x;
@@ -199,6 +199,15 @@ load_policy(json_t *o, size_t k, const struct apid_policies *all,
     if (choice != NULL && !json_is_boolean(choice))
         return apid_bad(err, errlen, "%s.username_choice: true or false",
                         where);
+    target = json_object_get(o, "target");
+    if (target != NULL && (!json_is_string(target)
+                           || (strcmp(json_string_value(target), "hosts") != 0
+                               && strcmp(json_string_value(target),
+                                         "directory") != 0)))
+        return apid_bad(err, errlen, "%s.target: hosts or directory", where);
+    pol->target_directory = target != NULL
+                            && strcmp(json_string_value(target),
+                                      "directory") == 0;
     pol->max_duration = dur;
     pol->auto_approve = strcmp(appr, "auto") == 0;
     pol->username_choice = json_is_true(choice);
@@ -231,7 +240,11 @@ load_policy(json_t *o, size_t k, const struct apid_policies *all,
             if (strv_push(&pol->hosts, &pol->n_hosts, g->hosts[h]) != 0)
                 return -ENOMEM;
     }
-    if (pol->n_hosts == 0)
+    if (pol->target_directory && pol->n_hosts != 0)
+        return apid_bad(err, errlen, "policies[%zu]: target directory: no"
+                        " hosts nor host_groups (the account is the"
+                        " directory's)", k);
+    if (pol->n_hosts == 0 && !pol->target_directory)
         return apid_bad(err, errlen, "policies[%zu]: no hosts", k);
     /* Sorted, for apid_policy_has_host's binary search: a request for a
      * host group of 10,000 asks 10,000 times. */

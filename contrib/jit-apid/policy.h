@@ -31,6 +31,9 @@ struct apid_policy {
     int64_t max_duration;
     int auto_approve;
     int username_choice; /* a request may name another account */
+    /* "target": "directory": an account in the directory (diraccount.h),
+     * no hosts; its groups are directory groups' names. */
+    int target_directory;
 };
 
 struct apid_host_group {
