@@ -198,6 +198,8 @@ struct job {
     char *dn;
     /* uidNumber allocation: one bit per id of the range. */
     unsigned char *used;
+    /* A teardown's first failure, kept while it tries the other steps. */
+    char why[512];
 };
 
 static void
@@ -559,17 +561,13 @@ run_job(LDAP *ld, void *arg, char *err, size_t errlen)
 
             if (r == APID_LDAP_DOWN)
                 return r;
-            if (r != APID_LDAP_OK)
+            if (r != APID_LDAP_OK && rc == APID_LDAP_OK) {
                 rc = r;
+                snprintf(j->why, sizeof(j->why), "%s", err);
+            }
         }
-        {
-            int r = set_locked(ld, j, 1, uac, err, errlen);
-
-            if (r == APID_LDAP_DOWN)
-                return r;
-            if (r != APID_LDAP_OK)
-                rc = r;
-        }
+        /* The password before the lock: the ppolicy overlay unlocks an
+         * account whose password an administrator changes. */
         {
             char pw[25];
             int r;
@@ -580,12 +578,25 @@ run_job(LDAP *ld, void *arg, char *err, size_t errlen)
             }
             r = set_password(ld, j, pw, err, errlen);
             explicit_bzero(pw, sizeof(pw));
-            if (r != APID_LDAP_OK)
+            if (r == APID_LDAP_DOWN)
                 return r;
+            if (r != APID_LDAP_OK && rc == APID_LDAP_OK) {
+                rc = r;
+                snprintf(j->why, sizeof(j->why), "%s", err);
+            }
+        }
+        {
+            int r = set_locked(ld, j, 1, uac, err, errlen);
+
+            if (r == APID_LDAP_DOWN)
+                return r;
+            if (r != APID_LDAP_OK && rc == APID_LDAP_OK) {
+                rc = r;
+                snprintf(j->why, sizeof(j->why), "%s", err);
+            }
         }
         if (rc != APID_LDAP_OK)
-            snprintf(err, errlen, "%s", "a step failed (see the operations"
-                     " log)");
+            snprintf(err, errlen, "%s", j->why);
         return rc;
     }
     if (!there) {
