@@ -200,6 +200,10 @@ struct job {
     unsigned char *used;
     /* A teardown's first failure, kept while it tries the other steps. */
     char why[512];
+    /* An enable's other groups: those of the directory policies that
+     * this grant does not give. */
+    char **others;
+    size_t n_others;
 };
 
 static void
@@ -500,8 +504,8 @@ set_locked(LDAP *ld, struct job *j, int lock, long uac, char *err,
 /* The account into (add) or out of one of its groups: groupOfNames'
  * member (a DN; Active Directory's too) or posixGroup's memberUid. */
 static int
-set_member(LDAP *ld, struct job *j, const char *group, int add, char *err,
-           size_t errlen)
+set_member(LDAP *ld, struct job *j, const char *group, int add, int quiet,
+           char *err, size_t errlen)
 {
     const char *action = add ? "directory.group_add"
                              : "directory.group_remove";
@@ -522,8 +526,13 @@ set_member(LDAP *ld, struct job *j, const char *group, int add, char *err,
     /* Already a member, or already not one: a repeat, or the
      * administrator's hand. */
     if ((add && rc == LDAP_TYPE_OR_VALUE_EXISTS)
-        || (!add && rc == LDAP_NO_SUCH_ATTRIBUTE))
+        || (!add && rc == LDAP_NO_SUCH_ATTRIBUTE)) {
+        if (quiet) {
+            free(gdn);
+            return APID_LDAP_OK;
+        }
         rc = LDAP_SUCCESS;
+    }
     if ((rc = apid_ldap_result(ld, rc, add ? "adding to a group"
                                            : "removing from a group",
                                err, errlen)) != APID_LDAP_OK)
@@ -557,7 +566,7 @@ run_job(LDAP *ld, void *arg, char *err, size_t errlen)
          * must not leave the account in the rest. */
         rc = APID_LDAP_OK;
         for (size_t i = 0; i < j->g->n_groups; i++) {
-            int r = set_member(ld, j, j->g->groups[i], 0, err, errlen);
+            int r = set_member(ld, j, j->g->groups[i], 0, 0, err, errlen);
 
             if (r == APID_LDAP_DOWN)
                 return r;
@@ -615,7 +624,13 @@ run_job(LDAP *ld, void *arg, char *err, size_t errlen)
     if ((rc = set_locked(ld, j, 0, uac, err, errlen)) != APID_LDAP_OK)
         return rc;
     for (size_t i = 0; i < j->g->n_groups; i++)
-        if ((rc = set_member(ld, j, j->g->groups[i], 1, err, errlen))
+        if ((rc = set_member(ld, j, j->g->groups[i], 1, 0, err, errlen))
+            != APID_LDAP_OK)
+            return rc;
+    /* Only this grant's groups: an earlier grant of the account whose
+     * teardown has not run (or failed) may have left it in others. */
+    for (size_t i = 0; i < j->n_others; i++)
+        if ((rc = set_member(ld, j, j->others[i], 0, 1, err, errlen))
             != APID_LDAP_OK)
             return rc;
     return APID_LDAP_OK;
@@ -655,6 +670,45 @@ run(struct apid *a, struct apid_ldap *l, struct job *j, const char *actor,
     return rc;
 }
 
+/* The groups of every directory policy that g does not give, each once,
+ * into j (copied: a reload may swap the policies). */
+static int
+other_groups(struct apid *a, const struct apid_grant *g, struct job *j)
+{
+    int ret = 0;
+
+    pthread_rwlock_rdlock(&a->lock);
+    for (size_t i = 0; i < a->pol.n && ret == 0; i++) {
+        const struct apid_policy *p = &a->pol.v[i];
+
+        for (size_t k = 0; p->target_directory && k < p->n_groups; k++) {
+            const char *name = p->groups[k];
+            int seen = 0;
+            char **nv;
+
+            for (size_t m = 0; m < g->n_groups && !seen; m++)
+                seen = strcmp(g->groups[m], name) == 0;
+            for (size_t m = 0; m < j->n_others && !seen; m++)
+                seen = strcmp(j->others[m], name) == 0;
+            if (seen)
+                continue;
+            if ((nv = realloc(j->others, (j->n_others + 1) * sizeof(*nv)))
+                == NULL) {
+                ret = -1;
+                break;
+            }
+            j->others = nv;
+            if ((j->others[j->n_others] = strdup(name)) == NULL) {
+                ret = -1;
+                break;
+            }
+            j->n_others++;
+        }
+    }
+    pthread_rwlock_unlock(&a->lock);
+    return ret;
+}
+
 int
 apid_diracct_enable(struct apid *a, const struct apid_grant *g,
                     const char *actor, char *pw, size_t pwlen, char *err,
@@ -681,6 +735,12 @@ apid_diracct_enable(struct apid *a, const struct apid_grant *g,
     j->g = g;
     j->kind = JOB_ENABLE;
     j->pw = pw;
+    if (other_groups(a, g, j) != 0) {
+        snprintf(err, errlen, "out of memory");
+        explicit_bzero(own, sizeof(own));
+        free(j);
+        return APID_LDAP_ERR;
+    }
     pthread_mutex_lock(&a->dir_mu);
     /* Recorded first: from here on, whatever becomes of the steps, the
      * grant's end undoes them. */
@@ -694,6 +754,9 @@ apid_diracct_enable(struct apid *a, const struct apid_grant *g,
     }
     pthread_mutex_unlock(&a->dir_mu);
     explicit_bzero(own, sizeof(own));
+    for (size_t i = 0; i < j->n_others; i++)
+        free(j->others[i]);
+    free(j->others);
     free(j);
     return rc;
 }

@@ -240,6 +240,10 @@ load_policy(json_t *o, size_t k, const struct apid_policies *all,
             if (strv_push(&pol->hosts, &pol->n_hosts, g->hosts[h]) != 0)
                 return -ENOMEM;
     }
+    if (pol->target_directory && pol->username_choice)
+        return apid_bad(err, errlen, "policies[%zu].username_choice: not"
+                        " for a directory account (its name is its"
+                        " person's template name)", k);
     if (pol->target_directory && pol->n_hosts != 0)
         return apid_bad(err, errlen, "policies[%zu]: target directory: no"
                         " hosts nor host_groups (the account is the"
@@ -327,6 +331,20 @@ apid_policies_load(const char *path, struct apid_policies *out, char *err,
                       p.v[i].name);
             goto done;
         }
+        /* A directory account is one grant's at a time (diraccount.h):
+         * the one-grant rule holds per person and credential, so two
+         * credentials must not give one person the same account. */
+        for (size_t k = 0; p.v[i].target_directory && k < i; k++)
+            if (p.v[k].target_directory
+                && strcmp(p.v[k].credential, p.v[i].credential) != 0
+                && strcmp(p.v[k].prefix, p.v[i].prefix) == 0
+                && strcmp(p.v[k].suffix, p.v[i].suffix) == 0) {
+                ret = apid_bad(err, errlen, "policies[%zu].username_template:"
+                               " policy %s, of another credential, gives"
+                               " the same directory accounts", i,
+                               p.v[k].name);
+                goto done;
+            }
     }
     *out = p;
     memset(&p, 0, sizeof(p));

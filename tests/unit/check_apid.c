@@ -587,6 +587,8 @@ START_TEST(test_diracct)
           "policies[0].groups[0]" },
         { "\"target\": \"directory\", \"groups\": [\"*\"]",
           "policies[0].groups[0]" },
+        { "\"target\": \"directory\", \"username_choice\": true",
+          "policies[0].username_choice: not for a directory account" },
     };
     static const char *const ckeys[][3] = {
         { "ldap_account_kind", "nis", "ldap_account_kind: posix or ad" },
@@ -624,6 +626,17 @@ START_TEST(test_diracct)
     ck_assert_int_eq(p.v[0].n_hosts, 0);
     ck_assert_int_eq(p.v[1].target_directory, 0);
     apid_policies_free(&p);
+    /* Two credentials giving one person the same directory account. */
+    snprintf(text, sizeof(text), "{\"policies\": [{\"name\": \"x\","
+             " \"credential\": \"c\", \"max_duration\": 600, \"target\":"
+             " \"directory\", \"username_template\": \"{user}-a\"},"
+             " {\"name\": \"y\", \"credential\": \"d\", \"max_duration\":"
+             " 600, \"target\": \"directory\", \"username_template\":"
+             " \"{user}-a\"}]}");
+    t_write_file(path, text, strlen(text), 0600);
+    ck_assert_int_ne(apid_policies_load(path, &p, err, sizeof(err)), 0);
+    ck_assert_msg(strstr(err, "policies[1].username_template: policy x")
+                  != NULL, "%s", err);
 
     for (size_t i = 0; i < sizeof(ckeys) / sizeof(ckeys[0]); i++) {
         memset(&c, 0, sizeof(c));
