@@ -69,6 +69,9 @@ struct apid {
     struct apid_policies pol;
     struct apid_auth auth;
     struct apid_alerts alerts;
+    /* The requests' directory handle (ldap.h); NULL: no directory, or
+     * people not from it. */
+    struct apid_ldap *ldap;
     /* Long polls wait here for a change made by this instance, or seen
      * by the watcher in another's (within a second). */
     pthread_mutex_t change_mu;

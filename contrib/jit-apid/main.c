@@ -21,10 +21,59 @@
 
 #include "apid.h"
 #include "diraccount.h"
+#include "dirpeople.h"
 #include "kerberos.h"
 #include "ldap.h"
 
 #define DEFAULT_CONF SYSCONFDIR "/jit/jit-apid.conf"
+
+/* A policy naming a directory group where people are not from the
+ * directory would admit no one by it: an error, not a silent no. */
+static int
+groups_without_directory(const struct apid_conf *c,
+                         const struct apid_policies *pol)
+{
+    if (c->people_source != APID_PEOPLE_FILE)
+        return 0;
+    for (size_t i = 0; i < pol->n; i++) {
+        const struct apid_policy *p = &pol->v[i];
+
+        for (size_t k = 0; k < p->n_requesters + p->n_approvers; k++) {
+            const char *e = k < p->n_requesters
+                                ? p->requesters[k]
+                                : p->approvers[k - p->n_requesters];
+
+            if (strncmp(e, "group:", 6) == 0) {
+                fprintf(stderr, "jit-apid: %s: policy %s names %s, but"
+                        " people_source is file (no directory groups)\n",
+                        c->policies, p->name, e);
+                return -1;
+            }
+        }
+    }
+    return 0;
+}
+
+/* The directory, where people come from it: a handle for the requests
+ * (a->ldap), and at --check one bind and read of ldap_people_base. */
+static int
+open_directory(struct apid *a, int check)
+{
+    char err[512];
+
+    if (a->conf.people_source == APID_PEOPLE_FILE || a->conf.ldap_uri == NULL)
+        return 0;
+    if ((a->ldap = apid_ldap_open(&a->conf, err, sizeof(err))) == NULL) {
+        fprintf(stderr, "jit-apid: directory: %s\n", err);
+        return -1;
+    }
+    if (check && apid_dir_ping(a->ldap, &a->conf, err, sizeof(err))
+                     != APID_LDAP_OK) {
+        fprintf(stderr, "jit-apid: directory: %s\n", err);
+        return -1;
+    }
+    return 0;
+}
 
 static int
 load_tables(struct apid *a, struct apid_policies *pol, struct apid_auth *auth,
@@ -52,6 +101,10 @@ load_tables(struct apid *a, struct apid_policies *pol, struct apid_auth *auth,
             apid_policies_free(pol);
             return -1;
         }
+    if (groups_without_directory(&a->conf, pol) != 0) {
+        apid_policies_free(pol);
+        return -1;
+    }
     if (apid_auth_load(a->conf.host_tokens, a->conf.people,
                        a->conf.krb5_keytab != NULL ? a->conf.krb5_realm
                                                    : NULL,
@@ -131,8 +184,8 @@ main(int argc, char **argv)
     struct apid a;
     char err[512], *serr = NULL;
     int check = 0, sig = 0, ret = 1, have_worker = 0, have_watcher = 0;
-    int have_dir = 0;
-    pthread_t worker, watcher, dir_worker;
+    int have_dir = 0, have_checker = 0;
+    pthread_t worker, watcher, dir_worker, checker;
     sigset_t set;
 
     for (int i = 1; i < argc; i++) {
@@ -167,7 +220,13 @@ main(int argc, char **argv)
         ret = 78;
         goto done;
     }
+    if (open_directory(&a, check) != 0) {
+        ret = 78;
+        goto done;
+    }
     if (check) {
+        if (a.ldap != NULL)
+            printf("jit-apid: directory %s: ok\n", a.conf.ldap_uri);
         printf("jit-apid: %s: ok (%zu policies, %zu hosts, %zu people,"
                " %zu alert recipients)\n", path, a.pol.n, a.auth.n_hosts,
                a.auth.n_people, a.alerts.n_r);
@@ -217,6 +276,13 @@ main(int argc, char **argv)
         goto done;
     }
     have_dir = 1;
+    if (a.ldap != NULL) {
+        if (pthread_create(&checker, NULL, apid_dir_check_worker, &a) != 0) {
+            fprintf(stderr, "jit-apid: cannot start the directory check\n");
+            goto done;
+        }
+        have_checker = 1;
+    }
     fprintf(stderr, "jit-apid: serving on %s:%u\n", a.conf.listen_addr,
             apid_http_port(d));
     for (;;) {
@@ -243,8 +309,11 @@ done:
     if (have_dir)
         pthread_join(dir_worker, NULL);
     apid_ldap_close(a.dir_ldap);
+    if (have_checker)
+        pthread_join(checker, NULL);
     apid_http_free(d);
     apid_store_close(a.store);
+    apid_ldap_close(a.ldap);
     free(serr);
     apid_policies_free(&a.pol);
     apid_auth_free(&a.auth);

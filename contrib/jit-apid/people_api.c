@@ -19,6 +19,7 @@
 #include "core/timefmt.h"
 #include "core/validate.h"
 #include "diraccount.h"
+#include "dirpeople.h"
 #include "kerberos.h"
 #include "ldap.h"
 
@@ -181,11 +182,52 @@ account_name(struct apid *a, const struct apid_policy *pol,
 
 /* Build a new grant from a request (or a re-enable of prev) under the
  * policies; the reply says what is wrong, if anything.  0 or -1. */
+/* Whether pol lets who request under it (its requesters list; none:
+ * anyone the people file or the directory admits). */
+static int
+may_request(const struct apid_policy *pol, const struct apid_principal *who,
+            const struct apid_dirperson *dp)
+{
+    return pol->n_requesters == 0
+           || apid_dir_listed(pol->requesters, pol->n_requesters, who->name,
+                              dp);
+}
+
+/* The person's sshPublicKey values from the directory as a grant's keys,
+ * each through the hosts' own check; a bad one is left out and logged
+ * (one bad key stops none of the others).  0, or -1 with a 400 in r. */
+static int
+directory_keys(const struct apid_dirperson *dp, const char *who,
+               struct apid_grant *g, struct apid_reply *r)
+{
+    const char *why;
+    size_t i;
+
+    for (size_t k = 0; k < dp->n_keys; k++) {
+        if ((why = jit_grant_field_problem(JIT_GRANT_F_SSH_KEY, dp->keys[k]))
+            != NULL) {
+            fprintf(stderr, "jit-apid: %s: directory sshPublicKey %zu left"
+                    " out: %s\n", who, k, why);
+            continue;
+        }
+        if ((g->ssh_keys[g->n_ssh_keys] = strdup(dp->keys[k])) != NULL)
+            g->n_ssh_keys++;
+    }
+    if ((why = jit_grant_list_problem(JIT_GRANT_F_SSH_KEY, g->ssh_keys,
+                                      g->n_ssh_keys, &i)) != NULL) {
+        apid_reply_error(r, 400, "bad_request", "ssh_keys: the directory's"
+                         " key %zu %s; send ssh_keys", i, why);
+        return -1;
+    }
+    return 0;
+}
+
 static int
 build_grant(struct apid *a, json_t *in, const struct apid_principal *who,
-            const struct apid_grant *prev, struct apid_grant *g,
-            struct apid_reply *r)
+            const struct apid_dirperson *dp, const struct apid_grant *prev,
+            struct apid_grant *g, struct apid_reply *r)
 {
+    const struct apid_policy *refused = NULL;
     const char *cred = prev ? prev->credential
                             : json_string_value(json_object_get(in,
                                                                 "credential"));
@@ -286,8 +328,18 @@ build_grant(struct apid *a, json_t *in, const struct apid_principal *who,
             covers = covers && apid_policy_has_host(p, hg->hosts[h]);
         for (size_t h = 0; prev != NULL && h < prev->n_hosts; h++)
             covers = covers && apid_policy_has_host(p, prev->hosts[h]);
-        if (covers)
+        /* A policy that does not list the person is passed over: another
+         * for the same hosts may. */
+        if (covers && !may_request(p, who, dp))
+            refused = p;
+        else if (covers)
             pol = p;
+    }
+    if (pol == NULL && refused != NULL) {
+        apid_reply_error(r, 403, "not_a_requester", "policy %s: %s is not"
+                         " among its requesters (a person or a directory"
+                         " group it names)", refused->name, who->name);
+        return -1;
     }
     if (pol == NULL) {
         if (dir)
@@ -369,17 +421,28 @@ build_grant(struct apid *a, json_t *in, const struct apid_principal *who,
                        && k < prev->n_ssh_keys; k++)
         if ((g->ssh_keys[g->n_ssh_keys] = strdup(prev->ssh_keys[k])) != NULL)
             g->n_ssh_keys++;
+    /* A new request with no keys: the person's in the directory. */
+    if (keys == NULL && prev == NULL && dp != NULL && dp->n_keys > 0) {
+        char **kv = realloc(g->ssh_keys, (dp->n_keys + 1) * sizeof(char *));
+
+        if (kv == NULL)
+            goto nomem;
+        g->ssh_keys = kv;
+        if (directory_keys(dp, who->name, g, r) != 0)
+            goto fail;
+    }
     g->not_before = apid_now();
     g->expires_at = g->not_before + json_integer_value(dur);
     if (prev != NULL)
         g->previous = strdup(prev->id);
     if (!g->policy || !g->credential || !g->requester || !g->reason
         || !g->status || !g->on_logout || !g->hosts || !g->groups
-        || !g->ssh_keys || (prev && !g->previous)) {
-        apid_reply_error(r, 500, "out_of_memory", "out of memory");
-        goto fail;
-    }
+        || !g->ssh_keys || (prev && !g->previous))
+        goto nomem;
     return 0;
+
+nomem:
+    apid_reply_error(r, 500, "out_of_memory", "out of memory");
 
 fail:
     apid_grant_free(g);
@@ -489,8 +552,8 @@ dir_account_reply(struct apid *a, const struct apid_principal *who,
 
 static void
 post_grant(struct apid *a, const struct apid_principal *who,
-           const struct apid_req *q, const struct apid_grant *prev,
-           struct apid_reply *r)
+           const struct apid_dirperson *dp, const struct apid_req *q,
+           const struct apid_grant *prev, struct apid_reply *r)
 {
     json_t *in = apid_body_object(q, r);
     struct apid_grant g;
@@ -500,7 +563,7 @@ post_grant(struct apid *a, const struct apid_principal *who,
     if (in == NULL)
         goto done;
     pthread_rwlock_rdlock(&a->lock);
-    ret = build_grant(a, in, who, prev, &g, r);
+    ret = build_grant(a, in, who, dp, prev, &g, r);
     pthread_rwlock_unlock(&a->lock);
     if (ret != 0)
         goto done;
@@ -543,9 +606,30 @@ done:
 }
 
 /* approve, deny, revoke, enable on grant id. */
+/* Whether who decides g: an approver other than the requester; where
+ * g's policy lists approvers, one of them (whatever the role). */
+static int
+may_decide(struct apid *a, const struct apid_principal *who,
+           const struct apid_dirperson *dp, const struct apid_grant *g)
+{
+    const struct apid_policy *pol;
+    int ok;
+
+    if (strcmp(g->requester, who->name) == 0)
+        return 0;
+    pthread_rwlock_rdlock(&a->lock);
+    pol = g->policy ? apid_policy_find(&a->pol, g->policy) : NULL;
+    ok = pol != NULL && pol->n_approvers > 0
+             ? apid_dir_listed(pol->approvers, pol->n_approvers, who->name, dp)
+             : who->role >= APID_APPROVER;
+    pthread_rwlock_unlock(&a->lock);
+    return ok;
+}
+
 static void
 grant_action(struct apid *a, const struct apid_principal *who,
-             const char *id, const char *action, const struct apid_req *q,
+             const struct apid_dirperson *dp, const char *id,
+             const char *action, const struct apid_req *q,
              struct apid_reply *r)
 {
     struct apid_grant g;
@@ -583,7 +667,7 @@ grant_action(struct apid *a, const struct apid_principal *who,
                         g.status);
             goto done;
         }
-        post_grant(a, who, q, &g, r);
+        post_grant(a, who, dp, q, &g, r);
         goto done;
     }
     if (strcmp(action, "password") == 0) {
@@ -615,9 +699,10 @@ grant_action(struct apid *a, const struct apid_principal *who,
                                           "revoked", who->name, reason,
                                           apid_now());
     } else {
-        if (who->role < APID_APPROVER || own) {
+        if (!may_decide(a, who, dp, &g)) {
             apid_reply_error(r, 403, "forbidden", "an approver other than the"
-                        " requester decides");
+                        " requester decides (one the grant's policy lists,"
+                        " where it lists approvers)");
             goto done;
         }
         ret = apid_store_grant_transition(
@@ -834,11 +919,62 @@ static const char *const role_names[] = { "", "requester", "approver",
 /* GET /v1/whoami: who the API takes the caller for, and by what. */
 static void
 get_whoami(const struct apid_principal *who, const char *via,
+           const struct apid_dirperson *dp,
            struct apid_reply *r)
 {
-    apid_reply_json(r, 200, json_pack("{s:s, s:s, s:s}", "person", who->name,
-                                      "role", role_names[who->role],
-                                      "authenticated_by", via));
+    json_t *o = json_pack("{s:s, s:s, s:s}", "person", who->name, "role",
+                          role_names[who->role], "authenticated_by", via);
+
+    /* What the directory says of them, where it was asked. */
+    if (o != NULL && dp != NULL && dp->found) {
+        json_t *d = json_pack("{s:s, s:s?, s:s?, s:o, s:i}", "dn", dp->dn,
+                              "display_name", dp->display_name, "mail",
+                              dp->mail, "groups",
+                              apid_json_string_list(dp->groups, dp->n_groups),
+                              "ssh_keys", (int) dp->n_keys);
+
+        if (d != NULL)
+            json_object_set_new(o, "directory", d);
+    }
+    apid_reply_json(r, 200, o);
+}
+
+/* The person in the directory (people_source ldap or both), into *dp.
+ * Refused (403, r set) if the directory disables them, or has no entry
+ * for them and they need one (ldap; both: not in the people file).  A
+ * directory that cannot be asked: 503, except for a people file
+ * person's reading in both.  0 to go on, -1 with r set. */
+static int
+directory_person(struct apid *a, const struct apid_principal *who,
+                 int in_file, int post, struct apid_dirperson *dp,
+                 struct apid_reply *r)
+{
+    char err[512];
+    int ret = apid_dir_person(a->ldap, &a->conf, who->name, dp, err,
+                              sizeof(err));
+
+    if (ret != APID_LDAP_OK) {
+        fprintf(stderr, "jit-apid: directory: %s: %s\n", who->name, err);
+        if (!post && in_file && a->conf.people_source == APID_PEOPLE_BOTH)
+            return 0;
+        apid_reply_error(r, 503, "directory_unavailable", "the directory"
+                         " cannot be asked now (%s); try again later",
+                         ret == APID_LDAP_DOWN ? "unreachable"
+                                               : "it answered an error");
+        return -1;
+    }
+    if (dp->found && dp->disabled != NULL) {
+        apid_reply_error(r, 403, "person_disabled", "%s is disabled in the"
+                         " directory (%s)", who->name, dp->disabled);
+        return -1;
+    }
+    if (!dp->found
+        && (a->conf.people_source == APID_PEOPLE_LDAP || !in_file)) {
+        apid_reply_error(r, 403, "not_in_directory", "%s has no entry in the"
+                         " directory", who->name);
+        return -1;
+    }
+    return 0;
 }
 
 /* The person asking, copied into *copy (the tables may be swapped by a
@@ -849,7 +985,7 @@ get_whoami(const struct apid_principal *who, const char *via,
 static const struct apid_principal *
 person(struct apid *a, const struct apid_req *q,
        struct apid_principal *copy, char *name, size_t namelen,
-       const char **via)
+       const char **via, int *in_file)
 {
     const struct apid_principal *who = NULL;
     char why[512] = "", *principal = NULL;
@@ -872,10 +1008,19 @@ person(struct apid *a, const struct apid_req *q,
     pthread_rwlock_rdlock(&a->lock);
     who = principal != NULL ? apid_auth_person_named(&a->auth, principal)
                             : apid_auth_person(&a->auth, q->authz);
+    *in_file = who != NULL;
     if (who != NULL) {
         snprintf(name, namelen, "%s", who->name);
         copy->name = name;
         copy->role = who->role;
+        who = copy;
+    } else if (principal != NULL && a->conf.people_source != APID_PEOPLE_FILE
+               && strlen(principal) < namelen) {
+        /* Not in the file: the directory decides (apid_people_api), as a
+         * requester; a policy's approvers list may let them decide. */
+        snprintf(name, namelen, "%s", principal);
+        copy->name = name;
+        copy->role = APID_REQUESTER;
         who = copy;
     }
     pthread_rwlock_unlock(&a->lock);
@@ -897,10 +1042,13 @@ apid_people_api(struct apid *a, const struct apid_req *q, char **s, int n,
     int post = strcmp(q->method, "POST") == 0;
     const struct apid_principal *who;
     struct apid_principal copy = { .name = NULL };
+    struct apid_dirperson dp = { .found = 0 }, *dpp = NULL;
     const char *via = NULL;
     char name[300];
+    int in_file = 0;
 
-    if ((who = person(a, q, &copy, name, sizeof(name), &via)) == NULL) {
+    if ((who = person(a, q, &copy, name, sizeof(name), &via, &in_file))
+        == NULL) {
         apid_reply_error(r, 401, "unauthorized", "%s",
                          strcmp(via, "kerberos") == 0
                              ? "Kerberos authentication failed"
@@ -908,13 +1056,18 @@ apid_people_api(struct apid *a, const struct apid_req *q, char **s, int n,
                                " is required");
         return;
     }
+    if (a->ldap != NULL && a->conf.people_source != APID_PEOPLE_FILE) {
+        if (directory_person(a, who, in_file, post, &dp, r) != 0)
+            goto done;
+        dpp = &dp;
+    }
     if (strcmp(s[1], "whoami") == 0 && n == 2 && get) {
-        get_whoami(who, via, r);
-        return;
+        get_whoami(who, via, dpp, r);
+        goto done;
     }
     if (strcmp(s[1], "grants") == 0) {
         if (n == 2 && post)
-            post_grant(a, who, q, NULL, r);
+            post_grant(a, who, dpp, q, NULL, r);
         else if (n == 2 && get)
             get_grants(a, q, who, r);
         else if (n == 3 && get)
@@ -925,7 +1078,7 @@ apid_people_api(struct apid *a, const struct apid_req *q, char **s, int n,
                      || strcmp(s[3], "revoke") == 0
                      || strcmp(s[3], "enable") == 0
                      || strcmp(s[3], "password") == 0))
-            grant_action(a, who, s[2], s[3], q, r);
+            grant_action(a, who, dpp, s[2], s[3], q, r);
         else
             apid_reply_error(r, 404, "not_found", "no such resource");
     } else if (strcmp(s[1], "alerts") == 0 && n == 2 && get) {
@@ -939,4 +1092,7 @@ apid_people_api(struct apid *a, const struct apid_req *q, char **s, int n,
     } else {
         apid_reply_error(r, 404, "not_found", "no such resource");
     }
+
+done:
+    apid_dirperson_free(&dp);
 }

@@ -146,6 +146,49 @@ template_problem(const char *t)
     return NULL;
 }
 
+/* A requesters or approvers entry: a person's name, or "group:NAME" of
+ * a directory group; printable, no space (it is compared, and logged). */
+static const char *
+people_entry_problem(const char *s)
+{
+    const char *name = strncmp(s, "group:", 6) == 0 ? s + 6 : s;
+
+    if (name[0] == '\0' || strlen(s) > 256)
+        return "a person's name, or group:NAME (1..250 bytes)";
+    for (const char *c = s; *c != '\0'; c++)
+        if ((unsigned char) *c <= 0x20 || (unsigned char) *c == 0x7f)
+            return "no space or control character";
+    return NULL;
+}
+
+/* The optional requesters and approvers lists (dirpeople.h). */
+static int
+load_people_lists(json_t *o, size_t k, struct apid_policy *pol, char *err,
+                  size_t errlen)
+{
+    char where[64];
+    int ret;
+
+    snprintf(where, sizeof(where), "policies[%zu].requesters", k);
+    if (json_object_get(o, "requesters") != NULL
+        && (ret = load_strings(json_object_get(o, "requesters"), where,
+                               people_entry_problem, &pol->requesters,
+                               &pol->n_requesters, err, errlen)) != 0)
+        return ret;
+    snprintf(where, sizeof(where), "policies[%zu].approvers", k);
+    if (json_object_get(o, "approvers") != NULL
+        && (ret = load_strings(json_object_get(o, "approvers"), where,
+                               people_entry_problem, &pol->approvers,
+                               &pol->n_approvers, err, errlen)) != 0)
+        return ret;
+    /* An empty list would be read as "no list": say so instead. */
+    if ((json_object_get(o, "requesters") != NULL && pol->n_requesters == 0)
+        || (json_object_get(o, "approvers") != NULL && pol->n_approvers == 0))
+        return apid_bad(err, errlen, "policies[%zu]: an empty requesters or"
+                        " approvers list admits no one; leave it out", k);
+    return 0;
+}
+
 static int
 load_policy(json_t *o, size_t k, const struct apid_policies *all,
             struct apid_policy *pol, char *err, size_t errlen)
@@ -265,7 +308,7 @@ load_policy(json_t *o, size_t k, const struct apid_policies *all,
     if ((why = jit_grant_list_problem(JIT_GRANT_F_GROUP, pol->groups,
                                       pol->n_groups, &i)) != NULL)
         return apid_bad(err, errlen, "%s: %s", where, why);
-    return 0;
+    return load_people_lists(o, k, pol, err, errlen);
 }
 
 int
@@ -368,6 +411,8 @@ apid_policies_free(struct apid_policies *p)
         free(p->v[i].suffix);
         strv_free(p->v[i].hosts, p->v[i].n_hosts);
         strv_free(p->v[i].groups, p->v[i].n_groups);
+        strv_free(p->v[i].requesters, p->v[i].n_requesters);
+        strv_free(p->v[i].approvers, p->v[i].n_approvers);
     }
     free(p->v);
     for (size_t i = 0; p->hg && i < p->n_hg; i++) {

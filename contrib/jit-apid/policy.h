@@ -34,6 +34,11 @@ struct apid_policy {
     /* "target": "directory": an account in the directory (diraccount.h),
      * no hosts; its groups are directory groups' names. */
     int target_directory;
+    /* Who may request and who may approve under it (people by name,
+     * directory groups as "group:NAME"; dirpeople.h); none: the roles
+     * of the people file decide, as without them. */
+    char **requesters, **approvers;
+    size_t n_requesters, n_approvers;
 };
 
 struct apid_host_group {
