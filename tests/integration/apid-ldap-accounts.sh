@@ -14,8 +14,6 @@
 # database, jit-apid's log or the operations log.  LDAP_ACCOUNTS_ON_PG=1
 # runs it all on PostgreSQL (apid-ldap-accounts-pg.sh).
 . "$top_srcdir/tests/integration/lib.sh"
-command -v start_slapd >/dev/null 2>&1 \
-    || . "$top_srcdir/tests/integration/lib/slapd.sh"
 PYTHONDONTWRITEBYTECODE=1; export PYTHONDONTWRITEBYTECODE
 [ "$(id -u)" = 0 ] || skip "needs root (the secret file must be root's)"
 command -v ldapmodify >/dev/null || skip "needs ldap-utils"
@@ -32,54 +30,43 @@ ok "slapd on $LDAP_URI_LDAPS"
 LDAPTLS_CACERT=$LDAP_CA; export LDAPTLS_CACERT
 LDAPTLS_REQCERT=demand; export LDAPTLS_REQCERT
 GROUPS_BASE=ou=groups,$LDAP_BASE
-ACCOUNTS_BASE=ou=jit,$LDAP_BASE
-APID_DN=cn=jit-apid,$LDAP_BASE
-APID_PW=apid-secret-xxxxxxxx
-adm_modify() { ldapmodify -Q -x -H "$LDAP_URI_LDAPS" -D "$LDAP_ADMIN_DN" -w "$LDAP_ADMIN_PW" >/dev/null; }
+ACCOUNTS_BASE=ou=accounts,$LDAP_BASE
 adm_get() { # DN ATTR...: the attributes' lines of the entry (LDIF, unwrapped)
     _dn=$1; shift
-    ldapsearch -LLL -o ldif-wrap=no -x -H "$LDAP_URI_LDAPS" -D "$LDAP_ADMIN_DN" \
-        -w "$LDAP_ADMIN_PW" -b "$_dn" -s base '(objectClass=*)' "$@" 2>/dev/null | sed 1d
+    ldap_search -b "$_dn" -s base '(objectClass=*)' "$@" 2>/dev/null | sed 1d
 }
 binds() { # DN PASSWORD: a simple bind over ldaps succeeds
-    ldapwhoami -x -H "$LDAP_URI_LDAPS" -D "$1" -w "$2" >/dev/null 2>&1
+    LDAPCONF=/dev/null LDAPRC=/dev/null \
+        ldapwhoami -x -H "$LDAP_URI_LDAPS" -D "$1" -w "$2" >/dev/null 2>&1
 }
-adm_modify <<LDIF
-dn: ou=jit,$LDAP_BASE
-changetype: add
-objectClass: organizationalUnit
-ou: jit
-
-dn: ou=groups,$LDAP_BASE
-changetype: add
-objectClass: organizationalUnit
-ou: groups
-
-dn: cn=dbadmins,ou=groups,$LDAP_BASE
-changetype: add
+# jit-apid's DN may read, and write nothing (a directory that refuses).
+slapd_acl_read_only() {
+    slapd_acl \
+        "to attrs=userPassword by dn.exact=\"$LDAP_BIND_DN\" read by self read by anonymous auth by * none" \
+        "to * by dn.exact=\"$LDAP_BIND_DN\" read by self read by * none"
+}
+# The same slapd again, on its ports and database (start_slapd's line).
+restart_slapd() {
+    /usr/sbin/slapd -F "$SLAPD_DIR/slapd.d" -h "ldap://127.0.0.1:$LDAP_PORT/ $LDAP_URI_LDAPI ldaps://127.0.0.1:$LDAPS_PORT/" \
+        -d 0 >>"$SLAPD_DIR/log" 2>&1 </dev/null &
+    SLAPD_PID=$!
+    TEST_PIDS="$TEST_PIDS $SLAPD_PID"
+    wait_for 30 binds "$LDAP_BIND_DN" "$(cat "$LDAP_BIND_SECRET")" >/dev/null \
+        || fail "slapd did not start again: $(tail -5 "$SLAPD_DIR/log")"
+}
+# Each group starts with the admin, as groupOfNames needs a member.
+ldap_add <<LDIF
+dn: cn=dbadmins,$GROUPS_BASE
 objectClass: groupOfNames
 cn: dbadmins
 member: $LDAP_ADMIN_DN
 
-dn: cn=ops,ou=groups,$LDAP_BASE
-changetype: add
+dn: cn=ops,$GROUPS_BASE
 objectClass: groupOfNames
 cn: ops
 member: $LDAP_ADMIN_DN
-
-dn: $APID_DN
-changetype: add
-objectClass: person
-objectClass: simpleSecurityObject
-cn: jit-apid
-sn: jit-apid
-userPassword: $APID_PW
 LDIF
-slapd_acl_apid_write "$APID_DN"
-ok "the accounts' base, two groups, jit-apid's bind DN (write access)"
-
-printf '%s\n' "$APID_PW" > "$T/ldap.secret"
-chmod 600 "$T/ldap.secret"
+ok "two groups, dbadmins and ops"
 # A sendmail stand-in: keeps each message.
 mkdir -p "$T/mail"
 cat > "$T/sendmail" <<SM
@@ -99,8 +86,8 @@ APID_ALERTS=$T/alerts.json
 APID_EXTRA="ldap_uri = $LDAP_URI_LDAPS
 ldap_ca = $LDAP_CA
 ldap_bind = simple
-ldap_bind_dn = $APID_DN
-ldap_bind_secret = $T/ldap.secret
+ldap_bind_dn = $LDAP_BIND_DN
+ldap_bind_secret = $LDAP_BIND_SECRET
 ldap_timeout = 3
 ldap_group_base = $GROUPS_BASE
 ldap_accounts_base = $ACCOUNTS_BASE
@@ -256,7 +243,7 @@ ok "approval: nothing for the approver; the requester's jit password binds"
 
 # 6. A directory that refuses the teardown (a read-only ACL):
 # disable_failed, the alert, then a retry that succeeds once it is fixed.
-slapd_acl_apid_read "$APID_DN"
+slapd_acl_read_only
 api POST "/v1/grants/$G4/revoke" carol-token-xxxxxxxxxx '{}' >/dev/null
 failed() { [ "$(state "$1")" = disable_failed ]; }
 wait_for 30 failed "$G4" >/dev/null || fail "not disable_failed: $(api GET "/v1/grants/$G4" boss-token-xxxxxxxxxxx)"
@@ -271,7 +258,7 @@ api GET "/v1/operations?grant=$G4" boss-token-xxxxxxxxxxx | grep -q 'directory.d
 retried() { api GET "/v1/grants/$G4" boss-token-xxxxxxxxxxx | pyget 'j["directory_account"]["attempts"]' | grep -qv '^[01]$'; }
 wait_for 30 retried >/dev/null || fail "not retried: $(api GET "/v1/grants/$G4" boss-token-xxxxxxxxxxx)"
 ok "a read-only directory: disable_failed with its error, the account.disable_failed alert, retried"
-slapd_acl_apid_write "$APID_DN"
+slapd_acl_default
 wait_for 30 disabled "$G4" >/dev/null || fail "not disabled after the ACL fix: $(api GET "/v1/grants/$G4" boss-token-xxxxxxxxxxx)"
 expect_eq "ops after the retry" "$(members ops)" "$LDAP_ADMIN_DN "
 locked "$CAROL_OPS" || fail "not locked after the retry"
@@ -296,14 +283,18 @@ ok "refused: a directory credential on a host, a host credential without one, a 
 
 # 8. The directory down: the request is refused (503), no grant stays
 # active, and nothing is left enabled once it is back.
-slapd_stop
+stop_slapd
 api POST /v1/grants dave-token-xxxxxxxxxxx \
     '{"credential": "dba", "duration": 600, "reason": "while down"}' > "$T/r7"
 expect_eq "a request with the directory down" "$(cat "$T/api.status")" 503
 grep -q 'directory' "$T/r7" || fail "503: $(cat "$T/r7")"
 api GET "/v1/grants?requester=dave@EXAMPLE.COM&status=active" boss-token-xxxxxxxxxxx > "$T/r8"
 expect_eq "dave's active grants" "$(pyget 'len(j["grants"])' < "$T/r8")" 0
-slapd_start
+api GET "/v1/grants?requester=dave@EXAMPLE.COM&credential=dba" boss-token-xxxxxxxxxxx > "$T/r9"
+G7=$(pyget 'j["grants"][0]["id"]' < "$T/r9")
+expect_eq "the refused request's grant" "$(pyget 'j["grants"][0]["status"] + " " + j["grants"][0]["decided_by"]' < "$T/r9")" "revoked jit-apid"
+wait_for 30 failed "$G7" >/dev/null || fail "its teardown not waiting: $(api GET "/v1/grants/$G7" boss-token-xxxxxxxxxxx)"
+restart_slapd
 G7=$(api GET "/v1/grants?requester=dave@EXAMPLE.COM&credential=dba" boss-token-xxxxxxxxxxx | pyget 'j["grants"][0]["id"]')
 wait_for 60 disabled "$G7" >/dev/null || fail "the refused request's account not settled: $(api GET "/v1/grants/$G7" boss-token-xxxxxxxxxxx)"
 adm_get "uid=dave-adm,$ACCOUNTS_BASE" uid | grep -q . && fail "an entry made while the directory was down"
