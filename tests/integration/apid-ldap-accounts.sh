@@ -145,7 +145,7 @@ binds "$ALICE_ADM" "$PW1" || fail "the password given does not bind"
 unlocked "$ALICE_ADM" || fail "a new account is locked"
 ok "request: entry uid=alice-adm (a uidNumber of the range), in both groups, the password binds"
 
-# The password is the answer's alone (threat S17).
+# The password is the answer's alone (doc/design.md, threat S17).
 api GET "/v1/grants/$G1" alice-token-xxxxxxxxxx > "$T/r1b"
 grep -q "$PW1" "$T/r1b" && fail "the password is in a later read of the grant"
 api GET "/v1/operations?grant=$G1" boss-token-xxxxxxxxxxx > "$T/ops1"
