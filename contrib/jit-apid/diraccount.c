@@ -789,6 +789,90 @@ apid_diracct_password(struct apid *a, const struct apid_grant *g,
     return rc;
 }
 
+/* ---- jit-apid --check ---- */
+
+struct check {
+    const struct apid_conf *c;
+    char **groups;
+    size_t n_groups;
+};
+
+/* The entry dn exists (a base read); APID_LDAP_OK, or an error naming
+ * what it is for. */
+static int
+entry_there(LDAP *ld, const char *dn, const char *what, char *err,
+            size_t errlen)
+{
+    char *attrs[] = { W("1.1"), NULL };
+    struct timeval tv = apid_ldap_timeout(ld);
+    LDAPMessage *res = NULL;
+    int rc;
+
+    rc = ldap_search_ext_s(ld, dn, LDAP_SCOPE_BASE, "(objectClass=*)", attrs,
+                           0, NULL, NULL, &tv, 1, &res);
+    ldap_msgfree(res);
+    if (rc == LDAP_NO_SUCH_OBJECT) {
+        snprintf(err, errlen, "%s: no such entry %s", what, dn);
+        return APID_LDAP_ERR;
+    }
+    return apid_ldap_result(ld, rc, what, err, errlen);
+}
+
+static int
+run_check(LDAP *ld, void *arg, char *err, size_t errlen)
+{
+    struct check *k = arg;
+    char what[300];
+    int rc;
+
+    if ((rc = entry_there(ld, k->c->ldap_accounts_base, "ldap_accounts_base",
+                          err, errlen)) != APID_LDAP_OK)
+        return rc;
+    for (size_t i = 0; i < k->n_groups; i++) {
+        char *dn = group_dn(k->c, k->groups[i]);
+
+        if (dn == NULL) {
+            snprintf(err, errlen, "out of memory");
+            return APID_LDAP_ERR;
+        }
+        snprintf(what, sizeof(what), "group %s (a directory policy's)",
+                 k->groups[i]);
+        rc = entry_there(ld, dn, what, err, errlen);
+        free(dn);
+        if (rc != APID_LDAP_OK)
+            return rc;
+    }
+    return APID_LDAP_OK;
+}
+
+int
+apid_diracct_check(struct apid *a, char *err, size_t errlen)
+{
+    struct apid_grant none = { .n_groups = 0 };
+    struct check k = { .c = &a->conf };
+    struct job j = { .c = &a->conf };
+    struct apid_ldap *l;
+    int rc;
+
+    if ((l = apid_ldap_open(&a->conf, err, errlen)) == NULL)
+        return APID_LDAP_ERR;
+    /* Every directory policy's groups: the other groups of a grant that
+     * has none. */
+    if (other_groups(a, &none, &j) != 0) {
+        snprintf(err, errlen, "out of memory");
+        rc = APID_LDAP_ERR;
+    } else {
+        k.groups = j.others;
+        k.n_groups = j.n_others;
+        rc = apid_ldap_run(l, run_check, &k, err, errlen);
+    }
+    for (size_t i = 0; i < j.n_others; i++)
+        free(j.others[i]);
+    free(j.others);
+    apid_ldap_close(l);
+    return rc;
+}
+
 /* ---- the teardown worker ---- */
 
 /* The account.disable_failed alert, once per grant's teardown (the

@@ -56,6 +56,10 @@ int apid_diracct_password(struct apid *a, const struct apid_grant *g,
                           const char *actor, char *pw, size_t pwlen,
                           char *err, size_t errlen);
 
+/* jit-apid --check: the directory answers, ldap_accounts_base and every
+ * directory policy's group exist.  APID_LDAP_OK, or err says what. */
+int apid_diracct_check(struct apid *a, char *err, size_t errlen);
+
 /* The teardown worker: a thread until a->stopping. */
 void *apid_diracct_worker(void *arg);
 

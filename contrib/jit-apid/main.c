@@ -224,6 +224,15 @@ main(int argc, char **argv)
         ret = 78;
         goto done;
     }
+    if (check && a.conf.ldap_accounts_base != NULL) {
+        if (apid_diracct_check(&a, err, sizeof(err)) != APID_LDAP_OK) {
+            fprintf(stderr, "jit-apid: directory accounts: %s\n", err);
+            ret = 78;
+            goto done;
+        }
+        printf("jit-apid: directory accounts under %s: ok\n",
+               a.conf.ldap_accounts_base);
+    }
     if (check) {
         if (a.ldap != NULL)
             printf("jit-apid: directory %s: ok\n", a.conf.ldap_uri);

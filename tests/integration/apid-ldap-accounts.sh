@@ -116,7 +116,18 @@ kill -HUP "$APID_PID"
 wait_for 30 grep -q 'reloaded policies' "$T/apid/log" >/dev/null \
     || fail "reload: $(tail -3 "$T/apid/log")"
 out=$("$APID" -c "$T/apid/apid.conf" --check) || fail "--check: $out"
-ok "directory policies loaded"
+echo "$out" | grep -q "^jit-apid: directory accounts under $ACCOUNTS_BASE: ok$" \
+    || fail "--check: $out"
+ok "directory policies loaded; --check reads the accounts' base and their groups"
+# A policy naming a group the directory lacks: --check says which.
+sed 's/"groups": \["ops"\]/"groups": ["nosuch"]/' "$T/apid/policies.json" > "$T/bad.json"
+sed "s|^policies = .*|policies = $T/bad.json|" "$T/apid/apid.conf" > "$T/bad.conf"
+chmod 600 "$T/bad.json" "$T/bad.conf"
+rc=0; "$APID" -c "$T/bad.conf" --check > "$T/check.out" 2>&1 || rc=$?
+expect_eq "--check with a missing group" "$rc" 78
+grep -q "directory accounts: group nosuch (a directory policy's): no such entry cn=nosuch,$GROUPS_BASE" "$T/check.out" \
+    || fail "--check: $(cat "$T/check.out")"
+ok "--check names a directory policy's group the directory does not have"
 
 pyget() { # EXPR: evaluated with j the JSON of stdin
     /usr/bin/python3 -c 'import json, sys; j = json.load(sys.stdin); v = eval(sys.argv[1]); print(v if v is not None else "")' "$1"
@@ -302,3 +313,22 @@ ok "the directory down: 503 naming it, the grant revoked at once, nothing enable
 
 stop_apid
 ok "stopped cleanly with the directory worker running"
+
+# 9. A directory whose certificate is for another name: the request is
+# refused (503, saying so) and no grant stays active.
+SLAPD_DIR=$T/slapd2 SLAPD_CERT=wrongname start_slapd
+sed -e "s|^ldap_uri = .*|ldap_uri = $LDAP_URI_LDAPS|" \
+    -e "s|^ldap_bind_secret = .*|ldap_bind_secret = $LDAP_BIND_SECRET|" \
+    "$T/apid/apid.conf" > "$T/apid/wrong.conf"
+chmod 600 "$T/apid/wrong.conf"
+"$APID" -c "$T/apid/wrong.conf" 2>"$T/apid/wrong.log" </dev/null &
+TEST_PIDS="$TEST_PIDS $!"
+wait_for 30 grep -q 'serving on' "$T/apid/wrong.log" >/dev/null || fail "$(cat "$T/apid/wrong.log")"
+APID_URL=https://127.0.0.1:$(sed -n 's/^jit-apid: serving on 127.0.0.1://p' "$T/apid/wrong.log")
+api POST /v1/grants dave-token-xxxxxxxxxxx \
+    '{"credential": "tmp", "policy": "dir-tmp", "duration": 600, "reason": "wrong name"}' > "$T/r10"
+expect_eq "a request to a directory of another name" "$(cat "$T/api.status")" 503
+grep -qi 'certificate' "$T/r10" || fail "503 without the certificate: $(cat "$T/r10")"
+api GET "/v1/grants?requester=dave@EXAMPLE.COM&status=active" boss-token-xxxxxxxxxxx > "$T/r11"
+expect_eq "dave's active grants" "$(pyget 'len(j["grants"])' < "$T/r11")" 0
+ok "a certificate for another name: 503 saying so ($(pyget 'j["message"]' < "$T/r10")); no grant active"
