@@ -241,7 +241,7 @@ done:
     curl_easy_cleanup(c);
     free(url);
     free(text);
-    free(b.p);
+    wipe_free(b.p); /* it may hold a directory account's password */
     return status;
 }
 

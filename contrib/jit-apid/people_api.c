@@ -546,7 +546,20 @@ dir_account_reply(struct apid *a, const struct apid_principal *who,
     if (o != NULL && with_password)
         json_object_set_new(o, "password", json_string(pw));
     explicit_bzero(pw, sizeof(pw));
+    /* jansson's copy wiped after the answer is made, the answer once
+     * sent (server.c); what json_dumps's growing buffer left behind in
+     * freed memory is not reached. */
+    json_incref(o);
     apid_reply_json(r, status, o);
+    r->secret = with_password;
+    if (o != NULL && with_password) {
+        json_t *p = json_object_get(o, "password");
+
+        if (p != NULL)
+            explicit_bzero((char *) json_string_value(p),
+                           json_string_length(p));
+    }
+    json_decref(o);
     apid_grant_free(&g);
 }
 
