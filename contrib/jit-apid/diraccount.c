@@ -523,10 +523,11 @@ set_member(LDAP *ld, struct job *j, const char *group, int add, int quiet,
         return APID_LDAP_ERR;
     }
     rc = ldap_modify_ext_s(ld, gdn, mods, NULL, NULL);
-    /* Already a member, or already not one: a repeat, or the
-     * administrator's hand. */
+    /* Already a member, or already not one (a group that is gone has
+     * no members): a repeat, or the administrator's hand. */
     if ((add && rc == LDAP_TYPE_OR_VALUE_EXISTS)
-        || (!add && rc == LDAP_NO_SUCH_ATTRIBUTE)) {
+        || (!add && (rc == LDAP_NO_SUCH_ATTRIBUTE
+                     || rc == LDAP_NO_SUCH_OBJECT))) {
         if (quiet) {
             free(gdn);
             return APID_LDAP_OK;

@@ -65,8 +65,13 @@ dn: cn=ops,$GROUPS_BASE
 objectClass: groupOfNames
 cn: ops
 member: $LDAP_ADMIN_DN
+
+dn: cn=ghost,$GROUPS_BASE
+objectClass: groupOfNames
+cn: ghost
+member: $LDAP_ADMIN_DN
 LDIF
-ok "two groups, dbadmins and ops"
+ok "three groups, dbadmins, ops and ghost (deleted later)"
 # A sendmail stand-in: keeps each message.
 mkdir -p "$T/mail"
 cat > "$T/sendmail" <<SM
@@ -109,6 +114,9 @@ cat > "$T/apid/policies.json" <<'POLICIES'
   {"name": "dir-tmp-dba", "credential": "tmp", "target": "directory",
    "max_duration": 600, "groups": ["dbadmins"],
    "username_template": "{user}-tmp", "approval": "auto"},
+  {"name": "dir-ghost", "credential": "ghost", "target": "directory",
+   "max_duration": 600, "groups": ["ghost"],
+   "username_template": "{user}-g", "approval": "auto"},
   {"name": "web", "credential": "web", "hosts": ["web01.test"],
    "max_duration": 600, "groups": ["users"], "approval": "auto"}]}
 POLICIES
@@ -291,6 +299,28 @@ expect_eq "a group the policy does not allow" "$(cat "$T/api.status")" 403
 adm_get "uid=dave-adm,$ACCOUNTS_BASE" uid | grep -q . && fail "a refused request made an entry"
 adm_get "uid=dave-tmp,$ACCOUNTS_BASE" uid | grep -q . && fail "a refused request made an entry"
 ok "refused: a directory credential on a host, a host credential without one, a group outside the policy; no entry made"
+
+# A new password only for an active directory grant.
+api POST "/v1/grants/$G1/password" alice-token-xxxxxxxxxx '{}' >/dev/null
+expect_eq "a password for a revoked grant" "$(cat "$T/api.status")" 409
+GW=$(api POST /v1/grants dave-token-xxxxxxxxxxx \
+    '{"credential": "web", "host": "web01.test", "duration": 60, "reason": "x"}' | pyget 'j["id"]')
+api POST "/v1/grants/$GW/password" dave-token-xxxxxxxxxxx '{}' >/dev/null
+expect_eq "a password for a grant on hosts" "$(cat "$T/api.status")" 409
+api POST "/v1/grants/$GW/revoke" dave-token-xxxxxxxxxxx '{}' >/dev/null
+ok "a password is given only for an active directory account"
+
+# A group the administrator deleted: the request is refused (502) and
+# revoked, and its teardown is not stuck on the missing group.
+ldap_admin ldapdelete "cn=ghost,$GROUPS_BASE" >/dev/null 2>&1 || fail "ldapdelete ghost"
+api POST /v1/grants dave-token-xxxxxxxxxxx \
+    '{"credential": "ghost", "duration": 600, "reason": "a deleted group"}' > "$T/r12"
+expect_eq "a request for a deleted group" "$(cat "$T/api.status")" 502
+grep -q 'directory_refused' "$T/r12" || fail "502: $(cat "$T/r12")"
+GG=$(api GET "/v1/grants?requester=dave@EXAMPLE.COM&credential=ghost" boss-token-xxxxxxxxxxx | pyget 'j["grants"][0]["id"]')
+wait_for 30 disabled "$GG" >/dev/null || fail "not settled: $(api GET "/v1/grants/$GG" boss-token-xxxxxxxxxxx)"
+locked "uid=dave-g,$ACCOUNTS_BASE" || fail "the half-made account is not locked"
+ok "a deleted group: 502, the grant revoked, the half-made account locked"
 
 # 8. The directory down: the request is refused (503), no grant stays
 # active, and nothing is left enabled once it is back.
