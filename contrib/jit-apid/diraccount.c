@@ -11,7 +11,6 @@
 #include <time.h>
 
 #include "api.h"
-#include "core/clock.h"
 #include "core/validate.h"
 #include "diraccount.h"
 #include "ldap.h"
@@ -906,6 +905,17 @@ alert_failed(struct apid *a, const struct apid_grant *g, const char *why)
     free(e.detail);
 }
 
+/* The wait after failures failed tries: min, doubling, at most max. */
+static int64_t
+retry_wait(int failures, unsigned min, unsigned max)
+{
+    int64_t w = min;
+
+    for (int i = 0; i < failures && w < max; i++)
+        w *= 2;
+    return w < max ? w : max;
+}
+
 static void
 teardown(struct apid *a, struct apid_ldap *l, const struct apid_diracct *d)
 {
@@ -941,9 +951,8 @@ teardown(struct apid *a, struct apid_ldap *l, const struct apid_diracct *d)
     j->kind = JOB_TEARDOWN;
     rc = run(a, l, j, "jit-apid", err, sizeof(err));
     if (rc != APID_LDAP_OK)
-        next = jit_backoff(apid_now(), d->attempts,
-                           (int64_t) a->conf.ldap_retry_min,
-                           (int64_t) a->conf.ldap_retry_max);
+        next = apid_now() + retry_wait(d->attempts, a->conf.ldap_retry_min,
+                                       a->conf.ldap_retry_max);
     if (rc == APID_LDAP_OK)
         snprintf(detail, sizeof(detail), "account %s disabled (grant %s)%s",
                  d->username, g.status,
