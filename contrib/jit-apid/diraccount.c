@@ -743,14 +743,32 @@ apid_diracct_enable(struct apid *a, const struct apid_grant *g,
     }
     pthread_mutex_lock(&a->dir_mu);
     /* Recorded first: from here on, whatever becomes of the steps, the
-     * grant's end undoes them. */
-    if (apid_store_diracct_hold(a->store, g->username, g->id, actor,
-                                "directory.hold", "account held by this"
-                                " grant", apid_now()) != APID_OK) {
+     * grant's end undoes them.  A teardown of the account's previous
+     * grant under way is let finish (the lock released meanwhile, for
+     * this instance's worker): undoing after we did would take the
+     * new grant's account away. */
+    for (int tries = 0;; tries++) {
+        int ret = apid_store_diracct_hold(a->store, g->username, g->id,
+                                          actor, "directory.hold",
+                                          "account held by this grant",
+                                          apid_now());
+
+        if (ret == APID_OK) {
+            rc = run(a, a->dir_ldap, j, actor, err, errlen);
+            break;
+        }
         snprintf(err, errlen, "%s", apid_store_error(a->store));
-        rc = APID_LDAP_ERR;
-    } else {
-        rc = run(a, a->dir_ldap, j, actor, err, errlen);
+        if (ret != APID_CONFLICT) {
+            rc = APID_LDAP_ERR;
+            break;
+        }
+        if (tries == 50 || a->stopping) {
+            rc = APID_DIR_BUSY;
+            break;
+        }
+        pthread_mutex_unlock(&a->dir_mu);
+        nanosleep(&(struct timespec) { 0, 200 * 1000 * 1000 }, NULL);
+        pthread_mutex_lock(&a->dir_mu);
     }
     pthread_mutex_unlock(&a->dir_mu);
     explicit_bzero(own, sizeof(own));

@@ -42,6 +42,11 @@ void apid_diracct_conf_free(struct apid_conf *c);
  * APID_LDAP_DOWN (the directory cannot be reached: 503), APID_LDAP_ERR
  * (it refused: err has its words). */
 
+/* apid_diracct_enable's answer when the account's previous grant is
+ * still being torn down (by this instance or another) after a wait of
+ * about ten seconds: nothing was done; ask again. */
+#define APID_DIR_BUSY (-10)
+
 /* Grant g (active, of a directory policy) gets its account: created or
  * re-enabled, a new password (into pw, which the caller wipes; NULL:
  * made and forgotten, as after an approval by another person), its

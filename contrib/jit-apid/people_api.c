@@ -523,7 +523,10 @@ dir_account_reply(struct apid *a, const struct apid_principal *who,
                         apid_store_error(a->store));
             apid_changed(a);
         }
-        if (rc == APID_LDAP_DOWN)
+        if (rc == APID_DIR_BUSY)
+            apid_reply_error(r, 409, "conflict", "%s; the grant is revoked,"
+                             " ask again in a moment", err);
+        else if (rc == APID_LDAP_DOWN)
             apid_reply_error(r, 503, "directory_unavailable", "the directory"
                              " cannot be reached: %s%s", err,
                              password_only ? "" : "; the grant is revoked,"

@@ -81,7 +81,8 @@ static const char schema[] =
     "CREATE TABLE IF NOT EXISTS dir_accounts ("
     " username TEXT PRIMARY KEY, grant_id TEXT NOT NULL,"
     " state TEXT NOT NULL, attempts INTEGER NOT NULL,"
-    " next_try BIGINT NOT NULL, last_error TEXT, updated BIGINT NOT NULL);"
+    " next_try BIGINT NOT NULL, last_error TEXT, updated BIGINT NOT NULL,"
+    " claimed_until BIGINT NOT NULL DEFAULT 0);"
     "CREATE INDEX IF NOT EXISTS dir_accounts_grant"
     " ON dir_accounts (grant_id);";
 
@@ -976,18 +977,35 @@ hold_once(struct apid_conn *c, const char *username, const char *grant,
 {
     char t[24];
     const char *p[3] = { username, grant, t };
+    PGresult *r;
+    int busy;
 
     fmt_i64(t, sizeof(t), now);
     if (simple(c, "BEGIN", 0, NULL, state) != APID_OK)
         return APID_FAILED;
-    if (simple(c, "INSERT INTO dir_accounts (username, grant_id, state,"
-                  " attempts, next_try, last_error, updated)"
-                  " VALUES ($1, $2, 'enabled', 0, 0, NULL, $3::bigint)"
-                  " ON CONFLICT (username) DO UPDATE SET grant_id = $2,"
-                  " state = 'enabled', attempts = 0, next_try = 0,"
-                  " last_error = NULL, updated = $3::bigint",
-               3, p, state) != APID_OK
-        || add_op(c, now, actor, action, grant, detail, state) != APID_OK
+    /* A teardown under way (claimed, not settled, perhaps by another
+     * instance) is let finish: the update's own condition, so that no
+     * claim slips in between a check and the write. */
+    if ((r = run(c, "INSERT INTO dir_accounts (username, grant_id, state,"
+                    " attempts, next_try, last_error, updated)"
+                    " VALUES ($1, $2, 'enabled', 0, 0, NULL, $3::bigint)"
+                    " ON CONFLICT (username) DO UPDATE SET grant_id = $2,"
+                    " state = 'enabled', attempts = 0, next_try = 0,"
+                    " last_error = NULL, updated = $3::bigint"
+                    " WHERE dir_accounts.claimed_until <= $3::bigint",
+                 3, p, state)) == NULL) {
+        rollback(c);
+        return APID_FAILED;
+    }
+    busy = strcmp(PQcmdTuples(r), "0") == 0;
+    PQclear(r);
+    if (busy) {
+        rollback(c);
+        apid_store_fail("account %s is being disabled (its previous"
+                        " grant's teardown)", username);
+        return APID_CONFLICT;
+    }
+    if (add_op(c, now, actor, action, grant, detail, state) != APID_OK
         || simple(c, "COMMIT", 0, NULL, state) != APID_OK) {
         rollback(c);
         return APID_FAILED;
@@ -1085,7 +1103,8 @@ pg_diracct_claim(struct apid_conn *c, int64_t now, int64_t lease,
             " AND NOT (g.status = 'active' AND g.expires_at > $1::bigint)"
             " ORDER BY d.next_try LIMIT $3::bigint"
             " FOR UPDATE OF d SKIP LOCKED)"
-            " UPDATE dir_accounts d SET next_try = $2::bigint FROM due"
+            " UPDATE dir_accounts d SET next_try = $2::bigint,"
+            " claimed_until = $2::bigint FROM due"
             " WHERE d.username = due.username RETURNING " DIRACCT_COLS,
             3, p, state);
     if (r == NULL)
@@ -1126,7 +1145,8 @@ settle_once(struct apid_conn *c, const char *username, const char *grant,
     if ((r = run(c, "UPDATE dir_accounts SET state = $1,"
                     " attempts = CASE WHEN $1 = 'disabled' THEN 0"
                     " ELSE attempts + 1 END, last_error = $2,"
-                    " next_try = $3::bigint, updated = $4::bigint"
+                    " next_try = $3::bigint, updated = $4::bigint,"
+                    " claimed_until = 0"
                     " WHERE username = $5 AND grant_id = $6"
                     " AND state IN ('enabled', 'disable_failed')",
                  6, p, state)) == NULL) {

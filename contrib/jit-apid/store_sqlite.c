@@ -78,7 +78,8 @@ static const char schema[] =
     "CREATE TABLE IF NOT EXISTS dir_accounts ("
     " username TEXT PRIMARY KEY, grant_id TEXT NOT NULL,"
     " state TEXT NOT NULL, attempts INTEGER NOT NULL,"
-    " next_try INTEGER NOT NULL, last_error TEXT, updated INTEGER NOT NULL);"
+    " next_try INTEGER NOT NULL, last_error TEXT, updated INTEGER NOT NULL,"
+    " claimed_until INTEGER NOT NULL DEFAULT 0);"
     "CREATE INDEX IF NOT EXISTS dir_accounts_grant"
     " ON dir_accounts (grant_id);";
 
@@ -1131,6 +1132,28 @@ sq_diracct_hold(struct apid_conn *s, const char *username, const char *grant,
 
     if ((ret = exec_simple(s, "BEGIN IMMEDIATE")) != APID_OK)
         return ret;
+    /* A teardown under way (claimed, not settled) is let finish. */
+    if (sqlite3_prepare_v2(s->db, "SELECT 1 FROM dir_accounts WHERE"
+                           " username = ?1 AND claimed_until > ?2",
+                           -1, &st, NULL) != SQLITE_OK) {
+        ret = db_fail(s, "directory accounts");
+        goto rollback;
+    }
+    sqlite3_bind_text(st, 1, username, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, now);
+    rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    st = NULL;
+    if (rc == SQLITE_ROW) {
+        apid_store_fail("account %s is being disabled (its previous"
+                        " grant's teardown)", username);
+        ret = APID_CONFLICT;
+        goto rollback;
+    }
+    if (rc != SQLITE_DONE) {
+        ret = db_fail(s, "directory accounts");
+        goto rollback;
+    }
     if (sqlite3_prepare_v2(s->db,
                            "INSERT INTO dir_accounts (username, grant_id,"
                            " state, attempts, next_try, last_error, updated)"
@@ -1237,8 +1260,8 @@ sq_diracct_claim(struct apid_conn *s, int64_t now, int64_t lease,
                            " AND g.expires_at > ?1)"
                            " ORDER BY d.next_try LIMIT ?2",
                            -1, &st, NULL) != SQLITE_OK
-        || sqlite3_prepare_v2(s->db, "UPDATE dir_accounts SET next_try = ?1"
-                              " WHERE username = ?2", -1, &up, NULL)
+        || sqlite3_prepare_v2(s->db, "UPDATE dir_accounts SET next_try = ?1,"
+                              " claimed_until = ?1 WHERE username = ?2", -1, &up, NULL)
                != SQLITE_OK) {
         ret = db_fail(s, "directory accounts");
         goto rollback;
@@ -1304,7 +1327,8 @@ sq_diracct_settle(struct apid_conn *s, const char *username,
                            "UPDATE dir_accounts SET state = ?1,"
                            " attempts = CASE WHEN ?2 THEN 0"
                            " ELSE attempts + 1 END,"
-                           " last_error = ?3, next_try = ?4, updated = ?5"
+                           " last_error = ?3, next_try = ?4, updated = ?5,"
+                           " claimed_until = 0"
                            " WHERE username = ?6 AND grant_id = ?7"
                            " AND state IN ('enabled', 'disable_failed')",
                            -1, &st, NULL) != SQLITE_OK) {

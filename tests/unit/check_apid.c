@@ -685,6 +685,96 @@ START_TEST(test_diracct)
 }
 END_TEST
 
+/* The directory accounts' rows (store.h): held by a grant, claimed for
+ * teardown only once the grant has ended, not held again by a new grant
+ * while a claimed teardown is under way, settled only by the grant that
+ * held it. */
+START_TEST(test_diracct_store)
+{
+    char policy[] = "dir", cred[] = "dba", req[] = "alice@EXAMPLE.COM",
+         user[] = "alice-adm", reason[] = "r", status[] = "active",
+         onl[] = "keep", group[] = "dbadmins";
+    char *groups[] = { group }, *nohosts[] = { NULL };
+    struct apid_grant g = {
+        .policy = policy, .credential = cred, .requester = req,
+        .username = user, .reason = reason, .status = status,
+        .on_logout = onl, .hosts = nohosts, .n_hosts = 0, .groups = groups,
+        .n_groups = 1, .ssh_keys = nohosts, .n_ssh_keys = 0,
+    };
+    struct apid_grant g2;
+    struct apid_diracct *v = NULL, d;
+    int64_t now = apid_now();
+    size_t n = 0;
+
+    g.not_before = now;
+    g.expires_at = now + 600;
+    g2 = g;
+    ck_assert_int_eq(apid_store_grant_insert(A.store, &g, req, reason, now),
+                     APID_OK);
+    ck_assert_int_eq(apid_store_diracct_hold(A.store, user, g.id, req,
+                                             "directory.hold", NULL, now),
+                     APID_OK);
+    /* Live: nothing to claim. */
+    ck_assert_int_eq(apid_store_diracct_claim(A.store, now, 120, 16, &v, &n),
+                     APID_OK);
+    ck_assert_uint_eq(n, 0);
+    apid_diraccts_free(v, n);
+    /* Past its end (no sweep yet): claimed once, not twice. */
+    ck_assert_int_eq(apid_store_diracct_claim(A.store, now + 601, 120, 16,
+                                              &v, &n), APID_OK);
+    ck_assert_uint_eq(n, 1);
+    ck_assert_str_eq(v[0].grant, g.id);
+    ck_assert_str_eq(v[0].state, "enabled");
+    apid_diraccts_free(v, n);
+    ck_assert_int_eq(apid_store_diracct_claim(A.store, now + 602, 120, 16,
+                                              &v, &n), APID_OK);
+    ck_assert_uint_eq(n, 0);
+    apid_diraccts_free(v, n);
+    /* A new grant of the account waits for the claimed teardown. */
+    ck_assert_int_eq(apid_store_grant_insert(A.store, &g2, req, reason,
+                                             now + 603), APID_OK);
+    ck_assert_int_eq(apid_store_diracct_hold(A.store, user, g2.id, req,
+                                             "directory.hold", NULL,
+                                             now + 603), APID_CONFLICT);
+    /* A failed teardown: disable_failed, offered again at its time. */
+    ck_assert_int_eq(apid_store_diracct_settle(A.store, user, g.id, 0,
+                                               "refused", now + 610,
+                                               "jit-apid",
+                                               "directory.disable_failed",
+                                               NULL, now + 604), APID_OK);
+    ck_assert_int_eq(apid_store_diracct_get(A.store, g.id, &d), APID_OK);
+    ck_assert_str_eq(d.state, "disable_failed");
+    ck_assert_int_eq(d.attempts, 1);
+    ck_assert_str_eq(d.last_error, "refused");
+    free(d.username);
+    free(d.grant);
+    free(d.state);
+    free(d.last_error);
+    ck_assert_int_eq(apid_store_diracct_claim(A.store, now + 605, 120, 16,
+                                              &v, &n), APID_OK);
+    ck_assert_uint_eq(n, 0);
+    apid_diraccts_free(v, n);
+    /* Not claimed now: the new grant takes the account, and the old
+     * grant's settle is refused (the account is no longer its). */
+    ck_assert_int_eq(apid_store_diracct_hold(A.store, user, g2.id, req,
+                                             "directory.hold", NULL,
+                                             now + 606), APID_OK);
+    ck_assert_int_eq(apid_store_diracct_settle(A.store, user, g.id, 1, NULL,
+                                               0, "jit-apid",
+                                               "directory.disabled", NULL,
+                                               now + 607), APID_CONFLICT);
+    ck_assert_int_eq(apid_store_diracct_get(A.store, g.id, &d),
+                     APID_NOT_FOUND);
+    ck_assert_int_eq(apid_store_diracct_get(A.store, g2.id, &d), APID_OK);
+    ck_assert_str_eq(d.state, "enabled");
+    ck_assert_int_eq(d.attempts, 0);
+    free(d.username);
+    free(d.grant);
+    free(d.state);
+    free(d.last_error);
+}
+END_TEST
+
 /* A host named three times (in the list, and through host groups) is on
  * the policy once: the repeats go without reading a repeat already
  * freed. */
@@ -1090,6 +1180,7 @@ main(void)
     tcase_add_test(tc, test_key_comments);
     tcase_add_test(tc, test_people_kerberos);
     tcase_add_test(tc, test_diracct);
+    tcase_add_test(tc, test_diracct_store);
     suite_add_tcase(s, tc);
     return t_run(s);
 }
