@@ -193,7 +193,9 @@ int apid_store_op_add(struct apid_store *s, const char *actor,
                       const char *action, const char *grant,
                       const char *detail, int64_t now);
 /* username's account is now grant's, enabled (created if new), with
- * an operations-log entry (action, detail). */
+ * an operations-log entry (action, detail); APID_CONFLICT while a
+ * teardown of it is claimed and not settled (its lease not run out):
+ * an enable after it would be undone by it. */
 int apid_store_diracct_hold(struct apid_store *s, const char *username,
                             const char *grant, const char *actor,
                             const char *action, const char *detail,
