@@ -253,12 +253,25 @@ group_dn(const struct apid_conf *c, const char *name)
     return dn;
 }
 
-/* Read the account's entry: 1 (there, *uac its userAccountControl or
- * -1), 0 (no such entry), or an APID_LDAP_* error (negative). */
+/* The mark an account of ours carries in its description: whose it is.
+ * An entry of that DN without it is not ours to enable, lock or give a
+ * password (an administrator's account, or a name taken by hand). */
+static void
+mark(const struct apid_grant *g, char *out, size_t len)
+{
+    snprintf(out, len, "pam-jit directory account of %s", g->requester);
+}
+
+/* Read the account's entry: 1 (ours, *uac its userAccountControl or
+ * -1), 2 (there, and not ours), 0 (no such entry), or an APID_LDAP_*
+ * error (negative). */
 static int
 read_account(LDAP *ld, struct job *j, long *uac, char *err, size_t errlen)
 {
-    char *attrs[] = { W("userAccountControl"), NULL };
+    char *attrs[] = { W("userAccountControl"), W("description"), NULL };
+    struct berval **d;
+    char want[400];
+    int ours = 0;
     struct timeval tv = apid_ldap_timeout(ld);
     LDAPMessage *res = NULL, *e;
     char *v;
@@ -284,8 +297,14 @@ read_account(LDAP *ld, struct job *j, long *uac, char *err, size_t errlen)
         *uac = strtol(v, NULL, 10);
         free(v);
     }
+    mark(j->g, want, sizeof(want));
+    d = ldap_get_values_len(ld, e, "description");
+    for (size_t i = 0; d != NULL && d[i] != NULL && !ours; i++)
+        ours = d[i]->bv_len == strlen(want)
+               && memcmp(d[i]->bv_val, want, d[i]->bv_len) == 0;
+    ldap_value_free_len(d);
     ldap_msgfree(res);
-    return 1;
+    return ours ? 1 : 2;
 }
 
 static int
@@ -352,8 +371,7 @@ create_account(LDAP *ld, struct job *j, char *err, size_t errlen)
     uint32_t uid = 0;
     int rc;
 
-    snprintf(desc, sizeof(desc), "pam-jit directory account of %s",
-             j->g->requester);
+    mark(j->g, desc, sizeof(desc));
     if (j->c->ldap_account_kind == APID_ACCOUNT_POSIX) {
         if ((rc = free_uid(ld, j, &uid, err, errlen)) != APID_LDAP_OK)
             return rc;
@@ -557,9 +575,22 @@ run_job(LDAP *ld, void *arg, char *err, size_t errlen)
         step(j, "directory.read", "dn=%s failed: %s", j->dn, err);
         return there;
     }
+    if (there == 2 && j->kind != JOB_TEARDOWN) {
+        snprintf(err, errlen, "the entry %s is not %s's pam-jit account (its"
+                 " description says whose): refused", j->dn,
+                 j->g->requester);
+        step(j, "directory.foreign", "dn=%s: not this person's account,"
+             " left alone", j->dn);
+        return APID_LDAP_ERR;
+    }
     if (j->kind == JOB_TEARDOWN) {
         if (!there) {
             step(j, "directory.absent", "dn=%s: nothing to disable", j->dn);
+            return APID_LDAP_OK;
+        }
+        if (there == 2) {
+            step(j, "directory.foreign", "dn=%s: not this person's account,"
+                 " left alone", j->dn);
             return APID_LDAP_OK;
         }
         /* Every group is tried, whatever the others do: one refusal

@@ -322,6 +322,40 @@ wait_for 30 disabled "$GG" >/dev/null || fail "not settled: $(api GET "/v1/grant
 locked "uid=dave-g,$ACCOUNTS_BASE" || fail "the half-made account is not locked"
 ok "a deleted group: 502, the grant revoked, the half-made account locked"
 
+# An entry of the account's DN that is not this person's pam-jit account
+# (an administrator's, made by hand): never enabled, locked or given a
+# password, whatever is asked.
+ldap_add <<LDIF
+dn: uid=boss-adm,$ACCOUNTS_BASE
+objectClass: account
+objectClass: posixAccount
+uid: boss-adm
+cn: boss-adm
+uidNumber: 71005
+gidNumber: 71005
+homeDirectory: /home/boss-adm
+userPassword: boss-own-password
+description: the DBA team's break-glass account
+LDIF
+ldap_modify <<LDIF
+dn: cn=dbadmins,$GROUPS_BASE
+changetype: modify
+add: member
+member: uid=boss-adm,$ACCOUNTS_BASE
+LDIF
+api POST /v1/grants boss-token-xxxxxxxxxxx \
+    '{"credential": "dba", "duration": 600, "reason": "take it over"}' > "$T/r13"
+expect_eq "a request for a foreign entry" "$(cat "$T/api.status")" 502
+grep -q 'not boss@EXAMPLE.COM.s pam-jit account' "$T/r13" || fail "502: $(cat "$T/r13")"
+GB=$(api GET "/v1/grants?requester=boss@EXAMPLE.COM&credential=dba" boss-token-xxxxxxxxxxx | pyget 'j["grants"][0]["id"]')
+wait_for 30 disabled "$GB" >/dev/null || fail "not settled: $(api GET "/v1/grants/$GB" boss-token-xxxxxxxxxxx)"
+binds "uid=boss-adm,$ACCOUNTS_BASE" boss-own-password || fail "the foreign entry's password changed"
+unlocked "uid=boss-adm,$ACCOUNTS_BASE" || fail "the foreign entry was locked"
+expect_eq "dbadmins keeps the foreign entry" "$(members dbadmins)" "$LDAP_ADMIN_DN uid=boss-adm,$ACCOUNTS_BASE "
+api GET "/v1/operations?grant=$GB" boss-token-xxxxxxxxxxx | grep -q 'directory.foreign' \
+    || fail "no directory.foreign on the operations log"
+ok "an entry that is not the person's pam-jit account: 502, left as it was (password, lock, groups)"
+
 # 8. The directory down: the request is refused (503), no grant stays
 # active, and nothing is left enabled once it is back.
 stop_slapd
