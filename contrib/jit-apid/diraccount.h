@@ -10,7 +10,8 @@
  * groups, locks it and rotates its password again; a teardown that fails
  * leaves the account disable_failed, raises the account.disable_failed
  * alert and is tried again with a backoff.  Every step is on the grant's
- * operations log.
+ * operations log.  An account lives no longer than its grant
+ * (doc/design.md, R15).
  */
 #ifndef APID_DIRACCOUNT_H
 #define APID_DIRACCOUNT_H
