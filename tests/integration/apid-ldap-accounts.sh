@@ -375,6 +375,26 @@ wait_for 60 disabled "$G7" >/dev/null || fail "the refused request's account not
 adm_get "uid=dave-adm,$ACCOUNTS_BASE" uid | grep -q . && fail "an entry made while the directory was down"
 ok "the directory down: 503 naming it, the grant revoked at once, nothing enabled once it is back"
 
+# On PostgreSQL, two instances share the teardowns: each is done once.
+if [ "${LDAP_ACCOUNTS_ON_PG:-}" = 1 ]; then
+    "$APID" -c "$T/apid/apid.conf" 2>"$T/apid/b.log" </dev/null &
+    B_PID=$!
+    TEST_PIDS="$TEST_PIDS $B_PID"
+    wait_for 30 grep -q 'serving on' "$T/apid/b.log" >/dev/null || fail "$(cat "$T/apid/b.log")"
+    for i in 1 2 3; do
+        G=$(api POST "/v1/grants" alice-token-xxxxxxxxxx \
+            '{"credential": "dba", "duration": 600, "reason": "two instances"}' | pyget 'j["id"]')
+        api POST "/v1/grants/$G/revoke" alice-token-xxxxxxxxxx '{}' >/dev/null
+        wait_for 30 disabled "$G" >/dev/null || fail "not disabled with two instances"
+        ops=$(api GET "/v1/operations?grant=$G" boss-token-xxxxxxxxxxx)
+        n=$(echo "$ops" | pyget 'len([o for o in j["operations"] if o["action"] in ("directory.disabled", "directory.lock")])')
+        expect_eq "teardown steps of grant $i with two instances" "$n" 2
+    done
+    kill -TERM "$B_PID"
+    wait "$B_PID" || fail "the second instance's exit: $(tail -3 "$T/apid/b.log")"
+    ok "two instances on one database: each teardown done once"
+fi
+
 stop_apid
 ok "stopped cleanly with the directory worker running"
 
