@@ -295,9 +295,11 @@ load_policy(json_t *o, size_t k, const struct apid_policies *all,
         return apid_bad(err, errlen, "policies[%zu]: no hosts", k);
     /* Sorted, for apid_policy_has_host's binary search: a request for a
      * host group of 10,000 asks 10,000 times. */
-    qsort(pol->hosts, pol->n_hosts, sizeof(*pol->hosts), by_string);
-    if (strv_unique(pol->hosts, &pol->n_hosts) != 0)
-        return -ENOMEM;
+    if (pol->n_hosts > 0) { /* a directory policy's are none */
+        qsort(pol->hosts, pol->n_hosts, sizeof(*pol->hosts), by_string);
+        if (strv_unique(pol->hosts, &pol->n_hosts) != 0)
+            return -ENOMEM;
+    }
     snprintf(where, sizeof(where), "policies[%zu].groups", k);
     if (json_object_get(o, "groups") != NULL
         && (ret = load_strings(json_object_get(o, "groups"), where,
@@ -444,9 +446,9 @@ apid_host_group(const struct apid_policies *p, const char *name)
 int
 apid_policy_has_host(const struct apid_policy *pol, const char *host)
 {
-    return bsearch(&host, pol->hosts, pol->n_hosts, sizeof(*pol->hosts),
-                   by_string)
-           != NULL;
+    return pol->n_hosts > 0
+           && bsearch(&host, pol->hosts, pol->n_hosts, sizeof(*pol->hosts),
+                      by_string) != NULL;
 }
 
 int
