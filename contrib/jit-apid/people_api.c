@@ -460,11 +460,12 @@ static void
 dir_account_json(struct apid *a, json_t *o, const char *grant)
 {
     struct apid_diracct d;
+    json_t *x;
 
     if (o == NULL || apid_store_diracct_get(a->store, grant, &d) != APID_OK)
         return;
-    json_t *x = json_pack("{s:s, s:s, s:i}", "username", d.username,
-                          "state", d.state, "attempts", d.attempts);
+    x = json_pack("{s:s, s:s, s:i}", "username", d.username, "state",
+                  d.state, "attempts", d.attempts);
 
     if (x != NULL && d.last_error != NULL)
         json_object_set_new(x, "last_error", json_string(d.last_error));
