@@ -2,7 +2,7 @@
  * People from the directory (dirpeople.h): the lookup of a person's
  * entry and groups, the policies' requesters and approvers lists, and
  * the periodic check that revokes the grants of people the directory
- * disabled or removed (doc/design.md, R13; threats S11 to S13).
+ * disabled or removed (doc/design.md, R14; threats S13, S14).
  */
 #include "config.h"
 

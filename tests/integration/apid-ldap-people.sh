@@ -1,6 +1,6 @@
 #!/bin/sh
-# People from the directory (doc/design.md, R13 and R14; threats S11 to
-# S13): jit-apid with people_source = ldap against a real slapd on
+# People from the directory (doc/design.md, R13 and R14; threats S13 and
+# S14): jit-apid with people_source = ldap against a real slapd on
 # loopback (tests/integration/lib/slapd.sh, ldaps with the test CA).
 # Group membership decides who may request and who may approve under a
 # policy that lists directory groups; a person the directory disables

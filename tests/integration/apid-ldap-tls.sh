@@ -1,6 +1,6 @@
 #!/bin/sh
-# jit-apid's connection to the directory (doc/design.md, R13; threat
-# S11): a real slapd on loopback (tests/integration/lib/slapd.sh), ldaps
+# jit-apid's connection to the directory (doc/design.md, R13; threats
+# S11, S12): a real slapd on loopback (tests/integration/lib/slapd.sh), ldaps
 # and StartTLS with the test CA.  Accepted: ldaps://, ldap:// with
 # StartTLS, the bind DN's secret in a 0600 file.  Refused, each with a
 # message that says why: a certificate of another CA, a certificate for
