@@ -11,6 +11,7 @@
 #include <netdb.h>
 #include <poll.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -275,6 +276,11 @@ bind_gssapi(struct apid_ldap *l, char *err, size_t errlen)
     if ((rc = ldap_set_option(l->ld, LDAP_OPT_X_SASL_GSS_CREDS, l->cred))
         != LDAP_OPT_SUCCESS)
         return apid_ldap_result(l->ld, rc, "GSSAPI credentials", err, errlen);
+    /* TLS protects the connection already, and Active Directory refuses
+     * a SASL security layer inside TLS: none. */
+    if ((rc = ldap_set_option(l->ld, LDAP_OPT_X_SASL_SECPROPS, "maxssf=0"))
+        != LDAP_OPT_SUCCESS)
+        return apid_ldap_result(l->ld, rc, "SASL properties", err, errlen);
     rc = ldap_sasl_interactive_bind_s(l->ld, NULL, "GSSAPI", NULL, NULL,
                                       LDAP_SASL_QUIET, sasl_defaults, NULL);
     if (rc != LDAP_SUCCESS) {
@@ -736,7 +742,7 @@ static const char hex[] = "0123456789abcdef";
 char *
 apid_ldap_filter_escape(const char *v, size_t n)
 {
-    char *out = malloc(n * 3 + 1), *o = out;
+    char *out = n < SIZE_MAX / 3 ? malloc(n * 3 + 1) : NULL, *o = out;
 
     if (out == NULL)
         return NULL;
@@ -758,7 +764,7 @@ apid_ldap_filter_escape(const char *v, size_t n)
 char *
 apid_ldap_dn_escape(const char *v, size_t n)
 {
-    char *out = malloc(n * 3 + 1), *o = out;
+    char *out = n < SIZE_MAX / 3 ? malloc(n * 3 + 1) : NULL, *o = out;
 
     if (out == NULL)
         return NULL;
