@@ -2,7 +2,7 @@
  * People from the directory (dirpeople.h): the lookup of a person's
  * entry and groups, the policies' requesters and approvers lists, and
  * the periodic check that revokes the grants of people the directory
- * disabled or removed (doc/design.md, R13; threats S11 to S13).
+ * disabled or removed (doc/design.md, R14; threats S13, S14).
  */
 #include "config.h"
 
@@ -181,10 +181,13 @@ person_entry(LDAP *ld, LDAPMessage *e, void *arg, char *err, size_t errlen)
 
             g = s != NULL && strlen(s) == v[i]->bv_len ? group_name(lk->c, s)
                                                        : NULL;
-            if (g != NULL && push(&p->groups, &p->n_groups, g, strlen(g)) != 0)
-                i = (size_t) -2; /* out of memory: stop */
+            int full = g != NULL
+                       && push(&p->groups, &p->n_groups, g, strlen(g)) != 0;
+
             free(g);
             free(s);
+            if (full)
+                break; /* out of memory: the groups so far */
         }
         ldap_value_free_len(v);
     }

@@ -4,7 +4,7 @@
  * signed on with; its display name, mail, groups and sshPublicKey
  * values, and whether the directory says it is disabled.  A disabled or
  * missing person neither requests nor approves, and a periodic check
- * revokes their grants (doc/design.md, R13, threats S11 to S13).
+ * revokes their grants (doc/design.md, R14; threats S13, S14).
  */
 #ifndef APID_DIRPEOPLE_H
 #define APID_DIRPEOPLE_H

@@ -11,11 +11,13 @@
 #include <netdb.h>
 #include <poll.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <gnutls/gnutls.h>
@@ -30,6 +32,13 @@
 #include "ldap.h"
 
 #define PAGE_SIZE 500
+
+/* ldap_open(3) documents ldap_init_fd, and bookworm's libldap exports it,
+ * but its ldap.h declares neither it nor LDAP_PROTO_TCP (ldap_pvt.h's). */
+#ifndef LDAP_PROTO_TCP
+#define LDAP_PROTO_TCP 1
+int ldap_init_fd(ber_socket_t fd, int proto, const char *url, LDAP **ldp);
+#endif
 #define SECRET_MAX 1024
 
 struct apid_ldap {
@@ -267,6 +276,11 @@ bind_gssapi(struct apid_ldap *l, char *err, size_t errlen)
     if ((rc = ldap_set_option(l->ld, LDAP_OPT_X_SASL_GSS_CREDS, l->cred))
         != LDAP_OPT_SUCCESS)
         return apid_ldap_result(l->ld, rc, "GSSAPI credentials", err, errlen);
+    /* TLS protects the connection already, and Active Directory refuses
+     * a SASL security layer inside TLS: none. */
+    if ((rc = ldap_set_option(l->ld, LDAP_OPT_X_SASL_SECPROPS, "maxssf=0"))
+        != LDAP_OPT_SUCCESS)
+        return apid_ldap_result(l->ld, rc, "SASL properties", err, errlen);
     rc = ldap_sasl_interactive_bind_s(l->ld, NULL, "GSSAPI", NULL, NULL,
                                       LDAP_SASL_QUIET, sasl_defaults, NULL);
     if (rc != LDAP_SUCCESS) {
@@ -309,8 +323,6 @@ set_options(struct apid_ldap *l, char *err, size_t errlen)
         what = "protocol version";
     else if (ldap_set_option(l->ld, LDAP_OPT_REFERRALS, LDAP_OPT_OFF) != 0)
         what = "referrals";
-    else if (ldap_set_option(l->ld, LDAP_OPT_NETWORK_TIMEOUT, &tv) != 0)
-        what = "network timeout";
     else if (ldap_set_option(l->ld, LDAP_OPT_TIMEOUT, &tv) != 0)
         what = "timeout";
     else if (ldap_set_option(l->ld, LDAP_OPT_TIMELIMIT, &l->timeout) != 0)
@@ -331,12 +343,13 @@ set_options(struct apid_ldap *l, char *err, size_t errlen)
     return -1;
 }
 
-/* A TCP connection to host:port within the handle's timeout; an fd, or
- * -1. */
+/* A TCP connection to host:port within timeout: a blocking fd whose
+ * every read and write is bounded by timeout too, or -1. */
 static int
 tcp_connect(const char *host, int port, unsigned timeout)
 {
     struct addrinfo hints = { .ai_socktype = SOCK_STREAM }, *ai = NULL;
+    struct timeval tv = { (time_t) timeout, 0 };
     struct pollfd pfd;
     char ps[16];
     int fd = -1, e = 0;
@@ -353,7 +366,10 @@ tcp_connect(const char *host, int port, unsigned timeout)
     pfd.fd = fd;
     pfd.events = POLLOUT;
     if (poll(&pfd, 1, (int) timeout * 1000) != 1
-        || getsockopt(fd, SOL_SOCKET, SO_ERROR, &e, &elen) != 0 || e != 0)
+        || getsockopt(fd, SOL_SOCKET, SO_ERROR, &e, &elen) != 0 || e != 0
+        || fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK) != 0
+        || setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) != 0
+        || setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) != 0)
         goto fail;
     freeaddrinfo(ai);
     return fd;
@@ -438,9 +454,10 @@ tls_diagnose(struct apid_ldap *l, const char *what, char *err, size_t errlen)
         goto done;
     gnutls_transport_set_int(s, fd);
     gnutls_handshake_set_timeout(s, l->timeout * 1000);
-    do
-        rc = gnutls_handshake(s);
-    while (rc < 0 && gnutls_error_is_fatal(rc) == 0);
+    /* A blocking socket: AGAIN only when a read or write timed out. */
+    rc = gnutls_handshake(s);
+    if (rc == GNUTLS_E_AGAIN || rc == GNUTLS_E_INTERRUPTED)
+        rc = GNUTLS_E_TIMEDOUT;
     if (rc < 0) {
         snprintf(err, errlen, "%s: TLS handshake: %s", what,
                  gnutls_strerror(rc));
@@ -467,30 +484,122 @@ done:
     printable(err);
 }
 
+/* A watchdog over a step libldap does not bound itself: the TLS
+ * handshake, which on a blocking socket retries each timed-out read
+ * without end.  After timeout seconds it shuts the socket down, and the
+ * step fails at once. */
+struct watchdog {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int fd, done;
+    unsigned timeout;
+};
+
+static void *
+watchdog_run(void *arg)
+{
+    struct watchdog *w = arg;
+    struct timespec until;
+    int rc = 0;
+
+    clock_gettime(CLOCK_MONOTONIC, &until);
+    until.tv_sec += (time_t) w->timeout;
+    pthread_mutex_lock(&w->mu);
+    while (!w->done && rc != ETIMEDOUT)
+        rc = pthread_cond_timedwait(&w->cv, &w->mu, &until);
+    if (!w->done)
+        shutdown(w->fd, SHUT_RDWR);
+    pthread_mutex_unlock(&w->mu);
+    return NULL;
+}
+
+static int
+watchdog_start(struct watchdog *w, pthread_t *t, int fd, unsigned timeout)
+{
+    pthread_condattr_t ca;
+
+    w->fd = fd;
+    w->done = 0;
+    w->timeout = timeout;
+    pthread_mutex_init(&w->mu, NULL);
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&w->cv, &ca);
+    pthread_condattr_destroy(&ca);
+    if (pthread_create(t, NULL, watchdog_run, w) == 0)
+        return 0;
+    pthread_cond_destroy(&w->cv);
+    pthread_mutex_destroy(&w->mu);
+    return -1;
+}
+
+static void
+watchdog_stop(struct watchdog *w, pthread_t t)
+{
+    pthread_mutex_lock(&w->mu);
+    w->done = 1;
+    pthread_cond_signal(&w->cv);
+    pthread_mutex_unlock(&w->mu);
+    pthread_join(t, NULL);
+    pthread_cond_destroy(&w->cv);
+    pthread_mutex_destroy(&w->mu);
+}
+
 static int
 connect_ld(struct apid_ldap *l, char *err, size_t errlen)
 {
+    struct watchdog wd;
+    pthread_t wt;
+    LDAPURLDesc *lud = NULL;
     char what[300];
-    int rc;
+    int rc, fd = -1, port;
 
-    if ((rc = ldap_initialize(&l->ld, l->uri)) != LDAP_SUCCESS) {
+    /* The socket is ours: libldap's own connect with a network timeout
+     * spins without end on a server that accepts and never answers the
+     * TLS handshake (2.5.13).  Ours is bounded, and so is every read and
+     * write on it after (a blocking socket with SO_RCVTIMEO and
+     * SO_SNDTIMEO): no step can hang. */
+    if (ldap_url_parse(l->uri, &lud) != LDAP_URL_SUCCESS
+        || lud->lud_host == NULL) {
+        snprintf(err, errlen, "ldap_uri %s: cannot parse it", l->uri);
+        ldap_free_urldesc(lud);
+        return APID_LDAP_DOWN;
+    }
+    port = lud->lud_port ? lud->lud_port : l->starttls ? 389 : 636;
+    fd = tcp_connect(lud->lud_host, port, l->timeout);
+    if (fd < 0) {
+        snprintf(err, errlen, "%s: cannot connect to %s port %d (refused,"
+                 " unreachable or no answer within %u s)", l->uri,
+                 lud->lud_host, port, l->timeout);
+        ldap_free_urldesc(lud);
+        return APID_LDAP_DOWN;
+    }
+    ldap_free_urldesc(lud);
+    if ((rc = ldap_init_fd(fd, LDAP_PROTO_TCP, l->uri, &l->ld))
+        != LDAP_SUCCESS) {
+        close(fd);
         l->ld = NULL;
-        snprintf(err, errlen, "ldap_uri %s: %s", l->uri, ldap_err2string(rc));
+        snprintf(err, errlen, "%s: cannot set up the connection", l->uri);
         return APID_LDAP_DOWN;
     }
     if (set_options(l, err, errlen) != 0)
         goto down;
+    if (watchdog_start(&wd, &wt, fd, l->timeout) != 0) {
+        snprintf(err, errlen, "%s: cannot start a thread", l->uri);
+        goto down;
+    }
     if (l->starttls) {
         rc = ldap_start_tls_s(l->ld, NULL, NULL);
         snprintf(what, sizeof(what), "%s: StartTLS", l->uri);
     } else {
-        rc = ldap_connect(l->ld);
+        rc = ldap_install_tls(l->ld);
         snprintf(what, sizeof(what), "%s: TLS connection", l->uri);
     }
+    watchdog_stop(&wd, wt);
     if (rc != LDAP_SUCCESS) {
         apid_ldap_result(l->ld, rc, what, err, errlen);
         /* A refusal of StartTLS is an answer libldap words well. */
-        if (rc == LDAP_SERVER_DOWN || rc == LDAP_CONNECT_ERROR)
+        if (rc != LDAP_PROTOCOL_ERROR && rc != LDAP_UNAVAILABLE)
             tls_diagnose(l, what, err, errlen);
         goto down;
     }
@@ -633,7 +742,7 @@ static const char hex[] = "0123456789abcdef";
 char *
 apid_ldap_filter_escape(const char *v, size_t n)
 {
-    char *out = malloc(n * 3 + 1), *o = out;
+    char *out = n < SIZE_MAX / 3 ? malloc(n * 3 + 1) : NULL, *o = out;
 
     if (out == NULL)
         return NULL;
@@ -655,7 +764,7 @@ apid_ldap_filter_escape(const char *v, size_t n)
 char *
 apid_ldap_dn_escape(const char *v, size_t n)
 {
-    char *out = malloc(n * 3 + 1), *o = out;
+    char *out = n < SIZE_MAX / 3 ? malloc(n * 3 + 1) : NULL, *o = out;
 
     if (out == NULL)
         return NULL;

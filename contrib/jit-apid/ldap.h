@@ -29,7 +29,10 @@ enum {
     APID_LDAP_ERR = -2,
 };
 
-/* A handle on the configuration's directory (its ldap_* keys); NULL
+/* The process must block or ignore SIGPIPE (jit-apid's main does): a
+ * server that closes mid-write is an error, not a signal.
+ *
+ * A handle on the configuration's directory (its ldap_* keys); NULL
  * with err set when they are unusable (e.g. no ldap_uri).  Connects on
  * its first apid_ldap_run, not here.  One connection per handle,
  * serialised by the handle's own mutex: callers that must not wait

@@ -220,6 +220,12 @@ main(int argc, char **argv)
         ret = 78;
         goto done;
     }
+    /* A directory server that closes on us mid-write (the handshake of
+     * --check included) must give an error, not kill us: SIGPIPE is
+     * blocked from here on, in every thread started later. */
+    sigemptyset(&set);
+    sigaddset(&set, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
     if (open_directory(&a, check) != 0) {
         ret = 78;
         goto done;

@@ -624,23 +624,29 @@ done:
 
 /* approve, deny, revoke, enable on grant id. */
 /* Whether who decides g: an approver other than the requester; where
- * g's policy lists approvers, one of them (whatever the role). */
-static int
-may_decide(struct apid *a, const struct apid_principal *who,
-           const struct apid_dirperson *dp, const struct apid_grant *g)
+ * g's policy lists approvers, one of them (whatever the role).  NULL, or
+ * the words of the refusal. */
+static const char *
+decide_problem(struct apid *a, const struct apid_principal *who,
+               const struct apid_dirperson *dp, const struct apid_grant *g)
 {
     const struct apid_policy *pol;
-    int ok;
+    const char *why = NULL;
 
-    if (strcmp(g->requester, who->name) == 0)
-        return 0;
     pthread_rwlock_rdlock(&a->lock);
     pol = g->policy ? apid_policy_find(&a->pol, g->policy) : NULL;
-    ok = pol != NULL && pol->n_approvers > 0
-             ? apid_dir_listed(pol->approvers, pol->n_approvers, who->name, dp)
-             : who->role >= APID_APPROVER;
+    if (pol != NULL && pol->n_approvers > 0) {
+        if (strcmp(g->requester, who->name) == 0
+            || !apid_dir_listed(pol->approvers, pol->n_approvers, who->name,
+                                dp))
+            why = "an approver the grant's policy lists, other than the"
+                  " requester, decides";
+    } else if (who->role < APID_APPROVER
+               || strcmp(g->requester, who->name) == 0) {
+        why = "an approver other than the requester decides";
+    }
     pthread_rwlock_unlock(&a->lock);
-    return ok;
+    return why;
 }
 
 static void
@@ -716,10 +722,8 @@ grant_action(struct apid *a, const struct apid_principal *who,
                                           "revoked", who->name, reason,
                                           apid_now());
     } else {
-        if (!may_decide(a, who, dp, &g)) {
-            apid_reply_error(r, 403, "forbidden", "an approver other than the"
-                        " requester decides (one the grant's policy lists,"
-                        " where it lists approvers)");
+        if ((why = decide_problem(a, who, dp, &g)) != NULL) {
+            apid_reply_error(r, 403, "forbidden", "%s", why);
             goto done;
         }
         ret = apid_store_grant_transition(

@@ -132,7 +132,7 @@ END_TEST
 static int
 load(const char *extra, struct apid_conf *c, char *err, size_t errlen)
 {
-    char *dir = t_mkdtemp(), *path = t_path(dir, "apid.conf"), text[4096];
+    char *dir = t_mkdtemp(), *path = t_path(dir, "apid.conf"), text[12288];
     int ret;
 
     snprintf(text, sizeof(text),
@@ -230,6 +230,36 @@ START_TEST(test_conf_defaults)
 }
 END_TEST
 
+/* The contrib examples load as they are, beside the base keys. */
+START_TEST(test_examples)
+{
+    static const char *const names[] = { "ldap-openldap.conf",
+                                         "ldap-ad.conf" };
+    const char *top = getenv("top_srcdir");
+
+    if (top == NULL)
+        top = "..";
+    for (size_t i = 0; i < 2; i++) {
+        char path[4096], text[8192], err[512] = "";
+        struct apid_conf c;
+        size_t n;
+        FILE *f;
+
+        snprintf(path, sizeof(path), "%s/contrib/jit-apid/examples/%s", top,
+                 names[i]);
+        f = fopen(path, "re");
+        ck_assert_msg(f != NULL, "%s", path);
+        n = fread(text, 1, sizeof(text) - 1, f);
+        fclose(f);
+        text[n] = '\0';
+        ck_assert_msg(load(text, &c, err, sizeof(err)) == 0, "%s: %s",
+                      names[i], err);
+        ck_assert_int_eq(c.people_source, APID_PEOPLE_LDAP);
+        apid_conf_free(&c);
+    }
+}
+END_TEST
+
 /* A handle is made without a server (it connects at its first use), and
  * refuses a configuration without what its bind needs. */
 START_TEST(test_open)
@@ -265,6 +295,7 @@ main(void)
     tcase_add_test(tc, test_escape_roundtrip);
     tcase_add_test(tc, test_conf_keys);
     tcase_add_test(tc, test_conf_defaults);
+    tcase_add_test(tc, test_examples);
     tcase_add_test(tc, test_open);
     suite_add_tcase(s, tc);
     return t_run(s);

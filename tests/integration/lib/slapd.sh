@@ -24,6 +24,8 @@
 # wrongname for a certificate of another name); SLAPD_TLS=no serves no
 # TLS at all (StartTLS refused; LDAP_URI_LDAPS then unset).
 # SLAPD_DIR (default $T/slapd) lets a test run a second one.
+# stop_slapd, then restart_slapd: the same server again, on its ports;
+# use_slapd DIR switches the variables back to the one in DIR.
 
 # ldap_admin CMD ARGS...: an ldap-utils command as the directory's admin,
 # over slapd's own socket (ldapi://, in $SLAPD_DIR: it works whatever
@@ -137,17 +139,18 @@ CONF
         || fail "slaptest: $(tail -5 "$SLAPD_DIR/slaptest.out")"
     # (-n 0: only cn=config is written; the mdb database is opened by
     # slapd itself, which slaptest of bookworm fails to do at first.)
-    # -d 0: in the foreground, so that its pid is ours to stop.
-    /usr/sbin/slapd -F "$SLAPD_DIR/slapd.d" -h "$_urls" -d 0 \
-        >"$SLAPD_DIR/log" 2>&1 </dev/null &
-    SLAPD_PID=$!
-    TEST_PIDS="$TEST_PIDS $SLAPD_PID"
-    _ready() { # the anonymous root DSE answers on the socket
-        LDAPNOINIT=1 ldapsearch -x -H "$LDAP_URI_LDAPI" -s base -b "" \
-            -LLL namingContexts >/dev/null 2>&1
-    }
-    wait_for 30 _ready >/dev/null \
-        || fail "slapd did not start: $(tail -5 "$SLAPD_DIR/log")"
+    SLAPD_URLS=$_urls
+    # What use_slapd reads back, to switch to this server again.
+    cat > "$SLAPD_DIR/env" <<ENV
+SLAPD_URLS='$SLAPD_URLS'
+LDAP_PORT=$LDAP_PORT
+LDAPS_PORT=$LDAPS_PORT
+LDAP_URI_STARTTLS=$LDAP_URI_STARTTLS
+LDAP_URI_LDAPS=${LDAP_URI_LDAPS:-}
+LDAP_URI_LDAPI=$LDAP_URI_LDAPI
+LDAP_ADMIN_PW=$LDAP_ADMIN_PW
+ENV
+    run_slapd
     _pw=bind-pw-$(od -An -N9 -tx1 /dev/urandom | tr -d ' \n')
     printf '%s\n' "$_pw" > "$LDAP_BIND_SECRET"
     chmod 600 "$LDAP_BIND_SECRET"
@@ -187,6 +190,33 @@ objectClass: simpleSecurityObject
 cn: jit-apid
 userPassword: $_pw
 LDIF
+}
+
+# run_slapd: slapd on its configuration and ports (start_slapd's, or the
+# same again after stop_slapd: restart_slapd), until it answers.
+run_slapd() {
+    # -d 0: in the foreground, so that its pid is ours to stop.
+    /usr/sbin/slapd -F "$SLAPD_DIR/slapd.d" -h "$SLAPD_URLS" -d 0 \
+        >>"$SLAPD_DIR/log" 2>&1 </dev/null &
+    SLAPD_PID=$!
+    TEST_PIDS="$TEST_PIDS $SLAPD_PID"
+    wait_for 30 slapd_answers >/dev/null \
+        || fail "slapd did not start: $(tail -5 "$SLAPD_DIR/log")"
+}
+restart_slapd() { run_slapd; }
+
+# use_slapd DIR: the variables of the server start_slapd made in DIR
+# (a test that ran a second one goes back to its first).
+use_slapd() {
+    SLAPD_DIR=$1
+    . "$SLAPD_DIR/env"
+    LDAP_BIND_SECRET=$SLAPD_DIR/bind.secret
+}
+
+# slapd_answers: the anonymous root DSE answers on the admin's socket.
+slapd_answers() {
+    LDAPNOINIT=1 ldapsearch -x -H "$LDAP_URI_LDAPI" -s base -b "" \
+        -LLL namingContexts >/dev/null 2>&1
 }
 
 # stop_slapd: SIGTERM to the slapd of start_slapd, and wait for its end.
