@@ -392,6 +392,13 @@ create_account(LDAP *ld, struct job *j, char *err, size_t errlen)
         m[k++] = (LDAPMod) { LDAP_MOD_ADD, W("description"),
                              { .modv_strvals = v_desc } };
     } else {
+        /* Active Directory's limit on sAMAccountName. */
+        if (strlen(name) > 20) {
+            snprintf(err, errlen, "%s: longer than the 20 characters of an"
+                     " Active Directory sAMAccountName", name);
+            step(j, "directory.create", "dn=%s failed: %s", j->dn, err);
+            return APID_LDAP_ERR;
+        }
         /* Created disabled: it is enabled once it has its password. */
         snprintf(uac, sizeof(uac), "%d", UAC_NORMAL | UAC_DISABLED);
         v_uac[0] = uac;
