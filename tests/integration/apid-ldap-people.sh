@@ -9,7 +9,9 @@
 # ldap_check_interval (decided_by directory-check); mail, display name
 # and SSH keys come from the entry (a bad key left out); names with LDAP
 # metacharacters ('*', '(', ')', '\', ',') match only their own entry or
-# nothing; AD-style memberOf reads the same groups.
+# nothing; AD-style memberOf reads the same groups, posixGroup's
+# memberUid its own; with people_source both, the people file's people
+# need no entry, but a disabled one is still refused.
 . "$top_srcdir/tests/integration/lib.sh"
 setup_env
 start_slapd
@@ -180,4 +182,20 @@ expect_eq "hank's whoami (memberOf)" "$(status_of hank-token-xxxxxxxxxxx GET /v1
 expect_eq "hank's groups from memberOf" "$(j 'd["directory"]["groups"]')" "['dba']"
 expect_eq "hank requests dir-db" "$(status_of hank-token-xxxxxxxxxxx POST /v1/grants "$dirdb")" 201
 ok "memberOf (Active Directory's way): the same groups, the same rule"
+stop_apid
+
+# both: the people file's people need no entry (dave), but one the
+# directory disables is still refused (carol); posixGroup's memberUid.
+printf 'dn: cn=pdba,ou=groups,%s\nobjectClass: posixGroup\ncn: pdba\ngidNumber: 5000\nmemberUid: hank\n' \
+    "$LDAP_BASE" | ldap_add
+APID_EXTRA=$(printf '%s\n' "$APID_EXTRA" | sed -e 's/^people_source = ldap$/people_source = both/' \
+    -e 's/^ldap_group_member = memberOf$/ldap_group_member = memberUid/')
+start_apid
+tables
+expect_eq "dave (file, no entry) under both" "$(status_of dave-token-xxxxxxxxxxx GET /v1/whoami)" 200
+expect_eq "dave's whoami has no directory part" "$(j '"directory" in d')" False
+expect_eq "carol (file, disabled entry) under both" "$(status_of carol-token-xxxxxxxxxx GET /v1/whoami)" 403
+expect_eq "hank's groups from memberUid" "$(status_of hank-token-xxxxxxxxxxx GET /v1/whoami) $(j 'd["directory"]["groups"]')" "200 ['pdba']"
+expect_eq "hank (not in dba by memberUid) requests dir-db" "$(status_of hank-token-xxxxxxxxxxx POST /v1/grants "$dirdb")" 403
+ok "people_source both, and posixGroup memberUid"
 stop_apid
