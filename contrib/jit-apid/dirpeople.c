@@ -309,6 +309,150 @@ apid_dir_listed(char *const *list, size_t n, const char *person,
     return 0;
 }
 
+struct group_mail {
+    const struct apid_conf *c;
+    const char *group;
+    char **vals; /* member DNs, memberUid values, or the group's DN */
+    size_t n;
+    char *out;
+    size_t len;
+};
+
+/* A group entry: its members (member, memberUid), or, for memberOf, its
+ * own DN. */
+static int
+group_members(LDAP *ld, LDAPMessage *e, void *arg, char *err, size_t errlen)
+{
+    struct group_mail *gm = arg;
+    const char *attr = gm->c->ldap_group_member == APID_LDAP_MEMBER_DN
+                           ? "member"
+                           : "memberUid";
+    struct berval **v;
+
+    (void) err;
+    (void) errlen;
+    if (gm->c->ldap_group_member == APID_LDAP_MEMBER_OF) {
+        char *dn = ldap_get_dn(ld, e);
+
+        if (dn != NULL)
+            push(&gm->vals, &gm->n, dn, strlen(dn));
+        ldap_memfree(dn);
+        return 0;
+    }
+    v = ldap_get_values_len(ld, e, attr);
+    for (size_t i = 0; v != NULL && v[i] != NULL; i++)
+        if (memchr(v[i]->bv_val, '\0', v[i]->bv_len) == NULL)
+            push(&gm->vals, &gm->n, v[i]->bv_val, v[i]->bv_len);
+    ldap_value_free_len(v);
+    return 0;
+}
+
+/* A member's entry: its mail, unless the directory disables it. */
+static int
+member_mail(LDAP *ld, LDAPMessage *e, void *arg, char *err, size_t errlen)
+{
+    struct group_mail *gm = arg;
+    char *mail = apid_ldap_first_value(ld, e, "mail"), *o;
+
+    (void) err;
+    (void) errlen;
+    if (mail != NULL && disabled_by(ld, e) == NULL
+        && strchr(mail, '\n') == NULL
+        && (o = realloc(gm->out, gm->len + strlen(mail) + 2)) != NULL) {
+        gm->out = o;
+        gm->len += (size_t) sprintf(o + gm->len, "%s\n", mail);
+    }
+    free(mail);
+    return 0;
+}
+
+static int
+group_mail_fn(LDAP *ld, void *arg, char *err, size_t errlen)
+{
+    static const char *const gattrs[] = { "member", "memberUid", NULL };
+    static const char *const pattrs[] = { "mail", "nsAccountLock",
+                                          "pwdAccountLockedTime",
+                                          "userAccountControl", NULL };
+    struct group_mail *gm = arg;
+    const struct apid_conf *c = gm->c;
+    char *ev = apid_ldap_filter_escape(gm->group, strlen(gm->group));
+    char *filter = NULL;
+    int ret = APID_LDAP_ERR;
+
+    for (size_t i = 0; i < gm->n; i++)
+        free(gm->vals[i]);
+    free(gm->vals);
+    gm->vals = NULL;
+    gm->n = 0;
+    free(gm->out);
+    gm->out = strdup("");
+    gm->len = 0;
+    if (ev == NULL || gm->out == NULL
+        || asprintf(&filter, "(cn=%s)", ev) < 0) {
+        filter = NULL;
+        snprintf(err, errlen, "out of memory");
+        goto done;
+    }
+    ret = apid_ldap_search(ld, c->ldap_group_base ? c->ldap_group_base
+                                                  : c->ldap_people_base,
+                           LDAP_SCOPE_SUBTREE, filter,
+                           (char *const *) gattrs, group_members, gm, err,
+                           errlen);
+    /* Each member by its own search: one that fails stops no other. */
+    for (size_t i = 0; ret == APID_LDAP_OK && i < gm->n; i++) {
+        char *v = apid_ldap_filter_escape(gm->vals[i], strlen(gm->vals[i]));
+        const char *base = c->ldap_people_base;
+        int scope = LDAP_SCOPE_SUBTREE;
+
+        free(filter);
+        filter = NULL;
+        if (v == NULL)
+            break;
+        if (c->ldap_group_member == APID_LDAP_MEMBER_DN) {
+            base = gm->vals[i];
+            scope = LDAP_SCOPE_BASE;
+            ret = asprintf(&filter, "(objectClass=*)");
+        } else if (c->ldap_group_member == APID_LDAP_MEMBER_UID) {
+            ret = asprintf(&filter, "(uid=%s)", v);
+        } else {
+            ret = asprintf(&filter, "(memberOf=%s)", v);
+        }
+        free(v);
+        if (ret < 0) {
+            filter = NULL;
+            ret = APID_LDAP_ERR;
+            snprintf(err, errlen, "out of memory");
+            break;
+        }
+        ret = apid_ldap_search(ld, base, scope, filter,
+                               (char *const *) pattrs, member_mail, gm, err,
+                               errlen);
+        if (ret == APID_LDAP_ERR) /* a member gone meanwhile */
+            ret = APID_LDAP_OK;
+    }
+done:
+    free(ev);
+    free(filter);
+    return ret;
+}
+
+char *
+apid_dir_group_mail(struct apid_ldap *l, const struct apid_conf *c,
+                    const char *group, char *err, size_t errlen)
+{
+    struct group_mail gm = { c, group, NULL, 0, NULL, 0 };
+    int ret = apid_ldap_run(l, group_mail_fn, &gm, err, errlen);
+
+    for (size_t i = 0; i < gm.n; i++)
+        free(gm.vals[i]);
+    free(gm.vals);
+    if (ret != APID_LDAP_OK) {
+        free(gm.out);
+        return NULL;
+    }
+    return gm.out;
+}
+
 static int
 ping_entry(LDAP *ld, LDAPMessage *e, void *arg, char *err, size_t errlen)
 {

@@ -48,6 +48,11 @@ void apid_dirperson_free(struct apid_dirperson *p);
 int apid_dir_listed(char *const *list, size_t n, const char *person,
                     const struct apid_dirperson *p);
 
+/* The mail addresses of group's enabled members, one a line (a new
+ * string; "" when none), for alerts (alerts.h); NULL with err set. */
+char *apid_dir_group_mail(struct apid_ldap *l, const struct apid_conf *c,
+                          const char *group, char *err, size_t errlen);
+
 /* Bind and read the people base (jit-apid --check): APID_LDAP_*. */
 int apid_dir_ping(struct apid_ldap *l, const struct apid_conf *c, char *err,
                   size_t errlen);

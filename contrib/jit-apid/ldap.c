@@ -24,8 +24,8 @@
 #include <gnutls/x509.h>
 
 #include <gssapi/gssapi.h>
-#include <gssapi/gssapi_ext.h>
 #include <gssapi/gssapi_krb5.h>
+#include <krb5.h>
 #include <sasl/sasl.h>
 
 #include "apid.h"
@@ -47,9 +47,8 @@ struct apid_ldap {
     char *uri, *ca, *bind_dn, *secret, *keytab;
     int bind, starttls;
     unsigned timeout;
-    /* GSSAPI: the credentials from the keytab, in a memory cache of this
+    /* GSSAPI: tickets from the keytab, in a memory cache of this
      * handle's own (no process-wide KRB5_CLIENT_KTNAME nor ccache). */
-    gss_cred_id_t cred;
     char ccache[64];
 };
 
@@ -120,7 +119,6 @@ apid_ldap_open(const struct apid_conf *c, char *err, size_t errlen)
     if ((l = calloc(1, sizeof(*l))) == NULL)
         goto nomem;
     pthread_mutex_init(&l->mu, NULL);
-    l->cred = GSS_C_NO_CREDENTIAL;
     l->bind = c->ldap_bind;
     l->timeout = c->ldap_timeout ? c->ldap_timeout : 5;
     l->starttls = strncmp(c->ldap_uri, "ldap://", 7) == 0;
@@ -171,13 +169,20 @@ disconnect(struct apid_ldap *l)
 void
 apid_ldap_close(struct apid_ldap *l)
 {
-    OM_uint32 minor;
-
     if (l == NULL)
         return;
     disconnect(l);
-    if (l->cred != GSS_C_NO_CREDENTIAL)
-        gss_release_cred(&minor, &l->cred);
+    if (l->bind == APID_LDAP_BIND_GSSAPI) {
+        krb5_context ctx = NULL;
+        krb5_ccache cc = NULL;
+
+        /* The memory cache outlives its handles unless destroyed. */
+        if (krb5_init_context(&ctx) == 0
+            && krb5_cc_resolve(ctx, l->ccache, &cc) == 0)
+            krb5_cc_destroy(ctx, cc);
+        if (ctx != NULL)
+            krb5_free_context(ctx);
+    }
     pthread_mutex_destroy(&l->mu);
     free(l->uri);
     free(l->ca);
@@ -249,45 +254,96 @@ sasl_defaults(LDAP *ld, unsigned flags, void *defaults, void *in)
     return LDAP_SUCCESS;
 }
 
+/* The keytab's first principal's tickets, from the KDC, into the
+ * handle's own memory cache: at each connection, so they are never
+ * stale.  0, or -1 with err set. */
+static int
+kinit_keytab(struct apid_ldap *l, char *err, size_t errlen)
+{
+    krb5_context ctx = NULL;
+    krb5_keytab kt = NULL;
+    krb5_ccache cc = NULL;
+    krb5_principal me = NULL;
+    krb5_kt_cursor cur;
+    krb5_keytab_entry ent;
+    krb5_creds creds;
+    int have_creds = 0, ret = -1;
+    krb5_error_code k;
+
+    memset(&creds, 0, sizeof(creds));
+    if ((k = krb5_init_context(&ctx)) != 0) {
+        snprintf(err, errlen, "ldap_keytab: no Kerberos context");
+        return -1;
+    }
+    if ((k = krb5_kt_resolve(ctx, l->keytab, &kt)) != 0
+        || (k = krb5_kt_start_seq_get(ctx, kt, &cur)) != 0)
+        goto fail;
+    if ((k = krb5_kt_next_entry(ctx, kt, &ent, &cur)) == 0) {
+        k = krb5_copy_principal(ctx, ent.principal, &me);
+        krb5_free_keytab_entry_contents(ctx, &ent);
+    }
+    krb5_kt_end_seq_get(ctx, kt, &cur);
+    if (k != 0)
+        goto fail;
+    if ((k = krb5_get_init_creds_keytab(ctx, &creds, me, kt, 0, NULL, NULL))
+        != 0)
+        goto fail;
+    have_creds = 1;
+    if ((k = krb5_cc_resolve(ctx, l->ccache, &cc)) != 0
+        || (k = krb5_cc_initialize(ctx, cc, me)) != 0
+        || (k = krb5_cc_store_cred(ctx, cc, &creds)) != 0)
+        goto fail;
+    ret = 0;
+    goto done;
+
+fail:
+    {
+        const char *m = krb5_get_error_message(ctx, k);
+
+        snprintf(err, errlen, "%s: no credentials from ldap_keytab %s: %s",
+                 l->uri, l->keytab, m);
+        krb5_free_error_message(ctx, m);
+    }
+done:
+    if (have_creds)
+        krb5_free_cred_contents(ctx, &creds);
+    if (cc != NULL)
+        krb5_cc_close(ctx, cc);
+    if (me != NULL)
+        krb5_free_principal(ctx, me);
+    if (kt != NULL)
+        krb5_kt_close(ctx, kt);
+    krb5_free_context(ctx);
+    return ret;
+}
+
 static int
 bind_gssapi(struct apid_ldap *l, char *err, size_t errlen)
 {
-    OM_uint32 major, minor;
+    OM_uint32 minor;
     int rc;
 
-    if (l->cred == GSS_C_NO_CREDENTIAL) {
-        gss_key_value_element_desc el[2] = {
-            { "client_keytab", l->keytab },
-            { "ccache", l->ccache },
-        };
-        gss_key_value_set_desc store = { 2, el };
-
-        major = gss_acquire_cred_from(&minor, GSS_C_NO_NAME, GSS_C_INDEFINITE,
-                                      GSS_C_NO_OID_SET, GSS_C_INITIATE, &store,
-                                      &l->cred, NULL, NULL);
-        if (GSS_ERROR(major)) {
-            l->cred = GSS_C_NO_CREDENTIAL;
-            snprintf(err, errlen, "%s: no credentials from ldap_keytab %s"
-                     " (GSS major %u minor %u)", l->uri, l->keytab,
-                     (unsigned) major, (unsigned) minor);
-            return APID_LDAP_DOWN;
-        }
-    }
-    if ((rc = ldap_set_option(l->ld, LDAP_OPT_X_SASL_GSS_CREDS, l->cred))
+    if (kinit_keytab(l, err, errlen) != 0)
+        return APID_LDAP_DOWN;
+    /* The service is ldap/<the URI's host>, as written: no reverse
+     * lookup to turn 127.0.0.1 or a CNAME into another name. */
+    if ((rc = ldap_set_option(l->ld, LDAP_OPT_X_SASL_NOCANON, LDAP_OPT_ON))
         != LDAP_OPT_SUCCESS)
-        return apid_ldap_result(l->ld, rc, "GSSAPI credentials", err, errlen);
+        return apid_ldap_result(l->ld, rc, "SASL name", err, errlen);
     /* TLS protects the connection already, and Active Directory refuses
      * a SASL security layer inside TLS: none. */
     if ((rc = ldap_set_option(l->ld, LDAP_OPT_X_SASL_SECPROPS, "maxssf=0"))
         != LDAP_OPT_SUCCESS)
         return apid_ldap_result(l->ld, rc, "SASL properties", err, errlen);
+    /* This thread's default cache for the bind (GSS-API keeps it per
+     * thread): ours, not the process's nor anyone's KRB5CCNAME. */
+    if (GSS_ERROR(gss_krb5_ccache_name(&minor, l->ccache, NULL))) {
+        snprintf(err, errlen, "%s: cannot select the ticket cache", l->uri);
+        return APID_LDAP_DOWN;
+    }
     rc = ldap_sasl_interactive_bind_s(l->ld, NULL, "GSSAPI", NULL, NULL,
                                       LDAP_SASL_QUIET, sasl_defaults, NULL);
-    if (rc != LDAP_SUCCESS) {
-        /* Expired tickets in the cache: from the keytab again next time. */
-        gss_release_cred(&minor, &l->cred);
-        l->cred = GSS_C_NO_CREDENTIAL;
-    }
+    gss_krb5_ccache_name(&minor, NULL, NULL);
     return rc;
 }
 

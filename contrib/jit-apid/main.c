@@ -75,6 +75,38 @@ open_directory(struct apid *a, int check)
     return 0;
 }
 
+/* Alerts to a directory group (alerts.h): its members' mail from the
+ * directory at each delivery, on a connection of the delivery's own
+ * (alerts are rare; the deliverer never waits behind requests). */
+static char *
+group_mail(void *ctx, const char *group, char *err, size_t errlen)
+{
+    struct apid *a = ctx;
+    struct apid_ldap *l = apid_ldap_open(&a->conf, err, errlen);
+    char *out = l ? apid_dir_group_mail(l, &a->conf, group, err, errlen)
+                  : NULL;
+
+    apid_ldap_close(l);
+    return out;
+}
+
+static int
+alerts_groups(struct apid *a, struct apid_alerts *al, char *err,
+              size_t errlen)
+{
+    for (size_t i = 0; i < al->n_r; i++)
+        if (strncmp(al->r[i].target, "group:", 6) == 0 && a->conf.people_source
+                                                       == APID_PEOPLE_FILE) {
+            apid_alerts_free(al);
+            snprintf(err, errlen, "recipients[%zu]: a directory_group needs"
+                     " people_source ldap or both", i);
+            return -1;
+        }
+    al->group_mail = group_mail;
+    al->group_ctx = a;
+    return 0;
+}
+
 static int
 load_tables(struct apid *a, struct apid_policies *pol, struct apid_auth *auth,
             struct apid_alerts *al)
@@ -113,7 +145,8 @@ load_tables(struct apid *a, struct apid_policies *pol, struct apid_auth *auth,
         apid_policies_free(pol);
         return -1;
     }
-    if (apid_alerts_load(a->conf.alerts, al, err, sizeof(err)) != 0) {
+    if (apid_alerts_load(a->conf.alerts, al, err, sizeof(err)) != 0
+        || alerts_groups(a, al, err, sizeof(err)) != 0) {
         fprintf(stderr, "jit-apid: alerts: %s\n", err);
         apid_policies_free(pol);
         apid_auth_free(auth);

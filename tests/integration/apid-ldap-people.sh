@@ -9,7 +9,10 @@
 # ldap_check_interval (decided_by directory-check); mail, display name
 # and SSH keys come from the entry (a bad key left out); names with LDAP
 # metacharacters ('*', '(', ')', '\', ',') match only their own entry or
-# nothing; AD-style memberOf reads the same groups.
+# nothing; AD-style memberOf reads the same groups, posixGroup's
+# memberUid its own; with people_source both, the people file's people
+# need no entry, but a disabled one is still refused; alerts to a
+# directory group reach its enabled members at their mail.
 . "$top_srcdir/tests/integration/lib.sh"
 setup_env
 start_slapd
@@ -180,4 +183,59 @@ expect_eq "hank's whoami (memberOf)" "$(status_of hank-token-xxxxxxxxxxx GET /v1
 expect_eq "hank's groups from memberOf" "$(j 'd["directory"]["groups"]')" "['dba']"
 expect_eq "hank requests dir-db" "$(status_of hank-token-xxxxxxxxxxx POST /v1/grants "$dirdb")" 201
 ok "memberOf (Active Directory's way): the same groups, the same rule"
+stop_apid
+
+# both: the people file's people need no entry (dave), but one the
+# directory disables is still refused (carol); posixGroup's memberUid.
+printf 'dn: cn=pdba,ou=groups,%s\nobjectClass: posixGroup\ncn: pdba\ngidNumber: 5000\nmemberUid: hank\n' \
+    "$LDAP_BASE" | ldap_add
+APID_EXTRA=$(printf '%s\n' "$APID_EXTRA" | sed -e 's/^people_source = ldap$/people_source = both/' \
+    -e 's/^ldap_group_member = memberOf$/ldap_group_member = memberUid/')
+start_apid
+tables
+expect_eq "dave (file, no entry) under both" "$(status_of dave-token-xxxxxxxxxxx GET /v1/whoami)" 200
+expect_eq "dave's whoami has no directory part" "$(j '"directory" in d')" False
+expect_eq "carol (file, disabled entry) under both" "$(status_of carol-token-xxxxxxxxxx GET /v1/whoami)" 403
+expect_eq "hank's groups from memberUid" "$(status_of hank-token-xxxxxxxxxxx GET /v1/whoami) $(j 'd["directory"]["groups"]')" "200 ['pdba']"
+expect_eq "hank (not in dba by memberUid) requests dir-db" "$(status_of hank-token-xxxxxxxxxxx POST /v1/grants "$dirdb")" 403
+ok "people_source both, and posixGroup memberUid"
+stop_apid
+
+# Alerts to a directory group: its enabled members at the mail the
+# directory has at delivery (alice is locked: left out; a member whose
+# mail would add a recipient: left out, logged).
+printf 'dn: uid=mallory,ou=people,%s\nobjectClass: inetOrgPerson\nuid: mallory\ncn: m\nsn: m\nmail: mallory@jit.test, boss@evil.example\n' \
+    "$LDAP_BASE" | ldap_add
+printf 'dn: cn=dba,ou=groups,%s\nchangetype: modify\nadd: member\nmember: uid=mallory,ou=people,%s\n' \
+    "$LDAP_BASE" "$LDAP_BASE" | ldap_modify
+mkdir -p "$T/mail"
+cat > "$T/sendmail" <<SM
+#!/bin/sh
+n=\$(ls $T/mail | wc -l)
+cat > $T/mail/\$n
+SM
+chmod 755 "$T/sendmail"
+cat > "$T/alerts.json" <<JSON
+{"enabled": ["account.created"], "sendmail": ["$T/sendmail", "-oi", "-t"],
+ "from": "jit-apid@example.com", "retry_seconds": 1, "max_attempts": 3,
+ "recipients": [{"directory_group": "dba", "types": ["account.created"]}]}
+JSON
+APID_ALERTS=$T/alerts.json
+APID_EXTRA=$(printf '%s\n' "$APID_EXTRA" | sed -e 's/^people_source = both$/people_source = ldap/' \
+    -e 's/^ldap_group_member = memberUid$/ldap_group_member = member/')
+start_apid
+tables
+api POST /v1/grants erin-token-xxxxxxxxxxx \
+    '{"credential": "db-admin", "host": "web01.test", "duration": 600, "reason": "alerts", "ssh_keys": []}' > "$T/r.json"
+[ "$(cat "$T/api.status")" = 201 ] || fail "erin's grant on web01: $(cat "$T/api.status") $(cat "$T/r.json")"
+G=$(j 'd["id"]')
+api POST /v1/hosts/web01.test/events host-token-web01-xxxxxxxx \
+    "{\"events\": [{\"id\": \"e-dir-1\", \"type\": \"account.created\", \"time\": \"2026-11-24T10:00:00Z\", \"host\": \"web01.test\", \"grant\": \"$G\", \"username\": \"erin\", \"requester\": \"erin@EXAMPLE.COM\", \"detail\": {\"uid\": 70000}}]}" >/dev/null
+expect_eq "the event" "$(cat "$T/api.status")" 200
+wait_for 30 test -s "$T/mail/0" >/dev/null || fail "no mail: $(tail -5 "$T/apid/log")"
+expect_eq "To: the group's enabled members with a plain address" \
+    "$(grep '^To:' "$T/mail/0")" "To: hank@jit.test"
+grep -q "alerts: group:dba: a member's mail left out" "$T/apid/log" \
+    || fail "no log line for mallory's mail: $(tail -3 "$T/apid/log")"
+ok "alerts to a directory group: its enabled members' mail, a hostile one left out"
 stop_apid

@@ -10,7 +10,8 @@
 # secret file others may read, a wrong secret, and URIs other than
 # ldaps:// and ldap://.  A running jit-apid whose directory goes down
 # answers 503 to a request that needs it and stores nothing; when the
-# directory is back it reconnects by itself.
+# directory is back it reconnects by itself.  SASL GSSAPI from a keytab
+# (an MIT KDC of tests/integration/lib/kdc.sh) binds as its principal.
 . "$top_srcdir/tests/integration/lib.sh"
 setup_env
 start_slapd
@@ -145,3 +146,42 @@ api POST /v1/grants $T0 "$body" > "$T/r.json"
 expect_eq "request once the directory is back" "$(cat "$T/api.status")" 201
 ok "directory down: 503 directory_unavailable, nothing stored; back: reconnected"
 stop_apid
+
+# SASL GSSAPI from a keytab: jit-apid@JIT.TEST (its keytab, no ticket
+# cache of anyone's) binds to a slapd whose service is ldap/127.0.0.1,
+# over ldaps; slapd maps the principal to the bind DN.
+if [ ! -e /usr/lib/x86_64-linux-gnu/sasl2/libgssapiv2.so ] \
+    && ! ls /usr/lib/*/sasl2/libgssapiv2.so >/dev/null 2>&1; then
+    skip_case "GSSAPI bind: needs Cyrus SASL's GSSAPI module (libsasl2-modules-gssapi-mit)"
+else
+    start_kdc
+    kdc_addprinc ldap/127.0.0.1 ldap
+    kdc_addprinc jit-apid jitapid
+    export KRB5_KTNAME="$K/ldap.keytab"
+    SLAPD_DIR=$T/slapd-gss SLAPD_EXTRA_CONF="sasl-host 127.0.0.1
+sasl-realm JIT.TEST
+authz-regexp \"^uid=([^,]*),cn=jit.test,cn=gssapi,cn=auth\$\" \"cn=\$1,dc=jit,dc=test\"" start_slapd
+    unset KRB5_KTNAME
+    cat > "$T/gss.conf" <<CONF
+$(grep -Ev '^ldap_(uri|ca|bind|bind_dn|bind_secret|keytab|timeout) ' "$C")
+ldap_uri = $LDAP_URI_LDAPS
+ldap_ca = $LDAP_CA
+ldap_bind = gssapi
+ldap_keytab = $K/jitapid.keytab
+ldap_timeout = 5
+CONF
+    chmod 600 "$T/gss.conf"
+    KRB5CCNAME=FILE:$T/nobody.cc "$APID" -c "$T/gss.conf" --check > "$T/gss.out" 2>&1 \
+        || fail "GSSAPI bind: $(cat "$T/gss.out"; tail -5 "$SLAPD_DIR/log")"
+    [ ! -e "$T/nobody.cc" ] || fail "GSSAPI bind wrote the default ticket cache"
+    ok "SASL GSSAPI bind from ldap_keytab (a memory cache of its own) over ldaps"
+    # (--check read the people base, which only the mapped bind DN may:
+    # the bind was jit-apid@JIT.TEST's.)  A keytab with no key fails
+    # before the server is asked, and says so.
+    : > "$T/empty.keytab"; chmod 600 "$T/empty.keytab"
+    sed -i "s|^ldap_keytab = .*|ldap_keytab = $T/empty.keytab|" "$T/gss.conf"
+    rc=0; out=$("$APID" -c "$T/gss.conf" --check 2>&1) || rc=$?
+    [ $rc = 78 ] || fail "an empty keytab: status $rc: $out"
+    case $out in *"no credentials from ldap_keytab"*) ;; *) fail "an empty keytab: $out" ;; esac
+    ok "an unusable ldap_keytab: refused, said so"
+fi

@@ -24,6 +24,7 @@
 # wrongname for a certificate of another name); SLAPD_TLS=no serves no
 # TLS at all (StartTLS refused; LDAP_URI_LDAPS then unset).
 # SLAPD_DIR (default $T/slapd) lets a test run a second one.
+# SLAPD_EXTRA_CONF: lines for slapd.conf's global section (sasl-host...).
 # stop_slapd, then restart_slapd: the same server again, on its ports;
 # use_slapd DIR switches the variables back to the one in DIR.
 
@@ -117,6 +118,7 @@ moduleload back_mdb
 moduleload ppolicy
 moduleload memberof
 $_tls
+${SLAPD_EXTRA_CONF:-}
 database config
 rootdn cn=config
 rootpw $LDAP_ADMIN_PW
