@@ -395,8 +395,28 @@ if [ "${LDAP_ACCOUNTS_ON_PG:-}" = 1 ]; then
     ok "two instances on one database: each teardown done once"
 fi
 
+# A grant that ends while jit-apid is stopped is torn down when it is
+# back: the account's row waits in the store (doc/design.md, R15).
+api POST /v1/grants bob-token-xxxxxxxxxxxx \
+    '{"credential": "tmp", "policy": "dir-tmp", "duration": 2, "reason": "across a restart"}' > "$T/r14"
+expect_eq "a short grant" "$(cat "$T/api.status")" 201
+GR=$(pyget 'j["id"]' < "$T/r14")
+END=$(( $(date +%s) + 2 ))
 stop_apid
 ok "stopped cleanly with the directory worker running"
+past_end() { [ "$(date +%s)" -gt "$END" ]; }
+wait_for 30 past_end >/dev/null || fail "the clock"
+unlocked "$BOB_TMP" || fail "locked while jit-apid was stopped"
+"$APID" -c "$T/apid/apid.conf" 2>"$T/apid/again.log" </dev/null &
+AGAIN_PID=$!
+TEST_PIDS="$TEST_PIDS $AGAIN_PID"
+wait_for 30 grep -q 'serving on' "$T/apid/again.log" >/dev/null || fail "$(cat "$T/apid/again.log")"
+APID_URL=https://127.0.0.1:$(sed -n 's/^jit-apid: serving on 127.0.0.1://p' "$T/apid/again.log")
+wait_for 30 disabled "$GR" >/dev/null || fail "not torn down after the restart: $(api GET "/v1/grants/$GR" boss-token-xxxxxxxxxxx)"
+locked "$BOB_TMP" || fail "not locked after the restart"
+kill -TERM "$AGAIN_PID"
+wait "$AGAIN_PID" || fail "exit after the restart: $(tail -3 "$T/apid/again.log")"
+ok "a grant that ended while jit-apid was stopped: torn down once it is back"
 
 # 9. A directory whose certificate is for another name: the request is
 # refused (503, saying so) and no grant stays active.
