@@ -184,7 +184,7 @@ set +e
     "$SRC"/lib/core/validate.c "$SRC"/lib/core/timefmt.c "$SRC"/lib/nss/nssdb_format.c \
     "$SRC"/lib/core/grant.c \
     "$SRC"/lib/core/negotiate.c \
-    $(pkg-config --cflags --libs libmicrohttpd gnutls jansson sqlite3 libpq libcurl krb5-gssapi ldap) \
+    $(pkg-config --cflags --libs libmicrohttpd gnutls jansson sqlite3 libpq libcurl krb5 krb5-gssapi ldap) \
     -o tsan-apid \
     && APID=$OUT/werror/tsan-apid TSAN_OPTIONS="halt_on_error=1 exitcode=66" \
        make -s -j2 check TESTS="tests/integration/apid.sh tests/integration/apid-tls.sh tests/integration/apid-flood.sh tests/integration/apid-alerts.sh tests/integration/apid-krb5.sh tests/integration/apid-ldap-accounts.sh" >tsan-apid.out 2>&1)
