@@ -227,12 +227,13 @@ lookup_fn(LDAP *ld, void *arg, char *err, size_t errlen)
     apid_dirperson_free(lk->p);
     lk->entries = 0;
     ret = APID_LDAP_ERR;
+    snprintf(err, errlen, "out of memory"); /* until a search says more */
     if ((ev = apid_ldap_filter_escape(lk->value, strlen(lk->value))) == NULL)
-        goto nomem;
+        goto done;
     flen = strlen(ev) + 200
            + (c->ldap_person_filter ? strlen(c->ldap_person_filter) : 0);
     if ((filter = malloc(flen)) == NULL)
-        goto nomem;
+        goto done;
     snprintf(filter, flen, "(&(%s=%s)%s)",
              c->ldap_person_attr ? c->ldap_person_attr : "uid", ev,
              c->ldap_person_filter ? c->ldap_person_filter : "");
@@ -249,18 +250,17 @@ lookup_fn(LDAP *ld, void *arg, char *err, size_t errlen)
     free(filter);
     filter = NULL;
     if ((gv = apid_ldap_filter_escape(mv, strlen(mv))) == NULL
-        || (filter = malloc(strlen(gv) + 32)) == NULL)
-        goto nomem;
+        || (filter = malloc(strlen(gv) + 32)) == NULL) {
+        snprintf(err, errlen, "out of memory");
+        ret = APID_LDAP_ERR;
+        goto done;
+    }
     snprintf(filter, strlen(gv) + 32, "(%s=%s)",
              c->ldap_group_member == APID_LDAP_MEMBER_DN ? "member"
                                                          : "memberUid", gv);
     ret = apid_ldap_search(ld, c->ldap_group_base, LDAP_SCOPE_SUBTREE, filter,
                            (char *const *) gattrs, group_entry, lk, err, errlen);
-    goto done;
 
-nomem:
-    snprintf(err, errlen, "out of memory");
-    ret = APID_LDAP_ERR;
 done:
     free(ev);
     free(gv);

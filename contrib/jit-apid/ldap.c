@@ -277,34 +277,32 @@ kinit_keytab(struct apid_ldap *l, char *err, size_t errlen)
     }
     if ((k = krb5_kt_resolve(ctx, l->keytab, &kt)) != 0
         || (k = krb5_kt_start_seq_get(ctx, kt, &cur)) != 0)
-        goto fail;
+        goto done;
     if ((k = krb5_kt_next_entry(ctx, kt, &ent, &cur)) == 0) {
         k = krb5_copy_principal(ctx, ent.principal, &me);
         krb5_free_keytab_entry_contents(ctx, &ent);
     }
     krb5_kt_end_seq_get(ctx, kt, &cur);
     if (k != 0)
-        goto fail;
+        goto done;
     if ((k = krb5_get_init_creds_keytab(ctx, &creds, me, kt, 0, NULL, NULL))
         != 0)
-        goto fail;
+        goto done;
     have_creds = 1;
     if ((k = krb5_cc_resolve(ctx, l->ccache, &cc)) != 0
         || (k = krb5_cc_initialize(ctx, cc, me)) != 0
         || (k = krb5_cc_store_cred(ctx, cc, &creds)) != 0)
-        goto fail;
+        goto done;
     ret = 0;
-    goto done;
 
-fail:
-    {
+done:
+    if (ret != 0) {
         const char *m = krb5_get_error_message(ctx, k);
 
         snprintf(err, errlen, "%s: no credentials from ldap_keytab %s: %s",
                  l->uri, l->keytab, m);
         krb5_free_error_message(ctx, m);
     }
-done:
     if (have_creds)
         krb5_free_cred_contents(ctx, &creds);
     if (cc != NULL)

@@ -425,8 +425,10 @@ build_grant(struct apid *a, json_t *in, const struct apid_principal *who,
     if (keys == NULL && prev == NULL && dp != NULL && dp->n_keys > 0) {
         char **kv = realloc(g->ssh_keys, (dp->n_keys + 1) * sizeof(char *));
 
-        if (kv == NULL)
-            goto nomem;
+        if (kv == NULL) {
+            apid_reply_error(r, 500, "out_of_memory", "out of memory");
+            goto fail;
+        }
         g->ssh_keys = kv;
         if (directory_keys(dp, who->name, g, r) != 0)
             goto fail;
@@ -437,12 +439,11 @@ build_grant(struct apid *a, json_t *in, const struct apid_principal *who,
         g->previous = strdup(prev->id);
     if (!g->policy || !g->credential || !g->requester || !g->reason
         || !g->status || !g->on_logout || !g->hosts || !g->groups
-        || !g->ssh_keys || (prev && !g->previous))
-        goto nomem;
+        || !g->ssh_keys || (prev && !g->previous)) {
+        apid_reply_error(r, 500, "out_of_memory", "out of memory");
+        goto fail;
+    }
     return 0;
-
-nomem:
-    apid_reply_error(r, 500, "out_of_memory", "out of memory");
 
 fail:
     apid_grant_free(g);
