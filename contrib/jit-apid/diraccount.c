@@ -107,13 +107,13 @@ apid_diracct_conf_key(struct apid_conf *c, const char *key, const char *v,
 }
 
 int
-apid_diracct_conf_check(const struct apid_conf *c, const char *path,
-                        char *err, size_t errlen)
+apid_diracct_conf_check(struct apid_conf *c, const char *path, char *err,
+                        size_t errlen)
 {
     if (c->ldap_retry_min == 0) {
         /* Defaults: 30 s, doubling to an hour. */
-        ((struct apid_conf *) c)->ldap_retry_min = 30;
-        ((struct apid_conf *) c)->ldap_retry_max = 3600;
+        c->ldap_retry_min = 30;
+        c->ldap_retry_max = 3600;
     }
     if (c->ldap_accounts_base == NULL)
         return 0;

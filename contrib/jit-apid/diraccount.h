@@ -34,8 +34,9 @@ enum { APID_ACCOUNT_POSIX = 0, APID_ACCOUNT_AD = 1 };
 int apid_diracct_conf_key(struct apid_conf *c, const char *key,
                           const char *v, const char *path, int lineno,
                           char *err, size_t errlen);
-/* The keys together, after the whole file: 0, or -EINVAL. */
-int apid_diracct_conf_check(const struct apid_conf *c, const char *path,
+/* The keys together, after the whole file (the defaults of those not
+ * given set here): 0, or -EINVAL. */
+int apid_diracct_conf_check(struct apid_conf *c, const char *path,
                             char *err, size_t errlen);
 void apid_diracct_conf_free(struct apid_conf *c);
 
