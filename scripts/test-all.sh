@@ -180,9 +180,9 @@ rc=$?
 set -e
 result "tsan-threads" $rc
 
-# The five tests run two at a time (-j2), as in make check; one after
+# The six tests run two at a time (-j2), as in make check; one after
 # another they left a core idle for a minute.
-stage "ThreadSanitizer: jit-apid under the API, alert and Kerberos tests (50 concurrent requests, long polls, the deliverer, GSS-API)"
+stage "ThreadSanitizer: jit-apid under the API, alert, Kerberos and directory-account tests (50 concurrent requests, long polls, the deliverer, GSS-API, the directory worker)"
 set +e
 (cd "$OUT/werror" && clang -g -O1 -fsanitize=thread -pthread -I. -I"$SRC/lib" \
     -include config.h -DSYSCONFDIR='"/etc"' \
@@ -190,10 +190,10 @@ set +e
     "$SRC"/lib/core/validate.c "$SRC"/lib/core/timefmt.c "$SRC"/lib/nss/nssdb_format.c \
     "$SRC"/lib/core/grant.c \
     "$SRC"/lib/core/negotiate.c \
-    $(pkg-config --cflags --libs libmicrohttpd gnutls jansson sqlite3 libpq libcurl krb5-gssapi) \
+    $(pkg-config --cflags --libs libmicrohttpd gnutls jansson sqlite3 libpq libcurl krb5 krb5-gssapi ldap) \
     -o tsan-apid \
     && APID=$OUT/werror/tsan-apid TSAN_OPTIONS="halt_on_error=1 exitcode=66" \
-       make -s -j2 check TESTS="tests/integration/apid.sh tests/integration/apid-tls.sh tests/integration/apid-flood.sh tests/integration/apid-alerts.sh tests/integration/apid-krb5.sh" >tsan-apid.out 2>&1)
+       make -s -j2 check TESTS="tests/integration/apid.sh tests/integration/apid-tls.sh tests/integration/apid-flood.sh tests/integration/apid-alerts.sh tests/integration/apid-krb5.sh tests/integration/apid-ldap-accounts.sh" >tsan-apid.out 2>&1)
 rc=$?
 set -e
 for l in apid apid-alerts apid-krb5; do tail -2 "$OUT/werror/tests/integration/$l.sh.log" 2>/dev/null; done

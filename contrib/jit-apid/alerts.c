@@ -172,14 +172,28 @@ apid_alerts_load(const char *path, struct apid_alerts *out, char *err,
     {
         const char *email = json_string_value(json_object_get(r, "email"));
         const char *hook = json_string_value(json_object_get(r, "webhook"));
-        char where[48];
+        const char *dgroup = json_string_value(json_object_get(r,
+                                                               "directory_group"));
+        char where[48], gtarget[300];
 
         snprintf(where, sizeof(where), "recipients[%zu].types", i);
-        if ((email == NULL) == (hook == NULL)) {
-            ret = apid_bad(err, errlen, "recipients[%zu]: email or webhook", i);
+        /* A directory group's members, at their mail, at each delivery
+         * (group_mail below); kept as "group:NAME". */
+        if (dgroup != NULL && email == NULL && hook == NULL) {
+            if (dgroup[0] == '\0' || strlen(dgroup) > 250
+                || strpbrk(dgroup, " \t\r\n,") != NULL) {
+                ret = apid_bad(err, errlen, "recipients[%zu].directory_group:"
+                               " a group's name (cn)", i);
+                goto done;
+            }
+            snprintf(gtarget, sizeof(gtarget), "group:%s", dgroup);
+            email = gtarget;
+        } else if (dgroup != NULL || (email == NULL) == (hook == NULL)) {
+            ret = apid_bad(err, errlen, "recipients[%zu]: email, webhook or"
+                           " directory_group", i);
             goto done;
         }
-        if (email != NULL && !address_ok(email)) {
+        if (email != NULL && dgroup == NULL && !address_ok(email)) {
             ret = apid_bad(err, errlen, "recipients[%zu].email: a plain address"
                       " (letters, digits, ._%%+- and one @)", i);
             goto done;
@@ -282,6 +296,46 @@ event_json(const struct apid_event *e)
     return o;
 }
 
+/* The To: of a delivery: its address, or a directory group's members'
+ * (the directory's words: each checked as a file's address is, a bad one
+ * left out and logged).  A new string, or NULL with err set. */
+static char *
+mail_to(const struct apid_alerts *a, const char *recipient, char *err,
+        size_t errlen)
+{
+    char *list = NULL, *to = NULL, *save = NULL;
+    size_t n = 0;
+
+    if (strncmp(recipient, "group:", 6) != 0)
+        return strdup(recipient);
+    if (a->group_mail == NULL) {
+        snprintf(err, errlen, "%s: no directory", recipient);
+        return NULL;
+    }
+    if ((list = a->group_mail(a->group_ctx, recipient + 6, err, errlen))
+        == NULL)
+        return NULL;
+    if ((to = calloc(1, strlen(list) * 2 + 1)) == NULL)
+        goto done;
+    for (char *m = strtok_r(list, "\n", &save); m != NULL;
+         m = strtok_r(NULL, "\n", &save)) {
+        if (!address_ok(m)) {
+            fprintf(stderr, "jit-apid: alerts: %s: a member's mail left out:"
+                    " not a plain address\n", recipient);
+            continue;
+        }
+        n += (size_t) sprintf(to + n, "%s%s", n ? ", " : "", m);
+    }
+    if (n == 0) {
+        snprintf(err, errlen, "%s: no member with a mail address", recipient);
+        free(to);
+        to = NULL;
+    }
+done:
+    free(list);
+    return to;
+}
+
 static int
 send_mail(const struct apid_alerts *a, const struct apid_alert_job *j,
           char *err, size_t errlen)
@@ -289,18 +343,20 @@ send_mail(const struct apid_alerts *a, const struct apid_alert_job *j,
     char *const envp[] = { S("PATH=/usr/sbin:/usr/bin:/sbin:/bin"), NULL };
     json_t *o = event_json(&j->ev);
     char *detail = o ? json_dumps(o, JSON_INDENT(2) | JSON_SORT_KEYS) : NULL;
-    char *msg = NULL;
+    char *msg = NULL, *to = mail_to(a, j->recipient, err, errlen);
     int fds[2] = { -1, -1 }, status = 0, ret = -1;
     pid_t pid;
     size_t off = 0, len;
 
     json_decref(o);
+    if (to == NULL)
+        goto done; /* err set, or no memory */
     if (detail == NULL
         || asprintf(&msg,
                     "From: %s\nTo: %s\nSubject: [jit] %s: %s on %s\n"
                     "Content-Type: text/plain; charset=utf-8\n\n"
                     "%s\n",
-                    a->from, j->recipient, j->ev.type,
+                    a->from, to, j->ev.type,
                     j->ev.username ? j->ev.username : "-", j->ev.host,
                     detail) < 0) {
         snprintf(err, errlen, "out of memory");
@@ -356,6 +412,7 @@ done:
         close(fds[1]);
     free(msg);
     free(detail);
+    free(to);
     return ret;
 }
 

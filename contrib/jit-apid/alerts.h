@@ -18,7 +18,12 @@
  *      {"email": "secops@example.com",
  *       "types": ["account.created", "account.disable_failed"]},
  *      {"webhook": "https://hooks.example.com/jit",
+ *       "types": ["account.disable_failed"]},
+ *      {"directory_group": "secops",
  *       "types": ["account.disable_failed"]}]}
+ *
+ * A directory group's members get the mail at the addresses the
+ * directory has at delivery (people_source ldap or both; dirpeople.h).
  */
 #ifndef APID_ALERTS_H
 #define APID_ALERTS_H
@@ -45,6 +50,13 @@ struct apid_alerts {
     int max_attempts;
     struct apid_recipient *r;
     size_t n_r;
+    /* Set by the program, not the file (main.c): the mail addresses of a
+     * directory group's members, one a line (malloc'd), or NULL with err
+     * set; for recipients {"directory_group": NAME}, kept as
+     * "group:NAME". */
+    char *(*group_mail)(void *ctx, const char *group, char *err,
+                        size_t errlen);
+    void *group_ctx;
 };
 
 const char *apid_alert_type_name(int i);

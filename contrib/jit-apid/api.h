@@ -42,6 +42,9 @@ struct apid_reply {
      * to be handed back in the request. */
     uint64_t poll_gen;
     int64_t poll_wake, poll_deadline;
+    /* The body holds a secret (a directory account's password): the
+     * transport wipes it once sent. */
+    int secret;
 };
 
 /* Answer q into r (r zeroed by the caller; r->body then freed by it). */

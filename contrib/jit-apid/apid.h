@@ -16,6 +16,7 @@
 #include "store.h"
 
 struct apid_http;
+struct apid_ldap;
 
 struct apid_conf {
     char *listen_addr;  /* IPv4 address */
@@ -29,6 +30,35 @@ struct apid_conf {
     /* Seconds a connection has to send a request's headers (after its
      * TLS handshake), from its accept or its previous answer. */
     unsigned request_timeout;
+    /* The directory (ldap.h; jit-apid(8), "THE DIRECTORY").  ldap_uri is
+     * ldaps:// or ldap:// (then always StartTLS); NULL: no directory. */
+    char *ldap_uri, *ldap_ca;
+    int ldap_bind; /* APID_LDAP_BIND_* */
+    char *ldap_bind_dn, *ldap_bind_secret, *ldap_keytab;
+    unsigned ldap_timeout; /* seconds, every operation */
+    /* People from the directory (dirpeople.h). */
+    int people_source; /* APID_PEOPLE_* */
+    char *ldap_people_base, *ldap_person_attr, *ldap_person_filter;
+    char *ldap_group_base;
+    int ldap_group_member; /* APID_LDAP_MEMBER_* */
+    unsigned ldap_check_interval; /* seconds */
+    /* Directory accounts (diraccount.h): where they are made, of which
+     * kind (APID_ACCOUNT_*), their uidNumbers and gidNumber (0: each its
+     * uid), a failed teardown's retries (first wait, longest wait). */
+    char *ldap_accounts_base;
+    int ldap_account_kind;
+    uint32_t ldap_uid_min, ldap_uid_max, ldap_account_gid;
+    unsigned ldap_retry_min, ldap_retry_max;
+};
+
+enum { APID_LDAP_BIND_SIMPLE = 0, APID_LDAP_BIND_GSSAPI = 1 };
+enum { APID_PEOPLE_FILE = 0, APID_PEOPLE_LDAP = 1, APID_PEOPLE_BOTH = 2 };
+/* How a group's members are read: groupOfNames member (a DN), posixGroup
+ * memberUid (a name), the person's own memberOf (Active Directory). */
+enum {
+    APID_LDAP_MEMBER_DN = 0,
+    APID_LDAP_MEMBER_UID = 1,
+    APID_LDAP_MEMBER_OF = 2,
 };
 
 struct apid {
@@ -39,6 +69,9 @@ struct apid {
     struct apid_policies pol;
     struct apid_auth auth;
     struct apid_alerts alerts;
+    /* The requests' directory handle (ldap.h); NULL: no directory, or
+     * people not from it. */
+    struct apid_ldap *ldap;
     /* Long polls wait here for a change made by this instance, or seen
      * by the watcher in another's (within a second). */
     pthread_mutex_t change_mu;
@@ -50,6 +83,11 @@ struct apid {
      * called by apid_changed; set from its start to its free. */
     void (*on_change)(struct apid_http *h);
     struct apid_http *http;
+    /* Directory accounts (diraccount.h): the requests' connection (NULL
+     * without ldap_accounts_base), and the lock that keeps this
+     * instance's enables and teardowns of an account apart. */
+    struct apid_ldap *dir_ldap;
+    pthread_mutex_t dir_mu;
 };
 
 /* err = the formatted message; returns -EINVAL (every loader's error). */

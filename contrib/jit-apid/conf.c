@@ -11,7 +11,9 @@
 #include <unistd.h>
 
 #include "apid.h"
+#include "ldap.h"
 #include "core/validate.h"
+#include "diraccount.h"
 #include "tls.h"
 
 int
@@ -42,11 +44,151 @@ set_path(char **dst, const char *v, const char *path, int lineno,
     return set_str(dst, v);
 }
 
+/* A directory base or bind DN: one line of printable text that libldap
+ * parses as a DN (RFC 4514). */
+static int
+set_dn(char **dst, const char *v, const char *path, int lineno,
+       const char *key, char *err, size_t errlen)
+{
+    LDAPDN dn = NULL;
+
+    for (const char *p = v; *p != '\0'; p++)
+        if ((unsigned char) *p < 0x20 || (unsigned char) *p == 0x7f)
+            return apid_bad(err, errlen, "%s:%d: %s: a control character",
+                            path, lineno, key);
+    if (v[0] == '\0' || ldap_str2dn(v, &dn, LDAP_DN_FORMAT_LDAPV3) != LDAP_SUCCESS)
+        return apid_bad(err, errlen, "%s:%d: %s: not a DN (RFC 4514), such as"
+                        " ou=people,dc=example,dc=com", path, lineno, key);
+    ldap_dnfree(dn);
+    return set_str(dst, v);
+}
+
+/* Whether libldap parses v as a filter (RFC 4515), as it will at use. */
+static int
+filter_ok(const char *v)
+{
+    struct berval bv = { 0, NULL };
+    LDAP *ld = NULL;
+    int ok;
+
+    if (ldap_initialize(&ld, NULL) != LDAP_SUCCESS)
+        return 0;
+    ok = ldap_create_assertion_control_value(ld, (char *) v, &bv)
+         == LDAP_SUCCESS;
+    ber_memfree(bv.bv_val);
+    ldap_unbind_ext_s(ld, NULL, NULL);
+    return ok;
+}
+
+static int
+set_choice(int *dst, const char *v, const char *const *names, int n,
+           const char *path, int lineno, const char *key, const char *want,
+           char *err, size_t errlen)
+{
+    for (int i = 0; i < n; i++)
+        if (strcmp(v, names[i]) == 0) {
+            *dst = i;
+            return 0;
+        }
+    return apid_bad(err, errlen, "%s:%d: %s: %s", path, lineno, key, want);
+}
+
+/* The directory's keys (jit-apid(8), "THE DIRECTORY"). */
+static int
+set_ldap_key(struct apid_conf *c, const char *key, const char *v,
+             const char *path, int lineno, char *err, size_t errlen)
+{
+    static const char *const binds[] = { "simple", "gssapi" };
+    static const char *const sources[] = { "file", "ldap", "both" };
+    static const char *const members[] = { "member", "memberUid", "memberOf" };
+    uint32_t u;
+
+    if (strcmp(key, "ldap_uri") == 0) {
+        const char *hp = strncmp(v, "ldaps://", 8) == 0  ? v + 8
+                         : strncmp(v, "ldap://", 7) == 0 ? v + 7
+                                                          : NULL;
+        LDAPURLDesc *lud = NULL;
+        int ok;
+
+        /* One server, a host named (no ldapi://, no list, no DN part). */
+        ok = hp != NULL && hp[0] != '\0' && hp[0] != '/' && hp[0] != ':'
+             && strpbrk(hp, " ,?\t") == NULL
+             && (strchr(hp, '/') == NULL || strchr(hp, '/')[1] == '\0')
+             && ldap_url_parse(v, &lud) == LDAP_URL_SUCCESS;
+        ldap_free_urldesc(lud);
+        if (!ok)
+            return apid_bad(err, errlen, "%s:%d: ldap_uri: ldaps://HOST[:PORT],"
+                            " or ldap://HOST[:PORT] (then always StartTLS)",
+                            path, lineno);
+        return set_str(&c->ldap_uri, v);
+    }
+    if (strcmp(key, "ldap_ca") == 0)
+        return set_path(&c->ldap_ca, v, path, lineno, key, err, errlen);
+    if (strcmp(key, "ldap_bind") == 0)
+        return set_choice(&c->ldap_bind, v, binds, 2, path, lineno, key,
+                          "simple or gssapi", err, errlen);
+    if (strcmp(key, "ldap_bind_dn") == 0)
+        return set_dn(&c->ldap_bind_dn, v, path, lineno, key, err, errlen);
+    if (strcmp(key, "ldap_bind_secret") == 0)
+        return set_path(&c->ldap_bind_secret, v, path, lineno, key, err,
+                        errlen);
+    if (strcmp(key, "ldap_keytab") == 0)
+        return set_path(&c->ldap_keytab, v, path, lineno, key, err, errlen);
+    if (strcmp(key, "ldap_timeout") == 0) {
+        if (jit_parse_u32(v, 1, 300, &u) != 0)
+            return apid_bad(err, errlen, "%s:%d: ldap_timeout: 1..300 seconds",
+                            path, lineno);
+        c->ldap_timeout = u;
+        return 0;
+    }
+    if (strcmp(key, "people_source") == 0)
+        return set_choice(&c->people_source, v, sources, 3, path, lineno, key,
+                          "file, ldap or both", err, errlen);
+    if (strcmp(key, "ldap_people_base") == 0)
+        return set_dn(&c->ldap_people_base, v, path, lineno, key, err, errlen);
+    if (strcmp(key, "ldap_group_base") == 0)
+        return set_dn(&c->ldap_group_base, v, path, lineno, key, err, errlen);
+    if (strcmp(key, "ldap_person_attr") == 0) {
+        /* An attribute description: it goes into filters unescaped. */
+        if (v[0] == '\0' || strlen(v) > 64
+            || strspn(v, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                         "0123456789-") != strlen(v)
+            || !((v[0] >= 'a' && v[0] <= 'z') || (v[0] >= 'A' && v[0] <= 'Z')))
+            return apid_bad(err, errlen, "%s:%d: ldap_person_attr: an attribute"
+                            " name, such as uid or sAMAccountName", path,
+                            lineno);
+        return set_str(&c->ldap_person_attr, v);
+    }
+    if (strcmp(key, "ldap_person_filter") == 0) {
+        /* An administrator's filter ANDed to every person lookup. */
+        size_t n = strlen(v);
+
+        if (n < 3 || v[0] != '(' || v[n - 1] != ')'
+            || !filter_ok(v))
+            return apid_bad(err, errlen, "%s:%d: ldap_person_filter: a"
+                            " filter in parentheses, such as"
+                            " (objectClass=inetOrgPerson)", path, lineno);
+        return set_str(&c->ldap_person_filter, v);
+    }
+    if (strcmp(key, "ldap_group_member") == 0)
+        return set_choice(&c->ldap_group_member, v, members, 3, path, lineno,
+                          key, "member, memberUid or memberOf", err, errlen);
+    if (strcmp(key, "ldap_check_interval") == 0) {
+        if (jit_parse_u32(v, 1, 86400, &u) != 0)
+            return apid_bad(err, errlen, "%s:%d: ldap_check_interval:"
+                            " 1..86400 seconds", path, lineno);
+        c->ldap_check_interval = u;
+        return 0;
+    }
+    return apid_bad(err, errlen, "%s:%d: %s: no such key", path, lineno, key);
+}
+
 static int
 set_key(struct apid_conf *c, const char *key, const char *v, const char *path,
         int lineno, char *err, size_t errlen)
 {
     uint32_t u;
+    int ret;
 
     if (strcmp(key, "listen") == 0) {
         const char *colon = strrchr(v, ':');
@@ -127,7 +269,37 @@ set_key(struct apid_conf *c, const char *key, const char *v, const char *path,
         c->request_timeout = u;
         return 0;
     }
+    /* Directory accounts' keys are diraccount.c's. */
+    if ((ret = apid_diracct_conf_key(c, key, v, path, lineno, err, errlen))
+        != 1)
+        return ret;
+    if (strncmp(key, "ldap_", 5) == 0 || strcmp(key, "people_source") == 0)
+        return set_ldap_key(c, key, v, path, lineno, err, errlen);
     return apid_bad(err, errlen, "%s:%d: %s: no such key", path, lineno, key);
+}
+
+/* What the directory's keys need besides; NULL when nothing. */
+static const char *
+ldap_missing(const struct apid_conf *c)
+{
+    int people = c->people_source != APID_PEOPLE_FILE;
+
+    if (c->ldap_uri == NULL)
+        return people ? "ldap_uri (with people_source ldap or both)" : NULL;
+    if (c->ldap_ca == NULL)
+        return "ldap_ca (with ldap_uri)";
+    if (c->ldap_bind == APID_LDAP_BIND_SIMPLE
+        && (c->ldap_bind_dn == NULL || c->ldap_bind_secret == NULL))
+        return "ldap_bind_dn and ldap_bind_secret (with ldap_bind simple)";
+    if (c->ldap_bind == APID_LDAP_BIND_GSSAPI && c->ldap_keytab == NULL
+        && c->krb5_keytab == NULL)
+        return "ldap_keytab (with ldap_bind gssapi)";
+    if (people && c->ldap_people_base == NULL)
+        return "ldap_people_base (with people_source ldap or both)";
+    if (c->ldap_group_member != APID_LDAP_MEMBER_OF && people
+        && c->ldap_group_base == NULL)
+        return "ldap_group_base (with people_source ldap or both)";
+    return NULL;
 }
 
 int
@@ -144,6 +316,8 @@ apid_conf_load(const char *path, struct apid_conf *c, char *err,
     c->max_connections = 16384;
     c->max_connections_per_address = 1024;
     c->request_timeout = 10;
+    c->ldap_timeout = 5;
+    c->ldap_check_interval = 60;
     fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);
     if (fd < 0)
         return apid_bad(err, errlen, "%s: %s", path, strerror(errno));
@@ -203,11 +377,13 @@ apid_conf_load(const char *path, struct apid_conf *c, char *err,
                                   ? "host_tokens (or client_ca or krb5_keytab)"
                               : (c->krb5_keytab && !c->krb5_realm)
                                   ? "krb5_realm (with krb5_keytab)"
-                                  : NULL;
+                                  : ldap_missing(c);
 
         if (missing != NULL)
             ret = apid_bad(err, errlen, "%s: %s is required", path, missing);
     }
+    if (ret == 0)
+        ret = apid_diracct_conf_check(c, path, err, errlen);
     if (ret != 0)
         apid_conf_free(c);
     return ret;
@@ -228,5 +404,15 @@ apid_conf_free(struct apid_conf *c)
     free(c->alerts);
     free(c->krb5_keytab);
     free(c->krb5_realm);
+    apid_diracct_conf_free(c);
+    free(c->ldap_uri);
+    free(c->ldap_ca);
+    free(c->ldap_bind_dn);
+    free(c->ldap_bind_secret);
+    free(c->ldap_keytab);
+    free(c->ldap_people_base);
+    free(c->ldap_person_attr);
+    free(c->ldap_person_filter);
+    free(c->ldap_group_base);
     memset(c, 0, sizeof(*c));
 }

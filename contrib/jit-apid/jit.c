@@ -1,13 +1,14 @@
 /*
  * jit: the people's client of jit-apid (jit(1)).
  *
- *   jit [options] request --credential C (--host H | --host-group G)
+ *   jit [options] request --credential C [--host H | --host-group G]
  *                         --duration D --reason TEXT [--username U]
  *                         [--policy P] [--group G]... [--ssh-key-file F]
  *   jit [options] grants [--status S] [--credential C] [--json]
  *   jit [options] show ID [--json]
  *   jit [options] approve|deny|revoke ID [--reason TEXT]
  *   jit [options] enable ID --duration D --reason TEXT [--policy P]
+ *   jit [options] password ID
  *   jit [options] log [--grant ID] [--json]
  *   jit [options] whoami [--json]
  *
@@ -69,14 +70,16 @@ usage(void)
 {
     fputs("usage: jit [--url URL] [--ca-file FILE] [--token-file FILE]"
           " COMMAND ...\n"
-          "  request --credential C (--host H | --host-group G) --duration D"
+          "  request --credential C [--host H | --host-group G] --duration D"
           " --reason TEXT\n"
+          "          (neither host nor group: a directory account)\n"
           "          [--username U] [--policy P] [--group G]..."
           " [--ssh-key-file F]\n"
           "  grants [--status S] [--credential C] [--json]\n"
           "  show ID [--json]\n"
           "  approve|deny|revoke ID [--reason TEXT]\n"
           "  enable ID --duration D --reason TEXT [--policy P]\n"
+          "  password ID   (a directory account's new password)\n"
           "  log [--grant ID] [--json]\n"
           "  whoami [--json]\n"
           "Without a token file, your Kerberos ticket (after kinit).\n"
@@ -238,7 +241,7 @@ done:
     curl_easy_cleanup(c);
     free(url);
     free(text);
-    free(b.p);
+    wipe_free(b.p); /* it may hold a directory account's password */
     return status;
 }
 
@@ -285,7 +288,10 @@ print_grant(json_t *g)
     printf("requester:   %s\n", str(g, "requester"));
     printf("credential:  %s (policy %s)\n", str(g, "credential"),
            str(g, "policy"));
-    printf("account:     %s on", str(g, "username"));
+    if (json_array_size(json_object_get(g, "hosts")) == 0)
+        printf("account:     %s in the directory", str(g, "username"));
+    else
+        printf("account:     %s on", str(g, "username"));
     json_array_foreach(json_object_get(g, "hosts"), i, x)
         printf(" %s", json_string_value(x));
     printf("\ngroups:     ");
@@ -298,6 +304,16 @@ print_grant(json_t *g)
         printf("decided by:  %s\n", str(g, "decided_by"));
     if (json_object_get(g, "previous"))
         printf("re-enables:  %s\n", str(g, "previous"));
+    if ((x = json_object_get(g, "directory_account")) != NULL)
+        printf("directory:   %s%s%s\n", str(x, "state"),
+               json_object_get(x, "last_error") ? ": " : "",
+               json_object_get(x, "last_error") ? str(x, "last_error") : "");
+    /* Given once, kept nowhere: this is the requester's only sight of
+     * it (jit password ID makes a new one). */
+    if (json_object_get(g, "password"))
+        printf("password:    %s\n             (shown once, kept nowhere:"
+               " jit password %s makes a new one)\n", str(g, "password"),
+               str(g, "id"));
     json_array_foreach(json_object_get(g, "events"), i, x)
         printf("event:       %s %s %s %s\n", str(x, "time"), str(x, "host"),
                str(x, "type"), str(x, "username"));
@@ -339,7 +355,7 @@ cmd_request(const struct opts *o, const char *prev)
     if (d < 0 || o->reason == NULL
         || (prev == NULL
             && (o->credential == NULL
-                || (o->host == NULL) == (o->host_group == NULL)))) {
+                || (o->host != NULL && o->host_group != NULL)))) {
         usage();
         return 64;
     }
@@ -411,6 +427,20 @@ cmd_action(const struct opts *o, const char *action, const char *id)
     }
     json_decref(out);
     return st == 200 ? 0 : 1;
+}
+
+/* A directory account's new password (POST .../password). */
+static int
+cmd_password(const struct opts *o, const char *id)
+{
+    json_t *in = json_object(), *out = NULL;
+    char path[256];
+    long st;
+
+    snprintf(path, sizeof(path), "/v1/grants/%s/password", id);
+    st = call(o, "POST", path, in, &out);
+    json_decref(in);
+    return show_grant(o, st, 200, out);
 }
 
 /* Query-string safe: ids, names and statuses only. */
@@ -601,6 +631,8 @@ main(int argc, char **argv)
         ret = cmd_request(&o, NULL);
     else if (strcmp(cmd, "enable") == 0 && id != NULL && query_safe(id))
         ret = cmd_request(&o, id);
+    else if (strcmp(cmd, "password") == 0 && id != NULL && query_safe(id))
+        ret = cmd_password(&o, id);
     else if ((strcmp(cmd, "approve") == 0 || strcmp(cmd, "deny") == 0
               || strcmp(cmd, "revoke") == 0)
              && id != NULL && query_safe(id))

@@ -20,9 +20,92 @@
 #include <sys/resource.h>
 
 #include "apid.h"
+#include "diraccount.h"
+#include "dirpeople.h"
 #include "kerberos.h"
+#include "ldap.h"
 
 #define DEFAULT_CONF SYSCONFDIR "/jit/jit-apid.conf"
+
+/* A policy naming a directory group where people are not from the
+ * directory would admit no one by it: an error, not a silent no. */
+static int
+groups_without_directory(const struct apid_conf *c,
+                         const struct apid_policies *pol)
+{
+    if (c->people_source != APID_PEOPLE_FILE)
+        return 0;
+    for (size_t i = 0; i < pol->n; i++) {
+        const struct apid_policy *p = &pol->v[i];
+
+        for (size_t k = 0; k < p->n_requesters + p->n_approvers; k++) {
+            const char *e = k < p->n_requesters
+                                ? p->requesters[k]
+                                : p->approvers[k - p->n_requesters];
+
+            if (strncmp(e, "group:", 6) == 0) {
+                fprintf(stderr, "jit-apid: %s: policy %s names %s, but"
+                        " people_source is file (no directory groups)\n",
+                        c->policies, p->name, e);
+                return -1;
+            }
+        }
+    }
+    return 0;
+}
+
+/* The directory, where people come from it: a handle for the requests
+ * (a->ldap), and at --check one bind and read of ldap_people_base. */
+static int
+open_directory(struct apid *a, int check)
+{
+    char err[512];
+
+    if (a->conf.people_source == APID_PEOPLE_FILE || a->conf.ldap_uri == NULL)
+        return 0;
+    if ((a->ldap = apid_ldap_open(&a->conf, err, sizeof(err))) == NULL) {
+        fprintf(stderr, "jit-apid: directory: %s\n", err);
+        return -1;
+    }
+    if (check && apid_dir_ping(a->ldap, &a->conf, err, sizeof(err))
+                     != APID_LDAP_OK) {
+        fprintf(stderr, "jit-apid: directory: %s\n", err);
+        return -1;
+    }
+    return 0;
+}
+
+/* Alerts to a directory group (alerts.h): its members' mail from the
+ * directory at each delivery, on a connection of the delivery's own
+ * (alerts are rare; the deliverer never waits behind requests). */
+static char *
+group_mail(void *ctx, const char *group, char *err, size_t errlen)
+{
+    struct apid *a = ctx;
+    struct apid_ldap *l = apid_ldap_open(&a->conf, err, errlen);
+    char *out = l ? apid_dir_group_mail(l, &a->conf, group, err, errlen)
+                  : NULL;
+
+    apid_ldap_close(l);
+    return out;
+}
+
+static int
+alerts_groups(struct apid *a, struct apid_alerts *al, char *err,
+              size_t errlen)
+{
+    for (size_t i = 0; i < al->n_r; i++)
+        if (strncmp(al->r[i].target, "group:", 6) == 0 && a->conf.people_source
+                                                       == APID_PEOPLE_FILE) {
+            apid_alerts_free(al);
+            snprintf(err, errlen, "recipients[%zu]: a directory_group needs"
+                     " people_source ldap or both", i);
+            return -1;
+        }
+    al->group_mail = group_mail;
+    al->group_ctx = a;
+    return 0;
+}
 
 static int
 load_tables(struct apid *a, struct apid_policies *pol, struct apid_auth *auth,
@@ -40,6 +123,20 @@ load_tables(struct apid *a, struct apid_policies *pol, struct apid_auth *auth,
         fprintf(stderr, "jit-apid: %s\n", err);
         return -1;
     }
+    /* A policy for directory accounts without them configured would
+     * grant what cannot be made (diraccount.h). */
+    for (size_t i = 0; i < pol->n; i++)
+        if (pol->v[i].target_directory && a->conf.ldap_accounts_base == NULL) {
+            fprintf(stderr, "jit-apid: %s: policy %s targets the directory,"
+                    " and ldap_accounts_base is not set\n",
+                    a->conf.policies, pol->v[i].name);
+            apid_policies_free(pol);
+            return -1;
+        }
+    if (groups_without_directory(&a->conf, pol) != 0) {
+        apid_policies_free(pol);
+        return -1;
+    }
     if (apid_auth_load(a->conf.host_tokens, a->conf.people,
                        a->conf.krb5_keytab != NULL ? a->conf.krb5_realm
                                                    : NULL,
@@ -48,7 +145,8 @@ load_tables(struct apid *a, struct apid_policies *pol, struct apid_auth *auth,
         apid_policies_free(pol);
         return -1;
     }
-    if (apid_alerts_load(a->conf.alerts, al, err, sizeof(err)) != 0) {
+    if (apid_alerts_load(a->conf.alerts, al, err, sizeof(err)) != 0
+        || alerts_groups(a, al, err, sizeof(err)) != 0) {
         fprintf(stderr, "jit-apid: alerts: %s\n", err);
         apid_policies_free(pol);
         apid_auth_free(auth);
@@ -119,7 +217,8 @@ main(int argc, char **argv)
     struct apid a;
     char err[512], *serr = NULL;
     int check = 0, sig = 0, ret = 1, have_worker = 0, have_watcher = 0;
-    pthread_t worker, watcher;
+    int have_dir = 0, have_checker = 0;
+    pthread_t worker, watcher, dir_worker, checker;
     sigset_t set;
 
     for (int i = 1; i < argc; i++) {
@@ -145,6 +244,7 @@ main(int argc, char **argv)
     pthread_rwlock_init(&a.lock, NULL);
     pthread_mutex_init(&a.change_mu, NULL);
     pthread_cond_init(&a.change_cv, NULL);
+    pthread_mutex_init(&a.dir_mu, NULL);
     if (apid_conf_load(path, &a.conf, err, sizeof(err)) != 0) {
         fprintf(stderr, "jit-apid: %s\n", err);
         return 78;
@@ -153,7 +253,28 @@ main(int argc, char **argv)
         ret = 78;
         goto done;
     }
+    /* A directory server that closes on us mid-write (the handshake of
+     * --check included) must give an error, not kill us: SIGPIPE is
+     * blocked from here on, in every thread started later. */
+    sigemptyset(&set);
+    sigaddset(&set, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    if (open_directory(&a, check) != 0) {
+        ret = 78;
+        goto done;
+    }
+    if (check && a.conf.ldap_accounts_base != NULL) {
+        if (apid_diracct_check(&a, err, sizeof(err)) != APID_LDAP_OK) {
+            fprintf(stderr, "jit-apid: directory accounts: %s\n", err);
+            ret = 78;
+            goto done;
+        }
+        printf("jit-apid: directory accounts under %s: ok\n",
+               a.conf.ldap_accounts_base);
+    }
     if (check) {
+        if (a.ldap != NULL)
+            printf("jit-apid: directory %s: ok\n", a.conf.ldap_uri);
         printf("jit-apid: %s: ok (%zu policies, %zu hosts, %zu people,"
                " %zu alert recipients)\n", path, a.pol.n, a.auth.n_hosts,
                a.auth.n_people, a.alerts.n_r);
@@ -167,6 +288,12 @@ main(int argc, char **argv)
     }
     if ((a.store = apid_store_open(a.conf.database, &serr)) == NULL) {
         fprintf(stderr, "jit-apid: %s\n", serr ? serr : "out of memory");
+        goto done;
+    }
+    if (a.conf.ldap_accounts_base != NULL
+        && (a.dir_ldap = apid_ldap_open(&a.conf, err, sizeof(err))) == NULL) {
+        fprintf(stderr, "jit-apid: directory accounts: %s\n", err);
+        ret = 78;
         goto done;
     }
     sigemptyset(&set);
@@ -189,6 +316,21 @@ main(int argc, char **argv)
         goto done;
     }
     have_watcher = 1;
+    /* Teardowns of directory accounts (diraccount.h): without the
+     * directory it has nothing to claim but rows of an earlier
+     * configuration, which it reports as failed. */
+    if (pthread_create(&dir_worker, NULL, apid_diracct_worker, &a) != 0) {
+        fprintf(stderr, "jit-apid: cannot start the directory worker\n");
+        goto done;
+    }
+    have_dir = 1;
+    if (a.ldap != NULL) {
+        if (pthread_create(&checker, NULL, apid_dir_check_worker, &a) != 0) {
+            fprintf(stderr, "jit-apid: cannot start the directory check\n");
+            goto done;
+        }
+        have_checker = 1;
+    }
     fprintf(stderr, "jit-apid: serving on %s:%u\n", a.conf.listen_addr,
             apid_http_port(d));
     for (;;) {
@@ -212,8 +354,14 @@ done:
         pthread_join(worker, NULL);
     if (have_watcher)
         pthread_join(watcher, NULL);
+    if (have_dir)
+        pthread_join(dir_worker, NULL);
+    apid_ldap_close(a.dir_ldap);
+    if (have_checker)
+        pthread_join(checker, NULL);
     apid_http_free(d);
     apid_store_close(a.store);
+    apid_ldap_close(a.ldap);
     free(serr);
     apid_policies_free(&a.pol);
     apid_auth_free(&a.auth);

@@ -18,7 +18,10 @@
 #include "core/grant.h"
 #include "core/timefmt.h"
 #include "core/validate.h"
+#include "diraccount.h"
+#include "dirpeople.h"
 #include "kerberos.h"
+#include "ldap.h"
 
 #define LIST_LIMIT 1000
 
@@ -179,11 +182,52 @@ account_name(struct apid *a, const struct apid_policy *pol,
 
 /* Build a new grant from a request (or a re-enable of prev) under the
  * policies; the reply says what is wrong, if anything.  0 or -1. */
+/* Whether pol lets who request under it (its requesters list; none:
+ * anyone the people file or the directory admits). */
+static int
+may_request(const struct apid_policy *pol, const struct apid_principal *who,
+            const struct apid_dirperson *dp)
+{
+    return pol->n_requesters == 0
+           || apid_dir_listed(pol->requesters, pol->n_requesters, who->name,
+                              dp);
+}
+
+/* The person's sshPublicKey values from the directory as a grant's keys,
+ * each through the hosts' own check; a bad one is left out and logged
+ * (one bad key stops none of the others).  0, or -1 with a 400 in r. */
+static int
+directory_keys(const struct apid_dirperson *dp, const char *who,
+               struct apid_grant *g, struct apid_reply *r)
+{
+    const char *why;
+    size_t i;
+
+    for (size_t k = 0; k < dp->n_keys; k++) {
+        if ((why = jit_grant_field_problem(JIT_GRANT_F_SSH_KEY, dp->keys[k]))
+            != NULL) {
+            fprintf(stderr, "jit-apid: %s: directory sshPublicKey %zu left"
+                    " out: %s\n", who, k, why);
+            continue;
+        }
+        if ((g->ssh_keys[g->n_ssh_keys] = strdup(dp->keys[k])) != NULL)
+            g->n_ssh_keys++;
+    }
+    if ((why = jit_grant_list_problem(JIT_GRANT_F_SSH_KEY, g->ssh_keys,
+                                      g->n_ssh_keys, &i)) != NULL) {
+        apid_reply_error(r, 400, "bad_request", "ssh_keys: the directory's"
+                         " key %zu %s; send ssh_keys", i, why);
+        return -1;
+    }
+    return 0;
+}
+
 static int
 build_grant(struct apid *a, json_t *in, const struct apid_principal *who,
-            const struct apid_grant *prev, struct apid_grant *g,
-            struct apid_reply *r)
+            const struct apid_dirperson *dp, const struct apid_grant *prev,
+            struct apid_grant *g, struct apid_reply *r)
 {
+    const struct apid_policy *refused = NULL;
     const char *cred = prev ? prev->credential
                             : json_string_value(json_object_get(in,
                                                                 "credential"));
@@ -201,6 +245,9 @@ build_grant(struct apid *a, json_t *in, const struct apid_principal *who,
     const char *why;
     size_t i;
     json_t *x;
+    /* A directory account (diraccount.h): no host named, or the re-enable
+     * of a grant that had none. */
+    int dir = prev ? prev->n_hosts == 0 : host == NULL && hgname == NULL;
 
     memset(g, 0, sizeof(*g));
     /* Every field by the hosts' own rules (lib/core/grant.c), in their words:
@@ -251,9 +298,9 @@ build_grant(struct apid *a, json_t *in, const struct apid_principal *who,
     if (prev != NULL) {
         host = NULL;
         hgname = NULL;
-    } else if ((host == NULL) == (hgname == NULL)) {
+    } else if (host != NULL && hgname != NULL) {
         apid_reply_error(r, 400, "bad_request", "host or host_group: one of"
-                    " them");
+                    " them (or neither, for a directory account)");
         return -1;
     }
     if (hgname != NULL && (hg = apid_host_group(&a->pol, hgname)) == NULL) {
@@ -273,21 +320,38 @@ build_grant(struct apid *a, json_t *in, const struct apid_principal *who,
 
         if (polname != NULL && strcmp(p->name, polname) != 0)
             continue;
+        if (p->target_directory != dir)
+            continue;
         if (host != NULL)
             covers = covers && apid_policy_has_host(p, host);
         for (size_t h = 0; hg != NULL && h < hg->n_hosts; h++)
             covers = covers && apid_policy_has_host(p, hg->hosts[h]);
         for (size_t h = 0; prev != NULL && h < prev->n_hosts; h++)
             covers = covers && apid_policy_has_host(p, prev->hosts[h]);
-        if (covers)
+        /* A policy that does not list the person is passed over: another
+         * for the same hosts may. */
+        if (covers && !may_request(p, who, dp))
+            refused = p;
+        else if (covers)
             pol = p;
     }
+    if (pol == NULL && refused != NULL) {
+        apid_reply_error(r, 403, "not_a_requester", "policy %s: %s is not"
+                         " among its requesters (a person or a directory"
+                         " group it names)", refused->name, who->name);
+        return -1;
+    }
     if (pol == NULL) {
-        apid_reply_error(r, 403, "no_policy", "no policy grants %s on %s",
-                         cred,
-                         host     ? host
-                         : hgname ? hgname
-                                  : "these hosts");
+        if (dir)
+            apid_reply_error(r, 403, "no_policy", "no policy grants %s as"
+                             " a directory account (name host or"
+                             " host_group for an account on hosts)", cred);
+        else
+            apid_reply_error(r, 403, "no_policy", "no policy grants %s on %s",
+                             cred,
+                             host     ? host
+                             : hgname ? hgname
+                                      : "these hosts");
         return -1;
     }
     if (json_integer_value(dur) > pol->max_duration) {
@@ -307,7 +371,9 @@ build_grant(struct apid *a, json_t *in, const struct apid_principal *who,
                      uname_j, uname, g, r) != 0)
         goto fail;
     /* Hosts. */
-    if (host != NULL) {
+    if (dir) {
+        g->hosts = calloc(1, sizeof(char *));
+    } else if (host != NULL) {
         g->hosts = calloc(1, sizeof(char *));
         if (g->hosts && (g->hosts[0] = strdup(host)))
             g->n_hosts = 1;
@@ -355,6 +421,18 @@ build_grant(struct apid *a, json_t *in, const struct apid_principal *who,
                        && k < prev->n_ssh_keys; k++)
         if ((g->ssh_keys[g->n_ssh_keys] = strdup(prev->ssh_keys[k])) != NULL)
             g->n_ssh_keys++;
+    /* A new request with no keys: the person's in the directory. */
+    if (keys == NULL && prev == NULL && dp != NULL && dp->n_keys > 0) {
+        char **kv = realloc(g->ssh_keys, (dp->n_keys + 1) * sizeof(char *));
+
+        if (kv == NULL) {
+            apid_reply_error(r, 500, "out_of_memory", "out of memory");
+            goto fail;
+        }
+        g->ssh_keys = kv;
+        if (directory_keys(dp, who->name, g, r) != 0)
+            goto fail;
+    }
     g->not_before = apid_now();
     g->expires_at = g->not_before + json_integer_value(dur);
     if (prev != NULL)
@@ -372,10 +450,128 @@ fail:
     return -1;
 }
 
+static void dir_account_reply(struct apid *a,
+                              const struct apid_principal *who,
+                              const char *id, unsigned status,
+                              int password_only, int with_password,
+                              struct apid_reply *r);
+
+/* A directory grant's account as the grant's answer shows it. */
+static void
+dir_account_json(struct apid *a, json_t *o, const char *grant)
+{
+    struct apid_diracct d;
+    json_t *x;
+
+    if (o == NULL || apid_store_diracct_get(a->store, grant, &d) != APID_OK)
+        return;
+    x = json_pack("{s:s, s:s, s:i}", "username", d.username, "state",
+                  d.state, "attempts", d.attempts);
+
+    if (x != NULL && d.last_error != NULL)
+        json_object_set_new(x, "last_error", json_string(d.last_error));
+    if (x != NULL && d.next_try != 0 && strcmp(d.state, "disable_failed") == 0)
+        json_object_set_new(x, "next_try", apid_json_time(d.next_try));
+    json_object_set_new(o, "directory_account", x);
+    free(d.username);
+    free(d.grant);
+    free(d.state);
+    free(d.last_error);
+}
+
+/* Grant id (active, a directory account's) gets its account, or a new
+ * password (password_only); the answer is the grant, with the password
+ * when with_password: the only place it is ever given.  A directory
+ * that cannot make the account leaves nothing half-done: the grant is
+ * revoked at once, and the teardown undoes whatever step was made. */
+static void
+dir_enable_reply(struct apid *a, const struct apid_principal *who,
+                 const char *id, unsigned status, struct apid_reply *r)
+{
+    dir_account_reply(a, who, id, status, 0, 1, r);
+}
+
+static void
+dir_account_reply(struct apid *a, const struct apid_principal *who,
+                  const char *id, unsigned status, int password_only,
+                  int with_password, struct apid_reply *r)
+{
+    char pw[APID_DIR_PASSWORD_MAX], err[512] = "", detail[600];
+    struct apid_grant g;
+    json_t *o;
+    int rc, ret;
+
+    if ((ret = apid_store_grant_get(a->store, id, &g, apid_now())) != APID_OK) {
+        apid_reply_store_error(r, a, ret);
+        return;
+    }
+    rc = password_only
+             ? apid_diracct_password(a, &g, who->name, pw, sizeof(pw), err,
+                                     sizeof(err))
+             : apid_diracct_enable(a, &g, who->name,
+                                   with_password ? pw : NULL, sizeof(pw),
+                                   err, sizeof(err));
+    if (rc != APID_LDAP_OK) {
+        explicit_bzero(pw, sizeof(pw));
+        fprintf(stderr, "jit-apid: directory: grant %s (%s): %s\n", id,
+                g.username, err);
+        if (!password_only) {
+            snprintf(detail, sizeof(detail), "the directory could not enable"
+                     " account %s: %s", g.username, err);
+            if (apid_store_grant_transition(a->store, id, "active", "revoked",
+                                            "jit-apid", detail, apid_now())
+                != APID_OK)
+                fprintf(stderr, "jit-apid: directory: grant %s: %s\n", id,
+                        apid_store_error(a->store));
+            apid_changed(a);
+        }
+        if (rc == APID_DIR_BUSY)
+            apid_reply_error(r, 409, "conflict", "%s; the grant is revoked,"
+                             " ask again in a moment", err);
+        else if (rc == APID_LDAP_DOWN)
+            apid_reply_error(r, 503, "directory_unavailable", "the directory"
+                             " cannot be reached: %s%s", err,
+                             password_only ? "" : "; the grant is revoked,"
+                             " ask again later");
+        else
+            apid_reply_error(r, 502, "directory_refused", "the directory"
+                             " refused account %s: %s%s", g.username, err,
+                             password_only ? "" : "; the grant is revoked");
+        apid_grant_free(&g);
+        return;
+    }
+    apid_grant_free(&g);
+    if ((ret = apid_store_grant_get(a->store, id, &g, apid_now())) != APID_OK) {
+        explicit_bzero(pw, sizeof(pw));
+        apid_reply_store_error(r, a, ret);
+        return;
+    }
+    o = people_grant_json(&g);
+    dir_account_json(a, o, id);
+    if (o != NULL && with_password)
+        json_object_set_new(o, "password", json_string(pw));
+    explicit_bzero(pw, sizeof(pw));
+    /* jansson's copy wiped after the answer is made, the answer once
+     * sent (server.c); what json_dumps's growing buffer left behind in
+     * freed memory is not reached. */
+    json_incref(o);
+    apid_reply_json(r, status, o);
+    r->secret = with_password;
+    if (o != NULL && with_password) {
+        json_t *p = json_object_get(o, "password");
+
+        if (p != NULL)
+            explicit_bzero((char *) json_string_value(p),
+                           json_string_length(p));
+    }
+    json_decref(o);
+    apid_grant_free(&g);
+}
+
 static void
 post_grant(struct apid *a, const struct apid_principal *who,
-           const struct apid_req *q, const struct apid_grant *prev,
-           struct apid_reply *r)
+           const struct apid_dirperson *dp, const struct apid_req *q,
+           const struct apid_grant *prev, struct apid_reply *r)
 {
     json_t *in = apid_body_object(q, r);
     struct apid_grant g;
@@ -385,12 +581,13 @@ post_grant(struct apid *a, const struct apid_principal *who,
     if (in == NULL)
         goto done;
     pthread_rwlock_rdlock(&a->lock);
-    ret = build_grant(a, in, who, prev, &g, r);
+    ret = build_grant(a, in, who, dp, prev, &g, r);
     pthread_rwlock_unlock(&a->lock);
     if (ret != 0)
         goto done;
-    /* Belt and braces: the hosts' own parser on what they will see. */
-    if (apid_grant_host_check(&g, why, sizeof(why)) != 0) {
+    /* Belt and braces: the hosts' own parser on what they will see (a
+     * directory account's grant no host sees). */
+    if (g.n_hosts > 0 && apid_grant_host_check(&g, why, sizeof(why)) != 0) {
         fprintf(stderr, "jit-apid: grant for %s on credential %s not stored:"
                 " a host would refuse it (%s); the request checks and"
                 " lib/core/grant.c have drifted\n", who->name, g.credential, why);
@@ -401,7 +598,12 @@ post_grant(struct apid *a, const struct apid_principal *who,
     }
     ret = apid_store_grant_insert(a->store, &g, who->name, g.reason,
                                   apid_now());
-    if (ret == APID_OK) {
+    if (ret == APID_OK && g.n_hosts == 0 && strcmp(g.status, "active") == 0) {
+        /* A directory account, approved at once: made now, its password
+         * in this answer and nowhere else. */
+        apid_changed(a);
+        dir_enable_reply(a, who, g.id, 201, r);
+    } else if (ret == APID_OK) {
         struct apid_grant stored;
 
         apid_changed(a);
@@ -422,9 +624,36 @@ done:
 }
 
 /* approve, deny, revoke, enable on grant id. */
+/* Whether who decides g: an approver other than the requester; where
+ * g's policy lists approvers, one of them (whatever the role).  NULL, or
+ * the words of the refusal. */
+static const char *
+decide_problem(struct apid *a, const struct apid_principal *who,
+               const struct apid_dirperson *dp, const struct apid_grant *g)
+{
+    const struct apid_policy *pol;
+    const char *why = NULL;
+
+    pthread_rwlock_rdlock(&a->lock);
+    pol = g->policy ? apid_policy_find(&a->pol, g->policy) : NULL;
+    if (pol != NULL && pol->n_approvers > 0) {
+        if (strcmp(g->requester, who->name) == 0
+            || !apid_dir_listed(pol->approvers, pol->n_approvers, who->name,
+                                dp))
+            why = "an approver the grant's policy lists, other than the"
+                  " requester, decides";
+    } else if (who->role < APID_APPROVER
+               || strcmp(g->requester, who->name) == 0) {
+        why = "an approver other than the requester decides";
+    }
+    pthread_rwlock_unlock(&a->lock);
+    return why;
+}
+
 static void
 grant_action(struct apid *a, const struct apid_principal *who,
-             const char *id, const char *action, const struct apid_req *q,
+             const struct apid_dirperson *dp, const char *id,
+             const char *action, const struct apid_req *q,
              struct apid_reply *r)
 {
     struct apid_grant g;
@@ -462,7 +691,26 @@ grant_action(struct apid *a, const struct apid_principal *who,
                         g.status);
             goto done;
         }
-        post_grant(a, who, q, &g, r);
+        post_grant(a, who, dp, q, &g, r);
+        goto done;
+    }
+    if (strcmp(action, "password") == 0) {
+        /* A directory account's new password, for its requester alone:
+         * after an approval (whose answer went to the approver, and held
+         * none), or when the one given is lost. */
+        if (!own) {
+            apid_reply_error(r, 403, "forbidden", "only the grant's requester"
+                             " gets its account's password");
+            goto done;
+        }
+        if (g.n_hosts != 0 || strcmp(g.status, "active") != 0) {
+            apid_reply_error(r, 409, "conflict", "grant %s is %s%s; a"
+                             " password is given for an active directory"
+                             " account", id, g.status,
+                             g.n_hosts != 0 ? " on hosts" : "");
+            goto done;
+        }
+        dir_account_reply(a, who, id, 200, 1, 1, r);
         goto done;
     }
     if (strcmp(action, "revoke") == 0) {
@@ -475,9 +723,8 @@ grant_action(struct apid *a, const struct apid_principal *who,
                                           "revoked", who->name, reason,
                                           apid_now());
     } else {
-        if (who->role < APID_APPROVER || own) {
-            apid_reply_error(r, 403, "forbidden", "an approver other than the"
-                        " requester decides");
+        if ((why = decide_problem(a, who, dp, &g)) != NULL) {
+            apid_reply_error(r, 403, "forbidden", "%s", why);
             goto done;
         }
         ret = apid_store_grant_transition(
@@ -490,6 +737,13 @@ grant_action(struct apid *a, const struct apid_principal *who,
         goto done;
     }
     apid_changed(a);
+    if (strcmp(action, "approve") == 0 && g.n_hosts == 0) {
+        /* A directory account approved: made now, with a password no
+         * one is told (the approver must not learn it); its requester
+         * asks for one (POST .../password). */
+        dir_account_reply(a, who, id, 200, 0, 0, r);
+        goto done;
+    }
     apid_grant_free(&g); /* zeroed: safe to free again below */
     if ((ret = apid_store_grant_get(a->store, id, &g, apid_now()))
         != APID_OK) {
@@ -580,6 +834,8 @@ get_grant(struct apid *a, const struct apid_principal *who, const char *id,
     o = people_grant_json(&g);
     if (o != NULL)
         json_object_set_new(o, "events", events_json(a, id));
+    if (g.n_hosts == 0)
+        dir_account_json(a, o, id);
     apid_grant_free(&g);
     apid_reply_json(r, 200, o);
 }
@@ -685,11 +941,62 @@ static const char *const role_names[] = { "", "requester", "approver",
 /* GET /v1/whoami: who the API takes the caller for, and by what. */
 static void
 get_whoami(const struct apid_principal *who, const char *via,
+           const struct apid_dirperson *dp,
            struct apid_reply *r)
 {
-    apid_reply_json(r, 200, json_pack("{s:s, s:s, s:s}", "person", who->name,
-                                      "role", role_names[who->role],
-                                      "authenticated_by", via));
+    json_t *o = json_pack("{s:s, s:s, s:s}", "person", who->name, "role",
+                          role_names[who->role], "authenticated_by", via);
+
+    /* What the directory says of them, where it was asked. */
+    if (o != NULL && dp != NULL && dp->found) {
+        json_t *d = json_pack("{s:s, s:s?, s:s?, s:o, s:i}", "dn", dp->dn,
+                              "display_name", dp->display_name, "mail",
+                              dp->mail, "groups",
+                              apid_json_string_list(dp->groups, dp->n_groups),
+                              "ssh_keys", (int) dp->n_keys);
+
+        if (d != NULL)
+            json_object_set_new(o, "directory", d);
+    }
+    apid_reply_json(r, 200, o);
+}
+
+/* The person in the directory (people_source ldap or both), into *dp.
+ * Refused (403, r set) if the directory disables them, or has no entry
+ * for them and they need one (ldap; both: not in the people file).  A
+ * directory that cannot be asked: 503, except for a people file
+ * person's reading in both.  0 to go on, -1 with r set. */
+static int
+directory_person(struct apid *a, const struct apid_principal *who,
+                 int in_file, int post, struct apid_dirperson *dp,
+                 struct apid_reply *r)
+{
+    char err[512];
+    int ret = apid_dir_person(a->ldap, &a->conf, who->name, dp, err,
+                              sizeof(err));
+
+    if (ret != APID_LDAP_OK) {
+        fprintf(stderr, "jit-apid: directory: %s: %s\n", who->name, err);
+        if (!post && in_file && a->conf.people_source == APID_PEOPLE_BOTH)
+            return 0;
+        apid_reply_error(r, 503, "directory_unavailable", "the directory"
+                         " cannot be asked now (%s); try again later",
+                         ret == APID_LDAP_DOWN ? "unreachable"
+                                               : "it answered an error");
+        return -1;
+    }
+    if (dp->found && dp->disabled != NULL) {
+        apid_reply_error(r, 403, "person_disabled", "%s is disabled in the"
+                         " directory (%s)", who->name, dp->disabled);
+        return -1;
+    }
+    if (!dp->found
+        && (a->conf.people_source == APID_PEOPLE_LDAP || !in_file)) {
+        apid_reply_error(r, 403, "not_in_directory", "%s has no entry in the"
+                         " directory", who->name);
+        return -1;
+    }
+    return 0;
 }
 
 /* The person asking, copied into *copy (the tables may be swapped by a
@@ -700,7 +1007,7 @@ get_whoami(const struct apid_principal *who, const char *via,
 static const struct apid_principal *
 person(struct apid *a, const struct apid_req *q,
        struct apid_principal *copy, char *name, size_t namelen,
-       const char **via)
+       const char **via, int *in_file)
 {
     const struct apid_principal *who = NULL;
     char why[512] = "", *principal = NULL;
@@ -723,10 +1030,19 @@ person(struct apid *a, const struct apid_req *q,
     pthread_rwlock_rdlock(&a->lock);
     who = principal != NULL ? apid_auth_person_named(&a->auth, principal)
                             : apid_auth_person(&a->auth, q->authz);
+    *in_file = who != NULL;
     if (who != NULL) {
         snprintf(name, namelen, "%s", who->name);
         copy->name = name;
         copy->role = who->role;
+        who = copy;
+    } else if (principal != NULL && a->conf.people_source != APID_PEOPLE_FILE
+               && strlen(principal) < namelen) {
+        /* Not in the file: the directory decides (apid_people_api), as a
+         * requester; a policy's approvers list may let them decide. */
+        snprintf(name, namelen, "%s", principal);
+        copy->name = name;
+        copy->role = APID_REQUESTER;
         who = copy;
     }
     pthread_rwlock_unlock(&a->lock);
@@ -748,10 +1064,13 @@ apid_people_api(struct apid *a, const struct apid_req *q, char **s, int n,
     int post = strcmp(q->method, "POST") == 0;
     const struct apid_principal *who;
     struct apid_principal copy = { .name = NULL };
+    struct apid_dirperson dp = { .found = 0 }, *dpp = NULL;
     const char *via = NULL;
     char name[300];
+    int in_file = 0;
 
-    if ((who = person(a, q, &copy, name, sizeof(name), &via)) == NULL) {
+    if ((who = person(a, q, &copy, name, sizeof(name), &via, &in_file))
+        == NULL) {
         apid_reply_error(r, 401, "unauthorized", "%s",
                          strcmp(via, "kerberos") == 0
                              ? "Kerberos authentication failed"
@@ -759,13 +1078,18 @@ apid_people_api(struct apid *a, const struct apid_req *q, char **s, int n,
                                " is required");
         return;
     }
+    if (a->ldap != NULL && a->conf.people_source != APID_PEOPLE_FILE) {
+        if (directory_person(a, who, in_file, post, &dp, r) != 0)
+            goto done;
+        dpp = &dp;
+    }
     if (strcmp(s[1], "whoami") == 0 && n == 2 && get) {
-        get_whoami(who, via, r);
-        return;
+        get_whoami(who, via, dpp, r);
+        goto done;
     }
     if (strcmp(s[1], "grants") == 0) {
         if (n == 2 && post)
-            post_grant(a, who, q, NULL, r);
+            post_grant(a, who, dpp, q, NULL, r);
         else if (n == 2 && get)
             get_grants(a, q, who, r);
         else if (n == 3 && get)
@@ -774,8 +1098,9 @@ apid_people_api(struct apid *a, const struct apid_req *q, char **s, int n,
                  && (strcmp(s[3], "approve") == 0
                      || strcmp(s[3], "deny") == 0
                      || strcmp(s[3], "revoke") == 0
-                     || strcmp(s[3], "enable") == 0))
-            grant_action(a, who, s[2], s[3], q, r);
+                     || strcmp(s[3], "enable") == 0
+                     || strcmp(s[3], "password") == 0))
+            grant_action(a, who, dpp, s[2], s[3], q, r);
         else
             apid_reply_error(r, 404, "not_found", "no such resource");
     } else if (strcmp(s[1], "alerts") == 0 && n == 2 && get) {
@@ -789,4 +1114,7 @@ apid_people_api(struct apid *a, const struct apid_req *q, char **s, int n,
     } else {
         apid_reply_error(r, 404, "not_found", "no such resource");
     }
+
+done:
+    apid_dirperson_free(&dp);
 }

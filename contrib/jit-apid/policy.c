@@ -146,13 +146,56 @@ template_problem(const char *t)
     return NULL;
 }
 
+/* A requesters or approvers entry: a person's name, or "group:NAME" of
+ * a directory group; printable, no space (it is compared, and logged). */
+static const char *
+people_entry_problem(const char *s)
+{
+    const char *name = strncmp(s, "group:", 6) == 0 ? s + 6 : s;
+
+    if (name[0] == '\0' || strlen(s) > 256)
+        return "a person's name, or group:NAME (1..250 bytes)";
+    for (const char *c = s; *c != '\0'; c++)
+        if ((unsigned char) *c <= 0x20 || (unsigned char) *c == 0x7f)
+            return "no space or control character";
+    return NULL;
+}
+
+/* The optional requesters and approvers lists (dirpeople.h). */
+static int
+load_people_lists(json_t *o, size_t k, struct apid_policy *pol, char *err,
+                  size_t errlen)
+{
+    char where[64];
+    int ret;
+
+    snprintf(where, sizeof(where), "policies[%zu].requesters", k);
+    if (json_object_get(o, "requesters") != NULL
+        && (ret = load_strings(json_object_get(o, "requesters"), where,
+                               people_entry_problem, &pol->requesters,
+                               &pol->n_requesters, err, errlen)) != 0)
+        return ret;
+    snprintf(where, sizeof(where), "policies[%zu].approvers", k);
+    if (json_object_get(o, "approvers") != NULL
+        && (ret = load_strings(json_object_get(o, "approvers"), where,
+                               people_entry_problem, &pol->approvers,
+                               &pol->n_approvers, err, errlen)) != 0)
+        return ret;
+    /* An empty list would be read as "no list": say so instead. */
+    if ((json_object_get(o, "requesters") != NULL && pol->n_requesters == 0)
+        || (json_object_get(o, "approvers") != NULL && pol->n_approvers == 0))
+        return apid_bad(err, errlen, "policies[%zu]: an empty requesters or"
+                        " approvers list admits no one; leave it out", k);
+    return 0;
+}
+
 static int
 load_policy(json_t *o, size_t k, const struct apid_policies *all,
             struct apid_policy *pol, char *err, size_t errlen)
 {
     char where[64];
     const char *name, *cred, *onl, *tmpl, *appr, *why;
-    json_t *hg, *choice;
+    json_t *hg, *choice, *target;
     json_int_t dur;
     size_t i;
     json_t *x;
@@ -199,6 +242,15 @@ load_policy(json_t *o, size_t k, const struct apid_policies *all,
     if (choice != NULL && !json_is_boolean(choice))
         return apid_bad(err, errlen, "%s.username_choice: true or false",
                         where);
+    target = json_object_get(o, "target");
+    if (target != NULL && (!json_is_string(target)
+                           || (strcmp(json_string_value(target), "hosts") != 0
+                               && strcmp(json_string_value(target),
+                                         "directory") != 0)))
+        return apid_bad(err, errlen, "%s.target: hosts or directory", where);
+    pol->target_directory = target != NULL
+                            && strcmp(json_string_value(target),
+                                      "directory") == 0;
     pol->max_duration = dur;
     pol->auto_approve = strcmp(appr, "auto") == 0;
     pol->username_choice = json_is_true(choice);
@@ -231,13 +283,23 @@ load_policy(json_t *o, size_t k, const struct apid_policies *all,
             if (strv_push(&pol->hosts, &pol->n_hosts, g->hosts[h]) != 0)
                 return -ENOMEM;
     }
-    if (pol->n_hosts == 0)
+    if (pol->target_directory && pol->username_choice)
+        return apid_bad(err, errlen, "policies[%zu].username_choice: not"
+                        " for a directory account (its name is its"
+                        " person's template name)", k);
+    if (pol->target_directory && pol->n_hosts != 0)
+        return apid_bad(err, errlen, "policies[%zu]: target directory: no"
+                        " hosts nor host_groups (the account is the"
+                        " directory's)", k);
+    if (pol->n_hosts == 0 && !pol->target_directory)
         return apid_bad(err, errlen, "policies[%zu]: no hosts", k);
     /* Sorted, for apid_policy_has_host's binary search: a request for a
      * host group of 10,000 asks 10,000 times. */
-    qsort(pol->hosts, pol->n_hosts, sizeof(*pol->hosts), by_string);
-    if (strv_unique(pol->hosts, &pol->n_hosts) != 0)
-        return -ENOMEM;
+    if (pol->n_hosts > 0) { /* a directory policy's are none */
+        qsort(pol->hosts, pol->n_hosts, sizeof(*pol->hosts), by_string);
+        if (strv_unique(pol->hosts, &pol->n_hosts) != 0)
+            return -ENOMEM;
+    }
     snprintf(where, sizeof(where), "policies[%zu].groups", k);
     if (json_object_get(o, "groups") != NULL
         && (ret = load_strings(json_object_get(o, "groups"), where,
@@ -248,7 +310,7 @@ load_policy(json_t *o, size_t k, const struct apid_policies *all,
     if ((why = jit_grant_list_problem(JIT_GRANT_F_GROUP, pol->groups,
                                       pol->n_groups, &i)) != NULL)
         return apid_bad(err, errlen, "%s: %s", where, why);
-    return 0;
+    return load_people_lists(o, k, pol, err, errlen);
 }
 
 int
@@ -314,6 +376,20 @@ apid_policies_load(const char *path, struct apid_policies *out, char *err,
                       p.v[i].name);
             goto done;
         }
+        /* A directory account is one grant's at a time (diraccount.h):
+         * the one-grant rule holds per person and credential, so two
+         * credentials must not give one person the same account. */
+        for (size_t k = 0; p.v[i].target_directory && k < i; k++)
+            if (p.v[k].target_directory
+                && strcmp(p.v[k].credential, p.v[i].credential) != 0
+                && strcmp(p.v[k].prefix, p.v[i].prefix) == 0
+                && strcmp(p.v[k].suffix, p.v[i].suffix) == 0) {
+                ret = apid_bad(err, errlen, "policies[%zu].username_template:"
+                               " policy %s, of another credential, gives"
+                               " the same directory accounts", i,
+                               p.v[k].name);
+                goto done;
+            }
     }
     *out = p;
     memset(&p, 0, sizeof(p));
@@ -337,6 +413,8 @@ apid_policies_free(struct apid_policies *p)
         free(p->v[i].suffix);
         strv_free(p->v[i].hosts, p->v[i].n_hosts);
         strv_free(p->v[i].groups, p->v[i].n_groups);
+        strv_free(p->v[i].requesters, p->v[i].n_requesters);
+        strv_free(p->v[i].approvers, p->v[i].n_approvers);
     }
     free(p->v);
     for (size_t i = 0; p->hg && i < p->n_hg; i++) {
@@ -368,9 +446,9 @@ apid_host_group(const struct apid_policies *p, const char *name)
 int
 apid_policy_has_host(const struct apid_policy *pol, const char *host)
 {
-    return bsearch(&host, pol->hosts, pol->n_hosts, sizeof(*pol->hosts),
-                   by_string)
-           != NULL;
+    return pol->n_hosts > 0
+           && bsearch(&host, pol->hosts, pol->n_hosts, sizeof(*pol->hosts),
+                      by_string) != NULL;
 }
 
 int

@@ -31,6 +31,14 @@ struct apid_policy {
     int64_t max_duration;
     int auto_approve;
     int username_choice; /* a request may name another account */
+    /* "target": "directory": an account in the directory (diraccount.h),
+     * no hosts; its groups are directory groups' names. */
+    int target_directory;
+    /* Who may request and who may approve under it (people by name,
+     * directory groups as "group:NAME"; dirpeople.h); none: the roles
+     * of the people file decide, as without them. */
+    char **requesters, **approvers;
+    size_t n_requesters, n_approvers;
 };
 
 struct apid_host_group {

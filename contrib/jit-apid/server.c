@@ -531,6 +531,15 @@ park(struct apid_http *h, struct req *rq, const struct apid_reply *r)
     return 1;
 }
 
+/* A body that held a secret, freed once sent (or not sent). */
+static void
+wipe_free(void *p)
+{
+    if (p != NULL)
+        explicit_bzero(p, strlen(p));
+    free(p);
+}
+
 static enum MHD_Result
 handler(void *cls, struct MHD_Connection *c, const char *url,
         const char *method, const char *version, const char *upload,
@@ -637,7 +646,12 @@ handler(void *cls, struct MHD_Connection *c, const char *url,
     }
     /* The body is handed over, not copied: a fan-out sends 10,000 lists
      * of ~28 KB. */
-    if (r.body != NULL) {
+    if (r.body != NULL && r.secret) {
+        resp = MHD_create_response_from_buffer_with_free_callback(
+            strlen(r.body), r.body, wipe_free);
+        if (resp != NULL)
+            r.body = NULL;
+    } else if (r.body != NULL) {
         resp = MHD_create_response_from_buffer(strlen(r.body), r.body,
                                                MHD_RESPMEM_MUST_FREE);
         if (resp != NULL)
@@ -645,7 +659,7 @@ handler(void *cls, struct MHD_Connection *c, const char *url,
     } else
         resp = MHD_create_response_from_buffer(0, (char *) "",
                                                MHD_RESPMEM_PERSISTENT);
-    free(r.body);
+    wipe_free(r.body);
     ret = MHD_NO;
     if (resp != NULL) {
         if (r.status != 304)

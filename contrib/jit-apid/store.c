@@ -281,6 +281,58 @@ apid_store_alerts_list(struct apid_store *s, size_t limit,
 }
 
 int
+apid_store_op_add(struct apid_store *s, const char *actor, const char *action,
+                  const char *grant, const char *detail, int64_t now)
+{
+    LOCKED(s->b->op_add(s->c, actor, action, grant, detail, now));
+}
+
+int
+apid_store_diracct_hold(struct apid_store *s, const char *username,
+                        const char *grant, const char *actor,
+                        const char *action, const char *detail, int64_t now)
+{
+    LOCKED(s->b->diracct_hold(s->c, username, grant, actor, action, detail,
+                              now));
+}
+
+int
+apid_store_diracct_get(struct apid_store *s, const char *grant,
+                       struct apid_diracct *out)
+{
+    LOCKED(s->b->diracct_get(s->c, grant, out));
+}
+
+int
+apid_store_diracct_claim(struct apid_store *s, int64_t now, int64_t lease,
+                         size_t limit, struct apid_diracct **v, size_t *n)
+{
+    LOCKED(s->b->diracct_claim(s->c, now, lease, limit, v, n));
+}
+
+int
+apid_store_diracct_settle(struct apid_store *s, const char *username,
+                          const char *grant, int ok, const char *error,
+                          int64_t next_try, const char *actor,
+                          const char *action, const char *detail, int64_t now)
+{
+    LOCKED(s->b->diracct_settle(s->c, username, grant, ok, error, next_try,
+                                actor, action, detail, now));
+}
+
+void
+apid_diraccts_free(struct apid_diracct *v, size_t n)
+{
+    for (size_t i = 0; v != NULL && i < n; i++) {
+        free(v[i].username);
+        free(v[i].grant);
+        free(v[i].state);
+        free(v[i].last_error);
+    }
+    free(v);
+}
+
+int
 apid_store_grant_get(struct apid_store *s, const char *id,
                      struct apid_grant *g, int64_t now)
 {

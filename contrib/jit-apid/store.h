@@ -173,6 +173,54 @@ int apid_store_alert_settle(struct apid_store *s, int64_t id, int sent,
 int apid_store_alerts_list(struct apid_store *s, size_t limit,
                            struct apid_alert_rec **v, size_t *n);
 
+/*
+ * Directory accounts (doc/design.md, "Directory accounts"): one row per
+ * account name, naming the grant that holds it now.  An account is
+ * enabled while its grant lives; once the grant is no longer active
+ * (expired, revoked), the teardown worker claims the row, takes the
+ * account out of its groups, locks it and rotates its password, and
+ * settles the row disabled, or disable_failed to be tried again at
+ * next_try.
+ */
+struct apid_diracct {
+    char *username, *grant, *state, *last_error;
+    int attempts;
+    int64_t next_try, updated;
+};
+
+/* One entry on the operations log, in a transaction of its own. */
+int apid_store_op_add(struct apid_store *s, const char *actor,
+                      const char *action, const char *grant,
+                      const char *detail, int64_t now);
+/* username's account is now grant's, enabled (created if new), with
+ * an operations-log entry (action, detail); APID_CONFLICT while a
+ * teardown of it is claimed and not settled (its lease not run out):
+ * an enable after it would be undone by it. */
+int apid_store_diracct_hold(struct apid_store *s, const char *username,
+                            const char *grant, const char *actor,
+                            const char *action, const char *detail,
+                            int64_t now);
+/* The account row whose grant is grant; APID_NOT_FOUND if none. */
+int apid_store_diracct_get(struct apid_store *s, const char *grant,
+                           struct apid_diracct *out);
+/* Claim up to limit accounts due for teardown at now (enabled or
+ * disable_failed, next_try reached, their grant no longer active): each
+ * is not offered again until lease seconds have passed (instances share
+ * the work). */
+int apid_store_diracct_claim(struct apid_store *s, int64_t now,
+                             int64_t lease, size_t limit,
+                             struct apid_diracct **v, size_t *n);
+/* A teardown's outcome for username's account held by grant: disabled,
+ * or disable_failed (error) to be tried again at next_try, with an
+ * operations-log entry (actor, action, detail).  APID_CONFLICT if the
+ * account has moved to another grant meanwhile (a re-enable). */
+int apid_store_diracct_settle(struct apid_store *s, const char *username,
+                              const char *grant, int ok, const char *error,
+                              int64_t next_try, const char *actor,
+                              const char *action, const char *detail,
+                              int64_t now);
+void apid_diraccts_free(struct apid_diracct *v, size_t n);
+
 void apid_alert_jobs_free(struct apid_alert_job *v, size_t n);
 void apid_alert_recs_free(struct apid_alert_rec *v, size_t n);
 void apid_grant_free(struct apid_grant *g);

@@ -50,6 +50,20 @@ struct apid_backend {
                         const char *error, int64_t next_try, int64_t now);
     int (*alerts_list)(struct apid_conn *c, size_t limit,
                        struct apid_alert_rec **v, size_t *n);
+    int (*op_add)(struct apid_conn *c, const char *actor, const char *action,
+                  const char *grant, const char *detail, int64_t now);
+    int (*diracct_hold)(struct apid_conn *c, const char *username,
+                        const char *grant, const char *actor,
+                        const char *action, const char *detail, int64_t now);
+    int (*diracct_get)(struct apid_conn *c, const char *grant,
+                       struct apid_diracct *out);
+    int (*diracct_claim)(struct apid_conn *c, int64_t now, int64_t lease,
+                         size_t limit, struct apid_diracct **v, size_t *n);
+    int (*diracct_settle)(struct apid_conn *c, const char *username,
+                          const char *grant, int ok, const char *error,
+                          int64_t next_try, const char *actor,
+                          const char *action, const char *detail,
+                          int64_t now);
 };
 
 extern const struct apid_backend apid_sqlite_backend;

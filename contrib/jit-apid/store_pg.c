@@ -76,7 +76,15 @@ static const char schema[] =
     " attempts INTEGER NOT NULL, next_try BIGINT NOT NULL, last_error TEXT,"
     " created BIGINT NOT NULL, delivered BIGINT,"
     " UNIQUE (event_id, channel, recipient));"
-    "CREATE INDEX IF NOT EXISTS alerts_due ON alerts (status, next_try);";
+    "CREATE INDEX IF NOT EXISTS alerts_due ON alerts (status, next_try);"
+    /* Directory accounts (store.h). */
+    "CREATE TABLE IF NOT EXISTS dir_accounts ("
+    " username TEXT PRIMARY KEY, grant_id TEXT NOT NULL,"
+    " state TEXT NOT NULL, attempts INTEGER NOT NULL,"
+    " next_try BIGINT NOT NULL, last_error TEXT, updated BIGINT NOT NULL,"
+    " claimed_until BIGINT NOT NULL DEFAULT 0);"
+    "CREATE INDEX IF NOT EXISTS dir_accounts_grant"
+    " ON dir_accounts (grant_id);";
 
 #define STATUS_NOW APID_STATUS_NOW("$1")
 #define GRANT_COLS                                                          \
@@ -953,6 +961,232 @@ pg_change_seq(struct apid_conn *c, int64_t *seq)
     return APID_OK;
 }
 
+static int
+pg_op_add(struct apid_conn *c, const char *actor, const char *action,
+          const char *grant, const char *detail, int64_t now)
+{
+    char state[6];
+
+    return add_op(c, now, actor, action, grant, detail, state);
+}
+
+static int
+hold_once(struct apid_conn *c, const char *username, const char *grant,
+          const char *actor, const char *action, const char *detail,
+          int64_t now, char state[6])
+{
+    char t[24];
+    const char *p[3] = { username, grant, t };
+    PGresult *r;
+    int busy;
+
+    fmt_i64(t, sizeof(t), now);
+    if (simple(c, "BEGIN", 0, NULL, state) != APID_OK)
+        return APID_FAILED;
+    /* A teardown under way (claimed, not settled, perhaps by another
+     * instance) is let finish: the update's own condition, so that no
+     * claim slips in between a check and the write. */
+    if ((r = run(c, "INSERT INTO dir_accounts (username, grant_id, state,"
+                    " attempts, next_try, last_error, updated)"
+                    " VALUES ($1, $2, 'enabled', 0, 0, NULL, $3::bigint)"
+                    " ON CONFLICT (username) DO UPDATE SET grant_id = $2,"
+                    " state = 'enabled', attempts = 0, next_try = 0,"
+                    " last_error = NULL, updated = $3::bigint"
+                    " WHERE dir_accounts.claimed_until <= $3::bigint",
+                 3, p, state)) == NULL) {
+        rollback(c);
+        return APID_FAILED;
+    }
+    busy = strcmp(PQcmdTuples(r), "0") == 0;
+    PQclear(r);
+    if (busy) {
+        rollback(c);
+        apid_store_fail("account %s is being disabled (its previous"
+                        " grant's teardown)", username);
+        return APID_CONFLICT;
+    }
+    if (add_op(c, now, actor, action, grant, detail, state) != APID_OK
+        || simple(c, "COMMIT", 0, NULL, state) != APID_OK) {
+        rollback(c);
+        return APID_FAILED;
+    }
+    return APID_OK;
+}
+
+static int
+pg_diracct_hold(struct apid_conn *c, const char *username, const char *grant,
+                const char *actor, const char *action, const char *detail,
+                int64_t now)
+{
+    char state[6] = "";
+    int ret = APID_FAILED;
+
+    for (int t = 0; t < RETRIES; t++) {
+        ret = hold_once(c, username, grant, actor, action, detail, now,
+                        state);
+        if (ret != APID_FAILED || !retryable(state))
+            break;
+    }
+    return ret;
+}
+
+#define DIRACCT_COLS                                                        \
+    "d.username, d.grant_id, d.state, d.attempts, d.next_try,"              \
+    " d.last_error, d.updated"
+
+static int
+row_diracct(PGresult *r, int i, struct apid_diracct *d)
+{
+    memset(d, 0, sizeof(*d));
+    d->username = dup_col(r, i, 0);
+    d->grant = dup_col(r, i, 1);
+    d->state = dup_col(r, i, 2);
+    d->attempts = (int) int_col(r, i, 3);
+    d->next_try = int_col(r, i, 4);
+    d->last_error = dup_col(r, i, 5);
+    d->updated = int_col(r, i, 6);
+    if (d->username == NULL || d->grant == NULL || d->state == NULL) {
+        free(d->username);
+        free(d->grant);
+        free(d->state);
+        free(d->last_error);
+        return -1;
+    }
+    return 0;
+}
+
+static int
+pg_diracct_get(struct apid_conn *c, const char *grant,
+               struct apid_diracct *out)
+{
+    const char *p[1] = { grant };
+    char state[6];
+    PGresult *r;
+    int ret;
+
+    memset(out, 0, sizeof(*out));
+    if ((r = run(c, "SELECT " DIRACCT_COLS " FROM dir_accounts d"
+                    " WHERE d.grant_id = $1", 1, p, state)) == NULL)
+        return APID_FAILED;
+    if (PQntuples(r) == 0)
+        ret = APID_NOT_FOUND;
+    else
+        ret = row_diracct(r, 0, out) == 0 ? APID_OK
+                                          : apid_store_fail("out of memory");
+    PQclear(r);
+    return ret;
+}
+
+static int
+pg_diracct_claim(struct apid_conn *c, int64_t now, int64_t lease,
+                 size_t limit, struct apid_diracct **out, size_t *n)
+{
+    char t[24], until[24], lim[24], state[6];
+    const char *p[3] = { t, until, lim };
+    struct apid_diracct *v;
+    PGresult *r;
+    int rows;
+
+    *out = NULL;
+    *n = 0;
+    fmt_i64(t, sizeof(t), now);
+    fmt_i64(until, sizeof(until), now + lease);
+    fmt_i64(lim, sizeof(lim), (int64_t) limit);
+    /* SKIP LOCKED: instances sharing the work take different rows.  A
+     * grant past its end counts as ended whatever its row says (the
+     * sweep is lazy). */
+    r = run(c,
+            "WITH due AS (SELECT d.username FROM dir_accounts d"
+            " JOIN grants g ON g.id = d.grant_id"
+            " WHERE d.state IN ('enabled', 'disable_failed')"
+            " AND d.next_try <= $1::bigint"
+            " AND NOT (g.status = 'active' AND g.expires_at > $1::bigint)"
+            " ORDER BY d.next_try LIMIT $3::bigint"
+            " FOR UPDATE OF d SKIP LOCKED)"
+            " UPDATE dir_accounts d SET next_try = $2::bigint,"
+            " claimed_until = $2::bigint FROM due"
+            " WHERE d.username = due.username RETURNING " DIRACCT_COLS,
+            3, p, state);
+    if (r == NULL)
+        return APID_FAILED;
+    rows = PQntuples(r);
+    if ((v = calloc((size_t) rows + 1, sizeof(*v))) == NULL) {
+        PQclear(r);
+        return apid_store_fail("out of memory");
+    }
+    for (int i = 0; i < rows; i++)
+        if (row_diracct(r, i, &v[i]) != 0) {
+            apid_diraccts_free(v, (size_t) i);
+            PQclear(r);
+            return apid_store_fail("out of memory");
+        }
+    PQclear(r);
+    *out = v;
+    *n = (size_t) rows;
+    return APID_OK;
+}
+
+static int
+settle_once(struct apid_conn *c, const char *username, const char *grant,
+            int ok, const char *error, int64_t next_try, const char *actor,
+            const char *action, const char *detail, int64_t now,
+            char state[6])
+{
+    char nt[24], t[24];
+    const char *p[6] = { ok ? "disabled" : "disable_failed",
+                         ok ? NULL : error, nt, t, username, grant };
+    PGresult *r;
+    int moved;
+
+    fmt_i64(nt, sizeof(nt), ok ? 0 : next_try);
+    fmt_i64(t, sizeof(t), now);
+    if (simple(c, "BEGIN", 0, NULL, state) != APID_OK)
+        return APID_FAILED;
+    if ((r = run(c, "UPDATE dir_accounts SET state = $1,"
+                    " attempts = CASE WHEN $1 = 'disabled' THEN 0"
+                    " ELSE attempts + 1 END, last_error = $2,"
+                    " next_try = $3::bigint, updated = $4::bigint,"
+                    " claimed_until = 0"
+                    " WHERE username = $5 AND grant_id = $6"
+                    " AND state IN ('enabled', 'disable_failed')",
+                 6, p, state)) == NULL) {
+        rollback(c);
+        return APID_FAILED;
+    }
+    moved = strcmp(PQcmdTuples(r), "0") == 0;
+    PQclear(r);
+    if (moved) {
+        rollback(c);
+        apid_store_fail("account %s is no longer grant %s's", username,
+                        grant);
+        return APID_CONFLICT;
+    }
+    if (add_op(c, now, actor, action, grant, detail, state) != APID_OK
+        || simple(c, "COMMIT", 0, NULL, state) != APID_OK) {
+        rollback(c);
+        return APID_FAILED;
+    }
+    return APID_OK;
+}
+
+static int
+pg_diracct_settle(struct apid_conn *c, const char *username,
+                  const char *grant, int ok, const char *error,
+                  int64_t next_try, const char *actor, const char *action,
+                  const char *detail, int64_t now)
+{
+    char state[6] = "";
+    int ret = APID_FAILED;
+
+    for (int t = 0; t < RETRIES; t++) {
+        ret = settle_once(c, username, grant, ok, error, next_try, actor,
+                          action, detail, now, state);
+        if (ret != APID_FAILED || !retryable(state))
+            break;
+    }
+    return ret;
+}
+
 const struct apid_backend apid_pg_backend = {
     .prefix = "postgresql:",
     .open = pg_open,
@@ -971,4 +1205,9 @@ const struct apid_backend apid_pg_backend = {
     .alerts_claim = pg_alerts_claim,
     .alert_settle = pg_alert_settle,
     .alerts_list = pg_alerts_list,
+    .op_add = pg_op_add,
+    .diracct_hold = pg_diracct_hold,
+    .diracct_get = pg_diracct_get,
+    .diracct_claim = pg_diracct_claim,
+    .diracct_settle = pg_diracct_settle,
 };

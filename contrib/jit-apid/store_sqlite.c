@@ -72,7 +72,16 @@ static const char schema[] =
     " attempts INTEGER NOT NULL, next_try INTEGER NOT NULL, last_error TEXT,"
     " created INTEGER NOT NULL, delivered INTEGER,"
     " UNIQUE (event_id, channel, recipient));"
-    "CREATE INDEX IF NOT EXISTS alerts_due ON alerts (status, next_try);";
+    "CREATE INDEX IF NOT EXISTS alerts_due ON alerts (status, next_try);"
+    /* Directory accounts (store.h): one row per account, naming the
+     * grant that holds it now. */
+    "CREATE TABLE IF NOT EXISTS dir_accounts ("
+    " username TEXT PRIMARY KEY, grant_id TEXT NOT NULL,"
+    " state TEXT NOT NULL, attempts INTEGER NOT NULL,"
+    " next_try INTEGER NOT NULL, last_error TEXT, updated INTEGER NOT NULL,"
+    " claimed_until INTEGER NOT NULL DEFAULT 0);"
+    "CREATE INDEX IF NOT EXISTS dir_accounts_grant"
+    " ON dir_accounts (grant_id);";
 
 #define STATUS_NOW APID_STATUS_NOW("?1")
 #define GRANT_COLS                                                          \
@@ -1106,6 +1115,258 @@ sq_change_seq(struct apid_conn *s, int64_t *seq)
     return rc == SQLITE_ROW ? APID_OK : db_fail(s, "operations");
 }
 
+static int
+sq_op_add(struct apid_conn *s, const char *actor, const char *action,
+          const char *grant, const char *detail, int64_t now)
+{
+    return add_op(s, now, actor, action, grant, detail);
+}
+
+static int
+sq_diracct_hold(struct apid_conn *s, const char *username, const char *grant,
+                const char *actor, const char *action, const char *detail,
+                int64_t now)
+{
+    sqlite3_stmt *st = NULL;
+    int ret, rc;
+
+    if ((ret = exec_simple(s, "BEGIN IMMEDIATE")) != APID_OK)
+        return ret;
+    /* A teardown under way (claimed, not settled) is let finish. */
+    if (sqlite3_prepare_v2(s->db, "SELECT 1 FROM dir_accounts WHERE"
+                           " username = ?1 AND claimed_until > ?2",
+                           -1, &st, NULL) != SQLITE_OK) {
+        ret = db_fail(s, "directory accounts");
+        goto rollback;
+    }
+    sqlite3_bind_text(st, 1, username, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, now);
+    rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    st = NULL;
+    if (rc == SQLITE_ROW) {
+        apid_store_fail("account %s is being disabled (its previous"
+                        " grant's teardown)", username);
+        ret = APID_CONFLICT;
+        goto rollback;
+    }
+    if (rc != SQLITE_DONE) {
+        ret = db_fail(s, "directory accounts");
+        goto rollback;
+    }
+    if (sqlite3_prepare_v2(s->db,
+                           "INSERT INTO dir_accounts (username, grant_id,"
+                           " state, attempts, next_try, last_error, updated)"
+                           " VALUES (?1, ?2, 'enabled', 0, 0, NULL, ?3)"
+                           " ON CONFLICT (username) DO UPDATE SET"
+                           " grant_id = ?2, state = 'enabled', attempts = 0,"
+                           " next_try = 0, last_error = NULL, updated = ?3",
+                           -1, &st, NULL) != SQLITE_OK) {
+        ret = db_fail(s, "directory accounts");
+        goto rollback;
+    }
+    sqlite3_bind_text(st, 1, username, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, grant, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 3, now);
+    rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    st = NULL;
+    if (rc != SQLITE_DONE) {
+        ret = db_fail(s, "directory accounts");
+        goto rollback;
+    }
+    if ((ret = add_op(s, now, actor, action, grant, detail)) != APID_OK)
+        goto rollback;
+    if ((ret = exec_simple(s, "COMMIT")) == APID_OK)
+        return APID_OK;
+
+rollback:
+    sqlite3_finalize(st);
+    sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+    return ret;
+}
+
+#define DIRACCT_COLS                                                        \
+    "d.username, d.grant_id, d.state, d.attempts, d.next_try,"              \
+    " d.last_error, d.updated"
+
+static int
+row_diracct(sqlite3_stmt *st, struct apid_diracct *d)
+{
+    memset(d, 0, sizeof(*d));
+    d->username = col_dup(st, 0);
+    d->grant = col_dup(st, 1);
+    d->state = col_dup(st, 2);
+    d->attempts = sqlite3_column_int(st, 3);
+    d->next_try = sqlite3_column_int64(st, 4);
+    d->last_error = col_dup(st, 5);
+    d->updated = sqlite3_column_int64(st, 6);
+    if (d->username == NULL || d->grant == NULL || d->state == NULL) {
+        free(d->username);
+        free(d->grant);
+        free(d->state);
+        free(d->last_error);
+        return -1;
+    }
+    return 0;
+}
+
+static int
+sq_diracct_get(struct apid_conn *s, const char *grant,
+               struct apid_diracct *out)
+{
+    sqlite3_stmt *st = NULL;
+    int rc, ret;
+
+    memset(out, 0, sizeof(*out));
+    if (sqlite3_prepare_v2(s->db, "SELECT " DIRACCT_COLS
+                           " FROM dir_accounts d WHERE d.grant_id = ?",
+                           -1, &st, NULL) != SQLITE_OK)
+        return db_fail(s, "directory accounts");
+    sqlite3_bind_text(st, 1, grant, -1, SQLITE_STATIC);
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW)
+        ret = row_diracct(st, out) == 0 ? APID_OK
+                                        : apid_store_fail("out of memory");
+    else if (rc == SQLITE_DONE)
+        ret = APID_NOT_FOUND;
+    else
+        ret = db_fail(s, "directory accounts");
+    sqlite3_finalize(st);
+    return ret;
+}
+
+static int
+sq_diracct_claim(struct apid_conn *s, int64_t now, int64_t lease,
+                 size_t limit, struct apid_diracct **out, size_t *n)
+{
+    sqlite3_stmt *st = NULL, *up = NULL;
+    struct apid_diracct *v = NULL;
+    size_t cnt = 0, cap = 0;
+    int ret, rc;
+
+    *out = NULL;
+    *n = 0;
+    if ((ret = exec_simple(s, "BEGIN IMMEDIATE")) != APID_OK)
+        return ret;
+    /* A grant no longer live: whatever its row says, one past its end
+     * (the sweep is lazy). */
+    if (sqlite3_prepare_v2(s->db, "SELECT " DIRACCT_COLS
+                           " FROM dir_accounts d JOIN grants g"
+                           " ON g.id = d.grant_id"
+                           " WHERE d.state IN ('enabled', 'disable_failed')"
+                           " AND d.next_try <= ?1"
+                           " AND NOT (g.status = 'active'"
+                           " AND g.expires_at > ?1)"
+                           " ORDER BY d.next_try LIMIT ?2",
+                           -1, &st, NULL) != SQLITE_OK
+        || sqlite3_prepare_v2(s->db, "UPDATE dir_accounts SET next_try = ?1,"
+                              " claimed_until = ?1 WHERE username = ?2", -1, &up, NULL)
+               != SQLITE_OK) {
+        ret = db_fail(s, "directory accounts");
+        goto rollback;
+    }
+    sqlite3_bind_int64(st, 1, now);
+    sqlite3_bind_int64(st, 2, (int64_t) limit);
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (cnt == cap) {
+            struct apid_diracct *nv = grow(v, &cap, sizeof(*v));
+
+            if (nv == NULL) {
+                ret = apid_store_fail("out of memory");
+                goto rollback;
+            }
+            v = nv;
+        }
+        if (row_diracct(st, &v[cnt]) != 0) {
+            ret = apid_store_fail("out of memory");
+            goto rollback;
+        }
+        cnt++;
+        sqlite3_reset(up);
+        sqlite3_bind_int64(up, 1, now + lease);
+        sqlite3_bind_text(up, 2, v[cnt - 1].username, -1, SQLITE_STATIC);
+        if (sqlite3_step(up) != SQLITE_DONE) {
+            ret = db_fail(s, "directory accounts");
+            goto rollback;
+        }
+    }
+    if (rc != SQLITE_DONE) {
+        ret = db_fail(s, "directory accounts");
+        goto rollback;
+    }
+    sqlite3_finalize(st);
+    sqlite3_finalize(up);
+    st = up = NULL;
+    if ((ret = exec_simple(s, "COMMIT")) != APID_OK)
+        goto rollback;
+    *out = v;
+    *n = cnt;
+    return APID_OK;
+
+rollback:
+    sqlite3_finalize(st);
+    sqlite3_finalize(up);
+    sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+    apid_diraccts_free(v, cnt);
+    return ret;
+}
+
+static int
+sq_diracct_settle(struct apid_conn *s, const char *username,
+                  const char *grant, int ok, const char *error,
+                  int64_t next_try, const char *actor, const char *action,
+                  const char *detail, int64_t now)
+{
+    sqlite3_stmt *st = NULL;
+    int ret, rc;
+
+    if ((ret = exec_simple(s, "BEGIN IMMEDIATE")) != APID_OK)
+        return ret;
+    if (sqlite3_prepare_v2(s->db,
+                           "UPDATE dir_accounts SET state = ?1,"
+                           " attempts = CASE WHEN ?2 THEN 0"
+                           " ELSE attempts + 1 END,"
+                           " last_error = ?3, next_try = ?4, updated = ?5,"
+                           " claimed_until = 0"
+                           " WHERE username = ?6 AND grant_id = ?7"
+                           " AND state IN ('enabled', 'disable_failed')",
+                           -1, &st, NULL) != SQLITE_OK) {
+        ret = db_fail(s, "directory accounts");
+        goto rollback;
+    }
+    sqlite3_bind_text(st, 1, ok ? "disabled" : "disable_failed", -1,
+                      SQLITE_STATIC);
+    sqlite3_bind_int(st, 2, ok != 0);
+    sqlite3_bind_text(st, 3, ok ? NULL : error, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 4, ok ? 0 : next_try);
+    sqlite3_bind_int64(st, 5, now);
+    sqlite3_bind_text(st, 6, username, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 7, grant, -1, SQLITE_STATIC);
+    rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    st = NULL;
+    if (rc != SQLITE_DONE) {
+        ret = db_fail(s, "directory accounts");
+        goto rollback;
+    }
+    if (sqlite3_changes(s->db) == 0) {
+        apid_store_fail("account %s is no longer grant %s's", username,
+                        grant);
+        ret = APID_CONFLICT;
+        goto rollback;
+    }
+    if ((ret = add_op(s, now, actor, action, grant, detail)) != APID_OK)
+        goto rollback;
+    if ((ret = exec_simple(s, "COMMIT")) == APID_OK)
+        return APID_OK;
+
+rollback:
+    sqlite3_finalize(st);
+    sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+    return ret;
+}
+
 const struct apid_backend apid_sqlite_backend = {
     .prefix = "sqlite:",
     .open = sq_open,
@@ -1124,4 +1385,9 @@ const struct apid_backend apid_sqlite_backend = {
     .alerts_claim = sq_alerts_claim,
     .alert_settle = sq_alert_settle,
     .alerts_list = sq_alerts_list,
+    .op_add = sq_op_add,
+    .diracct_hold = sq_diracct_hold,
+    .diracct_get = sq_diracct_get,
+    .diracct_claim = sq_diracct_claim,
+    .diracct_settle = sq_diracct_settle,
 };

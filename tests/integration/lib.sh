@@ -16,6 +16,7 @@
 #   pg.sh       a PostgreSQL server of the test's own
 #   kdc.sh      an MIT KDC of the test's own
 #   sshd.sh     the real sshd in its own namespace
+#   slapd.sh    an OpenLDAP slapd of the test's own (TLS, cn=config ACLs)
 
 set -eu
 
@@ -23,7 +24,7 @@ set -eu
 : "${top_srcdir:?run through make check}"
 : "${JIT_STATE_DIR_BUILTIN:?run through make check}"
 
-for _lib in env wait ns testapi pam jitctl apid pg kdc sshd; do
+for _lib in env wait ns testapi pam jitctl apid pg kdc sshd slapd; do
     . "$top_srcdir/tests/integration/lib/$_lib.sh"
 done
 unset _lib

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "apidlib.h"
+#include "contrib/jit-apid/diraccount.h"
 #include "contrib/jit-apid/hostview.h"
 #include "core/grant.h"
 #include "testlib.h"
@@ -571,6 +572,209 @@ START_TEST(test_policy_load)
 }
 END_TEST
 
+/* Directory accounts (diraccount.h): a policy's target, the keys, the
+ * passwords made. */
+START_TEST(test_diracct)
+{
+    static const char *const bad[][2] = {
+        { "\"target\": \"ldap\"", "policies[0].target: hosts or directory" },
+        { "\"target\": true", "policies[0].target: hosts or directory" },
+        { "\"target\": \"directory\", \"hosts\": [\"h1\"]",
+          "policies[0]: target directory: no hosts" },
+        { "\"target\": \"directory\", \"groups\": [\"a,b\"]",
+          "policies[0].groups[0]" },
+        { "\"target\": \"directory\", \"groups\": [\"cn=x\"]",
+          "policies[0].groups[0]" },
+        { "\"target\": \"directory\", \"groups\": [\"*\"]",
+          "policies[0].groups[0]" },
+        { "\"target\": \"directory\", \"username_choice\": true",
+          "policies[0].username_choice: not for a directory account" },
+    };
+    static const char *const ckeys[][3] = {
+        { "ldap_account_kind", "nis", "ldap_account_kind: posix or ad" },
+        { "ldap_uid_range", "100-200", "ldap_uid_range: LOW-HIGH" },
+        { "ldap_uid_range", "3000-2000", "ldap_uid_range: LOW-HIGH" },
+        { "ldap_uid_range", "70000-1070000", "at most 1000000 ids" },
+        { "ldap_uid_range", "70000", "ldap_uid_range: LOW-HIGH" },
+        { "ldap_accounts_base", "jit", "ldap_accounts_base: a DN" },
+        { "ldap_accounts_base", "ou=a\tb", "ldap_accounts_base: a DN" },
+        { "ldap_retry_seconds", "0-10", "ldap_retry_seconds: MIN-MAX" },
+        { "ldap_retry_seconds", "10-5", "ldap_retry_seconds: MIN-MAX" },
+    };
+    char path[4200], err[512], text[2048], pw[25], prev[25] = "";
+    struct apid_policies p;
+    struct apid_conf c;
+
+    snprintf(path, sizeof(path), "%s/dir.json", dir);
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        snprintf(text, sizeof(text), "{\"policies\": [{\"name\": \"x\","
+                 " \"credential\": \"c\", \"max_duration\": 600, %s}]}",
+                 bad[i][0]);
+        t_write_file(path, text, strlen(text), 0600);
+        ck_assert_int_ne(apid_policies_load(path, &p, err, sizeof(err)), 0);
+        ck_assert_msg(strstr(err, bad[i][1]) != NULL, "got %s, want %s", err,
+                      bad[i][1]);
+    }
+    snprintf(text, sizeof(text), "{\"policies\": [{\"name\": \"x\","
+             " \"credential\": \"c\", \"max_duration\": 600, \"target\":"
+             " \"directory\", \"groups\": [\"dbadmins\"]}, {\"name\": \"y\","
+             " \"credential\": \"c\", \"max_duration\": 600, \"target\":"
+             " \"hosts\", \"hosts\": [\"h1\"]}]}");
+    t_write_file(path, text, strlen(text), 0600);
+    ck_assert_int_eq(apid_policies_load(path, &p, err, sizeof(err)), 0);
+    ck_assert_int_eq(p.v[0].target_directory, 1);
+    ck_assert_int_eq(p.v[0].n_hosts, 0);
+    ck_assert_int_eq(p.v[1].target_directory, 0);
+    apid_policies_free(&p);
+    /* Two credentials giving one person the same directory account. */
+    snprintf(text, sizeof(text), "{\"policies\": [{\"name\": \"x\","
+             " \"credential\": \"c\", \"max_duration\": 600, \"target\":"
+             " \"directory\", \"username_template\": \"{user}-a\"},"
+             " {\"name\": \"y\", \"credential\": \"d\", \"max_duration\":"
+             " 600, \"target\": \"directory\", \"username_template\":"
+             " \"{user}-a\"}]}");
+    t_write_file(path, text, strlen(text), 0600);
+    ck_assert_int_ne(apid_policies_load(path, &p, err, sizeof(err)), 0);
+    ck_assert_msg(strstr(err, "policies[1].username_template: policy x")
+                  != NULL, "%s", err);
+
+    for (size_t i = 0; i < sizeof(ckeys) / sizeof(ckeys[0]); i++) {
+        memset(&c, 0, sizeof(c));
+        ck_assert_int_lt(apid_diracct_conf_key(&c, ckeys[i][0], ckeys[i][1],
+                                               "f", 1, err, sizeof(err)), 0);
+        ck_assert_msg(strstr(err, ckeys[i][2]) != NULL, "%s = %s: got %s",
+                      ckeys[i][0], ckeys[i][1], err);
+        apid_diracct_conf_free(&c);
+    }
+    memset(&c, 0, sizeof(c));
+    ck_assert_int_eq(apid_diracct_conf_key(&c, "ldap_uid_range",
+                                           "70000-70099", "f", 1, err,
+                                           sizeof(err)), 0);
+    ck_assert_uint_eq(c.ldap_uid_min, 70000);
+    ck_assert_uint_eq(c.ldap_uid_max, 70099);
+    ck_assert_int_eq(apid_diracct_conf_key(&c, "no_such", "1", "f", 1, err,
+                                           sizeof(err)), 1);
+    ck_assert_int_eq(apid_diracct_conf_key(&c, "ldap_accounts_base",
+                                           "ou=jit,dc=example,dc=com", "f", 1,
+                                           err, sizeof(err)), 0);
+    /* Accounts without a directory, or without the groups' base. */
+    ck_assert_int_lt(apid_diracct_conf_check(&c, "f", err, sizeof(err)), 0);
+    ck_assert_msg(strstr(err, "ldap_uri") != NULL, "%s", err);
+    apid_diracct_conf_free(&c);
+
+    /* Passwords: 24 characters of the alphabet, with upper, lower and
+     * digit, never the same twice. */
+    for (int i = 0; i < 200; i++) {
+        int up = 0, lo = 0, dg = 0;
+
+        ck_assert_int_eq(apid_diracct_make_password(pw, sizeof(pw)), 0);
+        ck_assert_uint_eq(strlen(pw), 24);
+        ck_assert_uint_eq(strspn(pw, "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                     "abcdefghijklmnopqrstuvwxyz"
+                                     "0123456789-_"), 24);
+        for (const char *q = pw; *q; q++) {
+            up |= *q >= 'A' && *q <= 'Z';
+            lo |= *q >= 'a' && *q <= 'z';
+            dg |= *q >= '0' && *q <= '9';
+        }
+        ck_assert(up && lo && dg);
+        ck_assert_str_ne(pw, prev);
+        memcpy(prev, pw, sizeof(pw));
+    }
+    ck_assert_int_ne(apid_diracct_make_password(pw, 8), 0);
+}
+END_TEST
+
+/* The directory accounts' rows (store.h): held by a grant, claimed for
+ * teardown only once the grant has ended, not held again by a new grant
+ * while a claimed teardown is under way, settled only by the grant that
+ * held it. */
+START_TEST(test_diracct_store)
+{
+    char policy[] = "dir", cred[] = "dba", req[] = "alice@EXAMPLE.COM",
+         user[] = "alice-adm", reason[] = "r", status[] = "active",
+         onl[] = "keep", group[] = "dbadmins";
+    char *groups[] = { group }, *nohosts[] = { NULL };
+    struct apid_grant g = {
+        .policy = policy, .credential = cred, .requester = req,
+        .username = user, .reason = reason, .status = status,
+        .on_logout = onl, .hosts = nohosts, .n_hosts = 0, .groups = groups,
+        .n_groups = 1, .ssh_keys = nohosts, .n_ssh_keys = 0,
+    };
+    struct apid_grant g2;
+    struct apid_diracct *v = NULL, d;
+    int64_t now = apid_now();
+    size_t n = 0;
+
+    g.not_before = now;
+    g.expires_at = now + 600;
+    g2 = g;
+    ck_assert_int_eq(apid_store_grant_insert(A.store, &g, req, reason, now),
+                     APID_OK);
+    ck_assert_int_eq(apid_store_diracct_hold(A.store, user, g.id, req,
+                                             "directory.hold", NULL, now),
+                     APID_OK);
+    /* Live: nothing to claim. */
+    ck_assert_int_eq(apid_store_diracct_claim(A.store, now, 120, 16, &v, &n),
+                     APID_OK);
+    ck_assert_uint_eq(n, 0);
+    apid_diraccts_free(v, n);
+    /* Past its end (no sweep yet): claimed once, not twice. */
+    ck_assert_int_eq(apid_store_diracct_claim(A.store, now + 601, 120, 16,
+                                              &v, &n), APID_OK);
+    ck_assert_uint_eq(n, 1);
+    ck_assert_str_eq(v[0].grant, g.id);
+    ck_assert_str_eq(v[0].state, "enabled");
+    apid_diraccts_free(v, n);
+    ck_assert_int_eq(apid_store_diracct_claim(A.store, now + 602, 120, 16,
+                                              &v, &n), APID_OK);
+    ck_assert_uint_eq(n, 0);
+    apid_diraccts_free(v, n);
+    /* A new grant of the account waits for the claimed teardown. */
+    ck_assert_int_eq(apid_store_grant_insert(A.store, &g2, req, reason,
+                                             now + 603), APID_OK);
+    ck_assert_int_eq(apid_store_diracct_hold(A.store, user, g2.id, req,
+                                             "directory.hold", NULL,
+                                             now + 603), APID_CONFLICT);
+    /* A failed teardown: disable_failed, offered again at its time. */
+    ck_assert_int_eq(apid_store_diracct_settle(A.store, user, g.id, 0,
+                                               "refused", now + 610,
+                                               "jit-apid",
+                                               "directory.disable_failed",
+                                               NULL, now + 604), APID_OK);
+    ck_assert_int_eq(apid_store_diracct_get(A.store, g.id, &d), APID_OK);
+    ck_assert_str_eq(d.state, "disable_failed");
+    ck_assert_int_eq(d.attempts, 1);
+    ck_assert_str_eq(d.last_error, "refused");
+    free(d.username);
+    free(d.grant);
+    free(d.state);
+    free(d.last_error);
+    ck_assert_int_eq(apid_store_diracct_claim(A.store, now + 605, 120, 16,
+                                              &v, &n), APID_OK);
+    ck_assert_uint_eq(n, 0);
+    apid_diraccts_free(v, n);
+    /* Not claimed now: the new grant takes the account, and the old
+     * grant's settle is refused (the account is no longer its). */
+    ck_assert_int_eq(apid_store_diracct_hold(A.store, user, g2.id, req,
+                                             "directory.hold", NULL,
+                                             now + 606), APID_OK);
+    ck_assert_int_eq(apid_store_diracct_settle(A.store, user, g.id, 1, NULL,
+                                               0, "jit-apid",
+                                               "directory.disabled", NULL,
+                                               now + 607), APID_CONFLICT);
+    ck_assert_int_eq(apid_store_diracct_get(A.store, g.id, &d),
+                     APID_NOT_FOUND);
+    ck_assert_int_eq(apid_store_diracct_get(A.store, g2.id, &d), APID_OK);
+    ck_assert_str_eq(d.state, "enabled");
+    ck_assert_int_eq(d.attempts, 0);
+    free(d.username);
+    free(d.grant);
+    free(d.state);
+    free(d.last_error);
+}
+END_TEST
+
 /* A host named three times (in the list, and through host groups) is on
  * the policy once: the repeats go without reading a repeat already
  * freed. */
@@ -975,6 +1179,8 @@ main(void)
     tcase_add_test(tc, test_name_skeleton);
     tcase_add_test(tc, test_key_comments);
     tcase_add_test(tc, test_people_kerberos);
+    tcase_add_test(tc, test_diracct);
+    tcase_add_test(tc, test_diracct_store);
     suite_add_tcase(s, tc);
     return t_run(s);
 }

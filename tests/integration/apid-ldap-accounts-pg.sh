@@ -1,0 +1,6 @@
+#!/bin/sh
+# The directory accounts' test (apid-ldap-accounts.sh) with jit-apid on
+# PostgreSQL.
+LDAP_ACCOUNTS_ON_PG=1
+export LDAP_ACCOUNTS_ON_PG
+exec sh "$top_srcdir/tests/integration/apid-ldap-accounts.sh"
