@@ -120,14 +120,29 @@ result "werror under load" $rc
 stage "make install / uninstall into a DESTDIR"
 rc=0
 D=$OUT/destdir
+# pam_jit.so and the units go where this system's libpam and systemd read
+# them (configure's defaults: pkg-config pam and systemd), whatever the
+# prefix; so they are under $D's /lib, not /usr/local.
+PAMDIR=$(pkg-config --variable=libdir pam)/security
+UNITDIR=$(pkg-config --variable=systemdsystemunitdir systemd)
 (cd "$OUT/werror" && make -s install DESTDIR="$D" >/dev/null) || rc=1
 for f in usr/local/sbin/jitctl usr/local/sbin/jit-apid usr/local/share/man/man5/jit.conf.5 \
          usr/local/share/man/man8/jit-apid.8 \
          usr/local/share/man/man8/jitctl.8 usr/local/share/man/man8/nss_jit.8 \
-         usr/local/share/man/man8/pam_jit.8 usr/local/lib/security/pam_jit.so \
-         usr/local/share/man/man8/localauth_jit.8 usr/local/lib/krb5/plugins/localauth/jit.so; do
+         usr/local/share/man/man8/pam_jit.8 "${PAMDIR#/}/pam_jit.so" \
+         usr/local/share/man/man8/localauth_jit.8 usr/local/lib/krb5/plugins/localauth/jit.so \
+         "${UNITDIR#/}/jit-reaper.service" "${UNITDIR#/}/jit-sync.service" \
+         "${UNITDIR#/}/jit-sync.timer" "${UNITDIR#/}/jit-apid.service" \
+         usr/local/share/pam-configs/jit usr/local/share/pam-jit/sshd_config.d-jit.conf \
+         usr/local/share/pam-jit/jit.conf.example usr/local/share/pam-jit/nsswitch.conf.jit; do
     [ -f "$D/$f" ] || { echo "not installed: /$f"; rc=1; }
 done
+# The units and the sshd drop-in name the installed programs and files.
+for f in "${UNITDIR#/}/jit-reaper.service" usr/local/share/pam-jit/sshd_config.d-jit.conf; do
+    grep -q '/usr/local/sbin/jitctl' "$D/$f" || { echo "/$f does not run /usr/local/sbin/jitctl"; rc=1; }
+done
+grep -q 'ConditionPathExists=/usr/local/etc/jit/jit.conf' "$D/${UNITDIR#/}/jit-reaper.service" \
+    || { echo "jit-reaper.service: not /usr/local/etc/jit/jit.conf"; rc=1; }
 nss=$(cd "$D" && find . -name 'libnss_jit*' | sort | tr '\n' ' ')
 case $nss in
     "./usr/local/lib/$(gcc -print-multiarch)/libnss_jit.so.2 ./usr/local/lib/$(gcc -print-multiarch)/libnss_jit.so.2.0.0 ") ;;
@@ -135,15 +150,15 @@ case $nss in
 esac
 [ "$(stat -c %a "$D/usr/local/var/lib/jit")" = 755 ] || { echo "state dir not 0755"; rc=1; }
 pam=$(cd "$D" && find . -name 'pam_jit*' | sort | tr '\n' ' ')
-[ "$pam" = "./usr/local/lib/security/pam_jit.so ./usr/local/share/man/man8/pam_jit.8 " ] \
+[ "$pam" = ".$PAMDIR/pam_jit.so ./usr/local/share/man/man8/pam_jit.8 " ] \
     || { echo "PAM module installed as: $pam"; rc=1; }
-exports=$(nm -D --defined-only "$D/usr/local/lib/security/pam_jit.so" | awk '{print $3}' | sort | tr '\n' ' ')
+exports=$(nm -D --defined-only "$D$PAMDIR/pam_jit.so" | awk '{print $3}' | sort | tr '\n' ' ')
 [ "$exports" = "pam_sm_acct_mgmt pam_sm_authenticate pam_sm_close_session pam_sm_open_session pam_sm_setcred " ] \
     || { echo "pam_jit.so exports: $exports"; rc=1; }
 (cd "$OUT/werror" && make -s uninstall DESTDIR="$D" >/dev/null) || rc=1
 left=$(find "$D" -type f -o -type l)
 [ -z "$left" ] || { echo "left after uninstall: $left"; rc=1; }
-echo "installed: jitctl, jit-apid, 6 man pages, jit.so, $nss, pam_jit.so (exports: $exports); uninstall leaves no file"
+echo "installed: jitctl, jit-apid, jit, 7 man pages, jit.so, $nss, $PAMDIR/pam_jit.so (exports: $exports), 4 units in $UNITDIR, the pam-auth-update profile, the snippets; uninstall leaves no file"
 result "install" $rc
 
 # Under ASan+UBSan every process start and allocation costs several times
