@@ -161,6 +161,66 @@ left=$(find "$D" -type f -o -type l)
 echo "installed: jitctl, jit-apid, jit, 7 man pages, jit.so, $nss, $PAMDIR/pam_jit.so (exports: $exports), 4 units in $UNITDIR, the pam-auth-update profile, the snippets; uninstall leaves no file"
 result "install" $rc
 
+# The Debian packages (debian/), built as a distribution would from the
+# tracked files alone (a copy: dpkg-buildpackage writes beside the tree),
+# lintian with no error, then installed, used and purged in a throwaway
+# root (tests/pkg/install-test.sh: an overlay of this system, never its
+# own root).  DEB_BUILD_OPTIONS: nocheck (the suite ran above; debian/rules
+# skips it anyway), no debug symbol packages, both cores.
+stage "debian packages: dpkg-buildpackage, lintian, install/use/purge in an overlay root"
+t0=$(date +%s)
+rc=0
+P=$OUT/deb
+rm -rf "$P"
+mkdir -p "$P/src"
+if git -C "$SRC" ls-files -z > "$P/files" 2>/dev/null && [ -s "$P/files" ]; then
+    (cd "$SRC" && tar --null -T "$P/files" -cf - | tar -x -C "$P/src") || rc=1
+else
+    echo "not a git checkout: cannot tell the tracked files"; rc=1
+fi
+if [ $rc = 0 ]; then
+    (cd "$P/src" && DEB_BUILD_OPTIONS="nocheck noautodbgsym parallel=$(nproc)" \
+        dpkg-buildpackage -us -uc -b > "$P/build.out" 2>&1) \
+        || { tail -40 "$P/build.out"; rc=1; }
+    echo "dpkg-buildpackage: $(( $(date +%s) - t0 )) s; $(cd "$P" && ls *.deb 2>/dev/null | tr '\n' ' ')"
+fi
+if [ $rc = 0 ]; then
+    t1=$(date +%s)
+    # Errors fail; each remaining warning is explained in a
+    # debian/*.lintian-overrides comment.
+    lintian --fail-on error --info --show-overrides "$P"/pam-jit_*.changes > "$P/lintian.out" 2>&1 || rc=1
+    grep -E '^[EW]: ' "$P/lintian.out" || true
+    echo "lintian: $(grep -c '^E: ' "$P/lintian.out") errors, $(grep -c '^W: ' "$P/lintian.out") warnings, $(grep -c '^O: ' "$P/lintian.out" || true) overridden (each explained in debian/*.lintian-overrides) ($(( $(date +%s) - t1 )) s)"
+fi
+if [ $rc = 0 ]; then
+    set +e
+    sh "$SRC/tests/pkg/install-test.sh" "$P" > "$P/install-test.out" 2>&1
+    r=$?
+    set -e
+    cat "$P/install-test.out"
+    [ $r = 0 ] || rc=1
+fi
+echo "debian packages: $(( $(date +%s) - t0 )) s"
+result "debian packages" $rc
+
+# make distcheck: the tarball builds, installs and uninstalls out of tree
+# (its own prefix: AM_DISTCHECK_CONFIGURE_FLAGS), and a clean tree stays
+# clean.  Only a handful of unit tests run in it: the whole suite ran in
+# the builds above, from the same sources; this checks the tarball has
+# what a build and make check need, not the code again.
+stage "make distcheck (unit tests check_validate, check_conf, check_grant, check_nssdb)"
+t0=$(date +%s)
+set +e
+(cd "$OUT/werror" && make distcheck \
+    TESTS="tests/unit/check_validate tests/unit/check_conf tests/unit/check_grant tests/unit/check_nssdb" \
+    > distcheck.out 2>&1)
+rc=$?
+set -e
+grep -E '^# (TOTAL|PASS|FAIL|ERROR):|archives ready for distribution|^pam-jit-.*\.tar\.gz' "$OUT/werror/distcheck.out" || true
+[ $rc = 0 ] || tail -40 "$OUT/werror/distcheck.out"
+echo "make distcheck: $(( $(date +%s) - t0 )) s"
+result "distcheck" $rc
+
 # Under ASan+UBSan every process start and allocation costs several times
 # more: the two 1000-run race tests alone took 15 of this stage's 17
 # minutes on CI, and check_apid's 1500 random requests a minute.  Both are
