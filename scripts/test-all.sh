@@ -1,7 +1,10 @@
 #!/bin/sh
 # Everything the project tests, as CI runs it: dependencies, a -Werror
 # build with make check, the same make check again while busy loops hold
-# every core, an ASan+UBSan build with make check, the thread
+# every core, make install into a DESTDIR, the Debian packages built,
+# linted and installed, used and purged in an overlay root, make
+# distcheck, the host side built alone from the tarball (--disable-apid,
+# without check), an ASan+UBSan build with make check, the thread
 # test under ThreadSanitizer, the unit tests under valgrind, and each
 # libFuzzer target for a bounded time.  Needs root (namespaces, apt).
 # Prints every test log's summary and a final tally.
@@ -220,6 +223,46 @@ grep -E '^# (TOTAL|PASS|FAIL|ERROR):|archives ready for distribution|^pam-jit-.*
 [ $rc = 0 ] || tail -40 "$OUT/werror/distcheck.out"
 echo "make distcheck: $(( $(date +%s) - t0 )) s"
 result "distcheck" $rc
+
+# The host side alone, from that tarball, as a host without the server's
+# libraries or check would build it: their pkg-config files hidden
+# (libmicrohttpd, gnutls, libpq, ldap, check), --disable-apid.  The build
+# must pass and make check must show the unit tests and a jit-apid test
+# as SKIPs saying why.
+stage "host-side build: --disable-apid, without check or the server's libraries"
+t0=$(date +%s)
+rc=0
+H=$OUT/hostonly
+rm -rf "$H"
+mkdir -p "$H/pc"
+for d in $(pkg-config --variable pc_path pkg-config | tr ':' ' '); do
+    for f in "$d"/*.pc; do
+        [ -f "$f" ] || continue
+        case ${f##*/} in
+            check.pc|libmicrohttpd.pc|gnutls.pc|libpq.pc|ldap.pc|lber.pc) ;;
+            *) [ -e "$H/pc/${f##*/}" ] || ln -s "$f" "$H/pc/${f##*/}" ;;
+        esac
+    done
+done
+set +e
+(cd "$H" && tar -xzf "$OUT/werror/pam-jit-0.1.0.tar.gz" && mkdir b && cd b \
+    && PKG_CONFIG_LIBDIR=$H/pc ../pam-jit-0.1.0/configure -q --enable-werror --disable-apid \
+       > configure.out 2>&1 \
+    && make -j2 > make.out 2>&1 \
+    && make check TESTS="tests/unit/no-check.sh tests/integration/apid.sh" > check.out 2>&1)
+r=$?
+set -e
+[ $r = 0 ] || { tail -20 "$H"/b/*.out 2>/dev/null; rc=1; }
+grep -h WARNING "$H/b/configure.out" 2>/dev/null || true
+[ ! -e "$H/b/contrib/jit-apid/jit-apid" ] || { echo "jit-apid was built with --disable-apid"; rc=1; }
+for f in jitctl/jitctl pam_jit/.libs/pam_jit.so nss_jit/.libs/libnss_jit.so.2 contrib/jit-apid/jit; do
+    [ -e "$H/b/$f" ] || { echo "not built: $f"; rc=1; }
+done
+for t in unit/no-check.sh integration/apid.sh; do
+    grep -m1 '^SKIP: ' "$H/b/tests/$t.log" 2>/dev/null || { echo "tests/$t did not skip"; rc=1; }
+done
+echo "host-side build: $(( $(date +%s) - t0 )) s"
+result "host-side build" $rc
 
 # Under ASan+UBSan every process start and allocation costs several times
 # more: the two 1000-run race tests alone took 15 of this stage's 17
