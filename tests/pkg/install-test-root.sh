@@ -160,8 +160,25 @@ out=$(ssh -p 2222 -i "$W/alice" -o BatchMode=yes -o StrictHostKeyChecking=no \
     || fail "ssh alice: $(cat "$W/ssh.err"); sshd: $(tail -20 "$W/sshd.log")"
 [ "$(echo $out)" = "alice $uid /home/jit/alice" ] || fail "ssh alice ran as: $out"
 ok "ssh alice@127.0.0.1 (key from the grant, stock /etc/pam.d/sshd): $(echo $out)"
+# The example policy's grant says on_logout "delete": pam_jit's session
+# close in sshd ends the account at her last logout.
+wait_for 30 sh -c '! getent passwd alice >/dev/null' >/dev/null \
+    || fail "alice's account outlived her logout: $(getent passwd alice)"
+ok "her logout ended the account (on_logout: delete): getent passwd alice finds nothing"
 stop_all
 ok "sshd and jit-apid stopped"
+
+# ---- installed again over itself (an upgrade's maintainer script path:
+# configure with the old version): nothing doubled, the administrator's
+# choices kept.  The administrator took jit out of group: it stays out.
+sed -i -E '/^group:/ s/[[:space:]]jit$//' /etc/nsswitch.conf
+cp /etc/nsswitch.conf "$W/nsswitch.admin"
+dpkg -i "$W"/*.deb > "$W/dpkg-again.out" 2>&1 || fail "dpkg -i again: $(tail -20 "$W/dpkg-again.out")"
+cmp -s /etc/nsswitch.conf "$W/nsswitch.admin" \
+    || fail "an upgrade changed nsswitch.conf: $(diff "$W/nsswitch.admin" /etc/nsswitch.conf)"
+[ "$(grep -cE '^(account|session)[[:space:]].*pam_jit\.so' /etc/pam.d/common-account /etc/pam.d/common-session \
+     | cut -d: -f2 | tr '\n' ' ')" = "1 1 " ] || fail "pam_jit lines after an upgrade: $(grep -r pam_jit /etc/pam.d)"
+ok "installed again: nsswitch.conf as the administrator left it (jit out of group), pam_jit once in each stack"
 
 # ---- remove, then purge
 dpkg -r jit jit-apid jitctl libpam-jit libnss-jit > "$W/dpkg-remove.out" 2>&1 \
