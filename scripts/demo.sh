@@ -45,7 +45,11 @@ mkdir -p "$DEMO/build"
 chmod 755 "$DEMO"
 [ ! -f Makefile ] || make distclean >/dev/null
 [ -x configure ] || autoreconf -fi >/dev/null 2>&1
+# The PAM and systemd directories default to the system's own (outside
+# any prefix): the demo's stay in its prefix.
 (cd "$DEMO/build" && "$SRC/configure" -q --prefix="$PREFIX" \
+    --with-pammoddir="$PREFIX/lib/security" \
+    --with-systemdsystemunitdir="$PREFIX/lib/systemd/system" \
     && make -s -j2 >/dev/null && make -s install >/dev/null)
 NSSDIR=$(dirname "$(find "$PREFIX" -name libnss_jit.so.2 | head -1)")
 PAMMOD=$PREFIX/lib/security/pam_jit.so

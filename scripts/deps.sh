@@ -10,7 +10,8 @@ pkgs="autoconf automake libtool pkg-config make gcc clang libclang-rt-14-dev
   openssl ca-certificates libpam-modules libmicrohttpd-dev libgnutls28-dev libpq-dev postgresql
   openssh-server openssh-client passwd python3-yaml groff-base
   krb5-kdc krb5-admin-server krb5-user curl iproute2 sudo
-  slapd ldap-utils libsasl2-dev libsasl2-modules-gssapi-mit"
+  slapd ldap-utils libsasl2-dev libsasl2-modules-gssapi-mit
+  dpkg-dev debhelper fakeroot lintian libpam-runtime git"
 missing=
 for p in $pkgs; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' \

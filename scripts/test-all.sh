@@ -1,7 +1,10 @@
 #!/bin/sh
 # Everything the project tests, as CI runs it: dependencies, a -Werror
 # build with make check, the same make check again while busy loops hold
-# every core, an ASan+UBSan build with make check, the thread
+# every core, make install into a DESTDIR, the Debian packages built,
+# linted and installed, used and purged in an overlay root, make
+# distcheck, the host side built alone from the tarball (--disable-apid,
+# without check), an ASan+UBSan build with make check, the thread
 # test under ThreadSanitizer, the unit tests under valgrind, and each
 # libFuzzer target for a bounded time.  Needs root (namespaces, apt).
 # Prints every test log's summary and a final tally.
@@ -126,14 +129,29 @@ result "werror under load" $rc
 stage "make install / uninstall into a DESTDIR"
 rc=0
 D=$OUT/destdir
+# pam_jit.so and the units go where this system's libpam and systemd read
+# them (configure's defaults: pkg-config pam and systemd), whatever the
+# prefix; so they are under $D's /lib, not /usr/local.
+PAMDIR=$(pkg-config --variable=libdir pam)/security
+UNITDIR=$(pkg-config --variable=systemdsystemunitdir systemd)
 (cd "$OUT/werror" && make -s install DESTDIR="$D" >/dev/null) || rc=1
 for f in usr/local/sbin/jitctl usr/local/sbin/jit-apid usr/local/share/man/man5/jit.conf.5 \
          usr/local/share/man/man8/jit-apid.8 \
          usr/local/share/man/man8/jitctl.8 usr/local/share/man/man8/nss_jit.8 \
-         usr/local/share/man/man8/pam_jit.8 usr/local/lib/security/pam_jit.so \
-         usr/local/share/man/man8/localauth_jit.8 usr/local/lib/krb5/plugins/localauth/jit.so; do
+         usr/local/share/man/man8/pam_jit.8 "${PAMDIR#/}/pam_jit.so" \
+         usr/local/share/man/man8/localauth_jit.8 usr/local/lib/krb5/plugins/localauth/jit.so \
+         "${UNITDIR#/}/jit-reaper.service" "${UNITDIR#/}/jit-sync.service" \
+         "${UNITDIR#/}/jit-sync.timer" "${UNITDIR#/}/jit-apid.service" \
+         usr/local/share/pam-configs/jit usr/local/share/pam-jit/sshd_config.d-jit.conf \
+         usr/local/share/pam-jit/jit.conf.example usr/local/share/pam-jit/nsswitch.conf.jit; do
     [ -f "$D/$f" ] || { echo "not installed: /$f"; rc=1; }
 done
+# The units and the sshd drop-in name the installed programs and files.
+for f in "${UNITDIR#/}/jit-reaper.service" usr/local/share/pam-jit/sshd_config.d-jit.conf; do
+    grep -q '/usr/local/sbin/jitctl' "$D/$f" || { echo "/$f does not run /usr/local/sbin/jitctl"; rc=1; }
+done
+grep -q 'ConditionPathExists=/usr/local/etc/jit/jit.conf' "$D/${UNITDIR#/}/jit-reaper.service" \
+    || { echo "jit-reaper.service: not /usr/local/etc/jit/jit.conf"; rc=1; }
 nss=$(cd "$D" && find . -name 'libnss_jit*' | sort | tr '\n' ' ')
 case $nss in
     "./usr/local/lib/$(gcc -print-multiarch)/libnss_jit.so.2 ./usr/local/lib/$(gcc -print-multiarch)/libnss_jit.so.2.0.0 ") ;;
@@ -141,16 +159,117 @@ case $nss in
 esac
 [ "$(stat -c %a "$D/usr/local/var/lib/jit")" = 755 ] || { echo "state dir not 0755"; rc=1; }
 pam=$(cd "$D" && find . -name 'pam_jit*' | sort | tr '\n' ' ')
-[ "$pam" = "./usr/local/lib/security/pam_jit.so ./usr/local/share/man/man8/pam_jit.8 " ] \
+[ "$pam" = ".$PAMDIR/pam_jit.so ./usr/local/share/man/man8/pam_jit.8 " ] \
     || { echo "PAM module installed as: $pam"; rc=1; }
-exports=$(nm -D --defined-only "$D/usr/local/lib/security/pam_jit.so" | awk '{print $3}' | sort | tr '\n' ' ')
+exports=$(nm -D --defined-only "$D$PAMDIR/pam_jit.so" | awk '{print $3}' | sort | tr '\n' ' ')
 [ "$exports" = "pam_sm_acct_mgmt pam_sm_authenticate pam_sm_close_session pam_sm_open_session pam_sm_setcred " ] \
     || { echo "pam_jit.so exports: $exports"; rc=1; }
 (cd "$OUT/werror" && make -s uninstall DESTDIR="$D" >/dev/null) || rc=1
 left=$(find "$D" -type f -o -type l)
 [ -z "$left" ] || { echo "left after uninstall: $left"; rc=1; }
-echo "installed: jitctl, jit-apid, 6 man pages, jit.so, $nss, pam_jit.so (exports: $exports); uninstall leaves no file"
+echo "installed: jitctl, jit-apid, jit, 7 man pages, jit.so, $nss, $PAMDIR/pam_jit.so (exports: $exports), 4 units in $UNITDIR, the pam-auth-update profile, the snippets; uninstall leaves no file"
 result "install" $rc
+
+# The Debian packages (debian/), built as a distribution would from the
+# tracked files alone (a copy: dpkg-buildpackage writes beside the tree),
+# lintian with no error, then installed, used and purged in a throwaway
+# root (tests/pkg/install-test.sh: an overlay of this system, never its
+# own root).  DEB_BUILD_OPTIONS: nocheck (the suite ran above; debian/rules
+# skips it anyway), no debug symbol packages, both cores.
+stage "debian packages: dpkg-buildpackage, lintian, install/use/purge in an overlay root"
+t0=$(date +%s)
+rc=0
+P=$OUT/deb
+rm -rf "$P"
+mkdir -p "$P/src"
+if git -C "$SRC" ls-files -z > "$P/files" 2>/dev/null && [ -s "$P/files" ]; then
+    (cd "$SRC" && tar --null -T "$P/files" -cf - | tar -x -C "$P/src") || rc=1
+else
+    echo "not a git checkout: cannot tell the tracked files"; rc=1
+fi
+if [ $rc = 0 ]; then
+    (cd "$P/src" && DEB_BUILD_OPTIONS="nocheck noautodbgsym parallel=$(nproc)" \
+        dpkg-buildpackage -us -uc -b > "$P/build.out" 2>&1) \
+        || { tail -40 "$P/build.out"; rc=1; }
+    echo "dpkg-buildpackage: $(( $(date +%s) - t0 )) s; $(cd "$P" && ls *.deb 2>/dev/null | tr '\n' ' ')"
+fi
+if [ $rc = 0 ]; then
+    t1=$(date +%s)
+    # Errors fail; each remaining warning is explained in a
+    # debian/*.lintian-overrides comment.
+    lintian --fail-on error --info --show-overrides "$P"/pam-jit_*.changes > "$P/lintian.out" 2>&1 || rc=1
+    grep -E '^[EW]: ' "$P/lintian.out" || true
+    echo "lintian: $(grep -c '^E: ' "$P/lintian.out") errors, $(grep -c '^W: ' "$P/lintian.out") warnings, $(grep -c '^O: ' "$P/lintian.out" || true) overridden (each explained in debian/*.lintian-overrides) ($(( $(date +%s) - t1 )) s)"
+fi
+if [ $rc = 0 ]; then
+    set +e
+    sh "$SRC/tests/pkg/install-test.sh" "$P" > "$P/install-test.out" 2>&1
+    r=$?
+    set -e
+    cat "$P/install-test.out"
+    [ $r = 0 ] || rc=1
+fi
+echo "debian packages: $(( $(date +%s) - t0 )) s"
+result "debian packages" $rc
+
+# make distcheck: the tarball builds, installs and uninstalls out of tree
+# (its own prefix: AM_DISTCHECK_CONFIGURE_FLAGS), and a clean tree stays
+# clean.  Only a handful of unit tests run in it: the whole suite ran in
+# the builds above, from the same sources; this checks the tarball has
+# what a build and make check need, not the code again.
+stage "make distcheck (unit tests check_validate, check_conf, check_grant, check_nssdb)"
+t0=$(date +%s)
+set +e
+(cd "$OUT/werror" && make distcheck \
+    TESTS="tests/unit/check_validate tests/unit/check_conf tests/unit/check_grant tests/unit/check_nssdb" \
+    > distcheck.out 2>&1)
+rc=$?
+set -e
+grep -E '^# (TOTAL|PASS|FAIL|ERROR):|archives ready for distribution|^pam-jit-.*\.tar\.gz' "$OUT/werror/distcheck.out" || true
+[ $rc = 0 ] || tail -40 "$OUT/werror/distcheck.out"
+echo "make distcheck: $(( $(date +%s) - t0 )) s"
+result "distcheck" $rc
+
+# The host side alone, from that tarball, as a host without the server's
+# libraries or check would build it: their pkg-config files hidden
+# (libmicrohttpd, gnutls, libpq, ldap, check), --disable-apid.  The build
+# must pass and make check must show the unit tests and a jit-apid test
+# as SKIPs saying why.
+stage "host-side build: --disable-apid, without check or the server's libraries"
+t0=$(date +%s)
+rc=0
+H=$OUT/hostonly
+rm -rf "$H"
+mkdir -p "$H/pc"
+for d in $(pkg-config --variable pc_path pkg-config | tr ':' ' '); do
+    for f in "$d"/*.pc; do
+        [ -f "$f" ] || continue
+        case ${f##*/} in
+            check.pc|libmicrohttpd.pc|gnutls.pc|libpq.pc|ldap.pc|lber.pc) ;;
+            *) [ -e "$H/pc/${f##*/}" ] || ln -s "$f" "$H/pc/${f##*/}" ;;
+        esac
+    done
+done
+set +e
+tarball=$(ls "$OUT"/werror/pam-jit-*.tar.gz 2>/dev/null | head -1)
+(cd "$H" && tar -xzf "$tarball" && mkdir b && cd b \
+    && PKG_CONFIG_LIBDIR=$H/pc ../pam-jit-*/configure -q --enable-werror --disable-apid \
+       > configure.out 2>&1 \
+    && make -j2 > make.out 2>&1 \
+    && make check TESTS="tests/unit/no-check.sh tests/integration/apid.sh" > check.out 2>&1)
+r=$?
+set -e
+[ $r = 0 ] || { tail -20 "$H"/b/*.out 2>/dev/null; rc=1; }
+grep -h WARNING "$H/b/configure.out" 2>/dev/null || true
+[ ! -e "$H/b/contrib/jit-apid/jit-apid" ] || { echo "jit-apid was built with --disable-apid"; rc=1; }
+for f in jitctl/jitctl pam_jit/.libs/pam_jit.so nss_jit/.libs/libnss_jit.so.2 contrib/jit-apid/jit; do
+    [ -e "$H/b/$f" ] || { echo "not built: $f"; rc=1; }
+done
+for t in unit/no-check.sh integration/apid.sh; do
+    grep -m1 '^SKIP: ' "$H/b/tests/$t.log" 2>/dev/null || { echo "tests/$t did not skip"; rc=1; }
+done
+echo "host-side build: $(( $(date +%s) - t0 )) s"
+result "host-side build" $rc
 
 # Under ASan+UBSan every process start and allocation costs several times
 # more: the two 1000-run race tests alone took 15 of this stage's 17

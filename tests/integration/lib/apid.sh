@@ -14,6 +14,7 @@
 # (default 127.0.0.1:0, a free port) restarts it where it was.
 APID=${APID:-$top_builddir/contrib/jit-apid/jit-apid}
 start_apid() {
+    [ -x "$APID" ] || skip "jit-apid not built (configure --disable-apid)"
     [ -d "$T/certs" ] || sh "$top_srcdir/tests/api/mkcerts.sh" "$T/certs"
     mkdir -p "$T/apid"
     printf 'web01.test host-token-web01-xxxxxxxx\nweb02.test host-token-web02-xxxxxxxx\n' > "$T/apid/hosts"
