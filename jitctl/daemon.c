@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * jitctl daemon: sync (a long poll on the API's host list), reap at the
  * next expiry, deliver the outbox; round after round until SIGTERM or

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* jitctl daemon (see daemon.c). */
 #ifndef JITCTL_DAEMON_H
 #define JITCTL_DAEMON_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * jitctl: the administrator's view of pam-jit's state on this host.
  *

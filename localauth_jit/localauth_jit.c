@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * jit.so, the krb5 localauth plugin of pam-jit: glue between MIT's
  * pluggable interface (krb5/localauth_plugin.h) and lib/krb5/localauth.c,

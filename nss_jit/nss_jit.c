@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * libnss_jit: the glibc NSS entry points, glue only.  Each one hands the
  * process-wide snapshot cache to the matching function in lib/nss/nss_ops.c.

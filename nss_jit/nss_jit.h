@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The entry points glibc looks up in libnss_jit.so.2 (see nss_jit.c). */
 #ifndef NSS_JIT_H
 #define NSS_JIT_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * pam_jit.so: PAM glue over lib/login/ (doc/design.md, R6).  Each entry point
  * loads the configuration, fills a jit_login from the PAM items (and, for

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # The main job, end to end, as a guided tour: build pam-jit and install it
 # into a private prefix; start an MIT KDC (realm EXAMPLE.COM) and jit-apid
 # (the reference JIT API) on loopback; start a host: jitctl daemon and a

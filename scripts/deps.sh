@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # Install what pam-jit needs to build and test, from Debian 12 packages.
 # Idempotent; needs root.  Used by the README commands and by .ci/run.
 set -eu

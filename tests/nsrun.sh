@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # Run a command in a private mount namespace where glibc uses the given
 # nsswitch.conf (and, optionally, passwd file), and where the compiled-in
 # state directory of libnss_jit shows the given one.  Nothing outside the

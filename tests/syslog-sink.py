@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """A syslog receiver for tests and the demo: a unix datagram socket at
 PATH (bind-mounted over /dev/log in a private namespace); every message is
 appended to OUT as one line, with its facility and severity spelled out.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* jit-apid alerts (see alerts.h). */
 #include "config.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Alerts: a host's account.created, account.enabled or account.disable_failed
  * event, where that type is enabled (all are off by default), notifies the

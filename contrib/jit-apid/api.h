@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * jit-apid's request handlers, apart from the transport that carries
  * them: a request is a method, a path, a few headers, the query and a

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * jit-apid: the reference JIT API server (contrib/openapi.yaml).  The
  * state every request handler shares.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* jit-apid principals and their tokens (see auth.h). */
 #include "config.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Who is asking.  Hosts: a bearer token from the host tokens file, or a
  * client certificate whose subject names the host.  People: a bearer

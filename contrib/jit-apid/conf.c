@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* jit-apid's configuration file: "key = value" lines (jit-apid(8)). */
 #include "config.h"
 

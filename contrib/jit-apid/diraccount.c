@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Directory-sourced JIT accounts (diraccount.h). */
 #include "config.h"
 

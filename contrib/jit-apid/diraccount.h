@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Directory-sourced JIT accounts (doc/design.md, "Directory accounts"):
  * a policy with "target": "directory" gives an account in the directory

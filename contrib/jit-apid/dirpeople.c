@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * People from the directory (dirpeople.h): the lookup of a person's
  * entry and groups, the policies' requesters and approvers lists, and

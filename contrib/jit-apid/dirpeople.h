@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * People from the directory (people_source ldap or both; jit-apid(8),
  * "PEOPLE FROM THE DIRECTORY"): a person's entry, found by the name they

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * jit-apid's hosts' side: a host's grant list (a long poll), one grant
  * by account name, and the host's events.  A host authenticates with a

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * jit-apid's in-memory view of every host's grant list (hostview.h).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * jit-apid's view of every host's grant list, in memory: what a woken
  * long poll answers from, so that a change seen by 10,000 hosts costs

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * jit: the people's client of jit-apid (jit(1)).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Kerberos authentication of hosts and people (see kerberos.h).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Hosts and people authenticated by Kerberos: "Authorization: Negotiate
  * <token>" (RFC 4559; SPNEGO or a bare Kerberos token), checked against

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * jit-apid's connection to the directory (ldap.h): a handle, its lazy
  * connection over verified TLS, the bind, the paged search and the two

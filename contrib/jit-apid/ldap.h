@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * jit-apid's connection to the directory (libldap): TLS always (ldaps://
  * or StartTLS), the server's certificate verified against ldap_ca, a

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * jit-apid's people's side: requesting, deciding, revoking and
  * re-enabling grants under the policies, and reading grants, the

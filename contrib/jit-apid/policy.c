@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* jit-apid policies (see policy.h). */
 #include "config.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Policies: which credential may be granted on which hosts, for how long,
  * with which groups, how the account is named, and whether a request is

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * jit-apid: what every request handler answers with (JSON replies and
  * errors, times, lists, plain text checks).

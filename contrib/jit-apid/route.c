@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * jit-apid's routing: a request's path to the hosts' or the people's
  * side, and the answers every path shares (wrong method, too large).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * jit-apid's transport: HTTPS with libmicrohttpd, event-driven.  A few
  * worker threads (each its own epoll set) carry every connection; a long

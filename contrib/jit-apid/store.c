@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* jit-apid storage: the interface of store.h over a backend. */
 #include "config.h"
 

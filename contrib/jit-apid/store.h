@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * jit-apid's storage, behind one small interface: SQLite (embedded, the
  * default) or PostgreSQL (several instances behind a load balancer).  The

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Between store.c (the interface in store.h: locking, errors, shared
  * helpers) and the backends (store_sqlite.c, store_pg.c).  Each backend

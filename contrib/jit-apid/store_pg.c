@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * jit-apid storage on PostgreSQL (see store.h), for sites that run several
  * jit-apid instances behind a load balancer: the grant rules are unique

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* jit-apid storage on SQLite (see store.h). */
 #include "config.h"
 

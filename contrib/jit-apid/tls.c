@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * jit-apid's TLS rules (see tls.h): the priority string checked before
  * the server starts, and the client certificate a host presents.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * jit-apid's TLS rules, apart from the server that applies them: the
  * protocol versions and suites it negotiates (tls_priority), and which

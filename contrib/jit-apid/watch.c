@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * jit-apid's change signal: a write here, or one seen by the watcher in
  * another instance's operations log, wakes the long polls and the alert

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The JIT API client (doc/design.md, "The contract between hosts and
  * jit-apid"): libcurl and jansson, TLS always verified, every call bounded

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * A home archived as a tar file (POSIX pax format), written by walking the
  * tree fd-relative: never following a symlink (a link is stored as a

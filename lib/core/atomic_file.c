@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Atomic file replacement (see atomic_file.h).  A reader of the target
  * sees the old file or the new one, never a mix, and never a file that is

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Replacing a file atomically inside a directory we hold open: write a
  * temporary file, fsync it, rename it over the target.  All calls are

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The audit trail: one syslog line per decision (LOG_AUTHPRIV), as
  * key="value" pairs in a fixed order, every value quoted and escaped, so

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Time for waiting: the monotonic clock and retry times (clock.h). */
 #include "config.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Time for waiting, as opposed to time for grants: the monotonic clock
  * that deadlines are measured on, and when to try a failed step again.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The option table and its parser (see conf.h).  Every option is declared
  * once below, with its type, default and range; defaults go through the

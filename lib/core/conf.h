@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * jit.conf and PAM module arguments: one typed option table, one parser.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Escaping of untrusted text (see escape.h).  Bytes >= 0x80 are escaped
  * too: a log line stays plain ASCII, and no multi-byte sequence can hide

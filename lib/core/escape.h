@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Escaping of untrusted text (requester, reason, names from the API) for
  * terminals and key=value log lines: nothing a grant says can start a new

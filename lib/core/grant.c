@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Validation of grants from the JIT API (see grant.h).  The API is trusted
  * to say who may log in, not to hand us well-formed data: every string is

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * A grant as the JIT API describes it (doc/design.md, "A grant"), and the
  * strict validation of the API's JSON: every required field present with

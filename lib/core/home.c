@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 #include "config.h"
 
 #include <dirent.h>
@@ -45,7 +46,7 @@ jit_home_base_open(const char *home_base, char *err, size_t errlen)
 {
     char *copy = NULL, *save = NULL, *part;
     struct stat st;
-    int fd = -1, next, ret;
+    int fd = -1, next, ret, made;
 
     if (home_base == NULL || home_base[0] != '/')
         return fail(err, errlen, -EINVAL, "home_base must be absolute");
@@ -63,9 +64,8 @@ jit_home_base_open(const char *home_base, char *err, size_t errlen)
                        home_base);
             goto done;
         }
-        if (mkdirat(fd, part, 0755) == 0)
-            (void) fchmodat(fd, part, 0755, 0); /* whatever the umask */
-        else if (errno != EEXIST) {
+        made = mkdirat(fd, part, 0755) == 0;
+        if (!made && errno != EEXIST) {
             ret = fail(err, errlen, -errno, "home_base %s: mkdir %s: %s",
                        home_base, part, strerror(errno));
             goto done;
@@ -81,6 +81,13 @@ jit_home_base_open(const char *home_base, char *err, size_t errlen)
         }
         close(fd);
         fd = next;
+        /* 0755 whatever the umask, set on the directory opened without
+         * following a symlink rather than on its name. */
+        if (made && fchmod(fd, 0755) != 0) {
+            ret = fail(err, errlen, -errno, "home_base %s: chmod %s: %s",
+                       home_base, part, strerror(errno));
+            goto done;
+        }
     }
     if (fstat(fd, &st) != 0) {
         ret = -errno;

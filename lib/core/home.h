@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Home directories of our accounts, made and removed without ever
  * following a symlink: every step is relative to a directory fd opened

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * A person's domain password checked at the KDC and verified against the
  * host keytab (see kpass.h).  The model is pam-krb5's verify_creds: a

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * A person's domain password checked at the KDC, for pam_jit's auth step
  * (doc/design.md, "Proving who asks: pam_jit's auth step").

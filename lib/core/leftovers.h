@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * What a uid can leave behind outside its home and its processes: SysV
  * IPC objects, at jobs and a crontab, systemd's lingering; and the name

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Kerberos host authentication to the JIT API (see negotiate.h).
  */

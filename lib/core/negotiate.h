@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Kerberos host authentication to the JIT API: an HTTP "Negotiate"
  * (RFC 4559, SPNEGO) token per request, made from the host's own key.

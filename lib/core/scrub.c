@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The scrub of shared writable directories at teardown (see scrub.h).
  *

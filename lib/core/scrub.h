@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Files a uid left in shared writable directories (scrub_dirs: /tmp,
  * /var/tmp, /dev/shm): at teardown they are removed or, where that fails,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Tearing an account down: its processes, its home (per home_policy), its
  * rows, its snapshot entry; the uid goes into quarantine.  One function

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* RFC 3339 UTC times (see timefmt.h). */
 #include "config.h"
 

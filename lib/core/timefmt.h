@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Times as the API and our output write them: RFC 3339, UTC, seconds. */
 #ifndef JIT_TIMEFMT_H
 #define JIT_TIMEFMT_H

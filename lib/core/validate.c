@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Names and ids (see validate.h).  The rules, and why:
  *  - names: a lower-case letter or '_' first, then [a-z0-9_.-], at most

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Validation of what becomes an identity on this host: local account
  * names and numeric ids, and the strict number parsing that every

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Delivery of the outbox to the API (POST /v1/hosts/{host}/events), in
  * batches, idempotent by event id: the API keeps one copy of each id, so

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Reaping: the accounts whose time is up are torn down by the same
  * function pam_jit's last logout uses (lib/core/teardown.c).  An account is

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Ending the processes that carry a group their account is no longer
  * granted (see restrict.h).  Processes are found in /proc and signalled

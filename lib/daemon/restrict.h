@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * A group taken away from a grant ends in running processes too: the
  * snapshot stops giving it to new logins, but a process keeps the groups

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The daemon's health, for jitctl status: a small JSON file in state_dir
  * (root's, 0600), replaced atomically at the daemon's start, before each

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Sync: learn this host's active grants from the API and reserve their
  * accounts, so that sshd (which looks the user up before PAM runs) can

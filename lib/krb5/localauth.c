@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The krb5 localauth plugin's decision over the NSS snapshot (see
  * localauth.h).  Each call maps the snapshot afresh and lets it go: a

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Which Kerberos principal may log in to which JIT account: the decision
  * of the krb5 localauth plugin (localauth_jit/), answered from the NSS

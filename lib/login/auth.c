@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * pam_jit's auth step, for sudo and consoles (doc/design.md, "Proving who
  * asks: pam_jit's auth step"): a JIT account's grant is asked of the API

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * What pam_jit decides at each PAM step, independent of libpam: the glue
  * fills a jit_login from the PAM items and maps the verdict to a PAM code.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * What the PAM steps in lib/login/ share (login.c's account and session
  * steps, auth.c's authentication): whose user it is, the grant asked of

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The NSS contract over the snapshot (see nss_ops.h).  libc only; the
  * only memory touched is the caller's buffer, except initgroups, whose

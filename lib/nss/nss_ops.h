@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The glibc NSS contract over a snapshot cache: what each _nss_jit_*
  * entry point does, written against an explicit cache so that unit tests

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The checksum and id rules of the NSS snapshot format (nssdb_format.h).
  * Links libc only: it is part of libnss_jit.

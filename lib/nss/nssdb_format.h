@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The on-disk format of the NSS snapshot (nss.db), shared by the writer
  * (root code linking SQLite) and the reader (libnss_jit, libc only).

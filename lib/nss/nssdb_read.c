@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Reader of the NSS snapshot (see nssdb_format.h for the format and
  * nssdb_read.h for the two layers).  Part of libnss_jit: libc only.

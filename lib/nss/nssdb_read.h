@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Reading the NSS snapshot.  This is the part of lib/ that is loaded into
  * every process on the host through libnss_jit, so it links libc only,

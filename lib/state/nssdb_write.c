@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Builder of NSS snapshot images (format in nssdb_format.h).  It holds the
  * writer's half of the reader's rules: anything the reader would refuse is

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Building the NSS snapshot image from account rows (root code only; the
  * state store calls it inside its write lock).

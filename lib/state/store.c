@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The SQLite state store (see store.h for the writer discipline): opening
  * it, the writers' lock, the schema and its migrations, transactions and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The state store: grants, accounts, uid history and the event outbox, in
  * SQLite under state_dir, written by root code only

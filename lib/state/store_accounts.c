@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Accounts in the state store: reserving one for a grant, its state,
  * sessions, groups and end, which are due for teardown, and deleting one

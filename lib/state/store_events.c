@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The outbox: events added in the same transaction as what they report,
  * handed to the deliverer oldest first, settled, backed off, trimmed

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Grants in the state store as the API last gave them, the grants revoked
  * on this host alone, and the sync's refusals (each logged once, not at

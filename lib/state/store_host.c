@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The state store's default view of the host: whether another source
  * (files, LDAP, SSSD, ...) owns a name or an id, and the gid of a group,

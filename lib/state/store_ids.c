@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Which uid a new account gets (the lowest free one of the range, out of
  * quarantine, that no other source owns) and which gids its groups are

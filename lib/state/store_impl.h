@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * What the files of the state store share, and nothing outside
  * lib/state/store*.c includes: the store's handle and the SQLite helpers

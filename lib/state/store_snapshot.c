@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The state store's commit: when the transaction changed what NSS shows,
  * the snapshot is re-derived from the rows about to be committed, staged,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The daemon's wake-up FIFO, state_dir/wake (see jitctl(8)): a process
  * that adds events to the outbox pokes it after its commit, so that

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """Attacks on jit-apid from a hostile requester (a person with a token), a
 hostile host (web02 with its own token) and a client without
 credentials: each case is what such a one would try, and what jit-apid

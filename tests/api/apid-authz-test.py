@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """Authorization tests of jit-apid, the trust edges between people and
 between hosts: an account name is the requester's own (the policy's
 template filled with their identity; a free choice only where a policy

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """jit-apid's grant contract with the hosts: a request that would give a
 grant some host refuses (lib/core/grant.c) is a 400 naming the field, and
 nothing is stored; a request at the hosts' limits is stored and the host

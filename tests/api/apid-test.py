@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """API tests of jit-apid: every endpoint, the one-grant rule under 50
 concurrent requests, bad input refused with 4xx and nothing stored,
 authentication and host isolation.  Prints "ok - ..." lines; exits 1 on

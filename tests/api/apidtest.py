@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """What the API tests of jit-apid share (apid-test.py, apid-contract-test.py,
 apid-authz-test.py, apid-attack-test.py): their command line, the tokens
 of start_apid's people and hosts (tests/integration/lib/apid.sh), a call to the

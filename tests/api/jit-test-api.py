@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """A JIT API v1 server for the test suite: TLS on 127.0.0.1 only, answers
 driven by files the tests write, and faults on request.
 

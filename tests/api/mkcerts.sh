@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # Test certificates in DIR: a CA; server.pem (127.0.0.1, localhost);
 # wrongname.pem (another name); expired.pem (valid only in 2020); a second
 # CA (other-ca) that signed nothing we serve; client.pem for mTLS.

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # make bench-apid: jit-apid under a fleet's load on this machine.  HOSTS
 # hosts (default 10000), PER_ADDR to a loopback address, each hold a long
 # poll, while logins arrive at RATE per second (default 100) from other

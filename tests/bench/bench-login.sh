@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # make bench-login: the login benchmark in a private namespace, against
 # the loopback test API; prints a table and the RESULT line.  Needs root.
 set -eu

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # make bench-nss: run bench_nss in a private mount namespace per
 # configuration and print one table, the ratios and the RESULT line.
 # Needs root.  Takes about a minute.

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # make bench-reaper: sync of 10,000 grants into an empty store, re-sync
 # with nothing changed (the conditional GET sync and the daemon make, and
 # a full list applied again), reaping 1,000 expired accounts with small

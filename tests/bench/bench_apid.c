@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * bench_apid: load on jit-apid, as a fleet makes it.  HOSTS hosts hold a
  * long poll each (as jitctl daemon does: the list, then If-None-Match

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The login benchmark (make bench-login): the full PAM path of pam_jit,
  * acct_mgmt + open_session + close_session with delete on logout, against

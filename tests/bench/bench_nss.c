@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * NSS lookup benchmark (make bench-nss; driven by bench-nss.sh, which runs
  * each mode in its own mount namespace).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * libFuzzer target: jit-apid's request handlers (apid_route) with an
  * SQLite store in a tmpfs directory made once.  The input is a request:

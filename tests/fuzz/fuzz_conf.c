@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * libFuzzer target: the jit.conf parser and the PAM argument parser.
  * The input is parsed as a file; then its lines are given as PAM

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * libFuzzer target: grant JSON from the API (doc/design.md, threat B2),
  * as a single grant and as a host's grant list.  Anything accepted must

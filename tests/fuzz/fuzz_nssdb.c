@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * libFuzzer target: the NSS snapshot reader and the NSS contract over it
  * (doc/design.md, threat E4).  Any input is taken as a snapshot image;

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # Build one libFuzzer target with clang (ASan+UBSan) and run it for a
 # bounded time from a seed corpus made on the spot.
 #   run.sh nssdb|conf|grant|apid SECONDS WORKDIR
@@ -55,7 +56,7 @@ apid)
     cfg="$cfg -I$SRC -I$SRC/tests/unit -DSYSCONFDIR=\"/etc\" -pthread"
     srcs="$SRC/tests/unit/apidlib.c $(ls "$SRC"/contrib/jit-apid/*.c | grep -Ev '/(main|server|jit)\.c$' | tr '\n' ' ')
         $SRC/lib/core/grant.c $SRC/lib/core/validate.c $SRC/lib/core/timefmt.c $SRC/lib/nss/nssdb_format.c $SRC/lib/core/negotiate.c
-        $(pkg-config --cflags --libs gnutls jansson sqlite3 libpq libcurl krb5-gssapi ldap)"
+        $(pkg-config --cflags --libs gnutls jansson sqlite3 libpq libcurl krb5 krb5-gssapi ldap)"
     # Seeds: one valid request of each kind (byte 0 the method: 0 GET,
     # 1 POST; byte 1 the token: 1 alice, 2 boss, 3 web01).
     seed() { printf "$1" > "$work/corpus-$target/$2"; }

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * LD_PRELOAD shim for tests/integration/keylog.sh: the hosting process
  * sets libcurl up before any PAM module runs, as a program that uses

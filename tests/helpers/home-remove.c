@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * home-remove BASE NAME RUNS: remove <BASE>/<NAME> with jit_home_remove,
  * RUNS times, the tree rebuilt by the caller's swapper between them is

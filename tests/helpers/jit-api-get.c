@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * jit-api-get: one call of the API client, for the test suite.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * jit-fixture: puts accounts into a state store the way sync and pam_jit
  * will (through lib/state/, so the snapshot is derived as in production),

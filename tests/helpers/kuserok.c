@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * kuserok: MIT's krb5_kuserok as sshd calls it, for the test suite: the
  * localauth plugin proven through libkrb5's own plugin loading, with the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * One login through the real libpam, without pam_wrapper: pam_wrapper
  * gives each process a config copy in one of 36 fixed /tmp/pam.X

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * 16 threads run pam_acct_mgmt through pam_jit at once (each on its own
  * PAM handle, users t<thread>-<round>), in a process that installed its

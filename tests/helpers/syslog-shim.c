@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * LD_PRELOAD shim for the PAM tests: syslog(3) calls go to standard error
  * as "SYSLOG(<priority>): <message>" lines instead of /dev/log, so that a

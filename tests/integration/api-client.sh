@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # The API client against the fault-injecting test API (doc/design.md,
 # threats B1, B2, B3, A2):
 # every fault is refused with its reason, ended by the timeout.

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # contrib/openapi.yaml and the client stay in step: every field the spec
 # requires of a grant, the client requires (a grant without it is refused
 # as malformed, naming the field); every optional one it does not; every

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # jit-apid alerts: only enabled types alert, only subscribed recipients
 # are notified, by a sendmail-compatible command (fixed argv, no shell) or
 # an HTTPS webhook; a failed delivery is retried with backoff and, after

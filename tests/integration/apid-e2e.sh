@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # pam_jit and jitctl daemon against jit-apid (not the fault-injecting test
 # server): a grant requested by a person resolves on the host within a
 # long-poll round, the login works, a grant waiting for approval does not

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # jit-apid under a connection flood (jit-apid(8), "Connections"): with
 # max_connections_per_address = 50 and request_timeout = 2, idle TCP
 # connections from one address beyond that limit, and a connection that

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # People sign on to jit-apid with their Kerberos ticket (Negotiate), end
 # to end: an MIT KDC on loopback (and one of another realm that it
 # trusts), jit-apid with its service keytab and a people file naming

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # Kerberos (Negotiate) host authentication, end to end: an MIT KDC on
 # loopback, jit-apid with its service keytab, pam_jit and jitctl with the
 # host's keytab.  The host's ticket is kept in the state directory and

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # The directory accounts' test (apid-ldap-accounts.sh) with jit-apid on
 # PostgreSQL.
 LDAP_ACCOUNTS_ON_PG=1

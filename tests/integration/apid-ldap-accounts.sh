@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # Directory accounts (doc/design.md, R15; threats S16, S17) against a
 # real slapd (lib/slapd.sh) over ldaps: a request under a policy with
 # "target": "directory" creates the account entry and its memberships,

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # People from the directory (doc/design.md, R13 and R14; threats S13 and
 # S14): jit-apid with people_source = ldap against a real slapd on
 # loopback (tests/integration/lib/slapd.sh, ldaps with the test CA).

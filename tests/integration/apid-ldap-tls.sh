@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # jit-apid's connection to the directory (doc/design.md, R13; threats
 # S11, S12): a real slapd on loopback (tests/integration/lib/slapd.sh), ldaps
 # and StartTLS with the test CA.  Accepted: ldaps://, ldap:// with

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # jit-apid on PostgreSQL (a server of Debian's packages on loopback): the
 # same API tests as on SQLite, then two jit-apid instances on one
 # database, as behind a load balancer: 50 concurrent requests of one

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # jit-apid's TLS: a host's client certificate authenticates it only when
 # it chains to client_ca, is in its validity period, is not a CA, names
 # the host and carries the clientAuth key purpose (a serverAuth-only one,

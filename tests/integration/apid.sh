@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # jit-apid: its configuration checks, then every endpoint through
 # tests/api/apid-test.py (the one-grant rule under 50 concurrent
 # requests, bad input, authentication, host isolation, mTLS), the trust

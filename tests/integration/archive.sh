@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # home_policy = archive: at teardown the home becomes a root-only tar file
 # in state_dir/archive (pax format, readable by tar(1) and python's
 # tarfile), then goes.  Symlinks are kept as links, never followed (a link

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # Rules of HACKING.md that a machine can check (doc/design.md, R9;
 # threats G2, A5): no
 # system(), popen() or shell exec; every open()/openat()/fopen() of ours
@@ -41,5 +42,17 @@ for p in files:
 for b in bad:
     print("FAIL:", b)
 print("ok - %d files: no system/popen/exec of a shell; every open close-on-exec; no memset on secrets" % len(files) if not bad else "")
-sys.exit(1 if bad else 0)
+# The licence (LICENSE, MIT): every source file says so in its first
+# three lines, so a file copied out of the tree keeps it.
+srcs = [p for d in ("lib", "pam_jit", "nss_jit", "localauth_jit", "jitctl", "contrib", "tests", "scripts", "man")
+        if (top / d).is_dir() for p in sorted((top / d).rglob("*"))
+        if p.suffix in (".c", ".h", ".sh", ".py", ".map", ".8", ".5", ".1")]
+srcs += [top / "Makefile.am", top / "configure.ac"]
+nolic = [str(p.relative_to(top)) for p in srcs
+         if "SPDX-License-Identifier: MIT" not in "".join(p.read_text().splitlines(True)[:3])]
+for f in nolic:
+    print("not ok - %s: no SPDX-License-Identifier line in its first three lines" % f)
+if not nolic:
+    print("ok - %d source files carry SPDX-License-Identifier: MIT" % len(srcs))
+sys.exit(1 if bad or nolic else 0)
 PY

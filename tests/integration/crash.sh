@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # kill -9 of jitctl (daemon, sync or reap) at random points, CRASH_RUNS
 # times (200 by default), while grants come and go and accounts expire:
 # after every kill the store passes integrity_check, the snapshot loads

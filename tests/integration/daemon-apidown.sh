@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # The API goes down with the daemon running: an account still goes at its
 # end (local expiry), nothing else is deleted, its events wait in the
 # outbox, and when the API is back they are delivered exactly once.

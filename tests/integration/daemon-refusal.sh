@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # A grant refused for now does not make the daemon a busy loop
 # (doc/design.md, threat H4; issue 10, defect 3): its long polls keep
 # their ETag, so the request rate stays small whatever the list holds;

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # jitctl status tells the truth from the daemon's first moment: the status
 # file is written at start, at each change of the API's state and at
 # stop, not only at the end of a round (a round can be a 30 s long poll,

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # jitctl daemon: a new grant resolves within a long-poll round, an account
 # goes at its expiry (delay bounded), a grant taken back at the API ends
 # the account, events reach the API, SIGTERM stops it mid-poll, and

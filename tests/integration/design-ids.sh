@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # The design is cited only as doc/design.md, and only by what it defines:
 # every rule or threat id and every quoted section named in a citation
 # "(doc/design.md, R3)", "(doc/design.md, threats C1, C2)",

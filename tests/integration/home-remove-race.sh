@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # Hostile home during removal (doc/design.md, threat D2): while the
 # teardown removes a home, a process of its user keeps swapping ~/a/b between a directory and
 # a symlink to a canary tree outside the home.  HOME_RACE_RUNS runs (1000

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # The host's own tools at teardown, with stand-ins in a namespace
 # (/usr/sbin and /usr/bin overlaid, /run a tmpfs): where nscd runs, it is
 # told to drop its passwd and group caches (nscd -i passwd, -i group);

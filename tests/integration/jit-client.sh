@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # jit, the people's client, against jit-apid: request, grants, show,
 # approve, revoke, enable, log, with --json; its refusals (a token file
 # others can read, a plain-http URL, a bad duration) and the server's

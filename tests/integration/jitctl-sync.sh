@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # jitctl sync reserves the accounts of this host's active grants, so they
 # resolve before the first login (sshd needs that); jitctl authorized-keys
 # prints an active grant's keys and nothing for anyone else.

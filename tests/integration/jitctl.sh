@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # jitctl as an admin uses it: check-config, list (table and --json), show,
 # and its errors; untrusted grant fields reach the terminal escaped
 # (doc/design.md, threat G1).

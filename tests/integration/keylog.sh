@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # No environment variable changes what pam_jit or jitctl do: libcurl
 # honours SSLKEYLOGFILE (it opens the file in curl_global_init, with
 # plain getenv, so a setuid su honours it too) and would write every TLS

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # Shared helpers for the integration tests (sourced, POSIX sh).
 #
 # They run the built libnss_jit through real glibc inside a private mount

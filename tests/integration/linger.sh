@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # The teardown ends systemd --user lingering of the account: its file in
 # /var/lib/systemd/linger (here a test directory bound over it in the
 # test's namespace) goes, so no user manager of the uid starts again at

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # libnss_jit.so.2 links libc only and exports only _nss_jit_*
 # (doc/design.md, R1).
 . "$top_srcdir/tests/integration/lib.sh"

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # libnss_jit through real glibc: getent passwd|group|shadow|initgroups, id,
 # enumeration, glibc's ERANGE retry, removal, hostile snapshots, and
 # no network or file locks on the lookup path (doc/design.md, threats E4,

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # Threads and fork (doc/design.md, threat E3) through glibc and the real
 # module: 16 threads resolve while the snapshot is replaced 100 times (through the real state store), and a
 # fork in the middle leaves a child that still resolves, new accounts too.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Through glibc and the real libnss_jit (run by nss-threads.sh inside a
  * private namespace): 16 threads resolve the accounts s0..s9 by name, by

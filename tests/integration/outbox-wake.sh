@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # Events reach the API within a second, oldest first, and the API's
 # return after an outage is noticed within a few seconds.  A process that
 # adds to the outbox (a login, jitctl revoke) wakes the daemon through the

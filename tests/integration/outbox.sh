@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # jitctl flush delivers the outbox to POST /v1/hosts/{host}/events:
 # nothing is dropped while the API fails, a failed batch backs off, and a
 # batch whose answer was lost is sent again and kept once (by event id).

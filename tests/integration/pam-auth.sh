@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # pam_jit's auth step (sudo, consoles) against a real MIT KDC and the test
 # API, through the real libpam: the live grant, then the person's domain
 # password checked at the KDC for the grant's requester and verified with

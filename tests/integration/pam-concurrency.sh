@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # 50 parallel logins of different requesters on one credential: 50
 # distinct accounts, uids and homes, no lost or duplicate rows.  Ten
 # parallel logins of one requester under ten names on one credential:

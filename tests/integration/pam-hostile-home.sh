@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # Hostile homes (doc/design.md, R8; threat D1): a symlink where the home
 # goes, a home owned by someone else, and a loop swapping the home path between a directory, a
 # symlink to a canary tree outside home_base and nothing, during

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # pam_jit through the real libpam (pam_start_confdir, tests/helpers/pam-run) against the
 # fault-injecting test API: every allow and deny case asserts the PAM
 # result and the audit line; every fault denies, ended by the timeout.

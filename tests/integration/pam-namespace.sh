@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # The recommended defence, exactly as contrib/pam_namespace ships it: with
 # namespace.conf.jit in /etc/security/namespace.d and the lines of
 # pam.d-sshd.jit after pam_jit's session line, a JIT user's /tmp,

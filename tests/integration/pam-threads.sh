@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # 16 threads call pam_acct_mgmt at once (doc/design.md, threat B5:
 # libcurl's global state
 # in someone else's process): every login passes, no crash (under ASan in

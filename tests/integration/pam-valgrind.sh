@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # The module's allow, deny and fault paths under valgrind (memcheck, leak
 # check): the whole life of an account, a denial, a malformed answer.
 . "$top_srcdir/tests/integration/lib.sh"

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # Teardowns that cannot finish: a process of the uid that the uid cannot
 # signal (root's process acting as the uid: effective uid only), and a home
 # on a read-only bind mount.  Each ends in disable_failed, with an

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # Two reapers at once (the daemon and an admin's jitctl reap, say) over
 # 200 expired accounts: every account goes, each with exactly one
 # account.deleted event, and no teardown is reported failed because the

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # jitctl reap: accounts past their end, with a revoked grant, or whose
 # teardown failed earlier are torn down (processes, home, account, snapshot,
 # account.deleted); the others stay; --dry-run changes nothing.

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # The teardown scrubs scrub_dirs (here three test-owned 1777 directories,
 # never the machine's /tmp): what the uid left there goes (a setgid copy
 # of a binary first of all), what cannot go is defused (root's, no setuid

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # End to end with the real OpenSSH server on loopback, in a private mount
 # namespace with its own sshd_config, port, PAM service and nsswitch.conf:
 # a granted user logs in with the grant's key, gets a shell with the

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # GSSAPI logins to JIT accounts (doc/design.md, "GSSAPI logins"): a real
 # MIT KDC and the real OpenSSH server on loopback, sshd told the test's
 # krb5.conf (with the jit localauth plugin) and keytab through

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # A grant that changes at the API changes the host (doc/design.md, threat H2;
 # issue 10, defect 2):
 # with the same id and the same end, groups taken away end every running

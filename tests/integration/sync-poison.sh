@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # One bad grant spoils nothing else (doc/design.md, threat H1;
 # issue 10, defect 1): with entries in
 # the host's list that the host refuses (a root or a duplicated group, a

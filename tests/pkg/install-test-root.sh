@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # Run by install-test.sh inside the throwaway root (an overlay of the
 # running system, chrooted into, in its own PID and network namespaces):
 # install, configure, grant, resolve, log in, remove, purge, compare.

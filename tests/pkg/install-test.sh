@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # The Debian packages as a packager would try them: installed with dpkg
 # into a throwaway Debian 12 root (an overlay of the running system,
 # upper layer on a tmpfs, in private mount, PID and network namespaces,

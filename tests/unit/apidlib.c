@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The transport-free jit-apid of apidlib.h. */
 #include "config.h"
 

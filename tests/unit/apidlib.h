@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* A jit-apid without its transport, for the unit test and the fuzz
  * target: an SQLite store in a directory of its own, the policies, hosts
  * and people below, and requests handed to apid_route as server.c would

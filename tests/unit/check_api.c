@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Unit tests: what the JIT API client decides (lib/api.c).  What each
  * HTTP answer means for each call (a grant not found, a list not

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Unit test: every grant jit-apid can produce parses on the host
  * (lib/core/grant.c's jit_grant_parse), and a request it refuses stores
  * nothing.  Requests go through jit-apid's own handler (apid_route) with

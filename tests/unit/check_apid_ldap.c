@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Unit test: jit-apid's directory connection without a server
  * (doc/design.md, R13 and R14): the escapes of filter values (RFC 4515)
  * and DN values (RFC 4514), each byte of each hostile name, checked

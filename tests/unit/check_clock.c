@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Unit tests: retry times and the monotonic clock (lib/core/clock.c), which
  * the outbox and the teardown both wait on. */
 #include "config.h"

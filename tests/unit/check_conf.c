@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Unit tests: jit.conf and PAM arguments (lib/core/conf.c). */
 #include "config.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Unit tests: grant JSON from the API (lib/core/grant.c), RFC 3339 times
  * (lib/core/timefmt.c); (doc/design.md, threats B2, B4, C1, C4, G1). */
 #include "config.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Unit tests: the krb5 localauth plugin's decision (lib/krb5/localauth.c,
  * doc/design.md, "GSSAPI logins") over hand-built snapshots: the

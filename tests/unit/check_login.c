@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Unit tests: audit lines (lib/core/audit.c), whether a grant fits
  * (lib/login/login.c), the auth step's decisions before the API
  * (lib/login/auth.c), homes made and removed without following symlinks

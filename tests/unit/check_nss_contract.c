@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Unit tests: the glibc NSS contract of every entry point (doc/design.md,
  * threat E5),

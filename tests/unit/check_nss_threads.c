@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Threads and fork (doc/design.md, threat E3): 16 threads do mixed
  * lookups through lib/nss/nss_ops.c while the snapshot is replaced 100 times, and a child

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Unit tests: the snapshot writer and reader round trip, and hostile
  * snapshots (doc/design.md, threat E4): each must be refused whole, never

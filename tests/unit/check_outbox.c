@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Unit tests: the outbox's decisions (lib/outbox.c): which answers of
  * the API mean "this event will never be taken" and which "not now",

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Unit tests: what the reaper finds due (lib/reap.c, through the
  * store's query): an account whose end has passed, one whose grant is

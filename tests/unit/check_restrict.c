@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Reading a process's credentials from /proc/PID/status, as the check for
  * groups no longer granted does (lib/daemon/restrict.c).

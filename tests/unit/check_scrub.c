@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Unit tests: the scrub walker (lib/core/scrub.c): its bounds, what it removes
  * and defuses, its log lines, and a user swapping a directory for a
  * symbolic link while it walks.  The file ownership it acts on needs

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Unit tests: the daemon's status file and what jitctl status makes of
  * it (lib/status.c).  Written and read back whole, root's alone, never

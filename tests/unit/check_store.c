@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Unit tests: the state store (lib/state/store*.c): schema, reservation rules
  * (doc/design.md, threats C2, C3, C4, C5), one transaction per write,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Unit tests: what one sync round decides (lib/sync.c), from lists of
  * grants as the API would send them, applied at a time the test sets.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Unit tests: what a teardown decides (lib/teardown.c).  A teardown that
  * worked leaves no row and one account.deleted event; one that failed

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Unit tests: account names, ids and strict numbers (lib/core/validate.c);
  * (doc/design.md, threats C1, C2). */
 #include "config.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Helpers for the unit tests of the store's users (see statelib.h). */
 #include "config.h"
 

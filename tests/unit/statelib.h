@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Helpers for the unit tests of the code that works on the state store
  * (sync, reap, teardown, outbox, status): a jit.conf whose state_dir,
  * home_base and scrub_dirs are in a temporary directory, a real store

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Helpers for the unit tests (see testlib.h). */
 #include "config.h"
 

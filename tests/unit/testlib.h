@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Helpers shared by the unit tests: temporary directories, snapshots of
  * made-up accounts, and raw file writes for hostile inputs. */
 #ifndef JIT_TESTLIB_H

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # jit-apid, the reference server: start_apid, stop_apid, api (a call as
 # a person) and field (one field of a JSON answer).  Sourced by
 # ../lib.sh.

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # The test's own world: its directory $T with a jit.conf and a state
 # directory, removed at the end; the check that this machine's /etc came
 # out unchanged; background servers stopped by pid; how a test says ok,

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # The host's own side outside PAM: jitctl daemon in the background, and
 # a grant ended now in the store (a clock the test controls).  Sourced
 # by ../lib.sh.

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # An MIT KDC of the test's own (jit-apid's Kerberos login and the
 # hosts' Kerberos identities).  Sourced by ../lib.sh.
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # The private mount namespace in which the built libnss_jit serves
 # glibc (tests/nsrun.sh): require_ns, in_ns, whether a name resolves,
 # and a private /dev whose /dev/log is the test's syslog sink.  Sourced

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # Logins through the real libpam: setup_pam (the test API, a jit.conf
 # and PAM service files; each test's own uid range), pam_op, audit_has.
 # Sourced by ../lib.sh.

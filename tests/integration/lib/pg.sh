@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # A PostgreSQL server of the test's own (jit-apid's second backend).
 # Sourced by ../lib.sh.
 

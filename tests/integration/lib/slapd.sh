@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # An OpenLDAP slapd of the test's own (jit-apid's directory).  Sourced by
 # ../lib.sh.
 #

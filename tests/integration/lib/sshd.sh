@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # The real OpenSSH server on loopback, in a private mount namespace with
 # the test's own sshd_config, port, PAM service (pam_jit, then
 # pam_permit) and nsswitch.conf: start_sshd, stop_sshd.  Sourced by

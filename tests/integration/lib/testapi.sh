@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # The fault-injecting test API (tests/api/jit-test-api.py) and the
 # grants it serves: start_api, grant_json.  Sourced by ../lib.sh.
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # Waiting on what can be observed, never on a fixed pause: wait_for
 # (a command until it succeeds, bounded by the clock), wait_uid (a
 # process that has become its uid), and slow_sleeps (every sleep
