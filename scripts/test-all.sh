@@ -116,7 +116,7 @@ for t in $all_tests; do
     case " $(echo $LOAD_SKIP) " in *" $t "*) ;; *) load_tests="$load_tests $t" ;; esac
 done
 echo "busy loops: pids$LOAD_PIDS; relaxed: HOME_RACE_RUNS=100, CRASH_RUNS=50 (the full counts ran above), JIT_TEST_UNDER_LOAD=1 (doc/design.md, threat G4: latency shown, not asserted)"
-echo "relaxed: not repeated under load (nothing in them depends on load; they ran above):" $LOAD_SKIP
+echo "relaxed: not repeated under load (they ran above; the comment in this script says why each is left out):" $LOAD_SKIP
 t0=$(date +%s)
 set +e
 if [ -n "$load_tests" ]; then
