@@ -308,6 +308,13 @@ build_grant(struct apid *a, json_t *in, const struct apid_principal *who,
         apid_reply_error(r, 400, "bad_request", "host_group: no such group");
         return -1;
     }
+    /* An empty group would make a grant on no host, which is what a
+     * directory account is: a hosts policy must never give one. */
+    if (hg != NULL && hg->n_hosts == 0) {
+        apid_reply_error(r, 400, "bad_request", "host_group: %s has no"
+                         " hosts", hgname);
+        return -1;
+    }
     if (host != NULL
         && (why = jit_grant_field_problem(JIT_GRANT_F_HOST, host)) != NULL) {
         apid_reply_error(r, 400, "bad_request", "host: %s", why);
@@ -487,9 +494,14 @@ dir_account_json(struct apid *a, json_t *o, const char *grant)
  * revoked at once, and the teardown undoes whatever step was made. */
 static void
 dir_enable_reply(struct apid *a, const struct apid_principal *who,
-                 const char *id, unsigned status, struct apid_reply *r)
+                 const struct apid_grant *g, unsigned status,
+                 struct apid_reply *r)
 {
-    dir_account_reply(a, who, id, status, 0, 1, r);
+    /* The password is the requester's alone: an admin re-enabling
+     * another person's account does not learn it (the requester asks
+     * for it with POST /v1/grants/{id}/password). */
+    dir_account_reply(a, who, g->id, status, 0,
+                      strcmp(g->requester, who->name) == 0, r);
 }
 
 static void
@@ -603,7 +615,7 @@ post_grant(struct apid *a, const struct apid_principal *who,
         /* A directory account, approved at once: made now, its password
          * in this answer and nowhere else. */
         apid_changed(a);
-        dir_enable_reply(a, who, g.id, 201, r);
+        dir_enable_reply(a, who, &g, 201, r);
     } else if (ret == APID_OK) {
         struct apid_grant stored;
 
@@ -634,17 +646,52 @@ decide_problem(struct apid *a, const struct apid_principal *who,
 {
     const struct apid_policy *pol;
     const char *why = NULL;
+    int self = strcasecmp(g->requester, who->name) == 0;
 
+    /* With people in the directory, one person has several names (a
+     * token's "alice", a ticket's "alice@REALM", another case of either:
+     * the directory matches them alike), so "the requester" is the
+     * requester's entry, compared by DN.  The requester is looked up
+     * again, too: one the directory disables or lost is not approved. */
+    if (a->ldap != NULL && a->conf.people_source != APID_PEOPLE_FILE) {
+        struct apid_dirperson rdp;
+        char err[512];
+        char *rv = apid_dir_lookup_value(&a->conf, g->requester);
+        char *wv = apid_dir_lookup_value(&a->conf, who->name);
+
+        if (rv != NULL && wv != NULL && strcasecmp(rv, wv) == 0)
+            self = 1;
+        free(rv);
+        free(wv);
+        if (apid_dir_person(a->ldap, &a->conf, g->requester, &rdp, err,
+                            sizeof(err))
+            != APID_LDAP_OK) {
+            fprintf(stderr, "jit-apid: directory: requester %s: %s\n",
+                    g->requester, err);
+            why = "the directory cannot be asked about the requester now;"
+                  " try again later";
+        } else if (rdp.found && rdp.disabled != NULL) {
+            why = "the requester is disabled in the directory";
+        } else if (!rdp.found
+                   && a->conf.people_source == APID_PEOPLE_LDAP) {
+            why = "the requester has no entry in the directory";
+        } else if (rdp.found && dp != NULL && dp->found && rdp.dn != NULL
+                   && dp->dn != NULL && strcasecmp(rdp.dn, dp->dn) == 0) {
+            self = 1;
+        }
+        apid_dirperson_free(&rdp);
+        if (why != NULL)
+            return why;
+    }
     pthread_rwlock_rdlock(&a->lock);
     pol = g->policy ? apid_policy_find(&a->pol, g->policy) : NULL;
     if (pol != NULL && pol->n_approvers > 0) {
-        if (strcmp(g->requester, who->name) == 0
+        if (self
             || !apid_dir_listed(pol->approvers, pol->n_approvers, who->name,
                                 dp))
             why = "an approver the grant's policy lists, other than the"
                   " requester, decides";
-    } else if (who->role < APID_APPROVER
-               || strcmp(g->requester, who->name) == 0) {
+    } else if (who->role < APID_APPROVER || self) {
         why = "an approver other than the requester decides";
     }
     pthread_rwlock_unlock(&a->lock);

@@ -121,6 +121,7 @@ cat > "$T/apid/policies.json" <<'POLICIES'
   {"name": "web", "credential": "web", "hosts": ["web01.test"],
    "max_duration": 600, "groups": ["users"], "approval": "auto"}]}
 POLICIES
+echo "root@EXAMPLE.COM admin root-token-xxxxxxxxxxx" >> "$T/apid/people"
 kill -HUP "$APID_PID"
 wait_for 30 grep -q 'reloaded policies' "$T/apid/log" >/dev/null \
     || fail "reload: $(tail -3 "$T/apid/log")"
@@ -207,6 +208,19 @@ expect_eq "dbadmins after re-enable" "$(members dbadmins)" "$LDAP_ADMIN_DN $ALIC
 api POST "/v1/grants/$G2/revoke" alice-token-xxxxxxxxxx '{}' >/dev/null
 wait_for 30 disabled "$G2" >/dev/null || fail "re-enabled grant not disabled"
 ok "re-enable: a new password that binds, the old one not; memberships restored; revoked again"
+# An admin re-enabling alice's account does not learn its password: the
+# answer has none, alice asks for hers.
+api POST "/v1/grants/$G2/enable" root-token-xxxxxxxxxxx \
+    '{"duration": 600, "reason": "re-enabled for alice by an admin"}' > "$T/r2b"
+expect_eq "an admin's re-enable" "$(cat "$T/api.status")" 201
+G2B=$(pyget 'j["id"]' < "$T/r2b")
+expect_eq "its answer holds no password" "$(pyget 'j.get("password")' < "$T/r2b")" ""
+api POST "/v1/grants/$G2B/password" alice-token-xxxxxxxxxx '{}' > "$T/r2c"
+PW2B=$(pyget 'j["password"]' < "$T/r2c")
+binds "$ALICE_ADM" "$PW2B" || fail "alice's password after an admin's re-enable does not bind"
+api POST "/v1/grants/$G2B/revoke" alice-token-xxxxxxxxxx '{}' >/dev/null
+wait_for 30 disabled "$G2B" >/dev/null || fail "admin-re-enabled grant not disabled"
+ok "an admin's re-enable of another person's account answers no password; its requester gets one"
 
 # 4. Expiry, through jit request (which prints the password once).
 printf 'bob-token-xxxxxxxxxxxx\n' > "$T/bob.token"

@@ -29,8 +29,9 @@ ldap_person frank "nsAccountLock: true"
 ldap_person gina "userAccountControl: 514"
 ldap_person hank "userAccountControl: 512"
 ldap_person 'x*y'
-ldap_group dba alice
-ldap_group approvers erin
+ldap_person ivy
+ldap_group dba alice ivy
+ldap_group approvers erin ivy
 # ppolicy's lock: an operational attribute, set as an administrator does.
 lock() { # UID
     printf 'dn: uid=%s,ou=people,%s\nchangetype: modify\nreplace: pwdAccountLockedTime\npwdAccountLockedTime: 000001010000Z\n' \
@@ -57,6 +58,8 @@ erin@EXAMPLE.COM requester erin-token-xxxxxxxxxxx
 frank@EXAMPLE.COM requester frank-token-xxxxxxxxxx
 gina@EXAMPLE.COM requester gina-token-xxxxxxxxxxx
 hank@EXAMPLE.COM requester hank-token-xxxxxxxxxxx
+ivy@EXAMPLE.COM requester ivy-token-xxxxxxxxxxxx
+IVY@EXAMPLE.COM requester ivy2-token-xxxxxxxxxxx
 *@EXAMPLE.COM requester star-token-xxxxxxxxxxx
 al*@EXAMPLE.COM requester alstar-token-xxxxxxxxx
 x*y@EXAMPLE.COM requester xstary-token-xxxxxxxxx
@@ -68,6 +71,7 @@ PEOPLE
     /usr/bin/python3 - "$T/apid/policies.json" <<'PY'
 import json, sys
 p = json.load(open(sys.argv[1]))
+p["host_groups"]["empty"] = []
 p["policies"].insert(0, {
     "name": "dir-db", "credential": "dir-db", "host_groups": ["web"],
     "max_duration": 3600, "groups": ["users"], "approval": "approver",
@@ -122,6 +126,26 @@ expect_eq "erin (requester in the file, in approvers)" \
     "$(status_of $E POST /v1/grants/$g/approve '{}')" 200
 expect_eq "alice's grant" "$(j 'd["status"]')" active
 ok "a policy's approvers: a directory group decides, not the file's role"
+
+# One person, two names (doc/design.md, S15): ivy requests under one, and
+# neither that name nor another that the directory takes for the same
+# entry ("IVY", matched alike) approves; another approver does.
+I=ivy-token-xxxxxxxxxxxx
+expect_eq "ivy (dba) requests dir-db" "$(status_of $I POST /v1/grants "$dirdb")" 201
+gi=$(j 'd["id"]')
+expect_eq "ivy approves her own grant" \
+    "$(status_of $I POST /v1/grants/$gi/approve '{}')" 403
+expect_eq "IVY (her entry under another name) approves it" \
+    "$(status_of ivy2-token-xxxxxxxxxxx POST /v1/grants/$gi/approve '{}')" 403
+expect_eq "erin approves it" "$(status_of $E POST /v1/grants/$gi/approve '{}')" 200
+ok "self-approval refused under a second name of the same directory entry"
+
+# A host group with no hosts names no host: not a grant on nothing (which
+# would be taken for a directory account; doc/design.md, S18).
+empty='{"credential": "db-admin", "host_group": "empty", "duration": 600, "reason": "INC-14 empty", "ssh_keys": []}'
+expect_eq "a request on an empty host group" \
+    "$(status_of $I POST /v1/grants "$empty")" 400
+ok "a host group with no hosts is refused (400), not a directory account"
 
 # Disabled and missing people: refused, with the reason.
 expect_eq "carol (pwdAccountLockedTime)" "$(status_of carol-token-xxxxxxxxxx GET /v1/whoami)" 403
@@ -235,7 +259,7 @@ api POST /v1/hosts/web01.test/events host-token-web01-xxxxxxxx \
 expect_eq "the event" "$(cat "$T/api.status")" 200
 wait_for 30 test -s "$T/mail/0" >/dev/null || fail "no mail: $(tail -5 "$T/apid/log")"
 expect_eq "To: the group's enabled members with a plain address" \
-    "$(grep '^To:' "$T/mail/0")" "To: hank@jit.test"
+    "$(grep '^To:' "$T/mail/0")" "To: ivy@jit.test, hank@jit.test"
 grep -q "alerts: group:dba: a member's mail left out" "$T/apid/log" \
     || fail "no log line for mallory's mail: $(tail -3 "$T/apid/log")"
 ok "alerts to a directory group: its enabled members' mail, a hostile one left out"
