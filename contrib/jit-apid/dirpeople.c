@@ -551,10 +551,14 @@ apid_dir_check_once(struct apid *a, struct apid_ldap *l, char *err,
             ret = -1;
             break;
         }
+        if (m == 0) { /* memcpy and realloc take no empty vector */
+            free(w);
+            continue;
+        }
         /* Appended: the one vector is freed below. */
         struct apid_grant *nv = realloc(v, (n + m) * sizeof(*v));
 
-        if (nv == NULL && n + m > 0) {
+        if (nv == NULL) {
             for (size_t i = 0; i < m; i++)
                 apid_grant_free(&w[i]);
             free(w);

@@ -172,6 +172,12 @@ ldap_keytab = $K/jitapid.keytab
 ldap_timeout = 5
 CONF
     chmod 600 "$T/gss.conf"
+    # Under LeakSanitizer only: a GSS-API credential acquired inside the
+    # SASL and GSS-API libraries during the bind (gss_acquire_cred_from,
+    # no frame of ours on its stack) is still held at exit, after the
+    # unbind and our cache's destruction; leaks stay checked in every
+    # other jit-apid run of the suite.
+    ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0 \
     KRB5CCNAME=FILE:$T/nobody.cc "$APID" -c "$T/gss.conf" --check > "$T/gss.out" 2>&1 \
         || fail "GSSAPI bind: $(cat "$T/gss.out"; tail -5 "$SLAPD_DIR/log")"
     [ ! -e "$T/nobody.cc" ] || fail "GSSAPI bind wrote the default ticket cache"
