@@ -36,8 +36,12 @@ SKIP_DIRS = {".git", "autom4te.cache", "m4", "build-aux", ".deps", ".libs"}
 GENERATED = {"config.h", "Makefile.in", "aclocal.m4", "configure"}
 files = []
 for d, dirs, names in os.walk(top):
+    # Not a build directory, nor another copy of the sources inside this
+    # one (a CI stage's unpacked tarball or package build: its own
+    # configure.ac), which would be scanned twice or, older, wrongly.
     dirs[:] = sorted(x for x in dirs if x not in SKIP_DIRS
-                     and not os.path.exists(os.path.join(d, x, "config.status")))
+                     and not os.path.exists(os.path.join(d, x, "config.status"))
+                     and not os.path.exists(os.path.join(d, x, "configure.ac")))
     for name in sorted(names):
         p = os.path.join(d, name)
         rel = os.path.relpath(p, top)
