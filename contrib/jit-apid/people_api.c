@@ -642,7 +642,8 @@ done:
  * the words of the refusal. */
 static const char *
 decide_problem(struct apid *a, const struct apid_principal *who,
-               const struct apid_dirperson *dp, const struct apid_grant *g)
+               const struct apid_dirperson *dp, const struct apid_grant *g,
+               int approving)
 {
     const struct apid_policy *pol;
     const char *why = NULL;
@@ -652,7 +653,8 @@ decide_problem(struct apid *a, const struct apid_principal *who,
      * token's "alice", a ticket's "alice@REALM", another case of either:
      * the directory matches them alike), so "the requester" is the
      * requester's entry, compared by DN.  The requester is looked up
-     * again, too: one the directory disables or lost is not approved. */
+     * again, too: one the directory disables or lost is not approved
+     * (a denial still is made). */
     if (a->ldap != NULL && a->conf.people_source != APID_PEOPLE_FILE) {
         struct apid_dirperson rdp;
         char err[512];
@@ -670,9 +672,9 @@ decide_problem(struct apid *a, const struct apid_principal *who,
                     g->requester, err);
             why = "the directory cannot be asked about the requester now;"
                   " try again later";
-        } else if (rdp.found && rdp.disabled != NULL) {
+        } else if (approving && rdp.found && rdp.disabled != NULL) {
             why = "the requester is disabled in the directory";
-        } else if (!rdp.found
+        } else if (approving && !rdp.found
                    && a->conf.people_source == APID_PEOPLE_LDAP) {
             why = "the requester has no entry in the directory";
         } else if (rdp.found && dp != NULL && dp->found && rdp.dn != NULL
@@ -771,7 +773,8 @@ grant_action(struct apid *a, const struct apid_principal *who,
                                           "revoked", who->name, reason,
                                           apid_now());
     } else {
-        if ((why = decide_problem(a, who, dp, &g)) != NULL) {
+        if ((why = decide_problem(a, who, dp, &g,
+                                  strcmp(action, "approve") == 0)) != NULL) {
             apid_reply_error(r, 403, "forbidden", "%s", why);
             goto done;
         }
