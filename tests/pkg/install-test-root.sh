@@ -17,18 +17,8 @@ stop_all() {
     done
     PIDS=
 }
-# wait_for SECONDS CMD...: until CMD succeeds, bounded by the clock
-# (as tests/integration/lib/wait.sh).
-wait_for() {
-    _lim=$1
-    shift
-    _t0=$(date +%s%N)
-    while ! "$@"; do
-        [ $(( ($(date +%s%N) - _t0) / 1000000 )) -lt $((_lim * 1000)) ] || return 1
-        sleep 0.05 # (the poll's interval; the bound reads the clock)
-    done
-    echo $(( ($(date +%s%N) - _t0) / 1000000 ))
-}
+# wait_for, as the suite's (copied in beside this script).
+. "$W/wait.sh"
 # What must come back byte for byte after the purge: the files, their
 # types, modes and owners, and the bytes of each.
 snapshot() {

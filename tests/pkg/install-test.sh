@@ -37,7 +37,7 @@ mkdir -p "$T/in"
 for p in libnss-jit libpam-jit jitctl jit-apid jit; do
     cp "$DEBS/${p}_"*.deb "$T/in/"
 done
-cp "$HERE/install-test-root.sh" "$T/in/"
+cp "$HERE/install-test-root.sh" "$HERE/../integration/lib/wait.sh" "$T/in/"
 
 # In the namespaces: the overlay, its /proc, /dev and /run, then the
 # test inside the root.  The upper layer is on a tmpfs: all of it goes
