@@ -322,14 +322,24 @@ jit_store_open(const struct jit_conf *conf, const struct jit_store_host *host,
         sqlite3_file_control(s->db, "main", SQLITE_FCNTL_PERSIST_WAL, &one);
         sqlite3_wal_autocheckpoint(s->db, WAL_CHECKPOINT_PAGES);
     }
+    /* The writer lock first: on a new, empty database the first
+     * connection to set WAL mode needs SQLite's exclusive lock, and the
+     * others racing it get SQLITE_BUSY at once, without the busy handler
+     * (16 threads creating the store together: 1 round in 10 refused a
+     * login).  Under the lock they wait their turn as every writer does,
+     * and find the mode already set. */
+    if ((ret = lock_acquire(s)) != 0) {
+        snprintf(err, sizeof(err), "%s", s->err);
+        goto done;
+    }
     if ((ret = exec(s, "PRAGMA journal_mode = WAL")) != 0
         || (ret = exec(s, "PRAGMA synchronous = FULL")) != 0
         || (ret = exec(s, "PRAGMA foreign_keys = ON")) != 0
         /* Temporary tables and spilled statement journals in memory: on
          * disk they would go where SQLITE_TMPDIR says, which a setuid
          * caller's user sets (glibc drops TMPDIR for them, not that). */
-        || (ret = exec(s, "PRAGMA temp_store = MEMORY")) != 0
-        || (ret = lock_acquire(s)) != 0) {
+        || (ret = exec(s, "PRAGMA temp_store = MEMORY")) != 0) {
+        flock(s->lockfd, LOCK_UN);
         snprintf(err, sizeof(err), "%s", s->err);
         goto done;
     }

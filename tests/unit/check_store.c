@@ -10,6 +10,7 @@
 #include <check.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <sqlite3.h>
 #include <stdlib.h>
 #include <string.h>
@@ -732,6 +733,59 @@ START_TEST(test_rebind_sessions_savepoint)
 }
 END_TEST
 
+/* Sixteen first logins on a new host open the store at once: every one
+ * of them gets it (the first to set WAL mode once refused the others
+ * with "database is locked"). */
+static pthread_barrier_t open_barrier;
+static struct jit_conf race_conf;
+
+static void *
+race_open(void *arg)
+{
+    struct jit_store *s = NULL;
+    char *why = NULL;
+    long failed;
+
+    (void) arg;
+    pthread_barrier_wait(&open_barrier);
+    failed = jit_store_open(&race_conf, &fake_host, &s, &why) != 0;
+    if (failed)
+        fprintf(stderr, "first open: %s\n", why ? why : "?");
+    free(why);
+    jit_store_close(s);
+    return (void *) failed;
+}
+
+START_TEST(test_first_open_race)
+{
+    enum { THREADS = 16, ROUNDS = 40 };
+    char *fresh = t_path(dir, "fresh");
+    long failed = 0;
+
+    race_conf = conf;
+    race_conf.state_dir = fresh;
+    for (int r = 0; r < ROUNDS; r++) {
+        pthread_t th[THREADS];
+
+        t_rmtree(fresh);
+        ck_assert_int_eq(mkdir(fresh, 0755), 0);
+        ck_assert_int_eq(chmod(fresh, 0755), 0);
+        pthread_barrier_init(&open_barrier, NULL, THREADS);
+        for (int i = 0; i < THREADS; i++)
+            ck_assert_int_eq(pthread_create(&th[i], NULL, race_open, NULL), 0);
+        for (int i = 0; i < THREADS; i++) {
+            void *ret;
+
+            pthread_join(th[i], &ret);
+            failed += (long) ret;
+        }
+        pthread_barrier_destroy(&open_barrier);
+    }
+    ck_assert_int_eq(failed, 0);
+    free(fresh);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -755,6 +809,7 @@ main(void)
     tcase_add_test(tc, test_snapshot_standing);
     tcase_add_test(tc, test_newer_schema_refused);
     tcase_add_test(tc, test_rebind_sessions_savepoint);
+    tcase_add_test(tc, test_first_open_race);
     suite_add_tcase(s, tc);
     return t_run(s);
 }
