@@ -12,6 +12,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <syslog.h>
 #include <unistd.h>
 
@@ -187,6 +188,77 @@ get_cache(pam_handle_t *pamh, int argc, const char **argv)
 
 typedef enum jit_verdict (*step_fn)(struct jit_login *);
 
+/* The default configuration file is missing and no config= argument
+ * names another: the package is installed, the host not yet configured
+ * (doc/design.md, R16).  A file that exists but cannot be read or parsed
+ * is not this case: that fails closed. */
+static int
+not_configured(int argc, const char **argv)
+{
+    struct stat st;
+
+    for (int i = 0; i < argc; i++)
+        if (strncmp(argv[i], "config=", 7) == 0)
+            return 0;
+    return lstat(JIT_CONF_PATH, &st) != 0 && errno == ENOENT;
+}
+
+static const char *
+step_event(step_fn step)
+{
+    if (step == jit_login_authenticate || step == jit_login_setcred)
+        return "auth";
+    if (step == jit_login_open_session)
+        return "session.opened";
+    if (step == jit_login_close_session)
+        return "session.closed";
+    return "login";
+}
+
+/* An unconfigured host: ignore every user our snapshot does not list,
+ * refuse one it does; the other module arguments (debug, state_dir) still
+ * apply over the built-in defaults. */
+static int
+run_unconfigured(pam_handle_t *pamh, int argc, const char **argv,
+                 const char *user, step_fn step, int deny_code)
+{
+    struct glue g = { pamh, 0 };
+    struct jit_errs errs = { NULL, 0 };
+    struct jit_login l;
+    struct jit_conf conf;
+    int code = deny_code;
+
+    if (jit_conf_init(&conf) != 0) {
+        pam_syslog(pamh, LOG_CRIT, "out of memory");
+        return deny_code;
+    }
+    if (jit_conf_apply_args(&conf, argc, argv, &errs) != 0) {
+        for (size_t i = 0; i < errs.n; i++)
+            pam_syslog(pamh, LOG_ERR, "configuration: %s",
+                       errs.msg[i] ? errs.msg[i] : "out of memory");
+        goto done;
+    }
+    g.debug = conf.debug;
+    memset(&l, 0, sizeof(l));
+    l.conf = &conf;
+    l.user = user;
+    l.service = item(pamh, PAM_SERVICE);
+    l.rhost = item(pamh, PAM_RHOST);
+    l.tty = item(pamh, PAM_TTY);
+    l.log.emit = emit;
+    l.log.ctx = &g;
+    if (jit_login_unconfigured(&l, step_event(step)) == JIT_IGNORE) {
+        jit_logf(&l.log, LOG_DEBUG, "%s: not configured; user %s is not ours: "
+                 "ignored", JIT_CONF_PATH, user);
+        code = PAM_IGNORE;
+    }
+
+done:
+    jit_errs_free(&errs);
+    jit_conf_free(&conf);
+    return code;
+}
+
 /* The mount namespace open_session ran in (before pam_namespace, which
  * comes after pam_jit), so that close_session can tell it ends inside
  * the session's own one. */
@@ -240,6 +312,8 @@ run(pam_handle_t *pamh, int argc, const char **argv, step_fn step,
     if (pam_get_user(pamh, &user, NULL) != PAM_SUCCESS || user == NULL
         || user[0] == '\0')
         return PAM_USER_UNKNOWN;
+    if (not_configured(argc, argv))
+        return run_unconfigured(pamh, argc, argv, user, step, deny_code);
     if ((c = get_cache(pamh, argc, argv)) == NULL)
         return deny_code; /* fail closed: we cannot tell whose user it is */
     g.debug = c->conf.debug;

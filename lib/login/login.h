@@ -61,6 +61,11 @@ enum jit_verdict jit_login_authenticate(struct jit_login *l);
  * another source owns, JIT_ALLOW for ours. */
 enum jit_verdict jit_login_setcred(struct jit_login *l);
 
+/* No configuration file (doc/design.md, R16): JIT_IGNORE for a user that
+ * is not in our snapshot, JIT_DENY (audited under event) for one that is.
+ * l->conf holds the built-in defaults. */
+enum jit_verdict jit_login_unconfigured(struct jit_login *l, const char *event);
+
 /* The one message a denied user sees: the same for "no grant" and
  * "no such user", so that it tells nobody which names exist. */
 #define JIT_DENIED_MESSAGE "Access denied: no active access grant for this account."

@@ -45,9 +45,20 @@ done
 ok "nsswitch.conf: $(grep '^passwd:' /etc/nsswitch.conf | tr -s ' ')"
 multiarch=$(dpkg-architecture -qDEB_HOST_MULTIARCH 2>/dev/null || gcc -print-multiarch)
 [ -f "/lib/$multiarch/security/pam_jit.so" ] || fail "pam_jit.so is not in /lib/$multiarch/security"
-grep -q pam_jit /etc/pam.d/common-account \
-    && fail "pam_jit is on before the host is configured (it would refuse every login)"
-ok "pam_jit.so in /lib/$multiarch/security; its pam-auth-update profile registered, off until configured"
+# The profile is on at install (doc/design.md, R16): with no jit.conf
+# yet, pam_jit ignores users it does not hold, so local ones log in.
+for s in account session; do
+    first=$(grep -E "^$s[[:space:]]" "/etc/pam.d/common-$s" | grep -nE 'pam_(jit|unix)\.so' | head -1)
+    case $first in
+        *pam_jit.so*) ;;
+        *) fail "common-$s: pam_jit is not on before pam_unix at install: $(grep -v '^#' "/etc/pam.d/common-$s")" ;;
+    esac
+done
+[ ! -e /etc/jit/jit.conf ] || fail "/etc/jit/jit.conf exists before the admin wrote it"
+su -s /bin/sh nobody -c 'echo su-ok' > "$W/su-unconf.out" 2>&1 \
+    || fail "su to a local user through the stock stack, pam_jit on, no jit.conf: $(cat "$W/su-unconf.out")"
+grep -q su-ok "$W/su-unconf.out" || fail "su: $(cat "$W/su-unconf.out")"
+ok "pam_jit.so in /lib/$multiarch/security, on in common-account and common-session at install; with no jit.conf a local user (su nobody) still gets in"
 [ -L /etc/systemd/system/multi-user.target.wants/jit-reaper.service ] \
     || fail "jit-reaper.service is not enabled"
 [ ! -e /etc/systemd/system/timers.target.wants/jit-sync.timer ] \
@@ -103,6 +114,8 @@ sed -e "s|^api_url = .*|api_url = https://127.0.0.1:$PORT/|" "$E/jit.conf.exampl
 printf 'uid_min = 99000\nuid_max = 99099\n' >> /etc/jit/jit.conf
 chmod 600 /etc/jit/jit.conf
 jitctl check-config > "$W/check-config.out" 2>&1 || fail "jitctl check-config: $(cat "$W/check-config.out")"
+# An admin who had switched the profile off switches it on again; a
+# second --enable changes nothing.
 pam-auth-update --enable jit > "$W/pam-auth-update.out" 2>&1 \
     || fail "pam-auth-update --enable jit: $(cat "$W/pam-auth-update.out")"
 # The stock lines come after pam_jit's in the account and session stacks.
@@ -113,7 +126,7 @@ for s in account session; do
         *) fail "common-$s: pam_jit is not before pam_unix: $(grep -v '^#' "/etc/pam.d/common-$s")" ;;
     esac
 done
-ok "jitctl check-config passes; pam-auth-update --enable jit puts pam_jit before pam_unix in common-account and common-session"
+ok "jitctl check-config passes; pam_jit before pam_unix in common-account and common-session"
 
 # ---- a grant, asked for with jit, resolves and logs in over ssh
 ssh-keygen -q -t ed25519 -N '' -f "$W/alice" -C alice@laptop
