@@ -5,6 +5,8 @@
 #include <curl/curl.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <gnutls/crypto.h>
+#include <gnutls/gnutls.h>
 #include <jansson.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -12,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <pthread.h>
@@ -58,6 +61,51 @@ address_ok(const char *a)
               || (*c >= '0' && *c <= '9') || strchr("._%+-@", *c)))
             return 0;
     return 1;
+}
+
+/* The webhooks' HMAC key: a file of jit-apid's user, 0600 or
+ * stricter, of 16 to 1024 bytes (a trailing newline is not part of it). */
+static int
+load_secret(const char *path, struct apid_alerts *a, char *err,
+            size_t errlen)
+{
+    unsigned char buf[1026];
+    struct stat st;
+    ssize_t n = -1;
+    int fd, ret = 0;
+
+    if (path[0] != '/')
+        return apid_bad(err, errlen, "webhook_secret_file: an absolute path");
+    fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);
+    if (fd < 0)
+        return apid_bad(err, errlen, "webhook_secret_file %s: %s", path,
+                        strerror(errno));
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)
+        || st.st_uid != geteuid() || (st.st_mode & 077) != 0) {
+        ret = apid_bad(err, errlen, "webhook_secret_file %s: must be a regular"
+                       " file of jit-apid's user, mode 0600 or stricter", path);
+        goto done;
+    }
+    n = read(fd, buf, sizeof(buf));
+    while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
+        n--;
+    if (n < 16 || n > 1024) {
+        ret = apid_bad(err, errlen, "webhook_secret_file %s: %s", path,
+                       n < 0 ? strerror(errno)
+                             : "the secret must be 16 to 1024 bytes");
+        goto done;
+    }
+    if ((a->hook_secret = malloc((size_t) n)) == NULL) {
+        ret = -ENOMEM;
+        goto done;
+    }
+    memcpy(a->hook_secret, buf, (size_t) n);
+    a->hook_secret_len = (size_t) n;
+
+done:
+    explicit_bzero(buf, sizeof(buf));
+    close(fd);
+    return ret;
 }
 
 static unsigned
@@ -147,6 +195,14 @@ apid_alerts_load(const char *path, struct apid_alerts *out, char *err,
         }
         a.webhook_ca = strdup(json_string_value(x));
     }
+    if ((x = json_object_get(root, "webhook_secret_file")) != NULL) {
+        if (!json_is_string(x)) {
+            ret = apid_bad(err, errlen, "webhook_secret_file: an absolute path");
+            goto done;
+        }
+        if ((ret = load_secret(json_string_value(x), &a, err, errlen)) != 0)
+            goto done;
+    }
     if ((x = json_object_get(root, "retry_seconds")) != NULL) {
         if (!json_is_integer(x) || json_integer_value(x) < 1
             || json_integer_value(x) > 86400) {
@@ -205,6 +261,12 @@ apid_alerts_load(const char *path, struct apid_alerts *out, char *err,
                       i);
             goto done;
         }
+        /* An unsigned alert is one anybody could have sent the receiver. */
+        if (hook != NULL && a.hook_secret == NULL) {
+            ret = apid_bad(err, errlen, "recipients[%zu]: a webhook needs"
+                           " webhook_secret_file (its signature's key)", i);
+            goto done;
+        }
         if (email != NULL && (a.n_sendmail == 0 || a.from == NULL)) {
             ret = apid_bad(err, errlen, "recipients[%zu]: mail needs sendmail"
                       " and from", i);
@@ -241,6 +303,9 @@ apid_alerts_free(struct apid_alerts *a)
     free(a->sendmail);
     free(a->from);
     free(a->webhook_ca);
+    if (a->hook_secret != NULL)
+        explicit_bzero(a->hook_secret, a->hook_secret_len);
+    free(a->hook_secret);
     for (size_t i = 0; a->r && i < a->n_r; i++) {
         free(a->r[i].channel);
         free(a->r[i].target);
@@ -337,31 +402,135 @@ done:
     return to;
 }
 
+/* What a person reads first: "JIT account created: alice on web01". */
+static const char *
+headline(const char *type)
+{
+    if (strcmp(type, "account.created") == 0)
+        return "JIT account created";
+    if (strcmp(type, "account.enabled") == 0)
+        return "JIT account enabled";
+    if (strcmp(type, "account.disable_failed") == 0)
+        return "JIT account FAILED TO DISABLE";
+    return type;
+}
+
+/* A value on a line of its own: control characters, the C0 ones, DEL
+ * and C1 in UTF-8, become '?', so that a host's words cannot add a header
+ * or a line that looks like ours (doc/design.md, threat G5); at most 512
+ * bytes. */
+static void
+put_text(FILE *f, const char *v)
+{
+    const unsigned char *p = (const unsigned char *) (v ? v : "-");
+
+    for (size_t n = 0; *p != '\0' && n < 512; p++, n++) {
+        if (*p == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f) {
+            fputc('?', f);
+            p++;
+        } else {
+            fputc(*p < 0x20 || *p == 0x7f ? '?' : *p, f);
+        }
+    }
+}
+
+static void
+put_line(FILE *f, const char *label, const char *v)
+{
+    fprintf(f, "%-15s ", label);
+    put_text(f, v);
+    fputc('\n', f);
+}
+
+/* The host's own words on a failure: its event's cause and error. */
+static char *
+host_reason(const struct apid_event *e)
+{
+    json_t *d = e->detail ? json_loads(e->detail, 0, NULL) : NULL;
+    const char *cause = json_string_value(json_object_get(d, "cause"));
+    const char *error = json_string_value(json_object_get(d, "error"));
+    char *r = NULL;
+
+    if (cause || error) {
+        if (asprintf(&r, "%s%s%s", cause ? cause : "", cause && error ? ": " : "",
+                     error ? error : "") < 0)
+            r = NULL;
+    }
+    json_decref(d);
+    return r;
+}
+
+/* The mail: headers, then the alert in words (no JSON). */
+static char *
+mail_text(const struct apid_alerts *a, const struct apid_alert_job *j,
+          const struct apid_grant *g, const char *to)
+{
+    const struct apid_event *e = &j->ev;
+    char when[JIT_TIME_LEN], until[JIT_TIME_LEN];
+    char *text = NULL, *why = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+
+    if (f == NULL)
+        return NULL;
+    fprintf(f, "From: %s\nTo: %s\nSubject: ", a->from, to);
+    put_text(f, headline(e->type));
+    fputs(": ", f);
+    put_text(f, e->username);
+    fputs(" on ", f);
+    put_text(f, e->host);
+    fputs("\nContent-Type: text/plain; charset=utf-8\n\n", f);
+    put_text(f, headline(e->type));
+    fputs(": ", f);
+    put_text(f, e->username);
+    fputs(" on ", f);
+    put_text(f, e->host);
+    fputs("\n\n", f);
+    put_line(f, "Account:", e->username);
+    put_line(f, "Host:", e->host);
+    put_line(f, "Requester:", g ? g->requester : e->requester);
+    if (g != NULL) {
+        jit_time_format(g->expires_at, until);
+        put_line(f, "Credential:", g->credential);
+        put_line(f, "Policy:", g->policy);
+        put_line(f, "Reason:", g->reason);
+        put_line(f, "Until:", until);
+        put_line(f, "Grant status:", g->status);
+    }
+    put_line(f, "Grant:", e->grant);
+    jit_time_format(e->time, when);
+    put_line(f, "Reported at:", when);
+    put_line(f, "Event:", e->id);
+    if (strcmp(e->type, "account.disable_failed") == 0) {
+        why = host_reason(e);
+        put_line(f, "Host's reason:", why ? why : "(the host gave none)");
+        fputs("\nThe account is still usable: the teardown is retried with"
+              " a backoff until it succeeds.\n", f);
+    }
+    if (g == NULL)
+        fputs("\n(The grant is no longer in jit-apid's store.)\n", f);
+    free(why);
+    if (fclose(f) != 0) {
+        free(text);
+        return NULL;
+    }
+    return text;
+}
+
 static int
 send_mail(const struct apid_alerts *a, const struct apid_alert_job *j,
-          char *err, size_t errlen)
+          const struct apid_grant *g, char *err, size_t errlen)
 {
     char *const envp[] = { S("PATH=/usr/sbin:/usr/bin:/sbin:/bin"), NULL };
-    json_t *o = event_json(&j->ev);
-    char *detail = o ? json_dumps(o, JSON_INDENT(2) | JSON_SORT_KEYS) : NULL;
     char *msg = NULL, *to = mail_to(a, j->recipient, err, errlen);
     int fds[2] = { -1, -1 }, status = 0, ret = -1;
     pid_t pid;
     size_t off = 0, len;
 
-    json_decref(o);
     if (to == NULL)
         goto done; /* err set, or no memory */
-    if (detail == NULL
-        || asprintf(&msg,
-                    "From: %s\nTo: %s\nSubject: [jit] %s: %s on %s\n"
-                    "Content-Type: text/plain; charset=utf-8\n\n"
-                    "%s\n",
-                    a->from, to, j->ev.type,
-                    j->ev.username ? j->ev.username : "-", j->ev.host,
-                    detail) < 0) {
+    if ((msg = mail_text(a, j, g, to)) == NULL) {
         snprintf(err, errlen, "out of memory");
-        msg = NULL;
         goto done;
     }
     if (pipe2(fds, O_CLOEXEC) != 0) {
@@ -412,7 +581,6 @@ done:
     if (fds[1] >= 0)
         close(fds[1]);
     free(msg);
-    free(detail);
     free(to);
     return ret;
 }
@@ -425,22 +593,93 @@ discard(char *p, size_t s, size_t n, void *u)
     return s * n;
 }
 
+int
+apid_alert_signature(const struct apid_alerts *a, int64_t t, const char *body,
+                     char *out, size_t outlen)
+{
+    unsigned char mac[32];
+    char *msg = NULL;
+    int n, ret = -1;
+
+    if (a->hook_secret == NULL
+        || (n = asprintf(&msg, "%lld.%s", (long long) t, body)) < 0) {
+        msg = NULL;
+        goto done;
+    }
+    if (gnutls_hmac_fast(GNUTLS_MAC_SHA256, a->hook_secret, a->hook_secret_len,
+                         msg, (size_t) n, mac) != 0)
+        goto done;
+    n = snprintf(out, outlen, "t=%lld,v1=", (long long) t);
+    if (n < 0 || (size_t) n + 65 > outlen)
+        goto done;
+    for (int i = 0; i < 32; i++)
+        snprintf(out + n + 2 * i, 3, "%02x", mac[i]);
+    ret = 0;
+
+done:
+    explicit_bzero(mac, sizeof(mac));
+    free(msg);
+    return ret;
+}
+
+/* The webhook's body (jit-apid(8), ALERTS): the alert type, a headline,
+ * the event, and the grant when the store still has it. */
+static char *
+hook_body(const struct apid_alert_job *j, const struct apid_grant *g)
+{
+    char until[JIT_TIME_LEN], *summary = NULL, *body = NULL;
+    json_t *o, *go;
+
+    if (asprintf(&summary, "%s: %s on %s", headline(j->ev.type),
+                 j->ev.username ? j->ev.username : "-", j->ev.host) < 0)
+        return NULL;
+    o = json_pack("{s:s, s:s, s:o}", "alert", j->ev.type, "summary", summary,
+                  "event", event_json(&j->ev));
+    if (o != NULL && g != NULL) {
+        jit_time_format(g->expires_at, until);
+        go = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "id", g->id,
+                       "requester", g->requester, "credential", g->credential,
+                       "policy", g->policy, "reason", g->reason, "status",
+                       g->status, "expires_at", until);
+        if (go == NULL || json_object_set_new(o, "grant", go) != 0) {
+            json_decref(o);
+            o = NULL;
+        }
+    }
+    if (o != NULL)
+        body = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
+    json_decref(o);
+    free(summary);
+    return body;
+}
+
 static int
 send_webhook(const struct apid_alerts *a, const struct apid_alert_job *j,
-             char *err, size_t errlen)
+             const struct apid_grant *g, char *err, size_t errlen)
 {
-    json_t *o = json_pack("{s:s, s:o}", "alert", j->ev.type, "event",
-                          event_json(&j->ev));
-    char *body = o ? json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
-    struct curl_slist *h = curl_slist_append(NULL,
-                                             "Content-Type: application/json");
+    char *body = hook_body(j, g);
+    char sig[128], hdr[160], ts[64];
+    struct curl_slist *h = NULL;
     CURL *c = curl_easy_init();
+    int64_t now = (int64_t) time(NULL);
     long code = 0;
     CURLcode rc;
     int ret = -1;
 
-    json_decref(o);
-    if (body == NULL || c == NULL || h == NULL) {
+    if (body == NULL || c == NULL) {
+        snprintf(err, errlen, "out of memory");
+        goto done;
+    }
+    /* The receiver checks the HMAC over "<t>.<body>" and that t is
+     * recent, so that a body replayed later is refused. */
+    if (apid_alert_signature(a, now, body, sig, sizeof(sig)) != 0) {
+        snprintf(err, errlen, "no signature: webhook_secret_file");
+        goto done;
+    }
+    snprintf(hdr, sizeof(hdr), "X-Jit-Signature: %s", sig);
+    snprintf(ts, sizeof(ts), "X-Jit-Timestamp: %lld", (long long) now);
+    if ((h = curl_slist_append(NULL, "Content-Type: application/json")) == NULL
+        || curl_slist_append(h, hdr) == NULL || curl_slist_append(h, ts) == NULL) {
         snprintf(err, errlen, "out of memory");
         goto done;
     }
@@ -472,16 +711,16 @@ done:
 
 int
 apid_alert_send(const struct apid_alerts *a, const struct apid_alert_job *j,
-                char *err, size_t errlen)
+                const struct apid_grant *g, char *err, size_t errlen)
 {
     if (strcmp(j->channel, "email") == 0) {
         if (a->n_sendmail == 0 || a->from == NULL) {
             snprintf(err, errlen, "no sendmail configured");
             return -1;
         }
-        return send_mail(a, j, err, errlen);
+        return send_mail(a, j, g, err, errlen);
     }
-    return send_webhook(a, j, err, errlen);
+    return send_webhook(a, j, g, err, errlen);
 }
 
 /* ---- the deliverer ---- */
@@ -516,11 +755,21 @@ apid_alerts_worker(void *arg)
                     apid_store_error(a->store));
         for (size_t i = 0; i < n && !a->stopping; i++) {
             char err[256] = "";
-            int ok, tries = v[i].attempts + 1;
+            struct apid_grant g;
+            int ok, tries = v[i].attempts + 1, have_grant;
             int64_t next = 0;
 
+            /* The grant says what the event does not (credential, policy,
+             * reason, until); an alert is sent without it rather than not
+             * at all. */
+            memset(&g, 0, sizeof(g));
+            have_grant = v[i].ev.grant != NULL
+                         && apid_store_grant_get(a->store, v[i].ev.grant, &g,
+                                                 (int64_t) time(NULL))
+                                == APID_OK;
             pthread_rwlock_rdlock(&a->lock);
-            ok = apid_alert_send(&a->alerts, &v[i], err, sizeof(err)) == 0;
+            ok = apid_alert_send(&a->alerts, &v[i], have_grant ? &g : NULL,
+                                 err, sizeof(err)) == 0;
             if (!ok && tries < a->alerts.max_attempts)
                 next = (int64_t) time(NULL) + backoff(&a->alerts, tries);
             pthread_rwlock_unlock(&a->lock);
@@ -533,6 +782,8 @@ apid_alerts_worker(void *arg)
                 != APID_OK)
                 fprintf(stderr, "jit-apid: alerts: %s\n",
                         apid_store_error(a->store));
+            if (have_grant)
+                apid_grant_free(&g);
         }
         apid_alert_jobs_free(v, n);
         if (n < CLAIM_MAX)

@@ -4,7 +4,8 @@
  * event, where that type is enabled (all are off by default), notifies the
  * recipients subscribed to it: by mail through a sendmail-compatible
  * command (a fixed argv, run without a shell, the message on its standard
- * input) or by a webhook (an HTTPS POST of JSON).  Each delivery is a row
+ * input; a text a person reads) or by a webhook (an HTTPS POST of JSON,
+ * signed with an HMAC a receiver checks).  Each delivery is a row
  * in the store, queued in the same transaction as its event (so a
  * redelivered event alerts no one twice), tried until it succeeds, with a
  * backoff, and kept as the record of what was sent.  Configuration, a
@@ -14,6 +15,7 @@
  *    "sendmail": ["/usr/sbin/sendmail", "-oi", "-t"],
  *    "from": "jit-apid@example.com",
  *    "webhook_ca": "/etc/jit/apid/hooks-ca.pem",
+ *    "webhook_secret_file": "/etc/jit/apid/hooks.secret",
  *    "retry_seconds": 30, "max_attempts": 10,
  *    "recipients": [
  *      {"email": "secops@example.com",
@@ -47,6 +49,9 @@ struct apid_alerts {
     char **sendmail;
     size_t n_sendmail;
     char *from, *webhook_ca;
+    /* HMAC-SHA256 key of the webhooks' signature (webhook_secret_file). */
+    unsigned char *hook_secret;
+    size_t hook_secret_len;
     int64_t retry_seconds;
     int max_attempts;
     struct apid_recipient *r;
@@ -70,8 +75,15 @@ void apid_alerts_free(struct apid_alerts *a);
 struct apid_alert_target *apid_alerts_plan(const struct apid_alerts *a,
                                            const char *type, size_t *n);
 
-/* Deliver one; 0, or -1 with why in err. */
+/* Deliver one, with its grant when the store still has it (g may be
+ * NULL: the alert then says only what the event does); 0, or -1 with why
+ * in err. */
 int apid_alert_send(const struct apid_alerts *a,
-                    const struct apid_alert_job *j, char *err, size_t errlen);
+                    const struct apid_alert_job *j, const struct apid_grant *g,
+                    char *err, size_t errlen);
+/* The webhook signature header's value for a body sent at time t:
+ * "t=<t>,v1=<hex HMAC-SHA256 of "<t>.<body>">"; 0, or -1. */
+int apid_alert_signature(const struct apid_alerts *a, int64_t t,
+                         const char *body, char *out, size_t outlen);
 
 #endif

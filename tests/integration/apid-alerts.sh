@@ -27,6 +27,9 @@ class H(http.server.BaseHTTPRequestHandler):
     def do_POST(self):
         n = len(os.listdir(out))
         body = self.rfile.read(int(self.headers["Content-Length"]))
+        open("%s/../hook-%d.sig" % (out, n), "w").write(
+            "%s\n%s\n" % (self.headers.get("X-Jit-Signature", ""),
+                          self.headers.get("X-Jit-Timestamp", "")))
         open("%s/%d" % (out, n), "wb").write(body)
         self.send_response(500 if n == 0 else 200)
         self.send_header("Content-Length", "0")
@@ -43,8 +46,11 @@ PY
 TEST_PIDS="$TEST_PIDS $!"
 wait_for 30 test -s "$T/hook.port" >/dev/null || true
 HOOK=https://127.0.0.1:$(cat "$T/hook.port")/jit
+printf 'hook-secret-0123456789abcdef\n' > "$T/hook.secret"
+chmod 600 "$T/hook.secret"
 cat > "$T/alerts.json" <<JSON
 {"enabled": ["account.created", "account.disable_failed"],
+ "webhook_secret_file": "$T/hook.secret",
  "sendmail": ["$T/sendmail", "-oi", "-t"],
  "from": "jit-apid@example.com",
  "webhook_ca": "$T/certs/ca.pem",
@@ -66,6 +72,29 @@ fi
 start_apid
 out=$("$APID" -c "$T/apid/apid.conf" --check)
 expect_eq "--check" "$out" "jit-apid: $T/apid/apid.conf: ok (3 policies, 2 hosts, 6 people, 4 alert recipients)"
+# Alert settings a receiver could not trust, or a secret others can read:
+# refused at the check, naming the key.
+bad_alerts() { # NAME PYTHON-EDIT: --check on alerts.json changed by EDIT
+    /usr/bin/python3 -c 'import json, sys
+a = json.load(open(sys.argv[1])); exec(sys.argv[3]); json.dump(a, open(sys.argv[2], "w"))' \
+        "$T/alerts.json" "$T/alerts-$1.json" "$2"
+    sed "s|^alerts = .*|alerts = $T/alerts-$1.json|" "$T/apid/apid.conf" > "$T/apid/apid-$1.conf"
+    chmod 600 "$T/apid/apid-$1.conf"
+    if out=$("$APID" -c "$T/apid/apid-$1.conf" --check 2>&1); then
+        fail "alerts $1 accepted: $out"
+    fi
+}
+bad_alerts nosecret 'del a["webhook_secret_file"]'
+case $out in *"a webhook needs webhook_secret_file"*) ;; *) fail "no secret: $out" ;; esac
+cp "$T/hook.secret" "$T/hook-open.secret"; chmod 644 "$T/hook-open.secret"
+bad_alerts opensecret "a['webhook_secret_file'] = '$T/hook-open.secret'"
+case $out in *"webhook_secret_file $T/hook-open.secret: must be a regular file of jit-apid's user, mode 0600"*) ;; *) fail "readable secret: $out" ;; esac
+printf 'short\n' > "$T/hook-short.secret"; chmod 600 "$T/hook-short.secret"
+bad_alerts shortsecret "a['webhook_secret_file'] = '$T/hook-short.secret'"
+case $out in *"16 to 1024 bytes"*) ;; *) fail "short secret: $out" ;; esac
+ln -s "$T/hook.secret" "$T/hook-link.secret"
+bad_alerts linksecret "a['webhook_secret_file'] = '$T/hook-link.secret'"
+ok "webhooks need a secret of 16 to 1024 bytes in a file only jit-apid reads (no symlink)"
 
 # The events are web01's, of alice's grant there (jit-apid takes a host's
 # events only for its own grants' accounts).
@@ -73,7 +102,7 @@ G=$(api POST /v1/grants alice-token-xxxxxxxxxx \
     '{"credential": "db-admin", "host": "web01.test", "duration": 1800, "reason": "alerts"}' | field id)
 expect_eq "alice's grant on web01" "$(cat "$T/api.status")" 201
 ev() { # id type [host]
-    printf '{"id": "%s", "type": "%s", "time": "2026-11-24T10:00:00Z", "host": "%s", "grant": "%s", "username": "alice", "requester": "alice@EXAMPLE.COM", "detail": {"uid": 70000}}' "$1" "$2" "${3:-web01.test}" "$G"
+    printf '{"id": "%s", "type": "%s", "time": "2026-11-24T10:00:00Z", "host": "%s", "grant": "%s", "username": "alice", "requester": "alice@EXAMPLE.COM", "detail": {"uid": 70000, "cause": "expired", "error": "userdel: still busy\\nSubject: forged"}}' "$1" "$2" "${3:-web01.test}" "$G"
 }
 # web02 writing an alerting event into web01's grant: refused, and no
 # one is alerted (the deliveries below are exactly those of web01's).
@@ -103,19 +132,49 @@ a3 account.disable_failed email secops@example.com sent 1 -"
 ok "enabled types only, subscribed recipients only, once per event; retried, given up after 3"
 
 expect_eq "mails" "$(ls "$T/mail" | wc -l)" 2
-grep -l "Subject: \[jit\] account.created: alice on web01.test" "$T/mail"/* >/dev/null || fail "mail: $(cat "$T/mail"/*)"
-grep -l "Subject: \[jit\] account.disable_failed: alice on web01.test" "$T/mail"/* >/dev/null || fail "mail: $(cat "$T/mail"/*)"
+created=$(grep -l "^Subject: JIT account created: alice on web01.test$" "$T/mail"/*) || fail "mail: $(cat "$T/mail"/*)"
+failed=$(grep -l "^Subject: JIT account FAILED TO DISABLE: alice on web01.test$" "$T/mail"/*) || fail "mail: $(cat "$T/mail"/*)"
 grep -q -- "--argv: -oi -t" "$T/mail/0" || fail "argv: $(cat "$T/mail/0")"
-grep -q '"uid": 70000' "$T/mail/0" || fail "body: $(cat "$T/mail/0")"
+for want in "Account:        alice" "Host:           web01.test" \
+    "Requester:      alice@EXAMPLE.COM" "Credential:     db-admin" \
+    "Policy:         db-admin-web" "Reason:         alerts" "Grant:          $G" \
+    "Until:          20"; do
+    grep -q "^$want" "$created" || fail "mail body has no '$want': $(cat "$created")"
+done
+grep -q '[{}]' "$created" "$failed" && fail "JSON in a mail body: $(cat "$created" "$failed")"
+# The host's reason is in words, its newline and the header it tried to
+# slip in made harmless.
+grep -q "^Host's reason: *expired: userdel: still busy?Subject: forged$" "$failed" \
+    || fail "failure mail: $(cat "$failed")"
+[ "$(grep -c '^Subject:' "$failed")" = 1 ] || fail "a second Subject: $(cat "$failed")"
 grep -rq "quiet@example.com" "$T/mail" && fail "a recipient of a type that is off was mailed"
-ok "mail through the configured command, the event in the body; no mail for a type that is off"
+ok "mail in words (account, host, requester, credential, policy, reason, until, grant; the host's reason for a failure), no JSON, no header from a host's text; no mail for a type that is off"
 expect_eq "webhook posts (one refused, one accepted)" "$(ls "$T/hook" | wc -l)" 2
 /usr/bin/python3 -c '
 import json, sys
 b = json.load(open(sys.argv[1]))
-assert b["alert"] == "account.disable_failed" and b["event"]["id"] == "a3" and b["event"]["host"] == "web01.test", b' "$T/hook/1" \
+assert b["alert"] == "account.disable_failed" and b["event"]["id"] == "a3" and b["event"]["host"] == "web01.test", b
+assert b["summary"] == "JIT account FAILED TO DISABLE: alice on web01.test", b
+assert b["grant"]["credential"] == "db-admin" and b["grant"]["policy"] == "db-admin-web", b' "$T/hook/1" \
     || fail "webhook body: $(cat "$T/hook/1")"
-ok "webhook: an HTTPS POST of the alert and its event, retried after a 500"
+ok "webhook: an HTTPS POST of the alert, its event and grant, retried after a 500"
+# A receiver's check (jit-apid(8), ALERTS): HMAC-SHA256 with the shared
+# secret over "<t>.<body>", t in X-Jit-Timestamp and in the signature.
+/usr/bin/python3 - "$T/hook/1" "$T/hook-1.sig" "$T/hook.secret" <<'PY' || fail "webhook signature: $(cat "$T/hook-1.sig")"
+import hashlib, hmac, sys
+body = open(sys.argv[1], "rb").read()
+sig, ts = open(sys.argv[2]).read().split("\n")[:2]
+key = open(sys.argv[3], "rb").read().rstrip(b"\n")
+parts = dict(p.split("=", 1) for p in sig.split(","))
+assert parts["t"] == ts, (parts, ts)
+want = hmac.new(key, ts.encode() + b"." + body, hashlib.sha256).hexdigest()
+assert hmac.compare_digest(parts["v1"], want), (parts, want)
+bad = hmac.new(b"another-secret-0123456789", ts.encode() + b"." + body, hashlib.sha256).hexdigest()
+assert not hmac.compare_digest(parts["v1"], bad)
+tampered = hmac.new(key, ts.encode() + b"." + body.replace(b"alice", b"mallory"), hashlib.sha256).hexdigest()
+assert not hmac.compare_digest(parts["v1"], tampered)
+PY
+ok "webhook: its signature verifies with the secret, and not for another secret or a changed body"
 
 rc=0; /usr/bin/python3 - "$APID_URL" "$T/certs/ca.pem" <<'PY' || rc=$?
 import ssl, sys, urllib.request, urllib.error

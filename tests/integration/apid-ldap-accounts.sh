@@ -284,7 +284,7 @@ wait_for 30 failed "$G4" >/dev/null || fail "not disable_failed: $(api GET "/v1/
 api GET "/v1/grants/$G4" boss-token-xxxxxxxxxxx > "$T/r6"
 [ -n "$(pyget 'j["directory_account"].get("last_error")' < "$T/r6")" ] || fail "no last_error: $(cat "$T/r6")"
 binds "$CAROL_OPS" "$PW4" || fail "the refused teardown changed the password"
-mailed() { grep -l "account.disable_failed" "$T/mail"/* >/dev/null 2>&1; }
+mailed() { grep -l "^Subject: JIT account FAILED TO DISABLE: " "$T/mail"/* >/dev/null 2>&1; }
 wait_for 30 mailed >/dev/null || fail "no disable_failed alert: $(api GET /v1/alerts boss-token-xxxxxxxxxxx)"
 grep -q "carol-ops" "$T/mail"/* || fail "alert: $(cat "$T/mail"/*)"
 api GET "/v1/operations?grant=$G4" boss-token-xxxxxxxxxxx | grep -q 'directory.disable_failed' \
