@@ -527,12 +527,10 @@ cmd_log(const struct opts *o)
                    str(op, "action"), str(op, "grant"), str(op, "actor"),
                    json_object_get(op, "detail") ? ": " : "",
                    json_object_get(op, "detail") ? str(op, "detail") : "");
-            if (strcmp(str(op, "action"), "request") != 0
-                && strcmp(str(op, "action"), "enable") != 0)
-                continue;
             json_array_foreach(json_object_get(op, "host_events"), k, e)
-                printf("    %s %s %s %s\n", str(e, "time"), str(e, "host"),
-                       str(e, "type"), str(e, "username"));
+                printf("    %s %s %s %s (%s)\n", str(e, "time"),
+                       str(e, "host"), str(e, "type"), str(e, "username"),
+                       str(e, "requester"));
         }
     }
     json_decref(out);

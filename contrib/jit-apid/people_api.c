@@ -855,6 +855,8 @@ events_json(struct apid *a, const char *grant)
 
         if (e != NULL && v[i].username)
             json_object_set_new(e, "username", json_string(v[i].username));
+        if (e != NULL && v[i].requester)
+            json_object_set_new(e, "requester", json_string(v[i].requester));
         if (e != NULL && v[i].detail)
             json_object_set_new(e, "detail", json_loads(v[i].detail, 0,
                                                         NULL));
@@ -930,11 +932,17 @@ get_operations(struct apid *a, const struct apid_req *q,
                               (json_int_t) v[i].seq, "time",
                               apid_json_time(v[i].time), "actor", v[i].actor,
                               "action", v[i].action);
+        int oldest = v[i].grant != NULL;
 
-        if (o != NULL && v[i].grant) {
+        /* A grant's host events once, under its oldest operation listed
+         * (newest first: the last one of the grant here), which is the
+         * request or re-enable that made it unless the limit cut it. */
+        for (size_t k = i + 1; oldest && k < n; k++)
+            oldest = v[k].grant == NULL || strcmp(v[k].grant, v[i].grant) != 0;
+        if (o != NULL && v[i].grant)
             json_object_set_new(o, "grant", json_string(v[i].grant));
+        if (o != NULL && oldest)
             json_object_set_new(o, "host_events", events_json(a, v[i].grant));
-        }
         if (o != NULL && v[i].detail)
             json_object_set_new(o, "detail", json_string(v[i].detail));
         json_array_append_new(arr, o);

@@ -187,5 +187,20 @@ except urllib.error.HTTPError as e:
 PY
 expect_eq "a requester reading the deliveries" "$rc" 0
 ok "the record of deliveries is for approvers"
+# The operations log: the grant's host events once (under its request),
+# each with its requester, however many operations the grant has.
+api POST "/v1/grants/$G/revoke" alice-token-xxxxxxxxxx '{"reason": "done"}' >/dev/null
+expect_eq "revoke" "$(cat "$T/api.status")" 200
+api GET "/v1/operations?grant=$G" boss-token-xxxxxxxxxxx > "$T/ops"
+/usr/bin/python3 - "$T/ops" <<'PY' || fail "operations: $(cat "$T/ops")"
+import json, sys
+ops = json.load(open(sys.argv[1]))["operations"]
+assert [o["action"] for o in ops] == ["revoke", "approve", "request"], ops
+with_events = [o for o in ops if "host_events" in o]
+assert len(with_events) == 1 and with_events[0]["action"] == "request", ops
+ev = with_events[0]["host_events"]
+assert len(ev) == 4 and all(e["requester"] == "alice@EXAMPLE.COM" for e in ev), ev
+PY
+ok "operations log: host events once per grant, under its request, each with its requester"
 stop_apid
 ok "stopped cleanly with the deliverer running"
