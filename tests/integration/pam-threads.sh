@@ -18,7 +18,7 @@ mkdir "$T/svc"
 printf 'account required %s config=%s\n' "$PAMMOD" "$CONF" > "$T/svc/jitthreads"
 # The syslog shim puts the module's lines in the output, so a refused
 # login says why.
-out=$(in_ns env LD_PRELOAD="$SYSLOG_SHIM" \
+out=$(in_ns env LD_PRELOAD="${PRELOAD:+$PRELOAD }$SYSLOG_SHIM" \
     "$top_builddir/tests/helpers/pam-threads" "$T/svc" jitthreads $THREADS $ROUNDS 2>&1) \
     || fail "$(printf '%s\n' "$out" | grep -v '^SYSLOG(info)')"
 out=$(printf '%s\n' "$out" | grep -v '^SYSLOG')
