@@ -27,6 +27,7 @@
 #include <string.h>
 #include <syslog.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "core/audit.h"
 #include "core/conf.h"
@@ -108,6 +109,9 @@ open_store(const struct jit_conf *conf, struct jit_store **s)
     if (ret != 0)
         fprintf(stderr, "jitctl: state store: %s\n",
                 why ? why : strerror(-ret));
+    /* The store is root's (jitctl(8), FILES): say so, not just EACCES. */
+    if (ret != 0 && geteuid() != 0)
+        fprintf(stderr, "jitctl: this command must be run as root\n");
     free(why);
     return ret;
 }
