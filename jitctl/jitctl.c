@@ -435,6 +435,20 @@ reload_conf(struct jit_conf *conf)
     return 0;
 }
 
+/* status's exit status (jitctl(8), EXIT STATUS), so that a monitor's
+ * check needs no parsing: 0 only for a daemon that runs and keeps its
+ * health file fresh. */
+#define EXIT_NOT_RUNNING 3 /* never run, stopped, dead */
+#define EXIT_STALE       4 /* stuck: the health file is stale */
+
+static int
+status_exit(const char *health)
+{
+    if (strcmp(health, "running") == 0)
+        return 0;
+    return strcmp(health, "stuck") == 0 ? EXIT_STALE : EXIT_NOT_RUNNING;
+}
+
 static int
 cmd_status(struct jit_conf *conf, const struct invocation *in)
 {
@@ -456,12 +470,15 @@ cmd_status(struct jit_conf *conf, const struct invocation *in)
     jit_time_format(st.next_expiry, next);
     if (json)
         return print_json(json_pack(
-            "{s:s, s:I, s:s?, s:s?, s:s, s:s?, s:I}", "daemon", health,
-            "pid", (json_int_t) st.pid, "started", r == 0 ? started : NULL,
-            "last_sync", st.last_sync ? synced : NULL,
-            "api", r == 0 ? st.api : "unknown",
-            "next_expiry", st.next_expiry ? next : NULL,
-            "outbox", (json_int_t) outbox));
+                   "{s:s, s:I, s:s?, s:s?, s:s, s:s?, s:I}", "daemon", health,
+                   "pid", (json_int_t) st.pid,
+                   "started", r == 0 ? started : NULL,
+                   "last_sync", st.last_sync ? synced : NULL,
+                   "api", r == 0 ? st.api : "unknown",
+                   "next_expiry", st.next_expiry ? next : NULL,
+                   "outbox", (json_int_t) outbox)) != 0
+                   ? 1
+                   : status_exit(health);
     printf("daemon:       %s", health);
     if (r == 0)
         printf(" (pid %ld, since %s)", (long) st.pid, started);
@@ -469,7 +486,7 @@ cmd_status(struct jit_conf *conf, const struct invocation *in)
     printf("last sync:    %s\n", st.last_sync ? synced : "never");
     printf("next expiry:  %s\n", st.next_expiry ? next : "none");
     printf("outbox:       %lld events waiting\n", (long long) outbox);
-    return 0;
+    return status_exit(health);
 }
 
 static int
