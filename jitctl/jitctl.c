@@ -25,6 +25,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <syslog.h>
 #include <time.h>
 #include <unistd.h>
@@ -342,14 +343,39 @@ done:
     return ret;
 }
 
+/* Whether stderr is the journal: systemd sets JOURNAL_STREAM to the
+ * "device:inode" of the stream it connected to the journal
+ * (systemd.exec(5)), and a stderr that is that stream would put every
+ * line in the journal twice, once through syslog.  Any other stderr
+ * (a terminal, a file, a pipe, cron's mail) is not the journal, whatever
+ * the environment inherited says. */
+static int
+stderr_is_journal(void)
+{
+    const char *js = getenv("JOURNAL_STREAM");
+    unsigned long long dev, ino;
+    struct stat st;
+    char extra;
+
+    if (js == NULL || sscanf(js, "%llu:%llu%c", &dev, &ino, &extra) != 2
+        || fstat(STDERR_FILENO, &st) != 0)
+        return 0;
+    return (unsigned long long) st.st_dev == dev
+           && (unsigned long long) st.st_ino == ino;
+}
+
+static int log_to_stderr = 1;
+
 /* Audit and error lines: to syslog (LOG_AUTHPRIV), and to stderr for the
- * admin at the terminal. */
+ * admin at the terminal, unless stderr is the journal (jitctl(8),
+ * LOGGING): each line is logged once. */
 static void
 emit(void *ctx, int prio, const char *line)
 {
     (void) ctx;
     syslog(prio, "%s", line);
-    fprintf(stderr, "jitctl: %s\n", line);
+    if (log_to_stderr)
+        fprintf(stderr, "jitctl: %s\n", line);
 }
 
 static const struct jit_log jitctl_log = { emit, NULL };
@@ -769,6 +795,7 @@ main(int argc, char **argv)
         return 1;
     if (cmd->flags & CMD_SYSLOG)
         openlog("jitctl", LOG_PID, LOG_AUTHPRIV);
+    log_to_stderr = !stderr_is_journal();
     ret = cmd->run(&conf, &in);
     jit_conf_free(&conf);
     return ret;

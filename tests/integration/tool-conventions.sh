@@ -5,7 +5,9 @@
 # exit 0; a usage error (an unknown option, a missing value or command)
 # prints on stderr, nothing on stdout, and exits 2, the code each man
 # page's EXIT STATUS gives.  Run as someone else, jitctl says it must be
-# run as root instead of a bare "Permission denied".
+# run as root instead of a bare "Permission denied".  jitctl's log lines
+# reach the journal once: with stderr the journal's stream
+# (JOURNAL_STREAM), syslog only; any other stderr gets them too.
 . "$top_srcdir/tests/integration/lib.sh"
 setup_env
 
@@ -91,3 +93,34 @@ if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null 2>&1; then
 else
     skip_case "jitctl as an ordinary user (needs root and setpriv)"
 fi
+
+# Logged once.  The syslog shim writes syslog's lines on stderr as
+# "SYSLOG(prio): ..."; the sync fails (the API's name does not resolve)
+# with one log line.
+SHIM=$top_builddir/tests/helpers/.libs/libsyslog-shim.so
+[ -f "$SHIM" ] || fail "no $SHIM"
+logged() { grep -c -- "$1" "$T/log.err" || true; }
+: > "$T/log.err"
+rc=0
+LD_PRELOAD=$SHIM "$JITCTL" -c "$CONF" sync >/dev/null 2>>"$T/log.err" || rc=$?
+expect_eq "sync, API unreachable: exit status" "$rc" 1
+expect_eq "stderr a file (not the journal): the line in syslog" "$(logged '^SYSLOG(3): sync: API: unreachable')" 1
+expect_eq "stderr a file (not the journal): and on stderr" "$(logged '^jitctl: sync: API: unreachable')" 1
+: > "$T/log.err"
+rc=0
+JOURNAL_STREAM=$(stat -c %d:%i "$T/log.err") LD_PRELOAD=$SHIM \
+    "$JITCTL" -c "$CONF" sync >/dev/null 2>>"$T/log.err" || rc=$?
+expect_eq "under systemd: exit status" "$rc" 1
+expect_eq "stderr is the journal: the line in syslog" "$(logged '^SYSLOG(3): sync: API: unreachable')" 1
+expect_eq "stderr is the journal: not a second time on stderr" "$(logged '^jitctl: sync: API: unreachable')" 0
+grep -q 'the API failed (unreachable); nothing changed' "$T/log.err" \
+    || fail "the command's own message is gone: $(cat "$T/log.err")"
+# An inherited JOURNAL_STREAM naming another stream (a shell started by
+# a unit, its stderr a file): both again.  And one that is not
+# device:inode at all.
+for js in "$(stat -c %d:%i "$CONF")" "1:2:3" "x"; do
+    : > "$T/log.err"
+    JOURNAL_STREAM=$js LD_PRELOAD=$SHIM "$JITCTL" -c "$CONF" sync >/dev/null 2>>"$T/log.err" || true
+    expect_eq "JOURNAL_STREAM=$js, not stderr: on stderr" "$(logged '^jitctl: sync: API: unreachable')" 1
+done
+ok "jitctl logs each line once: syslog only when stderr is the journal"
