@@ -5,7 +5,7 @@
  *   jitctl [--config FILE] list [--json]
  *   jitctl [--config FILE] show NAME [--json]
  *   jitctl [--config FILE] check-config
- *   jitctl [--config FILE] sync
+ *   jitctl [--config FILE] sync [--full]
  *   jitctl [--config FILE] authorized-keys USER
  *   jitctl [--config FILE] flush
  *   jitctl [--config FILE] daemon
@@ -52,7 +52,8 @@ static const char usage_text[] =
     "  list [--json]        the accounts pam-jit holds on this host\n"
     "  show NAME [--json]   one account in detail\n"
     "  check-config         print the effective configuration, or its errors\n"
-    "  sync                 reserve the accounts of this host's active grants\n"
+    "  sync [--full]        reserve the accounts of this host's active grants\n"
+    "                       (--full: examine every grant again)\n"
     "  authorized-keys USER the SSH keys of USER's active grant (for sshd's\n"
     "                       AuthorizedKeysCommand); nothing otherwise\n"
     "  flush                deliver the events waiting in the outbox to the API\n"
@@ -81,7 +82,7 @@ usage(FILE *f, int status)
 struct invocation {
     const char *config; /* the file named, or the default */
     char **argv;        /* the operands (as many as the command takes) */
-    int json, dry_run;
+    int json, dry_run, full;
     const char *reason;
 };
 
@@ -388,9 +389,16 @@ cmd_sync(struct jit_conf *conf, const struct invocation *in)
     const char *api_reason = NULL;
     int ret;
 
-    (void) in;
     if (open_store(conf, &s) != 0)
         return 1;
+    /* --full: every grant examined again, as after a change of the
+     * configuration (which the round notices by itself). */
+    if (in->full && jit_sync_forget(s) != 0) {
+        fprintf(stderr, "jitctl: sync --full: state store: %s\n",
+                jit_store_error(s));
+        jit_store_close(s);
+        return 1;
+    }
     ret = jit_sync_once(s, conf, &jitctl_log, &st, &api_reason);
     /* The API answers: what waits in the outbox is due now, for the
      * flush that follows (the timer's reap, sync, reap, flush), not at
@@ -699,6 +707,7 @@ cmd_daemon(struct jit_conf *conf, const struct invocation *in)
 #define CMD_DRY_RUN 0x2u /* --dry-run accepted */
 #define CMD_REASON  0x4u /* --reason required */
 #define CMD_SYSLOG  0x8u
+#define CMD_FULL    0x10u /* --full accepted */
 
 static const struct command {
     const char *name;
@@ -708,7 +717,7 @@ static const struct command {
 } commands[] = {
     { "check-config", 0, 0, cmd_check_config },
     { "list", 0, CMD_JSON, cmd_list },
-    { "sync", 0, CMD_SYSLOG, cmd_sync },
+    { "sync", 0, CMD_FULL | CMD_SYSLOG, cmd_sync },
     { "daemon", 0, CMD_SYSLOG, cmd_daemon },
     { "status", 0, CMD_JSON, cmd_status },
     { "revoke", 1, CMD_REASON | CMD_SYSLOG, cmd_revoke },
@@ -740,6 +749,7 @@ main(int argc, char **argv)
         { "json", no_argument, NULL, 'j' },
         { "dry-run", no_argument, NULL, 'n' },
         { "reason", required_argument, NULL, 'r' },
+        { "full", no_argument, NULL, 'f' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
@@ -769,6 +779,7 @@ main(int argc, char **argv)
         case 'j': in.json = 1; break;
         case 'n': in.dry_run = 1; break;
         case 'r': in.reason = optarg; break;
+        case 'f': in.full = 1; break;
         case 'h': return usage(stdout, 0);
         default: return usage(stderr, EXIT_USAGE);
         }
@@ -779,6 +790,7 @@ main(int argc, char **argv)
     /* An option the command does not take is a usage error even when
      * the command is unknown (before the message naming it). */
     if ((in.dry_run && (cmd == NULL || !(cmd->flags & CMD_DRY_RUN)))
+        || (in.full && (cmd == NULL || !(cmd->flags & CMD_FULL)))
         || (in.reason != NULL && (cmd == NULL || !(cmd->flags & CMD_REASON))))
         return usage(stderr, EXIT_USAGE);
     if (cmd == NULL) {
