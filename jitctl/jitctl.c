@@ -379,7 +379,8 @@ emit(void *ctx, int prio, const char *line)
         fprintf(stderr, "jitctl: %s\n", line);
 }
 
-static const struct jit_log jitctl_log = { emit, NULL };
+/* json follows the configuration's audit_format (set once it is read). */
+static struct jit_log jitctl_log = { emit, NULL, 0 };
 
 static int
 cmd_sync(struct jit_conf *conf, const struct invocation *in)
@@ -466,6 +467,7 @@ reload_conf(struct jit_conf *conf)
     }
     jit_conf_free(conf);
     *conf = fresh;
+    jitctl_log.json = conf->audit_format == JIT_AUDIT_JSON;
     return 0;
 }
 
@@ -808,6 +810,7 @@ main(int argc, char **argv)
     if (cmd->flags & CMD_SYSLOG)
         openlog("jitctl", LOG_PID, LOG_AUTHPRIV);
     log_to_stderr = !stderr_is_journal();
+    jitctl_log.json = conf.audit_format == JIT_AUDIT_JSON;
     ret = cmd->run(&conf, &in);
     jit_conf_free(&conf);
     return ret;

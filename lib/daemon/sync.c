@@ -267,7 +267,7 @@ jit_sync_apply(struct jit_store *s, const struct jit_conf *conf,
                const struct jit_log *log, const struct jit_grant_list *l,
                int64_t now, struct jit_sync_stats *st)
 {
-    struct jit_audit_queue q = { 0 };
+    struct jit_audit_queue q = { .json = log != NULL && log->json };
     struct listed ls = { 0 };
     const struct jit_grant *v = l->v;
     size_t nall = l->n + l->n_bad, lines = 0, over = 0, n_reduced = 0;

@@ -79,3 +79,26 @@ kill -TERM "$D"; wait "$D" || fail "daemon exit status $?"
 expect_eq "erin's refusal after a reload of the same file" "$(grep -c 'reason="group_not_allowed" user="erin"' "$T/daemon.err")" 1
 expect_eq "no re-examination line for the same file" "$(grep -c 'configuration changed' "$T/daemon.err")" 1
 ok "the same file reloaded: nothing re-examined, nothing logged twice"
+
+# audit_format = json (a change too): each line one JSON object, the kv
+# line's keys in its order; erin's refusal, logged again, parses.
+echo 'audit_format = json' >> "$CONF"
+SHIM=$top_builddir/tests/helpers/.libs/libsyslog-shim.so
+LD_PRELOAD=$SHIM "$JITCTL" -c "$CONF" sync >/dev/null 2>"$T/json.err" || fail "sync: $(cat "$T/json.err")"
+/usr/bin/python3 - "$T/json.err" <<'PY' || fail "JSON audit lines: $(cat "$T/json.err")"
+import json, sys
+objs = []
+for line in open(sys.argv[1]):
+    if line.startswith("SYSLOG("):
+        objs.append(json.loads(line.split(": ", 1)[1]))
+assert objs, "no syslog lines"
+assert any(o.get("message", "").startswith("sync: the configuration changed") for o in objs), objs
+erin = [o for o in objs if o.get("user") == "erin"]
+assert len(erin) == 1, erin
+order = ["event", "result", "reason", "user", "requester", "credential",
+         "grant", "service", "rhost", "tty", "expires", "detail"]
+assert list(erin[0]) == [k for k in order if k in erin[0]], erin
+assert all(isinstance(v, str) for v in erin[0].values()), erin
+assert (erin[0]["event"], erin[0]["result"], erin[0]["reason"]) == ("sync", "deny", "group_not_allowed"), erin
+PY
+ok "audit_format = json: one JSON object per line, erin's refusal among them"
