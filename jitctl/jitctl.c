@@ -36,6 +36,7 @@
 #include "core/teardown.h"
 #include "core/timefmt.h"
 #include "core/validate.h"
+#include "conffiles.h"
 #include "daemon.h"
 #include "daemon/outbox.h"
 #include "daemon/reap.h"
@@ -687,12 +688,14 @@ done:
     return ret;
 }
 
+/* The configuration, then the files it names (jitctl(8), check-config):
+ * a token file others can read is as wrong as a misspelt key. */
 static int
 cmd_check_config(struct jit_conf *conf, const struct invocation *in)
 {
     (void) in;
     jit_conf_print(conf, stdout);
-    return 0;
+    return jitctl_check_files(conf, stderr) == 0 ? 0 : 1;
 }
 
 static int

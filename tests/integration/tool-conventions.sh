@@ -8,6 +8,7 @@
 # run as root instead of a bare "Permission denied".  jitctl's log lines
 # reach the journal once: with stderr the journal's stream
 # (JOURNAL_STREAM), syslog only; any other stderr gets them too.
+# check-config checks the files the configuration names.
 . "$top_srcdir/tests/integration/lib.sh"
 setup_env
 
@@ -124,3 +125,44 @@ for js in "$(stat -c %d:%i "$CONF")" "1:2:3" "x"; do
     expect_eq "JOURNAL_STREAM=$js, not stderr: on stderr" "$(logged '^jitctl: sync: API: unreachable')" 1
 done
 ok "jitctl logs each line once: syslog only when stderr is the journal"
+
+# check-config: the files named, each problem on its own line with what
+# to do, all of them in one run, exit 1; all well, exit 0.
+F=$T/files
+mkdir -m 755 "$F" "$F/skel"
+printf 'tok\n' > "$F/token"; chmod 600 "$F/token"
+printf 'ca\n' > "$F/ca.pem"; chmod 644 "$F/ca.pem"
+ln -s "$F/ca.pem" "$F/ca-link.pem"
+cp "$CONF" "$F/good.conf"
+printf 'token_file = %s\nca_file = %s\nskel = %s\nhome_base = %s\n' \
+    "$F/token" "$F/ca-link.pem" "$F/skel" "$F/home-not-yet" >> "$F/good.conf"
+chmod 600 "$F/good.conf"
+run "$JITCTL" -c "$F/good.conf" check-config
+expect_eq "check-config, all well (a CA bundle by a link, home_base not made yet)" "$rc:$(cat "$T/err")" "0:"
+chmod 644 "$F/token"
+chmod 777 "$F/skel"
+printf 'ca\n' > "$F/ca-other.pem"; chown 99200 "$F/ca-other.pem"
+cp "$CONF" "$F/bad.conf"
+printf 'token_file = %s\nca_file = %s\nskel = %s\nclient_cert = %s\nclient_key = %s\n' \
+    "$F/token" "$F/ca-other.pem" "$F/skel" "$F/skel" "$F/key-link" >> "$F/bad.conf"
+ln -s "$F/token" "$F/key-link"
+chmod 600 "$F/bad.conf"
+run "$JITCTL" -c "$F/bad.conf" check-config
+expect_eq "check-config with bad files: exit status" "$rc" 1
+grep -q '^api_url = ' "$T/out" || fail "the configuration is still printed: $(cat "$T/out")"
+for want in \
+    "jitctl: token_file $F/token: mode 0644: others may read it; chmod 600 $F/token" \
+    "jitctl: client_key $F/key-link: is a symbolic link; name the file itself" \
+    "jitctl: client_cert $F/skel: not a regular file" \
+    "jitctl: ca_file $F/ca-other.pem: owned by uid 99200, not root; chown root $F/ca-other.pem" \
+    "jitctl: skel $F/skel: mode 0777: group- or world-writable; chmod go-w $F/skel"; do
+    grep -qxF -- "$want" "$T/err" || fail "check-config: no line '$want' in: $(cat "$T/err")"
+done
+expect_eq "check-config: one line per problem" "$(wc -l < "$T/err")" 5
+cp "$CONF" "$F/krb5.conf"
+printf 'krb5_keytab = %s\n' "$F/no-such.keytab" >> "$F/krb5.conf"
+chmod 600 "$F/krb5.conf"
+run "$JITCTL" -c "$F/krb5.conf" check-config
+expect_eq "check-config, a keytab that is not there" "$rc:$(cat "$T/err")" \
+    "1:jitctl: krb5_keytab $F/no-such.keytab: No such file or directory; create it, or correct the path"
+ok "check-config checks the files it names: mode, owner, kind, links, existence; each problem with its fix"
