@@ -102,3 +102,17 @@ assert all(isinstance(v, str) for v in erin[0].values()), erin
 assert (erin[0]["event"], erin[0]["result"], erin[0]["reason"]) == ("sync", "deny", "group_not_allowed"), erin
 PY
 ok "audit_format = json: one JSON object per line, erin's refusal among them"
+
+# pam_jit writes the same: alice's account step, one JSON object.
+rc=0; pam_op alice acct_mgmt || rc=$?
+[ "$rc" = 0 ] || fail "alice's account step: $rc: $(cat "$T/pam.out")"
+/usr/bin/python3 - "$T/pam.out" <<'PY' || fail "pam_jit's JSON line: $(cat "$T/pam.out")"
+import json, sys
+# "SYSLOG(5): pam_jit(jittest:account): {...}"
+objs = [json.loads(l[l.index(": {") + 2:]) for l in open(sys.argv[1])
+        if l.startswith("SYSLOG(") and ": {" in l]
+login = [o for o in objs if o.get("event") == "login"]
+assert len(login) == 1, objs
+assert (login[0]["result"], login[0]["user"], login[0]["service"]) == ("allow", "alice", "jittest"), login
+PY
+ok "pam_jit with audit_format = json: the login line is one JSON object"
