@@ -20,15 +20,21 @@ enum kind {
 };
 
 /* One problem, said once, with the path escaped (it is the admin's, but
- * a control character in it must not reach the terminal). */
+ * a control character in it must not reach the terminal), and what to
+ * do: the command todo names (chmod 600, chown root, ...) applied to the
+ * path, or the advice todo_text. */
 static size_t
 say(FILE *err, const char *key, const char *path, const char *what,
-    const char *todo)
+    const char *todo_cmd, const char *todo_text)
 {
     char *e = jit_escape(path);
 
-    fprintf(err, "jitctl: %s %s: %s%s%s\n", key, e ? e : "?", what,
-            todo ? "; " : "", todo ? todo : "");
+    fprintf(err, "jitctl: %s %s: %s", key, e ? e : "?", what);
+    if (todo_cmd != NULL)
+        fprintf(err, "; %s %s", todo_cmd, e ? e : "?");
+    else if (todo_text != NULL)
+        fprintf(err, "; %s", todo_text);
+    fputc('\n', err);
     free(e);
     return 1;
 }
@@ -36,7 +42,7 @@ say(FILE *err, const char *key, const char *path, const char *what,
 static size_t
 check(FILE *err, const char *key, const char *path, enum kind k)
 {
-    char what[96], todo[96 + 4096];
+    char what[96];
     struct stat st;
     int dir = k == DIR_MUST || k == DIR_MAY;
 
@@ -49,35 +55,33 @@ check(FILE *err, const char *key, const char *path, enum kind k)
                                      : lstat(path, &st)) != 0) {
         if (errno == ENOENT && k == DIR_MAY)
             return 0; /* made at first use */
-        return say(err, key, path, strerror(errno),
+        return say(err, key, path, strerror(errno), NULL,
                    errno == ENOENT ? "create it, or correct the path" : NULL);
     }
     if (S_ISLNK(st.st_mode))
-        return say(err, key, path, "is a symbolic link",
+        return say(err, key, path, "is a symbolic link", NULL,
                    "name the file itself");
     if (dir ? !S_ISDIR(st.st_mode) : !S_ISREG(st.st_mode))
         return say(err, key, path,
-                   dir ? "not a directory" : "not a regular file", NULL);
+                   dir ? "not a directory" : "not a regular file", NULL,
+                   NULL);
     if (st.st_uid != 0) {
         snprintf(what, sizeof(what), "owned by uid %u, not root",
                  (unsigned) st.st_uid);
-        snprintf(todo, sizeof(todo), "chown root %s", path);
-        return say(err, key, path, what, todo);
+        return say(err, key, path, what, "chown root", NULL);
     }
     if (k == SECRET && (st.st_mode & 077) != 0) {
         snprintf(what, sizeof(what), "mode %04o: others may read it",
                  (unsigned) (st.st_mode & 07777));
-        snprintf(todo, sizeof(todo), "chmod 600 %s", path);
-        return say(err, key, path, what, todo);
+        return say(err, key, path, what, "chmod 600", NULL);
     }
     if ((st.st_mode & 022) != 0) {
         snprintf(what, sizeof(what), "mode %04o: group- or world-writable",
                  (unsigned) (st.st_mode & 07777));
-        snprintf(todo, sizeof(todo), "chmod go-w %s", path);
-        return say(err, key, path, what, todo);
+        return say(err, key, path, what, "chmod go-w", NULL);
     }
     if (k == PROGRAM && (st.st_mode & 0111) == 0)
-        return say(err, key, path, "not executable", NULL);
+        return say(err, key, path, "not executable", NULL, NULL);
     return 0;
 }
 
