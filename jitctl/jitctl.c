@@ -5,7 +5,7 @@
  *   jitctl [--config FILE] list [--json]
  *   jitctl [--config FILE] show NAME [--json]
  *   jitctl [--config FILE] check-config
- *   jitctl [--config FILE] sync
+ *   jitctl [--config FILE] sync [--full]
  *   jitctl [--config FILE] authorized-keys USER
  *   jitctl [--config FILE] flush
  *   jitctl [--config FILE] daemon
@@ -25,8 +25,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <syslog.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "core/audit.h"
 #include "core/conf.h"
@@ -34,6 +36,7 @@
 #include "core/teardown.h"
 #include "core/timefmt.h"
 #include "core/validate.h"
+#include "conffiles.h"
 #include "daemon.h"
 #include "daemon/outbox.h"
 #include "daemon/reap.h"
@@ -50,7 +53,8 @@ static const char usage_text[] =
     "  list [--json]        the accounts pam-jit holds on this host\n"
     "  show NAME [--json]   one account in detail\n"
     "  check-config         print the effective configuration, or its errors\n"
-    "  sync                 reserve the accounts of this host's active grants\n"
+    "  sync [--full]        reserve the accounts of this host's active grants\n"
+    "                       (--full: examine every grant again)\n"
     "  authorized-keys USER the SSH keys of USER's active grant (for sshd's\n"
     "                       AuthorizedKeysCommand); nothing otherwise\n"
     "  flush                deliver the events waiting in the outbox to the API\n"
@@ -79,7 +83,7 @@ usage(FILE *f, int status)
 struct invocation {
     const char *config; /* the file named, or the default */
     char **argv;        /* the operands (as many as the command takes) */
-    int json, dry_run;
+    int json, dry_run, full;
     const char *reason;
 };
 
@@ -108,6 +112,9 @@ open_store(const struct jit_conf *conf, struct jit_store **s)
     if (ret != 0)
         fprintf(stderr, "jitctl: state store: %s\n",
                 why ? why : strerror(-ret));
+    /* The store is root's (jitctl(8), FILES): say so, not just EACCES. */
+    if (ret != 0 && geteuid() != 0)
+        fprintf(stderr, "jitctl: this command must be run as root\n");
     free(why);
     return ret;
 }
@@ -338,17 +345,43 @@ done:
     return ret;
 }
 
+/* Whether stderr is the journal: systemd sets JOURNAL_STREAM to the
+ * "device:inode" of the stream it connected to the journal
+ * (systemd.exec(5)), and a stderr that is that stream would put every
+ * line in the journal twice, once through syslog.  Any other stderr
+ * (a terminal, a file, a pipe, cron's mail) is not the journal, whatever
+ * the environment inherited says. */
+static int
+stderr_is_journal(void)
+{
+    const char *js = getenv("JOURNAL_STREAM");
+    unsigned long long dev, ino;
+    struct stat st;
+    char extra;
+
+    if (js == NULL || sscanf(js, "%llu:%llu%c", &dev, &ino, &extra) != 2
+        || fstat(STDERR_FILENO, &st) != 0)
+        return 0;
+    return (unsigned long long) st.st_dev == dev
+           && (unsigned long long) st.st_ino == ino;
+}
+
+static int log_to_stderr = 1;
+
 /* Audit and error lines: to syslog (LOG_AUTHPRIV), and to stderr for the
- * admin at the terminal. */
+ * admin at the terminal, unless stderr is the journal (jitctl(8),
+ * LOGGING): each line is logged once. */
 static void
 emit(void *ctx, int prio, const char *line)
 {
     (void) ctx;
     syslog(prio, "%s", line);
-    fprintf(stderr, "jitctl: %s\n", line);
+    if (log_to_stderr)
+        fprintf(stderr, "jitctl: %s\n", line);
 }
 
-static const struct jit_log jitctl_log = { emit, NULL };
+/* json follows the configuration's audit_format (set once it is read). */
+static struct jit_log jitctl_log = { emit, NULL, 0 };
 
 static int
 cmd_sync(struct jit_conf *conf, const struct invocation *in)
@@ -358,9 +391,16 @@ cmd_sync(struct jit_conf *conf, const struct invocation *in)
     const char *api_reason = NULL;
     int ret;
 
-    (void) in;
     if (open_store(conf, &s) != 0)
         return 1;
+    /* --full: every grant examined again, as after a change of the
+     * configuration (which the round notices by itself). */
+    if (in->full && jit_sync_forget(s) != 0) {
+        fprintf(stderr, "jitctl: sync --full: state store: %s\n",
+                jit_store_error(s));
+        jit_store_close(s);
+        return 1;
+    }
     ret = jit_sync_once(s, conf, &jitctl_log, &st, &api_reason);
     /* The API answers: what waits in the outbox is due now, for the
      * flush that follows (the timer's reap, sync, reap, flush), not at
@@ -428,7 +468,22 @@ reload_conf(struct jit_conf *conf)
     }
     jit_conf_free(conf);
     *conf = fresh;
+    jitctl_log.json = conf->audit_format == JIT_AUDIT_JSON;
     return 0;
+}
+
+/* status's exit status (jitctl(8), EXIT STATUS), so that a monitor's
+ * check needs no parsing: 0 only for a daemon that runs and keeps its
+ * health file fresh. */
+#define EXIT_NOT_RUNNING 3 /* never run, stopped, dead */
+#define EXIT_STALE       4 /* stuck: the health file is stale */
+
+static int
+status_exit(const char *health)
+{
+    if (strcmp(health, "running") == 0)
+        return 0;
+    return strcmp(health, "stuck") == 0 ? EXIT_STALE : EXIT_NOT_RUNNING;
 }
 
 static int
@@ -452,12 +507,15 @@ cmd_status(struct jit_conf *conf, const struct invocation *in)
     jit_time_format(st.next_expiry, next);
     if (json)
         return print_json(json_pack(
-            "{s:s, s:I, s:s?, s:s?, s:s, s:s?, s:I}", "daemon", health,
-            "pid", (json_int_t) st.pid, "started", r == 0 ? started : NULL,
-            "last_sync", st.last_sync ? synced : NULL,
-            "api", r == 0 ? st.api : "unknown",
-            "next_expiry", st.next_expiry ? next : NULL,
-            "outbox", (json_int_t) outbox));
+                   "{s:s, s:I, s:s?, s:s?, s:s, s:s?, s:I}", "daemon", health,
+                   "pid", (json_int_t) st.pid,
+                   "started", r == 0 ? started : NULL,
+                   "last_sync", st.last_sync ? synced : NULL,
+                   "api", r == 0 ? st.api : "unknown",
+                   "next_expiry", st.next_expiry ? next : NULL,
+                   "outbox", (json_int_t) outbox)) != 0
+                   ? 1
+                   : status_exit(health);
     printf("daemon:       %s", health);
     if (r == 0)
         printf(" (pid %ld, since %s)", (long) st.pid, started);
@@ -465,7 +523,7 @@ cmd_status(struct jit_conf *conf, const struct invocation *in)
     printf("last sync:    %s\n", st.last_sync ? synced : "never");
     printf("next expiry:  %s\n", st.next_expiry ? next : "none");
     printf("outbox:       %lld events waiting\n", (long long) outbox);
-    return 0;
+    return status_exit(health);
 }
 
 static int
@@ -630,12 +688,14 @@ done:
     return ret;
 }
 
+/* The configuration, then the files it names (jitctl(8), check-config):
+ * a token file others can read is as wrong as a misspelt key. */
 static int
 cmd_check_config(struct jit_conf *conf, const struct invocation *in)
 {
     (void) in;
     jit_conf_print(conf, stdout);
-    return 0;
+    return jitctl_check_files(conf, stderr) == 0 ? 0 : 1;
 }
 
 static int
@@ -652,6 +712,7 @@ cmd_daemon(struct jit_conf *conf, const struct invocation *in)
 #define CMD_DRY_RUN 0x2u /* --dry-run accepted */
 #define CMD_REASON  0x4u /* --reason required */
 #define CMD_SYSLOG  0x8u
+#define CMD_FULL    0x10u /* --full accepted */
 
 static const struct command {
     const char *name;
@@ -661,7 +722,7 @@ static const struct command {
 } commands[] = {
     { "check-config", 0, 0, cmd_check_config },
     { "list", 0, CMD_JSON, cmd_list },
-    { "sync", 0, CMD_SYSLOG, cmd_sync },
+    { "sync", 0, CMD_FULL | CMD_SYSLOG, cmd_sync },
     { "daemon", 0, CMD_SYSLOG, cmd_daemon },
     { "status", 0, CMD_JSON, cmd_status },
     { "revoke", 1, CMD_REASON | CMD_SYSLOG, cmd_revoke },
@@ -693,6 +754,7 @@ main(int argc, char **argv)
         { "json", no_argument, NULL, 'j' },
         { "dry-run", no_argument, NULL, 'n' },
         { "reason", required_argument, NULL, 'r' },
+        { "full", no_argument, NULL, 'f' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
@@ -722,6 +784,7 @@ main(int argc, char **argv)
         case 'j': in.json = 1; break;
         case 'n': in.dry_run = 1; break;
         case 'r': in.reason = optarg; break;
+        case 'f': in.full = 1; break;
         case 'h': return usage(stdout, 0);
         default: return usage(stderr, EXIT_USAGE);
         }
@@ -732,6 +795,7 @@ main(int argc, char **argv)
     /* An option the command does not take is a usage error even when
      * the command is unknown (before the message naming it). */
     if ((in.dry_run && (cmd == NULL || !(cmd->flags & CMD_DRY_RUN)))
+        || (in.full && (cmd == NULL || !(cmd->flags & CMD_FULL)))
         || (in.reason != NULL && (cmd == NULL || !(cmd->flags & CMD_REASON))))
         return usage(stderr, EXIT_USAGE);
     if (cmd == NULL) {
@@ -748,6 +812,8 @@ main(int argc, char **argv)
         return 1;
     if (cmd->flags & CMD_SYSLOG)
         openlog("jitctl", LOG_PID, LOG_AUTHPRIV);
+    log_to_stderr = !stderr_is_journal();
+    jitctl_log.json = conf.audit_format == JIT_AUDIT_JSON;
     ret = cmd->run(&conf, &in);
     jit_conf_free(&conf);
     return ret;

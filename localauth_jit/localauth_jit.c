@@ -51,7 +51,7 @@ static krb5_error_code
 jit_userok(krb5_context context, krb5_localauth_moddata data,
            krb5_const_principal aname, const char *lname)
 {
-    const struct jit_log log = { emit, NULL };
+    const struct jit_log log = { emit, NULL, 0 }; /* kv: no jit.conf here */
     char *name = NULL;
     enum jit_localauth_verdict v;
 

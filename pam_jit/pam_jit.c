@@ -325,6 +325,7 @@ run(pam_handle_t *pamh, int argc, const char **argv, step_fn step,
     l.tty = item(pamh, PAM_TTY);
     l.log.emit = emit;
     l.log.ctx = &g;
+    l.log.json = c->conf.audit_format == JIT_AUDIT_JSON;
     l.api = c->api;
     l.store_slot = &c->store;
     l.ask = ask;

@@ -36,6 +36,10 @@
 
 #define BODY_MAX (8u << 20)
 
+/* The exit status of a usage error, the same in jitctl and jit-apid
+ * (jit(1), EXIT STATUS). */
+#define EXIT_USAGE 2
+
 struct opts {
     const char *url, *ca, *token_file;
     const char *credential, *host, *host_group, *duration, *reason;
@@ -66,8 +70,9 @@ collect(char *data, size_t size, size_t nmemb, void *userp)
     return len;
 }
 
+/* On stdout for --help (asked for), on stderr for a usage error. */
 static void
-usage(void)
+usage_to(FILE *f)
 {
     fputs("usage: jit [--url URL] [--ca-file FILE] [--token-file FILE]"
           " COMMAND ...\n"
@@ -84,8 +89,16 @@ usage(void)
           "  log [--grant ID] [--json]\n"
           "  whoami [--json]\n"
           "Without a token file, your Kerberos ticket (after kinit).\n"
-          "D: seconds, or a number with s, m, h or d (30m, 2h).\n",
-          stderr);
+          "D: seconds, or a number with s, m, h or d (30m, 2h).\n"
+          "  --help, -h     this text;  --version, -V   the version\n"
+          "Exit status: 0 done, 1 refused or failed, 2 bad usage.\n",
+          f);
+}
+
+static void
+usage(void)
+{
+    usage_to(stderr);
 }
 
 /* The token, from a file that is the caller's and private. */
@@ -233,6 +246,10 @@ call(const struct opts *o, const char *method, const char *path,
         if (status == 401 && o->token_file == NULL)
             fprintf(stderr, "jit: signed on with your Kerberos ticket;"
                     " jit-apid's log says why it was refused\n");
+        else if (status == 401)
+            fprintf(stderr, "jit: the token in %s was rejected by the API;"
+                    " ask its administrator for a valid one\n",
+                    o->token_file);
     }
 
 done:
@@ -358,7 +375,7 @@ cmd_request(const struct opts *o, const char *prev)
             && (o->credential == NULL
                 || (o->host != NULL && o->host_group != NULL)))) {
         usage();
-        return 64;
+        return EXIT_USAGE;
     }
     in = json_pack("{s:I, s:s}", "duration", (json_int_t) d, "reason",
                    o->reason);
@@ -465,7 +482,7 @@ cmd_grants(const struct opts *o)
 
     if (!query_safe(o->status) || !query_safe(o->credential)) {
         fprintf(stderr, "jit: --status and --credential: names only\n");
-        return 64;
+        return EXIT_USAGE;
     }
     snprintf(path, sizeof(path), "/v1/grants?%s%s%s%s",
              o->status ? "status=" : "", o->status ? o->status : "",
@@ -496,7 +513,7 @@ cmd_show(const struct opts *o, const char *id)
 
     if (!query_safe(id)) {
         fprintf(stderr, "jit: %s: not a grant id\n", id);
-        return 64;
+        return EXIT_USAGE;
     }
     snprintf(path, sizeof(path), "/v1/grants/%s", id);
     st = call(o, "GET", path, NULL, &out);
@@ -513,7 +530,7 @@ cmd_log(const struct opts *o)
 
     if (!query_safe(o->grant)) {
         fprintf(stderr, "jit: --grant: not a grant id\n");
-        return 64;
+        return EXIT_USAGE;
     }
     snprintf(path, sizeof(path), "/v1/operations%s%s",
              o->grant ? "?grant=" : "", o->grant ? o->grant : "");
@@ -575,6 +592,14 @@ main(int argc, char **argv)
             o.json = 1;
             continue;
         }
+        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            usage_to(stdout);
+            return 0;
+        }
+        if (strcmp(a, "--version") == 0 || strcmp(a, "-V") == 0) {
+            printf("jit %s\n", PACKAGE_VERSION);
+            return 0;
+        }
         if (strcmp(a, "--url") == 0) slot = &o.url;
         else if (strcmp(a, "--ca-file") == 0) slot = &o.ca;
         else if (strcmp(a, "--token-file") == 0) slot = &o.token_file;
@@ -591,13 +616,15 @@ main(int argc, char **argv)
         else if (strcmp(a, "--group") == 0) {
             if (i + 1 >= argc || o.n_groups == 64) {
                 usage();
-                return 64;
+                return EXIT_USAGE;
             }
             o.groups[o.n_groups++] = argv[++i];
             continue;
         } else if (a[0] == '-') {
+            fprintf(stderr, "jit: %s: unknown option\n",
+                    query_safe(a) ? a : "?");
             usage();
-            return 64;
+            return EXIT_USAGE;
         } else if (cmd == NULL) {
             cmd = a;
             continue;
@@ -606,11 +633,12 @@ main(int argc, char **argv)
             continue;
         } else {
             usage();
-            return 64;
+            return EXIT_USAGE;
         }
         if (i + 1 >= argc) {
+            fprintf(stderr, "jit: %s needs a value\n", a);
             usage();
-            return 64;
+            return EXIT_USAGE;
         }
         *slot = argv[++i];
     }
@@ -618,11 +646,11 @@ main(int argc, char **argv)
         if (cmd != NULL)
             fputs("jit: --url (or JIT_URL) is needed\n", stderr);
         usage();
-        return 64;
+        return EXIT_USAGE;
     }
     if (strncmp(o.url, "https://", 8) != 0) {
         fputs("jit: --url: https only\n", stderr);
-        return 64;
+        return EXIT_USAGE;
     }
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0)
         return 70;
@@ -645,8 +673,10 @@ main(int argc, char **argv)
     else if (strcmp(cmd, "whoami") == 0 && id == NULL)
         ret = cmd_whoami(&o);
     else {
+        fprintf(stderr, "jit: %s: unknown command, or an ID missing or"
+                " extra\n", query_safe(cmd) ? cmd : "?");
         usage();
-        ret = 64;
+        ret = EXIT_USAGE;
     }
     curl_global_cleanup();
     return ret;

@@ -28,6 +28,22 @@
 
 #define DEFAULT_CONF SYSCONFDIR "/jit/jit-apid.conf"
 
+/* The same code for a usage error as jit and jitctl (jit-apid(8), EXIT
+ * STATUS); 78 stays the configuration's. */
+#define EXIT_USAGE 2
+
+static const char usage_text[] =
+    "Usage: jit-apid [-c FILE] [--check]\n"
+    "\n"
+    "  -c FILE      configuration file (default " DEFAULT_CONF ")\n"
+    "  --check      check the configuration (and the directory) and exit\n"
+    "  -h, --help   this text\n"
+    "  -V, --version\n"
+    "               the version\n"
+    "\n"
+    "Exit status: 0 stopped by SIGTERM or the check passed, 1 a fault,\n"
+    "2 a usage error, 78 a configuration error.\n";
+
 /* A policy naming a directory group where people are not from the
  * directory would admit no one by it: an error, not a silent no. */
 static int
@@ -227,9 +243,19 @@ main(int argc, char **argv)
             path = argv[++i];
         else if (strcmp(argv[i], "--check") == 0)
             check = 1;
-        else {
-            fprintf(stderr, "usage: jit-apid [-c FILE] [--check]\n");
-            return 64;
+        else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            fputs(usage_text, stdout);
+            return 0;
+        } else if (strcmp(argv[i], "--version") == 0
+                   || strcmp(argv[i], "-V") == 0) {
+            printf("jit-apid %s\n", PACKAGE_VERSION);
+            return 0;
+        } else {
+            fprintf(stderr, "jit-apid: %s: %s\n", argv[i],
+                    strcmp(argv[i], "-c") == 0 ? "needs a FILE"
+                                               : "unknown option");
+            fputs(usage_text, stderr);
+            return EXIT_USAGE;
         }
     }
     memset(&a, 0, sizeof(a));

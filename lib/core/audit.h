@@ -26,11 +26,18 @@ struct jit_audit {
 struct jit_log {
     void (*emit)(void *ctx, int prio, const char *line);
     void *ctx;
+    /* audit_format = json (jit.conf(5)): each line one JSON object with
+     * the same keys and values; 0 (kv) unless set. */
+    int json;
 };
 
 /* The line, malloc'd; NULL on allocation failure.  Keys whose value is
  * NULL (or expires 0) are left out. */
 char *jit_audit_format(const struct jit_audit *a);
+/* The same as kv (json 0) or as one JSON object (json 1): the keys in
+ * the same order, each value the kv line's (escaped the same way, so
+ * plain ASCII) as a JSON string. */
+char *jit_audit_format_as(const struct jit_audit *a, int json);
 /* Format and emit; on allocation failure a fixed line still says which
  * event and result it was. */
 void jit_audit(const struct jit_log *log, int prio, const struct jit_audit *a);
@@ -43,6 +50,7 @@ struct jit_audit_queue {
     char **lines;
     int *prios;
     size_t n, cap;
+    int json; /* the lines as JSON (struct jit_log's json) */
 };
 void jit_audit_defer(struct jit_audit_queue *q, int prio,
                      const struct jit_audit *a);

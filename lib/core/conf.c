@@ -34,6 +34,7 @@ struct option {
 static const char *const home_policies[] = { "remove", "archive", "keep",
                                              NULL };
 static const char *const auth_proofs[] = { "password", "grant", NULL };
+static const char *const audit_formats[] = { "kv", "json", NULL };
 
 #define OPT(n, t, d) { #n, t, offsetof(struct jit_conf, n), d, 0, 0, NULL }
 #define UINT(n, d, lo, hi) \
@@ -43,6 +44,8 @@ static const char *const auth_proofs[] = { "password", "grant", NULL };
 static const struct option options[] = {
     OPT(allowed_groups, T_GROUPLIST, ""),
     OPT(api_url, T_URL, NULL),
+    { "audit_format", T_ENUM, offsetof(struct jit_conf, audit_format), "kv",
+      0, 0, audit_formats },
     { "auth_proof", T_ENUM, offsetof(struct jit_conf, auth_proof), "password",
       0, 0, auth_proofs },
     OPT(ca_file, T_PATH, NULL),

@@ -24,6 +24,8 @@
 enum jit_home_policy { JIT_HOME_REMOVE, JIT_HOME_ARCHIVE, JIT_HOME_KEEP };
 /* What pam_jit's auth step asks besides the live grant (jit.conf(5)). */
 enum jit_auth_proof { JIT_AUTH_PASSWORD, JIT_AUTH_GRANT };
+/* How audit lines are written (jit.conf(5), audit_format). */
+enum jit_audit_format { JIT_AUDIT_KV, JIT_AUDIT_JSON };
 
 struct jit_list {
     char **items;
@@ -44,10 +46,11 @@ struct jit_conf {
     struct jit_list scrub_dirs; /* shared writable directories (scrub.h) */
     uint32_t clock_skew;
     int auth_proof;
+    int audit_format;
     bool debug;
     /* Where each option got its value (index = option table index):
      * 0 default, 1 file, 2 PAM argument. */
-    unsigned char origin[32];
+    unsigned char origin[64];
 };
 
 /* Errors collected while loading; each message is complete on its own. */

@@ -267,7 +267,7 @@ jit_sync_apply(struct jit_store *s, const struct jit_conf *conf,
                const struct jit_log *log, const struct jit_grant_list *l,
                int64_t now, struct jit_sync_stats *st)
 {
-    struct jit_audit_queue q = { 0 };
+    struct jit_audit_queue q = { .json = log != NULL && log->json };
     struct listed ls = { 0 };
     const struct jit_grant *v = l->v;
     size_t nall = l->n + l->n_bad, lines = 0, over = 0, n_reduced = 0;
@@ -438,6 +438,86 @@ jit_sync_retry_soon(struct jit_store *s, int64_t now)
 }
 
 int
+jit_sync_forget(struct jit_store *s)
+{
+    int ret;
+
+    /* A round that notes nothing forgets every refusal. */
+    if ((ret = jit_store_begin(s)) != 0
+        || (ret = jit_store_refusals_round(s)) != 0
+        || (ret = jit_store_refusals_end_round(s)) != 0
+        || (ret = jit_store_kv_put(s, JIT_SYNC_ETAG_KEY, NULL)) != 0
+        || (ret = jit_store_kv_put(s, JIT_SYNC_RETRY_KEY, NULL)) != 0
+        || (ret = jit_store_commit(s)) != 0)
+        jit_store_rollback(s);
+    return ret;
+}
+
+/* The configuration's effective values (jit_conf_print) as a 64-bit
+ * FNV-1a digest: a change detector, not a secret's hash (nothing secret
+ * is printed).  0, or -ENOMEM. */
+static int
+conf_digest(const struct jit_conf *conf, char out[17])
+{
+    uint64_t h = 1469598103934665603ULL;
+    char *text = NULL;
+    size_t n = 0;
+    FILE *f = open_memstream(&text, &n);
+    int ret = -ENOMEM;
+
+    if (f == NULL)
+        goto done;
+    jit_conf_print(conf, f);
+    if (fclose(f) != 0)
+        goto done;
+    for (size_t i = 0; i < n; i++) {
+        h ^= (unsigned char) text[i];
+        h *= 1099511628211ULL;
+    }
+    snprintf(out, 17, "%016llx", (unsigned long long) h);
+    ret = 0;
+
+done:
+    free(text);
+    return ret;
+}
+
+/* Grants refused under another configuration are examined again under
+ * this one (a group now allowed, a uid range widened): with a digest
+ * that differs from the last round's, the refusals and the ETag go
+ * (*etag too, the daemon's copy).  A first round only records the
+ * digest.  A fault here costs nothing but the re-examination, which the
+ * next round tries again. */
+static void
+reexamine_if_changed(struct jit_store *s, const struct jit_conf *conf,
+                     const struct jit_log *log, char **etag)
+{
+    char digest[17], *old = NULL;
+    int known;
+
+    if (conf_digest(conf, digest) != 0)
+        return;
+    known = jit_store_kv_get(s, JIT_SYNC_CONF_KEY, &old) == 0;
+    if (known && strcmp(old, digest) == 0)
+        goto done;
+    if (known) {
+        if (jit_sync_forget(s) != 0)
+            goto done;
+        free(*etag);
+        *etag = NULL;
+        jit_logf(log, LOG_NOTICE, "sync: the configuration changed; every"
+                 " grant is examined again");
+    }
+    if (jit_store_begin(s) != 0
+        || jit_store_kv_put(s, JIT_SYNC_CONF_KEY, digest) != 0
+        || jit_store_commit(s) != 0)
+        jit_store_rollback(s);
+
+done:
+    free(old);
+}
+
+int
 jit_sync_poll(struct jit_store *s, const struct jit_conf *conf,
               const struct jit_log *log, char **etag, unsigned wait_s,
               struct jit_sync_stats *st, const char **api_reason)
@@ -445,11 +525,14 @@ jit_sync_poll(struct jit_store *s, const struct jit_conf *conf,
     struct jit_api_error err;
     struct jit_grant_list l = { 0 };
     char *new_etag = NULL;
-    int64_t now = (int64_t) time(NULL), retry_at = jit_sync_retry_at(s);
+    int64_t now, retry_at;
     int ret;
 
     memset(st, 0, sizeof(*st));
     *api_reason = NULL;
+    reexamine_if_changed(s, conf, log, etag);
+    now = (int64_t) time(NULL);
+    retry_at = jit_sync_retry_at(s);
     /* A grant refused for now is due another look: the whole list, at
      * once, even if it has not changed.  Otherwise the long poll keeps
      * its ETag: a refusal never makes the host ask again and again. */

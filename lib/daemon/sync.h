@@ -20,6 +20,8 @@
 
 #define JIT_SYNC_ETAG_KEY "sync.etag"
 #define JIT_SYNC_RETRY_KEY "sync.retry_at"
+/* A digest of the configuration the last round ran under. */
+#define JIT_SYNC_CONF_KEY "sync.conf"
 
 struct jit_sync_stats {
     size_t grants;    /* in the API's answer, refused entries included */
@@ -69,6 +71,15 @@ int jit_sync_poll(struct jit_store *s, const struct jit_conf *conf,
 int jit_sync_apply(struct jit_store *s, const struct jit_conf *conf,
                    const struct jit_log *log, const struct jit_grant_list *l,
                    int64_t now, struct jit_sync_stats *st);
+/* Forget what the rounds so far decided under one configuration: the
+ * refusals on record, the list's ETag and the retry time, so that the
+ * next round asks for the whole list and examines every grant again
+ * (each refusal logged again, once).  jit_sync_poll does it by itself
+ * when the configuration's digest differs from the last round's (a
+ * SIGHUP's reload, a file edited between two jitctl sync runs);
+ * jitctl sync --full asks for it.  0 or -errno. */
+int jit_sync_forget(struct jit_store *s);
+
 /* The stored retry time (0: none); retry_soon brings a pending one
  * forward to now (an account in the way was just torn down). */
 int64_t jit_sync_retry_at(struct jit_store *s);

@@ -11,10 +11,15 @@ setup_env
 setup_pam
 API_PID=${TEST_PIDS##* }
 grant_json alice > "$T/api/grants/alice.json"
-status() { "$JITCTL" -c "$CONF" status; }
+# status exits 3 for a daemon not running, 4 for a stale health file
+# (jitctl(8), EXIT STATUS): the text is what the cases below look at,
+# status_rc the code.
+status() { "$JITCTL" -c "$CONF" status || true; }
+status_rc() { _rc=0; "$JITCTL" -c "$CONF" status >/dev/null || _rc=$?; echo "$_rc"; }
 # The list's ETag in the store: the daemon's first poll is a long one.
 "$JITCTL" -c "$CONF" sync >/dev/null 2>&1 || fail "sync"
 case $(status) in "daemon:       never run"*) ;; *) fail "before any start: $(status)" ;; esac
+expect_eq "before any start: exit status" "$(status_rc)" 3
 ok "before any start: never run"
 
 # polls N: the daemon's long polls the API has seen (its first starts
@@ -25,11 +30,13 @@ wait_for 10 polls 1 >/dev/null || fail "no long poll: $(cat "$T/daemon.err")"
 out=$(status)
 case $out in "daemon:       running (pid $D,"*) ;; *) fail "while the first long poll waits: $out" ;; esac
 case $out in *"api:          unknown"*) ;; *) fail "api before any answer: $out" ;; esac
+expect_eq "running: exit status" "$(status_rc)" 0
 ok "while the first long poll waits: running (pid $D), api unknown"
 
 kill -TERM "$D"; wait "$D" || fail "daemon exit status $?"
 out=$(status)
 case $out in "daemon:       stopped (pid $D,"*) ;; *) fail "after stop: $out" ;; esac
+expect_eq "stopped: exit status" "$(status_rc)" 3
 ok "after SIGTERM: stopped (pid $D)"
 
 # A second daemon: running with its own pid at once, not "stopped" with
@@ -61,3 +68,19 @@ ok "API back: status says ok after $ms ms"
 kill -TERM "$D"; wait "$D" || fail "daemon exit status $?"
 case $(status) in "daemon:       stopped (pid $D,"*) ;; *) fail "after the second stop: $(status)" ;; esac
 ok "after the second stop: stopped (pid $D)"
+
+# A health file that says running, for a live pid (this shell's), not
+# written for longer than the two minutes: stuck, exit 4; the same file
+# for a pid that is gone: dead, exit 3.  --json exits the same.
+now=$(date +%s)
+printf '{"pid": %d, "started": %d, "updated": %d, "last_sync": 0, "next_expiry": 0, "api": "ok", "state": "running"}' \
+    $$ $((now - 1000)) $((now - 1000)) > "$STATE/daemon.status"
+case $(status) in "daemon:       stuck"*) ;; *) fail "a stale health file: $(status)" ;; esac
+expect_eq "stuck: exit status" "$(status_rc)" 4
+rc=0; "$JITCTL" -c "$CONF" status --json >/dev/null || rc=$?
+expect_eq "stuck: --json exit status" "$rc" 4
+printf '{"pid": %d, "started": %d, "updated": %d, "last_sync": 0, "next_expiry": 0, "api": "ok", "state": "running"}' \
+    "$D" "$now" "$now" > "$STATE/daemon.status"
+case $(status) in "daemon:       dead"*) ;; *) fail "a running file for pid $D, gone: $(status)" ;; esac
+expect_eq "dead: exit status" "$(status_rc)" 3
+ok "status exits 4 for a stale health file (stuck), 3 for a dead daemon"

@@ -99,6 +99,7 @@ wait $D || fail "daemon exit status $?"
 ms=$(( ($(date +%s%N) - t0) / 1000000 ))
 [ $ms -le 2500 ] || fail "SIGTERM took $ms ms"
 ok "SIGTERM: stopped cleanly in $ms ms"
-out=$("$JITCTL" -c "$CONF" status)
+rc=0; out=$("$JITCTL" -c "$CONF" status) || rc=$?
 case $out in "daemon:       stopped"*) ;; *) fail "status after stop: $out" ;; esac
+expect_eq "jitctl status after stop: exit status (not running)" "$rc" 3
 ok "jitctl status: stopped"

@@ -63,7 +63,7 @@ rc=0; out=$(alice grants 2>&1) || rc=$?
 expect_eq "token readable by others" "$rc:$out" "1:jit: $T/alice.token: must be your own file, mode 0600"
 chmod 600 "$T/alice.token"
 rc=0; out=$(JIT_URL=http://127.0.0.1:$APID_PORT alice grants 2>&1) || rc=$?
-expect_eq "plain http" "$rc:$out" "64:jit: --url: https only"
+expect_eq "plain http" "$rc:$out" "2:jit: --url: https only"
 rc=0; alice request --credential db-admin --host web01.test --duration 5x --reason r >/dev/null 2>&1 || rc=$?
-expect_eq "bad duration" "$rc" 64
+expect_eq "bad duration" "$rc" 2
 ok "refused: a token file others can read, plain http, a bad duration"

@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "core/audit.h"
 #include "core/conf.h"
 #include "core/kpass.h"
 #include "core/negotiate.h"
@@ -377,6 +378,79 @@ START_TEST(test_auth_proof)
 }
 END_TEST
 
+/* audit_format (jit.conf(5)): kv by default, json on request, anything
+ * else an error naming the line. */
+START_TEST(test_audit_format_key)
+{
+    ck_assert_int_eq(conf.audit_format, JIT_AUDIT_KV);
+    ck_assert_uint_eq(parse("audit_format = json\n"), 0);
+    ck_assert_int_eq(conf.audit_format, JIT_AUDIT_JSON);
+    ck_assert_uint_eq(parse("audit_format = xml\n"), 1);
+    has_error("jit.conf:1: audit_format: is not one of the allowed values");
+    ck_assert_int_eq(conf.audit_format, JIT_AUDIT_JSON);
+    jit_errs_free(&errs);
+    ck_assert_uint_eq(parse("audit_format = kv\n"), 0);
+    ck_assert_int_eq(conf.audit_format, JIT_AUDIT_KV);
+}
+END_TEST
+
+static char last_line[2048];
+
+static void
+keep_last(void *ctx, int prio, const char *line)
+{
+    (void) ctx;
+    (void) prio;
+    snprintf(last_line, sizeof(last_line), "%s", line);
+}
+
+/* One JSON object per line, the kv line's keys in its order and its
+ * values: a hostile value (a quote to close the string, a newline to
+ * start a line, an escape sequence, a byte of no UTF-8) cannot forge a
+ * key, a line or a terminal control. */
+START_TEST(test_audit_json)
+{
+    struct jit_audit a = {
+        .event = "login", .result = "deny", .reason = "no_grant",
+        .user = "alice", .requester = "eve\",\"result\":\"allow\nFAKE\x1b[2J\xff\\",
+        .rhost = "192.0.2.7", .expires = 1795514400,
+    };
+    struct jit_log log = { keep_last, NULL, 1 };
+    struct jit_audit_queue q = { .json = 1 };
+    char *line = jit_audit_format_as(&a, 1), *kv = jit_audit_format_as(&a, 0);
+
+    ck_assert_ptr_nonnull(line);
+    ck_assert_str_eq(line,
+                     "{\"event\":\"login\",\"result\":\"deny\","
+                     "\"reason\":\"no_grant\",\"user\":\"alice\","
+                     "\"requester\":\"eve\\\\\\\",\\\\\\\"result\\\\\\\":"
+                     "\\\\\\\"allow\\\\nFAKE\\\\x1b[2J\\\\xff\\\\\\\\\","
+                     "\"rhost\":\"192.0.2.7\",\"expires\":\"2026-11-24T10:00:00Z\"}");
+    ck_assert_ptr_null(strchr(line, '\n'));
+    for (const char *p = line; *p; p++)
+        ck_assert(*p >= 0x20 && *p < 0x7f);
+    /* kv is unchanged by the option's existence. */
+    ck_assert_str_eq(kv, "event=\"login\" result=\"deny\" reason=\"no_grant\""
+                         " user=\"alice\""
+                         " requester=\"eve\\\",\\\"result\\\":\\\"allow\\nFAKE"
+                         "\\x1b[2J\\xff\\\\\""
+                         " rhost=\"192.0.2.7\" expires=\"2026-11-24T10:00:00Z\"");
+    /* Through a log and a deferred queue: the same line. */
+    jit_audit(&log, 5, &a);
+    ck_assert_str_eq(last_line, line);
+    jit_audit_defer(&q, 5, &a);
+    last_line[0] = '\0';
+    jit_audit_flush(&q, &log);
+    ck_assert_str_eq(last_line, line);
+    /* A free-form line is an object too. */
+    jit_logf(&log, 3, "sync: API: %s", "un\"reachable\n");
+    ck_assert_str_eq(last_line,
+                     "{\"message\":\"sync: API: un\\\\\\\"reachable\\\\n\"}");
+    free(line);
+    free(kv);
+}
+END_TEST
+
 /* The password bound (lib/core/kpass.c): 1 to 512 bytes; the check reads
  * no further than one byte past the bound. */
 START_TEST(test_password_bound)
@@ -449,6 +523,8 @@ main(void)
     tcase_add_test(tc, test_base64);
     tcase_add_test(tc, test_auth_proof);
     tcase_add_test(tc, test_password_bound);
+    tcase_add_test(tc, test_audit_format_key);
+    tcase_add_test(tc, test_audit_json);
     suite_add_tcase(s, tc);
     return t_run(s);
 }

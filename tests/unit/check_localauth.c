@@ -184,7 +184,7 @@ collect(void *ctx, int prio, const char *line)
 static enum jit_localauth_verdict
 userok(const char *path, const char *principal, const char *account)
 {
-    const struct jit_log log = { collect, NULL };
+    const struct jit_log log = { collect, NULL, 0 };
 
     n_lines = 0;
     return jit_localauth_userok(path, geteuid(), principal, account, NOW,

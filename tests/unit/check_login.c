@@ -62,7 +62,7 @@ keep_line(void *ctx, int prio, const char *line)
 START_TEST(test_audit_queue)
 {
     struct kept k = { .n = 0 };
-    struct jit_log log = { keep_line, &k };
+    struct jit_log log = { keep_line, &k, 0 };
     struct jit_audit_queue q = { 0 };
     char detail[] = "groups[1]: listed twice";
     struct jit_audit a = {

@@ -35,7 +35,7 @@ capture(void *ctx, int prio, const char *line)
         snprintf(lines[n_lines++], sizeof(lines[0]), "%s", line);
 }
 
-static const struct jit_log capture_log = { capture, NULL };
+static const struct jit_log capture_log = { capture, NULL, 0 };
 
 static int
 as_root(void)
