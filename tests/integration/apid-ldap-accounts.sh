@@ -371,6 +371,61 @@ api GET "/v1/operations?grant=$GB" boss-token-xxxxxxxxxxx | grep -q 'directory.f
     || fail "no directory.foreign on the operations log"
 ok "an entry that is not the person's pam-jit account: 502, left as it was (password, lock, groups)"
 
+# The holder rewrites its own description, the ownership mark, where the
+# directory lets an entry write its own description (doc/design.md,
+# S19): the account, known by the entryUUID recorded at its creation, is
+# torn down all the same (out of its group, locked, its password
+# rotated), and its row is disable_failed with the alert, since the
+# entry is no longer marked as ours; the mark restored, it settles.
+slapd_acl \
+    "to attrs=userPassword by dn.exact=\"$LDAP_BIND_DN\" write by self read by anonymous auth by * none" \
+    "to attrs=description by dn.exact=\"$LDAP_BIND_DN\" write by self write by * none" \
+    "to * by dn.exact=\"$LDAP_BIND_DN\" write by self read by * none"
+api POST /v1/grants dave-token-xxxxxxxxxxx \
+    '{"credential": "tmp", "policy": "dir-tmp", "duration": 600, "reason": "mark"}' > "$T/r15"
+expect_eq "dave's request" "$(cat "$T/api.status")" 201
+GM=$(pyget 'j["id"]' < "$T/r15")
+PWM=$(pyget 'j["password"]' < "$T/r15")
+DAVE_TMP=uid=dave-tmp,$ACCOUNTS_BASE
+LDAPCONF=/dev/null LDAPRC=/dev/null ldapmodify -x -H "$LDAP_URI_LDAPS" -D "$DAVE_TMP" -w "$PWM" \
+    > "$T/selfmod.out" 2>&1 <<LDIF || fail "the holder could not rewrite its description: $(cat "$T/selfmod.out")"
+dn: $DAVE_TMP
+changetype: modify
+replace: description
+description: dave's own account now
+LDIF
+adm_get "$DAVE_TMP" description | grep -q "^description: dave's own account now$" \
+    || fail "description: $(adm_get "$DAVE_TMP" description)"
+api POST "/v1/grants/$GM/revoke" dave-token-xxxxxxxxxxx '{}' >/dev/null
+wait_for 30 failed "$GM" >/dev/null || fail "not disable_failed: $(api GET "/v1/grants/$GM" boss-token-xxxxxxxxxxx)"
+expect_eq "ops without dave-tmp" "$(members ops)" "$LDAP_ADMIN_DN "
+locked "$DAVE_TMP" || fail "the unmarked account is not locked"
+binds "$DAVE_TMP" "$PWM" && fail "the unmarked account's password still binds"
+api GET "/v1/grants/$GM" boss-token-xxxxxxxxxxx | pyget 'j["directory_account"].get("last_error")' | grep -q 'lost its pam-jit mark' \
+    || fail "last_error: $(api GET "/v1/grants/$GM" boss-token-xxxxxxxxxxx)"
+dave_mailed() { grep -l "dave-tmp" "$T/mail"/* >/dev/null 2>&1; }
+wait_for 30 dave_mailed >/dev/null || fail "no disable_failed alert for dave-tmp: $(api GET /v1/alerts boss-token-xxxxxxxxxxx)"
+api GET "/v1/operations?grant=$GM" boss-token-xxxxxxxxxxx | grep -q 'directory.mark_lost' \
+    || fail "no directory.mark_lost on the operations log"
+ok "a holder that rewrites its mark: torn down by entryUUID (out of ops, locked, password rotated), disable_failed, alerted"
+# Not enabled again while unmarked.
+api POST "/v1/grants/$GM/enable" dave-token-xxxxxxxxxxx '{"duration": 60, "reason": "again"}' > "$T/r16"
+expect_eq "re-enable of an unmarked account" "$(cat "$T/api.status")" 502
+grep -q 'lost its pam-jit mark' "$T/r16" || fail "502: $(cat "$T/r16")"
+GM2=$(api GET "/v1/grants?requester=dave@EXAMPLE.COM&credential=tmp" boss-token-xxxxxxxxxxx \
+    | pyget '[g["id"] for g in j["grants"] if g["id"] != "'"$GM"'"][0]')
+expect_eq "ops still without dave-tmp" "$(members ops)" "$LDAP_ADMIN_DN "
+locked "$DAVE_TMP" || fail "a refused re-enable unlocked it"
+ldap_modify <<LDIF
+dn: $DAVE_TMP
+changetype: modify
+replace: description
+description: pam-jit directory account of dave@EXAMPLE.COM
+LDIF
+wait_for 30 disabled "$GM2" >/dev/null || fail "not settled once the mark is back: $(api GET "/v1/grants/$GM2" boss-token-xxxxxxxxxxx)"
+slapd_acl_default
+ok "not re-enabled while unmarked; the mark restored by an administrator, it settles"
+
 # 8. The directory down: the request is refused (503), no grant stays
 # active, and nothing is left enabled once it is back.
 stop_slapd
