@@ -114,20 +114,17 @@ struct lookup {
 };
 
 /* The cn of a group DN's first RDN (a memberOf value); NULL if it has
- * none, or lies outside ldap_group_base when that is set. */
+ * none, or does not lie under ldap_group_base (required with memberOf:
+ * a group of that name anywhere else is not the group; doc/design.md,
+ * S20). */
 static char *
 group_name(const struct apid_conf *c, const char *dnstr)
 {
     LDAPDN dn = NULL;
     char *name = NULL;
 
-    if (c->ldap_group_base != NULL) {
-        size_t n = strlen(dnstr), b = strlen(c->ldap_group_base);
-
-        if (n <= b + 1 || dnstr[n - b - 1] != ','
-            || strcasecmp(dnstr + n - b, c->ldap_group_base) != 0)
-            return NULL;
-    }
+    if (!apid_ldap_dn_under(dnstr, c->ldap_group_base))
+        return NULL;
     if (ldap_str2dn(dnstr, &dn, LDAP_DN_FORMAT_LDAPV3) != LDAP_SUCCESS)
         return NULL;
     if (dn != NULL && dn[0] != NULL && dn[0][0] != NULL && dn[0][1] == NULL

@@ -7,6 +7,7 @@
 #include "config.h"
 
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netdb.h>
@@ -16,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -793,6 +795,64 @@ apid_ldap_first_value(LDAP *ld, LDAPMessage *entry, const char *attr)
 }
 
 static const char hex[] = "0123456789abcdef";
+
+static int
+ava_eq(const LDAPAVA *a, const LDAPAVA *b)
+{
+    /* A value given as #hex (BER) is compared as given: equal only to
+     * the same form, which fails closed. */
+    if ((a->la_flags & LDAP_AVA_BINARY) != (b->la_flags & LDAP_AVA_BINARY)
+        || a->la_attr.bv_len != b->la_attr.bv_len
+        || a->la_value.bv_len != b->la_value.bv_len
+        || strncasecmp(a->la_attr.bv_val, b->la_attr.bv_val,
+                       a->la_attr.bv_len) != 0)
+        return 0;
+    for (size_t i = 0; i < a->la_value.bv_len; i++) {
+        unsigned char x = (unsigned char) a->la_value.bv_val[i];
+        unsigned char y = (unsigned char) b->la_value.bv_val[i];
+
+        /* ASCII case only: a value outside it must match exactly. */
+        if (x != y && !(x < 128 && y < 128 && tolower(x) == tolower(y)))
+            return 0;
+    }
+    return 1;
+}
+
+int
+apid_ldap_dn_under(const char *dn, const char *base)
+{
+    LDAPDN d = NULL, b = NULL;
+    size_t nd = 0, nb = 0;
+    int under = 0;
+
+    if (dn == NULL || base == NULL
+        || ldap_str2dn(dn, &d, LDAP_DN_FORMAT_LDAPV3) != LDAP_SUCCESS
+        || ldap_str2dn(base, &b, LDAP_DN_FORMAT_LDAPV3) != LDAP_SUCCESS
+        || d == NULL || b == NULL)
+        goto done;
+    while (d[nd] != NULL)
+        nd++;
+    while (b[nb] != NULL)
+        nb++;
+    if (nb == 0 || nd <= nb)
+        goto done;
+    under = 1;
+    for (size_t i = 0; i < nb && under; i++) {
+        LDAPRDN rd = d[nd - nb + i], rb = b[i];
+        size_t k = 0;
+
+        /* A multi-valued RDN in the same order only (fails closed). */
+        for (; rd[k] != NULL && rb[k] != NULL && under; k++)
+            under = ava_eq(rd[k], rb[k]);
+        if (rd[k] != NULL || rb[k] != NULL)
+            under = 0;
+    }
+
+done:
+    ldap_dnfree(d);
+    ldap_dnfree(b);
+    return under;
+}
 
 char *
 apid_ldap_filter_escape(const char *v, size_t n)
