@@ -887,15 +887,20 @@ log_steps(struct apid *a, const struct job *j, const char *actor)
                     apid_store_error(a->store));
 }
 
-/* The uuid recorded for g's account into j (none: ""). */
-static void
+/* The uuid recorded for g's account into j (none: ""); whether g holds
+ * the account enabled: 1, 0 (another grant holds it now, or it is
+ * being or was disabled), -1 (the store failed). */
+static int
 load_uuid(struct apid *a, const struct apid_grant *g, struct job *j)
 {
     struct apid_diracct d;
+    int held, ret;
 
     j->want_uuid[0] = '\0';
-    if (apid_store_diracct_get(a->store, g->id, &d) != APID_OK)
-        return;
+    if ((ret = apid_store_diracct_get(a->store, g->id, &d)) != APID_OK)
+        return ret == APID_NOT_FOUND ? 0 : -1;
+    held = strcmp(d.username, g->username) == 0
+           && strcmp(d.state, "enabled") == 0;
     if (d.entry_uuid != NULL && strcmp(d.username, g->username) == 0)
         snprintf(j->want_uuid, sizeof(j->want_uuid), "%s", d.entry_uuid);
     free(d.username);
@@ -903,6 +908,7 @@ load_uuid(struct apid *a, const struct apid_grant *g, struct job *j)
     free(d.state);
     free(d.last_error);
     free(d.entry_uuid);
+    return held;
 }
 
 static int
@@ -1022,7 +1028,7 @@ apid_diracct_enable(struct apid *a, const struct apid_grant *g,
                                           apid_now());
 
         if (ret == APID_OK) {
-            load_uuid(a, g, j);
+            (void) load_uuid(a, g, j);
             rc = run(a, a->dir_ldap, j, actor, err, errlen);
             break;
         }
@@ -1070,8 +1076,25 @@ apid_diracct_password(struct apid *a, const struct apid_grant *g,
     j->kind = JOB_PASSWORD;
     j->pw = pw;
     pthread_mutex_lock(&a->dir_mu);
-    load_uuid(a, g, j);
-    rc = run(a, a->dir_ldap, j, actor, err, errlen);
+    /* Only the grant that holds the account enabled sets its password:
+     * another active grant of the same name whose account a later grant
+     * took (and whose teardown locked it) would otherwise unlock it,
+     * since the ppolicy overlay unlocks an account an administrator
+     * gives a password (doc/design.md, S21). */
+    switch (load_uuid(a, g, j)) {
+    case 1:
+        rc = run(a, a->dir_ldap, j, actor, err, errlen);
+        break;
+    case 0:
+        snprintf(err, errlen, "grant %s does not hold account %s (a later"
+                 " grant holds it, or it is being or has been disabled)",
+                 g->id, g->username);
+        rc = APID_DIR_NOT_HELD;
+        break;
+    default:
+        snprintf(err, errlen, "%s", apid_store_error(a->store));
+        rc = APID_LDAP_ERR;
+    }
     pthread_mutex_unlock(&a->dir_mu);
     free(j);
     return rc;

@@ -49,6 +49,10 @@ void apid_diracct_conf_free(struct apid_conf *c);
  * still being torn down (by this instance or another) after a wait of
  * about ten seconds: nothing was done; ask again. */
 #define APID_DIR_BUSY (-10)
+/* apid_diracct_password's answer when g does not hold its account
+ * enabled (a later grant took it, or it is being or was disabled):
+ * nothing was done. */
+#define APID_DIR_NOT_HELD (-11)
 
 /* Grant g (active, of a directory policy) gets its account: created or
  * re-enabled, a new password (into pw, which the caller wipes; NULL:

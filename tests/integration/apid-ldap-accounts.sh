@@ -426,6 +426,7 @@ wait_for 30 disabled "$GM2" >/dev/null || fail "not settled once the mark is bac
 slapd_acl_default
 ok "not re-enabled while unmarked; the mark restored by an administrator, it settles"
 
+
 # 8. The directory down: the request is refused (503), no grant stays
 # active, and nothing is left enabled once it is back.
 stop_slapd
