@@ -129,6 +129,14 @@ apid_diracct_conf_check(struct apid_conf *c, const char *path, char *err,
         return apid_bad(err, errlen, "%s: ldap_accounts_base needs"
                         " ldap_group_base (the accounts' groups are named"
                         " under it)", path);
+    /* An account found as a person would request and approve under its
+     * own name (doc/design.md, S22). */
+    if (c->ldap_people_base != NULL
+        && apid_ldap_dn_within(c->ldap_accounts_base, c->ldap_people_base))
+        return apid_bad(err, errlen, "%s: ldap_accounts_base (%s) is inside"
+                        " ldap_people_base (%s): the accounts would be"
+                        " people; put them beside it", path,
+                        c->ldap_accounts_base, c->ldap_people_base);
     if (c->ldap_account_kind == APID_ACCOUNT_POSIX && c->ldap_uid_min == 0)
         return apid_bad(err, errlen, "%s: ldap_account_kind = posix needs"
                         " ldap_uid_range", path);

@@ -818,8 +818,8 @@ ava_eq(const LDAPAVA *a, const LDAPAVA *b)
     return 1;
 }
 
-int
-apid_ldap_dn_under(const char *dn, const char *base)
+static int
+dn_within(const char *dn, const char *base, int or_equal)
 {
     LDAPDN d = NULL, b = NULL;
     size_t nd = 0, nb = 0;
@@ -834,7 +834,7 @@ apid_ldap_dn_under(const char *dn, const char *base)
         nd++;
     while (b[nb] != NULL)
         nb++;
-    if (nb == 0 || nd <= nb)
+    if (nb == 0 || nd < nb || (nd == nb && !or_equal))
         goto done;
     under = 1;
     for (size_t i = 0; i < nb && under; i++) {
@@ -852,6 +852,18 @@ done:
     ldap_dnfree(d);
     ldap_dnfree(b);
     return under;
+}
+
+int
+apid_ldap_dn_under(const char *dn, const char *base)
+{
+    return dn_within(dn, base, 0);
+}
+
+int
+apid_ldap_dn_within(const char *dn, const char *base)
+{
+    return dn_within(dn, base, 1);
 }
 
 char *

@@ -92,6 +92,8 @@ struct timeval apid_ldap_timeout(LDAP *ld);
  * or a longer root (...,dc=com,dc=evil) is not taken for the base.  1
  * or 0; 0 too when either does not parse (doc/design.md, S20). */
 int apid_ldap_dn_under(const char *dn, const char *base);
+/* The same, or dn is base itself. */
+int apid_ldap_dn_within(const char *dn, const char *base);
 
 /* RFC 4515: the value v (n bytes, may hold NUL) escaped for a filter's
  * assertion value: '*', '(', ')', '\\', NUL and every byte outside

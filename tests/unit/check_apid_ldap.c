@@ -236,6 +236,17 @@ START_TEST(test_conf_keys)
                  "ldap_group_base = ou=g,dc=x\nldap_person_attr = uid\n"
                  "ldap_person_filter = (objectClass=inetOrgPerson)\n"
                  "ldap_check_interval = 5\n", NULL },
+        { SIMPLE "people_source = ldap\nldap_people_base = ou=p,dc=x\n"
+                 "ldap_group_base = ou=g,dc=x\nldap_uid_range = 70000-70010\n"
+                 "ldap_accounts_base = ou=jit,OU=P,dc=x\n",
+          "ldap_accounts_base (ou=jit,OU=P,dc=x) is inside ldap_people_base" },
+        { SIMPLE "people_source = ldap\nldap_people_base = ou=p,dc=x\n"
+                 "ldap_group_base = ou=g,dc=x\nldap_uid_range = 70000-70010\n"
+                 "ldap_accounts_base = ou=p, dc=x\n",
+          "is inside ldap_people_base" },
+        { SIMPLE "people_source = ldap\nldap_people_base = ou=p,dc=x\n"
+                 "ldap_group_base = ou=g,dc=x\nldap_uid_range = 70000-70010\n"
+                 "ldap_accounts_base = ou=jit,ou=px,dc=x\n", NULL },
         { "ldap_person_attr = uid)(cn=*\n", "ldap_person_attr: an attribute" },
         { "ldap_person_attr = 1uid\n", "ldap_person_attr: an attribute" },
         { "ldap_person_filter = objectClass=x\n", "ldap_person_filter: a" },
