@@ -195,6 +195,33 @@ apid_ldap_close(struct apid_ldap *l)
     free(l);
 }
 
+/* A file the connection trusts (ldap_ca: whoever may write it chooses
+ * the directory we believe) or keeps secret (ldap_keytab: whoever reads
+ * it binds as jit-apid): a regular file of root's or of jit-apid's user
+ * that no one else may write, nor, secret, read; the rule of the bind
+ * secret and the token files (doc/design.md, S11).  Looked at at each
+ * connection, as the secret is read at each bind.  0, or -1 with err
+ * naming key and path. */
+static int
+check_file(const char *key, const char *path, int secret, char *err,
+           size_t errlen)
+{
+    struct stat st;
+
+    if (stat(path, &st) != 0) {
+        snprintf(err, errlen, "%s %s: %s", key, path, strerror(errno));
+        return -1;
+    }
+    if (!S_ISREG(st.st_mode) || (st.st_uid != 0 && st.st_uid != geteuid())
+        || (st.st_mode & (secret ? 077 : 022)) != 0) {
+        snprintf(err, errlen, "%s %s: must be a regular file of root's or"
+                 " jit-apid's user, %s", key, path,
+                 secret ? "mode 0600 or stricter" : "writable by no one else");
+        return -1;
+    }
+    return 0;
+}
+
 /* The simple bind's password: a file of ours, read by no one else (like
  * the token files), read at each bind so that a new one needs no
  * restart.  Returns its length, or -1 with err set. */
@@ -274,6 +301,8 @@ kinit_keytab(struct apid_ldap *l, char *err, size_t errlen)
     krb5_error_code k;
 
     memset(&creds, 0, sizeof(creds));
+    if (check_file("ldap_keytab", l->keytab, 1, err, errlen) != 0)
+        return -1;
     if ((k = krb5_init_context(&ctx)) != 0) {
         snprintf(err, errlen, "ldap_keytab: no Kerberos context");
         return -1;
@@ -632,6 +661,10 @@ connect_ld(struct apid_ldap *l, char *err, size_t errlen)
         return APID_LDAP_DOWN;
     }
     ldap_free_urldesc(lud);
+    if (check_file("ldap_ca", l->ca, 0, err, errlen) != 0) {
+        close(fd);
+        return APID_LDAP_DOWN;
+    }
     if ((rc = ldap_init_fd(fd, LDAP_PROTO_TCP, l->uri, &l->ld))
         != LDAP_SUCCESS) {
         close(fd);
