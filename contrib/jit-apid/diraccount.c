@@ -17,10 +17,16 @@
 #include "diraccount.h"
 #include "ldap.h"
 
-/* A teardown claimed is not offered to another instance for this long:
- * longer than every step's timeouts together. */
-#define LEASE_S 120
-#define CLAIM_MAX 16
+/* Teardowns are claimed one at a time: each claim's lease need then
+ * cover one teardown only (apid_diracct_lease). */
+#define CLAIM_MAX 1
+/* A job's operations besides its groups, each bounded by ldap_timeout:
+ * connect, StartTLS, bind; the entry read, the search by uuid, the read
+ * again; the uidNumber search, the add and its read; the password; the
+ * lock or unlock. */
+#define JOB_OPS 11
+/* What a lease adds for the store's own writes. */
+#define LEASE_MARGIN_S 30
 /* "Locked for good" to the ppolicy overlay (slapo-ppolicy(5)). */
 #define LOCKED_FOR_GOOD "000001010000Z"
 /* Active Directory's userAccountControl: ACCOUNTDISABLE, NORMAL_ACCOUNT. */
@@ -1302,6 +1308,32 @@ teardown(struct apid *a, struct apid_ldap *l, const struct apid_diracct *d)
     apid_grant_free(&g);
 }
 
+int64_t
+apid_diracct_lease(unsigned ldap_timeout, size_t groups)
+{
+    /* apid_ldap_run tries a job twice (once more after a lost
+     * connection); a teardown may first wait for an enable holding the
+     * directory lock, which is as long. */
+    return 2 * 2 * (int64_t) (JOB_OPS + groups)
+               * (int64_t) (ldap_timeout ? ldap_timeout : 5)
+           + LEASE_MARGIN_S;
+}
+
+/* The groups of the directory policies, all of them: an enable also
+ * takes its account out of the groups its grant does not give. */
+static size_t
+all_groups(struct apid *a)
+{
+    size_t n = 0;
+
+    pthread_rwlock_rdlock(&a->lock);
+    for (size_t i = 0; i < a->pol.n; i++)
+        if (a->pol.v[i].target_directory)
+            n += a->pol.v[i].n_groups;
+    pthread_rwlock_unlock(&a->lock);
+    return n;
+}
+
 void *
 apid_diracct_worker(void *arg)
 {
@@ -1318,7 +1350,12 @@ apid_diracct_worker(void *arg)
         struct apid_diracct *v = NULL;
         size_t n = 0;
 
-        if (apid_store_diracct_claim(a->store, apid_now(), LEASE_S,
+        /* The lease is derived from the timeouts (doc/design.md, R15):
+         * no other instance takes the account while this one may still
+         * be at it. */
+        if (apid_store_diracct_claim(a->store, apid_now(),
+                                     apid_diracct_lease(a->conf.ldap_timeout,
+                                                        all_groups(a)),
                                      CLAIM_MAX, &v, &n) != APID_OK)
             fprintf(stderr, "jit-apid: directory: %s\n",
                     apid_store_error(a->store));

@@ -72,6 +72,12 @@ int apid_diracct_password(struct apid *a, const struct apid_grant *g,
  * directory policy's group exist.  APID_LDAP_OK, or err says what. */
 int apid_diracct_check(struct apid *a, char *err, size_t errlen);
 
+/* How long a claimed teardown is another instance's to leave alone:
+ * every operation of an enable it may wait for and of itself, twice
+ * (a reconnect), each at most ldap_timeout, with groups the directory
+ * policies' groups all together; and a margin. */
+int64_t apid_diracct_lease(unsigned ldap_timeout, size_t groups);
+
 /* The teardown worker: a thread until a->stopping. */
 void *apid_diracct_worker(void *arg);
 

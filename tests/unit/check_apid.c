@@ -684,6 +684,14 @@ START_TEST(test_diracct)
         memcpy(prev, pw, sizeof(pw));
     }
     ck_assert_int_ne(apid_diracct_make_password(pw, 8), 0);
+
+    /* The teardown's lease covers its worst case (doc/design.md, R15):
+     * two tries of every operation, after an enable's, each at most
+     * ldap_timeout; not a fixed two minutes. */
+    ck_assert_int_ge(apid_diracct_lease(5, 2), 2 * 2 * (11 + 2) * 5);
+    ck_assert_int_ge(apid_diracct_lease(300, 64), 2 * 2 * (11 + 64) * 300);
+    ck_assert_int_gt(apid_diracct_lease(10, 2), apid_diracct_lease(5, 2));
+    ck_assert_int_gt(apid_diracct_lease(5, 3), apid_diracct_lease(5, 2));
 }
 END_TEST
 
