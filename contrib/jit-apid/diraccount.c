@@ -22,9 +22,10 @@
 #define CLAIM_MAX 1
 /* A job's operations besides its groups, each bounded by ldap_timeout:
  * connect, StartTLS, bind; the entry read, the search by uuid, the read
- * again; the uidNumber search, the add and its read; the password; the
- * lock or unlock. */
-#define JOB_OPS 11
+ * again; five tries of the uidNumber search, the add, the search for a
+ * clash and the delete (create_account), and the add's read; the
+ * password; the lock or unlock. */
+#define JOB_OPS 30
 /* What a lease adds for the store's own writes. */
 #define LEASE_MARGIN_S 30
 /* "Locked for good" to the ppolicy overlay (slapo-ppolicy(5)). */
@@ -466,7 +467,42 @@ free_uid(LDAP *ld, struct job *j, uint32_t *uid, char *err, size_t errlen)
 }
 
 static int
-create_account(LDAP *ld, struct job *j, char *err, size_t errlen)
+count_entry(LDAP *ld, LDAPMessage *entry, void *arg, char *err,
+            size_t errlen)
+{
+    (void) ld;
+    (void) entry;
+    (void) err;
+    (void) errlen;
+    ++*(int *) arg;
+    return 0;
+}
+
+/* add_account's answer when another entry took the uidNumber meanwhile
+ * (its own entry deleted again): try the next. */
+#define UID_CLASH 1
+#define UID_TRIES 5
+
+/* Whether uid is on more entries under ldap_accounts_base than the one
+ * just made: the directory enforces no uniqueness of uidNumber, and
+ * another instance may have chosen the same id between our search and
+ * our add.  1 (a clash), 0, or an APID_LDAP_* error. */
+static int
+uid_clash(LDAP *ld, struct job *j, uint32_t uid, char *err, size_t errlen)
+{
+    char *attrs[] = { W("1.1"), NULL }, filter[40];
+    int n = 0, rc;
+
+    snprintf(filter, sizeof(filter), "(uidNumber=%u)", uid);
+    rc = apid_ldap_search(ld, j->c->ldap_accounts_base, LDAP_SCOPE_SUBTREE,
+                          filter, attrs, count_entry, &n, err, errlen);
+    if (rc != APID_LDAP_OK)
+        return rc;
+    return n > 1;
+}
+
+static int
+add_account(LDAP *ld, struct job *j, char *err, size_t errlen)
 {
     const char *name = j->g->username;
     char uidn[16], gidn[16], home[300], desc[400];
@@ -554,11 +590,57 @@ create_account(LDAP *ld, struct job *j, char *err, size_t errlen)
         step(j, "directory.create", "dn=%s failed: %s", j->dn, err);
         return rc;
     }
-    if (j->c->ldap_account_kind == APID_ACCOUNT_POSIX)
+    if (j->c->ldap_account_kind == APID_ACCOUNT_POSIX) {
+        int clash = uid_clash(ld, j, uid, err, errlen);
+
+        if (clash < 0) {
+            step(j, "directory.create", "dn=%s uidNumber=%u: checking it is"
+                 " its own failed: %s", j->dn, uid, err);
+            return clash;
+        }
+        if (clash) {
+            /* Ours, just made, with no password nor group yet: it goes,
+             * and the next free id is tried.  The other side, seeing
+             * both, may do the same: a random wait sets them apart. */
+            rc = ldap_delete_ext_s(ld, j->dn, NULL, NULL);
+            if ((rc = apid_ldap_result(ld, rc, "deleting the account made"
+                                       " with a taken uidNumber", err,
+                                       errlen)) != APID_LDAP_OK) {
+                step(j, "directory.uid_clash", "dn=%s uidNumber=%u taken by"
+                     " another entry; deleting ours failed: %s", j->dn, uid,
+                     err);
+                return rc;
+            }
+            step(j, "directory.uid_clash", "dn=%s uidNumber=%u taken by"
+                 " another entry meanwhile: ours deleted, made again", j->dn,
+                 uid);
+            return UID_CLASH;
+        }
         step(j, "directory.create", "dn=%s uidNumber=%u", j->dn, uid);
-    else
+    } else {
         step(j, "directory.create", "dn=%s", j->dn);
+    }
     return APID_LDAP_OK;
+}
+
+/* The account's entry made (doc/design.md, S24: a uidNumber of its own,
+ * even with several instances). */
+static int
+create_account(LDAP *ld, struct job *j, char *err, size_t errlen)
+{
+    for (int tries = 0; tries < UID_TRIES; tries++) {
+        unsigned char r;
+        int rc = add_account(ld, j, err, errlen);
+
+        if (rc != UID_CLASH)
+            return rc;
+        if (getrandom(&r, 1, 0) != 1)
+            r = 128;
+        nanosleep(&(struct timespec) { 0, (50 + r) * 1000 * 1000L }, NULL);
+    }
+    snprintf(err, errlen, "the account %s: every uidNumber tried was taken"
+             " by another entry meanwhile (%d tries)", j->dn, UID_TRIES);
+    return APID_LDAP_ERR;
 }
 
 /* The account's password: by the Password Modify operation (RFC 3062),
@@ -698,6 +780,21 @@ set_member(LDAP *ld, struct job *j, const char *group, int add, int quiet,
     return rc;
 }
 
+/* A teardown's removal of the DN j->dn (or the name) from the grant's
+ * groups, whatever entry is there now: the memberships are the grant's,
+ * and an entry put at the DN (or moved away from it) must not keep
+ * them.  APID_LDAP_DOWN, or APID_LDAP_OK (failures are the caller's
+ * disable_failed anyway). */
+static int
+drop_memberships(LDAP *ld, struct job *j, char *err, size_t errlen)
+{
+    for (size_t i = 0; i < j->g->n_groups; i++)
+        if (set_member(ld, j, j->g->groups[i], 0, 1, err, errlen)
+            == APID_LDAP_DOWN)
+            return APID_LDAP_DOWN;
+    return APID_LDAP_OK;
+}
+
 /* The whole of a job, from the start each time (apid_ldap_run repeats it
  * once after a lost connection: every step is safe to repeat). */
 static int
@@ -745,6 +842,10 @@ run_job(LDAP *ld, void *arg, char *err, size_t errlen)
                      moved);
             step(j, "directory.astray", "dn=%s: uuid=%s is at %s", j->dn,
                  j->want_uuid, moved);
+            if (drop_memberships(ld, j, err, errlen) == APID_LDAP_DOWN) {
+                free(moved);
+                return APID_LDAP_DOWN;
+            }
             free(j->dn);
             j->dn = moved;
             if ((there = read_account(ld, j, &uac, err, errlen)) < 0) {
@@ -758,6 +859,17 @@ run_job(LDAP *ld, void *arg, char *err, size_t errlen)
                      j->kind == JOB_TEARDOWN ? "left alone" : "refused");
             step(j, "directory.replaced", "dn=%s: uuid=%s, recorded %s; left"
                  " alone", j->dn, j->seen_uuid, j->want_uuid);
+            if (j->kind == JOB_TEARDOWN) {
+                char e2[256];
+
+                /* Its password and lock are not ours; the DN's place in
+                 * the grant's groups is. */
+                if (drop_memberships(ld, j, e2, sizeof(e2))
+                    == APID_LDAP_DOWN) {
+                    snprintf(err, errlen, "%s", e2);
+                    return APID_LDAP_DOWN;
+                }
+            }
             return APID_LDAP_ERR;
         }
     }

@@ -426,6 +426,42 @@ wait_for 30 disabled "$GM2" >/dev/null || fail "not settled once the mark is bac
 slapd_acl_default
 ok "not re-enabled while unmarked; the mark restored by an administrator, it settles"
 
+# Another entry put at the account's DN (ours deleted, the mark copied by
+# hand, the DN still in the group): not the entry made (its entryUUID
+# differs), so its password and lock are left alone, but the DN's place
+# in the grant's group goes, and the account is disable_failed until the
+# impostor is gone (doc/design.md, S19).
+api POST /v1/grants bob-token-xxxxxxxxxxxx \
+    '{"credential": "tmp", "policy": "dir-tmp", "duration": 600, "reason": "swap"}' > "$T/r20"
+expect_eq "bob's request" "$(cat "$T/api.status")" 201
+GS=$(pyget 'j["id"]' < "$T/r20")
+expect_eq "ops with bob-tmp" "$(members ops)" "$LDAP_ADMIN_DN $BOB_TMP "
+ldap_admin ldapdelete "$BOB_TMP" >/dev/null 2>&1 || fail "ldapdelete bob-tmp"
+ldap_add <<LDIF
+dn: $BOB_TMP
+objectClass: account
+objectClass: posixAccount
+uid: bob-tmp
+cn: bob-tmp
+uidNumber: 71001
+gidNumber: 71001
+homeDirectory: /home/bob-tmp
+userPassword: impostor-password
+description: pam-jit directory account of bob@EXAMPLE.COM
+LDIF
+api POST "/v1/grants/$GS/revoke" bob-token-xxxxxxxxxxxx '{}' >/dev/null
+wait_for 30 failed "$GS" >/dev/null || fail "not disable_failed: $(api GET "/v1/grants/$GS" boss-token-xxxxxxxxxxx)"
+api GET "/v1/grants/$GS" boss-token-xxxxxxxxxxx | pyget 'j["directory_account"].get("last_error")' | grep -q 'is not the one made for the account' \
+    || fail "last_error: $(api GET "/v1/grants/$GS" boss-token-xxxxxxxxxxx)"
+expect_eq "ops without the impostor's DN" "$(members ops)" "$LDAP_ADMIN_DN "
+binds "$BOB_TMP" impostor-password || fail "the other entry's password was changed"
+unlocked "$BOB_TMP" || fail "the other entry was locked"
+api GET "/v1/operations?grant=$GS" boss-token-xxxxxxxxxxx | grep -q 'directory.replaced' \
+    || fail "no directory.replaced on the operations log"
+ldap_admin ldapdelete "$BOB_TMP" >/dev/null 2>&1 || fail "ldapdelete the impostor"
+wait_for 30 disabled "$GS" >/dev/null || fail "not settled once the impostor is gone: $(api GET "/v1/grants/$GS" boss-token-xxxxxxxxxxx)"
+ok "another entry at the account's DN: left alone but out of the group, disable_failed; settled once it is gone"
+
 
 # 8. The directory down: the request is refused (503), no grant stays
 # active, and nothing is left enabled once it is back.
@@ -461,6 +497,32 @@ if [ "${LDAP_ACCOUNTS_ON_PG:-}" = 1 ]; then
         n=$(echo "$ops" | pyget 'len([o for o in j["operations"] if o["action"] in ("directory.disabled", "directory.lock")])')
         expect_eq "teardown steps of grant $i with two instances" "$n" 2
     done
+    # Two new accounts at once, one on each instance: each gets a
+    # uidNumber of its own (doc/design.md, S24), whichever instance
+    # chose first.
+    B_URL=https://127.0.0.1:$(sed -n 's/^jit-apid: serving on 127.0.0.1://p' "$T/apid/b.log")
+    for r in 1 2; do mkdir -p "$T/race$r"; ln -sf "$T/certs" "$T/race$r/certs"; done
+    (T=$T/race1; api POST /v1/grants bob-token-xxxxxxxxxxxx \
+        '{"credential": "dba", "duration": 600, "reason": "race 1"}' > "$T/out") &
+    PID_A=$!
+    (T=$T/race2; APID_URL=$B_URL; api POST /v1/grants carol-token-xxxxxxxxxx \
+        '{"credential": "dba", "duration": 600, "reason": "race 2"}' > "$T/out") &
+    PID_B=$!
+    wait "$PID_A" "$PID_B"
+    expect_eq "bob-adm's request" "$(cat "$T/race1/api.status")" 201
+    expect_eq "carol-adm's request" "$(cat "$T/race2/api.status")" 201
+    u1=$(adm_get "uid=bob-adm,$ACCOUNTS_BASE" uidNumber | sed -n 's/^uidNumber: //p')
+    u2=$(adm_get "uid=carol-adm,$ACCOUNTS_BASE" uidNumber | sed -n 's/^uidNumber: //p')
+    [ -n "$u1" ] && [ -n "$u2" ] && [ "$u1" != "$u2" ] || fail "uidNumbers: bob-adm '$u1', carol-adm '$u2'"
+    dups=$(ldap_search -b "$ACCOUNTS_BASE" '(uidNumber=*)' uidNumber | sed -n 's/^uidNumber: //p' | sort | uniq -d)
+    expect_eq "uidNumbers on two entries" "$dups" ""
+    for r in 1 2; do
+        G=$(pyget 'j["id"]' < "$T/race$r/out")
+        tok=bob-token-xxxxxxxxxxxx; [ $r = 2 ] && tok=carol-token-xxxxxxxxxx
+        api POST "/v1/grants/$G/revoke" "$tok" '{}' >/dev/null
+        wait_for 30 disabled "$G" >/dev/null || fail "race grant $r not disabled"
+    done
+    ok "two accounts made at once on two instances: uidNumbers $u1 and $u2, none on two entries"
     kill -TERM "$B_PID"
     wait "$B_PID" || fail "the second instance's exit: $(tail -3 "$T/apid/b.log")"
     ok "two instances on one database: each teardown done once"
