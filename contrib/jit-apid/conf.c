@@ -297,9 +297,11 @@ ldap_missing(const struct apid_conf *c)
         return "ldap_keytab (with ldap_bind gssapi)";
     if (people && c->ldap_people_base == NULL)
         return "ldap_people_base (with people_source ldap or both)";
-    if (c->ldap_group_member != APID_LDAP_MEMBER_OF && people
-        && c->ldap_group_base == NULL)
-        return "ldap_group_base (with people_source ldap or both)";
+    /* memberOf too: without a base, a group of the name anywhere in the
+     * directory would count (doc/design.md, S20). */
+    if (people && c->ldap_group_base == NULL)
+        return "ldap_group_base (with people_source ldap or both, whatever"
+               " ldap_group_member)";
     return NULL;
 }
 

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/random.h>
 #include <time.h>
 
@@ -16,16 +17,26 @@
 #include "diraccount.h"
 #include "ldap.h"
 
-/* A teardown claimed is not offered to another instance for this long:
- * longer than every step's timeouts together. */
-#define LEASE_S 120
-#define CLAIM_MAX 16
+/* Teardowns are claimed one at a time: each claim's lease need then
+ * cover one teardown only (apid_diracct_lease). */
+#define CLAIM_MAX 1
+/* A job's operations besides its groups, each bounded by ldap_timeout:
+ * connect, StartTLS, bind; the entry read, the search by uuid, the read
+ * again; five tries of the uidNumber search, the add, the search for a
+ * clash and the delete (create_account), and the add's read; the
+ * password; the lock or unlock. */
+#define JOB_OPS 30
+/* What a lease adds for the store's own writes. */
+#define LEASE_MARGIN_S 30
 /* "Locked for good" to the ppolicy overlay (slapo-ppolicy(5)). */
 #define LOCKED_FOR_GOOD "000001010000Z"
 /* Active Directory's userAccountControl: ACCOUNTDISABLE, NORMAL_ACCOUNT. */
 #define UAC_DISABLED 0x2
 #define UAC_NORMAL 0x200
 #define STEPS_MAX 40
+/* The longest entry uuid kept: entryUUID's 36 characters, objectGUID's
+ * 16 bytes as 32 hex digits. */
+#define APID_DIR_UUID_MAX 48
 /* libldap's structures take char *, and never write through it. */
 #define W(s) ((char *) (s))
 
@@ -125,6 +136,14 @@ apid_diracct_conf_check(struct apid_conf *c, const char *path, char *err,
         return apid_bad(err, errlen, "%s: ldap_accounts_base needs"
                         " ldap_group_base (the accounts' groups are named"
                         " under it)", path);
+    /* An account found as a person would request and approve under its
+     * own name (doc/design.md, S22). */
+    if (c->ldap_people_base != NULL
+        && apid_ldap_dn_within(c->ldap_accounts_base, c->ldap_people_base))
+        return apid_bad(err, errlen, "%s: ldap_accounts_base (%s) is inside"
+                        " ldap_people_base (%s): the accounts would be"
+                        " people; put them beside it", path,
+                        c->ldap_accounts_base, c->ldap_people_base);
     if (c->ldap_account_kind == APID_ACCOUNT_POSIX && c->ldap_uid_min == 0)
         return apid_bad(err, errlen, "%s: ldap_account_kind = posix needs"
                         " ldap_uid_range", path);
@@ -204,6 +223,11 @@ struct job {
      * this grant does not give. */
     char **others;
     size_t n_others;
+    /* The entry's uuid as recorded (store.h; "" for none), as read from
+     * the entry (""), and to be recorded after the job (""). */
+    char want_uuid[APID_DIR_UUID_MAX];
+    char seen_uuid[APID_DIR_UUID_MAX];
+    char new_uuid[APID_DIR_UUID_MAX];
 };
 
 static void
@@ -263,13 +287,40 @@ mark(const struct apid_grant *g, char *out, size_t len)
     snprintf(out, len, "pam-jit directory account of %s", g->requester);
 }
 
+/* The entry's identity, which its holder cannot change (doc/design.md,
+ * S19): entryUUID (RFC 4530), or Active Directory's objectGUID as hex,
+ * into out ("" when it has none). */
+static void
+entry_uuid(LDAP *ld, LDAPMessage *e, const struct job *j, char *out,
+           size_t len)
+{
+    struct berval **v;
+
+    out[0] = '\0';
+    if (j->c->ldap_account_kind != APID_ACCOUNT_AD) {
+        char *u = apid_ldap_first_value(ld, e, "entryUUID");
+
+        if (u != NULL && strlen(u) < len)
+            snprintf(out, len, "%s", u);
+        free(u);
+        return;
+    }
+    v = ldap_get_values_len(ld, e, "objectGUID");
+    if (v != NULL && v[0] != NULL && v[0]->bv_len * 2 < len)
+        for (size_t i = 0; i < v[0]->bv_len; i++)
+            snprintf(out + 2 * i, len - 2 * i, "%02x",
+                     (unsigned char) v[0]->bv_val[i]);
+    ldap_value_free_len(v);
+}
+
 /* Read the account's entry: 1 (ours, *uac its userAccountControl or
  * -1), 2 (there, and not ours), 0 (no such entry), or an APID_LDAP_*
- * error (negative). */
+ * error (negative); j->seen_uuid its uuid. */
 static int
 read_account(LDAP *ld, struct job *j, long *uac, char *err, size_t errlen)
 {
-    char *attrs[] = { W("userAccountControl"), W("description"), NULL };
+    char *attrs[] = { W("userAccountControl"), W("description"),
+                      W("entryUUID"), W("objectGUID"), NULL };
     struct berval **d;
     char want[400];
     int ours = 0;
@@ -279,6 +330,7 @@ read_account(LDAP *ld, struct job *j, long *uac, char *err, size_t errlen)
     int rc;
 
     *uac = -1;
+    j->seen_uuid[0] = '\0';
     rc = ldap_search_ext_s(ld, j->dn, LDAP_SCOPE_BASE, "(objectClass=*)",
                            attrs, 0, NULL, NULL, &tv, 1, &res);
     if (rc == LDAP_NO_SUCH_OBJECT) {
@@ -298,6 +350,7 @@ read_account(LDAP *ld, struct job *j, long *uac, char *err, size_t errlen)
         *uac = strtol(v, NULL, 10);
         free(v);
     }
+    entry_uuid(ld, e, j, j->seen_uuid, sizeof(j->seen_uuid));
     mark(j->g, want, sizeof(want));
     d = ldap_get_values_len(ld, e, "description");
     for (size_t i = 0; d != NULL && d[i] != NULL && !ours; i++)
@@ -306,6 +359,64 @@ read_account(LDAP *ld, struct job *j, long *uac, char *err, size_t errlen)
     ldap_value_free_len(d);
     ldap_msgfree(res);
     return ours ? 1 : 2;
+}
+
+static int
+note_dn(LDAP *ld, LDAPMessage *entry, void *arg, char *err, size_t errlen)
+{
+    char **dn = arg, *d;
+
+    if (*dn != NULL) {
+        snprintf(err, errlen, "two entries of one entryUUID");
+        return APID_LDAP_ERR;
+    }
+    if ((d = ldap_get_dn(ld, entry)) == NULL
+        || (*dn = strdup(d)) == NULL) {
+        ldap_memfree(d);
+        snprintf(err, errlen, "out of memory");
+        return APID_LDAP_ERR;
+    }
+    ldap_memfree(d);
+    return 0;
+}
+
+/* The entry of the recorded uuid under ldap_accounts_base, wherever it
+ * is now (renamed, moved): 1 (into *dn, a new string), 0 (none), or an
+ * APID_LDAP_* error. */
+static int
+find_by_uuid(LDAP *ld, struct job *j, char **dn, char *err, size_t errlen)
+{
+    char *attrs[] = { W("1.1"), NULL };
+    char filter[2 * APID_DIR_UUID_MAX + 64], *esc = NULL;
+    int rc;
+
+    *dn = NULL;
+    if (j->c->ldap_account_kind == APID_ACCOUNT_AD) {
+        /* objectGUID is binary: each byte of the hex as \XX. */
+        size_t n = strlen(j->want_uuid), k;
+
+        k = (size_t) snprintf(filter, sizeof(filter), "(objectGUID=");
+        for (size_t i = 0; i + 1 < n && k + 4 < sizeof(filter); i += 2)
+            k += (size_t) snprintf(filter + k, sizeof(filter) - k, "\\%.2s",
+                                   j->want_uuid + i);
+        snprintf(filter + k, sizeof(filter) - k, ")");
+    } else {
+        if ((esc = apid_ldap_filter_escape(j->want_uuid,
+                                           strlen(j->want_uuid))) == NULL) {
+            snprintf(err, errlen, "out of memory");
+            return APID_LDAP_ERR;
+        }
+        snprintf(filter, sizeof(filter), "(entryUUID=%s)", esc);
+        free(esc);
+    }
+    rc = apid_ldap_search(ld, j->c->ldap_accounts_base, LDAP_SCOPE_SUBTREE,
+                          filter, attrs, note_dn, dn, err, errlen);
+    if (rc != APID_LDAP_OK) {
+        free(*dn);
+        *dn = NULL;
+        return rc;
+    }
+    return *dn != NULL;
 }
 
 static int
@@ -356,7 +467,42 @@ free_uid(LDAP *ld, struct job *j, uint32_t *uid, char *err, size_t errlen)
 }
 
 static int
-create_account(LDAP *ld, struct job *j, char *err, size_t errlen)
+count_entry(LDAP *ld, LDAPMessage *entry, void *arg, char *err,
+            size_t errlen)
+{
+    (void) ld;
+    (void) entry;
+    (void) err;
+    (void) errlen;
+    ++*(int *) arg;
+    return 0;
+}
+
+/* add_account's answer when another entry took the uidNumber meanwhile
+ * (its own entry deleted again): try the next. */
+#define UID_CLASH 1
+#define UID_TRIES 5
+
+/* Whether uid is on more entries under ldap_accounts_base than the one
+ * just made: the directory enforces no uniqueness of uidNumber, and
+ * another instance may have chosen the same id between our search and
+ * our add.  1 (a clash), 0, or an APID_LDAP_* error. */
+static int
+uid_clash(LDAP *ld, struct job *j, uint32_t uid, char *err, size_t errlen)
+{
+    char *attrs[] = { W("1.1"), NULL }, filter[40];
+    int n = 0, rc;
+
+    snprintf(filter, sizeof(filter), "(uidNumber=%u)", uid);
+    rc = apid_ldap_search(ld, j->c->ldap_accounts_base, LDAP_SCOPE_SUBTREE,
+                          filter, attrs, count_entry, &n, err, errlen);
+    if (rc != APID_LDAP_OK)
+        return rc;
+    return n > 1;
+}
+
+static int
+add_account(LDAP *ld, struct job *j, char *err, size_t errlen)
 {
     const char *name = j->g->username;
     char uidn[16], gidn[16], home[300], desc[400];
@@ -417,19 +563,84 @@ create_account(LDAP *ld, struct job *j, char *err, size_t errlen)
         mods[i] = &m[i];
     mods[k] = NULL;
     rc = ldap_add_ext_s(ld, j->dn, mods, NULL, NULL);
-    /* A repeat after a lost connection may find its own entry. */
-    if (rc == LDAP_ALREADY_EXISTS)
-        rc = LDAP_SUCCESS;
+    if (rc == LDAP_ALREADY_EXISTS) {
+        long old_uac;
+        int r;
+
+        /* A repeat after a lost connection may find its own entry; one
+         * made meanwhile by someone else (by hand, another instance for
+         * another grant) is not taken as ours (doc/design.md, S19). */
+        if ((r = read_account(ld, j, &old_uac, err, errlen)) < 0) {
+            step(j, "directory.create", "dn=%s failed: %s", j->dn, err);
+            return r;
+        }
+        if (r != 1) {
+            snprintf(err, errlen, "the entry %s appeared while it was being"
+                     " created and is not %s's pam-jit account: refused",
+                     j->dn, j->g->requester);
+            step(j, "directory.foreign", "dn=%s: made by another meanwhile,"
+                 " left alone", j->dn);
+            return APID_LDAP_ERR;
+        }
+        step(j, "directory.create", "dn=%s already there, ours", j->dn);
+        return APID_LDAP_OK;
+    }
     if ((rc = apid_ldap_result(ld, rc, "creating the account", err, errlen))
         != APID_LDAP_OK) {
         step(j, "directory.create", "dn=%s failed: %s", j->dn, err);
         return rc;
     }
-    if (j->c->ldap_account_kind == APID_ACCOUNT_POSIX)
+    if (j->c->ldap_account_kind == APID_ACCOUNT_POSIX) {
+        int clash = uid_clash(ld, j, uid, err, errlen);
+
+        if (clash < 0) {
+            step(j, "directory.create", "dn=%s uidNumber=%u: checking it is"
+                 " its own failed: %s", j->dn, uid, err);
+            return clash;
+        }
+        if (clash) {
+            /* Ours, just made, with no password nor group yet: it goes,
+             * and the next free id is tried.  The other side, seeing
+             * both, may do the same: a random wait sets them apart. */
+            rc = ldap_delete_ext_s(ld, j->dn, NULL, NULL);
+            if ((rc = apid_ldap_result(ld, rc, "deleting the account made"
+                                       " with a taken uidNumber", err,
+                                       errlen)) != APID_LDAP_OK) {
+                step(j, "directory.uid_clash", "dn=%s uidNumber=%u taken by"
+                     " another entry; deleting ours failed: %s", j->dn, uid,
+                     err);
+                return rc;
+            }
+            step(j, "directory.uid_clash", "dn=%s uidNumber=%u taken by"
+                 " another entry meanwhile: ours deleted, made again", j->dn,
+                 uid);
+            return UID_CLASH;
+        }
         step(j, "directory.create", "dn=%s uidNumber=%u", j->dn, uid);
-    else
+    } else {
         step(j, "directory.create", "dn=%s", j->dn);
+    }
     return APID_LDAP_OK;
+}
+
+/* The account's entry made (doc/design.md, S24: a uidNumber of its own,
+ * even with several instances). */
+static int
+create_account(LDAP *ld, struct job *j, char *err, size_t errlen)
+{
+    for (int tries = 0; tries < UID_TRIES; tries++) {
+        unsigned char r;
+        int rc = add_account(ld, j, err, errlen);
+
+        if (rc != UID_CLASH)
+            return rc;
+        if (getrandom(&r, 1, 0) != 1)
+            r = 128;
+        nanosleep(&(struct timespec) { 0, (50 + r) * 1000 * 1000L }, NULL);
+    }
+    snprintf(err, errlen, "the account %s: every uidNumber tried was taken"
+             " by another entry meanwhile (%d tries)", j->dn, UID_TRIES);
+    return APID_LDAP_ERR;
 }
 
 /* The account's password: by the Password Modify operation (RFC 3062),
@@ -569,6 +780,21 @@ set_member(LDAP *ld, struct job *j, const char *group, int add, int quiet,
     return rc;
 }
 
+/* A teardown's removal of the DN j->dn (or the name) from the grant's
+ * groups, whatever entry is there now: the memberships are the grant's,
+ * and an entry put at the DN (or moved away from it) must not keep
+ * them.  APID_LDAP_DOWN, or APID_LDAP_OK (failures are the caller's
+ * disable_failed anyway). */
+static int
+drop_memberships(LDAP *ld, struct job *j, char *err, size_t errlen)
+{
+    for (size_t i = 0; i < j->g->n_groups; i++)
+        if (set_member(ld, j, j->g->groups[i], 0, 1, err, errlen)
+            == APID_LDAP_DOWN)
+            return APID_LDAP_DOWN;
+    return APID_LDAP_OK;
+}
+
 /* The whole of a job, from the start each time (apid_ldap_run repeats it
  * once after a lost connection: every step is safe to repeat). */
 static int
@@ -577,12 +803,98 @@ run_job(LDAP *ld, void *arg, char *err, size_t errlen)
     struct job *j = arg;
     long uac = -1;
     int rc, there;
+    /* Why a teardown that did its steps still ends disable_failed: the
+     * entry is not where, or not marked as, it was made. */
+    char astray[700] = "";
 
     j->n_steps = 0;
+    j->new_uuid[0] = '\0';
     if ((there = read_account(ld, j, &uac, err, errlen)) < 0) {
         step(j, "directory.read", "dn=%s failed: %s", j->dn, err);
         return there;
     }
+    /* The entry made for the account is known by its uuid, which its
+     * holder cannot rewrite as it can its description (doc/design.md,
+     * S19). */
+    if (j->want_uuid[0] != '\0'
+        && (there == 0 || strcasecmp(j->seen_uuid, j->want_uuid) != 0)) {
+        char *moved = NULL;
+        int f = find_by_uuid(ld, j, &moved, err, errlen);
+
+        if (f < 0) {
+            step(j, "directory.read", "uuid=%s failed: %s", j->want_uuid,
+                 err);
+            return f;
+        }
+        if (f == 1 && j->kind != JOB_TEARDOWN) {
+            snprintf(err, errlen, "the account's entry (uuid %s) is now %s,"
+                     " not %s: refused until an administrator puts it"
+                     " back", j->want_uuid, moved, j->dn);
+            step(j, "directory.astray", "dn=%s: uuid=%s is at %s", j->dn,
+                 j->want_uuid, moved);
+            free(moved);
+            return APID_LDAP_ERR;
+        }
+        if (f == 1) {
+            snprintf(astray, sizeof(astray), "the account's entry (uuid %s)"
+                     " was moved to %s: torn down there; disable_failed"
+                     " until an administrator puts it back", j->want_uuid,
+                     moved);
+            step(j, "directory.astray", "dn=%s: uuid=%s is at %s", j->dn,
+                 j->want_uuid, moved);
+            if (drop_memberships(ld, j, err, errlen) == APID_LDAP_DOWN) {
+                free(moved);
+                return APID_LDAP_DOWN;
+            }
+            free(j->dn);
+            j->dn = moved;
+            if ((there = read_account(ld, j, &uac, err, errlen)) < 0) {
+                step(j, "directory.read", "dn=%s failed: %s", j->dn, err);
+                return there;
+            }
+        } else if (there != 0) {
+            snprintf(err, errlen, "the entry %s is not the one made for the"
+                     " account (its uuid %s, recorded %s): %s", j->dn,
+                     j->seen_uuid[0] ? j->seen_uuid : "none", j->want_uuid,
+                     j->kind == JOB_TEARDOWN ? "left alone" : "refused");
+            step(j, "directory.replaced", "dn=%s: uuid=%s, recorded %s; left"
+                 " alone", j->dn, j->seen_uuid, j->want_uuid);
+            if (j->kind == JOB_TEARDOWN) {
+                char e2[256];
+
+                /* Its password and lock are not ours; the DN's place in
+                 * the grant's groups is. */
+                if (drop_memberships(ld, j, e2, sizeof(e2))
+                    == APID_LDAP_DOWN) {
+                    snprintf(err, errlen, "%s", e2);
+                    return APID_LDAP_DOWN;
+                }
+            }
+            return APID_LDAP_ERR;
+        }
+    }
+    /* The entry made for the account, its mark rewritten (by its holder,
+     * who may write its own description): torn down all the same, and
+     * not enabled again until the mark is back. */
+    if (there == 2 && j->want_uuid[0] != '\0'
+        && strcasecmp(j->seen_uuid, j->want_uuid) == 0) {
+        step(j, "directory.mark_lost", "dn=%s uuid=%s: its description is no"
+             " longer the pam-jit mark", j->dn, j->seen_uuid);
+        if (j->kind != JOB_TEARDOWN) {
+            snprintf(err, errlen, "the entry %s lost its pam-jit mark (its"
+                     " description): refused until an administrator"
+                     " restores it", j->dn);
+            return APID_LDAP_ERR;
+        }
+        if (astray[0] == '\0')
+            snprintf(astray, sizeof(astray), "the entry %s lost its pam-jit"
+                     " mark (its description): torn down by its uuid;"
+                     " disable_failed until an administrator restores the"
+                     " mark", j->dn);
+        there = 1;
+    }
+    if (there == 1 && j->want_uuid[0] == '\0')
+        snprintf(j->new_uuid, sizeof(j->new_uuid), "%s", j->seen_uuid);
     if (there == 2 && j->kind != JOB_TEARDOWN) {
         snprintf(err, errlen, "the entry %s is not %s's pam-jit account (its"
                  " description says whose): refused", j->dn,
@@ -643,9 +955,15 @@ run_job(LDAP *ld, void *arg, char *err, size_t errlen)
                 snprintf(j->why, sizeof(j->why), "%s", err);
             }
         }
-        if (rc != APID_LDAP_OK)
+        if (rc != APID_LDAP_OK) {
             snprintf(err, errlen, "%s", j->why);
-        return rc;
+            return rc;
+        }
+        if (astray[0] != '\0') {
+            snprintf(err, errlen, "%s", astray);
+            return APID_LDAP_ERR;
+        }
+        return APID_LDAP_OK;
     }
     if (!there) {
         if (j->kind == JOB_PASSWORD) {
@@ -655,6 +973,15 @@ run_job(LDAP *ld, void *arg, char *err, size_t errlen)
         }
         if ((rc = create_account(ld, j, err, errlen)) != APID_LDAP_OK)
             return rc;
+        /* Its uuid, to be recorded: a read of the entry just made. */
+        if ((there = read_account(ld, j, &uac, err, errlen)) != 1) {
+            if (there >= 0)
+                snprintf(err, errlen, "the account %s made is not there as"
+                         " made", j->dn);
+            step(j, "directory.read", "dn=%s failed: %s", j->dn, err);
+            return there < 0 ? there : APID_LDAP_ERR;
+        }
+        snprintf(j->new_uuid, sizeof(j->new_uuid), "%s", j->seen_uuid);
     }
     if ((rc = set_password(ld, j, j->pw, err, errlen)) != APID_LDAP_OK)
         return rc;
@@ -686,6 +1013,30 @@ log_steps(struct apid *a, const struct job *j, const char *actor)
                     apid_store_error(a->store));
 }
 
+/* The uuid recorded for g's account into j (none: ""); whether g holds
+ * the account enabled: 1, 0 (another grant holds it now, or it is
+ * being or was disabled), -1 (the store failed). */
+static int
+load_uuid(struct apid *a, const struct apid_grant *g, struct job *j)
+{
+    struct apid_diracct d;
+    int held, ret;
+
+    j->want_uuid[0] = '\0';
+    if ((ret = apid_store_diracct_get(a->store, g->id, &d)) != APID_OK)
+        return ret == APID_NOT_FOUND ? 0 : -1;
+    held = strcmp(d.username, g->username) == 0
+           && strcmp(d.state, "enabled") == 0;
+    if (d.entry_uuid != NULL && strcmp(d.username, g->username) == 0)
+        snprintf(j->want_uuid, sizeof(j->want_uuid), "%s", d.entry_uuid);
+    free(d.username);
+    free(d.grant);
+    free(d.state);
+    free(d.last_error);
+    free(d.entry_uuid);
+    return held;
+}
+
 static int
 run(struct apid *a, struct apid_ldap *l, struct job *j, const char *actor,
     char *err, size_t errlen)
@@ -702,6 +1053,16 @@ run(struct apid *a, struct apid_ldap *l, struct job *j, const char *actor,
     }
     rc = apid_ldap_run(l, run_job, j, err, errlen);
     log_steps(a, j, actor);
+    if (j->new_uuid[0] != '\0'
+        && strcasecmp(j->new_uuid, j->want_uuid) != 0) {
+        if (apid_store_diracct_set_uuid(a->store, j->g->username, j->g->id,
+                                        j->new_uuid) != APID_OK)
+            fprintf(stderr, "jit-apid: directory: account %s: recording its"
+                    " uuid: %s\n", j->g->username,
+                    apid_store_error(a->store));
+        else
+            snprintf(j->want_uuid, sizeof(j->want_uuid), "%s", j->new_uuid);
+    }
     free(j->dn);
     free(j->used);
     j->dn = NULL;
@@ -793,6 +1154,7 @@ apid_diracct_enable(struct apid *a, const struct apid_grant *g,
                                           apid_now());
 
         if (ret == APID_OK) {
+            (void) load_uuid(a, g, j);
             rc = run(a, a->dir_ldap, j, actor, err, errlen);
             break;
         }
@@ -840,7 +1202,25 @@ apid_diracct_password(struct apid *a, const struct apid_grant *g,
     j->kind = JOB_PASSWORD;
     j->pw = pw;
     pthread_mutex_lock(&a->dir_mu);
-    rc = run(a, a->dir_ldap, j, actor, err, errlen);
+    /* Only the grant that holds the account enabled sets its password:
+     * another active grant of the same name whose account a later grant
+     * took (and whose teardown locked it) would otherwise unlock it,
+     * since the ppolicy overlay unlocks an account an administrator
+     * gives a password (doc/design.md, S21). */
+    switch (load_uuid(a, g, j)) {
+    case 1:
+        rc = run(a, a->dir_ldap, j, actor, err, errlen);
+        break;
+    case 0:
+        snprintf(err, errlen, "grant %s does not hold account %s (a later"
+                 " grant holds it, or it is being or has been disabled)",
+                 g->id, g->username);
+        rc = APID_DIR_NOT_HELD;
+        break;
+    default:
+        snprintf(err, errlen, "%s", apid_store_error(a->store));
+        rc = APID_LDAP_ERR;
+    }
     pthread_mutex_unlock(&a->dir_mu);
     free(j);
     return rc;
@@ -997,6 +1377,7 @@ teardown(struct apid *a, struct apid_ldap *l, const struct apid_diracct *d)
         free(now_d.grant);
         free(now_d.state);
         free(now_d.last_error);
+        free(now_d.entry_uuid);
     }
     if (!still || (j = calloc(1, sizeof(*j))) == NULL) {
         pthread_mutex_unlock(&a->dir_mu);
@@ -1006,6 +1387,8 @@ teardown(struct apid *a, struct apid_ldap *l, const struct apid_diracct *d)
     j->c = &a->conf;
     j->g = &g;
     j->kind = JOB_TEARDOWN;
+    if (d->entry_uuid != NULL)
+        snprintf(j->want_uuid, sizeof(j->want_uuid), "%s", d->entry_uuid);
     rc = run(a, l, j, "jit-apid", err, sizeof(err));
     if (rc != APID_LDAP_OK)
         next = apid_now() + retry_wait(d->attempts, a->conf.ldap_retry_min,
@@ -1037,6 +1420,32 @@ teardown(struct apid *a, struct apid_ldap *l, const struct apid_diracct *d)
     apid_grant_free(&g);
 }
 
+int64_t
+apid_diracct_lease(unsigned ldap_timeout, size_t groups)
+{
+    /* apid_ldap_run tries a job twice (once more after a lost
+     * connection); a teardown may first wait for an enable holding the
+     * directory lock, which is as long. */
+    return 2 * 2 * (int64_t) (JOB_OPS + groups)
+               * (int64_t) (ldap_timeout ? ldap_timeout : 5)
+           + LEASE_MARGIN_S;
+}
+
+/* The groups of the directory policies, all of them: an enable also
+ * takes its account out of the groups its grant does not give. */
+static size_t
+all_groups(struct apid *a)
+{
+    size_t n = 0;
+
+    pthread_rwlock_rdlock(&a->lock);
+    for (size_t i = 0; i < a->pol.n; i++)
+        if (a->pol.v[i].target_directory)
+            n += a->pol.v[i].n_groups;
+    pthread_rwlock_unlock(&a->lock);
+    return n;
+}
+
 void *
 apid_diracct_worker(void *arg)
 {
@@ -1053,7 +1462,12 @@ apid_diracct_worker(void *arg)
         struct apid_diracct *v = NULL;
         size_t n = 0;
 
-        if (apid_store_diracct_claim(a->store, apid_now(), LEASE_S,
+        /* The lease is derived from the timeouts (doc/design.md, R15):
+         * no other instance takes the account while this one may still
+         * be at it. */
+        if (apid_store_diracct_claim(a->store, apid_now(),
+                                     apid_diracct_lease(a->conf.ldap_timeout,
+                                                        all_groups(a)),
                                      CLAIM_MAX, &v, &n) != APID_OK)
             fprintf(stderr, "jit-apid: directory: %s\n",
                     apid_store_error(a->store));

@@ -49,6 +49,10 @@ void apid_diracct_conf_free(struct apid_conf *c);
  * still being torn down (by this instance or another) after a wait of
  * about ten seconds: nothing was done; ask again. */
 #define APID_DIR_BUSY (-10)
+/* apid_diracct_password's answer when g does not hold its account
+ * enabled (a later grant took it, or it is being or was disabled):
+ * nothing was done. */
+#define APID_DIR_NOT_HELD (-11)
 
 /* Grant g (active, of a directory policy) gets its account: created or
  * re-enabled, a new password (into pw, which the caller wipes; NULL:
@@ -67,6 +71,12 @@ int apid_diracct_password(struct apid *a, const struct apid_grant *g,
 /* jit-apid --check: the directory answers, ldap_accounts_base and every
  * directory policy's group exist.  APID_LDAP_OK, or err says what. */
 int apid_diracct_check(struct apid *a, char *err, size_t errlen);
+
+/* How long a claimed teardown is another instance's to leave alone:
+ * every operation of an enable it may wait for and of itself, twice
+ * (a reconnect), each at most ldap_timeout, with groups the directory
+ * policies' groups all together; and a margin. */
+int64_t apid_diracct_lease(unsigned ldap_timeout, size_t groups);
 
 /* The teardown worker: a thread until a->stopping. */
 void *apid_diracct_worker(void *arg);

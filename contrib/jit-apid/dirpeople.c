@@ -114,20 +114,17 @@ struct lookup {
 };
 
 /* The cn of a group DN's first RDN (a memberOf value); NULL if it has
- * none, or lies outside ldap_group_base when that is set. */
+ * none, or does not lie under ldap_group_base (required with memberOf:
+ * a group of that name anywhere else is not the group; doc/design.md,
+ * S20). */
 static char *
 group_name(const struct apid_conf *c, const char *dnstr)
 {
     LDAPDN dn = NULL;
     char *name = NULL;
 
-    if (c->ldap_group_base != NULL) {
-        size_t n = strlen(dnstr), b = strlen(c->ldap_group_base);
-
-        if (n <= b + 1 || dnstr[n - b - 1] != ','
-            || strcasecmp(dnstr + n - b, c->ldap_group_base) != 0)
-            return NULL;
-    }
+    if (!apid_ldap_dn_under(dnstr, c->ldap_group_base))
+        return NULL;
     if (ldap_str2dn(dnstr, &dn, LDAP_DN_FORMAT_LDAPV3) != LDAP_SUCCESS)
         return NULL;
     if (dn != NULL && dn[0] != NULL && dn[0][0] != NULL && dn[0][1] == NULL
@@ -531,11 +528,44 @@ revoke_all(struct apid *a, struct apid_grant *v, size_t n, const char *person,
     return revoked;
 }
 
+void
+apid_dircheck_free(struct apid_dircheck *st)
+{
+    for (size_t i = 0; i < st->n; i++)
+        free(st->v[i].person);
+    free(st->v);
+    st->v = NULL;
+    st->n = 0;
+}
+
+/* One more failed lookup of person, into the round's table next: the
+ * rounds in a row it makes (those of prev, plus this one); 0 when there
+ * is no memory, which counts as the bound reached (fail closed). */
+static unsigned
+count_error(const struct apid_dircheck *prev, struct apid_dircheck *next,
+            const char *person)
+{
+    struct apid_dircheck_err *nv;
+    unsigned rounds = 1;
+
+    for (size_t i = 0; i < prev->n; i++)
+        if (strcmp(prev->v[i].person, person) == 0)
+            rounds = prev->v[i].rounds + 1;
+    if ((nv = realloc(next->v, (next->n + 1) * sizeof(*nv))) == NULL)
+        return 0;
+    next->v = nv;
+    if ((nv[next->n].person = strdup(person)) == NULL)
+        return 0;
+    nv[next->n++].rounds = rounds;
+    return rounds;
+}
+
 int
-apid_dir_check_once(struct apid *a, struct apid_ldap *l, char *err,
-                    size_t errlen)
+apid_dir_check_once(struct apid *a, struct apid_ldap *l,
+                    struct apid_dircheck *st, char *err, size_t errlen)
 {
     static const char *const statuses[] = { "active", "pending" };
+    struct apid_dircheck next = { NULL, 0 };
     struct apid_grant *v = NULL;
     size_t n = 0;
     int revoked = 0, ret = 0;
@@ -586,9 +616,20 @@ apid_dir_check_once(struct apid *a, struct apid_ldap *l, char *err,
             break;
         }
         if (r != APID_LDAP_OK) {
-            /* One person's error (two entries) stops no one else's check. */
-            fprintf(stderr, "jit-apid: directory-check: %s: %s\n",
-                    v[i].requester, err);
+            /* One person's error (two entries) stops no one else's check;
+             * an error is not "fine" either: counted, and the bound of
+             * rounds in a row reached, their grants go (fail closed). */
+            unsigned k = count_error(st, &next, v[i].requester);
+
+            fprintf(stderr, "jit-apid: directory-check: %s: %s (error %u of"
+                    " %d in a row)\n", v[i].requester, err,
+                    k ? k : APID_DIR_CHECK_ERRORS, APID_DIR_CHECK_ERRORS);
+            if (k != 0 && k < APID_DIR_CHECK_ERRORS)
+                continue;
+            snprintf(why, sizeof(why), "the directory answered the lookup"
+                     " with an error %d rounds in a row: %s",
+                     APID_DIR_CHECK_ERRORS, err);
+            revoked += revoke_all(a, v + i, n - i, v[i].requester, why);
             continue;
         }
         if (p.found && p.disabled)
@@ -606,6 +647,15 @@ apid_dir_check_once(struct apid *a, struct apid_ldap *l, char *err,
     for (size_t i = 0; i < n; i++)
         apid_grant_free(&v[i]);
     free(v);
+    /* A round the directory did not answer counts for no one: the
+     * tally stays as it was.  Else it is this round's: a person whose
+     * lookup worked, or who has no grants left, starts again at 0. */
+    if (ret == 0) {
+        apid_dircheck_free(st);
+        *st = next;
+    } else {
+        apid_dircheck_free(&next);
+    }
     if (revoked > 0)
         apid_changed(a);
     return ret == 0 ? revoked : -1;
@@ -618,6 +668,7 @@ apid_dir_check_worker(void *arg)
     struct apid_ldap *l;
     char err[512];
     struct timespec next, now;
+    struct apid_dircheck st = { NULL, 0 };
     int down = 0;
 
     /* A handle of its own: the check never waits behind requests. */
@@ -633,7 +684,7 @@ apid_dir_check_worker(void *arg)
             apid_nap(a);
             continue;
         }
-        if (apid_dir_check_once(a, l, err, sizeof(err)) < 0) {
+        if (apid_dir_check_once(a, l, &st, err, sizeof(err)) < 0) {
             if (!down)
                 fprintf(stderr, "jit-apid: directory-check: %s; retrying\n",
                         err);
@@ -649,6 +700,7 @@ apid_dir_check_worker(void *arg)
         next = now;
         next.tv_sec += (time_t) a->conf.ldap_check_interval;
     }
+    apid_dircheck_free(&st);
     apid_ldap_close(l);
     return NULL;
 }

@@ -64,9 +64,27 @@ int apid_dir_ping(struct apid_ldap *l, const struct apid_conf *c, char *err,
  * a->stopping. */
 void *apid_dir_check_worker(void *arg);
 
-/* One round of that check now; the number of grants revoked, or -1 when
- * the directory could not be asked (why in err). */
-int apid_dir_check_once(struct apid *a, struct apid_ldap *l, char *err,
-                        size_t errlen);
+/* Rounds in a row the directory may answer a person's lookup with an
+ * error (two entries for one name, a refusal) before the check takes it
+ * as a "no" and revokes their grants (doc/design.md, S23): an error is
+ * not "fine", and a bound of this many intervals is kept. */
+#define APID_DIR_CHECK_ERRORS 3
+
+/* What the check keeps from round to round: the people whose lookups
+ * failed, and in how many rounds in a row. */
+struct apid_dircheck {
+    struct apid_dircheck_err {
+        char *person;
+        unsigned rounds;
+    } *v;
+    size_t n;
+};
+void apid_dircheck_free(struct apid_dircheck *st);
+
+/* One round of that check now, st carried between rounds (zeroed at
+ * first); the number of grants revoked, or -1 when the directory could
+ * not be asked (why in err; st then as it was). */
+int apid_dir_check_once(struct apid *a, struct apid_ldap *l,
+                        struct apid_dircheck *st, char *err, size_t errlen);
 
 #endif

@@ -7,6 +7,7 @@
 #include "config.h"
 
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netdb.h>
@@ -16,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -193,6 +195,33 @@ apid_ldap_close(struct apid_ldap *l)
     free(l);
 }
 
+/* A file the connection trusts (ldap_ca: whoever may write it chooses
+ * the directory we believe) or keeps secret (ldap_keytab: whoever reads
+ * it binds as jit-apid): a regular file of root's or of jit-apid's user
+ * that no one else may write, nor, secret, read; the rule of the bind
+ * secret and the token files (doc/design.md, S11).  Looked at at each
+ * connection, as the secret is read at each bind.  0, or -1 with err
+ * naming key and path. */
+static int
+check_file(const char *key, const char *path, int secret, char *err,
+           size_t errlen)
+{
+    struct stat st;
+
+    if (stat(path, &st) != 0) {
+        snprintf(err, errlen, "%s %s: %s", key, path, strerror(errno));
+        return -1;
+    }
+    if (!S_ISREG(st.st_mode) || (st.st_uid != 0 && st.st_uid != geteuid())
+        || (st.st_mode & (secret ? 077 : 022)) != 0) {
+        snprintf(err, errlen, "%s %s: must be a regular file of root's or"
+                 " jit-apid's user, %s", key, path,
+                 secret ? "mode 0600 or stricter" : "writable by no one else");
+        return -1;
+    }
+    return 0;
+}
+
 /* The simple bind's password: a file of ours, read by no one else (like
  * the token files), read at each bind so that a new one needs no
  * restart.  Returns its length, or -1 with err set. */
@@ -272,6 +301,8 @@ kinit_keytab(struct apid_ldap *l, char *err, size_t errlen)
     krb5_error_code k;
 
     memset(&creds, 0, sizeof(creds));
+    if (check_file("ldap_keytab", l->keytab, 1, err, errlen) != 0)
+        return -1;
     if ((k = krb5_init_context(&ctx)) != 0) {
         snprintf(err, errlen, "ldap_keytab: no Kerberos context");
         return -1;
@@ -630,6 +661,10 @@ connect_ld(struct apid_ldap *l, char *err, size_t errlen)
         return APID_LDAP_DOWN;
     }
     ldap_free_urldesc(lud);
+    if (check_file("ldap_ca", l->ca, 0, err, errlen) != 0) {
+        close(fd);
+        return APID_LDAP_DOWN;
+    }
     if ((rc = ldap_init_fd(fd, LDAP_PROTO_TCP, l->uri, &l->ld))
         != LDAP_SUCCESS) {
         close(fd);
@@ -793,6 +828,76 @@ apid_ldap_first_value(LDAP *ld, LDAPMessage *entry, const char *attr)
 }
 
 static const char hex[] = "0123456789abcdef";
+
+static int
+ava_eq(const LDAPAVA *a, const LDAPAVA *b)
+{
+    /* A value given as #hex (BER) is compared as given: equal only to
+     * the same form, which fails closed. */
+    if ((a->la_flags & LDAP_AVA_BINARY) != (b->la_flags & LDAP_AVA_BINARY)
+        || a->la_attr.bv_len != b->la_attr.bv_len
+        || a->la_value.bv_len != b->la_value.bv_len
+        || strncasecmp(a->la_attr.bv_val, b->la_attr.bv_val,
+                       a->la_attr.bv_len) != 0)
+        return 0;
+    for (size_t i = 0; i < a->la_value.bv_len; i++) {
+        unsigned char x = (unsigned char) a->la_value.bv_val[i];
+        unsigned char y = (unsigned char) b->la_value.bv_val[i];
+
+        /* ASCII case only: a value outside it must match exactly. */
+        if (x != y && !(x < 128 && y < 128 && tolower(x) == tolower(y)))
+            return 0;
+    }
+    return 1;
+}
+
+static int
+dn_within(const char *dn, const char *base, int or_equal)
+{
+    LDAPDN d = NULL, b = NULL;
+    size_t nd = 0, nb = 0;
+    int under = 0;
+
+    if (dn == NULL || base == NULL
+        || ldap_str2dn(dn, &d, LDAP_DN_FORMAT_LDAPV3) != LDAP_SUCCESS
+        || ldap_str2dn(base, &b, LDAP_DN_FORMAT_LDAPV3) != LDAP_SUCCESS
+        || d == NULL || b == NULL)
+        goto done;
+    while (d[nd] != NULL)
+        nd++;
+    while (b[nb] != NULL)
+        nb++;
+    if (nb == 0 || nd < nb || (nd == nb && !or_equal))
+        goto done;
+    under = 1;
+    for (size_t i = 0; i < nb && under; i++) {
+        LDAPRDN rd = d[nd - nb + i], rb = b[i];
+        size_t k = 0;
+
+        /* A multi-valued RDN in the same order only (fails closed). */
+        for (; rd[k] != NULL && rb[k] != NULL && under; k++)
+            under = ava_eq(rd[k], rb[k]);
+        if (rd[k] != NULL || rb[k] != NULL)
+            under = 0;
+    }
+
+done:
+    ldap_dnfree(d);
+    ldap_dnfree(b);
+    return under;
+}
+
+int
+apid_ldap_dn_under(const char *dn, const char *base)
+{
+    return dn_within(dn, base, 0);
+}
+
+int
+apid_ldap_dn_within(const char *dn, const char *base)
+{
+    return dn_within(dn, base, 1);
+}
 
 char *
 apid_ldap_filter_escape(const char *v, size_t n)

@@ -85,6 +85,16 @@ char *apid_ldap_first_value(LDAP *ld, LDAPMessage *entry, const char *attr);
  * handle's LDAP_OPT_TIMEOUT bounds them; searches take this one). */
 struct timeval apid_ldap_timeout(LDAP *ld);
 
+/* Whether the DN dn lies strictly under the DN base, both parsed
+ * (RFC 4514) and compared RDN by RDN from the root: attribute types and
+ * values case-insensitively (the caseIgnore matching of cn, ou and dc),
+ * so that an escaped ',' inside a value (cn=x,ou=evil\,ou=groups,...)
+ * or a longer root (...,dc=com,dc=evil) is not taken for the base.  1
+ * or 0; 0 too when either does not parse (doc/design.md, S20). */
+int apid_ldap_dn_under(const char *dn, const char *base);
+/* The same, or dn is base itself. */
+int apid_ldap_dn_within(const char *dn, const char *base);
+
 /* RFC 4515: the value v (n bytes, may hold NUL) escaped for a filter's
  * assertion value: '*', '(', ')', '\\', NUL and every byte outside
  * printable ASCII as \XX.  A new string, or NULL (no memory). */

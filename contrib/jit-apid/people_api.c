@@ -485,6 +485,7 @@ dir_account_json(struct apid *a, json_t *o, const char *grant)
     free(d.grant);
     free(d.state);
     free(d.last_error);
+    free(d.entry_uuid);
 }
 
 /* Grant id (active, a directory account's) gets its account, or a new
@@ -541,6 +542,8 @@ dir_account_reply(struct apid *a, const struct apid_principal *who,
         if (rc == APID_DIR_BUSY)
             apid_reply_error(r, 409, "conflict", "%s; the grant is revoked,"
                              " ask again in a moment", err);
+        else if (rc == APID_DIR_NOT_HELD)
+            apid_reply_error(r, 409, "conflict", "%s", err);
         else if (rc == APID_LDAP_DOWN)
             apid_reply_error(r, 503, "directory_unavailable", "the directory"
                              " cannot be reached: %s%s", err,

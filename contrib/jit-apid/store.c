@@ -321,10 +321,18 @@ apid_store_diracct_settle(struct apid_store *s, const char *username,
                                 actor, action, detail, now));
 }
 
+int
+apid_store_diracct_set_uuid(struct apid_store *s, const char *username,
+                            const char *grant, const char *uuid)
+{
+    LOCKED(s->b->diracct_set_uuid(s->c, username, grant, uuid));
+}
+
 void
 apid_diraccts_free(struct apid_diracct *v, size_t n)
 {
     for (size_t i = 0; v != NULL && i < n; i++) {
+        free(v[i].entry_uuid);
         free(v[i].username);
         free(v[i].grant);
         free(v[i].state);

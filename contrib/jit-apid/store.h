@@ -185,6 +185,11 @@ int apid_store_alerts_list(struct apid_store *s, size_t limit,
  */
 struct apid_diracct {
     char *username, *grant, *state, *last_error;
+    /* The entry's entryUUID (Active Directory: objectGUID, hex) as read
+     * when the account was created or first enabled, or NULL (a row of
+     * an older jit-apid): what identifies the entry when its ownership
+     * mark is gone (doc/design.md, S19). */
+    char *entry_uuid;
     int attempts;
     int64_t next_try, updated;
 };
@@ -220,6 +225,10 @@ int apid_store_diracct_settle(struct apid_store *s, const char *username,
                               int64_t next_try, const char *actor,
                               const char *action, const char *detail,
                               int64_t now);
+/* Record uuid as the entry of username's account while grant holds it
+ * (after a create, or the first enable of a row without one). */
+int apid_store_diracct_set_uuid(struct apid_store *s, const char *username,
+                                const char *grant, const char *uuid);
 void apid_diraccts_free(struct apid_diracct *v, size_t n);
 
 void apid_alert_jobs_free(struct apid_alert_job *v, size_t n);

@@ -60,6 +60,8 @@ struct apid_backend {
                        struct apid_diracct *out);
     int (*diracct_claim)(struct apid_conn *c, int64_t now, int64_t lease,
                          size_t limit, struct apid_diracct **v, size_t *n);
+    int (*diracct_set_uuid)(struct apid_conn *c, const char *username,
+                            const char *grant, const char *uuid);
     int (*diracct_settle)(struct apid_conn *c, const char *username,
                           const char *grant, int ok, const char *error,
                           int64_t next_try, const char *actor,

@@ -83,7 +83,9 @@ static const char schema[] =
     " username TEXT PRIMARY KEY, grant_id TEXT NOT NULL,"
     " state TEXT NOT NULL, attempts INTEGER NOT NULL,"
     " next_try BIGINT NOT NULL, last_error TEXT, updated BIGINT NOT NULL,"
-    " claimed_until BIGINT NOT NULL DEFAULT 0);"
+    " claimed_until BIGINT NOT NULL DEFAULT 0, entry_uuid TEXT);"
+    /* A table of a jit-apid before the entry's uuid was recorded. */
+    "ALTER TABLE dir_accounts ADD COLUMN IF NOT EXISTS entry_uuid TEXT;"
     "CREATE INDEX IF NOT EXISTS dir_accounts_grant"
     " ON dir_accounts (grant_id);";
 
@@ -1033,7 +1035,7 @@ pg_diracct_hold(struct apid_conn *c, const char *username, const char *grant,
 
 #define DIRACCT_COLS                                                        \
     "d.username, d.grant_id, d.state, d.attempts, d.next_try,"              \
-    " d.last_error, d.updated"
+    " d.last_error, d.updated, d.entry_uuid"
 
 static int
 row_diracct(PGresult *r, int i, struct apid_diracct *d)
@@ -1046,11 +1048,13 @@ row_diracct(PGresult *r, int i, struct apid_diracct *d)
     d->next_try = int_col(r, i, 4);
     d->last_error = dup_col(r, i, 5);
     d->updated = int_col(r, i, 6);
+    d->entry_uuid = dup_col(r, i, 7);
     if (d->username == NULL || d->grant == NULL || d->state == NULL) {
         free(d->username);
         free(d->grant);
         free(d->state);
         free(d->last_error);
+        free(d->entry_uuid);
         return -1;
     }
     return 0;
@@ -1188,6 +1192,18 @@ pg_diracct_settle(struct apid_conn *c, const char *username,
     return ret;
 }
 
+static int
+pg_diracct_set_uuid(struct apid_conn *c, const char *username,
+                    const char *grant, const char *uuid)
+{
+    const char *p[3] = { uuid, username, grant };
+    char state[6];
+
+    return simple(c, "UPDATE dir_accounts SET entry_uuid = $1"
+                     " WHERE username = $2 AND grant_id = $3",
+                  3, p, state);
+}
+
 const struct apid_backend apid_pg_backend = {
     .prefix = "postgresql:",
     .open = pg_open,
@@ -1210,5 +1226,6 @@ const struct apid_backend apid_pg_backend = {
     .diracct_hold = pg_diracct_hold,
     .diracct_get = pg_diracct_get,
     .diracct_claim = pg_diracct_claim,
+    .diracct_set_uuid = pg_diracct_set_uuid,
     .diracct_settle = pg_diracct_settle,
 };

@@ -80,7 +80,7 @@ static const char schema[] =
     " username TEXT PRIMARY KEY, grant_id TEXT NOT NULL,"
     " state TEXT NOT NULL, attempts INTEGER NOT NULL,"
     " next_try INTEGER NOT NULL, last_error TEXT, updated INTEGER NOT NULL,"
-    " claimed_until INTEGER NOT NULL DEFAULT 0);"
+    " claimed_until INTEGER NOT NULL DEFAULT 0, entry_uuid TEXT);"
     "CREATE INDEX IF NOT EXISTS dir_accounts_grant"
     " ON dir_accounts (grant_id);";
 
@@ -152,6 +152,39 @@ migrate(sqlite3 *db)
     return -1;
 }
 
+/* A dir_accounts table from before the entry's uuid was recorded gets
+ * the column (NULL: the account is known by its mark alone until its
+ * next enable).  Looked at under the writer lock: two instances starting
+ * on one file add it once.  0, or -1 with the database's error. */
+static int
+migrate_dir_uuid(sqlite3 *db)
+{
+    sqlite3_stmt *st = NULL;
+    int rc, has;
+
+    if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
+        return -1;
+    if (sqlite3_prepare_v2(db,
+                           "SELECT 1 FROM pragma_table_info('dir_accounts')"
+                           " WHERE name = 'entry_uuid'",
+                           -1, &st, NULL) != SQLITE_OK)
+        goto rollback;
+    rc = sqlite3_step(st);
+    has = rc == SQLITE_ROW;
+    sqlite3_finalize(st);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        goto rollback;
+    if ((has || sqlite3_exec(db, "ALTER TABLE dir_accounts ADD COLUMN"
+                                 " entry_uuid TEXT", NULL, NULL, NULL)
+                    == SQLITE_OK)
+        && sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK)
+        return 0;
+
+rollback:
+    sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+    return -1;
+}
+
 static struct apid_conn *
 sq_open(const char *path, char **err)
 {
@@ -170,7 +203,7 @@ sq_open(const char *path, char **err)
                                " PRAGMA foreign_keys = ON;",
                         NULL, NULL, NULL) != SQLITE_OK
         || sqlite3_exec(s->db, schema, NULL, NULL, NULL) != SQLITE_OK
-        || migrate(s->db) != 0) {
+        || migrate(s->db) != 0 || migrate_dir_uuid(s->db) != 0) {
         if (asprintf(err, "database %s: %s", path,
                      s->db ? sqlite3_errmsg(s->db) : "out of memory") < 0)
             *err = NULL;
@@ -1189,7 +1222,7 @@ rollback:
 
 #define DIRACCT_COLS                                                        \
     "d.username, d.grant_id, d.state, d.attempts, d.next_try,"              \
-    " d.last_error, d.updated"
+    " d.last_error, d.updated, d.entry_uuid"
 
 static int
 row_diracct(sqlite3_stmt *st, struct apid_diracct *d)
@@ -1202,11 +1235,13 @@ row_diracct(sqlite3_stmt *st, struct apid_diracct *d)
     d->next_try = sqlite3_column_int64(st, 4);
     d->last_error = col_dup(st, 5);
     d->updated = sqlite3_column_int64(st, 6);
+    d->entry_uuid = col_dup(st, 7);
     if (d->username == NULL || d->grant == NULL || d->state == NULL) {
         free(d->username);
         free(d->grant);
         free(d->state);
         free(d->last_error);
+        free(d->entry_uuid);
         return -1;
     }
     return 0;
@@ -1368,6 +1403,25 @@ rollback:
     return ret;
 }
 
+static int
+sq_diracct_set_uuid(struct apid_conn *s, const char *username,
+                    const char *grant, const char *uuid)
+{
+    sqlite3_stmt *st = NULL;
+    int rc;
+
+    if (sqlite3_prepare_v2(s->db, "UPDATE dir_accounts SET entry_uuid = ?1"
+                           " WHERE username = ?2 AND grant_id = ?3",
+                           -1, &st, NULL) != SQLITE_OK)
+        return db_fail(s, "directory accounts");
+    sqlite3_bind_text(st, 1, uuid, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, username, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, grant, -1, SQLITE_STATIC);
+    rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE ? APID_OK : db_fail(s, "directory accounts");
+}
+
 const struct apid_backend apid_sqlite_backend = {
     .prefix = "sqlite:",
     .open = sq_open,
@@ -1390,5 +1444,6 @@ const struct apid_backend apid_sqlite_backend = {
     .diracct_hold = sq_diracct_hold,
     .diracct_get = sq_diracct_get,
     .diracct_claim = sq_diracct_claim,
+    .diracct_set_uuid = sq_diracct_set_uuid,
     .diracct_settle = sq_diracct_settle,
 };

@@ -371,6 +371,98 @@ api GET "/v1/operations?grant=$GB" boss-token-xxxxxxxxxxx | grep -q 'directory.f
     || fail "no directory.foreign on the operations log"
 ok "an entry that is not the person's pam-jit account: 502, left as it was (password, lock, groups)"
 
+# The holder rewrites its own description, the ownership mark, where the
+# directory lets an entry write its own description (doc/design.md,
+# S19): the account, known by the entryUUID recorded at its creation, is
+# torn down all the same (out of its group, locked, its password
+# rotated), and its row is disable_failed with the alert, since the
+# entry is no longer marked as ours; the mark restored, it settles.
+slapd_acl \
+    "to attrs=userPassword by dn.exact=\"$LDAP_BIND_DN\" write by self read by anonymous auth by * none" \
+    "to attrs=description by dn.exact=\"$LDAP_BIND_DN\" write by self write by * none" \
+    "to * by dn.exact=\"$LDAP_BIND_DN\" write by self read by * none"
+api POST /v1/grants dave-token-xxxxxxxxxxx \
+    '{"credential": "tmp", "policy": "dir-tmp", "duration": 600, "reason": "mark"}' > "$T/r15"
+expect_eq "dave's request" "$(cat "$T/api.status")" 201
+GM=$(pyget 'j["id"]' < "$T/r15")
+PWM=$(pyget 'j["password"]' < "$T/r15")
+DAVE_TMP=uid=dave-tmp,$ACCOUNTS_BASE
+LDAPCONF=/dev/null LDAPRC=/dev/null ldapmodify -x -H "$LDAP_URI_LDAPS" -D "$DAVE_TMP" -w "$PWM" \
+    > "$T/selfmod.out" 2>&1 <<LDIF || fail "the holder could not rewrite its description: $(cat "$T/selfmod.out")"
+dn: $DAVE_TMP
+changetype: modify
+replace: description
+description: dave's own account now
+LDIF
+adm_get "$DAVE_TMP" description | grep -q "^description: dave's own account now$" \
+    || fail "description: $(adm_get "$DAVE_TMP" description)"
+api POST "/v1/grants/$GM/revoke" dave-token-xxxxxxxxxxx '{}' >/dev/null
+wait_for 30 failed "$GM" >/dev/null || fail "not disable_failed: $(api GET "/v1/grants/$GM" boss-token-xxxxxxxxxxx)"
+expect_eq "ops without dave-tmp" "$(members ops)" "$LDAP_ADMIN_DN "
+locked "$DAVE_TMP" || fail "the unmarked account is not locked"
+binds "$DAVE_TMP" "$PWM" && fail "the unmarked account's password still binds"
+api GET "/v1/grants/$GM" boss-token-xxxxxxxxxxx | pyget 'j["directory_account"].get("last_error")' | grep -q 'lost its pam-jit mark' \
+    || fail "last_error: $(api GET "/v1/grants/$GM" boss-token-xxxxxxxxxxx)"
+dave_mailed() { grep -l "dave-tmp" "$T/mail"/* >/dev/null 2>&1; }
+wait_for 30 dave_mailed >/dev/null || fail "no disable_failed alert for dave-tmp: $(api GET /v1/alerts boss-token-xxxxxxxxxxx)"
+api GET "/v1/operations?grant=$GM" boss-token-xxxxxxxxxxx | grep -q 'directory.mark_lost' \
+    || fail "no directory.mark_lost on the operations log"
+ok "a holder that rewrites its mark: torn down by entryUUID (out of ops, locked, password rotated), disable_failed, alerted"
+# Not enabled again while unmarked.
+api POST "/v1/grants/$GM/enable" dave-token-xxxxxxxxxxx '{"duration": 60, "reason": "again"}' > "$T/r16"
+expect_eq "re-enable of an unmarked account" "$(cat "$T/api.status")" 502
+grep -q 'lost its pam-jit mark' "$T/r16" || fail "502: $(cat "$T/r16")"
+GM2=$(api GET "/v1/grants?requester=dave@EXAMPLE.COM&credential=tmp" boss-token-xxxxxxxxxxx \
+    | pyget '[g["id"] for g in j["grants"] if g["id"] != "'"$GM"'"][0]')
+expect_eq "ops still without dave-tmp" "$(members ops)" "$LDAP_ADMIN_DN "
+locked "$DAVE_TMP" || fail "a refused re-enable unlocked it"
+ldap_modify <<LDIF
+dn: $DAVE_TMP
+changetype: modify
+replace: description
+description: pam-jit directory account of dave@EXAMPLE.COM
+LDIF
+wait_for 30 disabled "$GM2" >/dev/null || fail "not settled once the mark is back: $(api GET "/v1/grants/$GM2" boss-token-xxxxxxxxxxx)"
+slapd_acl_default
+ok "not re-enabled while unmarked; the mark restored by an administrator, it settles"
+
+# Another entry put at the account's DN (ours deleted, the mark copied by
+# hand, the DN still in the group): not the entry made (its entryUUID
+# differs), so its password and lock are left alone, but the DN's place
+# in the grant's group goes, and the account is disable_failed until the
+# impostor is gone (doc/design.md, S19).
+api POST /v1/grants bob-token-xxxxxxxxxxxx \
+    '{"credential": "tmp", "policy": "dir-tmp", "duration": 600, "reason": "swap"}' > "$T/r20"
+expect_eq "bob's request" "$(cat "$T/api.status")" 201
+GS=$(pyget 'j["id"]' < "$T/r20")
+expect_eq "ops with bob-tmp" "$(members ops)" "$LDAP_ADMIN_DN $BOB_TMP "
+ldap_admin ldapdelete "$BOB_TMP" >/dev/null 2>&1 || fail "ldapdelete bob-tmp"
+ldap_add <<LDIF
+dn: $BOB_TMP
+objectClass: account
+objectClass: posixAccount
+uid: bob-tmp
+cn: bob-tmp
+uidNumber: 71001
+gidNumber: 71001
+homeDirectory: /home/bob-tmp
+userPassword: impostor-password
+description: pam-jit directory account of bob@EXAMPLE.COM
+LDIF
+api POST "/v1/grants/$GS/revoke" bob-token-xxxxxxxxxxxx '{}' >/dev/null
+wait_for 30 failed "$GS" >/dev/null || fail "not disable_failed: $(api GET "/v1/grants/$GS" boss-token-xxxxxxxxxxx)"
+api GET "/v1/grants/$GS" boss-token-xxxxxxxxxxx | pyget 'j["directory_account"].get("last_error")' | grep -q 'is not the one made for the account' \
+    || fail "last_error: $(api GET "/v1/grants/$GS" boss-token-xxxxxxxxxxx)"
+expect_eq "ops without the impostor's DN" "$(members ops)" "$LDAP_ADMIN_DN "
+binds "$BOB_TMP" impostor-password || fail "the other entry's password was changed"
+unlocked "$BOB_TMP" || fail "the other entry was locked"
+api GET "/v1/operations?grant=$GS" boss-token-xxxxxxxxxxx | grep -q 'directory.replaced' \
+    || fail "no directory.replaced on the operations log"
+ldap_admin ldapdelete "$BOB_TMP" >/dev/null 2>&1 || fail "ldapdelete the impostor"
+wait_for 30 disabled "$GS" >/dev/null || fail "not settled once the impostor is gone: $(api GET "/v1/grants/$GS" boss-token-xxxxxxxxxxx)"
+ok "another entry at the account's DN: left alone but out of the group, disable_failed; settled once it is gone"
+
+
 # 8. The directory down: the request is refused (503), no grant stays
 # active, and nothing is left enabled once it is back.
 stop_slapd
@@ -405,6 +497,32 @@ if [ "${LDAP_ACCOUNTS_ON_PG:-}" = 1 ]; then
         n=$(echo "$ops" | pyget 'len([o for o in j["operations"] if o["action"] in ("directory.disabled", "directory.lock")])')
         expect_eq "teardown steps of grant $i with two instances" "$n" 2
     done
+    # Two new accounts at once, one on each instance: each gets a
+    # uidNumber of its own (doc/design.md, S24), whichever instance
+    # chose first.
+    B_URL=https://127.0.0.1:$(sed -n 's/^jit-apid: serving on 127.0.0.1://p' "$T/apid/b.log")
+    for r in 1 2; do mkdir -p "$T/race$r"; ln -sf "$T/certs" "$T/race$r/certs"; done
+    (T=$T/race1; api POST /v1/grants bob-token-xxxxxxxxxxxx \
+        '{"credential": "dba", "duration": 600, "reason": "race 1"}' > "$T/out") &
+    PID_A=$!
+    (T=$T/race2; APID_URL=$B_URL; api POST /v1/grants carol-token-xxxxxxxxxx \
+        '{"credential": "dba", "duration": 600, "reason": "race 2"}' > "$T/out") &
+    PID_B=$!
+    wait "$PID_A" "$PID_B"
+    expect_eq "bob-adm's request" "$(cat "$T/race1/api.status")" 201
+    expect_eq "carol-adm's request" "$(cat "$T/race2/api.status")" 201
+    u1=$(adm_get "uid=bob-adm,$ACCOUNTS_BASE" uidNumber | sed -n 's/^uidNumber: //p')
+    u2=$(adm_get "uid=carol-adm,$ACCOUNTS_BASE" uidNumber | sed -n 's/^uidNumber: //p')
+    [ -n "$u1" ] && [ -n "$u2" ] && [ "$u1" != "$u2" ] || fail "uidNumbers: bob-adm '$u1', carol-adm '$u2'"
+    dups=$(ldap_search -b "$ACCOUNTS_BASE" '(uidNumber=*)' uidNumber | sed -n 's/^uidNumber: //p' | sort | uniq -d)
+    expect_eq "uidNumbers on two entries" "$dups" ""
+    for r in 1 2; do
+        G=$(pyget 'j["id"]' < "$T/race$r/out")
+        tok=bob-token-xxxxxxxxxxxx; [ $r = 2 ] && tok=carol-token-xxxxxxxxxx
+        api POST "/v1/grants/$G/revoke" "$tok" '{}' >/dev/null
+        wait_for 30 disabled "$G" >/dev/null || fail "race grant $r not disabled"
+    done
+    ok "two accounts made at once on two instances: uidNumbers $u1 and $u2, none on two entries"
     kill -TERM "$B_PID"
     wait "$B_PID" || fail "the second instance's exit: $(tail -3 "$T/apid/b.log")"
     ok "two instances on one database: each teardown done once"

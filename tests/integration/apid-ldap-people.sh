@@ -194,6 +194,24 @@ grep -q "directory-check: revoked grant $gb of bob@EXAMPLE.COM: not in the direc
     || fail "no log line: $(grep directory-check "$T/apid/log")"
 expect_eq "alice now" "$(status_of $A POST /v1/grants "$dirdb")" 403
 ok "disabled and deleted people lose their grants within ${ms} ms (interval 2 s), decided_by directory-check"
+# A person the directory answers with an error (a second entry of ivy's
+# name: fail closed, not "fine"): logged each round, and after
+# 3 rounds in a row their grants are revoked (doc/design.md, S23).
+printf 'dn: cn=ivy twin,ou=people,%s\nobjectClass: inetOrgPerson\nobjectClass: ldapPublicKey\nobjectClass: jitTestAccount\nuid: ivy\ncn: ivy twin\nsn: twin\n' \
+    "$LDAP_BASE" | ldap_add
+t0=$(date +%s%N)
+wait_for 40 revoked "$gi" >/dev/null || fail "ivy's grant not revoked: $(cat "$T/g.json"; grep ivy "$T/apid/log" | tail -3)"
+ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+grep -q "directory-check: ivy@EXAMPLE.COM: two directory entries for uid=ivy .* (error 1 of 3 in a row)" "$T/apid/log" \
+    || fail "no error line: $(grep 'directory-check: ivy' "$T/apid/log")"
+grep -q "directory-check: ivy@EXAMPLE.COM: .* (error 2 of 3 in a row)" "$T/apid/log" \
+    || fail "no second error line: $(grep 'directory-check: ivy' "$T/apid/log")"
+grep -q "directory-check: revoked grant $gi of ivy@EXAMPLE.COM: the directory answered the lookup with an error 3 rounds in a row: two directory entries" "$T/apid/log" \
+    || fail "no revocation line: $(grep 'directory-check' "$T/apid/log" | tail -3)"
+api GET "/v1/grants/$gi" boss-token-xxxxxxxxxxx > "$T/r.json"
+expect_eq "ivy's grant decided_by" "$(j 'd["decided_by"]')" directory-check
+printf 'dn: cn=ivy twin,ou=people,%s\nchangetype: delete\n' "$LDAP_BASE" | ldap_modify
+ok "a person the directory answers with an error: logged, revoked after 3 rounds in a row (${ms} ms, interval 2 s)"
 stop_apid
 
 # Active Directory's way: groups from the person's memberOf (slapd's

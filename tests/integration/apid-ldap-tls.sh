@@ -118,6 +118,15 @@ refused "Invalid credentials"
 cp "$T/secret.good" "$LDAP_BIND_SECRET"
 ok "the bind secret: refused when others may read it, or wrong"
 
+# ldap_ca: whoever may write it chooses the directory jit-apid believes
+# (doc/design.md, S11).
+ca_mode=$(stat -c %a "$LDAP_CA")
+chmod 664 "$LDAP_CA"
+refused "ldap_ca $LDAP_CA: must be a regular file of root's or jit-apid's user, writable by no one else"
+chmod "$ca_mode" "$LDAP_CA"
+"$APID" -c "$C" --check >/dev/null 2>&1 || fail "ldap_ca back to $ca_mode: $("$APID" -c "$C" --check 2>&1)"
+ok "ldap_ca writable by others: refused, said so"
+
 # Only ldaps:// and ldap:// (StartTLS) URIs are taken at all.
 for u in "ldapi:///run/slapd/ldapi" "http://127.0.0.1:$LDAPS_PORT" \
     "ldaps://a ldaps://b" "ldaps://127.0.0.1/dc=jit,dc=test??sub" "ldaps://"; do
@@ -185,6 +194,14 @@ CONF
     # (--check read the people base, which only the mapped bind DN may:
     # the bind was jit-apid@JIT.TEST's.)  A keytab with no key fails
     # before the server is asked, and says so.
+    # A keytab others may read: refused before it is read.
+    chmod 640 "$K/jitapid.keytab"
+    rc=0; out=$(KRB5CCNAME=FILE:$T/nobody.cc "$APID" -c "$T/gss.conf" --check 2>&1) || rc=$?
+    chmod 600 "$K/jitapid.keytab"
+    [ $rc = 78 ] || fail "a readable keytab: status $rc: $out"
+    case $out in *"ldap_keytab $K/jitapid.keytab: must be a regular file of root's or jit-apid's user, mode 0600 or stricter"*) ;;
+        *) fail "a readable keytab: $out" ;; esac
+    ok "an ldap_keytab others may read: refused, said so"
     : > "$T/empty.keytab"; chmod 600 "$T/empty.keytab"
     sed -i "s|^ldap_keytab = .*|ldap_keytab = $T/empty.keytab|" "$T/gss.conf"
     rc=0; out=$("$APID" -c "$T/gss.conf" --check 2>&1) || rc=$?

@@ -15,6 +15,7 @@
 #include "apidlib.h"
 #include "contrib/jit-apid/diraccount.h"
 #include "contrib/jit-apid/hostview.h"
+#include "contrib/jit-apid/ldap.h"
 #include "core/grant.h"
 #include "testlib.h"
 
@@ -683,8 +684,26 @@ START_TEST(test_diracct)
         memcpy(prev, pw, sizeof(pw));
     }
     ck_assert_int_ne(apid_diracct_make_password(pw, 8), 0);
+
+    /* The teardown's lease covers its worst case (doc/design.md, R15):
+     * two tries of every operation, after an enable's, each at most
+     * ldap_timeout; not a fixed two minutes. */
+    ck_assert_int_ge(apid_diracct_lease(5, 2), 2 * 2 * (11 + 2) * 5);
+    ck_assert_int_ge(apid_diracct_lease(300, 64), 2 * 2 * (11 + 64) * 300);
+    ck_assert_int_gt(apid_diracct_lease(10, 2), apid_diracct_lease(5, 2));
+    ck_assert_int_gt(apid_diracct_lease(5, 3), apid_diracct_lease(5, 2));
 }
 END_TEST
+
+static void
+diracct_clear(struct apid_diracct *d)
+{
+    free(d->username);
+    free(d->grant);
+    free(d->state);
+    free(d->last_error);
+    free(d->entry_uuid);
+}
 
 /* The directory accounts' rows (store.h): held by a grant, claimed for
  * teardown only once the grant has ended, not held again by a new grant
@@ -706,6 +725,7 @@ START_TEST(test_diracct_store)
     struct apid_diracct *v = NULL, d;
     int64_t now = apid_now();
     size_t n = 0;
+    char pw[25], err[512];
 
     g.not_before = now;
     g.expires_at = now + 600;
@@ -715,6 +735,13 @@ START_TEST(test_diracct_store)
     ck_assert_int_eq(apid_store_diracct_hold(A.store, user, g.id, req,
                                              "directory.hold", NULL, now),
                      APID_OK);
+    /* The entry's uuid, recorded once made (doc/design.md, S19). */
+    ck_assert_int_eq(apid_store_diracct_get(A.store, g.id, &d), APID_OK);
+    ck_assert_ptr_null(d.entry_uuid);
+    diracct_clear(&d);
+    ck_assert_int_eq(apid_store_diracct_set_uuid(A.store, user, g.id,
+                                                 "0c9b1e5e-1111-4000-8000-"
+                                                 "000000000001"), APID_OK);
     /* Live: nothing to claim. */
     ck_assert_int_eq(apid_store_diracct_claim(A.store, now, 120, 16, &v, &n),
                      APID_OK);
@@ -751,6 +778,13 @@ START_TEST(test_diracct_store)
     free(d.grant);
     free(d.state);
     free(d.last_error);
+    free(d.entry_uuid);
+    /* A new password only from the grant that holds the account enabled
+     * (doc/design.md, S21): not while it is being disabled; nothing is
+     * asked of the directory (there is none here). */
+    ck_assert_int_eq(apid_diracct_password(&A, &g, req, pw, sizeof(pw), err,
+                                           sizeof(err)), APID_DIR_NOT_HELD);
+    ck_assert_msg(strstr(err, "does not hold account") != NULL, "%s", err);
     ck_assert_int_eq(apid_store_diracct_claim(A.store, now + 605, 120, 16,
                                               &v, &n), APID_OK);
     ck_assert_uint_eq(n, 0);
@@ -769,10 +803,19 @@ START_TEST(test_diracct_store)
     ck_assert_int_eq(apid_store_diracct_get(A.store, g2.id, &d), APID_OK);
     ck_assert_str_eq(d.state, "enabled");
     ck_assert_int_eq(d.attempts, 0);
+    /* The account's entry is the same one: its uuid stays. */
+    ck_assert_str_eq(d.entry_uuid, "0c9b1e5e-1111-4000-8000-000000000001");
     free(d.username);
     free(d.grant);
     free(d.state);
     free(d.last_error);
+    free(d.entry_uuid);
+    /* The old grant no longer holds it; the new one does (and would ask
+     * the directory, which is not configured here). */
+    ck_assert_int_eq(apid_diracct_password(&A, &g, req, pw, sizeof(pw), err,
+                                           sizeof(err)), APID_DIR_NOT_HELD);
+    ck_assert_int_eq(apid_diracct_password(&A, &g2, req, pw, sizeof(pw), err,
+                                           sizeof(err)), APID_LDAP_DOWN);
 }
 END_TEST
 
@@ -1077,6 +1120,56 @@ START_TEST(test_migrate_live)
 }
 END_TEST
 
+/* A dir_accounts table from before the entry's uuid was recorded gets
+ * the column, its rows kept (uuid NULL: known by the mark alone). */
+START_TEST(test_migrate_dir_uuid)
+{
+    char path[512], spec[600], *err = NULL;
+    struct apid_store *old = A.store;
+    struct apid_diracct d;
+    sqlite3 *db;
+
+    snprintf(path, sizeof(path), "%s/old-dir.db", dir);
+    ck_assert_int_eq(sqlite3_open(path, &db), SQLITE_OK);
+    ck_assert_msg(sqlite3_exec(db,
+                               "CREATE TABLE dir_accounts ("
+                               " username TEXT PRIMARY KEY,"
+                               " grant_id TEXT NOT NULL,"
+                               " state TEXT NOT NULL,"
+                               " attempts INTEGER NOT NULL,"
+                               " next_try INTEGER NOT NULL, last_error TEXT,"
+                               " updated INTEGER NOT NULL,"
+                               " claimed_until INTEGER NOT NULL DEFAULT 0);"
+                               "INSERT INTO dir_accounts VALUES ('bob-adm',"
+                               " 'g-000000000000000000000009', 'enabled', 0,"
+                               " 0, NULL, 1, 0);",
+                               NULL, NULL, NULL) == SQLITE_OK,
+                  "%s", sqlite3_errmsg(db));
+    sqlite3_close(db);
+    snprintf(spec, sizeof(spec), "sqlite:%s", path);
+    for (int round = 0; round < 2; round++) { /* the second: already done */
+        A.store = apid_store_open(spec, &err);
+        ck_assert_msg(A.store != NULL, "%s", err ? err : "out of memory");
+        ck_assert_int_eq(apid_store_diracct_get(A.store,
+                                                "g-000000000000000000000009",
+                                                &d), APID_OK);
+        ck_assert_str_eq(d.username, "bob-adm");
+        if (round == 0) {
+            ck_assert_ptr_null(d.entry_uuid);
+            ck_assert_int_eq(apid_store_diracct_set_uuid(
+                                 A.store, "bob-adm",
+                                 "g-000000000000000000000009", "u-1"),
+                             APID_OK);
+        } else {
+            ck_assert_str_eq(d.entry_uuid, "u-1");
+        }
+        diracct_clear(&d);
+        apid_store_close(A.store);
+    }
+    A.store = old;
+}
+END_TEST
+
 /* A key's comment: jit-apid takes what the hosts take (lib/core/grant.c),
  * printable ASCII, and refuses the rest with the hosts' words. */
 START_TEST(test_key_comments)
@@ -1177,6 +1270,7 @@ main(void)
     tcase_add_test(tc, test_hostview);
     tcase_add_test(tc, test_hostview_http);
     tcase_add_test(tc, test_migrate_live);
+    tcase_add_test(tc, test_migrate_dir_uuid);
     tcase_add_test(tc, test_name_skeleton);
     tcase_add_test(tc, test_key_comments);
     tcase_add_test(tc, test_people_kerberos);

@@ -128,6 +128,50 @@ START_TEST(test_escape_roundtrip)
 }
 END_TEST
 
+/* A group DN under the base, parsed: an escaped ',' or a longer root is
+ * not the base (doc/design.md, S20). */
+START_TEST(test_dn_under)
+{
+    static const struct {
+        const char *dn, *base;
+        int under;
+    } cases[] = {
+        { "cn=admins,ou=groups,dc=example,dc=com",
+          "ou=groups,dc=example,dc=com", 1 },
+        { "CN=admins,OU=Groups,DC=Example,DC=COM",
+          "ou=groups,dc=example,dc=com", 1 },
+        { "cn=admins, ou=groups, dc=example, dc=com",
+          "ou=groups,dc=example,dc=com", 1 },
+        { "cn=a,ou=team,ou=groups,dc=example,dc=com",
+          "ou=groups,dc=example,dc=com", 1 },
+        { "cn=x,ou=groupsEVIL,dc=example,dc=com",
+          "ou=groups,dc=example,dc=com", 0 },
+        { "cn=admins,ou=groups,dc=example,dc=com,dc=evil",
+          "ou=groups,dc=example,dc=com", 0 },
+        { "cn=x,ou=evil\\,ou=groups,dc=example,dc=com",
+          "ou=groups,dc=example,dc=com", 0 },
+        { "cn=x,ou=evil\\2Cou=groups,dc=example,dc=com",
+          "ou=groups,dc=example,dc=com", 0 },
+        { "cn=x,ou=evil+ou=groups,dc=example,dc=com",
+          "ou=groups,dc=example,dc=com", 0 },
+        { "cn=x,cn=groups,dc=example,dc=com",
+          "ou=groups,dc=example,dc=com", 0 },
+        { "ou=groups,dc=example,dc=com", "ou=groups,dc=example,dc=com", 0 },
+        { "cn=x,ou=gr\\C3\\BCppen,dc=example,dc=com",
+          "ou=GR\\C3\\9Cppen,dc=example,dc=com", 0 },
+        { "not a dn", "ou=groups,dc=example,dc=com", 0 },
+        { "cn=x,ou=groups,dc=example,dc=com", NULL, 0 },
+        { "cn=x,ou=groups,dc=example,dc=com", "", 0 },
+    };
+
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+        ck_assert_msg(apid_ldap_dn_under(cases[i].dn, cases[i].base)
+                          == cases[i].under,
+                      "case %zu: %s under %s", i, cases[i].dn,
+                      cases[i].base ? cases[i].base : "(null)");
+}
+END_TEST
+
 /* A configuration of the base keys plus extra; the load's result, its
  * error in err. */
 static int
@@ -184,11 +228,25 @@ START_TEST(test_conf_keys)
         { SIMPLE "people_source = both\nldap_people_base = ou=p,dc=x\n",
           "ldap_group_base" },
         { SIMPLE "people_source = both\nldap_people_base = ou=p,dc=x\n"
-                 "ldap_group_member = memberOf\n", NULL },
+                 "ldap_group_member = memberOf\n", "ldap_group_base" },
+        { SIMPLE "people_source = both\nldap_people_base = ou=p,dc=x\n"
+                 "ldap_group_member = memberOf\nldap_group_base = ou=g,dc=x\n",
+          NULL },
         { SIMPLE "people_source = ldap\nldap_people_base = ou=p,dc=x\n"
                  "ldap_group_base = ou=g,dc=x\nldap_person_attr = uid\n"
                  "ldap_person_filter = (objectClass=inetOrgPerson)\n"
                  "ldap_check_interval = 5\n", NULL },
+        { SIMPLE "people_source = ldap\nldap_people_base = ou=p,dc=x\n"
+                 "ldap_group_base = ou=g,dc=x\nldap_uid_range = 70000-70010\n"
+                 "ldap_accounts_base = ou=jit,OU=P,dc=x\n",
+          "ldap_accounts_base (ou=jit,OU=P,dc=x) is inside ldap_people_base" },
+        { SIMPLE "people_source = ldap\nldap_people_base = ou=p,dc=x\n"
+                 "ldap_group_base = ou=g,dc=x\nldap_uid_range = 70000-70010\n"
+                 "ldap_accounts_base = ou=p, dc=x\n",
+          "is inside ldap_people_base" },
+        { SIMPLE "people_source = ldap\nldap_people_base = ou=p,dc=x\n"
+                 "ldap_group_base = ou=g,dc=x\nldap_uid_range = 70000-70010\n"
+                 "ldap_accounts_base = ou=jit,ou=px,dc=x\n", NULL },
         { "ldap_person_attr = uid)(cn=*\n", "ldap_person_attr: an attribute" },
         { "ldap_person_attr = 1uid\n", "ldap_person_attr: an attribute" },
         { "ldap_person_filter = objectClass=x\n", "ldap_person_filter: a" },
@@ -294,6 +352,7 @@ main(void)
     tcase_add_test(tc, test_filter_escape);
     tcase_add_test(tc, test_dn_escape);
     tcase_add_test(tc, test_escape_roundtrip);
+    tcase_add_test(tc, test_dn_under);
     tcase_add_test(tc, test_conf_keys);
     tcase_add_test(tc, test_conf_defaults);
     tcase_add_test(tc, test_examples);
