@@ -117,12 +117,22 @@ slurp(const char *path, char **out)
 {
     char *buf = NULL;
     size_t len = 0;
+    struct stat st;
     ssize_t r;
     int fd, ret = 0;
 
     *out = NULL;
-    if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY)) < 0)
+    /* O_NONBLOCK: a FIFO in an image's /etc must not hang the doctor. */
+    if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK)) < 0)
         return -errno;
+    if (fstat(fd, &st) != 0) {
+        ret = -errno;
+        goto done;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        ret = S_ISDIR(st.st_mode) ? -EISDIR : -EINVAL;
+        goto done;
+    }
     if ((buf = malloc(DOCTOR_FILE_MAX + 1)) == NULL) {
         ret = -ENOMEM;
         goto done;

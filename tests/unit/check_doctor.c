@@ -107,6 +107,14 @@ START_TEST(test_nsswitch_missing)
 
     jit_doctor_nsswitch(&d, p);
     ck_assert_int_eq(jit_doctor_worst(&d), JIT_DOCTOR_FAIL);
+    jit_doctor_free(&d);
+    /* A hostile image: a FIFO (no writer) fails, and does not hang. */
+    ck_assert_int_eq(mkfifo(p, 0644), 0);
+    jit_doctor_nsswitch(&d, p);
+    ck_assert(says(JIT_DOCTOR_FAIL, "Invalid argument"));
+    jit_doctor_free(&d);
+    jit_doctor_login_defs(&d, &conf, p);
+    ck_assert_int_eq(count("login.defs", JIT_DOCTOR_WARN), 1);
     free(p);
 }
 END_TEST
