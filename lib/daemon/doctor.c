@@ -1108,10 +1108,12 @@ jit_doctor_daemon(struct jit_doctor *d, const struct jit_conf *conf,
                        "neither the daemon nor jit-sync.timer runs (daemon:"
                        " %s): accounts are not reaped at their end;"
                        " systemctl enable --now jit-reaper.service", health);
-    if (strcmp(health, "running") == 0 && strcmp(st.api, "ok") != 0)
+    /* "unknown": its first long poll waits on an unchanged list. */
+    if (strcmp(health, "running") == 0 && strcmp(st.api, "ok") != 0
+        && strcmp(st.api, "unknown") != 0)
         jit_doctor_add(d, "daemon", JIT_DOCTOR_WARN,
-                       "the daemon's last call to the API: %s%s", st.api,
-                       st.last_sync ? "" : " (no answer yet)");
+                       "the daemon's last call to the API failed: %s",
+                       st.api);
 }
 
 void

@@ -161,7 +161,7 @@ ok "her logout ended the account (on_logout: delete): getent passwd alice finds 
 # would run it (no systemd here), then no check fails.
 jitctl daemon 2> "$W/daemon.log" < /dev/null &
 PIDS="$PIDS $!"
-wait_for 30 sh -c 'jitctl status | grep -q "^api: *ok"' >/dev/null \
+wait_for 30 sh -c 'jitctl status | grep -q "^daemon: *running"' >/dev/null \
     || fail "jitctl daemon: $(jitctl status); $(cat "$W/daemon.log")"
 jitctl doctor > "$W/doctor.out" 2>&1 || fail "jitctl doctor: $(grep -v '^ok ' "$W/doctor.out")"
 grep -v '^ok ' "$W/doctor.out" || true
