@@ -872,13 +872,14 @@ jit_doctor_sshd_text(struct jit_doctor *d, const char *text,
                            "AuthorizedKeysCommand is '%s', not 'jitctl"
                            " authorized-keys %%u': the keys of a grant do"
                            " not log in", akc);
-        else if ((jitctl != NULL && strcmp(prog, jitctl) != 0)
-                 || access(prog, X_OK) != 0)
+        else if (jitctl != NULL && strcmp(prog, jitctl) != 0)
             jit_doctor_add(d, "sshd", JIT_DOCTOR_FAIL,
-                           "AuthorizedKeysCommand runs %s, which is not%s"
-                           " an executable jitctl%s%s", prog,
-                           jitctl ? "" : " there as", jitctl ? " (" : "",
-                           jitctl ? jitctl : "");
+                           "AuthorizedKeysCommand runs %s, not this jitctl:"
+                           " point it at %s", prog, jitctl);
+        else if (access(prog, X_OK) != 0)
+            jit_doctor_add(d, "sshd", JIT_DOCTOR_FAIL,
+                           "AuthorizedKeysCommand runs %s: %s", prog,
+                           strerror(errno));
         else
             jit_doctor_add(d, "sshd", JIT_DOCTOR_OK,
                            "AuthorizedKeysCommand %s", akc);

@@ -368,7 +368,14 @@ START_TEST(test_sshd_text)
     jit_doctor_sshd_text(&d, "usepam yes\nauthorizedkeyscommand"
                              " /nonexistent/jitctl authorized-keys %u\n"
                              "authorizedkeyscommanduser root\n", j);
-    ck_assert(says(JIT_DOCTOR_FAIL, "runs /nonexistent/jitctl"));
+    ck_assert(says(JIT_DOCTOR_FAIL, "runs /nonexistent/jitctl, not this"
+                                    " jitctl: point it at"));
+    jit_doctor_free(&d);
+    /* Any jitctl will do when none is named, if it is there. */
+    jit_doctor_sshd_text(&d, "usepam yes\nauthorizedkeyscommand"
+                             " /nonexistent/jitctl authorized-keys %u\n"
+                             "authorizedkeyscommanduser root\n", NULL);
+    ck_assert(says(JIT_DOCTOR_FAIL, "runs /nonexistent/jitctl: No such"));
     free(good);
     free(j);
 }
