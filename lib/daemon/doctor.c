@@ -191,6 +191,7 @@ nsswitch_db(struct jit_doctor *d, const char *path, const char *text,
             const char *db)
 {
     char *copy = strdup(text), *cur = copy, *line;
+    char stop[64] = "";
     int found = 0, pos = 0, files = -1, jit = -1;
 
     if (copy == NULL) {
@@ -213,9 +214,16 @@ nsswitch_db(struct jit_doctor *d, const char *path, const char *text,
         found = 1;
         pos = 0;
         files = jit = -1;
+        stop[0] = '\0';
         for (tok = strtok_r(colon + 1, ws, &save); tok != NULL;
              tok = strtok_r(NULL, ws, &save)) {
             if (in_action || tok[0] == '[') {
+                /* A "not found" that returns ends the lookup there:
+                 * jit, after it, is never asked for a name. */
+                if (jit < 0 && stop[0] == '\0'
+                    && (strcasestr(tok, "notfound=return") != NULL
+                        || strcasestr(tok, "!unavail=return") != NULL))
+                    snprintf(stop, sizeof(stop), "%s", tok);
                 in_action = strchr(tok, ']') == NULL;
                 continue;
             }
@@ -243,6 +251,10 @@ nsswitch_db(struct jit_doctor *d, const char *path, const char *text,
         jit_doctor_add(d, "nsswitch", JIT_DOCTOR_FAIL,
                        "%s: %s lists jit before files: put jit after files"
                        " so that every local account wins", path, db);
+    else if (stop[0] != '\0')
+        jit_doctor_add(d, "nsswitch", JIT_DOCTOR_FAIL,
+                       "%s: %s: the action %s before jit ends the lookup"
+                       " before jit is asked: take it out", path, db, stop);
     else
         jit_doctor_add(d, "nsswitch", JIT_DOCTOR_OK,
                        "%s: jit after files", db);
@@ -357,6 +369,56 @@ pamd_scan(char *text, const char *type, int *jit, int *unix_)
     }
 }
 
+/* Whether a pam.d file's text includes common-<type> (@include) or has
+ * a pam_jit line of that type of its own. */
+static int
+pamd_reaches(char *text, const char *type)
+{
+    char *copy = strdup(text), *cur = copy, *line, want[32];
+    int found = 0, jit, unix_;
+
+    if (copy == NULL)
+        return 1; /* no claim without the memory to check it */
+    snprintf(want, sizeof(want), "common-%s", type);
+    while (!found && (line = next_line(&cur)) != NULL) {
+        char *save = NULL, *a = strtok_r(line, ws, &save);
+        char *b = a ? strtok_r(NULL, ws, &save) : NULL;
+
+        found = b != NULL && strcmp(a, "@include") == 0
+                && strcmp(b, want) == 0;
+    }
+    free(copy);
+    if (!found) {
+        pamd_scan(text, type, &jit, &unix_);
+        found = jit != 0;
+    }
+    return found;
+}
+
+/* sshd's stack must reach the common file checked for it. */
+static void
+pamd_sshd(struct jit_doctor *d, const char *dir, const char *type)
+{
+    char *path = NULL, *text = NULL;
+    int r;
+
+    if (asprintf(&path, "%s/sshd", dir) < 0) {
+        d->oom = 1;
+        return;
+    }
+    r = slurp(path, &text);
+    if (r == 0 && !pamd_reaches(text, type))
+        jit_doctor_add(d, "pam.d", JIT_DOCTOR_WARN,
+                       "%s includes no common-%s and has no pam_jit.so"
+                       " %s line: pam_jit does not run for ssh logins; add"
+                       " '@include common-%s'", path, type, type, type);
+    else if (r != 0 && r != -ENOENT)
+        jit_doctor_add(d, "pam.d", JIT_DOCTOR_WARN, "%s: %s", path,
+                       strerror(-r));
+    free(text);
+    free(path);
+}
+
 static void
 pamd_stack(struct jit_doctor *d, const char *dir, const char *type)
 {
@@ -369,7 +431,9 @@ pamd_stack(struct jit_doctor *d, const char *dir, const char *type)
         d->oom = 1;
         return;
     }
-    if ((r = slurp(path, &text)) == -ENOENT) {
+    if ((r = slurp(path, &text)) == 0)
+        pamd_sshd(d, dir, type);
+    else if (r == -ENOENT) {
         free(path);
         if (asprintf(&path, "%s/sshd", dir) < 0) {
             d->oom = 1;

@@ -97,6 +97,19 @@ START_TEST(test_nsswitch_bad)
     ck_assert(says(JIT_DOCTOR_FAIL, "passwd lists jit before files"));
     ck_assert(says(JIT_DOCTOR_FAIL, "group does not list jit"));
     ck_assert(says(JIT_DOCTOR_FAIL, "no shadow line"));
+    jit_doctor_free(&d);
+    free(p);
+    /* An action that ends the lookup before jit is reached; one after
+     * jit, or [SUCCESS=merge], does not. */
+    p = fixture("nsswitch.conf",
+                "passwd: files [NOTFOUND=return] jit\n"
+                "group: files [ !UNAVAIL=return ] jit\n"
+                "shadow: files jit [NOTFOUND=return] sss\n", 0644);
+    jit_doctor_nsswitch(&d, p);
+    ck_assert(says(JIT_DOCTOR_FAIL, "passwd: the action [NOTFOUND=return]"
+                                    " before jit"));
+    ck_assert(says(JIT_DOCTOR_FAIL, "group: the action !UNAVAIL=return"));
+    ck_assert_int_eq(count("nsswitch", JIT_DOCTOR_OK), 1);
     free(p);
 }
 END_TEST
@@ -158,6 +171,26 @@ START_TEST(test_pamd_order)
     ck_assert(says(JIT_DOCTOR_FAIL, "common-session: pam_jit.so (line 2)"
                                     " comes after pam_unix.so (line 1)"));
     jit_doctor_free(&d);
+    /* An sshd stack that does not reach common-account (a comment is no
+     * include); one that does, or has its own line, is fine. */
+    free(fixture("pam.d/sshd", "# @include common-account\n"
+                               "@include common-auth\n"
+                               "@include   common-session\n", 0644));
+    jit_doctor_pamd(&d, pd);
+    ck_assert_int_eq(count("pam.d", JIT_DOCTOR_WARN), 1);
+    ck_assert(says(JIT_DOCTOR_WARN, "includes no common-account"));
+    jit_doctor_free(&d);
+    free(fixture("pam.d/sshd", "@include common-session\n"
+                               "account required pam_jit.so\n", 0644));
+    jit_doctor_pamd(&d, pd);
+    ck_assert_int_eq(count("pam.d", JIT_DOCTOR_WARN), 0);
+    jit_doctor_free(&d);
+    {
+        char *sp = t_path(dir, "pam.d/sshd");
+
+        ck_assert_int_eq(unlink(sp), 0);
+        free(sp);
+    }
     /* A comment naming the module is no line of it. */
     free(s);
     s = fixture("pam.d/common-session",
