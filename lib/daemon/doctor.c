@@ -1165,9 +1165,32 @@ jit_doctor_daemon(struct jit_doctor *d, const struct jit_conf *conf,
                        "the daemon (pid %ld) is gone without stopping:"
                        " journalctl -u jit-reaper.service, then systemctl"
                        " restart jit-reaper.service", (long) st.pid);
-    else if (timer)
-        jit_doctor_add(d, "daemon", JIT_DOCTOR_OK,
-                       "jit-sync.timer runs (no daemon)");
+    else if (timer) {
+        /* The timer leaves no status file: its service's last result
+         * says whether its rounds work. */
+        char *argv[] = { (char *) systemctl, (char *) "show", (char *) "-P",
+                         (char *) "Result", (char *) "jit-sync.service",
+                         NULL };
+        char *out = NULL;
+
+        if (run(argv, &out) == 0 && out != NULL) {
+            out[strcspn(out, "\r\n")] = '\0';
+            if (strcmp(out, "success") == 0)
+                jit_doctor_add(d, "daemon", JIT_DOCTOR_OK,
+                               "jit-sync.timer runs (no daemon), its last"
+                               " round succeeded");
+            else
+                jit_doctor_add(d, "daemon", JIT_DOCTOR_FAIL,
+                               "jit-sync.timer runs, but its last round"
+                               " ended with %s: journalctl -u"
+                               " jit-sync.service", out);
+        } else {
+            jit_doctor_add(d, "daemon", JIT_DOCTOR_WARN,
+                           "jit-sync.timer runs; its last round is not"
+                           " known (systemctl show failed)");
+        }
+        free(out);
+    }
     else
         jit_doctor_add(d, "daemon", JIT_DOCTOR_FAIL,
                        "neither the daemon nor jit-sync.timer runs (daemon:"

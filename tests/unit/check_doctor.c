@@ -9,11 +9,14 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdio.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "core/conf.h"
 #include "daemon/doctor.h"
+#include "daemon/status.h"
 #include "testlib.h"
 
 static char *dir;
@@ -463,6 +466,69 @@ START_TEST(test_escaped)
 }
 END_TEST
 
+/* A systemctl of the test's: is-active exits with active's status, show
+ * prints result. */
+static char *
+fake_systemctl(int active, const char *result)
+{
+    char *text = NULL, *p;
+
+    ck_assert_int_ge(asprintf(&text, "#!/bin/sh\n"
+                              "case $1 in is-active) exit %d ;;"
+                              " show) echo %s ;; esac\n",
+                              active ? 0 : 3, result), 0);
+    p = fixture("systemctl", text, 0755);
+    free(text);
+    return p;
+}
+
+START_TEST(test_daemon_or_timer)
+{
+    struct jit_daemon_status st;
+    char *sc;
+    int64_t now = (int64_t) time(NULL);
+
+    free(conf.state_dir);
+    conf.state_dir = strdup(dir);
+    /* No daemon ever ran, no systemd: neither runs. */
+    jit_doctor_daemon(&d, &conf, NULL, now);
+    ck_assert(says(JIT_DOCTOR_FAIL, "neither the daemon nor jit-sync.timer"
+                                    " runs (daemon: never run)"));
+    jit_doctor_free(&d);
+    /* The timer, its last round good, then failed. */
+    sc = fake_systemctl(1, "success");
+    jit_doctor_daemon(&d, &conf, sc, now);
+    ck_assert(says(JIT_DOCTOR_OK, "its last round succeeded"));
+    jit_doctor_free(&d);
+    free(sc);
+    sc = fake_systemctl(1, "exit-code");
+    jit_doctor_daemon(&d, &conf, sc, now);
+    ck_assert(says(JIT_DOCTOR_FAIL, "last round ended with exit-code"));
+    jit_doctor_free(&d);
+    /* A daemon running (this process), fresh, and the timer too. */
+    memset(&st, 0, sizeof(st));
+    st.pid = getpid();
+    st.started = st.updated = now;
+    st.state = JIT_DAEMON_RUNNING;
+    snprintf(st.api, sizeof(st.api), "unreachable");
+    ck_assert_int_eq(jit_status_write(&conf, &st), 0);
+    jit_doctor_daemon(&d, &conf, sc, now);
+    ck_assert(says(JIT_DOCTOR_FAIL, "both run"));
+    jit_doctor_free(&d);
+    free(sc);
+    sc = fake_systemctl(0, "success");
+    jit_doctor_daemon(&d, &conf, sc, now);
+    ck_assert_int_eq(count("daemon", JIT_DOCTOR_OK), 1);
+    ck_assert(says(JIT_DOCTOR_WARN, "last call to the API failed:"
+                                    " unreachable"));
+    jit_doctor_free(&d);
+    /* Stale: no word from it for longer than it may take. */
+    jit_doctor_daemon(&d, &conf, sc, now + JIT_STATUS_STUCK_S + 5);
+    ck_assert(says(JIT_DOCTOR_FAIL, "has not written its status"));
+    free(sc);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -485,6 +551,7 @@ main(void)
     tcase_add_test(tc, test_api_answer);
     tcase_add_test(tc, test_outbox);
     tcase_add_test(tc, test_escaped);
+    tcase_add_test(tc, test_daemon_or_timer);
     suite_add_tcase(s, tc);
     return t_run(s);
 }
