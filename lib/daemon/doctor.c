@@ -982,7 +982,8 @@ run(char *const argv[], char **out)
     if (pid == 0) {
         int null = open("/dev/null", O_RDWR | O_CLOEXEC);
 
-        if (null < 0 || dup2(null, 0) < 0 || dup2(null, 2) < 0
+        /* stderr too: a failure's reason is the admin's next step. */
+        if (null < 0 || dup2(null, 0) < 0 || dup2(out ? p[1] : null, 2) < 0
             || dup2(out ? p[1] : null, 1) < 0)
             _exit(127);
         execv(argv[0], argv);
@@ -1035,10 +1036,14 @@ jit_doctor_sshd(struct jit_doctor *d, const char *sshd, const char *jitctl)
         return;
     }
     r = run(argv, &out);
-    if (r != 0 || out == NULL)
+    if (r != 0 || out == NULL) {
+        if (out != NULL)
+            out[strcspn(out, "\r\n")] = '\0';
         jit_doctor_add(d, "sshd", JIT_DOCTOR_FAIL,
-                       "%s -T failed (status %d): run '%s -t' as root to"
-                       " see why", sshd, r, sshd);
+                       "%s -T failed (status %d%s%s): fix what it says"
+                       " ('%s -t' as root)", sshd, r,
+                       out && *out ? ": " : "", out ? out : "", sshd);
+    }
     else
         jit_doctor_sshd_text(d, out, jitctl);
     free(out);
