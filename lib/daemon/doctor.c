@@ -733,6 +733,23 @@ named_file(struct jit_doctor *d, const char *key, const char *path,
 
     if (path == NULL)
         return;
+    /* The API client opens a secret with O_NOFOLLOW, and takes root's
+     * only (api.c): the doctor holds it to the same rule. */
+    if (kind == F_SECRET && lstat(path, &st) == 0) {
+        if (S_ISLNK(st.st_mode)) {
+            jit_doctor_add(d, "files", JIT_DOCTOR_FAIL,
+                           "%s = %s: a symlink, which the API client"
+                           " refuses: name the file itself", key, path);
+            return;
+        }
+        if (st.st_uid != 0) {
+            jit_doctor_add(d, "files", JIT_DOCTOR_FAIL,
+                           "%s = %s: owned by uid %u; the API client takes"
+                           " root's only: chown root %s", key, path,
+                           (unsigned) st.st_uid, path);
+            return;
+        }
+    }
     if (stat(path, &st) != 0) {
         jit_doctor_add(d, "files", JIT_DOCTOR_FAIL, "%s = %s: %s", key, path,
                        strerror(errno));

@@ -301,8 +301,16 @@ END_TEST
 
 START_TEST(test_files_modes)
 {
-    char *tok = fixture("token", "s3cret\n", 0600);
-    char *ca = fixture("ca.pem", "x", 0644);
+    char *tok, *ca;
+
+    /* A secret must be root's (as the API client wants it): as another
+     * user, every token here fails for its owner alone. */
+    if (geteuid() != 0) {
+        fprintf(stderr, "test_files_modes: not root: not run\n");
+        return;
+    }
+    tok = fixture("token", "s3cret\n", 0600);
+    ca = fixture("ca.pem", "x", 0644);
 
     free(conf.token_file);
     free(conf.ca_file);
@@ -330,6 +338,15 @@ START_TEST(test_files_modes)
     conf.token_file = strdup(dir);
     jit_doctor_files(&d, &conf);
     ck_assert(says(JIT_DOCTOR_FAIL, "not a regular file"));
+    jit_doctor_free(&d);
+    /* A symlink to a good token: the client would refuse it. */
+    ck_assert_int_eq(chmod(tok, 0600), 0);
+    free(conf.token_file);
+    conf.token_file = t_path(dir, "token-link");
+    ck_assert_int_eq(symlink(tok, conf.token_file), 0);
+    jit_doctor_files(&d, &conf);
+    ck_assert(says(JIT_DOCTOR_FAIL, "a symlink, which the API client"
+                                    " refuses"));
     free(tok);
     free(ca);
 }
