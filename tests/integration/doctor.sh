@@ -103,3 +103,21 @@ expect_fail "daemon stopped" '^fail daemon: neither the daemon nor jit-sync.time
 # The API down.
 kill "$API_PID"; wait "$API_PID" 2>/dev/null || true
 expect_fail "API down" '^fail api: API at .* not reached (unreachable'
+
+# A doctor changes nothing: a state_dir that is not there stays so.
+sed "s|^state_dir = .*|state_dir = $T/nostate|" "$CONF" > "$T/nostate.conf"
+chmod 600 "$T/nostate.conf"
+set +e
+out=$("$JITCTL" -c "$T/nostate.conf" doctor --root "$R"); rc=$?
+set -e
+[ "$rc" = 1 ] || fail "no state_dir: status $rc"
+printf '%s\n' "$out" | grep -q "^fail state: state_dir = $T/nostate: No such file or directory" \
+    || fail "no state_dir: $out"
+[ ! -e "$T/nostate" ] || fail "doctor made $T/nostate"
+ok "no state_dir: a fail line, and the doctor made none"
+
+# --root belongs to doctor alone: a usage error elsewhere.
+set +e
+"$JITCTL" -c "$CONF" list --root "$R" >/dev/null 2>&1; rc=$?
+set -e
+expect_eq "list --root: usage error" "$rc" 2
