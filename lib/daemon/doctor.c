@@ -882,10 +882,10 @@ jit_doctor_caches(struct jit_doctor *d, const char *nscd_conf,
         }
         if (passwd || group)
             jit_doctor_add(d, "caches", JIT_DOCTOR_WARN,
-                           "%s: nscd caches%s%s: a new account may not"
-                           " resolve, and an ended one may linger, until"
-                           " the cache times out; set 'enable-cache passwd"
-                           " no' and 'enable-cache group no'", nscd_conf,
+                           "%s: nscd caches%s%s: a name looked up before"
+                           " its grant stays unknown until nscd's negative"
+                           " cache times out; set 'enable-cache passwd no'"
+                           " and 'enable-cache group no'", nscd_conf,
                            passwd ? " passwd" : "", group ? " group" : "");
         else
             jit_doctor_add(d, "caches", JIT_DOCTOR_OK,
@@ -982,6 +982,7 @@ jit_doctor_sshd_text(struct jit_doctor *d, const char *text,
 static int
 run(char *const argv[], char **out)
 {
+    char *const envp[] = { NULL };
     char *buf = NULL;
     size_t len = 0;
     int p[2] = { -1, -1 }, status = 0, ret = -1;
@@ -1003,7 +1004,8 @@ run(char *const argv[], char **out)
         if (null < 0 || dup2(null, 0) < 0 || dup2(out ? p[1] : null, 2) < 0
             || dup2(out ? p[1] : null, 1) < 0)
             _exit(127);
-        execv(argv[0], argv);
+        /* An empty environment, as leftovers.c runs nscd. */
+        execve(argv[0], argv, envp);
         _exit(127);
     }
     close(p[1]);
