@@ -12,6 +12,7 @@
  *   jitctl [--config FILE] status [--json]
  *   jitctl [--config FILE] reap [--dry-run]
  *   jitctl [--config FILE] revoke NAME --reason TEXT
+ *   jitctl [--config FILE] doctor [--json] [--root DIR]
  *
  * Output is for people (a table) or for machines (--json); errors go to
  * stderr with exit status 1, usage errors with 2.  Every field that came
@@ -38,6 +39,7 @@
 #include "core/validate.h"
 #include "conffiles.h"
 #include "daemon.h"
+#include "daemon/doctor.h"
 #include "daemon/outbox.h"
 #include "daemon/reap.h"
 #include "daemon/status.h"
@@ -66,6 +68,9 @@ static const char usage_text[] =
     "  revoke NAME --reason TEXT\n"
     "                       end an account now and revoke its grant on this\n"
     "                       host for good\n"
+    "  doctor [--json] [--root DIR]\n"
+    "                       check what the first login needs, each line ok,\n"
+    "                       warn or fail with what to do\n"
     "\n"
     "Options:\n"
     "  -c, --config FILE    configuration file (default " JIT_CONF_PATH ")\n"
@@ -85,6 +90,7 @@ struct invocation {
     char **argv;        /* the operands (as many as the command takes) */
     int json, dry_run, full;
     const char *reason;
+    const char *root; /* doctor --root */
 };
 
 /* Load and check the configuration; on failure print every error. */
@@ -705,6 +711,58 @@ cmd_daemon(struct jit_conf *conf, const struct invocation *in)
     return jitctl_daemon(conf, &jitctl_log, reload_conf) == 0 ? 0 : 1;
 }
 
+/* Every check of lib/daemon/doctor.c; status 1 when any failed. */
+static int
+cmd_doctor(struct jit_conf *conf, const struct invocation *in)
+{
+    struct jit_doctor_paths paths = {
+        .root = in->root ? in->root : "", .pam_moddir = JIT_PAM_MODDIR,
+        .state_dir = JIT_STATE_DIR,
+    };
+    struct jit_doctor d = { NULL, 0, 0 };
+    struct jit_store *s = NULL;
+    char *why = NULL, *db = NULL;
+    int64_t outbox = -1;
+    int worst, r, ret = 0;
+
+    /* A doctor changes nothing: no store is made where there is none. */
+    if (asprintf(&db, "%s/%s", conf->state_dir, JIT_STORE_DB) < 0) {
+        fprintf(stderr, "jitctl: out of memory\n");
+        return 1;
+    }
+    if (access(db, F_OK) != 0)
+        outbox = -errno;
+    else if ((r = jit_store_open(conf, NULL, &s, &why)) != 0)
+        outbox = r;
+    else if (jit_store_count_events(s, &outbox) != 0)
+        outbox = -EIO;
+    free(why);
+    free(db);
+    jit_store_close(s);
+    jit_doctor_run(&d, conf, &paths, JIT_SBINDIR "/jitctl", outbox);
+    worst = jit_doctor_worst(&d);
+    if (in->json) {
+        json_t *arr = json_array();
+
+        for (size_t i = 0; arr && i < d.n; i++)
+            json_array_append_new(arr, json_pack(
+                "{s:s, s:s, s:s}", "check", d.v[i].check,
+                "level", jit_doctor_level_name(d.v[i].level),
+                "message", d.v[i].message));
+        ret = print_json(json_pack("{s:o, s:s}", "checks",
+                                   arr ? arr : json_null(), "result",
+                                   jit_doctor_level_name(worst)));
+    } else {
+        for (size_t i = 0; i < d.n; i++)
+            printf("%-4s %s: %s\n", jit_doctor_level_name(d.v[i].level),
+                   d.v[i].check, d.v[i].message);
+        if (d.oom)
+            printf("fail doctor: out of memory: some checks are missing\n");
+    }
+    jit_doctor_free(&d);
+    return ret != 0 || worst == JIT_DOCTOR_FAIL ? 1 : 0;
+}
+
 /* What a command takes and does besides its function: the operands it
  * needs, the options it accepts, and whether its decisions go to syslog
  * (those that change state, and the daemon). */
@@ -713,6 +771,7 @@ cmd_daemon(struct jit_conf *conf, const struct invocation *in)
 #define CMD_REASON  0x4u /* --reason required */
 #define CMD_SYSLOG  0x8u
 #define CMD_FULL    0x10u /* --full accepted */
+#define CMD_ROOT    0x20u /* --root accepted */
 
 static const struct command {
     const char *name;
@@ -730,6 +789,7 @@ static const struct command {
     { "flush", 0, CMD_SYSLOG, cmd_flush },
     { "authorized-keys", 1, 0, cmd_authorized_keys },
     { "show", 1, CMD_JSON, cmd_show },
+    { "doctor", 0, CMD_JSON | CMD_ROOT, cmd_doctor },
 };
 
 static const struct command *
@@ -755,6 +815,7 @@ main(int argc, char **argv)
         { "dry-run", no_argument, NULL, 'n' },
         { "reason", required_argument, NULL, 'r' },
         { "full", no_argument, NULL, 'f' },
+        { "root", required_argument, NULL, 'R' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
@@ -785,6 +846,7 @@ main(int argc, char **argv)
         case 'n': in.dry_run = 1; break;
         case 'r': in.reason = optarg; break;
         case 'f': in.full = 1; break;
+        case 'R': in.root = optarg; break;
         case 'h': return usage(stdout, 0);
         default: return usage(stderr, EXIT_USAGE);
         }
@@ -796,7 +858,8 @@ main(int argc, char **argv)
      * the command is unknown (before the message naming it). */
     if ((in.dry_run && (cmd == NULL || !(cmd->flags & CMD_DRY_RUN)))
         || (in.full && (cmd == NULL || !(cmd->flags & CMD_FULL)))
-        || (in.reason != NULL && (cmd == NULL || !(cmd->flags & CMD_REASON))))
+        || (in.reason != NULL && (cmd == NULL || !(cmd->flags & CMD_REASON)))
+        || (in.root != NULL && (cmd == NULL || !(cmd->flags & CMD_ROOT))))
         return usage(stderr, EXIT_USAGE);
     if (cmd == NULL) {
         char *e = jit_escape(name);

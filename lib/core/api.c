@@ -750,3 +750,41 @@ done:
     curl_easy_cleanup(h);
     return st;
 }
+
+enum jit_api_status
+jit_api_probe(const struct jit_conf *c, long *http, int64_t *date,
+              struct jit_api_error *err)
+{
+    struct body b = { NULL, 0, 0, c->max_response_size, 0 };
+    enum jit_api_status st;
+    char *url = NULL;
+    CURL *h = NULL;
+
+    *http = 0;
+    *date = -1;
+    err->reason = NULL;
+    err->detail[0] = '\0';
+    if ((st = start(c, NULL, "grants", NULL, NULL, &h, &url, err))
+        != JIT_API_OK)
+        goto done;
+    st = request(c, h, url, NULL, 0, NULL, 0, -1, http, &b, NULL, err);
+    if (st != JIT_API_OK)
+        goto done;
+#if LIBCURL_VERSION_NUM >= 0x075400
+    {
+        struct curl_header *hd = NULL;
+        time_t t;
+
+        if (curl_easy_header(h, "Date", 0, CURLH_HEADER, -1, &hd)
+                == CURLHE_OK
+            && hd != NULL && (t = curl_getdate(hd->value, NULL)) != -1)
+            *date = (int64_t) t;
+    }
+#endif
+
+done:
+    free(b.buf);
+    free(url);
+    curl_easy_cleanup(h);
+    return st;
+}

@@ -12,6 +12,7 @@
 
 #include <signal.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "core/conf.h"
 #include "core/grant.h"
@@ -91,6 +92,12 @@ enum jit_api_status jit_api_post_events(const struct jit_conf *conf,
                                         const char *body, size_t len,
                                         long *accepted,
                                         struct jit_api_error *err);
+
+/* GET /v1/hosts/{host}/grants once, for jitctl doctor: JIT_API_OK when
+ * the server answered at all, with *http its status (whatever it was)
+ * and *date its Date header (-1: none); a fault otherwise. */
+enum jit_api_status jit_api_probe(const struct jit_conf *conf, long *http,
+                                  int64_t *date, struct jit_api_error *err);
 
 /* A flag (raised by a signal handler) that cancels any transfer in
  * progress, with reason "cancelled"; NULL for none.  For jitctl daemon. */

@@ -169,6 +169,16 @@ ok "ssh alice@127.0.0.1 (key from the grant, stock /etc/pam.d/sshd): $(echo $out
 wait_for 30 sh -c '! getent passwd alice >/dev/null' >/dev/null \
     || fail "alice's account outlived her logout: $(getent passwd alice)"
 ok "her logout ended the account (on_logout: delete): getent passwd alice finds nothing"
+
+# ---- jitctl doctor on the host as configured: the daemon as its unit
+# would run it (no systemd here), then no check fails.
+jitctl daemon 2> "$W/daemon.log" < /dev/null &
+PIDS="$PIDS $!"
+wait_for 30 sh -c 'jitctl status | grep -q "^daemon: *running"' >/dev/null \
+    || fail "jitctl daemon: $(jitctl status); $(cat "$W/daemon.log")"
+jitctl doctor > "$W/doctor.out" 2>&1 || fail "jitctl doctor: $(grep -v '^ok ' "$W/doctor.out")"
+grep -v '^ok ' "$W/doctor.out" || true
+ok "jitctl doctor: $(grep -c '^ok ' "$W/doctor.out") checks ok, none failed"
 stop_all
 ok "sshd and jit-apid stopped"
 
