@@ -188,6 +188,23 @@ get_cache(pam_handle_t *pamh, int argc, const char **argv)
 
 typedef enum jit_verdict (*step_fn)(struct jit_login *);
 
+/* What every step hands lib/login/: the user, PAM's items, the log. */
+static void
+fill_login(struct jit_login *l, struct glue *g, pam_handle_t *pamh,
+           const struct jit_conf *conf, const char *user)
+{
+    g->debug = conf->debug;
+    memset(l, 0, sizeof(*l));
+    l->conf = conf;
+    l->user = user;
+    l->service = item(pamh, PAM_SERVICE);
+    l->rhost = item(pamh, PAM_RHOST);
+    l->tty = item(pamh, PAM_TTY);
+    l->log.emit = emit;
+    l->log.ctx = g;
+    l->log.json = conf->audit_format == JIT_AUDIT_JSON;
+}
+
 /* The default configuration file is missing and no config= argument
  * names another: the package is installed, the host not yet configured
  * (doc/design.md, R16).  A file that exists but cannot be read or parsed
@@ -238,18 +255,14 @@ run_unconfigured(pam_handle_t *pamh, int argc, const char **argv,
                        errs.msg[i] ? errs.msg[i] : "out of memory");
         goto done;
     }
-    g.debug = conf.debug;
-    memset(&l, 0, sizeof(l));
-    l.conf = &conf;
-    l.user = user;
-    l.service = item(pamh, PAM_SERVICE);
-    l.rhost = item(pamh, PAM_RHOST);
-    l.tty = item(pamh, PAM_TTY);
-    l.log.emit = emit;
-    l.log.ctx = &g;
-    if (jit_login_unconfigured(&l, step_event(step)) == JIT_IGNORE) {
-        jit_logf(&l.log, LOG_DEBUG, "%s: not configured; user %s is not ours: "
-                 "ignored", JIT_CONF_PATH, user);
+    fill_login(&l, &g, pamh, &conf, user);
+    /* Refusing a logout would end nothing: one of a session that opened
+     * before jit.conf went away (an editor's rename) is ignored, and the
+     * account is left to the daemon once the file is back. */
+    if (step == jit_login_close_session
+        || jit_login_unconfigured(&l, step_event(step)) == JIT_IGNORE) {
+        jit_logf(&l.log, LOG_DEBUG, "%s: not configured; user %s: ignored",
+                 JIT_CONF_PATH, user);
         code = PAM_IGNORE;
     }
 
@@ -316,16 +329,7 @@ run(pam_handle_t *pamh, int argc, const char **argv, step_fn step,
         return run_unconfigured(pamh, argc, argv, user, step, deny_code);
     if ((c = get_cache(pamh, argc, argv)) == NULL)
         return deny_code; /* fail closed: we cannot tell whose user it is */
-    g.debug = c->conf.debug;
-    memset(&l, 0, sizeof(l));
-    l.conf = &c->conf;
-    l.user = user;
-    l.service = item(pamh, PAM_SERVICE);
-    l.rhost = item(pamh, PAM_RHOST);
-    l.tty = item(pamh, PAM_TTY);
-    l.log.emit = emit;
-    l.log.ctx = &g;
-    l.log.json = c->conf.audit_format == JIT_AUDIT_JSON;
+    fill_login(&l, &g, pamh, &c->conf, user);
     l.api = c->api;
     l.store_slot = &c->store;
     l.ask = ask;

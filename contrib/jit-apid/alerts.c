@@ -66,8 +66,8 @@ address_ok(const char *a)
 /* The webhooks' HMAC key: a file of jit-apid's user, 0600 or
  * stricter, of 16 to 1024 bytes (a trailing newline is not part of it). */
 static int
-load_secret(const char *path, struct apid_alerts *a, char *err,
-            size_t errlen)
+load_secret(const char *key, const char *path, unsigned char **secret,
+            size_t *secret_len, char *err, size_t errlen)
 {
     unsigned char buf[1026];
     struct stat st;
@@ -75,32 +75,34 @@ load_secret(const char *path, struct apid_alerts *a, char *err,
     int fd, ret = 0;
 
     if (path[0] != '/')
-        return apid_bad(err, errlen, "webhook_secret_file: an absolute path");
-    fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);
+        return apid_bad(err, errlen, "%s: an absolute path", key);
+    /* O_NONBLOCK: a FIFO in its place must not hang the start. */
+    fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
     if (fd < 0)
-        return apid_bad(err, errlen, "webhook_secret_file %s: %s", path,
-                        strerror(errno));
+        return apid_bad(err, errlen, "%s %s: %s", key, path, strerror(errno));
     if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)
-        || st.st_uid != geteuid() || (st.st_mode & 077) != 0) {
-        ret = apid_bad(err, errlen, "webhook_secret_file %s: must be a regular"
-                       " file of jit-apid's user, mode 0600 or stricter", path);
+        || (st.st_uid != geteuid() && st.st_uid != 0)
+        || (st.st_mode & 077) != 0) {
+        ret = apid_bad(err, errlen, "%s %s: must be a regular file of"
+                       " jit-apid's user or root, mode 0600 or stricter", key,
+                       path);
         goto done;
     }
     n = read(fd, buf, sizeof(buf));
     while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
         n--;
     if (n < 16 || n > 1024) {
-        ret = apid_bad(err, errlen, "webhook_secret_file %s: %s", path,
+        ret = apid_bad(err, errlen, "%s %s: %s", key, path,
                        n < 0 ? strerror(errno)
                              : "the secret must be 16 to 1024 bytes");
         goto done;
     }
-    if ((a->hook_secret = malloc((size_t) n)) == NULL) {
+    if ((*secret = malloc((size_t) n)) == NULL) {
         ret = -ENOMEM;
         goto done;
     }
-    memcpy(a->hook_secret, buf, (size_t) n);
-    a->hook_secret_len = (size_t) n;
+    memcpy(*secret, buf, (size_t) n);
+    *secret_len = (size_t) n;
 
 done:
     explicit_bzero(buf, sizeof(buf));
@@ -200,7 +202,9 @@ apid_alerts_load(const char *path, struct apid_alerts *out, char *err,
             ret = apid_bad(err, errlen, "webhook_secret_file: an absolute path");
             goto done;
         }
-        if ((ret = load_secret(json_string_value(x), &a, err, errlen)) != 0)
+        if ((ret = load_secret("webhook_secret_file", json_string_value(x),
+                               &a.hook_secret, &a.hook_secret_len, err,
+                               errlen)) != 0)
             goto done;
     }
     if ((x = json_object_get(root, "retry_seconds")) != NULL) {
@@ -231,9 +235,9 @@ apid_alerts_load(const char *path, struct apid_alerts *out, char *err,
         const char *hook = json_string_value(json_object_get(r, "webhook"));
         const char *dgroup = json_string_value(json_object_get(r,
                                                                "directory_group"));
+        json_t *sf;
         char where[48], gtarget[300];
 
-        snprintf(where, sizeof(where), "recipients[%zu].types", i);
         /* A directory group's members, at their mail, at each delivery
          * (group_mail below); kept as "group:NAME". */
         if (dgroup != NULL && email == NULL && hook == NULL) {
@@ -261,12 +265,32 @@ apid_alerts_load(const char *path, struct apid_alerts *out, char *err,
                       i);
             goto done;
         }
-        /* An unsigned alert is one anybody could have sent the receiver. */
-        if (hook != NULL && a.hook_secret == NULL) {
-            ret = apid_bad(err, errlen, "recipients[%zu]: a webhook needs"
-                           " webhook_secret_file (its signature's key)", i);
+        if (a.r == NULL) {
+            ret = -ENOMEM;
             goto done;
         }
+        /* Its own key, so that no receiver holds another's and can sign
+         * alerts it would take for jit-apid's. */
+        sf = json_object_get(r, "secret_file");
+        if (sf != NULL && (hook == NULL || !json_is_string(sf))) {
+            ret = apid_bad(err, errlen, "recipients[%zu].secret_file: a"
+                           " webhook's, an absolute path", i);
+            goto done;
+        }
+        snprintf(where, sizeof(where), "recipients[%zu].secret_file", i);
+        if (sf != NULL
+            && (ret = load_secret(where, json_string_value(sf),
+                                  &a.r[a.n_r].secret, &a.r[a.n_r].secret_len,
+                                  err, errlen)) != 0)
+            goto done;
+        /* An unsigned alert is one anybody could have sent the receiver. */
+        if (hook != NULL && a.hook_secret == NULL && a.r[a.n_r].secret == NULL) {
+            ret = apid_bad(err, errlen, "recipients[%zu]: a webhook needs a"
+                           " secret_file or webhook_secret_file (its"
+                           " signature's key)", i);
+            goto done;
+        }
+        snprintf(where, sizeof(where), "recipients[%zu].types", i);
         if (email != NULL && (a.n_sendmail == 0 || a.from == NULL)) {
             ret = apid_bad(err, errlen, "recipients[%zu]: mail needs sendmail"
                       " and from", i);
@@ -306,7 +330,12 @@ apid_alerts_free(struct apid_alerts *a)
     if (a->hook_secret != NULL)
         explicit_bzero(a->hook_secret, a->hook_secret_len);
     free(a->hook_secret);
-    for (size_t i = 0; a->r && i < a->n_r; i++) {
+    for (size_t i = 0; a->r && i <= a->n_r; i++) {
+        if (a->r[i].secret != NULL)
+            explicit_bzero(a->r[i].secret, a->r[i].secret_len);
+        free(a->r[i].secret);
+        if (i == a->n_r)
+            break; /* a half-loaded entry: only its secret */
         free(a->r[i].channel);
         free(a->r[i].target);
     }
@@ -420,17 +449,40 @@ headline(const char *type)
  * or a line that looks like ours (doc/design.md, threat G5); at most 512
  * bytes. */
 static void
-put_text(FILE *f, const char *v)
+put_text(FILE *f, const char *v, size_t max)
 {
     const unsigned char *p = (const unsigned char *) (v ? v : "-");
+    size_t n = 0;
 
-    for (size_t n = 0; *p != '\0' && n < 512; p++, n++) {
-        if (*p == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f) {
-            fputc('?', f);
-            p++;
-        } else {
-            fputc(*p < 0x20 || *p == 0x7f ? '?' : *p, f);
+    while (*p != '\0') {
+        size_t len = *p < 0x80 ? 1 : *p >= 0xf0 ? 4 : *p >= 0xe0 ? 3 : 2;
+        int control = *p < 0x20 || *p == 0x7f
+                      || (p[0] == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f);
+
+        /* U+200B-U+200F (zero width, direction marks), U+2028-U+202E
+         * (line and paragraph separators, embeddings), U+2066-U+2069
+         * (isolates): a mail reader breaks a line or reorders one. */
+        if (p[0] == 0xe2 && p[1] == 0x80
+            && ((p[2] >= 0x8b && p[2] <= 0x8f) || (p[2] >= 0xa8 && p[2] <= 0xae)))
+            control = 1;
+        if (p[0] == 0xe2 && p[1] == 0x81 && p[2] >= 0xa6 && p[2] <= 0xa9)
+            control = 1;
+        for (size_t k = 1; k < len; k++)
+            if ((p[k] & 0xc0) != 0x80) {
+                len = k; /* not UTF-8: the byte alone, as '?' */
+                control = 1;
+                break;
+            }
+        if (n + (control ? 1 : len) > max) {
+            fputs("...", f); /* cut at a character, and said so */
+            return;
         }
+        if (control)
+            fputc('?', f);
+        else
+            fwrite(p, 1, len, f);
+        n += control ? 1 : len;
+        p += len;
     }
 }
 
@@ -438,8 +490,20 @@ static void
 put_line(FILE *f, const char *label, const char *v)
 {
     fprintf(f, "%-15s ", label);
-    put_text(f, v);
+    put_text(f, v, 512);
     fputc('\n', f);
+}
+
+/* "JIT account created: alice on web01": names are at most 253 bytes
+ * here, so that the Subject stays far below a mail line's 998. */
+static void
+put_headline(FILE *f, const struct apid_event *e)
+{
+    fputs(headline(e->type), f);
+    fputs(": ", f);
+    put_text(f, e->username, 253);
+    fputs(" on ", f);
+    put_text(f, e->host, 253);
 }
 
 /* The host's own words on a failure: its event's cause and error. */
@@ -474,17 +538,10 @@ mail_text(const struct apid_alerts *a, const struct apid_alert_job *j,
     if (f == NULL)
         return NULL;
     fprintf(f, "From: %s\nTo: %s\nSubject: ", a->from, to);
-    put_text(f, headline(e->type));
-    fputs(": ", f);
-    put_text(f, e->username);
-    fputs(" on ", f);
-    put_text(f, e->host);
-    fputs("\nContent-Type: text/plain; charset=utf-8\n\n", f);
-    put_text(f, headline(e->type));
-    fputs(": ", f);
-    put_text(f, e->username);
-    fputs(" on ", f);
-    put_text(f, e->host);
+    put_headline(f, e);
+    fputs("\nMIME-Version: 1.0\nContent-Type: text/plain; charset=utf-8\n"
+          "Content-Transfer-Encoding: 8bit\n\n", f);
+    put_headline(f, e);
     fputs("\n\n", f);
     put_line(f, "Account:", e->username);
     put_line(f, "Host:", e->host);
@@ -594,20 +651,20 @@ discard(char *p, size_t s, size_t n, void *u)
 }
 
 int
-apid_alert_signature(const struct apid_alerts *a, int64_t t, const char *body,
-                     char *out, size_t outlen)
+apid_alert_signature(const unsigned char *key, size_t keylen, int64_t t,
+                     const char *body, char *out, size_t outlen)
 {
     unsigned char mac[32];
     char *msg = NULL;
     int n, ret = -1;
 
-    if (a->hook_secret == NULL
+    if (key == NULL
         || (n = asprintf(&msg, "%lld.%s", (long long) t, body)) < 0) {
         msg = NULL;
         goto done;
     }
-    if (gnutls_hmac_fast(GNUTLS_MAC_SHA256, a->hook_secret, a->hook_secret_len,
-                         msg, (size_t) n, mac) != 0)
+    if (gnutls_hmac_fast(GNUTLS_MAC_SHA256, key, keylen, msg, (size_t) n, mac)
+        != 0)
         goto done;
     n = snprintf(out, outlen, "t=%lld,v1=", (long long) t);
     if (n < 0 || (size_t) n + 65 > outlen)
@@ -633,8 +690,11 @@ hook_body(const struct apid_alert_job *j, const struct apid_grant *g)
     if (asprintf(&summary, "%s: %s on %s", headline(j->ev.type),
                  j->ev.username ? j->ev.username : "-", j->ev.host) < 0)
         return NULL;
-    o = json_pack("{s:s, s:s, s:o}", "alert", j->ev.type, "summary", summary,
-                  "event", event_json(&j->ev));
+    /* The receiver's own URL is signed with the rest: a body one
+     * receiver got is no good at another. */
+    o = json_pack("{s:s, s:s, s:s, s:o}", "alert", j->ev.type, "summary",
+                  summary, "recipient", j->recipient, "event",
+                  event_json(&j->ev));
     if (o != NULL && g != NULL) {
         jit_time_format(g->expires_at, until);
         go = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "id", g->id,
@@ -658,7 +718,9 @@ send_webhook(const struct apid_alerts *a, const struct apid_alert_job *j,
              const struct apid_grant *g, char *err, size_t errlen)
 {
     char *body = hook_body(j, g);
-    char sig[128], hdr[160], ts[64];
+    char sig[128], hdr[160];
+    const unsigned char *key = a->hook_secret;
+    size_t keylen = a->hook_secret_len;
     struct curl_slist *h = NULL;
     CURL *c = curl_easy_init();
     int64_t now = (int64_t) time(NULL);
@@ -670,16 +732,22 @@ send_webhook(const struct apid_alerts *a, const struct apid_alert_job *j,
         snprintf(err, errlen, "out of memory");
         goto done;
     }
-    /* The receiver checks the HMAC over "<t>.<body>" and that t is
-     * recent, so that a body replayed later is refused. */
-    if (apid_alert_signature(a, now, body, sig, sizeof(sig)) != 0) {
-        snprintf(err, errlen, "no signature: webhook_secret_file");
+    for (size_t i = 0; i < a->n_r; i++)
+        if (a->r[i].secret != NULL && strcmp(a->r[i].channel, "webhook") == 0
+            && strcmp(a->r[i].target, j->recipient) == 0) {
+            key = a->r[i].secret;
+            keylen = a->r[i].secret_len;
+            break;
+        }
+    /* The receiver checks the HMAC over "<t>.<body>" and that the signed
+     * t is recent, so that a body replayed later is refused. */
+    if (apid_alert_signature(key, keylen, now, body, sig, sizeof(sig)) != 0) {
+        snprintf(err, errlen, "no signature: no secret_file");
         goto done;
     }
     snprintf(hdr, sizeof(hdr), "X-Jit-Signature: %s", sig);
-    snprintf(ts, sizeof(ts), "X-Jit-Timestamp: %lld", (long long) now);
     if ((h = curl_slist_append(NULL, "Content-Type: application/json")) == NULL
-        || curl_slist_append(h, hdr) == NULL || curl_slist_append(h, ts) == NULL) {
+        || curl_slist_append(h, hdr) == NULL) {
         snprintf(err, errlen, "out of memory");
         goto done;
     }
@@ -756,20 +824,28 @@ apid_alerts_worker(void *arg)
         for (size_t i = 0; i < n && !a->stopping; i++) {
             char err[256] = "";
             struct apid_grant g;
-            int ok, tries = v[i].attempts + 1, have_grant;
+            int ok = 0, tries = v[i].attempts + 1, have_grant, gret;
             int64_t next = 0;
 
             /* The grant says what the event does not (credential, policy,
              * reason, until); an alert is sent without it rather than not
              * at all. */
             memset(&g, 0, sizeof(g));
-            have_grant = v[i].ev.grant != NULL
-                         && apid_store_grant_get(a->store, v[i].ev.grant, &g,
-                                                 (int64_t) time(NULL))
-                                == APID_OK;
+            gret = v[i].ev.grant == NULL
+                       ? APID_NOT_FOUND
+                       : apid_store_grant_get(a->store, v[i].ev.grant, &g,
+                                              (int64_t) time(NULL));
+            have_grant = gret == APID_OK;
             pthread_rwlock_rdlock(&a->lock);
-            ok = apid_alert_send(&a->alerts, &v[i], have_grant ? &g : NULL,
-                                 err, sizeof(err)) == 0;
+            /* A store that cannot be read now is a failed try, retried:
+             * not an alert that says less than it should. */
+            if (gret != APID_OK && gret != APID_NOT_FOUND)
+                snprintf(err, sizeof(err), "reading grant %s: %s",
+                         v[i].ev.grant, apid_store_error(a->store));
+            else
+                ok = apid_alert_send(&a->alerts, &v[i],
+                                     have_grant ? &g : NULL, err,
+                                     sizeof(err)) == 0;
             if (!ok && tries < a->alerts.max_attempts)
                 next = (int64_t) time(NULL) + backoff(&a->alerts, tries);
             pthread_rwlock_unlock(&a->lock);

@@ -21,6 +21,7 @@
  *      {"email": "secops@example.com",
  *       "types": ["account.created", "account.disable_failed"]},
  *      {"webhook": "https://hooks.example.com/jit",
+ *       "secret_file": "/etc/jit/apid/hooks-example.secret",
  *       "types": ["account.disable_failed"]},
  *      {"directory_group": "secops",
  *       "types": ["account.disable_failed"]}]}
@@ -42,6 +43,9 @@ struct apid_recipient {
     char *channel;  /* email, webhook */
     char *target;   /* an address, or an https URL */
     unsigned types; /* bit i: apid_alert_type_name(i) */
+    /* A webhook's own HMAC key (its secret_file), else the global one. */
+    unsigned char *secret;
+    size_t secret_len;
 };
 
 struct apid_alerts {
@@ -81,9 +85,10 @@ struct apid_alert_target *apid_alerts_plan(const struct apid_alerts *a,
 int apid_alert_send(const struct apid_alerts *a,
                     const struct apid_alert_job *j, const struct apid_grant *g,
                     char *err, size_t errlen);
-/* The webhook signature header's value for a body sent at time t:
+/* The webhook signature header's value for a body sent at time t, with
+ * the recipient's key:
  * "t=<t>,v1=<hex HMAC-SHA256 of "<t>.<body>">"; 0, or -1. */
-int apid_alert_signature(const struct apid_alerts *a, int64_t t,
+int apid_alert_signature(const unsigned char *key, size_t keylen, int64_t t,
                          const char *body, char *out, size_t outlen);
 
 #endif

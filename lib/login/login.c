@@ -63,11 +63,19 @@ classify(const struct jit_conf *c, const char *user, uid_t *uid)
     }
     if (uid != NULL)
         *uid = pw.pw_uid;
-    if (jit_nssdb_map(path, 0, &db, &st) == 0) {
+    rc = jit_nssdb_map(path, 0, &db, &st);
+    if (rc == 0) {
         p = jit_nssdb_pw_byname(&db, user);
         if (p != NULL && p->uid == pw.pw_uid)
             o = JIT_OWNER_OURS;
         jit_nssdb_unmap(&db);
+    } else if (rc != -ENOENT && pw.pw_uid >= c->uid_min
+               && pw.pw_uid <= c->uid_max) {
+        /* A snapshot we cannot read (the caller's RLIMIT_NOFILE or
+         * RLIMIT_AS, a broken file) cannot say a uid of our range is not
+         * ours: "another source's" would skip the grant.  A uid outside
+         * the range was never ours, so local users still log in. */
+        o = JIT_OWNER_ERROR;
     }
 
 done:

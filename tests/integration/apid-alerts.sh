@@ -28,8 +28,7 @@ class H(http.server.BaseHTTPRequestHandler):
         n = len(os.listdir(out))
         body = self.rfile.read(int(self.headers["Content-Length"]))
         open("%s/../hook-%d.sig" % (out, n), "w").write(
-            "%s\n%s\n" % (self.headers.get("X-Jit-Signature", ""),
-                          self.headers.get("X-Jit-Timestamp", "")))
+            "%s\n" % self.headers.get("X-Jit-Signature", ""))
         open("%s/%d" % (out, n), "wb").write(body)
         self.send_response(500 if n == 0 else 200)
         self.send_header("Content-Length", "0")
@@ -85,13 +84,24 @@ a = json.load(open(sys.argv[1])); exec(sys.argv[3]); json.dump(a, open(sys.argv[
     fi
 }
 bad_alerts nosecret 'del a["webhook_secret_file"]'
-case $out in *"a webhook needs webhook_secret_file"*) ;; *) fail "no secret: $out" ;; esac
+case $out in *"a webhook needs a secret_file or webhook_secret_file"*) ;; *) fail "no secret: $out" ;; esac
 cp "$T/hook.secret" "$T/hook-open.secret"; chmod 644 "$T/hook-open.secret"
 bad_alerts opensecret "a['webhook_secret_file'] = '$T/hook-open.secret'"
-case $out in *"webhook_secret_file $T/hook-open.secret: must be a regular file of jit-apid's user, mode 0600"*) ;; *) fail "readable secret: $out" ;; esac
+case $out in *"webhook_secret_file $T/hook-open.secret: must be a regular file of jit-apid's user or root, mode 0600"*) ;; *) fail "readable secret: $out" ;; esac
 printf 'short\n' > "$T/hook-short.secret"; chmod 600 "$T/hook-short.secret"
 bad_alerts shortsecret "a['webhook_secret_file'] = '$T/hook-short.secret'"
 case $out in *"16 to 1024 bytes"*) ;; *) fail "short secret: $out" ;; esac
+bad_alerts mailsecret "a['recipients'][0]['secret_file'] = '$T/hook.secret'"
+case $out in *"recipients[0].secret_file: a webhook's"*) ;; *) fail "secret_file on a mail recipient: $out" ;; esac
+/usr/bin/python3 -c 'import json, sys
+a = json.load(open(sys.argv[1])); del a["webhook_secret_file"]
+a["recipients"][1]["secret_file"] = sys.argv[3]; json.dump(a, open(sys.argv[2], "w"))' \
+    "$T/alerts.json" "$T/alerts-own.json" "$T/hook.secret"
+sed "s|^alerts = .*|alerts = $T/alerts-own.json|" "$T/apid/apid.conf" > "$T/apid/apid-own.conf"
+chmod 600 "$T/apid/apid-own.conf"
+out=$("$APID" -c "$T/apid/apid-own.conf" --check 2>&1) || fail "a webhook with its own secret_file: $out"
+mkfifo "$T/hook-fifo.secret"
+bad_alerts fifosecret "a['webhook_secret_file'] = '$T/hook-fifo.secret'"
 ln -s "$T/hook.secret" "$T/hook-link.secret"
 bad_alerts linksecret "a['webhook_secret_file'] = '$T/hook-link.secret'"
 ok "webhooks need a secret of 16 to 1024 bytes in a file only jit-apid reads (no symlink)"
@@ -102,7 +112,7 @@ G=$(api POST /v1/grants alice-token-xxxxxxxxxx \
     '{"credential": "db-admin", "host": "web01.test", "duration": 1800, "reason": "alerts"}' | field id)
 expect_eq "alice's grant on web01" "$(cat "$T/api.status")" 201
 ev() { # id type [host]
-    printf '{"id": "%s", "type": "%s", "time": "2026-11-24T10:00:00Z", "host": "%s", "grant": "%s", "username": "alice", "requester": "alice@EXAMPLE.COM", "detail": {"uid": 70000, "cause": "expired", "error": "userdel: still busy\\nSubject: forged"}}' "$1" "$2" "${3:-web01.test}" "$G"
+    printf '{"id": "%s", "type": "%s", "time": "2026-11-24T10:00:00Z", "host": "%s", "grant": "%s", "username": "alice", "requester": "alice@EXAMPLE.COM", "detail": {"uid": 70000, "cause": "expired", "error": "userdel: still busy\\nSubject: forged\\u2028Grant status: revoked\\u202e"}}' "$1" "$2" "${3:-web01.test}" "$G"
 }
 # web02 writing an alerting event into web01's grant: refused, and no
 # one is alerted (the deliveries below are exactly those of web01's).
@@ -144,7 +154,7 @@ done
 grep -q '[{}]' "$created" "$failed" && fail "JSON in a mail body: $(cat "$created" "$failed")"
 # The host's reason is in words, its newline and the header it tried to
 # slip in made harmless.
-grep -q "^Host's reason: *expired: userdel: still busy?Subject: forged$" "$failed" \
+grep -q "^Host's reason: *expired: userdel: still busy?Subject: forged?Grant status: revoked?$" "$failed" \
     || fail "failure mail: $(cat "$failed")"
 [ "$(grep -c '^Subject:' "$failed")" = 1 ] || fail "a second Subject: $(cat "$failed")"
 grep -rq "quiet@example.com" "$T/mail" && fail "a recipient of a type that is off was mailed"
@@ -161,12 +171,13 @@ ok "webhook: an HTTPS POST of the alert, its event and grant, retried after a 50
 # A receiver's check (jit-apid(8), ALERTS): HMAC-SHA256 with the shared
 # secret over "<t>.<body>", t in X-Jit-Timestamp and in the signature.
 /usr/bin/python3 - "$T/hook/1" "$T/hook-1.sig" "$T/hook.secret" <<'PY' || fail "webhook signature: $(cat "$T/hook-1.sig")"
-import hashlib, hmac, sys
+import hashlib, hmac, json, sys
 body = open(sys.argv[1], "rb").read()
-sig, ts = open(sys.argv[2]).read().split("\n")[:2]
+sig = open(sys.argv[2]).read().split("\n")[0]
 key = open(sys.argv[3], "rb").read().rstrip(b"\n")
 parts = dict(p.split("=", 1) for p in sig.split(","))
-assert parts["t"] == ts, (parts, ts)
+ts = parts["t"]
+assert json.loads(body)["recipient"].endswith("/jit"), body
 want = hmac.new(key, ts.encode() + b"." + body, hashlib.sha256).hexdigest()
 assert hmac.compare_digest(parts["v1"], want), (parts, want)
 bad = hmac.new(b"another-secret-0123456789", ts.encode() + b"." + body, hashlib.sha256).hexdigest()
@@ -174,7 +185,7 @@ assert not hmac.compare_digest(parts["v1"], bad)
 tampered = hmac.new(key, ts.encode() + b"." + body.replace(b"alice", b"mallory"), hashlib.sha256).hexdigest()
 assert not hmac.compare_digest(parts["v1"], tampered)
 PY
-ok "webhook: its signature verifies with the secret, and not for another secret or a changed body"
+ok "webhook: its signature (over its timestamp and a body naming the receiver) verifies with the secret, and not for another secret or a changed body"
 
 rc=0; /usr/bin/python3 - "$APID_URL" "$T/certs/ca.pem" <<'PY' || rc=$?
 import ssl, sys, urllib.request, urllib.error
