@@ -9,7 +9,7 @@
  *
  * Users b<i> must have grants at the API (on_logout delete).
  *
- * Beside the login it measures the floor (issue 16): the work no login
+ * Beside the login it measures the floor: the work no login
  * can skip, each part alone on the same file system in the same run:
  * one fsync'd SQLite commit, one atomic replacement of a snapshot the
  * size of nss.db, a home made from the skeleton and removed, and a
