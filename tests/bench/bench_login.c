@@ -502,7 +502,7 @@ main(int argc, char **argv)
     printf("%-58s %10.2f\n", "floor: sum", floor_ms);
     printf("%-58s %10.2f\n", "pam_start in a new libpam-only process, minus exec",
            cold_pam - cold_noop);
-    printf("%-58s %10.2f\n", "login beyond its API calls / floor", beyond / floor_ms);
+    printf("%-58s %10.2f\n", "login beyond its API call / floor", beyond / floor_ms);
     printf("%-58s %10.2f\n", "useradd -m + userdel -r, throwaway root, median",
            ua_ms);
     printf("%-58s %10.2f\n", "speedup: useradd+userdel / login", ua_ms / seq_mean);
