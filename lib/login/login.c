@@ -590,6 +590,14 @@ jit_login_open_session(struct jit_login *l)
         v = deny(l, s, "session.opened", "grant_changed", &g, &a, 1);
         goto done;
     }
+    /* jitctl revoke commits the revocation before its teardown marks
+     * the account: a session opening in between is refused here. */
+    if ((ret = jit_store_revoked_locally(s, g.id)) != 0) {
+        v = deny(l, s, "session.opened", ret > 0 ? "revoked_locally"
+                                                 : "store_error",
+                 &g, &a, ret > 0);
+        goto done;
+    }
     if (a.state != JIT_ACCOUNT_RESERVED && a.state != JIT_ACCOUNT_ACTIVE) {
         v = deny(l, s, "session.opened", "account_disabling", &g, &a, 1);
         goto done;

@@ -366,3 +366,18 @@ audit_has 'event="login" result="deny" reason="store_error" user="viktor"'
 expect_pam "viktor: changed grant, lock free" 0 viktor acct_mgmt
 audit_has 'event="login" result="allow" reason="updated" user="viktor"'
 ok "unchanged grant: allowed in $ms ms with the writer lock held; a changed one writes"
+
+# --- a grant revoked on this host before its teardown marks the account ---
+# (jitctl revoke commits the revocation, then tears down: a session that
+# opens in between is refused by open_session itself)
+grant_json xenia > "$G/xenia.json"
+expect_pam "xenia: account" 0 xenia acct_mgmt
+/usr/bin/python3 -c '
+import sqlite3, sys
+db = sqlite3.connect(sys.argv[1])
+db.execute("INSERT INTO local_revocations VALUES (?, ?, 0)", ("g-xenia", "test"))
+db.commit()
+' "$STATE/state.db"
+expect_pam "xenia: session after a local revocation is refused" PAM_SESSION_ERR xenia open_session
+audit_has 'event="session.opened" result="deny" reason="revoked_locally" user="xenia"'
+[ ! -e "$T/home/xenia" ] || fail "a home was made under a grant revoked on this host"
