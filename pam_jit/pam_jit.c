@@ -106,6 +106,7 @@ struct cache {
     struct jit_conf conf;
     struct jit_store *store;
     struct jit_api *api;
+    struct jit_login_checked checked;
 };
 
 static void
@@ -118,6 +119,7 @@ cache_free(struct cache *c)
         jit_store_close(c->store);
         jit_api_free(c->api);
     }
+    jit_login_checked_clear(&c->checked);
     jit_conf_free(&c->conf);
     free(c->args);
     free(c);
@@ -332,6 +334,7 @@ run(pam_handle_t *pamh, int argc, const char **argv, step_fn step,
     fill_login(&l, &g, pamh, &c->conf, user);
     l.api = c->api;
     l.store_slot = &c->store;
+    l.checked = &c->checked;
     l.ask = ask;
     l.ask_ctx = &g;
     if (step == jit_login_open_session)

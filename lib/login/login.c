@@ -298,6 +298,125 @@ grant_in_force(struct jit_store *s, const struct jit_conf *conf,
     return in_force;
 }
 
+void
+jit_login_checked_clear(struct jit_login_checked *c)
+{
+    if (c == NULL)
+        return;
+    jit_grant_free(&c->g);
+    memset(&c->g, 0, sizeof(c->g));
+    free(c->user);
+    c->user = NULL;
+    c->valid = 0;
+}
+
+static int64_t
+mono_s(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t) ts.tv_sec;
+}
+
+/* Keep the grant acct_mgmt allowed for open_session (it takes *g). */
+static void
+checked_keep(struct jit_login *l, struct jit_grant *g)
+{
+    struct jit_login_checked *c = l->checked;
+
+    if (c == NULL)
+        return;
+    jit_login_checked_clear(c);
+    if ((c->user = strdup(l->user)) == NULL)
+        return;
+    c->g = *g;
+    memset(g, 0, sizeof(*g));
+    c->at = mono_s();
+    c->valid = 1;
+}
+
+/* The grant acct_mgmt allowed a moment ago in this handle, for this
+ * user, taken once: 1 with *g filled (and still fitting now), 0 if there
+ * is none to reuse. */
+static int
+checked_take(struct jit_login *l, struct jit_grant *g)
+{
+    struct jit_login_checked *c = l->checked;
+    int64_t age;
+
+    if (c == NULL || !c->valid)
+        return 0;
+    age = mono_s() - c->at;
+    if (strcmp(c->user, l->user) != 0 || age < 0 || age > JIT_LOGIN_REUSE_S
+        || jit_grant_misfit(&c->g, l->conf, l->user, (int64_t) time(NULL))
+               != NULL) {
+        jit_login_checked_clear(c);
+        return 0;
+    }
+    *g = c->g;
+    memset(&c->g, 0, sizeof(c->g));
+    jit_login_checked_clear(c);
+    return 1;
+}
+
+static int
+same_str(const char *a, const char *b)
+{
+    return a != NULL && b != NULL && strcmp(a, b) == 0;
+}
+
+/* The stored grant is the live one: every field jit_store_get_grant
+ * gives back.  (Groups are not among them: the caller compares the
+ * grant's with the account's, which are what NSS shows.) */
+static int
+grant_same(const struct jit_grant *a, const struct jit_grant *b)
+{
+    if (!same_str(a->id, b->id) || !same_str(a->credential, b->credential)
+        || !same_str(a->requester, b->requester)
+        || !same_str(a->username, b->username)
+        || !same_str(a->host, b->host) || !same_str(a->reason, b->reason)
+        || !same_str(a->status, b->status)
+        || !same_str(a->on_logout, b->on_logout)
+        || a->not_before != b->not_before || a->expires_at != b->expires_at
+        || a->n_ssh_keys != b->n_ssh_keys)
+        return 0;
+    for (size_t i = 0; i < b->n_ssh_keys; i++)
+        if (!same_str(a->ssh_keys[i], b->ssh_keys[i]))
+            return 0;
+    return 1;
+}
+
+/* An account already reserved or active under this very grant, stored
+ * as the API gave it, not revoked here: the login has nothing to write,
+ * so it takes no writer lock and commits nothing.  Read in one read
+ * transaction; any doubt answers 0 and the login takes the writing path,
+ * which decides (and denies) as before. */
+static int
+nothing_to_write(struct jit_store *s, const struct jit_grant *g,
+                 const char *user)
+{
+    struct jit_account a = { 0 };
+    struct jit_grant og = { 0 };
+    int same = 0;
+
+    if (jit_store_read_begin(s) != 0)
+        return 0;
+    same = jit_store_revoked_locally(s, g->id) == 0
+           && jit_store_get_account(s, user, &a) == 0
+           && (a.state == JIT_ACCOUNT_RESERVED
+               || a.state == JIT_ACCOUNT_ACTIVE)
+           && same_str(a.grant_id, g->id)
+           && same_str(a.requester, g->requester)
+           && same_str(a.credential, g->credential)
+           && a.expires == g->expires_at && jit_account_same_groups(&a, g)
+           && jit_store_get_grant(s, g->id, &og) == 0 && grant_same(&og, g);
+    jit_store_read_end(s);
+    jit_grant_free(&og);
+    jit_account_free(&a);
+    return same;
+}
+
 enum jit_verdict
 jit_login_account(struct jit_login *l)
 {
@@ -309,6 +428,8 @@ jit_login_account(struct jit_login *l)
     int64_t now;
     int ret, ours;
 
+    /* Only this step's allow is kept for open_session. */
+    jit_login_checked_clear(l->checked);
     switch (classify(l->conf, l->user, NULL)) {
     case JIT_OWNER_OTHER:
         l->reason = "other_source";
@@ -330,6 +451,12 @@ jit_login_account(struct jit_login *l)
         return v;
     if ((s = store_open(l)) == NULL) {
         v = deny(l, NULL, "login", "store_error", &g, NULL, 0);
+        goto done;
+    }
+    if (nothing_to_write(s, &g, l->user)) {
+        audit(l, LOG_NOTICE, "login", "allow", "grant", &g, NULL);
+        checked_keep(l, &g);
+        v = JIT_ALLOW;
         goto done;
     }
     now = (int64_t) time(NULL);
@@ -403,6 +530,7 @@ jit_login_account(struct jit_login *l)
         goto done;
     }
     audit(l, LOG_NOTICE, "login", "allow", why, &g, NULL);
+    checked_keep(l, &g);
     v = JIT_ALLOW;
 
 done:
@@ -450,8 +578,11 @@ jit_login_open_session(struct jit_login *l)
     }
     if (geteuid() != 0)
         return deny(l, NULL, "session.opened", "not_root", NULL, NULL, 0);
-    /* A grant revoked since the account step ends here. */
-    if ((v = live_grant(l, "session.opened", 1, &g)) != JIT_ALLOW)
+    /* A grant revoked since the account step ends here; but right after
+     * that step in the same handle its answer stands, and a revocation in
+     * between is the daemon's to enforce within its round (pam_jit(8)). */
+    if (!checked_take(l, &g)
+        && (v = live_grant(l, "session.opened", 1, &g)) != JIT_ALLOW)
         return v;
     if ((s = store_open(l)) == NULL) {
         v = deny(l, NULL, "session.opened", "store_error", &g, NULL, 0);
@@ -465,6 +596,14 @@ jit_login_open_session(struct jit_login *l)
     }
     if (strcmp(a.grant_id, g.id) != 0) {
         v = deny(l, s, "session.opened", "grant_changed", &g, &a, 1);
+        goto done;
+    }
+    /* jitctl revoke commits the revocation before its teardown marks
+     * the account: a session opening in between is refused here. */
+    if ((ret = jit_store_revoked_locally(s, g.id)) != 0) {
+        v = deny(l, s, "session.opened", ret > 0 ? "revoked_locally"
+                                                 : "store_error",
+                 &g, &a, ret > 0);
         goto done;
     }
     if (a.state != JIT_ACCOUNT_RESERVED && a.state != JIT_ACCOUNT_ACTIVE) {

@@ -22,6 +22,22 @@ enum jit_verdict {
     JIT_IGNORE, /* not our user (doc/design.md, R7) */
 };
 
+/* The grant acct_mgmt allowed, kept by the caller for open_session of
+ * the same handle: it is not asked of the API again if the session
+ * opens within JIT_LOGIN_REUSE_S of that answer.  A revocation made in
+ * between is the daemon's to enforce (pam_jit(8), open_session). */
+#define JIT_LOGIN_REUSE_S 5
+
+struct jit_login_checked {
+    int valid;
+    char *user;
+    int64_t at;     /* CLOCK_MONOTONIC seconds */
+    struct jit_grant g;
+};
+
+/* Forget what acct_mgmt kept (for the caller's cleanup). */
+void jit_login_checked_clear(struct jit_login_checked *c);
+
 struct jit_login {
     const struct jit_conf *conf;
     const char *user, *service, *rhost, *tty;
@@ -32,6 +48,9 @@ struct jit_login {
      * first need, never closed here; it refers to conf, which must live
      * as long), or NULL to open and close it in each step. */
     struct jit_store **store_slot;
+    /* Where the caller keeps acct_mgmt's answer for open_session, or
+     * NULL: each step asks the API. */
+    struct jit_login_checked *checked;
     /* NULL: ask NSS (tests replace it, see store.h). */
     const struct jit_store_host *host;
     /* Out: the audit reason of the last decision (static string). */

@@ -256,6 +256,35 @@ snapshot_generation(int dirfd)
     return h.generation;
 }
 
+/* In WAL mode at the current schema version already?  The mode is read
+ * from the database file's header (bytes 18 and 19 are 2 once WAL mode
+ * is set, written to the file itself, never only to the WAL, and never
+ * undone by us); the version through SQLite, which reads the WAL too.
+ * Any doubt (a new, empty or short file, an older schema, an error)
+ * answers no: the caller then takes the writer lock as before. */
+static int
+store_ready(struct jit_store *s)
+{
+    unsigned char h[100];
+    sqlite3_stmt *st = NULL;
+    int fd, version = -1;
+    ssize_t r;
+
+    fd = openat(s->dirfd, JIT_STORE_DB, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0)
+        return 0;
+    r = pread(fd, h, sizeof(h), 0);
+    close(fd);
+    if (r != (ssize_t) sizeof(h) || h[18] != 2 || h[19] != 2)
+        return 0;
+    if (prepare(s, "PRAGMA user_version", &st) != 0)
+        return 0;
+    if (sqlite3_step(st) == SQLITE_ROW)
+        version = sqlite3_column_int(st, 0);
+    sqlite3_finalize(st);
+    return version == SCHEMA_VERSION;
+}
+
 int
 jit_store_open(const struct jit_conf *conf, const struct jit_store_host *host,
                struct jit_store **out, char **errmsg)
@@ -322,32 +351,36 @@ jit_store_open(const struct jit_conf *conf, const struct jit_store_host *host,
         sqlite3_file_control(s->db, "main", SQLITE_FCNTL_PERSIST_WAL, &one);
         sqlite3_wal_autocheckpoint(s->db, WAL_CHECKPOINT_PAGES);
     }
-    /* The writer lock first: on a new, empty database the first
-     * connection to set WAL mode needs SQLite's exclusive lock, and the
-     * others racing it get SQLITE_BUSY at once, without the busy handler
-     * (16 threads creating the store together: 1 round in 10 refused a
-     * login).  Under the lock they wait their turn as every writer does,
-     * and find the mode already set. */
-    if ((ret = lock_acquire(s)) != 0) {
-        snprintf(err, sizeof(err), "%s", s->err);
-        goto done;
-    }
-    if ((ret = exec(s, "PRAGMA journal_mode = WAL")) != 0
-        || (ret = exec(s, "PRAGMA synchronous = FULL")) != 0
+    /* The connection's own settings: no lock needed. */
+    if ((ret = exec(s, "PRAGMA synchronous = FULL")) != 0
         || (ret = exec(s, "PRAGMA foreign_keys = ON")) != 0
         /* Temporary tables and spilled statement journals in memory: on
          * disk they would go where SQLITE_TMPDIR says, which a setuid
          * caller's user sets (glibc drops TMPDIR for them, not that). */
         || (ret = exec(s, "PRAGMA temp_store = MEMORY")) != 0) {
-        flock(s->lockfd, LOCK_UN);
         snprintf(err, sizeof(err), "%s", s->err);
         goto done;
     }
-    ret = migrate(s);
-    flock(s->lockfd, LOCK_UN);
-    if (ret != 0) {
-        snprintf(err, sizeof(err), "%s: %s", path, s->err);
-        goto done;
+    /* A store already in WAL mode at the current schema needs nothing
+     * written to open: the login that only reads takes no writer lock.
+     * Otherwise the writer lock first: on a new, empty
+     * database the first connection to set WAL mode needs SQLite's
+     * exclusive lock, and the others racing it get SQLITE_BUSY at once,
+     * without the busy handler (16 threads creating the store together:
+     * 1 round in 10 refused a login).  Under the lock they wait their turn
+     * as every writer does, and find the mode already set. */
+    if (!store_ready(s)) {
+        if ((ret = lock_acquire(s)) != 0) {
+            snprintf(err, sizeof(err), "%s", s->err);
+            goto done;
+        }
+        if ((ret = exec(s, "PRAGMA journal_mode = WAL")) == 0)
+            ret = migrate(s);
+        flock(s->lockfd, LOCK_UN);
+        if (ret != 0) {
+            snprintf(err, sizeof(err), "%s: %s", path, s->err);
+            goto done;
+        }
     }
     /* A crash between commit and rename left an older snapshot. */
     if (snapshot_generation(s->dirfd) != jit_store_generation(s)) {
@@ -406,6 +439,23 @@ jit_store_begin(struct jit_store *s)
     s->nss_dirty = 0;
     s->events_added = 0;
     return 0;
+}
+
+int
+jit_store_read_begin(struct jit_store *s)
+{
+    if (s->in_txn) {
+        set_err(s, "transaction already open");
+        return -EINVAL;
+    }
+    return exec(s, "BEGIN DEFERRED");
+}
+
+void
+jit_store_read_end(struct jit_store *s)
+{
+    if (!s->in_txn && !sqlite3_get_autocommit(s->db))
+        sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
 }
 
 void

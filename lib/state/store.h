@@ -103,6 +103,12 @@ int jit_store_begin(struct jit_store *s);
  * re-derives it). */
 int jit_store_commit(struct jit_store *s);
 void jit_store_rollback(struct jit_store *s);
+/* A read-only transaction: what is read between these is one consistent
+ * state of the store, without the writers' lock (a login that finds
+ * nothing to change writes nothing).  No write may run in it;
+ * end it before jit_store_begin. */
+int jit_store_read_begin(struct jit_store *s);
+void jit_store_read_end(struct jit_store *s);
 /* Inside a transaction: mark a point, and later keep what followed it or
  * undo just that (one item of a batch that must not spoil the rest). */
 int jit_store_savepoint(struct jit_store *s);

@@ -8,23 +8,33 @@
  *   bench_login CONFDIR JITCONF USERADD_ROOT
  *
  * Users b<i> must have grants at the API (on_logout delete).
+ *
+ * Beside the login it measures the floor: the work no login
+ * can skip, each part alone on the same file system in the same run:
+ * one fsync'd SQLite commit, one atomic replacement of a snapshot the
+ * size of nss.db, a home made from the skeleton and removed, and a
+ * pam_start that loads the module.
  */
 #include "config.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <security/pam_appl.h>
+#include <sqlite3.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "core/api.h"
+#include "core/atomic_file.h"
 #include "core/conf.h"
 #include "core/grant.h"
+#include "core/home.h"
 
 /* execve wants char *const[]; the strings are never written. */
 #define S(x) ((char *) (uintptr_t) (x))
@@ -32,6 +42,9 @@
 #define SEQ 100
 #define PAR 8
 #define PER_PROC 12
+#define PAR_WIDE 50
+#define PER_PROC_WIDE 4
+#define FLOOR_ROUNDS 50
 #define RTT_ROUNDS 30
 #define USERADD_ROUNDS 20
 
@@ -135,15 +148,222 @@ run(char *const argv[])
     return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
+/* The floor's parts; each a median over FLOOR_ROUNDS, in ms. */
+struct floor {
+    double commit, snapshot, home, pam_start;
+};
+
+/* One fsync'd commit of one row, in a database beside the store with
+ * the store's settings (WAL, synchronous FULL, persistent WAL). */
+static int
+floor_commit(const char *state_dir, double *out)
+{
+    double v[FLOOR_ROUNDS];
+    sqlite3 *db = NULL;
+    char path[4096];
+    int one = 1, ret = -1;
+
+    snprintf(path, sizeof(path), "%s/floor.db", state_dir);
+    if (sqlite3_open(path, &db) != SQLITE_OK)
+        goto done;
+    sqlite3_file_control(db, "main", SQLITE_FCNTL_PERSIST_WAL, &one);
+    if (sqlite3_exec(db, "PRAGMA journal_mode = WAL;"
+                         "PRAGMA synchronous = FULL;"
+                         "CREATE TABLE t (k INTEGER PRIMARY KEY, v TEXT)",
+                     NULL, NULL, NULL) != SQLITE_OK)
+        goto done;
+    for (int i = 0; i < FLOOR_ROUNDS; i++) {
+        double t0 = now_ms();
+
+        if (sqlite3_exec(db, "BEGIN IMMEDIATE;"
+                             "INSERT INTO t (v) VALUES ('row');"
+                             "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
+            goto done;
+        v[i] = now_ms() - t0;
+    }
+    *out = median(v, FLOOR_ROUNDS);
+    ret = 0;
+
+done:
+    if (ret != 0)
+        fprintf(stderr, "bench_login: floor commit: %s\n",
+                db ? sqlite3_errmsg(db) : "cannot open");
+    sqlite3_close(db);
+    return ret;
+}
+
+/* Write, fsync and rename a file the size of the current nss.db, as the
+ * store's commit publishes a snapshot (core/atomic_file.c). */
+static int
+floor_snapshot(const char *state_dir, double *out)
+{
+    double v[FLOOR_ROUNDS];
+    char *data = NULL;
+    size_t len = 4096;
+    int dirfd, ret = -1;
+
+    dirfd = open(state_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dirfd < 0)
+        return -1;
+    {
+        struct stat st;
+
+        if (fstatat(dirfd, "nss.db", &st, 0) == 0 && st.st_size > 0)
+            len = (size_t) st.st_size;
+    }
+    if ((data = calloc(1, len)) == NULL)
+        goto done;
+    for (int i = 0; i < FLOOR_ROUNDS; i++) {
+        double t0 = now_ms();
+
+        if (jit_file_stage(dirfd, "floor.snap.new", data, len, 0644) != 0
+            || jit_file_publish(dirfd, "floor.snap.new", "floor.snap") != 0)
+            goto done;
+        v[i] = now_ms() - t0;
+    }
+    *out = median(v, FLOOR_ROUNDS);
+    ret = 0;
+
+done:
+    if (ret != 0)
+        fprintf(stderr, "bench_login: floor snapshot failed\n");
+    unlinkat(dirfd, "floor.snap", 0);
+    free(data);
+    close(dirfd);
+    return ret;
+}
+
+/* A home from the configured skeleton, then removed: what the login's
+ * open_session and its delete-on-logout teardown do to it. */
+static int
+floor_home(const struct jit_conf *conf, double *out)
+{
+    double v[FLOOR_ROUNDS];
+    char err[512];
+    int created;
+
+    for (int i = 0; i < FLOOR_ROUNDS; i++) {
+        double t0 = now_ms();
+
+        if (jit_home_create(conf->home_base, "floorhome", conf->skel,
+                            conf->uid_max, conf->uid_max, &created, err,
+                            sizeof(err)) != 0
+            || jit_home_remove(conf->home_base, "floorhome", err,
+                               sizeof(err)) != 0) {
+            fprintf(stderr, "bench_login: floor home: %s\n", err);
+            return -1;
+        }
+        v[i] = now_ms() - t0;
+    }
+    *out = median(v, FLOOR_ROUNDS);
+    return 0;
+}
+
+/* pam_start of the benchmark's service (its configuration read, the
+ * module loaded) and pam_end. */
+static int
+floor_pam_start(double *out)
+{
+    struct pam_conv c = { conv, NULL };
+    double v[FLOOR_ROUNDS];
+
+    for (int i = 0; i < FLOOR_ROUNDS; i++) {
+        pam_handle_t *pamh = NULL;
+        double t0 = now_ms();
+
+        if (pam_start_confdir("jitbench", "flooruser", &c, confdir, &pamh)
+            != PAM_SUCCESS)
+            return -1;
+        pam_end(pamh, PAM_SUCCESS);
+        v[i] = now_ms() - t0;
+    }
+    *out = median(v, FLOOR_ROUNDS);
+    return 0;
+}
+
+/* fork+exec of bench_pam_start SERVICE (or "-"), median, in ms. */
+static int
+exec_median(const char *helper, const char *service, double *out)
+{
+    char *argv[] = { S(helper), S(confdir), S(service), NULL };
+    double v[FLOOR_ROUNDS];
+
+    for (int i = 0; i < FLOOR_ROUNDS; i++) {
+        double t0 = now_ms();
+
+        if (run(argv) != 0) {
+            fprintf(stderr, "bench_login: %s %s failed\n", helper, service);
+            return -1;
+        }
+        v[i] = now_ms() - t0;
+    }
+    *out = median(v, FLOOR_ROUNDS);
+    return 0;
+}
+
+/* nproc processes, per logins each, all at once, from user b<*next> on:
+ * the mean latency of a login and the wall time per login. */
+static int
+parallel(int nproc, int per, int *next, double *mean, double *wall)
+{
+    double sum_all = 0, t0;
+    int pipefd[2];
+
+    if (pipe(pipefd) != 0)
+        return -1;
+    count_steps = 0;
+    t0 = now_ms();
+    for (int p = 0; p < nproc; p++) {
+        pid_t pid = fork();
+
+        if (pid < 0)
+            return -1;
+        if (pid == 0) {
+            double sum = 0;
+
+            close(pipefd[0]);
+            for (int k = 0; k < per; k++) {
+                double t = one_login(*next + p * per + k);
+
+                if (t < 0)
+                    _exit(1);
+                sum += t;
+            }
+            if (write(pipefd[1], &sum, sizeof(sum)) != sizeof(sum))
+                _exit(1);
+            _exit(0);
+        }
+    }
+    close(pipefd[1]);
+    for (int p = 0; p < nproc; p++) {
+        int status;
+        double sum;
+
+        if (wait(&status) < 0 || !WIFEXITED(status) || WEXITSTATUS(status))
+            return -1;
+        if (read(pipefd[0], &sum, sizeof(sum)) != sizeof(sum))
+            return -1;
+        sum_all += sum;
+    }
+    close(pipefd[0]);
+    *wall = (now_ms() - t0) / (nproc * per);
+    *mean = sum_all / (nproc * per);
+    *next += nproc * per;
+    return 0;
+}
+
 int
 main(int argc, char **argv)
 {
     struct jit_errs errs = { NULL, 0 };
     struct jit_conf conf;
     double rtt[RTT_ROUNDS], seq[SEQ], ua[USERADD_ROUNDS];
-    double first, seq_mean = 0, par_wall, par_sum = 0, rtt_ms, rtt_kept_ms;
-    double ua_ms;
-    int next = 0, pipefd[2];
+    double first, seq_mean = 0, rtt_ms, rtt_kept_ms, ua_ms, floor_ms, beyond;
+    double par_mean, par_wall, wide_mean, wide_wall;
+    struct floor fl;
+    double cold_pam, cold_noop;
+    char helper[4096];
+    int next = 0;
 
     if (argc != 4) {
         fprintf(stderr, "usage: bench_login CONFDIR JITCONF USERADD_ROOT\n");
@@ -172,8 +392,8 @@ main(int argc, char **argv)
         jit_grant_free(&g);
     }
     rtt_ms = median(rtt, RTT_ROUNDS);
-    /* And on a kept connection, as open_session's re-check runs after
-     * acct_mgmt's in one PAM handle. */
+    /* And on a kept connection, as a second call in one PAM handle
+     * would run (open_session reuses acct_mgmt's answer instead). */
     for (int i = 0; i < RTT_ROUNDS; i++) {
         struct jit_api_error err;
         struct jit_grant g;
@@ -202,43 +422,30 @@ main(int argc, char **argv)
         seq_mean += seq[i] / SEQ;
     }
 
-    /* 8 processes, PER_PROC logins each, all at once. */
-    if (pipe(pipefd) != 0)
+    /* 8 and 50 processes, all at once. */
+    if (parallel(PAR, PER_PROC, &next, &par_mean, &par_wall) != 0
+        || parallel(PAR_WIDE, PER_PROC_WIDE, &next, &wide_mean,
+                    &wide_wall) != 0)
         return 1;
-    count_steps = 0;
-    par_wall = now_ms();
-    for (int p = 0; p < PAR; p++) {
-        pid_t pid = fork();
 
-        if (pid < 0)
-            return 1;
-        if (pid == 0) {
-            double sum = 0;
+    /* The floor, after the logins: nss.db has its usual size by now. */
+    if (floor_commit(conf.state_dir, &fl.commit) != 0
+        || floor_snapshot(conf.state_dir, &fl.snapshot) != 0
+        || floor_home(&conf, &fl.home) != 0
+        || floor_pam_start(&fl.pam_start) != 0)
+        return 1;
+    floor_ms = fl.commit + fl.snapshot + fl.home + fl.pam_start;
+    /* pam_start in a new process linked with libpam alone, as sudo, su
+     * or cron start it: the module's libraries are loaded too. */
+    {
+        const char *slash = strrchr(argv[0], '/');
 
-            for (int k = 0; k < PER_PROC; k++) {
-                double t = one_login(next + p * PER_PROC + k);
-
-                if (t < 0)
-                    _exit(1);
-                sum += t;
-            }
-            if (write(pipefd[1], &sum, sizeof(sum)) != sizeof(sum))
-                _exit(1);
-            _exit(0);
-        }
+        snprintf(helper, sizeof(helper), "%.*sbench_pam_start",
+                 slash ? (int) (slash - argv[0] + 1) : 0, argv[0]);
     }
-    close(pipefd[1]);
-    for (int p = 0; p < PAR; p++) {
-        int status;
-        double sum;
-
-        if (wait(&status) < 0 || !WIFEXITED(status) || WEXITSTATUS(status))
-            return 1;
-        if (read(pipefd[0], &sum, sizeof(sum)) != sizeof(sum))
-            return 1;
-        par_sum += sum;
-    }
-    par_wall = now_ms() - par_wall;
+    if (exec_median(helper, "-", &cold_noop) != 0
+        || exec_median(helper, "jitbench", &cold_pam) != 0)
+        return 1;
 
     /* useradd -m + userdel -r of one account in the throwaway root. */
     for (int i = 0; i < USERADD_ROUNDS; i++) {
@@ -269,23 +476,41 @@ main(int argc, char **argv)
     printf("%-58s %10.2f\n", "login, 100 in a row: p95", seq[SEQ * 95 / 100]);
     printf("%-58s %10.2f\n", "  of which acct_mgmt (grant check, reserve): mean",
            step_ms[0] / SEQ);
-    printf("%-58s %10.2f\n", "  of which open_session (re-check, home): mean",
+    printf("%-58s %10.2f\n", "  of which open_session (home, session counted): mean",
            step_ms[1] / SEQ);
     printf("%-58s %10.2f\n", "  of which close_session (teardown): mean",
            step_ms[2] / SEQ);
     printf("%-58s %10.2f\n", "login, 8 processes in parallel: mean latency",
-           par_sum / (PAR * PER_PROC));
+           par_mean);
     printf("%-58s %10.2f\n", "login, 8 in parallel: wall time per login",
-           par_wall / (PAR * PER_PROC));
-    printf("%-58s %10.2f\n", "login beyond its API calls (mean - RTT - kept RTT)",
-           seq_mean - rtt_ms - rtt_kept_ms);
+           par_wall);
+    printf("%-58s %10.2f\n", "login, 50 processes in parallel: mean latency",
+           wide_mean);
+    printf("%-58s %10.2f\n", "login, 50 in parallel: wall time per login",
+           wide_wall);
+    printf("%-58s %10.2f\n", "parallel 8 mean / single login", par_mean / seq_mean);
+    /* One API call per login: open_session reuses acct_mgmt's answer
+     * in the same handle. */
+    beyond = seq_mean - rtt_ms;
+    printf("%-58s %10.2f\n", "login beyond its API call (mean - RTT)", beyond);
+    printf("%-58s %10.2f\n", "floor: one fsync'd SQLite commit, median", fl.commit);
+    printf("%-58s %10.2f\n", "floor: one snapshot write+fsync+rename, median",
+           fl.snapshot);
+    printf("%-58s %10.2f\n", "floor: home from skel + removal, median", fl.home);
+    printf("%-58s %10.2f\n", "floor: pam_start loading the module + pam_end, median",
+           fl.pam_start);
+    printf("%-58s %10.2f\n", "floor: sum", floor_ms);
+    printf("%-58s %10.2f\n", "pam_start in a new libpam-only process, minus exec",
+           cold_pam - cold_noop);
+    printf("%-58s %10.2f\n", "login beyond its API call / floor", beyond / floor_ms);
     printf("%-58s %10.2f\n", "useradd -m + userdel -r, throwaway root, median",
            ua_ms);
     printf("%-58s %10.2f\n", "speedup: useradd+userdel / login", ua_ms / seq_mean);
     printf("%-58s %10.2f\n", "speedup: useradd+userdel / login beyond its API calls",
-           ua_ms / (seq_mean - rtt_ms - rtt_kept_ms));
-    printf("RESULT login_ms=%.2f api_rtt_ms=%.2f speedup_vs_useradd=%.1f\n",
-           seq_mean, rtt_ms, ua_ms / seq_mean);
+           ua_ms / beyond);
+    printf("RESULT login_ms=%.2f api_rtt_ms=%.2f floor_ms=%.2f"
+           " speedup_vs_useradd=%.1f parallel8_ms=%.2f parallel50_ms=%.2f\n",
+           seq_mean, rtt_ms, floor_ms, ua_ms / seq_mean, par_mean, wide_mean);
     jit_conf_free(&conf);
     return 0;
 }

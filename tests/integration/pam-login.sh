@@ -329,3 +329,55 @@ print(db.execute("SELECT value FROM kv WHERE key = ?", ("login.denied_unknown",)
 set -- $unknown
 [ "$1" -gt 0 ] && [ "$2" = 0 ] || fail "unknown names: $1 counted, $2 events stored"
 ok "unknown names: $1 denials counted, no event stored"
+
+# --- acct_mgmt's answer stands for open_session of the same handle ---
+# (a revocation in between is the daemon's to enforce, pam_jit(8)); a
+# session opened by another handle asks again (the "mia" case above).
+grant_json ursula > "$G/ursula.json"
+expect_pam "ursula: login in one handle" 0 ursula acct_mgmt open_session close_session
+audit_has 'event="session.opened" result="allow" reason="grant" user="ursula"'
+n=$(grep -c '/grants/ursula ' "$T/api/requests.log" || true)
+expect_eq "ursula: API calls of acct_mgmt + open_session in one handle" "$n" 1
+ok "one handle: open_session reuses acct_mgmt's answer, one API call"
+
+# --- a login with nothing to write takes no writer lock ---
+# An account already reserved under the same, unchanged grant: acct_mgmt
+# reads and allows while another process holds the writers' lock (the
+# writing path would wait its 10 s and deny, as "tess" above).
+grant_json viktor > "$G/viktor.json"
+expect_pam "viktor: account reserved" 0 viktor acct_mgmt
+sh -c 'exec 9<"$1"; flock 9; touch "$2"; exec sleep 300' sh "$STATE/lock" "$T/locked2" &
+holder=$!
+TEST_PIDS="$TEST_PIDS $holder"
+wait_for 10 test -e "$T/locked2" >/dev/null || fail "the lock holder did not start"
+t0=$(date +%s%N)
+rc=0; pam_op viktor acct_mgmt || rc=$?
+ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+[ $rc = 0 ] || fail "viktor: unchanged grant with the lock held: $(cat "$T/pam.out")"
+audit_has 'event="login" result="allow" reason="grant" user="viktor"'
+[ $ms -lt 10000 ] || fail "viktor: unchanged grant waited for the lock ($ms ms)"
+# A changed grant still writes, and so waits for the lock: denied.
+grant_json viktor 'expires_at="2035-06-01T00:00:00Z"' > "$G/viktor.json"
+rc=0; pam_op viktor acct_mgmt || rc=$?
+kill "$holder" 2>/dev/null || true
+wait "$holder" 2>/dev/null || true
+[ $rc != 0 ] || fail "viktor: a changed grant passed without its write"
+audit_has 'event="login" result="deny" reason="store_error" user="viktor"'
+expect_pam "viktor: changed grant, lock free" 0 viktor acct_mgmt
+audit_has 'event="login" result="allow" reason="updated" user="viktor"'
+ok "unchanged grant: allowed in $ms ms with the writer lock held; a changed one writes"
+
+# --- a grant revoked on this host before its teardown marks the account ---
+# (jitctl revoke commits the revocation, then tears down: a session that
+# opens in between is refused by open_session itself)
+grant_json xenia > "$G/xenia.json"
+expect_pam "xenia: account" 0 xenia acct_mgmt
+/usr/bin/python3 -c '
+import sqlite3, sys
+db = sqlite3.connect(sys.argv[1])
+db.execute("INSERT INTO local_revocations VALUES (?, ?, 0)", ("g-xenia", "test"))
+db.commit()
+' "$STATE/state.db"
+expect_pam "xenia: session after a local revocation is refused" PAM_SESSION_ERR xenia open_session
+audit_has 'event="session.opened" result="deny" reason="revoked_locally" user="xenia"'
+[ ! -e "$T/home/xenia" ] || fail "a home was made under a grant revoked on this host"
