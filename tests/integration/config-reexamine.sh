@@ -84,7 +84,7 @@ ok "the same file reloaded: nothing re-examined, nothing logged twice"
 # line's keys in its order; erin's refusal, logged again, parses.
 echo 'audit_format = json' >> "$CONF"
 SHIM=$top_builddir/tests/helpers/.libs/libsyslog-shim.so
-LD_PRELOAD=$SHIM "$JITCTL" -c "$CONF" sync >/dev/null 2>"$T/json.err" || fail "sync: $(cat "$T/json.err")"
+LD_PRELOAD="${PRELOAD:+$PRELOAD }$SHIM" "$JITCTL" -c "$CONF" sync >/dev/null 2>"$T/json.err" || fail "sync: $(cat "$T/json.err")"
 /usr/bin/python3 - "$T/json.err" <<'PY' || fail "JSON audit lines: $(cat "$T/json.err")"
 import json, sys
 objs = []

@@ -103,13 +103,13 @@ SHIM=$top_builddir/tests/helpers/.libs/libsyslog-shim.so
 logged() { grep -c -- "$1" "$T/log.err" || true; }
 : > "$T/log.err"
 rc=0
-LD_PRELOAD=$SHIM "$JITCTL" -c "$CONF" sync >/dev/null 2>>"$T/log.err" || rc=$?
+LD_PRELOAD="${PRELOAD:+$PRELOAD }$SHIM" "$JITCTL" -c "$CONF" sync >/dev/null 2>>"$T/log.err" || rc=$?
 expect_eq "sync, API unreachable: exit status" "$rc" 1
 expect_eq "stderr a file (not the journal): the line in syslog" "$(logged '^SYSLOG(3): sync: API: unreachable')" 1
 expect_eq "stderr a file (not the journal): and on stderr" "$(logged '^jitctl: sync: API: unreachable')" 1
 : > "$T/log.err"
 rc=0
-JOURNAL_STREAM=$(stat -c %d:%i "$T/log.err") LD_PRELOAD=$SHIM \
+JOURNAL_STREAM=$(stat -c %d:%i "$T/log.err") LD_PRELOAD="${PRELOAD:+$PRELOAD }$SHIM" \
     "$JITCTL" -c "$CONF" sync >/dev/null 2>>"$T/log.err" || rc=$?
 expect_eq "under systemd: exit status" "$rc" 1
 expect_eq "stderr is the journal: the line in syslog" "$(logged '^SYSLOG(3): sync: API: unreachable')" 1
@@ -121,7 +121,7 @@ grep -q 'the API failed (unreachable); nothing changed' "$T/log.err" \
 # device:inode at all.
 for js in "$(stat -c %d:%i "$CONF")" "1:2:3" "x"; do
     : > "$T/log.err"
-    JOURNAL_STREAM=$js LD_PRELOAD=$SHIM "$JITCTL" -c "$CONF" sync >/dev/null 2>>"$T/log.err" || true
+    JOURNAL_STREAM=$js LD_PRELOAD="${PRELOAD:+$PRELOAD }$SHIM" "$JITCTL" -c "$CONF" sync >/dev/null 2>>"$T/log.err" || true
     expect_eq "JOURNAL_STREAM=$js, not stderr: on stderr" "$(logged '^jitctl: sync: API: unreachable')" 1
 done
 ok "jitctl logs each line once: syslog only when stderr is the journal"
