@@ -189,6 +189,44 @@ START_TEST(test_auth_before_api)
 }
 END_TEST
 
+/* A snapshot that exists but cannot be read cannot say that a uid of
+ * our range belongs to another source: such a user is refused, not
+ * passed on; a uid outside the range still is (doc/design.md, R7). */
+START_TEST(test_owner_unreadable_snapshot)
+{
+    char dir[] = "/tmp/check-login-owner-XXXXXX";
+    char *snap = NULL;
+    struct jit_conf c;
+    struct jit_login l;
+
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    ck_assert_int_ge(asprintf(&snap, "%s/nss.db", dir), 0);
+    /* A directory where the snapshot goes: not ENOENT, not a snapshot. */
+    ck_assert_int_eq(mkdir(snap, 0700), 0);
+    ck_assert_int_eq(jit_conf_init(&c), 0);
+    free(c.state_dir);
+    c.state_dir = strdup(dir);
+    memset(&l, 0, sizeof(l));
+    l.conf = &c;
+    l.ask = no_answer;
+    l.log.emit = drop_line;
+    l.user = "root";
+    asked = 0;
+    c.uid_min = 0;
+    c.uid_max = 10;
+    ck_assert_int_eq(jit_login_authenticate(&l), JIT_DENY);
+    ck_assert_str_eq(l.reason, "nss_error");
+    ck_assert_int_eq(asked, 0);
+    c.uid_min = 1;
+    ck_assert_int_eq(jit_login_authenticate(&l), JIT_IGNORE);
+    ck_assert_str_eq(l.reason, "other_source");
+    ck_assert_int_eq(rmdir(snap), 0);
+    ck_assert_int_eq(rmdir(dir), 0);
+    free(snap);
+    jit_conf_free(&c);
+}
+END_TEST
+
 static char errbuf[512];
 
 START_TEST(test_home_create_and_remove)
@@ -401,6 +439,7 @@ main(void)
     tcase_add_test(tc, test_audit_queue);
     tcase_add_test(tc, test_misfit);
     tcase_add_test(tc, test_auth_before_api);
+    tcase_add_test(tc, test_owner_unreadable_snapshot);
     if (geteuid() == 0) {
         /* chown to another uid needs root. */
         tcase_add_test(tc, test_home_create_and_remove);
