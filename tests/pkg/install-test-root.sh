@@ -211,4 +211,23 @@ done
 snapshot > "$W/after"
 cmp -s "$W/before" "$W/after" || fail "not as before: $(diff "$W/before" "$W/after")"
 ok "dpkg -P: /etc/nsswitch.conf, /etc/pam.d and /etc/ssh byte for byte as before ($(grep -c . "$W/before") lines compared)"
+
+# ---- a first install onto a host with a jit.conf that jitctl rejects:
+# the profile stays off (a broken file would refuse every login), and
+# the admin is told; local users log in through the stock stack.
+mkdir -p /etc/jit
+printf 'api_url = not a url\nno_such_key = 1\n' > /etc/jit/jit.conf
+chmod 600 /etc/jit/jit.conf
+dpkg -i "$W"/*.deb > "$W/dpkg-broken.out" 2>&1 || fail "dpkg -i with a broken jit.conf: $(tail -20 "$W/dpkg-broken.out")"
+grep -q 'pam_jit is left off' "$W/dpkg-broken.out" || fail "no word of the broken jit.conf: $(cat "$W/dpkg-broken.out")"
+grep -rq pam_jit /etc/pam.d && fail "pam_jit on with a broken jit.conf: $(grep -r pam_jit /etc/pam.d)"
+su -s /bin/sh nobody -c 'id -un' > "$W/su-broken.out" 2>&1 || fail "su nobody: $(cat "$W/su-broken.out")"
+ok "first install with a jit.conf that check-config rejects: the profile left off, the admin told, su nobody works"
+dpkg -P jit jit-apid jitctl libpam-jit libnss-jit > "$W/dpkg-purge2.out" 2>&1 \
+    || fail "dpkg -P again: $(tail -20 "$W/dpkg-purge2.out")"
+rm -f /etc/jit/jit.conf
+rmdir /etc/jit 2>/dev/null || true
+snapshot > "$W/after2"
+cmp -s "$W/before" "$W/after2" || fail "not as before after the second purge: $(diff "$W/before" "$W/after2")"
+ok "purged again: as before"
 echo "PASS: the packages install, work and purge cleanly"
