@@ -258,6 +258,10 @@ run_unconfigured(pam_handle_t *pamh, int argc, const char **argv,
         goto done;
     }
     fill_login(&l, &g, pamh, &conf, user);
+    if (step == jit_login_authenticate) {
+        l.ask = ask;
+        l.ask_ctx = &g;
+    }
     /* Refusing a logout would end nothing: one of a session that opened
      * before jit.conf went away (an editor's rename) is ignored, and the
      * account is left to the daemon once the file is back. */

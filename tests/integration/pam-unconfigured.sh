@@ -30,8 +30,8 @@ fi
 [ "$mode" = absent ] || printf 'this is not a key\n' > "$conf"
 exec "$@"
 SH
-printf 'account  required  %s debug\naccount  required  pam_permit.so\nsession  required  %s debug\nsession  required  pam_permit.so\n' \
-    "$PAMMOD" "$PAMMOD" > "$T/pam.d/nocfg"
+printf 'auth  required  %s debug\nauth  required  pam_permit.so\naccount  required  %s debug\naccount  required  pam_permit.so\nsession  required  %s debug\nsession  required  pam_permit.so\n' \
+    "$PAMMOD" "$PAMMOD" "$PAMMOD" > "$T/pam.d/nocfg"
 
 # An account of ours, made while configured (config= names $CONF).
 grant_json alice > "$T/api/grants/alice.json"
@@ -54,6 +54,21 @@ if pam_op alice acct_mgmt; then
 fi
 audit_has 'event="login" result="deny" reason="not_configured"'
 ok "not configured: an account our snapshot lists is refused, reason=not_configured"
+# The auth step asks its password before refusing one of ours, as a
+# configured host does: no prompt would tell a stranger the name is a
+# JIT account.  root (not ours): no prompt at all.
+printf 'whatever' > "$T/pw"
+PAM_RUN_PASSWORD_FILE=$T/pw
+export PAM_RUN_PASSWORD_FILE
+if pam_op alice authenticate; then
+    fail "not configured: alice authenticated: $(cat "$T/pam.out")"
+fi
+grep -q 'pam-run: prompt: Password: $' "$T/pam.out" || fail "alice was not asked a password: $(cat "$T/pam.out")"
+audit_has 'event="auth" result="deny" reason="not_configured" user="alice"'
+pam_op root authenticate || fail "root's auth, not configured: $(cat "$T/pam.out")"
+! grep -q 'pam-run: prompt' "$T/pam.out" || fail "root was asked a password: $(cat "$T/pam.out")"
+unset PAM_RUN_PASSWORD_FILE
+ok "not configured: auth asks a password before refusing an account of ours (reason=not_configured); root is not asked"
 pam_op alice close_session || fail "not configured: a logout of ours refused: $(cat "$T/pam.out")"
 ok "not configured: a logout is ignored, never refused"
 
