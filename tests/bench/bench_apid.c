@@ -759,7 +759,8 @@ lean_drive(struct poller *p)
                 return;
             }
             /* A write that waits is retried with the same bytes, as
-             * OpenSSL requires: the request is the same each time. */
+             * OpenSSL requires: the request is built the same each time
+             * (SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER: from another place). */
             if ((r = SSL_write(p->ssl, req, len)) > 0) {
                 p->cstate = C_RECV;
                 lean_watch(p, EPOLLIN);
@@ -888,8 +889,11 @@ lean_init(const char *url)
         exit(1);
     }
     SSL_CTX_set_verify(lean_ctx, SSL_VERIFY_PEER, NULL);
-    /* A held poll keeps no read or write buffer (10,000 of them). */
-    SSL_CTX_set_mode(lean_ctx, SSL_MODE_RELEASE_BUFFERS);
+    /* A held poll keeps no read or write buffer (10,000 of them); a
+     * write that waited is retried from a request built again (the same
+     * bytes, not the same buffer). */
+    SSL_CTX_set_mode(lean_ctx, SSL_MODE_RELEASE_BUFFERS
+                                   | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
 }
 
 static void *
