@@ -10,6 +10,8 @@
 # held.  Prints a table, each target met or missed, and the RESULT line.
 # Exits 0 when the run completed, whatever it measured; nonzero only when
 # it could not run.  Needs root for nothing; runs anywhere the build does.
+# BENCH_LEAN=0 drives the long polls through libcurl instead of the
+# generator's lean client (for comparison).
 # BENCH_TRACE_MS=15 lists each login slower than 15 ms on the report's "#"
 # lines, with its phases and start time (CLOCK_MONOTONIC).
 set -eu
@@ -129,7 +131,7 @@ timeout -k 10 "$budget" $NICE "$top_builddir/tests/bench/bench_apid" \
     fanout_seconds="$FANOUT_SECS" revoke_id="$REVOKE_ID" \
     revoke_token="$REVOKE_TOKEN" flood="$FLOOD" flood_tls="$FLOOD_TLS" \
     flood_seconds="$FLOOD_SECS" pid="$APID_PID" \
-    trace_ms="${BENCH_TRACE_MS:-0}" > "$T/out" 2>"$T/err" || {
+    trace_ms="${BENCH_TRACE_MS:-0}" lean="${BENCH_LEAN:-1}" > "$T/out" 2>"$T/err" || {
     echo "bench-apid: the load generator failed after $(( $(date +%s) - t_run )) s:" >&2
     cat "$T/err" "$T/out" >&2; exit 1; }
 sed 's/^/# /' "$T/err"
@@ -140,7 +142,9 @@ row() { printf '%-58s %12s\n' "$1" "$2"; }
 echo "# $(uname -m), $(nproc) cpus; jit-apid (SQLite) and the load generator on the same machine"
 echo "# hosts from $(v addresses) loopback addresses ($PER_ADDR each), logins from 250 others, the flood from 127.3.0.1;"
 echo "# load average before the run: $load_before, after: $(cut -d' ' -f1-3 /proc/loadavg)"
-echo "# max_connections = $MAXCONN, $NOFILE descriptors, generator: $THREADS poller threads and one for the rest${NICE:+, $NICE}"
+POLLCLIENT="the lean client"
+[ "${BENCH_LEAN:-1}" = 0 ] && POLLCLIENT=libcurl
+echo "# max_connections = $MAXCONN, $NOFILE descriptors, generator: $THREADS poller threads ($POLLCLIENT) and one for the rest${NICE:+, $NICE}"
 row "" "value"
 row "hosts asked for" "$HOSTS"
 row "hosts holding a long poll (at the revocation)" "$(v polling)"
