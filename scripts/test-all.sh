@@ -87,9 +87,12 @@ build_check werror --enable-werror
 # PostgreSQL twins of jit-apid tests whose SQLite run is repeated (the
 # same requests, waits and timeouts through the same server; only the
 # store differs, and it ran above), the directory's unit test (one
-# thread, no time bound), and pam-valgrind.sh (valgrind already runs the
-# module some twenty times slower than the load does).
-LOAD_SKIP="tests/integration/code-rules.sh tests/integration/nss-exports.sh
+# thread, no time bound), pam-valgrind.sh (valgrind already runs the
+# module some twenty times slower than the load does), and pam-auth.sh
+# (the slowest left, three minutes on a busy machine: its waits are the
+# KDC's and libkrb5's, and the ASan/UBSan build runs it again with a
+# module several times slower).
+LOAD_SKIP="tests/integration/pam-auth.sh tests/integration/code-rules.sh tests/integration/nss-exports.sh
     tests/unit/check_validate tests/unit/check_conf tests/unit/check_nssdb
     tests/unit/check_grant tests/unit/check_restrict tests/unit/check_login
     tests/unit/check_store tests/unit/check_apid tests/unit/check_apid_ldap
