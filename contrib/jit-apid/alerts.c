@@ -64,7 +64,8 @@ address_ok(const char *a)
 }
 
 /* A URL of printable ASCII, no space: nothing a request line or a log
- * line would take for more than the URL; at most 2048 bytes. */
+ * line would take for more than the URL; at most 2048 bytes
+ * (doc/design.md, G6). */
 static int
 url_ok(const char *u)
 {
@@ -756,7 +757,8 @@ apid_mail_header_words(const char *text)
 }
 
 /* The Subject's value: the headline, encoded if it is not ASCII (a raw
- * 8-bit header is one a relay may mangle or refuse). */
+ * 8-bit header is one a relay may mangle or refuse; doc/design.md,
+ * G6). */
 static void
 put_subject(FILE *f, const struct apid_event *e)
 {
