@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "alerts.h"
+#include "api.h"
 #include "apid.h"
 #include "core/timefmt.h"
 
@@ -183,8 +184,8 @@ parse_recipient(json_t *r, size_t i, const struct apid_alerts *a,
     /* A directory group's members, at their mail, at each delivery
      * (group_mail below); kept as "group:NAME". */
     if (dgroup != NULL && email == NULL && hook == NULL) {
-        if (dgroup[0] == '\0' || strlen(dgroup) > 250
-            || strpbrk(dgroup, " \t\r\n,") != NULL) {
+        /* No control character: it is shown in the operations log. */
+        if (!apid_plain_text(dgroup, 250) || strpbrk(dgroup, " ,") != NULL) {
             return apid_bad(err, errlen, "recipients[%zu].directory_group:"
                            " a group's name (cn)", i);
         }
@@ -484,12 +485,21 @@ apid_alerts_refresh(struct apid *a)
 {
     char *json = NULL, err[512];
     int64_t version = 0;
-    int ret = apid_store_alert_settings_get(a->store, &json, &version);
+    int same, ret = apid_store_alert_settings_get(a->store, &json, &version);
 
     if (ret != APID_OK && ret != APID_NOT_FOUND) {
         fprintf(stderr, "jit-apid: alerts: settings: %s\n",
                 apid_store_error(a->store));
         return -1; /* those in use stay in use */
+    }
+    /* The common case, nothing changed, under the readers' lock: every
+     * batch of events asks. */
+    pthread_rwlock_rdlock(&a->lock);
+    same = version == a->alerts.version;
+    pthread_rwlock_unlock(&a->lock);
+    if (same) {
+        free(json);
+        return 0;
     }
     pthread_rwlock_wrlock(&a->lock);
     if (version != a->alerts.version) {
@@ -508,15 +518,12 @@ apid_alerts_refresh(struct apid *a)
 }
 
 int
-apid_alerts_seed(struct apid *a)
+apid_alerts_seed(struct apid *a, const char *seed)
 {
-    char *seed = NULL, *json = NULL, detail[600];
+    char *json = NULL, detail[600];
     int64_t version = 0;
     int ret;
 
-    pthread_rwlock_rdlock(&a->lock);
-    seed = a->alerts.seed ? strdup(a->alerts.seed) : NULL;
-    pthread_rwlock_unlock(&a->lock);
     if (seed == NULL)
         return 0;
     /* Only into an empty table: a change made at run time is not undone
@@ -542,8 +549,28 @@ apid_alerts_seed(struct apid *a)
         fprintf(stderr, "jit-apid: alerts: seeding: %s\n",
                 apid_store_error(a->store));
     free(json);
-    free(seed);
     return ret == APID_OK ? 0 : -1;
+}
+
+int
+apid_alerts_from_store(struct apid *a, struct apid_alerts *al)
+{
+    char *json = NULL, err[512];
+    int64_t version = 0;
+    int ret = apid_store_alert_settings_get(a->store, &json, &version);
+
+    if (ret != APID_OK && ret != APID_NOT_FOUND) {
+        fprintf(stderr, "jit-apid: alerts: settings: %s\n",
+                apid_store_error(a->store));
+        return -1;
+    }
+    if (apid_alerts_apply(al, json ? json : "{}", 0, err, sizeof(err)) == 0)
+        al->version = version;
+    else
+        fprintf(stderr, "jit-apid: alerts: settings version %lld: %s\n",
+                (long long) version, err);
+    free(json);
+    return 0;
 }
 
 struct apid_alert_target *

@@ -28,6 +28,9 @@
  *
  * A directory group's members get the mail at the addresses the
  * directory has at delivery (people_source ldap or both; dirpeople.h).
+ *
+ * "enabled" and "recipients" live in the database, changed at run time by
+ * admins (alerts_api.c); the file's seed an empty database only (below).
  */
 #ifndef APID_ALERTS_H
 #define APID_ALERTS_H
@@ -113,9 +116,12 @@ struct apid;
  * instance's change or another's); -1 if they cannot be read (those in
  * use stay). */
 int apid_alerts_refresh(struct apid *a);
-/* The file's settings into the database if it holds none (logged as
- * alerts.seed by jit-apid); 0, or -1. */
-int apid_alerts_seed(struct apid *a);
+/* seed (the file's settings, NULL: none) into the database if it holds
+ * none (logged as alerts.seed by jit-apid); 0, or -1. */
+int apid_alerts_seed(struct apid *a, const char *seed);
+/* The database's settings into al, not yet in use (a reload's, swapped
+ * in with them: no event in between finds every type off); 0, or -1. */
+int apid_alerts_from_store(struct apid *a, struct apid_alerts *al);
 /* The deliveries an event of this type calls for (malloc'd vector, or
  * NULL with *n 0). */
 struct apid_alert_target *apid_alerts_plan(const struct apid_alerts *a,

@@ -213,6 +213,11 @@ reload(struct apid *a)
         fprintf(stderr, "jit-apid: reload failed; keeping what was loaded\n");
         return;
     }
+    /* The database's alert settings onto the file's new mail and webhook
+     * settings before they are in use (the database unreadable: none
+     * until the deliverer's next round reads them). */
+    (void) apid_alerts_seed(a, al.seed);
+    (void) apid_alerts_from_store(a, &al);
     pthread_rwlock_wrlock(&a->lock);
     apid_policies_free(&a->pol);
     apid_auth_free(&a->auth);
@@ -221,8 +226,6 @@ reload(struct apid *a)
     a->auth = auth;
     a->alerts = al;
     pthread_rwlock_unlock(&a->lock);
-    (void) apid_alerts_seed(a);
-    (void) apid_alerts_refresh(a);
     fprintf(stderr, "jit-apid: reloaded policies and tokens\n");
 }
 
@@ -319,7 +322,8 @@ main(int argc, char **argv)
     }
     /* The alert settings: the database's, seeded from the file into an
      * empty one. */
-    if (apid_alerts_seed(&a) != 0 || apid_alerts_refresh(&a) != 0)
+    if (apid_alerts_seed(&a, a.alerts.seed) != 0
+        || apid_alerts_refresh(&a) != 0)
         goto done;
     if (a.conf.ldap_accounts_base != NULL
         && (a.dir_ldap = apid_ldap_open(&a.conf, err, sizeof(err))) == NULL) {

@@ -1330,6 +1330,8 @@ START_TEST(test_alert_settings)
               "types: a list" },
             { "{\"email\": 3, \"types\": [\"account.created\"]}",
               "one of email, webhook or directory_group" },
+            { "{\"directory_group\": \"sec\\u001bops\", \"types\":"
+              " [\"account.created\"]}", "directory_group: a group's name" },
         };
 
         for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
