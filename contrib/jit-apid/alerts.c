@@ -573,6 +573,20 @@ apid_alerts_from_store(struct apid *a, struct apid_alerts *al)
     return 0;
 }
 
+int
+apid_alerts_subscribed(const struct apid_alerts *a, const char *channel,
+                       const char *target, const char *type)
+{
+    unsigned bit = (unsigned) type_bit(type);
+
+    for (size_t i = 0; i < a->n_r; i++)
+        if ((a->r[i].types & bit) != 0
+            && strcmp(a->r[i].channel, channel) == 0
+            && strcmp(a->r[i].target, target) == 0)
+            return 1;
+    return 0;
+}
+
 struct apid_alert_target *
 apid_alerts_plan(const struct apid_alerts *a, const char *type, size_t *n)
 {
@@ -1127,6 +1141,7 @@ apid_alerts_worker(void *arg)
             char err[256] = "";
             struct apid_grant g;
             int ok = 0, tries = v[i].attempts + 1, have_grant, gret;
+            int gone = 0;
             int64_t next = 0;
 
             /* The grant says what the event does not (credential, policy,
@@ -1144,11 +1159,18 @@ apid_alerts_worker(void *arg)
             if (gret != APID_OK && gret != APID_NOT_FOUND)
                 snprintf(err, sizeof(err), "reading grant %s: %s",
                          v[i].ev.grant, apid_store_error(a->store));
+            /* Taken off by an admin since it was queued: it hears no
+             * more, a retry included (doc/design.md, S27). */
+            else if ((gone = !apid_alerts_subscribed(&a->alerts,
+                                                     v[i].channel,
+                                                     v[i].recipient,
+                                                     v[i].ev.type)))
+                snprintf(err, sizeof(err), "not sent: unsubscribed");
             else
                 ok = apid_alert_send(&a->alerts, &v[i],
                                      have_grant ? &g : NULL, err,
                                      sizeof(err)) == 0;
-            if (!ok && tries < a->alerts.max_attempts)
+            if (!ok && !gone && tries < a->alerts.max_attempts)
                 next = (int64_t) time(NULL) + backoff(&a->alerts, tries);
             pthread_rwlock_unlock(&a->lock);
             if (!ok)

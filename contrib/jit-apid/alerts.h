@@ -127,6 +127,11 @@ int apid_alerts_from_store(struct apid *a, struct apid_alerts *al);
 struct apid_alert_target *apid_alerts_plan(const struct apid_alerts *a,
                                            const char *type, size_t *n);
 
+/* Whether target (of channel) is subscribed to type now: a delivery
+ * queued for one an admin has unsubscribed since is not sent. */
+int apid_alerts_subscribed(const struct apid_alerts *a, const char *channel,
+                           const char *target, const char *type);
+
 /* Deliver one, with its grant when the store still has it (g may be
  * NULL: the alert then says only what the event does); 0, or -1 with why
  * in err. */

@@ -1301,6 +1301,12 @@ START_TEST(test_alert_settings)
     ck_assert_uint_eq(n, 1);
     ck_assert_str_eq(t[0].recipient, "s@example.com");
     free(t);
+    ck_assert_int_eq(apid_alerts_subscribed(&A.alerts, "email",
+                                            "s@example.com",
+                                            "account.created"), 1);
+    ck_assert_int_eq(apid_alerts_subscribed(&A.alerts, "email",
+                                            "s@example.com",
+                                            "account.enabled"), 0);
     ck_assert_int_eq(apid_store_ops(A.store, NULL, 10, &ops, &n), APID_OK);
     ck_assert_uint_eq(n, 2); /* the repeated subscribe is not logged */
     ck_assert_str_eq(ops[0].action, "alerts.subscribe");
@@ -1357,6 +1363,10 @@ START_TEST(test_alert_settings)
                                   TA_ROOT, "{\"email\": \"s@example.com\"}",
                                   NULL, 0), 200);
     ck_assert_uint_eq(A.alerts.n_r, 0);
+    /* A delivery queued before is not sent (the deliverer asks). */
+    ck_assert_int_eq(apid_alerts_subscribed(&A.alerts, "email",
+                                            "s@example.com",
+                                            "account.created"), 0);
     ck_assert_uint_eq(call_status("POST", "/v1/alerts/recipients/unsubscribe",
                                   TA_ROOT, "{\"email\": \"s@example.com\"}",
                                   NULL, 0), 404);
