@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "alerts.h"
+#include "api.h"
 #include "apid.h"
 #include "core/timefmt.h"
 
@@ -59,6 +60,20 @@ address_ok(const char *a)
     for (const char *c = a; *c; c++)
         if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z')
               || (*c >= '0' && *c <= '9') || strchr("._%+-@", *c)))
+            return 0;
+    return 1;
+}
+
+/* A URL of printable ASCII, no space: nothing a request line or a log
+ * line would take for more than the URL; at most 2048 bytes
+ * (doc/design.md, G6). */
+static int
+url_ok(const char *u)
+{
+    if (strlen(u) > 2048)
+        return 0;
+    for (; *u; u++)
+        if ((unsigned char) *u <= 0x20 || (unsigned char) *u >= 0x7f)
             return 0;
     return 1;
 }
@@ -136,6 +151,168 @@ types_mask(json_t *a, const char *where, char *err, size_t errlen, int *ret)
     return m;
 }
 
+static void
+free_recipients(struct apid_recipient *r, size_t n)
+{
+    for (size_t i = 0; r && i <= n; i++) {
+        if (r[i].secret != NULL)
+            explicit_bzero(r[i].secret, r[i].secret_len);
+        free(r[i].secret);
+        if (i == n)
+            break; /* a half-loaded entry: only its secret */
+        free(r[i].channel);
+        free(r[i].target);
+    }
+    free(r);
+}
+
+/* Recipient i of the settings (r) into *o, checked against a's mail and
+ * webhook settings; 0, or -EINVAL with err set (*o's secret, if one was
+ * read, left for the caller to free). */
+static int
+parse_recipient(json_t *r, size_t i, const struct apid_alerts *a,
+                struct apid_recipient *o, char *err, size_t errlen)
+{
+    int ret = 0;
+    const char *email = json_string_value(json_object_get(r, "email"));
+    const char *hook = json_string_value(json_object_get(r, "webhook"));
+    const char *dgroup = json_string_value(json_object_get(r,
+                                                           "directory_group"));
+    json_t *sf;
+    char where[48], gtarget[300];
+
+    /* A directory group's members, at their mail, at each delivery
+     * (group_mail below); kept as "group:NAME". */
+    if (dgroup != NULL && email == NULL && hook == NULL) {
+        /* No control character: it is shown in the operations log. */
+        if (!apid_plain_text(dgroup, 250) || strpbrk(dgroup, " ,") != NULL) {
+            return apid_bad(err, errlen, "recipients[%zu].directory_group:"
+                           " a group's name (cn)", i);
+        }
+        snprintf(gtarget, sizeof(gtarget), "group:%s", dgroup);
+        email = gtarget;
+    } else if (dgroup != NULL || (email == NULL) == (hook == NULL)) {
+        return apid_bad(err, errlen, "recipients[%zu]: email, webhook or"
+                       " directory_group", i);
+    }
+    if (email != NULL && dgroup == NULL && !address_ok(email)) {
+        return apid_bad(err, errlen, "recipients[%zu].email: a plain address"
+                  " (letters, digits, ._%%+- and one @)", i);
+    }
+    if (hook != NULL && (strncmp(hook, "https://", 8) != 0
+                         || !url_ok(hook))) {
+        return apid_bad(err, errlen, "recipients[%zu].webhook: an https URL",
+                  i);
+    }
+    /* Its own key, so that no receiver holds another's and can sign
+     * alerts it would take for jit-apid's. */
+    sf = json_object_get(r, "secret_file");
+    if (sf != NULL && (hook == NULL || !json_is_string(sf))) {
+        return apid_bad(err, errlen, "recipients[%zu].secret_file: a"
+                       " webhook's, an absolute path", i);
+    }
+    snprintf(where, sizeof(where), "recipients[%zu].secret_file", i);
+    if (sf != NULL
+        && (ret = load_secret(where, json_string_value(sf),
+                              &o->secret, &o->secret_len,
+                              err, errlen)) != 0)
+        return ret;
+    /* An unsigned alert is one anybody could have sent the receiver. */
+    if (hook != NULL && a->hook_secret == NULL && o->secret == NULL) {
+        return apid_bad(err, errlen, "recipients[%zu]: a webhook needs a"
+                       " secret_file or webhook_secret_file (its"
+                       " signature's key)", i);
+    }
+    snprintf(where, sizeof(where), "recipients[%zu].types", i);
+    if (email != NULL && (a->n_sendmail == 0 || a->from == NULL)) {
+        return apid_bad(err, errlen, "recipients[%zu]: mail needs sendmail"
+                  " and from", i);
+    }
+    o->types = types_mask(json_object_get(r, "types"), where, err, errlen,
+                          &ret);
+    if (ret != 0)
+        return ret;
+    if (a->no_groups && dgroup != NULL)
+        return apid_bad(err, errlen, "recipients[%zu]: a directory_group"
+                        " needs people_source ldap or both", i);
+    o->channel = strdup(email ? "email" : "webhook");
+    o->target = strdup(email ? email : hook);
+    return o->channel && o->target ? 0 : -ENOMEM;
+}
+
+/* One recipient's fault: strict (the file, a change by the API) fails
+ * with it; else (the database's settings) it is logged and the
+ * recipient left out, so that one bad item never stops the others'
+ * alerts. */
+static int
+recipient_fault(int strict, int ret, const char *err)
+{
+    if (strict || ret == -ENOMEM)
+        return ret;
+    fprintf(stderr, "jit-apid: alerts: a recipient left out: %s\n", err);
+    return 0;
+}
+
+/* The settings' "enabled" and "recipients" of root into a->enabled and
+ * a->r (replaced), checked against a's mail and webhook settings.  0, or
+ * -EINVAL with err set (a left as it was). */
+static int
+parse_settings(json_t *root, struct apid_alerts *out, int strict, char *err,
+               size_t errlen)
+{
+    struct apid_alerts a = *out;
+    json_t *x, *r;
+    size_t i;
+    int ret = 0;
+
+    a.enabled = 0;
+    a.r = NULL;
+    a.n_r = 0;
+    if ((x = json_object_get(root, "enabled")) != NULL) {
+        a.enabled = types_mask(x, "enabled", err, errlen, &ret);
+        if (ret != 0)
+            goto done;
+    }
+    x = json_object_get(root, "recipients");
+    if (x != NULL && !json_is_array(x)) {
+        ret = apid_bad(err, errlen, "recipients: a list");
+        goto done;
+    }
+    a.r = calloc(json_array_size(x) + 1, sizeof(*a.r));
+    if (a.r == NULL) {
+        ret = -ENOMEM;
+        goto done;
+    }
+    json_array_foreach(x, i, r)
+    {
+        ret = parse_recipient(r, i, &a, &a.r[a.n_r], err, errlen);
+        if (ret == 0) {
+            a.n_r++;
+            continue;
+        }
+        free(a.r[a.n_r].channel);
+        free(a.r[a.n_r].target);
+        if (a.r[a.n_r].secret != NULL)
+            explicit_bzero(a.r[a.n_r].secret, a.r[a.n_r].secret_len);
+        free(a.r[a.n_r].secret);
+        memset(&a.r[a.n_r], 0, sizeof(a.r[a.n_r]));
+        if ((ret = recipient_fault(strict, ret, err)) != 0)
+            goto done;
+    }
+    out->enabled = a.enabled;
+    free_recipients(out->r, out->n_r);
+    out->r = a.r;
+    out->n_r = a.n_r;
+    a.r = NULL;
+
+done:
+    if (ret == -ENOMEM)
+        apid_bad(err, errlen, "out of memory");
+    if (a.r != NULL)
+        free_recipients(a.r, a.n_r);
+    return ret;
+}
+
 int
 apid_alerts_load(const char *path, struct apid_alerts *out, char *err,
                  size_t errlen)
@@ -157,11 +334,6 @@ apid_alerts_load(const char *path, struct apid_alerts *out, char *err,
     if (!json_is_object(root)) {
         ret = apid_bad(err, errlen, "%s: a JSON object", path);
         goto done;
-    }
-    if ((x = json_object_get(root, "enabled")) != NULL) {
-        a.enabled = types_mask(x, "enabled", err, errlen, &ret);
-        if (ret != 0)
-            goto done;
     }
     if ((x = json_object_get(root, "sendmail")) != NULL) {
         if (!json_is_array(x) || json_array_size(x) == 0
@@ -223,91 +395,33 @@ apid_alerts_load(const char *path, struct apid_alerts *out, char *err,
         }
         a.max_attempts = (int) json_integer_value(x);
     }
-    x = json_object_get(root, "recipients");
-    if (x != NULL && !json_is_array(x)) {
-        ret = apid_bad(err, errlen, "recipients: a list");
+    if ((ret = parse_settings(root, &a, 1, err, errlen)) != 0)
         goto done;
-    }
-    a.r = calloc(json_array_size(x) + 1, sizeof(*a.r));
-    json_array_foreach(x, i, r)
-    {
-        const char *email = json_string_value(json_object_get(r, "email"));
-        const char *hook = json_string_value(json_object_get(r, "webhook"));
-        const char *dgroup = json_string_value(json_object_get(r,
-                                                               "directory_group"));
-        json_t *sf;
-        char where[48], gtarget[300];
+    /* The file's types and recipients seed the database's settings
+     * (apid_alerts_seed), and are live only until they are read. */
+    if (json_object_get(root, "enabled") != NULL
+        || json_object_get(root, "recipients") != NULL) {
+        json_t *seed = json_object();
 
-        /* A directory group's members, at their mail, at each delivery
-         * (group_mail below); kept as "group:NAME". */
-        if (dgroup != NULL && email == NULL && hook == NULL) {
-            if (dgroup[0] == '\0' || strlen(dgroup) > 250
-                || strpbrk(dgroup, " \t\r\n,") != NULL) {
-                ret = apid_bad(err, errlen, "recipients[%zu].directory_group:"
-                               " a group's name (cn)", i);
-                goto done;
-            }
-            snprintf(gtarget, sizeof(gtarget), "group:%s", dgroup);
-            email = gtarget;
-        } else if (dgroup != NULL || (email == NULL) == (hook == NULL)) {
-            ret = apid_bad(err, errlen, "recipients[%zu]: email, webhook or"
-                           " directory_group", i);
-            goto done;
-        }
-        if (email != NULL && dgroup == NULL && !address_ok(email)) {
-            ret = apid_bad(err, errlen, "recipients[%zu].email: a plain address"
-                      " (letters, digits, ._%%+- and one @)", i);
-            goto done;
-        }
-        if (hook != NULL && (strncmp(hook, "https://", 8) != 0
-                             || strpbrk(hook, " \t\r\n") != NULL)) {
-            ret = apid_bad(err, errlen, "recipients[%zu].webhook: an https URL",
-                      i);
-            goto done;
-        }
-        if (a.r == NULL) {
+        if (seed != NULL && (x = json_object_get(root, "enabled")) != NULL)
+            json_object_set(seed, "enabled", x);
+        if (seed != NULL && (x = json_object_get(root, "recipients")) != NULL)
+            json_object_set(seed, "recipients", x);
+        a.seed = seed ? json_dumps(seed, JSON_COMPACT) : NULL;
+        json_decref(seed);
+        if (a.seed == NULL) {
             ret = -ENOMEM;
             goto done;
         }
-        /* Its own key, so that no receiver holds another's and can sign
-         * alerts it would take for jit-apid's. */
-        sf = json_object_get(r, "secret_file");
-        if (sf != NULL && (hook == NULL || !json_is_string(sf))) {
-            ret = apid_bad(err, errlen, "recipients[%zu].secret_file: a"
-                           " webhook's, an absolute path", i);
-            goto done;
-        }
-        snprintf(where, sizeof(where), "recipients[%zu].secret_file", i);
-        if (sf != NULL
-            && (ret = load_secret(where, json_string_value(sf),
-                                  &a.r[a.n_r].secret, &a.r[a.n_r].secret_len,
-                                  err, errlen)) != 0)
-            goto done;
-        /* An unsigned alert is one anybody could have sent the receiver. */
-        if (hook != NULL && a.hook_secret == NULL && a.r[a.n_r].secret == NULL) {
-            ret = apid_bad(err, errlen, "recipients[%zu]: a webhook needs a"
-                           " secret_file or webhook_secret_file (its"
-                           " signature's key)", i);
-            goto done;
-        }
-        snprintf(where, sizeof(where), "recipients[%zu].types", i);
-        if (email != NULL && (a.n_sendmail == 0 || a.from == NULL)) {
-            ret = apid_bad(err, errlen, "recipients[%zu]: mail needs sendmail"
-                      " and from", i);
-            goto done;
-        }
-        if (a.r == NULL) {
-            ret = -ENOMEM;
-            goto done;
-        }
-        a.r[a.n_r].types = types_mask(json_object_get(r, "types"), where, err,
-                                      errlen, &ret);
-        if (ret != 0)
-            goto done;
-        a.r[a.n_r].channel = strdup(email ? "email" : "webhook");
-        a.r[a.n_r].target = strdup(email ? email : hook);
-        a.n_r++;
     }
+    /* Checked, and counted; what is live is the database's (refreshed
+     * before use). */
+    a.n_seed = a.n_r;
+    free_recipients(a.r, a.n_r);
+    a.r = NULL;
+    a.n_r = 0;
+    a.enabled = 0;
+    a.version = -1;
     *out = a;
     memset(&a, 0, sizeof(a));
 
@@ -330,17 +444,147 @@ apid_alerts_free(struct apid_alerts *a)
     if (a->hook_secret != NULL)
         explicit_bzero(a->hook_secret, a->hook_secret_len);
     free(a->hook_secret);
-    for (size_t i = 0; a->r && i <= a->n_r; i++) {
-        if (a->r[i].secret != NULL)
-            explicit_bzero(a->r[i].secret, a->r[i].secret_len);
-        free(a->r[i].secret);
-        if (i == a->n_r)
-            break; /* a half-loaded entry: only its secret */
-        free(a->r[i].channel);
-        free(a->r[i].target);
-    }
-    free(a->r);
+    free_recipients(a->r, a->n_r);
+    free(a->seed);
     memset(a, 0, sizeof(*a));
+}
+
+int
+apid_alerts_apply(struct apid_alerts *a, const char *json, int strict,
+                  char *err, size_t errlen)
+{
+    json_error_t je;
+    json_t *root = json_loads(json, JSON_REJECT_DUPLICATES, &je);
+    int ret;
+
+    if (!json_is_object(root))
+        ret = apid_bad(err, errlen, "the alert settings: not a JSON object"
+                       " (%s)", root ? "" : je.text);
+    else
+        ret = parse_settings(root, a, strict, err, errlen);
+    json_decref(root);
+    return ret;
+}
+
+int
+apid_alerts_check(const struct apid_alerts *a, const char *json, char *err,
+                  size_t errlen)
+{
+    struct apid_alerts t = *a;
+    int ret;
+
+    t.r = NULL;
+    t.n_r = 0;
+    ret = apid_alerts_apply(&t, json, 1, err, errlen);
+    free_recipients(t.r, t.n_r);
+    return ret;
+}
+
+int
+apid_alerts_refresh(struct apid *a)
+{
+    char *json = NULL, err[512];
+    int64_t version = 0;
+    int same, ret = apid_store_alert_settings_get(a->store, &json, &version);
+
+    if (ret != APID_OK && ret != APID_NOT_FOUND) {
+        fprintf(stderr, "jit-apid: alerts: settings: %s\n",
+                apid_store_error(a->store));
+        return -1; /* those in use stay in use */
+    }
+    /* The common case, nothing changed, under the readers' lock: every
+     * batch of events asks. */
+    pthread_rwlock_rdlock(&a->lock);
+    same = version == a->alerts.version;
+    pthread_rwlock_unlock(&a->lock);
+    if (same) {
+        free(json);
+        return 0;
+    }
+    pthread_rwlock_wrlock(&a->lock);
+    if (version != a->alerts.version) {
+        /* None stored: every type off (doc/design.md, S27). */
+        if (apid_alerts_apply(&a->alerts, json ? json : "{}", 0, err,
+                              sizeof(err))
+            == 0)
+            a->alerts.version = version;
+        else
+            fprintf(stderr, "jit-apid: alerts: settings version %lld: %s\n",
+                    (long long) version, err);
+    }
+    pthread_rwlock_unlock(&a->lock);
+    free(json);
+    return 0;
+}
+
+int
+apid_alerts_seed(struct apid *a, const char *seed)
+{
+    char *json = NULL, detail[600];
+    int64_t version = 0;
+    int ret;
+
+    if (seed == NULL)
+        return 0;
+    /* Only into an empty table: a change made at run time is not undone
+     * by a restart with the file (doc/design.md, S27). */
+    ret = apid_store_alert_settings_get(a->store, &json, &version);
+    if (ret == APID_NOT_FOUND) {
+        snprintf(detail, sizeof(detail), "from=%s",
+                 a->conf.alerts ? a->conf.alerts : "-");
+        ret = apid_store_alert_settings_put(a->store, seed, 0, "jit-apid",
+                                            "alerts.seed", detail,
+                                            (int64_t) time(NULL));
+        if (ret == APID_OK)
+            fprintf(stderr, "jit-apid: alerts: settings seeded from %s\n",
+                    a->conf.alerts);
+        else if (ret == APID_CONFLICT)
+            ret = APID_OK; /* another instance seeded first */
+    } else if (ret == APID_OK) {
+        fprintf(stderr, "jit-apid: alerts: the settings in the database"
+                " are used; %s's types and recipients only seed an empty"
+                " one\n", a->conf.alerts);
+    }
+    if (ret != APID_OK)
+        fprintf(stderr, "jit-apid: alerts: seeding: %s\n",
+                apid_store_error(a->store));
+    free(json);
+    return ret == APID_OK ? 0 : -1;
+}
+
+int
+apid_alerts_from_store(struct apid *a, struct apid_alerts *al)
+{
+    char *json = NULL, err[512];
+    int64_t version = 0;
+    int ret = apid_store_alert_settings_get(a->store, &json, &version);
+
+    if (ret != APID_OK && ret != APID_NOT_FOUND) {
+        fprintf(stderr, "jit-apid: alerts: settings: %s\n",
+                apid_store_error(a->store));
+        return -1;
+    }
+    if (apid_alerts_apply(al, json ? json : "{}", 0, err, sizeof(err)) == 0)
+        al->version = version;
+    else
+        fprintf(stderr, "jit-apid: alerts: settings version %lld: %s\n",
+                (long long) version, err);
+    free(json);
+    return 0;
+}
+
+int
+apid_alerts_subscribed(const struct apid_alerts *a, const char *channel,
+                       const char *target, const char *type)
+{
+    unsigned bit = (unsigned) type_bit(type);
+
+    for (size_t i = 0; i < a->n_r; i++)
+        if ((a->r[i].types & bit) != 0
+            && strcmp(a->r[i].channel, channel) == 0
+            && strcmp(a->r[i].target, target) == 0)
+            return 1;
+    return 0;
 }
 
 struct apid_alert_target *
@@ -506,6 +750,76 @@ put_headline(FILE *f, const struct apid_event *e)
     put_text(f, e->host, 253);
 }
 
+char *
+apid_mail_header_words(const char *text)
+{
+    static const char b64[] =
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    const unsigned char *p = (const unsigned char *) text;
+    size_t len = strlen(text), o = 0;
+    int ascii = 1;
+    char *out;
+
+    for (size_t i = 0; i < len; i++)
+        ascii &= p[i] < 0x80;
+    if (ascii)
+        return strdup(text);
+    /* An encoded-word is at most 75 characters: 42 bytes of text (56 of
+     * base64) in "=?UTF-8?B?...?=" are 68, "Subject: " before the first
+     * 77; each starts a folded line of its own.  A character is never
+     * split between two words (RFC 2047, 5). */
+    if ((out = malloc(len / 42 * 72 + len * 2 + 80)) == NULL)
+        return NULL;
+    for (size_t i = 0; i < len;) {
+        size_t n = len - i < 42 ? len - i : 42;
+
+        while (n < len - i && n > 0 && (p[i + n] & 0xc0) == 0x80)
+            n--; /* the next byte continues a character: cut before it */
+        if (n == 0)
+            n = len - i < 42 ? len - i : 42; /* not UTF-8: cut anyway */
+        o += (size_t) sprintf(out + o, "%s=?UTF-8?B?", i ? "\n " : "");
+        for (size_t k = 0; k < n; k += 3) {
+            unsigned v = (unsigned) p[i + k] << 16;
+
+            if (k + 1 < n)
+                v |= (unsigned) p[i + k + 1] << 8;
+            if (k + 2 < n)
+                v |= p[i + k + 2];
+            out[o++] = b64[(v >> 18) & 63];
+            out[o++] = b64[(v >> 12) & 63];
+            out[o++] = k + 1 < n ? b64[(v >> 6) & 63] : '=';
+            out[o++] = k + 2 < n ? b64[v & 63] : '=';
+        }
+        o += (size_t) sprintf(out + o, "?=");
+        i += n;
+    }
+    out[o] = '\0';
+    return out;
+}
+
+/* The Subject's value: the headline, encoded if it is not ASCII (a raw
+ * 8-bit header is one a relay may mangle or refuse; doc/design.md,
+ * G6). */
+static void
+put_subject(FILE *f, const struct apid_event *e)
+{
+    char *text = NULL, *words = NULL;
+    size_t len = 0;
+    FILE *m = open_memstream(&text, &len);
+
+    if (m != NULL) {
+        put_headline(m, e);
+        if (fclose(m) != 0) {
+            free(text);
+            text = NULL;
+        }
+    }
+    words = text ? apid_mail_header_words(text) : NULL;
+    fputs(words ? words : headline(e->type), f);
+    free(words);
+    free(text);
+}
+
 /* The host's own words on a failure: its event's cause and error. */
 static char *
 host_reason(const struct apid_event *e)
@@ -538,7 +852,7 @@ mail_text(const struct apid_alerts *a, const struct apid_alert_job *j,
     if (f == NULL)
         return NULL;
     fprintf(f, "From: %s\nTo: %s\nSubject: ", a->from, to);
-    put_headline(f, e);
+    put_subject(f, e);
     fputs("\nMIME-Version: 1.0\nContent-Type: text/plain; charset=utf-8\n"
           "Content-Transfer-Encoding: 8bit\n\n", f);
     put_headline(f, e);
@@ -817,6 +1131,8 @@ apid_alerts_worker(void *arg)
         size_t n = 0;
         int64_t now = (int64_t) time(NULL);
 
+        /* A webhook's key is its settings' secret_file, as they are now. */
+        (void) apid_alerts_refresh(a);
         if (apid_store_alerts_claim(a->store, now, LEASE_S, CLAIM_MAX, &v, &n)
             != APID_OK)
             fprintf(stderr, "jit-apid: alerts: %s\n",
@@ -825,6 +1141,7 @@ apid_alerts_worker(void *arg)
             char err[256] = "";
             struct apid_grant g;
             int ok = 0, tries = v[i].attempts + 1, have_grant, gret;
+            int gone = 0;
             int64_t next = 0;
 
             /* The grant says what the event does not (credential, policy,
@@ -842,11 +1159,18 @@ apid_alerts_worker(void *arg)
             if (gret != APID_OK && gret != APID_NOT_FOUND)
                 snprintf(err, sizeof(err), "reading grant %s: %s",
                          v[i].ev.grant, apid_store_error(a->store));
+            /* Taken off by an admin since it was queued: it hears no
+             * more, a retry included (doc/design.md, S27). */
+            else if ((gone = !apid_alerts_subscribed(&a->alerts,
+                                                     v[i].channel,
+                                                     v[i].recipient,
+                                                     v[i].ev.type)))
+                snprintf(err, sizeof(err), "not sent: unsubscribed");
             else
                 ok = apid_alert_send(&a->alerts, &v[i],
                                      have_grant ? &g : NULL, err,
                                      sizeof(err)) == 0;
-            if (!ok && tries < a->alerts.max_attempts)
+            if (!ok && !gone && tries < a->alerts.max_attempts)
                 next = (int64_t) time(NULL) + backoff(&a->alerts, tries);
             pthread_rwlock_unlock(&a->lock);
             if (!ok)

@@ -28,6 +28,9 @@
  *
  * A directory group's members get the mail at the addresses the
  * directory has at delivery (people_source ldap or both; dirpeople.h).
+ *
+ * "enabled" and "recipients" live in the database, changed at run time by
+ * admins (alerts_api.c); the file's seed an empty database only (below).
  */
 #ifndef APID_ALERTS_H
 #define APID_ALERTS_H
@@ -67,6 +70,16 @@ struct apid_alerts {
     char *(*group_mail)(void *ctx, const char *group, char *err,
                         size_t errlen);
     void *group_ctx;
+    /* Set by the program: people_source file, no directory_group. */
+    int no_groups;
+    /* The file's "enabled" and "recipients" as JSON text (NULL: neither),
+     * the settings to seed an empty database with, and its count of
+     * recipients. */
+    char *seed;
+    size_t n_seed;
+    /* The version of the database's settings enabled and r are (0: none
+     * stored, -1: not read yet). */
+    int64_t version;
 };
 
 const char *apid_alert_type_name(int i);
@@ -74,10 +87,50 @@ const char *apid_alert_type_name(int i);
 int apid_alerts_load(const char *path, struct apid_alerts *out, char *err,
                      size_t errlen);
 void apid_alerts_free(struct apid_alerts *a);
+
+/*
+ * Alert settings at run time (doc/design.md, S27): the types enabled and
+ * the recipients are kept in the database as a JSON object
+ *
+ *   {"enabled": [TYPE...], "recipients": [{"email"|"webhook"|
+ *    "directory_group": ..., "secret_file": ..., "types": [TYPE...]}]}
+ *
+ * (the file's two keys, the same checks), none stored meaning every type
+ * off.  The file's keys seed an empty table only.
+ */
+/* json's settings into a->enabled and a->r (replaced), checked against
+ * a's mail and webhook settings.  strict: any fault fails (-EINVAL, err
+ * set, a as it was); else a bad recipient is logged and left out. */
+int apid_alerts_apply(struct apid_alerts *a, const char *json, int strict,
+                      char *err, size_t errlen);
+/* Whether json's settings would apply strictly to a (0, or -EINVAL with
+ * err set); a is not changed. */
+int apid_alerts_check(const struct apid_alerts *a, const char *json,
+                      char *err, size_t errlen);
+/* The subject line's words as RFC 2047 encoded-words when they hold a
+ * byte that is not ASCII (else a copy), folded to stay within a line's
+ * 78 characters; malloc'd, or NULL. */
+char *apid_mail_header_words(const char *text);
+struct apid;
+/* The database's settings into a->alerts when their version moved (this
+ * instance's change or another's); -1 if they cannot be read (those in
+ * use stay). */
+int apid_alerts_refresh(struct apid *a);
+/* seed (the file's settings, NULL: none) into the database if it holds
+ * none (logged as alerts.seed by jit-apid); 0, or -1. */
+int apid_alerts_seed(struct apid *a, const char *seed);
+/* The database's settings into al, not yet in use (a reload's, swapped
+ * in with them: no event in between finds every type off); 0, or -1. */
+int apid_alerts_from_store(struct apid *a, struct apid_alerts *al);
 /* The deliveries an event of this type calls for (malloc'd vector, or
  * NULL with *n 0). */
 struct apid_alert_target *apid_alerts_plan(const struct apid_alerts *a,
                                            const char *type, size_t *n);
+
+/* Whether target (of channel) is subscribed to type now: a delivery
+ * queued for one an admin has unsubscribed since is not sent. */
+int apid_alerts_subscribed(const struct apid_alerts *a, const char *channel,
+                           const char *target, const char *type);
 
 /* Deliver one, with its grant when the store still has it (g may be
  * NULL: the alert then says only what the event does); 0, or -1 with why

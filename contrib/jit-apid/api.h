@@ -61,6 +61,12 @@ void apid_host_api(struct apid *a, const struct apid_req *q, const char *host,
 void apid_people_api(struct apid *a, const struct apid_req *q, char **s,
                      int n, struct apid_reply *r);
 
+/* The alert settings, for admins: /v1/alerts/... but the deliveries
+ * (alerts_api.c). */
+void apid_alerts_api(struct apid *a, const struct apid_principal *who,
+                     const struct apid_req *q, char **s, int n,
+                     struct apid_reply *r);
+
 /* ---- shared by the handlers (reply.c) ---- */
 
 int64_t apid_now(void);

@@ -1332,6 +1332,7 @@ alert_failed(struct apid *a, const struct apid_grant *g, const char *why)
     e.time = apid_now();
     e.detail = d ? json_dumps(d, JSON_COMPACT) : NULL;
     json_decref(d);
+    (void) apid_alerts_refresh(a);
     pthread_rwlock_rdlock(&a->lock);
     e.alerts = apid_alerts_plan(&a->alerts, e.type, &e.n_alerts);
     if (apid_store_events_insert(a->store, &e, 1, apid_now()) != APID_OK)

@@ -428,7 +428,9 @@ post_events(struct apid *a, const char *host, const struct apid_req *q,
     }
     if (events_owned(a, host, v, n, r) != 0)
         goto done;
-    /* The alerts each event calls for, queued with it if it is new. */
+    /* The alerts each event calls for, queued with it if it is new: by
+     * the settings as they are now (an admin's change, of any instance). */
+    (void) apid_alerts_refresh(a);
     pthread_rwlock_rdlock(&a->lock);
     for (size_t k = 0; k < n; k++)
         v[k].alerts = apid_alerts_plan(&a->alerts, v[k].type, &v[k].n_alerts);

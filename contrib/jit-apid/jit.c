@@ -12,6 +12,11 @@
  *   jit [options] password ID
  *   jit [options] log [--grant ID] [--json]
  *   jit [options] whoami [--json]
+ *   jit [options] alerts [list] [--json]
+ *   jit [options] alerts enable|disable TYPE
+ *   jit [options] alerts subscribe|unsubscribe (--email A | --webhook URL
+ *                        [--secret-file F] | --directory-group G)
+ *                        [--type TYPE]...
  *
  * options: --url URL --ca-file FILE --token-file FILE, else JIT_URL,
  * JIT_CA_FILE, JIT_TOKEN_FILE from the environment.  An ordinary user's
@@ -47,6 +52,10 @@ struct opts {
     const char *groups[64];
     size_t n_groups;
     int json;
+    /* jit alerts: its subcommand's argument, a recipient, types. */
+    const char *arg, *email, *webhook, *secret_file, *dir_group;
+    const char *types[16];
+    size_t n_types;
 };
 
 struct buf {
@@ -88,6 +97,11 @@ usage_to(FILE *f)
           "  password ID   (a directory account's new password)\n"
           "  log [--grant ID] [--json]\n"
           "  whoami [--json]\n"
+          "  alerts [list] [--json]   (admins: the alert settings)\n"
+          "  alerts enable|disable TYPE\n"
+          "  alerts subscribe|unsubscribe (--email A | --webhook URL"
+          " [--secret-file F]\n"
+          "         | --directory-group G) [--type TYPE]...\n"
           "Without a token file, your Kerberos ticket (after kinit).\n"
           "D: seconds, or a number with s, m, h or d (30m, 2h).\n"
           "  --help, -h     this text;  --version, -V   the version\n"
@@ -570,6 +584,93 @@ cmd_whoami(const struct opts *o)
     return st == 200 ? 0 : 1;
 }
 
+/* jit alerts: the alert settings (admins). */
+static void
+print_alerts(json_t *out)
+{
+    json_t *x, *t;
+    size_t i, k;
+
+    json_array_foreach(json_object_get(out, "types"), i, x)
+        printf("%-24s %s\n", str(x, "type"),
+               json_is_true(json_object_get(x, "enabled")) ? "enabled"
+                                                           : "disabled");
+    json_array_foreach(json_object_get(out, "recipients"), i, x)
+    {
+        const char *kind = json_object_get(x, "email")      ? "email"
+                           : json_object_get(x, "webhook")  ? "webhook"
+                                                            : "directory_group";
+
+        printf("%s %s:", kind, str(x, kind));
+        json_array_foreach(json_object_get(x, "types"), k, t)
+            printf(" %s", json_string_value(t) ? json_string_value(t) : "?");
+        if (json_object_get(x, "secret_file"))
+            printf(" (secret_file %s)", str(x, "secret_file"));
+        putchar('\n');
+    }
+}
+
+static int
+cmd_alerts(const struct opts *o, const char *sub)
+{
+    json_t *in = NULL, *out = NULL, *types;
+    char path[256];
+    long st;
+    int n = (o->email != NULL) + (o->webhook != NULL) + (o->dir_group != NULL);
+
+    if (sub == NULL || strcmp(sub, "list") == 0) {
+        if (o->arg != NULL)
+            return EXIT_USAGE;
+        st = call(o, "GET", "/v1/alerts/settings", NULL, &out);
+    } else if (strcmp(sub, "enable") == 0 || strcmp(sub, "disable") == 0) {
+        if (o->arg == NULL || !query_safe(o->arg)) {
+            fprintf(stderr, "jit: alerts %s: an alert type\n", sub);
+            return EXIT_USAGE;
+        }
+        snprintf(path, sizeof(path), "/v1/alerts/types/%s/%s", o->arg, sub);
+        in = json_object();
+        st = call(o, "POST", path, in, &out);
+    } else if (strcmp(sub, "subscribe") == 0
+               || strcmp(sub, "unsubscribe") == 0) {
+        if (n != 1 || o->arg != NULL
+            || (o->secret_file != NULL && o->webhook == NULL)) {
+            fprintf(stderr, "jit: alerts %s: one of --email, --webhook"
+                    " (with --secret-file) or --directory-group\n", sub);
+            return EXIT_USAGE;
+        }
+        in = json_object();
+        types = json_array();
+        for (size_t i = 0; i < o->n_types; i++)
+            json_array_append_new(types, json_string(o->types[i]));
+        json_object_set_new(in, o->email     ? "email"
+                                : o->webhook ? "webhook"
+                                             : "directory_group",
+                            json_string(o->email     ? o->email
+                                        : o->webhook ? o->webhook
+                                                     : o->dir_group));
+        if (o->secret_file != NULL)
+            json_object_set_new(in, "secret_file",
+                                json_string(o->secret_file));
+        if (o->n_types > 0)
+            json_object_set_new(in, "types", types);
+        else
+            json_decref(types);
+        st = call(o, "POST", strcmp(sub, "subscribe") == 0
+                                 ? "/v1/alerts/recipients"
+                                 : "/v1/alerts/recipients/unsubscribe",
+                  in, &out);
+    } else {
+        return EXIT_USAGE;
+    }
+    if (st == 200 && o->json)
+        print_json(out);
+    else if (st == 200)
+        print_alerts(out);
+    json_decref(in);
+    json_decref(out);
+    return st == 200 ? 0 : 1;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -613,7 +714,18 @@ main(int argc, char **argv)
         else if (strcmp(a, "--status") == 0) slot = &o.status;
         else if (strcmp(a, "--grant") == 0) slot = &o.grant;
         else if (strcmp(a, "--ssh-key-file") == 0) slot = &o.key_file;
-        else if (strcmp(a, "--group") == 0) {
+        else if (strcmp(a, "--email") == 0) slot = &o.email;
+        else if (strcmp(a, "--webhook") == 0) slot = &o.webhook;
+        else if (strcmp(a, "--secret-file") == 0) slot = &o.secret_file;
+        else if (strcmp(a, "--directory-group") == 0) slot = &o.dir_group;
+        else if (strcmp(a, "--type") == 0) {
+            if (i + 1 >= argc || o.n_types == 16) {
+                usage();
+                return EXIT_USAGE;
+            }
+            o.types[o.n_types++] = argv[++i];
+            continue;
+        } else if (strcmp(a, "--group") == 0) {
             if (i + 1 >= argc || o.n_groups == 64) {
                 usage();
                 return EXIT_USAGE;
@@ -630,6 +742,9 @@ main(int argc, char **argv)
             continue;
         } else if (id == NULL) {
             id = a;
+            continue;
+        } else if (o.arg == NULL && strcmp(cmd, "alerts") == 0) {
+            o.arg = a; /* jit alerts enable TYPE */
             continue;
         } else {
             usage();
@@ -672,6 +787,9 @@ main(int argc, char **argv)
         ret = cmd_log(&o);
     else if (strcmp(cmd, "whoami") == 0 && id == NULL)
         ret = cmd_whoami(&o);
+    else if (strcmp(cmd, "alerts") == 0
+             && (ret = cmd_alerts(&o, id)) != EXIT_USAGE)
+        ; /* done */
     else {
         fprintf(stderr, "jit: %s: unknown command, or an ID missing or"
                 " extra\n", query_safe(cmd) ? cmd : "?");

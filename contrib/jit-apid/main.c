@@ -111,16 +111,14 @@ static int
 alerts_groups(struct apid *a, struct apid_alerts *al, char *err,
               size_t errlen)
 {
-    for (size_t i = 0; i < al->n_r; i++)
-        if (strncmp(al->r[i].target, "group:", 6) == 0 && a->conf.people_source
-                                                       == APID_PEOPLE_FILE) {
-            apid_alerts_free(al);
-            snprintf(err, errlen, "recipients[%zu]: a directory_group needs"
-                     " people_source ldap or both", i);
-            return -1;
-        }
+    al->no_groups = a->conf.people_source == APID_PEOPLE_FILE;
     al->group_mail = group_mail;
     al->group_ctx = a;
+    /* The file's recipients are checked as a change by the API is. */
+    if (al->seed != NULL && apid_alerts_check(al, al->seed, err, errlen) != 0) {
+        apid_alerts_free(al);
+        return -1;
+    }
     return 0;
 }
 
@@ -215,6 +213,11 @@ reload(struct apid *a)
         fprintf(stderr, "jit-apid: reload failed; keeping what was loaded\n");
         return;
     }
+    /* The database's alert settings onto the file's new mail and webhook
+     * settings before they are in use (the database unreadable: none
+     * until the deliverer's next round reads them). */
+    (void) apid_alerts_seed(a, al.seed);
+    (void) apid_alerts_from_store(a, &al);
     pthread_rwlock_wrlock(&a->lock);
     apid_policies_free(&a->pol);
     apid_auth_free(&a->auth);
@@ -304,7 +307,7 @@ main(int argc, char **argv)
             printf("jit-apid: directory %s: ok\n", a.conf.ldap_uri);
         printf("jit-apid: %s: ok (%zu policies, %zu hosts, %zu people,"
                " %zu alert recipients)\n", path, a.pol.n, a.auth.n_hosts,
-               a.auth.n_people, a.alerts.n_r);
+               a.auth.n_people, a.alerts.n_seed);
         ret = 0;
         goto done;
     }
@@ -317,6 +320,11 @@ main(int argc, char **argv)
         fprintf(stderr, "jit-apid: %s\n", serr ? serr : "out of memory");
         goto done;
     }
+    /* The alert settings: the database's, seeded from the file into an
+     * empty one. */
+    if (apid_alerts_seed(&a, a.alerts.seed) != 0
+        || apid_alerts_refresh(&a) != 0)
+        goto done;
     if (a.conf.ldap_accounts_base != NULL
         && (a.dir_ldap = apid_ldap_open(&a.conf, err, sizeof(err))) == NULL) {
         fprintf(stderr, "jit-apid: directory accounts: %s\n", err);

@@ -1167,6 +1167,8 @@ apid_people_api(struct apid *a, const struct apid_req *q, char **s, int n,
             apid_reply_error(r, 404, "not_found", "no such resource");
     } else if (strcmp(s[1], "alerts") == 0 && n == 2 && get) {
         get_alerts(a, who, r);
+    } else if (strcmp(s[1], "alerts") == 0 && n > 2) {
+        apid_alerts_api(a, who, q, s, n, r);
     } else if (strcmp(s[1], "operations") == 0 && n == 2 && get) {
         if (who->role == APID_REQUESTER && q->arg(q, "grant") == NULL)
             apid_reply_error(r, 403, "forbidden", "a requester reads the"

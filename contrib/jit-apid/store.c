@@ -282,6 +282,23 @@ apid_store_alerts_list(struct apid_store *s, size_t limit,
 }
 
 int
+apid_store_alert_settings_get(struct apid_store *s, char **json,
+                              int64_t *version)
+{
+    READ_LOCKED(s->b->alert_settings_get(rc_, json, version));
+}
+
+int
+apid_store_alert_settings_put(struct apid_store *s, const char *json,
+                              int64_t version, const char *actor,
+                              const char *action, const char *detail,
+                              int64_t now)
+{
+    LOCKED(s->b->alert_settings_put(s->c, json, version, actor, action,
+                                    detail, now));
+}
+
+int
 apid_store_op_add(struct apid_store *s, const char *actor, const char *action,
                   const char *grant, const char *detail, int64_t now)
 {

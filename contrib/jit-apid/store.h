@@ -231,6 +231,20 @@ int apid_store_diracct_set_uuid(struct apid_store *s, const char *username,
                                 const char *grant, const char *uuid);
 void apid_diraccts_free(struct apid_diracct *v, size_t n);
 
+/* The alert settings (alerts.h, apid_alerts_apply): their JSON text
+ * (malloc'd) and version; APID_NOT_FOUND if none were ever stored (every
+ * alert type off). */
+int apid_store_alert_settings_get(struct apid_store *s, char **json,
+                                  int64_t *version);
+/* Store json as the settings, version + 1, if the stored ones are still
+ * version (0: none stored yet: a seed, or the first change), with an
+ * operations-log entry (actor, action, detail; no grant) in the same
+ * transaction; APID_CONFLICT if another change came first. */
+int apid_store_alert_settings_put(struct apid_store *s, const char *json,
+                                  int64_t version, const char *actor,
+                                  const char *action, const char *detail,
+                                  int64_t now);
+
 void apid_alert_jobs_free(struct apid_alert_job *v, size_t n);
 void apid_alert_recs_free(struct apid_alert_rec *v, size_t n);
 void apid_grant_free(struct apid_grant *g);

@@ -67,6 +67,12 @@ struct apid_backend {
                           int64_t next_try, const char *actor,
                           const char *action, const char *detail,
                           int64_t now);
+    int (*alert_settings_get)(struct apid_conn *c, char **json,
+                              int64_t *version);
+    int (*alert_settings_put)(struct apid_conn *c, const char *json,
+                              int64_t version, const char *actor,
+                              const char *action, const char *detail,
+                              int64_t now);
 };
 
 extern const struct apid_backend apid_sqlite_backend;

@@ -87,7 +87,12 @@ static const char schema[] =
     /* A table of a jit-apid before the entry's uuid was recorded. */
     "ALTER TABLE dir_accounts ADD COLUMN IF NOT EXISTS entry_uuid TEXT;"
     "CREATE INDEX IF NOT EXISTS dir_accounts_grant"
-    " ON dir_accounts (grant_id);";
+    " ON dir_accounts (grant_id);"
+    /* Alert settings (alerts.h): one row, absent until seeded or first
+     * changed (then every type is off). */
+    "CREATE TABLE IF NOT EXISTS alert_settings ("
+    " id INTEGER PRIMARY KEY CHECK (id = 1), settings TEXT NOT NULL,"
+    " version BIGINT NOT NULL);";
 
 #define STATUS_NOW APID_STATUS_NOW("$1")
 #define GRANT_COLS                                                          \
@@ -1204,6 +1209,70 @@ pg_diracct_set_uuid(struct apid_conn *c, const char *username,
                   3, p, state);
 }
 
+static int
+pg_alert_settings_get(struct apid_conn *c, char **json, int64_t *version)
+{
+    char state[6];
+    PGresult *r;
+    int ret = APID_OK;
+
+    *json = NULL;
+    *version = 0;
+    if ((r = run(c, "SELECT settings, version FROM alert_settings"
+                    " WHERE id = 1", 0, NULL, state)) == NULL)
+        return APID_FAILED;
+    if (PQntuples(r) == 0) {
+        ret = APID_NOT_FOUND;
+    } else {
+        *json = dup_col(r, 0, 0);
+        *version = int_col(r, 0, 1);
+        if (*json == NULL)
+            ret = apid_store_fail("out of memory");
+    }
+    PQclear(r);
+    return ret;
+}
+
+static int
+pg_alert_settings_put(struct apid_conn *c, const char *json, int64_t version,
+                      const char *actor, const char *action,
+                      const char *detail, int64_t now)
+{
+    char state[6], v[24];
+    const char *p[2] = { json, v };
+    PGresult *r;
+    int none;
+
+    fmt_i64(v, sizeof(v), version);
+    if (simple(c, "BEGIN", 0, NULL, state) != APID_OK)
+        return APID_FAILED;
+    /* Compare and set: a change made from settings another change (of
+     * any instance) has replaced meanwhile would undo it. */
+    if ((r = run(c, version == 0
+                        ? "INSERT INTO alert_settings (id, settings, version)"
+                          " VALUES (1, $1, 1) ON CONFLICT (id) DO NOTHING"
+                        : "UPDATE alert_settings SET settings = $1,"
+                          " version = version + 1"
+                          " WHERE id = 1 AND version = $2::bigint",
+                 version == 0 ? 1 : 2, p, state)) == NULL) {
+        rollback(c);
+        return APID_FAILED;
+    }
+    none = strcmp(PQcmdTuples(r), "0") == 0;
+    PQclear(r);
+    if (none) {
+        rollback(c);
+        apid_store_fail("the alert settings were changed meanwhile");
+        return APID_CONFLICT;
+    }
+    if (add_op(c, now, actor, action, NULL, detail, state) != APID_OK
+        || simple(c, "COMMIT", 0, NULL, state) != APID_OK) {
+        rollback(c);
+        return APID_FAILED;
+    }
+    return APID_OK;
+}
+
 const struct apid_backend apid_pg_backend = {
     .prefix = "postgresql:",
     .open = pg_open,
@@ -1228,4 +1297,6 @@ const struct apid_backend apid_pg_backend = {
     .diracct_claim = pg_diracct_claim,
     .diracct_set_uuid = pg_diracct_set_uuid,
     .diracct_settle = pg_diracct_settle,
+    .alert_settings_get = pg_alert_settings_get,
+    .alert_settings_put = pg_alert_settings_put,
 };

@@ -82,7 +82,12 @@ static const char schema[] =
     " next_try INTEGER NOT NULL, last_error TEXT, updated INTEGER NOT NULL,"
     " claimed_until INTEGER NOT NULL DEFAULT 0, entry_uuid TEXT);"
     "CREATE INDEX IF NOT EXISTS dir_accounts_grant"
-    " ON dir_accounts (grant_id);";
+    " ON dir_accounts (grant_id);"
+    /* Alert settings (alerts.h): one row, absent until seeded or first
+     * changed (then every type is off). */
+    "CREATE TABLE IF NOT EXISTS alert_settings ("
+    " id INTEGER PRIMARY KEY CHECK (id = 1), settings TEXT NOT NULL,"
+    " version INTEGER NOT NULL);";
 
 #define STATUS_NOW APID_STATUS_NOW("?1")
 #define GRANT_COLS                                                          \
@@ -1422,6 +1427,78 @@ sq_diracct_set_uuid(struct apid_conn *s, const char *username,
     return rc == SQLITE_DONE ? APID_OK : db_fail(s, "directory accounts");
 }
 
+static int
+sq_alert_settings_get(struct apid_conn *s, char **json, int64_t *version)
+{
+    sqlite3_stmt *st = NULL;
+    int rc, ret;
+
+    *json = NULL;
+    *version = 0;
+    if (sqlite3_prepare_v2(s->db, "SELECT settings, version FROM"
+                           " alert_settings WHERE id = 1", -1, &st, NULL)
+        != SQLITE_OK)
+        return db_fail(s, "alert settings");
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        *json = strdup((const char *) sqlite3_column_text(st, 0));
+        *version = sqlite3_column_int64(st, 1);
+        ret = *json ? APID_OK : apid_store_fail("out of memory");
+    } else {
+        ret = rc == SQLITE_DONE ? APID_NOT_FOUND
+                                : db_fail(s, "alert settings");
+    }
+    sqlite3_finalize(st);
+    return ret;
+}
+
+static int
+sq_alert_settings_put(struct apid_conn *s, const char *json, int64_t version,
+                      const char *actor, const char *action,
+                      const char *detail, int64_t now)
+{
+    sqlite3_stmt *st = NULL;
+    int ret, rc;
+
+    if ((ret = exec_simple(s, "BEGIN IMMEDIATE")) != APID_OK)
+        return ret;
+    /* Compare and set: a change made from settings another change has
+     * replaced meanwhile would undo it. */
+    if (sqlite3_prepare_v2(s->db, version == 0
+                               ? "INSERT INTO alert_settings (id, settings,"
+                                 " version) VALUES (1, ?1, 1)"
+                                 " ON CONFLICT (id) DO NOTHING"
+                               : "UPDATE alert_settings SET settings = ?1,"
+                                 " version = version + 1"
+                                 " WHERE id = 1 AND version = ?2",
+                           -1, &st, NULL) != SQLITE_OK) {
+        ret = db_fail(s, "alert settings");
+        goto rollback;
+    }
+    sqlite3_bind_text(st, 1, json, -1, SQLITE_STATIC);
+    if (version != 0)
+        sqlite3_bind_int64(st, 2, version);
+    rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE) {
+        ret = db_fail(s, "alert settings");
+        goto rollback;
+    }
+    if (sqlite3_changes(s->db) == 0) {
+        ret = APID_CONFLICT;
+        apid_store_fail("the alert settings were changed meanwhile");
+        goto rollback;
+    }
+    if ((ret = add_op(s, now, actor, action, NULL, detail)) != APID_OK)
+        goto rollback;
+    if ((ret = exec_simple(s, "COMMIT")) == APID_OK)
+        return APID_OK;
+
+rollback:
+    sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+    return ret;
+}
+
 const struct apid_backend apid_sqlite_backend = {
     .prefix = "sqlite:",
     .open = sq_open,
@@ -1446,4 +1523,6 @@ const struct apid_backend apid_sqlite_backend = {
     .diracct_claim = sq_diracct_claim,
     .diracct_set_uuid = sq_diracct_set_uuid,
     .diracct_settle = sq_diracct_settle,
+    .alert_settings_get = sq_alert_settings_get,
+    .alert_settings_put = sq_alert_settings_put,
 };

@@ -213,5 +213,133 @@ ev = with_events[0]["host_events"]
 assert len(ev) == 4 and all(e["requester"] == "alice@EXAMPLE.COM" for e in ev), ev
 PY
 ok "operations log: host events once per grant, under its request, each with its requester"
+
+# ---- Alert settings at run time (doc/design.md, S27): jit alerts ----
+add_admin() { # root@EXAMPLE.COM an admin of the running jit-apid
+    echo "root@EXAMPLE.COM admin root-token-xxxxxxxxxxx" >> "$T/apid/people"
+    kill -HUP "$APID_PID"
+    wait_for 30 grep -q 'reloaded policies' "$T/apid/log" >/dev/null || fail "no reload: $(cat "$T/apid/log")"
+}
+add_admin
+JIT=$top_builddir/contrib/jit-apid/jit
+for p in root boss alice; do
+    grep "^$p@EXAMPLE.COM " "$T/apid/people" | awk '{print $3}' > "$T/$p.token"
+    chmod 600 "$T/$p.token"
+done
+export JIT_URL="$APID_URL" JIT_CA_FILE="$T/certs/ca.pem"
+as() { _who=$1; shift; JIT_TOKEN_FILE="$T/$_who.token" "$JIT" "$@"; }
+row() { printf '%-24s %s\n' "$1" "$2"; }
+out=$(as root alerts list) || fail "jit alerts list: $out"
+expect_eq "the file's settings, seeded" "$out" "$(row account.created enabled; row account.enabled disabled; row account.disable_failed enabled)
+email secops@example.com: account.created account.enabled account.disable_failed
+webhook $HOOK: account.disable_failed
+email quiet@example.com: account.enabled
+email broken@example.com: account.created"
+for p in boss alice; do
+    rc=0; out=$(as $p alerts list 2>&1) || rc=$?
+    expect_eq "jit alerts list as $p" "$rc:$out" "1:jit: 403: only admins read or change the alert settings"
+    rc=0; out=$(as $p alerts enable account.enabled 2>&1) || rc=$?
+    expect_eq "jit alerts enable as $p" "$rc:$out" "1:jit: 403: only admins read or change the alert settings"
+    api POST /v1/alerts/recipients "$(cat "$T/$p.token")" '{"email": "me@example.com", "types": ["account.created"]}' >/dev/null
+    expect_eq "subscribing as $p" "$(cat "$T/api.status")" 403
+done
+ok "the alert settings are for admins only (403 for an approver and a requester)"
+
+as root alerts enable account.enabled >/dev/null || fail "enable"
+as root alerts disable account.created >/dev/null || fail "disable"
+as root alerts subscribe --email new@example.com --type account.disable_failed >/dev/null || fail "subscribe"
+out=$(as root alerts subscribe --email new@example.com --type account.disable_failed) || fail "subscribe again"
+case $out in *"email new@example.com: account.disable_failed"*) ;; *) fail "subscribed: $out" ;; esac
+as root alerts unsubscribe --email quiet@example.com --type account.enabled >/dev/null || fail "unsubscribe"
+rc=0; out=$(as root alerts unsubscribe --email quiet@example.com 2>&1) || rc=$?
+expect_eq "unsubscribing one not subscribed" "$rc:$out" "1:jit: 404: no such recipient subscribed"
+# Without a restart: an account.enabled now alerts (secops), an
+# account.created no longer does, and new@ gets a failure.
+batch="{\"events\": [$(ev b1 account.created), $(ev b2 account.enabled), $(ev b3 account.disable_failed)]}"
+api POST /v1/hosts/web01.test/events host-token-web01-xxxxxxxx "$batch" >/dev/null
+expect_eq "events after the changes" "$(cat "$T/api.status")" 200
+queued() { alerts | /usr/bin/python3 -c '
+import json, sys
+for x in sorted(json.load(sys.stdin)["alerts"], key=lambda x: (x["event"], x["recipient"])):
+    if x["event"].startswith(sys.argv[1]): print(x["event"], x["recipient"])' "$1"; }
+expect_eq "deliveries after the changes" "$(queued b)" "b2 secops@example.com
+b3 $HOOK
+b3 new@example.com
+b3 secops@example.com"
+ok "jit alerts enable, disable, subscribe, unsubscribe take effect without a restart; a second subscribe changes nothing; unsubscribing one not subscribed is 404"
+
+api GET /v1/operations boss-token-xxxxxxxxxxx > "$T/ops"
+/usr/bin/python3 - "$T/ops" <<'PY' || fail "operations: $(cat "$T/ops")"
+import json, sys
+ops = [(o["action"], o["actor"], o.get("detail")) for o in json.load(open(sys.argv[1]))["operations"] if o["action"].startswith("alerts.")]
+want = [("alerts.unsubscribe", "root@EXAMPLE.COM", 'email=quiet@example.com types=["account.enabled"]'),
+        ("alerts.subscribe", "root@EXAMPLE.COM", 'email=new@example.com types=["account.disable_failed"]'),
+        ("alerts.disable", "root@EXAMPLE.COM", "type=account.created"),
+        ("alerts.enable", "root@EXAMPLE.COM", "type=account.enabled")]
+assert ops[:4] == want, ops
+assert ops[4][0] == "alerts.seed" and ops[4][1] == "jit-apid", ops
+PY
+ok "each change on the operations log with the admin who made it (a repeated subscribe not again); the seed by jit-apid"
+
+# Hostile settings: refused, naming what, and nothing changed.
+hostile() { # WHAT BODY WANT-IN-MESSAGE
+    api POST /v1/alerts/recipients root-token-xxxxxxxxxxx "$2" > "$T/hostile"
+    expect_eq "$1: status" "$(cat "$T/api.status")" 400
+    grep -qF -- "$3" "$T/hostile" || fail "$1: $(cat "$T/hostile")"
+}
+hostile "an address with CR LF" '{"email": "a@example.com\r\nBcc: x@evil.test", "types": ["account.created"]}' "email: a plain address"
+hostile "an address with a control" '{"email": "a\u0001b@example.com", "types": ["account.created"]}' "email: a plain address"
+hostile "an address like an option" '{"email": "-oQ/tmp@example.com", "types": ["account.created"]}' "email: a plain address"
+hostile "a webhook over http" '{"webhook": "http://hooks.example.com/jit", "types": ["account.created"]}' "webhook: an https URL"
+hostile "a webhook URL with a newline" '{"webhook": "https://h.example.com/\nX-Evil: 1", "types": ["account.created"]}' "webhook: an https URL"
+cp "$T/hook.secret" "$T/hook-open2.secret"; chmod 644 "$T/hook-open2.secret"
+hostile "a webhook secret others read" "{\"webhook\": \"https://h.example.com/x\", \"secret_file\": \"$T/hook-open2.secret\", \"types\": [\"account.created\"]}" "must be a regular file of jit-apid's user or root"
+hostile "a secret_file on mail" "{\"email\": \"m@example.com\", \"secret_file\": \"$T/hook.secret\", \"types\": [\"account.created\"]}" "secret_file: a webhook's"
+hostile "an unknown type" '{"email": "m@example.com", "types": ["account.created", "account.pwned"]}' 'unknown alert type \"account.pwned\"'
+hostile "no type" '{"email": "m@example.com", "types": []}' "types: at least one alert type"
+hostile "two recipients in one" '{"email": "m@example.com", "webhook": "https://h.example.com/x", "types": ["account.created"]}' "one of email, webhook or directory_group"
+hostile "a directory group without a directory" '{"directory_group": "secops", "types": ["account.created"]}' "needs people_source ldap or both"
+rc=0; out=$(as root alerts enable account.pwned 2>&1) || rc=$?
+expect_eq "jit alerts enable of an unknown type" "$rc:$out" '1:jit: 400: unknown alert type "account.pwned" (account.created, account.enabled or account.disable_failed)'
+api POST "/v1/alerts/types/account.x%0d%0aEvil/enable" root-token-xxxxxxxxxxx > "$T/hostile"
+expect_eq "a type with CR LF" "$(cat "$T/api.status")" 400
+grep -q 'unknown alert type \\"?\\"' "$T/hostile" || fail "a type with CR LF named back: $(cat "$T/hostile")"
+out=$(as root alerts list | grep -c '^email\|^webhook')
+expect_eq "recipients after the hostile ones" "$out" 4
+ok "hostile settings refused with 400 naming the field: CR/LF and controls in an address, http or broken webhook URLs, a secret others read, unknown types"
+
+# Another instance on the same database: its change is this one's too,
+# before the next alert, without a restart.
+"$APID" -c "$T/apid/apid.conf" 2>"$T/apid/log2" </dev/null &
+TEST_PIDS="$TEST_PIDS $!"
+APID2_PID=$!
+wait_for 30 grep -q 'serving on' "$T/apid/log2" >/dev/null 2>&1 || fail "second jit-apid: $(cat "$T/apid/log2")"
+port2=$(sed -n 's/^jit-apid: serving on 127.0.0.1://p' "$T/apid/log2")
+JIT_URL=https://127.0.0.1:$port2 as root alerts enable account.created >/dev/null || fail "enable on the second instance"
+api POST /v1/hosts/web01.test/events host-token-web01-xxxxxxxx "{\"events\": [$(ev c1 account.created)]}" >/dev/null
+expect_eq "deliveries after the other instance's change" "$(queued c)" "c1 broken@example.com
+c1 secops@example.com"
+kill -TERM "$APID2_PID"; wait "$APID2_PID" || fail "second jit-apid exit: $(tail -5 "$T/apid/log2")"
+ok "a change made on another instance on the same database takes effect here"
+
+# A restart with the same file does not undo the changes: the file seeds
+# an empty table only.
+stop_apid
+start_apid
+add_admin
+out=$(JIT_URL="$APID_URL" as root alerts list) || fail "list after restart: $out"
+case $out in *"email new@example.com: account.disable_failed"*) ;; *) fail "after restart: $out" ;; esac
+case $out in *quiet@example.com*) fail "the file undid an unsubscribe: $out" ;; esac
+expect_eq "account.enabled after restart" "$(echo "$out" | grep '^account.enabled ')" "$(row account.enabled enabled)"
+grep -q "the settings in the database are used" "$T/apid/log" || fail "no word of the file not seeding: $(cat "$T/apid/log")"
+ok "a restart keeps the run-time changes (the file seeds an empty table only)"
+if [ "${ALERTS_ON_PG:-}" != 1 ]; then
+    stop_apid
+    APID_DATABASE=sqlite:$T/fresh.db APID_ALERTS= start_apid
+    add_admin
+    out=$(JIT_URL="$APID_URL" as root alerts list) || fail "list on a fresh database: $out"
+    expect_eq "a fresh database" "$out" "$(row account.created disabled; row account.enabled disabled; row account.disable_failed disabled)"
+    ok "all alert types off on a fresh database"
+fi
 stop_apid
 ok "stopped cleanly with the deliverer running"

@@ -60,7 +60,8 @@ ta_open(struct apid *a, const char *dir, char *err, size_t errlen)
             "web02.test host-token-web02-xxxxxxxx\n", hosts, sizeof(hosts))
         || put(dir, "people", "alice@EXAMPLE.COM requester"
                " alice-token-xxxxxxxxxx\nboss@EXAMPLE.COM approver"
-               " boss-token-xxxxxxxxxxx\n", people, sizeof(people))
+               " boss-token-xxxxxxxxxxx\nroot@EXAMPLE.COM admin"
+               " root-token-xxxxxxxxxxx\n", people, sizeof(people))
         || put(dir, "policies.json", text, pol, sizeof(pol))) {
         snprintf(err, errlen, "%s: cannot write the tables", dir);
         return -1;

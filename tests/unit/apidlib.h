@@ -14,6 +14,7 @@
 #define TA_HOST2 "Bearer host-token-web02-xxxxxxxx"
 #define TA_ALICE "Bearer alice-token-xxxxxxxxxx"
 #define TA_BOSS "Bearer boss-token-xxxxxxxxxxx"
+#define TA_ROOT "Bearer root-token-xxxxxxxxxxx"
 
 /* Policies: "wide" (db-admin on web01.test and web02.test, auto, the
  * groups of ta_groups), "pend" (root-ish on web01.test, by an approver,

@@ -1226,6 +1226,188 @@ START_TEST(test_name_skeleton)
 }
 END_TEST
 
+/* ---- alert settings at run time (alerts_api.c; doc/design.md, S27) ---- */
+
+static unsigned
+call_status(const char *method, const char *url, const char *authz,
+            const char *body, char *msg, size_t msglen)
+{
+    struct apid_reply r;
+    unsigned st;
+
+    memset(&r, 0, sizeof(r));
+    ta_call(&A, method, url, authz, NULL, body, body ? strlen(body) : 0, &r);
+    st = r.status;
+    if (msg != NULL)
+        snprintf(msg, msglen, "%s", r.body ? r.body : "");
+    free(r.body);
+    return st;
+}
+
+START_TEST(test_alert_settings)
+{
+    char msg[2048], *json = NULL;
+    int64_t version = -1;
+    struct apid_alert_target *t;
+    struct apid_op *ops = NULL;
+    size_t n = 0;
+
+    /* A fresh database: nothing stored, every type off. */
+    ck_assert_int_eq(apid_store_alert_settings_get(A.store, &json, &version),
+                     APID_NOT_FOUND);
+    ck_assert_uint_eq(call_status("GET", "/v1/alerts/settings", TA_ROOT, NULL,
+                                  msg, sizeof(msg)), 200);
+    ck_assert_msg(strstr(msg, "true") == NULL && strstr(msg, "\"version\":0")
+                      != NULL, "%s", msg);
+    ck_assert_int_eq(apid_alerts_refresh(&A), 0);
+    ck_assert_uint_eq(A.alerts.enabled, 0);
+    /* Admins only. */
+    ck_assert_uint_eq(call_status("GET", "/v1/alerts/settings", TA_BOSS, NULL,
+                                  NULL, 0), 403);
+    ck_assert_uint_eq(call_status("POST",
+                                  "/v1/alerts/types/account.created/enable",
+                                  TA_ALICE, "{}", NULL, 0), 403);
+    ck_assert_uint_eq(call_status("POST", "/v1/alerts/recipients", TA_BOSS,
+                                  "{\"email\": \"b@example.com\", \"types\":"
+                                  " [\"account.created\"]}", NULL, 0), 403);
+    /* Unknown types, named; mail without sendmail configured. */
+    ck_assert_uint_eq(call_status("POST", "/v1/alerts/types/account.x/enable",
+                                  TA_ROOT, "{}", msg, sizeof(msg)), 400);
+    ck_assert_msg(strstr(msg, "unknown alert type \\\"account.x\\\"") != NULL,
+                  "%s", msg);
+    ck_assert_uint_eq(call_status("POST", "/v1/alerts/recipients", TA_ROOT,
+                                  "{\"email\": \"s@example.com\", \"types\":"
+                                  " [\"account.created\"]}", msg,
+                                  sizeof(msg)), 400);
+    ck_assert_msg(strstr(msg, "mail needs sendmail and from") != NULL, "%s",
+                  msg);
+    A.alerts.sendmail = calloc(2, sizeof(char *));
+    A.alerts.sendmail[0] = strdup("/usr/sbin/sendmail");
+    A.alerts.n_sendmail = 1;
+    A.alerts.from = strdup("jit-apid@example.com");
+    /* Enabled, subscribed: in effect at once, logged with the admin. */
+    ck_assert_uint_eq(call_status("POST",
+                                  "/v1/alerts/types/account.created/enable",
+                                  TA_ROOT, "{}", NULL, 0), 200);
+    ck_assert_uint_eq(call_status("POST", "/v1/alerts/recipients", TA_ROOT,
+                                  "{\"email\": \"s@example.com\", \"types\":"
+                                  " [\"account.created\"]}", NULL, 0), 200);
+    ck_assert_uint_eq(call_status("POST", "/v1/alerts/recipients", TA_ROOT,
+                                  "{\"email\": \"S@example.com\", \"types\":"
+                                  " [\"account.created\"]}", msg,
+                                  sizeof(msg)), 200); /* idempotent */
+    ck_assert_uint_eq(A.alerts.enabled, 1);
+    t = apid_alerts_plan(&A.alerts, "account.created", &n);
+    ck_assert_uint_eq(n, 1);
+    ck_assert_str_eq(t[0].recipient, "s@example.com");
+    free(t);
+    ck_assert_int_eq(apid_alerts_subscribed(&A.alerts, "email",
+                                            "s@example.com",
+                                            "account.created"), 1);
+    ck_assert_int_eq(apid_alerts_subscribed(&A.alerts, "email",
+                                            "s@example.com",
+                                            "account.enabled"), 0);
+    ck_assert_int_eq(apid_store_ops(A.store, NULL, 10, &ops, &n), APID_OK);
+    ck_assert_uint_eq(n, 2); /* the repeated subscribe is not logged */
+    ck_assert_str_eq(ops[0].action, "alerts.subscribe");
+    ck_assert_str_eq(ops[0].actor, "root@EXAMPLE.COM");
+    ck_assert_str_eq(ops[1].action, "alerts.enable");
+    ck_assert_str_eq(ops[1].detail, "type=account.created");
+    apid_ops_free(ops, n);
+    /* Hostile recipients: 400, nothing changed. */
+    {
+        static const char *const bad[][2] = {
+            { "{\"email\": \"a@example.com\\r\\nBcc: e@evil.test\","
+              " \"types\": [\"account.created\"]}", "email: a plain address" },
+            { "{\"email\": \"a\\u0007@example.com\", \"types\":"
+              " [\"account.created\"]}", "email: a plain address" },
+            { "{\"webhook\": \"http://h.example.com/\", \"types\":"
+              " [\"account.created\"]}", "webhook: an https URL" },
+            { "{\"webhook\": \"https://h.example.com/\\u0000x\", \"types\":"
+              " [\"account.created\"]}", "" },
+            { "{\"webhook\": \"https://h.example.com/a b\", \"types\":"
+              " [\"account.created\"]}", "webhook: an https URL" },
+            /* No webhook_secret_file, no secret_file: as the file. */
+            { "{\"webhook\": \"https://h.example.com/\", \"types\":"
+              " [\"account.created\"]}", "a webhook needs a secret_file" },
+            { "{\"email\": \"a@example.com\", \"types\": [7]}",
+              "unknown alert type" },
+            { "{\"email\": \"a@example.com\", \"types\": \"account.created\"}",
+              "types: a list" },
+            { "{\"email\": 3, \"types\": [\"account.created\"]}",
+              "one of email, webhook or directory_group" },
+            { "{\"directory_group\": \"sec\\u001bops\", \"types\":"
+              " [\"account.created\"]}", "directory_group: a group's name" },
+        };
+
+        for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+            ck_assert_uint_eq(call_status("POST", "/v1/alerts/recipients",
+                                          TA_ROOT, bad[i][0], msg,
+                                          sizeof(msg)), 400);
+            ck_assert_msg(strstr(msg, bad[i][1]) != NULL, "%zu: %s", i, msg);
+        }
+    }
+    ck_assert_int_eq(apid_store_alert_settings_get(A.store, &json, &version),
+                     APID_OK);
+    ck_assert_int_eq(version, 2);
+    /* A change made from settings another has replaced: refused. */
+    ck_assert_int_eq(apid_store_alert_settings_put(A.store, "{}", 1, "x", "y",
+                                                   NULL, apid_now()),
+                     APID_CONFLICT);
+    ck_assert_int_eq(apid_store_alert_settings_put(A.store, "{}", 0, "x", "y",
+                                                   NULL, apid_now()),
+                     APID_CONFLICT);
+    free(json);
+    /* Unsubscribed, the last type gone: no recipient left. */
+    ck_assert_uint_eq(call_status("POST", "/v1/alerts/recipients/unsubscribe",
+                                  TA_ROOT, "{\"email\": \"s@example.com\"}",
+                                  NULL, 0), 200);
+    ck_assert_uint_eq(A.alerts.n_r, 0);
+    /* A delivery queued before is not sent (the deliverer asks). */
+    ck_assert_int_eq(apid_alerts_subscribed(&A.alerts, "email",
+                                            "s@example.com",
+                                            "account.created"), 0);
+    ck_assert_uint_eq(call_status("POST", "/v1/alerts/recipients/unsubscribe",
+                                  TA_ROOT, "{\"email\": \"s@example.com\"}",
+                                  NULL, 0), 404);
+}
+END_TEST
+
+/* A Subject with non-ASCII: RFC 2047 words, a character never split,
+ * each line within 78. */
+START_TEST(test_mail_subject_words)
+{
+    char *w, long4[100] = "", long3[100] = "";
+
+    w = apid_mail_header_words("JIT account created: alice on web01");
+    ck_assert_str_eq(w, "JIT account created: alice on web01");
+    free(w);
+    w = apid_mail_header_words("\xc3\xa9");
+    ck_assert_str_eq(w, "=?UTF-8?B?w6k=?=");
+    free(w);
+    for (int i = 0; i < 20; i++)
+        strcat(long4, "\xf0\x9f\x98\x80"); /* 80 bytes */
+    w = apid_mail_header_words(long4);
+    /* 42 bytes would split the 11th character: 40 and 40. */
+    ck_assert_str_eq(w, "=?UTF-8?B?8J+YgPCfmIDwn5iA8J+YgPCfmIDwn5iA8J+YgPCfmIDwn5iA"
+                        "8J+YgA==?=\n =?UTF-8?B?8J+YgPCfmIDwn5iA8J+YgPCfmIDwn5iA"
+                        "8J+YgPCfmIDwn5iA8J+YgA==?=");
+    free(w);
+    for (int i = 0; i < 30; i++)
+        strcat(long3, "\xe2\x82\xac"); /* 90 bytes */
+    w = apid_mail_header_words(long3);
+    for (char *line = w, *nl; line != NULL; line = nl ? nl + 1 : NULL) {
+        nl = strchr(line, '\n');
+        /* 68 on the first, after "Subject: " (77); " " and 68 on the
+         * others. */
+        ck_assert_uint_le(nl ? (size_t) (nl - line) : strlen(line),
+                          line == w ? 68 : 69);
+    }
+    ck_assert_ptr_null(strchr(w, '\r'));
+    free(w);
+}
+END_TEST
+
 static void
 setup(void)
 {
@@ -1276,6 +1458,8 @@ main(void)
     tcase_add_test(tc, test_people_kerberos);
     tcase_add_test(tc, test_diracct);
     tcase_add_test(tc, test_diracct_store);
+    tcase_add_test(tc, test_alert_settings);
+    tcase_add_test(tc, test_mail_subject_words);
     suite_add_tcase(s, tc);
     return t_run(s);
 }
