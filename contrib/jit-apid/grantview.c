@@ -170,9 +170,13 @@ apid_grant_hosts_json(const struct apid_grant *g, const struct apid_event *v,
      * both are on the record. */
     for (size_t i = 0; i < g->n_hosts; i++)
         (void) host_of(hv, &nh, cap, g->hosts[i]);
-    for (size_t i = 0; i < n; i++)
-        if (v[i].host != NULL)
-            apply(host_of(hv, &nh, cap, v[i].host), &v[i], keep);
+    for (size_t i = 0; i < n; i++) {
+        struct host_view *h = v[i].host ? host_of(hv, &nh, cap, v[i].host)
+                                        : NULL;
+
+        if (h != NULL)
+            apply(h, &v[i], keep);
+    }
     for (size_t i = 0; i < nh; i++) {
         struct host_view *h = &hv[i];
         const char *handed = NULL;

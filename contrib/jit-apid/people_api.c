@@ -832,7 +832,10 @@ successor_of(struct apid *a, const struct apid_grant *g, char **id,
     if ((ret = apid_store_grant_list(a->store, &f, LIST_LIMIT, &v, &n, now))
         != APID_OK)
         return ret;
-    /* Newest first: walk back to the earliest after g. */
+    /* Newest first: walk back from the earliest after g, and stop at
+     * the first that a host reported on: only the next grant with an
+     * account can have taken this one's (a later one took it from that
+     * one).  A few queries, not one per grant of the person. */
     for (size_t i = n; i-- > 0 && *id == NULL;) {
         struct apid_event *e = NULL;
         size_t ne = 0;
@@ -848,8 +851,11 @@ successor_of(struct apid *a, const struct apid_grant *g, char **id,
         if (*id != NULL) {
             *sv = e;
             *sn = ne;
-        } else
-            apid_events_free(e, ne);
+            break;
+        }
+        apid_events_free(e, ne);
+        if (ne > 0)
+            break;
     }
     apid_grants_free(v, n);
     return APID_OK;
