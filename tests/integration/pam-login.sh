@@ -259,6 +259,29 @@ print(" ".join(r[0] for r in db.execute("SELECT type FROM events WHERE username 
 ' "$STATE/state.db")
 expect_eq "mia's events: created at the account step, no session" "$mia_ev" "account.created login.denied"
 
+# --- an account an older version reserved (store migration 8: announced
+# 0, its account.created still owed) records it at its first session ---
+grant_json wren > "$G/wren.json"
+expect_pam "wren: account" 0 wren acct_mgmt
+/usr/bin/python3 -c '
+import sqlite3, sys
+db = sqlite3.connect(sys.argv[1])
+db.execute("UPDATE accounts SET announced = 0 WHERE name = ?", ("wren",))
+db.execute("DELETE FROM events WHERE username = ?", ("wren",))
+db.commit()
+' "$STATE/state.db"
+expect_pam "wren: first session" 0 wren open_session
+audit_has 'event="account.created" result="ok" reason="reserved" user="wren"'
+expect_pam "wren: second session" 0 wren acct_mgmt open_session
+if grep -q 'account.created' "$T/pam.out"; then fail "wren: account.created twice"; fi
+wren_ev=$(/usr/bin/python3 -c '
+import sqlite3, sys
+db = sqlite3.connect(sys.argv[1])
+print(" ".join(r[0] for r in db.execute("SELECT type FROM events WHERE username = ? ORDER BY rowid", ("wren",))))
+' "$STATE/state.db")
+expect_eq "wren's events: the owed account.created once, at the first session" "$wren_ev" \
+    "account.created session.opened session.opened"
+
 # --- on_logout keep, then a later grant re-enables the kept account ---
 grant_json noah 'on_logout="keep"' 'id="g-noah-1"' > "$G/noah.json"
 expect_pam "noah: login (keep)" 0 noah acct_mgmt open_session close_session
