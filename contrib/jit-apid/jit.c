@@ -309,6 +309,64 @@ str(json_t *o, const char *k)
     return v ? v : "-";
 }
 
+/* Each host's account in words (doc/design.md, S25): its state, and
+ * when it is to be deleted or was. */
+static void
+print_host_accounts(json_t *g)
+{
+    json_t *h;
+    size_t i;
+
+    json_array_foreach(json_object_get(g, "host_accounts"), i, h) {
+        const char *st = str(h, "state");
+        json_int_t n = json_integer_value(json_object_get(h, "sessions"));
+
+        printf("host:        %s ", str(h, "host"));
+        if (strcmp(st, "pending") == 0)
+            printf("pending (no account reported yet)");
+        else if (strcmp(st, "none") == 0)
+            printf("no account reported");
+        else if (strcmp(st, "active") == 0)
+            printf("active, %lld session%s", (long long) n, n == 1 ? "" : "s");
+        else if (strcmp(st, "tearing_down") == 0)
+            printf("tearing down");
+        else if (strcmp(st, "disable_failed") == 0)
+            printf("failed to disable: %s (retried)", str(h, "error"));
+        else if (strcmp(st, "deleted") == 0)
+            printf("deleted at %s", str(h, "deleted_at"));
+        else if (strcmp(st, "handed_over") == 0)
+            printf("kept for grant %s", str(h, "handed_over_to"));
+        else
+            printf("%s", st);
+        if (json_object_get(h, "since") && strcmp(st, "deleted") != 0)
+            printf(" since %s", str(h, "since"));
+        if (json_object_get(h, "deletion_due"))
+            printf("; deletion due %s%s", str(h, "deletion_due"),
+                   json_is_true(json_object_get(h, "deletion_at_last_logout"))
+                       ? " or at the last logout, whichever is first"
+                       : "");
+        printf("\n");
+    }
+}
+
+/* The hosts' accounts in a table cell: "web01:active(2) web02:deleted". */
+static void
+print_host_accounts_short(json_t *g)
+{
+    json_t *h;
+    size_t i;
+
+    if (json_array_size(json_object_get(g, "host_accounts")) == 0)
+        printf("-");
+    json_array_foreach(json_object_get(g, "host_accounts"), i, h) {
+        json_int_t n = json_integer_value(json_object_get(h, "sessions"));
+
+        printf("%s%s:%s", i ? " " : "", str(h, "host"), str(h, "state"));
+        if (n > 0)
+            printf("(%lld)", (long long) n);
+    }
+}
+
 static void
 print_grant(json_t *g)
 {
@@ -346,6 +404,7 @@ print_grant(json_t *g)
         printf("password:    %s\n             (shown once, kept nowhere:"
                " jit password %s makes a new one)\n", str(g, "password"),
                str(g, "id"));
+    print_host_accounts(g);
     json_array_foreach(json_object_get(g, "events"), i, x)
         printf("event:       %s %s %s %s\n", str(x, "time"), str(x, "host"),
                str(x, "type"), str(x, "username"));
@@ -506,13 +565,17 @@ cmd_grants(const struct opts *o)
     if (st == 200 && o->json)
         print_json(out);
     else if (st == 200) {
-        printf("%-26s %-9s %-22s %-12s %-12s %s\n", "GRANT", "STATUS",
-               "REQUESTER", "CREDENTIAL", "ACCOUNT", "UNTIL");
-        json_array_foreach(json_object_get(out, "grants"), i, g)
-            printf("%-26s %-9s %-22s %-12s %-12s %s\n", str(g, "id"),
+        printf("%-26s %-9s %-22s %-12s %-12s %-20s %s\n", "GRANT",
+               "STATUS", "REQUESTER", "CREDENTIAL", "ACCOUNT", "UNTIL",
+               "HOSTS");
+        json_array_foreach(json_object_get(out, "grants"), i, g) {
+            printf("%-26s %-9s %-22s %-12s %-12s %-20s ", str(g, "id"),
                    str(g, "status"), str(g, "requester"),
                    str(g, "credential"), str(g, "username"),
                    str(g, "expires_at"));
+            print_host_accounts_short(g);
+            printf("\n");
+        }
     }
     json_decref(out);
     return st == 200 ? 0 : 1;

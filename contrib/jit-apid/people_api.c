@@ -21,6 +21,7 @@
 #include "core/validate.h"
 #include "diraccount.h"
 #include "dirpeople.h"
+#include "grantview.h"
 #include "kerberos.h"
 #include "ldap.h"
 
@@ -811,6 +812,88 @@ done:
     json_decref(in);
 }
 
+/* A kept account outlives its grant when a later grant of the same
+ * person and credential takes it over: the earliest such grant whose
+ * events show a host re-enabling it (account.enabled).  0 and *id NULL
+ * if none. */
+static int
+successor_of(struct apid *a, const struct apid_grant *g, char **id,
+             struct apid_event **sv, size_t *sn, int64_t now)
+{
+    struct apid_grant_filter f = { .requester = g->requester,
+                                   .credential = g->credential };
+    struct apid_grant *v = NULL;
+    size_t n = 0;
+    int ret;
+
+    *id = NULL;
+    *sv = NULL;
+    *sn = 0;
+    if ((ret = apid_store_grant_list(a->store, &f, LIST_LIMIT, &v, &n, now))
+        != APID_OK)
+        return ret;
+    /* Newest first: walk back from the earliest after g, and stop at
+     * the first that a host reported on: only the next grant with an
+     * account can have taken this one's (a later one took it from that
+     * one).  A few queries, not one per grant of the person. */
+    for (size_t i = n; i-- > 0 && *id == NULL;) {
+        struct apid_event *e = NULL;
+        size_t ne = 0;
+
+        if (strcmp(v[i].id, g->id) == 0 || v[i].created < g->created
+            || strcmp(v[i].username, g->username) != 0
+            || apid_store_events_for_grant(a->store, v[i].id, &e, &ne)
+                   != APID_OK)
+            continue;
+        for (size_t k = 0; k < ne && *id == NULL; k++)
+            if (strcmp(e[k].type, "account.enabled") == 0)
+                *id = strdup(v[i].id);
+        if (*id != NULL) {
+            *sv = e;
+            *sn = ne;
+            break;
+        }
+        apid_events_free(e, ne);
+        if (ne > 0)
+            break;
+    }
+    apid_grants_free(v, n);
+    return APID_OK;
+}
+
+/* The grant's "hosts": what each host did with its account (doc/design.md,
+ * S25).  The successor is looked up only for an ended grant that still
+ * shows an account a host has not deleted. */
+static json_t *
+hosts_json(struct apid *a, const struct apid_grant *g, int64_t now)
+{
+    struct apid_event *v = NULL, *sv = NULL;
+    size_t n = 0, sn = 0, i;
+    char *succ = NULL;
+    json_t *arr = NULL, *h;
+
+    if (apid_store_events_for_grant(a->store, g->id, &v, &n) != APID_OK)
+        return NULL;
+    arr = apid_grant_hosts_json(g, v, n, NULL, NULL, 0, now);
+    json_array_foreach(arr, i, h) {
+        const char *st = json_string_value(json_object_get(h, "state"));
+
+        if (st == NULL || (strcmp(st, "tearing_down") != 0
+                           && strcmp(st, "disable_failed") != 0))
+            continue;
+        if (successor_of(a, g, &succ, &sv, &sn, now) == APID_OK
+            && succ != NULL) {
+            json_decref(arr);
+            arr = apid_grant_hosts_json(g, v, n, succ, sv, sn, now);
+        }
+        break;
+    }
+    free(succ);
+    apid_events_free(sv, sn);
+    apid_events_free(v, n);
+    return arr;
+}
+
 static void
 get_grants(struct apid *a, const struct apid_req *q,
            const struct apid_principal *who, struct apid_reply *r)
@@ -835,8 +918,14 @@ get_grants(struct apid *a, const struct apid_req *q,
         return;
     }
     arr = json_array();
-    for (size_t i = 0; arr && i < n; i++)
-        json_array_append_new(arr, people_grant_json(&v[i]));
+    for (size_t i = 0; arr && i < n; i++) {
+        json_t *o = people_grant_json(&v[i]);
+
+        if (o != NULL && v[i].n_hosts > 0)
+            json_object_set_new(o, "host_accounts",
+                                hosts_json(a, &v[i], apid_now()));
+        json_array_append_new(arr, o);
+    }
     apid_grants_free(v, n);
     apid_reply_json(r, 200, json_pack("{s:o}", "grants", arr));
 }
@@ -890,6 +979,8 @@ get_grant(struct apid *a, const struct apid_principal *who, const char *id,
     o = people_grant_json(&g);
     if (o != NULL)
         json_object_set_new(o, "events", events_json(a, id));
+    if (o != NULL && g.n_hosts > 0)
+        json_object_set_new(o, "host_accounts", hosts_json(a, &g, apid_now()));
     if (g.n_hosts == 0)
         dir_account_json(a, o, id);
     apid_grant_free(&g);

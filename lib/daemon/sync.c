@@ -39,6 +39,17 @@ audit_grant(struct jit_audit_queue *q, int prio, const char *result,
     jit_audit_defer(q, prio, &au);
 }
 
+/* The account is usable from this commit on, so the API hears of it now,
+ * not at its first login; queued in the transaction that made it, it is
+ * sent once whichever of sync or login got there first. */
+static int
+account_event(struct jit_store *s, const char *type, const struct jit_grant *g,
+              int64_t now)
+{
+    return jit_store_add_event(s, type, g->id, g->username, g->requester,
+                               "{\"by\":\"sync\"}", now);
+}
+
 /* One grant, under the caller's savepoint.  Returns the audit reason of a
  * refusal (with what the store said in detail, for its own refusals), or
  * NULL with *what set to what was done.  A refusal may still have
@@ -82,14 +93,22 @@ sync_grant(struct jit_store *s, const struct jit_conf *conf,
         else if ((ret = jit_store_rebind(s, g->username, g)) != 0) {
             why = jit_store_reason(ret);
             store_failed = 1;
-        } else
+        } else if (strcmp(a.grant_id, g->id) == 0)
             *what = "updated";
+        else if (account_event(s, "account.enabled", g, now) != 0) {
+            why = "store_error";
+            store_failed = 1;
+        } else
+            *what = "rebound";
     } else if (ret == -ENOENT) {
         if (jit_store_find_account(s, g->requester, g->credential, &other)
             == 0)
             why = "duplicate_grant";
         else if ((ret = jit_store_reserve(s, g, now, &a)) != 0) {
             why = jit_store_reason(ret);
+            store_failed = 1;
+        } else if (account_event(s, "account.created", g, now) != 0) {
+            why = "store_error";
             store_failed = 1;
         } else
             *what = "reserved";
@@ -117,7 +136,8 @@ done:
         && (a.expires > g->expires_at || !jit_account_same_groups(&a, g))
         && jit_store_narrow(s, &a, g) == 0)
         *narrowed = 1;
-    if (!(*narrowed || (why == NULL && strcmp(*what, "updated") == 0)))
+    if (!(*narrowed || (why == NULL && (strcmp(*what, "updated") == 0
+                                     || strcmp(*what, "rebound") == 0))))
         *reduced = 0;
     jit_account_free(&other);
     jit_account_free(&a);

@@ -424,7 +424,8 @@ jit_login_account(struct jit_login *l)
     struct jit_grant g = { 0 };
     struct jit_store *s = NULL;
     enum jit_verdict v;
-    const char *why = "reserved";
+    const char *why = "reserved", *first = NULL;
+    char *detail = NULL;
     int64_t now;
     int ret, ours;
 
@@ -510,6 +511,8 @@ jit_login_account(struct jit_login *l)
             v = txn_failed(l, s, "login", jit_store_reason(ret), &g, NULL);
             goto done;
         }
+        if (strcmp(why, "rebound") == 0)
+            first = "account.enabled";
     } else if (ret == -ENOENT) {
         /* One requester, one account per credential (doc/design.md, "The
          * life of a grant and its account"):
@@ -524,16 +527,29 @@ jit_login_account(struct jit_login *l)
             v = txn_failed(l, s, "login", jit_store_reason(ret), &g, NULL);
             goto done;
         }
+        first = "account.created";
     }
-    if ((ret != 0 && ret != -ENOENT) || jit_store_commit(s) != 0) {
+    /* The account is usable from this commit: the API hears of it now,
+     * in the transaction that made it, once (sync queues the same when
+     * it gets there first, and then this login finds nothing to do). */
+    if (first != NULL && (detail = event_detail(l, NULL)) == NULL)
+        ret = -ENOMEM;
+    if ((ret != 0 && ret != -ENOENT)
+        || (first != NULL
+            && jit_store_add_event(s, first, g.id, l->user, g.requester,
+                                   detail, now) != 0)
+        || jit_store_commit(s) != 0) {
         v = txn_failed(l, s, "login", "store_error", &g, NULL);
         goto done;
     }
+    if (first != NULL)
+        audit(l, LOG_NOTICE, first, "ok", why, &g, NULL);
     audit(l, LOG_NOTICE, "login", "allow", why, &g, NULL);
     checked_keep(l, &g);
     v = JIT_ALLOW;
 
 done:
+    free(detail);
     jit_account_free(&other);
     jit_account_free(&a);
     jit_grant_free(&g);
@@ -622,12 +638,15 @@ jit_login_open_session(struct jit_login *l)
         goto done;
     }
     now = (int64_t) time(NULL);
-    if (a.state == JIT_ACCOUNT_RESERVED)
+    /* Its account.created/enabled went out when it was reserved or
+     * rebound; only one reserved by an older version still owes it. */
+    if (a.state == JIT_ACCOUNT_RESERVED && !a.announced)
         first = a.rebound ? "account.enabled" : "account.created";
     detail = event_detail(l, NULL);
     if (jit_store_begin(s) != 0
         || jit_store_add_sessions(s, a.name, 1, NULL) != 0
-        || (first && jit_store_set_state(s, a.name, JIT_ACCOUNT_ACTIVE) != 0)
+        || (a.state == JIT_ACCOUNT_RESERVED
+            && jit_store_set_state(s, a.name, JIT_ACCOUNT_ACTIVE) != 0)
         || (first && jit_store_add_event(s, first, g.id, a.name, g.requester,
                                          detail, now) != 0)
         || jit_store_add_event(s, "session.opened", g.id, a.name,
@@ -637,9 +656,10 @@ jit_login_open_session(struct jit_login *l)
         goto done;
     }
     if (first)
-        audit(l, LOG_NOTICE, first, "ok", created ? "home_created"
-                                                  : "home_kept", &g, NULL);
-    audit(l, LOG_NOTICE, "session.opened", "allow", "grant", &g, NULL);
+        audit(l, LOG_NOTICE, first, "ok", a.rebound ? "rebound" : "reserved",
+              &g, NULL);
+    audit(l, LOG_NOTICE, "session.opened", "allow",
+          created ? "home_created" : "grant", &g, NULL);
     v = JIT_ALLOW;
 
 done:

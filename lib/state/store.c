@@ -100,6 +100,11 @@ static const char *const migrations[] = {
     /* 7: an event the API refused for what it holds waits on its own,
      * without holding back the queue behind it */
     "ALTER TABLE events ADD COLUMN refused INTEGER NOT NULL DEFAULT 0;",
+    /* 8: account.created/enabled are queued when the account is reserved
+     * or rebound, no longer at its first session: one reserved before
+     * this still has its event to send at that session */
+    "ALTER TABLE accounts ADD COLUMN announced INTEGER NOT NULL DEFAULT 1;"
+    "UPDATE accounts SET announced = 0 WHERE state = 'reserved';",
 };
 
 #define SCHEMA_VERSION ((int) (sizeof(migrations) / sizeof(migrations[0])))

@@ -64,6 +64,8 @@ struct jit_account {
     int64_t created, expires;
     uint32_t sessions;
     int rebound;     /* bound to a later grant: next open is "enabled" */
+    int announced;   /* its account.created/enabled is queued (reserved
+                      * before that was done at reservation: 0) */
     int failures;    /* teardowns that failed so far */
     int64_t retry_at; /* a disable_failed account is tried again then */
     char **groups;   /* supplementary group names */

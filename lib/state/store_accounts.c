@@ -198,7 +198,9 @@ jit_store_set_state(struct jit_store *s, const char *name, int state)
         s->nss_dirty = 1;
     /* Once active, the account's next opening is no longer a re-enable. */
     ret = prepare(s, "UPDATE accounts SET state = ?1, rebound = CASE"
-                     " WHEN ?1 = 'active' THEN 0 ELSE rebound END"
+                     " WHEN ?1 = 'active' THEN 0 ELSE rebound END,"
+                     " announced = CASE WHEN ?1 = 'active' THEN 1"
+                     "  ELSE announced END"
                      " WHERE name = ?2", &st);
     if (ret != 0)
         return ret;
@@ -251,7 +253,9 @@ jit_store_rebind(struct jit_store *s, const char *name,
                      " rebound = CASE WHEN grant_id = ?1 THEN rebound"
                      "  ELSE 1 END,"
                      " state = CASE WHEN grant_id = ?1 THEN state"
-                     "  ELSE 'reserved' END"
+                     "  ELSE 'reserved' END,"
+                     " announced = CASE WHEN grant_id = ?1 THEN announced"
+                     "  ELSE 1 END"
                      " WHERE name = ?3 AND requester = ?4 AND credential = ?5",
                   &st);
     if (ret != 0)

@@ -33,13 +33,15 @@ jit_store_load_accounts(struct jit_store *s, const char *where_name,
                   where_name
                       ? "SELECT name, uid, gid, gecos, home, shell, grant_id,"
                         " requester, credential, state, created, expires,"
-                        " sessions, rebound, failures, retry_at FROM accounts"
+                        " sessions, rebound, failures, retry_at, announced"
+                        " FROM accounts"
                         " WHERE name = ?1"
                       /* (two statements: "?1 IS NULL OR name = ?1" would
                        * scan the table for every single lookup) */
                       : "SELECT name, uid, gid, gecos, home, shell, grant_id,"
                         " requester, credential, state, created, expires,"
-                        " sessions, rebound, failures, retry_at FROM accounts"
+                        " sessions, rebound, failures, retry_at, announced"
+                        " FROM accounts"
                         " ORDER BY uid",
                   &st);
     if (ret != 0)
@@ -83,6 +85,7 @@ jit_store_load_accounts(struct jit_store *s, const char *where_name,
         a->rebound = sqlite3_column_int(st, 13) != 0;
         a->failures = sqlite3_column_int(st, 14);
         a->retry_at = sqlite3_column_int64(st, 15);
+        a->announced = sqlite3_column_int(st, 16) != 0;
         if (!a->name || !a->gecos || !a->home || !a->shell || !a->grant_id
             || !a->requester || !a->credential) {
             ret = -ENOMEM;

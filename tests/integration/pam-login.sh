@@ -49,8 +49,8 @@ if grep -q 'event=' "$T/pam.out"; then fail "audit line for an ignored user: $(c
 grant_json alice > "$G/alice.json"
 expect_pam "alice: account + session with an active grant" 0 alice acct_mgmt open_session
 audit_has 'event="login" result="allow" reason="reserved" user="alice" requester="alice@EXAMPLE.COM" credential="db-admin" grant="g-alice" service="jittest" rhost="192.0.2.7" tty="ssh" expires="2036-01-01T00:00:00Z"'
-audit_has 'event="account.created" result="ok" reason="home_created" user="alice"'
-audit_has 'event="session.opened" result="allow" reason="grant" user="alice"'
+audit_has 'event="account.created" result="ok" reason="reserved" user="alice"'
+audit_has 'event="session.opened" result="allow" reason="home_created" user="alice"'
 expect_eq "getent passwd alice" "$(in_ns getent passwd alice)" \
     "alice:x:70000:70000:JIT db-admin:$T/home/alice:/bin/bash"
 expect_eq "id alice: the grant's groups through NSS" "$(in_ns id alice)" \
@@ -61,6 +61,7 @@ expect_eq "skel copied and owned" "$(stat -c '%u %n' "$T/home/alice/.profile" "$
     "70000 .profile 70000 .config/app "
 expect_pam "alice: second session" 0 alice acct_mgmt open_session
 audit_has 'event="login" result="allow" reason="grant" user="alice"'
+audit_has 'event="session.opened" result="allow" reason="grant" user="alice"'
 if grep -q 'account.created' "$T/pam.out"; then fail "account.created twice"; fi
 expect_pam "alice: one logout of two keeps the account" 0 alice close_session
 audit_has 'event="session.closed" result="ok" reason="sessions_left" user="alice"'
@@ -249,6 +250,37 @@ grant_json mia 'status="revoked"' > "$G/mia.json"
 expect_pam "mia: session after revocation is refused" PAM_SESSION_ERR mia open_session
 audit_has 'event="session.opened" result="deny" reason="grant_revoked" user="mia"'
 [ ! -e "$T/home/mia" ] || fail "a home was made for a revoked grant"
+# The account was usable from the account step: its account.created is
+# queued then, not at a first session that never came (issue 17).
+mia_ev=$(/usr/bin/python3 -c '
+import sqlite3, sys
+db = sqlite3.connect(sys.argv[1])
+print(" ".join(r[0] for r in db.execute("SELECT type FROM events WHERE username = ? ORDER BY rowid", ("mia",))))
+' "$STATE/state.db")
+expect_eq "mia's events: created at the account step, no session" "$mia_ev" "account.created login.denied"
+
+# --- an account an older version reserved (store migration 8: announced
+# 0, its account.created still owed) records it at its first session ---
+grant_json wren > "$G/wren.json"
+expect_pam "wren: account" 0 wren acct_mgmt
+/usr/bin/python3 -c '
+import sqlite3, sys
+db = sqlite3.connect(sys.argv[1])
+db.execute("UPDATE accounts SET announced = 0 WHERE name = ?", ("wren",))
+db.execute("DELETE FROM events WHERE username = ?", ("wren",))
+db.commit()
+' "$STATE/state.db"
+expect_pam "wren: first session" 0 wren open_session
+audit_has 'event="account.created" result="ok" reason="reserved" user="wren"'
+expect_pam "wren: second session" 0 wren acct_mgmt open_session
+if grep -q 'account.created' "$T/pam.out"; then fail "wren: account.created twice"; fi
+wren_ev=$(/usr/bin/python3 -c '
+import sqlite3, sys
+db = sqlite3.connect(sys.argv[1])
+print(" ".join(r[0] for r in db.execute("SELECT type FROM events WHERE username = ? ORDER BY rowid", ("wren",))))
+' "$STATE/state.db")
+expect_eq "wren's events: the owed account.created once, at the first session" "$wren_ev" \
+    "account.created session.opened session.opened"
 
 # --- on_logout keep, then a later grant re-enables the kept account ---
 grant_json noah 'on_logout="keep"' 'id="g-noah-1"' > "$G/noah.json"
@@ -260,7 +292,9 @@ expect_pam "noah: expired grant" PAM_PERM_DENIED noah acct_mgmt
 grant_json noah 'on_logout="delete"' 'id="g-noah-2"' 'reason="INC-2 again"' > "$G/noah.json"
 expect_pam "noah: a later grant re-enables the kept account" 0 noah acct_mgmt open_session
 audit_has 'event="login" result="allow" reason="rebound" user="noah"'
-audit_has 'event="account.enabled" result="ok" reason="home_kept" user="noah" requester="noah@EXAMPLE.COM" credential="db-admin" grant="g-noah-2"'
+audit_has 'event="account.enabled" result="ok" reason="rebound" user="noah" requester="noah@EXAMPLE.COM" credential="db-admin" grant="g-noah-2"'
+n=$(grep -c 'event="account.enabled"' "$T/pam.out" || true)
+expect_eq "noah: one account.enabled for the re-enable" "$n" 1
 
 # --- one requester, one account per credential ---
 grant_json olga 'requester="noah@EXAMPLE.COM"' 'id="g-olga"' > "$G/olga.json"
@@ -335,7 +369,7 @@ ok "unknown names: $1 denials counted, no event stored"
 # session opened by another handle asks again (the "mia" case above).
 grant_json ursula > "$G/ursula.json"
 expect_pam "ursula: login in one handle" 0 ursula acct_mgmt open_session close_session
-audit_has 'event="session.opened" result="allow" reason="grant" user="ursula"'
+audit_has 'event="session.opened" result="allow" reason="home_created" user="ursula"'
 n=$(grep -c '/grants/ursula ' "$T/api/requests.log" || true)
 expect_eq "ursula: API calls of acct_mgmt + open_session in one handle" "$n" 1
 ok "one handle: open_session reuses acct_mgmt's answer, one API call"

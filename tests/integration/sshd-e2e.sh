@@ -43,6 +43,14 @@ key=$(cat "$T/client.pub")
 # A grant with the key, delete on logout; sync so that sshd resolves alice.
 grant_json alice "ssh_keys=[\"$key\"]" > "$G/alice.json"
 "$JITCTL" -c "$CONF" sync >/dev/null 2>&1
+# Reserved by sync, usable: its account.created is queued now, before any
+# login (issue 17).
+ev=$(/usr/bin/python3 -c '
+import sqlite3, sys
+db = sqlite3.connect(sys.argv[1])
+print(" ".join(r[0] for r in db.execute("SELECT type FROM events WHERE username = ? ORDER BY rowid", ("alice",))))
+' "$STATE/state.db")
+expect_eq "alice's events after sync, before a login" "$ev" "account.created"
 out=$(sshc alice 'id; stat -c "%a %U %G" "$HOME"; echo "home=$HOME"; ls -A "$HOME" | tr "\n" " "') \
     || fail "alice could not log in: $(tail -20 "$T/sshd.log")"
 expect_eq "id in the session: the grant's groups" "$(echo "$out" | sed -n 1p)" \
@@ -57,14 +65,13 @@ if in_ns getent passwd alice >/dev/null; then fail "alice still exists after log
 ok "on_logout delete: account and home gone after logout"
 # The audit trail, through syslog(3) to /dev/log, facility authpriv.
 for want in 'authpriv.notice .* sshd: pam_jit(sshd:account): event="login" result="allow" reason="grant" user="alice" requester="alice@EXAMPLE.COM" credential="db-admin" grant="g-alice" service="sshd" rhost="127.0.0.1"' \
-            'pam_jit(sshd:session): event="account.created" result="ok" reason="home_created" user="alice"' \
-            'pam_jit(sshd:session): event="session.opened" result="allow" reason="grant" user="alice"' \
+            'pam_jit(sshd:session): event="session.opened" result="allow" reason="home_created" user="alice"' \
             'pam_jit(sshd:session): event="session.closed" result="ok" reason="last_logout" user="alice"' \
             'pam_jit(sshd:session): event="account.deleted" result="ok" reason="logout" user="alice"'; do
     grep -q -- "$want" "$T/syslog" || fail "audit line missing: $want
 $(cat "$T/syslog")"
 done
-ok "audit lines in syslog (authpriv): login, account.created, session.opened, session.closed, account.deleted"
+ok "audit lines in syslog (authpriv): login, session.opened, session.closed, account.deleted"
 
 # Resolvable (synced) but the grant is gone at the API: refused by PAM.
 grant_json bob "ssh_keys=[\"$key\"]" > "$G/bob.json"

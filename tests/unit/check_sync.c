@@ -312,6 +312,56 @@ START_TEST(test_duplicate)
 }
 END_TEST
 
+/* The outbox's event types and grants, oldest first. */
+static const char *
+outbox(char *buf, size_t len)
+{
+    struct jit_event *v = NULL;
+    size_t n = 0, o = 0;
+
+    buf[0] = '\0';
+    ck_assert_int_eq(jit_store_due_events(t.store, (int64_t) END * 2, 100,
+                                          &v, &n), 0);
+    for (size_t i = 0; i < n; i++)
+        o += (size_t) snprintf(buf + o, len - o, "%s%s:%s", i ? " " : "",
+                               v[i].type, v[i].grant ? v[i].grant : "-");
+    jit_events_free(v, n);
+    return buf;
+}
+
+/* An account sync makes usable is on the record at once, once: created
+ * when reserved, enabled when a kept account is rebound to a new grant;
+ * an extension or a refusal records nothing (doc/design.md, F6). */
+START_TEST(test_account_events)
+{
+    struct jit_sync_stats st;
+    char buf[512];
+
+    ck_assert_int_eq(apply(NOW, &st, grant("alice", END),
+                           with(grant("bob", END), "host",
+                                json_string("web02")), NULL), 0);
+    ck_assert_uint_eq(st.refused, 1);
+    ck_assert_str_eq(outbox(buf, sizeof(buf)), "account.created:g-alice");
+    ck_assert_int_eq(apply(NOW + 1, &st, grant("alice", END + 60), NULL), 0);
+    ck_assert_uint_eq(st.updated, 1);
+    ck_assert_int_eq(apply(NOW + 2, &st, grant("alice", END + 60), NULL), 0);
+    ck_assert_str_eq(outbox(buf, sizeof(buf)), "account.created:g-alice");
+    /* A new grant of the same person and credential takes the kept
+     * account over. */
+    ck_assert_int_eq(apply(NOW + 3, &st, with(grant("alice", END), "id",
+                                              json_string("g-alice-2")),
+                           NULL), 0);
+    ck_assert_uint_eq(st.updated, 1);
+    ck_assert_uint_eq(t_log_count(&t.kept, "reason=\"rebound\"",
+                                  "user=\"alice\"", NULL), 1);
+    ck_assert_int_eq(apply(NOW + 4, &st, with(grant("alice", END), "id",
+                                              json_string("g-alice-2")),
+                           NULL), 0);
+    ck_assert_str_eq(outbox(buf, sizeof(buf)),
+                     "account.created:g-alice account.enabled:g-alice-2");
+}
+END_TEST
+
 START_TEST(test_api_fault)
 {
     struct jit_sync_stats st;
@@ -346,6 +396,7 @@ main(void)
     tcase_add_test(tc, test_revoked_locally);
     tcase_add_test(tc, test_duplicate);
     tcase_add_test(tc, test_api_fault);
+    tcase_add_test(tc, test_account_events);
     suite_add_tcase(s, tc);
     return t_run(s);
 }

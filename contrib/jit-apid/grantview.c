@@ -1,0 +1,243 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * What each host did with a grant's account, read from the events the
+ * hosts reported: the operations view of GET /v1/grants/{id}, jit show
+ * and jit grants (doc/design.md, S25).  Derived, never stored: the
+ * events are the record, and this is only their reading.
+ */
+#include "config.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "api.h"
+#include "grantview.h"
+#include "store.h"
+
+/* A host's reason, as much as a person reads on one line. */
+#define REASON_MAX 300
+
+struct host_view {
+    const char *host;
+    const char *state; /* see grant_hosts_json */
+    int64_t since, deleted_at;
+    long sessions;
+    const char *error; /* a failed teardown: the host's words */
+    int seen;          /* any event of the account's life */
+};
+
+/* A host's words go to people's terminals (jit show): C0, DEL and C1
+ * controls become '?', and the text is cut at a character boundary. */
+static json_t *
+printable(const char *s)
+{
+    char buf[REASON_MAX + 4];
+    size_t o = 0;
+
+    for (size_t i = 0; s[i] != '\0' && o < REASON_MAX; i++) {
+        unsigned char c = (unsigned char) s[i];
+
+        if (c < 0x20 || c == 0x7f) {
+            buf[o++] = '?';
+        } else if (c == 0xc2 && (unsigned char) s[i + 1] >= 0x80
+                   && (unsigned char) s[i + 1] <= 0x9f) {
+            buf[o++] = '?';
+            i++;
+        } else if (c >= 0x80 && c < 0xc0) {
+            buf[o++] = (char) c; /* continuation: its lead fitted */
+        } else {
+            size_t len = c < 0x80 ? 1 : c < 0xe0 ? 2 : c < 0xf0 ? 3 : 4;
+
+            if (o + len > REASON_MAX)
+                break;
+            buf[o++] = (char) c;
+        }
+    }
+    buf[o] = '\0';
+    return json_string(buf);
+}
+
+/* The host's words for a failed teardown: its error, else its cause. */
+static const char *
+failure_reason(const struct apid_event *e, json_t *keep)
+{
+    json_t *d, *t;
+    const char *s = NULL;
+
+    if (e->detail == NULL
+        || (d = json_loads(e->detail, JSON_REJECT_DUPLICATES, NULL)) == NULL)
+        return NULL;
+    if (!json_is_object(d)) {
+        json_decref(d);
+        return NULL;
+    }
+    s = json_string_value(json_object_get(d, "error"));
+    if (s == NULL)
+        s = json_string_value(json_object_get(d, "cause"));
+    if (s != NULL && (t = printable(s)) != NULL) {
+        /* It lives as long as keep: the caller drops that at the end. */
+        json_array_append_new(keep, t);
+        s = json_string_value(t);
+    } else
+        s = NULL;
+    json_decref(d);
+    return s;
+}
+
+/* One event onto its host's account.  Events come in the order the
+ * store keeps them (time, then arrival), so the last word stands. */
+static void
+apply(struct host_view *h, const struct apid_event *e, json_t *keep)
+{
+    const char *t = e->type;
+
+    if (strcmp(t, "account.created") == 0
+        || strcmp(t, "account.enabled") == 0) {
+        h->state = "reserved";
+        h->sessions = 0;
+        h->error = NULL;
+        h->deleted_at = 0;
+    } else if (strcmp(t, "session.opened") == 0) {
+        h->sessions++;
+        if (strcmp(h->state, "tearing_down") != 0
+            && strcmp(h->state, "disable_failed") != 0)
+            h->state = "active";
+    } else if (strcmp(t, "session.closed") == 0) {
+        if (h->sessions > 0)
+            h->sessions--;
+        if (h->sessions == 0 && strcmp(h->state, "active") == 0)
+            h->state = "reserved";
+    } else if (strcmp(t, "account.revoked") == 0) {
+        h->state = "tearing_down";
+    } else if (strcmp(t, "account.disable_failed") == 0) {
+        h->state = "disable_failed";
+        h->error = failure_reason(e, keep);
+        if (h->error == NULL)
+            h->error = "no reason given";
+    } else if (strcmp(t, "account.deleted") == 0) {
+        h->state = "deleted";
+        h->sessions = 0;
+        h->error = NULL;
+        h->deleted_at = e->time;
+    } else {
+        return; /* login.denied and what a later host version adds */
+    }
+    h->since = e->time;
+    h->seen = 1;
+}
+
+static struct host_view *
+host_of(struct host_view *v, size_t *n, size_t cap, const char *host)
+{
+    for (size_t i = 0; i < *n; i++)
+        if (strcmp(v[i].host, host) == 0)
+            return &v[i];
+    if (*n == cap)
+        return NULL;
+    memset(&v[*n], 0, sizeof(v[*n]));
+    v[*n].host = host;
+    v[*n].state = "pending";
+    return &v[(*n)++];
+}
+
+int
+apid_grant_ended(const struct apid_grant *g, int64_t now)
+{
+    return strcmp(g->status, "expired") == 0
+           || strcmp(g->status, "revoked") == 0
+           || (strcmp(g->status, "active") == 0 && g->expires_at <= now);
+}
+
+json_t *
+apid_grant_hosts_json(const struct apid_grant *g, const struct apid_event *v,
+                      size_t n, const char *successor,
+                      const struct apid_event *sv, size_t sn, int64_t now)
+{
+    struct host_view *hv = NULL;
+    json_t *arr = json_array(), *keep = json_array();
+    size_t nh = 0, cap = g->n_hosts + n;
+    int ended = apid_grant_ended(g, now);
+    int in_force = !ended && (strcmp(g->status, "active") == 0
+                              || strcmp(g->status, "pending") == 0);
+
+    if (arr == NULL || keep == NULL
+        || (cap > 0 && (hv = calloc(cap, sizeof(*hv))) == NULL))
+        goto fail;
+    /* The grant's hosts in its order, then any other host that reported
+     * on it (a host list changed since, or a host that should not have):
+     * both are on the record. */
+    for (size_t i = 0; i < g->n_hosts; i++)
+        (void) host_of(hv, &nh, cap, g->hosts[i]);
+    for (size_t i = 0; i < n; i++) {
+        struct host_view *h = v[i].host ? host_of(hv, &nh, cap, v[i].host)
+                                        : NULL;
+
+        if (h != NULL)
+            apply(h, &v[i], keep);
+    }
+    for (size_t i = 0; i < nh; i++) {
+        struct host_view *h = &hv[i];
+        const char *handed = NULL;
+        json_t *o;
+
+        /* A kept account the next grant of the same person took over
+         * (account.enabled there) is that grant's now, not a teardown
+         * this one still owes. */
+        for (size_t k = 0; successor && k < sn && ended; k++)
+            if (sv[k].host && strcmp(sv[k].host, h->host) == 0
+                && strcmp(sv[k].type, "account.enabled") == 0
+                && strcmp(h->state, "deleted") != 0) {
+                handed = successor;
+                h->state = "handed_over";
+                h->since = sv[k].time;
+            }
+        /* Ended, its account reported and not yet deleted: the host owes
+         * the teardown (it may not have reported it yet). */
+        if (ended && h->seen && handed == NULL
+            && (strcmp(h->state, "reserved") == 0
+                || strcmp(h->state, "active") == 0))
+            h->state = "tearing_down";
+        if (!h->seen && !in_force && handed == NULL)
+            h->state = "none"; /* no account was ever reported */
+        o = json_pack("{s:s, s:s}", "host", h->host, "state", h->state);
+        if (o == NULL)
+            goto fail;
+        if (h->seen)
+            json_object_set_new(o, "since", apid_json_time(h->since));
+        if (h->sessions > 0)
+            json_object_set_new(o, "sessions", json_integer(h->sessions));
+        if (strcmp(h->state, "disable_failed") == 0) {
+            json_object_set_new(o, "error", json_string(h->error));
+            /* The host retries a failed teardown with backoff until it
+             * succeeds (doc/design.md, R5). */
+            json_object_set_new(o, "retried", json_true());
+        }
+        if (handed != NULL)
+            json_object_set_new(o, "handed_over_to", json_string(handed));
+        if (strcmp(h->state, "deleted") == 0)
+            json_object_set_new(o, "deleted_at",
+                                apid_json_time(h->deleted_at));
+        else if (in_force) {
+            /* When it goes unless someone acts: at the grant's end, or
+             * before that at the last logout for on_logout delete. */
+            json_object_set_new(o, "deletion_due",
+                                apid_json_time(g->expires_at));
+            json_object_set_new(o, "deletion_at_last_logout",
+                                json_boolean(g->on_logout != NULL
+                                             && strcmp(g->on_logout,
+                                                       "delete") == 0));
+        }
+        json_array_append_new(arr, o);
+    }
+    free(hv);
+    json_decref(keep);
+    return arr;
+
+fail:
+    free(hv);
+    json_decref(keep);
+    json_decref(arr);
+    return NULL;
+}

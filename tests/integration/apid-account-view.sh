@@ -1,0 +1,160 @@
+#!/bin/sh
+# SPDX-License-Identifier: MIT
+# Issue 17, parts 1 and 2, jitctl against jit-apid: an account that sync
+# reserves raises account.created (and its alert) before any login; a
+# kept account a re-enabled grant takes over raises account.enabled once,
+# at sync; each host's account is in the grant's view (GET
+# /v1/grants/{id}, jit show, jit grants): reserved and when its deletion
+# is due, active with its sessions, deleted and when, handed over to the
+# grant that took it; a teardown that fails shows the host's reason and
+# alerts once (doc/design.md, F6, S25).
+. "$top_srcdir/tests/integration/lib.sh"
+require_ns
+setup_env
+setup_pam
+# 99400-99499: this test's uids.
+sed -i 's/^uid_max = .*/uid_max = 99499/' "$CONF"
+mkdir -p "$T/mail"
+cat > "$T/sendmail" <<SM
+#!/bin/sh
+n=\$(ls $T/mail | wc -l)
+cat > $T/mail/\$n
+SM
+chmod 755 "$T/sendmail"
+cat > "$T/alerts.json" <<JSON
+{"enabled": ["account.created", "account.enabled", "account.disable_failed"],
+ "sendmail": ["$T/sendmail", "-oi", "-t"],
+ "from": "jit-apid@example.com", "retry_seconds": 1, "max_attempts": 3,
+ "recipients": [{"email": "secops@example.com",
+   "types": ["account.created", "account.enabled", "account.disable_failed"]}]}
+JSON
+APID_ALERTS=$T/alerts.json
+start_apid
+sed -i "s|^api_url = .*|api_url = $APID_URL/|" "$CONF"
+printf 'host-token-web01-xxxxxxxx\n' > "$T/token"
+JIT=$top_builddir/contrib/jit-apid/jit
+for p in alice bob; do
+    grep "^$p@EXAMPLE.COM " "$T/apid/people" | awk '{print $3}' > "$T/$p.token"
+    chmod 600 "$T/$p.token"
+done
+export JIT_URL="$APID_URL" JIT_CA_FILE="$T/certs/ca.pem"
+jit_as() { _p=$1; shift; JIT_TOKEN_FILE="$T/$_p.token" "$JIT" "$@"; }
+sync_flush() {
+    "$JITCTL" -c "$CONF" sync > "$T/sync.out" 2>&1 || fail "sync: $(cat "$T/sync.out")"
+    "$JITCTL" -c "$CONF" flush > "$T/flush.out" 2>&1 || fail "flush: $(cat "$T/flush.out")"
+}
+# The grant's event types at jit-apid, oldest first.
+evs() { # GRANT TOKEN
+    api GET "/v1/grants/$1" "$2" | /usr/bin/python3 -c '
+import json, sys; print(" ".join(e["type"] for e in json.load(sys.stdin)["events"]))'
+}
+# One host's account in the grant's view, as "key=value" sorted.
+view() { # GRANT TOKEN HOST
+    api GET "/v1/grants/$1" "$2" | /usr/bin/python3 -c '
+import json, sys
+g = json.load(sys.stdin)
+for h in g.get("host_accounts", []):
+    if h["host"] == sys.argv[1]:
+        print(" ".join("%s=%s" % (k, json.dumps(h[k]) if isinstance(h[k], bool) else h[k])
+                       for k in sorted(h) if k not in ("host", "since")))' "$3"
+}
+mails() { grep -l "^Subject: $1$" "$T/mail"/* 2>/dev/null | wc -l; }
+
+# --- reserved by sync: account.created and its alert, before any login ---
+A=$(api POST /v1/grants alice-token-xxxxxxxxxx \
+    '{"credential": "db-admin", "host": "web01.test", "duration": 1800, "reason": "INC-17 view"}' | field id)
+expect_eq "alice's grant" "$(cat "$T/api.status")" 201
+aexp=$(api GET "/v1/grants/$A" alice-token-xxxxxxxxxx | field expires_at)
+expect_eq "before sync: pending, deletion due at the end" "$(view "$A" alice-token-xxxxxxxxxx web01.test)" \
+    "deletion_at_last_logout=false deletion_due=$aexp state=pending"
+sync_flush
+resolves alice || fail "alice not reserved by sync"
+expect_eq "alice's events after sync, no login" "$(evs "$A" alice-token-xxxxxxxxxx)" "account.created"
+expect_eq "reserved, deletion due at the end" "$(view "$A" alice-token-xxxxxxxxxx web01.test)" \
+    "deletion_at_last_logout=false deletion_due=$aexp state=reserved"
+created() { [ "$(mails 'JIT account created: alice on web01.test')" = 1 ]; }
+wait_for 30 created >/dev/null || fail "no account-created alert: $(ls "$T/mail")"
+ok "reserved by sync: account.created and its alert before any login"
+out=$(jit_as alice show "$A")
+case $out in *"host:        web01.test reserved since "*"; deletion due $aexp"*) ;;
+    *) fail "jit show: $out" ;; esac
+ok "jit show: the account reserved on web01.test, its deletion due $aexp"
+
+# --- a login: no second account.created; active with its session ---
+pam_op alice acct_mgmt open_session || fail "alice's login: $(cat "$T/pam.out")"
+sync_flush
+expect_eq "alice's events after the login" "$(evs "$A" alice-token-xxxxxxxxxx)" \
+    "account.created session.opened"
+expect_eq "active, 1 session" "$(view "$A" alice-token-xxxxxxxxxx web01.test)" \
+    "deletion_at_last_logout=false deletion_due=$aexp sessions=1 state=active"
+out=$(jit_as alice grants)
+case $out in *"$A"*"web01.test:active(1)"*) ;; *) fail "jit grants: $out" ;; esac
+ok "jit grants: web01.test:active(1)"
+
+# --- revoked: the host deletes it; the view says when ---
+api POST "/v1/grants/$A/revoke" alice-token-xxxxxxxxxx '{"reason": "done"}' >/dev/null
+expect_eq "revoke" "$(cat "$T/api.status")" 200
+expect_eq "revoked, the host not told yet: tearing down" "$(view "$A" alice-token-xxxxxxxxxx web01.test)" \
+    "sessions=1 state=tearing_down"
+"$JITCTL" -c "$CONF" sync >/dev/null 2>&1
+"$JITCTL" -c "$CONF" reap > "$T/reap.out" 2>&1 || fail "reap: $(cat "$T/reap.out")"
+"$JITCTL" -c "$CONF" flush >/dev/null 2>&1 || fail "flush after reap"
+gone alice || fail "alice still resolves"
+v=$(view "$A" alice-token-xxxxxxxxxx web01.test)
+case $v in "deleted_at=20"*"Z state=deleted") ;; *) fail "after the teardown: $v" ;; esac
+del=${v#deleted_at=}; del=${del%% *}
+out=$(jit_as alice show "$A")
+case $out in *"host:        web01.test deleted at $del"*) ;; *) fail "jit show after: $out" ;; esac
+ok "jit show after the end: web01.test deleted at $del"
+
+# --- a kept account re-enabled: account.enabled once, at sync ---
+B1=$(api POST /v1/grants bob-token-xxxxxxxxxxxx \
+    '{"credential": "db-admin", "host": "web01.test", "duration": 1800, "reason": "INC-17 first"}' | field id)
+sync_flush
+expect_eq "bob reserved" "$(evs "$B1" bob-token-xxxxxxxxxxxx)" "account.created"
+# Revoked and re-enabled at jit-apid before the host's next round: the
+# host moves the kept account to the new grant.
+api POST "/v1/grants/$B1/revoke" bob-token-xxxxxxxxxxxx '{"reason": "pause"}' >/dev/null
+B2=$(api POST "/v1/grants/$B1/enable" bob-token-xxxxxxxxxxxx '{"reason": "INC-17 again", "duration": 1800}' | field id)
+expect_eq "re-enable" "$(cat "$T/api.status")" 201
+sync_flush
+expect_eq "bob's new grant: account.enabled at sync" "$(evs "$B2" bob-token-xxxxxxxxxxxx)" "account.enabled"
+enabled() { [ "$(mails 'JIT account enabled: bob on web01.test')" = 1 ]; }
+wait_for 30 enabled >/dev/null || fail "no account-enabled alert: $(ls "$T/mail")"
+sync_flush
+pam_op bob acct_mgmt open_session || fail "bob's login: $(cat "$T/pam.out")"
+sync_flush
+expect_eq "bob's new grant after a login: enabled once" "$(evs "$B2" bob-token-xxxxxxxxxxxx)" \
+    "account.enabled session.opened"
+expect_eq "one account-enabled alert" "$(mails 'JIT account enabled: bob on web01.test')" 1
+v=$(view "$B1" bob-token-xxxxxxxxxxxx web01.test)
+expect_eq "the first grant's view: handed over" "$v" "handed_over_to=$B2 state=handed_over"
+ok "re-enabled: account.enabled and its alert once, at sync; the old grant's view names the new one"
+
+# --- a teardown that fails: the host's reason in the view, one alert ---
+if command -v chattr >/dev/null && touch "$T/home/.attr-probe" && chattr +i "$T/home/.attr-probe" 2>/dev/null; then
+    chattr -i "$T/home/.attr-probe"; rm -f "$T/home/.attr-probe"
+    touch "$T/home/bob/stuck"
+    chattr +i "$T/home/bob/stuck"
+    api POST "/v1/grants/$B2/revoke" bob-token-xxxxxxxxxxxx '{"reason": "stop"}' >/dev/null
+    "$JITCTL" -c "$CONF" sync >/dev/null 2>&1
+    "$JITCTL" -c "$CONF" reap > "$T/reap.out" 2>&1 || true
+    "$JITCTL" -c "$CONF" flush >/dev/null 2>&1 || fail "flush after the failed teardown"
+    v=$(view "$B2" bob-token-xxxxxxxxxxxx web01.test)
+    case $v in "error=removing $T/home/bob: Operation not permitted retried=true"*"state=disable_failed") ;;
+        *) fail "failed teardown in the view: $v" ;; esac
+    out=$(jit_as bob show "$B2")
+    case $out in *"host:        web01.test failed to disable: removing $T/home/bob: Operation not permitted (retried)"*) ;;
+        *) fail "jit show of a failed teardown: $out" ;; esac
+    failed() { [ "$(mails 'JIT account FAILED TO DISABLE: bob on web01.test')" -ge 1 ]; }
+    wait_for 30 failed >/dev/null || fail "no failed-to-disable alert: $(ls "$T/mail")"
+    # The same events again (a flush that the host thinks failed): no
+    # second alert.
+    "$JITCTL" -c "$CONF" flush >/dev/null 2>&1 || true
+    api GET /v1/alerts bob-token-xxxxxxxxxxxx >/dev/null
+    expect_eq "one failed-to-disable alert" "$(mails 'JIT account FAILED TO DISABLE: bob on web01.test')" 1
+    chattr -i "$T/home/bob/stuck"
+    ok "a failed teardown: the host's reason in jit show and the API, one alert"
+else
+    skip_case "the failed teardown: no chattr +i on $T"
+fi

@@ -1,0 +1,260 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * jit-apid's per-host view of a grant's account, read from the hosts'
+ * events (doc/design.md, S25): every state, the deletion due and done,
+ * a failed teardown with the host's words, and what a hostile host can
+ * put in those words.
+ */
+#include "config.h"
+
+#include <check.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "contrib/jit-apid/grantview.h"
+#include "testlib.h"
+
+#define NOW 2000000000
+#define END (NOW + 3600)
+
+static char h1[] = "web01.test", h2[] = "web02.test";
+static char *hosts2[] = { h1, h2 };
+
+static struct apid_grant
+grant(const char *status, const char *on_logout)
+{
+    struct apid_grant g;
+
+    memset(&g, 0, sizeof(g));
+    strcpy(g.id, "g-1");
+    g.status = (char *) status;
+    g.on_logout = (char *) on_logout;
+    g.hosts = hosts2;
+    g.n_hosts = 2;
+    g.expires_at = END;
+    return g;
+}
+
+static struct apid_event
+ev(const char *host, const char *type, int64_t t, const char *detail)
+{
+    struct apid_event e;
+
+    memset(&e, 0, sizeof(e));
+    e.host = (char *) host;
+    e.type = (char *) type;
+    e.time = t;
+    e.detail = (char *) detail;
+    return e;
+}
+
+static json_t *
+host(json_t *arr, size_t i)
+{
+    json_t *h = json_array_get(arr, i);
+
+    ck_assert_ptr_nonnull(h);
+    return h;
+}
+
+static const char *
+s_of(json_t *h, const char *k)
+{
+    return json_string_value(json_object_get(h, k));
+}
+
+START_TEST(test_in_force)
+{
+    struct apid_grant g = grant("active", "delete");
+    struct apid_event v[] = {
+        ev("web01.test", "account.created", NOW - 100, "{\"by\":\"sync\"}"),
+        ev("web01.test", "session.opened", NOW - 90, NULL),
+        ev("web01.test", "session.opened", NOW - 80, NULL),
+        ev("web01.test", "login.denied", NOW - 70, NULL),
+    };
+    json_t *a = apid_grant_hosts_json(&g, v, 4, NULL, NULL, 0, NOW), *h;
+
+    ck_assert_int_eq(json_array_size(a), 2);
+    h = host(a, 0);
+    ck_assert_str_eq(s_of(h, "host"), "web01.test");
+    ck_assert_str_eq(s_of(h, "state"), "active");
+    ck_assert_int_eq(json_integer_value(json_object_get(h, "sessions")), 2);
+    ck_assert_str_eq(s_of(h, "since"), "2033-05-18T03:32:00Z");
+    ck_assert_str_eq(s_of(h, "deletion_due"), "2033-05-18T04:33:20Z");
+    ck_assert(json_is_true(json_object_get(h, "deletion_at_last_logout")));
+    ck_assert_ptr_null(json_object_get(h, "deleted_at"));
+    /* The second host has said nothing yet. */
+    h = host(a, 1);
+    ck_assert_str_eq(s_of(h, "state"), "pending");
+    ck_assert_ptr_null(json_object_get(h, "since"));
+    ck_assert_str_eq(s_of(h, "deletion_due"), "2033-05-18T04:33:20Z");
+    json_decref(a);
+
+    /* Sessions closed: reserved again; keep: not at the last logout. */
+    {
+        struct apid_grant k = grant("active", "keep");
+        struct apid_event w[] = {
+            ev("web02.test", "account.enabled", NOW - 50, NULL),
+            ev("web02.test", "session.opened", NOW - 40, NULL),
+            ev("web02.test", "session.closed", NOW - 30, NULL),
+            ev("web02.test", "session.closed", NOW - 20, NULL), /* extra */
+        };
+
+        a = apid_grant_hosts_json(&k, w, 4, NULL, NULL, 0, NOW);
+        h = host(a, 1);
+        ck_assert_str_eq(s_of(h, "state"), "reserved");
+        ck_assert_ptr_null(json_object_get(h, "sessions"));
+        ck_assert(json_is_false(json_object_get(h, "deletion_at_last_logout")));
+        json_decref(a);
+    }
+}
+END_TEST
+
+START_TEST(test_ended)
+{
+    struct apid_grant g = grant("revoked", "delete");
+    struct apid_event v[] = {
+        ev("web01.test", "account.created", NOW - 100, NULL),
+        ev("web01.test", "session.opened", NOW - 90, NULL),
+        ev("web01.test", "account.deleted", NOW - 10,
+           "{\"cause\":\"revoked\",\"uid\":70000}"),
+        ev("web02.test", "account.created", NOW - 100, NULL),
+    };
+    json_t *a = apid_grant_hosts_json(&g, v, 4, NULL, NULL, 0, NOW), *h;
+
+    h = host(a, 0);
+    ck_assert_str_eq(s_of(h, "state"), "deleted");
+    ck_assert_str_eq(s_of(h, "deleted_at"), "2033-05-18T03:33:10Z");
+    ck_assert_ptr_null(json_object_get(h, "deletion_due"));
+    ck_assert_ptr_null(json_object_get(h, "sessions"));
+    /* Reported, not deleted yet: the host owes the teardown. */
+    h = host(a, 1);
+    ck_assert_str_eq(s_of(h, "state"), "tearing_down");
+    ck_assert_ptr_null(json_object_get(h, "deletion_due"));
+    json_decref(a);
+
+    /* Active but past its end is ended too; a host that never reported
+     * an account has none. */
+    g = grant("active", "keep");
+    g.expires_at = NOW - 1;
+    a = apid_grant_hosts_json(&g, v + 3, 1, NULL, NULL, 0, NOW);
+    ck_assert_str_eq(s_of(host(a, 0), "state"), "none");
+    ck_assert_str_eq(s_of(host(a, 1), "state"), "tearing_down");
+    json_decref(a);
+}
+END_TEST
+
+START_TEST(test_failed)
+{
+    struct apid_grant g = grant("expired", "keep");
+    struct apid_event v[] = {
+        ev("web01.test", "account.created", NOW - 100, NULL),
+        ev("web01.test", "account.disable_failed", NOW - 50,
+           "{\"cause\":\"expired\",\"uid\":70000,"
+           "\"error\":\"home: rename: Operation not permitted\"}"),
+        ev("web02.test", "account.created", NOW - 100, NULL),
+        ev("web02.test", "account.disable_failed", NOW - 50, "[1]"),
+        ev("web02.test", "account.disable_failed", NOW - 40,
+           "{\"cause\":\"retry\"}"),
+    };
+    json_t *a = apid_grant_hosts_json(&g, v, 5, NULL, NULL, 0, NOW), *h;
+
+    h = host(a, 0);
+    ck_assert_str_eq(s_of(h, "state"), "disable_failed");
+    ck_assert_str_eq(s_of(h, "error"),
+                     "home: rename: Operation not permitted");
+    ck_assert(json_is_true(json_object_get(h, "retried")));
+    /* No error: the cause; and the last word stands. */
+    ck_assert_str_eq(s_of(host(a, 1), "error"), "retry");
+    json_decref(a);
+
+    /* A retry that succeeds: deleted, the failure gone from the view. */
+    {
+        struct apid_event w[] = {
+            v[0], v[1],
+            ev("web01.test", "account.deleted", NOW - 5, NULL),
+        };
+
+        a = apid_grant_hosts_json(&g, w, 3, NULL, NULL, 0, NOW);
+        h = host(a, 0);
+        ck_assert_str_eq(s_of(h, "state"), "deleted");
+        ck_assert_ptr_null(json_object_get(h, "error"));
+        json_decref(a);
+    }
+}
+END_TEST
+
+/* A hostile host: escapes and newlines in its reason, a huge reason, an
+ * event for a host the grant does not name, a detail that is not JSON. */
+START_TEST(test_hostile)
+{
+    static char big[5000];
+    char detail[5100];
+    struct apid_grant g = grant("expired", "keep");
+    struct apid_event v[] = {
+        ev("web01.test", "account.created", NOW - 100, NULL),
+        ev("web01.test", "account.disable_failed", NOW - 50,
+           "{\"error\":\"a\\u001b[2Jb\\nc\\u0085d\\u007fe\"}"),
+        ev("evil.test", "account.created", NOW - 100, NULL),
+        ev("evil.test", "account.disable_failed", NOW - 50, detail),
+        ev("web02.test", "account.created", NOW - 100, NULL),
+        ev("web02.test", "account.disable_failed", NOW - 50, "{not json"),
+    };
+    json_t *a, *h;
+    const char *e;
+
+    memset(big, 0, sizeof(big));
+    for (size_t i = 0; i + 2 < 4000; i += 2)
+        memcpy(big + i, "\xc3\xa9", 2); /* é, cut only between characters */
+    snprintf(detail, sizeof(detail), "{\"error\":\"%s\"}", big);
+    a = apid_grant_hosts_json(&g, v, 6, NULL, NULL, 0, NOW);
+    ck_assert_int_eq(json_array_size(a), 3);
+    ck_assert_str_eq(s_of(host(a, 0), "error"), "a?[2Jb?c?d?e");
+    ck_assert_str_eq(s_of(host(a, 1), "error"), "no reason given");
+    h = host(a, 2);
+    ck_assert_str_eq(s_of(h, "host"), "evil.test");
+    e = s_of(h, "error");
+    ck_assert_uint_le(strlen(e), 300);
+    ck_assert_uint_eq(strlen(e) % 2, 0);
+    json_decref(a);
+}
+END_TEST
+
+/* A kept account a later grant of the same person took over. */
+START_TEST(test_handed_over)
+{
+    struct apid_grant g = grant("expired", "keep");
+    struct apid_event v[] = {
+        ev("web01.test", "account.created", NOW - 100, NULL),
+        ev("web02.test", "account.created", NOW - 100, NULL),
+        ev("web02.test", "account.deleted", NOW - 60, NULL),
+    };
+    struct apid_event sv[] = {
+        ev("web01.test", "account.enabled", NOW - 10, NULL),
+    };
+    json_t *a = apid_grant_hosts_json(&g, v, 3, "g-2", sv, 1, NOW), *h;
+
+    h = host(a, 0);
+    ck_assert_str_eq(s_of(h, "state"), "handed_over");
+    ck_assert_str_eq(s_of(h, "handed_over_to"), "g-2");
+    ck_assert_str_eq(s_of(host(a, 1), "state"), "deleted");
+    json_decref(a);
+}
+END_TEST
+
+int
+main(void)
+{
+    Suite *s = suite_create("grantview");
+    TCase *tc = tcase_create("view");
+
+    tcase_add_test(tc, test_in_force);
+    tcase_add_test(tc, test_ended);
+    tcase_add_test(tc, test_failed);
+    tcase_add_test(tc, test_hostile);
+    tcase_add_test(tc, test_handed_over);
+    suite_add_tcase(s, tc);
+    return t_run(s);
+}
