@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -91,6 +92,15 @@ load_secret(const char *key, const char *path, unsigned char **secret,
 
     if (path[0] != '/')
         return apid_bad(err, errlen, "%s: an absolute path", key);
+    /* An admin names this path over the API now, and it is echoed into
+     * the operations log and onto terminals: plain text, and no . or ..
+     * component to walk out of where it seems to point. */
+    if (!apid_plain_text(path, 4096) || strstr(path, "/../") != NULL
+        || strstr(path, "/./") != NULL || strstr(path, "//") != NULL
+        || (strlen(path) >= 2 && strcmp(path + strlen(path) - 2, "/.") == 0)
+        || (strlen(path) >= 3 && strcmp(path + strlen(path) - 3, "/..") == 0))
+        return apid_bad(err, errlen, "%s: a plain absolute path (no control"
+                        " characters, no . or .. components)", key);
     /* O_NONBLOCK: a FIFO in its place must not hang the start. */
     fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
     if (fd < 0)
@@ -582,7 +592,9 @@ apid_alerts_subscribed(const struct apid_alerts *a, const char *channel,
     for (size_t i = 0; i < a->n_r; i++)
         if ((a->r[i].types & bit) != 0
             && strcmp(a->r[i].channel, channel) == 0
-            && strcmp(a->r[i].target, target) == 0)
+            && (strcmp(channel, "email") == 0
+                    ? strcasecmp(a->r[i].target, target)
+                    : strcmp(a->r[i].target, target)) == 0)
             return 1;
     return 0;
 }

@@ -242,6 +242,9 @@ edit_subscribe(struct apid *a, json_t *o, json_t *in, const char *arg,
             return 0;
         if (sf == NULL)
             sf = json_string_value(json_object_get(rec, "secret_file"));
+        /* The address as first subscribed: its queued alerts name it so,
+         * and another spelling must not drop them as unsubscribed. */
+        value = json_string_value(json_object_get(rec, kinds[kind]));
     }
     rec = json_pack("{s:s, s:o}", kinds[kind], value, "types",
                     types_list(had | types));
@@ -327,7 +330,7 @@ settings_change(struct apid *a, const struct apid_principal *who,
                 struct apid_reply *r)
 {
     for (int t = 0; t < SETTINGS_TRIES; t++) {
-        char action[32] = "", detail[1200] = "", *text = NULL;
+        char action[32] = "", detail[8192] = "", *text = NULL;
         int64_t version = 0;
         json_t *o = settings_read(a, &version, r);
         int ch, ret;

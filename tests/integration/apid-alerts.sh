@@ -294,6 +294,8 @@ hostile "a webhook over http" '{"webhook": "http://hooks.example.com/jit", "type
 hostile "a webhook URL with a newline" '{"webhook": "https://h.example.com/\nX-Evil: 1", "types": ["account.created"]}' "webhook: an https URL"
 cp "$T/hook.secret" "$T/hook-open2.secret"; chmod 644 "$T/hook-open2.secret"
 hostile "a webhook secret others read" "{\"webhook\": \"https://h.example.com/x\", \"secret_file\": \"$T/hook-open2.secret\", \"types\": [\"account.created\"]}" "must be a regular file of jit-apid's user or root"
+hostile "a secret_file with a newline (a forged log line)" "{\"webhook\": \"https://h.example.com/x\", \"secret_file\": \"$T/x\\n2026-12-03T00:00:00Z alerts.disable - by boss@EXAMPLE.COM/../hook.secret\", \"types\": [\"account.created\"]}" "a plain absolute path"
+hostile "a secret_file with a .. component" "{\"webhook\": \"https://h.example.com/x\", \"secret_file\": \"$T/api/../hook.secret\", \"types\": [\"account.created\"]}" "no . or .. components"
 hostile "a secret_file on mail" "{\"email\": \"m@example.com\", \"secret_file\": \"$T/hook.secret\", \"types\": [\"account.created\"]}" "secret_file: a webhook's"
 hostile "an unknown type" '{"email": "m@example.com", "types": ["account.created", "account.pwned"]}' 'unknown alert type \"account.pwned\"'
 hostile "no type" '{"email": "m@example.com", "types": []}' "types: at least one alert type"
@@ -307,6 +309,24 @@ grep -q 'unknown alert type \\"?\\"' "$T/hostile" || fail "a type with CR LF nam
 out=$(as root alerts list | grep -c '^email\|^webhook')
 expect_eq "recipients after the hostile ones" "$out" 4
 ok "hostile settings refused with 400 naming the field: CR/LF and controls in an address, http or broken webhook URLs, a secret others read, unknown types"
+
+# Another spelling of a subscribed address adds types to it and keeps its
+# first spelling (its queued alerts name it so); a long webhook URL's
+# change is logged whole.
+out=$(as root alerts subscribe --email NEW@Example.COM --type account.created) || fail "subscribe in capitals"
+case $out in *"email new@example.com: account.created account.disable_failed"*) ;; *) fail "another spelling: $out" ;; esac
+as root alerts unsubscribe --email new@example.com --type account.created >/dev/null || fail "unsubscribe the added type"
+long="https://h.example.com/$(printf '%02000d' 0)"
+as root alerts subscribe --webhook "$long" --secret-file "$T/hook.secret" --type account.created >/dev/null \
+    || fail "subscribe a long webhook"
+api GET /v1/operations boss-token-xxxxxxxxxxx > "$T/ops"
+/usr/bin/python3 - "$T/ops" "$T/hook.secret" <<'PY' || fail "the long webhook's log entry: $(cat "$T/ops")"
+import json, sys
+op = [o for o in json.load(open(sys.argv[1]))["operations"] if o["action"] == "alerts.subscribe"][0]
+assert op["detail"].endswith(' types=["account.created"] secret_file=' + sys.argv[2]), op["detail"][-200:]
+PY
+as root alerts unsubscribe --webhook "$long" >/dev/null || fail "unsubscribe the long webhook"
+ok "another spelling of an address keeps the first; a 2000-byte webhook URL's change logged whole"
 
 # Another instance on the same database: its change is this one's too,
 # before the next alert, without a restart.
