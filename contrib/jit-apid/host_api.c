@@ -298,6 +298,33 @@ event_id_ok(const char *s)
  * between this read and the insert can make an accepted event foreign.
  * 0, or the reply made and -1.
  */
+/* A host retries a teardown that failed and reports each failure (the
+ * record keeps them all), but the "failed to disable" alert is raised
+ * once per account of a grant: by the first of its account.disable_failed
+ * events (doc/design.md, F6).  A store that cannot tell alerts again
+ * rather than never. */
+static int
+failure_told(struct apid *a, const struct apid_event *e)
+{
+    struct apid_event *old = NULL;
+    size_t n_old = 0;
+    int told = 0;
+
+    if (strcmp(e->type, "account.disable_failed") != 0 || e->grant == NULL
+        || apid_store_events_for_grant(a->store, e->grant, &old, &n_old)
+               != APID_OK)
+        return 0;
+    for (size_t i = 0; i < n_old && !told; i++)
+        told = strcmp(old[i].type, e->type) == 0
+               && strcmp(old[i].id, e->id) != 0
+               && old[i].host != NULL && e->host != NULL
+               && strcmp(old[i].host, e->host) == 0
+               && old[i].username != NULL && e->username != NULL
+               && strcmp(old[i].username, e->username) == 0;
+    apid_events_free(old, n_old);
+    return told;
+}
+
 static int
 events_owned(struct apid *a, const char *host, const struct apid_event *v,
              size_t n, struct apid_reply *r)
@@ -433,7 +460,9 @@ post_events(struct apid *a, const char *host, const struct apid_req *q,
     (void) apid_alerts_refresh(a);
     pthread_rwlock_rdlock(&a->lock);
     for (size_t k = 0; k < n; k++)
-        v[k].alerts = apid_alerts_plan(&a->alerts, v[k].type, &v[k].n_alerts);
+        if (!failure_told(a, &v[k]))
+            v[k].alerts = apid_alerts_plan(&a->alerts, v[k].type,
+                                           &v[k].n_alerts);
     ret = apid_store_events_insert(a->store, v, n, apid_now());
     pthread_rwlock_unlock(&a->lock);
     if (ret != APID_OK) {

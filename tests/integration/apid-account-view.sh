@@ -153,8 +153,21 @@ if command -v chattr >/dev/null && touch "$T/home/.attr-probe" && chattr +i "$T/
     "$JITCTL" -c "$CONF" flush >/dev/null 2>&1 || true
     api GET /v1/alerts bob-token-xxxxxxxxxxxx >/dev/null
     expect_eq "one failed-to-disable alert" "$(mails 'JIT account FAILED TO DISABLE: bob on web01.test')" 1
+    # The host's retry fails again and reports it, a new event: on the
+    # record, and still one alert for the account.
+    now=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+    api POST /v1/hosts/web01.test/events host-token-web01-xxxxxxxx \
+        "{\"events\": [{\"id\": \"retry-$B2\", \"host\": \"web01.test\", \"type\": \"account.disable_failed\", \"time\": \"$now\", \"grant\": \"$B2\", \"username\": \"bob\", \"detail\": {\"cause\": \"home\", \"error\": \"again\"}}]}" >/dev/null
+    expect_eq "the retry's failure accepted" "$(cat "$T/api.status")" 200
+    expect_eq "two failures on the record" "$(evs "$B2" bob-token-xxxxxxxxxxxx | tr ' ' '\n' | grep -c '^account.disable_failed$')" 2
+    api GET /v1/alerts boss-token-xxxxxxxxxxx > "$T/alerts.out"
+    /usr/bin/python3 - "$T/alerts.out" "$B2" <<'PY' || fail "alerts after the retry: $(cat "$T/alerts.out")"
+import json, sys
+al = [x for x in json.load(open(sys.argv[1]))["alerts"] if x.get("type") == "account.disable_failed"]
+assert len(al) == 1, al
+PY
     chattr -i "$T/home/bob/stuck"
-    ok "a failed teardown: the host's reason in jit show and the API, one alert"
+    ok "a failed teardown: the host's reason in jit show and the API, one alert, also after a retry fails again"
 else
     skip_case "the failed teardown: no chattr +i on $T"
 fi
