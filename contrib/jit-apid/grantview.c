@@ -185,8 +185,9 @@ apid_grant_hosts_json(const struct apid_grant *g, const struct apid_event *v,
         /* A kept account the next grant of the same person took over
          * (account.enabled there) is that grant's now, not a teardown
          * this one still owes. */
-        for (size_t k = 0; successor && k < sn && ended; k++)
-            if (sv[k].host && strcmp(sv[k].host, h->host) == 0
+        for (size_t k = 0; successor && k < sn && ended && h->seen; k++)
+            if (sv[k].host && sv[k].type
+                && strcmp(sv[k].host, h->host) == 0
                 && strcmp(sv[k].type, "account.enabled") == 0
                 && strcmp(h->state, "deleted") != 0) {
                 handed = successor;

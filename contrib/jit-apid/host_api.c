@@ -300,27 +300,48 @@ event_id_ok(const char *s)
  */
 /* A host retries a teardown that failed and reports each failure (the
  * record keeps them all), but the "failed to disable" alert is raised
- * once per account of a grant: by the first of its account.disable_failed
- * events (doc/design.md, F6).  A store that cannot tell alerts again
- * rather than never. */
+ * once per account of a grant on a host: by the first account.disable_failed
+ * since that account came to be (account.created or account.enabled) or
+ * since the last one was deleted, so a second account of the same grant
+ * (on_logout delete, then sync again) that fails alerts again
+ * (doc/design.md, F6).  The events already stored are read in their
+ * order, then this batch's before e.  A store that cannot tell alerts
+ * again rather than never. */
 static int
-failure_told(struct apid *a, const struct apid_event *e)
+account_mark(const struct apid_event *x, const struct apid_event *e,
+             int told)
 {
+    if (x->type == NULL || x->id == NULL || x->host == NULL
+        || x->username == NULL || strcmp(x->host, e->host) != 0
+        || strcmp(x->username, e->username) != 0)
+        return told;
+    if (strcmp(x->type, "account.disable_failed") == 0)
+        return strcmp(x->id, e->id) != 0 ? 1 : told;
+    if (strcmp(x->type, "account.created") == 0
+        || strcmp(x->type, "account.enabled") == 0
+        || strcmp(x->type, "account.deleted") == 0)
+        return 0;
+    return told;
+}
+
+static int
+failure_told(struct apid *a, const struct apid_event *v, size_t k)
+{
+    const struct apid_event *e = &v[k];
     struct apid_event *old = NULL;
     size_t n_old = 0;
     int told = 0;
 
-    if (strcmp(e->type, "account.disable_failed") != 0 || e->grant == NULL
+    if (e->type == NULL || strcmp(e->type, "account.disable_failed") != 0
+        || e->grant == NULL || e->host == NULL || e->username == NULL
         || apid_store_events_for_grant(a->store, e->grant, &old, &n_old)
                != APID_OK)
         return 0;
-    for (size_t i = 0; i < n_old && !told; i++)
-        told = strcmp(old[i].type, e->type) == 0
-               && strcmp(old[i].id, e->id) != 0
-               && old[i].host != NULL && e->host != NULL
-               && strcmp(old[i].host, e->host) == 0
-               && old[i].username != NULL && e->username != NULL
-               && strcmp(old[i].username, e->username) == 0;
+    for (size_t i = 0; i < n_old; i++)
+        told = account_mark(&old[i], e, told);
+    for (size_t i = 0; i < k; i++)
+        if (v[i].grant != NULL && strcmp(v[i].grant, e->grant) == 0)
+            told = account_mark(&v[i], e, told);
     apid_events_free(old, n_old);
     return told;
 }
@@ -460,7 +481,7 @@ post_events(struct apid *a, const char *host, const struct apid_req *q,
     (void) apid_alerts_refresh(a);
     pthread_rwlock_rdlock(&a->lock);
     for (size_t k = 0; k < n; k++)
-        if (!failure_told(a, &v[k]))
+        if (!failure_told(a, v, k))
             v[k].alerts = apid_alerts_plan(&a->alerts, v[k].type,
                                            &v[k].n_alerts);
     ret = apid_store_events_insert(a->store, v, n, apid_now());

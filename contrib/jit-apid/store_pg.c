@@ -795,6 +795,13 @@ pg_events_for_grant(struct apid_conn *c, const char *grant,
         v[i].requester = dup_col(r, i, 6);
         v[i].detail = dup_col(r, i, 7);
         v[i].received = int_col(r, i, 8);
+        /* NOT NULL columns: NULL here is a copy that failed, and every
+         * reader compares them. */
+        if (v[i].id == NULL || v[i].host == NULL || v[i].type == NULL) {
+            PQclear(r);
+            apid_events_free(v, (size_t) i + 1);
+            return apid_store_fail("out of memory");
+        }
     }
     PQclear(r);
     *out = v;

@@ -927,6 +927,10 @@ sq_events_for_grant(struct apid_conn *s, const char *grant,
         e->requester = col_dup(st, 6);
         e->detail = col_dup(st, 7);
         e->received = sqlite3_column_int64(st, 8);
+        /* NOT NULL columns: NULL here is a copy that failed, and every
+         * reader compares them. */
+        if (e->id == NULL || e->host == NULL || e->type == NULL)
+            break;
     }
     sqlite3_finalize(st);
     if (rc != SQLITE_DONE) {

@@ -166,8 +166,28 @@ import json, sys
 al = [x for x in json.load(open(sys.argv[1]))["alerts"] if x.get("type") == "account.disable_failed"]
 assert len(al) == 1, al
 PY
+    # Two more failures in one batch (an outbox that waited out an API
+    # outage): still one alert.  Then the account deleted and a new one
+    # made for the same grant, which fails too: a second alert, for the
+    # second account.
+    ev() { # ID TYPE
+        printf '{"id": "%s-%s", "host": "web01.test", "type": "%s", "time": "%s", "grant": "%s", "username": "bob", "detail": {"cause": "home", "error": "x"}}' \
+            "$1" "$B2" "$2" "$now" "$B2"
+    }
+    post_events() {
+        api POST /v1/hosts/web01.test/events host-token-web01-xxxxxxxx "{\"events\": [$1]}" >/dev/null
+        expect_eq "batch accepted" "$(cat "$T/api.status")" 200
+    }
+    df_alerts() {
+        api GET /v1/alerts boss-token-xxxxxxxxxxx > "$T/alerts.out"
+        /usr/bin/python3 -c 'import json,sys; print(len([x for x in json.load(open(sys.argv[1]))["alerts"] if x.get("type") == "account.disable_failed"]))' "$T/alerts.out"
+    }
+    post_events "$(ev r2 account.disable_failed), $(ev r3 account.disable_failed)"
+    expect_eq "failures in one batch: still one alert" "$(df_alerts)" 1
+    post_events "$(ev del account.deleted), $(ev new account.created), $(ev f2 account.disable_failed), $(ev f3 account.disable_failed)"
+    expect_eq "the grant's second account failed: its own alert, once" "$(df_alerts)" 2
     chattr -i "$T/home/bob/stuck"
-    ok "a failed teardown: the host's reason in jit show and the API, one alert, also after a retry fails again"
+    ok "a failed teardown: the host's reason in jit show and the API, one alert per account, also after retries fail again, alone or in one batch"
 else
     skip_case "the failed teardown: no chattr +i on $T"
 fi
