@@ -217,6 +217,9 @@ edit_subscribe(struct apid *a, json_t *o, json_t *in, const char *arg,
                char *action, char *detail, size_t dlen, struct apid_reply *r)
 {
     json_t *list = json_object_get(o, "recipients"), *rec, *one;
+    /* The recipient replaced, held until the end: value and sf may
+     * point into it, and replacing it in the list frees it. */
+    json_t *prev = NULL;
     const char *value, *sf = json_string_value(json_object_get(in,
                                                               "secret_file"));
     unsigned types, had = 0;
@@ -240,6 +243,7 @@ edit_subscribe(struct apid *a, json_t *o, json_t *in, const char *arg,
                 || json_equal(json_object_get(rec, "secret_file"),
                               json_object_get(in, "secret_file"))))
             return 0;
+        prev = json_incref(rec);
         if (sf == NULL)
             sf = json_string_value(json_object_get(rec, "secret_file"));
         /* The address as first subscribed: its queued alerts name it so,
@@ -262,6 +266,7 @@ edit_subscribe(struct apid *a, json_t *o, json_t *in, const char *arg,
     free(text);
     if (bad) {
         json_decref(rec);
+        json_decref(prev);
         /* "recipients[0].email: ...": the one recipient of the body. */
         apid_reply_error(r, 400, "bad_request", "%s",
                          strncmp(err, "recipients[0]", 13) == 0
@@ -279,6 +284,7 @@ edit_subscribe(struct apid *a, json_t *o, json_t *in, const char *arg,
     snprintf(detail, dlen, "%s=%s types=%s%s%s", kinds[kind], value,
              text ? text : "?", sf ? " secret_file=" : "", sf ? sf : "");
     free(text);
+    json_decref(prev);
     return 1;
 }
 

@@ -313,7 +313,7 @@ ok "hostile settings refused with 400 naming the field: CR/LF and controls in an
 # Another spelling of a subscribed address adds types to it and keeps its
 # first spelling (its queued alerts name it so); a long webhook URL's
 # change is logged whole.
-out=$(as root alerts subscribe --email NEW@Example.COM --type account.created) || fail "subscribe in capitals"
+out=$(as root alerts subscribe --email NEW@Example.COM --type account.created 2>&1) || fail "subscribe in capitals: $out"
 case $out in *"email new@example.com: account.created account.disable_failed"*) ;; *) fail "another spelling: $out" ;; esac
 as root alerts unsubscribe --email new@example.com --type account.created >/dev/null || fail "unsubscribe the added type"
 long="https://h.example.com/$(printf '%02000d' 0)"
