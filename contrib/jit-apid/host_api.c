@@ -281,23 +281,6 @@ event_id_ok(const char *s)
     return 1;
 }
 
-/*
- * Whether a batch's events are the posting host's to report (doc/design.md,
- * "Events"): an event that names a grant is accepted only if the grant
- * lists this host and the event's username is the grant's account on it
- * (and its requester, if given, the grant's); a grant that does not exist
- * gets the same answer as another host's, so that a host learns nothing
- * of the ids it does not hold.  An event with no grant is a login.denied
- * of a name no grant gives (anyone may try names): it is kept, attached
- * to no grant, and alerts no one (every alert type is an account.*
- * event, and those need a grant, as session.* events do).
- *
- * One read for the batch, before the insert's transaction: a grant's
- * hosts and its account name are written with it and never change (only
- * their `live` flag does), and a grant is never deleted, so nothing
- * between this read and the insert can make an accepted event foreign.
- * 0, or the reply made and -1.
- */
 /* A host retries a teardown that failed and reports each failure (the
  * record keeps them all), but the "failed to disable" alert is raised
  * once per account of a grant on a host: by the first account.disable_failed
@@ -346,6 +329,23 @@ failure_told(struct apid *a, const struct apid_event *v, size_t k)
     return told;
 }
 
+/*
+ * Whether a batch's events are the posting host's to report (doc/design.md,
+ * "Events"): an event that names a grant is accepted only if the grant
+ * lists this host and the event's username is the grant's account on it
+ * (and its requester, if given, the grant's); a grant that does not exist
+ * gets the same answer as another host's, so that a host learns nothing
+ * of the ids it does not hold.  An event with no grant is a login.denied
+ * of a name no grant gives (anyone may try names): it is kept, attached
+ * to no grant, and alerts no one (every alert type is an account.*
+ * event, and those need a grant, as session.* events do).
+ *
+ * One read for the batch, before the insert's transaction: a grant's
+ * hosts and its account name are written with it and never change (only
+ * their `live` flag does), and a grant is never deleted, so nothing
+ * between this read and the insert can make an accepted event foreign.
+ * 0, or the reply made and -1.
+ */
 static int
 events_owned(struct apid *a, const char *host, const struct apid_event *v,
              size_t n, struct apid_reply *r)
