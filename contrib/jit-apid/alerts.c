@@ -25,6 +25,7 @@
 #include "api.h"
 #include "apid.h"
 #include "core/timefmt.h"
+#include "core/validate.h"
 
 /* execve wants char *const[]; the strings are never written. */
 #define S(x) ((char *) (uintptr_t) (x))
@@ -95,10 +96,7 @@ load_secret(const char *key, const char *path, unsigned char **secret,
     /* An admin names this path over the API now, and it is echoed into
      * the operations log and onto terminals: plain text, and no . or ..
      * component to walk out of where it seems to point. */
-    if (!apid_plain_text(path, 4096) || strstr(path, "/../") != NULL
-        || strstr(path, "/./") != NULL || strstr(path, "//") != NULL
-        || (strlen(path) >= 2 && strcmp(path + strlen(path) - 2, "/.") == 0)
-        || (strlen(path) >= 3 && strcmp(path + strlen(path) - 3, "/..") == 0))
+    if (!apid_plain_text(path, 4096) || jit_path_normal_problem(path) != NULL)
         return apid_bad(err, errlen, "%s: a plain absolute path (no control"
                         " characters, no . or .. components)", key);
     /* O_NONBLOCK: a FIFO in its place must not hang the start. */

@@ -181,13 +181,10 @@ static const char *
 path_problem(const char *v)
 {
     size_t n = strlen(v);
+    const char *why = jit_path_normal_problem(v);
 
-    if (v[0] != '/')
-        return "must be an absolute path";
-    if (strstr(v, "/../") || strstr(v, "/./") || strstr(v, "//")
-        || (n >= 3 && strcmp(v + n - 3, "/..") == 0)
-        || (n >= 2 && strcmp(v + n - 2, "/.") == 0))
-        return "must be a normalized path (no '.', '..' or '//')";
+    if (why != NULL)
+        return why;
     if (n > 1 && v[n - 1] == '/')
         return "must not end with '/'";
     if (strpbrk(v, " ,:") != NULL)

@@ -121,6 +121,20 @@ jit_group_problem(const char *v)
 }
 
 const char *
+jit_path_normal_problem(const char *v)
+{
+    size_t n = strlen(v);
+
+    if (v[0] != '/')
+        return "must be an absolute path";
+    if (strstr(v, "/../") || strstr(v, "/./") || strstr(v, "//")
+        || (n >= 3 && strcmp(v + n - 3, "/..") == 0)
+        || (n >= 2 && strcmp(v + n - 2, "/.") == 0))
+        return "must be a normalized path (no '.', '..' or '//')";
+    return NULL;
+}
+
+const char *
 jit_host_problem(const char *v)
 {
     size_t n = strlen(v);

@@ -33,6 +33,9 @@ int jit_id_check(uint32_t id, uint32_t min, uint32_t max);
 const char *jit_group_problem(const char *v);
 /* NULL if v is a DNS host name (letters, digits, '-', '.'). */
 const char *jit_host_problem(const char *v);
+/* NULL if v is an absolute path with no '.' or '..' component and no
+ * '//': what it names is what it seems to name. */
+const char *jit_path_normal_problem(const char *v);
 
 /* Plain decimal only: no sign, no blanks, no leading zeros, no hex or
  * exponent, no wraparound.  Returns 0, -EINVAL (not a number) or -ERANGE
