@@ -862,18 +862,18 @@ successor_of(struct apid *a, const struct apid_grant *g, char **id,
 }
 
 /* The grant's "hosts": what each host did with its account (doc/design.md,
- * S25).  The successor is looked up only for an ended grant that still
- * shows an account a host has not deleted. */
+ * S25), from the grant's events v (its caller's, read once).  The
+ * successor is looked up only for an ended grant that still shows an
+ * account a host has not deleted. */
 static json_t *
-hosts_json(struct apid *a, const struct apid_grant *g, int64_t now)
+hosts_json(struct apid *a, const struct apid_grant *g,
+           const struct apid_event *v, size_t n, int64_t now)
 {
-    struct apid_event *v = NULL, *sv = NULL;
-    size_t n = 0, sn = 0, i;
+    struct apid_event *sv = NULL;
+    size_t sn = 0, i;
     char *succ = NULL;
     json_t *arr = NULL, *h;
 
-    if (apid_store_events_for_grant(a->store, g->id, &v, &n) != APID_OK)
-        return NULL;
     arr = apid_grant_hosts_json(g, v, n, NULL, NULL, 0, now);
     json_array_foreach(arr, i, h) {
         const char *st = json_string_value(json_object_get(h, "state"));
@@ -890,7 +890,6 @@ hosts_json(struct apid *a, const struct apid_grant *g, int64_t now)
     }
     free(succ);
     apid_events_free(sv, sn);
-    apid_events_free(v, n);
     return arr;
 }
 
@@ -920,10 +919,16 @@ get_grants(struct apid *a, const struct apid_req *q,
     arr = json_array();
     for (size_t i = 0; arr && i < n; i++) {
         json_t *o = people_grant_json(&v[i]);
+        struct apid_event *ev = NULL;
+        size_t nev = 0;
 
-        if (o != NULL && v[i].n_hosts > 0)
+        if (o != NULL && v[i].n_hosts > 0
+            && apid_store_events_for_grant(a->store, v[i].id, &ev, &nev)
+                   == APID_OK) {
             json_object_set_new(o, "host_accounts",
-                                hosts_json(a, &v[i], apid_now()));
+                                hosts_json(a, &v[i], ev, nev, apid_now()));
+            apid_events_free(ev, nev);
+        }
         json_array_append_new(arr, o);
     }
     apid_grants_free(v, n);
@@ -931,14 +936,10 @@ get_grants(struct apid *a, const struct apid_req *q,
 }
 
 static json_t *
-events_json(struct apid *a, const char *grant)
+events_array(const struct apid_event *v, size_t n)
 {
-    struct apid_event *v = NULL;
     json_t *arr = json_array();
-    size_t n = 0;
 
-    if (apid_store_events_for_grant(a->store, grant, &v, &n) != APID_OK)
-        return arr;
     for (size_t i = 0; arr && i < n; i++) {
         json_t *e = json_pack("{s:s, s:s, s:s, s:o, s:o}", "id", v[i].id,
                               "host", v[i].host, "type", v[i].type, "time",
@@ -954,6 +955,19 @@ events_json(struct apid *a, const char *grant)
                                                         NULL));
         json_array_append_new(arr, e);
     }
+    return arr;
+}
+
+static json_t *
+events_json(struct apid *a, const char *grant)
+{
+    struct apid_event *v = NULL;
+    size_t n = 0;
+    json_t *arr;
+
+    if (apid_store_events_for_grant(a->store, grant, &v, &n) != APID_OK)
+        return json_array();
+    arr = events_array(v, n);
     apid_events_free(v, n);
     return arr;
 }
@@ -963,8 +977,10 @@ get_grant(struct apid *a, const struct apid_principal *who, const char *id,
           struct apid_reply *r)
 {
     struct apid_grant g;
+    struct apid_event *ev = NULL;
+    size_t nev = 0;
     json_t *o;
-    int ret;
+    int ret, have;
 
     if ((ret = apid_store_grant_get(a->store, id, &g, apid_now()))
         != APID_OK) {
@@ -976,13 +992,18 @@ get_grant(struct apid *a, const struct apid_principal *who, const char *id,
         apid_reply_error(r, 404, "not_found", "no grant %s", id);
         return;
     }
+    /* One read of the events for both the record and the hosts' view. */
+    have = apid_store_events_for_grant(a->store, id, &ev, &nev) == APID_OK;
     o = people_grant_json(&g);
     if (o != NULL)
-        json_object_set_new(o, "events", events_json(a, id));
-    if (o != NULL && g.n_hosts > 0)
-        json_object_set_new(o, "host_accounts", hosts_json(a, &g, apid_now()));
+        json_object_set_new(o, "events",
+                            have ? events_array(ev, nev) : json_array());
+    if (o != NULL && g.n_hosts > 0 && have)
+        json_object_set_new(o, "host_accounts",
+                            hosts_json(a, &g, ev, nev, apid_now()));
     if (g.n_hosts == 0)
         dir_account_json(a, o, id);
+    apid_events_free(ev, nev);
     apid_grant_free(&g);
     apid_reply_json(r, 200, o);
 }
