@@ -15,7 +15,9 @@ SRC=$(pwd)
 OUT=${JIT_TEST_OUT:-$SRC/_test}
 FUZZ_SECONDS=${FUZZ_SECONDS:-30}
 failures=0
-stage() { printf '\n==== %s\n' "$*"; }
+T_START=$(date +%s)
+# Each stage's start says how far into the run it is (CI's budget is 45 min).
+stage() { printf '\n==== %s (at %d s)\n' "$*" $(( $(date +%s) - T_START )); }
 result() { # name rc
     if [ "$2" = 0 ]; then echo "STAGE PASS: $1"; else echo "STAGE FAIL: $1"; failures=$((failures + 1)); fi
 }
@@ -421,5 +423,6 @@ done
 result "demo" $rc
 
 stage "summary"
+echo "total: $(( $(date +%s) - T_START )) s"
 if [ $failures = 0 ]; then echo "ALL STAGES PASSED"; else echo "$failures STAGE(S) FAILED"; fi
 [ $failures = 0 ]
