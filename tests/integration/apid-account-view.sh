@@ -29,6 +29,12 @@ cat > "$T/alerts.json" <<JSON
    "types": ["account.created", "account.enabled", "account.disable_failed"]}]}
 JSON
 APID_ALERTS=$T/alerts.json
+if [ "${VIEW_ON_PG:-}" = 1 ]; then
+    [ "$(id -u)" = 0 ] || skip "needs root (to run PostgreSQL as its own user)"
+    start_pg
+    APID_DATABASE="postgresql:$PG_CONNINFO"
+    ok "on PostgreSQL"
+fi
 start_apid
 sed -i "s|^api_url = .*|api_url = $APID_URL/|" "$CONF"
 printf 'host-token-web01-xxxxxxxx\n' > "$T/token"
