@@ -197,3 +197,69 @@ PY
 else
     skip_case "the failed teardown: no chattr +i on $T"
 fi
+
+# --- a kept account handed over, per host (doc/design.md, S25) ---
+# carol's account on web01 and web02 under C1; C2 (web02 only) takes
+# web02's, then C3 (web01 only) takes web01's.  Each host's account is
+# the earliest later grant's that took it on that host: web01's is C3's,
+# though C2 came between with an event of another host (that stopped the
+# search, and web01 showed a teardown owed that no host owed).
+host_ev() { # HOST GRANT ID TYPE TIME USER
+    case $1 in web01.test) _tok=host-token-web01-xxxxxxxx ;; *) _tok=host-token-web02-xxxxxxxx ;; esac
+    api POST "/v1/hosts/$1/events" "$_tok" \
+        "{\"events\": [{\"id\": \"$3\", \"host\": \"$1\", \"type\": \"$4\", \"time\": \"$5\", \"grant\": \"$2\", \"username\": \"$6\"}]}" >/dev/null
+    expect_eq "event $3 accepted" "$(cat "$T/api.status")" 200
+}
+# The same as view, from the list (GET /v1/grants: one query for a
+# page's events, one for its handovers).
+list_view() { # GRANT TOKEN HOST
+    api GET "/v1/grants" "$2" | /usr/bin/python3 -c '
+import json, sys
+for g in json.load(sys.stdin)["grants"]:
+    if g["id"] != sys.argv[1]:
+        continue
+    for h in g.get("host_accounts", []):
+        if h["host"] == sys.argv[2]:
+            print(" ".join("%s=%s" % (k, json.dumps(h[k]) if isinstance(h[k], bool) else h[k])
+                           for k in sorted(h) if k not in ("host", "since")))' "$1" "$3"
+}
+CT=carol-token-xxxxxxxxxx
+now=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+C1=$(api POST /v1/grants $CT '{"credential": "db-admin", "host_group": "web", "duration": 1800, "reason": "INC-17 both"}' | field id)
+expect_eq "carol's grant on web" "$(cat "$T/api.status")" 201
+host_ev web01.test "$C1" "c1-w1-$C1" account.created "$now" carol
+host_ev web02.test "$C1" "c1-w2-$C1" account.created "$now" carol
+api POST "/v1/grants/$C1/revoke" $CT '{"reason": "pause"}' >/dev/null
+C2=$(api POST /v1/grants $CT '{"credential": "db-admin", "host": "web02.test", "duration": 1800, "reason": "INC-17 web02"}' | field id)
+expect_eq "carol's grant on web02" "$(cat "$T/api.status")" 201
+host_ev web02.test "$C2" "c2-w2-$C2" account.enabled "$now" carol
+api POST "/v1/grants/$C2/revoke" $CT '{"reason": "pause"}' >/dev/null
+C3=$(api POST /v1/grants $CT '{"credential": "db-admin", "host": "web01.test", "duration": 1800, "reason": "INC-17 web01"}' | field id)
+expect_eq "carol's grant on web01" "$(cat "$T/api.status")" 201
+host_ev web01.test "$C3" "c3-w1-$C3" account.enabled "$now" carol
+expect_eq "web01's account: C3's, not a teardown" "$(view "$C1" $CT web01.test)" "handed_over_to=$C3 state=handed_over"
+expect_eq "web02's account: C2's" "$(view "$C1" $CT web02.test)" "handed_over_to=$C2 state=handed_over"
+expect_eq "the list says the same of web01" "$(list_view "$C1" $CT web01.test)" "handed_over_to=$C3 state=handed_over"
+expect_eq "the list says the same of web02" "$(list_view "$C1" $CT web02.test)" "handed_over_to=$C2 state=handed_over"
+expect_eq "C2's own account on web02: C3 took no account there" "$(view "$C2" $CT web02.test)" "state=tearing_down"
+ok "a kept account handed over per host: each host's account with the earliest later grant that took it there"
+
+# --- a host's clock cannot reorder its own record (doc/design.md, S25) ---
+# web02 reports dave's account, then a login stamped an hour earlier (its
+# clock stepped back): the view reads them as jit-apid received them.
+DT=dave-token-xxxxxxxxxxx
+D=$(api POST /v1/grants $DT '{"credential": "db-admin", "host": "web02.test", "duration": 1800, "reason": "INC-17 clock"}' | field id)
+dexp=$(api GET "/v1/grants/$D" $DT | field expires_at)
+early=$(date -u -d '-1 hour' +%Y-%m-%dT%H:%M:%SZ)
+host_ev web02.test "$D" "d-c-$D" account.created "$now" dave
+host_ev web02.test "$D" "d-s-$D" session.opened "$early" dave
+expect_eq "a login stamped before the account: still active" "$(view "$D" $DT web02.test)" \
+    "deletion_at_last_logout=false deletion_due=$dexp sessions=1 state=active"
+expect_eq "the list: active" "$(list_view "$D" $DT web02.test)" \
+    "deletion_at_last_logout=false deletion_due=$dexp sessions=1 state=active"
+# Its deletion stamped in 2001: deleted, not brought back by the
+# account.created that came before it.
+host_ev web02.test "$D" "d-d-$D" account.deleted "2001-01-01T00:00:00Z" dave
+v=$(view "$D" $DT web02.test)
+expect_eq "a deletion stamped long ago, received last: deleted" "$v" "deleted_at=2001-01-01T00:00:00Z state=deleted"
+ok "a host's events in the order jit-apid received them, whatever the host's clock"
