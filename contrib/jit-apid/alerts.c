@@ -698,46 +698,17 @@ headline(const char *type)
     return type;
 }
 
-/* A value on a line of its own: control characters, the C0 ones, DEL
- * and C1 in UTF-8, become '?', so that a host's words cannot add a header
- * or a line that looks like ours (doc/design.md, threat G5); at most 512
- * bytes. */
+/* A value on a line of its own, as people are shown a host's words
+ * (apid_shown_text: the same rule as jit show's), so that they cannot
+ * add a header or a line that looks like ours, nor reorder one
+ * (doc/design.md, threat G5); at most max bytes (at most 512). */
 static void
 put_text(FILE *f, const char *v, size_t max)
 {
-    const unsigned char *p = (const unsigned char *) (v ? v : "-");
-    size_t n = 0;
+    char buf[513];
 
-    while (*p != '\0') {
-        size_t len = *p < 0x80 ? 1 : *p >= 0xf0 ? 4 : *p >= 0xe0 ? 3 : 2;
-        int control = *p < 0x20 || *p == 0x7f
-                      || (p[0] == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f);
-
-        /* U+200B-U+200F (zero width, direction marks), U+2028-U+202E
-         * (line and paragraph separators, embeddings), U+2066-U+2069
-         * (isolates): a mail reader breaks a line or reorders one. */
-        if (p[0] == 0xe2 && p[1] == 0x80
-            && ((p[2] >= 0x8b && p[2] <= 0x8f) || (p[2] >= 0xa8 && p[2] <= 0xae)))
-            control = 1;
-        if (p[0] == 0xe2 && p[1] == 0x81 && p[2] >= 0xa6 && p[2] <= 0xa9)
-            control = 1;
-        for (size_t k = 1; k < len; k++)
-            if ((p[k] & 0xc0) != 0x80) {
-                len = k; /* not UTF-8: the byte alone, as '?' */
-                control = 1;
-                break;
-            }
-        if (n + (control ? 1 : len) > max) {
-            fputs("...", f); /* cut at a character, and said so */
-            return;
-        }
-        if (control)
-            fputc('?', f);
-        else
-            fwrite(p, 1, len, f);
-        n += control ? 1 : len;
-        p += len;
-    }
+    apid_shown_text(v ? v : "-", max < 512 ? max : 512, buf);
+    fputs(buf, f);
 }
 
 static void

@@ -28,34 +28,13 @@ struct host_view {
     int seen;          /* any event of the account's life */
 };
 
-/* A host's words go to people's terminals (jit show): C0, DEL and C1
- * controls become '?', and the text is cut at a character boundary. */
+/* A host's words go to people's terminals (jit show). */
 static json_t *
 printable(const char *s)
 {
-    char buf[REASON_MAX + 4];
-    size_t o = 0;
+    char buf[REASON_MAX + 1];
 
-    for (size_t i = 0; s[i] != '\0' && o < REASON_MAX; i++) {
-        unsigned char c = (unsigned char) s[i];
-
-        if (c < 0x20 || c == 0x7f) {
-            buf[o++] = '?';
-        } else if (c == 0xc2 && (unsigned char) s[i + 1] >= 0x80
-                   && (unsigned char) s[i + 1] <= 0x9f) {
-            buf[o++] = '?';
-            i++;
-        } else if (c >= 0x80 && c < 0xc0) {
-            buf[o++] = (char) c; /* continuation: its lead fitted */
-        } else {
-            size_t len = c < 0x80 ? 1 : c < 0xe0 ? 2 : c < 0xf0 ? 3 : 4;
-
-            if (o + len > REASON_MAX)
-                break;
-            buf[o++] = (char) c;
-        }
-    }
-    buf[o] = '\0';
+    apid_shown_text(s, REASON_MAX, buf);
     return json_string(buf);
 }
 

@@ -13,6 +13,7 @@
 
 #include <jansson.h>
 
+#include "contrib/jit-apid/api.h"
 #include "contrib/jit-apid/grantview.h"
 #include "testlib.h"
 
@@ -216,9 +217,55 @@ START_TEST(test_hostile)
     h = host(a, 2);
     ck_assert_str_eq(s_of(h, "host"), "evil.test");
     e = s_of(h, "error");
+    /* Cut at 300 bytes with "..." in them, between two é. */
     ck_assert_uint_le(strlen(e), 300);
-    ck_assert_uint_eq(strlen(e) % 2, 0);
+    ck_assert_uint_ge(strlen(e), 297);
+    ck_assert_str_eq(e + strlen(e) - 3, "...");
+    ck_assert_uint_eq((strlen(e) - 3) % 2, 0);
+    ck_assert_mem_eq(e + strlen(e) - 5, "\xc3\xa9", 2);
     json_decref(a);
+}
+END_TEST
+
+/* The words a host gives for a failed teardown cannot turn a line
+ * around on a terminal or hide part of it: bidirectional overrides,
+ * isolates and marks, separators, invisible characters. */
+START_TEST(test_bidi)
+{
+    struct apid_grant g = grant("expired", "keep");
+    struct apid_event v[] = {
+        ev("web01.test", "account.created", NOW - 100, NULL),
+        ev("web01.test", "account.disable_failed", NOW - 50,
+           "{\"error\":\"ok\\u202etxt.exe\\u2066x\\u2069\\u200fy\\u061cz"
+           "\\u2028w\\u2029v\\u200bu\\u00a0t\\ufeffs\\udb40\\udc41r\"}"),
+    };
+    json_t *a = apid_grant_hosts_json(&g, v, 2, NULL, 0, NOW);
+
+    ck_assert_str_eq(s_of(host(a, 0), "error"), "ok?txt.exe?x??y?z?w?v?u t?s?r");
+    json_decref(a);
+}
+END_TEST
+
+/* The one rule of jit show and the mails (apid_shown_text), on bytes
+ * JSON would not carry: not UTF-8, overlong, surrogates; and the cut. */
+START_TEST(test_shown_text)
+{
+    char out[301];
+
+    apid_shown_text("a\xff\xc0\xaf" "b\xed\xa0\x80" "c\xe2\x80", 300, out);
+    ck_assert_str_eq(out, "a???b???c??");
+    apid_shown_text("caf\xc3\xa9", 300, out);
+    ck_assert_str_eq(out, "caf\xc3\xa9");
+    /* Exactly max: whole; one more: cut, "..." within max. */
+    apid_shown_text("abcdef", 6, out);
+    ck_assert_str_eq(out, "abcdef");
+    apid_shown_text("abcdefg", 6, out);
+    ck_assert_str_eq(out, "abc...");
+    /* A 3-byte character that would end past max - 3: left out whole. */
+    apid_shown_text("ab\xe2\x82\xac" "defgh", 7, out);
+    ck_assert_str_eq(out, "ab...");
+    apid_shown_text("\xe2\x80\xae", 300, out);
+    ck_assert_str_eq(out, "?");
 }
 END_TEST
 
@@ -296,6 +343,8 @@ main(void)
     tcase_add_test(tc, test_hostile);
     tcase_add_test(tc, test_handed_over);
     tcase_add_test(tc, test_arrival_order);
+    tcase_add_test(tc, test_bidi);
+    tcase_add_test(tc, test_shown_text);
     suite_add_tcase(s, tc);
     return t_run(s);
 }
