@@ -1160,20 +1160,27 @@ get_alerts(struct apid *a, const struct apid_principal *who,
     }
     arr = json_array();
     for (size_t i = 0; arr && i < n; i++) {
-        json_t *o = json_pack("{s:I, s:s, s:s, s:s, s:s, s:s, s:i, s:o}",
-                              "id", (json_int_t) v[i].id, "event",
-                              v[i].event, "type", v[i].type, "channel",
-                              v[i].channel, "recipient", v[i].recipient,
-                              "status", v[i].status, "attempts",
-                              v[i].attempts, "created",
+        json_t *o = json_pack("{s:I, s:s, s:s, s:s, s:i, s:o}", "id",
+                              (json_int_t) v[i].id, "event", v[i].event,
+                              "type", v[i].type, "status", v[i].status,
+                              "attempts", v[i].attempts, "created",
                               apid_json_time(v[i].created));
 
         if (o != NULL && v[i].delivered)
             json_object_set_new(o, "delivered",
                                 apid_json_time(v[i].delivered));
-        if (o != NULL && v[i].last_error)
-            json_object_set_new(o, "last_error",
-                                json_string(v[i].last_error));
+        /* Who is told, and how (an address, a webhook's URL, and the
+         * errors that name them), is the alert settings' to show, and
+         * those are admins' alone (doc/design.md, S30): an approver sees
+         * that an alert went out, and when, not to whom. */
+        if (o != NULL && who->role == APID_ADMIN) {
+            json_object_set_new(o, "channel", json_string(v[i].channel));
+            json_object_set_new(o, "recipient",
+                                json_string(v[i].recipient));
+            if (v[i].last_error)
+                json_object_set_new(o, "last_error",
+                                    json_string(v[i].last_error));
+        }
         json_array_append_new(arr, o);
     }
     apid_alert_recs_free(v, n);
