@@ -1081,6 +1081,16 @@ get_grant(struct apid *a, const struct apid_principal *who, const char *id,
     apid_reply_json(r, 200, o);
 }
 
+/* An operation whose detail names alert recipients: every alerts.*
+ * change but a type's enable or disable. */
+static int
+recipients_named(const char *action)
+{
+    return strncmp(action, "alerts.", 7) == 0
+           && strcmp(action, "alerts.enable") != 0
+           && strcmp(action, "alerts.disable") != 0;
+}
+
 static void
 get_operations(struct apid *a, const struct apid_req *q,
                const struct apid_principal *who, struct apid_reply *r)
@@ -1131,7 +1141,11 @@ get_operations(struct apid *a, const struct apid_req *q,
             json_object_set_new(o, "grant", json_string(v[i].grant));
         if (o != NULL && oldest)
             json_object_set_new(o, "host_events", events_json(a, v[i].grant));
-        if (o != NULL && v[i].detail)
+        /* A change of who is alerted names them: the alert settings'
+         * to show, admins' alone (doc/design.md, S30); others see who
+         * changed them, and when. */
+        if (o != NULL && v[i].detail
+            && (who->role == APID_ADMIN || !recipients_named(v[i].action)))
             json_object_set_new(o, "detail", json_string(v[i].detail));
         json_array_append_new(arr, o);
     }

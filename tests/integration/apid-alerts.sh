@@ -296,7 +296,20 @@ b3 new@example.com
 b3 secops@example.com"
 ok "jit alerts enable, disable, subscribe, unsubscribe take effect without a restart; a second subscribe changes nothing; unsubscribing one not subscribed is 404"
 
-api GET /v1/operations boss-token-xxxxxxxxxxx > "$T/ops"
+# An approver reads the log too, but not whom a change named (S30).
+api GET /v1/operations boss-token-xxxxxxxxxxx > "$T/ops.boss"
+/usr/bin/python3 - "$T/ops.boss" <<'PY' || fail "an approver's operations: $(cat "$T/ops.boss")"
+import json, sys
+ops = [o for o in json.load(open(sys.argv[1]))["operations"] if o["action"].startswith("alerts.")]
+assert [o["action"] for o in ops][:4] == ["alerts.unsubscribe", "alerts.subscribe", "alerts.disable", "alerts.enable"], ops
+for o in ops:
+    if o["action"] in ("alerts.enable", "alerts.disable"):
+        assert o["detail"].startswith("type="), o
+    else:
+        assert "detail" not in o and o["actor"], o
+PY
+grep -q 'example.com' "$T/ops.boss" && fail "an approver sees a recipient in the log: $(cat "$T/ops.boss")"
+api GET /v1/operations root-token-xxxxxxxxxxx > "$T/ops"
 /usr/bin/python3 - "$T/ops" <<'PY' || fail "operations: $(cat "$T/ops")"
 import json, sys
 ops = [(o["action"], o["actor"], o.get("detail")) for o in json.load(open(sys.argv[1]))["operations"] if o["action"].startswith("alerts.")]
@@ -369,7 +382,7 @@ as root alerts unsubscribe --email new@example.com --type account.created >/dev/
 long="https://h.example.com/$(printf '%02000d' 0)"
 as root alerts subscribe --webhook "$long" --secret-file "$T/keys/hook1.key" --type account.created >/dev/null \
     || fail "subscribe a long webhook"
-api GET /v1/operations boss-token-xxxxxxxxxxx > "$T/ops"
+api GET /v1/operations root-token-xxxxxxxxxxx > "$T/ops"
 /usr/bin/python3 - "$T/ops" hook1.key <<'PY' || fail "the long webhook's log entry: $(cat "$T/ops")"
 import json, sys
 op = [o for o in json.load(open(sys.argv[1]))["operations"] if o["action"] == "alerts.subscribe"][0]
