@@ -39,7 +39,7 @@ start_apid
 sed -i "s|^api_url = .*|api_url = $APID_URL/|" "$CONF"
 printf 'host-token-web01-xxxxxxxx\n' > "$T/token"
 JIT=$top_builddir/contrib/jit-apid/jit
-for p in alice bob; do
+for p in alice bob dave; do
     grep "^$p@EXAMPLE.COM " "$T/apid/people" | awk '{print $3}' > "$T/$p.token"
     chmod 600 "$T/$p.token"
 done
@@ -263,3 +263,26 @@ host_ev web02.test "$D" "d-d-$D" account.deleted "2001-01-01T00:00:00Z" dave
 v=$(view "$D" $DT web02.test)
 expect_eq "a deletion stamped long ago, received last: deleted" "$v" "deleted_at=2001-01-01T00:00:00Z state=deleted"
 ok "a host's events in the order jit-apid received them, whatever the host's clock"
+
+# --- a hostile host's reason: huge, full of direction marks (S25) ---
+# 3.5 KB of words behind a right-to-left override and isolates: the view
+# and jit show give 300 bytes at most, cut with "...", every mark a '?'.
+big=$(/usr/bin/python3 -c 'print("ok\\u202e" + "gpj.exe\\u2066\\u200f\\u061c\\u2028" * 190)')
+api POST /v1/hosts/web02.test/events host-token-web02-xxxxxxxx \
+    "{\"events\": [{\"id\": \"d-f-$D\", \"host\": \"web02.test\", \"type\": \"account.disable_failed\", \"time\": \"$now\", \"grant\": \"$D\", \"username\": \"dave\", \"detail\": {\"error\": \"$big\"}}]}" >/dev/null
+expect_eq "a 3.5 KB reason accepted" "$(cat "$T/api.status")" 200
+api GET "/v1/grants/$D" $DT | /usr/bin/python3 -c '
+import json, sys
+h = [h for h in json.load(sys.stdin)["host_accounts"] if h["host"] == "web02.test"][0]
+e = h["error"]
+assert h["state"] == "disable_failed", h
+assert len(e.encode()) <= 300 and e.endswith("..."), (len(e.encode()), e)
+assert e.startswith("ok?gpj.exe????gpj.exe"), e
+assert not any(c in e for c in "\u202e\u2066\u200f\u061c\u2028"), e' || fail "the hostile reason in the view"
+out=$(JIT_TOKEN_FILE="$T/dave.token" "$JIT" show "$D" 2>&1) || fail "jit show: $out"
+case $out in *"failed to disable: ok?gpj.exe????gpj.exe"*) ;; *) fail "jit show of a hostile reason: $out" ;; esac
+printf '%s' "$out" | /usr/bin/python3 -c '
+import sys
+t = sys.stdin.buffer.read().decode()
+assert not any(c in t for c in "\u202e\u2066\u200f\u061c\u2028"), t' || fail "a direction mark on the terminal: $out"
+ok "a hostile host's 3.5 KB reason of direction marks: 300 bytes at most, cut with ..., every mark a ?"
