@@ -264,7 +264,7 @@ v=$(view "$D" $DT web02.test)
 expect_eq "a deletion stamped long ago, received last: deleted" "$v" "deleted_at=2001-01-01T00:00:00Z state=deleted"
 ok "a host's events in the order jit-apid received them, whatever the host's clock"
 
-# --- a hostile host's reason: huge, full of direction marks (S25) ---
+# --- a hostile host's reason: huge, full of direction marks (doc/design.md, S25) ---
 # 3.5 KB of words behind a right-to-left override and isolates: the view
 # and jit show give 300 bytes at most, cut with "...", every mark a '?'.
 big=$(/usr/bin/python3 -c 'print("ok\\u202e" + "gpj.exe\\u2066\\u200f\\u061c\\u2028" * 190)')

@@ -296,7 +296,7 @@ b3 new@example.com
 b3 secops@example.com"
 ok "jit alerts enable, disable, subscribe, unsubscribe take effect without a restart; a second subscribe changes nothing; unsubscribing one not subscribed is 404"
 
-# An approver reads the log too, but not whom a change named (S30).
+# An approver reads the log too, but not whom a change named (doc/design.md, S30).
 api GET /v1/operations boss-token-xxxxxxxxxxx > "$T/ops.boss"
 /usr/bin/python3 - "$T/ops.boss" <<'PY' || fail "an approver's operations: $(cat "$T/ops.boss")"
 import json, sys
