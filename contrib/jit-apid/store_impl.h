@@ -112,15 +112,20 @@ int apid_store_fail(const char *fmt, ...)
  * rows (orig, grant, host, time).  Later by the order jit-apid stored
  * the grants (each one's first entry in the operations log, written with
  * it), not by a clock; by their creation time only for a grant with no
- * entry.  seq: the events' column of arrival.
+ * entry.  seq: the events' column of arrival.  The CTEs are
+ * MATERIALIZED (SQLite 3.35, PostgreSQL 12): inlined, each grant's
+ * first entry was looked up again for every event row (45,000 times for a
+ * page of 1000 grants on 10 hosts, 460 ms on PostgreSQL; 320 ms so).
  */
 #define APID_FIRST_OP(g)                                                    \
     "(SELECT min(p.seq) FROM operations p WHERE p.grant_id = " g ")"
 #define APID_HANDOVERS_SQL(ids, seq)                                        \
-    "WITH o AS (SELECT g.id, g.requester, g.credential, g.username,"       \
+    "WITH o AS MATERIALIZED (SELECT g.id, g.requester, g.credential,"      \
+    "  g.username,"                                                         \
     "  g.created, " APID_FIRST_OP("g.id") " AS gseq"                        \
     "  FROM grants g WHERE g.id IN (" ids ")),"                            \
-    " l AS (SELECT o.id AS orig, o.gseq, o.created AS gcreated,"            \
+    " l AS MATERIALIZED (SELECT o.id AS orig, o.gseq,"                      \
+    "  o.created AS gcreated,"                                              \
     "  s.id AS succ, s.created AS screated,"                                \
     "  " APID_FIRST_OP("s.id") " AS sseq"                                   \
     "  FROM o JOIN grants s ON s.username = o.username"                     \

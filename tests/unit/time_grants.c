@@ -10,11 +10,14 @@
  *   time_grants [HOSTS...]   (default 1 3 10)
  *
  * TIME_GRANTS_KEEP=1 keeps each store (its path on stderr), for the
- * query plans.
+ * query plans.  TIME_GRANTS_PG=CONNINFO: the same on that PostgreSQL
+ * database instead (emptied of jit-apid's tables first), where each
+ * query is a round trip.
  */
 #include "config.h"
 
 #include <ftw.h>
+#include <libpq-fe.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,6 +31,53 @@
 #define PEOPLE 100
 #define SERIES 10
 #define ROUNDS 5
+
+/* The same store on PostgreSQL, by set: the tables jit-apid made (the
+ * store is open on it), emptied, then filled. */
+static int
+fill_pg(const char *conninfo, int hosts)
+{
+    char sql[4096];
+    PGconn *c = PQconnectdb(conninfo);
+    PGresult *r;
+    int ok;
+
+    snprintf(sql, sizeof(sql),
+             "BEGIN;"
+             " TRUNCATE grants, grant_hosts, operations, events, account_names;"
+             " INSERT INTO grants SELECT"
+             "  'g-' || lpad(p::text, 8, '0') || lpad(k::text, 16, '0'),"
+             "  'wide', 'db-admin', 'p' || p || '@EXAMPLE.COM', 'p' || p,"
+             "  'bench', CASE WHEN k = %d THEN 'active' ELSE 'revoked' END,"
+             "  'keep', '[]', '[]', 1900000000 + k * 100000 + p,"
+             "  CASE WHEN k = %d THEN 4000000000"
+             "   ELSE 1900000000 + k * 100000 + p + 50 END,"
+             "  1900000000 + k * 100000 + p, NULL, NULL"
+             "  FROM generate_series(0, %d) p, generate_series(0, %d) k;"
+             " INSERT INTO operations (time, actor, action, grant_id)"
+             "  SELECT created, requester, 'request', id FROM grants"
+             "  ORDER BY created;"
+             " INSERT INTO grant_hosts SELECT g.id,"
+             "  'web' || lpad(x::text, 2, '0') || '.test', g.username"
+             "  FROM grants g, generate_series(1, %d) x;"
+             " INSERT INTO events (id, host, type, time, grant_id, username,"
+             "  received) SELECT 'e-' || h.grant_id || h.host || y, h.host,"
+             "  CASE WHEN y = 0 AND g.id LIKE '%%0000000000000000'"
+             "   THEN 'account.created' WHEN y = 0 THEN 'account.enabled'"
+             "   WHEN y = 1 THEN 'session.opened' ELSE 'session.closed' END,"
+             "  g.created + y, g.id, g.username, g.created + y"
+             "  FROM grant_hosts h JOIN grants g ON g.id = h.grant_id,"
+             "  generate_series(0, 2) y ORDER BY g.created, h.host, y;"
+             " COMMIT; ANALYZE;",
+             SERIES - 1, SERIES - 1, PEOPLE - 1, SERIES - 1, hosts);
+    r = PQexec(c, sql);
+    ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+    if (!ok)
+        fprintf(stderr, "time_grants: %s", PQerrorMessage(c));
+    PQclear(r);
+    PQfinish(c);
+    return ok ? 0 : -1;
+}
 
 static int
 rm_one(const char *path, const struct stat *st, int flag, struct FTW *f)
@@ -163,7 +213,18 @@ main(int argc, char **argv)
             fprintf(stderr, "time_grants: %d hosts: setup failed\n", hosts);
             return 1;
         }
-        if (fill(dir, hosts) != 0)
+        if (getenv("TIME_GRANTS_PG") != NULL) {
+            char spec[1024], *serr = NULL;
+
+            snprintf(spec, sizeof(spec), "postgresql:%s",
+                     getenv("TIME_GRANTS_PG"));
+            apid_store_close(a.store);
+            if ((a.store = apid_store_open(spec, &serr)) == NULL
+                || fill_pg(getenv("TIME_GRANTS_PG"), hosts) != 0) {
+                fprintf(stderr, "time_grants: %s\n", serr ? serr : "fill");
+                return 1;
+            }
+        } else if (fill(dir, hosts) != 0)
             return 1;
         for (int r = 0; r < ROUNDS; r++) {
             struct apid_reply rep;
