@@ -80,44 +80,39 @@ url_ok(const char *u)
     return 1;
 }
 
-/* The webhooks' HMAC key: a file of jit-apid's user, 0600 or
- * stricter, of 16 to 1024 bytes (a trailing newline is not part of it). */
+/* A webhook key's bytes from fd (taken, and closed): a regular file of
+ * jit-apid's user or root, 0600 or stricter, of 16 to 1024 bytes (a
+ * trailing newline is not part of it).  shown: how err names it; vague:
+ * if not NULL, err for every fault (an admin's key over the API: what
+ * is wrong with the file is none of the admin's business). */
 static int
-load_secret(const char *key, const char *path, unsigned char **secret,
-            size_t *secret_len, char *err, size_t errlen)
+read_secret(int fd, const char *key, const char *shown, const char *vague,
+            unsigned char **secret, size_t *secret_len, char *err,
+            size_t errlen)
 {
     unsigned char buf[1026];
     struct stat st;
     ssize_t n = -1;
-    int fd, ret = 0;
+    int ret = 0;
 
-    if (path[0] != '/')
-        return apid_bad(err, errlen, "%s: an absolute path", key);
-    /* An admin names this path over the API now, and it is echoed into
-     * the operations log and onto terminals: plain text, and no . or ..
-     * component to walk out of where it seems to point. */
-    if (!apid_plain_text(path, 4096) || jit_path_normal_problem(path) != NULL)
-        return apid_bad(err, errlen, "%s: a plain absolute path (no control"
-                        " characters, no . or .. components)", key);
-    /* O_NONBLOCK: a FIFO in its place must not hang the start. */
-    fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-    if (fd < 0)
-        return apid_bad(err, errlen, "%s %s: %s", key, path, strerror(errno));
     if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)
         || (st.st_uid != geteuid() && st.st_uid != 0)
         || (st.st_mode & 077) != 0) {
-        ret = apid_bad(err, errlen, "%s %s: must be a regular file of"
-                       " jit-apid's user or root, mode 0600 or stricter", key,
-                       path);
+        ret = vague ? apid_bad(err, errlen, "%s", vague)
+                    : apid_bad(err, errlen, "%s %s: must be a regular file"
+                               " of jit-apid's user or root, mode 0600 or"
+                               " stricter", key, shown);
         goto done;
     }
     n = read(fd, buf, sizeof(buf));
     while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
         n--;
     if (n < 16 || n > 1024) {
-        ret = apid_bad(err, errlen, "%s %s: %s", key, path,
-                       n < 0 ? strerror(errno)
-                             : "the secret must be 16 to 1024 bytes");
+        ret = vague ? apid_bad(err, errlen, "%s", vague)
+                    : apid_bad(err, errlen, "%s %s: %s", key, shown,
+                               n < 0 ? strerror(errno)
+                                     : "the secret must be 16 to 1024"
+                                       " bytes");
         goto done;
     }
     if ((*secret = malloc((size_t) n)) == NULL) {
@@ -131,6 +126,102 @@ done:
     explicit_bzero(buf, sizeof(buf));
     close(fd);
     return ret;
+}
+
+/* The webhooks' HMAC key at an absolute path root wrote (the alerts file,
+ * or a recipient it seeded). */
+static int
+load_secret(const char *key, const char *path, unsigned char **secret,
+            size_t *secret_len, char *err, size_t errlen)
+{
+    int fd;
+
+    if (path[0] != '/')
+        return apid_bad(err, errlen, "%s: an absolute path", key);
+    /* It is echoed into the operations log and onto terminals: plain
+     * text, and no . or .. component to walk out of where it seems to
+     * point. */
+    if (!apid_plain_text(path, 4096) || jit_path_normal_problem(path) != NULL)
+        return apid_bad(err, errlen, "%s: a plain absolute path (no control"
+                        " characters, no . or .. components)", key);
+    /* O_NONBLOCK: a FIFO in its place must not hang the start. */
+    fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+    if (fd < 0)
+        return apid_bad(err, errlen, "%s %s: %s", key, path, strerror(errno));
+    return read_secret(fd, key, path, NULL, secret, secret_len, err, errlen);
+}
+
+/* A key file's name in webhook_key_dir: letters, digits, '.', '_', '-',
+ * not starting with '.' (no "..", no hidden file), at most 255 bytes. */
+static int
+key_name_ok(const char *n)
+{
+    size_t len = strlen(n);
+
+    if (len == 0 || len > 255 || n[0] == '.')
+        return 0;
+    for (; *n; n++)
+        if (!((*n >= 'a' && *n <= 'z') || (*n >= 'A' && *n <= 'Z')
+              || (*n >= '0' && *n <= '9') || strchr("._-", *n)))
+            return 0;
+    return 1;
+}
+
+const char *
+apid_alerts_key_name(const struct apid_alerts *a, const char *sf, char *err,
+                     size_t errlen)
+{
+    size_t dl;
+
+    if (a->key_dir == NULL) {
+        apid_bad(err, errlen, "secret_file: not taken over the API (jit-apid"
+                 " has no webhook_key_dir; the alerts file may name one)");
+        return NULL;
+    }
+    dl = strlen(a->key_dir);
+    /* The directory's own path to it, as jit alerts may pass it. */
+    if (strncmp(sf, a->key_dir, dl) == 0 && sf[dl] == '/')
+        sf += dl + 1;
+    if (!key_name_ok(sf)) {
+        apid_bad(err, errlen, "secret_file: the name of a key file in"
+                 " webhook_key_dir %s (letters, digits, ._-)", a->key_dir);
+        return NULL;
+    }
+    return sf;
+}
+
+/* A key named in webhook_key_dir (by an admin over the API), opened from
+ * the directory without following a link (doc/design.md, G7): whatever
+ * else jit-apid can read stays out of an admin's reach, and a refusal
+ * says the same for a file that is missing, a link, another's, readable
+ * by others or of the wrong size. */
+static int
+load_dir_secret(const struct apid_alerts *a, const char *key,
+                const char *name, unsigned char **secret, size_t *secret_len,
+                char *err, size_t errlen)
+{
+    char vague[512];
+    int dfd, fd;
+
+    if (a->key_dir == NULL)
+        return apid_bad(err, errlen, "%s %s: a key file's name, and jit-apid"
+                        " has no webhook_key_dir", key, name);
+    if (!key_name_ok(name))
+        return apid_bad(err, errlen, "%s: the name of a key file in"
+                        " webhook_key_dir (letters, digits, ._-)", key);
+    snprintf(vague, sizeof(vague), "%s: no usable key %s in webhook_key_dir"
+             " (a regular file, not a link, of jit-apid's user or root, mode"
+             " 0600 or stricter, of 16 to 1024 bytes)", key, name);
+    dfd = open(a->key_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd < 0)
+        return apid_bad(err, errlen, "%s", vague);
+    /* O_NONBLOCK: a FIFO must not hang the deliverer or a request. */
+    fd = openat(dfd, name,
+                O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+    close(dfd);
+    if (fd < 0)
+        return apid_bad(err, errlen, "%s", vague);
+    return read_secret(fd, key, name, vague, secret, secret_len, err, errlen);
 }
 
 static unsigned
@@ -179,7 +270,8 @@ free_recipients(struct apid_recipient *r, size_t n)
  * read, left for the caller to free). */
 static int
 parse_recipient(json_t *r, size_t i, const struct apid_alerts *a,
-                struct apid_recipient *o, char *err, size_t errlen)
+                int origin, struct apid_recipient *o, char *err,
+                size_t errlen)
 {
     int ret = 0;
     const char *email = json_string_value(json_object_get(r, "email"));
@@ -220,10 +312,19 @@ parse_recipient(json_t *r, size_t i, const struct apid_alerts *a,
                        " webhook's, an absolute path", i);
     }
     snprintf(where, sizeof(where), "recipients[%zu].secret_file", i);
+    /* A path: root's (the alerts file, or the database it seeded); a
+     * name: a file of webhook_key_dir, the only kind the API takes. */
+    if (sf != NULL && json_string_value(sf)[0] == '/'
+        && origin == APID_ALERTS_FROM_API)
+        return apid_bad(err, errlen, "%s: the name of a key file in"
+                        " webhook_key_dir", where);
     if (sf != NULL
-        && (ret = load_secret(where, json_string_value(sf),
-                              &o->secret, &o->secret_len,
-                              err, errlen)) != 0)
+        && (ret = json_string_value(sf)[0] == '/'
+                      ? load_secret(where, json_string_value(sf),
+                                    &o->secret, &o->secret_len, err, errlen)
+                      : load_dir_secret(a, where, json_string_value(sf),
+                                        &o->secret, &o->secret_len, err,
+                                        errlen)) != 0)
         return ret;
     /* An unsigned alert is one anybody could have sent the receiver. */
     if (hook != NULL && a->hook_secret == NULL && o->secret == NULL) {
@@ -293,7 +394,7 @@ parse_settings(json_t *root, struct apid_alerts *out, int strict, char *err,
     }
     json_array_foreach(x, i, r)
     {
-        ret = parse_recipient(r, i, &a, &a.r[a.n_r], err, errlen);
+        ret = parse_recipient(r, i, &a, strict, &a.r[a.n_r], err, errlen);
         if (ret == 0) {
             a.n_r++;
             continue;
@@ -403,7 +504,8 @@ apid_alerts_load(const char *path, struct apid_alerts *out, char *err,
         }
         a.max_attempts = (int) json_integer_value(x);
     }
-    if ((ret = parse_settings(root, &a, 1, err, errlen)) != 0)
+    if ((ret = parse_settings(root, &a, APID_ALERTS_FROM_FILE, err,
+                              errlen)) != 0)
         goto done;
     /* The file's types and recipients seed the database's settings
      * (apid_alerts_seed), and are live only until they are read. */
@@ -475,15 +577,15 @@ apid_alerts_apply(struct apid_alerts *a, const char *json, int strict,
 }
 
 int
-apid_alerts_check(const struct apid_alerts *a, const char *json, char *err,
-                  size_t errlen)
+apid_alerts_check(const struct apid_alerts *a, const char *json, int origin,
+                  char *err, size_t errlen)
 {
     struct apid_alerts t = *a;
     int ret;
 
     t.r = NULL;
     t.n_r = 0;
-    ret = apid_alerts_apply(&t, json, 1, err, errlen);
+    ret = apid_alerts_apply(&t, json, origin, err, errlen);
     free_recipients(t.r, t.n_r);
     return ret;
 }
@@ -512,7 +614,8 @@ apid_alerts_refresh(struct apid *a)
     pthread_rwlock_wrlock(&a->lock);
     if (version != a->alerts.version) {
         /* None stored: every type off (doc/design.md, S27). */
-        if (apid_alerts_apply(&a->alerts, json ? json : "{}", 0, err,
+        if (apid_alerts_apply(&a->alerts, json ? json : "{}",
+                              APID_ALERTS_FROM_STORE, err,
                               sizeof(err))
             == 0)
             a->alerts.version = version;
@@ -572,7 +675,8 @@ apid_alerts_from_store(struct apid *a, struct apid_alerts *al)
                 apid_store_error(a->store));
         return -1;
     }
-    if (apid_alerts_apply(al, json ? json : "{}", 0, err, sizeof(err)) == 0)
+    if (apid_alerts_apply(al, json ? json : "{}", APID_ALERTS_FROM_STORE, err,
+                          sizeof(err)) == 0)
         al->version = version;
     else
         fprintf(stderr, "jit-apid: alerts: settings version %lld: %s\n",
@@ -698,46 +802,17 @@ headline(const char *type)
     return type;
 }
 
-/* A value on a line of its own: control characters, the C0 ones, DEL
- * and C1 in UTF-8, become '?', so that a host's words cannot add a header
- * or a line that looks like ours (doc/design.md, threat G5); at most 512
- * bytes. */
+/* A value on a line of its own, as people are shown a host's words
+ * (apid_shown_text: the same rule as jit show's), so that they cannot
+ * add a header or a line that looks like ours, nor reorder one
+ * (doc/design.md, threat G5); at most max bytes (at most 512). */
 static void
 put_text(FILE *f, const char *v, size_t max)
 {
-    const unsigned char *p = (const unsigned char *) (v ? v : "-");
-    size_t n = 0;
+    char buf[513];
 
-    while (*p != '\0') {
-        size_t len = *p < 0x80 ? 1 : *p >= 0xf0 ? 4 : *p >= 0xe0 ? 3 : 2;
-        int control = *p < 0x20 || *p == 0x7f
-                      || (p[0] == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f);
-
-        /* U+200B-U+200F (zero width, direction marks), U+2028-U+202E
-         * (line and paragraph separators, embeddings), U+2066-U+2069
-         * (isolates): a mail reader breaks a line or reorders one. */
-        if (p[0] == 0xe2 && p[1] == 0x80
-            && ((p[2] >= 0x8b && p[2] <= 0x8f) || (p[2] >= 0xa8 && p[2] <= 0xae)))
-            control = 1;
-        if (p[0] == 0xe2 && p[1] == 0x81 && p[2] >= 0xa6 && p[2] <= 0xa9)
-            control = 1;
-        for (size_t k = 1; k < len; k++)
-            if ((p[k] & 0xc0) != 0x80) {
-                len = k; /* not UTF-8: the byte alone, as '?' */
-                control = 1;
-                break;
-            }
-        if (n + (control ? 1 : len) > max) {
-            fputs("...", f); /* cut at a character, and said so */
-            return;
-        }
-        if (control)
-            fputc('?', f);
-        else
-            fwrite(p, 1, len, f);
-        n += control ? 1 : len;
-        p += len;
-    }
+    apid_shown_text(v ? v : "-", max < 512 ? max : 512, buf);
+    fputs(buf, f);
 }
 
 static void

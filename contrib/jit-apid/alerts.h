@@ -72,6 +72,10 @@ struct apid_alerts {
     void *group_ctx;
     /* Set by the program: people_source file, no directory_group. */
     int no_groups;
+    /* Set by the program (jit-apid.conf's webhook_key_dir; NULL: none):
+     * the directory of the webhook keys an admin may name over the API,
+     * by their names (doc/design.md, G7). */
+    const char *key_dir;
     /* The file's "enabled" and "recipients" as JSON text (NULL: neither),
      * the settings to seed an empty database with, and its count of
      * recipients. */
@@ -98,15 +102,30 @@ void apid_alerts_free(struct apid_alerts *a);
  * (the file's two keys, the same checks), none stored meaning every type
  * off.  The file's keys seed an empty table only.
  */
+/* Where settings come from: the database (a bad recipient is logged and
+ * left out), the alerts file (root's: a secret_file may be any absolute
+ * path), an admin over the API (a secret_file only a name in
+ * webhook_key_dir).  The last two are strict: any fault fails. */
+#define APID_ALERTS_FROM_STORE 0
+#define APID_ALERTS_FROM_FILE 1
+#define APID_ALERTS_FROM_API 2
 /* json's settings into a->enabled and a->r (replaced), checked against
- * a's mail and webhook settings.  strict: any fault fails (-EINVAL, err
- * set, a as it was); else a bad recipient is logged and left out. */
+ * a's mail and webhook settings.  strict (APID_ALERTS_FROM_*): any
+ * fault fails (-EINVAL, err set, a as it was); else a bad recipient is
+ * logged and left out. */
 int apid_alerts_apply(struct apid_alerts *a, const char *json, int strict,
                       char *err, size_t errlen);
-/* Whether json's settings would apply strictly to a (0, or -EINVAL with
- * err set); a is not changed. */
+/* Whether json's settings would apply strictly to a, as from origin
+ * (APID_ALERTS_FROM_FILE or _API): 0, or -EINVAL with err set; a is not
+ * changed. */
 int apid_alerts_check(const struct apid_alerts *a, const char *json,
-                      char *err, size_t errlen);
+                      int origin, char *err, size_t errlen);
+/* A secret_file an admin gives over the API: the name of a file in
+ * a->key_dir, or its path there; the name (in sf), or NULL with err set
+ * (no webhook_key_dir, or not a name in it).  Nothing on disk is looked
+ * at. */
+const char *apid_alerts_key_name(const struct apid_alerts *a, const char *sf,
+                                 char *err, size_t errlen);
 /* The subject line's words as RFC 2047 encoded-words when they hold a
  * byte that is not ASCII (else a copy), folded to stay within a line's
  * 78 characters; malloc'd, or NULL. */

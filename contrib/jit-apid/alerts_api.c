@@ -224,7 +224,7 @@ edit_subscribe(struct apid *a, json_t *o, json_t *in, const char *arg,
                                                               "secret_file"));
     unsigned types, had = 0;
     char err[512], *text;
-    int kind = body_recipient(in, 1, &value, &types, r), bad;
+    int kind = body_recipient(in, 1, &value, &types, r), bad, given = 0;
     long at;
 
     (void) arg;
@@ -234,14 +234,28 @@ edit_subscribe(struct apid *a, json_t *o, json_t *in, const char *arg,
         apid_reply_error(r, 400, "bad_request", "secret_file: a string");
         return -1;
     }
+    /* An admin's key: a file of webhook_key_dir, by its name (doc/design.md,
+     * G7); one the recipient has already (root's, perhaps) is kept as it
+     * is. */
+    if (sf != NULL) {
+        pthread_rwlock_rdlock(&a->lock);
+        sf = apid_alerts_key_name(&a->alerts, sf, err, sizeof(err));
+        pthread_rwlock_unlock(&a->lock);
+        if (sf == NULL) {
+            apid_reply_error(r, 400, "bad_request", "%s", err);
+            return -1;
+        }
+        given = 1;
+    }
     at = find_recipient(list, kind, value);
     if (at >= 0) {
         rec = json_array_get(list, (size_t) at);
         had = types_of(json_object_get(rec, "types"));
         if ((had | types) == had
             && (sf == NULL
-                || json_equal(json_object_get(rec, "secret_file"),
-                              json_object_get(in, "secret_file"))))
+                || (json_string_value(json_object_get(rec, "secret_file"))
+                    && strcmp(json_string_value(json_object_get(
+                                  rec, "secret_file")), sf) == 0)))
             return 0;
         prev = json_incref(rec);
         if (sf == NULL)
@@ -259,8 +273,11 @@ edit_subscribe(struct apid *a, json_t *o, json_t *in, const char *arg,
     one = json_pack("{s:[O]}", "recipients", rec);
     text = one ? json_dumps(one, JSON_COMPACT) : NULL;
     pthread_rwlock_rdlock(&a->lock);
-    bad = text == NULL || apid_alerts_check(&a->alerts, text, err,
-                                            sizeof(err)) != 0;
+    bad = text == NULL
+          || apid_alerts_check(&a->alerts, text,
+                               given ? APID_ALERTS_FROM_API
+                                     : APID_ALERTS_FROM_FILE,
+                               err, sizeof(err)) != 0;
     pthread_rwlock_unlock(&a->lock);
     json_decref(one);
     free(text);

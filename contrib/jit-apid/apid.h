@@ -25,6 +25,9 @@ struct apid_conf {
     char *tls_cert, *tls_key, *client_ca;
     char *tls_priority; /* checked by GnuTLS at load (tls.h) */
     char *database, *host_tokens, *people, *policies, *alerts;
+    /* The webhook keys an admin may name over the API (doc/design.md,
+     * G7); NULL: none may be. */
+    char *webhook_key_dir;
     char *krb5_keytab, *krb5_realm;
     size_t max_body;
     unsigned max_connections, max_connections_per_address;

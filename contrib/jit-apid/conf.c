@@ -13,6 +13,7 @@
 
 #include "apid.h"
 #include "ldap.h"
+#include "core/grant.h"
 #include "core/validate.h"
 #include "diraccount.h"
 #include "tls.h"
@@ -228,6 +229,21 @@ set_key(struct apid_conf *c, const char *key, const char *v, const char *path,
         return set_path(&c->policies, v, path, lineno, key, err, errlen);
     if (strcmp(key, "alerts") == 0)
         return set_path(&c->alerts, v, path, lineno, key, err, errlen);
+    if (strcmp(key, "webhook_key_dir") == 0) {
+        /* "none", as if unset: the API may not name a webhook's key. */
+        if (strcmp(v, "none") == 0) {
+            free(c->webhook_key_dir);
+            c->webhook_key_dir = NULL;
+            return 0;
+        }
+        if (v[0] != '/' || jit_text_problem(v) != NULL || strlen(v) > 1024
+            || jit_path_normal_problem(v) != NULL || strlen(v) < 2
+            || v[strlen(v) - 1] == '/')
+            return apid_bad(err, errlen, "%s:%d: webhook_key_dir: a plain"
+                            " absolute path of a directory (no . or ..,"
+                            " no trailing /), or none", path, lineno);
+        return set_str(&c->webhook_key_dir, v);
+    }
     if (strcmp(key, "krb5_keytab") == 0)
         return set_path(&c->krb5_keytab, v, path, lineno, key, err, errlen);
     if (strcmp(key, "krb5_realm") == 0) {
@@ -405,6 +421,7 @@ apid_conf_free(struct apid_conf *c)
     free(c->people);
     free(c->policies);
     free(c->alerts);
+    free(c->webhook_key_dir);
     free(c->krb5_keytab);
     free(c->krb5_realm);
     apid_diracct_conf_free(c);

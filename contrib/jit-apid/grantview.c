@@ -28,34 +28,13 @@ struct host_view {
     int seen;          /* any event of the account's life */
 };
 
-/* A host's words go to people's terminals (jit show): C0, DEL and C1
- * controls become '?', and the text is cut at a character boundary. */
+/* A host's words go to people's terminals (jit show). */
 static json_t *
 printable(const char *s)
 {
-    char buf[REASON_MAX + 4];
-    size_t o = 0;
+    char buf[REASON_MAX + 1];
 
-    for (size_t i = 0; s[i] != '\0' && o < REASON_MAX; i++) {
-        unsigned char c = (unsigned char) s[i];
-
-        if (c < 0x20 || c == 0x7f) {
-            buf[o++] = '?';
-        } else if (c == 0xc2 && (unsigned char) s[i + 1] >= 0x80
-                   && (unsigned char) s[i + 1] <= 0x9f) {
-            buf[o++] = '?';
-            i++;
-        } else if (c >= 0x80 && c < 0xc0) {
-            buf[o++] = (char) c; /* continuation: its lead fitted */
-        } else {
-            size_t len = c < 0x80 ? 1 : c < 0xe0 ? 2 : c < 0xf0 ? 3 : 4;
-
-            if (o + len > REASON_MAX)
-                break;
-            buf[o++] = (char) c;
-        }
-    }
-    buf[o] = '\0';
+    apid_shown_text(s, REASON_MAX, buf);
     return json_string(buf);
 }
 
@@ -86,8 +65,8 @@ failure_reason(const struct apid_event *e, json_t *keep)
     return s;
 }
 
-/* One event onto its host's account.  Events come in the order the
- * store keeps them (time, then arrival), so the last word stands. */
+/* One event onto its host's account, in the order jit-apid received
+ * them (see by_arrival), so the last word stands. */
 static void
 apply(struct host_view *h, const struct apid_event *e, json_t *keep)
 {
@@ -150,49 +129,81 @@ apid_grant_ended(const struct apid_grant *g, int64_t now)
            || (strcmp(g->status, "active") == 0 && g->expires_at <= now);
 }
 
+/* The order jit-apid received a host's events in (seq), not the host's
+ * clock: a host whose clock is wrong, or that lies, cannot reorder its
+ * own record (an account.deleted stamped before its account.created
+ * still comes after it).  Equal seqs (events not read from a store)
+ * keep their order in v. */
+struct arrival {
+    int64_t seq;
+    size_t i;
+};
+
+static int
+by_arrival(const void *x, const void *y)
+{
+    const struct arrival *a = x, *b = y;
+
+    if (a->seq != b->seq)
+        return a->seq < b->seq ? -1 : 1;
+    return (a->i > b->i) - (a->i < b->i);
+}
+
 json_t *
 apid_grant_hosts_json(const struct apid_grant *g, const struct apid_event *v,
-                      size_t n, const char *successor,
-                      const struct apid_event *sv, size_t sn, int64_t now)
+                      size_t n, const struct apid_handover *ho, size_t nho,
+                      int64_t now)
 {
     struct host_view *hv = NULL;
     json_t *arr = json_array(), *keep = json_array();
     size_t nh = 0, cap = g->n_hosts + n;
+    struct arrival *ord = NULL;
     int ended = apid_grant_ended(g, now);
     int in_force = !ended && (strcmp(g->status, "active") == 0
                               || strcmp(g->status, "pending") == 0);
 
     if (arr == NULL || keep == NULL
-        || (cap > 0 && (hv = calloc(cap, sizeof(*hv))) == NULL))
+        || (cap > 0 && (hv = calloc(cap, sizeof(*hv))) == NULL)
+        || (n > 0 && (ord = calloc(n, sizeof(*ord))) == NULL))
         goto fail;
+    for (size_t i = 0; i < n; i++) {
+        ord[i].seq = v[i].seq;
+        ord[i].i = i;
+    }
+    if (n > 1)
+        qsort(ord, n, sizeof(*ord), by_arrival);
     /* The grant's hosts in its order, then any other host that reported
      * on it (a host list changed since, or a host that should not have):
      * both are on the record. */
     for (size_t i = 0; i < g->n_hosts; i++)
         (void) host_of(hv, &nh, cap, g->hosts[i]);
-    for (size_t i = 0; i < n; i++) {
-        struct host_view *h = v[i].host ? host_of(hv, &nh, cap, v[i].host)
-                                        : NULL;
+    for (size_t j = 0; j < n; j++) {
+        const struct apid_event *e = &v[ord[j].i];
+        struct host_view *h = e->host ? host_of(hv, &nh, cap, e->host)
+                                      : NULL;
 
         if (h != NULL)
-            apply(h, &v[i], keep);
+            apply(h, e, keep);
     }
     for (size_t i = 0; i < nh; i++) {
         struct host_view *h = &hv[i];
         const char *handed = NULL;
         json_t *o;
 
-        /* A kept account the next grant of the same person took over
-         * (account.enabled there) is that grant's now, not a teardown
-         * this one still owes. */
-        for (size_t k = 0; successor && k < sn && ended && h->seen; k++)
-            if (sv[k].host && sv[k].type
-                && strcmp(sv[k].host, h->host) == 0
-                && strcmp(sv[k].type, "account.enabled") == 0
+        /* A kept account a later grant of the same person took over on
+         * this host (its account.enabled, or account.created, there) is
+         * that grant's now, not a teardown this one still owes: the
+         * earliest such grant for this host, whatever other hosts did
+         * in between. */
+        for (size_t k = 0; ended && h->seen && k < nho && handed == NULL;
+             k++)
+            if (ho[k].host && ho[k].orig && ho[k].grant
+                && strcmp(ho[k].orig, g->id) == 0
+                && strcmp(ho[k].host, h->host) == 0
                 && strcmp(h->state, "deleted") != 0) {
-                handed = successor;
+                handed = ho[k].grant;
                 h->state = "handed_over";
-                h->since = sv[k].time;
+                h->since = ho[k].time;
             }
         /* Ended, its account reported and not yet deleted: the host owes
          * the teardown (it may not have reported it yet). */
@@ -233,11 +244,13 @@ apid_grant_hosts_json(const struct apid_grant *g, const struct apid_event *v,
         json_array_append_new(arr, o);
     }
     free(hv);
+    free(ord);
     json_decref(keep);
     return arr;
 
 fail:
     free(hv);
+    free(ord);
     json_decref(keep);
     json_decref(arr);
     return NULL;

@@ -112,10 +112,13 @@ alerts_groups(struct apid *a, struct apid_alerts *al, char *err,
               size_t errlen)
 {
     al->no_groups = a->conf.people_source == APID_PEOPLE_FILE;
+    al->key_dir = a->conf.webhook_key_dir;
     al->group_mail = group_mail;
     al->group_ctx = a;
     /* The file's recipients are checked as a change by the API is. */
-    if (al->seed != NULL && apid_alerts_check(al, al->seed, err, errlen) != 0) {
+    if (al->seed != NULL
+        && apid_alerts_check(al, al->seed, APID_ALERTS_FROM_FILE, err, errlen)
+               != 0) {
         apid_alerts_free(al);
         return -1;
     }

@@ -812,85 +812,163 @@ done:
     json_decref(in);
 }
 
-/* A kept account outlives its grant when a later grant of the same
- * person and credential takes it over: the earliest such grant whose
- * events show a host re-enabling it (account.enabled).  0 and *id NULL
- * if none. */
+/* Whether the grant's view shows an account some host still owes a
+ * teardown of: only then can a later grant have taken it over. */
 static int
-successor_of(struct apid *a, const struct apid_grant *g, char **id,
-             struct apid_event **sv, size_t *sn, int64_t now)
+owes_teardown(json_t *arr)
 {
-    struct apid_grant_filter f = { .requester = g->requester,
-                                   .credential = g->credential };
-    struct apid_grant *v = NULL;
-    size_t n = 0;
-    int ret;
+    size_t i;
+    json_t *h;
 
-    *id = NULL;
-    *sv = NULL;
-    *sn = 0;
-    if ((ret = apid_store_grant_list(a->store, &f, LIST_LIMIT, &v, &n, now))
-        != APID_OK)
-        return ret;
-    /* Newest first: walk back from the earliest after g, and stop at
-     * the first that a host reported on: only the next grant with an
-     * account can have taken this one's (a later one took it from that
-     * one).  A few queries, not one per grant of the person. */
-    for (size_t i = n; i-- > 0 && *id == NULL;) {
-        struct apid_event *e = NULL;
-        size_t ne = 0;
+    json_array_foreach(arr, i, h) {
+        const char *st = json_string_value(json_object_get(h, "state"));
 
-        if (strcmp(v[i].id, g->id) == 0 || v[i].created < g->created
-            || strcmp(v[i].username, g->username) != 0
-            || apid_store_events_for_grant(a->store, v[i].id, &e, &ne)
-                   != APID_OK)
-            continue;
-        for (size_t k = 0; k < ne && *id == NULL; k++)
-            if (strcmp(e[k].type, "account.enabled") == 0)
-                *id = strdup(v[i].id);
-        if (*id != NULL) {
-            *sv = e;
-            *sn = ne;
-            break;
-        }
-        apid_events_free(e, ne);
-        if (ne > 0)
-            break;
+        if (st != NULL && (strcmp(st, "tearing_down") == 0
+                           || strcmp(st, "disable_failed") == 0))
+            return 1;
     }
-    apid_grants_free(v, n);
-    return APID_OK;
+    return 0;
 }
 
 /* The grant's "hosts": what each host did with its account (doc/design.md,
- * S25), from the grant's events v (its caller's, read once).  The
- * successor is looked up only for an ended grant that still shows an
- * account a host has not deleted. */
+ * S25), from the grant's events v (its caller's, read once).  A kept
+ * account outlives its grant when a later grant of the same person takes
+ * it over: those are looked up (one query) only for an ended grant that
+ * still shows an account a host has not deleted. */
 static json_t *
 hosts_json(struct apid *a, const struct apid_grant *g,
            const struct apid_event *v, size_t n, int64_t now)
 {
-    struct apid_event *sv = NULL;
-    size_t sn = 0, i;
-    char *succ = NULL;
-    json_t *arr = NULL, *h;
+    struct apid_handover *ho = NULL;
+    size_t nho = 0;
+    char *id = (char *) g->id;
+    json_t *arr = apid_grant_hosts_json(g, v, n, NULL, 0, now);
 
-    arr = apid_grant_hosts_json(g, v, n, NULL, NULL, 0, now);
-    json_array_foreach(arr, i, h) {
-        const char *st = json_string_value(json_object_get(h, "state"));
-
-        if (st == NULL || (strcmp(st, "tearing_down") != 0
-                           && strcmp(st, "disable_failed") != 0))
-            continue;
-        if (successor_of(a, g, &succ, &sv, &sn, now) == APID_OK
-            && succ != NULL) {
-            json_decref(arr);
-            arr = apid_grant_hosts_json(g, v, n, succ, sv, sn, now);
-        }
-        break;
+    if (arr != NULL && owes_teardown(arr)
+        && apid_store_handovers(a->store, &id, 1, &ho, &nho) == APID_OK
+        && nho > 0) {
+        json_decref(arr);
+        arr = apid_grant_hosts_json(g, v, n, ho, nho, now);
     }
-    free(succ);
-    apid_events_free(sv, sn);
+    apid_handovers_free(ho, nho);
     return arr;
+}
+
+/* The first of v's n events of grant id (v sorted by grant: store.h),
+ * and how many: *first n if none. */
+static size_t
+events_of(const struct apid_event *v, size_t n, const char *id,
+          size_t *first)
+{
+    size_t lo = 0, hi = n, k;
+
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+
+        if (strcmp(v[mid].grant ? v[mid].grant : "", id) < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    for (k = lo; k < n && v[k].grant && strcmp(v[k].grant, id) == 0; k++)
+        ;
+    *first = lo;
+    return k - lo;
+}
+
+/* The same for handovers (sorted by orig). */
+static size_t
+handovers_of(const struct apid_handover *v, size_t n, const char *id,
+             size_t *first)
+{
+    size_t lo = 0, hi = n, k;
+
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+
+        if (strcmp(v[mid].orig, id) < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    for (k = lo; k < n && strcmp(v[k].orig, id) == 0; k++)
+        ;
+    *first = lo;
+    return k - lo;
+}
+
+/*
+ * A page of grants costs two queries for their hosts' views, however
+ * many grants and hosts it holds: every grant's events in one, and the
+ * handovers of the ended grants that still show an account owed a
+ * teardown in another (it took one query per grant and a few per ended
+ * grant: up to 1000 and more for a page).  Views built before the
+ * handovers are known are built again for those grants.  A store that
+ * fails leaves the view out (as it did per grant).
+ */
+static void
+page_hosts(struct apid *a, struct apid_grant *v, size_t n, json_t *arr,
+           int64_t now)
+{
+    struct apid_event *ev = NULL;
+    struct apid_handover *ho = NULL;
+    size_t nev = 0, nho = 0, k = 0, owe = 0, first, cnt;
+    char **ids = calloc(n ? n : 1, sizeof(*ids));
+    char **owing = calloc(n ? n : 1, sizeof(*owing));
+    json_t **views = calloc(n ? n : 1, sizeof(*views));
+
+    if (ids == NULL || owing == NULL || views == NULL)
+        goto done;
+    for (size_t i = 0; i < n; i++)
+        if (v[i].n_hosts > 0)
+            ids[k++] = v[i].id;
+    if (k == 0
+        || apid_store_events_for_grants(a->store, ids, k, &ev, &nev)
+               != APID_OK)
+        goto done;
+    for (size_t i = 0; i < n; i++) {
+        if (v[i].n_hosts == 0)
+            continue;
+        cnt = events_of(ev, nev, v[i].id, &first);
+        views[i] = apid_grant_hosts_json(&v[i], ev + first, cnt, NULL, 0,
+                                         now);
+        if (views[i] != NULL && owes_teardown(views[i]))
+            owing[owe++] = v[i].id;
+    }
+    if (owe > 0
+        && apid_store_handovers(a->store, owing, owe, &ho, &nho) == APID_OK)
+        for (size_t i = 0; i < n; i++) {
+            json_t *again;
+
+            if (views[i] == NULL
+                || handovers_of(ho, nho, v[i].id, &first) == 0)
+                continue;
+            cnt = events_of(ev, nev, v[i].id, &k);
+            again = apid_grant_hosts_json(&v[i], ev + k, cnt, ho + first,
+                                          handovers_of(ho, nho, v[i].id,
+                                                       &first),
+                                          now);
+            if (again != NULL) {
+                json_decref(views[i]);
+                views[i] = again;
+            }
+        }
+    for (size_t i = 0; i < n; i++) {
+        /* Taken by the grant's object (or dropped, if that failed). */
+        if (views[i] != NULL)
+            json_object_set_new(json_array_get(arr, i), "host_accounts",
+                                views[i]);
+        views[i] = NULL;
+    }
+
+done:
+    for (size_t i = 0; views != NULL && i < n; i++)
+        json_decref(views[i]);
+    apid_events_free(ev, nev);
+    apid_handovers_free(ho, nho);
+    free(ids);
+    free(owing);
+    free(views);
 }
 
 static void
@@ -917,20 +995,15 @@ get_grants(struct apid *a, const struct apid_req *q,
         return;
     }
     arr = json_array();
-    for (size_t i = 0; arr && i < n; i++) {
-        json_t *o = people_grant_json(&v[i]);
-        struct apid_event *ev = NULL;
-        size_t nev = 0;
-
-        if (o != NULL && v[i].n_hosts > 0
-            && apid_store_events_for_grant(a->store, v[i].id, &ev, &nev)
-                   == APID_OK) {
-            json_object_set_new(o, "host_accounts",
-                                hosts_json(a, &v[i], ev, nev, apid_now()));
-            apid_events_free(ev, nev);
+    for (size_t i = 0; arr && i < n; i++)
+        if (json_array_append_new(arr, people_grant_json(&v[i])) != 0) {
+            /* One grant's answer lost would shift the views onto the
+             * wrong grants. */
+            json_decref(arr);
+            arr = NULL;
         }
-        json_array_append_new(arr, o);
-    }
+    if (arr != NULL)
+        page_hosts(a, v, n, arr, apid_now());
     apid_grants_free(v, n);
     apid_reply_json(r, 200, json_pack("{s:o}", "grants", arr));
 }
@@ -1008,6 +1081,16 @@ get_grant(struct apid *a, const struct apid_principal *who, const char *id,
     apid_reply_json(r, 200, o);
 }
 
+/* An operation whose detail names alert recipients: every alerts.*
+ * change but a type's enable or disable. */
+static int
+recipients_named(const char *action)
+{
+    return strncmp(action, "alerts.", 7) == 0
+           && strcmp(action, "alerts.enable") != 0
+           && strcmp(action, "alerts.disable") != 0;
+}
+
 static void
 get_operations(struct apid *a, const struct apid_req *q,
                const struct apid_principal *who, struct apid_reply *r)
@@ -1058,7 +1141,11 @@ get_operations(struct apid *a, const struct apid_req *q,
             json_object_set_new(o, "grant", json_string(v[i].grant));
         if (o != NULL && oldest)
             json_object_set_new(o, "host_events", events_json(a, v[i].grant));
-        if (o != NULL && v[i].detail)
+        /* A change of who is alerted names them: the alert settings'
+         * to show, admins' alone (doc/design.md, S30); others see who
+         * changed them, and when. */
+        if (o != NULL && v[i].detail
+            && (who->role == APID_ADMIN || !recipients_named(v[i].action)))
             json_object_set_new(o, "detail", json_string(v[i].detail));
         json_array_append_new(arr, o);
     }
@@ -1087,20 +1174,27 @@ get_alerts(struct apid *a, const struct apid_principal *who,
     }
     arr = json_array();
     for (size_t i = 0; arr && i < n; i++) {
-        json_t *o = json_pack("{s:I, s:s, s:s, s:s, s:s, s:s, s:i, s:o}",
-                              "id", (json_int_t) v[i].id, "event",
-                              v[i].event, "type", v[i].type, "channel",
-                              v[i].channel, "recipient", v[i].recipient,
-                              "status", v[i].status, "attempts",
-                              v[i].attempts, "created",
+        json_t *o = json_pack("{s:I, s:s, s:s, s:s, s:i, s:o}", "id",
+                              (json_int_t) v[i].id, "event", v[i].event,
+                              "type", v[i].type, "status", v[i].status,
+                              "attempts", v[i].attempts, "created",
                               apid_json_time(v[i].created));
 
         if (o != NULL && v[i].delivered)
             json_object_set_new(o, "delivered",
                                 apid_json_time(v[i].delivered));
-        if (o != NULL && v[i].last_error)
-            json_object_set_new(o, "last_error",
-                                json_string(v[i].last_error));
+        /* Who is told, and how (an address, a webhook's URL, and the
+         * errors that name them), is the alert settings' to show, and
+         * those are admins' alone (doc/design.md, S30): an approver sees
+         * that an alert went out, and when, not to whom. */
+        if (o != NULL && who->role == APID_ADMIN) {
+            json_object_set_new(o, "channel", json_string(v[i].channel));
+            json_object_set_new(o, "recipient",
+                                json_string(v[i].recipient));
+            if (v[i].last_error)
+                json_object_set_new(o, "last_error",
+                                    json_string(v[i].last_error));
+        }
         json_array_append_new(arr, o);
     }
     apid_alert_recs_free(v, n);

@@ -253,6 +253,81 @@ apid_store_events_for_grant(struct apid_store *s, const char *grant,
     LOCKED(s->b->events_for_grant(s->c, grant, v, n));
 }
 
+/* By grant id in strcmp's order (a database's collation need not be
+ * it), then as received. */
+static int
+event_cmp(const void *x, const void *y)
+{
+    const struct apid_event *a = x, *b = y;
+    int c = strcmp(a->grant ? a->grant : "", b->grant ? b->grant : "");
+
+    return c != 0 ? c : (a->seq > b->seq) - (a->seq < b->seq);
+}
+
+static int
+handover_cmp(const void *x, const void *y)
+{
+    const struct apid_handover *a = x, *b = y;
+    int c = strcmp(a->orig, b->orig);
+
+    return c != 0 ? c : strcmp(a->host, b->host);
+}
+
+int
+apid_store_events_for_grants(struct apid_store *s, char *const *ids,
+                             size_t n, struct apid_event **v, size_t *nv)
+{
+    char *json;
+    int ret;
+
+    *v = NULL;
+    *nv = 0;
+    if (n == 0)
+        return APID_OK;
+    if ((json = apid_strings_json(ids, n)) == NULL)
+        return apid_store_fail("out of memory");
+    pthread_mutex_lock(&s->mu);
+    ret = s->b->events_for_grants(s->c, json, v, nv);
+    pthread_mutex_unlock(&s->mu);
+    free(json);
+    if (ret == APID_OK && *nv > 1)
+        qsort(*v, *nv, sizeof(**v), event_cmp);
+    return ret;
+}
+
+int
+apid_store_handovers(struct apid_store *s, char *const *ids, size_t n,
+                     struct apid_handover **v, size_t *nv)
+{
+    char *json;
+    int ret;
+
+    *v = NULL;
+    *nv = 0;
+    if (n == 0)
+        return APID_OK;
+    if ((json = apid_strings_json(ids, n)) == NULL)
+        return apid_store_fail("out of memory");
+    pthread_mutex_lock(&s->mu);
+    ret = s->b->handovers(s->c, json, v, nv);
+    pthread_mutex_unlock(&s->mu);
+    free(json);
+    if (ret == APID_OK && *nv > 1)
+        qsort(*v, *nv, sizeof(**v), handover_cmp);
+    return ret;
+}
+
+void
+apid_handovers_free(struct apid_handover *v, size_t n)
+{
+    for (size_t i = 0; v && i < n; i++) {
+        free(v[i].orig);
+        free(v[i].grant);
+        free(v[i].host);
+    }
+    free(v);
+}
+
 int
 apid_store_ops(struct apid_store *s, const char *grant, size_t limit,
                struct apid_op **v, size_t *n)

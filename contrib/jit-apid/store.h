@@ -44,9 +44,21 @@ struct apid_event {
     char *id, *type, *host, *grant, *username, *requester;
     char *detail;       /* JSON text or NULL */
     int64_t time, received;
+    /* Read back: the order jit-apid received it in (time is the host's
+     * clock, received a second that many events share). */
+    int64_t seq;
     /* On insert: the alerts to queue if the event is new. */
     const struct apid_alert_target *alerts;
     size_t n_alerts;
+};
+
+/* A later grant of the same person that took a grant's kept account on
+ * a host (apid_store_handovers). */
+struct apid_handover {
+    char *orig;  /* the grant whose account it was */
+    char *grant; /* the grant that took it */
+    char *host;
+    int64_t time; /* the host's event that says so */
 };
 
 /* A delivery to make now, with its event. */
@@ -156,8 +168,21 @@ int apid_store_grant_accounts(struct apid_store *s, const char *host,
 int apid_store_events_insert(struct apid_store *s,
                              const struct apid_event *v, size_t n,
                              int64_t now);
+/* A grant's events, in the order jit-apid received them (seq). */
 int apid_store_events_for_grant(struct apid_store *s, const char *grant,
                                 struct apid_event **v, size_t *n);
+/* The events of n grants in one query (a page of GET /v1/grants): sorted
+ * by grant id (strcmp), each grant's in the order received. */
+int apid_store_events_for_grants(struct apid_store *s, char *const *ids,
+                                 size_t n, struct apid_event **v,
+                                 size_t *nv);
+/* For n grants in one query: per grant and host, the earliest later
+ * grant of the same person, credential and account name that took the
+ * account there (its account.enabled or account.created from that
+ * host); sorted by orig (strcmp), at most one per grant and host. */
+int apid_store_handovers(struct apid_store *s, char *const *ids, size_t n,
+                         struct apid_handover **v, size_t *nv);
+void apid_handovers_free(struct apid_handover *v, size_t n);
 /* The operations log, newest first; grant NULL for all. */
 int apid_store_ops(struct apid_store *s, const char *grant, size_t limit,
                    struct apid_op **v, size_t *n);

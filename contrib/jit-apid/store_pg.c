@@ -762,22 +762,16 @@ pg_events_insert(struct apid_conn *c, const struct apid_event *v, size_t n,
     return APID_FAILED;
 }
 
+#define EVENT_COLS                                                          \
+    "id, host, type, time, grant_id, username, requester, detail,"          \
+    " received, seq"
+/* The rows of r (an events query of EVENT_COLS) into *out; r cleared. */
 static int
-pg_events_for_grant(struct apid_conn *c, const char *grant,
-                    struct apid_event **out, size_t *n)
+read_events(PGresult *r, struct apid_event **out, size_t *n)
 {
-    const char *p[1] = { grant };
     struct apid_event *v;
-    char state[6];
-    PGresult *r;
     int rows;
 
-    *out = NULL;
-    *n = 0;
-    r = run(c, "SELECT id, host, type, time, grant_id, username, requester,"
-               " detail, received FROM events WHERE grant_id = $1"
-               " ORDER BY time, seq",
-            1, p, state);
     if (r == NULL)
         return APID_FAILED;
     rows = PQntuples(r);
@@ -795,11 +789,85 @@ pg_events_for_grant(struct apid_conn *c, const char *grant,
         v[i].requester = dup_col(r, i, 6);
         v[i].detail = dup_col(r, i, 7);
         v[i].received = int_col(r, i, 8);
+        v[i].seq = int_col(r, i, 9);
         /* NOT NULL columns: NULL here is a copy that failed, and every
          * reader compares them. */
         if (v[i].id == NULL || v[i].host == NULL || v[i].type == NULL) {
             PQclear(r);
             apid_events_free(v, (size_t) i + 1);
+            return apid_store_fail("out of memory");
+        }
+    }
+    PQclear(r);
+    *out = v;
+    *n = (size_t) rows;
+    return APID_OK;
+}
+
+/* In the order jit-apid received them (seq), not by the hosts' clocks
+ * (store_sqlite.c). */
+static int
+pg_events_for_grant(struct apid_conn *c, const char *grant,
+                    struct apid_event **out, size_t *n)
+{
+    const char *p[1] = { grant };
+    char state[6];
+
+    *out = NULL;
+    *n = 0;
+    return read_events(run(c, "SELECT " EVENT_COLS " FROM events"
+                              " WHERE grant_id = $1 ORDER BY seq",
+                           1, p, state),
+                       out, n);
+}
+
+static int
+pg_events_for_grants(struct apid_conn *c, const char *ids_json,
+                     struct apid_event **out, size_t *n)
+{
+    const char *p[1] = { ids_json };
+    char state[6];
+
+    *out = NULL;
+    *n = 0;
+    return read_events(run(c, "SELECT " EVENT_COLS " FROM events"
+                              " WHERE grant_id IN"
+                              " (SELECT json_array_elements_text($1::json))"
+                              " ORDER BY grant_id, seq",
+                           1, p, state),
+                       out, n);
+}
+
+static int
+pg_handovers(struct apid_conn *c, const char *ids_json,
+             struct apid_handover **out, size_t *n)
+{
+    const char *p[1] = { ids_json };
+    struct apid_handover *v;
+    char state[6];
+    PGresult *r;
+    int rows;
+
+    *out = NULL;
+    *n = 0;
+    r = run(c, APID_HANDOVERS_SQL(
+                   "SELECT json_array_elements_text($1::json)", "seq"),
+            1, p, state);
+    if (r == NULL)
+        return APID_FAILED;
+    rows = PQntuples(r);
+    if ((v = calloc((size_t) rows + 1, sizeof(*v))) == NULL) {
+        PQclear(r);
+        return apid_store_fail("out of memory");
+    }
+    for (int i = 0; i < rows; i++) {
+        v[i].orig = dup_col(r, i, 0);
+        v[i].grant = dup_col(r, i, 1);
+        v[i].host = dup_col(r, i, 2);
+        v[i].time = int_col(r, i, 3);
+        if (v[i].orig == NULL || v[i].grant == NULL || v[i].host == NULL) {
+            PQclear(r);
+            apid_handovers_free(v, (size_t) i + 1);
             return apid_store_fail("out of memory");
         }
     }
@@ -1294,6 +1362,8 @@ const struct apid_backend apid_pg_backend = {
     .grant_accounts = pg_grant_accounts,
     .events_insert = pg_events_insert,
     .events_for_grant = pg_events_for_grant,
+    .events_for_grants = pg_events_for_grants,
+    .handovers = pg_handovers,
     .ops = pg_ops,
     .alerts_claim = pg_alerts_claim,
     .alert_settle = pg_alert_settle,

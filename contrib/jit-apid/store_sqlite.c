@@ -889,24 +889,18 @@ rollback:
     return ret;
 }
 
+/* The rows of st (an events query of EVENT_COLS) into *out. */
+#define EVENT_COLS                                                          \
+    "id, host, type, time, grant_id, username, requester, detail,"          \
+    " received, rowid"
 static int
-sq_events_for_grant(struct apid_conn *s, const char *grant,
-                            struct apid_event **out, size_t *n)
+read_events(struct apid_conn *s, sqlite3_stmt *st, struct apid_event **out,
+            size_t *n)
 {
-    sqlite3_stmt *st = NULL;
     struct apid_event *v = NULL;
     size_t cnt = 0, cap = 0;
     int rc;
 
-    *out = NULL;
-    *n = 0;
-    if (sqlite3_prepare_v2(s->db,
-                           "SELECT id, host, type, time, grant_id, username,"
-                           " requester, detail, received FROM events"
-                           " WHERE grant_id = ? ORDER BY time, rowid",
-                           -1, &st, NULL) != SQLITE_OK)
-        return db_fail(s, "events");
-    sqlite3_bind_text(st, 1, grant, -1, SQLITE_STATIC);
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         struct apid_event *e;
 
@@ -918,6 +912,7 @@ sq_events_for_grant(struct apid_conn *s, const char *grant,
             v = nv;
         }
         e = &v[cnt++];
+        memset(e, 0, sizeof(*e));
         e->id = col_dup(st, 0);
         e->host = col_dup(st, 1);
         e->type = col_dup(st, 2);
@@ -927,6 +922,7 @@ sq_events_for_grant(struct apid_conn *s, const char *grant,
         e->requester = col_dup(st, 6);
         e->detail = col_dup(st, 7);
         e->received = sqlite3_column_int64(st, 8);
+        e->seq = sqlite3_column_int64(st, 9);
         /* NOT NULL columns: NULL here is a copy that failed, and every
          * reader compares them. */
         if (e->id == NULL || e->host == NULL || e->type == NULL)
@@ -937,6 +933,91 @@ sq_events_for_grant(struct apid_conn *s, const char *grant,
         apid_events_free(v, cnt);
         return rc == SQLITE_ROW ? apid_store_fail("out of memory")
                                 : db_fail(s, "events");
+    }
+    *out = v;
+    *n = cnt;
+    return APID_OK;
+}
+
+/* In the order jit-apid received them (rowid), not by the hosts' clocks:
+ * a host whose clock is wrong cannot reorder its own record
+ * (doc/design.md, S25). */
+static int
+sq_events_for_grant(struct apid_conn *s, const char *grant,
+                    struct apid_event **out, size_t *n)
+{
+    sqlite3_stmt *st = NULL;
+
+    *out = NULL;
+    *n = 0;
+    if (sqlite3_prepare_v2(s->db,
+                           "SELECT " EVENT_COLS " FROM events"
+                           " WHERE grant_id = ? ORDER BY rowid",
+                           -1, &st, NULL) != SQLITE_OK)
+        return db_fail(s, "events");
+    sqlite3_bind_text(st, 1, grant, -1, SQLITE_STATIC);
+    return read_events(s, st, out, n);
+}
+
+static int
+sq_events_for_grants(struct apid_conn *s, const char *ids_json,
+                     struct apid_event **out, size_t *n)
+{
+    sqlite3_stmt *st = NULL;
+
+    *out = NULL;
+    *n = 0;
+    if (sqlite3_prepare_v2(s->db,
+                           "SELECT " EVENT_COLS " FROM events"
+                           " WHERE grant_id IN"
+                           " (SELECT value FROM json_each(?1))"
+                           " ORDER BY grant_id, rowid",
+                           -1, &st, NULL) != SQLITE_OK)
+        return db_fail(s, "events");
+    sqlite3_bind_text(st, 1, ids_json, -1, SQLITE_STATIC);
+    return read_events(s, st, out, n);
+}
+
+static int
+sq_handovers(struct apid_conn *s, const char *ids_json,
+             struct apid_handover **out, size_t *n)
+{
+    sqlite3_stmt *st = NULL;
+    struct apid_handover *v = NULL;
+    size_t cnt = 0, cap = 0;
+    int rc;
+
+    *out = NULL;
+    *n = 0;
+    if (sqlite3_prepare_v2(s->db, APID_HANDOVERS_SQL(
+                                      "SELECT value FROM json_each(?1)",
+                                      "rowid"),
+                           -1, &st, NULL) != SQLITE_OK)
+        return db_fail(s, "handovers");
+    sqlite3_bind_text(st, 1, ids_json, -1, SQLITE_STATIC);
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        struct apid_handover *h;
+
+        if (cnt == cap) {
+            void *nv = grow(v, &cap, sizeof(*v));
+
+            if (nv == NULL)
+                break;
+            v = nv;
+        }
+        h = &v[cnt++];
+        h->orig = col_dup(st, 0);
+        h->grant = col_dup(st, 1);
+        h->host = col_dup(st, 2);
+        h->time = sqlite3_column_int64(st, 3);
+        if (h->orig == NULL || h->grant == NULL || h->host == NULL)
+            break;
+    }
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE) {
+        apid_handovers_free(v, cnt);
+        return rc == SQLITE_ROW ? apid_store_fail("out of memory")
+                                : db_fail(s, "handovers");
     }
     *out = v;
     *n = cnt;
@@ -1517,6 +1598,8 @@ const struct apid_backend apid_sqlite_backend = {
     .grant_accounts = sq_grant_accounts,
     .events_insert = sq_events_insert,
     .events_for_grant = sq_events_for_grant,
+    .events_for_grants = sq_events_for_grants,
+    .handovers = sq_handovers,
     .ops = sq_ops,
     .alerts_claim = sq_alerts_claim,
     .alert_settle = sq_alert_settle,

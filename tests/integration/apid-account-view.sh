@@ -29,11 +29,17 @@ cat > "$T/alerts.json" <<JSON
    "types": ["account.created", "account.enabled", "account.disable_failed"]}]}
 JSON
 APID_ALERTS=$T/alerts.json
+if [ "${VIEW_ON_PG:-}" = 1 ]; then
+    [ "$(id -u)" = 0 ] || skip "needs root (to run PostgreSQL as its own user)"
+    start_pg
+    APID_DATABASE="postgresql:$PG_CONNINFO"
+    ok "on PostgreSQL"
+fi
 start_apid
 sed -i "s|^api_url = .*|api_url = $APID_URL/|" "$CONF"
 printf 'host-token-web01-xxxxxxxx\n' > "$T/token"
 JIT=$top_builddir/contrib/jit-apid/jit
-for p in alice bob; do
+for p in alice bob dave; do
     grep "^$p@EXAMPLE.COM " "$T/apid/people" | awk '{print $3}' > "$T/$p.token"
     chmod 600 "$T/$p.token"
 done
@@ -191,3 +197,92 @@ PY
 else
     skip_case "the failed teardown: no chattr +i on $T"
 fi
+
+# --- a kept account handed over, per host (doc/design.md, S25) ---
+# carol's account on web01 and web02 under C1; C2 (web02 only) takes
+# web02's, then C3 (web01 only) takes web01's.  Each host's account is
+# the earliest later grant's that took it on that host: web01's is C3's,
+# though C2 came between with an event of another host (that stopped the
+# search, and web01 showed a teardown owed that no host owed).
+host_ev() { # HOST GRANT ID TYPE TIME USER
+    case $1 in web01.test) _tok=host-token-web01-xxxxxxxx ;; *) _tok=host-token-web02-xxxxxxxx ;; esac
+    api POST "/v1/hosts/$1/events" "$_tok" \
+        "{\"events\": [{\"id\": \"$3\", \"host\": \"$1\", \"type\": \"$4\", \"time\": \"$5\", \"grant\": \"$2\", \"username\": \"$6\"}]}" >/dev/null
+    expect_eq "event $3 accepted" "$(cat "$T/api.status")" 200
+}
+# The same as view, from the list (GET /v1/grants: one query for a
+# page's events, one for its handovers).
+list_view() { # GRANT TOKEN HOST
+    api GET "/v1/grants" "$2" | /usr/bin/python3 -c '
+import json, sys
+for g in json.load(sys.stdin)["grants"]:
+    if g["id"] != sys.argv[1]:
+        continue
+    for h in g.get("host_accounts", []):
+        if h["host"] == sys.argv[2]:
+            print(" ".join("%s=%s" % (k, json.dumps(h[k]) if isinstance(h[k], bool) else h[k])
+                           for k in sorted(h) if k not in ("host", "since")))' "$1" "$3"
+}
+CT=carol-token-xxxxxxxxxx
+now=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+C1=$(api POST /v1/grants $CT '{"credential": "db-admin", "host_group": "web", "duration": 1800, "reason": "INC-17 both"}' | field id)
+expect_eq "carol's grant on web" "$(cat "$T/api.status")" 201
+host_ev web01.test "$C1" "c1-w1-$C1" account.created "$now" carol
+host_ev web02.test "$C1" "c1-w2-$C1" account.created "$now" carol
+api POST "/v1/grants/$C1/revoke" $CT '{"reason": "pause"}' >/dev/null
+C2=$(api POST /v1/grants $CT '{"credential": "db-admin", "host": "web02.test", "duration": 1800, "reason": "INC-17 web02"}' | field id)
+expect_eq "carol's grant on web02" "$(cat "$T/api.status")" 201
+host_ev web02.test "$C2" "c2-w2-$C2" account.enabled "$now" carol
+api POST "/v1/grants/$C2/revoke" $CT '{"reason": "pause"}' >/dev/null
+C3=$(api POST /v1/grants $CT '{"credential": "db-admin", "host": "web01.test", "duration": 1800, "reason": "INC-17 web01"}' | field id)
+expect_eq "carol's grant on web01" "$(cat "$T/api.status")" 201
+host_ev web01.test "$C3" "c3-w1-$C3" account.enabled "$now" carol
+expect_eq "web01's account: C3's, not a teardown" "$(view "$C1" $CT web01.test)" "handed_over_to=$C3 state=handed_over"
+expect_eq "web02's account: C2's" "$(view "$C1" $CT web02.test)" "handed_over_to=$C2 state=handed_over"
+expect_eq "the list says the same of web01" "$(list_view "$C1" $CT web01.test)" "handed_over_to=$C3 state=handed_over"
+expect_eq "the list says the same of web02" "$(list_view "$C1" $CT web02.test)" "handed_over_to=$C2 state=handed_over"
+expect_eq "C2's own account on web02: C3 took no account there" "$(view "$C2" $CT web02.test)" "state=tearing_down"
+ok "a kept account handed over per host: each host's account with the earliest later grant that took it there"
+
+# --- a host's clock cannot reorder its own record (doc/design.md, S25) ---
+# web02 reports dave's account, then a login stamped an hour earlier (its
+# clock stepped back): the view reads them as jit-apid received them.
+DT=dave-token-xxxxxxxxxxx
+D=$(api POST /v1/grants $DT '{"credential": "db-admin", "host": "web02.test", "duration": 1800, "reason": "INC-17 clock"}' | field id)
+dexp=$(api GET "/v1/grants/$D" $DT | field expires_at)
+early=$(date -u -d '-1 hour' +%Y-%m-%dT%H:%M:%SZ)
+host_ev web02.test "$D" "d-c-$D" account.created "$now" dave
+host_ev web02.test "$D" "d-s-$D" session.opened "$early" dave
+expect_eq "a login stamped before the account: still active" "$(view "$D" $DT web02.test)" \
+    "deletion_at_last_logout=false deletion_due=$dexp sessions=1 state=active"
+expect_eq "the list: active" "$(list_view "$D" $DT web02.test)" \
+    "deletion_at_last_logout=false deletion_due=$dexp sessions=1 state=active"
+# Its deletion stamped in 2001: deleted, not brought back by the
+# account.created that came before it.
+host_ev web02.test "$D" "d-d-$D" account.deleted "2001-01-01T00:00:00Z" dave
+v=$(view "$D" $DT web02.test)
+expect_eq "a deletion stamped long ago, received last: deleted" "$v" "deleted_at=2001-01-01T00:00:00Z state=deleted"
+ok "a host's events in the order jit-apid received them, whatever the host's clock"
+
+# --- a hostile host's reason: huge, full of direction marks (doc/design.md, S25) ---
+# 3.5 KB of words behind a right-to-left override and isolates: the view
+# and jit show give 300 bytes at most, cut with "...", every mark a '?'.
+big=$(/usr/bin/python3 -c 'print("ok\\u202e" + "gpj.exe\\u2066\\u200f\\u061c\\u2028" * 190)')
+api POST /v1/hosts/web02.test/events host-token-web02-xxxxxxxx \
+    "{\"events\": [{\"id\": \"d-f-$D\", \"host\": \"web02.test\", \"type\": \"account.disable_failed\", \"time\": \"$now\", \"grant\": \"$D\", \"username\": \"dave\", \"detail\": {\"error\": \"$big\"}}]}" >/dev/null
+expect_eq "a 3.5 KB reason accepted" "$(cat "$T/api.status")" 200
+api GET "/v1/grants/$D" $DT | /usr/bin/python3 -c '
+import json, sys
+h = [h for h in json.load(sys.stdin)["host_accounts"] if h["host"] == "web02.test"][0]
+e = h["error"]
+assert h["state"] == "disable_failed", h
+assert len(e.encode()) <= 300 and e.endswith("..."), (len(e.encode()), e)
+assert e.startswith("ok?gpj.exe????gpj.exe"), e
+assert not any(c in e for c in "\u202e\u2066\u200f\u061c\u2028"), e' || fail "the hostile reason in the view"
+out=$(JIT_TOKEN_FILE="$T/dave.token" "$JIT" show "$D" 2>&1) || fail "jit show: $out"
+case $out in *"failed to disable: ok?gpj.exe????gpj.exe"*) ;; *) fail "jit show of a hostile reason: $out" ;; esac
+printf '%s' "$out" | /usr/bin/python3 -c '
+import sys
+t = sys.stdin.buffer.read().decode()
+assert not any(c in t for c in "\u202e\u2066\u200f\u061c\u2028"), t' || fail "a direction mark on the terminal: $out"
+ok "a hostile host's 3.5 KB reason of direction marks: 300 bytes at most, cut with ..., every mark a ?"

@@ -62,6 +62,18 @@ cat > "$T/alerts.json" <<JSON
    {"email": "broken@example.com", "types": ["account.created"]}]}
 JSON
 APID_ALERTS=$T/alerts.json
+# The webhook keys an admin may name over the API (doc/design.md, G7):
+# one good key, and files a hostile admin would try to have read.
+mkdir -m 700 "$T/keys"
+printf 'key-dir-secret-0123456789abcdef\n' > "$T/keys/hook1.key"
+cp "$T/keys/hook1.key" "$T/keys/open.key"
+printf 'short\n' > "$T/keys/short.key"
+chmod 600 "$T/keys/hook1.key" "$T/keys/short.key"
+chmod 644 "$T/keys/open.key"
+ln -s "$T/hook.secret" "$T/keys/link.key"
+mkfifo "$T/keys/fifo.key"
+mkdir "$T/keys/sub.key"
+APID_EXTRA="webhook_key_dir = $T/keys"
 if [ "${ALERTS_ON_PG:-}" = 1 ]; then
     [ "$(id -u)" = 0 ] || skip "needs root (to run PostgreSQL as its own user)"
     start_pg
@@ -69,8 +81,14 @@ if [ "${ALERTS_ON_PG:-}" = 1 ]; then
     ok "on PostgreSQL"
 fi
 start_apid
+add_admin() { # root@EXAMPLE.COM an admin of the running jit-apid
+    echo "root@EXAMPLE.COM admin root-token-xxxxxxxxxxx" >> "$T/apid/people"
+    kill -HUP "$APID_PID"
+    wait_for 30 grep -q 'reloaded policies' "$T/apid/log" >/dev/null || fail "no reload: $(cat "$T/apid/log")"
+}
+add_admin
 out=$("$APID" -c "$T/apid/apid.conf" --check)
-expect_eq "--check" "$out" "jit-apid: $T/apid/apid.conf: ok (3 policies, 2 hosts, 6 people, 4 alert recipients)"
+expect_eq "--check" "$out" "jit-apid: $T/apid/apid.conf: ok (3 policies, 2 hosts, 7 people, 4 alert recipients)"
 # Alert settings a receiver could not trust, or a secret others can read:
 # refused at the check, naming the key.
 bad_alerts() { # NAME PYTHON-EDIT: --check on alerts.json changed by EDIT
@@ -124,7 +142,7 @@ api POST /v1/hosts/web01.test/events host-token-web01-xxxxxxxx "$batch" >/dev/nu
 expect_eq "events accepted" "$(cat "$T/api.status")" 200
 api POST /v1/hosts/web01.test/events host-token-web01-xxxxxxxx "$batch" >/dev/null # redelivered
 expect_eq "events redelivered" "$(cat "$T/api.status")" 200
-alerts() { api GET /v1/alerts boss-token-xxxxxxxxxxx; }
+alerts() { api GET /v1/alerts root-token-xxxxxxxxxxx; }
 settled() { alerts | /usr/bin/python3 -c '
 import json, sys
 a = json.load(sys.stdin)["alerts"]
@@ -140,6 +158,22 @@ a1 account.created email secops@example.com sent 1 -
 a3 account.disable_failed webhook $HOOK sent 2 -
 a3 account.disable_failed email secops@example.com sent 1 -"
 ok "enabled types only, subscribed recipients only, once per event; retried, given up after 3"
+# An approver sees that alerts went out, of which type, when and how
+# they fared, not to whom (doc/design.md, S30): no recipient, channel or
+# error naming one.
+api GET /v1/alerts boss-token-xxxxxxxxxxx > "$T/alerts.boss"
+expect_eq "an approver reading the deliveries" "$(cat "$T/api.status")" 200
+/usr/bin/python3 - "$T/alerts.boss" <<'PY' || fail "an approver's deliveries: $(cat "$T/alerts.boss")"
+import json, sys
+a = json.load(open(sys.argv[1]))["alerts"]
+assert len(a) == 4, a
+for x in a:
+    assert not {"recipient", "channel", "last_error"} & set(x), x
+    assert {"type", "status", "created", "event"} <= set(x), x
+assert sorted(x["status"] for x in a) == ["failed", "sent", "sent", "sent"], a
+PY
+grep -q 'example.com\|127.0.0.1\|sendmail' "$T/alerts.boss" && fail "an approver sees a recipient: $(cat "$T/alerts.boss")"
+ok "GET /v1/alerts: recipients, channels and their errors for admins only; an approver sees type, time and status"
 
 expect_eq "mails" "$(ls "$T/mail" | wc -l)" 2
 created=$(grep -l "^Subject: JIT account created: alice on web01.test$" "$T/mail"/*) || fail "mail: $(cat "$T/mail"/*)"
@@ -215,12 +249,6 @@ PY
 ok "operations log: host events once per grant, under its request, each with its requester"
 
 # ---- Alert settings at run time (doc/design.md, S27): jit alerts ----
-add_admin() { # root@EXAMPLE.COM an admin of the running jit-apid
-    echo "root@EXAMPLE.COM admin root-token-xxxxxxxxxxx" >> "$T/apid/people"
-    kill -HUP "$APID_PID"
-    wait_for 30 grep -q 'reloaded policies' "$T/apid/log" >/dev/null || fail "no reload: $(cat "$T/apid/log")"
-}
-add_admin
 JIT=$top_builddir/contrib/jit-apid/jit
 for p in root boss alice; do
     grep "^$p@EXAMPLE.COM " "$T/apid/people" | awk '{print $3}' > "$T/$p.token"
@@ -268,7 +296,20 @@ b3 new@example.com
 b3 secops@example.com"
 ok "jit alerts enable, disable, subscribe, unsubscribe take effect without a restart; a second subscribe changes nothing; unsubscribing one not subscribed is 404"
 
-api GET /v1/operations boss-token-xxxxxxxxxxx > "$T/ops"
+# An approver reads the log too, but not whom a change named (doc/design.md, S30).
+api GET /v1/operations boss-token-xxxxxxxxxxx > "$T/ops.boss"
+/usr/bin/python3 - "$T/ops.boss" <<'PY' || fail "an approver's operations: $(cat "$T/ops.boss")"
+import json, sys
+ops = [o for o in json.load(open(sys.argv[1]))["operations"] if o["action"].startswith("alerts.")]
+assert [o["action"] for o in ops][:4] == ["alerts.unsubscribe", "alerts.subscribe", "alerts.disable", "alerts.enable"], ops
+for o in ops:
+    if o["action"] in ("alerts.enable", "alerts.disable"):
+        assert o["detail"].startswith("type="), o
+    else:
+        assert "detail" not in o and o["actor"], o
+PY
+grep -q 'example.com' "$T/ops.boss" && fail "an approver sees a recipient in the log: $(cat "$T/ops.boss")"
+api GET /v1/operations root-token-xxxxxxxxxxx > "$T/ops"
 /usr/bin/python3 - "$T/ops" <<'PY' || fail "operations: $(cat "$T/ops")"
 import json, sys
 ops = [(o["action"], o["actor"], o.get("detail")) for o in json.load(open(sys.argv[1]))["operations"] if o["action"].startswith("alerts.")]
@@ -292,11 +333,33 @@ hostile "an address with a control" '{"email": "a\u0001b@example.com", "types": 
 hostile "an address like an option" '{"email": "-oQ/tmp@example.com", "types": ["account.created"]}' "email: a plain address"
 hostile "a webhook over http" '{"webhook": "http://hooks.example.com/jit", "types": ["account.created"]}' "webhook: an https URL"
 hostile "a webhook URL with a newline" '{"webhook": "https://h.example.com/\nX-Evil: 1", "types": ["account.created"]}' "webhook: an https URL"
+# A webhook's key over the API: a name in webhook_key_dir only; any other
+# file jit-apid can read is refused before anything on disk is looked at,
+# the same words for one that exists and one that does not, and a file
+# of the directory that is no usable key is refused with the same words
+# whatever is wrong with it (missing, a link, readable by others, a FIFO,
+# a directory, too short) (doc/design.md, G7).
 cp "$T/hook.secret" "$T/hook-open2.secret"; chmod 644 "$T/hook-open2.secret"
-hostile "a webhook secret others read" "{\"webhook\": \"https://h.example.com/x\", \"secret_file\": \"$T/hook-open2.secret\", \"types\": [\"account.created\"]}" "must be a regular file of jit-apid's user or root"
-hostile "a secret_file with a newline (a forged log line)" "{\"webhook\": \"https://h.example.com/x\", \"secret_file\": \"$T/x\\n2026-12-03T00:00:00Z alerts.disable - by boss@EXAMPLE.COM/../hook.secret\", \"types\": [\"account.created\"]}" "a plain absolute path"
-hostile "a secret_file with a .. component" "{\"webhook\": \"https://h.example.com/x\", \"secret_file\": \"$T/api/../hook.secret\", \"types\": [\"account.created\"]}" "no . or .. components"
-hostile "a secret_file on mail" "{\"email\": \"m@example.com\", \"secret_file\": \"$T/hook.secret\", \"types\": [\"account.created\"]}" "secret_file: a webhook's"
+hook_body() { printf '{"webhook": "https://h.example.com/x", "secret_file": "%s", "types": ["account.created"]}' "$1"; }
+outside="secret_file: the name of a key file in webhook_key_dir $T/keys (letters, digits, ._-)"
+for f in "$T/hook.secret" "$T/hook-open2.secret" /etc/shadow /nonexistent/x "$T/keys/../hook.secret" \
+    "../hook.secret" "sub.key/x" ".hidden" "$T/keys/link.key/x"; do
+    hostile "a secret_file outside webhook_key_dir: $f" "$(hook_body "$f")" "$outside"
+    cp "$T/hostile" "$T/hostile.outside.$(echo "$f" | tr -c 'a-z0-9\n' _)"
+done
+expect_eq "an existing and a missing file outside: the same answer" \
+    "$(cat "$T/hostile.outside._etc_shadow")" "$(cat "$T/hostile.outside._nonexistent_x")"
+for f in missing.key link.key open.key fifo.key sub.key short.key; do
+    hostile "a key in webhook_key_dir that is no key: $f" "$(hook_body "$f")" \
+        "secret_file: no usable key $f in webhook_key_dir (a regular file, not a link, of jit-apid's user or root, mode 0600 or stricter, of 16 to 1024 bytes)"
+    sed "s/$f/NAME/" "$T/hostile" > "$T/hostile.in.$f"
+done
+for f in link.key open.key fifo.key sub.key short.key; do
+    expect_eq "$f: the answer of a missing key" "$(cat "$T/hostile.in.$f")" "$(cat "$T/hostile.in.missing.key")"
+done
+hostile "a secret_file with a newline (a forged log line)" "{\"webhook\": \"https://h.example.com/x\", \"secret_file\": \"hook1.key\\n2026-12-03T00:00:00Z alerts.disable - by boss@EXAMPLE.COM\", \"types\": [\"account.created\"]}" "$outside"
+ok "a webhook's key over the API: only a usable key of webhook_key_dir, by name, opened without following a link; nothing told of any other file"
+hostile "a secret_file on mail" "{\"email\": \"m@example.com\", \"secret_file\": \"hook1.key\", \"types\": [\"account.created\"]}" "secret_file: a webhook's"
 hostile "an unknown type" '{"email": "m@example.com", "types": ["account.created", "account.pwned"]}' 'unknown alert type \"account.pwned\"'
 hostile "no type" '{"email": "m@example.com", "types": []}' "types: at least one alert type"
 hostile "two recipients in one" '{"email": "m@example.com", "webhook": "https://h.example.com/x", "types": ["account.created"]}' "one of email, webhook or directory_group"
@@ -317,10 +380,10 @@ out=$(as root alerts subscribe --email NEW@Example.COM --type account.created 2>
 case $out in *"email new@example.com: account.created account.disable_failed"*) ;; *) fail "another spelling: $out" ;; esac
 as root alerts unsubscribe --email new@example.com --type account.created >/dev/null || fail "unsubscribe the added type"
 long="https://h.example.com/$(printf '%02000d' 0)"
-as root alerts subscribe --webhook "$long" --secret-file "$T/hook.secret" --type account.created >/dev/null \
+as root alerts subscribe --webhook "$long" --secret-file "$T/keys/hook1.key" --type account.created >/dev/null \
     || fail "subscribe a long webhook"
-api GET /v1/operations boss-token-xxxxxxxxxxx > "$T/ops"
-/usr/bin/python3 - "$T/ops" "$T/hook.secret" <<'PY' || fail "the long webhook's log entry: $(cat "$T/ops")"
+api GET /v1/operations root-token-xxxxxxxxxxx > "$T/ops"
+/usr/bin/python3 - "$T/ops" hook1.key <<'PY' || fail "the long webhook's log entry: $(cat "$T/ops")"
 import json, sys
 op = [o for o in json.load(open(sys.argv[1]))["operations"] if o["action"] == "alerts.subscribe"][0]
 assert op["detail"].endswith(' types=["account.created"] secret_file=' + sys.argv[2]), op["detail"][-200:]

@@ -1338,6 +1338,15 @@ START_TEST(test_alert_settings)
               "one of email, webhook or directory_group" },
             { "{\"directory_group\": \"sec\\u001bops\", \"types\":"
               " [\"account.created\"]}", "directory_group: a group's name" },
+            /* No webhook_key_dir: no key over the API, any file or name
+             * (doc/design.md, G7). */
+            { "{\"webhook\": \"https://h.example.com/\", \"secret_file\":"
+              " \"/etc/shadow\", \"types\": [\"account.created\"]}",
+              "secret_file: not taken over the API (jit-apid has no"
+              " webhook_key_dir" },
+            { "{\"webhook\": \"https://h.example.com/\", \"secret_file\":"
+              " \"hook.key\", \"types\": [\"account.created\"]}",
+              "secret_file: not taken over the API" },
         };
 
         for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {

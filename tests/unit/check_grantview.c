@@ -13,6 +13,7 @@
 
 #include <jansson.h>
 
+#include "contrib/jit-apid/api.h"
 #include "contrib/jit-apid/grantview.h"
 #include "testlib.h"
 
@@ -74,7 +75,7 @@ START_TEST(test_in_force)
         ev("web01.test", "session.opened", NOW - 80, NULL),
         ev("web01.test", "login.denied", NOW - 70, NULL),
     };
-    json_t *a = apid_grant_hosts_json(&g, v, 4, NULL, NULL, 0, NOW), *h;
+    json_t *a = apid_grant_hosts_json(&g, v, 4, NULL, 0, NOW), *h;
 
     ck_assert_int_eq(json_array_size(a), 2);
     h = host(a, 0);
@@ -102,7 +103,7 @@ START_TEST(test_in_force)
             ev("web02.test", "session.closed", NOW - 20, NULL), /* extra */
         };
 
-        a = apid_grant_hosts_json(&k, w, 4, NULL, NULL, 0, NOW);
+        a = apid_grant_hosts_json(&k, w, 4, NULL, 0, NOW);
         h = host(a, 1);
         ck_assert_str_eq(s_of(h, "state"), "reserved");
         ck_assert_ptr_null(json_object_get(h, "sessions"));
@@ -122,7 +123,7 @@ START_TEST(test_ended)
            "{\"cause\":\"revoked\",\"uid\":70000}"),
         ev("web02.test", "account.created", NOW - 100, NULL),
     };
-    json_t *a = apid_grant_hosts_json(&g, v, 4, NULL, NULL, 0, NOW), *h;
+    json_t *a = apid_grant_hosts_json(&g, v, 4, NULL, 0, NOW), *h;
 
     h = host(a, 0);
     ck_assert_str_eq(s_of(h, "state"), "deleted");
@@ -139,7 +140,7 @@ START_TEST(test_ended)
      * an account has none. */
     g = grant("active", "keep");
     g.expires_at = NOW - 1;
-    a = apid_grant_hosts_json(&g, v + 3, 1, NULL, NULL, 0, NOW);
+    a = apid_grant_hosts_json(&g, v + 3, 1, NULL, 0, NOW);
     ck_assert_str_eq(s_of(host(a, 0), "state"), "none");
     ck_assert_str_eq(s_of(host(a, 1), "state"), "tearing_down");
     json_decref(a);
@@ -159,7 +160,7 @@ START_TEST(test_failed)
         ev("web02.test", "account.disable_failed", NOW - 40,
            "{\"cause\":\"retry\"}"),
     };
-    json_t *a = apid_grant_hosts_json(&g, v, 5, NULL, NULL, 0, NOW), *h;
+    json_t *a = apid_grant_hosts_json(&g, v, 5, NULL, 0, NOW), *h;
 
     h = host(a, 0);
     ck_assert_str_eq(s_of(h, "state"), "disable_failed");
@@ -177,7 +178,7 @@ START_TEST(test_failed)
             ev("web01.test", "account.deleted", NOW - 5, NULL),
         };
 
-        a = apid_grant_hosts_json(&g, w, 3, NULL, NULL, 0, NOW);
+        a = apid_grant_hosts_json(&g, w, 3, NULL, 0, NOW);
         h = host(a, 0);
         ck_assert_str_eq(s_of(h, "state"), "deleted");
         ck_assert_ptr_null(json_object_get(h, "error"));
@@ -209,20 +210,68 @@ START_TEST(test_hostile)
     for (size_t i = 0; i + 2 < 4000; i += 2)
         memcpy(big + i, "\xc3\xa9", 2); /* é, cut only between characters */
     snprintf(detail, sizeof(detail), "{\"error\":\"%s\"}", big);
-    a = apid_grant_hosts_json(&g, v, 6, NULL, NULL, 0, NOW);
+    a = apid_grant_hosts_json(&g, v, 6, NULL, 0, NOW);
     ck_assert_int_eq(json_array_size(a), 3);
     ck_assert_str_eq(s_of(host(a, 0), "error"), "a?[2Jb?c?d?e");
     ck_assert_str_eq(s_of(host(a, 1), "error"), "no reason given");
     h = host(a, 2);
     ck_assert_str_eq(s_of(h, "host"), "evil.test");
     e = s_of(h, "error");
+    /* Cut at 300 bytes with "..." in them, between two é. */
     ck_assert_uint_le(strlen(e), 300);
-    ck_assert_uint_eq(strlen(e) % 2, 0);
+    ck_assert_uint_ge(strlen(e), 297);
+    ck_assert_str_eq(e + strlen(e) - 3, "...");
+    ck_assert_uint_eq((strlen(e) - 3) % 2, 0);
+    ck_assert_mem_eq(e + strlen(e) - 5, "\xc3\xa9", 2);
     json_decref(a);
 }
 END_TEST
 
-/* A kept account a later grant of the same person took over. */
+/* The words a host gives for a failed teardown cannot turn a line
+ * around on a terminal or hide part of it: bidirectional overrides,
+ * isolates and marks, separators, invisible characters. */
+START_TEST(test_bidi)
+{
+    struct apid_grant g = grant("expired", "keep");
+    struct apid_event v[] = {
+        ev("web01.test", "account.created", NOW - 100, NULL),
+        ev("web01.test", "account.disable_failed", NOW - 50,
+           "{\"error\":\"ok\\u202etxt.exe\\u2066x\\u2069\\u200fy\\u061cz"
+           "\\u2028w\\u2029v\\u200bu\\u00a0t\\ufeffs\\udb40\\udc41r\"}"),
+    };
+    json_t *a = apid_grant_hosts_json(&g, v, 2, NULL, 0, NOW);
+
+    ck_assert_str_eq(s_of(host(a, 0), "error"), "ok?txt.exe?x??y?z?w?v?u t?s?r");
+    json_decref(a);
+}
+END_TEST
+
+/* The one rule of jit show and the mails (apid_shown_text), on bytes
+ * JSON would not carry: not UTF-8, overlong, surrogates; and the cut. */
+START_TEST(test_shown_text)
+{
+    char out[301];
+
+    apid_shown_text("a\xff\xc0\xaf" "b\xed\xa0\x80" "c\xe2\x80", 300, out);
+    ck_assert_str_eq(out, "a???b???c??");
+    apid_shown_text("caf\xc3\xa9", 300, out);
+    ck_assert_str_eq(out, "caf\xc3\xa9");
+    /* Exactly max: whole; one more: cut, "..." within max. */
+    apid_shown_text("abcdef", 6, out);
+    ck_assert_str_eq(out, "abcdef");
+    apid_shown_text("abcdefg", 6, out);
+    ck_assert_str_eq(out, "abc...");
+    /* A 3-byte character that would end past max - 3: left out whole. */
+    apid_shown_text("ab\xe2\x82\xac" "defgh", 7, out);
+    ck_assert_str_eq(out, "ab...");
+    apid_shown_text("\xe2\x80\xae", 300, out);
+    ck_assert_str_eq(out, "?");
+}
+END_TEST
+
+/* A kept account a later grant of the same person took over: per host,
+ * the handover the store found for that host (apid_store_handovers);
+ * another grant's handover is not this one's. */
 START_TEST(test_handed_over)
 {
     struct apid_grant g = grant("expired", "keep");
@@ -231,15 +280,53 @@ START_TEST(test_handed_over)
         ev("web02.test", "account.created", NOW - 100, NULL),
         ev("web02.test", "account.deleted", NOW - 60, NULL),
     };
-    struct apid_event sv[] = {
-        ev("web01.test", "account.enabled", NOW - 10, NULL),
+    struct apid_handover ho[] = {
+        { .orig = (char *) "g-1", .grant = (char *) "g-3",
+          .host = (char *) "web01.test", .time = NOW - 10 },
+        { .orig = (char *) "g-1", .grant = (char *) "g-2",
+          .host = (char *) "web02.test", .time = NOW - 20 },
     };
-    json_t *a = apid_grant_hosts_json(&g, v, 3, "g-2", sv, 1, NOW), *h;
+    json_t *a = apid_grant_hosts_json(&g, v, 3, ho, 2, NOW), *h;
 
     h = host(a, 0);
     ck_assert_str_eq(s_of(h, "state"), "handed_over");
-    ck_assert_str_eq(s_of(h, "handed_over_to"), "g-2");
+    ck_assert_str_eq(s_of(h, "handed_over_to"), "g-3");
+    /* Deleted before g-2 made a new one: deleted, not handed over. */
     ck_assert_str_eq(s_of(host(a, 1), "state"), "deleted");
+    json_decref(a);
+    /* Another grant's handovers: still this one's teardown. */
+    ho[0].orig = (char *) "g-0";
+    a = apid_grant_hosts_json(&g, v, 3, ho, 1, NOW);
+    ck_assert_str_eq(s_of(host(a, 0), "state"), "tearing_down");
+    json_decref(a);
+}
+END_TEST
+
+/* A host's events in the order jit-apid received them (seq), whatever
+ * the host's clock says: a clock stepped back cannot undo a session or
+ * bring a deleted account back. */
+START_TEST(test_arrival_order)
+{
+    struct apid_grant g = grant("active", "keep");
+    struct apid_event v[] = {
+        ev("web01.test", "session.opened", NOW - 500, NULL),
+        ev("web01.test", "account.created", NOW - 100, NULL),
+        ev("web02.test", "account.deleted", NOW - 900, NULL),
+        ev("web02.test", "account.created", NOW - 50, NULL),
+    };
+    json_t *a, *h;
+
+    /* As a store ordered by time would give them; received otherwise. */
+    v[0].seq = 2;
+    v[1].seq = 1;
+    v[2].seq = 4;
+    v[3].seq = 3;
+    a = apid_grant_hosts_json(&g, v, 4, NULL, 0, NOW);
+    h = host(a, 0);
+    ck_assert_str_eq(s_of(h, "state"), "active");
+    ck_assert_int_eq(json_integer_value(json_object_get(h, "sessions")), 1);
+    h = host(a, 1);
+    ck_assert_str_eq(s_of(h, "state"), "deleted");
     json_decref(a);
 }
 END_TEST
@@ -255,6 +342,9 @@ main(void)
     tcase_add_test(tc, test_failed);
     tcase_add_test(tc, test_hostile);
     tcase_add_test(tc, test_handed_over);
+    tcase_add_test(tc, test_arrival_order);
+    tcase_add_test(tc, test_bidi);
+    tcase_add_test(tc, test_shown_text);
     suite_add_tcase(s, tc);
     return t_run(s);
 }
