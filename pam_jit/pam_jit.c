@@ -346,7 +346,7 @@ backend_problem(const char *path, char *buf, size_t size)
 {
     struct stat st;
     char *copy;
-    const char *what = "file";
+    const char *obj = "file";
     int i;
 
     if (path[0] != '/')
@@ -355,18 +355,18 @@ backend_problem(const char *path, char *buf, size_t size)
         return "out of memory";
     /* The file itself not followed through a link; its directory may be
      * reached through one (/lib on a merged-/usr system). */
-    for (i = 0; i < 2; i++, what = "directory") {
+    for (i = 0; i < 2; i++, obj = "directory") {
         if ((i == 0 ? lstat(path, &st) : stat(dirname(copy), &st)) != 0) {
-            snprintf(buf, size, "%s: %s", what, strerror(errno));
+            snprintf(buf, size, "%s: %s", obj, strerror(errno));
             break;
         }
         if (i == 0 ? !S_ISREG(st.st_mode) : !S_ISDIR(st.st_mode))
-            snprintf(buf, size, "%s: %s", what,
+            snprintf(buf, size, "%s: %s", obj,
                      i == 0 ? "not a regular file" : "not a directory");
         else if (st.st_uid != 0)
-            snprintf(buf, size, "%s: not owned by root", what);
+            snprintf(buf, size, "%s: not owned by root", obj);
         else if (st.st_mode & (S_IWGRP | S_IWOTH))
-            snprintf(buf, size, "%s: writable by group or others", what);
+            snprintf(buf, size, "%s: writable by group or others", obj);
         else
             continue;
         break;
