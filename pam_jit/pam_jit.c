@@ -13,9 +13,7 @@
  */
 #include "config.h"
 
-#include <dlfcn.h>
 #include <errno.h>
-#include <libgen.h>
 #include <stdio.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -337,86 +335,23 @@ mntns_changed(pam_handle_t *pamh)
            && now != *(const uint64_t *) data;
 }
 
-/* The backend runs as root inside setuid sudo and su: only a file root
- * alone can have put there is loaded (libpam checks nothing of the
- * modules it opens).  Its directory too, so that nobody else can swap the
- * file between this check and dlopen.  NULL if fit, else what is wrong. */
-static const char *
-backend_problem(const char *path, char *buf, size_t size)
-{
-    struct stat st;
-    char *copy;
-    const char *obj = "file";
-    int i;
-
-    if (path[0] != '/')
-        return "not an absolute path";
-    if ((copy = strdup(path)) == NULL)
-        return "out of memory";
-    /* The file itself not followed through a link; its directory may be
-     * reached through one (/lib on a merged-/usr system). */
-    for (i = 0; i < 2; i++, obj = "directory") {
-        if ((i == 0 ? lstat(path, &st) : stat(dirname(copy), &st)) != 0) {
-            snprintf(buf, size, "%s: %s", obj, strerror(errno));
-            break;
-        }
-        if (i == 0 ? !S_ISREG(st.st_mode) : !S_ISDIR(st.st_mode))
-            snprintf(buf, size, "%s: %s", obj,
-                     i == 0 ? "not a regular file" : "not a directory");
-        else if (st.st_uid != 0)
-            snprintf(buf, size, "%s: not owned by root", obj);
-        else if (st.st_mode & (S_IWGRP | S_IWOTH))
-            snprintf(buf, size, "%s: writable by group or others", obj);
-        else
-            continue;
-        break;
-    }
-    free(copy);
-    return i == 2 ? NULL : buf;
-}
-
-/*
- * The login backend, loaded on the first step that needs it, or NULL with
- * the reason logged.  RTLD_NOW: a missing symbol is found here, not in
- * the middle of a login.  RTLD_LOCAL: its libraries' symbols do not leak
- * into the application's.  RTLD_NODELETE, and no dlclose: libcurl, GnuTLS,
- * OpenSSL and libkrb5 leave atexit handlers, thread-specific data
- * destructors and (libcurl's threaded resolver, after a timeout) detached
- * threads running in their code; unmapping them would crash sshd or sudo
- * later, far from here.  Once loaded it stays for the life of the
- * process, as the libraries did when pam_jit.so linked them.
- */
+/* The login backend, loaded on the first step that needs it
+ * (lib/login/backend.c says how), with its state for this handle; NULL
+ * with the reason logged. */
 static const struct jit_backend *
 backend_load(struct cache *c, struct jit_login *l)
 {
-    const struct jit_backend *b = NULL;
-    const char *why;
-    char buf[256];
-    void *h;
+    const struct jit_backend *b;
+    char why[256] = "";
 
-    if ((why = backend_problem(c->backend_path, buf, sizeof(buf))) != NULL)
-        goto done;
-    if ((h = dlopen(c->backend_path,
-                    RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE)) == NULL) {
-        why = dlerror();
-        goto done;
-    }
-    b = dlsym(h, JIT_BACKEND_SYMBOL);
-    if (b == NULL)
-        why = "no " JIT_BACKEND_SYMBOL;
-    else if (strcmp(b->version, PACKAGE_VERSION) != 0
-             || b->login_size != sizeof(struct jit_login)
-             || b->conf_size != sizeof(struct jit_conf))
-        why = "of another build than pam_jit.so (" PACKAGE_VERSION ")";
-    else if ((c->state = b->state_new()) == NULL)
-        why = "out of memory";
-    else
+    b = jit_backend_open(c->backend_path, why, sizeof(why));
+    if (b != NULL && (c->state = b->state_new()) == NULL)
+        snprintf(why, sizeof(why), "out of memory");
+    else if (b != NULL)
         c->backend = b;
-
-done:
     if (c->backend == NULL)
         jit_logf(&l->log, LOG_ERR, "login backend %s: %s", c->backend_path,
-                 why ? why : "?");
+                 why);
     return c->backend;
 }
 

@@ -48,6 +48,12 @@ struct jit_backend {
                              void *state);
 };
 
+/* The backend at path (an absolute path to a regular file, root's and
+ * not writable by group or others, in a directory likewise), loaded and
+ * of this very build; NULL with why (size bytes) saying what is wrong. */
+const struct jit_backend *jit_backend_open(const char *path, char *why,
+                                           size_t size);
+
 #pragma GCC visibility pop
 
 /* Defined in pam_jit/backend.c, found by dlsym. */
