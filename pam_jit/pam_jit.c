@@ -363,7 +363,6 @@ run(pam_handle_t *pamh, int argc, const char **argv, enum jit_step step,
     struct jit_login l;
     struct cache *c;
     const char *user = NULL;
-    enum jit_owner owner;
     int code;
 
     if (pam_get_user(pamh, &user, NULL) != PAM_SUCCESS || user == NULL
@@ -376,12 +375,9 @@ run(pam_handle_t *pamh, int argc, const char **argv, enum jit_step step,
     fill_login(&l, &g, pamh, &c->conf, user);
     l.ask = ask;
     l.ask_ctx = &g;
-    /* What every step answers for another source's user, and the close
-     * step for anyone not ours, decided without the backend; the backend's
-     * steps ask the same function again and decide the rest. */
-    owner = jit_login_owner(&l, NULL);
-    if (owner == JIT_OWNER_OTHER
-        || (step == JIT_STEP_CLOSE_SESSION && owner != JIT_OWNER_OURS)) {
+    /* Decided without the backend; its steps ask the same function
+     * again and decide the rest. */
+    if (jit_login_not_ours(&l, step == JIT_STEP_CLOSE_SESSION)) {
         jit_logf(&l.log, LOG_DEBUG, "user %s is not ours: ignored", user);
         return PAM_IGNORE;
     }

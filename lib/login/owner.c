@@ -89,6 +89,18 @@ jit_login_owner(struct jit_login *l, uid_t *uid)
     return classify(l->conf, l->user, uid);
 }
 
+int
+jit_login_not_ours(struct jit_login *l, int closing)
+{
+    enum jit_owner o = jit_login_owner(l, NULL);
+
+    if (o == JIT_OWNER_OTHER || (closing && o != JIT_OWNER_OURS)) {
+        l->reason = "other_source";
+        return 1;
+    }
+    return 0;
+}
+
 /* login.c's own audit() adds an account's fields; a grant's (or none)
  * is all the steps outside it need. */
 void
