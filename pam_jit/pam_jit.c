@@ -14,9 +14,9 @@
 #include "config.h"
 
 #include <errno.h>
-#include <stdio.h>
 #include <stdarg.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -125,7 +125,7 @@ cache_free(struct cache *c)
     if (c == NULL)
         return;
     /* In a child, only memory goes: the descriptors are the parent's.
-     * The backend stays loaded (RTLD_NODELETE, see backend_load). */
+     * The backend stays loaded (RTLD_NODELETE: lib/login/backend.c). */
     if (c->backend != NULL)
         c->backend->state_free(c->state, c->pid == getpid());
     jit_conf_free(&c->conf);
