@@ -4,8 +4,8 @@
 # (pam_jit_login.so: libcurl, libkrb5, SQLite) only for a user that may be
 # ours (doc/design.md, F7): a local user's sudo, su or cron never loads
 # it; a backend that is missing, unsafe (not root's, writable by others,
-# in a directory others can write, a link) or broken fails closed for a
-# user that may be ours, with an audit line naming why, and never
+# in a directory others can write, a link), broken or of another build
+# fails closed for a user that may be ours, with an audit line naming why, and never
 # touches a local user.
 . "$top_srcdir/tests/integration/lib.sh"
 require_ns
@@ -87,7 +87,7 @@ try_backend() {
     ok "$what: local root ignored; carol and an unknown name denied (backend_error: $why)"
 }
 B=$T/bk
-mkdir -m 755 "$B" "$B/ok" "$B/gw" "$B/dw" "$B/nr" "$B/ln" "$B/junk" "$B/wrong"
+mkdir -m 755 "$B" "$B/ok" "$B/gw" "$B/dw" "$B/nr" "$B/ln" "$B/junk" "$B/wrong" "$B/other"
 try_backend "missing" "$B/none/pam_jit_login.so" "file: No such file or directory"
 try_backend "relative path" "pam_jit_login.so" "not an absolute path"
 install -m 664 "$PAMBACKEND" "$B/gw/pam_jit_login.so"
@@ -107,6 +107,10 @@ chmod 644 "$B/junk/pam_jit_login.so"
 try_backend "not a shared object" "$B/junk/pam_jit_login.so" "$B/junk/pam_jit_login.so: "
 install -m 644 "$PAMSO" "$B/wrong/pam_jit_login.so"
 try_backend "a shared object without the table" "$B/wrong/pam_jit_login.so" "no jit_login_backend"
+# A package upgrade half done: the table of another version (its
+# state_new aborts, so a backend called at all would show).
+install -m 644 "$top_builddir/tests/helpers/.libs/other-backend.so" "$B/other/pam_jit_login.so"
+try_backend "a backend of another build" "$B/other/pam_jit_login.so" "of another build than pam_jit.so ("
 
 # The same file, root's, 0644, in a root directory: loaded.
 printf 'account  required  %s config=%s backend=%s\n' "$PAMSO" "$CONF" "$B/ok/pam_jit_login.so" \
