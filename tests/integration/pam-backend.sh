@@ -5,8 +5,8 @@
 # ours (doc/design.md, F7): a local user's sudo, su or cron never loads
 # it; a backend that is missing, unsafe (not root's, writable by others,
 # in a directory others can write, a link), broken or of another build
-# fails closed for a user that may be ours, with an audit line naming why, and never
-# touches a local user.
+# fails closed for a user that may be ours, with an audit line naming
+# why, and never touches a local user.
 . "$top_srcdir/tests/integration/lib.sh"
 require_ns
 setup_env
