@@ -4,12 +4,19 @@
  * loads the configuration, fills a jit_login from the PAM items (and, for
  * auth, a way to ask through the conversation), and maps the verdict to a
  * PAM code.  All logic is in lib/.
+ *
+ * It links libpam and libc alone (doc/design.md, F7): libpam loads it into
+ * every sudo, su and cron at pam_start, for local users too.  A user
+ * another source owns is decided here (lib/login/owner.c); only for one
+ * that may be ours is the login backend (pam_jit_login.so, with libcurl,
+ * libkrb5 and SQLite) loaded and the step handed to it.
  */
 #include "config.h"
 
 #include <errno.h>
 #include <stdarg.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -24,7 +31,9 @@
 
 #include "core/conf.h"
 #include "core/scrub.h"
+#include "login/backend.h"
 #include "login/login.h"
+#include "login/login_impl.h"
 
 struct glue {
     pam_handle_t *pamh;
@@ -93,10 +102,11 @@ item(pam_handle_t *pamh, int type)
 /*
  * What one PAM handle keeps between its steps (acct_mgmt, open_session,
  * close_session usually run in one process on one handle): the
- * configuration, the state store and the connection to the API, so that
- * later steps skip the file parsing, the database open and the TLS
- * handshake.  Kept only for the same module arguments and the same
- * process: a forked child never touches its parent's SQLite or TLS state.
+ * configuration, and once the backend is loaded its state (the store, the
+ * connection to the API, acct_mgmt's answer), so that later steps skip
+ * the file parsing, the database open and the TLS handshake.  Kept only
+ * for the same module arguments and the same process: a forked child
+ * never touches its parent's SQLite or TLS state.
  */
 #define CACHE_DATA "pam_jit.cache"
 
@@ -104,9 +114,9 @@ struct cache {
     pid_t pid;
     char *args;           /* the module arguments, joined */
     struct jit_conf conf;
-    struct jit_store *store;
-    struct jit_api *api;
-    struct jit_login_checked checked;
+    char *backend_path;
+    const struct jit_backend *backend; /* NULL until a user may be ours */
+    void *state;                      /* the backend's */
 };
 
 static void
@@ -114,13 +124,12 @@ cache_free(struct cache *c)
 {
     if (c == NULL)
         return;
-    /* In a child, only memory goes: the descriptors are the parent's. */
-    if (c->pid == getpid()) {
-        jit_store_close(c->store);
-        jit_api_free(c->api);
-    }
-    jit_login_checked_clear(&c->checked);
+    /* In a child, only memory goes: the descriptors are the parent's.
+     * The backend stays loaded (RTLD_NODELETE: lib/login/backend.c). */
+    if (c->backend != NULL)
+        c->backend->state_free(c->state, c->pid == getpid());
     jit_conf_free(&c->conf);
+    free(c->backend_path);
     free(c->args);
     free(c);
 }
@@ -156,6 +165,7 @@ static struct cache *
 get_cache(pam_handle_t *pamh, int argc, const char **argv)
 {
     const void *data = NULL;
+    const char *path;
     struct cache *c;
     char *args = join_args(argc, argv);
 
@@ -179,7 +189,16 @@ get_cache(pam_handle_t *pamh, int argc, const char **argv)
         free(c);
         return NULL;
     }
-    c->api = jit_api_new(); /* NULL: a new connection each time */
+    /* root's choice in pam.d (tests point it at the build tree); never
+     * the environment, which the caller of sudo or su sets. */
+    path = JIT_LOGIN_BACKEND;
+    for (int i = 0; i < argc; i++)
+        if (strncmp(argv[i], "backend=", 8) == 0)
+            path = argv[i] + 8;
+    if ((c->backend_path = strdup(path)) == NULL) {
+        cache_free(c);
+        return NULL;
+    }
     /* Replacing the old data runs its cleanup. */
     if (pam_set_data(pamh, CACHE_DATA, c, cache_cleanup) != PAM_SUCCESS) {
         cache_free(c);
@@ -187,8 +206,6 @@ get_cache(pam_handle_t *pamh, int argc, const char **argv)
     }
     return c;
 }
-
-typedef enum jit_verdict (*step_fn)(struct jit_login *);
 
 /* What every step hands lib/login/: the user, PAM's items, the log. */
 static void
@@ -223,13 +240,13 @@ not_configured(int argc, const char **argv)
 }
 
 static const char *
-step_event(step_fn step)
+step_event(enum jit_step step)
 {
-    if (step == jit_login_authenticate || step == jit_login_setcred)
+    if (step == JIT_STEP_AUTH || step == JIT_STEP_SETCRED)
         return "auth";
-    if (step == jit_login_open_session)
+    if (step == JIT_STEP_OPEN_SESSION)
         return "session.opened";
-    if (step == jit_login_close_session)
+    if (step == JIT_STEP_CLOSE_SESSION)
         return "session.closed";
     return "login";
 }
@@ -239,7 +256,7 @@ step_event(step_fn step)
  * apply over the built-in defaults. */
 static int
 run_unconfigured(pam_handle_t *pamh, int argc, const char **argv,
-                 const char *user, step_fn step, int deny_code)
+                 const char *user, enum jit_step step, int deny_code)
 {
     struct glue g = { pamh, 0 };
     struct jit_errs errs = { NULL, 0 };
@@ -258,14 +275,14 @@ run_unconfigured(pam_handle_t *pamh, int argc, const char **argv,
         goto done;
     }
     fill_login(&l, &g, pamh, &conf, user);
-    if (step == jit_login_authenticate) {
+    if (step == JIT_STEP_AUTH) {
         l.ask = ask;
         l.ask_ctx = &g;
     }
     /* Refusing a logout would end nothing: one of a session that opened
      * before jit.conf went away (an editor's rename) is ignored, and the
      * account is left to the daemon once the file is back. */
-    if (step == jit_login_close_session
+    if (step == JIT_STEP_CLOSE_SESSION
         || jit_login_unconfigured(&l, step_event(step)) == JIT_IGNORE) {
         jit_logf(&l.log, LOG_DEBUG, "%s: not configured; user %s: ignored",
                  JIT_CONF_PATH, user);
@@ -318,8 +335,28 @@ mntns_changed(pam_handle_t *pamh)
            && now != *(const uint64_t *) data;
 }
 
+/* The login backend, loaded on the first step that needs it
+ * (lib/login/backend.c says how), with its state for this handle; NULL
+ * with the reason logged. */
+static const struct jit_backend *
+backend_load(struct cache *c, struct jit_login *l)
+{
+    const struct jit_backend *b;
+    char why[256] = "";
+
+    b = jit_backend_open(c->backend_path, why, sizeof(why));
+    if (b != NULL && (c->state = b->state_new()) == NULL)
+        snprintf(why, sizeof(why), "out of memory");
+    else if (b != NULL)
+        c->backend = b;
+    if (c->backend == NULL)
+        jit_logf(&l->log, LOG_ERR, "login backend %s: %s", c->backend_path,
+                 why);
+    return c->backend;
+}
+
 static int
-run(pam_handle_t *pamh, int argc, const char **argv, step_fn step,
+run(pam_handle_t *pamh, int argc, const char **argv, enum jit_step step,
     int deny_code, int tell_user)
 {
     struct glue g = { pamh, 0 };
@@ -336,16 +373,27 @@ run(pam_handle_t *pamh, int argc, const char **argv, step_fn step,
     if ((c = get_cache(pamh, argc, argv)) == NULL)
         return deny_code; /* fail closed: we cannot tell whose user it is */
     fill_login(&l, &g, pamh, &c->conf, user);
-    l.api = c->api;
-    l.store_slot = &c->store;
-    l.checked = &c->checked;
     l.ask = ask;
     l.ask_ctx = &g;
-    if (step == jit_login_open_session)
+    /* Decided without the backend; its steps ask the same function
+     * again and decide the rest. */
+    if (jit_login_not_ours(&l, step == JIT_STEP_CLOSE_SESSION)) {
+        jit_logf(&l.log, LOG_DEBUG, "user %s is not ours: ignored", user);
+        return PAM_IGNORE;
+    }
+    if (c->backend == NULL && backend_load(c, &l) == NULL) {
+        /* Fail closed for a user that may be ours. */
+        jit_login_audit(&l, LOG_ERR, step_event(step), "deny",
+                        "backend_error", NULL);
+        if (tell_user)
+            pam_error(pamh, "%s", JIT_DENIED_MESSAGE);
+        return deny_code;
+    }
+    if (step == JIT_STEP_OPEN_SESSION)
         mntns_remember(pamh);
-    else if (step == jit_login_close_session)
+    else if (step == JIT_STEP_CLOSE_SESSION)
         l.foreign_mount_ns = mntns_changed(pamh);
-    switch (step(&l)) {
+    switch (c->backend->step(step, &l, c->state)) {
     case JIT_ALLOW:
         code = PAM_SUCCESS;
         break;
@@ -369,7 +417,7 @@ pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc,
      * (libpam waits only when the stack fails), so that sudo is no fast
      * way to try passwords at the KDC. */
     pam_fail_delay(pamh, 2000000);
-    return run(pamh, argc, argv, jit_login_authenticate, PAM_AUTH_ERR,
+    return run(pamh, argc, argv, JIT_STEP_AUTH, PAM_AUTH_ERR,
                !(flags & PAM_SILENT));
 }
 
@@ -377,13 +425,13 @@ PAM_EXTERN int
 pam_sm_setcred(pam_handle_t *pamh, int flags, int argc, const char **argv)
 {
     (void) flags;
-    return run(pamh, argc, argv, jit_login_setcred, PAM_CRED_ERR, 0);
+    return run(pamh, argc, argv, JIT_STEP_SETCRED, PAM_CRED_ERR, 0);
 }
 
 PAM_EXTERN int
 pam_sm_acct_mgmt(pam_handle_t *pamh, int flags, int argc, const char **argv)
 {
-    return run(pamh, argc, argv, jit_login_account, PAM_PERM_DENIED,
+    return run(pamh, argc, argv, JIT_STEP_ACCOUNT, PAM_PERM_DENIED,
                !(flags & PAM_SILENT));
 }
 
@@ -391,7 +439,7 @@ PAM_EXTERN int
 pam_sm_open_session(pam_handle_t *pamh, int flags, int argc,
                     const char **argv)
 {
-    return run(pamh, argc, argv, jit_login_open_session, PAM_SESSION_ERR,
+    return run(pamh, argc, argv, JIT_STEP_OPEN_SESSION, PAM_SESSION_ERR,
                !(flags & PAM_SILENT));
 }
 
@@ -400,5 +448,5 @@ pam_sm_close_session(pam_handle_t *pamh, int flags, int argc,
                      const char **argv)
 {
     (void) flags;
-    return run(pamh, argc, argv, jit_login_close_session, PAM_SESSION_ERR, 0);
+    return run(pamh, argc, argv, JIT_STEP_CLOSE_SESSION, PAM_SESSION_ERR, 0);
 }

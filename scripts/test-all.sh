@@ -156,6 +156,7 @@ for f in usr/local/sbin/jitctl usr/local/sbin/jit-apid usr/local/share/man/man5/
          usr/local/share/man/man8/jit-apid.8 \
          usr/local/share/man/man8/jitctl.8 usr/local/share/man/man8/nss_jit.8 \
          usr/local/share/man/man8/pam_jit.8 "${PAMDIR#/}/pam_jit.so" \
+         usr/local/lib/pam-jit/pam_jit_login.so \
          usr/local/share/man/man8/localauth_jit.8 usr/local/lib/krb5/plugins/localauth/jit.so \
          "${UNITDIR#/}/jit-reaper.service" "${UNITDIR#/}/jit-sync.service" \
          "${UNITDIR#/}/jit-sync.timer" "${UNITDIR#/}/jit-apid.service" \
@@ -176,7 +177,7 @@ case $nss in
 esac
 [ "$(stat -c %a "$D/usr/local/var/lib/jit")" = 755 ] || { echo "state dir not 0755"; rc=1; }
 pam=$(cd "$D" && find . -name 'pam_jit*' | sort | tr '\n' ' ')
-[ "$pam" = ".$PAMDIR/pam_jit.so ./usr/local/share/man/man8/pam_jit.8 " ] \
+[ "$pam" = ".$PAMDIR/pam_jit.so ./usr/local/lib/pam-jit/pam_jit_login.so ./usr/local/share/man/man8/pam_jit.8 " ] \
     || { echo "PAM module installed as: $pam"; rc=1; }
 exports=$(nm -D --defined-only "$D$PAMDIR/pam_jit.so" | awk '{print $3}' | sort | tr '\n' ' ')
 [ "$exports" = "pam_sm_acct_mgmt pam_sm_authenticate pam_sm_close_session pam_sm_open_session pam_sm_setcred " ] \
@@ -184,7 +185,7 @@ exports=$(nm -D --defined-only "$D$PAMDIR/pam_jit.so" | awk '{print $3}' | sort 
 (cd "$OUT/werror" && make -s uninstall DESTDIR="$D" >/dev/null) || rc=1
 left=$(find "$D" -type f -o -type l)
 [ -z "$left" ] || { echo "left after uninstall: $left"; rc=1; }
-echo "installed: jitctl, jit-apid, jit, 7 man pages, jit.so, $nss, $PAMDIR/pam_jit.so (exports: $exports), 4 units in $UNITDIR, the pam-auth-update profile, the snippets; uninstall leaves no file"
+echo "installed: jitctl, jit-apid, jit, 7 man pages, jit.so, $nss, $PAMDIR/pam_jit.so (exports: $exports) and its backend, 4 units in $UNITDIR, the pam-auth-update profile, the snippets; uninstall leaves no file"
 result "install" $rc
 
 # The Debian packages (debian/), built as a distribution would from the

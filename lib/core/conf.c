@@ -552,6 +552,8 @@ jit_conf_apply_args(struct jit_conf *c, int argc, const char **argv,
             jit_errs_add(errs, "%s: expected key=value", where);
         } else if ((size_t) (eq - a) == 6 && strncmp(a, "config", 6) == 0) {
             continue;
+        } else if ((size_t) (eq - a) == 7 && strncmp(a, "backend", 7) == 0) {
+            continue; /* pam_jit's own: where its login backend is */
         } else {
             set_from(c, a, (size_t) (eq - a), eq + 1, 2, seen, where, 0,
                      errs);

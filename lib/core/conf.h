@@ -79,7 +79,8 @@ size_t jit_conf_load_file(struct jit_conf *c, const char *path,
                           struct jit_errs *errs);
 /* PAM arguments: `key=value` for any option, `debug` alone for debug=yes.
  * `config=` is the caller's (it chooses the file before the arguments
- * override it) and is skipped here. */
+ * override it) and is skipped here, as is `backend=` (pam_jit's login
+ * backend, pam_jit(8)). */
 size_t jit_conf_apply_args(struct jit_conf *c, int argc, const char **argv,
                            struct jit_errs *errs);
 /* Cross-field checks and required options, after all sources. */

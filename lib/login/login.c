@@ -3,11 +3,9 @@
 
 #include <errno.h>
 #include <jansson.h>
-#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <syslog.h>
 #include <time.h>
 #include <unistd.h>
@@ -18,71 +16,6 @@
 #include "core/validate.h"
 #include "login/login.h"
 #include "login/login_impl.h"
-#include "nss/nssdb_read.h"
-
-/* Whose user is this?  NSS answers whether the name exists at all (our
- * module included); our own snapshot answers whether it is ours.  A name
- * NSS knows that our snapshot does not list (with the same uid) belongs to
- * another source and is none of our business (doc/design.md, R7). */
-static enum jit_owner
-classify(const struct jit_conf *c, const char *user, uid_t *uid)
-{
-    const struct jit_nssdb_passwd *p;
-    struct jit_nssdb db;
-    struct stat st;
-    struct passwd pw, *res = NULL;
-    char *buf = NULL, *path = NULL;
-    size_t size = 4096;
-    enum jit_owner o = JIT_OWNER_ERROR;
-    int rc;
-
-    for (;;) {
-        char *nb = realloc(buf, size);
-
-        if (nb == NULL)
-            goto done;
-        buf = nb;
-        rc = getpwnam_r(user, &pw, buf, size, &res);
-        if (rc != ERANGE || size >= (1u << 20))
-            break;
-        size *= 2;
-    }
-    /* getpwnam_r(3): these codes, like 0 with no result, mean "no such
-     * user"; anything else is a lookup that failed. */
-    if (res == NULL) {
-        if (rc == 0 || rc == ENOENT || rc == ESRCH || rc == EBADF
-            || rc == EPERM)
-            o = JIT_OWNER_NONE;
-        goto done;
-    }
-    o = JIT_OWNER_OTHER;
-    if (asprintf(&path, "%s/" JIT_STORE_SNAPSHOT, c->state_dir) < 0) {
-        path = NULL;
-        o = JIT_OWNER_ERROR;
-        goto done;
-    }
-    if (uid != NULL)
-        *uid = pw.pw_uid;
-    rc = jit_nssdb_map(path, 0, &db, &st);
-    if (rc == 0) {
-        p = jit_nssdb_pw_byname(&db, user);
-        if (p != NULL && p->uid == pw.pw_uid)
-            o = JIT_OWNER_OURS;
-        jit_nssdb_unmap(&db);
-    } else if (rc != -ENOENT && pw.pw_uid >= c->uid_min
-               && pw.pw_uid <= c->uid_max) {
-        /* A snapshot we cannot read (the caller's RLIMIT_NOFILE or
-         * RLIMIT_AS, a broken file) cannot say a uid of our range is not
-         * ours: "another source's" would skip the grant.  A uid outside
-         * the range was never ours, so local users still log in. */
-        o = JIT_OWNER_ERROR;
-    }
-
-done:
-    free(path);
-    free(buf);
-    return o;
-}
 
 static void
 audit(struct jit_login *l, int prio, const char *event, const char *result,
@@ -431,7 +364,7 @@ jit_login_account(struct jit_login *l)
 
     /* Only this step's allow is kept for open_session. */
     jit_login_checked_clear(l->checked);
-    switch (classify(l->conf, l->user, NULL)) {
+    switch (jit_login_owner(l, NULL)) {
     case JIT_OWNER_OTHER:
         l->reason = "other_source";
         return JIT_IGNORE;
@@ -580,7 +513,7 @@ jit_login_open_session(struct jit_login *l)
     int64_t now;
     int created = 0, ret;
 
-    switch (classify(l->conf, l->user, NULL)) {
+    switch (jit_login_owner(l, NULL)) {
     case JIT_OWNER_OTHER:
         l->reason = "other_source";
         return JIT_IGNORE;
@@ -682,7 +615,7 @@ jit_login_close_session(struct jit_login *l)
     int64_t now = (int64_t) time(NULL);
     int ret, delete_now, on_logout_delete;
 
-    if (classify(l->conf, l->user, NULL) != JIT_OWNER_OURS) {
+    if (jit_login_owner(l, NULL) != JIT_OWNER_OURS) {
         l->reason = "other_source";
         return JIT_IGNORE;
     }
@@ -732,25 +665,11 @@ done:
 }
 
 /* What auth.c shares with the steps above (login_impl.h). */
-enum jit_owner
-jit_login_owner(struct jit_login *l, uid_t *uid)
-{
-    return classify(l->conf, l->user, uid);
-}
-
 enum jit_verdict
 jit_login_live_grant(struct jit_login *l, const char *event, int ours,
                      struct jit_grant *g)
 {
     return live_grant(l, event, ours, g);
-}
-
-void
-jit_login_audit(struct jit_login *l, int prio, const char *event,
-                const char *result, const char *reason,
-                const struct jit_grant *g)
-{
-    audit(l, prio, event, result, reason, g, NULL);
 }
 
 int

@@ -24,6 +24,10 @@ enum jit_owner {
 /* Who owns l->user; *uid (may be NULL) is the uid NSS resolves it to,
  * set when it resolves. */
 enum jit_owner jit_login_owner(struct jit_login *l, uid_t *uid);
+/* What pam_jit.so answers PAM_IGNORE for before it loads the backend
+ * (doc/design.md, F7), as the steps themselves would: another source's
+ * user at every step; at close_session (closing) anyone not ours. */
+int jit_login_not_ours(struct jit_login *l, int closing);
 
 /* The user's grant, asked of the API now, and whether it fits this user
  * on this host now.  JIT_ALLOW with *g filled (the caller frees it), or

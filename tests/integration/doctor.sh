@@ -17,7 +17,7 @@ grant_json alice > "$T/api/grants/alice.json"
 R=$T/root
 mkdir -p "$R/etc/pam.d" "$R$JIT_PAM_MODDIR" "$R$(dirname "$JIT_STATE_DIR_BUILTIN")"
 cp "$T/nsswitch.conf" "$R/etc/nsswitch.conf"
-install -m 644 "$PAMMOD" "$R$JIT_PAM_MODDIR/pam_jit.so"
+install -m 644 "$PAMSO" "$R$JIT_PAM_MODDIR/pam_jit.so"
 # As pam-auth-update writes them (contrib/pam-configs/jit, priority 257).
 cat > "$R/etc/pam.d/common-account" <<'PAM'
 account	[success=ok ignore=ignore default=die]	pam_jit.so

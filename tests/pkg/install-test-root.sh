@@ -45,6 +45,12 @@ done
 ok "nsswitch.conf: $(grep '^passwd:' /etc/nsswitch.conf | tr -s ' ')"
 multiarch=$(dpkg-architecture -qDEB_HOST_MULTIARCH 2>/dev/null || gcc -print-multiarch)
 [ -f "/lib/$multiarch/security/pam_jit.so" ] || fail "pam_jit.so is not in /lib/$multiarch/security"
+# Its login backend (doc/design.md, F7): root's, not writable by others,
+# where pam_jit.so was built to look.
+bk=/usr/lib/$multiarch/pam-jit/pam_jit_login.so
+[ "$(stat -c '%U %a' "$bk" 2>/dev/null)" = "root 644" ] \
+    || fail "$bk: not installed root's 0644: $(ls -l "$bk" 2>&1)"
+grep -qF "$bk" "/lib/$multiarch/security/pam_jit.so" || fail "pam_jit.so does not look for $bk"
 # The profile is on at install (doc/design.md, R16): with no jit.conf
 # yet, pam_jit ignores users it does not hold, so local ones log in.
 for s in account session; do

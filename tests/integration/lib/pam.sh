@@ -7,7 +7,11 @@
 # with homes under $T/home, and PAM service files in $T/pam.d.  The API
 # timeout is 15 s: with 2 s, 41 of 50 parallel logins and a plain 500
 # fault timed out on a busy machine (a test of the timeout sets its own).
-PAMMOD=$top_builddir/pam_jit/.libs/pam_jit.so
+# PAMMOD is what a pam.d line names: the module and its login backend,
+# both the build tree's (backend=: pam_jit(8)); PAMSO the module alone.
+PAMSO=$top_builddir/pam_jit/.libs/pam_jit.so
+PAMBACKEND=$top_builddir/pam_jit/.libs/pam_jit_login.so
+PAMMOD="$PAMSO backend=$PAMBACKEND"
 setup_pam() {
     printf 's3cret-token\n' > "$T/token"
     chmod 600 "$T/token"
@@ -36,6 +40,7 @@ setup_pam() {
         sshd-gssapi.sh) UID_MIN=97000 ;;
         pam-auth.sh) UID_MIN=98000 ;;
         apid-account-view.sh) UID_MIN=99400 ;; # to 99499: uid_max set there
+        pam-backend.sh) UID_MIN=99550 ;; # to 99599: uid_max set there
         *) UID_MIN=70000 ;; # pam-login, jitctl-sync, api-spec: no process of theirs outlives a step
     esac
     # 96000-96999: the unit tests' (tests/unit/statelib.h), not for a case here.

@@ -1,0 +1,63 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Between pam_jit.so and its login backend, pam_jit_login.so
+ * (doc/design.md, F7).  pam_jit.so links libpam and libc alone and decides
+ * by itself for a user another source owns; only for a user that may be
+ * ours does it load the backend (libcurl, libkrb5, SQLite and the rest)
+ * and hand it the step.  Both are built from the same tree: the backend
+ * answers with its version and the sizes of what crosses, and pam_jit.so
+ * refuses one of another build (a package upgrade half done).
+ */
+#ifndef JIT_LOGIN_BACKEND_H
+#define JIT_LOGIN_BACKEND_H
+
+#include <stddef.h>
+
+#include "login/login.h"
+
+#pragma GCC visibility push(hidden)
+
+/* Where pam_jit.so finds the backend; the backend= module argument (root's,
+ * in pam.d) may name another, never the environment. */
+#ifndef JIT_LOGIN_BACKEND
+#define JIT_LOGIN_BACKEND "/usr/lib/pam-jit/pam_jit_login.so"
+#endif
+/* The one symbol the backend exports (pam_jit/backend.map). */
+#define JIT_BACKEND_SYMBOL "jit_login_backend"
+
+enum jit_step {
+    JIT_STEP_AUTH,
+    JIT_STEP_SETCRED,
+    JIT_STEP_ACCOUNT,
+    JIT_STEP_OPEN_SESSION,
+    JIT_STEP_CLOSE_SESSION,
+};
+
+struct jit_backend {
+    const char *version;   /* PACKAGE_VERSION of its build */
+    size_t login_size;     /* sizeof(struct jit_login) */
+    size_t conf_size;      /* sizeof(struct jit_conf) */
+    /* What one PAM handle keeps between its steps: the API connection,
+     * the store and acct_mgmt's answer.  NULL when memory ran out. */
+    void *(*state_new)(void);
+    /* own: this process opened them (0 in a forked child: the
+     * descriptors are the parent's, only memory goes). */
+    void (*state_free)(void *state, int own);
+    /* The step, with l filled by pam_jit.so (conf, user, items, log). */
+    enum jit_verdict (*step)(enum jit_step step, struct jit_login *l,
+                             void *state);
+};
+
+/* The backend at path (an absolute path to a regular file, root's and
+ * not writable by group or others, in a directory likewise), loaded and
+ * of this very build; NULL with why (size bytes) saying what is wrong. */
+const struct jit_backend *jit_backend_open(const char *path, char *why,
+                                           size_t size);
+
+#pragma GCC visibility pop
+
+/* Defined in pam_jit/backend.c, found by dlsym. */
+extern __attribute__((visibility("default")))
+const struct jit_backend jit_login_backend;
+
+#endif

@@ -1,0 +1,121 @@
+#!/bin/sh
+# SPDX-License-Identifier: MIT
+# pam_jit.so links libpam and libc alone and loads its login backend
+# (pam_jit_login.so: libcurl, libkrb5, SQLite) only for a user that may be
+# ours (doc/design.md, F7): a local user's sudo, su or cron never loads
+# it; a backend that is missing, unsafe (not root's, writable by others,
+# in a directory others can write, a link), broken or of another build
+# fails closed for a user that may be ours, with an audit line naming
+# why, and never touches a local user.
+. "$top_srcdir/tests/integration/lib.sh"
+require_ns
+setup_env
+setup_pam
+sed -i 's/^uid_max = .*/uid_max = 99599/' "$CONF"
+[ -f "$PAMBACKEND" ] || fail "$PAMBACKEND not built"
+
+# --- what the two objects link and export ---
+if [ -z "$PRELOAD" ]; then
+    needed=$(readelf -d "$PAMSO" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p' | sort | tr '\n' ' ')
+    # ld.so is glibc's own (conf.c's one thread-local message needs it).
+    bad=$(printf '%s\n' $needed \
+          | grep -vxE 'libc\.so\.6|libpam\.so\.0|ld-linux[-a-z0-9_.]*\.so\.[0-9]+' || true)
+    expect_eq "pam_jit.so NEEDED beyond libc, libpam and ld.so (all: $needed)" "$bad" ""
+    readelf -d "$PAMBACKEND" | grep -q 'NEEDED.*\[libcurl' \
+        || fail "pam_jit_login.so does not link libcurl: check the test"
+    ok "pam_jit_login.so links libcurl (and the rest)"
+else
+    ok "NEEDED lists not checked: the sanitizer build links its runtimes"
+fi
+exports=$(nm -D --defined-only "$PAMSO" | awk '{print $3}' | sort | tr '\n' ' ')
+expect_eq "pam_jit.so exports" "$exports" \
+    "pam_sm_acct_mgmt pam_sm_authenticate pam_sm_close_session pam_sm_open_session pam_sm_setcred "
+expect_eq "pam_jit_login.so exports" \
+    "$(nm -D --defined-only "$PAMBACKEND" | awk '{print $3}' | tr '\n' ' ')" "jit_login_backend "
+# The backend's path is root's (built in, or pam.d's backend=): nothing
+# in the environment of a setuid sudo's caller can name another.
+envs=$(nm -D --undefined-only "$PAMSO" | awk '{print $2}' | sed 's/@.*//' \
+       | grep -xE 'getenv|secure_getenv' || true)
+expect_eq "pam_jit.so reads no environment variable" "$envs" ""
+
+# --- who loads the backend: LD_DEBUG=files names each object loaded ---
+PAM_UNDER="env LD_DEBUG=files"
+pam_op root acct_mgmt open_session close_session \
+    || fail "local root: $(cat "$T/pam.out")"
+grep -q 'file=.*pam_jit\.so' "$T/pam.out" || fail "pam_jit.so not loaded: check the test: $(cat "$T/pam.out")"
+if grep -Eq 'file=.*(pam_jit_login\.so|libcurl|libkrb5|libsqlite3)' "$T/pam.out"; then
+    fail "a local user's steps loaded the backend: $(grep 'file=' "$T/pam.out")"
+fi
+ok "local root, every step: ignored without loading pam_jit_login.so, libcurl, libkrb5 or SQLite"
+grant_json bob > "$T/api/grants/bob.json"
+pam_op bob acct_mgmt open_session || fail "bob: $(cat "$T/pam.out")"
+grep -q 'file=.*pam_jit_login\.so' "$T/pam.out" || fail "bob's login did not load the backend: $(cat "$T/pam.out")"
+audit_has 'event="login" result="allow" reason="reserved" user="bob"'
+audit_has 'event="session.opened" result="allow" reason="home_created" user="bob"'
+ok "a granted user: the backend loaded, the login allowed"
+pam_op bob close_session || fail "bob's logout: $(cat "$T/pam.out")"
+audit_has 'event="session.closed" result="ok" reason="last_logout" user="bob"'
+PAM_UNDER=
+
+# --- backends that must not be loaded ---
+# try_backend WHAT PATH WHY: a stack with backend=PATH.  root: ignored,
+# no word of the backend; carol (granted, may be ours) and a name nobody
+# knows: denied, an audit line with reason=backend_error and the log
+# line naming PATH and WHY.
+grant_json carol > "$T/api/grants/carol.json"
+try_backend() {
+    what=$1 path=$2 why=$3
+    printf 'account  required  %s config=%s backend=%s\naccount  required  pam_permit.so\nsession  required  %s config=%s backend=%s\nsession  required  pam_permit.so\n' \
+        "$PAMSO" "$CONF" "$path" "$PAMSO" "$CONF" "$path" > "$T/pam.d/badbk"
+    PAM_SVC=badbk
+    pam_op root acct_mgmt open_session close_session \
+        || fail "$what: local root refused: $(cat "$T/pam.out")"
+    if grep -q 'login backend' "$T/pam.out"; then
+        fail "$what: local root's steps looked at the backend: $(cat "$T/pam.out")"
+    fi
+    for u in carol nosuchuser; do
+        if pam_op $u acct_mgmt; then
+            fail "$what: $u let in: $(cat "$T/pam.out")"
+        fi
+        grep -q '^pam-run: acct_mgmt: Permission denied$' "$T/pam.out" \
+            || fail "$what: $u: want PAM_PERM_DENIED: $(cat "$T/pam.out")"
+        audit_has "event=\"login\" result=\"deny\" reason=\"backend_error\" user=\"$u\""
+        grep -qF "login backend $path: $why" "$T/pam.out" \
+            || fail "$what: no log line 'login backend $path: $why': $(cat "$T/pam.out")"
+    done
+    PAM_SVC=
+    ok "$what: local root ignored; carol and an unknown name denied (backend_error: $why)"
+}
+B=$T/bk
+mkdir -m 755 "$B" "$B/ok" "$B/gw" "$B/dw" "$B/nr" "$B/ln" "$B/junk" "$B/wrong" "$B/other"
+try_backend "missing" "$B/none/pam_jit_login.so" "file: No such file or directory"
+try_backend "relative path" "pam_jit_login.so" "not an absolute path"
+install -m 664 "$PAMBACKEND" "$B/gw/pam_jit_login.so"
+try_backend "group-writable" "$B/gw/pam_jit_login.so" "file: writable by group or others"
+chmod 757 "$B/dw"
+install -m 644 "$PAMBACKEND" "$B/dw/pam_jit_login.so"
+try_backend "in a directory others can write" "$B/dw/pam_jit_login.so" \
+    "directory: writable by group or others"
+install -m 644 -o 99550 "$PAMBACKEND" "$B/nr/pam_jit_login.so"
+try_backend "not root's" "$B/nr/pam_jit_login.so" "file: not owned by root"
+install -m 644 "$PAMBACKEND" "$B/ok/pam_jit_login.so"
+ln -s "$B/ok/pam_jit_login.so" "$B/ln/pam_jit_login.so"
+try_backend "a symbolic link" "$B/ln/pam_jit_login.so" "file: not a regular file"
+try_backend "a directory" "$B/ok" "file: not a regular file"
+printf 'not an ELF object\n' > "$B/junk/pam_jit_login.so"
+chmod 644 "$B/junk/pam_jit_login.so"
+try_backend "not a shared object" "$B/junk/pam_jit_login.so" "$B/junk/pam_jit_login.so: "
+install -m 644 "$PAMSO" "$B/wrong/pam_jit_login.so"
+try_backend "a shared object without the table" "$B/wrong/pam_jit_login.so" "no jit_login_backend"
+# A package upgrade half done: the table of another version (its
+# state_new aborts, so a backend called at all would show).
+install -m 644 "$top_builddir/tests/helpers/.libs/other-backend.so" "$B/other/pam_jit_login.so"
+try_backend "a backend of another build" "$B/other/pam_jit_login.so" "of another build than pam_jit.so ("
+
+# The same file, root's, 0644, in a root directory: loaded.
+printf 'account  required  %s config=%s backend=%s\n' "$PAMSO" "$CONF" "$B/ok/pam_jit_login.so" \
+    > "$T/pam.d/okbk"
+PAM_SVC=okbk
+pam_op carol acct_mgmt || fail "carol with a fit copy of the backend: $(cat "$T/pam.out")"
+audit_has 'event="login" result="allow" reason="reserved" user="carol"'
+ok "a root-owned copy in a root directory loads"
