@@ -25,11 +25,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "nss/nssdb_format.h"
+#include "nss/nssdb_read.h"
 #include "state/store.h"
 #include "state/store_impl.h"
 #include "state/wake.h"
@@ -242,23 +244,40 @@ jit_store_generation(struct jit_store *s)
     return g;
 }
 
+/* The generation of the snapshot on disk, if the whole of it validates
+ * as every reader validates it (owner, mode, size, magic, version,
+ * checksum, every offset and index); UINT64_MAX otherwise, which no store
+ * generation equals.  Its file is written without an fsync (doc/design.md,
+ * S26): after a power loss it may be empty or torn while its header still
+ * reads well, so the header alone would not do. */
 static uint64_t
 snapshot_generation(int dirfd)
 {
-    struct jit_nssdb_header h;
-    ssize_t r;
+    struct jit_nssdb db;
+    struct stat st;
+    void *image = MAP_FAILED;
+    uint64_t g = UINT64_MAX;
     int fd;
 
     fd = openat(dirfd, JIT_STORE_SNAPSHOT, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
     if (fd < 0)
         return UINT64_MAX;
-    r = read(fd, &h, sizeof(h));
+    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_uid != geteuid()
+        || (st.st_mode & (S_IWGRP | S_IWOTH)) != 0
+        || st.st_size < (off_t) sizeof(struct jit_nssdb_header)
+        || st.st_size > (off_t) JIT_NSSDB_MAX_SIZE)
+        goto done;
+    image = mmap(NULL, (size_t) st.st_size, PROT_READ, MAP_SHARED, fd, 0);
+    /* (An older format fails to parse too: it is re-derived.) */
+    if (image != MAP_FAILED
+        && jit_nssdb_parse(image, (size_t) st.st_size, &db) == 0)
+        g = db.hdr.generation;
+
+done:
+    if (image != MAP_FAILED)
+        munmap(image, (size_t) st.st_size);
     close(fd);
-    if (r != (ssize_t) sizeof(h)
-        || memcmp(h.magic, JIT_NSSDB_MAGIC, sizeof(h.magic)) != 0
-        || h.version != JIT_NSSDB_VERSION) /* an older format: re-derive */
-        return UINT64_MAX;
-    return h.generation;
+    return g;
 }
 
 /* In WAL mode at the current schema version already?  The mode is read
@@ -387,7 +406,9 @@ jit_store_open(const struct jit_conf *conf, const struct jit_store_host *host,
             goto done;
         }
     }
-    /* A crash between commit and rename left an older snapshot. */
+    /* A crash between commit and rename left an older snapshot; a power
+     * loss, an empty or torn one (it is not fsynced): either is re-derived
+     * here, before this open answers (doc/design.md, S26). */
     if (snapshot_generation(s->dirfd) != jit_store_generation(s)) {
         if ((ret = jit_store_begin(s)) == 0)
             s->nss_dirty = 1;
