@@ -20,6 +20,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -199,6 +200,91 @@ lock_acquire(struct jit_store *s)
     return -ETIMEDOUT;
 }
 
+/*
+ * The WAL without a directory fsync per connection.  SQLite's unix VFS
+ * opens the WAL with O_CREAT every time, and so fsyncs the directory at
+ * the first sync of every connection, in case it created the file: one
+ * of a login's five or six fsyncs.  This VFS is the unix one, except
+ * that a WAL that already exists is opened without SQLITE_OPEN_CREATE,
+ * and so without that fsync.  That is safe only if every existing WAL's
+ * directory entry is durable: jit_store_open creates a missing WAL itself
+ * and fsyncs the directory before it lets the writers' lock go
+ * (wal_ensure), and every commit takes that lock, so no commit lands in
+ * a WAL whose name a power loss could undo.  (A WAL that SQLite itself
+ * creates, if something deleted it after that, is opened with O_CREAT
+ * and fsynced as by default.)
+ */
+#define WAL_VFS "jit-unix"
+
+static sqlite3_vfs wal_vfs;
+static sqlite3_vfs *unix_vfs;
+static pthread_once_t wal_vfs_once = PTHREAD_ONCE_INIT;
+static int wal_vfs_ok;
+
+static int
+wal_vfs_open(sqlite3_vfs *vfs, const char *name, sqlite3_file *f, int flags,
+             int *out)
+{
+    int rc;
+
+    (void) vfs;
+    if ((flags & SQLITE_OPEN_WAL) && (flags & SQLITE_OPEN_CREATE)
+        && name != NULL && access(name, F_OK) == 0) {
+        rc = unix_vfs->xOpen(unix_vfs, name, f, flags & ~SQLITE_OPEN_CREATE,
+                             out);
+        if (rc != SQLITE_CANTOPEN)
+            return rc;
+        /* gone meanwhile: created as by default */
+    }
+    return unix_vfs->xOpen(unix_vfs, name, f, flags, out);
+}
+
+static void
+wal_vfs_register(void)
+{
+    if ((unix_vfs = sqlite3_vfs_find("unix")) == NULL)
+        return;
+    wal_vfs = *unix_vfs;
+    wal_vfs.pNext = NULL;
+    wal_vfs.zName = WAL_VFS;
+    wal_vfs.xOpen = wal_vfs_open;
+    wal_vfs_ok = sqlite3_vfs_register(&wal_vfs, 0) == SQLITE_OK;
+}
+
+/* pam_jit.so is unloaded at pam_end while the process may keep SQLite
+ * (its own, or another module's): our VFS must not stay in its list. */
+__attribute__((destructor)) static void
+wal_vfs_unregister(void)
+{
+    if (wal_vfs_ok)
+        sqlite3_vfs_unregister(&wal_vfs);
+    wal_vfs_ok = 0;
+}
+
+/* See above: a missing WAL is created here, its directory entry made
+ * durable, all under the writers' lock. */
+static int
+wal_ensure(struct jit_store *s)
+{
+    int fd, ret;
+
+    if (faccessat(s->dirfd, JIT_STORE_DB "-wal", F_OK, AT_EACCESS) == 0)
+        return 0;
+    if ((ret = lock_acquire(s)) != 0)
+        return ret;
+    fd = openat(s->dirfd, JIT_STORE_DB "-wal",
+                O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (fd >= 0)
+        close(fd);
+    ret = 0;
+    if ((fd < 0 && errno != EEXIST) || fsync(s->dirfd) < 0) {
+        ret = -errno;
+        set_err(s, "%s-wal: %s", JIT_STORE_DB, strerror(errno));
+    }
+    flock(s->lockfd, LOCK_UN);
+    return ret;
+}
+
 static int
 migrate(struct jit_store *s)
 {
@@ -309,6 +395,30 @@ store_ready(struct jit_store *s)
     return version == SCHEMA_VERSION;
 }
 
+static int
+wal_hook(void *arg, sqlite3 *db, const char *name, int frames)
+{
+    (void) db;
+    (void) name;
+    ((struct jit_store *) arg)->wal_frames = frames;
+    return SQLITE_OK;
+}
+
+/* PASSIVE: it copies what no reader still needs and waits on no one;
+ * SQLite's own checkpoint lock keeps two from running at once, and a
+ * writer meanwhile appends to the WAL as usual.  What it could not copy
+ * waits for the next one.  Its failure loses nothing (the WAL holds the
+ * commits), so it is not reported. */
+void
+jit_store_checkpoint_if_due(struct jit_store *s)
+{
+    if (s->wal_frames < WAL_CHECKPOINT_PAGES)
+        return;
+    s->wal_frames = 0;
+    sqlite3_wal_checkpoint_v2(s->db, "main", SQLITE_CHECKPOINT_PASSIVE, NULL,
+                              NULL);
+}
+
 int
 jit_store_open(const struct jit_conf *conf, const struct jit_store_host *host,
                struct jit_store **out, char **errmsg)
@@ -352,9 +462,15 @@ jit_store_open(const struct jit_conf *conf, const struct jit_store_host *host,
         ret = -ENOMEM;
         goto done;
     }
+    if ((ret = wal_ensure(s)) != 0) {
+        snprintf(err, sizeof(err), "%s: %s", conf->state_dir, s->err);
+        goto done;
+    }
+    pthread_once(&wal_vfs_once, wal_vfs_register);
     rc = sqlite3_open_v2(path, &s->db,
                          SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOFOLLOW
-                             | SQLITE_OPEN_FULLMUTEX, NULL);
+                             | SQLITE_OPEN_FULLMUTEX,
+                         wal_vfs_ok ? WAL_VFS : NULL);
     if (rc != SQLITE_OK) {
         ret = -EIO;
         snprintf(err, sizeof(err), "%s: %s", path,
@@ -364,16 +480,23 @@ jit_store_open(const struct jit_conf *conf, const struct jit_store_host *host,
     sqlite3_busy_timeout(s->db, JIT_STORE_LOCK_WAIT_MS);
     /* Every login opens and closes the store.  By default the last
      * connection to close checkpoints the WAL (two fsyncs) and deletes it,
-     * and the next one recreates it.  Keep the WAL instead, checkpointed
-     * by a commit every WAL_CHECKPOINT_PAGES pages: small enough that
-     * reading it back at the next open stays cheap.  Durability is the
-     * same: synchronous = FULL syncs the WAL at every commit. */
+     * and the next one recreates it.  Keep the WAL instead.  It is kept
+     * short (WAL_CHECKPOINT_PAGES, a login writes about 70 frames): a
+     * process that opens the store with no other connection open (every
+     * login, unless jitctl daemon holds it open) rebuilds the WAL index
+     * by reading every frame of it (1000 pages made that 500 reads a
+     * login).  By default a commit that finds it long checkpoints inside
+     * the COMMIT, under the writers' lock, where the other writers wait
+     * on its two fsyncs: the WAL hook only notes its length here, and the
+     * commit checkpoints after it let the lock go
+     * (jit_store_checkpoint_if_due).  Durability is the same:
+     * synchronous = FULL syncs the WAL at every commit. */
     {
         int one = 1;
 
         sqlite3_db_config(s->db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, NULL);
         sqlite3_file_control(s->db, "main", SQLITE_FCNTL_PERSIST_WAL, &one);
-        sqlite3_wal_autocheckpoint(s->db, WAL_CHECKPOINT_PAGES);
+        sqlite3_wal_hook(s->db, wal_hook, s);
     }
     /* The connection's own settings: no lock needed. */
     if ((ret = exec(s, "PRAGMA synchronous = FULL")) != 0

@@ -272,6 +272,8 @@ done:
      * take the lock at once). */
     if (committed && s->events_added)
         jit_wake_poke(s->dirfd);
+    if (committed)
+        jit_store_checkpoint_if_due(s);
     jit_nssdb_image_free(&img);
     free(rows);
     jit_accounts_free(accts, n);
