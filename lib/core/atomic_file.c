@@ -14,9 +14,9 @@
 
 #include "core/atomic_file.h"
 
-int
-jit_file_stage(int dirfd, const char *tmp, const void *data, size_t len,
-               mode_t mode)
+static int
+stage(int dirfd, const char *tmp, const void *data, size_t len, mode_t mode,
+      int sync)
 {
     const char *p = data;
     size_t done = 0;
@@ -41,7 +41,7 @@ jit_file_stage(int dirfd, const char *tmp, const void *data, size_t len,
         done += (size_t) r;
     }
     /* fchmod after writing: the file is never readable half-written. */
-    if (fchmod(fd, mode) < 0 || fsync(fd) < 0)
+    if (fchmod(fd, mode) < 0 || (sync && fsync(fd) < 0))
         ret = -errno;
 
 done:
@@ -50,6 +50,20 @@ done:
     if (ret != 0)
         unlinkat(dirfd, tmp, 0);
     return ret;
+}
+
+int
+jit_file_stage(int dirfd, const char *tmp, const void *data, size_t len,
+               mode_t mode)
+{
+    return stage(dirfd, tmp, data, len, mode, 1);
+}
+
+int
+jit_file_stage_unsynced(int dirfd, const char *tmp, const void *data,
+                        size_t len, mode_t mode)
+{
+    return stage(dirfd, tmp, data, len, mode, 0);
 }
 
 int

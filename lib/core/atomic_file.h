@@ -22,6 +22,12 @@
  * fsync it.  Returns 0 or -errno; on error nothing is left behind. */
 int jit_file_stage(int dirfd, const char *tmp, const void *data, size_t len,
                    mode_t mode);
+/* The same without the fsync: after a power loss the renamed file may be
+ * empty or torn, so only for a file whose every reader validates it whole
+ * and whose writer re-derives it when it does not validate (the NSS
+ * snapshot: doc/design.md, S26). */
+int jit_file_stage_unsynced(int dirfd, const char *tmp, const void *data,
+                            size_t len, mode_t mode);
 /* Rename tmp over name.  Returns 0 or -errno. */
 int jit_file_publish(int dirfd, const char *tmp, const char *name);
 

@@ -3,6 +3,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <grp.h>
 #include <jansson.h>
 #include <signal.h>
@@ -31,7 +32,10 @@ sleep_ms(unsigned ms)
 
 /* Does any live process (zombies aside) have uid as its real, effective
  * or saved uid?  kill(-1, 0) cannot answer this: Linux reports success as
- * soon as any other process exists, signalled or not.  1, 0 or -errno. */
+ * soon as any other process exists, signalled or not.  1, 0 or -errno.
+ * Every logout of a delete-on-logout account scans all of /proc, so each
+ * status file is read with one read(2), not through stdio (which added
+ * an fstat and its buffer per process). */
 int
 jit_uid_has_processes(uid_t uid)
 {
@@ -42,28 +46,38 @@ jit_uid_has_processes(uid_t uid)
     if (d == NULL)
         return -errno;
     while (!found && (de = readdir(d)) != NULL) {
-        char path[300], line[256];
+        char path[300], buf[4096];
         unsigned long r, e, sv;
-        char state = '?';
-        FILE *f;
+        const char *st, *u;
+        char state;
+        ssize_t len;
+        int fd;
 
         if (de->d_name[0] < '1' || de->d_name[0] > '9')
             continue;
-        snprintf(path, sizeof(path), "/proc/%s/status", de->d_name);
-        if ((f = fopen(path, "re")) == NULL)
+        snprintf(path, sizeof(path), "%s/status", de->d_name);
+        if ((fd = openat(dirfd(d), path, O_RDONLY | O_CLOEXEC)) < 0)
             continue; /* gone meanwhile */
-        while (fgets(line, sizeof(line), f) != NULL) {
-            if (strncmp(line, "State:", 6) == 0)
-                sscanf(line + 6, " %c", &state);
-            else if (strncmp(line, "Uid:", 4) == 0) {
-                if (sscanf(line + 4, "%lu %lu %lu", &r, &e, &sv) == 3
-                    && (r == uid || e == uid || sv == uid) && state != 'Z'
-                    && state != 'X')
-                    found = 1;
-                break;
-            }
+        while ((len = read(fd, buf, sizeof(buf) - 1)) < 0 && errno == EINTR)
+            ;
+        close(fd);
+        if (len <= 0)
+            continue; /* exited between open and read */
+        buf[len] = '\0';
+        st = strstr(buf, "\nState:");
+        u = strstr(buf, "\nUid:");
+        /* (The whole file is a few hundred bytes, these lines near its
+         * start; one that did not fit is treated as the uid's, so the
+         * teardown waits rather than passes a process unseen.) */
+        if (u == NULL || sscanf(u + 5, "%lu %lu %lu", &r, &e, &sv) != 3) {
+            found = 1;
+            break;
         }
-        fclose(f);
+        if (st == NULL || sscanf(st + 7, " %c", &state) != 1)
+            state = '?';
+        if ((r == uid || e == uid || sv == uid) && state != 'Z'
+            && state != 'X')
+            found = 1;
     }
     closedir(d);
     return found;

@@ -500,6 +500,35 @@ shell_allowed(const struct jit_conf *c, const char *shell)
     return 0;
 }
 
+/* Inside open_session's transaction: is the account still the one read
+ * before it (same grant and uid, reserved or active, not revoked here)?
+ * NULL if so, with *a now as read in the transaction (another session
+ * of it may have made it active meanwhile), else the reason to deny. */
+static const char *
+still_same(struct jit_store *s, struct jit_account *a, const char *grant_id)
+{
+    struct jit_account now = { 0 };
+    const char *why = NULL;
+    int ret;
+
+    if ((ret = jit_store_get_account(s, a->name, &now)) != 0)
+        return ret == -ENOENT ? "no_account" : "store_error";
+    if (strcmp(now.grant_id, grant_id) != 0 || now.uid != a->uid)
+        why = "grant_changed";
+    else if ((ret = jit_store_revoked_locally(s, grant_id)) != 0)
+        why = ret > 0 ? "revoked_locally" : "store_error";
+    else if (now.state != JIT_ACCOUNT_RESERVED
+             && now.state != JIT_ACCOUNT_ACTIVE)
+        why = "account_disabling";
+    if (why != NULL) {
+        jit_account_free(&now);
+        return why;
+    }
+    jit_account_free(a);
+    *a = now;
+    return NULL;
+}
+
 enum jit_verdict
 jit_login_open_session(struct jit_login *l)
 {
@@ -507,7 +536,7 @@ jit_login_open_session(struct jit_login *l)
     struct jit_grant g = { 0 };
     struct jit_store *s = NULL;
     enum jit_verdict v;
-    const char *first = NULL;
+    const char *first = NULL, *why;
     char err[512] = "";
     char *detail = NULL;
     int64_t now;
@@ -571,13 +600,26 @@ jit_login_open_session(struct jit_login *l)
         goto done;
     }
     now = (int64_t) time(NULL);
+    detail = event_detail(l, NULL);
+    if (jit_store_begin(s) != 0) {
+        v = deny(l, s, "session.opened", "store_error", &g, &a, 0);
+        goto done;
+    }
+    /* What was read above, before the home, was read outside this
+     * transaction: a revocation, a teardown's mark or a rebind committed
+     * since would not be seen by the writes below.  Read again under the
+     * lock, and deny on any change. */
+    if ((why = still_same(s, &a, g.id)) != NULL) {
+        jit_store_rollback(s);
+        v = deny(l, s, "session.opened", why, &g, &a,
+                 strcmp(why, "store_error") != 0);
+        goto done;
+    }
     /* Its account.created/enabled went out when it was reserved or
      * rebound; only one reserved by an older version still owes it. */
     if (a.state == JIT_ACCOUNT_RESERVED && !a.announced)
         first = a.rebound ? "account.enabled" : "account.created";
-    detail = event_detail(l, NULL);
-    if (jit_store_begin(s) != 0
-        || jit_store_add_sessions(s, a.name, 1, NULL) != 0
+    if (jit_store_add_sessions(s, a.name, 1, NULL) != 0
         || (a.state == JIT_ACCOUNT_RESERVED
             && jit_store_set_state(s, a.name, JIT_ACCOUNT_ACTIVE) != 0)
         || (first && jit_store_add_event(s, first, g.id, a.name, g.requester,

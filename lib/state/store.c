@@ -20,16 +20,19 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "nss/nssdb_format.h"
+#include "nss/nssdb_read.h"
 #include "state/store.h"
 #include "state/store_impl.h"
 #include "state/wake.h"
@@ -167,10 +170,16 @@ lock_acquire(struct jit_store *s)
 {
     /* Polled, not blocking: a library cannot bound a blocking flock
      * without signals.  Writers hold the lock for a millisecond or two,
-     * so the pause starts at 100 us and doubles up to 5 ms.  The wait is
+     * so the pause starts at 50 us and doubles up to 1 ms: a waiter
+     * notices the release within a millisecond (at 5 ms, 8 logins in
+     * parallel each lost a few ms at each of their 4 transactions).  A
+     * waiter still waiting after 50 ms is behind a long queue, where
+     * polls every millisecond by dozens of waiters took the CPU from the
+     * writer they wait for (50 logins in parallel: 1000 polls a login,
+     * mean latency up by a third): its pause grows on to 5 ms.  The wait is
      * measured on the clock, not summed from the pauses: on a busy
      * machine every pause overruns, and a summed 10 s was a minute. */
-    long pause_us = 100;
+    long pause_us = 50, max_us, waited_ms;
     struct timespec start, now;
 
     clock_gettime(CLOCK_MONOTONIC, &start);
@@ -184,17 +193,103 @@ lock_acquire(struct jit_store *s)
             return -errno;
         }
         clock_gettime(CLOCK_MONOTONIC, &now);
-        if ((now.tv_sec - start.tv_sec) * 1000
-                + (now.tv_nsec - start.tv_nsec) / 1000000
-            >= JIT_STORE_LOCK_WAIT_MS)
+        waited_ms = (now.tv_sec - start.tv_sec) * 1000
+                    + (now.tv_nsec - start.tv_nsec) / 1000000;
+        if (waited_ms >= JIT_STORE_LOCK_WAIT_MS)
             break;
         nanosleep(&pause, NULL);
-        if (pause_us < 5000)
-            pause_us *= 2;
+        max_us = waited_ms < 50 ? 1000 : 5000;
+        if (pause_us < max_us)
+            pause_us = pause_us * 2 < max_us ? pause_us * 2 : max_us;
     }
     set_err(s, "lock: another writer held the state store for %d ms",
             JIT_STORE_LOCK_WAIT_MS);
     return -ETIMEDOUT;
+}
+
+/*
+ * The WAL without a directory fsync per connection.  SQLite's unix VFS
+ * opens the WAL with O_CREAT every time, and so fsyncs the directory at
+ * the first sync of every connection, in case it created the file: one
+ * of a login's five or six fsyncs.  This VFS is the unix one, except
+ * that a WAL that already exists is opened without SQLITE_OPEN_CREATE,
+ * and so without that fsync.  That is safe only if every existing WAL's
+ * directory entry is durable: jit_store_open creates a missing WAL itself
+ * and fsyncs the directory before it lets the writers' lock go
+ * (wal_ensure), and every commit takes that lock, so no commit lands in
+ * a WAL whose name a power loss could undo.  (A WAL that SQLite itself
+ * creates, if something deleted it after that, is opened with O_CREAT
+ * and fsynced as by default.)
+ */
+#define WAL_VFS "jit-unix"
+
+static sqlite3_vfs wal_vfs;
+static sqlite3_vfs *unix_vfs;
+static pthread_once_t wal_vfs_once = PTHREAD_ONCE_INIT;
+static int wal_vfs_ok;
+
+static int
+wal_vfs_open(sqlite3_vfs *vfs, const char *name, sqlite3_file *f, int flags,
+             int *out)
+{
+    int rc;
+
+    (void) vfs;
+    if ((flags & SQLITE_OPEN_WAL) && (flags & SQLITE_OPEN_CREATE)
+        && name != NULL && access(name, F_OK) == 0) {
+        rc = unix_vfs->xOpen(unix_vfs, name, f, flags & ~SQLITE_OPEN_CREATE,
+                             out);
+        if (rc != SQLITE_CANTOPEN)
+            return rc;
+        /* gone meanwhile: created as by default */
+    }
+    return unix_vfs->xOpen(unix_vfs, name, f, flags, out);
+}
+
+static void
+wal_vfs_register(void)
+{
+    if ((unix_vfs = sqlite3_vfs_find("unix")) == NULL)
+        return;
+    wal_vfs = *unix_vfs;
+    wal_vfs.pNext = NULL;
+    wal_vfs.zName = WAL_VFS;
+    wal_vfs.xOpen = wal_vfs_open;
+    wal_vfs_ok = sqlite3_vfs_register(&wal_vfs, 0) == SQLITE_OK;
+}
+
+/* pam_jit.so is unloaded at pam_end while the process may keep SQLite
+ * (its own, or another module's): our VFS must not stay in its list. */
+__attribute__((destructor)) static void
+wal_vfs_unregister(void)
+{
+    if (wal_vfs_ok)
+        sqlite3_vfs_unregister(&wal_vfs);
+    wal_vfs_ok = 0;
+}
+
+/* See above: a missing WAL is created here, its directory entry made
+ * durable, all under the writers' lock. */
+static int
+wal_ensure(struct jit_store *s)
+{
+    int fd, ret;
+
+    if (faccessat(s->dirfd, JIT_STORE_DB "-wal", F_OK, AT_EACCESS) == 0)
+        return 0;
+    if ((ret = lock_acquire(s)) != 0)
+        return ret;
+    fd = openat(s->dirfd, JIT_STORE_DB "-wal",
+                O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (fd >= 0)
+        close(fd);
+    ret = 0;
+    if ((fd < 0 && errno != EEXIST) || fsync(s->dirfd) < 0) {
+        ret = -errno;
+        set_err(s, "%s-wal: %s", JIT_STORE_DB, strerror(errno));
+    }
+    flock(s->lockfd, LOCK_UN);
+    return ret;
 }
 
 static int
@@ -242,23 +337,40 @@ jit_store_generation(struct jit_store *s)
     return g;
 }
 
+/* The generation of the snapshot on disk, if the whole of it validates
+ * as every reader validates it (owner, mode, size, magic, version,
+ * checksum, every offset and index); UINT64_MAX otherwise, which no store
+ * generation equals.  Its file is written without an fsync (doc/design.md,
+ * S26): after a power loss it may be empty or torn while its header still
+ * reads well, so the header alone would not do. */
 static uint64_t
 snapshot_generation(int dirfd)
 {
-    struct jit_nssdb_header h;
-    ssize_t r;
+    struct jit_nssdb db;
+    struct stat st;
+    void *image = MAP_FAILED;
+    uint64_t g = UINT64_MAX;
     int fd;
 
     fd = openat(dirfd, JIT_STORE_SNAPSHOT, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
     if (fd < 0)
         return UINT64_MAX;
-    r = read(fd, &h, sizeof(h));
+    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_uid != geteuid()
+        || (st.st_mode & (S_IWGRP | S_IWOTH)) != 0
+        || st.st_size < (off_t) sizeof(struct jit_nssdb_header)
+        || st.st_size > (off_t) JIT_NSSDB_MAX_SIZE)
+        goto done;
+    image = mmap(NULL, (size_t) st.st_size, PROT_READ, MAP_SHARED, fd, 0);
+    /* (An older format fails to parse too: it is re-derived.) */
+    if (image != MAP_FAILED
+        && jit_nssdb_parse(image, (size_t) st.st_size, &db) == 0)
+        g = db.hdr.generation;
+
+done:
+    if (image != MAP_FAILED)
+        munmap(image, (size_t) st.st_size);
     close(fd);
-    if (r != (ssize_t) sizeof(h)
-        || memcmp(h.magic, JIT_NSSDB_MAGIC, sizeof(h.magic)) != 0
-        || h.version != JIT_NSSDB_VERSION) /* an older format: re-derive */
-        return UINT64_MAX;
-    return h.generation;
+    return g;
 }
 
 /* In WAL mode at the current schema version already?  The mode is read
@@ -288,6 +400,30 @@ store_ready(struct jit_store *s)
         version = sqlite3_column_int(st, 0);
     sqlite3_finalize(st);
     return version == SCHEMA_VERSION;
+}
+
+static int
+wal_hook(void *arg, sqlite3 *db, const char *name, int frames)
+{
+    (void) db;
+    (void) name;
+    ((struct jit_store *) arg)->wal_frames = frames;
+    return SQLITE_OK;
+}
+
+/* PASSIVE: it copies what no reader still needs and waits on no one;
+ * SQLite's own checkpoint lock keeps two from running at once, and a
+ * writer meanwhile appends to the WAL as usual.  What it could not copy
+ * waits for the next one.  Its failure loses nothing (the WAL holds the
+ * commits), so it is not reported. */
+void
+jit_store_checkpoint_if_due(struct jit_store *s)
+{
+    if (s->wal_frames < WAL_CHECKPOINT_PAGES)
+        return;
+    s->wal_frames = 0;
+    sqlite3_wal_checkpoint_v2(s->db, "main", SQLITE_CHECKPOINT_PASSIVE, NULL,
+                              NULL);
 }
 
 int
@@ -333,9 +469,15 @@ jit_store_open(const struct jit_conf *conf, const struct jit_store_host *host,
         ret = -ENOMEM;
         goto done;
     }
+    if ((ret = wal_ensure(s)) != 0) {
+        snprintf(err, sizeof(err), "%s: %s", conf->state_dir, s->err);
+        goto done;
+    }
+    pthread_once(&wal_vfs_once, wal_vfs_register);
     rc = sqlite3_open_v2(path, &s->db,
                          SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOFOLLOW
-                             | SQLITE_OPEN_FULLMUTEX, NULL);
+                             | SQLITE_OPEN_FULLMUTEX,
+                         wal_vfs_ok ? WAL_VFS : NULL);
     if (rc != SQLITE_OK) {
         ret = -EIO;
         snprintf(err, sizeof(err), "%s: %s", path,
@@ -345,16 +487,23 @@ jit_store_open(const struct jit_conf *conf, const struct jit_store_host *host,
     sqlite3_busy_timeout(s->db, JIT_STORE_LOCK_WAIT_MS);
     /* Every login opens and closes the store.  By default the last
      * connection to close checkpoints the WAL (two fsyncs) and deletes it,
-     * and the next one recreates it.  Keep the WAL instead, checkpointed
-     * by a commit every WAL_CHECKPOINT_PAGES pages: small enough that
-     * reading it back at the next open stays cheap.  Durability is the
-     * same: synchronous = FULL syncs the WAL at every commit. */
+     * and the next one recreates it.  Keep the WAL instead.  It is kept
+     * short (WAL_CHECKPOINT_PAGES, a login writes about 70 frames): a
+     * process that opens the store with no other connection open (every
+     * login, unless jitctl daemon holds it open) rebuilds the WAL index
+     * by reading every frame of it (1000 pages made that 500 reads a
+     * login).  By default a commit that finds it long checkpoints inside
+     * the COMMIT, under the writers' lock, where the other writers wait
+     * on its two fsyncs: the WAL hook only notes its length here, and the
+     * commit checkpoints after it let the lock go
+     * (jit_store_checkpoint_if_due).  Durability is the same:
+     * synchronous = FULL syncs the WAL at every commit. */
     {
         int one = 1;
 
         sqlite3_db_config(s->db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, NULL);
         sqlite3_file_control(s->db, "main", SQLITE_FCNTL_PERSIST_WAL, &one);
-        sqlite3_wal_autocheckpoint(s->db, WAL_CHECKPOINT_PAGES);
+        sqlite3_wal_hook(s->db, wal_hook, s);
     }
     /* The connection's own settings: no lock needed. */
     if ((ret = exec(s, "PRAGMA synchronous = FULL")) != 0
@@ -387,7 +536,9 @@ jit_store_open(const struct jit_conf *conf, const struct jit_store_host *host,
             goto done;
         }
     }
-    /* A crash between commit and rename left an older snapshot. */
+    /* A crash between commit and rename left an older snapshot; a power
+     * loss, an empty or torn one (it is not fsynced): either is re-derived
+     * here, before this open answers (doc/design.md, S26). */
     if (snapshot_generation(s->dirfd) != jit_store_generation(s)) {
         if ((ret = jit_store_begin(s)) == 0)
             s->nss_dirty = 1;

@@ -28,8 +28,13 @@ struct jit_store {
     uint32_t alloc_hint; /* next id to try in this transaction */
     int nss_dirty;       /* this transaction changed what NSS shows */
     int events_added;    /* this transaction added to the outbox */
+    int wal_frames;      /* the WAL's length at the last commit */
     char err[256];
 };
+
+/* After a commit, with the writers' lock let go: checkpoint the WAL if it
+ * has grown long (store.c). */
+void jit_store_checkpoint_if_due(struct jit_store *s);
 
 __attribute__((format(printf, 2, 3))) static inline void
 set_err(struct jit_store *s, const char *fmt, ...)

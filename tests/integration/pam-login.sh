@@ -415,3 +415,32 @@ db.commit()
 expect_pam "xenia: session after a local revocation is refused" PAM_SESSION_ERR xenia open_session
 audit_has 'event="session.opened" result="deny" reason="revoked_locally" user="xenia"'
 [ ! -e "$T/home/xenia" ] || fail "a home was made under a grant revoked on this host"
+
+# --- a revocation committed while open_session waits for the writers' lock ---
+# open_session reads the account, makes the home, then takes the lock
+# for its transaction: what was committed in between must be seen inside
+# that transaction.  The home's appearing says open_session is past its
+# first read and waits on the lock the holder keeps.
+grant_json yvonne > "$G/yvonne.json"
+expect_pam "yvonne: account" 0 yvonne acct_mgmt
+sh -c 'exec 9<"$1"; flock 9; touch "$2"; exec sleep 300' sh "$STATE/lock" "$T/locked3" &
+holder=$!
+TEST_PIDS="$TEST_PIDS $holder"
+wait_for 10 test -e "$T/locked3" >/dev/null || fail "the lock holder did not start"
+PAM_OUT=$T/pam3.out pam_op yvonne open_session &
+sess=$!
+TEST_PIDS="$TEST_PIDS $sess"
+wait_for 20 test -d "$T/home/yvonne" >/dev/null || fail "yvonne: open_session made no home"
+/usr/bin/python3 -c '
+import sqlite3, sys
+db = sqlite3.connect(sys.argv[1])
+db.execute("INSERT INTO local_revocations VALUES (?, ?, 0)", ("g-yvonne", "test"))
+db.commit()
+' "$STATE/state.db"
+kill "$holder" 2>/dev/null || true
+wait "$holder" 2>/dev/null || true
+rc=0; wait "$sess" || rc=$?
+[ $rc != 0 ] || fail "yvonne: a session opened under a grant revoked while it waited"
+grep -q 'event="session.opened" result="deny" reason="revoked_locally" user="yvonne"' "$T/pam3.out" \
+    || fail "yvonne: no revoked_locally denial: $(cat "$T/pam3.out")"
+ok "a revocation committed between open_session's first read and its transaction: refused"

@@ -520,6 +520,63 @@ START_TEST(test_lost_snapshot_rederived)
 }
 END_TEST
 
+/* The snapshot is written without an fsync (doc/design.md, S26): after
+ * a power loss it may be torn while its header, generation included,
+ * still reads well, or stale, or empty.  Each is re-derived by the next
+ * open, before the open answers. */
+static void
+damage_snapshot(const char *how)
+{
+    char *p = t_path(state, "nss.db");
+    struct stat st;
+    int fd;
+
+    ck_assert_int_eq(stat(p, &st), 0);
+    ck_assert_int_gt(st.st_size, 200);
+    fd = open(p, O_WRONLY | O_CLOEXEC);
+    ck_assert_int_ge(fd, 0);
+    if (strcmp(how, "torn") == 0) {
+        /* Its header kept, a block of its body lost to zeros. */
+        static const char zeros[64];
+
+        ck_assert_int_eq(pwrite(fd, zeros, sizeof(zeros), st.st_size - 100),
+                         (ssize_t) sizeof(zeros));
+    } else if (strcmp(how, "short") == 0) {
+        ck_assert_int_eq(ftruncate(fd, st.st_size / 2), 0);
+    } else {
+        ck_assert_int_eq(ftruncate(fd, 0), 0);
+    }
+    close(fd);
+    free(p);
+}
+
+START_TEST(test_damaged_snapshot_rederived)
+{
+    static const char *const hows[] = { "torn", "short", "empty" };
+    struct jit_grant g = grant("g-1", "alice", "alice@EXAMPLE.COM", "db");
+    struct jit_nssdb db;
+
+    ck_assert_int_eq(reserve(&g, 5000, NULL), 0);
+    for (size_t i = 0; i < sizeof(hows) / sizeof(hows[0]); i++) {
+        jit_store_close(store);
+        damage_snapshot(hows[i]);
+        /* Readers refuse it meanwhile: no JIT account, closed. */
+        {
+            char *p = t_path(state, "nss.db");
+            struct stat st;
+
+            ck_assert_int_ne(jit_nssdb_map(p, geteuid(), &db, &st), 0);
+            free(p);
+        }
+        open_store();
+        ck_assert_msg(snapshot_lookup(&db, "alice") != NULL,
+                      "%s snapshot not re-derived", hows[i]);
+        ck_assert_uint_eq(db.hdr.generation, jit_store_generation(store));
+        jit_nssdb_unmap(&db);
+    }
+}
+END_TEST
+
 /* What the localauth plugin reads (doc/design.md, "GSSAPI logins"):
  * whose, until when, live; and each change of them re-derives the
  * snapshot, while reserved to active does not. */
@@ -756,6 +813,52 @@ race_open(void *arg)
     return (void *) failed;
 }
 
+/* The WAL is opened without O_CREAT when it exists, so without SQLite's
+ * directory fsync (doc/design.md, S28): one that is missing is created
+ * by the store's open itself, 0600, and commits land in it. */
+START_TEST(test_wal_recreated)
+{
+    struct jit_grant g = grant("g-1", "alice", "alice@EXAMPLE.COM", "db");
+    struct jit_grant h = grant("g-2", "bob", "bob@EXAMPLE.COM", "db");
+    char *wal = t_path(state, "state.db-wal");
+    struct stat st;
+
+    ck_assert_int_eq(reserve(&g, 5000, NULL), 0);
+    jit_store_close(store);
+    store = NULL;
+    /* As a foreign connection that checkpoints and deletes it would. */
+    {
+        char *db = t_path(state, "state.db");
+        sqlite3 *x = NULL;
+
+        ck_assert_int_eq(sqlite3_open(db, &x), SQLITE_OK);
+        ck_assert_int_eq(sqlite3_exec(x, "PRAGMA wal_checkpoint(TRUNCATE)",
+                                      NULL, NULL, NULL), SQLITE_OK);
+        sqlite3_close(x);
+        free(db);
+    }
+    unlink(wal);
+    ck_assert_int_ne(stat(wal, &st), 0);
+    open_store();
+    ck_assert_int_eq(stat(wal, &st), 0);
+    ck_assert_uint_eq(st.st_mode & 07777, 0600);
+    ck_assert_int_eq(reserve(&h, 5001, NULL), 0);
+    ck_assert_int_eq(stat(wal, &st), 0);
+    ck_assert_int_gt(st.st_size, 0);
+    jit_store_close(store);
+    open_store();
+    {
+        struct jit_account a;
+
+        ck_assert_int_eq(jit_store_get_account(store, "alice", &a), 0);
+        jit_account_free(&a);
+        ck_assert_int_eq(jit_store_get_account(store, "bob", &a), 0);
+        jit_account_free(&a);
+    }
+    free(wal);
+}
+END_TEST
+
 START_TEST(test_first_open_race)
 {
     enum { THREADS = 16, ROUNDS = 40 };
@@ -805,11 +908,13 @@ main(void)
     tcase_add_test(tc, test_events_and_states);
     tcase_add_test(tc, test_outbox_is_a_queue);
     tcase_add_test(tc, test_lost_snapshot_rederived);
+    tcase_add_test(tc, test_damaged_snapshot_rederived);
     tcase_add_test(tc, test_unsafe_state_dir);
     tcase_add_test(tc, test_snapshot_standing);
     tcase_add_test(tc, test_newer_schema_refused);
     tcase_add_test(tc, test_rebind_sessions_savepoint);
     tcase_add_test(tc, test_first_open_race);
+    tcase_add_test(tc, test_wal_recreated);
     suite_add_tcase(s, tc);
     return t_run(s);
 }
