@@ -717,7 +717,7 @@ cmd_doctor(struct jit_conf *conf, const struct invocation *in)
 {
     struct jit_doctor_paths paths = {
         .root = in->root ? in->root : "", .pam_moddir = JIT_PAM_MODDIR,
-        .state_dir = JIT_STATE_DIR,
+        .state_dir = JIT_STATE_DIR, .backend = JIT_LOGIN_BACKEND,
     };
     struct jit_doctor d = { NULL, 0, 0 };
     struct jit_store *s = NULL;

@@ -355,6 +355,25 @@ backend_load(struct cache *c, struct jit_login *l)
     return c->backend;
 }
 
+/* A password asked and thrown away: a refusal with no prompt would tell a
+ * stranger at the login prompt which names may be JIT accounts
+ * (doc/design.md, G4).  The account itself (sudo from one of its
+ * sessions) is not asked, as lib/login/auth.c does not ask it. */
+static void
+ask_anyway(struct jit_login *l)
+{
+    char *pw = NULL;
+    uid_t uid = 0;
+
+    if (jit_login_owner(l, &uid) == JIT_OWNER_OURS && uid == getuid()
+        && uid != 0)
+        return;
+    if (l->ask(l->ask_ctx, "Password: ", &pw) == 0 && pw != NULL) {
+        explicit_bzero(pw, strlen(pw));
+        free(pw);
+    }
+}
+
 static int
 run(pam_handle_t *pamh, int argc, const char **argv, enum jit_step step,
     int deny_code, int tell_user)
@@ -375,23 +394,31 @@ run(pam_handle_t *pamh, int argc, const char **argv, enum jit_step step,
     fill_login(&l, &g, pamh, &c->conf, user);
     l.ask = ask;
     l.ask_ctx = &g;
-    /* Decided without the backend; its steps ask the same function
-     * again and decide the rest. */
-    if (jit_login_not_ours(&l, step == JIT_STEP_CLOSE_SESSION)) {
+    /* open_session's namespace is remembered whoever the user is, as
+     * before the split: close_session may run after the backend loads. */
+    if (step == JIT_STEP_OPEN_SESSION)
+        mntns_remember(pamh);
+    /* Decided without the backend while it is not loaded in this handle;
+     * its steps ask the same function again and decide the rest.  Once
+     * loaded, the step decides as before the split: acct_mgmt clears the
+     * answer it keeps for the session steps, whoever the user. */
+    if (c->backend == NULL
+        && jit_login_not_ours(&l, step == JIT_STEP_CLOSE_SESSION)) {
         jit_logf(&l.log, LOG_DEBUG, "user %s is not ours: ignored", user);
         return PAM_IGNORE;
     }
     if (c->backend == NULL && backend_load(c, &l) == NULL) {
-        /* Fail closed for a user that may be ours. */
+        /* Fail closed for a user that may be ours; the auth step asks
+         * its password first, as it would with the backend. */
+        if (step == JIT_STEP_AUTH)
+            ask_anyway(&l);
         jit_login_audit(&l, LOG_ERR, step_event(step), "deny",
                         "backend_error", NULL);
         if (tell_user)
             pam_error(pamh, "%s", JIT_DENIED_MESSAGE);
         return deny_code;
     }
-    if (step == JIT_STEP_OPEN_SESSION)
-        mntns_remember(pamh);
-    else if (step == JIT_STEP_CLOSE_SESSION)
+    if (step == JIT_STEP_CLOSE_SESSION)
         l.foreign_mount_ns = mntns_changed(pamh);
     switch (c->backend->step(step, &l, c->state)) {
     case JIT_ALLOW:

@@ -24,6 +24,7 @@
 #include "core/escape.h"
 #include "daemon/doctor.h"
 #include "daemon/status.h"
+#include "login/backend.h"
 #include "nss/nssdb_read.h"
 #include "state/store.h"
 
@@ -326,6 +327,26 @@ jit_doctor_pam_module(struct jit_doctor *d, const char *moddir)
     else
         jit_doctor_add(d, "pam-module", JIT_DOCTOR_OK, "%s", path);
     free(path);
+}
+
+/* pam_jit_login.so, which pam_jit.so loads for a user that may be ours:
+ * checked as pam_jit.so checks it before loading it (lib/login/backend.c;
+ * doc/design.md, F7), owned by the caller when not root. */
+void
+jit_doctor_pam_backend(struct jit_doctor *d, const char *path)
+{
+    char why[256];
+    int fd = jit_backend_check(path, geteuid(), why, sizeof(why));
+
+    if (fd >= 0) {
+        close(fd);
+        jit_doctor_add(d, "pam-backend", JIT_DOCTOR_OK, "%s", path);
+    } else {
+        jit_doctor_add(d, "pam-backend", JIT_DOCTOR_FAIL,
+                       "%s: %s: pam_jit.so denies every JIT user without"
+                       " it; reinstall libpam-jit, files and directories"
+                       " root's and not writable by others", path, why);
+    }
 }
 
 /* The 1-based line numbers of the first pam_jit.so and pam_unix.so of
@@ -1262,18 +1283,19 @@ jit_doctor_run(struct jit_doctor *d, const struct jit_conf *conf,
                int64_t outbox)
 {
     const int live = paths->root == NULL || paths->root[0] == '\0';
-    char *p[11] = { NULL };
-    const char *rel[11] = {
+    char *p[12] = { NULL };
+    const char *rel[12] = {
         "/etc/nsswitch.conf", "/etc/pam.d", "/etc/login.defs",
         "/etc/subuid", "/etc/subgid", "/etc/passwd", "/etc/group",
-        "/etc/nscd.conf", "/etc/sssd/sssd.conf", NULL, NULL };
+        "/etc/nscd.conf", "/etc/sssd/sssd.conf", NULL, NULL, NULL };
     struct stat st;
     const char *systemctl = NULL;
     int oom = 0;
 
     rel[9] = paths->pam_moddir;
     rel[10] = paths->state_dir;
-    for (size_t i = 0; i < 11; i++)
+    rel[11] = paths->backend != NULL ? paths->backend : JIT_LOGIN_BACKEND;
+    for (size_t i = 0; i < 12; i++)
         if ((p[i] = jit_doctor_path(paths, rel[i])) == NULL)
             oom = 1;
     if (oom) {
@@ -1282,6 +1304,7 @@ jit_doctor_run(struct jit_doctor *d, const struct jit_conf *conf,
     }
     jit_doctor_nsswitch(d, p[0]);
     jit_doctor_pam_module(d, p[9]);
+    jit_doctor_pam_backend(d, p[11]);
     jit_doctor_pamd(d, p[1]);
     /* sshd -T reads the running system's files: not an image's. */
     if (live)
@@ -1302,6 +1325,6 @@ jit_doctor_run(struct jit_doctor *d, const struct jit_conf *conf,
     jit_doctor_caches(d, p[7], p[8]);
 
 done:
-    for (size_t i = 0; i < 11; i++)
+    for (size_t i = 0; i < 12; i++)
         free(p[i]);
 }

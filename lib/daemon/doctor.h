@@ -36,6 +36,7 @@ struct jit_doctor_paths {
     const char *root;        /* "" for the running system */
     const char *pam_moddir;  /* where libpam loads modules from */
     const char *state_dir;   /* where nss_jit reads its snapshot */
+    const char *backend;     /* pam_jit_login.so; NULL: the built-in path */
 };
 
 void jit_doctor_add(struct jit_doctor *d, const char *check, int level,
@@ -54,6 +55,8 @@ void jit_doctor_nsswitch(struct jit_doctor *d, const char *path);
 /* pam_jit.so in the module directory: a root-owned regular file that
  * nobody else may write. */
 void jit_doctor_pam_module(struct jit_doctor *d, const char *moddir);
+/* The login backend at path (root + its built-in or given path). */
+void jit_doctor_pam_backend(struct jit_doctor *d, const char *path);
 /* The pam.d lines: pam_jit on the account and session stacks
  * (common-account and common-session, or sshd without them), before
  * pam_unix of the same type. */

@@ -12,6 +12,7 @@
 #define JIT_LOGIN_BACKEND_H
 
 #include <stddef.h>
+#include <sys/types.h>
 
 #include "login/login.h"
 
@@ -33,6 +34,8 @@ enum jit_step {
     JIT_STEP_CLOSE_SESSION,
 };
 
+/* version stays the first field for ever: pam_jit.so reads it from a
+ * backend of any build, older or newer, before anything else. */
 struct jit_backend {
     const char *version;   /* PACKAGE_VERSION of its build */
     size_t login_size;     /* sizeof(struct jit_login) */
@@ -48,9 +51,16 @@ struct jit_backend {
                              void *state);
 };
 
-/* The backend at path (an absolute path to a regular file, root's and
- * not writable by group or others, in a directory likewise), loaded and
- * of this very build; NULL with why (size bytes) saying what is wrong. */
+/* The backend at path opened (O_NOFOLLOW, O_CLOEXEC) and checked on
+ * that descriptor: an absolute path to a regular file, owner's (root for
+ * pam_jit.so; jitctl doctor's caller otherwise) and not writable by group
+ * or others, in a directory likewise.  The descriptor, or -1 with why
+ * (size bytes) saying what is wrong. */
+int jit_backend_check(const char *path, uid_t owner, char *why, size_t size);
+
+/* The backend at path, checked as above and loaded from that very
+ * descriptor (/proc/self/fd), of this very build; NULL with why (size
+ * bytes) saying what is wrong. */
 const struct jit_backend *jit_backend_open(const char *path, char *why,
                                            size_t size);
 

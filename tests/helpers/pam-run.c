@@ -17,7 +17,11 @@
  * an empty environment but PATH) in this process's namespaces, as a session's
  * shell would between open_session and close_session (pam_namespace acts
  * on the calling process); "pam-run: run: exit N" follows.
- * With PAM_RUN_TIMES set, also "pam-run: time: OP <microseconds>": the
+ * root:COMMAND runs it as root likewise (a file swapped between steps);
+ * restart ends the handle and starts another in this process, as a
+ * long-running service does for its next login.  With PAM_RUN_ALL set, a
+ * failed step does not stop the ones after it (the exit status is still
+ * 1).  With PAM_RUN_TIMES set, also "pam-run: time: OP <microseconds>": the
  * step alone, without the namespace set up around it (the latency
  * comparison of doc/design.md, threat G4; that setup's jitter on a busy
  * machine drowns milliseconds).
@@ -150,16 +154,32 @@ main(int argc, char **argv)
     }
     pam_set_item(pamh, PAM_RHOST, "192.0.2.7");
     pam_set_item(pamh, PAM_TTY, "ssh");
-    for (int i = 4; i < argc && ret == 0; i++) {
+    for (int i = 4; i < argc && (ret == 0 || getenv("PAM_RUN_ALL")); i++) {
         struct timespec t0, t1;
 
-        if (strncmp(argv[i], "run:", 4) == 0) {
-            int st = run_as(argv[3], argv[i] + 4);
+        if (strncmp(argv[i], "run:", 4) == 0
+            || strncmp(argv[i], "root:", 5) == 0) {
+            int root = argv[i][1] == 'o';
+            int st = run_as(root ? "root" : argv[3], argv[i] + (root ? 5 : 4));
 
-            printf("pam-run: run: exit %d\n", st);
+            printf("pam-run: %s: exit %d\n", root ? "root" : "run", st);
             fflush(stdout);
             if (st != 0)
                 ret = 1;
+            continue;
+        }
+        if (strcmp(argv[i], "restart") == 0) {
+            pam_end(pamh, rc);
+            pamh = NULL;
+            rc = pam_start_confdir(argv[2], argv[3], &c, argv[1], &pamh);
+            if (rc != PAM_SUCCESS) {
+                fprintf(stderr, "pam_start_confdir: %d\n", rc);
+                return 1;
+            }
+            pam_set_item(pamh, PAM_RHOST, "192.0.2.7");
+            pam_set_item(pamh, PAM_TTY, "ssh");
+            printf("pam-run: restart\n");
+            fflush(stdout);
             continue;
         }
         clock_gettime(CLOCK_MONOTONIC, &t0);

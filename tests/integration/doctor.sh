@@ -8,6 +8,7 @@
 # what to do, with exit status 1; --json parses.
 . "$top_srcdir/tests/integration/lib.sh"
 : "${JIT_PAM_MODDIR:?run through make check}"
+: "${JIT_LOGIN_BACKEND_BUILTIN:?run through make check}"
 setup_env
 setup_pam
 API_PID=${TEST_PIDS##* }
@@ -18,6 +19,8 @@ R=$T/root
 mkdir -p "$R/etc/pam.d" "$R$JIT_PAM_MODDIR" "$R$(dirname "$JIT_STATE_DIR_BUILTIN")"
 cp "$T/nsswitch.conf" "$R/etc/nsswitch.conf"
 install -m 644 "$PAMSO" "$R$JIT_PAM_MODDIR/pam_jit.so"
+mkdir -p "$R$(dirname "$JIT_LOGIN_BACKEND_BUILTIN")"
+install -m 644 "$PAMBACKEND" "$R$JIT_LOGIN_BACKEND_BUILTIN"
 # As pam-auth-update writes them (contrib/pam-configs/jit, priority 257).
 cat > "$R/etc/pam.d/common-account" <<'PAM'
 account	[success=ok ignore=ignore default=die]	pam_jit.so
@@ -55,7 +58,7 @@ set -e
 [ "$rc" = 0 ] || fail "good setup: status $rc: $out"
 bad=$(printf '%s\n' "$out" | grep -v '^ok ' || true)
 [ -z "$bad" ] || fail "good setup: not ok: $bad"
-for c in nsswitch pam-module pam.d files state snapshot api clock daemon \
+for c in nsswitch pam-module pam-backend pam.d files state snapshot api clock daemon \
          outbox login.defs subuid subgid local-ids groups caches; do
     printf '%s\n' "$out" | grep -q "^ok   $c: " || fail "good setup: no ok line for $c: $out"
 done
@@ -87,6 +90,20 @@ printf 's3cret-token\n' > "$T/token"
 chmod 644 "$T/token"
 expect_fail "token mode 0644" "^fail files: token_file = $T/token: mode 0644 lets others read a secret: chmod 600"
 chmod 600 "$T/token"
+
+# The login backend, as pam_jit.so checks it before loading it
+# (doc/design.md, F7): writable by others, in a directory others can
+# write, missing.
+BK=$R$JIT_LOGIN_BACKEND_BUILTIN
+chmod 666 "$BK"
+expect_fail "backend mode 0666" "^fail pam-backend: $BK: file: writable by group or others"
+chmod 644 "$BK"
+chmod 777 "$(dirname "$BK")"
+expect_fail "backend in a directory others can write" "^fail pam-backend: $BK: directory: writable by group or others"
+chmod 755 "$(dirname "$BK")"
+mv "$BK" "$BK.away"
+expect_fail "backend missing" "^fail pam-backend: $BK: file: No such file or directory"
+mv "$BK.away" "$BK"
 
 # Hostile or careless images: jit before files; a local user in the range.
 sed -i 's/^passwd:.*/passwd: jit files/' "$R/etc/nsswitch.conf"

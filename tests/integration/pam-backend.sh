@@ -43,13 +43,15 @@ PAM_UNDER="env LD_DEBUG=files"
 pam_op root acct_mgmt open_session close_session \
     || fail "local root: $(cat "$T/pam.out")"
 grep -q 'file=.*pam_jit\.so' "$T/pam.out" || fail "pam_jit.so not loaded: check the test: $(cat "$T/pam.out")"
-if grep -Eq 'file=.*(pam_jit_login\.so|libcurl|libkrb5|libsqlite3)' "$T/pam.out"; then
+# The backend is loaded from its descriptor: /proc/self/fd/N.
+if grep -Eq 'file=.*(pam_jit_login\.so|/proc/self[/.]*/fd/|libcurl|libkrb5|libsqlite3)' "$T/pam.out"; then
     fail "a local user's steps loaded the backend: $(grep 'file=' "$T/pam.out")"
 fi
 ok "local root, every step: ignored without loading pam_jit_login.so, libcurl, libkrb5 or SQLite"
 grant_json bob > "$T/api/grants/bob.json"
 pam_op bob acct_mgmt open_session || fail "bob: $(cat "$T/pam.out")"
-grep -q 'file=.*pam_jit_login\.so' "$T/pam.out" || fail "bob's login did not load the backend: $(cat "$T/pam.out")"
+grep -q 'file=/proc/self[/.]*/fd/[0-9]* .*dynamically loaded by .*pam_jit\.so' "$T/pam.out" \
+    || fail "bob's login did not load the backend: $(grep 'file=' "$T/pam.out")"
 audit_has 'event="login" result="allow" reason="reserved" user="bob"'
 audit_has 'event="session.opened" result="allow" reason="home_created" user="bob"'
 ok "a granted user: the backend loaded, the login allowed"
@@ -119,3 +121,73 @@ PAM_SVC=okbk
 pam_op carol acct_mgmt || fail "carol with a fit copy of the backend: $(cat "$T/pam.out")"
 audit_has 'event="login" result="allow" reason="reserved" user="carol"'
 ok "a root-owned copy in a root directory loads"
+
+# --- what is loaded is the file checked ---
+# The descriptor checked is what dlopen loads (/proc/self/fd/N), not the
+# path again: a file swapped in between (here by a preloaded dlopen that
+# renames a backend of another build over it first, as someone who can
+# write a directory higher up could) is not what runs.
+SHIM=$top_builddir/tests/helpers/.libs/libswap-shim.so
+[ -f "$SHIM" ] || fail "$SHIM not built"
+mkdir -m 755 "$B/race"
+install -m 644 "$PAMBACKEND" "$B/race/pam_jit_login.so"
+install -m 644 "$top_builddir/tests/helpers/.libs/other-backend.so" "$B/race/swap.so"
+printf 'account  required  %s config=%s backend=%s\n' "$PAMSO" "$CONF" "$B/race/pam_jit_login.so" \
+    > "$T/pam.d/racebk"
+PAM_SVC=racebk
+# PAM_UNDER is split on blanks: LD_PRELOAD's list here by colons.
+PAM_UNDER="env LD_PRELOAD=$(printf '%s' "${PRELOAD:+$PRELOAD }" | tr ' ' ':')$SYSLOG_SHIM:$SHIM SWAP_SHIM_PATH=$B/race/pam_jit_login.so SWAP_SHIM_NEW=$B/race/swap.so LD_DEBUG=files"
+pam_op carol acct_mgmt || fail "carol, the backend swapped after its check: $(cat "$T/pam.out")"
+PAM_UNDER=
+[ ! -e "$B/race/swap.so" ] || fail "the shim swapped nothing: check the test: $(cat "$T/pam.out")"
+grep -q 'file=/proc/self[/.]*/fd/[0-9]* .*dynamically loaded by .*pam_jit\.so' "$T/pam.out" \
+    || fail "the backend not loaded from its descriptor: $(grep 'file=' "$T/pam.out")"
+audit_has 'event="login" result="allow" reason="[a-z_]*" user="carol"'
+ok "a backend swapped between its check and dlopen: the file checked is what loads"
+
+# --- an upgrade in a long-running process ---
+# One process, handle after handle (restart: pam_end, pam_start), as a
+# service that authenticates many logins: a backend replaced by rename
+# (a new inode, as dpkg installs it) answers the next handle; the old one
+# (here of another build, so refused) is not kept by its path name.
+mkdir -m 755 "$B/up"
+install -m 644 "$top_builddir/tests/helpers/.libs/other-backend.so" "$B/up/pam_jit_login.so"
+install -m 644 "$PAMBACKEND" "$B/up/new.so"
+printf 'account  required  %s config=%s backend=%s\n' "$PAMSO" "$CONF" "$B/up/pam_jit_login.so" \
+    > "$T/pam.d/upbk"
+PAM_SVC=upbk
+PAM_RUN_ALL=1; export PAM_RUN_ALL
+pam_op carol acct_mgmt "root:mv $B/up/new.so $B/up/pam_jit_login.so" restart acct_mgmt restart acct_mgmt || true
+unset PAM_RUN_ALL
+PAM_SVC=
+got=$(grep '^pam-run: acct_mgmt:' "$T/pam.out" | tr '\n' '|')
+[ "$got" = "pam-run: acct_mgmt: Permission denied|pam-run: acct_mgmt: Success|pam-run: acct_mgmt: Success|" ] \
+    || fail "one process: want denied (old), then allowed twice (new): $(cat "$T/pam.out")"
+grep -q 'of another build than pam_jit.so' "$T/pam.out" \
+    || fail "the old backend not refused first: check the test: $(cat "$T/pam.out")"
+ok "one process: a backend replaced by rename answers the next pam_start"
+
+# --- the auth step asks its password before refusing ---
+# A refusal with no prompt would tell a stranger which names may be JIT
+# accounts (doc/design.md, G4): with the backend missing, carol and a name
+# nobody knows are asked a password, then denied; root is not ours.
+printf 'auth  required  %s config=%s backend=%s\nauth  required  pam_permit.so\n' \
+    "$PAMSO" "$CONF" "$B/none/pam_jit_login.so" > "$T/pam.d/authbk"
+printf 'whatever' > "$T/pw"
+PAM_RUN_PASSWORD_FILE=$T/pw; export PAM_RUN_PASSWORD_FILE
+PAM_SVC=authbk
+for u in carol nosuchuser; do
+    if pam_op $u authenticate; then
+        fail "auth, backend missing: $u let in: $(cat "$T/pam.out")"
+    fi
+    grep -q '^pam-run: prompt: Password: $' "$T/pam.out" \
+        || fail "auth, backend missing: $u not asked a password: $(cat "$T/pam.out")"
+    audit_has "event=\"auth\" result=\"deny\" reason=\"backend_error\" user=\"$u\""
+done
+pam_op root authenticate || fail "auth, backend missing: root refused: $(cat "$T/pam.out")"
+if grep -q 'prompt:' "$T/pam.out"; then
+    fail "auth, backend missing: root (not ours) asked by pam_jit: $(cat "$T/pam.out")"
+fi
+PAM_SVC=
+unset PAM_RUN_PASSWORD_FILE
+ok "auth with the backend missing: carol and an unknown name asked a password, then denied; root ignored"

@@ -155,6 +155,35 @@ START_TEST(test_pam_module)
 }
 END_TEST
 
+/* pam_jit_login.so checked as pam_jit.so checks it (lib/login/backend.c). */
+START_TEST(test_pam_backend)
+{
+    char *p = fixture("pam_jit_login.so", "ELF", 0644);
+
+    jit_doctor_pam_backend(&d, p);
+    ck_assert_int_eq(count("pam-backend", JIT_DOCTOR_OK), 1);
+    jit_doctor_free(&d);
+    ck_assert_int_eq(chmod(p, 0664), 0);
+    jit_doctor_pam_backend(&d, p);
+    ck_assert_int_eq(count("pam-backend", JIT_DOCTOR_FAIL), 1);
+    ck_assert(says(JIT_DOCTOR_FAIL, "file: writable by group or others"));
+    jit_doctor_free(&d);
+    ck_assert_int_eq(chmod(p, 0644), 0);
+    ck_assert_int_eq(chmod(dir, 0777), 0);
+    jit_doctor_pam_backend(&d, p);
+    ck_assert(says(JIT_DOCTOR_FAIL, "directory: writable by group or others"));
+    jit_doctor_free(&d);
+    ck_assert_int_eq(chmod(dir, 0700), 0);
+    ck_assert_int_eq(unlink(p), 0);
+    jit_doctor_pam_backend(&d, p);
+    ck_assert(says(JIT_DOCTOR_FAIL, "file: No such file or directory"));
+    jit_doctor_free(&d);
+    jit_doctor_pam_backend(&d, "pam_jit_login.so");
+    ck_assert(says(JIT_DOCTOR_FAIL, "not an absolute path"));
+    free(p);
+}
+END_TEST
+
 START_TEST(test_pamd_order)
 {
     char *pd = t_path(dir, "pam.d"), *a, *s;
@@ -557,6 +586,7 @@ main(void)
     tcase_add_test(tc, test_nsswitch_bad);
     tcase_add_test(tc, test_nsswitch_missing);
     tcase_add_test(tc, test_pam_module);
+    tcase_add_test(tc, test_pam_backend);
     tcase_add_test(tc, test_pamd_order);
     tcase_add_test(tc, test_login_defs);
     tcase_add_test(tc, test_subids);
