@@ -117,36 +117,40 @@ int apid_store_fail(const char *fmt, ...)
  *
  * Each (grant, host) takes its one answer by a correlated subquery
  * walking the index grants_person_seq in order and stopping at the first
- * grant with such an event: a window over every pair of a person's
- * grants grew with the square of their count, under the store's lock
- * (one person's 1000 re-enabled grants: 6 to 17 s for one GET
- * /v1/grants).  The three subqueries are the order, NULLs last said
+ * grant with such an event (then that grant's first such event there):
+ * a window over every pair of a person's grants grew with the square of
+ * their count, under the store's lock (one person's 1000 re-enabled
+ * grants: 6 to 17 s for one GET /v1/grants).  The three subqueries are the order, NULLs last said
  * rather than left to the backend (SQLite sorts NULL first, PostgreSQL
  * last): the later ordered grants; for a grant with no seq, the ordered
- * ones created after it; then the unordered ones created after it.  The
- * CTE is MATERIALIZED (SQLite 3.35, PostgreSQL 12): each pair is looked
- * up once.
+ * ones created after it; then the unordered ones created after it (by
+ * creation time, then id).  The CTEs are MATERIALIZED (SQLite 3.35,
+ * PostgreSQL 12): each pair is looked up once.
  */
-#define APID_HANDOVER_EVENT(seq, cond, order)                               \
-    "(SELECT e.id FROM grants s JOIN events e ON e.grant_id = s.id"        \
+#define APID_TAKES_HOST(g, host)                                            \
+    "EXISTS (SELECT 1 FROM events e WHERE e.grant_id = " g                  \
+    "  AND e.host = " host                                                  \
+    "  AND e.type IN ('account.enabled', 'account.created'))"
+#define APID_HANDOVER_GRANT(cond, order)                                    \
+    "(SELECT s.id FROM grants s"                                            \
     "  WHERE s.username = p.username AND s.requester = p.requester"         \
-    "  AND s.credential = p.credential AND e.host = p.host"                 \
-    "  AND e.type IN ('account.enabled', 'account.created') AND " cond      \
-    "  ORDER BY " order ", e." seq " LIMIT 1)"
+    "  AND s.credential = p.credential AND " cond " AND "                   \
+    APID_TAKES_HOST("s.id", "p.host") " ORDER BY " order " LIMIT 1)"
 #define APID_HANDOVERS_SQL(ids, seq)                                        \
     "WITH p AS MATERIALIZED (SELECT DISTINCT o.id AS orig, o.seq AS gseq,"  \
     "  o.created AS gcreated, o.username, o.requester, o.credential,"       \
     "  h.host FROM grants o JOIN events h ON h.grant_id = o.id"            \
     "  WHERE o.id IN (" ids ")),"                                          \
-    " q AS (SELECT p.orig, p.host, coalesce("                               \
-    APID_HANDOVER_EVENT(seq, "s.seq > p.gseq", "s.seq, s.created") ","      \
-    APID_HANDOVER_EVENT(seq, "p.gseq IS NULL AND s.seq IS NOT NULL"         \
-                        " AND s.created > p.gcreated",                      \
-                        "s.seq, s.created") ","                             \
-    APID_HANDOVER_EVENT(seq, "s.seq IS NULL AND s.created > p.gcreated",    \
-                        "s.created") ") AS ev FROM p)"                      \
-    " SELECT q.orig, e.grant_id, q.host, e.time FROM q"                     \
-    " JOIN events e ON e.id = q.ev"
+    " q AS MATERIALIZED (SELECT p.orig, p.host, coalesce("                  \
+    APID_HANDOVER_GRANT("s.seq > p.gseq", "s.seq") ","                      \
+    APID_HANDOVER_GRANT("p.gseq IS NULL AND s.seq IS NOT NULL"              \
+                        " AND s.created > p.gcreated", "s.seq") ","         \
+    APID_HANDOVER_GRANT("s.seq IS NULL AND s.created > p.gcreated",         \
+                        "s.created, s.id") ") AS succ FROM p)"              \
+    " SELECT q.orig, q.succ, q.host, (SELECT e.time FROM events e"          \
+    "  WHERE e.grant_id = q.succ AND e.host = q.host"                       \
+    "  AND e.type IN ('account.enabled', 'account.created')"                \
+    "  ORDER BY e." seq " LIMIT 1) FROM q WHERE q.succ IS NOT NULL"
 
 /* g's account name refused because of holder's name held (policy.h,
  * apid_name_held): the server's line, and the requester's words as the
