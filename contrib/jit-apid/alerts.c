@@ -201,6 +201,7 @@ load_dir_secret(const struct apid_alerts *a, const char *key,
                 char *err, size_t errlen)
 {
     char vague[512];
+    struct stat pre, st;
     int dfd, fd;
 
     if (a->key_dir == NULL)
@@ -215,13 +216,52 @@ load_dir_secret(const struct apid_alerts *a, const char *key,
     dfd = open(a->key_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (dfd < 0)
         return apid_bad(err, errlen, "%s", vague);
-    /* O_NONBLOCK: a FIFO must not hang the deliverer or a request. */
-    fd = openat(dfd, name,
-                O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+    /* Its type before it is opened (a device's open may act), and one
+     * name only: a hard link is a file of elsewhere (another's secret,
+     * linked in by someone who could write the directory, or left
+     * behind when the original is replaced) that its mode and owner do
+     * not tell apart. */
+    fd = -1;
+    if (fstatat(dfd, name, &pre, AT_SYMLINK_NOFOLLOW) == 0
+        && S_ISREG(pre.st_mode) && pre.st_nlink == 1)
+        /* O_NONBLOCK: a FIFO swapped in must not hang the deliverer or
+         * a request. */
+        fd = openat(dfd, name,
+                    O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
     close(dfd);
+    /* The file looked at is the file opened (not one swapped in). */
+    if (fd >= 0
+        && (fstat(fd, &st) != 0 || st.st_dev != pre.st_dev
+            || st.st_ino != pre.st_ino || st.st_nlink != 1)) {
+        close(fd);
+        fd = -1;
+    }
     if (fd < 0)
         return apid_bad(err, errlen, "%s", vague);
     return read_secret(fd, key, name, vague, secret, secret_len, err, errlen);
+}
+
+int
+apid_alerts_key_dir_ok(const char *dir, char *err, size_t errlen)
+{
+    struct stat st;
+    int fd;
+
+    if (dir == NULL)
+        return 0;
+    fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return apid_bad(err, errlen, "webhook_key_dir %s: %s", dir,
+                        strerror(errno));
+    if (fstat(fd, &st) != 0 || (st.st_uid != 0 && st.st_uid != geteuid())
+        || (st.st_mode & 022) != 0) {
+        close(fd);
+        return apid_bad(err, errlen, "webhook_key_dir %s: must be a"
+                        " directory of root or jit-apid's user, not"
+                        " writable by group or others", dir);
+    }
+    close(fd);
+    return 0;
 }
 
 static unsigned
@@ -423,8 +463,8 @@ done:
 }
 
 int
-apid_alerts_load(const char *path, struct apid_alerts *out, char *err,
-                 size_t errlen)
+apid_alerts_load(const char *path, const char *key_dir,
+                 struct apid_alerts *out, char *err, size_t errlen)
 {
     struct apid_alerts a;
     json_error_t je;
@@ -436,6 +476,9 @@ apid_alerts_load(const char *path, struct apid_alerts *out, char *err,
     memset(&a, 0, sizeof(a));
     a.retry_seconds = 30;
     a.max_attempts = 10;
+    /* Before the recipients are read: a key's name in the file is a file
+     * of webhook_key_dir (load_dir_secret). */
+    a.key_dir = key_dir;
     if (path == NULL)
         return 0; /* alerts off */
     if ((root = json_load_file(path, JSON_REJECT_DUPLICATES, &je)) == NULL)

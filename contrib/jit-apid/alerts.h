@@ -87,10 +87,17 @@ struct apid_alerts {
 };
 
 const char *apid_alert_type_name(int i);
-/* Load and check the whole file (NULL path: alerts off). */
-int apid_alerts_load(const char *path, struct apid_alerts *out, char *err,
-                     size_t errlen);
+/* Load and check the whole file (NULL path: alerts off); key_dir:
+ * jit-apid.conf's webhook_key_dir (NULL: none), where a key the file
+ * names by its name is. */
+int apid_alerts_load(const char *path, const char *key_dir,
+                     struct apid_alerts *out, char *err, size_t errlen);
 void apid_alerts_free(struct apid_alerts *a);
+/* jit-apid.conf's webhook_key_dir (NULL: none) fit to hold keys: a
+ * directory of root or jit-apid's user that no group or other may write
+ * (whoever can add a file there chooses a key jit-apid signs with).  0,
+ * or -EINVAL with err set. */
+int apid_alerts_key_dir_ok(const char *dir, char *err, size_t errlen);
 
 /*
  * Alert settings at run time (doc/design.md, S27): the types enabled and

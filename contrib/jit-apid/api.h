@@ -16,6 +16,7 @@
 #include <jansson.h>
 
 #include "apid.h"
+#include "shown.h"
 
 /* Longest a host's long poll waits for a change (s). */
 #define APID_WAIT_MAX 60
@@ -80,15 +81,7 @@ json_t *apid_json_string_list(char *const *v, size_t n);
 json_t *apid_json_time(int64_t t);
 /* Plain text: 1..max bytes, no control characters (it ends up in logs). */
 int apid_plain_text(const char *s, size_t max);
-/* A host's or a person's text as people are shown it (jit show, a mail;
- * doc/design.md, S25): C0, DEL and C1 controls, bidirectional marks,
- * embeddings, overrides and isolates (U+061C, U+200E-U+200F,
- * U+202A-U+202E, U+2066-U+2069), line and paragraph separators,
- * invisible characters (zero widths, joiners, U+2060-U+206F, BOM, tags)
- * and bytes that are not UTF-8 become '?', other space separators a
- * plain space; at most max bytes (max >= 3) into out (max + 1), cut at a
- * character boundary and ended with "..." if it was cut.  Its length. */
-size_t apid_shown_text(const char *s, size_t max, char *out);
+/* apid_shown_text: shown.h. */
 /* The request's body as a JSON object, or NULL with a 400 in r (naming
  * the field whose text is not UTF-8, where it can). */
 json_t *apid_body_object(const struct apid_req *q, struct apid_reply *r);

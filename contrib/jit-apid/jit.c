@@ -38,6 +38,7 @@
 #include <unistd.h>
 
 #include "core/negotiate.h"
+#include "shown.h"
 
 #define BODY_MAX (8u << 20)
 
@@ -309,6 +310,24 @@ str(json_t *o, const char *k)
     return v ? v : "-";
 }
 
+/* o's k as people's text is shown (shown.h: the server's rule for its
+ * mails and views): a reason or a name a requester chose with U+202E or
+ * an escape sequence in it must not reorder or rewrite an approver's
+ * terminal.  Each call's own buffer, of the last SHOWN_BUFS: enough for
+ * one printf's arguments. */
+#define SHOWN_BUFS 8
+#define SHOWN_MAX 8192
+static const char *
+shown(json_t *o, const char *k)
+{
+    static char buf[SHOWN_BUFS][SHOWN_MAX + 1];
+    static unsigned next;
+    char *b = buf[next++ % SHOWN_BUFS];
+
+    apid_shown_text(str(o, k), SHOWN_MAX, b);
+    return b;
+}
+
 /* Each host's account in words (doc/design.md, S25): its state, and
  * when it is to be deleted or was. */
 static void
@@ -331,7 +350,7 @@ print_host_accounts(json_t *g)
         else if (strcmp(st, "tearing_down") == 0)
             printf("tearing down");
         else if (strcmp(st, "disable_failed") == 0)
-            printf("failed to disable: %s (retried)", str(h, "error"));
+            printf("failed to disable: %s (retried)", shown(h, "error"));
         else if (strcmp(st, "deleted") == 0)
             printf("deleted at %s", str(h, "deleted_at"));
         else if (strcmp(st, "handed_over") == 0)
@@ -375,13 +394,13 @@ print_grant(json_t *g)
 
     printf("grant:       %s\n", str(g, "id"));
     printf("status:      %s\n", str(g, "status"));
-    printf("requester:   %s\n", str(g, "requester"));
+    printf("requester:   %s\n", shown(g, "requester"));
     printf("credential:  %s (policy %s)\n", str(g, "credential"),
            str(g, "policy"));
     if (json_array_size(json_object_get(g, "hosts")) == 0)
-        printf("account:     %s in the directory", str(g, "username"));
+        printf("account:     %s in the directory", shown(g, "username"));
     else
-        printf("account:     %s on", str(g, "username"));
+        printf("account:     %s on", shown(g, "username"));
     json_array_foreach(json_object_get(g, "hosts"), i, x)
         printf(" %s", json_string_value(x));
     printf("\ngroups:     ");
@@ -389,15 +408,15 @@ print_grant(json_t *g)
         printf(" %s", json_string_value(x));
     printf("\nfrom:        %s\n", str(g, "not_before"));
     printf("until:       %s\n", str(g, "expires_at"));
-    printf("reason:      %s\n", str(g, "reason"));
+    printf("reason:      %s\n", shown(g, "reason"));
     if (json_object_get(g, "decided_by"))
-        printf("decided by:  %s\n", str(g, "decided_by"));
+        printf("decided by:  %s\n", shown(g, "decided_by"));
     if (json_object_get(g, "previous"))
         printf("re-enables:  %s\n", str(g, "previous"));
     if ((x = json_object_get(g, "directory_account")) != NULL)
         printf("directory:   %s%s%s\n", str(x, "state"),
                json_object_get(x, "last_error") ? ": " : "",
-               json_object_get(x, "last_error") ? str(x, "last_error") : "");
+               json_object_get(x, "last_error") ? shown(x, "last_error") : "");
     /* Given once, kept nowhere: this is the requester's only sight of
      * it (jit password ID makes a new one). */
     if (json_object_get(g, "password"))
@@ -407,7 +426,7 @@ print_grant(json_t *g)
     print_host_accounts(g);
     json_array_foreach(json_object_get(g, "events"), i, x)
         printf("event:       %s %s %s %s\n", str(x, "time"), str(x, "host"),
-               str(x, "type"), str(x, "username"));
+               str(x, "type"), shown(x, "username"));
 }
 
 static void
@@ -570,8 +589,8 @@ cmd_grants(const struct opts *o)
                "HOSTS");
         json_array_foreach(json_object_get(out, "grants"), i, g) {
             printf("%-26s %-9s %-22s %-12s %-12s %-20s ", str(g, "id"),
-                   str(g, "status"), str(g, "requester"),
-                   str(g, "credential"), str(g, "username"),
+                   str(g, "status"), shown(g, "requester"),
+                   str(g, "credential"), shown(g, "username"),
                    str(g, "expires_at"));
             print_host_accounts_short(g);
             printf("\n");
@@ -620,11 +639,11 @@ cmd_log(const struct opts *o)
             printf("%s %-8s %-26s by %s%s%s\n", str(op, "time"),
                    str(op, "action"), str(op, "grant"), str(op, "actor"),
                    json_object_get(op, "detail") ? ": " : "",
-                   json_object_get(op, "detail") ? str(op, "detail") : "");
+                   json_object_get(op, "detail") ? shown(op, "detail") : "");
             json_array_foreach(json_object_get(op, "host_events"), k, e)
                 printf("    %s %s %s %s (%s)\n", str(e, "time"),
-                       str(e, "host"), str(e, "type"), str(e, "username"),
-                       str(e, "requester"));
+                       str(e, "host"), str(e, "type"), shown(e, "username"),
+                       shown(e, "requester"));
         }
     }
     json_decref(out);

@@ -163,7 +163,10 @@ load_tables(struct apid *a, struct apid_policies *pol, struct apid_auth *auth,
         apid_policies_free(pol);
         return -1;
     }
-    if (apid_alerts_load(a->conf.alerts, al, err, sizeof(err)) != 0
+    if (apid_alerts_key_dir_ok(a->conf.webhook_key_dir, err, sizeof(err))
+            != 0
+        || apid_alerts_load(a->conf.alerts, a->conf.webhook_key_dir, al, err,
+                            sizeof(err)) != 0
         || alerts_groups(a, al, err, sizeof(err)) != 0) {
         fprintf(stderr, "jit-apid: alerts: %s\n", err);
         apid_policies_free(pol);

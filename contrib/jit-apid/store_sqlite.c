@@ -24,7 +24,7 @@ static const char schema[] =
     " status TEXT NOT NULL, on_logout TEXT NOT NULL, groups TEXT NOT NULL,"
     " ssh_keys TEXT NOT NULL, not_before INTEGER NOT NULL,"
     " expires_at INTEGER NOT NULL, created INTEGER NOT NULL,"
-    " decided_by TEXT, previous TEXT);"
+    " decided_by TEXT, previous TEXT, seq INTEGER);"
     /* The one-grant rule, in the database. */
     "CREATE UNIQUE INDEX IF NOT EXISTS grants_one_per_person"
     " ON grants (requester, credential) WHERE status IN ('active', 'pending');"
@@ -190,6 +190,45 @@ rollback:
     return -1;
 }
 
+/* A grants table from before grants.seq (store_impl.h,
+ * APID_HANDOVERS_SQL) gets the column, filled from each grant's first
+ * entry in the operations log (NULL for a grant with none), and then the
+ * index the handover search walks.  Under the writer lock, like
+ * migrate_dir_uuid.  0, or -1 with the database's error. */
+static int
+migrate_grant_seq(sqlite3 *db)
+{
+    sqlite3_stmt *st = NULL;
+    int rc, has;
+
+    if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
+        return -1;
+    if (sqlite3_prepare_v2(db,
+                           "SELECT 1 FROM pragma_table_info('grants')"
+                           " WHERE name = 'seq'",
+                           -1, &st, NULL) != SQLITE_OK)
+        goto rollback;
+    rc = sqlite3_step(st);
+    has = rc == SQLITE_ROW;
+    sqlite3_finalize(st);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        goto rollback;
+    if ((has || sqlite3_exec(db, "ALTER TABLE grants ADD COLUMN seq INTEGER;"
+                                 " UPDATE grants SET seq = (SELECT min(p.seq)"
+                                 "  FROM operations p"
+                                 "  WHERE p.grant_id = grants.id);",
+                             NULL, NULL, NULL) == SQLITE_OK)
+        && sqlite3_exec(db, "CREATE INDEX IF NOT EXISTS grants_person_seq"
+                            " ON grants (username, requester, credential,"
+                            " seq); COMMIT",
+                        NULL, NULL, NULL) == SQLITE_OK)
+        return 0;
+
+rollback:
+    sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+    return -1;
+}
+
 static struct apid_conn *
 sq_open(const char *path, char **err)
 {
@@ -208,7 +247,8 @@ sq_open(const char *path, char **err)
                                " PRAGMA foreign_keys = ON;",
                         NULL, NULL, NULL) != SQLITE_OK
         || sqlite3_exec(s->db, schema, NULL, NULL, NULL) != SQLITE_OK
-        || migrate(s->db) != 0 || migrate_dir_uuid(s->db) != 0) {
+        || migrate(s->db) != 0 || migrate_dir_uuid(s->db) != 0
+        || migrate_grant_seq(s->db) != 0) {
         if (asprintf(err, "database %s: %s", path,
                      s->db ? sqlite3_errmsg(s->db) : "out of memory") < 0)
             *err = NULL;
@@ -547,6 +587,23 @@ sq_grant_insert(struct apid_conn *s, struct apid_grant *g,
     if ((ret = add_op(s, now, actor, g->previous ? "enable" : "request",
                       g->id, op_detail)) != APID_OK)
         goto rollback;
+    /* The grant's place in the order it was stored: its first entry's
+     * (store_impl.h, APID_HANDOVERS_SQL). */
+    if (sqlite3_prepare_v2(s->db,
+                           "UPDATE grants SET seq = last_insert_rowid()"
+                           " WHERE id = ?",
+                           -1, &st, NULL) != SQLITE_OK) {
+        ret = db_fail(s, "grant order");
+        goto rollback;
+    }
+    sqlite3_bind_text(st, 1, g->id, -1, SQLITE_STATIC);
+    rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    st = NULL;
+    if (rc != SQLITE_DONE) {
+        ret = db_fail(s, "grant order");
+        goto rollback;
+    }
     if (strcmp(g->status, "active") == 0
         && (ret = add_op(s, now, "policy", "approve", g->id,
                          "auto-approved by policy")) != APID_OK)

@@ -68,7 +68,7 @@ mails() { grep -l "^Subject: $1$" "$T/mail"/* 2>/dev/null | wc -l; }
 
 # --- reserved by sync: account.created and its alert, before any login ---
 A=$(api POST /v1/grants alice-token-xxxxxxxxxx \
-    '{"credential": "db-admin", "host": "web01.test", "duration": 1800, "reason": "INC-17 view"}' | field id)
+    '{"credential": "db-admin", "host": "web01.test", "duration": 1800, "reason": "INC-17 \u202eweiv\u00ad"}' | field id)
 expect_eq "alice's grant" "$(cat "$T/api.status")" 201
 aexp=$(api GET "/v1/grants/$A" alice-token-xxxxxxxxxx | field expires_at)
 expect_eq "before sync: pending, deletion due at the end" "$(view "$A" alice-token-xxxxxxxxxx web01.test)" \
@@ -85,6 +85,12 @@ out=$(jit_as alice show "$A")
 case $out in *"host:        web01.test reserved since "*"; deletion due $aexp"*) ;;
     *) fail "jit show: $out" ;; esac
 ok "jit show: the account reserved on web01.test, its deletion due $aexp"
+# The requester's own reason, which the server takes with a direction
+# override and a soft hyphen in it: shown by the server's rule
+# (apid_shown_text), not left to reorder an approver's terminal.
+case $out in *"reason:      INC-17 ?weiv?"*) ;; *) fail "jit show's reason: $out" ;; esac
+case $out in *"$(printf '\342\200\256')"*|*"$(printf '\302\255')"*) fail "jit show printed U+202E or U+00AD raw: $out" ;; esac
+ok "jit show: people's text (the reason) by the shown-text rule"
 
 # --- a login: no second account.created; active with its session ---
 pam_op alice acct_mgmt open_session || fail "alice's login: $(cat "$T/pam.out")"

@@ -73,6 +73,10 @@ chmod 644 "$T/keys/open.key"
 ln -s "$T/hook.secret" "$T/keys/link.key"
 mkfifo "$T/keys/fifo.key"
 mkdir "$T/keys/sub.key"
+# A hard link: a file of elsewhere under a name of the directory.
+printf 'hard-link-secret-0123456789abcdef\n' > "$T/hard-src.key"
+chmod 600 "$T/hard-src.key"
+ln "$T/hard-src.key" "$T/keys/hard.key"
 APID_EXTRA="webhook_key_dir = $T/keys"
 if [ "${ALERTS_ON_PG:-}" = 1 ]; then
     [ "$(id -u)" = 0 ] || skip "needs root (to run PostgreSQL as its own user)"
@@ -118,6 +122,33 @@ a["recipients"][1]["secret_file"] = sys.argv[3]; json.dump(a, open(sys.argv[2], 
 sed "s|^alerts = .*|alerts = $T/alerts-own.json|" "$T/apid/apid.conf" > "$T/apid/apid-own.conf"
 chmod 600 "$T/apid/apid-own.conf"
 out=$("$APID" -c "$T/apid/apid-own.conf" --check 2>&1) || fail "a webhook with its own secret_file: $out"
+# A key of webhook_key_dir named in the alerts file by its name: read
+# from the directory (the file was parsed before jit-apid knew the
+# directory, and every such name stopped it); without webhook_key_dir,
+# refused naming why.
+/usr/bin/python3 -c 'import json, sys
+a = json.load(open(sys.argv[1])); del a["webhook_secret_file"]
+a["recipients"][1]["secret_file"] = "hook1.key"; json.dump(a, open(sys.argv[2], "w"))' \
+    "$T/alerts.json" "$T/alerts-named.json"
+sed "s|^alerts = .*|alerts = $T/alerts-named.json|" "$T/apid/apid.conf" > "$T/apid/apid-named.conf"
+chmod 600 "$T/apid/apid-named.conf"
+out=$("$APID" -c "$T/apid/apid-named.conf" --check 2>&1) || fail "a key's name in the alerts file: $out"
+grep -v '^webhook_key_dir' "$T/apid/apid-named.conf" > "$T/apid/apid-nodir.conf"
+chmod 600 "$T/apid/apid-nodir.conf"
+if out=$("$APID" -c "$T/apid/apid-nodir.conf" --check 2>&1); then
+    fail "a key's name with no webhook_key_dir accepted: $out"
+fi
+case $out in *"recipients[1].secret_file hook1.key: a key file's name, and jit-apid has no webhook_key_dir"*) ;; *) fail "a key's name, no webhook_key_dir: $out" ;; esac
+ok "a key named in the alerts file is read from webhook_key_dir (and refused, saying so, without one)"
+# A webhook_key_dir others may write: whoever adds a file there picks a
+# key jit-apid signs with.  Refused at the start, saying why.
+chmod 770 "$T/keys"
+if out=$("$APID" -c "$T/apid/apid.conf" --check 2>&1); then
+    fail "a group-writable webhook_key_dir accepted: $out"
+fi
+chmod 700 "$T/keys"
+case $out in *"webhook_key_dir $T/keys: must be a directory of root or jit-apid's user, not writable by group or others"*) ;; *) fail "group-writable webhook_key_dir: $out" ;; esac
+ok "a webhook_key_dir writable by group or others stops jit-apid at the start"
 mkfifo "$T/hook-fifo.secret"
 bad_alerts fifosecret "a['webhook_secret_file'] = '$T/hook-fifo.secret'"
 ln -s "$T/hook.secret" "$T/hook-link.secret"
@@ -338,7 +369,7 @@ hostile "a webhook URL with a newline" '{"webhook": "https://h.example.com/\nX-E
 # the same words for one that exists and one that does not, and a file
 # of the directory that is no usable key is refused with the same words
 # whatever is wrong with it (missing, a link, readable by others, a FIFO,
-# a directory, too short) (doc/design.md, G7).
+# a directory, too short, a hard link) (doc/design.md, G7).
 cp "$T/hook.secret" "$T/hook-open2.secret"; chmod 644 "$T/hook-open2.secret"
 hook_body() { printf '{"webhook": "https://h.example.com/x", "secret_file": "%s", "types": ["account.created"]}' "$1"; }
 outside="secret_file: the name of a key file in webhook_key_dir $T/keys (letters, digits, ._-)"
@@ -349,12 +380,12 @@ for f in "$T/hook.secret" "$T/hook-open2.secret" /etc/shadow /nonexistent/x "$T/
 done
 expect_eq "an existing and a missing file outside: the same answer" \
     "$(cat "$T/hostile.outside._etc_shadow")" "$(cat "$T/hostile.outside._nonexistent_x")"
-for f in missing.key link.key open.key fifo.key sub.key short.key; do
+for f in missing.key link.key open.key fifo.key sub.key short.key hard.key; do
     hostile "a key in webhook_key_dir that is no key: $f" "$(hook_body "$f")" \
         "secret_file: no usable key $f in webhook_key_dir (a regular file, not a link, of jit-apid's user or root, mode 0600 or stricter, of 16 to 1024 bytes)"
     sed "s/$f/NAME/" "$T/hostile" > "$T/hostile.in.$f"
 done
-for f in link.key open.key fifo.key sub.key short.key; do
+for f in link.key open.key fifo.key sub.key short.key hard.key; do
     expect_eq "$f: the answer of a missing key" "$(cat "$T/hostile.in.$f")" "$(cat "$T/hostile.in.missing.key")"
 done
 hostile "a secret_file with a newline (a forged log line)" "{\"webhook\": \"https://h.example.com/x\", \"secret_file\": \"hook1.key\\n2026-12-03T00:00:00Z alerts.disable - by boss@EXAMPLE.COM\", \"types\": [\"account.created\"]}" "$outside"

@@ -1096,6 +1096,15 @@ START_TEST(test_migrate_live)
                                   NULL, NULL), SQLITE_ERROR);
     ck_assert_int_eq(sqlite3_exec(db, "DROP INDEX grant_hosts_grant", NULL,
                                   NULL, NULL), SQLITE_ERROR);
+    /* grants.seq added (NULL: these grants have no entry in the log), and
+     * the handover search's index on it. */
+    ck_assert_int_eq(sqlite3_exec(db, "SELECT 1 FROM grants WHERE seq IS NULL",
+                                  NULL, NULL, NULL), SQLITE_OK);
+    ck_assert_int_eq(sqlite3_exec(db, "SELECT 1 FROM grants INDEXED BY"
+                                  " grants_person_seq WHERE username = 'x'"
+                                  " AND requester = 'y' AND credential = 'z'"
+                                  " ORDER BY seq", NULL, NULL, NULL),
+                     SQLITE_OK);
     sqlite3_close(db);
     for (int h = 1; h <= 2; h++) {
         char host[32];
@@ -1117,6 +1126,61 @@ START_TEST(test_migrate_live)
     }
     apid_store_close(A.store);
     A.store = old;
+}
+END_TEST
+
+/* The handover search's order where a grant has no place in the log
+ * (grants.seq NULL, a store from before it): the ordered grants first,
+ * then the others by creation time, said in the query (SQLite put NULL
+ * first, PostgreSQL last).  g1 (seq 10) is taken over on web01 by g2
+ * (no seq, created later) and by g3 (seq 20): g3's; g2 (no seq) by g3
+ * (ordered, created after it); g4 (seq 30) by none. */
+START_TEST(test_handover_null_order)
+{
+    char path[512], spec[600], *err = NULL;
+    char g1[] = "g-1", g2[] = "g-2", g4[] = "g-4", *ids[3] = { g1, g2, g4 };
+    struct apid_store *s;
+    struct apid_handover *v = NULL;
+    size_t n = 0;
+    sqlite3 *db;
+
+    snprintf(path, sizeof(path), "%s/nullorder.db", dir);
+    snprintf(spec, sizeof(spec), "sqlite:%s", path);
+    s = apid_store_open(spec, &err);
+    ck_assert_msg(s != NULL, "%s", err ? err : "out of memory");
+    ck_assert_int_eq(sqlite3_open(path, &db), SQLITE_OK);
+    ck_assert_msg(sqlite3_exec(db,
+        "INSERT INTO grants (id, policy, credential, requester, username,"
+        " reason, status, on_logout, groups, ssh_keys, not_before,"
+        " expires_at, created, decided_by, previous, seq) VALUES"
+        " ('g-1', 'wide', 'db-admin', 'alice@EXAMPLE.COM', 'alice', 'r',"
+        "  'revoked', 'keep', '[]', '[]', 100, 150, 100, NULL, NULL, 10),"
+        " ('g-2', 'wide', 'db-admin', 'alice@EXAMPLE.COM', 'alice', 'r',"
+        "  'revoked', 'keep', '[]', '[]', 200, 250, 200, NULL, NULL, NULL),"
+        " ('g-3', 'wide', 'db-admin', 'alice@EXAMPLE.COM', 'alice', 'r',"
+        "  'revoked', 'keep', '[]', '[]', 300, 350, 300, NULL, NULL, 20),"
+        " ('g-4', 'wide', 'db-admin', 'alice@EXAMPLE.COM', 'alice', 'r',"
+        "  'revoked', 'keep', '[]', '[]', 400, 450, 400, NULL, NULL, 30);"
+        "INSERT INTO events (id, host, type, time, grant_id, username,"
+        " received) VALUES"
+        " ('e-1', 'web01.test', 'account.created', 101, 'g-1', 'alice', 101),"
+        " ('e-2', 'web01.test', 'account.enabled', 201, 'g-2', 'alice', 201),"
+        " ('e-3', 'web01.test', 'account.enabled', 301, 'g-3', 'alice', 301),"
+        " ('e-4', 'web01.test', 'session.opened', 302, 'g-3', 'alice', 302),"
+        " ('e-5', 'web01.test', 'account.enabled', 303, 'g-3', 'alice', 303),"
+        " ('e-6', 'web02.test', 'account.enabled', 401, 'g-4', 'alice', 401);",
+        NULL, NULL, NULL) == SQLITE_OK, "%s", sqlite3_errmsg(db));
+    sqlite3_close(db);
+    ck_assert_int_eq(apid_store_handovers(s, ids, 3, &v, &n), APID_OK);
+    ck_assert_uint_eq(n, 2);
+    ck_assert_str_eq(v[0].orig, "g-1");
+    ck_assert_str_eq(v[0].grant, "g-3");
+    ck_assert_str_eq(v[0].host, "web01.test");
+    ck_assert_int_eq(v[0].time, 301); /* g-3's first there, by arrival */
+    ck_assert_str_eq(v[1].orig, "g-2");
+    ck_assert_str_eq(v[1].grant, "g-3");
+    apid_handovers_free(v, n);
+    apid_store_close(s);
 }
 END_TEST
 
@@ -1461,6 +1525,7 @@ main(void)
     tcase_add_test(tc, test_hostview);
     tcase_add_test(tc, test_hostview_http);
     tcase_add_test(tc, test_migrate_live);
+    tcase_add_test(tc, test_handover_null_order);
     tcase_add_test(tc, test_migrate_dir_uuid);
     tcase_add_test(tc, test_name_skeleton);
     tcase_add_test(tc, test_key_comments);

@@ -269,6 +269,65 @@ START_TEST(test_shown_text)
 }
 END_TEST
 
+/* c as UTF-8 between 'a' and 'b', in out. */
+static void
+around(long c, char out[8])
+{
+    size_t o = 0;
+
+    out[o++] = 'a';
+    if (c < 0x800) {
+        out[o++] = (char) (0xc0 | (c >> 6));
+    } else if (c < 0x10000) {
+        out[o++] = (char) (0xe0 | (c >> 12));
+        out[o++] = (char) (0x80 | ((c >> 6) & 0x3f));
+    } else {
+        out[o++] = (char) (0xf0 | (c >> 18));
+        out[o++] = (char) (0x80 | ((c >> 12) & 0x3f));
+        out[o++] = (char) (0x80 | ((c >> 6) & 0x3f));
+    }
+    out[o++] = (char) (0x80 | (c & 0x3f));
+    out[o++] = 'b';
+    out[o] = '\0';
+}
+
+/* Every invisible format character (Unicode's Cf), variation selector,
+ * Hangul filler and the combining grapheme joiner: a '?', so that a
+ * name or reason cannot hide text from an approver (a soft hyphen, an
+ * Arabic number sign, a tag, a variation selector); their neighbours
+ * shown as they are. */
+START_TEST(test_shown_text_invisible)
+{
+    static const long hidden[][2] = {
+        { 0x00ad, 0x00ad }, { 0x034f, 0x034f }, { 0x0600, 0x0605 },
+        { 0x061c, 0x061c }, { 0x06dd, 0x06dd }, { 0x070f, 0x070f },
+        { 0x08e2, 0x08e2 }, { 0x115f, 0x1160 }, { 0x180e, 0x180e },
+        { 0x200b, 0x200f }, { 0x202a, 0x202e }, { 0x2060, 0x2064 },
+        { 0x2066, 0x206f }, { 0x3164, 0x3164 }, { 0xfe00, 0xfe0f },
+        { 0xfeff, 0xfeff }, { 0xffa0, 0xffa0 }, { 0xfff9, 0xfffb },
+        { 0x110bd, 0x110bd }, { 0x110cd, 0x110cd }, { 0x13430, 0x1343f },
+        { 0x1bca0, 0x1bca3 }, { 0x1d173, 0x1d17a }, { 0xe0001, 0xe0001 },
+        { 0xe0020, 0xe007f }, { 0xe0100, 0xe01ef },
+    };
+    static const long shown[] = { 0x00ae, 0x0350, 0x0606, 0x06de, 0x08e3,
+                                  0x1161, 0x2070, 0xfe10, 0xffa1,
+                                  0x1d17b, 0xe01f0, 0x1f600 };
+    char in[8], out[32];
+
+    for (size_t i = 0; i < sizeof(hidden) / sizeof(hidden[0]); i++)
+        for (long c = hidden[i][0]; c <= hidden[i][1]; c++) {
+            around(c, in);
+            apid_shown_text(in, 30, out);
+            ck_assert_msg(strcmp(out, "a?b") == 0, "U+%04lX: %s", c, out);
+        }
+    for (size_t i = 0; i < sizeof(shown) / sizeof(shown[0]); i++) {
+        around(shown[i], in);
+        apid_shown_text(in, 30, out);
+        ck_assert_msg(strcmp(out, in) == 0, "U+%04lX changed", shown[i]);
+    }
+}
+END_TEST
+
 /* A kept account a later grant of the same person took over: per host,
  * the handover the store found for that host (apid_store_handovers);
  * another grant's handover is not this one's. */
@@ -345,6 +404,7 @@ main(void)
     tcase_add_test(tc, test_arrival_order);
     tcase_add_test(tc, test_bidi);
     tcase_add_test(tc, test_shown_text);
+    tcase_add_test(tc, test_shown_text_invisible);
     suite_add_tcase(s, tc);
     return t_run(s);
 }

@@ -3,11 +3,13 @@
  * The cost of GET /v1/grants on a full page: a store of 1000 grants
  * (100 people with 10 grants each on one credential, each grant on
  * HOSTS hosts, the kept account handed from each grant to the next, the
- * last one active) and the page read as an approver, ROUNDS times.
- * Prints a table; asserts nothing about time (a shared machine's timing
- * is no test).  Not built by make check: make tests/unit/time_grants.
+ * last one active) and the page read as an approver, ROUNDS times; then
+ * the same 1000 grants as one person's on one host (the handover search
+ * per person grew with the square of that person's grants).  Prints a
+ * table; asserts nothing about time (a shared machine's timing is no
+ * test).  Not built by make check: make tests/unit/time_grants.
  *
- *   time_grants [HOSTS...]   (default 1 3 10)
+ *   time_grants [HOSTS...]   (default 1 3 10, then one person on 1)
  *
  * TIME_GRANTS_KEEP=1 keeps each store (its path on stderr), for the
  * query plans.  TIME_GRANTS_PG=CONNINFO: the same on that PostgreSQL
@@ -28,16 +30,17 @@
 #include "apidlib.h"
 #include "contrib/jit-apid/apid.h"
 
-#define PEOPLE 100
-#define SERIES 10
 #define ROUNDS 5
+
+/* The store's shape: PEOPLE people with SERIES grants each. */
+static int PEOPLE = 100, SERIES = 10;
 
 /* The same store on PostgreSQL, by set: the tables jit-apid made (the
  * store is open on it), emptied, then filled. */
 static int
 fill_pg(const char *conninfo, int hosts)
 {
-    char sql[4096];
+    char sql[8192];
     PGconn *c = PQconnectdb(conninfo);
     PGresult *r;
     int ok;
@@ -45,7 +48,10 @@ fill_pg(const char *conninfo, int hosts)
     snprintf(sql, sizeof(sql),
              "BEGIN;"
              " TRUNCATE grants, grant_hosts, operations, events, account_names;"
-             " INSERT INTO grants SELECT"
+             " INSERT INTO grants (id, policy, credential, requester,"
+             "  username, reason, status, on_logout, groups, ssh_keys,"
+             "  not_before, expires_at, created, decided_by, previous)"
+             "  SELECT"
              "  'g-' || lpad(p::text, 8, '0') || lpad(k::text, 16, '0'),"
              "  'wide', 'db-admin', 'p' || p || '@EXAMPLE.COM', 'p' || p,"
              "  'bench', CASE WHEN k = %d THEN 'active' ELSE 'revoked' END,"
@@ -57,6 +63,8 @@ fill_pg(const char *conninfo, int hosts)
              " INSERT INTO operations (time, actor, action, grant_id)"
              "  SELECT created, requester, 'request', id FROM grants"
              "  ORDER BY created;"
+             " UPDATE grants SET seq = (SELECT min(p.seq) FROM operations p"
+             "  WHERE p.grant_id = grants.id);"
              " INSERT INTO grant_hosts SELECT g.id,"
              "  'web' || lpad(x::text, 2, '0') || '.test', g.username"
              "  FROM grants g, generate_series(1, %d) x;"
@@ -110,9 +118,13 @@ fill(const char *dir, int hosts)
     snprintf(path, sizeof(path), "%s/apid.db", dir);
     if (sqlite3_open(path, &db) != SQLITE_OK
         || sqlite3_exec(db, "BEGIN", NULL, NULL, &err) != SQLITE_OK
-        || sqlite3_prepare_v2(db, "INSERT INTO grants VALUES (?1, 'wide',"
-                              " 'db-admin', ?2, ?3, 'bench', ?4, 'keep',"
-                              " '[]', '[]', ?5, ?6, ?5, NULL, NULL)",
+        || sqlite3_prepare_v2(db, "INSERT INTO grants (id, policy,"
+                              " credential, requester, username, reason,"
+                              " status, on_logout, groups, ssh_keys,"
+                              " not_before, expires_at, created, decided_by,"
+                              " previous) VALUES (?1, 'wide', 'db-admin',"
+                              " ?2, ?3, 'bench', ?4, 'keep', '[]', '[]', ?5,"
+                              " ?6, ?5, NULL, NULL)",
                               -1, &g, NULL) != SQLITE_OK
         || sqlite3_prepare_v2(db, "INSERT INTO grant_hosts VALUES (?, ?, ?)",
                               -1, &h, NULL) != SQLITE_OK
@@ -178,7 +190,10 @@ fill(const char *dir, int hosts)
                 }
             }
         }
-    if (sqlite3_exec(db, "COMMIT", NULL, NULL, &err) == SQLITE_OK)
+    /* Each grant's place in the order stored, as jit-apid sets it. */
+    if (sqlite3_exec(db, "UPDATE grants SET seq = (SELECT min(p.seq)"
+                         " FROM operations p WHERE p.grant_id = grants.id);"
+                         " COMMIT", NULL, NULL, &err) == SQLITE_OK)
         ret = 0;
 
 done:
@@ -196,11 +211,11 @@ done:
 int
 main(int argc, char **argv)
 {
-    static const int def[] = { 1, 3, 10 };
-    int n = argc > 1 ? argc - 1 : 3;
+    static const int def[] = { 1, 3, 10, 1 };
+    int n = argc > 1 ? argc - 1 : 4;
 
-    printf("%6s %7s %10s %10s %10s %9s\n", "hosts", "grants", "min_ms",
-           "median_ms", "max_ms", "bytes");
+    printf("%6s %6s %7s %10s %10s %10s %9s\n", "people", "hosts", "grants",
+           "min_ms", "median_ms", "max_ms", "bytes");
     for (int i = 0; i < n; i++) {
         int hosts = argc > 1 ? atoi(argv[i + 1]) : def[i];
         char dir[] = "/tmp/time_grants.XXXXXX", err[256];
@@ -208,6 +223,10 @@ main(int argc, char **argv)
         size_t bytes = 0;
         struct apid a;
 
+        if (argc <= 1 && i == 3) {
+            PEOPLE = 1; /* one person's 1000 grants of one account */
+            SERIES = 1000;
+        }
         if (hosts < 1 || hosts > 99 || mkdtemp(dir) == NULL
             || ta_open(&a, dir, err, sizeof(err)) != 0) {
             fprintf(stderr, "time_grants: %d hosts: setup failed\n", hosts);
@@ -248,7 +267,8 @@ main(int argc, char **argv)
                     t[x] = t[y];
                     t[y] = s;
                 }
-        printf("%6d %7d %10.1f %10.1f %10.1f %9zu\n", hosts, PEOPLE * SERIES,
+        printf("%6d %6d %7d %10.1f %10.1f %10.1f %9zu\n", PEOPLE, hosts,
+               PEOPLE * SERIES,
                t[0], t[ROUNDS / 2], t[ROUNDS - 1], bytes);
         ta_close(&a);
         if (getenv("TIME_GRANTS_KEEP") != NULL)
