@@ -939,7 +939,9 @@ page_hosts(struct apid *a, struct apid_grant *v, size_t n, json_t *arr,
         if (v[i].n_hosts == 0)
             continue;
         cnt = events_of(ev, nev, v[i].id, &first);
-        views[i] = apid_grant_hosts_json(&v[i], ev + first, cnt, NULL, 0,
+        /* (No events at all: ev is NULL, and NULL + 0 is undefined.) */
+        views[i] = apid_grant_hosts_json(&v[i], cnt ? ev + first : NULL, cnt,
+                                         NULL, 0,
                                          now);
         if (views[i] != NULL && owes_teardown(views[i]))
             owing[owe++] = v[i].id;
@@ -958,7 +960,8 @@ page_hosts(struct apid *a, struct apid_grant *v, size_t n, json_t *arr,
                 || handovers_of(ho, nho, v[i].id, &first) == 0)
                 continue;
             cnt = events_of(ev, nev, v[i].id, &k);
-            again = apid_grant_hosts_json(&v[i], ev + k, cnt, ho + first,
+            again = apid_grant_hosts_json(&v[i], cnt ? ev + k : NULL, cnt,
+                                          ho + first,
                                           handovers_of(ho, nho, v[i].id,
                                                        &first),
                                           now);
