@@ -225,9 +225,14 @@ sed -i "s|config=$T/wrong.conf|config=$CONF|" "$T/pam.d/jittest"
 # leaves 15 s for the namespace and the API call, which took 1.6 s at
 # most under two busy loops.
 grant_json tess > "$G/tess.json"
-# (one process holds it: killing it frees the lock)
-# (sleep 300: a lock holder that lives until killed by pid; readiness is the touch)
-sh -c 'exec 9<"$1"; flock 9; touch "$2"; exec sleep 300' sh "$STATE/lock" "$T/locked" &
+# hold_lock MARKER: a process that takes the writers' lock, touches MARKER
+# and keeps the lock until killed by its pid (one process holds it, so
+# killing it frees the lock).  The sleep is its lifetime, not a wait:
+# readiness is MARKER, waited for with wait_for.
+hold_lock() {
+    sh -c 'exec 9<"$1"; flock 9; touch "$2"; exec sleep 300' sh "$STATE/lock" "$1" &
+}
+hold_lock "$T/locked"
 holder=$!
 TEST_PIDS="$TEST_PIDS $holder"
 wait_for 10 test -e "$T/locked" >/dev/null || fail "the lock holder did not start"
@@ -380,7 +385,7 @@ ok "one handle: open_session reuses acct_mgmt's answer, one API call"
 # writing path would wait its 10 s and deny, as "tess" above).
 grant_json viktor > "$G/viktor.json"
 expect_pam "viktor: account reserved" 0 viktor acct_mgmt
-sh -c 'exec 9<"$1"; flock 9; touch "$2"; exec sleep 300' sh "$STATE/lock" "$T/locked2" &
+hold_lock "$T/locked2"
 holder=$!
 TEST_PIDS="$TEST_PIDS $holder"
 wait_for 10 test -e "$T/locked2" >/dev/null || fail "the lock holder did not start"
@@ -423,7 +428,7 @@ audit_has 'event="session.opened" result="deny" reason="revoked_locally" user="x
 # first read and waits on the lock the holder keeps.
 grant_json yvonne > "$G/yvonne.json"
 expect_pam "yvonne: account" 0 yvonne acct_mgmt
-sh -c 'exec 9<"$1"; flock 9; touch "$2"; exec sleep 300' sh "$STATE/lock" "$T/locked3" &
+hold_lock "$T/locked3"
 holder=$!
 TEST_PIDS="$TEST_PIDS $holder"
 wait_for 10 test -e "$T/locked3" >/dev/null || fail "the lock holder did not start"
