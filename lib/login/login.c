@@ -17,6 +17,8 @@
 #include "login/login.h"
 #include "login/login_impl.h"
 
+/* jit_login_audit (owner.c) with, where no grant is at hand, the
+ * account's fields instead. */
 static void
 audit(struct jit_login *l, int prio, const char *event, const char *result,
       const char *reason, const struct jit_grant *g,
@@ -27,17 +29,14 @@ audit(struct jit_login *l, int prio, const char *event, const char *result,
         .service = l->service, .rhost = l->rhost, .tty = l->tty,
     };
 
-    if (g != NULL) {
-        au.requester = g->requester;
-        au.credential = g->credential;
-        au.grant = g->id;
-        au.expires = g->expires_at;
-    } else if (a != NULL) {
-        au.requester = a->requester;
-        au.credential = a->credential;
-        au.grant = a->grant_id;
-        au.expires = a->expires;
+    if (g != NULL || a == NULL) {
+        jit_login_audit(l, prio, event, result, reason, g);
+        return;
     }
+    au.requester = a->requester;
+    au.credential = a->credential;
+    au.grant = a->grant_id;
+    au.expires = a->expires;
     l->reason = reason;
     jit_audit(&l->log, prio, &au);
 }
