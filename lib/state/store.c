@@ -301,7 +301,7 @@ migrate(struct jit_store *s)
     if ((ret = prepare(s, "PRAGMA user_version", &st)) != 0)
         return ret;
     version = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int(st, 0) : -1;
-    sqlite3_finalize(st);
+    finish(s, st);
     if (version < 0 || version > SCHEMA_VERSION) {
         set_err(s, "state store schema version %d is not one this version "
                 "(%d) knows", version, SCHEMA_VERSION);
@@ -333,7 +333,7 @@ jit_store_generation(struct jit_store *s)
     if (prepare(s, "SELECT value FROM meta WHERE key = 'generation'", &st)
         == 0 && sqlite3_step(st) == SQLITE_ROW)
         g = (uint64_t) sqlite3_column_int64(st, 0);
-    sqlite3_finalize(st);
+    finish(s, st);
     return g;
 }
 
@@ -398,8 +398,75 @@ store_ready(struct jit_store *s)
         return 0;
     if (sqlite3_step(st) == SQLITE_ROW)
         version = sqlite3_column_int(st, 0);
-    sqlite3_finalize(st);
+    finish(s, st);
     return version == SCHEMA_VERSION;
+}
+
+int
+jit_store_stmt_get(struct jit_store *s, const char *sql, sqlite3_stmt **st)
+{
+    struct jit_store_stmt *slot = NULL;
+    int rc;
+
+    *st = NULL;
+    for (size_t i = 0; i < s->n_stmts; i++)
+        if (strcmp(s->stmts[i].sql, sql) == 0) {
+            if (!s->stmts[i].busy) {
+                s->stmts[i].busy = 1;
+                *st = s->stmts[i].st;
+                return 0;
+            }
+            /* In use further up the stack: a statement of its own. */
+            goto uncached;
+        }
+    if (s->n_stmts < JIT_STORE_STMTS)
+        slot = &s->stmts[s->n_stmts];
+    if (slot != NULL && (slot->sql = strdup(sql)) != NULL) {
+        rc = sqlite3_prepare_v3(s->db, sql, -1, SQLITE_PREPARE_PERSISTENT,
+                                &slot->st, NULL);
+        if (rc != SQLITE_OK) {
+            free(slot->sql);
+            slot->sql = NULL;
+            slot->st = NULL;
+            return sql_fail(s, rc, "prepare");
+        }
+        slot->busy = 1;
+        s->n_stmts++;
+        *st = slot->st;
+        return 0;
+    }
+
+uncached:
+    rc = sqlite3_prepare_v2(s->db, sql, -1, st, NULL);
+    return rc == SQLITE_OK ? 0 : sql_fail(s, rc, "prepare");
+}
+
+/* Reset, not finalized, if it is the cache's: what it read is gone, what
+ * it bound is cleared, and the read lock it held is let go as finalizing
+ * would. */
+void
+jit_store_stmt_put(struct jit_store *s, sqlite3_stmt *st)
+{
+    if (st == NULL)
+        return;
+    for (size_t i = 0; i < s->n_stmts; i++)
+        if (s->stmts[i].st == st) {
+            sqlite3_reset(st);
+            sqlite3_clear_bindings(st);
+            s->stmts[i].busy = 0;
+            return;
+        }
+    sqlite3_finalize(st);
+}
+
+void
+jit_store_stmts_free(struct jit_store *s)
+{
+    for (size_t i = 0; i < s->n_stmts; i++) {
+        sqlite3_finalize(s->stmts[i].st);
+        free(s->stmts[i].sql);
+    }
+    s->n_stmts = 0;
 }
 
 static int
@@ -567,6 +634,7 @@ jit_store_close(struct jit_store *s)
         return;
     if (s->in_txn)
         jit_store_rollback(s);
+    jit_store_stmts_free(s);
     sqlite3_close_v2(s->db);
     if (s->lockfd >= 0)
         close(s->lockfd);
@@ -586,7 +654,7 @@ jit_store_begin(struct jit_store *s)
     }
     if ((ret = lock_acquire(s)) != 0)
         return ret;
-    if ((ret = exec(s, "BEGIN IMMEDIATE")) != 0) {
+    if ((ret = exec1(s, "BEGIN IMMEDIATE")) != 0) {
         flock(s->lockfd, LOCK_UN);
         return ret;
     }
@@ -604,7 +672,7 @@ jit_store_read_begin(struct jit_store *s)
         set_err(s, "transaction already open");
         return -EINVAL;
     }
-    return exec(s, "BEGIN DEFERRED");
+    return exec1(s, "BEGIN DEFERRED");
 }
 
 void
@@ -676,7 +744,7 @@ jit_store_kv_get(struct jit_store *s, const char *key, char **value)
         ret = (*value = col_dup(st, 0)) ? 0 : -ENOMEM;
     else
         ret = rc == SQLITE_DONE ? -ENOENT : sql_fail(s, rc, "kv");
-    sqlite3_finalize(st);
+    finish(s, st);
     return ret;
 }
 

@@ -302,7 +302,7 @@ jit_store_add_sessions(struct jit_store *s, const char *name, int delta,
     }
     if (ret == 0 && rc != SQLITE_DONE)
         ret = sql_fail(s, rc, "sessions");
-    sqlite3_finalize(st);
+    finish(s, st);
     return ret;
 }
 
@@ -326,7 +326,7 @@ jit_store_find_account(struct jit_store *s, const char *requester,
         name = col_dup(st, 0);
     else
         ret = rc == SQLITE_DONE ? -ENOENT : sql_fail(s, rc, "find");
-    sqlite3_finalize(st);
+    finish(s, st);
     if (ret == 0)
         ret = name ? jit_store_get_account(s, name, out) : -ENOMEM;
     free(name);
@@ -413,7 +413,7 @@ jit_store_due_accounts(struct jit_store *s, int64_t now, struct jit_due **out,
     cnt = 0;
 
 done:
-    sqlite3_finalize(st);
+    finish(s, st);
     for (size_t i = 0; i < cnt; i++)
         free(v[i].name);
     free(v);
@@ -435,7 +435,7 @@ jit_store_next_due(struct jit_store *s, int64_t now)
     if (sqlite3_step(st) == SQLITE_ROW
         && sqlite3_column_type(st, 0) != SQLITE_NULL)
         next = sqlite3_column_int64(st, 0);
-    sqlite3_finalize(st);
+    finish(s, st);
     return next;
 }
 

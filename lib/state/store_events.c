@@ -109,7 +109,7 @@ jit_store_due_events(struct jit_store *s, int64_t now, size_t limit,
     cnt = 0;
 
 done:
-    sqlite3_finalize(st);
+    finish(s, st);
     jit_events_free(v, cnt);
     return ret;
 }
@@ -196,7 +196,7 @@ jit_store_count_events(struct jit_store *s, int64_t *n)
         *n = sqlite3_column_int64(st, 0);
     else
         ret = sql_fail(s, rc, "events");
-    sqlite3_finalize(st);
+    finish(s, st);
     return ret;
 }
 
@@ -229,7 +229,7 @@ jit_store_events_backed_off(struct jit_store *s, int64_t now)
         return ret;
     sqlite3_bind_int64(st, 1, now);
     rc = sqlite3_step(st);
-    sqlite3_finalize(st);
+    finish(s, st);
     if (rc == SQLITE_ROW)
         return 1;
     return rc == SQLITE_DONE ? 0 : sql_fail(s, rc, "events");

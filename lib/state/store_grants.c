@@ -30,7 +30,7 @@ jit_store_put_grant(struct jit_store *s, const struct jit_grant *g)
     sqlite3_bind_text(st, 2, g->status, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 3, g->expires_at);
     rc = sqlite3_step(st);
-    sqlite3_finalize(st);
+    finish(s, st);
     if (rc == SQLITE_ROW)
         s->nss_dirty = 1;
     else if (rc != SQLITE_DONE)
@@ -134,7 +134,7 @@ jit_store_get_grant(struct jit_store *s, const char *id, struct jit_grant *g)
         ret = -ENOMEM;
         goto done;
     }
-    sqlite3_finalize(st);
+    finish(s, st);
     ret = prepare(s, "SELECT key FROM grant_ssh_keys WHERE grant_id = ?"
                      " ORDER BY pos", &st);
     if (ret != 0)
@@ -158,7 +158,7 @@ jit_store_get_grant(struct jit_store *s, const char *id, struct jit_grant *g)
         ret = sql_fail(s, rc, "grant keys");
 
 done:
-    sqlite3_finalize(st);
+    finish(s, st);
     if (ret != 0)
         jit_grant_free(g);
     return ret;
@@ -223,7 +223,7 @@ jit_store_revoked_locally(struct jit_store *s, const char *grant_id)
     sqlite3_bind_text(st, 1, grant_id, -1, SQLITE_STATIC);
     rc = sqlite3_step(st);
     ret = rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : sql_fail(s, rc, "revocations");
-    sqlite3_finalize(st);
+    finish(s, st);
     return ret;
 }
 
@@ -261,7 +261,7 @@ jit_store_refusal_note(struct jit_store *s, const char *key,
         first = sqlite3_column_int64(st, 1);
         seen = sqlite3_column_int(st, 2);
     }
-    sqlite3_finalize(st);
+    finish(s, st);
     if (rc != SQLITE_ROW && rc != SQLITE_DONE)
         return sql_fail(s, rc, "refusals");
     /* Two entries of one key in a round (one id listed twice): the first

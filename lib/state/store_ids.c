@@ -45,7 +45,7 @@ next_unused_id(struct jit_store *s, uint32_t from, int64_t since,
         ret = -ENOSPC;
     else
         *out = (uint32_t) sqlite3_column_int64(st, 0);
-    sqlite3_finalize(st);
+    finish(s, st);
     return ret;
 }
 

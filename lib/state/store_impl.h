@@ -19,6 +19,17 @@
 
 #pragma GCC visibility push(hidden)
 
+/* A statement kept prepared for the handle's life: a login runs the same
+ * few dozen statements about a hundred times, and parsing them again each
+ * time was a tenth of its CPU.  Looked up by the SQL's text; one in use
+ * (a caller still stepping it) is not handed out twice. */
+#define JIT_STORE_STMTS 64
+struct jit_store_stmt {
+    char *sql;
+    sqlite3_stmt *st;
+    int busy;
+};
+
 struct jit_store {
     sqlite3 *db;
     int dirfd, lockfd;
@@ -30,6 +41,8 @@ struct jit_store {
     int events_added;    /* this transaction added to the outbox */
     int wal_frames;      /* the WAL's length at the last commit */
     char err[256];
+    struct jit_store_stmt stmts[JIT_STORE_STMTS];
+    size_t n_stmts;
 };
 
 /* After a commit, with the writers' lock let go: checkpoint the WAL if it
@@ -70,12 +83,40 @@ exec(struct jit_store *s, const char *sql)
     return rc == SQLITE_OK ? 0 : sql_fail(s, rc, "sql");
 }
 
+/* One SQL statement, prepared once per handle (store.c); every statement
+ * prepare gives is handed back with finish, never sqlite3_finalize. */
+int jit_store_stmt_get(struct jit_store *s, const char *sql,
+                       sqlite3_stmt **st);
+void jit_store_stmt_put(struct jit_store *s, sqlite3_stmt *st);
+/* The cache emptied, before the connection closes (store.c). */
+void jit_store_stmts_free(struct jit_store *s);
+
 static inline int
 prepare(struct jit_store *s, const char *sql, sqlite3_stmt **st)
 {
-    int rc = sqlite3_prepare_v2(s->db, sql, -1, st, NULL);
+    return jit_store_stmt_get(s, sql, st);
+}
 
-    return rc == SQLITE_OK ? 0 : sql_fail(s, rc, "prepare");
+static inline void
+finish(struct jit_store *s, sqlite3_stmt *st)
+{
+    jit_store_stmt_put(s, st);
+}
+
+/* One statement without rows, from the cache: what a transaction's
+ * BEGIN and COMMIT run, every time. */
+static inline int
+exec1(struct jit_store *s, const char *sql)
+{
+    sqlite3_stmt *st = NULL;
+    int rc, ret = jit_store_stmt_get(s, sql, &st);
+
+    if (ret != 0)
+        return ret;
+    rc = sqlite3_step(st);
+    ret = rc == SQLITE_DONE ? 0 : sql_fail(s, rc, "sql");
+    jit_store_stmt_put(s, st);
+    return ret;
 }
 
 /* Run a statement to completion (no rows expected). */
@@ -85,7 +126,7 @@ step_done(struct jit_store *s, sqlite3_stmt *st)
     int rc = sqlite3_step(st);
     int ret = rc == SQLITE_DONE ? 0 : sql_fail(s, rc, "step");
 
-    sqlite3_finalize(st);
+    finish(s, st);
     return ret;
 }
 

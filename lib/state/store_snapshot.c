@@ -124,8 +124,8 @@ jit_store_load_accounts(struct jit_store *s, const char *where_name,
 
 done:
     jit_accounts_free(v, cnt);
-    sqlite3_finalize(gs);
-    sqlite3_finalize(st);
+    finish(s, gs);
+    finish(s, st);
     return ret;
 }
 
@@ -178,7 +178,7 @@ load_standing(struct jit_store *s, struct jit_nssdb_account *rows, size_t n)
     }
 
 done:
-    sqlite3_finalize(st);
+    finish(s, st);
     return ret;
 }
 
@@ -198,14 +198,14 @@ jit_store_commit(struct jit_store *s)
     /* Sessions, states and events are not in the snapshot: such a commit
      * leaves it (and its generation) as it is. */
     if (!s->nss_dirty) {
-        if ((ret = exec(s, "COMMIT")) == 0) {
+        if ((ret = exec1(s, "COMMIT")) == 0) {
             s->in_txn = 0;
             committed = 1;
             flock(s->lockfd, LOCK_UN);
         }
         goto done;
     }
-    ret = exec(s, "UPDATE meta SET value = value + 1"
+    ret = exec1(s, "UPDATE meta SET value = value + 1"
                   " WHERE key = 'generation'");
     if (ret != 0)
         goto done;
@@ -251,7 +251,7 @@ jit_store_commit(struct jit_store *s)
         set_err(s, "snapshot: %s", strerror(-ret));
         goto done;
     }
-    if ((ret = exec(s, "COMMIT")) != 0)
+    if ((ret = exec1(s, "COMMIT")) != 0)
         goto done;
     s->in_txn = 0;
     committed = 1;

@@ -19,6 +19,7 @@
 
 #include "nss/nssdb_read.h"
 #include "state/store.h"
+#include "state/store_impl.h"
 #include "testlib.h"
 
 /* The grant struct owns its strings; tests lend it literals. */
@@ -859,6 +860,64 @@ START_TEST(test_wal_recreated)
 }
 END_TEST
 
+/* The handle's prepared statements: the same SQL gives the same
+ * statement back once it is handed back, reset and unbound; one still in
+ * use is not handed out twice; past the cache's size statements are
+ * prepared and finalized as before. */
+START_TEST(test_stmt_cache)
+{
+    sqlite3_stmt *a = NULL, *b = NULL, *c = NULL;
+    const char *sql = "SELECT name FROM accounts WHERE name = ?";
+    char other[64];
+
+    ck_assert_int_eq(jit_store_stmt_get(store, sql, &a), 0);
+    ck_assert_int_eq(sqlite3_bind_text(a, 1, "x", -1, SQLITE_STATIC),
+                     SQLITE_OK);
+    /* In use: a statement of its own, with its own bindings. */
+    ck_assert_int_eq(jit_store_stmt_get(store, sql, &b), 0);
+    ck_assert_ptr_ne(a, b);
+    ck_assert_int_eq(sqlite3_bind_parameter_count(b), 1);
+    jit_store_stmt_put(store, b);
+    ck_assert_int_eq(sqlite3_step(a), SQLITE_DONE);
+    jit_store_stmt_put(store, a);
+    /* Handed back: the same one, reset, its binding cleared. */
+    ck_assert_int_eq(jit_store_stmt_get(store, sql, &c), 0);
+    ck_assert_ptr_eq(c, a);
+    ck_assert_int_eq(sqlite3_stmt_busy(c), 0);
+    ck_assert_int_eq(sqlite3_step(c), SQLITE_DONE);
+    jit_store_stmt_put(store, c);
+    /* A value bound before it was handed back is not seen again. */
+    ck_assert_int_eq(jit_store_stmt_get(store, "SELECT ?1", &a), 0);
+    ck_assert_int_eq(sqlite3_bind_int(a, 1, 7), SQLITE_OK);
+    ck_assert_int_eq(sqlite3_step(a), SQLITE_ROW);
+    ck_assert_int_eq(sqlite3_column_int(a, 0), 7);
+    jit_store_stmt_put(store, a);
+    ck_assert_int_eq(jit_store_stmt_get(store, "SELECT ?1", &b), 0);
+    ck_assert_ptr_eq(a, b);
+    ck_assert_int_eq(sqlite3_step(b), SQLITE_ROW);
+    ck_assert_int_eq(sqlite3_column_type(b, 0), SQLITE_NULL);
+    jit_store_stmt_put(store, b);
+    /* More distinct statements than the cache holds, each still works;
+     * the text is compared, not its address. */
+    for (int i = 0; i < JIT_STORE_STMTS + 10; i++) {
+        snprintf(other, sizeof(other), "SELECT %d", i);
+        ck_assert_int_eq(jit_store_stmt_get(store, other, &a), 0);
+        ck_assert_int_eq(sqlite3_step(a), SQLITE_ROW);
+        ck_assert_int_eq(sqlite3_column_int(a, 0), i);
+        jit_store_stmt_put(store, a);
+    }
+    snprintf(other, sizeof(other), "SELECT %d", 3);
+    ck_assert_int_eq(jit_store_stmt_get(store, other, &a), 0);
+    ck_assert_int_eq(sqlite3_step(a), SQLITE_ROW);
+    ck_assert_int_eq(sqlite3_column_int(a, 0), 3);
+    jit_store_stmt_put(store, a);
+    /* A bad statement is an error, and caches nothing. */
+    ck_assert_int_ne(jit_store_stmt_get(store, "SELEC nonsense", &a), 0);
+    ck_assert_ptr_null(a);
+    jit_store_stmt_put(store, NULL);
+}
+END_TEST
+
 START_TEST(test_first_open_race)
 {
     enum { THREADS = 16, ROUNDS = 40 };
@@ -915,6 +974,7 @@ main(void)
     tcase_add_test(tc, test_rebind_sessions_savepoint);
     tcase_add_test(tc, test_first_open_race);
     tcase_add_test(tc, test_wal_recreated);
+    tcase_add_test(tc, test_stmt_cache);
     suite_add_tcase(s, tc);
     return t_run(s);
 }
