@@ -9,9 +9,9 @@ require_ns
 command -v useradd >/dev/null || [ -x /usr/sbin/useradd ] || skip "needs useradd (passwd)"
 setup_env
 setup_pam
-# 1 + 100 + 8 x 12 + 50 x 4 logins, each its own user.
+# 1 + 50 + 100 + 8 x 12 + 50 x 4 + 20 logins, each its own user.
 i=0
-while [ $i -lt 400 ]; do
+while [ $i -lt 480 ]; do
     grant_json "b$i" > "$T/api/grants/b$i.json"
     i=$((i + 1))
 done

@@ -14,6 +14,16 @@
  * one fsync'd SQLite commit, one atomic replacement (not fsynced) of a
  * snapshot the size of nss.db, a home made from the skeleton and removed, and a
  * pam_start that loads the module.
+ *
+ * The logins run first with nothing else holding the state store open,
+ * then, for the rest of the run, with a connection held open as jitctl
+ * daemon holds one on every host it runs on (SQLite then keeps its WAL
+ * index in shared memory instead of each login rebuilding it).  Last, a
+ * few logins each in a new process, as sshd runs one per connection.
+ *
+ * For a profiler, BENCH_ONLY=seq runs the first login, the 50 without a
+ * held connection and the 100 in a row, and prints their mean; and
+ * BENCH_ONLY=cold the first login and the logins in new processes.
  */
 #include "config.h"
 
@@ -36,6 +46,7 @@
 #include "core/conf.h"
 #include "core/grant.h"
 #include "core/home.h"
+#include "state/store.h"
 
 /* execve wants char *const[]; the strings are never written. */
 #define S(x) ((char *) (uintptr_t) (x))
@@ -48,6 +59,8 @@
 #define FLOOR_ROUNDS 50
 #define RTT_ROUNDS 30
 #define USERADD_ROUNDS 20
+#define SEQ_ALONE 50
+#define COLD_ROUNDS 20
 
 static const char *confdir;
 /* Time spent in each PAM step over the sequential run. */
@@ -134,11 +147,17 @@ cpu_now_ms(void)
            + (double) (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e3;
 }
 
-/* Run argv with an empty environment; its exit status or -1. */
+extern char **environ;
+
+/* Run argv, its stdout (and unless as_login its stderr) to /dev/null;
+ * its exit status or -1.  Its environment is empty, except for a login:
+ * that one keeps this process's, which tells ld.so where the namespace's
+ * libnss_jit is. */
 static int
-run(char *const argv[])
+run_as(char *const argv[], int as_login)
 {
-    char *const envp[] = { S("PATH=/usr/sbin:/usr/bin:/sbin:/bin"), NULL };
+    char *const empty[] = { S("PATH=/usr/sbin:/usr/bin:/sbin:/bin"), NULL };
+    char *const *envp = as_login ? environ : empty;
     int status;
     pid_t pid = fork();
 
@@ -149,7 +168,8 @@ run(char *const argv[])
 
         if (null >= 0) {
             dup2(null, 1);
-            dup2(null, 2);
+            if (!as_login)
+                dup2(null, 2);
         }
         execve(argv[0], argv, envp);
         _exit(127);
@@ -158,6 +178,12 @@ run(char *const argv[])
         if (errno != EINTR)
             return -1;
     return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+static int
+run(char *const argv[])
+{
+    return run_as(argv, 0);
 }
 
 /* The floor's parts; each a median over FLOOR_ROUNDS, in ms. */
@@ -315,6 +341,31 @@ exec_median(const char *helper, const char *service, double *out)
     return 0;
 }
 
+/* A whole login in a new process, as sshd runs each connection's: the
+ * backend and its libraries loaded every time.  The median, less what
+ * fork and exec of the helper cost (noop). */
+static int
+cold_logins(const char *helper, int *next, double noop, double *out)
+{
+    double v[COLD_ROUNDS];
+
+    for (int i = 0; i < COLD_ROUNDS; i++) {
+        char user[32];
+        char *args[] = { S(helper), S(confdir), S("jitbench"), user, NULL };
+        double t0;
+
+        snprintf(user, sizeof(user), "b%d", (*next)++);
+        t0 = now_ms();
+        if (run_as(args, 1) != 0) {
+            fprintf(stderr, "bench_login: cold login of %s failed\n", user);
+            return -1;
+        }
+        v[i] = now_ms() - t0 - noop;
+    }
+    *out = median(v, COLD_ROUNDS);
+    return 0;
+}
+
 /* nproc processes, per logins each, all at once, from user b<*next> on:
  * the mean latency of a login and the wall time per login. */
 static int
@@ -374,6 +425,10 @@ main(int argc, char **argv)
     double rtt[RTT_ROUNDS], seq[SEQ], ua[USERADD_ROUNDS];
     double first, seq_mean = 0, rtt_ms, rtt_kept_ms, ua_ms, floor_ms, beyond;
     double par_mean, par_wall, wide_mean, wide_wall, cpu_ms;
+    double alone_mean = 0, cold_login;
+    struct jit_store *held = NULL;
+    const char *only = getenv("BENCH_ONLY");
+    char *why = NULL;
     struct floor fl;
     double cold_pam, cold_noop;
     char helper[4096];
@@ -429,6 +484,34 @@ main(int argc, char **argv)
 
     if ((first = one_login(next++)) < 0)
         return 1;
+    /* BENCH_ONLY=cold: the logins in new processes alone, for a
+     * profiler. */
+    if (only != NULL && strcmp(only, "cold") == 0) {
+        const char *slash = strrchr(argv[0], '/');
+
+        snprintf(helper, sizeof(helper), "%.*sbench_pam_start",
+                 slash ? (int) (slash - argv[0] + 1) : 0, argv[0]);
+        if (cold_logins(helper, &next, 0, &cold_login) != 0)
+            return 1;
+        printf("login in a new process, median %.2f ms (exec included)\n",
+               cold_login);
+        return 0;
+    }
+    /* Without jitctl daemon: every login's process is the store's only
+     * connection, and rebuilds SQLite's WAL index as it opens it. */
+    for (int i = 0; i < SEQ_ALONE; i++) {
+        double t = one_login(next++);
+
+        if (t < 0)
+            return 1;
+        alone_mean += t / SEQ_ALONE;
+    }
+    /* From here on, as on a host where jitctl daemon runs: its connection
+     * to the store stays open for its life. */
+    if (jit_store_open(&conf, NULL, &held, &why) != 0) {
+        fprintf(stderr, "bench_login: store: %s\n", why ? why : "?");
+        return 1;
+    }
     count_steps = 1;
     cpu_ms = cpu_now_ms();
     for (int i = 0; i < SEQ; i++) {
@@ -439,6 +522,14 @@ main(int argc, char **argv)
     /* The process's own CPU time (the test API's is not in it): on a
      * shared machine it moves less than the wall time does. */
     cpu_ms = (cpu_now_ms() - cpu_ms) / SEQ;
+    /* BENCH_ONLY=seq: the sequential logins alone, for a profiler. */
+    if (only != NULL) {
+        printf("login, 100 in a row: mean %.2f ms, CPU %.2f ms\n", seq_mean,
+               cpu_ms);
+        jit_store_close(held);
+        jit_conf_free(&conf);
+        return 0;
+    }
 
     /* 8 and 50 processes, all at once. */
     if (parallel(PAR, PER_PROC, &next, &par_mean, &par_wall) != 0
@@ -463,6 +554,8 @@ main(int argc, char **argv)
     }
     if (exec_median(helper, "-", &cold_noop) != 0
         || exec_median(helper, "jitbench", &cold_pam) != 0)
+        return 1;
+    if (cold_logins(helper, &next, cold_noop, &cold_login) != 0)
         return 1;
 
     /* useradd -m + userdel -r of one account in the throwaway root. */
@@ -489,6 +582,8 @@ main(int argc, char **argv)
     printf("%-58s %10.2f\n", "API round trip on a kept connection, median",
            rtt_kept_ms);
     printf("%-58s %10.2f\n", "login, first (cold process)", first);
+    printf("%-58s %10.2f\n", "login, 50 in a row, no jitctl daemon: mean",
+           alone_mean);
     printf("%-58s %10.2f\n", "login, 100 in a row: mean", seq_mean);
     printf("%-58s %10.2f\n", "login, 100 in a row: p50", seq[SEQ / 2]);
     printf("%-58s %10.2f\n", "login, 100 in a row: p95", seq[SEQ * 95 / 100]);
@@ -521,6 +616,8 @@ main(int argc, char **argv)
     printf("%-58s %10.2f\n", "floor: sum", floor_ms);
     printf("%-58s %10.2f\n", "pam_start in a new libpam-only process, minus exec",
            cold_pam - cold_noop);
+    printf("%-58s %10.2f\n", "login in a new process (as sshd's), minus exec, median",
+           cold_login);
     printf("%-58s %10.2f\n", "login beyond its API call / floor", beyond / floor_ms);
     printf("%-58s %10.2f\n", "useradd -m + userdel -r, throwaway root, median",
            ua_ms);
@@ -528,8 +625,11 @@ main(int argc, char **argv)
     printf("%-58s %10.2f\n", "speedup: useradd+userdel / login beyond its API calls",
            ua_ms / beyond);
     printf("RESULT login_ms=%.2f api_rtt_ms=%.2f floor_ms=%.2f"
-           " speedup_vs_useradd=%.1f parallel8_ms=%.2f parallel50_ms=%.2f\n",
-           seq_mean, rtt_ms, floor_ms, ua_ms / seq_mean, par_mean, wide_mean);
+           " speedup_vs_useradd=%.1f parallel8_ms=%.2f parallel50_ms=%.2f"
+           " cold_login_ms=%.2f\n",
+           seq_mean, rtt_ms, floor_ms, ua_ms / seq_mean, par_mean, wide_mean,
+           cold_login);
+    jit_store_close(held);
     jit_conf_free(&conf);
     return 0;
 }
