@@ -402,10 +402,28 @@ store_ready(struct jit_store *s)
     return version == SCHEMA_VERSION;
 }
 
+/* Exactly one statement, nothing after it but blanks: what prepare
+ * gives back runs the whole of its text (exec runs several), and an
+ * empty text is not a statement. */
+static int
+one_statement(sqlite3_stmt *st, const char *tail)
+{
+    if (st == NULL)
+        return 0;
+    while (tail != NULL && (*tail == ' ' || *tail == '\t' || *tail == '\n'
+                            || *tail == ';'))
+        tail++;
+    return tail == NULL || *tail == '\0';
+}
+
+/* The cache is filled by the store's own SQL, all of it constant text
+ * (about fifty of them): nothing is evicted, and a text past the 64th is
+ * prepared and finalized each time, as before the cache. */
 int
 jit_store_stmt_get(struct jit_store *s, const char *sql, sqlite3_stmt **st)
 {
     struct jit_store_stmt *slot = NULL;
+    const char *tail = NULL;
     int rc;
 
     *st = NULL;
@@ -423,12 +441,16 @@ jit_store_stmt_get(struct jit_store *s, const char *sql, sqlite3_stmt **st)
         slot = &s->stmts[s->n_stmts];
     if (slot != NULL && (slot->sql = strdup(sql)) != NULL) {
         rc = sqlite3_prepare_v3(s->db, sql, -1, SQLITE_PREPARE_PERSISTENT,
-                                &slot->st, NULL);
-        if (rc != SQLITE_OK) {
+                                &slot->st, &tail);
+        if (rc != SQLITE_OK || !one_statement(slot->st, tail)) {
+            sqlite3_finalize(slot->st);
             free(slot->sql);
             slot->sql = NULL;
             slot->st = NULL;
-            return sql_fail(s, rc, "prepare");
+            if (rc != SQLITE_OK)
+                return sql_fail(s, rc, "prepare");
+            set_err(s, "prepare: not one statement: %.80s", sql);
+            return -EINVAL;
         }
         slot->busy = 1;
         s->n_stmts++;
@@ -437,8 +459,16 @@ jit_store_stmt_get(struct jit_store *s, const char *sql, sqlite3_stmt **st)
     }
 
 uncached:
-    rc = sqlite3_prepare_v2(s->db, sql, -1, st, NULL);
-    return rc == SQLITE_OK ? 0 : sql_fail(s, rc, "prepare");
+    rc = sqlite3_prepare_v2(s->db, sql, -1, st, &tail);
+    if (rc != SQLITE_OK)
+        return sql_fail(s, rc, "prepare");
+    if (!one_statement(*st, tail)) {
+        sqlite3_finalize(*st);
+        *st = NULL;
+        set_err(s, "prepare: not one statement: %.80s", sql);
+        return -EINVAL;
+    }
+    return 0;
 }
 
 /* Reset, not finalized, if it is the cache's: what it read is gone, what

@@ -88,7 +88,9 @@ struct jit_store_host {
 struct jit_store;
 
 /* Open (creating state_dir, the database and the lock file if needed) and
- * migrate.  Refuses a state_dir that is a symlink, not owned by the
+ * migrate.  A handle is used by one thread at a time (each PAM handle,
+ * each thread of a test, the daemon: their own); it keeps its prepared
+ * statements, unlocked.  Refuses a state_dir that is a symlink, not owned by the
  * caller, or group/world-writable.  On failure *errmsg (if given) says
  * why; free it.  Returns 0 or -errno. */
 int jit_store_open(const struct jit_conf *conf,

@@ -897,6 +897,24 @@ START_TEST(test_stmt_cache)
     ck_assert_int_eq(sqlite3_step(b), SQLITE_ROW);
     ck_assert_int_eq(sqlite3_column_type(b, 0), SQLITE_NULL);
     jit_store_stmt_put(store, b);
+    /* A bad statement, two statements, or none: an error, and nothing
+     * cached; the next good one still gets a slot. */
+    {
+        size_t n = store->n_stmts;
+
+        ck_assert_int_ne(jit_store_stmt_get(store, "SELEC nonsense", &a), 0);
+        ck_assert_ptr_null(a);
+        ck_assert_int_eq(jit_store_stmt_get(store, "SELECT 1; SELECT 2", &a),
+                         -EINVAL);
+        ck_assert_ptr_null(a);
+        ck_assert_int_eq(jit_store_stmt_get(store, " -- nothing", &a),
+                         -EINVAL);
+        ck_assert_ptr_null(a);
+        ck_assert_uint_eq(store->n_stmts, n);
+        ck_assert_int_eq(jit_store_stmt_get(store, "SELECT 'ok';", &a), 0);
+        ck_assert_uint_eq(store->n_stmts, n + 1);
+        jit_store_stmt_put(store, a);
+    }
     /* More distinct statements than the cache holds, each still works;
      * the text is compared, not its address. */
     for (int i = 0; i < JIT_STORE_STMTS + 10; i++) {
@@ -911,9 +929,6 @@ START_TEST(test_stmt_cache)
     ck_assert_int_eq(sqlite3_step(a), SQLITE_ROW);
     ck_assert_int_eq(sqlite3_column_int(a, 0), 3);
     jit_store_stmt_put(store, a);
-    /* A bad statement is an error, and caches nothing. */
-    ck_assert_int_ne(jit_store_stmt_get(store, "SELEC nonsense", &a), 0);
-    ck_assert_ptr_null(a);
     jit_store_stmt_put(store, NULL);
 }
 END_TEST
