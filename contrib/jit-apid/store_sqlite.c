@@ -157,31 +157,30 @@ migrate(sqlite3 *db)
     return -1;
 }
 
-/* A dir_accounts table from before the entry's uuid was recorded gets
- * the column (NULL: the account is known by its mark alone until its
- * next enable).  Looked at under the writer lock: two instances starting
- * on one file add it once.  0, or -1 with the database's error. */
+/* A column added to a table after stores existed: under the writer lock
+ * (two instances starting on one file add it once), if has_sql finds no
+ * row the column is missing and add_sql adds it (and fills it); then
+ * after_sql, if any, runs whether or not it was added.  0, or -1 with the
+ * database's error. */
 static int
-migrate_dir_uuid(sqlite3 *db)
+migrate_column(sqlite3 *db, const char *has_sql, const char *add_sql,
+               const char *after_sql)
 {
     sqlite3_stmt *st = NULL;
     int rc, has;
 
     if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
         return -1;
-    if (sqlite3_prepare_v2(db,
-                           "SELECT 1 FROM pragma_table_info('dir_accounts')"
-                           " WHERE name = 'entry_uuid'",
-                           -1, &st, NULL) != SQLITE_OK)
+    if (sqlite3_prepare_v2(db, has_sql, -1, &st, NULL) != SQLITE_OK)
         goto rollback;
     rc = sqlite3_step(st);
     has = rc == SQLITE_ROW;
     sqlite3_finalize(st);
     if (rc != SQLITE_ROW && rc != SQLITE_DONE)
         goto rollback;
-    if ((has || sqlite3_exec(db, "ALTER TABLE dir_accounts ADD COLUMN"
-                                 " entry_uuid TEXT", NULL, NULL, NULL)
-                    == SQLITE_OK)
+    if ((has || sqlite3_exec(db, add_sql, NULL, NULL, NULL) == SQLITE_OK)
+        && (after_sql == NULL
+            || sqlite3_exec(db, after_sql, NULL, NULL, NULL) == SQLITE_OK)
         && sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK)
         return 0;
 
@@ -190,43 +189,35 @@ rollback:
     return -1;
 }
 
+/* A dir_accounts table from before the entry's uuid was recorded gets
+ * the column (NULL: the account is known by its mark alone until its
+ * next enable). */
+static int
+migrate_dir_uuid(sqlite3 *db)
+{
+    return migrate_column(db,
+                          "SELECT 1 FROM pragma_table_info('dir_accounts')"
+                          " WHERE name = 'entry_uuid'",
+                          "ALTER TABLE dir_accounts ADD COLUMN entry_uuid TEXT",
+                          NULL);
+}
+
 /* A grants table from before grants.seq (store_impl.h,
  * APID_HANDOVERS_SQL) gets the column, filled from each grant's first
  * entry in the operations log (NULL for a grant with none), and then the
- * index the handover search walks.  Under the writer lock, like
- * migrate_dir_uuid.  0, or -1 with the database's error. */
+ * index the handover search walks. */
 static int
 migrate_grant_seq(sqlite3 *db)
 {
-    sqlite3_stmt *st = NULL;
-    int rc, has;
-
-    if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
-        return -1;
-    if (sqlite3_prepare_v2(db,
-                           "SELECT 1 FROM pragma_table_info('grants')"
-                           " WHERE name = 'seq'",
-                           -1, &st, NULL) != SQLITE_OK)
-        goto rollback;
-    rc = sqlite3_step(st);
-    has = rc == SQLITE_ROW;
-    sqlite3_finalize(st);
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-        goto rollback;
-    if ((has || sqlite3_exec(db, "ALTER TABLE grants ADD COLUMN seq INTEGER;"
-                                 " UPDATE grants SET seq = (SELECT min(p.seq)"
-                                 "  FROM operations p"
-                                 "  WHERE p.grant_id = grants.id);",
-                             NULL, NULL, NULL) == SQLITE_OK)
-        && sqlite3_exec(db, "CREATE INDEX IF NOT EXISTS grants_person_seq"
-                            " ON grants (username, requester, credential,"
-                            " seq); COMMIT",
-                        NULL, NULL, NULL) == SQLITE_OK)
-        return 0;
-
-rollback:
-    sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
-    return -1;
+    return migrate_column(db,
+                          "SELECT 1 FROM pragma_table_info('grants')"
+                          " WHERE name = 'seq'",
+                          "ALTER TABLE grants ADD COLUMN seq INTEGER;"
+                          " UPDATE grants SET seq = (SELECT min(p.seq)"
+                          "  FROM operations p"
+                          "  WHERE p.grant_id = grants.id);",
+                          "CREATE INDEX IF NOT EXISTS grants_person_seq"
+                          " ON grants (username, requester, credential, seq)");
 }
 
 static struct apid_conn *

@@ -258,8 +258,9 @@ wal_vfs_register(void)
     wal_vfs_ok = sqlite3_vfs_register(&wal_vfs, 0) == SQLITE_OK;
 }
 
-/* pam_jit.so is unloaded at pam_end while the process may keep SQLite
- * (its own, or another module's): our VFS must not stay in its list. */
+/* The library holding this VFS may be unloaded while the process keeps
+ * SQLite (jitctl at exit; pam_jit_login.so never is, doc/design.md, F7):
+ * the VFS must not stay in SQLite's list. */
 __attribute__((destructor)) static void
 wal_vfs_unregister(void)
 {

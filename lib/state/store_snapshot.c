@@ -206,7 +206,7 @@ jit_store_commit(struct jit_store *s)
         goto done;
     }
     ret = exec1(s, "UPDATE meta SET value = value + 1"
-                  " WHERE key = 'generation'");
+                   " WHERE key = 'generation'");
     if (ret != 0)
         goto done;
     if ((ret = jit_store_load_accounts(s, NULL, &accts, &n)) != 0)
@@ -243,8 +243,8 @@ jit_store_commit(struct jit_store *s)
      * or torn is told by its checksum, by every reader (which then shows
      * no JIT account: closed) and by the next jit_store_open (which
      * re-derives it before it answers).  It cannot claim a generation the
-     * store lost: the rename comes after the COMMIT's fsync.  Each of a
-     * login.s three snapshots each paid an fsync here. */
+     * store lost: the rename comes after the COMMIT's fsync.  (Every
+     * snapshot a login wrote paid an fsync here.) */
     ret = jit_file_stage_unsynced(s->dirfd, JIT_STORE_SNAPSHOT ".new",
                                   img.data, img.len, 0644);
     if (ret != 0) {

@@ -225,17 +225,18 @@ sed -i "s|config=$T/wrong.conf|config=$CONF|" "$T/pam.d/jittest"
 # leaves 15 s for the namespace and the API call, which took 1.6 s at
 # most under two busy loops.
 grant_json tess > "$G/tess.json"
-# hold_lock MARKER: a process that takes the writers' lock, touches MARKER
-# and keeps the lock until killed by its pid (one process holds it, so
-# killing it frees the lock).  The sleep is its lifetime, not a wait:
-# readiness is MARKER, waited for with wait_for.
+# hold_lock MARKER: a process ($holder, in TEST_PIDS) that takes the
+# writers' lock, touches MARKER and keeps the lock until killed by its pid
+# (one process holds it, so killing it frees the lock); returns once
+# MARKER exists.  Its "sleep infinity" is its lifetime, not a wait, so no
+# slow test can outlast it.
 hold_lock() {
-    sh -c 'exec 9<"$1"; flock 9; touch "$2"; exec sleep 300' sh "$STATE/lock" "$1" &
+    sh -c 'exec 9<"$1"; flock 9; touch "$2"; exec sleep infinity' sh "$STATE/lock" "$1" &
+    holder=$!
+    TEST_PIDS="$TEST_PIDS $holder"
+    wait_for 10 test -e "$1" >/dev/null || fail "the lock holder did not start"
 }
 hold_lock "$T/locked"
-holder=$!
-TEST_PIDS="$TEST_PIDS $holder"
-wait_for 10 test -e "$T/locked" >/dev/null || fail "the lock holder did not start"
 t0=$(date +%s%N)
 rc=0; slow_sleeps pam_op tess acct_mgmt || rc=$?
 ms=$(( ($(date +%s%N) - t0) / 1000000 ))
@@ -386,9 +387,6 @@ ok "one handle: open_session reuses acct_mgmt's answer, one API call"
 grant_json viktor > "$G/viktor.json"
 expect_pam "viktor: account reserved" 0 viktor acct_mgmt
 hold_lock "$T/locked2"
-holder=$!
-TEST_PIDS="$TEST_PIDS $holder"
-wait_for 10 test -e "$T/locked2" >/dev/null || fail "the lock holder did not start"
 t0=$(date +%s%N)
 rc=0; pam_op viktor acct_mgmt || rc=$?
 ms=$(( ($(date +%s%N) - t0) / 1000000 ))
@@ -429,9 +427,6 @@ audit_has 'event="session.opened" result="deny" reason="revoked_locally" user="x
 grant_json yvonne > "$G/yvonne.json"
 expect_pam "yvonne: account" 0 yvonne acct_mgmt
 hold_lock "$T/locked3"
-holder=$!
-TEST_PIDS="$TEST_PIDS $holder"
-wait_for 10 test -e "$T/locked3" >/dev/null || fail "the lock holder did not start"
 PAM_OUT=$T/pam3.out pam_op yvonne open_session &
 sess=$!
 TEST_PIDS="$TEST_PIDS $sess"
