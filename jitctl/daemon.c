@@ -11,6 +11,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -24,6 +25,7 @@
 #include "daemon.h"
 #include "daemon/outbox.h"
 #include "daemon/reap.h"
+#include "daemon/relay.h"
 #include "daemon/status.h"
 #include "daemon/sync.h"
 #include "state/wake.h"
@@ -46,6 +48,8 @@
 #define WAKE_GRACE_MS 1000
 
 static volatile sig_atomic_t stop_flag, reload_flag, wake_flag;
+/* The relay's threads read the configuration under it; a reload writes. */
+static pthread_rwlock_t conf_lock = PTHREAD_RWLOCK_INITIALIZER;
 
 static void
 on_stop(int sig)
@@ -184,9 +188,10 @@ jitctl_daemon(struct jit_conf *conf, const struct jit_log *log,
 {
     struct jit_daemon_status st;
     struct jit_store *s = NULL;
+    struct jit_relay *relay = NULL;
     /* At start, what earlier runs left waiting is due at once. */
     struct outbox_retry ob = { 1, FAULT_PAUSE_MIN_S };
-    char *etag = NULL, *why = NULL, wake_why[256];
+    char *etag = NULL, *why = NULL, wake_why[256], relay_why[256];
     int64_t fault_pause = FAULT_PAUSE_MIN_S;
     /* When the API began answering "busy" (0: it is not). */
     int64_t busy_since = 0;
@@ -210,6 +215,12 @@ jitctl_daemon(struct jit_conf *conf, const struct jit_log *log,
         jit_logf(log, LOG_WARNING, "daemon: wake-up FIFO %s/%s; events "
                  "that other processes record wait up to %d s",
                  conf->state_dir, wake_why, POLL_MAX_S);
+    /* Without the relay, logins ask the API themselves: slower, the same
+     * verdicts. */
+    if (jit_relay_start(jit_store_dirfd(s), conf, &conf_lock, log, &relay,
+                        relay_why, sizeof(relay_why)) != 0)
+        jit_logf(log, LOG_WARNING, "daemon: login relay %s/%s; logins ask "
+                 "the API themselves", conf->state_dir, relay_why);
     memset(&st, 0, sizeof(st));
     st.pid = getpid();
     st.started = (int64_t) time(NULL);
@@ -225,13 +236,17 @@ jitctl_daemon(struct jit_conf *conf, const struct jit_log *log,
         int64_t now = (int64_t) time(NULL), next, wait, left_ms, retry;
         int64_t polled;
         size_t n = 0;
+        int reloaded;
 
         wake_flag = 0;
         if (reload_flag) {
             reload_flag = 0;
             /* A bad new file keeps the old configuration (reload says
              * why); the store keeps pointing at conf, changed in place. */
-            if (reload(conf) == 0)
+            pthread_rwlock_wrlock(&conf_lock);
+            reloaded = reload(conf) == 0;
+            pthread_rwlock_unlock(&conf_lock);
+            if (reloaded)
                 jit_logf(log, LOG_INFO, "daemon: configuration reloaded");
         }
         /* Reap first: an account past its end goes whatever the API.  A
@@ -357,6 +372,8 @@ jitctl_daemon(struct jit_conf *conf, const struct jit_log *log,
             (void) jit_outbox_bound(s, conf, log);
         }
     }
+    /* Its calls are bounded by the API's timeouts. */
+    jit_relay_stop(relay);
     st.state = JIT_DAEMON_STOPPED;
     status_put(conf, s, &st);
     jit_logf(log, LOG_INFO, "daemon: stopped");

@@ -122,46 +122,6 @@ on_ssl_ctx(CURL *h, void *ctx, void *arg)
     return CURLE_OK;
 }
 
-static enum jit_api_status
-fault(struct jit_api_error *err, const char *reason, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static enum jit_api_status
-fault(struct jit_api_error *err, const char *reason, const char *fmt, ...)
-{
-    va_list ap;
-
-    err->reason = reason;
-    err->http = 0;
-    va_start(ap, fmt);
-    vsnprintf(err->detail, sizeof(err->detail), fmt, ap);
-    va_end(ap);
-    return JIT_API_FAULT;
-}
-
-enum jit_api_status
-jit_api_answer(enum jit_api_call call, long http, struct jit_api_error *err)
-{
-    enum jit_api_status st;
-
-    if (http == 200)
-        return JIT_API_OK;
-    if (call == JIT_API_CALL_GRANT && http == 404)
-        return JIT_API_NOT_FOUND;
-    if (call == JIT_API_CALL_LIST && http == 304)
-        return JIT_API_NOT_MODIFIED;
-    if (call == JIT_API_CALL_LIST && (http == 429 || http == 503)) {
-        /* The API is up but will not hold this poll now (jit-apid beyond
-         * its long-poll budget): a pause, not a fault to probe at once. */
-        st = fault(err, "busy", "HTTP status %ld: asked to come back later",
-                   http);
-    } else {
-        st = fault(err, "http_error", "HTTP status %ld", http);
-    }
-    err->http = http;
-    return st;
-}
-
 struct body {
     char *buf;
     size_t len, cap, max;
@@ -236,17 +196,17 @@ read_token(const char *path, char *tok, size_t toklen,
 
     fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY);
     if (fd < 0)
-        return fault(err, "token_error", "%s: %s", path, strerror(errno));
+        return jit_api_fault(err, "token_error", "%s: %s", path, strerror(errno));
     if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_uid != 0
         || (st.st_mode & 077) != 0) {
         close(fd);
-        return fault(err, "token_error", "%s: must be a regular file owned "
+        return jit_api_fault(err, "token_error", "%s: must be a regular file owned "
                      "by root with mode 0600", path);
     }
     r = read(fd, tok, toklen - 1);
     close(fd);
     if (r <= 0)
-        return fault(err, "token_error", "%s: empty or unreadable", path);
+        return jit_api_fault(err, "token_error", "%s: empty or unreadable", path);
     n = (size_t) r;
     while (n > 0 && (tok[n - 1] == '\n' || tok[n - 1] == '\r'))
         n--;
@@ -256,7 +216,7 @@ read_token(const char *path, char *tok, size_t toklen,
             n = 0;
     if (n == 0 || (size_t) r == toklen - 1) {
         explicit_bzero(tok, toklen);
-        return fault(err, "token_error", "%s: not a single-line token of at "
+        return jit_api_fault(err, "token_error", "%s: not a single-line token of at "
                      "most %zu bytes", path, toklen - 2);
     }
     return JIT_API_OK;
@@ -273,11 +233,11 @@ check_key(const char *path, const char *reason, struct jit_api_error *err)
     int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY);
 
     if (fd < 0)
-        return fault(err, reason, "%s: %s", path, strerror(errno));
+        return jit_api_fault(err, reason, "%s: %s", path, strerror(errno));
     if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_uid != 0
         || (st.st_mode & 077) != 0) {
         close(fd);
-        return fault(err, reason, "%s: must be a regular file owned "
+        return jit_api_fault(err, reason, "%s: must be a regular file owned "
                      "by root with mode 0600", path);
     }
     close(fd);
@@ -320,15 +280,15 @@ from_curl(CURLcode rc, const struct body *b, const char *errbuf,
 
     switch (rc) {
     case CURLE_ABORTED_BY_CALLBACK:
-        return fault(err, "cancelled", "stopped by a signal");
+        return jit_api_fault(err, "cancelled", "stopped by a signal");
     case CURLE_OPERATION_TIMEDOUT:
-        return fault(err, "timeout", "%s", why);
+        return jit_api_fault(err, "timeout", "%s", why);
     case CURLE_WRITE_ERROR:
     case CURLE_FILESIZE_EXCEEDED:
         if (b->too_large || rc == CURLE_FILESIZE_EXCEEDED)
-            return fault(err, "too_large", "answer longer than %zu bytes",
+            return jit_api_fault(err, "too_large", "answer longer than %zu bytes",
                          b->max);
-        return fault(err, "internal_error", "%s", why);
+        return jit_api_fault(err, "internal_error", "%s", why);
     case CURLE_SSL_CONNECT_ERROR:
     case CURLE_PEER_FAILED_VERIFICATION:
     case CURLE_SSL_CERTPROBLEM:
@@ -341,12 +301,12 @@ from_curl(CURLcode rc, const struct body *b, const char *errbuf,
     case CURLE_SSL_ENGINE_INITFAILED:
     case CURLE_SSL_SHUTDOWN_FAILED:
     case CURLE_USE_SSL_FAILED:
-        return fault(err, "tls_error", "%s", why);
+        return jit_api_fault(err, "tls_error", "%s", why);
     case CURLE_OUT_OF_MEMORY:
     case CURLE_FAILED_INIT:
-        return fault(err, "internal_error", "%s", why);
+        return jit_api_fault(err, "internal_error", "%s", why);
     default:
-        return fault(err, "unreachable", "%s", why);
+        return jit_api_fault(err, "unreachable", "%s", why);
     }
 }
 
@@ -371,11 +331,11 @@ negotiate(const struct jit_conf *c, const char *url, char **out,
 
     if (u == NULL || curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK
         || curl_url_get(u, CURLUPART_HOST, &server, 0) != CURLUE_OK) {
-        st = fault(err, "config_error", "api_url: no host name");
+        st = jit_api_fault(err, "config_error", "api_url: no host name");
         goto done;
     }
     if ((*out = jit_negotiate_header(c, server, why, sizeof(why))) == NULL)
-        st = fault(err, "krb5_error", "%s", why);
+        st = jit_api_fault(err, "krb5_error", "%s", why);
 
 done:
     curl_free(server);
@@ -445,13 +405,14 @@ done:
  * One GET, or a POST of a JSON body when post is set.  On success
  * (transport-wise) *http is the status and b holds the answer; a fault
  * otherwise.  extra_s lengthens the total timeout (for a long poll, by the
- * server-side wait).  With wfd >= 0, that fd turning readable ends the
+ * server-side wait).  cancellable: the cancel flag ends it (not for a kept
+ * connection, which the relay's threads use).  With wfd >= 0, that fd turning readable ends the
  * request with JIT_API_WOKEN (reason "woken").
  */
 static enum jit_api_status
 request(const struct jit_conf *c, CURL *h, const char *url, const char *post,
         size_t post_len, const char *etag_in, unsigned extra_s, int wfd,
-        long *http, struct body *b, char **etag_out,
+        int cancellable, long *http, struct body *b, char **etag_out,
         struct jit_api_error *err)
 {
     char token[TOKEN_MAX + 2], errbuf[CURL_ERROR_SIZE] = "";
@@ -483,7 +444,7 @@ request(const struct jit_conf *c, CURL *h, const char *url, const char *post,
             && add_header(&hdrs, "If-None-Match: ", etag_in) != 0)
         || (post != NULL
             && add_header(&hdrs, "Content-Type: ", "application/json") != 0)) {
-        st = fault(err, "internal_error", "out of memory");
+        st = jit_api_fault(err, "internal_error", "out of memory");
         goto done;
     }
 
@@ -504,7 +465,7 @@ request(const struct jit_conf *c, CURL *h, const char *url, const char *post,
      * log could not be known to be off, so nothing is sent. */
     if (curl_easy_setopt(h, CURLOPT_SSL_CTX_FUNCTION, on_ssl_ctx)
         != CURLE_OK) {
-        st = fault(err, "internal_error", "libcurl's TLS back end is not "
+        st = jit_api_fault(err, "internal_error", "libcurl's TLS back end is not "
                    "OpenSSL: cannot turn its key log off");
         goto done;
     }
@@ -522,7 +483,7 @@ request(const struct jit_conf *c, CURL *h, const char *url, const char *post,
                      (curl_off_t) c->max_response_size);
     curl_easy_setopt(h, CURLOPT_USERAGENT, PACKAGE_NAME "/" PACKAGE_VERSION);
     curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
-    if (cancel_flag != NULL) {
+    if (cancellable && cancel_flag != NULL) {
         curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, on_progress);
         curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
     }
@@ -595,14 +556,14 @@ start(const struct jit_conf *c, struct jit_api *api, const char *resource,
     *url = NULL;
     pthread_once(&global_once, global_init);
     if (global_rc != CURLE_OK)
-        return fault(err, "internal_error", "curl_global_init failed");
+        return jit_api_fault(err, "internal_error", "curl_global_init failed");
     if (c->api_url == NULL || c->host == NULL)
-        return fault(err, "config_error", "api_url or host not set");
+        return jit_api_fault(err, "config_error", "api_url or host not set");
     if (api != NULL && api->h != NULL) {
         curl_easy_reset(api->h);
         *h = api->h;
     } else if ((*h = curl_easy_init()) == NULL) {
-        return fault(err, "internal_error", "curl_easy_init failed");
+        return jit_api_fault(err, "internal_error", "curl_easy_init failed");
     } else if (api != NULL) {
         api->h = *h;
     }
@@ -611,7 +572,7 @@ start(const struct jit_conf *c, struct jit_api *api, const char *resource,
     if (eh == NULL || (user != NULL && eu == NULL)) {
         curl_free(eh);
         curl_free(eu);
-        return fault(err, "internal_error", "out of memory");
+        return jit_api_fault(err, "internal_error", "out of memory");
     }
     baselen = strlen(c->api_url);
     while (baselen > 0 && c->api_url[baselen - 1] == '/')
@@ -623,7 +584,7 @@ start(const struct jit_conf *c, struct jit_api *api, const char *resource,
     curl_free(eu);
     if (r < 0) {
         *url = NULL;
-        return fault(err, "internal_error", "out of memory");
+        return jit_api_fault(err, "internal_error", "out of memory");
     }
     return JIT_API_OK;
 }
@@ -636,36 +597,53 @@ jit_api_get_grant(const struct jit_conf *c, const char *username,
 }
 
 enum jit_api_status
-jit_api_get_grant_with(const struct jit_conf *c, struct jit_api *api,
-                       const char *username, struct jit_grant *g,
-                       struct jit_api_error *err)
+jit_api_fetch_grant(const struct jit_conf *c, struct jit_api *api,
+                    const char *username, long *http, char **body,
+                    size_t *len, struct jit_api_error *err)
 {
     struct body b = { NULL, 0, 0, c->max_response_size, 0 };
     enum jit_api_status st;
-    char *url = NULL, why[200];
+    char *url = NULL;
     CURL *h = NULL;
-    long http = 0;
 
-    memset(g, 0, sizeof(*g));
+    *http = 0;
+    *body = NULL;
+    *len = 0;
     err->reason = NULL;
     err->detail[0] = '\0';
     if ((st = start(c, api, "grants", username, NULL, &h, &url, err))
         != JIT_API_OK)
         goto done;
-    if ((st = request(c, h, url, NULL, 0, NULL, 0, -1, &http, &b, NULL,
-                      err)) != JIT_API_OK)
+    if ((st = request(c, h, url, NULL, 0, NULL, 0, -1, api == NULL, http,
+                      &b, NULL, err)) != JIT_API_OK)
         goto done;
-    if ((st = jit_api_answer(JIT_API_CALL_GRANT, http, err)) != JIT_API_OK)
-        goto done;
-    if (b.buf == NULL
-        || jit_grant_parse(b.buf, b.len, g, why, sizeof(why)) != 0)
-        st = fault(err, "malformed", "%s", b.buf ? why : "empty answer");
+    *body = b.buf;
+    *len = b.len;
+    b.buf = NULL;
 
 done:
     free(b.buf);
     free(url);
     if (api == NULL)
         curl_easy_cleanup(h);
+    return st;
+}
+
+enum jit_api_status
+jit_api_get_grant_with(const struct jit_conf *c, struct jit_api *api,
+                       const char *username, struct jit_grant *g,
+                       struct jit_api_error *err)
+{
+    enum jit_api_status st;
+    char *body = NULL;
+    size_t len = 0;
+    long http = 0;
+
+    memset(g, 0, sizeof(*g));
+    st = jit_api_fetch_grant(c, api, username, &http, &body, &len, err);
+    if (st == JIT_API_OK)
+        st = jit_api_grant_answer(http, body, len, g, err);
+    free(body);
     return st;
 }
 
@@ -691,14 +669,14 @@ jit_api_list_grants(const struct jit_conf *c, const char *etag_in,
         goto done;
     /* Only a poll that waits is worth waking from. */
     st = request(c, h, url, NULL, 0, etag_in, wait_s,
-                 wait_s > 0 ? wake_fd : -1, &http, &b, &etag, err);
+                 wait_s > 0 ? wake_fd : -1, 1, &http, &b, &etag, err);
     if (st != JIT_API_OK)
         goto done;
     if ((st = jit_api_answer(JIT_API_CALL_LIST, http, err)) != JIT_API_OK)
         goto done;
     if (b.buf == NULL
         || jit_grant_list_parse(b.buf, b.len, l, why, sizeof(why)) != 0) {
-        st = fault(err, "malformed", "%s", b.buf ? why : "empty answer");
+        st = jit_api_fault(err, "malformed", "%s", b.buf ? why : "empty answer");
     } else {
         *etag_out = etag;
         etag = NULL;
@@ -730,7 +708,8 @@ jit_api_post_events(const struct jit_conf *c, const char *body, size_t len,
     if ((st = start(c, NULL, "events", NULL, NULL, &h, &url, err))
         != JIT_API_OK)
         goto done;
-    st = request(c, h, url, body, len, NULL, 0, -1, &http, &b, NULL, err);
+    st = request(c, h, url, body, len, NULL, 0, -1, 1, &http, &b, NULL,
+                 err);
     if (st != JIT_API_OK)
         goto done;
     if ((st = jit_api_answer(JIT_API_CALL_EVENTS, http, err)) != JIT_API_OK)
@@ -738,7 +717,7 @@ jit_api_post_events(const struct jit_conf *c, const char *body, size_t len,
     j = b.buf ? json_loadb(b.buf, b.len, JSON_REJECT_DUPLICATES, &je) : NULL;
     n = j ? json_object_get(j, "accepted") : NULL;
     if (!json_is_integer(n) || json_integer_value(n) < 0) {
-        st = fault(err, "malformed", "no \"accepted\" count in the answer");
+        st = jit_api_fault(err, "malformed", "no \"accepted\" count in the answer");
         goto done;
     }
     *accepted = (long) json_integer_value(n);
@@ -767,7 +746,7 @@ jit_api_probe(const struct jit_conf *c, long *http, int64_t *date,
     if ((st = start(c, NULL, "grants", NULL, NULL, &h, &url, err))
         != JIT_API_OK)
         goto done;
-    st = request(c, h, url, NULL, 0, NULL, 0, -1, http, &b, NULL, err);
+    st = request(c, h, url, NULL, 0, NULL, 0, -1, 1, http, &b, NULL, err);
     if (st != JIT_API_OK)
         goto done;
 #if LIBCURL_VERSION_NUM >= 0x075400

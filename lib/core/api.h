@@ -54,12 +54,41 @@ enum jit_api_call {
 enum jit_api_status jit_api_answer(enum jit_api_call call, long http,
                                    struct jit_api_error *err);
 
+/* A fault: err->reason (one of the stable strings above, a literal),
+ * err->detail formatted.  Returns JIT_API_FAULT. */
+enum jit_api_status jit_api_fault(struct jit_api_error *err,
+                                  const char *reason, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* The answer to GET grants/{username} (status http, body of len bytes,
+ * NULL for none): JIT_API_OK with *g a grant that passed jit_grant_parse,
+ * JIT_API_NOT_FOUND, or a fault (http_error, malformed).  The one place
+ * that reads it, whoever made the call (api_answer.c: no libcurl). */
+enum jit_api_status jit_api_grant_answer(long http, const char *body,
+                                         size_t len, struct jit_grant *g,
+                                         struct jit_api_error *err);
+
+/* s as one of the stable reasons (the static string), or NULL when it is
+ * none of them. */
+const char *jit_api_reason(const char *s);
+
 /* GET /v1/hosts/{host}/grants/{username}.  On JIT_API_OK *g holds a grant
  * that passed jit_grant_parse (the caller still checks that it fits). */
 enum jit_api_status jit_api_get_grant(const struct jit_conf *conf,
                                       const char *username,
                                       struct jit_grant *g,
                                       struct jit_api_error *err);
+
+/* GET grants/{username}, the transport alone: JIT_API_OK when the API
+ * answered, with *http its status and *body (malloc'd, NUL-terminated,
+ * NULL when empty) of *len bytes; a fault otherwise.  For jitctl daemon,
+ * which asks on behalf of a login (lib/daemon/relay.c). */
+struct jit_api;
+enum jit_api_status jit_api_fetch_grant(const struct jit_conf *conf,
+                                        struct jit_api *api,
+                                        const char *username, long *http,
+                                        char **body, size_t *len,
+                                        struct jit_api_error *err);
 
 /* A connection kept between calls (pam_jit's account and session steps
  * in one PAM handle): the second call skips the TCP and TLS handshakes.
@@ -99,8 +128,11 @@ enum jit_api_status jit_api_post_events(const struct jit_conf *conf,
 enum jit_api_status jit_api_probe(const struct jit_conf *conf, long *http,
                                   int64_t *date, struct jit_api_error *err);
 
-/* A flag (raised by a signal handler) that cancels any transfer in
- * progress, with reason "cancelled"; NULL for none.  For jitctl daemon. */
+/* A flag (raised by a signal handler) that cancels a transfer in
+ * progress, with reason "cancelled"; NULL for none.  For jitctl daemon's
+ * own calls: a call on a kept connection (jit_api_new) is not cancelled,
+ * since the relay's threads make those and the flag is the main
+ * thread's.  The setting itself is made while the daemon has one thread. */
 void jit_api_set_cancel(volatile sig_atomic_t *flag);
 
 /* An fd whose turning readable ends a long poll in progress (with

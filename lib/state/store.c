@@ -780,6 +780,12 @@ jit_store_kv_get(struct jit_store *s, const char *key, char **value)
 }
 
 int
+jit_store_dirfd(const struct jit_store *s)
+{
+    return s->dirfd;
+}
+
+int
 jit_store_wake_listen(struct jit_store *s, char *err, size_t errlen)
 {
     return jit_wake_listen(s->dirfd, err, errlen);

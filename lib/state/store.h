@@ -242,6 +242,10 @@ int jit_store_count_events(struct jit_store *s, int64_t *n);
 /* For jitctl daemon: its wake-up FIFO in the store's own directory (the
  * one the pokes of jit_store_commit go to), as jit_wake_listen. */
 int jit_store_wake_listen(struct jit_store *s, char *err, size_t errlen);
+
+/* The state directory's fd (the store's): for jitctl daemon's relay
+ * socket.  Valid while s is open. */
+int jit_store_dirfd(const struct jit_store *s);
 uint64_t jit_store_generation(struct jit_store *s);
 
 /* Whether the account has exactly the grant's groups. */
