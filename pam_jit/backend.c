@@ -3,21 +3,22 @@
  * pam_jit_login.so: the login steps of lib/login/ behind the one table
  * pam_jit.so asks for (lib/login/backend.h; doc/design.md, F7).  Loaded
  * only for a user that may be ours, so that the libraries these steps
- * need (libcurl, libkrb5, SQLite, jansson) are not loaded into every
- * sudo, su and cron of a local user.  Glue only (doc/design.md, R6).
+ * need (SQLite, jansson) are not loaded into every sudo, su and cron of a
+ * local user; libcurl and libkrb5 are further off, in pam_jit_net.so,
+ * loaded only to ask the API without jitctl daemon or to check a
+ * password (lib/login/net.h).  Glue only (doc/design.md, R6).
  */
 #include "config.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/api.h"
 #include "login/backend.h"
 #include "login/login.h"
+#include "login/net.h"
 #include "state/store.h"
 
 struct state {
-    struct jit_api *api;
     struct jit_store *store;
     struct jit_login_checked checked;
 };
@@ -25,11 +26,10 @@ struct state {
 static void *
 state_new(void)
 {
-    struct state *st = calloc(1, sizeof(*st));
-
-    if (st != NULL)
-        st->api = jit_api_new(); /* NULL: a new connection each time */
-    return st;
+    /* No API connection kept: the relay keeps the daemon's, and a login
+     * asking itself (no daemon) asks once (open_session reuses the
+     * answer). */
+    return calloc(1, sizeof(struct state));
 }
 
 static void
@@ -39,10 +39,8 @@ state_free(void *state, int own)
 
     if (st == NULL)
         return;
-    if (own) {
+    if (own)
         jit_store_close(st->store);
-        jit_api_free(st->api);
-    }
     jit_login_checked_clear(&st->checked);
     free(st);
 }
@@ -52,7 +50,8 @@ step(enum jit_step which, struct jit_login *l, void *state)
 {
     struct state *st = state;
 
-    l->api = st->api;
+    l->api = NULL;
+    jit_net_locate(l->backend_path);
     l->store_slot = &st->store;
     l->checked = &st->checked;
     switch (which) {

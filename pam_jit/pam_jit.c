@@ -420,6 +420,7 @@ run(pam_handle_t *pamh, int argc, const char **argv, enum jit_step step,
     }
     if (step == JIT_STEP_CLOSE_SESSION)
         l.foreign_mount_ns = mntns_changed(pamh);
+    l.backend_path = c->backend_path;
     switch (c->backend->step(step, &l, c->state)) {
     case JIT_ALLOW:
         code = PAM_SUCCESS;

@@ -16,18 +16,6 @@
 
 #include "core/kpass.h"
 
-const char *
-jit_password_problem(const char *pw)
-{
-    size_t n = strnlen(pw, JIT_PASSWORD_MAX + 1);
-
-    if (n == 0)
-        return "password_empty";
-    if (n > JIT_PASSWORD_MAX)
-        return "password_too_long";
-    return NULL;
-}
-
 /* err = what: Kerberos' words for code. */
 static void
 why(krb5_context ctx, const char *what, krb5_error_code code, char *err,

@@ -25,6 +25,7 @@
 #include "daemon/doctor.h"
 #include "daemon/status.h"
 #include "login/backend.h"
+#include "login/net.h"
 #include "nss/nssdb_read.h"
 #include "state/store.h"
 
@@ -335,7 +336,8 @@ jit_doctor_pam_module(struct jit_doctor *d, const char *moddir)
 void
 jit_doctor_pam_backend(struct jit_doctor *d, const char *path)
 {
-    char why[256];
+    const char *slash = strrchr(path, '/');
+    char why[256], *net = NULL;
     int fd = jit_backend_check(path, geteuid(), why, sizeof(why));
 
     if (fd >= 0) {
@@ -347,6 +349,22 @@ jit_doctor_pam_backend(struct jit_doctor *d, const char *path)
                        " it; reinstall libpam-jit, files and directories"
                        " root's and not writable by others", path, why);
     }
+    /* Beside it, what a login loads to ask the API without the daemon's
+     * relay, or to check a password (lib/login/net.h). */
+    if (slash == NULL
+        || asprintf(&net, "%.*s/%s", (int) (slash - path), path,
+                    JIT_NET_FILE) < 0)
+        return;
+    if ((fd = jit_backend_check(net, geteuid(), why, sizeof(why))) >= 0) {
+        close(fd);
+        jit_doctor_add(d, "pam-backend", JIT_DOCTOR_OK, "%s", net);
+    } else {
+        jit_doctor_add(d, "pam-backend", JIT_DOCTOR_FAIL,
+                       "%s: %s: without jitctl daemon's relay every JIT "
+                       "login is denied, and every password check; "
+                       "reinstall libpam-jit", net, why);
+    }
+    free(net);
 }
 
 /* The 1-based line numbers of the first pam_jit.so and pam_unix.so of

@@ -150,13 +150,12 @@ load_name(char *buf, size_t size, int fd, const struct stat *st)
  * Once loaded it stays for the life of the process, as the libraries did
  * when pam_jit.so linked them.
  */
-const struct jit_backend *
-jit_backend_open(const char *path, char *why, size_t size)
+void *
+jit_backend_dlopen(const char *path, char *why, size_t size)
 {
-    const struct jit_backend *b = NULL;
     struct stat st, proc;
     char self[320];
-    void *h;
+    void *h = NULL;
     int fd;
 
     if ((fd = jit_backend_check(path, 0, why, size)) < 0)
@@ -179,11 +178,17 @@ jit_backend_open(const char *path, char *why, size_t size)
         if (e != NULL && strncmp(e, self, len) == 0 && e[len] == ':')
             e += len + 1 + (e[len + 1] == ' ');
         snprintf(why, size, "%s: %s", path, e != NULL ? e : "dlopen failed");
-        goto done;
     }
-    b = table_of(h, why, size);
 
 done:
     close(fd);
-    return b;
+    return h;
+}
+
+const struct jit_backend *
+jit_backend_open(const char *path, char *why, size_t size)
+{
+    void *h = jit_backend_dlopen(path, why, size);
+
+    return h != NULL ? table_of(h, why, size) : NULL;
 }

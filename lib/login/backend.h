@@ -58,6 +58,12 @@ struct jit_backend {
  * (size bytes) saying what is wrong. */
 int jit_backend_check(const char *path, uid_t owner, char *why, size_t size);
 
+/* The shared object at path, checked as above (owner root) and loaded
+ * from that very descriptor (/proc/self/fd), for good (RTLD_NODELETE);
+ * NULL with why (size bytes) saying what is wrong.  For the backend and
+ * for pam_jit_net.so (lib/login/net.h). */
+void *jit_backend_dlopen(const char *path, char *why, size_t size);
+
 /* The backend at path, checked as above and loaded from that very
  * descriptor (/proc/self/fd), of this very build; NULL with why (size
  * bytes) saying what is wrong. */

@@ -44,6 +44,9 @@ struct jit_login {
     struct jit_log log;
     /* A connection to reuse between steps, or NULL for a new one. */
     struct jit_api *api;
+    /* pam_jit.so's: where the backend was loaded from (pam_jit_net.so is
+     * beside it, lib/login/net.h); NULL elsewhere. */
+    const char *backend_path;
     /* Where the caller keeps the store between steps (opened here on
      * first need, never closed here; it refers to conf, which must live
      * as long), or NULL to open and close it in each step. */

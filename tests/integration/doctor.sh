@@ -21,6 +21,7 @@ cp "$T/nsswitch.conf" "$R/etc/nsswitch.conf"
 install -m 644 "$PAMSO" "$R$JIT_PAM_MODDIR/pam_jit.so"
 mkdir -p "$R$(dirname "$JIT_LOGIN_BACKEND_BUILTIN")"
 install -m 644 "$PAMBACKEND" "$R$JIT_LOGIN_BACKEND_BUILTIN"
+install -m 644 "$PAMNET" "$(dirname "$R$JIT_LOGIN_BACKEND_BUILTIN")/pam_jit_net.so"
 # As pam-auth-update writes them (contrib/pam-configs/jit, priority 257).
 cat > "$R/etc/pam.d/common-account" <<'PAM'
 account	[success=ok ignore=ignore default=die]	pam_jit.so
@@ -104,6 +105,10 @@ chmod 755 "$(dirname "$BK")"
 mv "$BK" "$BK.away"
 expect_fail "backend missing" "^fail pam-backend: $BK: file: No such file or directory"
 mv "$BK.away" "$BK"
+NET=$(dirname "$BK")/pam_jit_net.so
+chmod 664 "$NET"
+expect_fail "pam_jit_net.so mode 0664" "^fail pam-backend: $NET: file: writable by group or others"
+chmod 644 "$NET"
 
 # Hostile or careless images: jit before files; a local user in the range.
 sed -i 's/^passwd:.*/passwd: jit files/' "$R/etc/nsswitch.conf"

@@ -21,9 +21,15 @@ if [ -z "$PRELOAD" ]; then
     bad=$(printf '%s\n' $needed \
           | grep -vxE 'libc\.so\.6|libpam\.so\.0|ld-linux[-a-z0-9_.]*\.so\.[0-9]+' || true)
     expect_eq "pam_jit.so NEEDED beyond libc, libpam and ld.so (all: $needed)" "$bad" ""
-    readelf -d "$PAMBACKEND" | grep -q 'NEEDED.*\[libcurl' \
-        || fail "pam_jit_login.so does not link libcurl: check the test"
-    ok "pam_jit_login.so links libcurl (and the rest)"
+    # The login asks the API through jitctl daemon's relay: no TLS, HTTP
+    # or Kerberos library in the backend (doc/design.md, F8) ...
+    bneeded=$(readelf -d "$PAMBACKEND" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p' | sort | tr '\n' ' ')
+    bad=$(printf '%s\n' $bneeded | grep -E '^lib(curl|ssl|crypto|krb5|gssapi|k5crypto)' || true)
+    expect_eq "pam_jit_login.so links no TLS, HTTP or Kerberos library (all: $bneeded)" "$bad" ""
+    # ... they are in pam_jit_net.so, beside it.
+    readelf -d "$PAMNET" | grep -q 'NEEDED.*\[libcurl' \
+        || fail "pam_jit_net.so does not link libcurl: check the test"
+    ok "pam_jit_net.so links libcurl (and the rest)"
 else
     ok "NEEDED lists not checked: the sanitizer build links its runtimes"
 fi
@@ -32,6 +38,8 @@ expect_eq "pam_jit.so exports" "$exports" \
     "pam_sm_acct_mgmt pam_sm_authenticate pam_sm_close_session pam_sm_open_session pam_sm_setcred "
 expect_eq "pam_jit_login.so exports" \
     "$(nm -D --defined-only "$PAMBACKEND" | awk '{print $3}' | tr '\n' ' ')" "jit_login_backend "
+expect_eq "pam_jit_net.so exports" \
+    "$(nm -D --defined-only "$PAMNET" | awk '{print $3}' | tr '\n' ' ')" "jit_login_net "
 # The backend's path is root's (built in, or pam.d's backend=): nothing
 # in the environment of a setuid sudo's caller can name another.
 envs=$(nm -D --undefined-only "$PAMSO" | awk '{print $2}' | sed 's/@.*//' \
@@ -54,9 +62,14 @@ pam_op bob acct_mgmt open_session || fail "bob: $(cat "$T/pam.out")"
 # dlopen: the sanitizer runtime in the ASan build, the swap shim.
 grep -q 'file=/proc/self[/.]*/fd/[0-9]* .*dynamically loaded by ' "$T/pam.out" \
     || fail "bob's login did not load the backend: $(grep 'file=' "$T/pam.out")"
+# No jitctl daemon here: the login asks the API itself, with libcurl from
+# pam_jit_net.so, loaded as the backend is (from its descriptor).
+[ "$(grep -c 'file=/proc/self[/.]*/fd/[0-9]* .*dynamically loaded by ' "$T/pam.out")" -ge 2 ] \
+    || fail "bob's login did not load pam_jit_net.so: $(grep 'file=' "$T/pam.out")"
+grep -q 'file=libcurl' "$T/pam.out" || fail "no libcurl for a direct call: $(grep 'file=' "$T/pam.out")"
 audit_has 'event="login" result="allow" reason="reserved" user="bob"'
 audit_has 'event="session.opened" result="allow" reason="home_created" user="bob"'
-ok "a granted user: the backend loaded, the login allowed"
+ok "a granted user, no daemon: the backend and pam_jit_net.so loaded, the login allowed"
 pam_op bob close_session || fail "bob's logout: $(cat "$T/pam.out")"
 audit_has 'event="session.closed" result="ok" reason="last_logout" user="bob"'
 PAM_UNDER=
@@ -116,13 +129,34 @@ try_backend "a shared object without the table" "$B/wrong/pam_jit_login.so" "no 
 install -m 644 "$top_builddir/tests/helpers/.libs/other-backend.so" "$B/other/pam_jit_login.so"
 try_backend "a backend of another build" "$B/other/pam_jit_login.so" "of another build than pam_jit.so ("
 
-# The same file, root's, 0644, in a root directory: loaded.
+# The same file, root's, 0644, in a root directory: loaded (with
+# pam_jit_net.so beside it, for a login without jitctl daemon).
+install -m 644 "$PAMNET" "$B/ok/pam_jit_net.so"
 printf 'account  required  %s config=%s backend=%s\n' "$PAMSO" "$CONF" "$B/ok/pam_jit_login.so" \
     > "$T/pam.d/okbk"
 PAM_SVC=okbk
 pam_op carol acct_mgmt || fail "carol with a fit copy of the backend: $(cat "$T/pam.out")"
 audit_has 'event="login" result="allow" reason="reserved" user="carol"'
 ok "a root-owned copy in a root directory loads"
+
+# pam_jit_net.so missing or unsafe beside a fit backend, no daemon: the
+# login cannot ask the API, and says so (fail closed).
+mkdir -m 755 "$B/nonet" "$B/netnr"
+install -m 644 "$PAMBACKEND" "$B/nonet/pam_jit_login.so"
+install -m 644 "$PAMBACKEND" "$B/netnr/pam_jit_login.so"
+install -m 644 -o 99550 "$PAMNET" "$B/netnr/pam_jit_net.so"
+for c in "nonet:file: No such file or directory" "netnr:file: not owned by root"; do
+    d=${c%%:*} why=${c#*:}
+    printf 'account  required  %s config=%s backend=%s\n' "$PAMSO" "$CONF" \
+        "$B/$d/pam_jit_login.so" > "$T/pam.d/netbk"
+    if PAM_SVC=netbk pam_op carol acct_mgmt; then
+        fail "carol allowed without a fit pam_jit_net.so ($d)"
+    fi
+    audit_has 'event="login" result="deny" reason="backend_error" user="carol"'
+    grep -qF "API: backend_error: $B/$d/pam_jit_net.so: $why" "$T/pam.out" \
+        || fail "$d: no log line naming pam_jit_net.so: $(cat "$T/pam.out")"
+    ok "pam_jit_net.so $d, no daemon: carol denied (backend_error: $why)"
+done
 
 # --- what is loaded is the file checked ---
 # The descriptor checked is what dlopen loads (/proc/self/fd/N), not the
@@ -133,6 +167,7 @@ SHIM=$top_builddir/tests/helpers/.libs/libswap-shim.so
 [ -f "$SHIM" ] || fail "$SHIM not built"
 mkdir -m 755 "$B/race"
 install -m 644 "$PAMBACKEND" "$B/race/pam_jit_login.so"
+install -m 644 "$PAMNET" "$B/race/pam_jit_net.so"
 install -m 644 "$top_builddir/tests/helpers/.libs/other-backend.so" "$B/race/swap.so"
 printf 'account  required  %s config=%s backend=%s\n' "$PAMSO" "$CONF" "$B/race/pam_jit_login.so" \
     > "$T/pam.d/racebk"
@@ -157,6 +192,7 @@ ok "a backend swapped between its check and dlopen: the file checked is what loa
 mkdir -m 755 "$B/up"
 install -m 644 "$top_builddir/tests/helpers/.libs/other-backend.so" "$B/up/pam_jit_login.so"
 install -m 644 "$PAMBACKEND" "$B/up/new.so"
+install -m 644 "$PAMNET" "$B/up/pam_jit_net.so"
 printf 'account  required  %s config=%s backend=%s\n' "$PAMSO" "$CONF" "$B/up/pam_jit_login.so" \
     > "$T/pam.d/upbk"
 PAM_SVC=upbk

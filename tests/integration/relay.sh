@@ -42,6 +42,15 @@ audit_has 'event="login" result="allow" reason="[a-z]*" user="alice" requester="
 audit_has 'event="session.opened" result="allow" reason="home_created" user="alice"'
 audit_has 'event="session.closed" result="ok" reason="last_logout" user="alice"'
 ok "alice: allowed through the relay, the whole life audited"
+# The point of it: no TLS, HTTP or Kerberos library in the login's process.
+PAM_UNDER="env LD_DEBUG=files" PAM_SVC=jitdebug pam_op alice acct_mgmt \
+    || fail "alice under LD_DEBUG: $(cat "$T/pam.out")"
+via_relay alice || fail "not through the relay: $(cat "$T/pam.out")"
+if grep -Eq 'file=[^ ]*(libcurl|libssl|libcrypto|libkrb5|libgssapi|pam_jit_net)' "$T/pam.out"; then
+    fail "the login loaded: $(grep -E 'file=[^ ]*(libcurl|libssl|libcrypto|libkrb5|libgssapi)' "$T/pam.out" | head -3)"
+fi
+grep -q 'file=.*libsqlite3' "$T/pam.out" || fail "LD_DEBUG shows no load: check the test: $(grep 'file=' "$T/pam.out" | head)"
+ok "through the relay the login loads neither libcurl nor OpenSSL nor libkrb5"
 
 for f in 404:no_grant 500:http_error malformed:malformed deep:malformed \
          huge:too_large empty:malformed; do

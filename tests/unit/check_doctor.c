@@ -159,13 +159,25 @@ END_TEST
 START_TEST(test_pam_backend)
 {
     char *p = fixture("pam_jit_login.so", "ELF", 0644);
+    char *net = fixture("pam_jit_net.so", "ELF", 0644);
 
     jit_doctor_pam_backend(&d, p);
-    ck_assert_int_eq(count("pam-backend", JIT_DOCTOR_OK), 1);
+    ck_assert_int_eq(count("pam-backend", JIT_DOCTOR_OK), 2);
     jit_doctor_free(&d);
+    /* pam_jit_net.so beside it, checked the same way. */
+    ck_assert_int_eq(chmod(net, 0666), 0);
+    jit_doctor_pam_backend(&d, p);
+    ck_assert_int_eq(count("pam-backend", JIT_DOCTOR_OK), 1);
+    ck_assert(says(JIT_DOCTOR_FAIL, "pam_jit_net.so: file: writable by group"));
+    jit_doctor_free(&d);
+    ck_assert_int_eq(unlink(net), 0);
+    jit_doctor_pam_backend(&d, p);
+    ck_assert(says(JIT_DOCTOR_FAIL, "pam_jit_net.so: file: No such file"));
+    jit_doctor_free(&d);
+    free(net);
     ck_assert_int_eq(chmod(p, 0664), 0);
     jit_doctor_pam_backend(&d, p);
-    ck_assert_int_eq(count("pam-backend", JIT_DOCTOR_FAIL), 1);
+    ck_assert_int_eq(count("pam-backend", JIT_DOCTOR_FAIL), 2);
     ck_assert(says(JIT_DOCTOR_FAIL, "file: writable by group or others"));
     jit_doctor_free(&d);
     ck_assert_int_eq(chmod(p, 0644), 0);

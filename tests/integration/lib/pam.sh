@@ -11,6 +11,7 @@
 # both the build tree's (backend=: pam_jit(8)); PAMSO the module alone.
 PAMSO=$top_builddir/pam_jit/.libs/pam_jit.so
 PAMBACKEND=$top_builddir/pam_jit/.libs/pam_jit_login.so
+PAMNET=$top_builddir/pam_jit/.libs/pam_jit_net.so
 PAMMOD="$PAMSO backend=$PAMBACKEND"
 setup_pam() {
     printf 's3cret-token\n' > "$T/token"
