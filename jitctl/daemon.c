@@ -246,8 +246,10 @@ jitctl_daemon(struct jit_conf *conf, const struct jit_log *log,
             pthread_rwlock_wrlock(&conf_lock);
             reloaded = reload(conf) == 0;
             pthread_rwlock_unlock(&conf_lock);
-            if (reloaded)
+            if (reloaded) {
+                jit_relay_reloaded(relay);
                 jit_logf(log, LOG_INFO, "daemon: configuration reloaded");
+            }
         }
         /* Reap first: an account past its end goes whatever the API.  A
          * grant refused because this account was in the way is worth
@@ -372,7 +374,7 @@ jitctl_daemon(struct jit_conf *conf, const struct jit_log *log,
             (void) jit_outbox_bound(s, conf, log);
         }
     }
-    /* Its calls are bounded by the API's timeouts. */
+    /* Its calls are bounded by the API's timeouts (and libkrb5's). */
     jit_relay_stop(relay);
     st.state = JIT_DAEMON_STOPPED;
     status_put(conf, s, &st);

@@ -342,6 +342,26 @@ for l in apid apid-alerts apid-krb5; do tail -2 "$OUT/werror/tests/integration/$
 [ $rc = 0 ] || { tail -30 "$OUT/werror/tsan-apid.out"; grep -A30 ThreadSanitizer "$OUT"/werror/tests/integration/*.log 2>/dev/null | head -60; }
 result "tsan-apid" $rc
 
+# jitctl daemon's login relay: an accept thread and a thread per request
+# beside the daemon's loop (reloads, long polls, signals).  The paths
+# built in do not matter: the tests name the configuration.
+stage "ThreadSanitizer: jitctl daemon with its login relay under relay.sh and daemon.sh (eight logins at once, a reload during a call)"
+set +e
+(cd "$OUT/werror" && clang -g -O1 -fsanitize=thread -pthread -I. -I"$SRC/lib" \
+    -include config.h -DJIT_STATE_DIR='"/var/lib/jit"' -DJIT_CONF_PATH='"/etc/jit/jit.conf"' \
+    -DJIT_PAM_MODDIR='"/lib/security"' -DJIT_LOGIN_BACKEND='"/usr/lib/pam-jit/pam_jit_login.so"' \
+    -DJIT_SBINDIR='"/usr/sbin"' \
+    "$SRC"/jitctl/*.c $(ls "$SRC"/lib/*/*.c) \
+    $(pkg-config --cflags --libs jansson sqlite3 libcurl krb5 krb5-gssapi openssl) -ldl \
+    -o tsan-jitctl \
+    && JITCTL=$OUT/werror/tsan-jitctl TSAN_OPTIONS="halt_on_error=1 exitcode=66" \
+       make -s -j2 check TESTS="tests/integration/relay.sh tests/integration/daemon.sh" >tsan-jitctl.out 2>&1)
+rc=$?
+set -e
+for l in relay daemon; do tail -2 "$OUT/werror/tests/integration/$l.sh.log" 2>/dev/null; done
+[ $rc = 0 ] || { tail -30 "$OUT/werror/tsan-jitctl.out"; grep -A30 ThreadSanitizer "$OUT"/werror/tests/integration/relay.sh.log "$OUT"/werror/tests/integration/daemon.sh.log 2>/dev/null | head -60; }
+result "tsan-relay" $rc
+
 # The thread test is left to TSan: valgrind runs one thread at a time, and
 # 16 spinning readers starve the writer there.  check_apid runs beside the
 # others (each valgrind is one process on one core), with

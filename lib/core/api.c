@@ -27,6 +27,7 @@
 #include <stdint.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -39,6 +40,10 @@
 #define SYSTEM_CA_BUNDLE "/etc/ssl/certs/ca-certificates.crt"
 #define TOKEN_MAX 4096
 #define ETAG_MAX 256
+/* (api_answer.c's, for every failure of the transport too) */
+#define fault jit_api_fault
+/* The longest life of a kept connection, in seconds. */
+#define KEPT_MAX_S 300
 
 static pthread_once_t global_once = PTHREAD_ONCE_INIT;
 /* Set by jitctl daemon: a flag its signal handlers raise, which ends a
@@ -185,6 +190,22 @@ on_header(char *data, size_t size, size_t nmemb, void *ctx)
 
 /* The bearer token: a root-only file, one line, no blanks or controls
  * (it goes into a header).  Returns 0 or a fault. */
+void
+jit_api_init(void)
+{
+    pthread_once(&global_once, global_init);
+}
+
+/* libcurl's sockets, close-on-exec: jitctl daemon's relay keeps them open
+ * while it runs programs (nscd) and forks children. */
+static curl_socket_t
+open_socket(void *ctx, curlsocktype purpose, struct curl_sockaddr *a)
+{
+    (void) ctx;
+    (void) purpose;
+    return socket(a->family, a->socktype | SOCK_CLOEXEC, a->protocol);
+}
+
 static enum jit_api_status
 read_token(const char *path, char *tok, size_t toklen,
            struct jit_api_error *err)
@@ -196,17 +217,17 @@ read_token(const char *path, char *tok, size_t toklen,
 
     fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY);
     if (fd < 0)
-        return jit_api_fault(err, "token_error", "%s: %s", path, strerror(errno));
+        return fault(err, "token_error", "%s: %s", path, strerror(errno));
     if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_uid != 0
         || (st.st_mode & 077) != 0) {
         close(fd);
-        return jit_api_fault(err, "token_error", "%s: must be a regular file owned "
+        return fault(err, "token_error", "%s: must be a regular file owned "
                      "by root with mode 0600", path);
     }
     r = read(fd, tok, toklen - 1);
     close(fd);
     if (r <= 0)
-        return jit_api_fault(err, "token_error", "%s: empty or unreadable", path);
+        return fault(err, "token_error", "%s: empty or unreadable", path);
     n = (size_t) r;
     while (n > 0 && (tok[n - 1] == '\n' || tok[n - 1] == '\r'))
         n--;
@@ -216,7 +237,7 @@ read_token(const char *path, char *tok, size_t toklen,
             n = 0;
     if (n == 0 || (size_t) r == toklen - 1) {
         explicit_bzero(tok, toklen);
-        return jit_api_fault(err, "token_error", "%s: not a single-line token of at "
+        return fault(err, "token_error", "%s: not a single-line token of at "
                      "most %zu bytes", path, toklen - 2);
     }
     return JIT_API_OK;
@@ -233,11 +254,11 @@ check_key(const char *path, const char *reason, struct jit_api_error *err)
     int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY);
 
     if (fd < 0)
-        return jit_api_fault(err, reason, "%s: %s", path, strerror(errno));
+        return fault(err, reason, "%s: %s", path, strerror(errno));
     if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_uid != 0
         || (st.st_mode & 077) != 0) {
         close(fd);
-        return jit_api_fault(err, reason, "%s: must be a regular file owned "
+        return fault(err, reason, "%s: must be a regular file owned "
                      "by root with mode 0600", path);
     }
     close(fd);
@@ -280,15 +301,15 @@ from_curl(CURLcode rc, const struct body *b, const char *errbuf,
 
     switch (rc) {
     case CURLE_ABORTED_BY_CALLBACK:
-        return jit_api_fault(err, "cancelled", "stopped by a signal");
+        return fault(err, "cancelled", "stopped by a signal");
     case CURLE_OPERATION_TIMEDOUT:
-        return jit_api_fault(err, "timeout", "%s", why);
+        return fault(err, "timeout", "%s", why);
     case CURLE_WRITE_ERROR:
     case CURLE_FILESIZE_EXCEEDED:
         if (b->too_large || rc == CURLE_FILESIZE_EXCEEDED)
-            return jit_api_fault(err, "too_large", "answer longer than %zu bytes",
+            return fault(err, "too_large", "answer longer than %zu bytes",
                          b->max);
-        return jit_api_fault(err, "internal_error", "%s", why);
+        return fault(err, "internal_error", "%s", why);
     case CURLE_SSL_CONNECT_ERROR:
     case CURLE_PEER_FAILED_VERIFICATION:
     case CURLE_SSL_CERTPROBLEM:
@@ -301,12 +322,12 @@ from_curl(CURLcode rc, const struct body *b, const char *errbuf,
     case CURLE_SSL_ENGINE_INITFAILED:
     case CURLE_SSL_SHUTDOWN_FAILED:
     case CURLE_USE_SSL_FAILED:
-        return jit_api_fault(err, "tls_error", "%s", why);
+        return fault(err, "tls_error", "%s", why);
     case CURLE_OUT_OF_MEMORY:
     case CURLE_FAILED_INIT:
-        return jit_api_fault(err, "internal_error", "%s", why);
+        return fault(err, "internal_error", "%s", why);
     default:
-        return jit_api_fault(err, "unreachable", "%s", why);
+        return fault(err, "unreachable", "%s", why);
     }
 }
 
@@ -331,11 +352,11 @@ negotiate(const struct jit_conf *c, const char *url, char **out,
 
     if (u == NULL || curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK
         || curl_url_get(u, CURLUPART_HOST, &server, 0) != CURLUE_OK) {
-        st = jit_api_fault(err, "config_error", "api_url: no host name");
+        st = fault(err, "config_error", "api_url: no host name");
         goto done;
     }
     if ((*out = jit_negotiate_header(c, server, why, sizeof(why))) == NULL)
-        st = jit_api_fault(err, "krb5_error", "%s", why);
+        st = fault(err, "krb5_error", "%s", why);
 
 done:
     curl_free(server);
@@ -406,8 +427,8 @@ done:
  * (transport-wise) *http is the status and b holds the answer; a fault
  * otherwise.  extra_s lengthens the total timeout (for a long poll, by the
  * server-side wait).  cancellable: the cancel flag ends it (not for a kept
- * connection, which the relay's threads use).  With wfd >= 0, that fd turning readable ends the
- * request with JIT_API_WOKEN (reason "woken").
+ * connection, which the relay's threads use).  With wfd >= 0, that fd
+ * turning readable ends the request with JIT_API_WOKEN (reason "woken").
  */
 static enum jit_api_status
 request(const struct jit_conf *c, CURL *h, const char *url, const char *post,
@@ -444,7 +465,7 @@ request(const struct jit_conf *c, CURL *h, const char *url, const char *post,
             && add_header(&hdrs, "If-None-Match: ", etag_in) != 0)
         || (post != NULL
             && add_header(&hdrs, "Content-Type: ", "application/json") != 0)) {
-        st = jit_api_fault(err, "internal_error", "out of memory");
+        st = fault(err, "internal_error", "out of memory");
         goto done;
     }
 
@@ -461,11 +482,17 @@ request(const struct jit_conf *c, CURL *h, const char *url, const char *post,
     curl_easy_setopt(h, CURLOPT_CAINFO,
                      c->ca_file ? c->ca_file : SYSTEM_CA_BUNDLE);
     curl_easy_setopt(h, CURLOPT_CAPATH, NULL);
+    curl_easy_setopt(h, CURLOPT_OPENSOCKETFUNCTION, open_socket);
+#if LIBCURL_VERSION_NUM >= 0x075000
+    /* A kept connection (the relay's) is made again now and then, not
+     * used for ever under the trust of its first handshake. */
+    curl_easy_setopt(h, CURLOPT_MAXLIFETIME_CONN, (long) KEPT_MAX_S);
+#endif
     /* Only OpenSSL hands us an SSL_CTX; with any other back end the key
      * log could not be known to be off, so nothing is sent. */
     if (curl_easy_setopt(h, CURLOPT_SSL_CTX_FUNCTION, on_ssl_ctx)
         != CURLE_OK) {
-        st = jit_api_fault(err, "internal_error", "libcurl's TLS back end is not "
+        st = fault(err, "internal_error", "libcurl's TLS back end is not "
                    "OpenSSL: cannot turn its key log off");
         goto done;
     }
@@ -554,16 +581,16 @@ start(const struct jit_conf *c, struct jit_api *api, const char *resource,
 
     *h = NULL;
     *url = NULL;
-    pthread_once(&global_once, global_init);
+    jit_api_init();
     if (global_rc != CURLE_OK)
-        return jit_api_fault(err, "internal_error", "curl_global_init failed");
+        return fault(err, "internal_error", "curl_global_init failed");
     if (c->api_url == NULL || c->host == NULL)
-        return jit_api_fault(err, "config_error", "api_url or host not set");
+        return fault(err, "config_error", "api_url or host not set");
     if (api != NULL && api->h != NULL) {
         curl_easy_reset(api->h);
         *h = api->h;
     } else if ((*h = curl_easy_init()) == NULL) {
-        return jit_api_fault(err, "internal_error", "curl_easy_init failed");
+        return fault(err, "internal_error", "curl_easy_init failed");
     } else if (api != NULL) {
         api->h = *h;
     }
@@ -572,7 +599,7 @@ start(const struct jit_conf *c, struct jit_api *api, const char *resource,
     if (eh == NULL || (user != NULL && eu == NULL)) {
         curl_free(eh);
         curl_free(eu);
-        return jit_api_fault(err, "internal_error", "out of memory");
+        return fault(err, "internal_error", "out of memory");
     }
     baselen = strlen(c->api_url);
     while (baselen > 0 && c->api_url[baselen - 1] == '/')
@@ -584,7 +611,7 @@ start(const struct jit_conf *c, struct jit_api *api, const char *resource,
     curl_free(eu);
     if (r < 0) {
         *url = NULL;
-        return jit_api_fault(err, "internal_error", "out of memory");
+        return fault(err, "internal_error", "out of memory");
     }
     return JIT_API_OK;
 }
@@ -676,7 +703,7 @@ jit_api_list_grants(const struct jit_conf *c, const char *etag_in,
         goto done;
     if (b.buf == NULL
         || jit_grant_list_parse(b.buf, b.len, l, why, sizeof(why)) != 0) {
-        st = jit_api_fault(err, "malformed", "%s", b.buf ? why : "empty answer");
+        st = fault(err, "malformed", "%s", b.buf ? why : "empty answer");
     } else {
         *etag_out = etag;
         etag = NULL;
@@ -717,7 +744,7 @@ jit_api_post_events(const struct jit_conf *c, const char *body, size_t len,
     j = b.buf ? json_loadb(b.buf, b.len, JSON_REJECT_DUPLICATES, &je) : NULL;
     n = j ? json_object_get(j, "accepted") : NULL;
     if (!json_is_integer(n) || json_integer_value(n) < 0) {
-        st = jit_api_fault(err, "malformed", "no \"accepted\" count in the answer");
+        st = fault(err, "malformed", "no \"accepted\" count in the answer");
         goto done;
     }
     *accepted = (long) json_integer_value(n);

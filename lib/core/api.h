@@ -128,11 +128,16 @@ enum jit_api_status jit_api_post_events(const struct jit_conf *conf,
 enum jit_api_status jit_api_probe(const struct jit_conf *conf, long *http,
                                   int64_t *date, struct jit_api_error *err);
 
+/* libcurl's global set-up, once per process (every call makes it too):
+ * for a program about to start threads, since it may touch the
+ * environment (SSLKEYLOGFILE, see api.c). */
+void jit_api_init(void);
+
 /* A flag (raised by a signal handler) that cancels a transfer in
  * progress, with reason "cancelled"; NULL for none.  For jitctl daemon's
- * own calls: a call on a kept connection (jit_api_new) is not cancelled,
- * since the relay's threads make those and the flag is the main
- * thread's.  The setting itself is made while the daemon has one thread. */
+ * own calls, which pass no kept connection: a call with one (api !=
+ * NULL, the relay's threads) is never cancelled, since the flag is the
+ * main thread's.  Set while the daemon has one thread. */
 void jit_api_set_cancel(volatile sig_atomic_t *flag);
 
 /* An fd whose turning readable ends a long poll in progress (with

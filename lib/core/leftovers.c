@@ -211,6 +211,9 @@ run_quietly(char *const argv[])
             dup2(null, 1);
             dup2(null, 2);
         }
+        /* Nothing of the caller's beyond these: libcurl's sockets (kept
+         * by jitctl daemon's relay) are not close-on-exec. */
+        (void) close_range(3, ~0U, 0);
         execve(argv[0], argv, envp);
         _exit(127);
     }

@@ -32,6 +32,8 @@ jit_relay_settings(const struct jit_conf *c, size_t *len)
         { "krb5_principal", c->krb5_principal },
         { "krb5_ccache", c->krb5_ccache },
         { "krb5_service", c->krb5_service },
+        /* (the default ccache is made there) */
+        { "state_dir", c->state_dir },
         { "timeout", num[0] }, { "connect_timeout", num[1] },
         { "max_response_size", num[2] },
     };

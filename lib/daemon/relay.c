@@ -13,19 +13,21 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/time.h>
 #include <sys/un.h>
 #include <syslog.h>
 #include <unistd.h>
 
 #include "core/api.h"
+#include "core/clock.h"
 #include "core/relay_proto.h"
 #include "core/validate.h"
 #include "daemon/relay.h"
 
-/* A caller has this long for each read of its request and each write of
- * the answer: it is root's login, which has its request ready. */
-#define IO_TIMEOUT_S 2
+/* A caller has this long for its whole request, and the answer this long
+ * to be written: it is root's login, which has its request ready and
+ * reads at once. */
+#define REQUEST_MS 1000
+#define ANSWER_MS 2000
 /* The pause before accepting again after accept failed for want of fds
  * or memory (which a busy loop would not bring back). */
 #define ACCEPT_PAUSE_MS 100
@@ -39,9 +41,12 @@ struct jit_relay {
     pthread_mutex_t mu;
     pthread_cond_t idle;
     unsigned inflight;
-    /* API connections not in use, kept for the next requests. */
+    /* API connections not in use, kept for the next requests; a reload
+     * bumps gen, and a connection of an older one is not used again (its
+     * TLS was set up under the trust the reload may have replaced). */
     struct jit_api *pool[JIT_RELAY_MAX_INFLIGHT];
     size_t npool;
+    unsigned gen;
 };
 
 struct job {
@@ -49,14 +54,37 @@ struct job {
     int fd;
 };
 
+/* Wait until fd is ready for events, or the deadline: 0 or -1. */
+static int
+wait_fd(int fd, short events, int64_t deadline)
+{
+    for (;;) {
+        struct pollfd p = { fd, events, 0 };
+        int64_t left = deadline - jit_mono_ms();
+        int n;
+
+        if (left <= 0)
+            return -1;
+        if ((n = poll(&p, 1, (int) left)) > 0)
+            return 0;
+        if (n < 0 && errno != EINTR)
+            return -1;
+    }
+}
+
 static int
 send_all(int fd, const char *p, size_t n)
 {
+    int64_t deadline = jit_mono_ms() + ANSWER_MS;
+
     while (n > 0) {
         ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
 
-        if (w < 0 && errno == EINTR)
+        if (w < 0 && (errno == EINTR || errno == EAGAIN)) {
+            if (wait_fd(fd, POLLOUT, deadline) != 0)
+                return -1;
             continue;
+        }
         if (w <= 0)
             return -1;
         p += w;
@@ -87,22 +115,27 @@ send_line(int fd, const char *fmt, ...)
 }
 
 /*
- * The request: "grant USER N\n" and N bytes of settings, nothing after.
- * On success 0, with user pointing into buf and settings at buf + *off.
+ * The request: "grant USER N\n" and N bytes of settings, nothing after,
+ * all within REQUEST_MS.  On success 0, with user pointing into buf and
+ * settings at buf + *off.
  */
 static int
 read_request(int fd, char *buf, size_t cap, const char **user,
              size_t *off, size_t *nset)
 {
+    int64_t deadline = jit_mono_ms() + REQUEST_MS;
     size_t len = 0, hdr = 0, need = 0;
-    char *nl, *sp, *end;
-    unsigned long n;
+    char *nl, *sp;
+    uint32_t n;
 
     for (;;) {
         ssize_t r = recv(fd, buf + len, cap - len - 1, 0);
 
-        if (r < 0 && errno == EINTR)
+        if (r < 0 && (errno == EINTR || errno == EAGAIN)) {
+            if (wait_fd(fd, POLLIN, deadline) != 0)
+                return -1;
             continue;
+        }
         if (r <= 0)
             return -1;
         len += (size_t) r;
@@ -119,10 +152,7 @@ read_request(int fd, char *buf, size_t cap, const char **user,
                 || (sp = strchr(buf + 6, ' ')) == NULL)
                 return -1;
             *sp = '\0';
-            errno = 0;
-            n = strtoul(sp + 1, &end, 10);
-            if (errno != 0 || end == sp + 1 || *end != '\0'
-                || n > JIT_RELAY_SETTINGS_MAX)
+            if (jit_parse_u32(sp + 1, 0, JIT_RELAY_SETTINGS_MAX, &n) != 0)
                 return -1;
             *user = buf + 6;
             need = hdr + n;
@@ -148,23 +178,26 @@ one_line(char *s)
             *s = '?';
 }
 
+/* A kept connection (or a new one) and the generation it is of; NULL
+ * when out of memory. */
 static struct jit_api *
-pool_take(struct jit_relay *r)
+pool_take(struct jit_relay *r, unsigned *gen)
 {
     struct jit_api *api = NULL;
 
     pthread_mutex_lock(&r->mu);
     if (r->npool > 0)
         api = r->pool[--r->npool];
+    *gen = r->gen;
     pthread_mutex_unlock(&r->mu);
     return api != NULL ? api : jit_api_new();
 }
 
 static void
-pool_give(struct jit_relay *r, struct jit_api *api)
+pool_give(struct jit_relay *r, struct jit_api *api, unsigned gen)
 {
     pthread_mutex_lock(&r->mu);
-    if (api != NULL && r->npool < JIT_RELAY_MAX_INFLIGHT) {
+    if (api != NULL && gen == r->gen && r->npool < JIT_RELAY_MAX_INFLIGHT) {
         r->pool[r->npool++] = api;
         api = NULL;
     }
@@ -172,32 +205,104 @@ pool_give(struct jit_relay *r, struct jit_api *api)
     jit_api_free(api);
 }
 
+void
+jit_relay_reloaded(struct jit_relay *r)
+{
+    struct jit_api *old[JIT_RELAY_MAX_INFLIGHT];
+    size_t n;
+
+    if (r == NULL)
+        return;
+    pthread_mutex_lock(&r->mu);
+    r->gen++;
+    n = r->npool;
+    memcpy(old, r->pool, n * sizeof(old[0]));
+    r->npool = 0;
+    pthread_mutex_unlock(&r->mu);
+    for (size_t i = 0; i < n; i++)
+        jit_api_free(old[i]);
+}
+
+/* What the API client reads of a configuration (api.c, negotiate.c),
+ * copied: a request runs on its copy, so that a reload (which frees the
+ * configuration's strings) never waits for the API.  0 or -ENOMEM. */
+static int
+api_conf_copy(struct jit_conf *dst, const struct jit_conf *src)
+{
+    char **d[] = { &dst->api_url, &dst->host, &dst->ca_file,
+                   &dst->pinned_pubkey, &dst->token_file, &dst->client_cert,
+                   &dst->client_key, &dst->krb5_keytab, &dst->krb5_principal,
+                   &dst->krb5_ccache, &dst->krb5_service, &dst->state_dir };
+    char *const s[] = { src->api_url, src->host, src->ca_file,
+                        src->pinned_pubkey, src->token_file, src->client_cert,
+                        src->client_key, src->krb5_keytab, src->krb5_principal,
+                        src->krb5_ccache, src->krb5_service, src->state_dir };
+    int ret = 0;
+
+    memset(dst, 0, sizeof(*dst));
+    dst->timeout = src->timeout;
+    dst->connect_timeout = src->connect_timeout;
+    dst->max_response_size = src->max_response_size;
+    for (size_t i = 0; i < sizeof(s) / sizeof(s[0]); i++)
+        if (s[i] != NULL && (*d[i] = strdup(s[i])) == NULL)
+            ret = -ENOMEM;
+    return ret;
+}
+
+static void
+api_conf_free(struct jit_conf *c)
+{
+    char *f[] = { c->api_url, c->host, c->ca_file, c->pinned_pubkey,
+                  c->token_file, c->client_cert, c->client_key,
+                  c->krb5_keytab, c->krb5_principal, c->krb5_ccache,
+                  c->krb5_service, c->state_dir };
+
+    for (size_t i = 0; i < sizeof(f) / sizeof(f[0]); i++)
+        free(f[i]);
+    memset(c, 0, sizeof(*c));
+}
+
+/* The caller hung up (its login gave up waiting and asked itself). */
+static int
+caller_gone(int fd)
+{
+    struct pollfd p = { fd, POLLRDHUP, 0 };
+
+    return poll(&p, 1, 0) > 0 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR));
+}
+
+/*
+ * One request.  The configuration's lock is held only to compare the
+ * settings and copy what the API client reads: never while the caller
+ * sends or the API answers, so that a reload (SIGHUP) never waits on a
+ * login, and the daemon's loop never waits on the relay.
+ */
 static void
 handle(struct jit_relay *r, int fd)
 {
-    struct timeval tv = { IO_TIMEOUT_S, 0 };
     struct ucred cred;
     socklen_t clen = sizeof(cred);
     struct jit_api_error err;
+    struct jit_conf c;
     struct jit_api *api = NULL;
     const char *user = NULL;
     char *buf = NULL, *mine = NULL, *body = NULL;
     size_t off = 0, nset = 0, mlen = 0, blen = 0;
+    unsigned gen = 0;
     long http = 0;
-    int locked = 0;
+    int same = 0, copied = -ENOMEM;
 
-    /* The configuration and the log's format change only under the
-     * write lock (a reload). */
-    pthread_rwlock_rdlock(r->conf_lock);
-    locked = 1;
+    memset(&c, 0, sizeof(c));
+    memset(&cred, 0, sizeof(cred));
     if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &clen) != 0
         || cred.uid != 0) {
+        /* (the log's format changes only under the lock: a reload) */
+        pthread_rwlock_rdlock(r->conf_lock);
         jit_logf(r->log, LOG_WARNING, "daemon: relay: refused a caller of "
                  "uid %ld", clen == sizeof(cred) ? (long) cred.uid : -1L);
+        pthread_rwlock_unlock(r->conf_lock);
         goto done;
     }
-    (void) setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-    (void) setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
     buf = malloc(JIT_RELAY_LINE_MAX + JIT_RELAY_SETTINGS_MAX + 1);
     if (buf == NULL) {
         send_line(fd, "refused out_of_memory");
@@ -212,15 +317,27 @@ handle(struct jit_relay *r, int fd)
         send_line(fd, "refused bad_user");
         goto done;
     }
+    pthread_rwlock_rdlock(r->conf_lock);
     mine = jit_relay_settings(r->conf, &mlen);
-    if (mine == NULL || mlen != nset || memcmp(mine, buf + off, nset) != 0) {
+    same = mine != NULL && mlen == nset && memcmp(mine, buf + off, nset) == 0;
+    if (same)
+        copied = api_conf_copy(&c, r->conf);
+    pthread_rwlock_unlock(r->conf_lock);
+    if (!same) {
         send_line(fd, "refused settings");
         goto done;
     }
+    if (copied != 0 || (api = pool_take(r, &gen)) == NULL) {
+        send_line(fd, "refused out_of_memory");
+        goto done;
+    }
+    /* A request that waited in the queue while the daemon was stopped:
+     * its login has asked the API itself already. */
+    if (caller_gone(fd))
+        goto done;
     /* The caller now waits for the API, not for a wedged daemon. */
     send_line(fd, "taken");
-    api = pool_take(r);
-    if (jit_api_fetch_grant(r->conf, api, user, &http, &body, &blen, &err)
+    if (jit_api_fetch_grant(&c, api, user, &http, &body, &blen, &err)
         != JIT_API_OK) {
         one_line(err.detail);
         send_line(fd, "fault %s %s", err.reason ? err.reason
@@ -228,20 +345,26 @@ handle(struct jit_relay *r, int fd)
                   err.detail);
         goto done;
     }
-    pthread_rwlock_unlock(r->conf_lock);
-    locked = 0;
     send_line(fd, "answer %ld %zu", http, blen);
     if (blen > 0)
         (void) send_all(fd, body, blen);
 
 done:
-    if (locked)
-        pthread_rwlock_unlock(r->conf_lock);
     if (api != NULL)
-        pool_give(r, api);
+        pool_give(r, api, gen);
+    api_conf_free(&c);
     free(body);
     free(mine);
     free(buf);
+}
+
+static void
+done_one(struct jit_relay *r)
+{
+    pthread_mutex_lock(&r->mu);
+    if (--r->inflight == 0)
+        pthread_cond_broadcast(&r->idle);
+    pthread_mutex_unlock(&r->mu);
 }
 
 static void *
@@ -254,10 +377,7 @@ serve(void *arg)
     free(j);
     handle(r, fd);
     close(fd);
-    pthread_mutex_lock(&r->mu);
-    if (--r->inflight == 0)
-        pthread_cond_broadcast(&r->idle);
-    pthread_mutex_unlock(&r->mu);
+    done_one(r);
     return NULL;
 }
 
@@ -294,10 +414,7 @@ dispatch(struct jit_relay *r, int fd)
     }
     send_line(fd, "refused busy");
     close(fd);
-    pthread_mutex_lock(&r->mu);
-    if (--r->inflight == 0)
-        pthread_cond_broadcast(&r->idle);
-    pthread_mutex_unlock(&r->mu);
+    done_one(r);
 }
 
 static void *
@@ -306,7 +423,8 @@ accept_loop(void *arg)
     struct jit_relay *r = arg;
 
     for (;;) {
-        struct pollfd p[2] = { { r->lfd, POLLIN, 0 }, { r->stop_r, POLLIN, 0 } };
+        struct pollfd p[2] = { { r->lfd, POLLIN, 0 },
+                               { r->stop_r, POLLIN, 0 } };
         int fd;
 
         if (poll(p, 2, -1) < 0) {
@@ -318,7 +436,7 @@ accept_loop(void *arg)
             break;
         if (p[0].revents == 0)
             continue;
-        fd = accept4(r->lfd, NULL, NULL, SOCK_CLOEXEC);
+        fd = accept4(r->lfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
         if (fd < 0) {
             if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS
                 || errno == ENOMEM)
@@ -361,7 +479,8 @@ listen_at(int dirfd, const char *name, char *err, size_t errlen)
     umask(old);
     if (ret != 0) {
         snprintf(err, errlen, "%s: bind: %s", name, strerror(-ret));
-        goto done;
+        close(fd);
+        return ret;
     }
     if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) != 0
         || !S_ISSOCK(st.st_mode) || st.st_uid != geteuid()
@@ -418,6 +537,9 @@ jit_relay_start(int dirfd, const struct jit_conf *conf,
     if ((ret = listen_at(r->dirfd, JIT_RELAY_SOCKET, err, errlen)) < 0)
         goto fail;
     r->lfd = ret;
+    /* libcurl's global set-up (which may touch the environment) while
+     * the daemon has one thread. */
+    jit_api_init();
     /* Signals are the main thread's: its sleeps and long polls end when
      * one comes. */
     sigfillset(&all);

@@ -8,7 +8,7 @@
 # audit helpers (deny, refuse, audit, audit_account, audit_grant,
 # jit_login_audit), the reasons assigned (reason, why, what, cause), the
 # reasons returned ("return "wrong_host";") and the API client's faults
-# (fault(err, "unreachable", ...), any "..._error"), the outbox's event
+# (fault(err, "unreachable", ...) or jit_api_fault, any "..._error"), the outbox's event
 # types (jit_store_add_event) and a teardown's cause (jit_teardown).
 . "$top_srcdir/tests/integration/lib.sh"
 command -v python3 >/dev/null 2>&1 || skip "no python3"
@@ -53,7 +53,7 @@ for f in sorted(files):
         add("reason", m.group(1), at(m))
     for m in re.finditer(r'\breturn\s+("[a-z][a-z0-9]*(?:_[a-z0-9]+)+");', src):
         add("reason", m.group(1), at(m))
-    for m in re.finditer(r'\bfault\(\s*\w+,\s*("[a-z_]+")', src):
+    for m in re.finditer(r'\b(?:jit_api_)?fault\(\s*\w+,\s*("[a-z_]+")', src):
         add("reason", m.group(1), at(m))
     for m in re.finditer(r'"[a-z0-9_]+_error"', src):
         add("reason", m.group(0), at(m))

@@ -142,11 +142,22 @@ setpriv --reuid=65534 --regid=65534 --clear-groups /usr/bin/python3 "$T/evil.py"
 EVIL=$!
 TEST_PIDS="$TEST_PIDS $EVIL"
 wait_for 10 test -e "$T/evil/ready" >/dev/null || fail "the forged relay did not start"
+# A link at the socket's name is not followed.
 ln -s "$T/evil/sock" "$SOCK"
 if PAM_SVC=jitdebug pam_op eve acct_mgmt; then fail "eve allowed by a forged relay"; fi
-direct "the relay is not root's" || fail "forged relay: $(cat "$T/pam.out")"
+direct "no relay: not a socket of root's with mode 0600" || fail "forged relay (link): $(cat "$T/pam.out")"
 audit_has 'event="login" result="deny" reason="no_grant" user="eve"'
-ok "a relay that is not root's is not believed: eve denied (no grant at the API)"
+ok "a link to a relay that is not root's is not followed: eve denied (no grant at the API)"
+rm -f "$SOCK"
+# nobody's socket itself, moved there and made to look root's: its
+# listener is still nobody.
+mv "$T/evil/sock" "$SOCK"
+chown 0:0 "$SOCK"
+chmod 600 "$SOCK"
+if PAM_SVC=jitdebug pam_op eve acct_mgmt; then fail "eve allowed by a forged relay"; fi
+direct "the relay is not root's" || fail "forged relay (moved): $(cat "$T/pam.out")"
+audit_has 'event="login" result="deny" reason="no_grant" user="eve"'
+ok "a relay whose listener is not root is not believed: eve denied (no grant at the API)"
 rm -f "$SOCK"
 kill $EVIL || fail "the forged relay died"
 
@@ -168,6 +179,26 @@ done
 for p in $pids; do wait "$p" || fail "a parallel login failed: $(cat "$T"/par*.out)"; done
 n=$(cat "$T"/par*.out | grep -c "asked through jitctl daemon")
 expect_eq "eight logins at once, each through the relay" "$n" 8
+# A reload while a request waits on a hanging API: the daemon's loop
+# (expiry, sync, events) never waits for the relay.  The bound is the
+# feature: the request holds for the API's timeout (15 s), the reload
+# comes well before.
+echo hang > "$F/hank"
+PAM_SVC=jitdebug PAM_OUT=$T/hank.out pam_op hank acct_mgmt &
+hank=$!
+wait_for 10 grep -q "GET /v1/hosts/web01.test/grants/hank " "$T/api/requests.log" >/dev/null \
+    || fail "hank's request never reached the API"
+n=$(grep -c "daemon: configuration reloaded" "$T/daemon.err" || true)
+t0=$(date +%s%N)
+kill -HUP $D
+wait_for 10 sh -c "[ \$(grep -c 'daemon: configuration reloaded' '$T/daemon.err') -gt $n ]" >/dev/null \
+    || fail "no reload while the relay waits: $(cat "$T/daemon.err")"
+ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+[ $ms -le 8000 ] || fail "the reload waited $ms ms for the relay"
+if wait $hank; then fail "hank allowed by a hanging API"; fi
+grep -q 'reason="timeout" user="hank"' "$T/hank.out" || fail "hank: $(cat "$T/hank.out")"
+ok "a reload during a hanging call took $ms ms; the call ended by its timeout"
+
 # A daemon stopped (or wedged) does not hold the login: the bound is the
 # feature (a second for "taken", then the direct call; 8 s of margin).
 kill -STOP $D

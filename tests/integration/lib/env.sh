@@ -5,7 +5,7 @@
 # FAIL or SKIP.  Sourced by ../lib.sh.
 
 FIXTURE=$top_builddir/tests/helpers/jit-fixture
-JITCTL=$top_builddir/jitctl/jitctl
+JITCTL=${JITCTL:-$top_builddir/jitctl/jitctl}
 NSSLIBS=$top_builddir/nss_jit/.libs
 NSSMOD=$NSSLIBS/libnss_jit.so.2
 
