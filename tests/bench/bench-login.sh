@@ -15,6 +15,12 @@ while [ $i -lt 480 ]; do
     grant_json "b$i" > "$T/api/grants/b$i.json"
     i=$((i + 1))
 done
+# And 100 returning users: kept on logout, each logs in twice.
+i=0
+while [ $i -lt 100 ]; do
+    grant_json "k$i" on_logout='"keep"' > "$T/api/grants/k$i.json"
+    i=$((i + 1))
+done
 mkdir "$T/svc"
 printf 'account required %s config=%s\nsession required %s config=%s\n' \
     "$PAMMOD" "$CONF" "$PAMMOD" "$CONF" > "$T/svc/jitbench"

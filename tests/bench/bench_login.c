@@ -7,7 +7,9 @@
  *
  *   bench_login CONFDIR JITCONF USERADD_ROOT
  *
- * Users b<i> must have grants at the API (on_logout delete).
+ * Users b<i> must have grants at the API (on_logout delete), and k0..k99
+ * (on_logout keep), who log in twice: the second login is a returning
+ * user's, the account and home there.
  *
  * Beside the login it measures the floor: the work no login
  * can skip, each part alone on the same file system in the same run:
@@ -69,6 +71,7 @@
 #define USERADD_ROUNDS 20
 #define SEQ_ALONE 50
 #define COLD_ROUNDS 20
+#define KEPT 100
 
 static const char *confdir;
 /* Time spent in each PAM step over the sequential run. */
@@ -95,17 +98,15 @@ conv(int n, const struct pam_message **msg, struct pam_response **resp,
     return PAM_CONV_ERR;
 }
 
-/* One login of user b<i>: the whole path; -1 if any step failed. */
+/* One login of user: the whole path; -1 if any step failed. */
 static double
-one_login(int i)
+login_as(const char *user)
 {
     struct pam_conv c = { conv, NULL };
     pam_handle_t *pamh = NULL;
-    char user[32];
     double t0 = now_ms(), t;
     int rc;
 
-    snprintf(user, sizeof(user), "b%d", i);
     rc = pam_start_confdir("jitbench", user, &c, confdir, &pamh);
     if (rc == PAM_SUCCESS)
         rc = pam_set_item(pamh, PAM_RHOST, "192.0.2.7");
@@ -127,6 +128,43 @@ one_login(int i)
         return -1;
     }
     return t;
+}
+
+/* One login of user b<i> (on_logout delete: the account is made and
+ * torn down). */
+static double
+one_login(int i)
+{
+    char user[32];
+
+    snprintf(user, sizeof(user), "b%d", i);
+    return login_as(user);
+}
+
+/*
+ * The login of a returning user: k<i> (on_logout keep) has logged in
+ * once, so the account and its home are there, as for every login but
+ * the first of a kept account, or of one jitctl daemon reserved ahead.
+ * The mean of the second logins of KEPT users, or -1.
+ */
+static double
+kept_logins(void)
+{
+    char user[32];
+    double sum = 0, t;
+
+    for (int i = 0; i < KEPT; i++) {
+        snprintf(user, sizeof(user), "k%d", i);
+        if (login_as(user) < 0)
+            return -1;
+    }
+    for (int i = 0; i < KEPT; i++) {
+        snprintf(user, sizeof(user), "k%d", i);
+        if ((t = login_as(user)) < 0)
+            return -1;
+        sum += t;
+    }
+    return sum / KEPT;
 }
 
 static int
@@ -511,7 +549,7 @@ main(int argc, char **argv)
     double rtt[RTT_ROUNDS], seq[SEQ], ua[USERADD_ROUNDS];
     double first, seq_mean = 0, rtt_ms, rtt_kept_ms, ua_ms, floor_ms, beyond;
     double par_mean, par_wall, wide_mean, wide_wall, cpu_ms;
-    double alone_mean = 0, cold_login, rtt_relay_ms, daemon_cpu;
+    double alone_mean = 0, cold_login, rtt_relay_ms, daemon_cpu, kept_ms;
     pid_t daemon = -1;
     const char *only = getenv("BENCH_ONLY");
     struct floor fl;
@@ -639,6 +677,10 @@ main(int argc, char **argv)
         return 0;
     }
 
+    /* Returning users: their accounts and homes are there. */
+    if ((kept_ms = kept_logins()) < 0)
+        return 1;
+
     /* 8 and 50 processes, all at once. */
     if (parallel(PAR, PER_PROC, &next, &par_mean, &par_wall) != 0
         || parallel(PAR_WIDE, PER_PROC_WIDE, &next, &wide_mean,
@@ -705,6 +747,9 @@ main(int argc, char **argv)
            step_ms[1] / SEQ);
     printf("%-58s %10.2f\n", "  of which close_session (teardown): mean",
            step_ms[2] / SEQ);
+    printf("%-58s %10.2f\n", "login again, account and home kept: mean", kept_ms);
+    printf("%-58s %10.2f\n", "  beyond its API call (mean - relay RTT)",
+           kept_ms - rtt_relay_ms);
     printf("%-58s %10.2f\n", "login, 8 processes in parallel: mean latency",
            par_mean);
     printf("%-58s %10.2f\n", "login, 8 in parallel: wall time per login",
@@ -738,9 +783,9 @@ main(int argc, char **argv)
            ua_ms / beyond);
     printf("RESULT login_ms=%.2f api_rtt_ms=%.2f floor_ms=%.2f"
            " speedup_vs_useradd=%.1f parallel8_ms=%.2f parallel50_ms=%.2f"
-           " cold_login_ms=%.2f relay_rtt_ms=%.2f\n",
+           " cold_login_ms=%.2f relay_rtt_ms=%.2f kept_login_ms=%.2f\n",
            seq_mean, rtt_ms, floor_ms, ua_ms / seq_mean, par_mean, wide_mean,
-           cold_login, rtt_relay_ms);
+           cold_login, rtt_relay_ms, kept_ms);
     kill(daemon, SIGTERM);
     waitpid(daemon, NULL, 0);
     jit_conf_free(&conf);

@@ -10,6 +10,7 @@ require_ns
 command -v setpriv >/dev/null || skip "needs setpriv"
 setup_env
 setup_pam
+sed -i 's/^uid_max = .*/uid_max = 99799/' "$CONF"
 G=$T/api/grants
 F=$T/api/faults
 SOCK=$STATE/relay
