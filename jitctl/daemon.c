@@ -245,11 +245,13 @@ jitctl_daemon(struct jit_conf *conf, const struct jit_log *log,
              * why); the store keeps pointing at conf, changed in place. */
             pthread_rwlock_wrlock(&conf_lock);
             reloaded = reload(conf) == 0;
-            pthread_rwlock_unlock(&conf_lock);
-            if (reloaded) {
+            /* Under the lock: no request copies the new configuration
+             * and then takes a connection made under the old one. */
+            if (reloaded)
                 jit_relay_reloaded(relay);
+            pthread_rwlock_unlock(&conf_lock);
+            if (reloaded)
                 jit_logf(log, LOG_INFO, "daemon: configuration reloaded");
-            }
         }
         /* Reap first: an account past its end goes whatever the API.  A
          * grant refused because this account was in the way is worth

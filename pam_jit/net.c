@@ -13,8 +13,10 @@
 __attribute__((visibility("default")))
 const struct jit_net jit_login_net = {
     .version = PACKAGE_VERSION,
+    .table_size = sizeof(struct jit_net),
     .conf_size = sizeof(struct jit_conf),
     .grant_size = sizeof(struct jit_grant),
+    .error_size = sizeof(struct jit_api_error),
     .get_grant_with = jit_api_get_grant_with,
     .kpass_verify = jit_kpass_verify,
 };

@@ -161,7 +161,7 @@ for f in usr/local/sbin/jitctl usr/local/sbin/jit-apid usr/local/share/man/man5/
          usr/local/share/man/man8/jit-apid.8 \
          usr/local/share/man/man8/jitctl.8 usr/local/share/man/man8/nss_jit.8 \
          usr/local/share/man/man8/pam_jit.8 "${PAMDIR#/}/pam_jit.so" \
-         usr/local/lib/pam-jit/pam_jit_login.so \
+         usr/local/lib/pam-jit/pam_jit_login.so usr/local/lib/pam-jit/pam_jit_net.so \
          usr/local/share/man/man8/localauth_jit.8 usr/local/lib/krb5/plugins/localauth/jit.so \
          "${UNITDIR#/}/jit-reaper.service" "${UNITDIR#/}/jit-sync.service" \
          "${UNITDIR#/}/jit-sync.timer" "${UNITDIR#/}/jit-apid.service" \
@@ -182,8 +182,10 @@ case $nss in
 esac
 [ "$(stat -c %a "$D/usr/local/var/lib/jit")" = 755 ] || { echo "state dir not 0755"; rc=1; }
 pam=$(cd "$D" && find . -name 'pam_jit*' | sort | tr '\n' ' ')
-[ "$pam" = ".$PAMDIR/pam_jit.so ./usr/local/lib/pam-jit/pam_jit_login.so ./usr/local/share/man/man8/pam_jit.8 " ] \
+[ "$pam" = ".$PAMDIR/pam_jit.so ./usr/local/lib/pam-jit/pam_jit_login.so ./usr/local/lib/pam-jit/pam_jit_net.so ./usr/local/share/man/man8/pam_jit.8 " ] \
     || { echo "PAM module installed as: $pam"; rc=1; }
+exports=$(nm -D --defined-only "$D/usr/local/lib/pam-jit/pam_jit_net.so" | awk '{print $3}' | tr '\n' ' ')
+[ "$exports" = "jit_login_net " ] || { echo "pam_jit_net.so exports: $exports"; rc=1; }
 exports=$(nm -D --defined-only "$D$PAMDIR/pam_jit.so" | awk '{print $3}' | sort | tr '\n' ' ')
 [ "$exports" = "pam_sm_acct_mgmt pam_sm_authenticate pam_sm_close_session pam_sm_open_session pam_sm_setcred " ] \
     || { echo "pam_jit.so exports: $exports"; rc=1; }

@@ -34,7 +34,9 @@ struct jit_api_error {
                            unreachable,
                            timeout, tls_error, http_error, too_large,
                            busy (the list: 429 or 503),
-                           malformed, internal_error */
+                           malformed, internal_error; in pam_jit_login.so
+                           also backend_error (pam_jit_net.so not
+                           loadable, lib/login/net.h) */
     char detail[256];
     long http; /* with http_error: the status the server answered */
 };

@@ -36,7 +36,8 @@ const char *jit_password_problem(const char *pw);
  * doing or the KDC's answer) or another -errno (the host's), with
  * *reason a stable audit reason: no_realm, no_keytab, keytab_error,
  * password_wrong, principal_unknown, password_expired,
- * principal_locked, kdc_unreachable, verify_failed, krb5_error; err says
+ * principal_locked, kdc_unreachable, verify_failed, krb5_error (and, in
+ * pam_jit_login.so, backend_error: pam_jit_net.so not loadable); err says
  * what in Kerberos' words (never the password). */
 int jit_kpass_verify(const struct jit_conf *c, const char *requester,
                      const char *pw, const char **reason, char *err,

@@ -211,9 +211,16 @@ run_quietly(char *const argv[])
             dup2(null, 1);
             dup2(null, 2);
         }
-        /* Nothing of the caller's beyond these: libcurl's sockets (kept
-         * by jitctl daemon's relay) are not close-on-exec. */
-        (void) close_range(3, ~0U, 0);
+        /* Nothing of the caller's beyond these (jitctl daemon's relay
+         * keeps connections; libcurl's own socketpair is not
+         * close-on-exec).  Before Linux 5.9, one by one. */
+        if (close_range(3, ~0U, 0) != 0) {
+            long max = sysconf(_SC_OPEN_MAX);
+
+            for (int fd = 3; fd < (max > 0 && max < 65536 ? max : 65536);
+                 fd++)
+                (void) close(fd);
+        }
         execve(argv[0], argv, envp);
         _exit(127);
     }

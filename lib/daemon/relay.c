@@ -262,13 +262,14 @@ api_conf_free(struct jit_conf *c)
     memset(c, 0, sizeof(*c));
 }
 
-/* The caller hung up (its login gave up waiting and asked itself). */
+/* The caller closed its end (its login gave up waiting and asked
+ * itself); one that only shut down its writing still reads. */
 static int
 caller_gone(int fd)
 {
-    struct pollfd p = { fd, POLLRDHUP, 0 };
+    struct pollfd p = { fd, 0, 0 };
 
-    return poll(&p, 1, 0) > 0 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR));
+    return poll(&p, 1, 0) > 0 && (p.revents & (POLLHUP | POLLERR));
 }
 
 /*
@@ -317,17 +318,19 @@ handle(struct jit_relay *r, int fd)
         send_line(fd, "refused bad_user");
         goto done;
     }
+    /* The copy and the connection are of one configuration: a reload
+     * (which empties the pool) happens before or after both. */
     pthread_rwlock_rdlock(r->conf_lock);
     mine = jit_relay_settings(r->conf, &mlen);
     same = mine != NULL && mlen == nset && memcmp(mine, buf + off, nset) == 0;
-    if (same)
-        copied = api_conf_copy(&c, r->conf);
+    if (same && (copied = api_conf_copy(&c, r->conf)) == 0)
+        api = pool_take(r, &gen);
     pthread_rwlock_unlock(r->conf_lock);
     if (!same) {
         send_line(fd, "refused settings");
         goto done;
     }
-    if (copied != 0 || (api = pool_take(r, &gen)) == NULL) {
+    if (copied != 0 || api == NULL) {
         send_line(fd, "refused out_of_memory");
         goto done;
     }
@@ -430,6 +433,15 @@ accept_loop(void *arg)
         if (poll(p, 2, -1) < 0) {
             if (errno == EINTR)
                 continue;
+            /* No relay rather than one that takes no request: without
+             * the socket a login asks the API at once. */
+            int e = errno;
+
+            pthread_rwlock_rdlock(r->conf_lock);
+            jit_logf(r->log, LOG_ERR, "daemon: relay: poll: %s; logins "
+                     "ask the API themselves", strerror(e));
+            pthread_rwlock_unlock(r->conf_lock);
+            (void) unlinkat(r->dirfd, JIT_RELAY_SOCKET, 0);
             break;
         }
         if (p[1].revents != 0)

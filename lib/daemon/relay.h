@@ -32,7 +32,8 @@ int jit_relay_start(int dirfd, const struct jit_conf *conf,
                     struct jit_relay **out, char *err, size_t errlen);
 
 /* The configuration was reloaded: the kept connections go (the next
- * requests make new ones, under the new trust).  NULL: nothing. */
+ * requests make new ones, under the new trust).  Called with conf_lock
+ * held for writing.  NULL: nothing. */
 void jit_relay_reloaded(struct jit_relay *r);
 
 /* Stop accepting, wait for the requests in progress (each bounded by the

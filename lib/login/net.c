@@ -56,8 +56,10 @@ jit_net_get(char *why, size_t size)
         if ((t = dlsym(h, JIT_NET_SYMBOL)) == NULL)
             snprintf(why, size, "%s: no %s", net_path, JIT_NET_SYMBOL);
         else if (strcmp(t->version, PACKAGE_VERSION) != 0
+                 || t->table_size != sizeof(struct jit_net)
                  || t->conf_size != sizeof(struct jit_conf)
-                 || t->grant_size != sizeof(struct jit_grant))
+                 || t->grant_size != sizeof(struct jit_grant)
+                 || t->error_size != sizeof(struct jit_api_error))
             snprintf(why, size, "%s: of another build than the backend (%s)",
                      net_path, PACKAGE_VERSION);
         else

@@ -25,8 +25,10 @@
 /* version stays the first field for ever. */
 struct jit_net {
     const char *version;  /* PACKAGE_VERSION of its build */
+    size_t table_size;    /* sizeof(struct jit_net) */
     size_t conf_size;     /* sizeof(struct jit_conf) */
     size_t grant_size;    /* sizeof(struct jit_grant) */
+    size_t error_size;    /* sizeof(struct jit_api_error) */
     enum jit_api_status (*get_grant_with)(const struct jit_conf *conf,
                                           struct jit_api *api,
                                           const char *username,

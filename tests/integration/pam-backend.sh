@@ -29,7 +29,9 @@ if [ -z "$PRELOAD" ]; then
     # ... they are in pam_jit_net.so, beside it.
     readelf -d "$PAMNET" | grep -q 'NEEDED.*\[libcurl' \
         || fail "pam_jit_net.so does not link libcurl: check the test"
-    ok "pam_jit_net.so links libcurl (and the rest)"
+    ! readelf -d "$PAMNET" | grep -q 'NEEDED.*\[libsqlite' \
+        || fail "pam_jit_net.so carries the store (libsqlite3): a second copy of libjit"
+    ok "pam_jit_net.so links libcurl (and the rest), not the store"
 else
     ok "NEEDED lists not checked: the sanitizer build links its runtimes"
 fi
@@ -141,11 +143,15 @@ ok "a root-owned copy in a root directory loads"
 
 # pam_jit_net.so missing or unsafe beside a fit backend, no daemon: the
 # login cannot ask the API, and says so (fail closed).
-mkdir -m 755 "$B/nonet" "$B/netnr"
+mkdir -m 755 "$B/nonet" "$B/netnr" "$B/netother"
 install -m 644 "$PAMBACKEND" "$B/nonet/pam_jit_login.so"
 install -m 644 "$PAMBACKEND" "$B/netnr/pam_jit_login.so"
 install -m 644 -o 99550 "$PAMNET" "$B/netnr/pam_jit_net.so"
-for c in "nonet:file: No such file or directory" "netnr:file: not owned by root"; do
+install -m 644 "$PAMBACKEND" "$B/netother/pam_jit_login.so"
+# (its get_grant_with aborts: called at all, it would show)
+install -m 644 "$top_builddir/tests/helpers/.libs/other-backend.so" "$B/netother/pam_jit_net.so"
+for c in "nonet:file: No such file or directory" "netnr:file: not owned by root" \
+         "netother:of another build than the backend"; do
     d=${c%%:*} why=${c#*:}
     printf 'account  required  %s config=%s backend=%s\n' "$PAMSO" "$CONF" \
         "$B/$d/pam_jit_login.so" > "$T/pam.d/netbk"

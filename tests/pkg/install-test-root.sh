@@ -51,6 +51,10 @@ bk=/usr/lib/$multiarch/pam-jit/pam_jit_login.so
 [ "$(stat -c '%U %a' "$bk" 2>/dev/null)" = "root 644" ] \
     || fail "$bk: not installed root's 0644: $(ls -l "$bk" 2>&1)"
 grep -qF "$bk" "/lib/$multiarch/security/pam_jit.so" || fail "pam_jit.so does not look for $bk"
+# ... and the API client beside it (doc/design.md, F8).
+net=/usr/lib/$multiarch/pam-jit/pam_jit_net.so
+[ "$(stat -c '%U %a' "$net" 2>/dev/null)" = "root 644" ] \
+    || fail "$net: not installed root's 0644: $(ls -l "$net" 2>&1)"
 # The profile is on at install (doc/design.md, R16): with no jit.conf
 # yet, pam_jit ignores users it does not hold, so local ones log in.
 for s in account session; do

@@ -76,11 +76,19 @@ expect_eq() {
 # Background servers this test started; stopped by pid on exit.
 TEST_PIDS=
 TEST_PIDFILES=
+# forget_pid PID: PID was waited for; stop_pids leaves it alone (its
+# number may be another process's by then).
+forget_pid() {
+    _keep=
+    for _p in $TEST_PIDS; do [ "$_p" = "$1" ] || _keep="$_keep $_p"; done
+    TEST_PIDS=$_keep
+}
 stop_pids() {
     for f in $TEST_PIDFILES; do
         [ -s "$f" ] && TEST_PIDS="$TEST_PIDS $(cat "$f")"
     done
-    for p in $TEST_PIDS; do kill "$p" 2>/dev/null || true; done
+    # (SIGCONT first: a test may have stopped one with SIGSTOP.)
+    for p in $TEST_PIDS; do kill -CONT "$p" 2>/dev/null || true; kill "$p" 2>/dev/null || true; done
     for p in $TEST_PIDS; do wait "$p" 2>/dev/null || true; done
     TEST_PIDS= TEST_PIDFILES=
 }
