@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/pidfd.h>
 #include <sys/wait.h>
 #include <syslog.h>
 #include <time.h>
@@ -30,12 +31,45 @@ sleep_ms(unsigned ms)
         ;
 }
 
+/* The real, effective and saved uids and the state of process name
+ * (its /proc entry, in procfd): 0, 1 when its status lacks the lines
+ * (taken as the uid's by the caller, so a teardown waits rather than
+ * passes a process unseen), or -1 when it is gone.  Each status file is
+ * read with one read(2), not through stdio (which added an fstat and its
+ * buffer per process): every logout of a delete-on-logout account scans
+ * all of /proc. */
+static int
+proc_ids(int procfd, const char *name, unsigned long ids[3], char *state)
+{
+    char path[300], buf[4096];
+    const char *st, *u;
+    ssize_t len;
+    int fd;
+
+    snprintf(path, sizeof(path), "%s/status", name);
+    if ((fd = openat(procfd, path, O_RDONLY | O_CLOEXEC)) < 0)
+        return -1; /* gone meanwhile */
+    while ((len = read(fd, buf, sizeof(buf) - 1)) < 0 && errno == EINTR)
+        ;
+    close(fd);
+    if (len <= 0)
+        return -1; /* exited between open and read */
+    buf[len] = '\0';
+    st = strstr(buf, "\nState:");
+    u = strstr(buf, "\nUid:");
+    /* (The whole file is a few hundred bytes, these lines near its
+     * start.) */
+    if (u == NULL || sscanf(u + 5, "%lu %lu %lu", &ids[0], &ids[1], &ids[2])
+                         != 3)
+        return 1;
+    if (st == NULL || sscanf(st + 7, " %c", state) != 1)
+        *state = '?';
+    return 0;
+}
+
 /* Does any live process (zombies aside) have uid as its real, effective
  * or saved uid?  kill(-1, 0) cannot answer this: Linux reports success as
- * soon as any other process exists, signalled or not.  1, 0 or -errno.
- * Every logout of a delete-on-logout account scans all of /proc, so each
- * status file is read with one read(2), not through stdio (which added
- * an fstat and its buffer per process). */
+ * soon as any other process exists, signalled or not.  1, 0 or -errno. */
 int
 jit_uid_has_processes(uid_t uid)
 {
@@ -46,51 +80,73 @@ jit_uid_has_processes(uid_t uid)
     if (d == NULL)
         return -errno;
     while (!found && (de = readdir(d)) != NULL) {
-        char path[300], buf[4096];
-        unsigned long r, e, sv;
-        const char *st, *u;
+        unsigned long ids[3];
         char state;
-        ssize_t len;
-        int fd;
+        int r;
 
         if (de->d_name[0] < '1' || de->d_name[0] > '9')
             continue;
-        snprintf(path, sizeof(path), "%s/status", de->d_name);
-        if ((fd = openat(dirfd(d), path, O_RDONLY | O_CLOEXEC)) < 0)
-            continue; /* gone meanwhile */
-        while ((len = read(fd, buf, sizeof(buf) - 1)) < 0 && errno == EINTR)
-            ;
-        close(fd);
-        if (len <= 0)
-            continue; /* exited between open and read */
-        buf[len] = '\0';
-        st = strstr(buf, "\nState:");
-        u = strstr(buf, "\nUid:");
-        /* (The whole file is a few hundred bytes, these lines near its
-         * start; one that did not fit is treated as the uid's, so the
-         * teardown waits rather than passes a process unseen.) */
-        if (u == NULL || sscanf(u + 5, "%lu %lu %lu", &r, &e, &sv) != 3) {
-            found = 1;
-            break;
-        }
-        if (st == NULL || sscanf(st + 7, " %c", &state) != 1)
-            state = '?';
-        if ((r == uid || e == uid || sv == uid) && state != 'Z'
-            && state != 'X')
+        if ((r = proc_ids(dirfd(d), de->d_name, ids, &state)) < 0)
+            continue;
+        if (r > 0
+            || ((ids[0] == uid || ids[1] == uid || ids[2] == uid)
+                && state != 'Z' && state != 'X'))
             found = 1;
     }
     closedir(d);
     return found;
 }
 
+/*
+ * sig from here (root) to each process whose real or saved uid is uid:
+ * the ones uid itself may signal, as the child's kill(-1) would reach
+ * them, and never a process of root's acting as uid.  Each through a
+ * pidfd taken before its credentials are read, so that a pid reused
+ * meanwhile is never signalled.  Not one atomic act as kill(-1) is: a
+ * process forked during the scan is found by the caller's next scan.
+ */
+static int
+signal_from_root(uid_t uid, int sig)
+{
+    struct dirent *de;
+    DIR *d = opendir("/proc");
+
+    if (d == NULL)
+        return -errno;
+    while ((de = readdir(d)) != NULL) {
+        unsigned long ids[3];
+        char state, *end;
+        long pid;
+        int pidfd;
+
+        if (de->d_name[0] < '1' || de->d_name[0] > '9')
+            continue;
+        pid = strtol(de->d_name, &end, 10);
+        if (*end != '\0' || pid <= 1 || pid == (long) getpid()
+            || (pidfd = pidfd_open((pid_t) pid, 0)) < 0)
+            continue;
+        if (proc_ids(dirfd(d), de->d_name, ids, &state) == 0
+            && (ids[0] == uid || ids[2] == uid))
+            (void) pidfd_send_signal(pidfd, sig, NULL, 0);
+        close(pidfd);
+    }
+    closedir(d);
+    return 0;
+}
+
 /* Send sig to every process of uid from a child that has become uid:
- * kill(-1) there reaches exactly what that uid may signal. */
+ * kill(-1) there reaches exactly what that uid may signal.  Once it is
+ * uid, the uid's own processes may signal it too: one that stops or
+ * kills it (a loop of kill(-1, SIGSTOP)) must not hang or defeat the
+ * teardown, so the child goes and the signal is sent from here. */
 int
 jit_signal_uid(uid_t uid, gid_t gid, int sig)
 {
-    pid_t pid;
+    pid_t pid, w;
     int status;
 
+    if (uid == 0)
+        return -EPERM;
     pid = fork();
     if (pid < 0)
         return -errno;
@@ -101,9 +157,17 @@ jit_signal_uid(uid_t uid, gid_t gid, int sig)
             _exit(3);
         _exit(kill(-1, sig) == 0 || errno == ESRCH ? 0 : 2);
     }
-    while (waitpid(pid, &status, 0) < 0)
-        if (errno != EINTR)
+    while ((w = waitpid(pid, &status, WUNTRACED)) != pid)
+        if (w < 0 && errno != EINTR)
             return -errno;
+    if (WIFSTOPPED(status)) {
+        (void) kill(pid, SIGKILL);
+        while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+            ;
+        return signal_from_root(uid, sig);
+    }
+    if (WIFSIGNALED(status))
+        return signal_from_root(uid, sig);
     return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -EPERM;
 }
 

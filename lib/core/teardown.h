@@ -31,7 +31,9 @@ int64_t jit_teardown_retry_at(int64_t now, int failures);
 int jit_uid_has_processes(uid_t uid);
 /* sig to every process of uid, in one kill(-1) from a child that has
  * become uid (no fork can slip between: the kernel holds the task list
- * for the whole of it).  0 or -errno. */
+ * for the whole of it); when a process of uid stopped or killed that
+ * child, from root to each process uid may signal (real or saved uid),
+ * through pidfds.  0 or -errno. */
 int jit_signal_uid(uid_t uid, gid_t gid, int sig);
 int jit_kill_uid(uid_t uid, gid_t gid, unsigned grace_ms,
                  unsigned deadline_ms);

@@ -12,7 +12,7 @@ command -v setpriv >/dev/null || skip "needs setpriv"
 setup_env
 setup_pam
 G=$T/api/grants
-for u in ivy jack kim; do
+for u in ivy jack kim lou; do
     grant_json $u 'on_logout="keep"' > "$G/$u.json"
     pam_op $u acct_mgmt open_session || fail "$u: $(cat "$T/pam.out")"
 done
@@ -114,6 +114,37 @@ reap: 1 due, 0 failed"
 [ $ms -ge 1900 ] || fail "kim: done in $ms ms, before the grace"
 kill -0 "$P" 2>/dev/null && fail "kim's process survived"
 ok "kim: a process that ignores TERM is killed after the grace ($ms ms)"
+
+# 4. lou: a process that ignores TERM and stops every process lou may
+# signal, in a loop: the child that signals as lou is stopped (or killed)
+# by it once it is lou.  The teardown neither hangs nor fails: that child
+# goes, and the signal goes from root to each process lou may signal.
+# Before, the reaper waited for the stopped child for ever (timeout 60:
+# a hang shows as 124).
+uid=$(in_ns id -u lou)
+setpriv --reuid="$uid" --regid="$uid" --clear-groups /usr/bin/python3 -c '
+import os, signal, sys, time
+signal.signal(signal.SIGTERM, signal.SIG_IGN)
+open(sys.argv[1], "w").close()
+# (it ignores TERM: should the test fail, it ends by itself)
+end = time.monotonic() + 120
+while time.monotonic() < end:
+    try:
+        os.kill(-1, signal.SIGSTOP)
+    except OSError:
+        pass' "$T/home/lou/ready" &
+P=$!
+TEST_PIDS="$TEST_PIDS $P"
+wait_for 30 test -e "$T/home/lou/ready" >/dev/null || fail "lou's process did not start"
+expire lou
+t0=$(date +%s%N)
+rc=0; out=$(timeout 60 "$JITCTL" -c "$CONF" reap 2>"$T/reap.err") || rc=$?
+ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+expect_eq "lou" "$rc:$out" "0:tore down lou: expired
+reap: 1 due, 0 failed"
+wait "$P" 2>/dev/null || true
+forget_pid "$P"
+ok "lou: a process that stops every process of its uid: torn down in $ms ms"
 
 expect_eq "outbox: disable_failed events" \
     "$(sql "SELECT count(*) FROM events WHERE type = 'account.disable_failed'")" 2
