@@ -667,6 +667,7 @@ main(int argc, char **argv)
     cpu_ms = (cpu_now_ms() - cpu_ms) / SEQ;
     daemon_cpu = (proc_cpu_ms(daemon) - daemon_cpu) / SEQ;
     cpu_ms += daemon_cpu;
+    count_steps = 0;
     /* BENCH_ONLY=seq: the sequential logins alone, for a profiler. */
     if (only != NULL) {
         printf("login, 100 in a row: mean %.2f ms, CPU %.2f ms\n", seq_mean,
