@@ -296,11 +296,13 @@ handle(struct jit_relay *r, int fd)
     memset(&c, 0, sizeof(c));
     memset(&cred, 0, sizeof(cred));
     if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &clen) != 0
-        || cred.uid != 0) {
+        || clen != sizeof(cred))
+        cred.uid = (uid_t) -1; /* unknown: refused as any other */
+    if (cred.uid != 0) {
         /* (the log's format changes only under the lock: a reload) */
         pthread_rwlock_rdlock(r->conf_lock);
         jit_logf(r->log, LOG_WARNING, "daemon: relay: refused a caller of "
-                 "uid %ld", clen == sizeof(cred) ? (long) cred.uid : -1L);
+                 "uid %ld", cred.uid == (uid_t) -1 ? -1L : (long) cred.uid);
         pthread_rwlock_unlock(r->conf_lock);
         goto done;
     }
