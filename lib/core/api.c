@@ -188,8 +188,6 @@ on_header(char *data, size_t size, size_t nmemb, void *ctx)
     return n;
 }
 
-/* The bearer token: a root-only file, one line, no blanks or controls
- * (it goes into a header).  Returns 0 or a fault. */
 void
 jit_api_init(void)
 {
@@ -206,6 +204,8 @@ open_socket(void *ctx, curlsocktype purpose, struct curl_sockaddr *a)
     return socket(a->family, a->socktype | SOCK_CLOEXEC, a->protocol);
 }
 
+/* The bearer token: a root-only file, one line, no blanks or controls
+ * (it goes into a header).  Returns 0 or a fault. */
 static enum jit_api_status
 read_token(const char *path, char *tok, size_t toklen,
            struct jit_api_error *err)
