@@ -1,10 +1,14 @@
 /* SPDX-License-Identifier: MIT */
 #include "config.h"
 
+#include <errno.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
+#include "core/clock.h"
 #include "core/relay_proto.h"
 
 static int
@@ -52,4 +56,40 @@ jit_relay_settings(const struct jit_conf *c, size_t *len)
             return NULL;
         }
     return buf;
+}
+
+int
+jit_relay_wait(int fd, short events, int64_t deadline)
+{
+    for (;;) {
+        struct pollfd p = { fd, events, 0 };
+        int64_t left = deadline - jit_mono_ms();
+        int n;
+
+        if (left <= 0)
+            return -1;
+        if ((n = poll(&p, 1, left > 60000 ? 60000 : (int) left)) > 0)
+            return 0;
+        if (n < 0 && errno != EINTR)
+            return -1;
+    }
+}
+
+int
+jit_relay_send(int fd, const char *p, size_t n, int64_t deadline)
+{
+    while (n > 0) {
+        ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
+
+        if (w < 0 && (errno == EAGAIN || errno == EINTR)) {
+            if (jit_relay_wait(fd, POLLOUT, deadline) != 0)
+                return -1;
+            continue;
+        }
+        if (w <= 0)
+            return -1;
+        p += w;
+        n -= (size_t) w;
+    }
+    return 0;
 }

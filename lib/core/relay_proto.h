@@ -23,6 +23,7 @@
 #define JIT_RELAY_PROTO_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "core/conf.h"
 
@@ -38,6 +39,12 @@
  * the same call exactly when these bytes are equal.  malloc'd; NULL when
  * out of memory or longer than JIT_RELAY_SETTINGS_MAX. */
 char *jit_relay_settings(const struct jit_conf *c, size_t *len);
+
+/* For both ends, on a non-blocking socket: wait until fd is ready for
+ * events, or until deadline (jit_mono_ms) passes: 0 or -1. */
+int jit_relay_wait(int fd, short events, int64_t deadline);
+/* All n bytes of p, by deadline: 0 or -1. */
+int jit_relay_send(int fd, const char *p, size_t n, int64_t deadline);
 
 #pragma GCC visibility pop
 

@@ -333,37 +333,37 @@ jit_doctor_pam_module(struct jit_doctor *d, const char *moddir)
 /* pam_jit_login.so, which pam_jit.so loads for a user that may be ours:
  * checked as pam_jit.so checks it before loading it (lib/login/backend.c;
  * doc/design.md, F7), owned by the caller when not root. */
-void
-jit_doctor_pam_backend(struct jit_doctor *d, const char *path)
+/* One of the modules pam_jit.so loads, checked as it checks them; without
+ * says what fails without it. */
+static void
+pam_module_check(struct jit_doctor *d, const char *path, const char *without)
 {
-    const char *slash = strrchr(path, '/');
-    char why[256], *net = NULL;
+    char why[256];
     int fd = jit_backend_check(path, geteuid(), why, sizeof(why));
 
     if (fd >= 0) {
         close(fd);
         jit_doctor_add(d, "pam-backend", JIT_DOCTOR_OK, "%s", path);
     } else {
-        jit_doctor_add(d, "pam-backend", JIT_DOCTOR_FAIL,
-                       "%s: %s: pam_jit.so denies every JIT user without"
-                       " it; reinstall libpam-jit, files and directories"
-                       " root's and not writable by others", path, why);
+        jit_doctor_add(d, "pam-backend", JIT_DOCTOR_FAIL, "%s: %s: %s", path,
+                       why, without);
     }
+}
+
+void
+jit_doctor_pam_backend(struct jit_doctor *d, const char *path)
+{
+    char *net = jit_net_path(path);
+
+    pam_module_check(d, path, "pam_jit.so denies every JIT user without it;"
+                     " reinstall libpam-jit, files and directories root's"
+                     " and not writable by others");
     /* Beside it, what a login loads to ask the API without the daemon's
      * relay, or to check a password (lib/login/net.h). */
-    if (slash == NULL
-        || asprintf(&net, "%.*s/%s", (int) (slash - path), path,
-                    JIT_NET_FILE) < 0)
-        return;
-    if ((fd = jit_backend_check(net, geteuid(), why, sizeof(why))) >= 0) {
-        close(fd);
-        jit_doctor_add(d, "pam-backend", JIT_DOCTOR_OK, "%s", net);
-    } else {
-        jit_doctor_add(d, "pam-backend", JIT_DOCTOR_FAIL,
-                       "%s: %s: without jitctl daemon's relay every JIT "
-                       "login is denied, and every password check; "
-                       "reinstall libpam-jit", net, why);
-    }
+    if (net != NULL)
+        pam_module_check(d, net, "without jitctl daemon's relay every JIT "
+                         "login is denied, and every password check; "
+                         "reinstall libpam-jit");
     free(net);
 }
 

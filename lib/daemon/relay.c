@@ -54,45 +54,6 @@ struct job {
     int fd;
 };
 
-/* Wait until fd is ready for events, or the deadline: 0 or -1. */
-static int
-wait_fd(int fd, short events, int64_t deadline)
-{
-    for (;;) {
-        struct pollfd p = { fd, events, 0 };
-        int64_t left = deadline - jit_mono_ms();
-        int n;
-
-        if (left <= 0)
-            return -1;
-        if ((n = poll(&p, 1, (int) left)) > 0)
-            return 0;
-        if (n < 0 && errno != EINTR)
-            return -1;
-    }
-}
-
-static int
-send_all(int fd, const char *p, size_t n)
-{
-    int64_t deadline = jit_mono_ms() + ANSWER_MS;
-
-    while (n > 0) {
-        ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
-
-        if (w < 0 && (errno == EINTR || errno == EAGAIN)) {
-            if (wait_fd(fd, POLLOUT, deadline) != 0)
-                return -1;
-            continue;
-        }
-        if (w <= 0)
-            return -1;
-        p += w;
-        n -= (size_t) w;
-    }
-    return 0;
-}
-
 static void
 send_line(int fd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
@@ -111,7 +72,8 @@ send_line(int fd, const char *fmt, ...)
     if ((size_t) n > sizeof(line) - 2)
         n = (int) sizeof(line) - 2;
     line[n] = '\n';
-    (void) send_all(fd, line, (size_t) n + 1);
+    (void) jit_relay_send(fd, line, (size_t) n + 1,
+                          jit_mono_ms() + ANSWER_MS);
 }
 
 /*
@@ -132,7 +94,7 @@ read_request(int fd, char *buf, size_t cap, const char **user,
         ssize_t r = recv(fd, buf + len, cap - len - 1, 0);
 
         if (r < 0 && (errno == EINTR || errno == EAGAIN)) {
-            if (wait_fd(fd, POLLIN, deadline) != 0)
+            if (jit_relay_wait(fd, POLLIN, deadline) != 0)
                 return -1;
             continue;
         }
@@ -352,7 +314,7 @@ handle(struct jit_relay *r, int fd)
     }
     send_line(fd, "answer %ld %zu", http, blen);
     if (blen > 0)
-        (void) send_all(fd, body, blen);
+        (void) jit_relay_send(fd, body, blen, jit_mono_ms() + ANSWER_MS);
 
 done:
     if (api != NULL)

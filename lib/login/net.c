@@ -17,18 +17,25 @@ static pthread_mutex_t net_lock = PTHREAD_MUTEX_INITIALIZER;
 static char *net_path;            /* decided by the first jit_net_locate */
 static const struct jit_net *net; /* loaded for good (RTLD_NODELETE) */
 
+char *
+jit_net_path(const char *backend_path)
+{
+    const char *slash = backend_path ? strrchr(backend_path, '/') : NULL;
+    char *p = NULL;
+
+    if (slash == NULL
+        || asprintf(&p, "%.*s/%s", (int) (slash - backend_path),
+                    backend_path, JIT_NET_FILE) < 0)
+        return NULL;
+    return p;
+}
+
 void
 jit_net_locate(const char *backend_path)
 {
-    const char *slash;
-
-    if (backend_path == NULL || (slash = strrchr(backend_path, '/')) == NULL)
-        return;
     pthread_mutex_lock(&net_lock);
-    if (net_path == NULL
-        && asprintf(&net_path, "%.*s/%s", (int) (slash - backend_path),
-                    backend_path, JIT_NET_FILE) < 0)
-        net_path = NULL;
+    if (net_path == NULL)
+        net_path = jit_net_path(backend_path);
     pthread_mutex_unlock(&net_lock);
 }
 

@@ -43,6 +43,10 @@ struct jit_net {
  * directory), for the rest of the process.  The first call decides. */
 void jit_net_locate(const char *backend_path);
 
+/* The path of pam_jit_net.so beside backend_path (malloc'd), or NULL
+ * (no directory in it, or out of memory).  For jitctl doctor too. */
+char *jit_net_path(const char *backend_path);
+
 /* The table, loading pam_jit_net.so on first need; NULL with why (size
  * bytes) saying what is wrong (the caller denies: backend_error). */
 const struct jit_net *jit_net_get(char *why, size_t size);

@@ -25,44 +25,6 @@
 /* The daemon says "taken" before it calls the API; it has this long. */
 #define TAKEN_MS 1000
 
-/* Wait until fd is ready for events or the deadline passes: 0, or -1. */
-static int
-wait_fd(int fd, short events, int64_t deadline)
-{
-    for (;;) {
-        struct pollfd p = { fd, events, 0 };
-        int64_t left = deadline - jit_mono_ms();
-        int r;
-
-        if (left <= 0)
-            return -1;
-        r = poll(&p, 1, left > 60000 ? 60000 : (int) left);
-        if (r > 0)
-            return 0;
-        if (r < 0 && errno != EINTR)
-            return -1;
-    }
-}
-
-static int
-send_all(int fd, const char *p, size_t n, int64_t deadline)
-{
-    while (n > 0) {
-        ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
-
-        if (w < 0 && (errno == EAGAIN || errno == EINTR)) {
-            if (wait_fd(fd, POLLOUT, deadline) != 0)
-                return -1;
-            continue;
-        }
-        if (w <= 0)
-            return -1;
-        p += w;
-        n -= (size_t) w;
-    }
-    return 0;
-}
-
 /* Read into buf (cap bytes) until it holds need bytes, or a whole line
  * when need is 0; never past cap.  *len is what it holds.  0 or -1 (end
  * of stream, error, deadline). */
@@ -77,7 +39,7 @@ recv_until(int fd, char *buf, size_t cap, size_t *len, size_t need,
             return -1;
         r = recv(fd, buf + *len, cap - *len, 0);
         if (r < 0 && (errno == EAGAIN || errno == EINTR)) {
-            if (wait_fd(fd, POLLIN, deadline) != 0)
+            if (jit_relay_wait(fd, POLLIN, deadline) != 0)
                 return -1;
             continue;
         }
@@ -198,8 +160,8 @@ jit_relay_get_grant(const struct jit_conf *conf, const char *user,
     }
     k = snprintf(line, sizeof(line), "grant %s %zu\n", user, slen);
     if (k < 0 || (size_t) k >= sizeof(line)
-        || send_all(fd, line, (size_t) k, deadline) != 0
-        || send_all(fd, settings, slen, deadline) != 0) {
+        || jit_relay_send(fd, line, (size_t) k, deadline) != 0
+        || jit_relay_send(fd, settings, slen, deadline) != 0) {
         ret = none(why, whylen, "the relay did not take the request", NULL);
         goto done;
     }
