@@ -31,18 +31,19 @@ sleep_ms(unsigned ms)
         ;
 }
 
-/* The real, effective and saved uids and the state of process name
- * (its /proc entry, in procfd): 0, 1 when its status lacks the lines
- * (taken as the uid's by the caller, so a teardown waits rather than
- * passes a process unseen), or -1 when it is gone.  Each status file is
- * read with one read(2), not through stdio (which added an fstat and its
- * buffer per process): every logout of a delete-on-logout account scans
- * all of /proc. */
+/* Of process name (its /proc entry, in procfd): the real, effective and
+ * saved uids, its state, and how many threads its group has.  0; 1 when
+ * its status lacks the lines (taken as the uid's by the caller, so a
+ * teardown waits rather than passes a process unseen); -1 when it is
+ * gone.  Each status file is read with one read(2), not through stdio
+ * (which added an fstat and its buffer per process): every logout of a
+ * delete-on-logout account scans all of /proc. */
 static int
-proc_ids(int procfd, const char *name, unsigned long ids[3], char *state)
+proc_ids(int procfd, const char *name, unsigned long ids[3], char *state,
+         unsigned long *threads)
 {
     char path[300], buf[4096];
-    const char *st, *u;
+    const char *st, *u, *th;
     ssize_t len;
     int fd;
 
@@ -57,19 +58,25 @@ proc_ids(int procfd, const char *name, unsigned long ids[3], char *state)
     buf[len] = '\0';
     st = strstr(buf, "\nState:");
     u = strstr(buf, "\nUid:");
+    th = strstr(buf, "\nThreads:");
     /* (The whole file is a few hundred bytes, these lines near its
      * start.) */
     if (u == NULL || sscanf(u + 5, "%lu %lu %lu", &ids[0], &ids[1], &ids[2])
-                         != 3)
+                         != 3
+        || th == NULL || sscanf(th + 9, "%lu", threads) != 1)
         return 1;
     if (st == NULL || sscanf(st + 7, " %c", state) != 1)
         *state = '?';
     return 0;
 }
 
-/* Does any live process (zombies aside) have uid as its real, effective
- * or saved uid?  kill(-1, 0) cannot answer this: Linux reports success as
- * soon as any other process exists, signalled or not.  1, 0 or -errno. */
+/* Does any live process have uid as its real, effective or saved uid?
+ * kill(-1, 0) cannot answer this: Linux reports success as soon as any
+ * other process exists, signalled or not.  A zombie is not live, unless
+ * it is the leader of a group whose other threads run on: /proc shows a
+ * process by its leader, and a leader that calls exit(2) alone is a
+ * zombie there while its threads keep the uid (a granted user's process
+ * that did so outlived its account's teardown).  1, 0 or -errno. */
 int
 jit_uid_has_processes(uid_t uid)
 {
@@ -80,17 +87,17 @@ jit_uid_has_processes(uid_t uid)
     if (d == NULL)
         return -errno;
     while (!found && (de = readdir(d)) != NULL) {
-        unsigned long ids[3];
+        unsigned long ids[3], threads = 0;
         char state;
         int r;
 
         if (de->d_name[0] < '1' || de->d_name[0] > '9')
             continue;
-        if ((r = proc_ids(dirfd(d), de->d_name, ids, &state)) < 0)
+        if ((r = proc_ids(dirfd(d), de->d_name, ids, &state, &threads)) < 0)
             continue;
         if (r > 0
             || ((ids[0] == uid || ids[1] == uid || ids[2] == uid)
-                && state != 'Z' && state != 'X'))
+                && ((state != 'Z' && state != 'X') || threads > 1)))
             found = 1;
     }
     closedir(d);
@@ -114,7 +121,7 @@ signal_from_root(uid_t uid, int sig)
     if (d == NULL)
         return -errno;
     while ((de = readdir(d)) != NULL) {
-        unsigned long ids[3];
+        unsigned long ids[3], threads;
         char state, *end;
         long pid;
         int pidfd;
@@ -125,7 +132,7 @@ signal_from_root(uid_t uid, int sig)
         if (*end != '\0' || pid <= 1 || pid == (long) getpid()
             || (pidfd = pidfd_open((pid_t) pid, 0)) < 0)
             continue;
-        if (proc_ids(dirfd(d), de->d_name, ids, &state) == 0
+        if (proc_ids(dirfd(d), de->d_name, ids, &state, &threads) == 0
             && (ids[0] == uid || ids[2] == uid))
             (void) pidfd_send_signal(pidfd, sig, NULL, 0);
         close(pidfd);

@@ -16,7 +16,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <grp.h>
+#include <pthread.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "statelib.h"
@@ -227,6 +233,85 @@ START_TEST(test_processes)
 }
 END_TEST
 
+/* A uid of no other test: the unit tests run in parallel. */
+#define T_LEADER_UID 99851u
+
+static void *
+park(void *arg)
+{
+    (void) arg;
+    for (;;)
+        pause();
+    return NULL;
+}
+
+/* "State:" and "Threads:" of pid, as /proc shows them; 0 if unread. */
+static int
+proc_state(pid_t pid, char *state, unsigned long *threads)
+{
+    char path[64], buf[4096], *p;
+    FILE *f;
+    size_t n;
+
+    snprintf(path, sizeof(path), "/proc/%ld/status", (long) pid);
+    if ((f = fopen(path, "re")) == NULL)
+        return 0;
+    n = fread(buf, 1, sizeof(buf) - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    if ((p = strstr(buf, "\nState:")) == NULL || sscanf(p + 7, " %c", state) != 1
+        || (p = strstr(buf, "\nThreads:")) == NULL
+        || sscanf(p + 9, "%lu", threads) != 1)
+        return 0;
+    return 1;
+}
+
+START_TEST(test_zombie_leader)
+{
+    struct timespec pause = { 0, 10 * 1000000L };
+    unsigned long threads = 0;
+    char state = '?';
+    int status, i;
+    pid_t pid;
+
+    /* A process whose first thread exits alone: /proc shows it as a
+     * zombie, and its other thread runs on with the uid.  It must be
+     * found, and killed, not passed as dead. */
+    if (geteuid() != 0) {
+        fprintf(stderr, "test_zombie_leader: not root: not run\n");
+        return;
+    }
+    ck_assert_int_eq(jit_uid_has_processes(T_LEADER_UID), 0);
+    pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        pthread_t th;
+
+        if (setgroups(0, NULL) != 0 || setresgid(T_LEADER_UID, T_LEADER_UID,
+                                                 T_LEADER_UID) != 0
+            || setresuid(T_LEADER_UID, T_LEADER_UID, T_LEADER_UID) != 0
+            || pthread_create(&th, NULL, park, NULL) != 0)
+            _exit(3);
+        syscall(SYS_exit, 0); /* this thread alone */
+        _exit(4);
+    }
+    /* Until it is that: a zombie leader of two threads (bounded). */
+    for (i = 0; i < 3000; i++) {
+        if (proc_state(pid, &state, &threads) && state == 'Z' && threads == 2)
+            break;
+        ck_assert_int_eq(waitpid(pid, &status, WNOHANG), 0);
+        nanosleep(&pause, NULL);
+    }
+    ck_assert_msg(state == 'Z' && threads == 2, "state %c, %lu threads",
+                  state, threads);
+    ck_assert_int_eq(jit_uid_has_processes(T_LEADER_UID), 1);
+    ck_assert_int_eq(jit_kill_uid(T_LEADER_UID, T_LEADER_UID, 100, 10000), 0);
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    ck_assert(WIFSIGNALED(status));
+    ck_assert_int_eq(jit_uid_has_processes(T_LEADER_UID), 0);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -244,6 +329,7 @@ main(void)
     tcase_add_test(tc, test_batch);
     tcase_add_test(tc, test_batch_failed);
     tcase_add_test(tc, test_processes);
+    tcase_add_test(tc, test_zombie_leader);
     suite_add_tcase(s, tc);
     return t_run(s);
 }
