@@ -68,6 +68,12 @@ jit_proc_creds_parse(const char *status, struct jit_proc_creds *c)
             while (*p == ' ' || *p == '\t')
                 p++;
             c->state = *p;
+        } else if (strncmp(line, "Threads:", 8) == 0) {
+            char *end;
+
+            c->threads = strtoul(line + 8, &end, 10);
+            if (end == line + 8)
+                c->threads = 0;
         } else if (strncmp(line, "Uid:", 4) == 0) {
             if (parse_ids(line + 4, c->uid, 4, &n) != 0 || n != 4)
                 goto done;
@@ -95,6 +101,12 @@ done:
     if (ret != 0)
         jit_proc_creds_free(c);
     return ret;
+}
+
+int
+jit_proc_creds_dead(const struct jit_proc_creds *c)
+{
+    return (c->state == 'Z' || c->state == 'X') && c->threads == 1;
 }
 
 void
@@ -277,9 +289,10 @@ find_targets(const struct jit_account *a, const struct who *w, size_t nw,
             continue;
         if (read_status(procfd, de->d_name, &c) != 0)
             continue; /* gone meanwhile */
-        /* A zombie has exited: it runs nothing and cannot be signalled;
-         * its parent's wait is what removes it. */
-        hit = c.state == 'Z' || c.state == 'X' ? NULL : owner(w, nw, &c);
+        /* A dead zombie runs nothing; its parent's wait removes it.  A
+         * zombie first thread whose others run on is signalled: the
+         * signal reaches its group. */
+        hit = jit_proc_creds_dead(&c) ? NULL : owner(w, nw, &c);
         gid = hit ? not_granted(&c, &a[hit->account], allowed, n_allowed) : 0;
         jit_proc_creds_free(&c);
         if (gid == 0)
@@ -287,7 +300,7 @@ find_targets(const struct jit_account *a, const struct who *w, size_t nw,
         if ((fd = pidfd_open((pid_t) pid, 0)) < 0)
             continue; /* gone */
         if (read_status(procfd, de->d_name, &c) != 0
-            || c.state == 'Z' || c.state == 'X' || owner(w, nw, &c) != hit
+            || jit_proc_creds_dead(&c) || owner(w, nw, &c) != hit
             || not_granted(&c, &a[hit->account], allowed, n_allowed) == 0) {
             jit_proc_creds_free(&c);
             close(fd);

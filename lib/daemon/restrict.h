@@ -48,12 +48,17 @@ int jit_restrict_files(struct jit_store *s, const struct jit_conf *conf,
  * the four gids and the supplementary groups.  0, or -errno (-ENOENT: the
  * process is gone). */
 struct jit_proc_creds {
-    char state; /* R, S, ... Z (a zombie: dead, holds nothing) */
+    char state; /* R, S, ... Z (a zombie) */
+    unsigned long threads; /* its group's; 0 when status did not say */
     uint32_t uid[4], gid[4];
     uint32_t *groups;
     size_t n_groups;
 };
 int jit_proc_creds_parse(const char *status, struct jit_proc_creds *c);
+/* Dead: a zombie that is its group's last thread.  /proc shows a process
+ * by its first thread, which may exit alone and be a zombie there while
+ * the others run on with its credentials. */
+int jit_proc_creds_dead(const struct jit_proc_creds *c);
 void jit_proc_creds_free(struct jit_proc_creds *c);
 
 #pragma GCC visibility pop

@@ -36,6 +36,27 @@ P2=$!
 TEST_PIDS="$TEST_PIDS $P1 $P2"
 wait_uid "$P1" "$uid"
 wait_uid "$P2" "$uid"
+# And one carrying video whose first thread exits alone (pthread_exit):
+# /proc shows it as a zombie while its other thread runs on with video.
+setpriv --reuid="$uid" --regid="$uid" --groups="$users,$video" /usr/bin/python3 -c '
+import ctypes, sys, threading, time
+def park():
+    open(sys.argv[1], "w").close()
+    time.sleep(300)  # (its life, until ended: what is tested)
+threading.Thread(target=park).start()
+ctypes.CDLL(None).pthread_exit(None)' "$T/home/alice/p4ready" &
+P4=$!
+TEST_PIDS="$TEST_PIDS $P4"
+wait_for 30 test -e "$T/home/alice/p4ready" >/dev/null || fail "P4 did not start"
+wait_for 30 grep -q '^State:.*Z' "/proc/$P4/status" >/dev/null \
+    || fail "P4's first thread did not exit alone"
+rm -f "$T/home/alice/p4ready"
+# live_threads PID: how many of its threads are not zombies.
+live_threads() {
+    for f in /proc/"$1"/task/[0-9]*/status; do cat "$f" 2>/dev/null; done \
+        | awk '/^State:/ && $2 != "Z" { n++ } END { print n + 0 }'
+}
+no_live_thread() { [ "$(live_threads "$1")" = 0 ]; }
 
 # While alice has video she makes setgid-video copies of id(1), in her
 # home and in a shared writable directory (scrub_dirs).
@@ -53,6 +74,11 @@ ms=$(wait_for 20 dead "$P1") || fail "the process carrying video survived: $(tai
 wait "$P1" 2>/dev/null || true
 [ "$ms" -le 5000 ] || fail "ending the process carrying video took $ms ms (bound 5 s)"
 ok "a group taken away ends the process that carries it ($ms ms)"
+wait_for 20 no_live_thread "$P4" >/dev/null \
+    || fail "P4's thread kept video: $(live_threads "$P4") live threads"
+wait "$P4" 2>/dev/null || true
+forget_pid "$P4"
+ok "and so does one whose first thread exited alone"
 # The restriction has finished (its audit line is written once every
 # process it ended is gone) before P2 is found alive.
 wait_for 20 grep -q 'event="restrict" result="ok" reason="group_not_granted" user="alice"' "$T/daemon.err" >/dev/null \
@@ -69,9 +95,9 @@ expect_eq "her copy of id run as alice gives her own group, not video" "$eg" "$u
 ok "setgid files of the group taken away lose the bit (home and shared directories)"
 grep -q 'event="sync" result="allow" reason="updated" user="alice"' "$T/daemon.err" \
     || fail "no sync line: $(cat "$T/daemon.err")"
-grep -q 'event="restrict" result="ok" reason="group_not_granted" user="alice" .*detail="1 process carrying group video ended"' "$T/daemon.err" \
+grep -q 'event="restrict" result="ok" reason="group_not_granted" user="alice" .*detail="2 processes carrying group video ended"' "$T/daemon.err" \
     || fail "no restrict line: $(cat "$T/daemon.err")"
-ok "audit: the update and the process ended"
+ok "audit: the update and the processes ended"
 
 # video given back: applied at once.
 put alice

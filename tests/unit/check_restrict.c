@@ -34,6 +34,30 @@ START_TEST(test_parse)
         "Uid:\t0\t0\t0\t0\nGid:\t0\t0\t0\t0\nGroups:\t\n", &c), 0);
     ck_assert_uint_eq(c.n_groups, 0);
     jit_proc_creds_free(&c);
+    /* A zombie is dead only as its group's last thread: a first thread
+     * that exited alone leaves the others running with its ids. */
+    ck_assert_int_eq(jit_proc_creds_parse(
+        "State:\tZ (zombie)\nThreads:\t2\nUid:\t7\t7\t7\t7\n"
+        "Gid:\t7\t7\t7\t7\nGroups:\t44\n", &c), 0);
+    ck_assert_uint_eq(c.threads, 2);
+    ck_assert(!jit_proc_creds_dead(&c));
+    jit_proc_creds_free(&c);
+    ck_assert_int_eq(jit_proc_creds_parse(
+        "State:\tZ (zombie)\nThreads:\t1\nUid:\t7\t7\t7\t7\n"
+        "Gid:\t7\t7\t7\t7\nGroups:\t44\n", &c), 0);
+    ck_assert(jit_proc_creds_dead(&c));
+    jit_proc_creds_free(&c);
+    /* (no Threads line: not taken as dead) */
+    ck_assert_int_eq(jit_proc_creds_parse(
+        "State:\tZ (zombie)\nUid:\t7\t7\t7\t7\n"
+        "Gid:\t7\t7\t7\t7\nGroups:\t44\n", &c), 0);
+    ck_assert(!jit_proc_creds_dead(&c));
+    jit_proc_creds_free(&c);
+    ck_assert_int_eq(jit_proc_creds_parse(
+        "State:\tS (sleeping)\nThreads:\t1\nUid:\t7\t7\t7\t7\n"
+        "Gid:\t7\t7\t7\t7\nGroups:\t44\n", &c), 0);
+    ck_assert(!jit_proc_creds_dead(&c));
+    jit_proc_creds_free(&c);
     /* Missing or broken lines: refused, nothing guessed. */
     ck_assert_int_eq(jit_proc_creds_parse("Uid:\t1\t2\t3\t4\n", &c), -EINVAL);
     ck_assert_int_eq(jit_proc_creds_parse(
