@@ -24,6 +24,9 @@ done
 mkdir "$T/svc"
 printf 'account required %s config=%s\nsession required %s config=%s\n' \
     "$PAMMOD" "$CONF" "$PAMMOD" "$CONF" > "$T/svc/jitbench"
+# The peer: the same PAM steps with pam_permit alone.
+printf 'account required pam_permit.so\nsession required pam_permit.so\n' \
+    > "$T/svc/permitbench"
 # A throwaway root for useradd/userdel: the base files, no accounts added.
 R=$T/uaroot
 mkdir -p "$R/etc/default" "$R/home" "$R/var/mail" "$R/var/spool/mail"

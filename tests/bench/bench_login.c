@@ -28,7 +28,8 @@
  *
  * For a profiler, BENCH_ONLY=seq runs the first login, the 50 without a
  * held connection and the 100 in a row, and prints their mean; and
- * BENCH_ONLY=cold the first login and the logins in new processes.
+ * BENCH_ONLY=cold the first login and the logins in new processes, and
+ * BENCH_ONLY=par the 8 processes in parallel.
  */
 #include "config.h"
 
@@ -98,16 +99,17 @@ conv(int n, const struct pam_message **msg, struct pam_response **resp,
     return PAM_CONV_ERR;
 }
 
-/* One login of user: the whole path; -1 if any step failed. */
+/* One login of user through service: the whole path; -1 if any step
+ * failed. */
 static double
-login_as(const char *user)
+login_through(const char *service, const char *user)
 {
     struct pam_conv c = { conv, NULL };
     pam_handle_t *pamh = NULL;
     double t0 = now_ms(), t;
     int rc;
 
-    rc = pam_start_confdir("jitbench", user, &c, confdir, &pamh);
+    rc = pam_start_confdir(service, user, &c, confdir, &pamh);
     if (rc == PAM_SUCCESS)
         rc = pam_set_item(pamh, PAM_RHOST, "192.0.2.7");
     for (int step = 0; step < 3 && rc == PAM_SUCCESS; step++) {
@@ -128,6 +130,12 @@ login_as(const char *user)
         return -1;
     }
     return t;
+}
+
+static double
+login_as(const char *user)
+{
+    return login_through("jitbench", user);
 }
 
 /* One login of user b<i> (on_logout delete: the account is made and
@@ -367,6 +375,21 @@ floor_pam_start(double *out)
     return 0;
 }
 
+/* The same three PAM steps with pam_permit in pam_jit's place: what
+ * libpam itself costs a login (its audit records among it), the part of
+ * the login no module can take out. */
+static int
+pam_permit_steps(double *out)
+{
+    double v[FLOOR_ROUNDS];
+
+    for (int i = 0; i < FLOOR_ROUNDS; i++)
+        if ((v[i] = login_through("permitbench", "flooruser")) < 0)
+            return -1;
+    *out = median(v, FLOOR_ROUNDS);
+    return 0;
+}
+
 /* fork+exec of bench_pam_start SERVICE (or "-"), median, in ms. */
 static int
 exec_median(const char *helper, const char *service, double *out)
@@ -550,6 +573,7 @@ main(int argc, char **argv)
     double first, seq_mean = 0, rtt_ms, rtt_kept_ms, ua_ms, floor_ms, beyond;
     double par_mean, par_wall, wide_mean, wide_wall, cpu_ms;
     double alone_mean = 0, cold_login, rtt_relay_ms, daemon_cpu, kept_ms;
+    double permit_ms;
     pid_t daemon = -1;
     const char *only = getenv("BENCH_ONLY");
     struct floor fl;
@@ -653,6 +677,17 @@ main(int argc, char **argv)
         jit_grant_free(&g);
     }
     rtt_relay_ms = median(rtt, RTT_ROUNDS);
+    /* BENCH_ONLY=par: 8 processes in parallel alone, for a profiler. */
+    if (only != NULL && strcmp(only, "par") == 0) {
+        if (parallel(PAR, PER_PROC, &next, &par_mean, &par_wall) != 0)
+            return 1;
+        printf("login, 8 in parallel: mean %.2f ms, wall per login %.2f ms\n",
+               par_mean, par_wall);
+        kill(daemon, SIGTERM);
+        waitpid(daemon, NULL, 0);
+        jit_conf_free(&conf);
+        return 0;
+    }
     count_steps = 1;
     daemon_cpu = proc_cpu_ms(daemon);
     cpu_ms = cpu_now_ms();
@@ -692,7 +727,8 @@ main(int argc, char **argv)
     if (floor_commit(conf.state_dir, &fl.commit) != 0
         || floor_snapshot(conf.state_dir, &fl.snapshot) != 0
         || floor_home(&conf, &fl.home) != 0
-        || floor_pam_start(&fl.pam_start) != 0)
+        || floor_pam_start(&fl.pam_start) != 0
+        || pam_permit_steps(&permit_ms) != 0)
         return 1;
     floor_ms = fl.commit + fl.snapshot + fl.home + fl.pam_start;
     /* pam_start in a new process linked with libpam alone, as sudo, su
@@ -772,6 +808,8 @@ main(int argc, char **argv)
     printf("%-58s %10.2f\n", "floor: pam_start loading the module + pam_end, median",
            fl.pam_start);
     printf("%-58s %10.2f\n", "floor: sum", floor_ms);
+    printf("%-58s %10.2f\n", "peer: the three steps with pam_permit alone, median",
+           permit_ms);
     printf("%-58s %10.2f\n", "pam_start in a new libpam-only process, minus exec",
            cold_pam - cold_noop);
     printf("%-58s %10.2f\n", "login in a new process (as sshd's), minus exec, median",
