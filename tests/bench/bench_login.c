@@ -55,6 +55,7 @@
 #include "core/conf.h"
 #include "core/grant.h"
 #include "core/home.h"
+#include "core/teardown.h"
 #include "daemon/relay.h"
 #include "login/relay_client.h"
 #include "state/store.h"
@@ -242,7 +243,7 @@ run(char *const argv[])
 
 /* The floor's parts; each a median over FLOOR_ROUNDS, in ms. */
 struct floor {
-    double commit, snapshot, home, pam_start;
+    double commit, snapshot, home, pam_start, scan;
 };
 
 /* One fsync'd commit of one row, in a database beside the store with
@@ -369,6 +370,25 @@ floor_pam_start(double *out)
             != PAM_SUCCESS)
             return -1;
         pam_end(pamh, PAM_SUCCESS);
+        v[i] = now_ms() - t0;
+    }
+    *out = median(v, FLOOR_ROUNDS);
+    return 0;
+}
+
+/* The teardown's look for processes left of a uid (one without any):
+ * every logout of a delete-on-logout account makes it, and no teardown
+ * may skip it (doc/design.md, F1). */
+static int
+floor_scan(const struct jit_conf *conf, double *out)
+{
+    double v[FLOOR_ROUNDS];
+
+    for (int i = 0; i < FLOOR_ROUNDS; i++) {
+        double t0 = now_ms();
+
+        if (jit_uid_has_processes(conf->uid_max) != 0)
+            return -1;
         v[i] = now_ms() - t0;
     }
     *out = median(v, FLOOR_ROUNDS);
@@ -573,7 +593,7 @@ main(int argc, char **argv)
     double first, seq_mean = 0, rtt_ms, rtt_kept_ms, ua_ms, floor_ms, beyond;
     double par_mean, par_wall, wide_mean, wide_wall, cpu_ms;
     double alone_mean = 0, cold_login, rtt_relay_ms, daemon_cpu, kept_ms;
-    double permit_ms;
+    double permit_ms, design_ms;
     pid_t daemon = -1;
     const char *only = getenv("BENCH_ONLY");
     struct floor fl;
@@ -728,7 +748,8 @@ main(int argc, char **argv)
         || floor_snapshot(conf.state_dir, &fl.snapshot) != 0
         || floor_home(&conf, &fl.home) != 0
         || floor_pam_start(&fl.pam_start) != 0
-        || pam_permit_steps(&permit_ms) != 0)
+        || pam_permit_steps(&permit_ms) != 0
+        || floor_scan(&conf, &fl.scan) != 0)
         return 1;
     floor_ms = fl.commit + fl.snapshot + fl.home + fl.pam_start;
     /* pam_start in a new process linked with libpam alone, as sudo, su
@@ -810,6 +831,19 @@ main(int argc, char **argv)
     printf("%-58s %10.2f\n", "floor: sum", floor_ms);
     printf("%-58s %10.2f\n", "peer: the three steps with pam_permit alone, median",
            permit_ms);
+    /* What this login's design writes and reads, each part timed alone
+     * above: four commits (reserve, session in, session out and the
+     * account disabled, the account deleted), three snapshots (the account
+     * shown, disabled, gone), its home made and removed, pam_start, and
+     * the look for processes left. */
+    design_ms = 4 * fl.commit + 3 * fl.snapshot + fl.home + fl.pam_start
+                + fl.scan;
+    printf("%-58s %10.2f\n", "teardown's look for processes left, median",
+           fl.scan);
+    printf("%-58s %10.2f\n", "design floor: 4 commits, 3 snapshots, home, "
+           "pam_start, look", design_ms);
+    printf("%-58s %10.2f\n", "login beyond its API call / design floor",
+           beyond / design_ms);
     printf("%-58s %10.2f\n", "pam_start in a new libpam-only process, minus exec",
            cold_pam - cold_noop);
     printf("%-58s %10.2f\n", "login in a new process (as sshd's), minus exec, median",
@@ -822,9 +856,10 @@ main(int argc, char **argv)
            ua_ms / beyond);
     printf("RESULT login_ms=%.2f api_rtt_ms=%.2f floor_ms=%.2f"
            " speedup_vs_useradd=%.1f parallel8_ms=%.2f parallel50_ms=%.2f"
-           " cold_login_ms=%.2f relay_rtt_ms=%.2f kept_login_ms=%.2f\n",
+           " cold_login_ms=%.2f relay_rtt_ms=%.2f kept_login_ms=%.2f"
+           " design_floor_ms=%.2f\n",
            seq_mean, rtt_ms, floor_ms, ua_ms / seq_mean, par_mean, wide_mean,
-           cold_login, rtt_relay_ms, kept_ms);
+           cold_login, rtt_relay_ms, kept_ms, design_ms);
     kill(daemon, SIGTERM);
     waitpid(daemon, NULL, 0);
     jit_conf_free(&conf);
