@@ -11,7 +11,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/pidfd.h>
-#include <sys/stat.h>
 #include <sys/wait.h>
 #include <syslog.h>
 #include <time.h>
@@ -32,101 +31,118 @@ sleep_ms(unsigned ms)
         ;
 }
 
-/* Of process name (its /proc entry, in procfd): the real, effective and
- * saved uids, its state, and how many threads its group has.  0; 1 when
- * its status lacks the lines (taken as the uid's by the caller, so a
- * teardown waits rather than passes a process unseen); -1 when it is
- * gone.  Each status file is read with one read(2), not through stdio
- * (which added an fstat and its buffer per process): every logout of a
- * delete-on-logout account scans all of /proc. */
+/* /proc/PID/status is a few KiB, but its Groups line holds up to
+ * NGROUPS_MAX numbers, and Threads comes after it: the whole file is
+ * read. */
+#define STATUS_MAX 65536
+
+/* Of process name (its /proc entry, in procfd), from its status read
+ * whole into buf (STATUS_MAX + 1 bytes): the real, effective and saved
+ * uids, its state ('?' if not said) and how many threads its group has
+ * (0 if not said).  0; 1 when it has no Uid line (taken as the uid's by
+ * the caller, so a teardown waits rather than passes a process unseen);
+ * -1 when it is gone. */
 static int
-proc_ids(int procfd, const char *name, unsigned long ids[3], char *state,
-         unsigned long *threads)
+proc_ids(int procfd, const char *name, char *buf, unsigned long ids[3],
+         char *state, unsigned long *threads)
 {
-    char path[300], buf[4096];
     const char *st, *u, *th;
-    ssize_t len;
+    char path[300];
+    size_t len = 0;
+    ssize_t r;
     int fd;
 
     snprintf(path, sizeof(path), "%s/status", name);
     if ((fd = openat(procfd, path, O_RDONLY | O_CLOEXEC)) < 0)
         return -1; /* gone meanwhile */
-    while ((len = read(fd, buf, sizeof(buf) - 1)) < 0 && errno == EINTR)
-        ;
+    while (len < STATUS_MAX) {
+        r = read(fd, buf + len, STATUS_MAX - len);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            break;
+        len += (size_t) r;
+    }
     close(fd);
-    if (len <= 0)
+    if (len == 0)
         return -1; /* exited between open and read */
     buf[len] = '\0';
     st = strstr(buf, "\nState:");
     u = strstr(buf, "\nUid:");
     th = strstr(buf, "\nThreads:");
-    /* (The whole file is a few hundred bytes, these lines near its
-     * start.) */
     if (u == NULL || sscanf(u + 5, "%lu %lu %lu", &ids[0], &ids[1], &ids[2])
-                         != 3
-        || th == NULL || sscanf(th + 9, "%lu", threads) != 1)
+                         != 3)
         return 1;
     if (st == NULL || sscanf(st + 7, " %c", state) != 1)
         *state = '?';
+    if (th == NULL || sscanf(th + 9, "%lu", threads) != 1)
+        *threads = 0;
     return 0;
 }
 
-/* Most of /proc on many hosts is kernel threads (56 of 64 processes on
- * the benchmark's machine, hundreds on a large one), and reading a status
- * file costs several times what two lookups do.  A process with no
- * executable (readlink of exe: ENOENT) is a kernel thread, or one that has
- * exited or is exiting; if it is also alone in its group (its task
- * directory's link count is 2 + its threads), no thread of it runs user
- * code again.  Anything else (a link that reads, EACCES where root may not
- * look, a group of threads: a first thread that exited alone) has its
- * status read. */
+/* A zombie is dead when it is its group's last thread.  /proc shows a
+ * process by its first thread, which may exit alone and be a zombie there
+ * while the others run on with the uid; while another thread's execve
+ * takes its place, its status may also say no thread (0) or not be said:
+ * those count as live. */
 static int
-runs_no_user_code(int procfd, const char *name)
+proc_dead(char state, unsigned long threads)
 {
-    char path[300], c;
-    struct stat st;
+    return (state == 'Z' || state == 'X') && threads == 1;
+}
 
-    snprintf(path, sizeof(path), "%s/exe", name);
-    if (readlinkat(procfd, path, &c, 1) >= 0 || errno != ENOENT)
-        return 0;
-    snprintf(path, sizeof(path), "%s/task", name);
-    return fstatat(procfd, path, &st, AT_SYMLINK_NOFOLLOW) == 0
-           && st.st_nlink == 3;
+/* The look for processes left of uid: 1 if a live process has it as
+ * its real, effective or saved uid, 0 if none, or -errno.  *zombies (if
+ * not NULL) counts the dead zombies of the uid seen on the way. */
+static int
+uid_scan(uid_t uid, unsigned *zombies)
+{
+    struct dirent *de;
+    DIR *d;
+    char *buf = malloc(STATUS_MAX + 1);
+    int found = 0;
+
+    if (zombies != NULL)
+        *zombies = 0;
+    if (buf == NULL)
+        return -ENOMEM;
+    if ((d = opendir("/proc")) == NULL) {
+        found = -errno;
+        goto done;
+    }
+    while (found == 0 && (de = readdir(d)) != NULL) {
+        unsigned long ids[3], threads;
+        char state;
+        int r;
+
+        if (de->d_name[0] < '1' || de->d_name[0] > '9')
+            continue;
+        if ((r = proc_ids(dirfd(d), de->d_name, buf, ids, &state, &threads))
+            < 0)
+            continue;
+        if (r > 0)
+            found = 1;
+        else if (ids[0] == uid || ids[1] == uid || ids[2] == uid) {
+            if (!proc_dead(state, threads))
+                found = 1;
+            else if (zombies != NULL)
+                (*zombies)++;
+        }
+    }
+    closedir(d);
+
+done:
+    free(buf);
+    return found;
 }
 
 /* Does any live process have uid as its real, effective or saved uid?
  * kill(-1, 0) cannot answer this: Linux reports success as soon as any
- * other process exists, signalled or not.  A zombie is not live, unless
- * it is the leader of a group whose other threads run on: /proc shows a
- * process by its leader, and a leader that calls exit(2) alone is a
- * zombie there while its threads keep the uid (a granted user's process
- * that did so outlived its account's teardown).  1, 0 or -errno. */
+ * other process exists, signalled or not.  1, 0 or -errno. */
 int
 jit_uid_has_processes(uid_t uid)
 {
-    struct dirent *de;
-    DIR *d = opendir("/proc");
-    int found = 0;
-
-    if (d == NULL)
-        return -errno;
-    while (!found && (de = readdir(d)) != NULL) {
-        unsigned long ids[3], threads = 0;
-        char state;
-        int r;
-
-        if (de->d_name[0] < '1' || de->d_name[0] > '9'
-            || runs_no_user_code(dirfd(d), de->d_name))
-            continue;
-        if ((r = proc_ids(dirfd(d), de->d_name, ids, &state, &threads)) < 0)
-            continue;
-        if (r > 0
-            || ((ids[0] == uid || ids[1] == uid || ids[2] == uid)
-                && ((state != 'Z' && state != 'X') || threads > 1)))
-            found = 1;
-    }
-    closedir(d);
-    return found;
+    return uid_scan(uid, NULL);
 }
 
 /*
@@ -141,10 +157,17 @@ static int
 signal_from_root(uid_t uid, int sig)
 {
     struct dirent *de;
-    DIR *d = opendir("/proc");
+    DIR *d;
+    char *buf = malloc(STATUS_MAX + 1);
 
-    if (d == NULL)
-        return -errno;
+    if (buf == NULL)
+        return -ENOMEM;
+    if ((d = opendir("/proc")) == NULL) {
+        int ret = -errno;
+
+        free(buf);
+        return ret;
+    }
     while ((de = readdir(d)) != NULL) {
         unsigned long ids[3], threads;
         char state, *end;
@@ -157,12 +180,13 @@ signal_from_root(uid_t uid, int sig)
         if (*end != '\0' || pid <= 1 || pid == (long) getpid()
             || (pidfd = pidfd_open((pid_t) pid, 0)) < 0)
             continue;
-        if (proc_ids(dirfd(d), de->d_name, ids, &state, &threads) == 0
+        if (proc_ids(dirfd(d), de->d_name, buf, ids, &state, &threads) == 0
             && (ids[0] == uid || ids[2] == uid))
             (void) pidfd_send_signal(pidfd, sig, NULL, 0);
         close(pidfd);
     }
     closedir(d);
+    free(buf);
     return 0;
 }
 
@@ -210,13 +234,29 @@ jit_kill_uid(uid_t uid, gid_t gid, unsigned grace_ms, unsigned deadline_ms)
      * machine each pause and each /proc scan overruns, and counted pauses
      * once made the 5 s deadline 13 s. */
     int64_t start = jit_mono_ms(), waited = 0, last_kill = -1;
-    int ret, sig = SIGTERM;
+    int ret, sig = SIGTERM, swept = 0;
+    unsigned zombies;
 
     if (uid == 0)
         return -EPERM;
     for (;;) {
-        if ((ret = jit_uid_has_processes(uid)) <= 0)
+        if ((ret = uid_scan(uid, &zombies)) < 0)
             return ret;
+        if (ret == 0) {
+            /* Nothing live seen.  If something of the uid was (a process
+             * signalled, or a zombie, which may be a first thread seen
+             * while another thread's execve takes its place), one look
+             * may have missed a process: a last KILL from the uid reaches
+             * it whatever /proc showed, and the look is made again.  A
+             * process killed runs no more user code. */
+            if (swept || (last_kill < 0 && zombies == 0))
+                return 0;
+            if ((ret = jit_signal_uid(uid, gid, SIGKILL)) != 0)
+                return ret;
+            swept = 1;
+            continue;
+        }
+        swept = 0;
         waited = jit_mono_ms() - start;
         if (waited >= (int64_t) deadline_ms)
             return -ETIMEDOUT;

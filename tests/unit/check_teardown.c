@@ -11,6 +11,7 @@
 #include "config.h"
 
 #include <check.h>
+#include <dirent.h>
 #include <errno.h>
 #include <jansson.h>
 #include <stdio.h>
@@ -19,6 +20,7 @@
 #include <grp.h>
 #include <pthread.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -290,6 +292,8 @@ START_TEST(test_zombie_leader)
         if (setgroups(0, NULL) != 0 || setresgid(T_LEADER_UID, T_LEADER_UID,
                                                  T_LEADER_UID) != 0
             || setresuid(T_LEADER_UID, T_LEADER_UID, T_LEADER_UID) != 0
+            /* (gone with the test, should it fail first) */
+            || prctl(PR_SET_PDEATHSIG, SIGKILL) != 0
             || pthread_create(&th, NULL, park, NULL) != 0)
             _exit(3);
         syscall(SYS_exit, 0); /* this thread alone */
@@ -312,17 +316,153 @@ START_TEST(test_zombie_leader)
 }
 END_TEST
 
+/* A uid of no other test. */
+#define T_CYCLER_UID 99852u
+
+static pthread_t cycle_first;
+static char **cycle_argv;
+
+static void *
+cycle_next(void *arg)
+{
+    (void) arg;
+    pthread_join(cycle_first, NULL);
+    /* (/proc/self is the first thread's, exited: its exe is gone) */
+    execv("/proc/thread-self/exe", cycle_argv);
+    _exit(1);
+}
+
+/* check_teardown --cycle: a process that outruns a look at /proc.  Its
+ * first thread exits alone, and the other one, once it is gone, execs
+ * this program again, which takes the first thread's place; for ever,
+ * TERM ignored. */
+static int
+cycle(char **argv)
+{
+    pthread_t th;
+
+    prctl(PR_SET_PDEATHSIG, SIGKILL); /* (gone with the test) */
+    signal(SIGTERM, SIG_IGN);
+    cycle_argv = argv;
+    cycle_first = pthread_self();
+    if (pthread_create(&th, NULL, cycle_next, NULL) != 0)
+        return 1;
+    pthread_exit(NULL);
+}
+
+/* How many threads on the host, zombies aside, have uid as their real,
+ * effective or saved uid: read thread by thread, not as the teardown
+ * reads /proc. */
+static int
+uid_threads(uid_t uid)
+{
+    DIR *d = opendir("/proc");
+    struct dirent *de;
+    int n = 0;
+
+    ck_assert_ptr_nonnull(d);
+    while ((de = readdir(d)) != NULL) {
+        char path[300];
+        DIR *td;
+        struct dirent *te;
+
+        if (de->d_name[0] < '1' || de->d_name[0] > '9')
+            continue;
+        snprintf(path, sizeof(path), "/proc/%s/task", de->d_name);
+        if ((td = opendir(path)) == NULL)
+            continue;
+        while ((te = readdir(td)) != NULL) {
+            char file[600], buf[8192], *p, state = '?';
+            unsigned long r, e, sv;
+            size_t len;
+            FILE *f;
+
+            if (te->d_name[0] < '1' || te->d_name[0] > '9')
+                continue;
+            snprintf(file, sizeof(file), "%s/%s/status", path, te->d_name);
+            if ((f = fopen(file, "re")) == NULL)
+                continue;
+            len = fread(buf, 1, sizeof(buf) - 1, f);
+            fclose(f);
+            buf[len] = '\0';
+            if ((p = strstr(buf, "\nState:")) != NULL)
+                sscanf(p + 7, " %c", &state);
+            if ((p = strstr(buf, "\nUid:")) != NULL
+                && sscanf(p + 5, "%lu %lu %lu", &r, &e, &sv) == 3
+                && (r == uid || e == uid || sv == uid) && state != 'Z'
+                && state != 'X')
+                n++;
+        }
+        closedir(td);
+    }
+    closedir(d);
+    return n;
+}
+
+START_TEST(test_exec_cycler)
+{
+    struct timespec pause = { 0, 5 * 1000000L };
+
+    /* Each round, a process of the uid that keeps replacing its first
+     * thread; the teardown's kill must leave no thread of the uid.  (A
+     * look that skipped what seemed a kernel thread let it through in 4
+     * teardowns of 15.) */
+    if (geteuid() != 0) {
+        fprintf(stderr, "test_exec_cycler: not root: not run\n");
+        return;
+    }
+    for (int round = 0; round < 8; round++) {
+        int status, i;
+        pid_t pid = fork();
+
+        ck_assert_int_ge(pid, 0);
+        if (pid == 0) {
+            char *argv[] = { (char *) "/proc/self/exe", (char *) "--cycle",
+                             NULL };
+
+            if (setgroups(0, NULL) != 0
+                || setresgid(T_CYCLER_UID, T_CYCLER_UID, T_CYCLER_UID) != 0
+                || setresuid(T_CYCLER_UID, T_CYCLER_UID, T_CYCLER_UID) != 0)
+                _exit(3);
+            execv("/proc/self/exe", argv);
+            _exit(4);
+        }
+        /* Until it is seen running as the uid (bounded; a look may miss
+         * it, as the teardown's might). */
+        for (i = 0; i < 2000 && uid_threads(T_CYCLER_UID) == 0; i++) {
+            ck_assert_int_eq(waitpid(pid, &status, WNOHANG), 0);
+            nanosleep(&pause, NULL);
+        }
+        ck_assert_int_lt(i, 2000);
+        /* (200 ms of TERM, which it ignores, before KILL: the look runs
+         * every 10 ms, and each time it could miss the process) */
+        ck_assert_int_eq(jit_kill_uid(T_CYCLER_UID, T_CYCLER_UID, 200, 10000),
+                         0);
+        /* Killed, it is this test's zombie at once: a process that outran
+         * the kill keeps its pid through its execs and is not. */
+        for (i = 0; i < 400 && waitpid(pid, &status, WNOHANG) == 0; i++)
+            nanosleep(&pause, NULL);
+        ck_assert_msg(i < 400, "round %d: the process outlived the kill",
+                      round);
+        ck_assert(WIFSIGNALED(status));
+    }
+}
+END_TEST
+
 int
-main(void)
+main(int argc, char **argv)
 {
     Suite *s;
     TCase *tc;
 
+    if (argc > 1 && strcmp(argv[1], "--cycle") == 0)
+        return cycle(argv);
     t_private_host_dirs();
     s = suite_create("teardown");
     tc = tcase_create("core");
 
     tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_set_timeout(tc, 60); /* (test_exec_cycler: 8 kills of 200 ms) */
     tcase_add_test(tc, test_backoff);
     tcase_add_test(tc, test_done);
     tcase_add_test(tc, test_failed_backs_off);
@@ -330,6 +470,7 @@ main(void)
     tcase_add_test(tc, test_batch_failed);
     tcase_add_test(tc, test_processes);
     tcase_add_test(tc, test_zombie_leader);
+    tcase_add_test(tc, test_exec_cycler);
     suite_add_tcase(s, tc);
     return t_run(s);
 }
