@@ -39,9 +39,11 @@ sleep_ms(unsigned ms)
 /* Of process name (its /proc entry, in procfd), from its status read
  * whole into buf (STATUS_MAX + 1 bytes): the real, effective and saved
  * uids, its state ('?' if not said) and how many threads its group has
- * (0 if not said).  0; 1 when it has no Uid line (taken as the uid's by
- * the caller, so a teardown waits rather than passes a process unseen);
- * -1 when it is gone. */
+ * (0 if not said).  0; 1 when it has no Uid line or more than STATUS_MAX
+ * bytes (taken as the uid's by the caller, so a teardown waits rather
+ * than passes a process unseen); -ENOENT when it is gone; another -errno
+ * when it could not be read (out of descriptors or memory, say): the
+ * caller fails, as a process it cannot see may be the uid's. */
 static int
 proc_ids(int procfd, const char *name, char *buf, unsigned long ids[3],
          char *state, unsigned long *threads)
@@ -54,18 +56,26 @@ proc_ids(int procfd, const char *name, char *buf, unsigned long ids[3],
 
     snprintf(path, sizeof(path), "%s/status", name);
     if ((fd = openat(procfd, path, O_RDONLY | O_CLOEXEC)) < 0)
-        return -1; /* gone meanwhile */
+        return errno == ENOENT || errno == ESRCH ? -ENOENT : -errno;
     while (len < STATUS_MAX) {
         r = read(fd, buf + len, STATUS_MAX - len);
         if (r < 0 && errno == EINTR)
             continue;
-        if (r <= 0)
+        if (r < 0) {
+            int e = errno;
+
+            close(fd);
+            return e == ESRCH ? -ENOENT : -e; /* (ESRCH: exited meanwhile) */
+        }
+        if (r == 0)
             break;
         len += (size_t) r;
     }
     close(fd);
     if (len == 0)
-        return -1; /* exited between open and read */
+        return -ENOENT; /* exited between open and read */
+    if (len == STATUS_MAX)
+        return 1;
     buf[len] = '\0';
     st = strstr(buf, "\nState:");
     u = strstr(buf, "\nUid:");
@@ -91,58 +101,60 @@ proc_dead(char state, unsigned long threads)
     return (state == 'Z' || state == 'X') && threads == 1;
 }
 
-/* The look for processes left of uid: 1 if a live process has it as
- * its real, effective or saved uid, 0 if none, or -errno.  *zombies (if
- * not NULL) counts the dead zombies of the uid seen on the way. */
-static int
-uid_scan(uid_t uid, unsigned *zombies)
+/* Does any live process have uid as its real, effective or saved uid?
+ * kill(-1, 0) cannot answer this: Linux reports success as soon as any
+ * other process exists, signalled or not.  1, 0, or -errno when /proc
+ * could not be read whole. */
+int
+jit_uid_has_processes(uid_t uid)
 {
     struct dirent *de;
-    DIR *d;
+    DIR *d = NULL;
     char *buf = malloc(STATUS_MAX + 1);
     int found = 0;
 
-    if (zombies != NULL)
-        *zombies = 0;
-    if (buf == NULL)
-        return -ENOMEM;
+    if (buf == NULL) {
+        found = -ENOMEM;
+        goto done;
+    }
     if ((d = opendir("/proc")) == NULL) {
         found = -errno;
         goto done;
     }
-    while (found == 0 && (de = readdir(d)) != NULL) {
+    for (;;) {
         unsigned long ids[3], threads;
         char state;
         int r;
 
+        errno = 0;
+        if ((de = readdir(d)) == NULL) {
+            if (errno != 0)
+                found = -errno;
+            break;
+        }
         if (de->d_name[0] < '1' || de->d_name[0] > '9')
             continue;
-        if ((r = proc_ids(dirfd(d), de->d_name, buf, ids, &state, &threads))
-            < 0)
+        r = proc_ids(dirfd(d), de->d_name, buf, ids, &state, &threads);
+        if (r == -ENOENT)
             continue;
+        if (r < 0) {
+            found = r;
+            break;
+        }
         if (r > 0)
             found = 1;
-        else if (ids[0] == uid || ids[1] == uid || ids[2] == uid) {
-            if (!proc_dead(state, threads))
-                found = 1;
-            else if (zombies != NULL)
-                (*zombies)++;
-        }
+        else if ((ids[0] == uid || ids[1] == uid || ids[2] == uid)
+                 && !proc_dead(state, threads))
+            found = 1;
+        if (found)
+            break;
     }
-    closedir(d);
 
 done:
+    if (d != NULL)
+        closedir(d);
     free(buf);
     return found;
-}
-
-/* Does any live process have uid as its real, effective or saved uid?
- * kill(-1, 0) cannot answer this: Linux reports success as soon as any
- * other process exists, signalled or not.  1, 0 or -errno. */
-int
-jit_uid_has_processes(uid_t uid)
-{
-    return uid_scan(uid, NULL);
 }
 
 /*
@@ -157,16 +169,17 @@ static int
 signal_from_root(uid_t uid, int sig)
 {
     struct dirent *de;
-    DIR *d;
+    DIR *d = NULL;
     char *buf = malloc(STATUS_MAX + 1);
+    int ret = 0;
 
-    if (buf == NULL)
-        return -ENOMEM;
+    if (buf == NULL) {
+        ret = -ENOMEM;
+        goto done;
+    }
     if ((d = opendir("/proc")) == NULL) {
-        int ret = -errno;
-
-        free(buf);
-        return ret;
+        ret = -errno;
+        goto done;
     }
     while ((de = readdir(d)) != NULL) {
         unsigned long ids[3], threads;
@@ -185,9 +198,12 @@ signal_from_root(uid_t uid, int sig)
             (void) pidfd_send_signal(pidfd, sig, NULL, 0);
         close(pidfd);
     }
-    closedir(d);
+
+done:
+    if (d != NULL)
+        closedir(d);
     free(buf);
-    return 0;
+    return ret;
 }
 
 /* Send sig to every process of uid from a child that has become uid:
@@ -235,21 +251,23 @@ jit_kill_uid(uid_t uid, gid_t gid, unsigned grace_ms, unsigned deadline_ms)
      * once made the 5 s deadline 13 s. */
     int64_t start = jit_mono_ms(), waited = 0, last_kill = -1;
     int ret, sig = SIGTERM, swept = 0;
-    unsigned zombies;
 
     if (uid == 0)
         return -EPERM;
     for (;;) {
-        if ((ret = uid_scan(uid, &zombies)) < 0)
+        if ((ret = jit_uid_has_processes(uid)) < 0)
             return ret;
         if (ret == 0) {
-            /* Nothing live seen.  If something of the uid was (a process
-             * signalled, or a zombie, which may be a first thread seen
-             * while another thread's execve takes its place), one look
-             * may have missed a process: a last KILL from the uid reaches
-             * it whatever /proc showed, and the look is made again.  A
-             * process killed runs no more user code. */
-            if (swept || (last_kill < 0 && zombies == 0))
+            /* Nothing live seen.  A look at /proc is not one atomic act:
+             * a process that forks and exits as it goes (its child under
+             * a pid already passed, once pids have wrapped), or that keeps
+             * replacing its first thread, can be missed by it.  So a last
+             * KILL from the uid, whose kill(-1) is atomic and reaches
+             * every process of its real or saved uid whatever /proc
+             * showed, and the look once more (for what that cannot reach:
+             * root's processes acting as the uid).  A process killed runs
+             * no more user code.  (One fork per teardown.) */
+            if (swept)
                 return 0;
             if ((ret = jit_signal_uid(uid, gid, SIGKILL)) != 0)
                 return ret;
