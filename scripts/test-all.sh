@@ -373,11 +373,15 @@ result "tsan-relay" $rc
 # target drives the same handlers.
 stage "valgrind: unit tests"
 echo "relaxed: check_apid with APID_RANDOM_ROUNDS=300 (1500 ran in the werror build)"
+# (--child-silent-after-fork: a teardown's child that kills as the uid is
+# a copy of the test under valgrind, and would report the test's heap as
+# its leaks when it exits.)
 vg_unit() { # test [VAR=value...]: its output in valgrind-TEST.out, rc in .rc
     t=$1; shift
     set +e
     (cd "$OUT/werror" && env CK_FORK=no CK_TIMEOUT_MULTIPLIER=20 "$@" \
         valgrind -q --error-exitcode=9 --leak-check=full --errors-for-leak-kinds=definite \
+        --child-silent-after-fork=yes \
         "tests/unit/$t" > "valgrind-$t.out" 2>&1)
     echo $? > "$OUT/werror/valgrind-$t.rc"
     set -e
