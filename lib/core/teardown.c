@@ -28,6 +28,18 @@
 #ifndef RUNNING_ON_VALGRIND
 #define RUNNING_ON_VALGRIND 0
 #endif
+/* ThreadSanitizer's runtime, like valgrind, cannot have a child that
+ * shares the memory of a thread it tracks. */
+#if defined(__SANITIZE_THREAD__)
+#define KILLER_FORKS 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define KILLER_FORKS 1
+#endif
+#endif
+#ifndef KILLER_FORKS
+#define KILLER_FORKS 0
+#endif
 
 #include "core/clock.h"
 #include "core/home.h"
@@ -290,8 +302,8 @@ jit_signal_uid(uid_t uid, gid_t gid, int sig)
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &old);
     /* (valgrind runs no such child, and stops the program at it: under
-     * valgrind, a copy, as fork makes) */
-    if (RUNNING_ON_VALGRIND) {
+     * valgrind, and ThreadSanitizer, a copy, as fork makes) */
+    if (KILLER_FORKS || RUNNING_ON_VALGRIND) {
         if ((pid = fork()) == 0)
             _exit(killer(k));
     } else
