@@ -20,14 +20,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#if defined(__has_include)
-#if __has_include(<valgrind/valgrind.h>)
-#include <valgrind/valgrind.h>
-#endif
-#endif
-#ifndef RUNNING_ON_VALGRIND
-#define RUNNING_ON_VALGRIND 0
-#endif
 /* ThreadSanitizer's runtime, like valgrind, cannot have a child that
  * shares the memory of a thread it tracks. */
 #if defined(__SANITIZE_THREAD__)
@@ -46,6 +38,7 @@
 #include "core/leftovers.h"
 #include "core/scrub.h"
 #include "core/teardown.h"
+#include "core/under_valgrind.h"
 
 static void
 sleep_ms(unsigned ms)
@@ -56,19 +49,15 @@ sleep_ms(unsigned ms)
         ;
 }
 
-/* /proc/PID/status is a few KiB, but its Groups line holds up to
- * NGROUPS_MAX numbers, and Threads comes after it: the whole file is
- * read. */
-#define STATUS_MAX 65536
-
 /* Of process name (its /proc entry, in procfd), from its status read
- * whole into buf (STATUS_MAX + 1 bytes): the real, effective and saved
- * uids, its state ('?' if not said) and how many threads its group has
- * (0 if not said).  0; 1 when it has no Uid line or more than STATUS_MAX
- * bytes (taken as the uid's by the caller, so a teardown waits rather
- * than passes a process unseen); -ENOENT when it is gone; another -errno
- * when it could not be read (out of descriptors or memory, say): the
- * caller fails, as a process it cannot see may be the uid's. */
+ * whole into buf (JIT_PROC_STATUS_MAX + 1 bytes): the real, effective
+ * and saved uids, its state ('?' if not said) and how many threads its
+ * group has (0 if not said).  0; 1 when it has no Uid line or is longer
+ * than JIT_PROC_STATUS_MAX bytes (taken as the uid's by the caller, so
+ * a teardown waits rather than passes a process unseen); -ENOENT when
+ * it is gone; another -errno when it could not be read (out of
+ * descriptors or memory, say): the caller fails, as a process it cannot
+ * see may be the uid's. */
 static int
 proc_ids(int procfd, const char *name, char *buf, unsigned long ids[3],
          char *state, unsigned long *threads)
@@ -82,8 +71,8 @@ proc_ids(int procfd, const char *name, char *buf, unsigned long ids[3],
     snprintf(path, sizeof(path), "%s/status", name);
     if ((fd = openat(procfd, path, O_RDONLY | O_CLOEXEC)) < 0)
         return errno == ENOENT || errno == ESRCH ? -ENOENT : -errno;
-    while (len < STATUS_MAX) {
-        r = read(fd, buf + len, STATUS_MAX - len);
+    while (len < JIT_PROC_STATUS_MAX) {
+        r = read(fd, buf + len, JIT_PROC_STATUS_MAX - len);
         if (r < 0 && errno == EINTR)
             continue;
         if (r < 0) {
@@ -99,7 +88,7 @@ proc_ids(int procfd, const char *name, char *buf, unsigned long ids[3],
     close(fd);
     if (len == 0)
         return -ENOENT; /* exited between open and read */
-    if (len == STATUS_MAX)
+    if (len == JIT_PROC_STATUS_MAX)
         return 1;
     buf[len] = '\0';
     st = strstr(buf, "\nState:");
@@ -115,13 +104,8 @@ proc_ids(int procfd, const char *name, char *buf, unsigned long ids[3],
     return 0;
 }
 
-/* A zombie is dead when it is its group's last thread.  /proc shows a
- * process by its first thread, which may exit alone and be a zombie there
- * while the others run on with the uid; while another thread's execve
- * takes its place, its status may also say no thread (0) or not be said:
- * those count as live. */
-static int
-proc_dead(char state, unsigned long threads)
+int
+jit_proc_dead(char state, unsigned long threads)
 {
     return (state == 'Z' || state == 'X') && threads == 1;
 }
@@ -135,7 +119,7 @@ jit_uid_has_processes(uid_t uid)
 {
     struct dirent *de;
     DIR *d = NULL;
-    char *buf = malloc(STATUS_MAX + 1);
+    char *buf = malloc(JIT_PROC_STATUS_MAX + 1);
     int found = 0;
 
     if (buf == NULL) {
@@ -169,7 +153,7 @@ jit_uid_has_processes(uid_t uid)
         if (r > 0)
             found = 1;
         else if ((ids[0] == uid || ids[1] == uid || ids[2] == uid)
-                 && !proc_dead(state, threads))
+                 && !jit_proc_dead(state, threads))
             found = 1;
         if (found)
             break;
@@ -195,7 +179,7 @@ signal_from_root(uid_t uid, int sig)
 {
     struct dirent *de;
     DIR *d = NULL;
-    char *buf = malloc(STATUS_MAX + 1);
+    char *buf = malloc(JIT_PROC_STATUS_MAX + 1);
     int ret = 0;
 
     if (buf == NULL) {

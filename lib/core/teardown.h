@@ -29,6 +29,17 @@ int64_t jit_teardown_retry_at(int64_t now, int failures);
  * that has become uid, so they reach exactly that uid's processes.
  * 0, or -ETIMEDOUT / -errno. */
 int jit_uid_has_processes(uid_t uid);
+
+/* Whether /proc/PID/status's State and Threads say the process is dead:
+ * a zombie that is its group's last thread.  /proc shows a process by
+ * its first thread, which may exit alone and be a zombie there while the
+ * others run on; while another thread's execve takes its place its
+ * Threads may say 0: live.  threads is 0 when the line is missing. */
+int jit_proc_dead(char state, unsigned long threads);
+
+/* How much of /proc/PID/status is read: its Groups line holds up to
+ * NGROUPS_MAX numbers, and Threads comes after it. */
+#define JIT_PROC_STATUS_MAX 65536
 /* sig to every process of uid, in one kill(-1) from a child that has
  * become uid (no fork can slip between: the kernel holds the task list
  * for the whole of it); when a process of uid stopped or killed that

@@ -26,9 +26,6 @@
 #include "core/teardown.h"
 #include "daemon/restrict.h"
 
-/* /proc/PID/status is a few KiB; a Groups line holds at most NGROUPS_MAX
- * (65536) numbers, far beyond what a JIT account is given. */
-#define STATUS_MAX 65536
 
 static int
 parse_ids(const char *p, uint32_t *out, size_t max, size_t *n)
@@ -106,7 +103,7 @@ done:
 int
 jit_proc_creds_dead(const struct jit_proc_creds *c)
 {
-    return (c->state == 'Z' || c->state == 'X') && c->threads == 1;
+    return jit_proc_dead(c->state, c->threads);
 }
 
 void
@@ -128,12 +125,12 @@ read_status(int procfd, const char *pid, struct jit_proc_creds *c)
     fd = openat(procfd, path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
     if (fd < 0)
         return -ENOENT;
-    if ((buf = malloc(STATUS_MAX + 1)) == NULL) {
+    if ((buf = malloc(JIT_PROC_STATUS_MAX + 1)) == NULL) {
         ret = -ENOMEM;
         goto done;
     }
-    while (len < STATUS_MAX
-           && (r = read(fd, buf + len, STATUS_MAX - len)) > 0)
+    while (len < JIT_PROC_STATUS_MAX
+           && (r = read(fd, buf + len, JIT_PROC_STATUS_MAX - len)) > 0)
         len += (size_t) r;
     buf[len] = '\0';
     ret = jit_proc_creds_parse(buf, c);

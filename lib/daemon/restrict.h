@@ -55,9 +55,7 @@ struct jit_proc_creds {
     size_t n_groups;
 };
 int jit_proc_creds_parse(const char *status, struct jit_proc_creds *c);
-/* Dead: a zombie that is its group's last thread.  /proc shows a process
- * by its first thread, which may exit alone and be a zombie there while
- * the others run on with its credentials. */
+/* Dead, by jit_proc_dead (core/teardown.h). */
 int jit_proc_creds_dead(const struct jit_proc_creds *c);
 void jit_proc_creds_free(struct jit_proc_creds *c);
 

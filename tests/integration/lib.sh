@@ -8,7 +8,8 @@
 #
 # A test sources this file alone; the helpers live by concern in lib/:
 #   env.sh      the test's directory, its end, ok/FAIL/SKIP, stop by pid
-#   wait.sh     wait_for, wait_uid, slow_sleeps: waiting on what is seen
+#   wait.sh     wait_for, wait_uid, slow_sleeps: waiting on what is seen;
+#               lone_thread: a process shown as a zombie that runs on
 #   ns.sh       the namespace: require_ns, in_ns, resolves/gone, /dev/log
 #   testapi.sh  the fault-injecting test API and the grants it serves
 #   pam.sh      logins through libpam (setup_pam: each test's uid range)

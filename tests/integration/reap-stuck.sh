@@ -152,18 +152,8 @@ ok "lou: a process that stops every process of its uid: torn down in $ms ms"
 # thread, a zombie; the teardown took it for dead, deleted the account and
 # left the thread running with the uid.  Now it is killed first.
 uid=$(in_ns id -u mae)
-setpriv --reuid="$uid" --regid="$uid" --clear-groups /usr/bin/python3 -c '
-import ctypes, sys, threading, time
-def park():
-    open(sys.argv[1], "w").close()
-    time.sleep(120)  # (its life, should the test fail: not a wait)
-threading.Thread(target=park).start()
-ctypes.CDLL(None).pthread_exit(None)' "$T/home/mae/ready" &
-P=$!
-TEST_PIDS="$TEST_PIDS $P"
-wait_for 30 test -e "$T/home/mae/ready" >/dev/null || fail "mae's process did not start"
-wait_for 30 grep -q '^State:.*Z' "/proc/$P/status" >/dev/null \
-    || fail "mae's first thread did not exit alone"
+lone_thread "$uid" "$T/home/mae/ready" --clear-groups
+P=$lone
 expire mae
 rc=0; out=$(timeout 60 "$JITCTL" -c "$CONF" reap 2>"$T/reap.err") || rc=$?
 expect_eq "mae" "$rc:$out" "0:tore down mae: expired

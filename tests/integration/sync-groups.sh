@@ -38,18 +38,8 @@ wait_uid "$P1" "$uid"
 wait_uid "$P2" "$uid"
 # And one carrying video whose first thread exits alone (pthread_exit):
 # /proc shows it as a zombie while its other thread runs on with video.
-setpriv --reuid="$uid" --regid="$uid" --groups="$users,$video" /usr/bin/python3 -c '
-import ctypes, sys, threading, time
-def park():
-    open(sys.argv[1], "w").close()
-    time.sleep(300)  # (its life, until ended: what is tested)
-threading.Thread(target=park).start()
-ctypes.CDLL(None).pthread_exit(None)' "$T/home/alice/p4ready" &
-P4=$!
-TEST_PIDS="$TEST_PIDS $P4"
-wait_for 30 test -e "$T/home/alice/p4ready" >/dev/null || fail "P4 did not start"
-wait_for 30 grep -q '^State:.*Z' "/proc/$P4/status" >/dev/null \
-    || fail "P4's first thread did not exit alone"
+lone_thread "$uid" "$T/home/alice/p4ready" --groups="$users,$video"
+P4=$lone
 rm -f "$T/home/alice/p4ready"
 # live_threads PID: how many of its threads are not zombies.
 live_threads() {

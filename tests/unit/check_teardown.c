@@ -27,17 +27,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#if defined(__has_include)
-#if __has_include(<valgrind/valgrind.h>)
-#include <valgrind/valgrind.h>
-#endif
-#endif
-#ifndef RUNNING_ON_VALGRIND
-#define RUNNING_ON_VALGRIND 0
-#endif
-
 #include "statelib.h"
 #include "core/teardown.h"
+#include "core/under_valgrind.h"
 #include "testlib.h"
 
 #define NOW 1700000000
@@ -272,7 +264,8 @@ proc_state(pid_t pid, char *state, unsigned long *threads)
     n = fread(buf, 1, sizeof(buf) - 1, f);
     fclose(f);
     buf[n] = '\0';
-    if ((p = strstr(buf, "\nState:")) == NULL || sscanf(p + 7, " %c", state) != 1
+    if ((p = strstr(buf, "\nState:")) == NULL
+        || sscanf(p + 7, " %c", state) != 1
         || (p = strstr(buf, "\nThreads:")) == NULL
         || sscanf(p + 9, "%lu", threads) != 1)
         return 0;

@@ -36,3 +36,25 @@ slow_sleeps() {
     [ -w /proc/self/timerslack_ns ] || skip "needs /proc/PID/timerslack_ns (Linux 4.6)"
     ( echo 50000000 > /proc/self/timerslack_ns && "$@" )
 }
+
+# lone_thread UID READY [SETPRIV-ARG...]: start, as UID, a process whose
+# first thread exits alone (pthread_exit) while its other thread runs on
+# (its life 300 s, should the test fail: not a wait): /proc shows it as a
+# zombie.  Sets $lone (its pid, in TEST_PIDS); returns once READY exists
+# and the first thread is a zombie.
+lone_thread() {
+    _uid=$1 _ready=$2
+    shift 2
+    setpriv --reuid="$_uid" --regid="$_uid" "$@" /usr/bin/python3 -c '
+import ctypes, sys, threading, time
+def park():
+    open(sys.argv[1], "w").close()
+    time.sleep(300)
+threading.Thread(target=park).start()
+ctypes.CDLL(None).pthread_exit(None)' "$_ready" &
+    lone=$!
+    TEST_PIDS="$TEST_PIDS $lone"
+    wait_for 30 test -e "$_ready" >/dev/null || fail "the lone thread's process did not start"
+    wait_for 30 grep -q '^State:.*Z' "/proc/$lone/status" >/dev/null \
+        || fail "its first thread did not exit alone"
+}
