@@ -110,6 +110,91 @@ jit_proc_dead(char state, unsigned long threads)
     return (state == 'Z' || state == 'X') && threads == 1;
 }
 
+/* Has a thread uid as its real or saved uid, or (with_effective) as its
+ * effective one? */
+static int
+ids_have(const unsigned long ids[3], uid_t uid, int with_effective)
+{
+    return ids[0] == uid || ids[2] == uid || (with_effective && ids[1] == uid);
+}
+
+/*
+ * /proc/PID/status is its first thread's.  Each thread has credentials of
+ * its own: one raw setresuid() changes its caller's alone.  So a process
+ * that got uid (a set-user-id file of uid's, run by another user) can
+ * give its first thread back to that user and keep uid in another
+ * thread, unseen by the first thread's status and by kill(-1), which
+ * judges a process by its first thread too.  The other threads of
+ * process name, then: 1 when one of them has uid, 2 when one cannot be
+ * read (the look counts it as uid's), 0 when none has, -ENOENT when the process is gone, another -errno on
+ * failure.  Only asked of a process of several threads whose first
+ * thread is not root's alone: a thread gets another's ids only by being
+ * given them, and what root's own code gives is root's affair (the
+ * kernel's threads, most of /proc, are such).
+ */
+static int
+threads_have_uid(int procfd, const char *name, char *buf, uid_t uid,
+                 int with_effective)
+{
+    struct dirent *de;
+    char path[300];
+    DIR *d = NULL;
+    int fd, ret = 0;
+
+    snprintf(path, sizeof(path), "%s/task", name);
+    if ((fd = openat(procfd, path,
+                     O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0) {
+        ret = errno == ENOENT || errno == ESRCH ? -ENOENT : -errno;
+        goto done;
+    }
+    if ((d = fdopendir(fd)) == NULL) {
+        ret = -errno;
+        close(fd);
+        goto done;
+    }
+    for (;;) {
+        unsigned long ids[3], threads;
+        char state;
+        int r;
+
+        errno = 0;
+        if ((de = readdir(d)) == NULL) {
+            if (errno != 0)
+                ret = errno == ESRCH ? -ENOENT : -errno;
+            break;
+        }
+        if (de->d_name[0] < '1' || de->d_name[0] > '9'
+            || strcmp(de->d_name, name) == 0)
+            continue;
+        r = proc_ids(dirfd(d), de->d_name, buf, ids, &state, &threads);
+        if (r == -ENOENT)
+            continue; /* (that thread exited) */
+        if (r != 0) {
+            ret = r > 0 ? 2 : r;
+            break;
+        }
+        /* (a thread other than the first is gone once it is Z or X) */
+        if (ids_have(ids, uid, with_effective) && state != 'Z'
+            && state != 'X') {
+            ret = 1;
+            break;
+        }
+    }
+
+done:
+    if (d != NULL)
+        closedir(d);
+    return ret;
+}
+
+/* May a thread other than the first of a process whose first thread has
+ * ids, of threads threads, have another's ids?  See threads_have_uid. */
+static int
+threads_to_read(const unsigned long ids[3], unsigned long threads)
+{
+    return threads > 1 && (ids[0] != 0 || ids[1] != 0 || ids[2] != 0);
+}
+
 /* Does any live process have uid as its real, effective or saved uid?
  * kill(-1, 0) cannot answer this: Linux reports success as soon as any
  * other process exists, signalled or not.  1, 0, or -errno when /proc
@@ -152,9 +237,14 @@ jit_uid_has_processes(uid_t uid)
         }
         if (r > 0)
             found = 1;
-        else if ((ids[0] == uid || ids[1] == uid || ids[2] == uid)
-                 && !jit_proc_dead(state, threads))
+        else if (ids_have(ids, uid, 1) && !jit_proc_dead(state, threads))
             found = 1;
+        else if (threads_to_read(ids, threads)) {
+            r = threads_have_uid(dirfd(d), de->d_name, buf, uid, 1);
+            if (r == -ENOENT)
+                continue;
+            found = r;
+        }
         if (found)
             break;
     }
@@ -167,9 +257,10 @@ done:
 }
 
 /*
- * sig from here (root) to each process whose real or saved uid is uid:
- * the ones uid itself may signal, as the child's kill(-1) would reach
- * them, and never a process of root's acting as uid.  Each through a
+ * sig from here (root) to each process whose real or saved uid is uid,
+ * in its first thread (the ones the child's kill(-1) would reach) or in
+ * another (which that cannot reach), and never a process of root's
+ * acting as uid.  Each through a
  * pidfd taken before its credentials are read, so that a pid reused
  * meanwhile is never signalled.  Not one atomic act as kill(-1) is: a
  * process forked during the scan is found by the caller's next scan.
@@ -203,7 +294,10 @@ signal_from_root(uid_t uid, int sig)
             || (pidfd = pidfd_open((pid_t) pid, 0)) < 0)
             continue;
         if (proc_ids(dirfd(d), de->d_name, buf, ids, &state, &threads) == 0
-            && (ids[0] == uid || ids[2] == uid))
+            && (ids_have(ids, uid, 0)
+                || (threads_to_read(ids, threads)
+                    && threads_have_uid(dirfd(d), de->d_name, buf, uid, 0)
+                           == 1)))
             (void) pidfd_send_signal(pidfd, sig, NULL, 0);
         close(pidfd);
     }
@@ -364,7 +458,10 @@ jit_kill_uid(uid_t uid, gid_t gid, unsigned grace_ms, unsigned deadline_ms)
         /* TERM once; after the grace, KILL, repeated for whatever was
          * forked meanwhile. */
         if (last_kill < 0 || (sig == SIGKILL && waited - last_kill >= 100)) {
-            if ((ret = jit_signal_uid(uid, gid, sig)) != 0)
+            /* (and from here, for the processes that keep uid in a
+             * thread other than the first, which kill(-1) passes by) */
+            if ((ret = jit_signal_uid(uid, gid, sig)) != 0
+                || (ret = signal_from_root(uid, sig)) != 0)
                 return ret;
             last_kill = waited;
         }

@@ -13,6 +13,7 @@
 #include <check.h>
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -324,6 +325,85 @@ START_TEST(test_zombie_leader)
 }
 END_TEST
 
+/* Uids of no other test: the account's, and another user's. */
+#define T_THREAD_UID 99853u
+#define T_OTHER_UID 99854u
+
+/* To the test: the process is ready; within it: the thread is. */
+static int thread_ready[2], thread_inner[2];
+
+/* The second thread: the account's uid, for itself alone. */
+static void *
+keep_uid(void *arg)
+{
+    (void) arg;
+    if (syscall(SYS_setresuid, T_THREAD_UID, T_THREAD_UID, T_THREAD_UID)
+            != 0
+        || write(thread_inner[1], "t", 1) != 1)
+        _exit(5);
+    for (;;)
+        pause();
+    return NULL;
+}
+
+START_TEST(test_thread_keeps_uid)
+{
+    struct timespec nap = { 0, 10 * 1000000L };
+    int status, i;
+    pid_t pid;
+    char c;
+
+    /* A set-user-id file of the account's, run by another user, then
+     * the first thread given back to that user (a raw setresuid(), for
+     * that thread alone) while another keeps the account's uid: /proc
+     * shows the other user, kill(-1) from the account passes it by.  It
+     * must be found, and killed. */
+    if (geteuid() != 0) {
+        fprintf(stderr, "test_thread_keeps_uid: not root: not run\n");
+        return;
+    }
+    /* (valgrind 3.19 has no pidfd_open, by which the teardown signals
+     * such a process from root) */
+    if (RUNNING_ON_VALGRIND) {
+        fprintf(stderr, "test_thread_keeps_uid: under valgrind: not run\n");
+        return;
+    }
+    ck_assert_int_eq(jit_uid_has_processes(T_THREAD_UID), 0);
+    ck_assert_int_eq(pipe2(thread_ready, O_CLOEXEC), 0);
+    ck_assert_int_eq(pipe2(thread_inner, O_CLOEXEC), 0);
+    pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        pthread_t th;
+
+        close(thread_ready[0]);
+        if (pthread_create(&th, NULL, keep_uid, NULL) != 0
+            || read(thread_inner[0], &c, 1) != 1
+            || syscall(SYS_setresuid, T_OTHER_UID, T_OTHER_UID, T_OTHER_UID)
+                   != 0
+            /* (gone with the test, should it fail first) */
+            || prctl(PR_SET_PDEATHSIG, SIGKILL) != 0
+            || write(thread_ready[1], "p", 1) != 1)
+            _exit(3);
+        for (;;)
+            pause();
+    }
+    close(thread_ready[1]);
+    close(thread_inner[0]);
+    close(thread_inner[1]);
+    ck_assert_msg(read(thread_ready[0], &c, 1) == 1, "the process failed");
+    close(thread_ready[0]);
+    ck_assert_int_eq(jit_uid_has_processes(T_THREAD_UID), 1);
+    ck_assert_int_eq(jit_kill_uid(T_THREAD_UID, T_THREAD_UID, 100, 10000),
+                     0);
+    for (i = 0; i < 400 && waitpid(pid, &status, WNOHANG) == 0; i++)
+        nanosleep(&nap, NULL);
+    ck_assert_msg(i < 400, "the process outlived the kill");
+    ck_assert(WIFSIGNALED(status));
+    ck_assert_int_eq(jit_uid_has_processes(T_THREAD_UID), 0);
+}
+END_TEST
+
 /* A uid of no other test. */
 #define T_CYCLER_UID 99852u
 
@@ -491,6 +571,7 @@ main(int argc, char **argv)
     tcase_add_test(tc, test_batch_failed);
     tcase_add_test(tc, test_processes);
     tcase_add_test(tc, test_zombie_leader);
+    tcase_add_test(tc, test_thread_keeps_uid);
     tcase_add_test(tc, test_exec_cycler);
     suite_add_tcase(s, tc);
     return t_run(s);
