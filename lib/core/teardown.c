@@ -49,6 +49,42 @@ sleep_ms(unsigned ms)
         ;
 }
 
+/* File path of procfd, read whole into buf (JIT_PROC_STATUS_MAX + 1
+ * bytes, NUL-terminated) and its length in *len: 0; 1 when longer than
+ * JIT_PROC_STATUS_MAX; -ENOENT when its process is gone (also between
+ * open and read); another -errno. */
+static int
+read_proc_file(int procfd, const char *path, char *buf, size_t *len)
+{
+    ssize_t r;
+    int fd;
+
+    *len = 0;
+    if ((fd = openat(procfd, path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) < 0)
+        return errno == ENOENT || errno == ESRCH ? -ENOENT : -errno;
+    while (*len < JIT_PROC_STATUS_MAX) {
+        r = read(fd, buf + *len, JIT_PROC_STATUS_MAX - *len);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0) {
+            int e = errno;
+
+            close(fd);
+            return e == ESRCH ? -ENOENT : -e; /* (ESRCH: exited meanwhile) */
+        }
+        if (r == 0)
+            break;
+        *len += (size_t) r;
+    }
+    close(fd);
+    if (*len == 0)
+        return -ENOENT; /* exited between open and read */
+    if (*len == JIT_PROC_STATUS_MAX)
+        return 1;
+    buf[*len] = '\0';
+    return 0;
+}
+
 /* Of process name (its /proc entry, in procfd), from its status read
  * whole into buf (JIT_PROC_STATUS_MAX + 1 bytes): the real, effective
  * and saved uids, its state ('?' if not said) and how many threads its
@@ -64,33 +100,12 @@ proc_ids(int procfd, const char *name, char *buf, unsigned long ids[3],
 {
     const char *st, *u, *th;
     char path[300];
-    size_t len = 0;
-    ssize_t r;
-    int fd;
+    size_t len;
+    int r;
 
     snprintf(path, sizeof(path), "%s/status", name);
-    if ((fd = openat(procfd, path, O_RDONLY | O_CLOEXEC)) < 0)
-        return errno == ENOENT || errno == ESRCH ? -ENOENT : -errno;
-    while (len < JIT_PROC_STATUS_MAX) {
-        r = read(fd, buf + len, JIT_PROC_STATUS_MAX - len);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r < 0) {
-            int e = errno;
-
-            close(fd);
-            return e == ESRCH ? -ENOENT : -e; /* (ESRCH: exited meanwhile) */
-        }
-        if (r == 0)
-            break;
-        len += (size_t) r;
-    }
-    close(fd);
-    if (len == 0)
-        return -ENOENT; /* exited between open and read */
-    if (len == JIT_PROC_STATUS_MAX)
-        return 1;
-    buf[len] = '\0';
+    if ((r = read_proc_file(procfd, path, buf, &len)) != 0)
+        return r;
     st = strstr(buf, "\nState:");
     u = strstr(buf, "\nUid:");
     th = strstr(buf, "\nThreads:");
@@ -195,13 +210,136 @@ threads_to_read(const unsigned long ids[3], unsigned long threads)
     return threads > 1 && (ids[0] != 0 || ids[1] != 0 || ids[2] != 0);
 }
 
-/* Does any live process have uid as its real, effective or saved uid?
+/* PF_KTHREAD of include/linux/sched.h, in the flags of /proc/PID/stat:
+ * set by the kernel on its own threads alone. */
+#define JIT_PF_KTHREAD 0x00200000UL
+
+/* Pids, sorted. */
+struct pid_set {
+    long *pid;
+    size_t n;
+};
+
+static int
+pid_cmp(const void *a, const void *b)
+{
+    long x = *(const long *) a, y = *(const long *) b;
+
+    return (x > y) - (x < y);
+}
+
+static int
+pid_set_has(const struct pid_set *k, long pid)
+{
+    return k->n > 0
+           && bsearch(&pid, k->pid, k->n, sizeof(long), pid_cmp) != NULL;
+}
+
+/*
+ * The children of the kernel's thread maker, kthreadd (pid 2), now, in
+ * *k: the kernel's own threads, most of /proc on any host (56 of 64 here,
+ * several per CPU), and the kernel's user-mode helpers (root's programs,
+ * as modprobe).  Empty when pid 2 is not kthreadd (a /proc of another
+ * pid namespace, where it is a process like any other) or the list is
+ * too long to read.  0 or -errno.
+ */
+static int
+kthreadd_children(int procfd, char *buf, struct pid_set *k)
+{
+    unsigned long flags;
+    const char *p;
+    size_t len, cap = 0;
+    char *end;
+    int r;
+
+    free(k->pid);
+    k->pid = NULL;
+    k->n = 0;
+    if ((r = read_proc_file(procfd, "2/stat", buf, &len)) != 0)
+        return r == -ENOENT || r > 0 ? 0 : r;
+    /* (after the name, which may hold anything: its last ')') */
+    if ((p = strrchr(buf, ')')) == NULL
+        || sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %lu", &flags) != 1
+        || !(flags & JIT_PF_KTHREAD))
+        return 0;
+    if ((r = read_proc_file(procfd, "2/task/2/children", buf, &len)) != 0)
+        return r == -ENOENT || r > 0 ? 0 : r;
+    for (p = buf; *p != '\0'; p++)
+        cap += *p == ' ';
+    if ((k->pid = malloc((cap + 1) * sizeof(long))) == NULL)
+        return -ENOMEM;
+    for (p = buf;;) {
+        long pid = strtol(p, &end, 10);
+
+        if (end == p || k->n > cap)
+            break;
+        k->pid[k->n++] = pid;
+        p = end;
+    }
+    qsort(k->pid, k->n, sizeof(long), pid_cmp);
+    return 0;
+}
+
+/* Is process name (pid) one of the kernel's threads, as far as one
+ * lookup tells: a child of kthreadd's (in k) with no program (a
+ * user-mode helper that has run its program has one).  Confirmed or not
+ * after the look: see jit_uid_has_processes. */
+static int
+kernel_thread_now(int procfd, const char *name, long pid,
+                  const struct pid_set *k)
+{
+    char path[300], target[16];
+
+    if (!pid_set_has(k, pid))
+        return 0;
+    snprintf(path, sizeof(path), "%s/exe", name);
+    return readlinkat(procfd, path, target, sizeof(target)) < 0
+           && errno == ENOENT;
+}
+
+/* Has process name a live thread with uid as real, effective or saved
+ * uid?  1 (also when it cannot be read whole), 0 (also when it is gone),
+ * or -errno when it could not be read. */
+static int
+process_has_uid(int procfd, const char *name, char *buf, uid_t uid)
+{
+    unsigned long ids[3], threads;
+    char state;
+    int r;
+
+    r = proc_ids(procfd, name, buf, ids, &state, &threads);
+    if (r != 0)
+        return r == -ENOENT ? 0 : r > 0 ? 1 : r;
+    if (ids_have(ids, uid, 1) && !jit_proc_dead(state, threads))
+        return 1;
+    if (!threads_to_read(ids, threads))
+        return 0;
+    r = threads_have_uid(procfd, name, buf, uid, 1);
+    return r == -ENOENT ? 0 : r > 0 ? 1 : r;
+}
+
+/*
+ * Does any live process have uid as its real, effective or saved uid?
  * kill(-1, 0) cannot answer this: Linux reports success as soon as any
  * other process exists, signalled or not.  1, 0, or -errno when /proc
- * could not be read whole. */
+ * could not be read whole.
+ *
+ * Reading a process's status costs three system calls and the kernel's
+ * formatting of it, about 7 us here; the kernel's own threads are most
+ * of /proc and cannot be the uid's.  Which ones they are is read once,
+ * as kthreadd's children, before the walk (and each one's lack of a
+ * program checked when the walk reaches it), and once more after it: a
+ * pid skipped is one the list holds at both ends.  A process of uid
+ * live at the end has held its pid since the walk passed it, so that
+ * pid cannot be in the second list; one that held it and exited
+ * meanwhile is gone.  A pid left out of the second list is read then.
+ */
 int
 jit_uid_has_processes(uid_t uid)
 {
+    struct pid_set before = { NULL, 0 }, after = { NULL, 0 };
+    long *skipped = NULL;
+    size_t nskipped = 0;
     struct dirent *de;
     DIR *d = NULL;
     char *buf = malloc(JIT_PROC_STATUS_MAX + 1);
@@ -215,10 +353,15 @@ jit_uid_has_processes(uid_t uid)
         found = -errno;
         goto done;
     }
+    if ((found = kthreadd_children(dirfd(d), buf, &before)) != 0)
+        goto done;
+    if (before.n > 0
+        && (skipped = malloc(before.n * sizeof(long))) == NULL) {
+        found = -ENOMEM;
+        goto done;
+    }
     for (;;) {
-        unsigned long ids[3], threads;
-        char state;
-        int r;
+        long pid;
 
         errno = 0;
         if ((de = readdir(d)) == NULL) {
@@ -228,30 +371,34 @@ jit_uid_has_processes(uid_t uid)
         }
         if (de->d_name[0] < '1' || de->d_name[0] > '9')
             continue;
-        r = proc_ids(dirfd(d), de->d_name, buf, ids, &state, &threads);
-        if (r == -ENOENT)
+        pid = strtol(de->d_name, NULL, 10);
+        if (nskipped < before.n
+            && kernel_thread_now(dirfd(d), de->d_name, pid, &before)) {
+            skipped[nskipped++] = pid;
             continue;
-        if (r < 0) {
-            found = r;
-            break;
         }
-        if (r > 0)
-            found = 1;
-        else if (ids_have(ids, uid, 1) && !jit_proc_dead(state, threads))
-            found = 1;
-        else if (threads_to_read(ids, threads)) {
-            r = threads_have_uid(dirfd(d), de->d_name, buf, uid, 1);
-            if (r == -ENOENT)
-                continue;
-            found = r;
-        }
-        if (found)
+        if ((found = process_has_uid(dirfd(d), de->d_name, buf, uid)) != 0)
             break;
+    }
+    if (found != 0 || nskipped == 0)
+        goto done;
+    if ((found = kthreadd_children(dirfd(d), buf, &after)) != 0)
+        goto done;
+    for (size_t i = 0; i < nskipped && found == 0; i++) {
+        char name[32];
+
+        if (pid_set_has(&after, skipped[i]))
+            continue;
+        snprintf(name, sizeof(name), "%ld", skipped[i]);
+        found = process_has_uid(dirfd(d), name, buf, uid);
     }
 
 done:
     if (d != NULL)
         closedir(d);
+    free(before.pid);
+    free(after.pid);
+    free(skipped);
     free(buf);
     return found;
 }
