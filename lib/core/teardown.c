@@ -125,13 +125,29 @@ jit_proc_dead(char state, unsigned long threads)
     return (state == 'Z' || state == 'X') && threads == 1;
 }
 
-/* Has a thread uid as its real or saved uid, or (with_effective) as its
- * effective one? */
+/* Has a thread of these ids uid as its real, effective or saved uid? */
 static int
-ids_have(const unsigned long ids[3], uid_t uid, int with_effective)
+ids_hold(const unsigned long ids[3], uid_t uid)
 {
-    return ids[0] == uid || ids[2] == uid || (with_effective && ids[1] == uid);
+    return ids[0] == uid || ids[1] == uid || ids[2] == uid;
 }
+
+/* May a thread of these ids be ended from root as one of uid's?  What
+ * kill(-1) from uid reaches (uid as real or saved uid), and what acts as
+ * uid with no root id left to return to (setresuid(other, uid, other)
+ * puts it beyond kill(-1)): root's own code acting as uid keeps root as
+ * its real or saved uid, and is left alone. */
+static int
+ids_endable(const unsigned long ids[3], uid_t uid)
+{
+    return ids[0] == uid || ids[2] == uid
+           || (ids[1] == uid && ids[0] != 0 && ids[2] != 0);
+}
+
+/* Up to this many threads of one process are looked at one by one; a
+ * process of more counts as uid's (the teardown waits, fails, and is
+ * tried again: it does not pass it unseen). */
+#define JIT_PROC_THREADS_MAX 65536
 
 /*
  * /proc/PID/status is its first thread's.  Each thread has credentials of
@@ -139,22 +155,28 @@ ids_have(const unsigned long ids[3], uid_t uid, int with_effective)
  * that got uid (a set-user-id file of uid's, run by another user) can
  * give its first thread back to that user and keep uid in another
  * thread, unseen by the first thread's status and by kill(-1), which
- * judges a process by its first thread too.  The other threads of
- * process name, then: 1 when one of them has uid, 2 when one cannot be
- * read (the look counts it as uid's), 0 when none has, -ENOENT when the process is gone, another -errno on
- * failure.  Only asked of a process of several threads whose first
- * thread is not root's alone: a thread gets another's ids only by being
- * given them, and what root's own code gives is root's affair (the
- * kernel's threads, most of /proc, are such).
+ * judges a process by its first thread too.  So each thread of process
+ * name, matched by match: 1 when one matches; 2 when that cannot be told
+ * (a thread could not be read, or one listed was gone when read: a
+ * thread that keeps replacing itself with a new one, which the listing
+ * may not reach, shows so); 0 when none matches; -ENOENT when the
+ * process is gone; another -errno on failure.  The threads are listed
+ * first and read after: whatever thread is gone by then was listed, and
+ * a listing that lost its place lost it at such a thread.  Only asked of
+ * a process of several threads whose first thread is not root's alone:
+ * a thread gets another's ids only by being given them, and what root's
+ * own code gives is root's affair (the kernel's threads are such).
  */
 static int
-threads_have_uid(int procfd, const char *name, char *buf, uid_t uid,
-                 int with_effective)
+threads_match(int procfd, const char *name, char *buf, uid_t uid,
+              int (*match)(const unsigned long ids[3], uid_t uid))
 {
     struct dirent *de;
     char path[300];
+    long *tid = NULL;
+    size_t n = 0, cap = 0;
     DIR *d = NULL;
-    int fd, ret = 0;
+    int fd = -1, ret = 0, unsure = 0;
 
     snprintf(path, sizeof(path), "%s/task", name);
     if ((fd = openat(procfd, path,
@@ -164,46 +186,72 @@ threads_have_uid(int procfd, const char *name, char *buf, uid_t uid,
     }
     if ((d = fdopendir(fd)) == NULL) {
         ret = -errno;
-        close(fd);
         goto done;
     }
+    fd = -1; /* (d's now) */
     for (;;) {
-        unsigned long ids[3], threads;
-        char state;
-        int r;
-
         errno = 0;
         if ((de = readdir(d)) == NULL) {
             if (errno != 0)
                 ret = errno == ESRCH ? -ENOENT : -errno;
             break;
         }
-        if (de->d_name[0] < '1' || de->d_name[0] > '9'
-            || strcmp(de->d_name, name) == 0)
+        if (de->d_name[0] < '1' || de->d_name[0] > '9')
             continue;
-        r = proc_ids(dirfd(d), de->d_name, buf, ids, &state, &threads);
-        if (r == -ENOENT)
-            continue; /* (that thread exited) */
-        if (r != 0) {
-            ret = r > 0 ? 2 : r;
-            break;
+        if (n == cap) {
+            long *more;
+
+            if (cap >= JIT_PROC_THREADS_MAX) {
+                ret = 2;
+                break;
+            }
+            cap = cap ? cap * 2 : 64;
+            if ((more = realloc(tid, cap * sizeof(long))) == NULL) {
+                ret = -ENOMEM;
+                break;
+            }
+            tid = more;
         }
-        /* (a thread other than the first is gone once it is Z or X) */
-        if (ids_have(ids, uid, with_effective) && state != 'Z'
-            && state != 'X') {
+        tid[n++] = strtol(de->d_name, NULL, 10);
+    }
+    if (ret != 0)
+        goto done;
+    /* (the first thread too: its pid may be another process's by now) */
+    for (size_t i = 0; i < n; i++) {
+        unsigned long ids[3], threads;
+        char tname[32], state;
+        int r;
+
+        snprintf(tname, sizeof(tname), "%ld", tid[i]);
+        r = proc_ids(dirfd(d), tname, buf, ids, &state, &threads);
+        if (r == -ENOENT || r > 0) {
+            unsure = 1;
+            continue;
+        }
+        if (r < 0) {
+            ret = r;
+            goto done;
+        }
+        /* (one thread is gone once it is Z or X; the first one may be
+         * a zombie while the others run) */
+        if (match(ids, uid) && state != 'Z' && state != 'X') {
             ret = 1;
-            break;
+            goto done;
         }
     }
+    ret = unsure ? 2 : 0;
 
 done:
     if (d != NULL)
         closedir(d);
+    if (fd >= 0)
+        close(fd);
+    free(tid);
     return ret;
 }
 
 /* May a thread other than the first of a process whose first thread has
- * ids, of threads threads, have another's ids?  See threads_have_uid. */
+ * ids, of threads threads, have another's ids?  See threads_match. */
 static int
 threads_to_read(const unsigned long ids[3], unsigned long threads)
 {
@@ -281,9 +329,10 @@ kthreadd_children(int procfd, char *buf, struct pid_set *k)
 }
 
 /* Is process name (pid) one of the kernel's threads, as far as one
- * lookup tells: a child of kthreadd's (in k) with no program (a
- * user-mode helper that has run its program has one).  Confirmed or not
- * after the look: see jit_uid_has_processes. */
+ * lookup tells: a child of kthreadd's (in k) with no program link (a
+ * helper that has run its program has one; a zombie first thread has
+ * none either).  Confirmed or not after the look: see
+ * jit_uid_has_processes. */
 static int
 kernel_thread_now(int procfd, const char *name, long pid,
                   const struct pid_set *k)
@@ -310,11 +359,11 @@ process_has_uid(int procfd, const char *name, char *buf, uid_t uid)
     r = proc_ids(procfd, name, buf, ids, &state, &threads);
     if (r != 0)
         return r == -ENOENT ? 0 : r > 0 ? 1 : r;
-    if (ids_have(ids, uid, 1) && !jit_proc_dead(state, threads))
+    if (ids_hold(ids, uid) && !jit_proc_dead(state, threads))
         return 1;
     if (!threads_to_read(ids, threads))
         return 0;
-    r = threads_have_uid(procfd, name, buf, uid, 1);
+    r = threads_match(procfd, name, buf, uid, ids_hold);
     return r == -ENOENT ? 0 : r > 0 ? 1 : r;
 }
 
@@ -329,10 +378,15 @@ process_has_uid(int procfd, const char *name, char *buf, uid_t uid)
  * of /proc and cannot be the uid's.  Which ones they are is read once,
  * as kthreadd's children, before the walk (and each one's lack of a
  * program checked when the walk reaches it), and once more after it: a
- * pid skipped is one the list holds at both ends.  A process of uid
- * live at the end has held its pid since the walk passed it, so that
- * pid cannot be in the second list; one that held it and exited
+ * pid skipped is one the list holds at both ends.  A process of uid that
+ * holds its pid from the walk's pass to the end is not kthreadd's child,
+ * so that pid cannot be in the second list; one that held it and exited
  * meanwhile is gone.  A pid left out of the second list is read then.
+ * Trusted: kthreadd's children that are not kernel threads are the
+ * helpers the kernel starts (core dump pipes, release agents, modprobe)
+ * and their CLONE_PARENT children, root's programs (doc/design.md, F1).
+ * Without CAP_SYS_PTRACE no program link can be read, and nothing is
+ * skipped.
  */
 int
 jit_uid_has_processes(uid_t uid)
@@ -404,12 +458,12 @@ done:
 }
 
 /*
- * sig from here (root) to each process whose real or saved uid is uid,
- * in its first thread (the ones the child's kill(-1) would reach) or in
- * another (which that cannot reach), and never a process of root's
- * acting as uid.  Each through a
- * pidfd taken before its credentials are read, so that a pid reused
- * meanwhile is never signalled.  Not one atomic act as kill(-1) is: a
+ * sig from here (root) to each process with a thread that may be ended
+ * as uid's (ids_endable): in its first thread (what the child's kill(-1)
+ * reaches, and what acts as uid with no root id) or in another (which
+ * kill(-1) cannot reach), and never a process of root's acting as uid.
+ * Each through a pidfd taken before its credentials are read, so that a
+ * pid reused meanwhile is never signalled.  Not one atomic act as kill(-1) is: a
  * process forked during the scan is found by the caller's next scan.
  */
 static int
@@ -441,9 +495,10 @@ signal_from_root(uid_t uid, int sig)
             || (pidfd = pidfd_open((pid_t) pid, 0)) < 0)
             continue;
         if (proc_ids(dirfd(d), de->d_name, buf, ids, &state, &threads) == 0
-            && (ids_have(ids, uid, 0)
+            && (ids_endable(ids, uid)
                 || (threads_to_read(ids, threads)
-                    && threads_have_uid(dirfd(d), de->d_name, buf, uid, 0)
+                    && threads_match(dirfd(d), de->d_name, buf, uid,
+                                     ids_endable)
                            == 1)))
             (void) pidfd_send_signal(pidfd, sig, NULL, 0);
         close(pidfd);

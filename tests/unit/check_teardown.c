@@ -404,6 +404,174 @@ START_TEST(test_thread_keeps_uid)
 }
 END_TEST
 
+/* Uids of no other test: the account's, and another user's. */
+#define T_TCYCLE_UID 99855u
+#define T_TCYCLE_OTHER 99856u
+
+static pthread_attr_t tcycle_attr;
+
+/* A thread of the account's uid that keeps replacing itself: a new one
+ * (which inherits the uid), then gone, each millisecond. */
+static void *
+tcycle_next(void *arg)
+{
+    struct timespec ms = { 0, 1000000L };
+    pthread_t th;
+
+    (void) arg;
+    nanosleep(&ms, NULL);
+    while (pthread_create(&th, &tcycle_attr, tcycle_next, NULL) != 0)
+        nanosleep(&ms, NULL);
+    return NULL;
+}
+
+static void *
+tcycle_first(void *arg)
+{
+    (void) arg;
+    if (syscall(SYS_setresuid, T_TCYCLE_UID, T_TCYCLE_UID, T_TCYCLE_UID)
+            != 0
+        || write(thread_inner[1], "t", 1) != 1)
+        _exit(5);
+    return tcycle_next(NULL);
+}
+
+/* A child as a set-user-id file of the account's leaves it when another
+ * user runs it (real uid the other's, effective and saved the
+ * account's), ready once what start made of it is in place; its pid. */
+static pid_t
+setuid_child(void (*start)(void))
+{
+    pid_t pid;
+    char c;
+
+    ck_assert_int_eq(pipe2(thread_ready, O_CLOEXEC), 0);
+    ck_assert_int_eq(pipe2(thread_inner, O_CLOEXEC), 0);
+    pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        close(thread_ready[0]);
+        if (setgroups(0, NULL) != 0
+            || setresgid(T_TCYCLE_OTHER, T_TCYCLE_OTHER, T_TCYCLE_OTHER) != 0
+            || setresuid(T_TCYCLE_OTHER, T_TCYCLE_UID, T_TCYCLE_UID) != 0)
+            _exit(3);
+        start();
+        /* (gone with the test, should it fail first) */
+        if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0
+            || write(thread_ready[1], "p", 1) != 1)
+            _exit(4);
+        for (;;)
+            pause();
+    }
+    close(thread_ready[1]);
+    close(thread_inner[0]);
+    close(thread_inner[1]);
+    ck_assert_msg(read(thread_ready[0], &c, 1) == 1, "the process failed");
+    close(thread_ready[0]);
+    return pid;
+}
+
+/* Its first thread the other user's, 60 more of theirs, and one of the
+ * account's that keeps replacing itself. */
+static void
+start_thread_cycler(void)
+{
+    pthread_t th;
+    char c;
+
+    pthread_attr_init(&tcycle_attr);
+    pthread_attr_setdetachstate(&tcycle_attr, PTHREAD_CREATE_DETACHED);
+    pthread_attr_setstacksize(&tcycle_attr, 64 * 1024);
+    if (pthread_create(&th, &tcycle_attr, tcycle_first, NULL) != 0
+        || read(thread_inner[0], &c, 1) != 1
+        || syscall(SYS_setresuid, T_TCYCLE_OTHER, T_TCYCLE_OTHER,
+                   T_TCYCLE_OTHER) != 0)
+        _exit(6);
+    for (int i = 0; i < 60; i++)
+        if (pthread_create(&th, &tcycle_attr, park, NULL) != 0)
+            _exit(7);
+}
+
+/* The account's uid as effective uid alone: setresuid(other, uid,
+ * other), which kill(-1) from the uid cannot reach. */
+static void
+start_effective_only(void)
+{
+    if (setresuid(T_TCYCLE_OTHER, T_TCYCLE_UID, T_TCYCLE_OTHER) != 0)
+        _exit(6);
+}
+
+/* Ended by the kill, or (a teardown that fails, and is tried again)
+ * alive with the kill failed: never alive with the kill passed. */
+static void
+assert_killed_or_failed(pid_t pid, int ret)
+{
+    struct timespec nap = { 0, 10 * 1000000L };
+    int status, i;
+
+    for (i = 0; i < 400 && waitpid(pid, &status, WNOHANG) == 0; i++)
+        if (ret != 0)
+            break;
+        else
+            nanosleep(&nap, NULL);
+    if (ret != 0) {
+        ck_assert_int_eq(ret, -ETIMEDOUT);
+        kill(pid, SIGKILL);
+        ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+        return;
+    }
+    ck_assert_msg(i < 400, "the process outlived a kill that passed");
+    ck_assert(WIFSIGNALED(status));
+}
+
+START_TEST(test_thread_cycler)
+{
+    pid_t pid;
+    int i, ret;
+
+    /* The thread of the account's is not where the listing of the
+     * process's threads looked for it, or gone when read: every look
+     * must count the process, and the kill end it or fail. */
+    if (geteuid() != 0 || RUNNING_ON_VALGRIND) {
+        fprintf(stderr, "test_thread_cycler: not root, or under valgrind "
+                        "(no pidfd_open): not run\n");
+        return;
+    }
+    ck_assert_int_eq(jit_uid_has_processes(T_TCYCLE_UID), 0);
+    pid = setuid_child(start_thread_cycler);
+    for (i = 0; i < 50; i++)
+        ck_assert_int_eq(jit_uid_has_processes(T_TCYCLE_UID), 1);
+    ret = jit_kill_uid(T_TCYCLE_UID, T_TCYCLE_UID, 100, 3000);
+    fprintf(stderr, "test_thread_cycler: the kill: %d\n", ret);
+    assert_killed_or_failed(pid, ret);
+    ck_assert_int_eq(jit_uid_has_processes(T_TCYCLE_UID), 0);
+}
+END_TEST
+
+START_TEST(test_effective_only)
+{
+    pid_t pid;
+    int ret;
+
+    if (geteuid() != 0 || RUNNING_ON_VALGRIND) {
+        fprintf(stderr, "test_effective_only: not root, or under valgrind "
+                        "(no pidfd_open): not run\n");
+        return;
+    }
+    ck_assert_int_eq(jit_uid_has_processes(T_TCYCLE_UID), 0);
+    pid = setuid_child(start_effective_only);
+    ck_assert_int_eq(jit_uid_has_processes(T_TCYCLE_UID), 1);
+    /* (ended: before, the teardown waited for it until its deadline) */
+    ret = jit_kill_uid(T_TCYCLE_UID, T_TCYCLE_UID, 100, 3000);
+    if (ret != 0) {
+        kill(pid, SIGKILL);
+        waitpid(pid, NULL, 0);
+    }
+    ck_assert_int_eq(ret, 0);
+    assert_killed_or_failed(pid, ret);
+}
+END_TEST
+
 /* A uid of no other test. */
 #define T_CYCLER_UID 99852u
 
@@ -572,6 +740,8 @@ main(int argc, char **argv)
     tcase_add_test(tc, test_processes);
     tcase_add_test(tc, test_zombie_leader);
     tcase_add_test(tc, test_thread_keeps_uid);
+    tcase_add_test(tc, test_thread_cycler);
+    tcase_add_test(tc, test_effective_only);
     tcase_add_test(tc, test_exec_cycler);
     suite_add_tcase(s, tc);
     return t_run(s);
