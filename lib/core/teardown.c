@@ -148,6 +148,47 @@ ids_endable(const unsigned long ids[3], uid_t uid)
  * process of more counts as uid's (the teardown waits, fails, and is
  * tried again: it does not pass it unseen). */
 #define JIT_PROC_THREADS_MAX 65536
+/* How many listings of one process's threads a look makes at most before
+ * it says it cannot tell. */
+#define JIT_PROC_THREAD_ROUNDS 8
+
+static int
+long_cmp(const void *a, const void *b)
+{
+    long x = *(const long *) a, y = *(const long *) b;
+
+    return (x > y) - (x < y);
+}
+
+/* The threads of the task directory d, listed now, in (*tid)[0..*n):
+ * 0; 2 when there are more than JIT_PROC_THREADS_MAX; -ENOENT when the
+ * process is gone; another -errno. */
+static int
+list_threads(DIR *d, long **tid, size_t *n, size_t *cap)
+{
+    struct dirent *de;
+
+    *n = 0;
+    rewinddir(d);
+    for (;;) {
+        errno = 0;
+        if ((de = readdir(d)) == NULL)
+            return errno == 0 ? 0 : errno == ESRCH ? -ENOENT : -errno;
+        if (de->d_name[0] < '1' || de->d_name[0] > '9')
+            continue;
+        if (*n == *cap) {
+            long *more;
+
+            if (*cap >= JIT_PROC_THREADS_MAX)
+                return 2;
+            *cap = *cap ? *cap * 2 : 64;
+            if ((more = realloc(*tid, *cap * sizeof(long))) == NULL)
+                return -ENOMEM;
+            *tid = more;
+        }
+        (*tid)[(*n)++] = strtol(de->d_name, NULL, 10);
+    }
+}
 
 /*
  * /proc/PID/status is its first thread's.  Each thread has credentials of
@@ -156,27 +197,34 @@ ids_endable(const unsigned long ids[3], uid_t uid)
  * give its first thread back to that user and keep uid in another
  * thread, unseen by the first thread's status and by kill(-1), which
  * judges a process by its first thread too.  So each thread of process
- * name, matched by match: 1 when one matches; 2 when that cannot be told
- * (a thread could not be read, or one listed was gone when read: a
- * thread that keeps replacing itself with a new one, which the listing
- * may not reach, shows so); 0 when none matches; -ENOENT when the
- * process is gone; another -errno on failure.  The threads are listed
- * first and read after: whatever thread is gone by then was listed, and
- * a listing that lost its place lost it at such a thread.  Only asked of
- * a process of several threads whose first thread is not root's alone:
- * a thread gets another's ids only by being given them, and what root's
- * own code gives is root's affair (the kernel's threads are such).
+ * name, matched by match: 1 when one matches; 0 when none does; 2 when
+ * that cannot be told; -ENOENT when the process is gone; another -errno
+ * on failure.
+ *
+ * A thread of uid may keep replacing itself with a new one (which
+ * inherits uid), each one gone, or dying, by the time it is read, and
+ * its successor never where the listing looks.  So the threads are
+ * listed and read newest first; a round that found one gone or dying, or
+ * fewer listed than the first thread's count, lists them again and reads
+ * those it has not read (and the first thread, which an exec replaces).
+ * A thread read alive without uid cannot take it later but by an exec,
+ * which ends every other thread.  A pool of short-lived threads settles
+ * in a round or two; what has not after JIT_PROC_THREAD_ROUNDS cannot be
+ * told (the look counts it as uid's: the teardown fails and is tried
+ * again).  Only asked of a process of several threads whose first thread
+ * is not root's alone: a thread gets another's ids only by being given
+ * them, and what root's own code gives is root's affair (the kernel's
+ * threads are such).
  */
 static int
 threads_match(int procfd, const char *name, char *buf, uid_t uid,
               int (*match)(const unsigned long ids[3], uid_t uid))
 {
-    struct dirent *de;
+    long *tid = NULL, *seen = NULL, first = strtol(name, NULL, 10);
+    size_t n = 0, cap = 0, nseen = 0;
     char path[300];
-    long *tid = NULL;
-    size_t n = 0, cap = 0;
     DIR *d = NULL;
-    int fd = -1, ret = 0, unsure = 0;
+    int fd = -1, ret = 0, unsure = 1;
 
     snprintf(path, sizeof(path), "%s/task", name);
     if ((fd = openat(procfd, path,
@@ -189,55 +237,46 @@ threads_match(int procfd, const char *name, char *buf, uid_t uid,
         goto done;
     }
     fd = -1; /* (d's now) */
-    for (;;) {
-        errno = 0;
-        if ((de = readdir(d)) == NULL) {
-            if (errno != 0)
-                ret = errno == ESRCH ? -ENOENT : -errno;
-            break;
-        }
-        if (de->d_name[0] < '1' || de->d_name[0] > '9')
-            continue;
-        if (n == cap) {
-            long *more;
+    for (int round = 0; round < JIT_PROC_THREAD_ROUNDS && unsure; round++) {
+        size_t before = nseen;
+        long *more;
 
-            if (cap >= JIT_PROC_THREADS_MAX) {
-                ret = 2;
-                break;
-            }
-            cap = cap ? cap * 2 : 64;
-            if ((more = realloc(tid, cap * sizeof(long))) == NULL) {
-                ret = -ENOMEM;
-                break;
-            }
-            tid = more;
-        }
-        tid[n++] = strtol(de->d_name, NULL, 10);
-    }
-    if (ret != 0)
-        goto done;
-    /* (the first thread too: its pid may be another process's by now) */
-    for (size_t i = 0; i < n; i++) {
-        unsigned long ids[3], threads;
-        char tname[32], state;
-        int r;
-
-        snprintf(tname, sizeof(tname), "%ld", tid[i]);
-        r = proc_ids(dirfd(d), tname, buf, ids, &state, &threads);
-        if (r == -ENOENT || r > 0) {
-            unsure = 1;
-            continue;
-        }
-        if (r < 0) {
-            ret = r;
+        if ((ret = list_threads(d, &tid, &n, &cap)) != 0)
+            goto done;
+        if ((more = realloc(seen, (nseen + n + 1) * sizeof(long))) == NULL) {
+            ret = -ENOMEM;
             goto done;
         }
-        /* (one thread is gone once it is Z or X; the first one may be
-         * a zombie while the others run) */
-        if (match(ids, uid) && state != 'Z' && state != 'X') {
-            ret = 1;
-            goto done;
+        seen = more;
+        unsure = 0;
+        for (size_t i = n; i-- > 0;) {
+            unsigned long ids[3], threads;
+            char tname[32], state;
+            int r;
+
+            if (tid[i] != first && before > 0
+                && bsearch(&tid[i], seen, before, sizeof(long), long_cmp))
+                continue;
+            seen[nseen++] = tid[i];
+            snprintf(tname, sizeof(tname), "%ld", tid[i]);
+            r = proc_ids(dirfd(d), tname, buf, ids, &state, &threads);
+            if (r < 0 && r != -ENOENT) {
+                ret = r;
+                goto done;
+            }
+            /* (the first thread may be a zombie while the others run) */
+            if (r != 0 || (tid[i] != first && (state == 'Z' || state == 'X'))) {
+                unsure = 1;
+                continue;
+            }
+            if (tid[i] == first && threads > n)
+                unsure = 1;
+            if (match(ids, uid) && state != 'Z' && state != 'X') {
+                ret = 1;
+                goto done;
+            }
         }
+        qsort(seen, nseen, sizeof(long), long_cmp);
     }
     ret = unsure ? 2 : 0;
 
@@ -247,6 +286,7 @@ done:
     if (fd >= 0)
         close(fd);
     free(tid);
+    free(seen);
     return ret;
 }
 
@@ -269,18 +309,10 @@ struct pid_set {
 };
 
 static int
-pid_cmp(const void *a, const void *b)
-{
-    long x = *(const long *) a, y = *(const long *) b;
-
-    return (x > y) - (x < y);
-}
-
-static int
 pid_set_has(const struct pid_set *k, long pid)
 {
     return k->n > 0
-           && bsearch(&pid, k->pid, k->n, sizeof(long), pid_cmp) != NULL;
+           && bsearch(&pid, k->pid, k->n, sizeof(long), long_cmp) != NULL;
 }
 
 /*
@@ -324,7 +356,7 @@ kthreadd_children(int procfd, char *buf, struct pid_set *k)
         k->pid[k->n++] = pid;
         p = end;
     }
-    qsort(k->pid, k->n, sizeof(long), pid_cmp);
+    qsort(k->pid, k->n, sizeof(long), long_cmp);
     return 0;
 }
 

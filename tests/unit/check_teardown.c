@@ -548,6 +548,59 @@ START_TEST(test_thread_cycler)
 }
 END_TEST
 
+/* Another user's service: 500 threads, and one that ends and starts a
+ * new one every millisecond. */
+static void *
+pool_worker(void *arg)
+{
+    struct timespec ms = { 0, 1000000L };
+    pthread_t th;
+
+    (void) arg;
+    nanosleep(&ms, NULL);
+    while (pthread_create(&th, &tcycle_attr, pool_worker, NULL) != 0)
+        nanosleep(&ms, NULL);
+    return NULL;
+}
+
+static void
+start_pool(void)
+{
+    pthread_t th;
+
+    if (setresuid(T_TCYCLE_OTHER, T_TCYCLE_OTHER, T_TCYCLE_OTHER) != 0)
+        _exit(6);
+    pthread_attr_init(&tcycle_attr);
+    pthread_attr_setdetachstate(&tcycle_attr, PTHREAD_CREATE_DETACHED);
+    pthread_attr_setstacksize(&tcycle_attr, 64 * 1024);
+    for (int i = 0; i < 500; i++)
+        if (pthread_create(&th, &tcycle_attr, park, NULL) != 0)
+            _exit(7);
+    if (pthread_create(&th, &tcycle_attr, pool_worker, NULL) != 0)
+        _exit(7);
+}
+
+START_TEST(test_thread_pool_passes)
+{
+    pid_t pid;
+    int status, ret;
+
+    /* Threads that come and go in a process of no account's must not
+     * make a teardown wait for it, fail, or end it. */
+    if (geteuid() != 0 || RUNNING_ON_VALGRIND) {
+        fprintf(stderr, "test_thread_pool_passes: not root, or under "
+                        "valgrind (500 threads at most): not run\n");
+        return;
+    }
+    pid = setuid_child(start_pool);
+    ret = jit_kill_uid(T_TCYCLE_UID, T_TCYCLE_UID, 100, 5000);
+    ck_assert_int_eq(waitpid(pid, &status, WNOHANG), 0);
+    kill(pid, SIGKILL);
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    ck_assert_int_eq(ret, 0);
+}
+END_TEST
+
 START_TEST(test_effective_only)
 {
     pid_t pid;
@@ -742,6 +795,7 @@ main(int argc, char **argv)
     tcase_add_test(tc, test_thread_keeps_uid);
     tcase_add_test(tc, test_thread_cycler);
     tcase_add_test(tc, test_effective_only);
+    tcase_add_test(tc, test_thread_pool_passes);
     tcase_add_test(tc, test_exec_cycler);
     suite_add_tcase(s, tc);
     return t_run(s);
