@@ -163,8 +163,26 @@ long_cmp(const void *a, const void *b)
 /* The threads of the task directory d, listed now, in (*tid)[0..*n):
  * 0; 2 when there are more than JIT_PROC_THREADS_MAX; -ENOENT when the
  * process is gone; another -errno. */
+/* A thread as one listing shows it: its tid, and the inode of its entry,
+ * which a thread that took a tid read before (once pids wrapped) has
+ * anew. */
+struct thread_entry {
+    long tid;
+    unsigned long ino;
+};
+
 static int
-list_threads(DIR *d, long **tid, size_t *n, size_t *cap)
+thread_cmp(const void *a, const void *b)
+{
+    const struct thread_entry *x = a, *y = b;
+
+    if (x->tid != y->tid)
+        return (x->tid > y->tid) - (x->tid < y->tid);
+    return (x->ino > y->ino) - (x->ino < y->ino);
+}
+
+static int
+list_threads(DIR *d, struct thread_entry **tid, size_t *n, size_t *cap)
 {
     struct dirent *de;
 
@@ -177,16 +195,17 @@ list_threads(DIR *d, long **tid, size_t *n, size_t *cap)
         if (de->d_name[0] < '1' || de->d_name[0] > '9')
             continue;
         if (*n == *cap) {
-            long *more;
+            struct thread_entry *more;
 
             if (*cap >= JIT_PROC_THREADS_MAX)
                 return 2;
             *cap = *cap ? *cap * 2 : 64;
-            if ((more = realloc(*tid, *cap * sizeof(long))) == NULL)
+            if ((more = realloc(*tid, *cap * sizeof(**tid))) == NULL)
                 return -ENOMEM;
             *tid = more;
         }
-        (*tid)[(*n)++] = strtol(de->d_name, NULL, 10);
+        (*tid)[*n].tid = strtol(de->d_name, NULL, 10);
+        (*tid)[(*n)++].ino = (unsigned long) de->d_ino;
     }
 }
 
@@ -220,7 +239,8 @@ static int
 threads_match(int procfd, const char *name, char *buf, uid_t uid,
               int (*match)(const unsigned long ids[3], uid_t uid))
 {
-    long *tid = NULL, *seen = NULL, first = strtol(name, NULL, 10);
+    struct thread_entry *tid = NULL, *seen = NULL;
+    long first = strtol(name, NULL, 10);
     size_t n = 0, cap = 0, nseen = 0;
     char path[300];
     DIR *d = NULL;
@@ -239,44 +259,48 @@ threads_match(int procfd, const char *name, char *buf, uid_t uid,
     fd = -1; /* (d's now) */
     for (int round = 0; round < JIT_PROC_THREAD_ROUNDS && unsure; round++) {
         size_t before = nseen;
-        long *more;
+        struct thread_entry *more;
 
         if ((ret = list_threads(d, &tid, &n, &cap)) != 0)
             goto done;
-        if ((more = realloc(seen, (nseen + n + 1) * sizeof(long))) == NULL) {
+        if ((more = realloc(seen, (nseen + n + 1) * sizeof(*seen))) == NULL) {
             ret = -ENOMEM;
             goto done;
         }
         seen = more;
-        unsure = 0;
+        /* (the first listing never settles it: a thread read late in it
+         * may have made a new one of uid, unlisted, and given uid up
+         * before it was read, while a thread already read exited) */
+        unsure = round == 0;
         for (size_t i = n; i-- > 0;) {
             unsigned long ids[3], threads;
             char tname[32], state;
             int r;
 
-            if (tid[i] != first && before > 0
-                && bsearch(&tid[i], seen, before, sizeof(long), long_cmp))
+            if (tid[i].tid != first && before > 0
+                && bsearch(&tid[i], seen, before, sizeof(*seen), thread_cmp))
                 continue;
             seen[nseen++] = tid[i];
-            snprintf(tname, sizeof(tname), "%ld", tid[i]);
+            snprintf(tname, sizeof(tname), "%ld", tid[i].tid);
             r = proc_ids(dirfd(d), tname, buf, ids, &state, &threads);
             if (r < 0 && r != -ENOENT) {
                 ret = r;
                 goto done;
             }
             /* (the first thread may be a zombie while the others run) */
-            if (r != 0 || (tid[i] != first && (state == 'Z' || state == 'X'))) {
+            if (r != 0
+                || (tid[i].tid != first && (state == 'Z' || state == 'X'))) {
                 unsure = 1;
                 continue;
             }
-            if (tid[i] == first && threads > n)
+            if (tid[i].tid == first && threads > n)
                 unsure = 1;
             if (match(ids, uid) && state != 'Z' && state != 'X') {
                 ret = 1;
                 goto done;
             }
         }
-        qsort(seen, nseen, sizeof(long), long_cmp);
+        qsort(seen, nseen, sizeof(*seen), thread_cmp);
     }
     ret = unsure ? 2 : 0;
 
