@@ -160,9 +160,6 @@ long_cmp(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-/* The threads of the task directory d, listed now, in (*tid)[0..*n):
- * 0; 2 when there are more than JIT_PROC_THREADS_MAX; -ENOENT when the
- * process is gone; another -errno. */
 /* A thread as one listing shows it: its tid, and the inode of its entry,
  * which a thread that took a tid read before (once pids wrapped) has
  * anew. */
@@ -181,6 +178,9 @@ thread_cmp(const void *a, const void *b)
     return (x->ino > y->ino) - (x->ino < y->ino);
 }
 
+/* The threads of the task directory d, listed now, in (*tid)[0..*n):
+ * 0; 2 when there are more than JIT_PROC_THREADS_MAX; -ENOENT when the
+ * process is gone; another -errno. */
 static int
 list_threads(DIR *d, struct thread_entry **tid, size_t *n, size_t *cap)
 {
@@ -285,6 +285,10 @@ threads_match(int procfd, const char *name, char *buf, uid_t uid,
             r = proc_ids(dirfd(d), tname, buf, ids, &state, &threads);
             if (r < 0 && r != -ENOENT) {
                 ret = r;
+                goto done;
+            }
+            if (r > 0) {
+                ret = 2; /* (unread, it would not be read again) */
                 goto done;
             }
             /* (the first thread may be a zombie while the others run) */
