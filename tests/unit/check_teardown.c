@@ -273,6 +273,20 @@ proc_state(pid_t pid, char *state, unsigned long *threads)
     return 1;
 }
 
+/* pid, this test's child, ended by a signal (bounded: a survivor keeps
+ * the test from hanging). */
+static void
+assert_killed(pid_t pid)
+{
+    struct timespec nap = { 0, 10 * 1000000L };
+    int status, i;
+
+    for (i = 0; i < 400 && waitpid(pid, &status, WNOHANG) == 0; i++)
+        nanosleep(&nap, NULL);
+    ck_assert_msg(i < 400, "the process outlived the kill");
+    ck_assert(WIFSIGNALED(status));
+}
+
 START_TEST(test_zombie_leader)
 {
     struct timespec nap = { 0, 10 * 1000000L };
@@ -315,98 +329,17 @@ START_TEST(test_zombie_leader)
                   state, threads);
     ck_assert_int_eq(jit_uid_has_processes(T_LEADER_UID), 1);
     ck_assert_int_eq(jit_kill_uid(T_LEADER_UID, T_LEADER_UID, 100, 10000), 0);
-    /* Killed, it is this test's zombie at once (bounded: a survivor keeps
-     * the test from hanging). */
-    for (i = 0; i < 400 && waitpid(pid, &status, WNOHANG) == 0; i++)
-        nanosleep(&nap, NULL);
-    ck_assert_msg(i < 400, "the process outlived the kill");
-    ck_assert(WIFSIGNALED(status));
+    assert_killed(pid);
     ck_assert_int_eq(jit_uid_has_processes(T_LEADER_UID), 0);
-}
-END_TEST
-
-/* Uids of no other test: the account's, and another user's. */
-#define T_THREAD_UID 99853u
-#define T_OTHER_UID 99854u
-
-/* To the test: the process is ready; within it: the thread is. */
-static int thread_ready[2], thread_inner[2];
-
-/* The second thread: the account's uid, for itself alone. */
-static void *
-keep_uid(void *arg)
-{
-    (void) arg;
-    if (syscall(SYS_setresuid, T_THREAD_UID, T_THREAD_UID, T_THREAD_UID)
-            != 0
-        || write(thread_inner[1], "t", 1) != 1)
-        _exit(5);
-    for (;;)
-        pause();
-    return NULL;
-}
-
-START_TEST(test_thread_keeps_uid)
-{
-    struct timespec nap = { 0, 10 * 1000000L };
-    int status, i;
-    pid_t pid;
-    char c;
-
-    /* A set-user-id file of the account's, run by another user, then
-     * the first thread given back to that user (a raw setresuid(), for
-     * that thread alone) while another keeps the account's uid: /proc
-     * shows the other user, kill(-1) from the account passes it by.  It
-     * must be found, and killed. */
-    if (geteuid() != 0) {
-        fprintf(stderr, "test_thread_keeps_uid: not root: not run\n");
-        return;
-    }
-    /* (valgrind 3.19 has no pidfd_open, by which the teardown signals
-     * such a process from root) */
-    if (RUNNING_ON_VALGRIND) {
-        fprintf(stderr, "test_thread_keeps_uid: under valgrind: not run\n");
-        return;
-    }
-    ck_assert_int_eq(jit_uid_has_processes(T_THREAD_UID), 0);
-    ck_assert_int_eq(pipe2(thread_ready, O_CLOEXEC), 0);
-    ck_assert_int_eq(pipe2(thread_inner, O_CLOEXEC), 0);
-    pid = fork();
-    ck_assert_int_ge(pid, 0);
-    if (pid == 0) {
-        pthread_t th;
-
-        close(thread_ready[0]);
-        if (pthread_create(&th, NULL, keep_uid, NULL) != 0
-            || read(thread_inner[0], &c, 1) != 1
-            || syscall(SYS_setresuid, T_OTHER_UID, T_OTHER_UID, T_OTHER_UID)
-                   != 0
-            /* (gone with the test, should it fail first) */
-            || prctl(PR_SET_PDEATHSIG, SIGKILL) != 0
-            || write(thread_ready[1], "p", 1) != 1)
-            _exit(3);
-        for (;;)
-            pause();
-    }
-    close(thread_ready[1]);
-    close(thread_inner[0]);
-    close(thread_inner[1]);
-    ck_assert_msg(read(thread_ready[0], &c, 1) == 1, "the process failed");
-    close(thread_ready[0]);
-    ck_assert_int_eq(jit_uid_has_processes(T_THREAD_UID), 1);
-    ck_assert_int_eq(jit_kill_uid(T_THREAD_UID, T_THREAD_UID, 100, 10000),
-                     0);
-    for (i = 0; i < 400 && waitpid(pid, &status, WNOHANG) == 0; i++)
-        nanosleep(&nap, NULL);
-    ck_assert_msg(i < 400, "the process outlived the kill");
-    ck_assert(WIFSIGNALED(status));
-    ck_assert_int_eq(jit_uid_has_processes(T_THREAD_UID), 0);
 }
 END_TEST
 
 /* Uids of no other test: the account's, and another user's. */
 #define T_TCYCLE_UID 99855u
 #define T_TCYCLE_OTHER 99856u
+
+/* To the test: the process is ready; within it: the thread is. */
+static int thread_ready[2], thread_inner[2];
 
 static pthread_attr_t tcycle_attr;
 
@@ -501,27 +434,73 @@ start_effective_only(void)
         _exit(6);
 }
 
+/* The second thread: the account's uid, for itself alone. */
+static void *
+keep_uid(void *arg)
+{
+    (void) arg;
+    if (syscall(SYS_setresuid, T_TCYCLE_UID, T_TCYCLE_UID, T_TCYCLE_UID)
+            != 0
+        || write(thread_inner[1], "t", 1) != 1)
+        _exit(5);
+    for (;;)
+        pause();
+    return NULL;
+}
+
+/* Its first thread given back to the other user (a raw setresuid(), for
+ * that thread alone) while a second keeps the account's uid. */
+static void
+start_keep_uid(void)
+{
+    pthread_t th;
+    char c;
+
+    if (pthread_create(&th, NULL, keep_uid, NULL) != 0
+        || read(thread_inner[0], &c, 1) != 1
+        || syscall(SYS_setresuid, T_TCYCLE_OTHER, T_TCYCLE_OTHER,
+                   T_TCYCLE_OTHER) != 0)
+        _exit(6);
+}
+
+START_TEST(test_thread_keeps_uid)
+{
+    pid_t pid;
+
+    /* /proc shows the other user, kill(-1) from the account passes it
+     * by.  It must be found, and killed. */
+    if (geteuid() != 0) {
+        fprintf(stderr, "test_thread_keeps_uid: not root: not run\n");
+        return;
+    }
+    /* (valgrind 3.19 has no pidfd_open, by which the teardown signals
+     * such a process from root) */
+    if (RUNNING_ON_VALGRIND) {
+        fprintf(stderr, "test_thread_keeps_uid: under valgrind: not run\n");
+        return;
+    }
+    ck_assert_int_eq(jit_uid_has_processes(T_TCYCLE_UID), 0);
+    pid = setuid_child(start_keep_uid);
+    ck_assert_int_eq(jit_uid_has_processes(T_TCYCLE_UID), 1);
+    ck_assert_int_eq(jit_kill_uid(T_TCYCLE_UID, T_TCYCLE_UID, 100, 10000),
+                     0);
+    assert_killed(pid);
+    ck_assert_int_eq(jit_uid_has_processes(T_TCYCLE_UID), 0);
+}
+END_TEST
+
 /* Ended by the kill, or (a teardown that fails, and is tried again)
  * alive with the kill failed: never alive with the kill passed. */
 static void
 assert_killed_or_failed(pid_t pid, int ret)
 {
-    struct timespec nap = { 0, 10 * 1000000L };
-    int status, i;
-
-    for (i = 0; i < 400 && waitpid(pid, &status, WNOHANG) == 0; i++)
-        if (ret != 0)
-            break;
-        else
-            nanosleep(&nap, NULL);
     if (ret != 0) {
         ck_assert_int_eq(ret, -ETIMEDOUT);
         kill(pid, SIGKILL);
-        ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+        ck_assert_int_eq(waitpid(pid, NULL, 0), pid);
         return;
     }
-    ck_assert_msg(i < 400, "the process outlived a kill that passed");
-    ck_assert(WIFSIGNALED(status));
+    assert_killed(pid);
 }
 
 START_TEST(test_thread_cycler)
