@@ -604,6 +604,98 @@ START_TEST(test_effective_only)
 }
 END_TEST
 
+/* Uids of no other test: the account's, and another user's. */
+#define T_TERM_UID 99857u
+#define T_TERM_OTHER 99858u
+
+static void
+term_exits(int sig)
+{
+    (void) sig;
+    _exit(7);
+}
+
+/* A child with ids (r, e, s) that exits 7 on TERM, ready; its pid. */
+static pid_t
+term_child(uid_t r, uid_t e, uid_t s)
+{
+    int ready[2];
+    pid_t pid;
+    char c;
+
+    ck_assert_int_eq(pipe2(ready, O_CLOEXEC), 0);
+    pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        close(ready[0]);
+        signal(SIGTERM, term_exits);
+        if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || setgroups(0, NULL) != 0
+            || setresgid(T_TERM_OTHER, T_TERM_OTHER, T_TERM_OTHER) != 0
+            || setresuid(r, e, s) != 0 || write(ready[1], "p", 1) != 1)
+            _exit(3);
+        for (;;)
+            pause();
+    }
+    close(ready[1]);
+    ck_assert_msg(read(ready[0], &c, 1) == 1, "the process failed");
+    close(ready[0]);
+    return pid;
+}
+
+START_TEST(test_term_first)
+{
+    struct timespec nap = { 0, 10 * 1000000L };
+    int status, ret, i;
+    pid_t pid;
+
+    /* A process of the uid gets its TERM before any KILL: the look
+     * before the last KILL is skipped only when no thread has the uid
+     * as its real uid. */
+    if (geteuid() != 0 || RUNNING_ON_VALGRIND) {
+        fprintf(stderr, "test_term_first: not root, or under valgrind "
+                        "(no pidfd_open): not run\n");
+        return;
+    }
+    pid = term_child(T_TERM_UID, T_TERM_UID, T_TERM_UID);
+    ret = jit_kill_uid(T_TERM_UID, T_TERM_UID, 2000, 5000);
+    for (i = 0; i < 400 && waitpid(pid, &status, WNOHANG) == 0; i++)
+        nanosleep(&nap, NULL);
+    if (i == 400) {
+        kill(pid, SIGKILL);
+        waitpid(pid, &status, 0);
+    }
+    ck_assert_int_eq(ret, 0);
+    ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 7,
+                  "not ended by its TERM (status %#x)", status);
+}
+END_TEST
+
+START_TEST(test_saved_only_killed)
+{
+    pid_t pid;
+    int ret;
+
+    /* Another user's process with the uid as saved uid alone: no thread
+     * has the uid as real uid, so no look precedes the last KILL from
+     * the uid, which reaches it (doc/design.md, F1).  Ended by that
+     * KILL, not by a TERM, and the teardown passes. */
+    if (geteuid() != 0) {
+        fprintf(stderr, "test_saved_only_killed: not root: not run\n");
+        return;
+    }
+    pid = term_child(T_TERM_OTHER, T_TERM_OTHER, T_TERM_UID);
+    ck_assert_int_eq(jit_uid_has_processes(T_TERM_UID), 1);
+    ret = jit_kill_uid(T_TERM_UID, T_TERM_UID, 2000, 5000);
+    if (ret != 0) {
+        kill(pid, SIGKILL);
+        waitpid(pid, NULL, 0);
+    }
+    ck_assert_int_eq(ret, 0);
+    assert_killed(pid);
+    ck_assert_int_eq(jit_uid_has_processes(T_TERM_UID), 0);
+}
+END_TEST
+
 /* A uid of no other test. */
 #define T_CYCLER_UID 99852u
 
@@ -776,6 +868,8 @@ main(int argc, char **argv)
     tcase_add_test(tc, test_effective_only);
     tcase_add_test(tc, test_thread_pool_passes);
     tcase_add_test(tc, test_exec_cycler);
+    tcase_add_test(tc, test_term_first);
+    tcase_add_test(tc, test_saved_only_killed);
     suite_add_tcase(s, tc);
     return t_run(s);
 }
