@@ -15,6 +15,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "nss/nssdb_read.h"
@@ -521,6 +523,214 @@ START_TEST(test_lost_snapshot_rederived)
 }
 END_TEST
 
+/* The generation of the snapshot in place; 0 if it cannot be mapped. */
+static uint64_t
+placed_generation(void)
+{
+    char *p = t_path(state, "nss.db");
+    struct jit_nssdb db;
+    struct stat st;
+    uint64_t g = 0;
+
+    if (jit_nssdb_map(p, geteuid(), &db, &st) == 0) {
+        g = db.hdr.generation;
+        jit_nssdb_unmap(&db);
+    }
+    free(p);
+    return g;
+}
+
+/* One writer of test_parallel_snapshots, in a process of its own with a
+ * connection of its own: its exit status says what went wrong (a bit
+ * each), 0 nothing. */
+static int
+snapshot_writer(int w, int each)
+{
+    struct jit_store *s = NULL;
+    char *why = NULL;
+    int bad = 0;
+
+    if (jit_store_open(&conf, &fake_host, &s, &why) != 0)
+        return 64;
+    for (int k = 0; k < each; k++) {
+        char id[32], user[32], req[48];
+        struct jit_grant g;
+        struct jit_account a;
+        uint64_t gen;
+
+        snprintf(id, sizeof(id), "g-%d-%d", w, k);
+        snprintf(user, sizeof(user), "p%c%d", 'a' + w, k);
+        snprintf(req, sizeof(req), "%s@EXAMPLE.COM", user);
+        g = grant(id, user, req, "db");
+        if (jit_store_begin(s) != 0 || jit_store_put_grant(s, &g) != 0
+            || jit_store_reserve(s, &g, 5000, &a) != 0) {
+            jit_store_rollback(s);
+            bad |= 1;
+            continue;
+        }
+        jit_account_free(&a);
+        gen = jit_store_generation(s) + 1;
+        if (jit_store_commit(s) != 0)
+            bad |= 2;
+        else if (placed_generation() < gen)
+            bad |= 4;
+    }
+    jit_store_close(s);
+    return bad;
+}
+
+START_TEST(test_parallel_snapshots)
+{
+    enum { WRITERS = 6, EACH = 12 };
+    pid_t pid[WRITERS];
+    struct jit_nssdb db;
+
+    /* Writers in parallel, each snapshot put in place after its writer
+     * let the writers' lock go: each commit returns with the snapshot of
+     * its own transaction or of a later one in place, and once all are
+     * done the snapshot in place is the store's last, every account in
+     * it (none put back by an earlier writer's). */
+    for (int w = 0; w < WRITERS; w++) {
+        pid[w] = fork();
+        ck_assert_int_ge(pid[w], 0);
+        if (pid[w] == 0)
+            _exit(snapshot_writer(w, EACH));
+    }
+    for (int w = 0; w < WRITERS; w++) {
+        int status;
+
+        ck_assert_int_eq(waitpid(pid[w], &status, 0), pid[w]);
+        ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+                      "writer %d: status %#x", w, status);
+    }
+    ck_assert_uint_eq(placed_generation(), jit_store_generation(store));
+    for (int w = 0; w < WRITERS; w++)
+        for (int k = 0; k < EACH; k++) {
+            char user[32];
+
+            snprintf(user, sizeof(user), "p%c%d", 'a' + w, k);
+            ck_assert_msg(snapshot_lookup(&db, user) != NULL, "%s missing",
+                          user);
+            jit_nssdb_unmap(&db);
+        }
+}
+END_TEST
+
+/* One writer of test_snapshot_order, in a process of its own: its store
+ * opened, it says so on ready and waits for a byte on go; then reserve
+ * user and commit.  0 if that went through. */
+static int
+order_writer(const char *user, int ready, int go)
+{
+    struct jit_store *s = NULL;
+    char *why = NULL, id[40], req[48], c;
+    struct jit_grant g;
+    struct jit_account a;
+    int ret = 1;
+
+    snprintf(id, sizeof(id), "g-%s", user);
+    snprintf(req, sizeof(req), "%s@EXAMPLE.COM", user);
+    g = grant(id, user, req, "db");
+    if (jit_store_open(&conf, &fake_host, &s, &why) != 0)
+        return 2;
+    if (write(ready, "r", 1) != 1 || read(go, &c, 1) != 1)
+        ret = 4;
+    else if (jit_store_begin(s) == 0 && jit_store_put_grant(s, &g) == 0
+             && jit_store_reserve(s, &g, 5000, &a) == 0) {
+        jit_account_free(&a);
+        ret = jit_store_commit(s) == 0 ? 0 : 3;
+    }
+    jit_store_close(s);
+    return ret;
+}
+
+/* A writer of test_snapshot_order started, its store open; its pid, and
+ * the end of its go pipe in *go. */
+static pid_t
+order_start(const char *user, int *go)
+{
+    int ready[2], gp[2];
+    pid_t pid;
+    char c;
+
+    ck_assert_int_eq(pipe2(ready, O_CLOEXEC), 0);
+    ck_assert_int_eq(pipe2(gp, O_CLOEXEC), 0);
+    pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0)
+        _exit(order_writer(user, ready[1], gp[0]));
+    close(ready[1]);
+    close(gp[0]);
+    ck_assert_int_eq(read(ready[0], &c, 1), 1);
+    close(ready[0]);
+    *go = gp[1];
+    return pid;
+}
+
+/* Until the store's generation is gen (bounded). */
+static void
+wait_generation(uint64_t gen)
+{
+    struct timespec ms = { 0, 1000000L };
+    int i;
+
+    for (i = 0; i < 10000 && jit_store_generation(store) < gen; i++)
+        nanosleep(&ms, NULL);
+    ck_assert_uint_eq(jit_store_generation(store), gen);
+}
+
+START_TEST(test_snapshot_order)
+{
+    char *lock = t_path(state, "lock");
+    struct flock fl = {
+        .l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = 0, .l_len = 1,
+    };
+    struct jit_nssdb db;
+    int fd = open(lock, O_RDWR | O_CLOEXEC);
+
+    /* Two writers that committed in turn wait together for the snapshot's
+     * lock, held here; whichever takes it first, the snapshot in place
+     * at the end is the later one's, with both accounts (an earlier
+     * writer whose snapshot went in after a later one's would put the
+     * later account out of NSS).  Five rounds: the order they take the
+     * lock in is the scheduler's. */
+    ck_assert_int_ge(fd, 0);
+    for (int r = 0; r < 5; r++) {
+        char first[16], second[16];
+        uint64_t g0 = jit_store_generation(store);
+        int go_a, go_b, st;
+        pid_t a, b;
+
+        snprintf(first, sizeof(first), "qa%d", r);
+        snprintf(second, sizeof(second), "qb%d", r);
+        a = order_start(first, &go_a);
+        b = order_start(second, &go_b);
+        fl.l_type = F_WRLCK;
+        ck_assert_int_eq(fcntl(fd, F_OFD_SETLK, &fl), 0);
+        ck_assert_int_eq(write(go_a, "g", 1), 1);
+        wait_generation(g0 + 1);
+        ck_assert_int_eq(write(go_b, "g", 1), 1);
+        wait_generation(g0 + 2);
+        ck_assert_uint_lt(placed_generation(), g0 + 1);
+        fl.l_type = F_UNLCK;
+        ck_assert_int_eq(fcntl(fd, F_OFD_SETLK, &fl), 0);
+        close(go_a);
+        close(go_b);
+        ck_assert_int_eq(waitpid(a, &st, 0), a);
+        ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "a: %#x", st);
+        ck_assert_int_eq(waitpid(b, &st, 0), b);
+        ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "b: %#x", st);
+        ck_assert_uint_eq(placed_generation(), g0 + 2);
+        ck_assert_ptr_nonnull(snapshot_lookup(&db, first));
+        jit_nssdb_unmap(&db);
+        ck_assert_ptr_nonnull(snapshot_lookup(&db, second));
+        jit_nssdb_unmap(&db);
+    }
+    close(fd);
+    free(lock);
+}
+END_TEST
+
 /* The snapshot is written without an fsync (doc/design.md, S26): after
  * a power loss it may be torn while its header, generation included,
  * still reads well, or stale, or empty.  Each is re-derived by the next
@@ -983,6 +1193,8 @@ main(void)
     tcase_add_test(tc, test_outbox_is_a_queue);
     tcase_add_test(tc, test_lost_snapshot_rederived);
     tcase_add_test(tc, test_damaged_snapshot_rederived);
+    tcase_add_test(tc, test_parallel_snapshots);
+    tcase_add_test(tc, test_snapshot_order);
     tcase_add_test(tc, test_unsafe_state_dir);
     tcase_add_test(tc, test_snapshot_standing);
     tcase_add_test(tc, test_newer_schema_refused);
