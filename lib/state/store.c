@@ -165,27 +165,8 @@ open_state_dir(const char *path, char *err, size_t errlen)
     return fd;
 }
 
-/* One try at the writers' lock (flock on the lock file) or at the
- * snapshot's (an open file description's lock on the same file's first
- * byte: on Linux the two kinds never conflict).  0, or -1 with errno. */
 static int
-lock_try(struct jit_store *s, int snapshot)
-{
-    struct flock fl = {
-        .l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = 0, .l_len = 1,
-    };
-
-    if (!snapshot)
-        return flock(s->lockfd, LOCK_EX | LOCK_NB);
-    if (fcntl(s->lockfd, F_OFD_SETLK, &fl) == 0)
-        return 0;
-    if (errno == EACCES)
-        errno = EWOULDBLOCK;
-    return -1;
-}
-
-static int
-lock_wait(struct jit_store *s, int snapshot)
+lock_acquire(struct jit_store *s)
 {
     /* Polled, not blocking: a library cannot bound a blocking flock
      * without signals.  Writers hold the lock for a millisecond or two,
@@ -205,7 +186,7 @@ lock_wait(struct jit_store *s, int snapshot)
     for (;;) {
         struct timespec pause = { 0, pause_us * 1000 };
 
-        if (lock_try(s, snapshot) == 0)
+        if (flock(s->lockfd, LOCK_EX | LOCK_NB) == 0)
             return 0;
         if (errno != EWOULDBLOCK && errno != EINTR) {
             set_err(s, "lock: %s", strerror(errno));
@@ -221,31 +202,9 @@ lock_wait(struct jit_store *s, int snapshot)
         if (pause_us < max_us)
             pause_us = pause_us * 2 < max_us ? pause_us * 2 : max_us;
     }
-    set_err(s, "lock: another %s held the state store for %d ms",
-            snapshot ? "snapshot's writer" : "writer", JIT_STORE_LOCK_WAIT_MS);
+    set_err(s, "lock: another writer held the state store for %d ms",
+            JIT_STORE_LOCK_WAIT_MS);
     return -ETIMEDOUT;
-}
-
-static int
-lock_acquire(struct jit_store *s)
-{
-    return lock_wait(s, 0);
-}
-
-int
-jit_store_snapshot_lock(struct jit_store *s)
-{
-    return lock_wait(s, 1);
-}
-
-void
-jit_store_snapshot_unlock(struct jit_store *s)
-{
-    struct flock fl = {
-        .l_type = F_UNLCK, .l_whence = SEEK_SET, .l_start = 0, .l_len = 1,
-    };
-
-    fcntl(s->lockfd, F_OFD_SETLK, &fl);
 }
 
 /*
@@ -385,8 +344,8 @@ jit_store_generation(struct jit_store *s)
  * generation equals.  Its file is written without an fsync (doc/design.md,
  * S26): after a power loss it may be empty or torn while its header still
  * reads well, so the header alone would not do. */
-uint64_t
-jit_store_snapshot_generation(int dirfd)
+static uint64_t
+snapshot_generation(int dirfd)
 {
     struct jit_nssdb db;
     struct stat st;
@@ -677,14 +636,15 @@ jit_store_open(const struct jit_conf *conf, const struct jit_store_host *host,
     }
     /* A crash between commit and rename left an older snapshot; a power
      * loss, an empty or torn one (it is not fsynced): either is re-derived
-     * here, before this open answers (doc/design.md, S26).  (One behind
-     * may be a writer's still on its way: the re-derivation looks again
-     * under the snapshot's lock, which that writer holds meanwhile.) */
-    if (jit_store_snapshot_generation(s->dirfd) != jit_store_generation(s)
-        && (ret = jit_store_republish(s)) != 0) {
-        snprintf(err, sizeof(err), "%s: re-deriving the snapshot: %s",
-                 conf->state_dir, s->err);
-        goto done;
+     * here, before this open answers (doc/design.md, S26). */
+    if (snapshot_generation(s->dirfd) != jit_store_generation(s)) {
+        if ((ret = jit_store_begin(s)) == 0)
+            s->nss_dirty = 1;
+        if (ret != 0 || (ret = jit_store_commit(s)) != 0) {
+            snprintf(err, sizeof(err), "%s: re-deriving the snapshot: %s",
+                     conf->state_dir, s->err);
+            goto done;
+        }
     }
     *out = s;
     s = NULL;
@@ -759,6 +719,7 @@ jit_store_rollback(struct jit_store *s)
     if (!s->in_txn)
         return;
     sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+    unlinkat(s->dirfd, JIT_STORE_SNAPSHOT ".new", 0);
     flock(s->lockfd, LOCK_UN);
     s->in_txn = 0;
 }

@@ -7,9 +7,8 @@
  * Every change is one transaction between jit_store_begin and
  * jit_store_commit.  begin takes the store's lock file and SQLite's write
  * lock; commit re-derives the NSS snapshot from the rows about to be
- * committed, commits, lets the lock go, then, under the snapshot's lock,
- * writes it to a temp file and renames it into place, unless a later
- * writer's is in place already.  A crash
+ * committed, stages it (temp file, fsync), commits, then renames it into
+ * place, all before the lock is let go.  A crash
  * leaves the previous snapshot or the next one; a crash between commit
  * and rename leaves the previous one, which the next jit_store_open
  * notices (its generation is behind) and re-derives.

@@ -49,22 +49,6 @@ struct jit_store {
  * has grown long (store.c). */
 void jit_store_checkpoint_if_due(struct jit_store *s);
 
-/* The snapshot's lock (store.c): who puts a snapshot in place holds it,
- * never with the writers' lock held, so that a writer lets that lock go
- * at its COMMIT and the next writer's transaction runs while this one's
- * snapshot is written.  0 or -errno (the message in the handle). */
-int jit_store_snapshot_lock(struct jit_store *s);
-void jit_store_snapshot_unlock(struct jit_store *s);
-
-/* The generation of the snapshot in place if the whole of it validates
- * as readers validate it, UINT64_MAX otherwise (store.c). */
-uint64_t jit_store_snapshot_generation(int dirfd);
-
-/* The snapshot re-derived from the store as it stands, read in one read
- * transaction, and put in place, unless the one in place validates and
- * is of the store's generation (store_snapshot.c).  0 or -errno. */
-int jit_store_republish(struct jit_store *s);
-
 __attribute__((format(printf, 2, 3))) static inline void
 set_err(struct jit_store *s, const char *fmt, ...)
 {

@@ -1,22 +1,18 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The state store's commit: when the transaction changed what NSS shows,
- * the snapshot is re-derived from the rows about to be committed, under
- * the writers' lock, and put in place after the commit, under the
- * snapshot's lock (see store.h).
+ * the snapshot is re-derived from the rows about to be committed, staged,
+ * and published after the commit, under the writers' lock (see store.h).
  */
 #include "config.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
 #include <time.h>
-#include <unistd.h>
 
 #include "core/atomic_file.h"
-#include "nss/nssdb_format.h"
 #include "state/nssdb_write.h"
 #include "state/store_impl.h"
 #include "state/wake.h"
@@ -186,16 +182,33 @@ done:
     return ret;
 }
 
-/* The snapshot of the store's rows as this connection reads them (in
- * its write transaction, or in a read transaction), as generation gen. */
-static int
-build_image(struct jit_store *s, uint64_t gen, struct jit_nssdb_image *img)
+int
+jit_store_commit(struct jit_store *s)
 {
+    struct jit_nssdb_image img = { NULL, 0 };
     struct jit_nssdb_account *rows = NULL;
     struct jit_account *accts = NULL;
     size_t n = 0;
-    int ret;
+    int ret, committed = 0;
 
+    if (!s->in_txn) {
+        set_err(s, "no transaction open");
+        return -EINVAL;
+    }
+    /* Sessions, states and events are not in the snapshot: such a commit
+     * leaves it (and its generation) as it is. */
+    if (!s->nss_dirty) {
+        if ((ret = exec1(s, "COMMIT")) == 0) {
+            s->in_txn = 0;
+            committed = 1;
+            flock(s->lockfd, LOCK_UN);
+        }
+        goto done;
+    }
+    ret = exec1(s, "UPDATE meta SET value = value + 1"
+                   " WHERE key = 'generation'");
+    if (ret != 0)
+        goto done;
     if ((ret = jit_store_load_accounts(s, NULL, &accts, &n)) != 0)
         goto done;
     rows = calloc(n ? n : 1, sizeof(*rows));
@@ -218,119 +231,38 @@ build_image(struct jit_store *s, uint64_t gen, struct jit_nssdb_image *img)
     }
     if ((ret = load_standing(s, rows, n)) != 0)
         goto done;
-    ret = jit_nssdb_build(rows, n, s->conf->uid_min, s->conf->uid_max, gen,
-                          (int64_t) time(NULL), img);
-    if (ret != 0)
+    ret = jit_nssdb_build(rows, n, s->conf->uid_min, s->conf->uid_max,
+                          jit_store_generation(s), (int64_t) time(NULL),
+                          &img);
+    if (ret != 0) {
         set_err(s, "snapshot: the store holds a row the snapshot refuses "
                 "(%s)", strerror(-ret));
-
-done:
-    free(rows);
-    jit_accounts_free(accts, n);
-    return ret;
-}
-
-/* The generation the snapshot in place says it is of, from its header
- * (0 when there is none to read): only to tell whether a writer after
- * this one has put its own in place already.  Each snapshot is put in
- * place whole; one torn by a power loss is re-derived by the open that
- * comes before any commit (doc/design.md, S26). */
-static uint64_t
-placed_generation(int dirfd)
-{
-    struct jit_nssdb_header h;
-    ssize_t r;
-    int fd;
-
-    fd = openat(dirfd, JIT_STORE_SNAPSHOT, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-    if (fd < 0)
-        return 0;
-    r = pread(fd, &h, sizeof(h), 0);
-    close(fd);
-    if (r != (ssize_t) sizeof(h)
-        || memcmp(h.magic, JIT_NSSDB_MAGIC, sizeof(h.magic)) != 0
-        || h.version != JIT_NSSDB_VERSION)
-        return 0;
-    return h.generation;
-}
-
-/* Written without an fsync (doc/design.md, S26): a power loss that leaves
- * it empty or torn is told by its checksum, by every reader (which then
- * shows no JIT account: closed) and by the next jit_store_open (which
- * re-derives it before it answers).  It cannot claim a generation the
- * store lost: it is written after the COMMIT's fsync.  (Every snapshot a
- * login wrote paid an fsync here.)  Under the snapshot's lock. */
-static int
-place(struct jit_store *s, const struct jit_nssdb_image *img)
-{
-    int ret;
-
+        goto done;
+    }
+    /* Not fsynced (doc/design.md, S26): a power loss that leaves it empty
+     * or torn is told by its checksum, by every reader (which then shows
+     * no JIT account: closed) and by the next jit_store_open (which
+     * re-derives it before it answers).  It cannot claim a generation the
+     * store lost: the rename comes after the COMMIT's fsync.  (Every
+     * snapshot a login wrote paid an fsync here.) */
     ret = jit_file_stage_unsynced(s->dirfd, JIT_STORE_SNAPSHOT ".new",
-                                  img->data, img->len, 0644);
-    if (ret == 0)
-        ret = jit_file_publish(s->dirfd, JIT_STORE_SNAPSHOT ".new",
-                               JIT_STORE_SNAPSHOT);
-    if (ret != 0)
+                                  img.data, img.len, 0644);
+    if (ret != 0) {
         set_err(s, "snapshot: %s", strerror(-ret));
-    return ret;
-}
-
-int
-jit_store_commit(struct jit_store *s)
-{
-    struct jit_nssdb_image img = { NULL, 0 };
-    uint64_t gen;
-    int ret, committed = 0;
-
-    if (!s->in_txn) {
-        set_err(s, "no transaction open");
-        return -EINVAL;
-    }
-    /* Sessions, states and events are not in the snapshot: such a commit
-     * leaves it (and its generation) as it is. */
-    if (!s->nss_dirty) {
-        if ((ret = exec1(s, "COMMIT")) == 0) {
-            s->in_txn = 0;
-            committed = 1;
-            flock(s->lockfd, LOCK_UN);
-        }
         goto done;
     }
-    ret = exec1(s, "UPDATE meta SET value = value + 1"
-                   " WHERE key = 'generation'");
-    if (ret != 0)
-        goto done;
-    /* Built from the rows about to be committed, before the COMMIT: a row
-     * the snapshot refuses fails the transaction, and never stops every
-     * later snapshot. */
-    gen = jit_store_generation(s);
-    if ((ret = build_image(s, gen, &img)) != 0)
-        goto done;
     if ((ret = exec1(s, "COMMIT")) != 0)
         goto done;
     s->in_txn = 0;
     committed = 1;
-    /* Put in place after the writers' lock is let go, under the
-     * snapshot's: the next writer's transaction runs meanwhile (eight
-     * logins in parallel held the writers' lock 86% of the time, the
-     * snapshot's file work within it).  Snapshots go in place in the
-     * order of their generations, and a writer whose snapshot a later
-     * one's has passed already writes none.  Either way the snapshot in
-     * place when commit returns is of this transaction or a later one. */
-    flock(s->lockfd, LOCK_UN);
-    if ((ret = jit_store_snapshot_lock(s)) == 0) {
-        if (placed_generation(s->dirfd) < gen)
-            ret = place(s, &img);
-        jit_store_snapshot_unlock(s);
-    }
+    ret = jit_file_publish(s->dirfd, JIT_STORE_SNAPSHOT ".new",
+                           JIT_STORE_SNAPSHOT);
     if (ret != 0) {
-        char why[sizeof(s->err)];
-
-        memcpy(why, s->err, sizeof(why));
         set_err(s, "snapshot: committed, but publishing failed: %s "
-                "(re-derived at the next open)", why);
+                "(re-derived at the next open)", strerror(-ret));
         ret = -ESTALE; /* committed all the same: see store.h */
     }
+    flock(s->lockfd, LOCK_UN);
 
 done:
     if (s->in_txn)
@@ -343,30 +275,8 @@ done:
     if (committed)
         jit_store_checkpoint_if_due(s);
     jit_nssdb_image_free(&img);
-    return ret;
-}
-
-int
-jit_store_republish(struct jit_store *s)
-{
-    struct jit_nssdb_image img = { NULL, 0 };
-    uint64_t gen;
-    int ret;
-
-    if ((ret = jit_store_snapshot_lock(s)) != 0)
-        return ret;
-    if ((ret = jit_store_read_begin(s)) != 0)
-        goto done;
-    gen = jit_store_generation(s);
-    if (jit_store_snapshot_generation(s->dirfd) != gen)
-        ret = build_image(s, gen, &img);
-    jit_store_read_end(s);
-    if (ret == 0 && img.data != NULL)
-        ret = place(s, &img);
-
-done:
-    jit_store_snapshot_unlock(s);
-    jit_nssdb_image_free(&img);
+    free(rows);
+    jit_accounts_free(accts, n);
     return ret;
 }
 
