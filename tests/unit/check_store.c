@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "nss/nssdb_read.h"
@@ -521,6 +522,99 @@ START_TEST(test_lost_snapshot_rederived)
 }
 END_TEST
 
+/* The generation of the snapshot in place; 0 if it cannot be mapped. */
+static uint64_t
+placed_generation(void)
+{
+    char *p = t_path(state, "nss.db");
+    struct jit_nssdb db;
+    struct stat st;
+    uint64_t g = 0;
+
+    if (jit_nssdb_map(p, geteuid(), &db, &st) == 0) {
+        g = db.hdr.generation;
+        jit_nssdb_unmap(&db);
+    }
+    free(p);
+    return g;
+}
+
+/* One writer of test_parallel_snapshots, in a process of its own with a
+ * connection of its own: its exit status says what went wrong (a bit
+ * each), 0 nothing. */
+static int
+snapshot_writer(int w, int each)
+{
+    struct jit_store *s = NULL;
+    char *why = NULL;
+    int bad = 0;
+
+    if (jit_store_open(&conf, &fake_host, &s, &why) != 0)
+        return 64;
+    for (int k = 0; k < each; k++) {
+        char id[32], user[32], req[48];
+        struct jit_grant g;
+        struct jit_account a;
+        uint64_t gen;
+
+        snprintf(id, sizeof(id), "g-%d-%d", w, k);
+        snprintf(user, sizeof(user), "p%c%d", 'a' + w, k);
+        snprintf(req, sizeof(req), "%s@EXAMPLE.COM", user);
+        g = grant(id, user, req, "db");
+        if (jit_store_begin(s) != 0 || jit_store_put_grant(s, &g) != 0
+            || jit_store_reserve(s, &g, 5000, &a) != 0) {
+            jit_store_rollback(s);
+            bad |= 1;
+            continue;
+        }
+        jit_account_free(&a);
+        gen = jit_store_generation(s) + 1;
+        if (jit_store_commit(s) != 0)
+            bad |= 2;
+        else if (placed_generation() < gen)
+            bad |= 4;
+    }
+    jit_store_close(s);
+    return bad;
+}
+
+START_TEST(test_parallel_snapshots)
+{
+    enum { WRITERS = 6, EACH = 12 };
+    pid_t pid[WRITERS];
+    struct jit_nssdb db;
+
+    /* Writers in parallel, each with a connection of its own: each
+     * commit returns with the snapshot of its own transaction or of a
+     * later one in place, and once all are done the snapshot in place is
+     * the store's last, every account in it (none put back by an earlier
+     * writer's). */
+    for (int w = 0; w < WRITERS; w++) {
+        pid[w] = fork();
+        ck_assert_int_ge(pid[w], 0);
+        if (pid[w] == 0)
+            _exit(snapshot_writer(w, EACH));
+    }
+    for (int w = 0; w < WRITERS; w++) {
+        int status;
+
+        ck_assert_int_eq(waitpid(pid[w], &status, 0), pid[w]);
+        ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+                      "writer %d: status %#x", w, status);
+    }
+    ck_assert_uint_eq(placed_generation(), jit_store_generation(store));
+    for (int w = 0; w < WRITERS; w++)
+        for (int k = 0; k < EACH; k++) {
+            char user[32];
+
+            snprintf(user, sizeof(user), "p%c%d", 'a' + w, k);
+            ck_assert_msg(snapshot_lookup(&db, user) != NULL, "%s missing",
+                          user);
+            jit_nssdb_unmap(&db);
+        }
+}
+END_TEST
+
 /* The snapshot is written without an fsync (doc/design.md, S26): after
  * a power loss it may be torn while its header, generation included,
  * still reads well, or stale, or empty.  Each is re-derived by the next
@@ -983,6 +1077,7 @@ main(void)
     tcase_add_test(tc, test_outbox_is_a_queue);
     tcase_add_test(tc, test_lost_snapshot_rederived);
     tcase_add_test(tc, test_damaged_snapshot_rederived);
+    tcase_add_test(tc, test_parallel_snapshots);
     tcase_add_test(tc, test_unsafe_state_dir);
     tcase_add_test(tc, test_snapshot_standing);
     tcase_add_test(tc, test_newer_schema_refused);
