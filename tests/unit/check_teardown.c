@@ -629,9 +629,11 @@ term_child(uid_t r, uid_t e, uid_t s)
     if (pid == 0) {
         close(ready[0]);
         signal(SIGTERM, term_exits);
-        if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || setgroups(0, NULL) != 0
+        /* (the death signal after the ids: changing them clears it) */
+        if (setgroups(0, NULL) != 0
             || setresgid(T_TERM_OTHER, T_TERM_OTHER, T_TERM_OTHER) != 0
-            || setresuid(r, e, s) != 0 || write(ready[1], "p", 1) != 1)
+            || setresuid(r, e, s) != 0 || prctl(PR_SET_PDEATHSIG, SIGKILL) != 0
+            || write(ready[1], "p", 1) != 1)
             _exit(3);
         for (;;)
             pause();
