@@ -690,7 +690,7 @@ done:
 /* May any thread of a process seen here have uid as its real uid?
  * getpriority(PRIO_USER) reads the real uid of each thread of every
  * process of this pid namespace in one system call (about 1 us here,
- * where a look at /proc costs 150 to 900 us), and says ESRCH only when
+ * where a look at /proc costs 300 to 900 us), and says ESRCH only when
  * none has it.  Any other answer, an error included, says maybe. */
 static int
 real_uid_thread(uid_t uid)
@@ -706,7 +706,7 @@ jit_kill_uid(uid_t uid, gid_t gid, unsigned grace_ms, unsigned deadline_ms)
      * machine each pause and each /proc scan overruns, and counted pauses
      * once made the 5 s deadline 13 s. */
     int64_t start = jit_mono_ms(), waited = 0, last_kill = -1;
-    int ret, sig = SIGTERM, swept = 0, first_look;
+    int ret, sig = SIGTERM, swept = 0, skip_look;
 
     if (uid == 0)
         return -EPERM;
@@ -720,16 +720,15 @@ jit_kill_uid(uid_t uid, gid_t gid, unsigned grace_ms, unsigned deadline_ms)
      * without a TERM; one with uid as its effective uid alone, which that
      * KILL cannot reach, is found by the look after it and gets its TERM
      * and grace then. */
-    first_look = real_uid_thread(uid);
+    skip_look = !real_uid_thread(uid);
     for (;;) {
         /* (each thread of another user's processes is read only by the
          * look after the last KILL, the one a teardown passes on: a
          * thread of uid there missed before is found then, and ended) */
-        if (!first_look && !swept)
-            ret = 0;
+        if (skip_look)
+            skip_look = ret = 0;
         else if ((ret = look(uid, swept)) < 0)
             return ret;
-        first_look = 1;
         if (ret == 0) {
             /* Nothing live seen.  A look at /proc is not one atomic act:
              * a process that forks and exits as it goes (its child under

@@ -836,8 +836,8 @@ main(int argc, char **argv)
      * account disabled, the account deleted), three snapshots (the account
      * shown, disabled, gone), its home made and removed, pam_start, and
      * the look for processes left after the last KILL from the uid (the
-     * look before it is skipped when no thread has the uid: doc/design.md,
-     * F1). */
+     * look before it is skipped when no thread has the uid as its real
+     * uid: doc/design.md, F1). */
     design_ms = 4 * fl.commit + 3 * fl.snapshot + fl.home + fl.pam_start
                 + fl.scan;
     printf("%-58s %10.2f\n", "teardown's look for processes left, median",

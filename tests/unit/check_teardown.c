@@ -273,18 +273,44 @@ proc_state(pid_t pid, char *state, unsigned long *threads)
     return 1;
 }
 
-/* pid, this test's child, ended by a signal (bounded: a survivor keeps
- * the test from hanging). */
-static void
-assert_killed(pid_t pid)
+/* How pid, this test's child, ended, waited for a bounded time; -1 if
+ * it outlived that, and then it is killed (a survivor keeps the test
+ * from hanging). */
+static int
+ended_status(pid_t pid)
 {
     struct timespec nap = { 0, 10 * 1000000L };
     int status, i;
 
     for (i = 0; i < 400 && waitpid(pid, &status, WNOHANG) == 0; i++)
         nanosleep(&nap, NULL);
-    ck_assert_msg(i < 400, "the process outlived the kill");
+    if (i < 400)
+        return status;
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+    return -1;
+}
+
+/* pid, this test's child, ended by a signal. */
+static void
+assert_killed(pid_t pid)
+{
+    int status = ended_status(pid);
+
+    ck_assert_msg(status != -1, "the process outlived the kill");
     ck_assert(WIFSIGNALED(status));
+}
+
+/* The kill of a test's uid passed (ret) and ended pid, its child. */
+static void
+assert_passed_and_killed(pid_t pid, int ret)
+{
+    if (ret != 0) {
+        kill(pid, SIGKILL);
+        waitpid(pid, NULL, 0);
+    }
+    ck_assert_int_eq(ret, 0);
+    assert_killed(pid);
 }
 
 START_TEST(test_zombie_leader)
@@ -595,12 +621,7 @@ START_TEST(test_effective_only)
     ck_assert_int_eq(jit_uid_has_processes(T_TCYCLE_UID), 1);
     /* (ended: before, the teardown waited for it until its deadline) */
     ret = jit_kill_uid(T_TCYCLE_UID, T_TCYCLE_UID, 100, 3000);
-    if (ret != 0) {
-        kill(pid, SIGKILL);
-        waitpid(pid, NULL, 0);
-    }
-    ck_assert_int_eq(ret, 0);
-    assert_killed_or_failed(pid, ret);
+    assert_passed_and_killed(pid, ret);
 }
 END_TEST
 
@@ -646,8 +667,7 @@ term_child(uid_t r, uid_t e, uid_t s)
 
 START_TEST(test_term_first)
 {
-    struct timespec nap = { 0, 10 * 1000000L };
-    int status, ret, i;
+    int status, ret;
     pid_t pid;
 
     /* A process of the uid gets its TERM before any KILL: the look
@@ -660,14 +680,10 @@ START_TEST(test_term_first)
     }
     pid = term_child(T_TERM_UID, T_TERM_UID, T_TERM_UID);
     ret = jit_kill_uid(T_TERM_UID, T_TERM_UID, 2000, 5000);
-    for (i = 0; i < 400 && waitpid(pid, &status, WNOHANG) == 0; i++)
-        nanosleep(&nap, NULL);
-    if (i == 400) {
-        kill(pid, SIGKILL);
-        waitpid(pid, &status, 0);
-    }
+    status = ended_status(pid);
     ck_assert_int_eq(ret, 0);
-    ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 7,
+    ck_assert_msg(status != -1 && WIFEXITED(status)
+                      && WEXITSTATUS(status) == 7,
                   "not ended by its TERM (status %#x)", status);
 }
 END_TEST
@@ -688,12 +704,7 @@ START_TEST(test_saved_only_killed)
     pid = term_child(T_TERM_OTHER, T_TERM_OTHER, T_TERM_UID);
     ck_assert_int_eq(jit_uid_has_processes(T_TERM_UID), 1);
     ret = jit_kill_uid(T_TERM_UID, T_TERM_UID, 2000, 5000);
-    if (ret != 0) {
-        kill(pid, SIGKILL);
-        waitpid(pid, NULL, 0);
-    }
-    ck_assert_int_eq(ret, 0);
-    assert_killed(pid);
+    assert_passed_and_killed(pid, ret);
     ck_assert_int_eq(jit_uid_has_processes(T_TERM_UID), 0);
 }
 END_TEST
