@@ -239,3 +239,54 @@ done:
     free(settings);
     return ret;
 }
+
+int
+jit_relay_teardown(const struct jit_conf *conf, const char *user, char *why,
+                   size_t whylen)
+{
+    char line[JIT_RELAY_LINE_MAX], *settings = NULL;
+    size_t slen = 0, len = 0;
+    int64_t deadline;
+    int fd = -1, ret = -1, k;
+
+    why[0] = '\0';
+    if (conf->state_dir == NULL || jit_name_problem(user) != NULL) {
+        ret = none(why, whylen, "no relay for this state_dir or name", NULL);
+        goto done;
+    }
+    deadline = jit_mono_ms() + TAKEN_MS;
+    if ((fd = connect_relay(conf->state_dir, why, whylen)) < 0)
+        goto done;
+    if ((settings = jit_relay_teardown_settings(conf, &slen)) == NULL) {
+        ret = none(why, whylen, "settings too long for the relay", NULL);
+        goto done;
+    }
+    k = snprintf(line, sizeof(line), "teardown %s %zu\n", user, slen);
+    if (k < 0 || (size_t) k >= sizeof(line)
+        || jit_relay_send(fd, line, (size_t) k, deadline) != 0
+        || jit_relay_send(fd, settings, slen, deadline) != 0) {
+        ret = none(why, whylen, "the relay did not take the request", NULL);
+        goto done;
+    }
+    /* A daemon stopped or wedged has not taken it by then: the logout
+     * tears down itself, a second late at most. */
+    if (recv_until(fd, line, sizeof(line) - 1, &len, 0, deadline) != 0) {
+        ret = none(why, whylen, "the relay did not take the request in time",
+                   NULL);
+        goto done;
+    }
+    line[len] = '\0';
+    *strchr(line, '\n') = '\0';
+    if (strcmp(line, "taken") == 0)
+        ret = 0;
+    else if (strncmp(line, "refused ", 8) == 0)
+        ret = none(why, whylen, "the relay refused", line + 8);
+    else
+        ret = none(why, whylen, "a broken answer from the relay", NULL);
+
+done:
+    if (fd >= 0)
+        close(fd);
+    free(settings);
+    return ret;
+}
