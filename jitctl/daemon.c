@@ -256,8 +256,7 @@ jitctl_daemon(struct jit_conf *conf, const struct jit_log *log,
         /* Reap first: an account past its end goes whatever the API.  A
          * grant refused because this account was in the way is worth
          * another look now. */
-        if (jit_reap_once_except(s, conf, log, now, 0, jit_relay_owns, relay,
-                                 &items, &n) == 0) {
+        if (jit_reap_once(s, conf, log, now, 0, &items, &n) == 0) {
             if (n > 0)
                 jit_sync_retry_soon(s, now);
             jit_reap_items_free(items, n);
@@ -342,9 +341,8 @@ jitctl_daemon(struct jit_conf *conf, const struct jit_log *log,
             st.last_sync = now;
             status_api(conf, s, &st, "ok");
             fault_pause = FAULT_PAUSE_MIN_S;
-            if (ss.gone > 0
-                && jit_reap_once_except(s, conf, log, now, 0, jit_relay_owns,
-                                        relay, &items, &n) == 0) {
+            if (ss.gone > 0 && jit_reap_once(s, conf, log, now, 0, &items,
+                                             &n) == 0) {
                 if (n > 0)
                     jit_sync_retry_soon(s, now);
                 jit_reap_items_free(items, n);

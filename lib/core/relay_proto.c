@@ -58,35 +58,6 @@ jit_relay_settings(const struct jit_conf *c, size_t *len)
     return buf;
 }
 
-char *
-jit_relay_teardown_settings(const struct jit_conf *c, size_t *len)
-{
-    char *buf = malloc(JIT_RELAY_SETTINGS_MAX), num[16];
-    const struct { const char *key, *value; } s[] = {
-        { "state_dir", c->state_dir }, { "home_base", c->home_base },
-        { "home_policy", num },
-    };
-
-    *len = 0;
-    if (buf == NULL)
-        return NULL;
-    snprintf(num, sizeof(num), "%d", c->home_policy);
-    for (size_t i = 0; i < sizeof(s) / sizeof(s[0]); i++)
-        if (put(buf, JIT_RELAY_SETTINGS_MAX, len, s[i].key, s[i].value)
-            != 0)
-            goto fail;
-    for (size_t i = 0; i < c->scrub_dirs.n; i++)
-        if (put(buf, JIT_RELAY_SETTINGS_MAX, len, "scrub_dirs",
-                c->scrub_dirs.items[i]) != 0)
-            goto fail;
-    return buf;
-
-fail:
-    free(buf);
-    *len = 0;
-    return NULL;
-}
-
 int
 jit_relay_wait(int fd, short events, int64_t deadline)
 {

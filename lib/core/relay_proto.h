@@ -18,15 +18,6 @@
  *
  * The daemon answers only a caller whose API settings are its own, since
  * pam_jit's arguments may name another API, host or credential.
- *
- * A last logout hands its teardown over (doc/design.md, F9):
- *
- *   "teardown USER N\n" then N bytes: the caller's teardown settings
- *
- * answered "taken\n" once the daemon has queued it (it then finishes the
- * teardown the login marked, as the login would have), or "refused WHY\n"
- * (the login tears down itself).  Only an account the store already has
- * tearing_down is torn down on such a request.
  */
 #ifndef JIT_RELAY_PROTO_H
 #define JIT_RELAY_PROTO_H
@@ -48,11 +39,6 @@
  * the same call exactly when these bytes are equal.  malloc'd; NULL when
  * out of memory or longer than JIT_RELAY_SETTINGS_MAX. */
 char *jit_relay_settings(const struct jit_conf *c, size_t *len);
-
-/* The same for what a teardown reads of a configuration (where homes,
- * the store and the scrubbed directories are, what becomes of a home):
- * a logout is handed to a daemon that would tear it down the same way. */
-char *jit_relay_teardown_settings(const struct jit_conf *c, size_t *len);
 
 /* For both ends, on a non-blocking socket: wait until fd is ready for
  * events, or until deadline (jit_mono_ms) passes: 0 or -1. */

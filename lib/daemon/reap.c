@@ -8,34 +8,12 @@
 #include "core/teardown.h"
 #include "daemon/reap.h"
 
-/* Accounts another thread of this process is tearing down (a logout
- * handed to the daemon, lib/daemon/relay.c) are not resumed beside it:
- * it runs the same teardown, and two at once would do the work twice. */
-static void
-drop_owned(jit_reap_owned_fn owned, void *arg, struct jit_due *due,
-           size_t *nd)
-{
-    size_t k = 0;
-
-    if (owned == NULL)
-        return;
-    for (size_t i = 0; i < *nd; i++) {
-        if (owned(arg, due[i].name)) {
-            free(due[i].name);
-            continue;
-        }
-        due[k++] = due[i];
-    }
-    *nd = k;
-}
-
 /* What is due, marked tearing_down in the same transaction: a sync or a
  * login between the query and the mark could otherwise extend or rebind
  * an account that is then torn down all the same.  Once marked, both
  * leave it alone. */
 static int
-take_due(struct jit_store *s, int64_t now, jit_reap_owned_fn owned,
-         void *arg, struct jit_due **due, size_t *nd)
+take_due(struct jit_store *s, int64_t now, struct jit_due **due, size_t *nd)
 {
     int ret;
 
@@ -45,7 +23,6 @@ take_due(struct jit_store *s, int64_t now, jit_reap_owned_fn owned,
         return ret;
     if ((ret = jit_store_due_accounts(s, now, due, nd)) != 0)
         goto done;
-    drop_owned(owned, arg, *due, nd);
     for (size_t i = 0; i < *nd && ret == 0; i++)
         if (strcmp((*due)[i].cause, "resumed") != 0)
             ret = jit_store_set_state(s, (*due)[i].name,
@@ -70,16 +47,6 @@ jit_reap_once(struct jit_store *s, const struct jit_conf *conf,
               const struct jit_log *log, int64_t now, int dry_run,
               struct jit_reap_item **items, size_t *n)
 {
-    return jit_reap_once_except(s, conf, log, now, dry_run, NULL, NULL,
-                                items, n);
-}
-
-int
-jit_reap_once_except(struct jit_store *s, const struct jit_conf *conf,
-                     const struct jit_log *log, int64_t now, int dry_run,
-                     jit_reap_owned_fn owned, void *arg,
-                     struct jit_reap_item **items, size_t *n)
-{
     struct jit_due *due = NULL;
     struct jit_reap_item *out = NULL;
     struct jit_teardown_item *td = NULL;
@@ -91,8 +58,7 @@ jit_reap_once_except(struct jit_store *s, const struct jit_conf *conf,
     if (dry_run) {
         if ((ret = jit_store_due_accounts(s, now, &due, &nd)) != 0)
             return ret;
-        drop_owned(owned, arg, due, &nd);
-    } else if ((ret = take_due(s, now, owned, arg, &due, &nd)) != 0) {
+    } else if ((ret = take_due(s, now, &due, &nd)) != 0) {
         return ret;
     }
     out = calloc(nd ? nd : 1, sizeof(*out));

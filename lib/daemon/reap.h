@@ -31,13 +31,6 @@ struct jit_reap_item {
 int jit_reap_once(struct jit_store *s, const struct jit_conf *conf,
                   const struct jit_log *log, int64_t now, int dry_run,
                   struct jit_reap_item **items, size_t *n);
-/* The same, leaving out the accounts for which owned(arg, name) says
- * another thread of this process is tearing them down. */
-typedef int (*jit_reap_owned_fn)(void *arg, const char *name);
-int jit_reap_once_except(struct jit_store *s, const struct jit_conf *conf,
-                         const struct jit_log *log, int64_t now,
-                         int dry_run, jit_reap_owned_fn owned, void *arg,
-                         struct jit_reap_item **items, size_t *n);
 void jit_reap_items_free(struct jit_reap_item *v, size_t n);
 
 /* When the next account falls due (its expires), or 0 if none: the

@@ -15,17 +15,13 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <syslog.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "core/api.h"
 #include "core/clock.h"
 #include "core/relay_proto.h"
-#include "core/teardown.h"
 #include "core/validate.h"
 #include "daemon/relay.h"
-#include "state/store.h"
-#include "state/wake.h"
 
 /* A caller has this long for its whole request, and the answer this long
  * to be written: it is root's login, which has its request ready and
@@ -51,16 +47,6 @@ struct jit_relay {
     struct jit_api *pool[JIT_RELAY_MAX_INFLIGHT];
     size_t npool;
     unsigned gen;
-    /* Logouts handed over (doc/design.md, F9): names queued for the
-     * teardown thread, and those it is tearing down now; both are the
-     * daemon's loop's to leave alone (jit_relay_owns). */
-    pthread_t worker;
-    pthread_cond_t work;
-    char *queue[JIT_RELAY_MAX_TEARDOWNS];
-    size_t nqueue;
-    char *busy[JIT_RELAY_MAX_TEARDOWNS];
-    size_t nbusy;
-    int stopping;
 };
 
 struct job {
@@ -91,13 +77,12 @@ send_line(int fd, const char *fmt, ...)
 }
 
 /*
- * The request: "grant USER N\n" or "teardown USER N\n" and N bytes of
- * settings, nothing after, all within REQUEST_MS.  On success 0, with
- * *teardown saying which, user pointing into buf and settings at
- * buf + *off.
+ * The request: "grant USER N\n" and N bytes of settings, nothing after,
+ * all within REQUEST_MS.  On success 0, with user pointing into buf and
+ * settings at buf + *off.
  */
 static int
-read_request(int fd, char *buf, size_t cap, int *teardown, const char **user,
+read_request(int fd, char *buf, size_t cap, const char **user,
              size_t *off, size_t *nset)
 {
     int64_t deadline = jit_mono_ms() + REQUEST_MS;
@@ -125,20 +110,13 @@ read_request(int fd, char *buf, size_t cap, int *teardown, const char **user,
             }
             *nl = '\0';
             hdr = (size_t) (nl - buf) + 1;
-            if (hdr > JIT_RELAY_LINE_MAX)
-                return -1;
-            if (strncmp(buf, "grant ", 6) == 0)
-                *teardown = 0;
-            else if (strncmp(buf, "teardown ", 9) == 0)
-                *teardown = 1;
-            else
-                return -1;
-            *user = buf + (*teardown ? 9 : 6);
-            if ((sp = strchr(*user, ' ')) == NULL)
+            if (hdr > JIT_RELAY_LINE_MAX || strncmp(buf, "grant ", 6) != 0
+                || (sp = strchr(buf + 6, ' ')) == NULL)
                 return -1;
             *sp = '\0';
             if (jit_parse_u32(sp + 1, 0, JIT_RELAY_SETTINGS_MAX, &n) != 0)
                 return -1;
+            *user = buf + 6;
             need = hdr + n;
         }
         if (len > need)
@@ -256,151 +234,6 @@ caller_gone(int fd)
     return poll(&p, 1, 0) > 0 && (p.revents & (POLLHUP | POLLERR));
 }
 
-static int
-name_in(char *const *v, size_t n, const char *name)
-{
-    for (size_t i = 0; i < n; i++)
-        if (strcmp(v[i], name) == 0)
-            return 1;
-    return 0;
-}
-
-int
-jit_relay_owns(void *arg, const char *name)
-{
-    struct jit_relay *r = arg;
-    int owned;
-
-    if (r == NULL)
-        return 0;
-    pthread_mutex_lock(&r->mu);
-    owned = name_in(r->queue, r->nqueue, name)
-            || name_in(r->busy, r->nbusy, name);
-    pthread_mutex_unlock(&r->mu);
-    return owned;
-}
-
-/* A logout's teardown, from a caller whose teardown settings are ours:
- * queued for the teardown thread.  The answer is written here. */
-static void
-take_teardown(struct jit_relay *r, int fd, const char *user,
-              const char *settings, size_t nset)
-{
-    char *mine, *name = NULL;
-    size_t mlen = 0;
-    int same, full;
-
-    pthread_rwlock_rdlock(r->conf_lock);
-    mine = jit_relay_teardown_settings(r->conf, &mlen);
-    same = mine != NULL && mlen == nset && memcmp(mine, settings, nset) == 0;
-    pthread_rwlock_unlock(r->conf_lock);
-    free(mine);
-    if (!same) {
-        send_line(fd, "refused settings");
-        return;
-    }
-    /* A request that waited while the daemon was stopped: its logout has
-     * torn down itself already. */
-    if (caller_gone(fd))
-        return;
-    if ((name = strdup(user)) == NULL) {
-        send_line(fd, "refused out_of_memory");
-        return;
-    }
-    pthread_mutex_lock(&r->mu);
-    /* Already queued: the one teardown does for both. */
-    if (name_in(r->queue, r->nqueue, name)) {
-        free(name);
-        name = NULL;
-    }
-    full = name != NULL && (r->stopping || r->nqueue >= JIT_RELAY_MAX_TEARDOWNS);
-    if (name != NULL && !full) {
-        r->queue[r->nqueue++] = name;
-        name = NULL;
-        pthread_cond_signal(&r->work);
-    }
-    pthread_mutex_unlock(&r->mu);
-    free(name);
-    send_line(fd, full ? "refused busy" : "taken");
-}
-
-/* The teardown thread: each name handed over whose account the store has
- * tearing_down is torn down as its logout would have, cause "logout", a
- * batch at a time (one snapshot for the lot).  A name whose account is in
- * another state (or gone) is left alone: a request only finishes what a
- * login committed.  Its own store connection: the daemon's loop is never
- * held up by a teardown, nor a teardown by the API. */
-static void *
-teardown_loop(void *arg)
-{
-    struct jit_relay *r = arg;
-    struct jit_store *s = NULL;
-    struct jit_teardown_item items[JIT_RELAY_MAX_TEARDOWNS];
-    char *why = NULL;
-
-    for (;;) {
-        size_t n = 0, k = 0;
-
-        pthread_mutex_lock(&r->mu);
-        /* What is queued when the daemon stops is torn down first: it
-         * was taken. */
-        while (r->nqueue == 0 && !r->stopping)
-            pthread_cond_wait(&r->work, &r->mu);
-        if (r->nqueue == 0) {
-            pthread_mutex_unlock(&r->mu);
-            break;
-        }
-        memcpy(r->busy, r->queue, r->nqueue * sizeof(r->queue[0]));
-        n = r->nbusy = r->nqueue;
-        r->nqueue = 0;
-        pthread_mutex_unlock(&r->mu);
-
-        /* Under the configuration's lock: the teardown reads it, and a
-         * reload waits for the batch (bounded by the kill's deadline). */
-        pthread_rwlock_rdlock(r->conf_lock);
-        if (s == NULL && jit_store_open(r->conf, NULL, &s, &why) != 0) {
-            jit_logf(r->log, LOG_ERR, "daemon: teardown of a logout: state "
-                     "store: %s; left to the reaper", why ? why : "?");
-            free(why);
-            why = NULL;
-            s = NULL;
-        }
-        for (size_t i = 0; s != NULL && i < n; i++) {
-            struct jit_account a = { 0 };
-
-            int got = jit_store_get_account(s, r->busy[i], &a);
-
-            if (got == 0 && a.state == JIT_ACCOUNT_TEARING_DOWN) {
-                items[k].name = r->busy[i];
-                items[k].cause = "logout";
-                items[k].result = 0;
-                items[k].error[0] = '\0';
-                k++;
-            } else if (got == 0) {
-                jit_logf(r->log, LOG_WARNING, "daemon: a logout's teardown "
-                         "handed over for %s, whose account is not "
-                         "tearing_down: left alone", r->busy[i]);
-            }
-            jit_account_free(&a);
-        }
-        if (k > 0)
-            (void) jit_teardown_batch(s, r->conf, items, k, r->log,
-                                      (int64_t) time(NULL));
-        pthread_rwlock_unlock(r->conf_lock);
-
-        pthread_mutex_lock(&r->mu);
-        for (size_t i = 0; i < n; i++)
-            free(r->busy[i]);
-        r->nbusy = 0;
-        pthread_mutex_unlock(&r->mu);
-        /* Whatever this batch could not finish is the reaper's now:
-         * wake the daemon's loop for it (and for the events). */
-        jit_wake_poke(r->dirfd);
-    }
-    jit_store_close(s);
-    return NULL;
-}
-
 /*
  * One request.  The configuration's lock is held only to compare the
  * settings and copy what the API client reads: never while the caller
@@ -420,7 +253,7 @@ handle(struct jit_relay *r, int fd)
     size_t off = 0, nset = 0, mlen = 0, blen = 0;
     unsigned gen = 0;
     long http = 0;
-    int same = 0, copied = -ENOMEM, teardown = 0;
+    int same = 0, copied = -ENOMEM;
 
     memset(&c, 0, sizeof(c));
     memset(&cred, 0, sizeof(cred));
@@ -441,16 +274,12 @@ handle(struct jit_relay *r, int fd)
         goto done;
     }
     if (read_request(fd, buf, JIT_RELAY_LINE_MAX + JIT_RELAY_SETTINGS_MAX + 1,
-                     &teardown, &user, &off, &nset) != 0) {
+                     &user, &off, &nset) != 0) {
         send_line(fd, "refused bad_request");
         goto done;
     }
     if (jit_name_problem(user) != NULL) {
         send_line(fd, "refused bad_user");
-        goto done;
-    }
-    if (teardown) {
-        take_teardown(r, fd, user, buf + off, nset);
         goto done;
     }
     /* The copy and the connection are of one configuration: a reload
@@ -673,7 +502,6 @@ jit_relay_start(int dirfd, const struct jit_conf *conf,
     r->log = log;
     pthread_mutex_init(&r->mu, NULL);
     pthread_cond_init(&r->idle, NULL);
-    pthread_cond_init(&r->work, NULL);
     if ((r->dirfd = fcntl(dirfd, F_DUPFD_CLOEXEC, 0)) < 0
         || pipe2(pfd, O_CLOEXEC) != 0) {
         ret = -errno;
@@ -692,15 +520,7 @@ jit_relay_start(int dirfd, const struct jit_conf *conf,
      * one comes. */
     sigfillset(&all);
     pthread_sigmask(SIG_BLOCK, &all, &old);
-    ret = -pthread_create(&r->worker, NULL, teardown_loop, r);
-    if (ret == 0
-        && (ret = -pthread_create(&r->acceptor, NULL, accept_loop, r)) != 0) {
-        pthread_mutex_lock(&r->mu);
-        r->stopping = 1;
-        pthread_cond_signal(&r->work);
-        pthread_mutex_unlock(&r->mu);
-        pthread_join(r->worker, NULL);
-    }
+    ret = -pthread_create(&r->acceptor, NULL, accept_loop, r);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     if (ret != 0) {
         snprintf(err, errlen, "thread: %s", strerror(-ret));
@@ -719,7 +539,6 @@ fail:
         close(r->stop_w);
     if (r->dirfd >= 0)
         close(r->dirfd);
-    pthread_cond_destroy(&r->work);
     pthread_cond_destroy(&r->idle);
     pthread_mutex_destroy(&r->mu);
     free(r);
@@ -740,17 +559,12 @@ jit_relay_stop(struct jit_relay *r)
     pthread_mutex_lock(&r->mu);
     while (r->inflight > 0)
         pthread_cond_wait(&r->idle, &r->mu);
-    /* The logouts taken are torn down before the daemon goes. */
-    r->stopping = 1;
-    pthread_cond_signal(&r->work);
     pthread_mutex_unlock(&r->mu);
-    pthread_join(r->worker, NULL);
     for (size_t i = 0; i < r->npool; i++)
         jit_api_free(r->pool[i]);
     close(r->stop_r);
     close(r->stop_w);
     close(r->dirfd);
-    pthread_cond_destroy(&r->work);
     pthread_cond_destroy(&r->idle);
     pthread_mutex_destroy(&r->mu);
     free(r);

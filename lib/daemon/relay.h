@@ -21,9 +21,6 @@
 /* Requests answered at once, at most; one more is refused (its login
  * calls the API itself). */
 #define JIT_RELAY_MAX_INFLIGHT 32
-/* Logouts handed over and not yet torn down, at most; one more is
- * refused (its login tears down itself). */
-#define JIT_RELAY_MAX_TEARDOWNS 256
 
 struct jit_relay;
 
@@ -38,10 +35,6 @@ int jit_relay_start(int dirfd, const struct jit_conf *conf,
  * requests make new ones, under the new trust).  Called with conf_lock
  * held for writing.  NULL: nothing. */
 void jit_relay_reloaded(struct jit_relay *r);
-
-/* Whether the relay's teardown thread has name queued or in hand (a
- * jit_reap_owned_fn: the daemon's reap leaves it alone).  NULL r: 0. */
-int jit_relay_owns(void *r, const char *name);
 
 /* Stop accepting, wait for the requests in progress (each bounded by the
  * API's timeouts and a second for the request; the Kerberos token is

@@ -667,7 +667,6 @@ jit_login_close_session(struct jit_login *l)
     char *detail = NULL;
     uint32_t left = 0;
     int64_t now = (int64_t) time(NULL);
-    char why[160] = "";
     int ret, delete_now, on_logout_delete;
 
     if (jit_login_owner(l, NULL) != JIT_OWNER_OURS) {
@@ -689,7 +688,6 @@ jit_login_close_session(struct jit_login *l)
     /* The last logout of a delete-on-logout account marks it for teardown
      * in the same transaction that counts the session out. */
     if (jit_store_begin(s) != 0
-        || (jit_store_hold_wake(s), 0)
         || jit_store_add_sessions(s, a.name, -1, &left) != 0
         || jit_store_add_event(s, "session.closed", a.grant_id, a.name,
                                a.requester, detail, now) != 0
@@ -704,26 +702,13 @@ jit_login_close_session(struct jit_login *l)
     audit(l, LOG_NOTICE, "session.closed", "ok",
           delete_now ? "last_logout" : left ? "sessions_left" : "kept",
           NULL, &a);
-    if (delete_now && l->foreign_mount_ns) {
-        jit_store_wake(s);
+    if (delete_now && l->foreign_mount_ns)
         jit_logf(&l->log, LOG_NOTICE, "teardown of %s left to the reaper: "
                  "this process is in the session's own mount namespace, "
                  "where /tmp is not the shared one", a.name);
-    } else if (delete_now
-               && jit_relay_teardown(l->conf, a.name, why, sizeof(why)) == 0) {
-        /* Its thread pokes the daemon when it is done (doc/design.md,
-         * F9). */
-        jit_logf(&l->log, LOG_NOTICE, "teardown of %s handed to jitctl "
-                 "daemon", a.name);
-    } else {
-        jit_store_wake(s);
-        if (delete_now) {
-            jit_logf(&l->log, LOG_DEBUG, "%s; the teardown of %s is this "
-                     "logout's", why, a.name);
-            if (jit_teardown(s, l->conf, a.name, "logout", &l->log, now) != 0)
-                v = JIT_DENY;
-        }
-    }
+    else if (delete_now && jit_teardown(s, l->conf, a.name, "logout",
+                                        &l->log, now) != 0)
+        v = JIT_DENY;
 
 done:
     free(detail);

@@ -24,14 +24,6 @@ int jit_relay_get_grant(const struct jit_conf *conf, const char *user,
                         struct jit_grant *g, struct jit_api_error *err,
                         enum jit_api_status *st, char *why, size_t whylen);
 
-/* A last logout's teardown handed to jitctl daemon (doc/design.md, F9):
- * 0 when the daemon took it (it finishes the teardown of USER, which the
- * caller has committed as tearing_down); -1 when it did not (no daemon,
- * another teardown configuration, busy, stopped or silent for a second):
- * the caller tears down itself; why says why. */
-int jit_relay_teardown(const struct jit_conf *conf, const char *user,
-                       char *why, size_t whylen);
-
 #pragma GCC visibility pop
 
 #endif

@@ -693,7 +693,6 @@ jit_store_begin(struct jit_store *s)
     s->alloc_hint = 0;
     s->nss_dirty = 0;
     s->events_added = 0;
-    s->hold_wake = 0;
     return 0;
 }
 
@@ -784,19 +783,6 @@ int
 jit_store_dirfd(const struct jit_store *s)
 {
     return s->dirfd;
-}
-
-void
-jit_store_hold_wake(struct jit_store *s)
-{
-    if (s->in_txn)
-        s->hold_wake = 1;
-}
-
-void
-jit_store_wake(struct jit_store *s)
-{
-    jit_wake_poke(s->dirfd);
 }
 
 int

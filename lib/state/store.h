@@ -239,13 +239,6 @@ int jit_store_list_accounts(struct jit_store *s, struct jit_account **out,
                             size_t *n);
 int jit_store_count_events(struct jit_store *s, int64_t *n);
 
-/* Inside a transaction: its commit does not poke the daemon, which the
- * caller does itself (jit_store_wake) once it knows whether a logout's
- * teardown is handed over: a poke before would have the daemon's reaper
- * take the account up beside the relay's teardown thread. */
-void jit_store_hold_wake(struct jit_store *s);
-void jit_store_wake(struct jit_store *s);
-
 /* For jitctl daemon: its wake-up FIFO in the store's own directory (the
  * one the pokes of jit_store_commit go to), as jit_wake_listen. */
 int jit_store_wake_listen(struct jit_store *s, char *err, size_t errlen);

@@ -39,7 +39,6 @@ struct jit_store {
     uint32_t alloc_hint; /* next id to try in this transaction */
     int nss_dirty;       /* this transaction changed what NSS shows */
     int events_added;    /* this transaction added to the outbox */
-    int hold_wake;       /* its commit does not poke the daemon */
     int wal_frames;      /* the WAL's length at the last commit */
     char err[256];
     struct jit_store_stmt stmts[JIT_STORE_STMTS];

@@ -270,7 +270,7 @@ done:
     /* New events: the daemon delivers them now, not after its long poll
      * (after the commit, so that it finds them; unlocked, so that it can
      * take the lock at once). */
-    if (committed && s->events_added && !s->hold_wake)
+    if (committed && s->events_added)
         jit_wake_poke(s->dirfd);
     if (committed)
         jit_store_checkpoint_if_due(s);

@@ -22,8 +22,7 @@
  * host it runs on: a connection to the store (SQLite then keeps its WAL
  * index in shared memory instead of each login rebuilding it) and the
  * login relay (lib/daemon/relay.c), which asks the API for the logins on
- * connections it keeps and tears down the accounts their last logouts
- * hand it (doc/design.md, F9).  Both run in a child process, as in the daemon;
+ * connections it keeps.  Both run in a child process, as in the daemon;
  * its CPU time is added to the logins'.  Last, a few logins each in a new
  * process, as sshd runs one per connection.
  *
@@ -799,12 +798,12 @@ main(int argc, char **argv)
     printf("%-58s %10.2f\n", "login, 100 in a row: p50", seq[SEQ / 2]);
     printf("%-58s %10.2f\n", "login, 100 in a row: p95", seq[SEQ * 95 / 100]);
     printf("%-58s %10.2f\n", "login, 100 in a row: CPU time (user+sys) mean", cpu_ms);
-    printf("%-58s %10.2f\n", "  of which the daemon's (relay, teardowns)", daemon_cpu);
+    printf("%-58s %10.2f\n", "  of which the daemon's relay", daemon_cpu);
     printf("%-58s %10.2f\n", "  of which acct_mgmt (grant check, reserve): mean",
            step_ms[0] / SEQ);
     printf("%-58s %10.2f\n", "  of which open_session (home, session counted): mean",
            step_ms[1] / SEQ);
-    printf("%-58s %10.2f\n", "  of which close_session (teardown handed over): mean",
+    printf("%-58s %10.2f\n", "  of which close_session (teardown): mean",
            step_ms[2] / SEQ);
     printf("%-58s %10.2f\n", "login again, account and home kept: mean", kept_ms);
     printf("%-58s %10.2f\n", "  beyond its API call (mean - relay RTT)",
