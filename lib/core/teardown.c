@@ -991,12 +991,14 @@ jit_teardown_batch(struct jit_store *s, const struct jit_conf *conf,
     struct jit_account *a = calloc(n ? n : 1, sizeof(*a));
     size_t *pend = calloc(n ? n : 1, sizeof(*pend));
     int *skip = calloc(n ? n : 1, sizeof(*skip));
+    uint32_t *claimed = calloc(n ? n : 1, sizeof(*claimed));
+    size_t nclaimed = 0;
     char err[512];
     size_t np = 0;
     int64_t first = 0;
     int ret = 0, r;
 
-    if (a == NULL || pend == NULL || skip == NULL) {
+    if (a == NULL || pend == NULL || skip == NULL || claimed == NULL) {
         ret = -ENOMEM;
         for (size_t i = 0; i < n; i++)
             v[i].result = ret;
@@ -1018,6 +1020,46 @@ jit_teardown_batch(struct jit_store *s, const struct jit_conf *conf,
                 skip[i] = 1;
                 record_failure(s, log, &a[i], v[i].cause, err, now);
             }
+    }
+    /* Marked, whoever tears it down: from here on pam_jit refuses it and
+     * NSS shows it disabled.  Then one teardown of an account at a time
+     * (doc/design.md, F9): this one only where it holds the claim on the
+     * uid; another process's teardown in progress is left to it, and one
+     * whose process died (its claim gone with it) is taken up. */
+    for (size_t i = 0; i < n; i++) {
+        uint32_t uid;
+
+        if (skip[i])
+            continue;
+        uid = a[i].uid;
+        if ((r = jit_store_claim_uid(s, uid)) != 0) {
+            skip[i] = 1;
+            v[i].result = r;
+            if (r == -EBUSY) {
+                snprintf(v[i].error, sizeof(v[i].error), "another process "
+                         "is tearing it down");
+                jit_logf(log, LOG_DEBUG, "teardown of %s (%s): another "
+                         "process is tearing it down; left to it",
+                         a[i].name, v[i].cause);
+            } else {
+                snprintf(v[i].error, sizeof(v[i].error), "store: %s",
+                         jit_store_error(s));
+            }
+            continue;
+        }
+        claimed[nclaimed++] = uid;
+        /* Read again under the claim: a teardown that held it may have
+         * finished meanwhile. */
+        jit_account_free(&a[i]);
+        if ((v[i].result = jit_store_get_account(s, v[i].name, &a[i])) != 0
+            || a[i].uid != uid) {
+            if (v[i].result == 0)
+                v[i].result = -ESTALE;
+            skip[i] = 1;
+            snprintf(v[i].error, sizeof(v[i].error), "store: %s",
+                     v[i].result == -ENOENT ? "gone meanwhile"
+                                            : jit_store_error(s));
+        }
     }
     for (size_t i = 0; i < n; i++) {
         if (skip[i])
@@ -1042,11 +1084,14 @@ jit_teardown_batch(struct jit_store *s, const struct jit_conf *conf,
         ret = v[i].result;
 
 done:
+    for (size_t i = 0; i < nclaimed; i++)
+        jit_store_release_uid(s, claimed[i]);
     for (size_t i = 0; a != NULL && i < n; i++)
         jit_account_free(&a[i]);
     free(a);
     free(pend);
     free(skip);
+    free(claimed);
     return ret;
 }
 

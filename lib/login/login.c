@@ -657,6 +657,27 @@ done:
     return v;
 }
 
+/* Inside close_session's transaction: mark the account tearing_down if
+ * it is active; *marked says whether this logout did.  One that another
+ * process marked already (the reaper at its end, jitctl revoke) is that
+ * process's to tear down, with its cause. */
+static int
+mark_if_active(struct jit_store *s, const char *name, int *marked)
+{
+    struct jit_account now = { 0 };
+    int ret;
+
+    *marked = 0;
+    if ((ret = jit_store_get_account(s, name, &now)) != 0)
+        return ret;
+    if (now.state == JIT_ACCOUNT_ACTIVE
+        && (ret = jit_store_set_state(s, name, JIT_ACCOUNT_TEARING_DOWN))
+               == 0)
+        *marked = 1;
+    jit_account_free(&now);
+    return ret;
+}
+
 enum jit_verdict
 jit_login_close_session(struct jit_login *l)
 {
@@ -667,7 +688,7 @@ jit_login_close_session(struct jit_login *l)
     char *detail = NULL;
     uint32_t left = 0;
     int64_t now = (int64_t) time(NULL);
-    int ret, delete_now, on_logout_delete;
+    int ret, last, on_logout_delete, marked = 0, claimed = 0;
 
     if (jit_login_owner(l, NULL) != JIT_OWNER_OURS) {
         l->reason = "other_source";
@@ -685,6 +706,11 @@ jit_login_close_session(struct jit_login *l)
     detail = event_detail(l, NULL);
     on_logout_delete = jit_store_get_grant(s, a.grant_id, &g) == 0
                        && strcmp(g.on_logout, "delete") == 0;
+    /* The last logout claims the teardown before its mark is committed:
+     * from that commit on, jitctl daemon's reaper would take up an account
+     * tearing_down that no process holds (doc/design.md, F9). */
+    if (on_logout_delete && !l->foreign_mount_ns && a.sessions <= 1)
+        claimed = jit_store_claim_uid(s, a.uid) == 0;
     /* The last logout of a delete-on-logout account marks it for teardown
      * in the same transaction that counts the session out. */
     if (jit_store_begin(s) != 0
@@ -692,25 +718,36 @@ jit_login_close_session(struct jit_login *l)
         || jit_store_add_event(s, "session.closed", a.grant_id, a.name,
                                a.requester, detail, now) != 0
         || (left == 0 && on_logout_delete
-            && a.state == JIT_ACCOUNT_ACTIVE
-            && jit_store_set_state(s, a.name, JIT_ACCOUNT_TEARING_DOWN) != 0)
+            && mark_if_active(s, a.name, &marked) != 0)
         || jit_store_commit(s) != 0) {
         v = txn_failed(l, s, "session.closed", "store_error", NULL, &a);
         goto done;
     }
-    delete_now = left == 0 && on_logout_delete;
+    last = left == 0 && on_logout_delete;
     audit(l, LOG_NOTICE, "session.closed", "ok",
-          delete_now ? "last_logout" : left ? "sessions_left" : "kept",
-          NULL, &a);
-    if (delete_now && l->foreign_mount_ns)
+          last ? "last_logout" : left ? "sessions_left" : "kept", NULL, &a);
+    if (last && !marked) {
+        jit_logf(&l->log, LOG_NOTICE, "teardown of %s: begun already by "
+                 "another process (the reaper or jitctl revoke); left to it",
+                 a.name);
+    } else if (marked && l->foreign_mount_ns) {
         jit_logf(&l->log, LOG_NOTICE, "teardown of %s left to the reaper: "
                  "this process is in the session's own mount namespace, "
                  "where /tmp is not the shared one", a.name);
-    else if (delete_now && jit_teardown(s, l->conf, a.name, "logout",
-                                        &l->log, now) != 0)
-        v = JIT_DENY;
+    } else if (marked) {
+        /* Another process holding it finishes it; one that finished it
+         * already took the rows (and audited). */
+        ret = jit_teardown(s, l->conf, a.name, "logout", &l->log, now);
+        if (ret == -EBUSY)
+            jit_logf(&l->log, LOG_NOTICE, "teardown of %s: another process "
+                     "is tearing it down; left to it", a.name);
+        else if (ret != 0 && ret != -ENOENT)
+            v = JIT_DENY;
+    }
 
 done:
+    if (claimed)
+        jit_store_release_uid(s, a.uid);
     free(detail);
     jit_grant_free(&g);
     jit_account_free(&a);

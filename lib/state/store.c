@@ -785,6 +785,37 @@ jit_store_dirfd(const struct jit_store *s)
     return s->dirfd;
 }
 
+static int
+uid_lock(struct jit_store *s, uint32_t uid, short type)
+{
+    struct flock fl;
+
+    memset(&fl, 0, sizeof(fl));
+    fl.l_type = type;
+    fl.l_whence = SEEK_SET;
+    fl.l_start = (off_t) uid;
+    fl.l_len = 1;
+    if (fcntl(s->lockfd, F_OFD_SETLK, &fl) == 0)
+        return 0;
+    return errno == EAGAIN || errno == EACCES ? -EBUSY : -errno;
+}
+
+int
+jit_store_claim_uid(struct jit_store *s, uint32_t uid)
+{
+    int ret = uid_lock(s, uid, F_WRLCK);
+
+    if (ret != 0 && ret != -EBUSY)
+        set_err(s, "claim of uid %u: %s", (unsigned) uid, strerror(-ret));
+    return ret;
+}
+
+void
+jit_store_release_uid(struct jit_store *s, uint32_t uid)
+{
+    (void) uid_lock(s, uid, F_UNLCK);
+}
+
 int
 jit_store_wake_listen(struct jit_store *s, char *err, size_t errlen)
 {

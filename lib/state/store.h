@@ -239,6 +239,17 @@ int jit_store_list_accounts(struct jit_store *s, struct jit_account **out,
                             size_t *n);
 int jit_store_count_events(struct jit_store *s, int64_t *n);
 
+/* The claim on a teardown (doc/design.md, F9): one process at a time
+ * tears an account down, the one that holds the claim on its uid.  An
+ * open file description lock on byte uid of the lock file, held by this
+ * connection (so by the process and thread using it) until released or
+ * closed, and dropped by the kernel if the process dies, so that a
+ * teardown cut short is taken up again.  Claiming again what this
+ * connection holds succeeds.  0, -EBUSY (another connection holds it),
+ * or -errno. */
+int jit_store_claim_uid(struct jit_store *s, uint32_t uid);
+void jit_store_release_uid(struct jit_store *s, uint32_t uid);
+
 /* For jitctl daemon: its wake-up FIFO in the store's own directory (the
  * one the pokes of jit_store_commit go to), as jit_wake_listen. */
 int jit_store_wake_listen(struct jit_store *s, char *err, size_t errlen);

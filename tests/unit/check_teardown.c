@@ -133,6 +133,58 @@ START_TEST(test_done)
 }
 END_TEST
 
+/* One teardown of an account at a time (doc/design.md, F9): while
+ * another connection holds the claim on its uid, a teardown marks the
+ * account and leaves the rest to the holder (no failure, no event); once
+ * the holder lets go, or its connection closes as its process would die,
+ * it goes. */
+START_TEST(test_claimed_elsewhere)
+{
+    struct jit_grant g1 = t_grant("alice", NOW + 3600);
+    struct jit_grant g2 = t_grant("bob", NOW + 3600);
+    uint32_t uid1 = t_reserve(&t, &g1, NOW), uid2 = t_reserve(&t, &g2, NOW);
+    struct jit_teardown_item v[2] = {
+        { .name = "alice", .cause = "expired" },
+        { .name = "bob", .cause = "expired" },
+    };
+    struct jit_store *other = NULL;
+    struct jit_event *ev;
+    char *why = NULL;
+    size_t n;
+
+    ck_assert_int_eq(jit_store_open(&t.conf, NULL, &other, &why), 0);
+    ck_assert_int_eq(jit_store_claim_uid(other, uid1), 0);
+    ck_assert_int_eq(jit_store_claim_uid(other, uid1), 0); /* its own */
+    ck_assert_int_eq(jit_store_claim_uid(t.store, uid1), -EBUSY);
+    ck_assert_int_eq(jit_teardown(t.store, &t.conf, "alice", "logout",
+                                  &t.log, NOW), -EBUSY);
+    /* marked (refused, disabled in NSS), the rest left to the holder */
+    ck_assert_int_eq(t_account_state(&t, "alice"), JIT_ACCOUNT_TEARING_DOWN);
+    ev = outbox(&n);
+    ck_assert_uint_eq(n, 0);
+    jit_events_free(ev, n);
+    /* In a batch, the one held elsewhere is left and the others go. */
+    ck_assert_int_eq(jit_teardown_batch(t.store, &t.conf, v, 2, &t.log, NOW),
+                     -EBUSY);
+    ck_assert_int_eq(v[0].result, -EBUSY);
+    ck_assert_int_eq(v[1].result, 0);
+    ck_assert_int_eq(t_account_state(&t, "alice"), JIT_ACCOUNT_TEARING_DOWN);
+    ck_assert_int_eq(t_account_state(&t, "bob"), -1);
+    /* The batch let go of the claim it took on bob's uid. */
+    ck_assert_int_eq(jit_store_claim_uid(other, uid2), 0);
+    jit_store_release_uid(other, uid2);
+    /* A holder whose connection closes (a process that died) lets go. */
+    jit_store_close(other);
+    ck_assert_int_eq(jit_teardown(t.store, &t.conf, "alice", "logout",
+                                  &t.log, NOW), 0);
+    ck_assert_int_eq(t_account_state(&t, "alice"), -1);
+    ck_assert_uint_eq(t_log_count(&t.kept, "event=\"account.deleted\"",
+                                  "reason=\"logout\"", "user=\"alice\"",
+                                  NULL), 1);
+    free(why);
+}
+END_TEST
+
 START_TEST(test_failed_backs_off)
 {
     struct jit_grant g = t_grant("bob", NOW + 3600);
@@ -871,6 +923,7 @@ main(int argc, char **argv)
     tcase_set_timeout(tc, 60); /* (test_exec_cycler: 8 kills of 200 ms) */
     tcase_add_test(tc, test_backoff);
     tcase_add_test(tc, test_done);
+    tcase_add_test(tc, test_claimed_elsewhere);
     tcase_add_test(tc, test_failed_backs_off);
     tcase_add_test(tc, test_batch);
     tcase_add_test(tc, test_batch_failed);

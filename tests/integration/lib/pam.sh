@@ -42,6 +42,7 @@ setup_pam() {
         pam-auth.sh) UID_MIN=98000 ;;
         apid-account-view.sh) UID_MIN=99400 ;; # to 99499: uid_max set there
         pam-backend.sh) UID_MIN=99550 ;; # to 99599: uid_max set there
+        teardown-claim.sh) UID_MIN=99700 ;; # to 99749: uid_max set there
         relay.sh) UID_MIN=99750 ;; # to 99799: uid_max set there
         *) UID_MIN=70000 ;; # pam-login, jitctl-sync, api-spec: no process of theirs outlives a step
     esac
