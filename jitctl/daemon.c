@@ -236,7 +236,7 @@ jitctl_daemon(struct jit_conf *conf, const struct jit_log *log,
         int64_t now = (int64_t) time(NULL), next, wait, left_ms, retry;
         int64_t polled;
         size_t n = 0;
-        int reloaded;
+        int reloaded, held;
 
         wake_flag = 0;
         if (reload_flag) {
@@ -256,9 +256,12 @@ jitctl_daemon(struct jit_conf *conf, const struct jit_log *log,
         /* Reap first: an account past its end goes whatever the API.  A
          * grant refused because this account was in the way is worth
          * another look now. */
+        held = 0;
         if (jit_reap_once(s, conf, log, now, 0, &items, &n) == 0) {
             if (n > 0)
                 jit_sync_retry_soon(s, now);
+            for (size_t i = 0; i < n; i++)
+                held |= items[i].result == -EBUSY;
             jit_reap_items_free(items, n);
         }
         if (stop_flag)
@@ -273,6 +276,13 @@ jitctl_daemon(struct jit_conf *conf, const struct jit_log *log,
         if (stop_flag)
             break;
         next = jit_reap_next_due(s, now);
+        /* An account left to another process's teardown (doc/design.md,
+         * F9) is looked at again within two seconds: that process may let
+         * go of it without finishing it (a logout whose session was not
+         * the last, one that died).  Through a short poll, not a pause: a
+         * holder that never lets go must not stop the sync. */
+        if (held && (next == 0 || next > now + 2))
+            next = now + 2;
         /* Under a second to the next end: sleep to it exactly, as a poll
          * (whose wait counts whole seconds) would overshoot it.  Not
          * less than 100 ms, should something due stay due. */

@@ -657,23 +657,25 @@ done:
     return v;
 }
 
-/* Inside close_session's transaction: mark the account tearing_down if
- * it is active; *marked says whether this logout did.  One that another
- * process marked already (the reaper at its end, jitctl revoke) is that
- * process's to tear down, with its cause. */
+/* Inside close_session's transaction: if mark, mark the account
+ * tearing_down if it is active (*marked says whether this logout did);
+ * *tearing says whether it is tearing_down now, by this mark or by
+ * another process's (the reaper at its end, jitctl revoke). */
 static int
-mark_if_active(struct jit_store *s, const char *name, int *marked)
+mark_if_active(struct jit_store *s, const char *name, int mark, int *marked,
+               int *tearing)
 {
     struct jit_account now = { 0 };
     int ret;
 
-    *marked = 0;
+    *marked = *tearing = 0;
     if ((ret = jit_store_get_account(s, name, &now)) != 0)
         return ret;
-    if (now.state == JIT_ACCOUNT_ACTIVE
+    if (mark && now.state == JIT_ACCOUNT_ACTIVE
         && (ret = jit_store_set_state(s, name, JIT_ACCOUNT_TEARING_DOWN))
                == 0)
         *marked = 1;
+    *tearing = *marked || now.state == JIT_ACCOUNT_TEARING_DOWN;
     jit_account_free(&now);
     return ret;
 }
@@ -688,7 +690,7 @@ jit_login_close_session(struct jit_login *l)
     char *detail = NULL;
     uint32_t left = 0;
     int64_t now = (int64_t) time(NULL);
-    int ret, last, on_logout_delete, marked = 0, claimed = 0;
+    int ret, last, on_logout_delete, marked = 0, claimed = 0, tearing = 0;
 
     if (jit_login_owner(l, NULL) != JIT_OWNER_OURS) {
         l->reason = "other_source";
@@ -717,8 +719,10 @@ jit_login_close_session(struct jit_login *l)
         || jit_store_add_sessions(s, a.name, -1, &left) != 0
         || jit_store_add_event(s, "session.closed", a.grant_id, a.name,
                                a.requester, detail, now) != 0
-        || (left == 0 && on_logout_delete
-            && mark_if_active(s, a.name, &marked) != 0)
+        || ((left == 0 && on_logout_delete) || claimed
+            ? mark_if_active(s, a.name, left == 0 && on_logout_delete,
+                             &marked, &tearing) != 0
+            : 0)
         || jit_store_commit(s) != 0) {
         v = txn_failed(l, s, "session.closed", "store_error", NULL, &a);
         goto done;
@@ -726,7 +730,14 @@ jit_login_close_session(struct jit_login *l)
     last = left == 0 && on_logout_delete;
     audit(l, LOG_NOTICE, "session.closed", "ok",
           last ? "last_logout" : left ? "sessions_left" : "kept", NULL, &a);
-    if (last && !marked) {
+    if (claimed && tearing && !marked) {
+        /* Marked by another process (the reaper at the account's end,
+         * jitctl revoke) that found this logout's claim and left it: the
+         * holder of the claim finishes it. */
+        ret = jit_teardown(s, l->conf, a.name, "resumed", &l->log, now);
+        if (ret != 0 && ret != -EBUSY && ret != -ENOENT)
+            v = JIT_DENY;
+    } else if (last && !marked) {
         jit_logf(&l->log, LOG_NOTICE, "teardown of %s: begun already by "
                  "another process (the reaper or jitctl revoke); left to it",
                  a.name);

@@ -6,8 +6,10 @@
 # jitctl daemon keeps its own home_policy (the daemon's reaper does not
 # take the account up beside it); a last logout while the reaper tears
 # the account down for its end leaves it to the reaper (one
-# account.deleted, reason expired); jitctl revoke beside a holder leaves
-# the account to it, and once the holder dies the reaper takes it up.
+# account.deleted, reason expired); the daemon's reaper looks again
+# within seconds at an account it left to a holder that then let go; and
+# jitctl revoke beside a holder leaves the account to it, and once the
+# holder dies the reaper takes it up.
 . "$top_srcdir/tests/integration/lib.sh"
 require_ns
 command -v setpriv >/dev/null || skip "needs setpriv"
@@ -70,12 +72,8 @@ wait_for 10 grep -q 'event="account.deleted" result="ok" reason="expired" user="
 expect_eq "one account.deleted line for alice" "$(deleted_lines alice)" 1
 if grep -q 'reason="logout" user="alice"' "$T/pam.out" "$T/daemon.err"; then fail "alice's end recorded as a logout"; fi
 ok "an account ending while its last session closes is torn down once, as expired ($how)"
-kill $D; wait $D || fail "daemon exit status $?"
-forget_pid $D
-
-# --- jitctl revoke beside a holder; the holder dies, the reaper takes it up ---
-pam_op carol acct_mgmt open_session || fail "carol: $(cat "$T/pam.out")"
-cuid=$(in_ns id -u carol)
+# A holder of the claim (as a logout's, taken before its transaction):
+# python holding the same lock, with no teardown to do.
 cat > "$T/hold.py" <<'PY'
 import fcntl, os, signal, struct, sys
 F_OFD_SETLK = 37
@@ -84,10 +82,45 @@ fcntl.fcntl(fd, F_OFD_SETLK, struct.pack("hhqqi", fcntl.F_WRLCK, os.SEEK_SET, in
 open(sys.argv[3], "w").close()
 signal.pause()
 PY
-/usr/bin/python3 "$T/hold.py" "$STATE/lock" "$cuid" "$T/held" &
-H=$!
-TEST_PIDS="$TEST_PIDS $H"
-wait_for 10 test -e "$T/held" >/dev/null || fail "the holder did not start"
+hold() {
+    rm -f "$T/held"
+    /usr/bin/python3 "$T/hold.py" "$STATE/lock" "$1" "$T/held" &
+    H=$!
+    TEST_PIDS="$TEST_PIDS $H"
+    wait_for 10 test -e "$T/held" >/dev/null || fail "the holder did not start"
+}
+
+# --- the reaper finds the account held; the holder lets go unfinished ---
+grant_json dave > "$G/dave.json"
+pam_op dave acct_mgmt open_session || fail "dave: $(cat "$T/pam.out")"
+duid=$(in_ns id -u dave)
+setpriv --reuid="$duid" --regid="$duid" --clear-groups sleep 300 &
+DP=$!
+TEST_PIDS="$TEST_PIDS $DP"
+wait_uid "$DP" "$duid"
+hold "$duid"
+end_now dave
+kill -HUP $D
+dave_marked() { [ "$(state_of dave)" = tearing_down ]; }
+wait_for 20 dave_marked >/dev/null || fail "the reaper never marked dave: $(cat "$T/daemon.err")"
+dead "$DP" && fail "dave's process ended while another held his claim"
+kill $H; wait $H 2>/dev/null || true
+forget_pid $H
+dead() { ! kill -0 "$1" 2>/dev/null || [ "$(ps -o stat= -p "$1" | cut -c1)" = Z ]; }
+dave_done() { gone dave && dead "$DP"; }
+# The daemon looks again within 2 s of each pass that left it.
+ms=$(wait_for 20 dave_done) || fail "dave not torn down after his holder let go: $(cat "$T/daemon.err")"
+wait "$DP" 2>/dev/null || true
+forget_pid "$DP"
+ok "an account the reaper left to a holder is torn down $ms ms after the holder lets go"
+
+kill $D; wait $D || fail "daemon exit status $?"
+forget_pid $D
+
+# --- jitctl revoke beside a holder; the holder dies, the reaper takes it up ---
+pam_op carol acct_mgmt open_session || fail "carol: $(cat "$T/pam.out")"
+cuid=$(in_ns id -u carol)
+hold "$cuid"
 out=$("$JITCTL" -c "$CONF" revoke carol --reason "INC-9 test" 2>&1) || fail "revoke: $out"
 case $out in *"being torn down by another process"*) ;; *) fail "revoke beside a holder: $out" ;; esac
 expect_eq "carol tearing_down, left to the holder" "$(state_of carol)" tearing_down
