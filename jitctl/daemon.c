@@ -261,7 +261,7 @@ jitctl_daemon(struct jit_conf *conf, const struct jit_log *log,
             if (n > 0)
                 jit_sync_retry_soon(s, now);
             for (size_t i = 0; i < n; i++)
-                held |= items[i].result == -EBUSY;
+                held |= items[i].result == -EALREADY;
             jit_reap_items_free(items, n);
         }
         if (stop_flag)

@@ -552,7 +552,7 @@ cmd_reap(struct jit_conf *conf, const struct invocation *in)
     for (size_t i = 0; i < n; i++) {
         char *e = jit_escape(v[i].name);
 
-        if (!dry_run && v[i].result == -EBUSY) {
+        if (!dry_run && v[i].result == -EALREADY) {
             printf("left %s: %s: another process is tearing it down\n",
                    e ? e : "?", v[i].cause);
             free(e);
@@ -646,14 +646,14 @@ cmd_revoke(struct jit_conf *conf, const struct invocation *in)
         jit_audit(&jitctl_log, LOG_NOTICE, &au);
     }
     r = jit_teardown(s, conf, name, "revoked_locally", &jitctl_log, now);
-    /* (-EBUSY: another process, the reaper or a logout, holds its
+    /* (-EALREADY: another process, the reaper or a logout, holds its
      * teardown and finishes it: doc/design.md, F9) */
     printf("revoke %s: grant %s revoked on this host; account %s\n", name,
            a.grant_id, r == 0 ? "torn down"
-                       : r == -EBUSY ? "being torn down by another process"
+                       : r == -EALREADY ? "being torn down by another process"
                        : r == -ENOENT ? "gone meanwhile"
                                       : "left in disable_failed");
-    ret = r == 0 || r == -EBUSY || r == -ENOENT ? 0 : 1;
+    ret = r == 0 || r == -EALREADY || r == -ENOENT ? 0 : 1;
 
 done:
     free(detail);

@@ -803,8 +803,9 @@ json_detail(const char *cause, const char *error, uint32_t uid)
  * have done this in its own transaction already. */
 static int
 mark_tearing_down(struct jit_store *s, const struct jit_account *a, size_t n,
-                  const int *skip)
+                  const int *skip, uint32_t *claimed, size_t *nclaimed)
 {
+    size_t first = *nclaimed;
     int ret, any = 0;
 
     for (size_t i = 0; i < n && !any; i++)
@@ -813,14 +814,25 @@ mark_tearing_down(struct jit_store *s, const struct jit_account *a, size_t n,
         return 0;
     if ((ret = jit_store_begin(s)) != 0)
         return ret;
-    for (size_t i = 0; i < n; i++)
-        if (!skip[i] && a[i].state != JIT_ACCOUNT_TEARING_DOWN
-            && (ret = jit_store_set_state(s, a[i].name,
-                                          JIT_ACCOUNT_TEARING_DOWN)) != 0)
+    /* Whoever marks claims in the same transaction (doc/design.md, F9):
+     * a process that reads the mark knows its marker holds the claim. */
+    for (size_t i = 0; i < n; i++) {
+        if (skip[i] || a[i].state == JIT_ACCOUNT_TEARING_DOWN)
+            continue;
+        if (jit_store_claim_uid(s, a[i].uid) == 0)
+            claimed[(*nclaimed)++] = a[i].uid;
+        if ((ret = jit_store_set_state(s, a[i].name,
+                                       JIT_ACCOUNT_TEARING_DOWN)) != 0)
             break;
+    }
     if (ret == 0)
         ret = jit_store_commit(s);
     jit_store_rollback(s); /* nothing if committed */
+    if (ret != 0) {
+        for (size_t k = first; k < *nclaimed; k++)
+            jit_store_release_uid(s, claimed[k]);
+        *nclaimed = first;
+    }
     return ret;
 }
 
@@ -991,7 +1003,8 @@ jit_teardown_batch(struct jit_store *s, const struct jit_conf *conf,
     struct jit_account *a = calloc(n ? n : 1, sizeof(*a));
     size_t *pend = calloc(n ? n : 1, sizeof(*pend));
     int *skip = calloc(n ? n : 1, sizeof(*skip));
-    uint32_t *claimed = calloc(n ? n : 1, sizeof(*claimed));
+    /* (each uid at most twice: claimed when marked, and again after) */
+    uint32_t *claimed = calloc(n ? 2 * n : 1, sizeof(*claimed));
     size_t nclaimed = 0;
     char err[512];
     size_t np = 0;
@@ -1011,7 +1024,7 @@ jit_teardown_batch(struct jit_store *s, const struct jit_conf *conf,
             snprintf(v[i].error, sizeof(v[i].error), "store: %s",
                      jit_store_error(s));
         }
-    if ((r = mark_tearing_down(s, a, n, skip)) != 0) {
+    if ((r = mark_tearing_down(s, a, n, skip, claimed, &nclaimed)) != 0) {
         snprintf(err, sizeof(err), "store: %s", jit_store_error(s));
         for (size_t i = 0; i < n; i++)
             if (!skip[i]) {
@@ -1035,7 +1048,7 @@ jit_teardown_batch(struct jit_store *s, const struct jit_conf *conf,
         if ((r = jit_store_claim_uid(s, uid)) != 0) {
             skip[i] = 1;
             v[i].result = r;
-            if (r == -EBUSY) {
+            if (r == -EALREADY) {
                 snprintf(v[i].error, sizeof(v[i].error), "another process "
                          "is tearing it down");
                 jit_logf(log, LOG_DEBUG, "teardown of %s (%s): another "

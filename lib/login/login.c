@@ -657,25 +657,29 @@ done:
     return v;
 }
 
-/* Inside close_session's transaction: if mark, mark the account
- * tearing_down if it is active (*marked says whether this logout did);
- * *tearing says whether it is tearing_down now, by this mark or by
- * another process's (the reaper at its end, jitctl revoke). */
+/* Inside close_session's transaction, under the writers' lock: mark the
+ * account tearing_down if it is active, claiming its uid first (*marked,
+ * *claimed).  Whoever marks holds the claim from the same transaction on
+ * (doc/design.md, F9), so a process that reads tearing_down knows its
+ * marker is tearing it down, or died and let go of it.  One another
+ * process marked (the reaper at its end, jitctl revoke) is theirs. */
 static int
-mark_if_active(struct jit_store *s, const char *name, int mark, int *marked,
-               int *tearing)
+mark_if_active(struct jit_store *s, const char *name, int *marked,
+               int *claimed, uint32_t *uid)
 {
     struct jit_account now = { 0 };
     int ret;
 
-    *marked = *tearing = 0;
+    *marked = 0;
     if ((ret = jit_store_get_account(s, name, &now)) != 0)
         return ret;
-    if (mark && now.state == JIT_ACCOUNT_ACTIVE
-        && (ret = jit_store_set_state(s, name, JIT_ACCOUNT_TEARING_DOWN))
-               == 0)
-        *marked = 1;
-    *tearing = *marked || now.state == JIT_ACCOUNT_TEARING_DOWN;
+    if (now.state == JIT_ACCOUNT_ACTIVE) {
+        *uid = now.uid;
+        *claimed = jit_store_claim_uid(s, now.uid) == 0;
+        if ((ret = jit_store_set_state(s, name, JIT_ACCOUNT_TEARING_DOWN))
+            == 0)
+            *marked = 1;
+    }
     jit_account_free(&now);
     return ret;
 }
@@ -690,7 +694,8 @@ jit_login_close_session(struct jit_login *l)
     char *detail = NULL;
     uint32_t left = 0;
     int64_t now = (int64_t) time(NULL);
-    int ret, last, on_logout_delete, marked = 0, claimed = 0, tearing = 0;
+    uint32_t claimed_uid = 0;
+    int ret, last, on_logout_delete, marked = 0, claimed = 0;
 
     if (jit_login_owner(l, NULL) != JIT_OWNER_OURS) {
         l->reason = "other_source";
@@ -708,21 +713,20 @@ jit_login_close_session(struct jit_login *l)
     detail = event_detail(l, NULL);
     on_logout_delete = jit_store_get_grant(s, a.grant_id, &g) == 0
                        && strcmp(g.on_logout, "delete") == 0;
-    /* The last logout claims the teardown before its mark is committed:
-     * from that commit on, jitctl daemon's reaper would take up an account
-     * tearing_down that no process holds (doc/design.md, F9). */
-    if (on_logout_delete && !l->foreign_mount_ns && a.sessions <= 1)
-        claimed = jit_store_claim_uid(s, a.uid) == 0;
     /* The last logout of a delete-on-logout account marks it for teardown
      * in the same transaction that counts the session out. */
     if (jit_store_begin(s) != 0
         || jit_store_add_sessions(s, a.name, -1, &left) != 0
         || jit_store_add_event(s, "session.closed", a.grant_id, a.name,
                                a.requester, detail, now) != 0
-        || ((left == 0 && on_logout_delete) || claimed
-            ? mark_if_active(s, a.name, left == 0 && on_logout_delete,
-                             &marked, &tearing) != 0
-            : 0)
+        || (left == 0 && on_logout_delete && !l->foreign_mount_ns
+            && mark_if_active(s, a.name, &marked, &claimed, &claimed_uid)
+                   != 0)
+        || (left == 0 && on_logout_delete && l->foreign_mount_ns
+            && a.state == JIT_ACCOUNT_ACTIVE
+            && (marked = 1,
+                jit_store_set_state(s, a.name, JIT_ACCOUNT_TEARING_DOWN))
+                   != 0)
         || jit_store_commit(s) != 0) {
         v = txn_failed(l, s, "session.closed", "store_error", NULL, &a);
         goto done;
@@ -730,14 +734,7 @@ jit_login_close_session(struct jit_login *l)
     last = left == 0 && on_logout_delete;
     audit(l, LOG_NOTICE, "session.closed", "ok",
           last ? "last_logout" : left ? "sessions_left" : "kept", NULL, &a);
-    if (claimed && tearing && !marked) {
-        /* Marked by another process (the reaper at the account's end,
-         * jitctl revoke) that found this logout's claim and left it: the
-         * holder of the claim finishes it. */
-        ret = jit_teardown(s, l->conf, a.name, "resumed", &l->log, now);
-        if (ret != 0 && ret != -EBUSY && ret != -ENOENT)
-            v = JIT_DENY;
-    } else if (last && !marked) {
+    if (last && !marked) {
         jit_logf(&l->log, LOG_NOTICE, "teardown of %s: begun already by "
                  "another process (the reaper or jitctl revoke); left to it",
                  a.name);
@@ -749,7 +746,7 @@ jit_login_close_session(struct jit_login *l)
         /* Another process holding it finishes it; one that finished it
          * already took the rows (and audited). */
         ret = jit_teardown(s, l->conf, a.name, "logout", &l->log, now);
-        if (ret == -EBUSY)
+        if (ret == -EALREADY)
             jit_logf(&l->log, LOG_NOTICE, "teardown of %s: another process "
                      "is tearing it down; left to it", a.name);
         else if (ret != 0 && ret != -ENOENT)
@@ -758,7 +755,7 @@ jit_login_close_session(struct jit_login *l)
 
 done:
     if (claimed)
-        jit_store_release_uid(s, a.uid);
+        jit_store_release_uid(s, claimed_uid);
     free(detail);
     jit_grant_free(&g);
     jit_account_free(&a);

@@ -797,7 +797,7 @@ uid_lock(struct jit_store *s, uint32_t uid, short type)
     fl.l_len = 1;
     if (fcntl(s->lockfd, F_OFD_SETLK, &fl) == 0)
         return 0;
-    return errno == EAGAIN || errno == EACCES ? -EBUSY : -errno;
+    return errno == EAGAIN || errno == EACCES ? -EALREADY : -errno;
 }
 
 int
@@ -805,7 +805,7 @@ jit_store_claim_uid(struct jit_store *s, uint32_t uid)
 {
     int ret = uid_lock(s, uid, F_WRLCK);
 
-    if (ret != 0 && ret != -EBUSY)
+    if (ret != 0 && ret != -EALREADY)
         set_err(s, "claim of uid %u: %s", (unsigned) uid, strerror(-ret));
     return ret;
 }

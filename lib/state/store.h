@@ -245,7 +245,7 @@ int jit_store_count_events(struct jit_store *s, int64_t *n);
  * connection (so by the process and thread using it) until released or
  * closed, and dropped by the kernel if the process dies, so that a
  * teardown cut short is taken up again.  Claiming again what this
- * connection holds succeeds.  0, -EBUSY (another connection holds it),
+ * connection holds succeeds.  0, -EALREADY (another connection holds it),
  * or -errno. */
 int jit_store_claim_uid(struct jit_store *s, uint32_t uid);
 void jit_store_release_uid(struct jit_store *s, uint32_t uid);

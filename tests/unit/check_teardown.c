@@ -155,9 +155,9 @@ START_TEST(test_claimed_elsewhere)
     ck_assert_int_eq(jit_store_open(&t.conf, NULL, &other, &why), 0);
     ck_assert_int_eq(jit_store_claim_uid(other, uid1), 0);
     ck_assert_int_eq(jit_store_claim_uid(other, uid1), 0); /* its own */
-    ck_assert_int_eq(jit_store_claim_uid(t.store, uid1), -EBUSY);
+    ck_assert_int_eq(jit_store_claim_uid(t.store, uid1), -EALREADY);
     ck_assert_int_eq(jit_teardown(t.store, &t.conf, "alice", "logout",
-                                  &t.log, NOW), -EBUSY);
+                                  &t.log, NOW), -EALREADY);
     /* marked (refused, disabled in NSS), the rest left to the holder */
     ck_assert_int_eq(t_account_state(&t, "alice"), JIT_ACCOUNT_TEARING_DOWN);
     ev = outbox(&n);
@@ -165,8 +165,8 @@ START_TEST(test_claimed_elsewhere)
     jit_events_free(ev, n);
     /* In a batch, the one held elsewhere is left and the others go. */
     ck_assert_int_eq(jit_teardown_batch(t.store, &t.conf, v, 2, &t.log, NOW),
-                     -EBUSY);
-    ck_assert_int_eq(v[0].result, -EBUSY);
+                     -EALREADY);
+    ck_assert_int_eq(v[0].result, -EALREADY);
     ck_assert_int_eq(v[1].result, 0);
     ck_assert_int_eq(t_account_state(&t, "alice"), JIT_ACCOUNT_TEARING_DOWN);
     ck_assert_int_eq(t_account_state(&t, "bob"), -1);
