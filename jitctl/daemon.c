@@ -277,10 +277,9 @@ jitctl_daemon(struct jit_conf *conf, const struct jit_log *log,
             break;
         next = jit_reap_next_due(s, now);
         /* An account left to another process's teardown (doc/design.md,
-         * F9) is looked at again within two seconds: that process may let
-         * go of it without finishing it (a logout whose session was not
-         * the last, one that died).  Through a short poll, not a pause: a
-         * holder that never lets go must not stop the sync. */
+         * F9) is looked at again within two seconds: that process may die
+         * before it finishes.  Through a short poll, not a pause: a holder
+         * that never lets go must not stop the sync. */
         if (held && (next == 0 || next > now + 2))
             next = now + 2;
         /* Under a second to the next end: sleep to it exactly, as a poll

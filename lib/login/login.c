@@ -658,14 +658,14 @@ done:
 }
 
 /* Inside close_session's transaction, under the writers' lock: mark the
- * account tearing_down if it is active, claiming its uid first (*marked,
- * *claimed).  Whoever marks holds the claim from the same transaction on
+ * account tearing_down if it is active, claiming its uid first if claim
+ * (*marked, *claimed).  Whoever marks holds the claim from the same transaction on
  * (doc/design.md, F9), so a process that reads tearing_down knows its
  * marker is tearing it down, or died and let go of it.  One another
  * process marked (the reaper at its end, jitctl revoke) is theirs. */
 static int
-mark_if_active(struct jit_store *s, const char *name, int *marked,
-               int *claimed, uint32_t *uid)
+mark_if_active(struct jit_store *s, const char *name, int claim,
+               int *marked, int *claimed, uint32_t *uid)
 {
     struct jit_account now = { 0 };
     int ret;
@@ -675,7 +675,7 @@ mark_if_active(struct jit_store *s, const char *name, int *marked,
         return ret;
     if (now.state == JIT_ACCOUNT_ACTIVE) {
         *uid = now.uid;
-        *claimed = jit_store_claim_uid(s, now.uid) == 0;
+        *claimed = claim && jit_store_claim_uid(s, now.uid) == 0;
         if ((ret = jit_store_set_state(s, name, JIT_ACCOUNT_TEARING_DOWN))
             == 0)
             *marked = 1;
@@ -719,14 +719,11 @@ jit_login_close_session(struct jit_login *l)
         || jit_store_add_sessions(s, a.name, -1, &left) != 0
         || jit_store_add_event(s, "session.closed", a.grant_id, a.name,
                                a.requester, detail, now) != 0
-        || (left == 0 && on_logout_delete && !l->foreign_mount_ns
-            && mark_if_active(s, a.name, &marked, &claimed, &claimed_uid)
-                   != 0)
-        || (left == 0 && on_logout_delete && l->foreign_mount_ns
-            && a.state == JIT_ACCOUNT_ACTIVE
-            && (marked = 1,
-                jit_store_set_state(s, a.name, JIT_ACCOUNT_TEARING_DOWN))
-                   != 0)
+        /* (in the session's own mount namespace the reaper tears down,
+         * so this logout claims nothing) */
+        || (left == 0 && on_logout_delete
+            && mark_if_active(s, a.name, !l->foreign_mount_ns, &marked,
+                              &claimed, &claimed_uid) != 0)
         || jit_store_commit(s) != 0) {
         v = txn_failed(l, s, "session.closed", "store_error", NULL, &a);
         goto done;

@@ -23,7 +23,9 @@ state_of() { /usr/bin/python3 -c 'import sqlite3, sys
 r = sqlite3.connect(sys.argv[1]).execute("SELECT state FROM accounts WHERE name = ?", (sys.argv[2],)).fetchone()
 print(r[0] if r else "none")' "$STATE/state.db" "$1"; }
 # A process of uid $1 that ignores TERM: a teardown then waits out its
-# 2 s grace before the KILL, holding its claim all that time.
+# 2 s grace before the KILL, holding its claim all that time.  (Its
+# sleep is the process's life, ended by the teardown, not a wait: the
+# test waits on its uid with wait_uid.)
 stubborn() {
     setpriv --reuid="$1" --regid="$1" --clear-groups sh -c 'trap "" TERM; sleep 300' &
     P=$!
@@ -94,6 +96,8 @@ hold() {
 grant_json dave > "$G/dave.json"
 pam_op dave acct_mgmt open_session || fail "dave: $(cat "$T/pam.out")"
 duid=$(in_ns id -u dave)
+# (a process of the uid for the teardown to end; its sleep is its life,
+# not a wait)
 setpriv --reuid="$duid" --regid="$duid" --clear-groups sleep 300 &
 DP=$!
 TEST_PIDS="$TEST_PIDS $DP"
