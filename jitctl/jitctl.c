@@ -552,9 +552,12 @@ cmd_reap(struct jit_conf *conf, const struct invocation *in)
     for (size_t i = 0; i < n; i++) {
         char *e = jit_escape(v[i].name);
 
-        if (!dry_run && v[i].result == -EALREADY) {
-            printf("left %s: %s: another process is tearing it down\n",
-                   e ? e : "?", v[i].cause);
+        /* (doc/design.md, F9: the other process audits its teardown) */
+        if (!dry_run && (v[i].result == -EALREADY || v[i].result == -ENOENT)) {
+            printf("left %s: %s: %s\n", e ? e : "?", v[i].cause,
+                   v[i].result == -EALREADY
+                       ? "another process is tearing it down"
+                       : "torn down by another process meanwhile");
             free(e);
             continue;
         }

@@ -116,6 +116,10 @@ jit_ipc_remove_uid(uid_t uid, gid_t gid)
     if (pid == 0) {
         int failed = 0;
 
+        /* As the killer does (teardown.c): no copy of the caller's
+         * descriptors, the claim's among them, in a child its uid may
+         * stop. */
+        (void) close_range(3, ~0U, 0);
         if (setgroups(0, NULL) != 0 || setresgid(gid, gid, gid) != 0
             || setresuid(uid, uid, uid) != 0)
             _exit(3);
