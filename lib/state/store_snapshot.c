@@ -129,56 +129,157 @@ done:
     return ret;
 }
 
+/* The snapshot's rows, loaded for a commit that changed what NSS shows.
+ * Their strings and supplementary gids, owned here. */
+struct snap_rows {
+    struct jit_nssdb_account *v;
+    size_t n;
+    uint32_t *gids;
+};
+
+static void
+snap_rows_free(struct snap_rows *r)
+{
+    for (size_t i = 0; i < r->n; i++) {
+        free((char *) r->v[i].name);
+        free((char *) r->v[i].gecos);
+        free((char *) r->v[i].dir);
+        free((char *) r->v[i].shell);
+        free((char *) r->v[i].requester);
+    }
+    free(r->v);
+    free(r->gids);
+    r->v = NULL;
+    r->n = 0;
+    r->gids = NULL;
+}
+
 /*
- * Whose each account is and whether it stands, for the snapshot (the krb5
- * localauth plugin reads it there, doc/design.md, "GSSAPI logins"): live
- * while it is reserved or active, its grant is stored, active and not
- * revoked on this host; it ends at the earlier of its own and its grant's
- * end.  The rows come in the order of jit_store_load_accounts (by uid);
- * a row that does not line up fails the commit.  (A missing grant row
- * never happens, as a grant is stored before its account; if it did, the
- * account would not be live: fail closed.)
+ * Every account as the snapshot shows it, in two scans whatever their
+ * number: the accounts in name order, with whether each stands (for the
+ * krb5 localauth plugin, doc/design.md, "GSSAPI logins": live while it
+ * is reserved or active and its grant is stored, active and not revoked
+ * on this host; ending at the earlier of its own and its grant's end; a
+ * missing grant row is not live: fail closed), then every account's
+ * groups in the same order, merged.  A login pays this at each commit
+ * that changes what NSS shows; a query per account cost 5 us an account
+ * here, so a host holding a thousand accounts paid 5 ms a commit.
  */
 static int
-load_standing(struct jit_store *s, struct jit_nssdb_account *rows, size_t n)
+load_snapshot_rows(struct jit_store *s, struct snap_rows *r)
 {
-    sqlite3_stmt *st = NULL;
-    size_t i = 0;
+    sqlite3_stmt *st = NULL, *gs = NULL;
+    size_t cap = 0, ng = 0, gcap = 0, i = 0;
+    size_t *first = NULL; /* (each account's first gid, then its count) */
     int rc, ret;
 
-    ret = prepare(s, "SELECT a.name, a.state IN ('reserved', 'active')"
+    r->v = NULL;
+    r->n = 0;
+    r->gids = NULL;
+    ret = prepare(s, "SELECT a.name, a.uid, a.gid, a.gecos, a.home, a.shell,"
+                     " a.requester, a.created, a.expires,"
+                     " a.state IN ('reserved', 'active')"
                      "  AND g.status IS 'active'"
                      "  AND NOT EXISTS (SELECT 1 FROM local_revocations r"
                      "                  WHERE r.grant_id = a.grant_id),"
                      " CASE WHEN g.expires_at < a.expires THEN g.expires_at"
                      "  ELSE a.expires END"
                      " FROM accounts a LEFT JOIN grants g ON g.id = a.grant_id"
-                     " ORDER BY a.uid", &st);
+                     " ORDER BY a.name", &st);
     if (ret != 0)
         goto done;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        const char *name = (const char *) sqlite3_column_text(st, 0);
+        struct jit_nssdb_account *a;
 
-        if (i >= n || name == NULL || strcmp(name, rows[i].name) != 0) {
-            set_err(s, "snapshot: accounts changed while it was built");
-            ret = -EIO;
+        if (r->n == cap) {
+            size_t ncap = cap ? cap * 2 : 16;
+            struct jit_nssdb_account *nv = realloc(r->v, ncap * sizeof(*nv));
+
+            if (nv == NULL) {
+                ret = -ENOMEM;
+                goto done;
+            }
+            r->v = nv;
+            cap = ncap;
+        }
+        a = &r->v[r->n++];
+        memset(a, 0, sizeof(*a));
+        a->name = col_dup(st, 0);
+        a->uid = (uint32_t) sqlite3_column_int64(st, 1);
+        a->gid = (uint32_t) sqlite3_column_int64(st, 2);
+        a->gecos = col_dup(st, 3);
+        a->dir = col_dup(st, 4);
+        a->shell = col_dup(st, 5);
+        a->requester = col_dup(st, 6);
+        a->created = sqlite3_column_int64(st, 7);
+        a->expires = sqlite3_column_int64(st, 8);
+        a->live = sqlite3_column_int(st, 9) != 0;
+        a->ends = sqlite3_column_int64(st, 10);
+        if (!a->name || !a->gecos || !a->dir || !a->shell || !a->requester) {
+            ret = -ENOMEM;
             goto done;
         }
-        rows[i].live = sqlite3_column_int(st, 1) != 0;
-        rows[i].ends = sqlite3_column_int64(st, 2);
-        i++;
     }
     if (rc != SQLITE_DONE) {
-        ret = sql_fail(s, rc, "account standing");
+        ret = sql_fail(s, rc, "accounts");
         goto done;
     }
-    if (i != n) {
-        set_err(s, "snapshot: accounts changed while it was built");
-        ret = -EIO;
+    first = calloc(r->n ? 2 * r->n : 1, sizeof(*first));
+    if (first == NULL) {
+        ret = -ENOMEM;
+        goto done;
     }
+    /* (SQLite's BINARY order is strcmp's for these names) */
+    ret = prepare(s, "SELECT account, gid FROM account_groups"
+                     " ORDER BY account, name", &gs);
+    if (ret != 0)
+        goto done;
+    while ((rc = sqlite3_step(gs)) == SQLITE_ROW) {
+        const char *acct = (const char *) sqlite3_column_text(gs, 0);
+        int c = 1;
+
+        if (acct == NULL) {
+            ret = -ENOMEM;
+            goto done;
+        }
+        while (i < r->n && (c = strcmp(r->v[i].name, acct)) < 0)
+            if (++i < r->n)
+                first[2 * i] = ng;
+        /* A group of no account (the foreign key forbids it) shows
+         * nowhere, as before. */
+        if (c != 0)
+            continue;
+        if (ng == gcap) {
+            size_t ncap = gcap ? gcap * 2 : 64;
+            uint32_t *nv = realloc(r->gids, ncap * sizeof(*nv));
+
+            if (nv == NULL) {
+                ret = -ENOMEM;
+                goto done;
+            }
+            r->gids = nv;
+            gcap = ncap;
+        }
+        r->gids[ng++] = (uint32_t) sqlite3_column_int64(gs, 1);
+        first[2 * i + 1]++;
+    }
+    if (rc != SQLITE_DONE) {
+        ret = sql_fail(s, rc, "account groups");
+        goto done;
+    }
+    /* (pointers only now: the array moved as it grew) */
+    for (size_t k = 0; k < r->n; k++) {
+        r->v[k].n_gids = first[2 * k + 1];
+        r->v[k].gids = first[2 * k + 1] ? r->gids + first[2 * k] : NULL;
+    }
+    ret = 0;
 
 done:
+    free(first);
+    finish(s, gs);
     finish(s, st);
+    if (ret != 0)
+        snap_rows_free(r);
     return ret;
 }
 
@@ -186,9 +287,7 @@ int
 jit_store_commit(struct jit_store *s)
 {
     struct jit_nssdb_image img = { NULL, 0 };
-    struct jit_nssdb_account *rows = NULL;
-    struct jit_account *accts = NULL;
-    size_t n = 0;
+    struct snap_rows rows = { NULL, 0, NULL };
     int ret, committed = 0;
 
     if (!s->in_txn) {
@@ -209,29 +308,9 @@ jit_store_commit(struct jit_store *s)
                    " WHERE key = 'generation'");
     if (ret != 0)
         goto done;
-    if ((ret = jit_store_load_accounts(s, NULL, &accts, &n)) != 0)
+    if ((ret = load_snapshot_rows(s, &rows)) != 0)
         goto done;
-    rows = calloc(n ? n : 1, sizeof(*rows));
-    if (rows == NULL) {
-        ret = -ENOMEM;
-        goto done;
-    }
-    for (size_t i = 0; i < n; i++) {
-        rows[i].name = accts[i].name;
-        rows[i].gecos = accts[i].gecos;
-        rows[i].dir = accts[i].home;
-        rows[i].shell = accts[i].shell;
-        rows[i].uid = accts[i].uid;
-        rows[i].gid = accts[i].gid;
-        rows[i].gids = accts[i].gids;
-        rows[i].n_gids = accts[i].n_groups;
-        rows[i].created = accts[i].created;
-        rows[i].expires = accts[i].expires;
-        rows[i].requester = accts[i].requester;
-    }
-    if ((ret = load_standing(s, rows, n)) != 0)
-        goto done;
-    ret = jit_nssdb_build(rows, n, s->conf->uid_min, s->conf->uid_max,
+    ret = jit_nssdb_build(rows.v, rows.n, s->conf->uid_min, s->conf->uid_max,
                           jit_store_generation(s), (int64_t) time(NULL),
                           &img);
     if (ret != 0) {
@@ -275,8 +354,7 @@ done:
     if (committed)
         jit_store_checkpoint_if_due(s);
     jit_nssdb_image_free(&img);
-    free(rows);
-    jit_accounts_free(accts, n);
+    snap_rows_free(&rows);
     return ret;
 }
 

@@ -15,7 +15,10 @@
  * can skip, each part alone on the same file system in the same run:
  * one fsync'd SQLite commit, one atomic replacement (not fsynced) of a
  * snapshot the size of nss.db, a home made from the skeleton and removed, and a
- * pam_start that loads the module.
+ * pam_start that loads the module.  And what the host's size adds: a
+ * commit that changes what NSS shows, in a store of 1 and of 1000
+ * accounts (the snapshot is derived from every account at such a
+ * commit, and a login makes three).
  *
  * The logins run first with nothing else holding the state store open,
  * then, for the rest of the run, beside what jitctl daemon keeps on every
@@ -245,6 +248,106 @@ run(char *const argv[])
 struct floor {
     double commit, snapshot, home, pam_start, scan;
 };
+
+/* One commit that changes what NSS shows (an account marked as ending:
+ * the snapshot is derived again), in a store of its own beside the
+ * bench's holding `accounts` accounts, each with the two groups of the
+ * test's grants; the median.  Every login makes three such commits, and
+ * a host whose daemon reserved ahead for its grants holds one account a
+ * grant. */
+static int
+store_size_commit(const struct jit_conf *base, size_t accounts, double *out)
+{
+    static char *groups[] = { S("users"), S("video") };
+    struct jit_errs errs = { NULL, 0 };
+    struct jit_conf c;
+    struct jit_store *s = NULL;
+    double v[FLOOR_ROUNDS];
+    char dir[4096], *text = NULL, *why = NULL;
+    int64_t now = (int64_t) time(NULL);
+    int ret = -1, have_conf = 0;
+
+    snprintf(dir, sizeof(dir), "%s.size-XXXXXX", base->state_dir);
+    if (mkdtemp(dir) == NULL || jit_conf_init(&c) != 0)
+        return -1;
+    have_conf = 1;
+    if (asprintf(&text, "api_url = https://127.0.0.1:9/\nhost = web01.test\n"
+                        "state_dir = %s/state\nuid_min = 200000\n"
+                        "uid_max = 201999\nallowed_groups = users,video\n",
+                 dir) < 0
+        || jit_conf_parse_buffer(&c, "size", text, strlen(text), &errs) != 0
+        || jit_conf_finish(&c, "size", &errs) != 0) {
+        jit_errs_print(&errs, stderr);
+        goto done;
+    }
+    if (jit_store_open(&c, NULL, &s, &why) != 0) {
+        fprintf(stderr, "bench_login: store of %zu: %s\n", accounts,
+                why ? why : "?");
+        goto done;
+    }
+    if (jit_store_begin(s) != 0)
+        goto fail;
+    for (size_t i = 0; i < accounts; i++) {
+        char user[32], id[40], req[48];
+        struct jit_account a;
+        struct jit_grant g;
+
+        snprintf(user, sizeof(user), "s%05zu", i);
+        snprintf(id, sizeof(id), "g-%s", user);
+        snprintf(req, sizeof(req), "%s@EXAMPLE.COM", user);
+        memset(&g, 0, sizeof(g));
+        g.id = id;
+        g.credential = S("db-admin");
+        g.requester = req;
+        g.username = user;
+        g.host = S("web01.test");
+        g.reason = S("bench");
+        g.status = S("active");
+        g.on_logout = S("keep");
+        g.groups = groups;
+        g.n_groups = 2;
+        g.not_before = now - 60;
+        g.expires_at = now + 86400;
+        if (jit_store_put_grant(s, &g) != 0
+            || jit_store_reserve(s, &g, now, &a) != 0)
+            goto fail;
+        jit_account_free(&a);
+    }
+    if (jit_store_commit(s) != 0)
+        goto fail;
+    for (int i = 0; i < FLOOR_ROUNDS; i++) {
+        double t0 = now_ms();
+
+        /* (both states are ones the snapshot shows: not live) */
+        if (jit_store_begin(s) != 0
+            || jit_store_set_state(s, "s00000", i % 2
+                                                    ? JIT_ACCOUNT_TEARING_DOWN
+                                                    : JIT_ACCOUNT_DISABLE_FAILED)
+                   != 0
+            || jit_store_commit(s) != 0)
+            goto fail;
+        v[i] = now_ms() - t0;
+    }
+    *out = median(v, FLOOR_ROUNDS);
+    ret = 0;
+    goto done;
+
+fail:
+    fprintf(stderr, "bench_login: store of %zu: %s\n", accounts,
+            jit_store_error(s));
+done:
+    jit_store_close(s);
+    free(why);
+    free(text);
+    if (have_conf)
+        jit_conf_free(&c);
+    {
+        char *rm[] = { S("/bin/rm"), S("-rf"), dir, NULL };
+
+        (void) run(rm);
+    }
+    return ret;
+}
 
 /* One fsync'd commit of one row, in a database beside the store with
  * the store's settings (WAL, synchronous FULL, persistent WAL). */
@@ -593,7 +696,7 @@ main(int argc, char **argv)
     double first, seq_mean = 0, rtt_ms, rtt_kept_ms, ua_ms, floor_ms, beyond;
     double par_mean, par_wall, wide_mean, wide_wall, cpu_ms;
     double alone_mean = 0, cold_login, rtt_relay_ms, daemon_cpu, kept_ms;
-    double permit_ms, design_ms;
+    double permit_ms, design_ms, size_1, size_1k;
     pid_t daemon = -1;
     const char *only = getenv("BENCH_ONLY");
     struct floor fl;
@@ -749,7 +852,9 @@ main(int argc, char **argv)
         || floor_home(&conf, &fl.home) != 0
         || floor_pam_start(&fl.pam_start) != 0
         || pam_permit_steps(&permit_ms) != 0
-        || floor_scan(&conf, &fl.scan) != 0)
+        || floor_scan(&conf, &fl.scan) != 0
+        || store_size_commit(&conf, 1, &size_1) != 0
+        || store_size_commit(&conf, 1000, &size_1k) != 0)
         return 1;
     floor_ms = fl.commit + fl.snapshot + fl.home + fl.pam_start;
     /* pam_start in a new process linked with libpam alone, as sudo, su
@@ -846,6 +951,12 @@ main(int argc, char **argv)
            "pam_start, 1 look", design_ms);
     printf("%-58s %10.2f\n", "login beyond its API call / design floor",
            beyond / design_ms);
+    printf("%-58s %10.2f\n", "commit changing what NSS shows, 1 account, median",
+           size_1);
+    printf("%-58s %10.2f\n", "commit changing what NSS shows, 1000 accounts, median",
+           size_1k);
+    printf("%-58s %10.2f\n", "  a login's 3 such commits: added by 1000 accounts",
+           3 * (size_1k - size_1));
     printf("%-58s %10.2f\n", "pam_start in a new libpam-only process, minus exec",
            cold_pam - cold_noop);
     printf("%-58s %10.2f\n", "login in a new process (as sshd's), minus exec, median",
@@ -859,9 +970,9 @@ main(int argc, char **argv)
     printf("RESULT login_ms=%.2f api_rtt_ms=%.2f floor_ms=%.2f"
            " speedup_vs_useradd=%.1f parallel8_ms=%.2f parallel50_ms=%.2f"
            " cold_login_ms=%.2f relay_rtt_ms=%.2f kept_login_ms=%.2f"
-           " design_floor_ms=%.2f\n",
+           " design_floor_ms=%.2f nss_commit_1k_ms=%.2f\n",
            seq_mean, rtt_ms, floor_ms, ua_ms / seq_mean, par_mean, wide_mean,
-           cold_login, rtt_relay_ms, kept_ms, design_ms);
+           cold_login, rtt_relay_ms, kept_ms, design_ms, size_1k);
     kill(daemon, SIGTERM);
     waitpid(daemon, NULL, 0);
     jit_conf_free(&conf);

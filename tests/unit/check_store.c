@@ -690,6 +690,60 @@ expect_standing(const char *name, const char *requester, int64_t ends,
     jit_nssdb_unmap(&db);
 }
 
+/* The snapshot's groups of name, as gids, against want (n of them). */
+static void
+expect_gids(const char *name, const uint32_t *want, size_t n)
+{
+    const struct jit_nssdb_passwd *pw;
+    struct jit_nssdb db;
+
+    pw = snapshot_lookup(&db, name);
+    ck_assert_ptr_nonnull(pw);
+    ck_assert_uint_eq(pw->gids_count, n);
+    for (size_t i = 0; i < n; i++)
+        ck_assert_uint_eq(db.gids[pw->gids_first + i], want[i]);
+    jit_nssdb_unmap(&db);
+}
+
+START_TEST(test_snapshot_groups)
+{
+    static char *video[] = { S("video") };
+    static const uint32_t both[] = { 27, 44 }, one[] = { 44 };
+    /* Names in another order than their uids, accounts without groups
+     * among those with: each gets its own groups (the snapshot reads
+     * all the groups in one scan and merges them by name). */
+    struct jit_grant z = grant("g-z", "zed", "zed@EXAMPLE.COM", "db"),
+                     a = grant("g-a", "amy", "amy@EXAMPLE.COM", "db"),
+                     m = grant("g-m", "mia", "mia@EXAMPLE.COM", "db"),
+                     b = grant("g-b", "bob", "bob@EXAMPLE.COM", "db"),
+                     y = grant("g-y", "yan", "yan@EXAMPLE.COM", "db");
+
+    a.n_groups = 0;
+    m.groups = video;
+    m.n_groups = 1;
+    y.n_groups = 0;
+    ck_assert_int_eq(reserve(&z, 5000, NULL), 0);
+    ck_assert_int_eq(reserve(&a, 5000, NULL), 0);
+    ck_assert_int_eq(reserve(&m, 5000, NULL), 0);
+    ck_assert_int_eq(reserve(&b, 5000, NULL), 0);
+    ck_assert_int_eq(reserve(&y, 5000, NULL), 0);
+    expect_gids("zed", both, 2);
+    expect_gids("amy", NULL, 0);
+    expect_gids("mia", one, 1);
+    expect_gids("bob", both, 2);
+    expect_gids("yan", NULL, 0);
+    expect_standing("amy", "amy@EXAMPLE.COM", 1700003600, JIT_NSSDB_F_LIVE);
+    /* The last name with groups gone, and the first: the rest as before. */
+    ck_assert_int_eq(jit_store_begin(store), 0);
+    ck_assert_int_eq(jit_store_delete_account(store, "zed", 6000), 0);
+    ck_assert_int_eq(jit_store_delete_account(store, "amy", 6000), 0);
+    ck_assert_int_eq(jit_store_commit(store), 0);
+    expect_gids("mia", one, 1);
+    expect_gids("bob", both, 2);
+    expect_gids("yan", NULL, 0);
+}
+END_TEST
+
 START_TEST(test_snapshot_standing)
 {
     struct jit_grant g = grant("g-1", "alice", "alice@EXAMPLE.COM", "db");
@@ -1080,6 +1134,7 @@ main(void)
     tcase_add_test(tc, test_parallel_snapshots);
     tcase_add_test(tc, test_unsafe_state_dir);
     tcase_add_test(tc, test_snapshot_standing);
+    tcase_add_test(tc, test_snapshot_groups);
     tcase_add_test(tc, test_newer_schema_refused);
     tcase_add_test(tc, test_rebind_sessions_savepoint);
     tcase_add_test(tc, test_first_open_race);
