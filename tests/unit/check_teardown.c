@@ -186,6 +186,47 @@ START_TEST(test_claimed_elsewhere)
 }
 END_TEST
 
+/* The deletion committed but its snapshot not published (-ESTALE): the
+ * account is gone and audited as deleted, not as a failure, with a
+ * warning that NSS is behind until the next commit. */
+START_TEST(test_deleted_unpublished)
+{
+    struct jit_grant g = t_grant("gwen", NOW + 3600);
+    char *snap = t_path(t.state, "nss.db"), *inside;
+    struct jit_event *ev;
+    size_t n;
+
+    (void) t_reserve(&t, &g, NOW);
+    /* Marked by a teardown before (its snapshot published), so that the
+     * deletion's is the only one this teardown writes. */
+    ck_assert_int_eq(jit_store_begin(t.store), 0);
+    ck_assert_int_eq(jit_store_set_state(t.store, "gwen",
+                                         JIT_ACCOUNT_TEARING_DOWN), 0);
+    ck_assert_int_eq(jit_store_commit(t.store), 0);
+    /* A directory that is not empty cannot be renamed over. */
+    inside = t_path(snap, "x");
+    ck_assert_int_eq(unlink(snap), 0);
+    ck_assert_int_eq(mkdir(snap, 0755), 0);
+    ck_assert_int_eq(mkdir(inside, 0755), 0);
+    ck_assert_int_eq(jit_teardown(t.store, &t.conf, "gwen", "expired",
+                                  &t.log, NOW), 0);
+    ck_assert_int_eq(t_account_state(&t, "gwen"), -1);
+    ev = outbox(&n);
+    ck_assert_uint_eq(n, 1);
+    ck_assert_str_eq(ev[0].type, "account.deleted");
+    jit_events_free(ev, n);
+    ck_assert_uint_eq(t_log_count(&t.kept, "event=\"account.deleted\"",
+                                  "result=\"ok\"", "user=\"gwen\"", NULL), 1);
+    ck_assert_uint_eq(t_log_count(&t.kept, "account.disable_failed", NULL),
+                      0);
+    ck_assert_uint_eq(t_log_count(&t.kept, "publishing failed", NULL), 1);
+    ck_assert_int_eq(rmdir(inside), 0);
+    ck_assert_int_eq(rmdir(snap), 0);
+    free(inside);
+    free(snap);
+}
+END_TEST
+
 START_TEST(test_failed_backs_off)
 {
     struct jit_grant g = t_grant("bob", NOW + 3600);
@@ -1021,6 +1062,7 @@ main(int argc, char **argv)
     tcase_add_test(tc, test_done);
     tcase_add_test(tc, test_claimed_elsewhere);
     tcase_add_test(tc, test_failed_backs_off);
+    tcase_add_test(tc, test_deleted_unpublished);
     tcase_add_test(tc, test_batch);
     tcase_add_test(tc, test_batch_failed);
     tcase_add_test(tc, test_processes);
