@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -117,9 +118,9 @@ jit_ipc_remove_uid(uid_t uid, gid_t gid)
         int failed = 0;
 
         /* As the killer does (teardown.c): no copy of the caller's
-         * descriptors, the claim's among them, in a child its uid may
-         * stop. */
-        (void) close_range(3, ~0U, 0);
+         * descriptors (the claim's among them, whatever its number) in a
+         * child its uid may stop. */
+        (void) close_range(0, ~0U, 0);
         if (setgroups(0, NULL) != 0 || setresgid(gid, gid, gid) != 0
             || setresuid(uid, uid, uid) != 0)
             _exit(3);
@@ -133,11 +134,22 @@ jit_ipc_remove_uid(uid_t uid, gid_t gid)
         }
         _exit(failed ? 2 : 0);
     }
-    while (waitpid(pid, &status, 0) < 0)
-        if (errno != EINTR) {
+    /* Once it is the uid, that uid may stop it: a teardown must not wait
+     * for it for ever.  Stopped, it is killed and this step fails (the
+     * teardown is tried again later), as one it could not finish. */
+    for (;;) {
+        pid_t w = waitpid(pid, &status, WUNTRACED);
+
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w < 0) {
             ret = -errno;
             goto done;
         }
+        if (!WIFSTOPPED(status))
+            break;
+        (void) kill(pid, SIGKILL);
+    }
     ret = WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -EPERM;
 
 done:

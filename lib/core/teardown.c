@@ -613,13 +613,13 @@ killer(void *arg)
 {
     struct killer *k = arg;
 
-    /* Its own table of descriptors, a copy of the caller's: closed while
-     * it is root, since once it is the uid that uid may stop it, and a
-     * stopped copy of the descriptor of the teardown's claim (design
-     * F9) would keep the claim held after its holder died.  (Before
-     * Linux 5.9 it fails, and the copy stays for the child's short
-     * life.) */
-    (void) syscall(SYS_close_range, 3U, ~0U, 0U);
+    /* Its own table of descriptors, a copy of the caller's: all closed
+     * while it is root (it needs none), since once it is the uid that
+     * uid may stop it, and a stopped copy of the descriptor of the
+     * teardown's claim (design F9), whatever its number, would keep the
+     * claim held after its holder died.  (Before Linux 5.9 it fails, and
+     * the copy stays for the child's short life.) */
+    (void) syscall(SYS_close_range, 0U, ~0U, 0U);
     if (syscall(SYS_SETGROUPS, 0, NULL) != 0
         || syscall(SYS_SETRESGID, k->gid, k->gid, k->gid) != 0
         || syscall(SYS_SETRESUID, k->uid, k->uid, k->uid) != 0)
@@ -810,7 +810,7 @@ json_detail(const char *cause, const char *error, uint32_t uid)
  * have done this in its own transaction already. */
 static int
 mark_tearing_down(struct jit_store *s, const struct jit_account *a, size_t n,
-                  const int *skip, uint32_t *claimed, size_t *nclaimed)
+                  int *skip, int *gone, uint32_t *claimed, size_t *nclaimed)
 {
     size_t first = *nclaimed;
     int ret, any = 0;
@@ -824,12 +824,23 @@ mark_tearing_down(struct jit_store *s, const struct jit_account *a, size_t n,
     /* Whoever marks claims in the same transaction (doc/design.md, F9):
      * a process that reads the mark knows its marker holds the claim. */
     for (size_t i = 0; i < n; i++) {
+        int took;
+
         if (skip[i] || a[i].state == JIT_ACCOUNT_TEARING_DOWN)
             continue;
-        if (jit_store_claim_uid(s, a[i].uid) == 0)
+        if ((took = jit_store_claim_uid(s, a[i].uid) == 0))
             claimed[(*nclaimed)++] = a[i].uid;
-        if ((ret = jit_store_set_state(s, a[i].name,
-                                       JIT_ACCOUNT_TEARING_DOWN)) != 0)
+        ret = jit_store_set_state(s, a[i].name, JIT_ACCOUNT_TEARING_DOWN);
+        /* Deleted since it was read: another teardown finished it, and
+         * the others go on. */
+        if (ret == -ENOENT) {
+            if (took)
+                jit_store_release_uid(s, claimed[--(*nclaimed)]);
+            skip[i] = gone[i] = 1;
+            ret = 0;
+            continue;
+        }
+        if (ret != 0)
             break;
     }
     if (ret == 0)
@@ -972,6 +983,16 @@ delete_rows(struct jit_store *s, const struct jit_account *a,
 #define SETTLE_MAX 256
 #define SETTLE_MS 200
 
+/* An item's -ENOENT says that another process tore the account down
+ * (teardown.h); a step that failed with ENOENT is a failure like any. */
+#define TORN_DOWN_ELSEWHERE "torn down by another process meanwhile"
+
+static int
+failure(int r)
+{
+    return r == -ENOENT ? -EIO : r;
+}
+
 /* Settle pend[0..np): the rows go, or, if the store refuses, each is left
  * for a retry. */
 static void
@@ -1005,7 +1026,7 @@ settle(struct jit_store *s, const struct jit_log *log,
     }
     snprintf(err, sizeof(err), "store: %s", jit_store_error(s));
     for (size_t k = 0; k < np; k++) {
-        v[pend[k]].result = ret;
+        v[pend[k]].result = failure(ret);
         snprintf(v[pend[k]].error, sizeof(v[pend[k]].error), "%s", err);
         record_failure(s, log, &a[pend[k]], v[pend[k]].cause, err, now);
     }
@@ -1019,6 +1040,7 @@ jit_teardown_batch(struct jit_store *s, const struct jit_conf *conf,
     struct jit_account *a = calloc(n ? n : 1, sizeof(*a));
     size_t *pend = calloc(n ? n : 1, sizeof(*pend));
     int *skip = calloc(n ? n : 1, sizeof(*skip));
+    int *gone = calloc(n ? n : 1, sizeof(*gone));
     /* (each uid at most twice: claimed when marked, and again after) */
     uint32_t *claimed = calloc(n ? 2 * n : 1, sizeof(*claimed));
     size_t nclaimed = 0;
@@ -1027,7 +1049,8 @@ jit_teardown_batch(struct jit_store *s, const struct jit_conf *conf,
     int64_t first = 0;
     int ret = 0, r;
 
-    if (a == NULL || pend == NULL || skip == NULL || claimed == NULL) {
+    if (a == NULL || pend == NULL || skip == NULL || gone == NULL
+        || claimed == NULL) {
         ret = -ENOMEM;
         for (size_t i = 0; i < n; i++)
             v[i].result = ret;
@@ -1039,15 +1062,20 @@ jit_teardown_batch(struct jit_store *s, const struct jit_conf *conf,
             skip[i] = 1; /* gone meanwhile, or unreadable */
             snprintf(v[i].error, sizeof(v[i].error), "%s%s",
                      v[i].result == -ENOENT ? "" : "store: ",
-                     v[i].result == -ENOENT
-                         ? "torn down by another process meanwhile"
-                         : jit_store_error(s));
+                     v[i].result == -ENOENT ? TORN_DOWN_ELSEWHERE
+                                            : jit_store_error(s));
         }
-    if ((r = mark_tearing_down(s, a, n, skip, claimed, &nclaimed)) != 0) {
+    r = mark_tearing_down(s, a, n, skip, gone, claimed, &nclaimed);
+    for (size_t i = 0; i < n; i++)
+        if (gone[i]) {
+            v[i].result = -ENOENT;
+            snprintf(v[i].error, sizeof(v[i].error), TORN_DOWN_ELSEWHERE);
+        }
+    if (r != 0) {
         snprintf(err, sizeof(err), "store: %s", jit_store_error(s));
         for (size_t i = 0; i < n; i++)
             if (!skip[i]) {
-                v[i].result = r;
+                v[i].result = failure(r);
                 snprintf(v[i].error, sizeof(v[i].error), "%s", err);
                 skip[i] = 1;
                 record_failure(s, log, &a[i], v[i].cause, err, now);
@@ -1074,6 +1102,7 @@ jit_teardown_batch(struct jit_store *s, const struct jit_conf *conf,
                          "process is tearing it down; left to it",
                          a[i].name, v[i].cause);
             } else {
+                v[i].result = failure(r);
                 snprintf(v[i].error, sizeof(v[i].error), "store: %s",
                          jit_store_error(s));
             }
@@ -1091,9 +1120,8 @@ jit_teardown_batch(struct jit_store *s, const struct jit_conf *conf,
             /* (-ENOENT: the holder finished it, its teardown audited) */
             snprintf(v[i].error, sizeof(v[i].error), "%s%s",
                      v[i].result == -ENOENT ? "" : "store: ",
-                     v[i].result == -ENOENT
-                         ? "torn down by another process meanwhile"
-                         : jit_store_error(s));
+                     v[i].result == -ENOENT ? TORN_DOWN_ELSEWHERE
+                                            : jit_store_error(s));
         }
     }
     for (size_t i = 0; i < n; i++) {
@@ -1101,7 +1129,7 @@ jit_teardown_batch(struct jit_store *s, const struct jit_conf *conf,
             continue;
         err[0] = '\0';
         if ((r = host_steps(conf, &a[i], log, now, err, sizeof(err))) != 0) {
-            v[i].result = r;
+            v[i].result = failure(r);
             snprintf(v[i].error, sizeof(v[i].error), "%s", err);
             record_failure(s, log, &a[i], v[i].cause, err, now);
             continue;
@@ -1126,6 +1154,7 @@ done:
     free(a);
     free(pend);
     free(skip);
+    free(gone);
     free(claimed);
     return ret;
 }

@@ -60,7 +60,11 @@ int jit_teardown(struct jit_store *s, const struct jit_conf *conf,
 /* The same for many accounts, as the reaper has them: all are marked
  * tearing_down at once, their host side is done one by one, and the
  * deletions are committed in groups (one snapshot per group).  Each
- * item's result is 0 or -errno; returns the first failure, or 0. */
+ * item's result: 0 done; -EALREADY left to the process tearing it down
+ * (doc/design.md, F9); -ENOENT torn down by another process meanwhile
+ * (its teardown audited there; never a failing step's own ENOENT); any
+ * other -errno a failure, the account left in disable_failed.  Returns
+ * the first item's nonzero result, or 0. */
 struct jit_teardown_item {
     const char *name;
     const char *cause;

@@ -21,7 +21,7 @@
 struct jit_reap_item {
     char *name;
     const char *cause;  /* expired, revoked, resumed, retry */
-    int result;         /* 0 done, -errno failed; unset in a dry run */
+    int result;         /* as jit_teardown_batch's; unset in a dry run */
     char error[512];    /* what stopped it, when result != 0 */
 };
 

@@ -171,6 +171,7 @@ load_snapshot_rows(struct jit_store *s, struct snap_rows *r)
     sqlite3_stmt *st = NULL, *gs = NULL;
     size_t cap = 0, ng = 0, gcap = 0, i = 0;
     size_t *first = NULL; /* (each account's first gid, then its count) */
+    unsigned char *nul = NULL; /* (a name holding a NUL: no groups) */
     int rc, ret;
 
     r->v = NULL;
@@ -194,12 +195,18 @@ load_snapshot_rows(struct jit_store *s, struct snap_rows *r)
         if (r->n == cap) {
             size_t ncap = cap ? cap * 2 : 16;
             struct jit_nssdb_account *nv = realloc(r->v, ncap * sizeof(*nv));
+            unsigned char *nn;
 
             if (nv == NULL) {
                 ret = -ENOMEM;
                 goto done;
             }
             r->v = nv;
+            if ((nn = realloc(nul, ncap)) == NULL) {
+                ret = -ENOMEM;
+                goto done;
+            }
+            nul = nn;
             cap = ncap;
         }
         a = &r->v[r->n++];
@@ -219,6 +226,7 @@ load_snapshot_rows(struct jit_store *s, struct snap_rows *r)
             ret = -ENOMEM;
             goto done;
         }
+        nul[r->n - 1] = (size_t) sqlite3_column_bytes(st, 0) != strlen(a->name);
     }
     if (rc != SQLITE_DONE) {
         ret = sql_fail(s, rc, "accounts");
@@ -242,12 +250,16 @@ load_snapshot_rows(struct jit_store *s, struct snap_rows *r)
             ret = -ENOMEM;
             goto done;
         }
+        /* A name holding a NUL (only a damaged store has one) would
+         * compare equal to another here, and SQL tells them apart. */
+        if ((size_t) sqlite3_column_bytes(gs, 0) != strlen(acct))
+            continue;
         while (i < r->n && (c = strcmp(r->v[i].name, acct)) < 0)
             if (++i < r->n)
                 first[2 * i] = ng;
         /* A group of no account (the foreign key forbids it) shows
          * nowhere, as before. */
-        if (c != 0)
+        if (c != 0 || nul[i])
             continue;
         if (ng == gcap) {
             size_t ncap = gcap ? gcap * 2 : 64;
@@ -276,8 +288,11 @@ load_snapshot_rows(struct jit_store *s, struct snap_rows *r)
 
 done:
     free(first);
+    free(nul);
     finish(s, gs);
     finish(s, st);
+    if (ret == -ENOMEM)
+        set_err(s, "snapshot: out of memory");
     if (ret != 0)
         snap_rows_free(r);
     return ret;

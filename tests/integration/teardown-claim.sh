@@ -9,7 +9,9 @@
 # account.deleted, reason expired); the daemon's reaper looks again
 # within seconds at an account it left to a holder that then let go; and
 # jitctl revoke beside a holder leaves the account to it, and once the
-# holder dies the reaper takes it up.
+# holder dies the reaper takes it up.  And jitctl reap says "left" only
+# for an account another process has: a step that fails with ENOENT is a
+# failure.
 . "$top_srcdir/tests/integration/lib.sh"
 require_ns
 command -v setpriv >/dev/null || skip "needs setpriv"
@@ -32,6 +34,7 @@ stubborn() {
     TEST_PIDS="$TEST_PIDS $P"
     wait_uid "$P" "$1"
 }
+dead() { ! kill -0 "$1" 2>/dev/null || [ "$(ps -o stat= -p "$1" | cut -c1)" = Z ]; }
 deleted_lines() { cat "$T/pam.out" "$T/daemon.err" 2>/dev/null | grep -c "event=\"account.deleted\" result=\"ok\" reason=\"[a-z_]*\" user=\"$1\"" || true; }
 
 start_daemon
@@ -110,7 +113,6 @@ wait_for 20 dave_marked >/dev/null || fail "the reaper never marked dave: $(cat 
 dead "$DP" && fail "dave's process ended while another held his claim"
 kill $H; wait $H 2>/dev/null || true
 forget_pid $H
-dead() { ! kill -0 "$1" 2>/dev/null || [ "$(ps -o stat= -p "$1" | cut -c1)" = Z ]; }
 dave_done() { gone dave && dead "$DP"; }
 # The daemon looks again within 2 s of each pass that left it.
 ms=$(wait_for 20 dave_done) || fail "dave not torn down after his holder let go: $(cat "$T/daemon.err")"
@@ -134,3 +136,24 @@ out=$("$JITCTL" -c "$CONF" reap 2>&1) || fail "reap: $out"
 case $out in *"tore down carol: resumed"*) ;; *) fail "reap after the holder died: $out" ;; esac
 gone carol || fail "carol still resolves"
 ok "jitctl revoke leaves an account held elsewhere; the holder dead, the reaper takes it up"
+
+# --- a failing step is a failure, not "torn down by another process" ---
+# (the scrub cannot defuse a set-user-id file of the uid with another
+# link when /proc is hidden from it: the step fails with ENOENT)
+grant_json erin 'on_logout="keep"' > "$G/erin.json"
+pam_op erin acct_mgmt open_session || fail "erin: $(cat "$T/pam.out")"
+euid=$(in_ns id -u erin)
+echo x > "$T/scrub/suid"
+chown "$euid" "$T/scrub/suid"
+chmod 4755 "$T/scrub/suid"
+ln "$T/scrub/suid" "$T/scrub/suid.link"
+end_now erin
+out=$(in_ns sh -c "mount -t tmpfs tmpfs /proc; '$JITCTL' -c '$CONF' reap; echo exit=\$?" 2>"$T/reap.err")
+case $out in
+    *"left erin"*|*"torn down by another process"*) fail "a failing teardown reported as left to another process: $out" ;;
+    *"failed:"*"exit=1"*) ;;
+    *) fail "reap with a failing step: $out $(cat "$T/reap.err")" ;;
+esac
+expect_eq "erin left in disable_failed" "$(state_of erin)" disable_failed
+rm -f "$T/scrub/suid" "$T/scrub/suid.link"
+ok "a teardown step failing with ENOENT is reported as a failure"

@@ -741,6 +741,26 @@ START_TEST(test_snapshot_groups)
     expect_gids("mia", one, 1);
     expect_gids("bob", both, 2);
     expect_gids("yan", NULL, 0);
+    /* A damaged store: a group row whose account is "yan" and a NUL,
+     * which SQL tells apart from "yan", is no one's group. */
+    {
+        char *db = t_path(state, "state.db");
+        sqlite3 *h = NULL;
+
+        ck_assert_int_eq(sqlite3_open(db, &h), SQLITE_OK);
+        ck_assert_int_eq(sqlite3_exec(h, "PRAGMA foreign_keys = OFF;"
+                                         "INSERT INTO account_groups"
+                                         " VALUES ('yan' || char(0), 'x', 10)",
+                                      NULL, NULL, NULL), SQLITE_OK);
+        sqlite3_close(h);
+        free(db);
+    }
+    ck_assert_int_eq(jit_store_begin(store), 0);
+    ck_assert_int_eq(jit_store_set_state(store, "mia",
+                                         JIT_ACCOUNT_TEARING_DOWN), 0);
+    ck_assert_int_eq(jit_store_commit(store), 0);
+    expect_gids("yan", NULL, 0);
+    expect_gids("bob", both, 2);
 }
 END_TEST
 

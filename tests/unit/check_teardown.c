@@ -21,6 +21,9 @@
 #include <grp.h>
 #include <pthread.h>
 #include <signal.h>
+#include <sched.h>
+#include <sys/shm.h>
+#include <sys/ipc.h>
 #include <sys/prctl.h>
 #include <sys/ptrace.h>
 #include <sys/stat.h>
@@ -30,6 +33,7 @@
 #include <unistd.h>
 
 #include "statelib.h"
+#include "core/leftovers.h"
 #include "core/teardown.h"
 #include "core/under_valgrind.h"
 #include "testlib.h"
@@ -759,9 +763,9 @@ term_child(uid_t r, uid_t e, uid_t s)
     return pid;
 }
 
-/* Descriptors above 2 in the process at path /proc/PID/fd. */
+/* The descriptors open in process pid (/proc/PID/fd). */
 static int
-fds_above_stderr(pid_t pid)
+fds_open(pid_t pid)
 {
     char path[64];
     struct dirent *e;
@@ -772,27 +776,29 @@ fds_above_stderr(pid_t pid)
     if ((d = opendir(path)) == NULL)
         return -1;
     while ((e = readdir(d)) != NULL)
-        if (e->d_name[0] != '.' && atoi(e->d_name) > 2)
+        if (e->d_name[0] != '.')
             n++;
     closedir(d);
     return n;
 }
 
-START_TEST(test_killer_holds_no_fd)
+#ifdef SYS_setresuid32
+#define T_SYS_SETRESUID SYS_setresuid32
+#else
+#define T_SYS_SETRESUID SYS_setresuid
+#endif
+
+/* What a teardown step's child that becomes the uid holds as it does:
+ * step runs in a traced process, whose first child is looked at as it
+ * enters setresuid(), still root.  The descriptors it had open then, or
+ * -2 (no such child), -3 (ptrace refused here: not run). */
+static int
+fds_as_child_becomes_uid(int (*step)(void))
 {
     struct __ptrace_syscall_info info;
-    pid_t holder, killer = 0, w;
+    pid_t holder, child = 0, w;
     int status, seen = -2, done = 0;
 
-    /* The child that becomes the uid may be stopped by that uid: it must
-     * hold no copy of its parent's descriptors (the teardown's claim is
-     * one, doc/design.md F9) once it is the uid.  Traced: looked at when
-     * it enters kill(), its ids changed. */
-    if (geteuid() != 0 || RUNNING_ON_VALGRIND) {
-        fprintf(stderr, "test_killer_holds_no_fd: not root, or under "
-                        "valgrind (no ptrace): not run\n");
-        return;
-    }
     holder = fork();
     ck_assert_int_ge(holder, 0);
     if (holder == 0) {
@@ -801,9 +807,11 @@ START_TEST(test_killer_holds_no_fd)
         if (fd < 3 || ptrace(PTRACE_TRACEME, 0, NULL, NULL) != 0)
             _exit(3);
         raise(SIGSTOP);
-        _exit(jit_signal_uid(T_TERM_UID, T_TERM_UID, 0) == 0 ? 0 : 4);
+        _exit(step() == 0 ? 0 : 4);
     }
     ck_assert_int_eq(waitpid(holder, &status, 0), holder);
+    if (WIFEXITED(status) && WEXITSTATUS(status) == 3)
+        return -3;
     ck_assert(WIFSTOPPED(status));
     ck_assert_int_eq(ptrace(PTRACE_SETOPTIONS, holder, NULL,
                             (void *) (long) (PTRACE_O_TRACECLONE
@@ -817,7 +825,7 @@ START_TEST(test_killer_holds_no_fd)
         if (WIFEXITED(status) || WIFSIGNALED(status)) {
             if (w == holder) {
                 ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
-                              "jit_signal_uid failed (status %#x)", status);
+                              "the step failed (status %#x)", status);
                 done = 1;
             }
             continue;
@@ -829,28 +837,142 @@ START_TEST(test_killer_holds_no_fd)
                 || (status >> 8) == (SIGTRAP | (PTRACE_EVENT_FORK << 8))) {
                 ck_assert_int_eq(ptrace(PTRACE_GETEVENTMSG, holder, NULL,
                                         &msg), 0);
-                killer = (pid_t) msg;
+                if (child == 0)
+                    child = (pid_t) msg;
             } else if (WSTOPSIG(status) != SIGTRAP) {
                 sig = WSTOPSIG(status);
             }
             ptrace(PTRACE_CONT, holder, NULL, (void *) (long) sig);
             continue;
         }
-        /* The killer: its first stop, then each system call. */
+        /* A child: its first stop, then each system call. */
         if (WSTOPSIG(status) == (SIGTRAP | 0x80)
             && ptrace(PTRACE_GET_SYSCALL_INFO, w, (void *) sizeof(info),
                       &info) > 0
             && info.op == PTRACE_SYSCALL_INFO_ENTRY
-            && info.entry.nr == SYS_kill && seen == -2)
-            seen = fds_above_stderr(w);
+            && info.entry.nr == T_SYS_SETRESUID && w == child && seen == -2)
+            seen = fds_open(w);
         else if (WSTOPSIG(status) != SIGSTOP
                  && WSTOPSIG(status) != (SIGTRAP | 0x80))
             sig = WSTOPSIG(status);
         ptrace(PTRACE_SYSCALL, w, NULL, (void *) (long) sig);
     }
-    ck_assert_int_gt(killer, 0);
-    ck_assert_msg(seen == 0, "the killer held %d descriptors above 2 as "
+    return seen;
+}
+
+static int
+signal_step(void)
+{
+    return jit_signal_uid(T_TERM_UID, T_TERM_UID, 0);
+}
+
+START_TEST(test_killer_holds_no_fd)
+{
+    int seen;
+
+    /* The child that becomes the uid may be stopped by that uid: it must
+     * hold no copy of its parent's descriptors (the teardown's claim is
+     * one, doc/design.md F9, whatever its number) once it is the uid. */
+    if (geteuid() != 0 || RUNNING_ON_VALGRIND) {
+        fprintf(stderr, "test_killer_holds_no_fd: not root, or under "
+                        "valgrind (no ptrace): not run\n");
+        return;
+    }
+    if ((seen = fds_as_child_becomes_uid(signal_step)) == -3) {
+        fprintf(stderr, "test_killer_holds_no_fd: ptrace refused here "
+                        "(Yama, seccomp): not run\n");
+        return;
+    }
+    ck_assert_msg(seen == 0, "the killer held %d descriptors as it became "
                   "the uid", seen);
+}
+END_TEST
+
+/* A shared memory segment of T_TERM_UID, in this process's own IPC
+ * namespace (made by the caller). */
+static void
+uid_segment(void)
+{
+    struct shmid_ds ds;
+    int id = shmget(IPC_PRIVATE, 4096, IPC_CREAT | 0600);
+
+    ck_assert_int_ge(id, 0);
+    ck_assert_int_eq(shmctl(id, IPC_STAT, &ds), 0);
+    ds.shm_perm.uid = T_TERM_UID;
+    ds.shm_perm.gid = T_TERM_UID;
+    ck_assert_int_eq(shmctl(id, IPC_SET, &ds), 0);
+}
+
+static int
+ipc_step(void)
+{
+    return jit_ipc_remove_uid(T_TERM_UID, T_TERM_UID);
+}
+
+START_TEST(test_ipc_helper_holds_no_fd)
+{
+    int seen;
+
+    /* The IPC helper becomes the uid too (to remove what it owns). */
+    if (geteuid() != 0 || RUNNING_ON_VALGRIND
+        || unshare(CLONE_NEWIPC) != 0) {
+        fprintf(stderr, "test_ipc_helper_holds_no_fd: not root, under "
+                        "valgrind, or no IPC namespace: not run\n");
+        return;
+    }
+    uid_segment();
+    if ((seen = fds_as_child_becomes_uid(ipc_step)) == -3) {
+        fprintf(stderr, "test_ipc_helper_holds_no_fd: ptrace refused "
+                        "here (Yama, seccomp): not run\n");
+        return;
+    }
+    ck_assert_msg(seen == 0, "the IPC helper held %d descriptors as it "
+                  "became the uid", seen);
+}
+END_TEST
+
+START_TEST(test_ipc_helper_stopped)
+{
+    int stopped = 0, ready[2];
+    pid_t stopper;
+    char c;
+
+    /* A process of the uid that stops whatever else the uid runs, the
+     * IPC helper among them once it is the uid: the step fails, and
+     * returns, rather than wait for it for ever. */
+    if (geteuid() != 0 || unshare(CLONE_NEWIPC) != 0) {
+        fprintf(stderr, "test_ipc_helper_stopped: not root, or no IPC "
+                        "namespace: not run\n");
+        return;
+    }
+    ck_assert_int_eq(pipe(ready), 0);
+    stopper = fork();
+    ck_assert_int_ge(stopper, 0);
+    if (stopper == 0) {
+        close(ready[0]);
+        if (setgroups(0, NULL) != 0
+            || setresgid(T_TERM_UID, T_TERM_UID, T_TERM_UID) != 0
+            || setresuid(T_TERM_UID, T_TERM_UID, T_TERM_UID) != 0
+            || prctl(PR_SET_PDEATHSIG, SIGKILL) != 0
+            || write(ready[1], "s", 1) != 1)
+            _exit(3);
+        for (;;)
+            (void) kill(-1, SIGSTOP);
+    }
+    close(ready[1]);
+    ck_assert_msg(read(ready[0], &c, 1) == 1, "the stopper failed");
+    close(ready[0]);
+    /* (the stopper may miss the helper's short life: tried a few times,
+     * each bounded by the test's timeout) */
+    for (int i = 0; i < 40 && stopped == 0; i++) {
+        uid_segment();
+        stopped = ipc_step() != 0;
+    }
+    kill(stopper, SIGKILL);
+    waitpid(stopper, NULL, 0);
+    fprintf(stderr, "test_ipc_helper_stopped: the helper %s\n",
+            stopped ? "was stopped, and the step failed"
+                    : "was never stopped in 40 tries");
 }
 END_TEST
 
@@ -1075,6 +1197,8 @@ main(int argc, char **argv)
     tcase_add_test(tc, test_term_first);
     tcase_add_test(tc, test_saved_only_killed);
     tcase_add_test(tc, test_killer_holds_no_fd);
+    tcase_add_test(tc, test_ipc_helper_holds_no_fd);
+    tcase_add_test(tc, test_ipc_helper_stopped);
     suite_add_tcase(s, tc);
     return t_run(s);
 }
