@@ -824,23 +824,32 @@ mark_tearing_down(struct jit_store *s, const struct jit_account *a, size_t n,
     /* Whoever marks claims in the same transaction (doc/design.md, F9):
      * a process that reads the mark knows its marker holds the claim. */
     for (size_t i = 0; i < n; i++) {
-        int took;
+        struct jit_account cur = { 0 };
 
         if (skip[i] || a[i].state == JIT_ACCOUNT_TEARING_DOWN)
             continue;
-        if ((took = jit_store_claim_uid(s, a[i].uid) == 0))
-            claimed[(*nclaimed)++] = a[i].uid;
-        ret = jit_store_set_state(s, a[i].name, JIT_ACCOUNT_TEARING_DOWN);
-        /* Deleted since it was read: another teardown finished it, and
-         * the others go on. */
-        if (ret == -ENOENT) {
-            if (took)
-                jit_store_release_uid(s, claimed[--(*nclaimed)]);
+        /* Deleted since it was read, or its name given to a new account
+         * since: another teardown finished it, the new one is not this
+         * teardown's, and the others go on. */
+        ret = jit_store_get_account(s, a[i].name, &cur);
+        if (ret == -ENOENT || (ret == 0 && cur.uid != a[i].uid)) {
+            jit_account_free(&cur);
             skip[i] = gone[i] = 1;
             ret = 0;
             continue;
         }
+        /* (marked meanwhile: its marker holds the claim) */
+        if (ret == 0 && cur.state == JIT_ACCOUNT_TEARING_DOWN) {
+            jit_account_free(&cur);
+            continue;
+        }
+        jit_account_free(&cur);
         if (ret != 0)
+            break;
+        if (jit_store_claim_uid(s, a[i].uid) == 0)
+            claimed[(*nclaimed)++] = a[i].uid;
+        if ((ret = jit_store_set_state(s, a[i].name,
+                                       JIT_ACCOUNT_TEARING_DOWN)) != 0)
             break;
     }
     if (ret == 0)
@@ -1114,8 +1123,10 @@ jit_teardown_batch(struct jit_store *s, const struct jit_conf *conf,
         jit_account_free(&a[i]);
         if ((v[i].result = jit_store_get_account(s, v[i].name, &a[i])) != 0
             || a[i].uid != uid) {
+            /* (another uid: the holder finished it and the name went to
+             * a new account, which is not this teardown's) */
             if (v[i].result == 0)
-                v[i].result = -ESTALE;
+                v[i].result = -ENOENT;
             skip[i] = 1;
             /* (-ENOENT: the holder finished it, its teardown audited) */
             snprintf(v[i].error, sizeof(v[i].error), "%s%s",
