@@ -226,7 +226,8 @@ load_snapshot_rows(struct jit_store *s, struct snap_rows *r)
             ret = -ENOMEM;
             goto done;
         }
-        nul[r->n - 1] = (size_t) sqlite3_column_bytes(st, 0) != strlen(a->name);
+        nul[r->n - 1] =
+            (size_t) sqlite3_column_bytes(st, 0) != strlen(a->name);
     }
     if (rc != SQLITE_DONE) {
         ret = sql_fail(s, rc, "accounts");

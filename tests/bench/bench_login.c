@@ -265,12 +265,15 @@ store_size_commit(const struct jit_conf *base, size_t accounts, double *out)
     double v[FLOOR_ROUNDS];
     char dir[4096], *text = NULL, *why = NULL;
     int64_t now = (int64_t) time(NULL);
-    int ret = -1, have_conf = 0;
+    int ret = -1;
 
     snprintf(dir, sizeof(dir), "%s.size-XXXXXX", base->state_dir);
-    if (mkdtemp(dir) == NULL || jit_conf_init(&c) != 0)
+    if (jit_conf_init(&c) != 0)
         return -1;
-    have_conf = 1;
+    if (mkdtemp(dir) == NULL) {
+        jit_conf_free(&c);
+        return -1;
+    }
     if (asprintf(&text, "api_url = https://127.0.0.1:9/\nhost = web01.test\n"
                         "state_dir = %s/state\nuid_min = 200000\n"
                         "uid_max = 201999\nallowed_groups = users,video\n",
@@ -339,8 +342,7 @@ done:
     jit_store_close(s);
     free(why);
     free(text);
-    if (have_conf)
-        jit_conf_free(&c);
+    jit_conf_free(&c);
     {
         char *rm[] = { S("/bin/rm"), S("-rf"), dir, NULL };
 
