@@ -157,26 +157,47 @@ one_login(int i)
  * The login of a returning user: k<i> (on_logout keep) has logged in
  * once, so the account and its home are there, as for every login but
  * the first of a kept account, or of one jitctl daemon reserved ahead.
- * The mean of the second logins of KEPT users, or -1.
+ * The mean of the second logins of KEPT users, or -1; *cpu their mean
+ * CPU time, this process's and the daemon part's.
  */
+static double cpu_now_ms(void);
+static double proc_cpu_ms(pid_t pid);
+
 static double
-kept_logins(void)
+kept_logins(pid_t daemon, double *cpu)
 {
     char user[32];
-    double sum = 0, t;
+    double sum = 0, t, cpu0;
 
     for (int i = 0; i < KEPT; i++) {
         snprintf(user, sizeof(user), "k%d", i);
         if (login_as(user) < 0)
             return -1;
     }
+    cpu0 = cpu_now_ms() + proc_cpu_ms(daemon);
     for (int i = 0; i < KEPT; i++) {
         snprintf(user, sizeof(user), "k%d", i);
         if ((t = login_as(user)) < 0)
             return -1;
         sum += t;
     }
+    *cpu = (cpu_now_ms() + proc_cpu_ms(daemon) - cpu0) / KEPT;
     return sum / KEPT;
+}
+
+/*
+ * The least mean latency PAR processes, each logging in again and again,
+ * can have when a login takes cpu ms of CPU time: together they cannot
+ * use more than the machine's CPUs, so each login takes at least PAR /
+ * cpus times its CPU time (once cpus < PAR).  The test API's own CPU time
+ * is left out, so the true bound is higher.
+ */
+static double
+par_cpu_bound(double cpu)
+{
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+
+    return n > 0 && n < PAR ? cpu * PAR / (double) n : cpu;
 }
 
 static int
@@ -560,10 +581,12 @@ cold_logins(const char *helper, int *next, double noop, double *out)
     return 0;
 }
 
-/* nproc processes, per logins each, all at once, from user b<*next> on:
- * the mean latency of a login and the wall time per login. */
+/* nproc processes, per logins each, all at once, from user b<*next> on
+ * (or, kept, process p as the returning user k<p> each time): the mean
+ * latency of a login and the wall time per login. */
 static int
-parallel(int nproc, int per, int *next, double *mean, double *wall)
+parallel(int nproc, int per, int kept, int *next, double *mean,
+         double *wall)
 {
     double sum_all = 0, t0;
     int pipefd[2];
@@ -582,7 +605,11 @@ parallel(int nproc, int per, int *next, double *mean, double *wall)
 
             close(pipefd[0]);
             for (int k = 0; k < per; k++) {
-                double t = one_login(*next + p * per + k);
+                char user[32];
+                double t;
+
+                snprintf(user, sizeof(user), "k%d", p);
+                t = kept ? login_as(user) : one_login(*next + p * per + k);
 
                 if (t < 0)
                     _exit(1);
@@ -607,7 +634,8 @@ parallel(int nproc, int per, int *next, double *mean, double *wall)
     close(pipefd[0]);
     *wall = (now_ms() - t0) / (nproc * per);
     *mean = sum_all / (nproc * per);
-    *next += nproc * per;
+    if (!kept)
+        *next += nproc * per;
     return 0;
 }
 
@@ -697,6 +725,7 @@ main(int argc, char **argv)
     double rtt[RTT_ROUNDS], seq[SEQ], ua[USERADD_ROUNDS];
     double first, seq_mean = 0, rtt_ms, rtt_kept_ms, ua_ms, floor_ms, beyond;
     double par_mean, par_wall, wide_mean, wide_wall, cpu_ms;
+    double kept_par_mean, kept_par_wall, kept_cpu;
     double alone_mean = 0, cold_login, rtt_relay_ms, daemon_cpu, kept_ms;
     double permit_ms, design_ms, size_1, size_1k;
     pid_t daemon = -1;
@@ -804,7 +833,7 @@ main(int argc, char **argv)
     rtt_relay_ms = median(rtt, RTT_ROUNDS);
     /* BENCH_ONLY=par: 8 processes in parallel alone, for a profiler. */
     if (only != NULL && strcmp(only, "par") == 0) {
-        if (parallel(PAR, PER_PROC, &next, &par_mean, &par_wall) != 0)
+        if (parallel(PAR, PER_PROC, 0, &next, &par_mean, &par_wall) != 0)
             return 1;
         printf("login, 8 in parallel: mean %.2f ms, wall per login %.2f ms\n",
                par_mean, par_wall);
@@ -829,7 +858,7 @@ main(int argc, char **argv)
     cpu_ms += daemon_cpu;
     count_steps = 0;
     /* BENCH_ONLY=seq: the sequential logins alone, for a profiler. */
-    if (only != NULL) {
+    if (only != NULL && strcmp(only, "kept") != 0) {
         printf("login, 100 in a row: mean %.2f ms, CPU %.2f ms\n", seq_mean,
                cpu_ms);
         kill(daemon, SIGTERM);
@@ -839,12 +868,29 @@ main(int argc, char **argv)
     }
 
     /* Returning users: their accounts and homes are there. */
-    if ((kept_ms = kept_logins()) < 0)
+    if ((kept_ms = kept_logins(daemon, &kept_cpu)) < 0)
         return 1;
+    /* BENCH_ONLY=kept: the returning users alone, for a profiler. */
+    if (only != NULL && strcmp(only, "kept") == 0) {
+        for (int r = 0; r < 4; r++)
+            if ((kept_ms = kept_logins(daemon, &kept_cpu)) < 0)
+                return 1;
+        if (parallel(PAR, PER_PROC, 1, &next, &kept_par_mean,
+                     &kept_par_wall) != 0)
+            return 1;
+        printf("login again, kept: mean %.2f ms; 8 in parallel %.2f ms\n",
+               kept_ms, kept_par_mean);
+        kill(daemon, SIGTERM);
+        waitpid(daemon, NULL, 0);
+        jit_conf_free(&conf);
+        return 0;
+    }
 
     /* 8 and 50 processes, all at once. */
-    if (parallel(PAR, PER_PROC, &next, &par_mean, &par_wall) != 0
-        || parallel(PAR_WIDE, PER_PROC_WIDE, &next, &wide_mean,
+    if (parallel(PAR, PER_PROC, 1, &next, &kept_par_mean, &kept_par_wall)
+        != 0
+        || parallel(PAR, PER_PROC, 0, &next, &par_mean, &par_wall) != 0
+        || parallel(PAR_WIDE, PER_PROC_WIDE, 0, &next, &wide_mean,
                     &wide_wall) != 0)
         return 1;
 
@@ -915,6 +961,16 @@ main(int argc, char **argv)
     printf("%-58s %10.2f\n", "login again, account and home kept: mean", kept_ms);
     printf("%-58s %10.2f\n", "  beyond its API call (mean - relay RTT)",
            kept_ms - rtt_relay_ms);
+    printf("%-58s %10.2f\n", "  CPU time (user+sys) mean, the relay's in it",
+           kept_cpu);
+    printf("%-58s %10.2f\n", "  8 processes in parallel: mean latency",
+           kept_par_mean);
+    printf("%-58s %10.2f\n", "  8 in parallel: wall time per login",
+           kept_par_wall);
+    printf("%-58s %10.2f\n", "  parallel 8 mean / single kept login",
+           kept_par_mean / kept_ms);
+    printf("%-58s %10.2f\n", "  8 in parallel, bound by the CPUs: 8 / cpus x CPU",
+           par_cpu_bound(kept_cpu));
     printf("%-58s %10.2f\n", "login, 8 processes in parallel: mean latency",
            par_mean);
     printf("%-58s %10.2f\n", "login, 8 in parallel: wall time per login",
@@ -924,6 +980,8 @@ main(int argc, char **argv)
     printf("%-58s %10.2f\n", "login, 50 in parallel: wall time per login",
            wide_wall);
     printf("%-58s %10.2f\n", "parallel 8 mean / single login", par_mean / seq_mean);
+    printf("%-58s %10.2f\n", "login, 8 in parallel, bound by the CPUs: 8 / cpus x CPU",
+           par_cpu_bound(cpu_ms));
     /* One API call per login (open_session reuses acct_mgmt's answer in
      * the same handle), made through the relay. */
     beyond = seq_mean - rtt_relay_ms;
