@@ -31,8 +31,9 @@
  *
  * For a profiler, BENCH_ONLY=seq runs the first login, the 50 without a
  * held connection and the 100 in a row, and prints their mean; and
- * BENCH_ONLY=cold the first login and the logins in new processes, and
- * BENCH_ONLY=par the 8 processes in parallel.
+ * BENCH_ONLY=cold the first login and the logins in new processes,
+ * BENCH_ONLY=par the 8 processes in parallel, and BENCH_ONLY=kept the
+ * returning users' logins, in a row and 8 in parallel.
  */
 #include "config.h"
 
@@ -581,19 +582,34 @@ cold_logins(const char *helper, int *next, double noop, double *out)
     return 0;
 }
 
+/* The CPU time (user + system) of this process's waited-for children
+ * so far, in ms. */
+static double
+children_cpu_ms(void)
+{
+    struct rusage ru;
+
+    if (getrusage(RUSAGE_CHILDREN, &ru) != 0)
+        return 0;
+    return (double) (ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1e3
+           + (double) (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e3;
+}
+
 /* nproc processes, per logins each, all at once, from user b<*next> on
  * (or, kept, process p as the returning user k<p> each time): the mean
- * latency of a login and the wall time per login. */
+ * latency of a login, the wall time per login, and the CPU time per
+ * login (the processes' and the daemon part's). */
 static int
-parallel(int nproc, int per, int kept, int *next, double *mean,
-         double *wall)
+parallel(int nproc, int per, int kept, pid_t daemon, int *next,
+         double *mean, double *wall, double *cpu)
 {
-    double sum_all = 0, t0;
+    double sum_all = 0, t0, cpu0;
     int pipefd[2];
 
     if (pipe(pipefd) != 0)
         return -1;
     count_steps = 0;
+    cpu0 = children_cpu_ms() + proc_cpu_ms(daemon);
     t0 = now_ms();
     for (int p = 0; p < nproc; p++) {
         pid_t pid = fork();
@@ -634,6 +650,7 @@ parallel(int nproc, int per, int kept, int *next, double *mean,
     close(pipefd[0]);
     *wall = (now_ms() - t0) / (nproc * per);
     *mean = sum_all / (nproc * per);
+    *cpu = (children_cpu_ms() + proc_cpu_ms(daemon) - cpu0) / (nproc * per);
     if (!kept)
         *next += nproc * per;
     return 0;
@@ -725,7 +742,8 @@ main(int argc, char **argv)
     double rtt[RTT_ROUNDS], seq[SEQ], ua[USERADD_ROUNDS];
     double first, seq_mean = 0, rtt_ms, rtt_kept_ms, ua_ms, floor_ms, beyond;
     double par_mean, par_wall, wide_mean, wide_wall, cpu_ms;
-    double kept_par_mean, kept_par_wall, kept_cpu;
+    double kept_par_mean, kept_par_wall, kept_cpu, kept_par_cpu, par_cpu;
+    double wide_cpu;
     double alone_mean = 0, cold_login, rtt_relay_ms, daemon_cpu, kept_ms;
     double permit_ms, design_ms, size_1, size_1k;
     pid_t daemon = -1;
@@ -833,10 +851,11 @@ main(int argc, char **argv)
     rtt_relay_ms = median(rtt, RTT_ROUNDS);
     /* BENCH_ONLY=par: 8 processes in parallel alone, for a profiler. */
     if (only != NULL && strcmp(only, "par") == 0) {
-        if (parallel(PAR, PER_PROC, 0, &next, &par_mean, &par_wall) != 0)
+        if (parallel(PAR, PER_PROC, 0, daemon, &next, &par_mean, &par_wall,
+                     &par_cpu) != 0)
             return 1;
-        printf("login, 8 in parallel: mean %.2f ms, wall per login %.2f ms\n",
-               par_mean, par_wall);
+        printf("login, 8 in parallel: mean %.2f ms, wall per login %.2f ms, "
+               "CPU per login %.2f ms\n", par_mean, par_wall, par_cpu);
         kill(daemon, SIGTERM);
         waitpid(daemon, NULL, 0);
         jit_conf_free(&conf);
@@ -875,11 +894,12 @@ main(int argc, char **argv)
         for (int r = 0; r < 4; r++)
             if ((kept_ms = kept_logins(daemon, &kept_cpu)) < 0)
                 return 1;
-        if (parallel(PAR, PER_PROC, 1, &next, &kept_par_mean,
-                     &kept_par_wall) != 0)
+        if (parallel(PAR, PER_PROC, 1, daemon, &next, &kept_par_mean,
+                     &kept_par_wall, &kept_par_cpu) != 0)
             return 1;
-        printf("login again, kept: mean %.2f ms; 8 in parallel %.2f ms\n",
-               kept_ms, kept_par_mean);
+        printf("login again, kept: mean %.2f ms, CPU %.2f ms; 8 in parallel "
+               "%.2f ms, CPU %.2f ms\n", kept_ms, kept_cpu, kept_par_mean,
+               kept_par_cpu);
         kill(daemon, SIGTERM);
         waitpid(daemon, NULL, 0);
         jit_conf_free(&conf);
@@ -887,11 +907,12 @@ main(int argc, char **argv)
     }
 
     /* 8 and 50 processes, all at once. */
-    if (parallel(PAR, PER_PROC, 1, &next, &kept_par_mean, &kept_par_wall)
-        != 0
-        || parallel(PAR, PER_PROC, 0, &next, &par_mean, &par_wall) != 0
-        || parallel(PAR_WIDE, PER_PROC_WIDE, 0, &next, &wide_mean,
-                    &wide_wall) != 0)
+    if (parallel(PAR, PER_PROC, 1, daemon, &next, &kept_par_mean,
+                 &kept_par_wall, &kept_par_cpu) != 0
+        || parallel(PAR, PER_PROC, 0, daemon, &next, &par_mean, &par_wall,
+                    &par_cpu) != 0
+        || parallel(PAR_WIDE, PER_PROC_WIDE, 0, daemon, &next, &wide_mean,
+                    &wide_wall, &wide_cpu) != 0)
         return 1;
 
     /* The floor, after the logins: nss.db has its usual size by now. */
@@ -967,6 +988,7 @@ main(int argc, char **argv)
            kept_par_mean);
     printf("%-58s %10.2f\n", "  8 in parallel: wall time per login",
            kept_par_wall);
+    printf("%-58s %10.2f\n", "  8 in parallel: CPU time per login", kept_par_cpu);
     printf("%-58s %10.2f\n", "  parallel 8 mean / single kept login",
            kept_par_mean / kept_ms);
     printf("%-58s %10.2f\n", "  8 in parallel, bound by the CPUs: 8 / cpus x CPU",
@@ -975,10 +997,12 @@ main(int argc, char **argv)
            par_mean);
     printf("%-58s %10.2f\n", "login, 8 in parallel: wall time per login",
            par_wall);
+    printf("%-58s %10.2f\n", "login, 8 in parallel: CPU time per login", par_cpu);
     printf("%-58s %10.2f\n", "login, 50 processes in parallel: mean latency",
            wide_mean);
     printf("%-58s %10.2f\n", "login, 50 in parallel: wall time per login",
            wide_wall);
+    printf("%-58s %10.2f\n", "login, 50 in parallel: CPU time per login", wide_cpu);
     printf("%-58s %10.2f\n", "parallel 8 mean / single login", par_mean / seq_mean);
     printf("%-58s %10.2f\n", "login, 8 in parallel, bound by the CPUs: 8 / cpus x CPU",
            par_cpu_bound(cpu_ms));
@@ -1030,9 +1054,11 @@ main(int argc, char **argv)
     printf("RESULT login_ms=%.2f api_rtt_ms=%.2f floor_ms=%.2f"
            " speedup_vs_useradd=%.1f parallel8_ms=%.2f parallel50_ms=%.2f"
            " cold_login_ms=%.2f relay_rtt_ms=%.2f kept_login_ms=%.2f"
-           " design_floor_ms=%.2f nss_commit_1k_ms=%.2f\n",
+           " design_floor_ms=%.2f nss_commit_1k_ms=%.2f"
+           " kept_parallel8_ms=%.2f parallel8_cpu_bound_ms=%.2f\n",
            seq_mean, rtt_ms, floor_ms, ua_ms / seq_mean, par_mean, wide_mean,
-           cold_login, rtt_relay_ms, kept_ms, design_ms, size_1k);
+           cold_login, rtt_relay_ms, kept_ms, design_ms, size_1k,
+           kept_par_mean, par_cpu_bound(cpu_ms));
     kill(daemon, SIGTERM);
     waitpid(daemon, NULL, 0);
     jit_conf_free(&conf);
