@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <syslog.h>
 
 #include "core/teardown.h"
 #include "daemon/reap.h"
@@ -13,15 +14,17 @@
  * an account that is then torn down all the same.  Once marked, both
  * leave it alone. */
 static int
-take_due(struct jit_store *s, int64_t now, struct jit_due **due, size_t *nd)
+take_due(struct jit_store *s, const struct jit_log *log, int64_t now,
+         struct jit_due **due, size_t *nd)
 {
-    int ret;
+    int ret, reset;
 
     *due = NULL;
     *nd = 0;
     if ((ret = jit_store_begin(s)) != 0)
         return ret;
-    if ((ret = jit_store_due_accounts(s, now, due, nd)) != 0)
+    if ((ret = reset = jit_store_sessions_this_boot(s)) < 0
+        || (ret = jit_store_due_accounts(s, now, due, nd)) != 0)
         goto done;
     for (size_t i = 0; i < *nd && ret == 0; i++)
         if (strcmp((*due)[i].cause, "resumed") != 0)
@@ -29,6 +32,10 @@ take_due(struct jit_store *s, int64_t now, struct jit_due **due, size_t *nd)
                                       JIT_ACCOUNT_TEARING_DOWN);
     if (ret == 0)
         ret = jit_store_commit(s);
+    if (ret == 0 && reset > 0)
+        jit_logf(log, LOG_NOTICE, "the host booted again since the last "
+                 "session was counted: the session counts of %d accounts "
+                 "set to 0", reset);
 
 done:
     jit_store_rollback(s); /* nothing if committed */
@@ -56,9 +63,16 @@ jit_reap_once(struct jit_store *s, const struct jit_conf *conf,
     *items = NULL;
     *n = 0;
     if (dry_run) {
-        if ((ret = jit_store_due_accounts(s, now, &due, &nd)) != 0)
+        /* What a real run would find, counts of an earlier boot set to 0
+         * included, and nothing kept. */
+        if ((ret = jit_store_begin(s)) != 0)
             return ret;
-    } else if ((ret = take_due(s, now, &due, &nd)) != 0) {
+        if ((ret = jit_store_sessions_this_boot(s)) >= 0)
+            ret = jit_store_due_accounts(s, now, &due, &nd);
+        jit_store_rollback(s);
+        if (ret != 0)
+            return ret;
+    } else if ((ret = take_due(s, log, now, &due, &nd)) != 0) {
         return ret;
     }
     out = calloc(nd ? nd : 1, sizeof(*out));
@@ -73,7 +87,9 @@ jit_reap_once(struct jit_store *s, const struct jit_conf *conf,
         out[i].cause = strcmp(due[i].cause, "resumed") == 0 ? "resumed"
                        : strcmp(due[i].cause, "retry") == 0 ? "retry"
                        : strcmp(due[i].cause, "revoked") == 0 ? "revoked"
-                                                              : "expired";
+                       : strcmp(due[i].cause, "no_sessions") == 0
+                           ? "no_sessions"
+                           : "expired";
         td[i].name = out[i].name;
         td[i].cause = out[i].cause;
     }

@@ -90,6 +90,27 @@ store_done(struct jit_login *l, struct jit_store *s)
         jit_store_close(s);
 }
 
+/* Inside a transaction that counts a session: the counts of an earlier
+ * boot of the host set to zero first (*reset: how many), to be said
+ * once the transaction commits (reset_said). */
+static int
+count_in_this_boot(struct jit_store *s, int *reset)
+{
+    int r = jit_store_sessions_this_boot(s);
+
+    *reset = r > 0 ? r : 0;
+    return r < 0 ? r : 0;
+}
+
+static void
+reset_said(struct jit_login *l, int reset)
+{
+    if (reset > 0)
+        jit_logf(&l->log, LOG_NOTICE, "the host booted again since the "
+                 "last session was counted: the session counts of %d "
+                 "accounts set to 0", reset);
+}
+
 /* Put a denial that concerns a grant or one of our accounts into the
  * outbox too.  (A name nobody knows, with no grant, stays in syslog only:
  * anyone can try names, and the outbox must not fill with them.) */
@@ -552,7 +573,7 @@ jit_login_open_session(struct jit_login *l)
     char err[512] = "";
     char *detail = NULL;
     int64_t now;
-    int created = 0, ret;
+    int created = 0, reset = 0, ret;
 
     switch (jit_login_owner(l, NULL)) {
     case JIT_OWNER_OTHER:
@@ -631,7 +652,8 @@ jit_login_open_session(struct jit_login *l)
      * rebound; only one reserved by an older version still owes it. */
     if (a.state == JIT_ACCOUNT_RESERVED && !a.announced)
         first = a.rebound ? "account.enabled" : "account.created";
-    if (jit_store_add_sessions(s, a.name, 1, NULL) != 0
+    if (count_in_this_boot(s, &reset) != 0
+        || jit_store_add_sessions(s, a.name, 1, NULL) != 0
         || (a.state == JIT_ACCOUNT_RESERVED
             && jit_store_set_state(s, a.name, JIT_ACCOUNT_ACTIVE) != 0)
         || (first && jit_store_add_event(s, first, g.id, a.name, g.requester,
@@ -642,6 +664,7 @@ jit_login_open_session(struct jit_login *l)
         v = txn_failed(l, s, "session.opened", "store_error", &g, &a);
         goto done;
     }
+    reset_said(l, reset);
     if (first)
         audit(l, LOG_NOTICE, first, "ok", a.rebound ? "rebound" : "reserved",
               &g, NULL);
@@ -695,7 +718,7 @@ jit_login_close_session(struct jit_login *l)
     uint32_t left = 0;
     int64_t now = (int64_t) time(NULL);
     uint32_t claimed_uid = 0;
-    int ret, last, on_logout_delete, marked = 0, claimed = 0;
+    int ret, last, on_logout_delete, marked = 0, claimed = 0, reset = 0;
 
     if (jit_login_owner(l, NULL) != JIT_OWNER_OURS) {
         l->reason = "other_source";
@@ -715,7 +738,7 @@ jit_login_close_session(struct jit_login *l)
                        && strcmp(g.on_logout, "delete") == 0;
     /* The last logout of a delete-on-logout account marks it for teardown
      * in the same transaction that counts the session out. */
-    if (jit_store_begin(s) != 0
+    if (jit_store_begin(s) != 0 || count_in_this_boot(s, &reset) != 0
         || jit_store_add_sessions(s, a.name, -1, &left) != 0
         || jit_store_add_event(s, "session.closed", a.grant_id, a.name,
                                a.requester, detail, now) != 0
@@ -728,6 +751,7 @@ jit_login_close_session(struct jit_login *l)
         v = txn_failed(l, s, "session.closed", "store_error", NULL, &a);
         goto done;
     }
+    reset_said(l, reset);
     last = left == 0 && on_logout_delete;
     audit(l, LOG_NOTICE, "session.closed", "ok",
           last ? "last_logout" : left ? "sessions_left" : "kept", NULL, &a);

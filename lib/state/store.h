@@ -50,7 +50,8 @@ struct jit_event {
 };
 
 /* An account due for teardown and why: resumed (a teardown was cut
- * short), retry (one failed and its backoff is over), expired, revoked. */
+ * short), retry (one failed and its backoff is over), expired, revoked,
+ * no_sessions (delete on logout, and its sessions ended with a boot). */
 struct jit_due {
     char *name;
     char cause[16];
@@ -83,6 +84,10 @@ struct jit_store_host {
     int (*id_taken)(uint32_t id, void *ctx);
     int (*group_gid)(const char *group, uint32_t *gid, void *ctx); /* 0/-errno */
     void *ctx;
+    /* This boot's id (out NUL-terminated, at most size - 1 bytes): 0, or
+     * -errno when it cannot be known.  NULL: never known (session counts
+     * are then never reset, see jit_store_sessions_this_boot). */
+    int (*boot_id)(char *out, size_t size, void *ctx);
 };
 
 struct jit_store;
@@ -186,6 +191,13 @@ int jit_store_events_trim(struct jit_store *s, int64_t keep,
 int jit_store_due_accounts(struct jit_store *s, int64_t now,
                            struct jit_due **out, size_t *n);
 int64_t jit_store_next_due(struct jit_store *s, int64_t now);
+/* Inside a transaction, before a session count is read or changed: if
+ * the store last counted sessions in another boot of the host, no
+ * session it counted is left (none logged out through PAM), so every
+ * count goes to zero.  The boot is recorded (kv "boot_id") the first
+ * time, and a boot that cannot be known changes nothing.  The number of
+ * accounts whose count was reset, or -errno. */
+int jit_store_sessions_this_boot(struct jit_store *s);
 /* Small text state by key (NULL value deletes); get gives -ENOENT for an
  * unknown key. */
 int jit_store_kv_put(struct jit_store *s, const char *key, const char *value);

@@ -275,6 +275,43 @@ done:
 }
 
 int
+jit_store_sessions_this_boot(struct jit_store *s)
+{
+    sqlite3_stmt *st = NULL;
+    char *seen = NULL;
+    int ret, reset = 0;
+
+    if ((ret = need_txn(s)) != 0)
+        return ret;
+    if (s->boot_id[0] == '\0'
+        && (s->host.boot_id == NULL
+            || s->host.boot_id(s->boot_id, sizeof(s->boot_id), s->host.ctx)
+                   != 0)) {
+        s->boot_id[0] = '\0';
+        return 0; /* not known: the counts stay as they are */
+    }
+    ret = jit_store_kv_get(s, "boot_id", &seen);
+    if (ret != 0 && ret != -ENOENT)
+        goto done;
+    if (ret == 0 && strcmp(seen, s->boot_id) == 0)
+        goto done;
+    /* None recorded (a new store, or one from before boots were): the
+     * counts may be this boot's, and stay as they are. */
+    if (ret == 0) {
+        if ((ret = prepare(s, "UPDATE accounts SET sessions = 0"
+                              " WHERE sessions > 0", &st)) != 0
+            || (ret = step_done(s, st)) != 0)
+            goto done;
+        reset = sqlite3_changes(s->db);
+    }
+    ret = jit_store_kv_put(s, "boot_id", s->boot_id);
+
+done:
+    free(seen);
+    return ret < 0 ? ret : reset;
+}
+
+int
 jit_store_add_sessions(struct jit_store *s, const char *name, int delta,
                        uint32_t *after)
 {
@@ -370,6 +407,8 @@ jit_store_due_accounts(struct jit_store *s, int64_t now, struct jit_due **out,
                   "  WHEN a.state = 'disable_failed' THEN 'retry'"
                   "  WHEN a.expires <= ?1 THEN 'expired'"
                   "  WHEN g.status = 'revoked' THEN 'revoked'"
+                  "  WHEN g.status = 'active' AND g.expires_at > ?1"
+                  "   THEN 'no_sessions'"
                   "  ELSE 'expired' END"
                   " FROM accounts a LEFT JOIN grants g ON g.id = a.grant_id"
                   " WHERE a.state = 'tearing_down'"
@@ -378,6 +417,16 @@ jit_store_due_accounts(struct jit_store *s, int64_t now, struct jit_due **out,
                   "      AND (a.expires <= ?1"
                   "           OR g.status IN ('revoked', 'expired')"
                   "           OR g.expires_at <= ?1))"
+                  /* Delete on logout with no session left that did not
+                   * log out: its sessions ended with the boot they were
+                   * in (jit_store_sessions_this_boot).  Otherwise only
+                   * a grant that said keep at the last logout and says
+                   * delete now leaves one: a last logout marks its
+                   * account in the transaction that counts it out, and
+                   * the first session is counted in by the transaction
+                   * that makes the account active. */
+                  "  OR (a.state = 'active' AND a.sessions = 0"
+                  "      AND g.on_logout = 'delete')"
                   " ORDER BY a.uid", &st);
     if (ret != 0)
         return ret;

@@ -2,14 +2,18 @@
 /*
  * The state store's default view of the host: whether another source
  * (files, LDAP, SSSD, ...) owns a name or an id, and the gid of a group,
- * asked through NSS so that every configured source answers (see
+ * asked through NSS so that every configured source answers, and which
+ * boot of the host this is (see
  * struct jit_store_host in store.h; tests replace it).
  */
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <grp.h>
 #include <pwd.h>
+#include <string.h>
+#include <unistd.h>
 
 #include "state/store_impl.h"
 
@@ -70,6 +74,28 @@ nss_group_gid(const char *group, uint32_t *gid, void *ctx)
     return 0;
 }
 
+/* The kernel's id of this boot: a new one at every boot, the same for
+ * every process (and container) of one. */
+static int
+proc_boot_id(char *out, size_t size, void *ctx)
+{
+    ssize_t n;
+    int fd;
+
+    (void) ctx;
+    fd = open("/proc/sys/kernel/random/boot_id",
+              O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0)
+        return -errno;
+    n = read(fd, out, size - 1);
+    close(fd);
+    if (n <= 0)
+        return n < 0 ? -errno : -EIO;
+    out[n] = '\0';
+    out[strcspn(out, "\n")] = '\0';
+    return out[0] ? 0 : -EIO;
+}
+
 const struct jit_store_host jit_store_nss_host = {
-    nss_name_taken, nss_id_taken, nss_group_gid, NULL
+    nss_name_taken, nss_id_taken, nss_group_gid, NULL, proc_boot_id
 };

@@ -40,6 +40,7 @@ struct jit_store {
     int nss_dirty;       /* this transaction changed what NSS shows */
     int events_added;    /* this transaction added to the outbox */
     int wal_frames;      /* the WAL's length at the last commit */
+    char boot_id[64];    /* this boot's, once read; "" before */
     char err[256];
     struct jit_store_stmt stmts[JIT_STORE_STMTS];
     size_t n_stmts;

@@ -4,8 +4,9 @@
  * store's query): an account whose end has passed, one whose grant is
  * revoked or expired (sync's word for a grant that left the list), a
  * teardown cut short (a delete-on-logout account left to the reaper, a
- * crash), a failed one once its backoff is over; nothing else, and when
- * the next one falls due.  A dry run changes nothing; a real one takes
+ * crash), a failed one once its backoff is over, a delete-on-logout one
+ * whose sessions ended with a boot; nothing else, and when the next one
+ * falls due.  A dry run changes nothing; a real one takes
  * exactly what is due.
  */
 #include "config.h"
@@ -33,6 +34,7 @@ static void
 teardown(void)
 {
     t_state_close(&t);
+    t_boot_id = NULL;
 }
 
 static void
@@ -169,6 +171,119 @@ START_TEST(test_reap_takes_what_is_due)
 }
 END_TEST
 
+/* A delete-on-logout account with n sessions counted, the counting
+ * transaction first asking about the boot if boot. */
+static void
+with_sessions(const char *user, const char *on_logout, int active, int n,
+              int boot)
+{
+    struct jit_grant g = t_grant(user, NOW + 3600);
+    struct jit_account a;
+
+    g.on_logout = (char *) on_logout;
+    ck_assert_int_eq(jit_store_begin(t.store), 0);
+    ck_assert_int_ge(boot ? jit_store_sessions_this_boot(t.store) : 0, 0);
+    ck_assert_int_eq(jit_store_put_grant(t.store, &g), 0);
+    ck_assert_int_eq(jit_store_reserve(t.store, &g, NOW, &a), 0);
+    jit_account_free(&a);
+    if (n > 0)
+        ck_assert_int_eq(jit_store_add_sessions(t.store, user, n, NULL), 0);
+    if (active)
+        ck_assert_int_eq(jit_store_set_state(t.store, user,
+                                             JIT_ACCOUNT_ACTIVE), 0);
+    ck_assert_int_eq(jit_store_commit(t.store), 0);
+}
+
+static uint32_t
+sessions_of(const char *name)
+{
+    struct jit_account a;
+    uint32_t n;
+
+    ck_assert_int_eq(jit_store_get_account(t.store, name, &a), 0);
+    n = a.sessions;
+    jit_account_free(&a);
+    return n;
+}
+
+/* Sessions counted in a boot that ended never logged out: the counts are
+ * set to zero by the first transaction of the next boot that counts, and
+ * a delete-on-logout account left with none is torn down. */
+START_TEST(test_sessions_after_reboot)
+{
+    struct jit_reap_item *v = NULL;
+    size_t n = 0;
+    char *kv = NULL;
+
+    /* Counted by a version that did not record boots. */
+    with_sessions("gone", "delete", 1, 2, 0);
+    with_sessions("kept", "keep", 1, 1, 0);
+    with_sessions("fresh", "delete", 0, 0, 0);
+    with_sessions("back", "delete", 1, 1, 0);
+
+    /* The first boot recorded resets nothing: the counts may be its own. */
+    t_boot_id = "boot-1";
+    t_store_reopen(&t);
+    ck_assert_int_eq(jit_reap_once(t.store, &t.conf, &t.log, NOW, 0, &v, &n),
+                     0);
+    ck_assert_uint_eq(n, 0);
+    jit_reap_items_free(v, n);
+    ck_assert_int_eq(jit_store_kv_get(t.store, "boot_id", &kv), 0);
+    ck_assert_str_eq(kv, "boot-1");
+    free(kv);
+    ck_assert_uint_eq(sessions_of("gone"), 2);
+
+    /* The same boot, again: nothing. */
+    t_store_reopen(&t);
+    ck_assert_int_eq(jit_store_begin(t.store), 0);
+    ck_assert_int_eq(jit_store_sessions_this_boot(t.store), 0);
+    jit_store_rollback(t.store);
+
+    /* Rebooted.  A dry run sees what a round would, and keeps nothing. */
+    t_boot_id = "boot-2";
+    t_store_reopen(&t);
+    ck_assert_int_eq(jit_reap_once(t.store, &t.conf, &t.log, NOW, 1, &v, &n),
+                     0);
+    ck_assert_uint_eq(n, 2);
+    ck_assert_str_eq(due_cause(v, n, "gone"), "no_sessions");
+    ck_assert_str_eq(due_cause(v, n, "back"), "no_sessions");
+    jit_reap_items_free(v, n);
+    ck_assert_uint_eq(sessions_of("gone"), 2);
+    /* "back" logs in again before the reaper's round. */
+    ck_assert_int_eq(jit_store_begin(t.store), 0);
+    ck_assert_int_eq(jit_store_sessions_this_boot(t.store), 3);
+    ck_assert_int_eq(jit_store_add_sessions(t.store, "back", 1, NULL), 0);
+    ck_assert_int_eq(jit_store_commit(t.store), 0);
+    ck_assert_int_eq(jit_reap_once(t.store, &t.conf, &t.log, NOW, 0, &v, &n),
+                     0);
+    ck_assert_uint_eq(n, 1);
+    ck_assert_str_eq(v[0].name, "gone");
+    ck_assert_str_eq(v[0].cause, "no_sessions");
+    ck_assert_msg(v[0].result == 0, "%s", v[0].error);
+    jit_reap_items_free(v, n);
+    ck_assert_int_eq(t_account_state(&t, "gone"), -1);
+    ck_assert_uint_eq(t_log_count(&t.kept, "event=\"account.deleted\"",
+                                  "reason=\"no_sessions\"", "user=\"gone\"",
+                                  NULL), 1);
+    ck_assert_int_eq(t_account_state(&t, "kept"), JIT_ACCOUNT_ACTIVE);
+    ck_assert_uint_eq(sessions_of("kept"), 0);
+    ck_assert_int_eq(t_account_state(&t, "fresh"), JIT_ACCOUNT_RESERVED);
+    ck_assert_int_eq(t_account_state(&t, "back"), JIT_ACCOUNT_ACTIVE);
+    ck_assert_uint_eq(sessions_of("back"), 1);
+
+    /* A boot that cannot be known changes nothing. */
+    t_boot_id = NULL;
+    t_store_reopen(&t);
+    ck_assert_int_eq(jit_store_begin(t.store), 0);
+    ck_assert_int_eq(jit_store_sessions_this_boot(t.store), 0);
+    ck_assert_int_eq(jit_store_commit(t.store), 0);
+    ck_assert_uint_eq(sessions_of("back"), 1);
+    ck_assert_int_eq(jit_store_kv_get(t.store, "boot_id", &kv), 0);
+    ck_assert_str_eq(kv, "boot-2");
+    free(kv);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -183,6 +298,7 @@ main(void)
     tcase_add_test(tc, test_what_is_due);
     tcase_add_test(tc, test_next_due);
     tcase_add_test(tc, test_reap_takes_what_is_due);
+    tcase_add_test(tc, test_sessions_after_reboot);
     suite_add_tcase(s, tc);
     return t_run(s);
 }

@@ -62,7 +62,7 @@ fake_group_gid(const char *g, uint32_t *gid, void *ctx)
 }
 
 static const struct jit_store_host fake_host = {
-    fake_name_taken, fake_id_taken, fake_group_gid, NULL
+    fake_name_taken, fake_id_taken, fake_group_gid, NULL, NULL
 };
 
 static void

@@ -49,8 +49,20 @@ fake_group_gid(const char *g, uint32_t *gid, void *ctx)
     return 0;
 }
 
+const char *t_boot_id;
+
+static int
+fake_boot_id(char *out, size_t size, void *ctx)
+{
+    (void) ctx;
+    if (t_boot_id == NULL)
+        return -ENOENT;
+    snprintf(out, size, "%s", t_boot_id);
+    return 0;
+}
+
 static const struct jit_store_host fake_host = {
-    fake_name_taken, fake_id_taken, fake_group_gid, NULL
+    fake_name_taken, fake_id_taken, fake_group_gid, NULL, fake_boot_id
 };
 
 static void
@@ -121,6 +133,17 @@ t_state_open(struct t_state *t, const char *extra_conf)
     free(scrub);
     t->log.emit = keep_line;
     t->log.ctx = &t->kept;
+    r = jit_store_open(&t->conf, &fake_host, &t->store, &why);
+    ck_assert_msg(r == 0, "open: %s", why ? why : "?");
+}
+
+void
+t_store_reopen(struct t_state *t)
+{
+    char *why = NULL;
+    int r;
+
+    jit_store_close(t->store);
     r = jit_store_open(&t->conf, &fake_host, &t->store, &why);
     ck_assert_msg(r == 0, "open: %s", why ? why : "?");
 }

@@ -46,7 +46,12 @@ struct t_state {
  * owns the name "taken" and knows the groups sudo (27), video (44) and
  * users (100). */
 void t_state_open(struct t_state *t, const char *extra_conf);
+/* The boot the made-up host says it is in (NULL, as at first: it cannot
+ * say); read by a store the first time it needs it. */
+extern const char *t_boot_id;
 void t_state_close(struct t_state *t);
+/* A new handle on the same store, as a new process would open. */
+void t_store_reopen(struct t_state *t);
 
 /* A teardown removes what the account's name or uid left in the
  * machine's spools and state: /var/spool/cron/crontabs/NAME,
