@@ -23,7 +23,7 @@ take_due(struct jit_store *s, const struct jit_log *log, int64_t now,
     *nd = 0;
     if ((ret = jit_store_begin(s)) != 0)
         return ret;
-    if ((ret = reset = jit_store_sessions_this_boot(s)) < 0
+    if ((ret = reset = jit_store_sessions_this_boot(s, now)) < 0
         || (ret = jit_store_due_accounts(s, now, due, nd)) != 0)
         goto done;
     for (size_t i = 0; i < *nd && ret == 0; i++)
@@ -67,7 +67,7 @@ jit_reap_once(struct jit_store *s, const struct jit_conf *conf,
          * included, and nothing kept. */
         if ((ret = jit_store_begin(s)) != 0)
             return ret;
-        if ((ret = jit_store_sessions_this_boot(s)) >= 0)
+        if ((ret = jit_store_sessions_this_boot(s, now)) >= 0)
             ret = jit_store_due_accounts(s, now, &due, &nd);
         jit_store_rollback(s);
         if (ret != 0)

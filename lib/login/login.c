@@ -94,9 +94,9 @@ store_done(struct jit_login *l, struct jit_store *s)
  * boot of the host set to zero first (*reset: how many), to be said
  * once the transaction commits (reset_said). */
 static int
-count_in_this_boot(struct jit_store *s, int *reset)
+count_in_this_boot(struct jit_store *s, int64_t now, int *reset)
 {
-    int r = jit_store_sessions_this_boot(s);
+    int r = jit_store_sessions_this_boot(s, now);
 
     *reset = r > 0 ? r : 0;
     return r < 0 ? r : 0;
@@ -652,7 +652,7 @@ jit_login_open_session(struct jit_login *l)
      * rebound; only one reserved by an older version still owes it. */
     if (a.state == JIT_ACCOUNT_RESERVED && !a.announced)
         first = a.rebound ? "account.enabled" : "account.created";
-    if (count_in_this_boot(s, &reset) != 0
+    if (count_in_this_boot(s, now, &reset) != 0
         || jit_store_add_sessions(s, a.name, 1, NULL) != 0
         || (a.state == JIT_ACCOUNT_RESERVED
             && jit_store_set_state(s, a.name, JIT_ACCOUNT_ACTIVE) != 0)
@@ -738,7 +738,7 @@ jit_login_close_session(struct jit_login *l)
                        && strcmp(g.on_logout, "delete") == 0;
     /* The last logout of a delete-on-logout account marks it for teardown
      * in the same transaction that counts the session out. */
-    if (jit_store_begin(s) != 0 || count_in_this_boot(s, &reset) != 0
+    if (jit_store_begin(s) != 0 || count_in_this_boot(s, now, &reset) != 0
         || jit_store_add_sessions(s, a.name, -1, &left) != 0
         || jit_store_add_event(s, "session.closed", a.grant_id, a.name,
                                a.requester, detail, now) != 0

@@ -194,10 +194,11 @@ int64_t jit_store_next_due(struct jit_store *s, int64_t now);
 /* Inside a transaction, before a session count is read or changed: if
  * the store last counted sessions in another boot of the host, no
  * session it counted is left (none logged out through PAM), so every
- * count goes to zero.  The boot is recorded (kv "boot_id") the first
- * time, and a boot that cannot be known changes nothing.  The number of
- * accounts whose count was reset, or -errno. */
-int jit_store_sessions_this_boot(struct jit_store *s);
+ * count goes to zero, each such session with its session.closed event
+ * (detail reason "reboot") at `now`.  The boot is recorded (kv
+ * "boot_id") the first time, and a boot that cannot be known changes
+ * nothing.  The number of accounts whose count was reset, or -errno. */
+int jit_store_sessions_this_boot(struct jit_store *s, int64_t now);
 /* Small text state by key (NULL value deletes); get gives -ENOENT for an
  * unknown key. */
 int jit_store_kv_put(struct jit_store *s, const char *key, const char *value);

@@ -274,11 +274,86 @@ done:
     return ret;
 }
 
-int
-jit_store_sessions_this_boot(struct jit_store *s)
+/* Each session counted in an earlier boot gets its session.closed, so
+ * that the API's record of the account's sessions ends too; at most
+ * this many an account (a count that large is a fault of its own). */
+#define BOOT_CLOSED_MAX 1000
+
+struct counted {
+    char *name, *grant_id, *requester;
+    int64_t sessions;
+};
+
+static void
+counted_free(struct counted *v, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        free(v[i].name);
+        free(v[i].grant_id);
+        free(v[i].requester);
+    }
+    free(v);
+}
+
+/* The accounts with sessions counted, and how many. */
+static int
+load_counted(struct jit_store *s, struct counted **out, size_t *n)
 {
     sqlite3_stmt *st = NULL;
+    struct counted *v = NULL;
+    size_t cnt = 0, cap = 0;
+    int rc, ret;
+
+    *out = NULL;
+    *n = 0;
+    if ((ret = prepare(s, "SELECT name, grant_id, requester, sessions"
+                          " FROM accounts WHERE sessions > 0", &st)) != 0)
+        return ret;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (cnt == cap) {
+            size_t ncap = cap ? cap * 2 : 8;
+            struct counted *nv = realloc(v, ncap * sizeof(*nv));
+
+            if (nv == NULL) {
+                ret = -ENOMEM;
+                goto done;
+            }
+            v = nv;
+            cap = ncap;
+        }
+        memset(&v[cnt], 0, sizeof(v[cnt]));
+        v[cnt].sessions = sqlite3_column_int64(st, 3);
+        v[cnt].name = col_dup(st, 0);
+        v[cnt].grant_id = col_dup(st, 1);
+        v[cnt].requester = col_dup(st, 2);
+        cnt++;
+        if (!v[cnt - 1].name || !v[cnt - 1].grant_id
+            || !v[cnt - 1].requester) {
+            ret = -ENOMEM;
+            goto done;
+        }
+    }
+    if (rc != SQLITE_DONE)
+        ret = sql_fail(s, rc, "sessions");
+
+done:
+    finish(s, st);
+    if (ret != 0) {
+        counted_free(v, cnt);
+        return ret;
+    }
+    *out = v;
+    *n = cnt;
+    return 0;
+}
+
+int
+jit_store_sessions_this_boot(struct jit_store *s, int64_t now)
+{
+    sqlite3_stmt *st = NULL;
+    struct counted *v = NULL;
     char *seen = NULL;
+    size_t n = 0;
     int ret, reset = 0;
 
     if ((ret = need_txn(s)) != 0)
@@ -298,15 +373,25 @@ jit_store_sessions_this_boot(struct jit_store *s)
     /* None recorded (a new store, or one from before boots were): the
      * counts may be this boot's, and stay as they are. */
     if (ret == 0) {
-        if ((ret = prepare(s, "UPDATE accounts SET sessions = 0"
-                              " WHERE sessions > 0", &st)) != 0
+        if ((ret = load_counted(s, &v, &n)) != 0)
+            goto done;
+        for (size_t i = 0; i < n && ret == 0; i++)
+            for (int64_t k = 0;
+                 k < v[i].sessions && k < BOOT_CLOSED_MAX && ret == 0; k++)
+                ret = jit_store_add_event(s, "session.closed", v[i].grant_id,
+                                          v[i].name, v[i].requester,
+                                          "{\"reason\":\"reboot\"}", now);
+        if (ret != 0
+            || (ret = prepare(s, "UPDATE accounts SET sessions = 0"
+                                 " WHERE sessions > 0", &st)) != 0
             || (ret = step_done(s, st)) != 0)
             goto done;
-        reset = sqlite3_changes(s->db);
+        reset = (int) n;
     }
     ret = jit_store_kv_put(s, "boot_id", s->boot_id);
 
 done:
+    counted_free(v, n);
     free(seen);
     return ret < 0 ? ret : reset;
 }

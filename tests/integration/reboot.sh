@@ -44,6 +44,9 @@ grep -q "the host booted again since the last session was counted: the session c
     "$T/pam.out" || fail "no word of the reset: $(cat "$T/pam.out")"
 expect_eq "after jack's login in the new boot" "$(counts)" \
     "ivy:active:0 jack:active:1 kim:active:0"
+expect_eq "a session.closed for each session the reboot ended" \
+    "$(sql "SELECT username FROM events WHERE type = 'session.closed' AND json_extract(detail, '$.reason') = 'reboot' ORDER BY username")" \
+    "ivy jack kim"
 ok "the first login after the reboot set the old counts to 0, and counted its own"
 
 out=$(unshare -m "$T/otherboot" "$JITCTL" -c "$CONF" reap --dry-run 2>&1)

@@ -182,7 +182,7 @@ with_sessions(const char *user, const char *on_logout, int active, int n,
 
     g.on_logout = (char *) on_logout;
     ck_assert_int_eq(jit_store_begin(t.store), 0);
-    ck_assert_int_ge(boot ? jit_store_sessions_this_boot(t.store) : 0, 0);
+    ck_assert_int_ge(boot ? jit_store_sessions_this_boot(t.store, NOW) : 0, 0);
     ck_assert_int_eq(jit_store_put_grant(t.store, &g), 0);
     ck_assert_int_eq(jit_store_reserve(t.store, &g, NOW, &a), 0);
     jit_account_free(&a);
@@ -204,6 +204,24 @@ sessions_of(const char *name)
     n = a.sessions;
     jit_account_free(&a);
     return n;
+}
+
+/* The session.closed events of name that a reboot ended. */
+static size_t
+closed_by_reboot(const char *name)
+{
+    struct jit_event *ev = NULL;
+    size_t n = 0, k = 0;
+
+    ck_assert_int_eq(jit_store_due_events(t.store, NOW + 1, 1000, &ev, &n),
+                     0);
+    for (size_t i = 0; i < n; i++)
+        k += strcmp(ev[i].type, "session.closed") == 0 && ev[i].username
+             && strcmp(ev[i].username, name) == 0
+             && ev[i].detail != NULL
+             && strcmp(ev[i].detail, "{\"reason\":\"reboot\"}") == 0;
+    jit_events_free(ev, n);
+    return k;
 }
 
 /* Sessions counted in a boot that ended never logged out: the counts are
@@ -236,7 +254,7 @@ START_TEST(test_sessions_after_reboot)
     /* The same boot, again: nothing. */
     t_store_reopen(&t);
     ck_assert_int_eq(jit_store_begin(t.store), 0);
-    ck_assert_int_eq(jit_store_sessions_this_boot(t.store), 0);
+    ck_assert_int_eq(jit_store_sessions_this_boot(t.store, NOW), 0);
     jit_store_rollback(t.store);
 
     /* Rebooted.  A dry run sees what a round would, and keeps nothing. */
@@ -251,9 +269,13 @@ START_TEST(test_sessions_after_reboot)
     ck_assert_uint_eq(sessions_of("gone"), 2);
     /* "back" logs in again before the reaper's round. */
     ck_assert_int_eq(jit_store_begin(t.store), 0);
-    ck_assert_int_eq(jit_store_sessions_this_boot(t.store), 3);
+    ck_assert_int_eq(jit_store_sessions_this_boot(t.store, NOW), 3);
     ck_assert_int_eq(jit_store_add_sessions(t.store, "back", 1, NULL), 0);
     ck_assert_int_eq(jit_store_commit(t.store), 0);
+    /* Each session ended gets its session.closed. */
+    ck_assert_uint_eq(closed_by_reboot("gone"), 2);
+    ck_assert_uint_eq(closed_by_reboot("kept"), 1);
+    ck_assert_uint_eq(closed_by_reboot("back"), 1);
     ck_assert_int_eq(jit_reap_once(t.store, &t.conf, &t.log, NOW, 0, &v, &n),
                      0);
     ck_assert_uint_eq(n, 1);
@@ -275,7 +297,7 @@ START_TEST(test_sessions_after_reboot)
     t_boot_id = NULL;
     t_store_reopen(&t);
     ck_assert_int_eq(jit_store_begin(t.store), 0);
-    ck_assert_int_eq(jit_store_sessions_this_boot(t.store), 0);
+    ck_assert_int_eq(jit_store_sessions_this_boot(t.store, NOW), 0);
     ck_assert_int_eq(jit_store_commit(t.store), 0);
     ck_assert_uint_eq(sessions_of("back"), 1);
     ck_assert_int_eq(jit_store_kv_get(t.store, "boot_id", &kv), 0);
