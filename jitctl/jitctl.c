@@ -567,8 +567,10 @@ cmd_reap(struct jit_conf *conf, const struct invocation *in)
             char *why = jit_escape(v[i].error[0] ? v[i].error
                                                  : strerror(-v[i].result));
 
-            printf("  failed: %s (left in disable_failed)\n",
-                   why ? why : "?");
+            printf("  failed: %s (%s)\n", why ? why : "?",
+                   v[i].recorded ? "left in disable_failed"
+                                 : "nothing recorded; a later reap tries "
+                                   "again");
             free(why);
             failed++;
         }

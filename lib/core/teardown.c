@@ -931,23 +931,26 @@ jit_teardown_retry_at(int64_t now, int failures)
 
 /* Left in disable_failed, visible in jitctl list, with an event; the
  * reaper retries it. */
-static void
+static int
 record_failure(struct jit_store *s, const struct jit_log *log,
                const struct jit_account *a, const char *cause,
                const char *err, int64_t now)
 {
     char *detail = json_detail(cause, err, a->uid);
+    int ret;
 
     audit_account(log, LOG_ERR, "account.disable_failed", "fail", cause, a);
     jit_logf(log, LOG_ERR, "teardown of %s: %s", a->name, err);
-    if (jit_store_begin(s) != 0
-        || jit_store_teardown_failed(
-               s, a->name, jit_teardown_retry_at(now, a->failures)) != 0
-        || jit_store_add_event(s, "account.disable_failed", a->grant_id,
-                               a->name, a->requester, detail, now) != 0
-        || jit_store_commit(s) != 0)
+    if ((ret = jit_store_begin(s)) != 0
+        || (ret = jit_store_teardown_failed(
+                s, a->name, jit_teardown_retry_at(now, a->failures))) != 0
+        || (ret = jit_store_add_event(s, "account.disable_failed",
+                                      a->grant_id, a->name, a->requester,
+                                      detail, now)) != 0
+        || (ret = jit_store_commit(s)) != 0)
         jit_store_rollback(s);
     free(detail);
+    return ret;
 }
 
 /* Delete the rows of accounts whose host side is done, with their
@@ -1037,7 +1040,8 @@ settle(struct jit_store *s, const struct jit_log *log,
     for (size_t k = 0; k < np; k++) {
         v[pend[k]].result = failure(ret);
         snprintf(v[pend[k]].error, sizeof(v[pend[k]].error), "%s", err);
-        record_failure(s, log, &a[pend[k]], v[pend[k]].cause, err, now);
+        v[pend[k]].recorded = record_failure(s, log, &a[pend[k]],
+                                             v[pend[k]].cause, err, now) == 0;
     }
 }
 
@@ -1087,7 +1091,8 @@ jit_teardown_batch(struct jit_store *s, const struct jit_conf *conf,
                 v[i].result = failure(r);
                 snprintf(v[i].error, sizeof(v[i].error), "%s", err);
                 skip[i] = 1;
-                record_failure(s, log, &a[i], v[i].cause, err, now);
+                v[i].recorded = record_failure(s, log, &a[i], v[i].cause,
+                                               err, now) == 0;
             }
     }
     /* Marked, whoever tears it down: from here on pam_jit refuses it and
@@ -1142,7 +1147,8 @@ jit_teardown_batch(struct jit_store *s, const struct jit_conf *conf,
         if ((r = host_steps(conf, &a[i], log, now, err, sizeof(err))) != 0) {
             v[i].result = failure(r);
             snprintf(v[i].error, sizeof(v[i].error), "%s", err);
-            record_failure(s, log, &a[i], v[i].cause, err, now);
+            v[i].recorded = record_failure(s, log, &a[i], v[i].cause, err,
+                                           now) == 0;
             continue;
         }
         if (np == 0)

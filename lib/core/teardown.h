@@ -70,6 +70,7 @@ struct jit_teardown_item {
     const char *cause;
     int result;
     char error[512]; /* what stopped it, when result != 0 */
+    int recorded;    /* the failure is in the store: disable_failed */
 };
 int jit_teardown_batch(struct jit_store *s, const struct jit_conf *conf,
                        struct jit_teardown_item *v, size_t n,

@@ -99,6 +99,7 @@ jit_reap_once(struct jit_store *s, const struct jit_conf *conf,
         for (size_t i = 0; i < nd; i++)
         {
             out[i].result = td[i].result;
+            out[i].recorded = td[i].recorded;
             memcpy(out[i].error, td[i].error, sizeof(out[i].error));
         }
     }

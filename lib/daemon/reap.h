@@ -20,9 +20,10 @@
 
 struct jit_reap_item {
     char *name;
-    const char *cause;  /* expired, revoked, resumed, retry */
+    const char *cause;  /* expired, revoked, resumed, retry, no_sessions */
     int result;         /* as jit_teardown_batch's; unset in a dry run */
     char error[512];    /* what stopped it, when result != 0 */
+    int recorded;       /* the failure is in the store: disable_failed */
 };
 
 /* Find what is due at `now` and, unless dry_run, tear it down.  *items

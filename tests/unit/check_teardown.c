@@ -15,6 +15,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
+#include <linux/fs.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +24,7 @@
 #include <signal.h>
 #include <sched.h>
 #include <sys/shm.h>
+#include <sys/ioctl.h>
 #include <sys/ipc.h>
 #include <sys/prctl.h>
 #include <sys/ptrace.h>
@@ -319,7 +321,52 @@ START_TEST(test_batch_failed)
         ck_assert_ptr_nonnull(strstr(v[i].error, "home_base"));
         ck_assert_int_eq(t_account_state(&t, v[i].name),
                          JIT_ACCOUNT_DISABLE_FAILED);
+        ck_assert_int_eq(v[i].recorded, 1);
     }
+}
+END_TEST
+
+/* Set or clear the immutable flag of state_dir/name: 0, or -errno. */
+static int
+immutable(const char *name, int on)
+{
+    char *path = t_path(t.state, name);
+    int fd = open(path, O_RDONLY | O_CLOEXEC), flags = 0, ret = 0;
+
+    free(path);
+    if (fd < 0)
+        return -errno;
+    if (ioctl(fd, FS_IOC_GETFLAGS, &flags) != 0)
+        ret = -errno;
+    flags = on ? flags | FS_IMMUTABLE_FL : flags & ~FS_IMMUTABLE_FL;
+    if (ret == 0 && ioctl(fd, FS_IOC_SETFLAGS, &flags) != 0)
+        ret = -errno;
+    close(fd);
+    return ret;
+}
+
+/* A store that takes no write: the teardown fails before anything is
+ * recorded, and says so (jitctl reap does not print "left in
+ * disable_failed" for it). */
+START_TEST(test_failure_not_recorded)
+{
+    struct jit_grant g = t_grant("gina", NOW + 3600);
+    struct jit_teardown_item v[1] = { { .name = "gina", .cause = "expired" } };
+    int r;
+
+    t_reserve(&t, &g, NOW);
+    if ((r = immutable("state.db-wal", 1)) != 0) {
+        printf("SKIP: test_failure_not_recorded: no immutable flag on this "
+               "file system (%s)\n", strerror(-r));
+        return;
+    }
+    r = jit_teardown_batch(t.store, &t.conf, v, 1, &t.log, NOW);
+    ck_assert_int_eq(immutable("state.db-wal", 0), 0);
+    ck_assert_int_lt(r, 0);
+    ck_assert_int_lt(v[0].result, 0);
+    ck_assert_int_ne(v[0].result, -ENOENT);
+    ck_assert_int_eq(v[0].recorded, 0);
+    ck_assert_int_eq(t_account_state(&t, "gina"), JIT_ACCOUNT_RESERVED);
 }
 END_TEST
 
@@ -1187,6 +1234,7 @@ main(int argc, char **argv)
     tcase_add_test(tc, test_deleted_unpublished);
     tcase_add_test(tc, test_batch);
     tcase_add_test(tc, test_batch_failed);
+    tcase_add_test(tc, test_failure_not_recorded);
     tcase_add_test(tc, test_processes);
     tcase_add_test(tc, test_zombie_leader);
     tcase_add_test(tc, test_thread_keeps_uid);
