@@ -7,6 +7,7 @@
  */
 #include "config.h"
 
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -65,6 +66,25 @@ failure_reason(const struct apid_event *e, json_t *keep)
     return s;
 }
 
+/* How many sessions a session.closed ends: one, or the count a host
+ * gives for the sessions a reboot ended (detail "sessions"). */
+static long
+closed_count(const struct apid_event *e)
+{
+    json_t *d, *n;
+    long k = 1;
+
+    if (e->detail == NULL
+        || (d = json_loads(e->detail, JSON_REJECT_DUPLICATES, NULL)) == NULL)
+        return 1;
+    n = json_object_get(d, "sessions");
+    if (json_is_integer(n) && json_integer_value(n) > 1
+        && json_integer_value(n) <= LONG_MAX)
+        k = (long) json_integer_value(n);
+    json_decref(d);
+    return k;
+}
+
 /* One event onto its host's account, in the order jit-apid received
  * them (see by_arrival), so the last word stands. */
 static void
@@ -84,8 +104,9 @@ apply(struct host_view *h, const struct apid_event *e, json_t *keep)
             && strcmp(h->state, "disable_failed") != 0)
             h->state = "active";
     } else if (strcmp(t, "session.closed") == 0) {
-        if (h->sessions > 0)
-            h->sessions--;
+        long n = closed_count(e);
+
+        h->sessions = h->sessions > n ? h->sessions - n : 0;
         if (h->sessions == 0 && strcmp(h->state, "active") == 0)
             h->state = "reserved";
     } else if (strcmp(t, "account.revoked") == 0) {

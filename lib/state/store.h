@@ -191,13 +191,18 @@ int jit_store_events_trim(struct jit_store *s, int64_t keep,
 int jit_store_due_accounts(struct jit_store *s, int64_t now,
                            struct jit_due **out, size_t *n);
 int64_t jit_store_next_due(struct jit_store *s, int64_t now);
-/* Inside a transaction, before a session count is read or changed: if
- * the store last counted sessions in another boot of the host, no
- * session it counted is left (none logged out through PAM), so every
- * count goes to zero, each such session with its session.closed event
- * (detail reason "reboot") at `now`.  The boot is recorded (kv
- * "boot_id") the first time, and a boot that cannot be known changes
- * nothing.  The number of accounts whose count was reset, or -errno. */
+/* Inside a transaction, before a session is counted in or out, and
+ * before the reaper looks for what is due: if the store last counted
+ * sessions in another boot of the host, no session it counted is left
+ * (none logged out through PAM), so every count goes to zero, each such
+ * account with one session.closed event (detail reason "reboot" and how
+ * many) at `now`, and an active one of a delete-on-logout grant becomes
+ * due (cause no_sessions) until a session is counted in.  The boot is
+ * recorded (kv "boot_id") when none is; a boot that cannot be known
+ * forgets the one recorded, so that counts made meanwhile are never
+ * taken for an earlier boot's.  (Other readers of the counts, sync and
+ * the account step, may see an earlier boot's until then.)  The number
+ * of accounts whose count was set to 0, or -errno. */
 int jit_store_sessions_this_boot(struct jit_store *s, int64_t now);
 /* Small text state by key (NULL value deletes); get gives -ENOENT for an
  * unknown key. */

@@ -274,14 +274,12 @@ done:
     return ret;
 }
 
-/* Each session counted in an earlier boot gets its session.closed, so
- * that the API's record of the account's sessions ends too; at most
- * this many an account (a count that large is a fault of its own). */
-#define BOOT_CLOSED_MAX 1000
-
+/* The accounts with sessions counted, and how many. */
 struct counted {
     char *name, *grant_id, *requester;
     int64_t sessions;
+    int flag; /* active, of a delete-on-logout grant */
+    char *flag_key;
 };
 
 static void
@@ -291,11 +289,11 @@ counted_free(struct counted *v, size_t n)
         free(v[i].name);
         free(v[i].grant_id);
         free(v[i].requester);
+        free(v[i].flag_key);
     }
     free(v);
 }
 
-/* The accounts with sessions counted, and how many. */
 static int
 load_counted(struct jit_store *s, struct counted **out, size_t *n)
 {
@@ -306,10 +304,16 @@ load_counted(struct jit_store *s, struct counted **out, size_t *n)
 
     *out = NULL;
     *n = 0;
-    if ((ret = prepare(s, "SELECT name, grant_id, requester, sessions"
-                          " FROM accounts WHERE sessions > 0", &st)) != 0)
+    if ((ret = prepare(s, "SELECT a.name, a.grant_id, a.requester,"
+                          " a.sessions, a.state = 'active'"
+                          "  AND g.on_logout = 'delete', " JIT_BOOT_RESET_KEY
+                          " FROM accounts a"
+                          " LEFT JOIN grants g ON g.id = a.grant_id"
+                          " WHERE a.sessions > 0", &st)) != 0)
         return ret;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        struct counted *c;
+
         if (cnt == cap) {
             size_t ncap = cap ? cap * 2 : 8;
             struct counted *nv = realloc(v, ncap * sizeof(*nv));
@@ -321,14 +325,14 @@ load_counted(struct jit_store *s, struct counted **out, size_t *n)
             v = nv;
             cap = ncap;
         }
-        memset(&v[cnt], 0, sizeof(v[cnt]));
-        v[cnt].sessions = sqlite3_column_int64(st, 3);
-        v[cnt].name = col_dup(st, 0);
-        v[cnt].grant_id = col_dup(st, 1);
-        v[cnt].requester = col_dup(st, 2);
-        cnt++;
-        if (!v[cnt - 1].name || !v[cnt - 1].grant_id
-            || !v[cnt - 1].requester) {
+        c = &v[cnt++];
+        memset(c, 0, sizeof(*c));
+        c->sessions = sqlite3_column_int64(st, 3);
+        c->flag = sqlite3_column_int(st, 4) == 1;
+        if ((c->name = col_dup(st, 0)) == NULL
+            || (c->grant_id = col_dup(st, 1)) == NULL
+            || (c->requester = col_dup(st, 2)) == NULL
+            || (c->flag_key = col_dup(st, 5)) == NULL) {
             ret = -ENOMEM;
             goto done;
         }
@@ -347,13 +351,51 @@ done:
     return 0;
 }
 
-int
-jit_store_sessions_this_boot(struct jit_store *s, int64_t now)
+/* Set the counts of an earlier boot to zero: each account's ended
+ * sessions get one session.closed (with how many), and an active account
+ * of a delete-on-logout grant is flagged (JIT_BOOT_RESET_KEY) as one the
+ * reaper ends, cause no_sessions, unless a session is counted in first.
+ * Flags of an earlier reset go. */
+static int
+reset_counts(struct jit_store *s, int64_t now)
 {
     sqlite3_stmt *st = NULL;
     struct counted *v = NULL;
-    char *seen = NULL;
     size_t n = 0;
+    char detail[96];
+    int ret;
+
+    if ((ret = load_counted(s, &v, &n)) != 0)
+        return ret;
+    if ((ret = prepare(s, "DELETE FROM kv WHERE key >= 'boot_reset/'"
+                          " AND key < 'boot_reset0'", &st)) != 0
+        || (ret = step_done(s, st)) != 0)
+        goto done;
+    for (size_t i = 0; i < n && ret == 0; i++) {
+        snprintf(detail, sizeof(detail),
+                 "{\"reason\":\"reboot\",\"sessions\":%lld}",
+                 (long long) v[i].sessions);
+        ret = jit_store_add_event(s, "session.closed", v[i].grant_id,
+                                  v[i].name, v[i].requester, detail, now);
+        if (ret == 0 && v[i].flag)
+            ret = jit_store_kv_put(s, v[i].flag_key, "1");
+    }
+    if (ret != 0
+        || (ret = prepare(s, "UPDATE accounts SET sessions = 0"
+                             " WHERE sessions > 0", &st)) != 0
+        || (ret = step_done(s, st)) != 0)
+        goto done;
+    ret = (int) n;
+
+done:
+    counted_free(v, n);
+    return ret;
+}
+
+int
+jit_store_sessions_this_boot(struct jit_store *s, int64_t now)
+{
+    char *seen = NULL;
     int ret, reset = 0;
 
     if ((ret = need_txn(s)) != 0)
@@ -362,36 +404,26 @@ jit_store_sessions_this_boot(struct jit_store *s, int64_t now)
         && (s->host.boot_id == NULL
             || s->host.boot_id(s->boot_id, sizeof(s->boot_id), s->host.ctx)
                    != 0)) {
+        /* Not known here (no /proc, say): this transaction may count a
+         * session of a boot the store does not know.  Forget the boot
+         * recorded, so that no later process takes such a count for an
+         * earlier boot's and sets it to 0; the counts stay. */
         s->boot_id[0] = '\0';
-        return 0; /* not known: the counts stay as they are */
+        return jit_store_kv_put(s, "boot_id", NULL);
     }
     ret = jit_store_kv_get(s, "boot_id", &seen);
     if (ret != 0 && ret != -ENOENT)
         goto done;
     if (ret == 0 && strcmp(seen, s->boot_id) == 0)
         goto done;
-    /* None recorded (a new store, or one from before boots were): the
-     * counts may be this boot's, and stay as they are. */
-    if (ret == 0) {
-        if ((ret = load_counted(s, &v, &n)) != 0)
-            goto done;
-        for (size_t i = 0; i < n && ret == 0; i++)
-            for (int64_t k = 0;
-                 k < v[i].sessions && k < BOOT_CLOSED_MAX && ret == 0; k++)
-                ret = jit_store_add_event(s, "session.closed", v[i].grant_id,
-                                          v[i].name, v[i].requester,
-                                          "{\"reason\":\"reboot\"}", now);
-        if (ret != 0
-            || (ret = prepare(s, "UPDATE accounts SET sessions = 0"
-                                 " WHERE sessions > 0", &st)) != 0
-            || (ret = step_done(s, st)) != 0)
-            goto done;
-        reset = (int) n;
-    }
+    /* None recorded (a new store, one from before boots were, or one a
+     * process that could not know the boot counted in): the counts may
+     * be this boot's, and stay as they are. */
+    if (ret == 0 && (ret = reset = reset_counts(s, now)) < 0)
+        goto done;
     ret = jit_store_kv_put(s, "boot_id", s->boot_id);
 
 done:
-    counted_free(v, n);
     free(seen);
     return ret < 0 ? ret : reset;
 }
@@ -405,6 +437,17 @@ jit_store_add_sessions(struct jit_store *s, const char *name, int delta,
 
     if ((ret = need_txn(s)) != 0)
         return ret;
+    /* A session counted in: the account is in use again in this boot,
+     * and no longer one a reboot left (jit_store_sessions_this_boot). */
+    if (delta > 0) {
+        if ((ret = prepare(s, "DELETE FROM kv WHERE key = (SELECT "
+                              JIT_BOOT_RESET_KEY " FROM accounts a"
+                              " WHERE a.name = ?)", &st)) != 0)
+            return ret;
+        sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+        if ((ret = step_done(s, st)) != 0)
+            return ret;
+    }
     /* Never below zero: a close without an open (or after a crash that
      * lost the open) must not wrap the count. */
     ret = prepare(s, "UPDATE accounts SET sessions = max(0, sessions + ?)"
@@ -502,16 +545,14 @@ jit_store_due_accounts(struct jit_store *s, int64_t now, struct jit_due **out,
                   "      AND (a.expires <= ?1"
                   "           OR g.status IN ('revoked', 'expired')"
                   "           OR g.expires_at <= ?1))"
-                  /* Delete on logout with no session left that did not
-                   * log out: its sessions ended with the boot they were
-                   * in (jit_store_sessions_this_boot).  Otherwise only
-                   * a grant that said keep at the last logout and says
-                   * delete now leaves one: a last logout marks its
-                   * account in the transaction that counts it out, and
-                   * the first session is counted in by the transaction
-                   * that makes the account active. */
+                  /* Delete on logout, its sessions ended with the boot
+                   * they were in and none counted since (flagged by
+                   * jit_store_sessions_this_boot, the flag gone at the
+                   * next session counted in). */
                   "  OR (a.state = 'active' AND a.sessions = 0"
-                  "      AND g.on_logout = 'delete')"
+                  "      AND g.on_logout = 'delete'"
+                  "      AND EXISTS (SELECT 1 FROM kv"
+                  "                  WHERE kv.key = " JIT_BOOT_RESET_KEY "))"
                   " ORDER BY a.uid", &st);
     if (ret != 0)
         return ret;

@@ -46,6 +46,13 @@ struct jit_store {
     size_t n_stmts;
 };
 
+/* The kv key flagging account row `a` as one whose sessions ended with
+ * a boot (jit_store_sessions_this_boot), as an SQL expression: the
+ * account's name, uid and creation time, so that it names no later
+ * account of the same name. */
+#define JIT_BOOT_RESET_KEY \
+    "('boot_reset/' || a.name || '/' || a.uid || '/' || a.created)"
+
 /* After a commit, with the writers' lock let go: checkpoint the WAL if it
  * has grown long (store.c). */
 void jit_store_checkpoint_if_due(struct jit_store *s);

@@ -110,6 +110,32 @@ START_TEST(test_in_force)
         ck_assert(json_is_false(json_object_get(h, "deletion_at_last_logout")));
         json_decref(a);
     }
+
+    /* A reboot ended sessions: one session.closed says how many. */
+    {
+        struct apid_grant k = grant("active", "keep");
+        struct apid_event w[] = {
+            ev("web02.test", "account.enabled", NOW - 50, NULL),
+            ev("web02.test", "session.opened", NOW - 40, NULL),
+            ev("web02.test", "session.opened", NOW - 39, NULL),
+            ev("web02.test", "session.opened", NOW - 38, NULL),
+            ev("web02.test", "session.closed", NOW - 30,
+               "{\"reason\":\"reboot\",\"sessions\":2}"),
+        };
+
+        a = apid_grant_hosts_json(&k, w, 5, NULL, 0, NOW);
+        h = host(a, 1);
+        ck_assert_str_eq(s_of(h, "state"), "active");
+        ck_assert_int_eq(json_integer_value(json_object_get(h, "sessions")),
+                         1);
+        json_decref(a);
+        w[4].detail = (char *) "{\"reason\":\"reboot\",\"sessions\":9}";
+        a = apid_grant_hosts_json(&k, w, 5, NULL, 0, NOW);
+        h = host(a, 1);
+        ck_assert_str_eq(s_of(h, "state"), "reserved");
+        ck_assert_ptr_null(json_object_get(h, "sessions"));
+        json_decref(a);
+    }
 }
 END_TEST
 

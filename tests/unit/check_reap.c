@@ -12,6 +12,7 @@
 #include "config.h"
 
 #include <check.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -206,20 +207,23 @@ sessions_of(const char *name)
     return n;
 }
 
-/* The session.closed events of name that a reboot ended. */
+/* The session.closed events that say a reboot ended `sessions` of
+ * name's sessions. */
 static size_t
-closed_by_reboot(const char *name)
+closed_by_reboot(const char *name, int sessions)
 {
     struct jit_event *ev = NULL;
     size_t n = 0, k = 0;
+    char want[64];
 
+    snprintf(want, sizeof(want), "{\"reason\":\"reboot\",\"sessions\":%d}",
+             sessions);
     ck_assert_int_eq(jit_store_due_events(t.store, NOW + 1, 1000, &ev, &n),
                      0);
     for (size_t i = 0; i < n; i++)
         k += strcmp(ev[i].type, "session.closed") == 0 && ev[i].username
-             && strcmp(ev[i].username, name) == 0
-             && ev[i].detail != NULL
-             && strcmp(ev[i].detail, "{\"reason\":\"reboot\"}") == 0;
+             && strcmp(ev[i].username, name) == 0 && ev[i].detail != NULL
+             && strcmp(ev[i].detail, want) == 0;
     jit_events_free(ev, n);
     return k;
 }
@@ -272,10 +276,10 @@ START_TEST(test_sessions_after_reboot)
     ck_assert_int_eq(jit_store_sessions_this_boot(t.store, NOW), 3);
     ck_assert_int_eq(jit_store_add_sessions(t.store, "back", 1, NULL), 0);
     ck_assert_int_eq(jit_store_commit(t.store), 0);
-    /* Each session ended gets its session.closed. */
-    ck_assert_uint_eq(closed_by_reboot("gone"), 2);
-    ck_assert_uint_eq(closed_by_reboot("kept"), 1);
-    ck_assert_uint_eq(closed_by_reboot("back"), 1);
+    /* The sessions ended, one session.closed an account saying how many. */
+    ck_assert_uint_eq(closed_by_reboot("gone", 2), 1);
+    ck_assert_uint_eq(closed_by_reboot("kept", 1), 1);
+    ck_assert_uint_eq(closed_by_reboot("back", 1), 1);
     ck_assert_int_eq(jit_reap_once(t.store, &t.conf, &t.log, NOW, 0, &v, &n),
                      0);
     ck_assert_uint_eq(n, 1);
@@ -293,15 +297,41 @@ START_TEST(test_sessions_after_reboot)
     ck_assert_int_eq(t_account_state(&t, "back"), JIT_ACCOUNT_ACTIVE);
     ck_assert_uint_eq(sessions_of("back"), 1);
 
-    /* A boot that cannot be known changes nothing. */
+    /* Without a reboot, an idle kept account whose grant now says
+     * delete on logout is not due: no session of it ended unlogged. */
+    {
+        struct jit_grant g = t_grant("kept", NOW + 3600);
+
+        g.on_logout = (char *) "delete";
+        ck_assert_int_eq(jit_store_begin(t.store), 0);
+        ck_assert_int_eq(jit_store_put_grant(t.store, &g), 0);
+        ck_assert_int_eq(jit_store_commit(t.store), 0);
+    }
+    ck_assert_int_eq(jit_reap_once(t.store, &t.conf, &t.log, NOW, 0, &v, &n),
+                     0);
+    ck_assert_uint_eq(n, 0);
+    jit_reap_items_free(v, n);
+    ck_assert_int_eq(t_account_state(&t, "kept"), JIT_ACCOUNT_ACTIVE);
+
+    /* A process that cannot know the boot counts a session: the boot
+     * recorded is forgotten, and the next boot known records itself
+     * without taking that count for an earlier boot's. */
     t_boot_id = NULL;
     t_store_reopen(&t);
     ck_assert_int_eq(jit_store_begin(t.store), 0);
     ck_assert_int_eq(jit_store_sessions_this_boot(t.store, NOW), 0);
+    ck_assert_int_eq(jit_store_add_sessions(t.store, "back", 1, NULL), 0);
     ck_assert_int_eq(jit_store_commit(t.store), 0);
-    ck_assert_uint_eq(sessions_of("back"), 1);
+    ck_assert_int_eq(jit_store_kv_get(t.store, "boot_id", &kv), -ENOENT);
+    t_boot_id = "boot-3";
+    t_store_reopen(&t);
+    ck_assert_int_eq(jit_reap_once(t.store, &t.conf, &t.log, NOW, 0, &v, &n),
+                     0);
+    ck_assert_uint_eq(n, 0);
+    jit_reap_items_free(v, n);
+    ck_assert_uint_eq(sessions_of("back"), 2);
     ck_assert_int_eq(jit_store_kv_get(t.store, "boot_id", &kv), 0);
-    ck_assert_str_eq(kv, "boot-2");
+    ck_assert_str_eq(kv, "boot-3");
     free(kv);
 }
 END_TEST
