@@ -603,6 +603,7 @@ static int
 cmd_revoke(struct jit_conf *conf, const struct invocation *in)
 {
     const char *name = in->argv[0], *reason = in->reason;
+    struct jit_teardown_item it = { .name = name, .cause = "revoked_locally" };
     struct jit_store *s = NULL;
     struct jit_account a = { 0 };
     json_t *d = NULL;
@@ -650,14 +651,16 @@ cmd_revoke(struct jit_conf *conf, const struct invocation *in)
 
         jit_audit(&jitctl_log, LOG_NOTICE, &au);
     }
-    r = jit_teardown(s, conf, name, "revoked_locally", &jitctl_log, now);
+    r = jit_teardown_batch(s, conf, &it, 1, &jitctl_log, now);
     /* (-EALREADY: another process, the reaper or a logout, holds its
      * teardown and finishes it: doc/design.md, F9) */
     printf("revoke %s: grant %s revoked on this host; account %s\n", name,
            a.grant_id, r == 0 ? "torn down"
                        : r == -EALREADY ? "being torn down by another process"
                        : r == -ENOENT ? "gone meanwhile"
-                                      : "left in disable_failed");
+                       : it.recorded ? "left in disable_failed"
+                                     : "not torn down (nothing recorded; a "
+                                       "later reap tries again)");
     ret = r == 0 || r == -EALREADY || r == -ENOENT ? 0 : 1;
 
 done:
