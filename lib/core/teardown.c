@@ -950,7 +950,11 @@ record_failure(struct jit_store *s, const struct jit_log *log,
         || (ret = jit_store_commit(s)) != 0)
         jit_store_rollback(s);
     free(detail);
-    return ret;
+    /* -ESTALE: committed, only its snapshot not published */
+    if (ret == -ESTALE)
+        jit_logf(log, LOG_WARNING, "teardown of %s: %s", a->name,
+                 jit_store_error(s));
+    return ret == -ESTALE ? 0 : ret;
 }
 
 /* Delete the rows of accounts whose host side is done, with their

@@ -227,6 +227,14 @@ jit_store_delete_account(struct jit_store *s, const char *name, int64_t now)
     sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
     if ((ret = change_one(s, st)) != 0)
         return ret;
+    /* (a reboot's flag of it, if any: jit_store_sessions_this_boot) */
+    if ((ret = prepare(s, "DELETE FROM kv WHERE key = (SELECT "
+                          JIT_BOOT_RESET_KEY " FROM accounts a"
+                          " WHERE a.name = ?)", &st)) != 0)
+        return ret;
+    sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+    if ((ret = step_done(s, st)) != 0)
+        return ret;
     if ((ret = prepare(s, "DELETE FROM accounts WHERE name = ?", &st)) != 0)
         return ret;
     sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
@@ -354,8 +362,7 @@ done:
 /* Set the counts of an earlier boot to zero: each account's ended
  * sessions get one session.closed (with how many), and an active account
  * of a delete-on-logout grant is flagged (JIT_BOOT_RESET_KEY) as one the
- * reaper ends, cause no_sessions, unless a session is counted in first.
- * Flags of an earlier reset go. */
+ * reaper ends, cause no_sessions, unless a session is counted in first. */
 static int
 reset_counts(struct jit_store *s, int64_t now)
 {
@@ -367,8 +374,15 @@ reset_counts(struct jit_store *s, int64_t now)
 
     if ((ret = load_counted(s, &v, &n)) != 0)
         return ret;
+    /* An earlier reboot's flag stays on an account still as that reboot
+     * left it (another reboot before the reaper's round must not let it
+     * off); the others go. */
     if ((ret = prepare(s, "DELETE FROM kv WHERE key >= 'boot_reset/'"
-                          " AND key < 'boot_reset0'", &st)) != 0
+                          " AND key < 'boot_reset0' AND key NOT IN"
+                          " (SELECT " JIT_BOOT_RESET_KEY " FROM accounts a"
+                          "  JOIN grants g ON g.id = a.grant_id"
+                          "  WHERE a.state = 'active' AND a.sessions = 0"
+                          "   AND g.on_logout = 'delete')", &st)) != 0
         || (ret = step_done(s, st)) != 0)
         goto done;
     for (size_t i = 0; i < n && ret == 0; i++) {

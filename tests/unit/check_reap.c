@@ -280,6 +280,14 @@ START_TEST(test_sessions_after_reboot)
     ck_assert_uint_eq(closed_by_reboot("gone", 2), 1);
     ck_assert_uint_eq(closed_by_reboot("kept", 1), 1);
     ck_assert_uint_eq(closed_by_reboot("back", 1), 1);
+    /* Rebooted again before the reaper's round, "back" logging in again:
+     * "gone" stays due. */
+    t_boot_id = "boot-2b";
+    t_store_reopen(&t);
+    ck_assert_int_eq(jit_store_begin(t.store), 0);
+    ck_assert_int_eq(jit_store_sessions_this_boot(t.store, NOW), 1);
+    ck_assert_int_eq(jit_store_add_sessions(t.store, "back", 1, NULL), 0);
+    ck_assert_int_eq(jit_store_commit(t.store), 0);
     ck_assert_int_eq(jit_reap_once(t.store, &t.conf, &t.log, NOW, 0, &v, &n),
                      0);
     ck_assert_uint_eq(n, 1);

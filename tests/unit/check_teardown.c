@@ -370,6 +370,35 @@ START_TEST(test_failure_not_recorded)
 }
 END_TEST
 
+/* A failure whose record commits but whose snapshot cannot be renamed
+ * into place (-ESTALE) is recorded all the same. */
+START_TEST(test_failure_recorded_unpublished)
+{
+    struct jit_grant g = t_grant("gail", NOW + 3600);
+    char *snap = t_path(t.state, "nss.db"), *inside = t_path(snap, "x");
+    struct jit_teardown_item v[1] = { { .name = "gail", .cause = "expired" } };
+
+    t_reserve(&t, &g, NOW);
+    /* (marked already: the mark's own snapshot is not this test's) */
+    ck_assert_int_eq(jit_store_begin(t.store), 0);
+    ck_assert_int_eq(jit_store_set_state(t.store, "gail",
+                                         JIT_ACCOUNT_TEARING_DOWN), 0);
+    ck_assert_int_eq(jit_store_commit(t.store), 0);
+    ck_assert_int_eq(unlink(snap), 0);
+    ck_assert_int_eq(mkdir(snap, 0755), 0);
+    ck_assert_int_eq(mkdir(inside, 0755), 0);
+    break_home_base();
+    ck_assert_int_lt(jit_teardown_batch(t.store, &t.conf, v, 1, &t.log, NOW),
+                     0);
+    ck_assert_int_eq(t_account_state(&t, "gail"), JIT_ACCOUNT_DISABLE_FAILED);
+    ck_assert_int_eq(v[0].recorded, 1);
+    ck_assert_int_eq(rmdir(inside), 0);
+    ck_assert_int_eq(rmdir(snap), 0);
+    free(inside);
+    free(snap);
+}
+END_TEST
+
 START_TEST(test_processes)
 {
     /* Root is never a target; a uid of the test range has no process,
@@ -1235,6 +1264,7 @@ main(int argc, char **argv)
     tcase_add_test(tc, test_batch);
     tcase_add_test(tc, test_batch_failed);
     tcase_add_test(tc, test_failure_not_recorded);
+    tcase_add_test(tc, test_failure_recorded_unpublished);
     tcase_add_test(tc, test_processes);
     tcase_add_test(tc, test_zombie_leader);
     tcase_add_test(tc, test_thread_keeps_uid);
