@@ -209,6 +209,22 @@ jit_store_set_state(struct jit_store *s, const char *name, int state)
     return change_one(s, st);
 }
 
+/* Drop the flag a reboot left on account name, if any
+ * (jit_store_sessions_this_boot). */
+static int
+drop_boot_flag(struct jit_store *s, const char *name)
+{
+    sqlite3_stmt *st = NULL;
+    int ret;
+
+    if ((ret = prepare(s, "DELETE FROM kv WHERE key = (SELECT "
+                          JIT_BOOT_RESET_KEY " FROM accounts a"
+                          " WHERE a.name = ?)", &st)) != 0)
+        return ret;
+    sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+    return step_done(s, st);
+}
+
 int
 jit_store_delete_account(struct jit_store *s, const char *name, int64_t now)
 {
@@ -227,13 +243,7 @@ jit_store_delete_account(struct jit_store *s, const char *name, int64_t now)
     sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
     if ((ret = change_one(s, st)) != 0)
         return ret;
-    /* (a reboot's flag of it, if any: jit_store_sessions_this_boot) */
-    if ((ret = prepare(s, "DELETE FROM kv WHERE key = (SELECT "
-                          JIT_BOOT_RESET_KEY " FROM accounts a"
-                          " WHERE a.name = ?)", &st)) != 0)
-        return ret;
-    sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-    if ((ret = step_done(s, st)) != 0)
+    if ((ret = drop_boot_flag(s, name)) != 0)
         return ret;
     if ((ret = prepare(s, "DELETE FROM accounts WHERE name = ?", &st)) != 0)
         return ret;
@@ -320,19 +330,13 @@ load_counted(struct jit_store *s, struct counted **out, size_t *n)
                           " WHERE a.sessions > 0", &st)) != 0)
         return ret;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        struct counted *c;
+        struct counted *c, *nv = grown(v, &cap, cnt, sizeof(*v));
 
-        if (cnt == cap) {
-            size_t ncap = cap ? cap * 2 : 8;
-            struct counted *nv = realloc(v, ncap * sizeof(*nv));
-
-            if (nv == NULL) {
-                ret = -ENOMEM;
-                goto done;
-            }
-            v = nv;
-            cap = ncap;
+        if (nv == NULL) {
+            ret = -ENOMEM;
+            goto done;
         }
+        v = nv;
         c = &v[cnt++];
         memset(c, 0, sizeof(*c));
         c->sessions = sqlite3_column_int64(st, 3);
@@ -452,16 +456,9 @@ jit_store_add_sessions(struct jit_store *s, const char *name, int delta,
     if ((ret = need_txn(s)) != 0)
         return ret;
     /* A session counted in: the account is in use again in this boot,
-     * and no longer one a reboot left (jit_store_sessions_this_boot). */
-    if (delta > 0) {
-        if ((ret = prepare(s, "DELETE FROM kv WHERE key = (SELECT "
-                              JIT_BOOT_RESET_KEY " FROM accounts a"
-                              " WHERE a.name = ?)", &st)) != 0)
-            return ret;
-        sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-        if ((ret = step_done(s, st)) != 0)
-            return ret;
-    }
+     * and no longer one a reboot left. */
+    if (delta > 0 && (ret = drop_boot_flag(s, name)) != 0)
+        return ret;
     /* Never below zero: a close without an open (or after a crash that
      * lost the open) must not wrap the count. */
     ret = prepare(s, "UPDATE accounts SET sessions = max(0, sessions + ?)"
@@ -572,17 +569,13 @@ jit_store_due_accounts(struct jit_store *s, int64_t now, struct jit_due **out,
         return ret;
     sqlite3_bind_int64(st, 1, now);
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        if (cnt == cap) {
-            size_t ncap = cap ? cap * 2 : 16;
-            struct jit_due *nv = realloc(v, ncap * sizeof(*nv));
+        struct jit_due *nv = grown(v, &cap, cnt, sizeof(*v));
 
-            if (nv == NULL) {
-                ret = -ENOMEM;
-                goto done;
-            }
-            v = nv;
-            cap = ncap;
+        if (nv == NULL) {
+            ret = -ENOMEM;
+            goto done;
         }
+        v = nv;
         memset(&v[cnt], 0, sizeof(v[cnt]));
         if ((v[cnt].name = col_dup(st, 0)) == NULL) {
             ret = -ENOMEM;

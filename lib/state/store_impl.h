@@ -9,6 +9,7 @@
 #define JIT_STORE_IMPL_H
 
 #include <errno.h>
+#include <stdlib.h>
 #include <sqlite3.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -125,6 +126,22 @@ exec1(struct jit_store *s, const char *sql)
     ret = rc == SQLITE_DONE ? 0 : sql_fail(s, rc, "sql");
     jit_store_stmt_put(s, st);
     return ret;
+}
+
+/* v (of *cap elements of size bytes) with room for element n: the same,
+ * or doubled when full (from 16); NULL if that fails, v left as it was. */
+static inline void *
+grown(void *v, size_t *cap, size_t n, size_t size)
+{
+    size_t ncap;
+    void *nv;
+
+    if (n < *cap)
+        return v;
+    ncap = *cap ? *cap * 2 : 16;
+    if ((nv = realloc(v, ncap * size)) != NULL)
+        *cap = ncap;
+    return nv;
 }
 
 /* Run a statement to completion (no rows expected). */

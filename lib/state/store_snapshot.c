@@ -53,19 +53,13 @@ jit_store_load_accounts(struct jit_store *s, const char *where_name,
     if (where_name)
         sqlite3_bind_text(st, 1, where_name, -1, SQLITE_STATIC);
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        struct jit_account *a;
+        struct jit_account *a, *nv = grown(v, &cap, cnt, sizeof(*v));
 
-        if (cnt == cap) {
-            size_t ncap = cap ? cap * 2 : 16;
-            struct jit_account *nv = realloc(v, ncap * sizeof(*nv));
-
-            if (nv == NULL) {
-                ret = -ENOMEM;
-                goto done;
-            }
-            v = nv;
-            cap = ncap;
+        if (nv == NULL) {
+            ret = -ENOMEM;
+            goto done;
         }
+        v = nv;
         a = &v[cnt++];
         memset(a, 0, sizeof(*a));
         a->name = col_dup(st, 0);
