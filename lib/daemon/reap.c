@@ -33,9 +33,7 @@ take_due(struct jit_store *s, const struct jit_log *log, int64_t now,
     if (ret == 0)
         ret = jit_store_commit(s);
     if (ret == 0 && reset > 0)
-        jit_logf(log, LOG_NOTICE, "the host booted again since the last "
-                 "session was counted: the session counts of %d accounts "
-                 "set to 0", reset);
+        jit_logf(log, LOG_NOTICE, JIT_STORE_BOOT_RESET_FMT, reset);
 
 done:
     jit_store_rollback(s); /* nothing if committed */
@@ -47,6 +45,20 @@ done:
         *nd = 0;
     }
     return ret;
+}
+
+/* The store's word for why an account is due, as a string that outlives
+ * it (struct jit_reap_item); anything else is an end that has passed. */
+static const char *
+known_cause(const char *cause)
+{
+    static const char *const causes[] = { "resumed", "retry", "revoked",
+                                          "no_sessions" };
+
+    for (size_t i = 0; i < sizeof(causes) / sizeof(causes[0]); i++)
+        if (strcmp(cause, causes[i]) == 0)
+            return causes[i];
+    return "expired";
 }
 
 int
@@ -84,12 +96,7 @@ jit_reap_once(struct jit_store *s, const struct jit_conf *conf,
     for (size_t i = 0; i < nd; i++) {
         out[i].name = due[i].name;
         due[i].name = NULL;
-        out[i].cause = strcmp(due[i].cause, "resumed") == 0 ? "resumed"
-                       : strcmp(due[i].cause, "retry") == 0 ? "retry"
-                       : strcmp(due[i].cause, "revoked") == 0 ? "revoked"
-                       : strcmp(due[i].cause, "no_sessions") == 0
-                           ? "no_sessions"
-                           : "expired";
+        out[i].cause = known_cause(due[i].cause);
         td[i].name = out[i].name;
         td[i].cause = out[i].cause;
     }

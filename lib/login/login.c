@@ -106,9 +106,7 @@ static void
 reset_said(struct jit_login *l, int reset)
 {
     if (reset > 0)
-        jit_logf(&l->log, LOG_NOTICE, "the host booted again since the "
-                 "last session was counted: the session counts of %d "
-                 "accounts set to 0", reset);
+        jit_logf(&l->log, LOG_NOTICE, JIT_STORE_BOOT_RESET_FMT, reset);
 }
 
 /* Put a denial that concerns a grant or one of our accounts into the

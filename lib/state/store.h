@@ -204,6 +204,11 @@ int64_t jit_store_next_due(struct jit_store *s, int64_t now);
  * the account step, may see an earlier boot's until then.)  The number
  * of accounts whose count was set to 0, or -errno. */
 int jit_store_sessions_this_boot(struct jit_store *s, int64_t now);
+/* The line to log once such a reset of N accounts commits (printf format,
+ * one %d). */
+#define JIT_STORE_BOOT_RESET_FMT                                             \
+    "the host booted again since the last session was counted: the "       \
+    "session counts of %d accounts set to 0"
 /* Small text state by key (NULL value deletes); get gives -ENOENT for an
  * unknown key. */
 int jit_store_kv_put(struct jit_store *s, const char *key, const char *value);

@@ -80,7 +80,7 @@ static int
 proc_boot_id(char *out, size_t size, void *ctx)
 {
     ssize_t n;
-    int fd;
+    int fd, err;
 
     (void) ctx;
     fd = open("/proc/sys/kernel/random/boot_id",
@@ -88,9 +88,10 @@ proc_boot_id(char *out, size_t size, void *ctx)
     if (fd < 0)
         return -errno;
     n = read(fd, out, size - 1);
+    err = errno;
     close(fd);
     if (n <= 0)
-        return n < 0 ? -errno : -EIO;
+        return n < 0 ? -err : -EIO;
     out[n] = '\0';
     out[strcspn(out, "\n")] = '\0';
     return out[0] ? 0 : -EIO;

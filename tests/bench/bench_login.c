@@ -624,8 +624,12 @@ parallel(int nproc, int per, int kept, pid_t daemon, int *next,
                 char user[32];
                 double t;
 
-                snprintf(user, sizeof(user), "k%d", p);
-                t = kept ? login_as(user) : one_login(*next + p * per + k);
+                if (kept) {
+                    snprintf(user, sizeof(user), "k%d", p);
+                    t = login_as(user);
+                } else {
+                    t = one_login(*next + p * per + k);
+                }
 
                 if (t < 0)
                     _exit(1);

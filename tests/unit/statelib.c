@@ -99,12 +99,21 @@ static struct {
     char user[32], id[40], req[48];
 } names[T_GRANTS];
 
+/* t->store: the store of t->conf, asking the made-up host. */
+static void
+open_store(struct t_state *t)
+{
+    char *why = NULL;
+    int r = jit_store_open(&t->conf, &fake_host, &t->store, &why);
+
+    ck_assert_msg(r == 0, "open: %s", why ? why : "?");
+}
+
 void
 t_state_open(struct t_state *t, const char *extra_conf)
 {
     struct jit_errs errs = { NULL, 0 };
-    char *text = NULL, *why = NULL, *scrub;
-    int r;
+    char *text = NULL, *scrub;
 
     memset(t, 0, sizeof(*t));
     memset(names, 0, sizeof(names));
@@ -133,19 +142,14 @@ t_state_open(struct t_state *t, const char *extra_conf)
     free(scrub);
     t->log.emit = keep_line;
     t->log.ctx = &t->kept;
-    r = jit_store_open(&t->conf, &fake_host, &t->store, &why);
-    ck_assert_msg(r == 0, "open: %s", why ? why : "?");
+    open_store(t);
 }
 
 void
 t_store_reopen(struct t_state *t)
 {
-    char *why = NULL;
-    int r;
-
     jit_store_close(t->store);
-    r = jit_store_open(&t->conf, &fake_host, &t->store, &why);
-    ck_assert_msg(r == 0, "open: %s", why ? why : "?");
+    open_store(t);
 }
 
 void
